@@ -1,0 +1,60 @@
+// The C++ (CPU) emitter: one function per specialised kernel with the uniform launch ABI. The grid
+// becomes OpenMP-parallel loops; forEach becomes a plain loop GCC vectorises; reductions become
+// `omp simd` reduction loops (so f32 sums vectorise without -ffast-math).
+import { banner } from "./banner.ts";
+import { cType, ExprPrinter, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
+import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
+
+let reduceCounter = 0;
+
+const cpuDialect: Dialect = {
+  math: sharedMath,
+  pid: (axis) => `tsv_p${axis}`,
+  reduce: (e, print) => {
+    const acc = `tsv_acc${reduceCounter++}`;
+    const init = e.kind === "sum" ? "0.0f" : "(-INFINITY)";
+    const update = e.kind === "sum" ? `${acc} += ${print(e.term)};` : `${acc} = fmaxf(${acc}, ${print(e.term)});`;
+    const clause = e.kind === "sum" ? `+:${acc}` : `max:${acc}`;
+    return `({ float ${acc} = ${init}; _Pragma("omp simd reduction(${clause})") for (int ${e.index} = 0; ${e.index} < ${print(e.count)}; ++${e.index}) { ${update} } ${acc}; })`;
+  },
+};
+
+export function emitCppKernel(ir: KernelIR): string {
+  reduceCounter = 0;
+  const p = new ExprPrinter(ir, cpuDialect);
+  const body = ir.body.flatMap((s) => stmt(s, p, "      "));
+  const grid = [0, 1, 2].map((a) => (ir.grid[a] ? p.print(ir.grid[a]) : "1"));
+  return [
+    banner(`${ir.source.file} (${ir.source.exportName})`),
+    `#include "tsvllm_cpu.h"`,
+    ``,
+    `extern "C" void ${ir.symbol}(void* const* ptrs, const double* scalars, const int64_t* dims) {`,
+    ...unpackArguments(ir).map((l) => `  ${l}`),
+    `  (void)ptrs; (void)scalars; (void)dims;`,
+    `  const int64_t tsv_g0 = ${grid[0]}, tsv_g1 = ${grid[1]}, tsv_g2 = ${grid[2]};`,
+    `  #pragma omp parallel for collapse(3) schedule(static) num_threads(tsv_num_threads()) if (tsv_g0 * tsv_g1 * tsv_g2 > 1)`,
+    `  for (int64_t tsv_p2 = 0; tsv_p2 < tsv_g2; ++tsv_p2)`,
+    `  for (int64_t tsv_p1 = 0; tsv_p1 < tsv_g1; ++tsv_p1)`,
+    `  for (int64_t tsv_p0 = 0; tsv_p0 < tsv_g0; ++tsv_p0) {`,
+    `    (void)tsv_p0; (void)tsv_p1; (void)tsv_p2;`,
+    ...body,
+    `  }`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
+  const block = (xs: IStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  "));
+  const e = (x: IExpr) => p.print(x);
+  switch (s.op) {
+    case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
+    case "assign": return [`${ind}${s.name} = ${e(s.value)};`];
+    case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
+    case "scratchDecl": return [`${ind}float ${s.name}[${e(s.size)}];`];
+    case "scratchStore": return [`${ind}${s.scratch}[${e(s.index)}] = ${e(s.value)};`];
+    case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
+    case "forEach": return [`${ind}for (int ${s.index} = 0; ${s.index} < ${e(s.count)}; ++${s.index}) {`, ...block(s.body), `${ind}}`];
+    case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
+  }
+}

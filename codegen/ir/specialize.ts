@@ -1,0 +1,58 @@
+// Binds a kernel's Const parameters and dtype variables, folds constants, and mangles the symbol:
+// rmsNorm with A=f32, W=bf16, D=64 becomes rmsNorm__f32_bf16__D64.
+import { dtypeOf, type DTypeName } from "../../dsl/dtype.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { mapExpr, mapStmtExprs } from "./walk.ts";
+import type { IExpr, KernelIR, Param } from "./types.ts";
+
+export interface Specialization {
+  dtypes: Record<string, DTypeName>;
+  consts: Record<string, number>;
+}
+
+export function mangle(name: string, spec: Specialization, dtypeVars: string[], constNames: string[]): string {
+  const d = dtypeVars.map((v) => spec.dtypes[v]).join("_");
+  const c = constNames.map((n) => `${n}${spec.consts[n]}`).join("_");
+  return [name, d, c].filter(Boolean).join("__");
+}
+
+export function specialize(ir: KernelIR, spec: Specialization): KernelIR {
+  const constNames = ir.params.filter((p) => p.kind === "const").map((p) => p.name);
+  for (const v of ir.dtypeVars) {
+    const d = spec.dtypes[v];
+    if (!d || !dtypeOf(d)?.isFloat) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${ir.name}: dtype variable ${v} needs a float dtype, got ${String(d)}`);
+  }
+  for (const c of constNames) {
+    if (!Number.isInteger(spec.consts[c])) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${ir.name}: Const ${c} needs an integer value`);
+  }
+  const params: Param[] = ir.params.map((p) => (p.kind === "global" && ir.dtypeVars.includes(p.dtype) ? { ...p, dtype: spec.dtypes[p.dtype] } : p));
+  const dimConsts = new Map<string, number>();
+  for (const p of params) if (p.kind === "global") p.dims.forEach((d, axis) => { if (d in spec.consts) dimConsts.set(`${p.name}:${axis}`, spec.consts[d]); });
+  const bind = (e: IExpr): IExpr => {
+    if (e.op === "param" && e.name in spec.consts && constNames.includes(e.name)) return { op: "const", type: "i32", value: spec.consts[e.name] };
+    if (e.op === "dim" && dimConsts.has(`${e.global}:${e.axis}`)) return { op: "const", type: "i32", value: dimConsts.get(`${e.global}:${e.axis}`)! };
+    return fold(e);
+  };
+  return {
+    ...ir,
+    symbol: mangle(ir.name, spec, ir.dtypeVars, constNames),
+    params,
+    grid: ir.grid.map((g) => mapExpr(g, bind)),
+    body: ir.body.map((s) => mapStmtExprs(s, bind)),
+    consts: { ...spec.consts },
+  };
+}
+
+function fold(e: IExpr): IExpr {
+  if (e.op === "binary" && e.left.op === "const" && e.right.op === "const" && e.type !== "bool") {
+    const [a, b] = [e.left.value, e.right.value];
+    const v = { "+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b }[e.kind as "+"];
+    if (v !== undefined && (e.type === "f32" || Number.isInteger(v))) return { op: "const", type: e.type, value: e.type === "f32" ? Math.fround(v) : v };
+  }
+  if (e.op === "cast" && e.operand.op === "const") return { op: "const", type: e.type, value: e.type === "i32" ? Math.trunc(e.operand.value) : e.operand.value };
+  if (e.op === "math" && e.fn === "cdiv" && e.args.every((a) => a.op === "const")) {
+    const [a, b] = e.args.map((x) => (x as { value: number }).value);
+    return { op: "const", type: "i32", value: Math.ceil(a / b) };
+  }
+  return e;
+}

@@ -1,0 +1,101 @@
+// DType objects: what a tensor element is, how many bytes it takes, and how each backend spells it.
+// Every float kind computes in f32; storage kinds round on store (JS semantics below match the C++
+// and CUDA conversions, round-to-nearest-even).
+
+export type DTypeName = "f32" | "f16" | "bf16" | "i32" | "u8" | "i8" | "int4" | "fp8e4m3";
+export type Float = "f32" | "f16" | "bf16";
+
+export interface DType {
+  readonly name: DTypeName;
+  /** Bytes per element; packed int4 is 0.5. */
+  readonly bytes: number;
+  readonly isFloat: boolean;
+  /** The C/C++/CUDA type used for storage. */
+  readonly storageType: string;
+  /** Rounds an f32 value to what this dtype can hold (identity for f32). */
+  readonly round: (v: number) => number;
+}
+
+const f32Buffer = new Float32Array(1);
+const u32View = new Uint32Array(f32Buffer.buffer);
+
+/** f32 -> bf16 bits, round to nearest even (NaN kept quiet). */
+export function f32ToBf16Bits(v: number): number {
+  f32Buffer[0] = v;
+  const bits = u32View[0];
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bf16BitsToF32(h: number): number {
+  u32View[0] = h << 16;
+  return f32Buffer[0];
+}
+
+/** f32 -> IEEE half bits, round to nearest even, with subnormals and overflow to infinity. */
+export function f32ToF16Bits(v: number): number {
+  f32Buffer[0] = v;
+  const x = u32View[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+export function f16BitsToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** OCP fp8 e4m3fn: 3 mantissa bits, min normal exponent -6, saturating at 448 (no infinities). */
+function fp8e4m3Round(v: number): number {
+  if (Number.isNaN(v)) return NaN;
+  const a = Math.min(Math.abs(v), 448);
+  if (a === 0) return 0;
+  const step = 2 ** (Math.max(Math.floor(Math.log2(a)), -6) - 3);
+  return Math.sign(v) * Math.min(roundHalfEven(a / step) * step, 448);
+}
+
+const identityInt = (v: number) => v | 0;
+
+export const float32: DType = { name: "f32", bytes: 4, isFloat: true, storageType: "float", round: Math.fround };
+export const float16: DType = { name: "f16", bytes: 2, isFloat: true, storageType: "uint16_t", round: (v) => f16BitsToF32(f32ToF16Bits(v)) };
+export const bfloat16: DType = { name: "bf16", bytes: 2, isFloat: true, storageType: "uint16_t", round: (v) => bf16BitsToF32(f32ToBf16Bits(v)) };
+export const int32: DType = { name: "i32", bytes: 4, isFloat: false, storageType: "int32_t", round: identityInt };
+export const uint8: DType = { name: "u8", bytes: 1, isFloat: false, storageType: "uint8_t", round: (v) => v & 0xff };
+export const int8: DType = { name: "i8", bytes: 1, isFloat: false, storageType: "int8_t", round: (v) => (v << 24) >> 24 };
+export const packedInt4: DType = { name: "int4", bytes: 0.5, isFloat: false, storageType: "uint8_t", round: (v) => v & 0xf };
+export const float8e4m3: DType = { name: "fp8e4m3", bytes: 1, isFloat: true, storageType: "uint8_t", round: fp8e4m3Round };
+
+export const dtypes: Readonly<Record<DTypeName, DType>> = {
+  f32: float32, f16: float16, bf16: bfloat16, i32: int32, u8: uint8, i8: int8, int4: packedInt4, fp8e4m3: float8e4m3,
+};
+
+export function dtypeOf(name: string): DType | undefined {
+  return (dtypes as Record<string, DType | undefined>)[name];
+}

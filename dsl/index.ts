@@ -1,0 +1,4 @@
+export * from "./dtype.ts";
+export * from "./global.ts";
+export * from "./primitives.ts";
+export * from "./kernel.ts";

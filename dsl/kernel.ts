@@ -1,0 +1,44 @@
+// kernel(options)(function name(...) {...}) declares a kernel. The function is both the reference
+// (it runs as plain JS over the grid) and the source the compiler parses with ts-morph.
+import { Global } from "./global.ts";
+import { setProgramIds } from "./primitives.ts";
+
+export type KernelArg = Global | number;
+
+export interface KernelOptions {
+  /**
+   * The launch grid (1-3 axes) from the kernel's positional arguments; the compiler parses this arrow
+   * function too. Typed on Global because TypeScript cannot flow the kernel's parameter types back
+   * into the first call of kernel(options)(fn); grids only read dims of global arguments.
+   */
+  grid: (...args: Global[]) => number[];
+  /** Threads per program on GPU backends (a multiple of 32). */
+  threads?: number;
+}
+
+export interface KernelDef<A extends unknown[] = unknown[]> {
+  readonly name: string;
+  readonly fn: (...args: A) => void;
+  readonly options: KernelOptions;
+  /** Runs the kernel in JS over its whole grid: the living specification. */
+  reference(...args: A): void;
+}
+
+export function kernel(options: KernelOptions) {
+  return <A extends unknown[]>(fn: (...args: A) => void): KernelDef<A> => ({
+    name: fn.name,
+    fn,
+    options,
+    reference(...args: A): void {
+      const grid = options.grid(...(args as unknown as Global[]));
+      const [g0, g1, g2] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
+      for (let z = 0; z < g2; z++)
+        for (let y = 0; y < g1; y++)
+          for (let x = 0; x < g0; x++) {
+            setProgramIds([x, y, z]);
+            fn(...args);
+          }
+      setProgramIds([0, 0, 0]);
+    },
+  });
+}

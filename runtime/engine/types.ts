@@ -1,0 +1,113 @@
+// The public shapes of the engine API, mirroring vLLM's SamplingParams / RequestOutput with
+// camelCased names, so users of vLLM recognise every field.
+
+export interface SamplingParams {
+  n: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  repetitionPenalty: number;
+  /** 0 means greedy. */
+  temperature: number;
+  topP: number;
+  /** 0 or -1 means the whole vocabulary. */
+  topK: number;
+  minP: number;
+  seed: number | null;
+  stop: string[];
+  stopTokenIds: number[];
+  ignoreEos: boolean;
+  maxTokens: number;
+  minTokens: number;
+  /** Number of top log-probs to return per generated token; null for none. */
+  logprobs: number | null;
+  promptLogprobs: number | null;
+  skipSpecialTokens: boolean;
+  spacesBetweenSpecialTokens: boolean;
+  includeStopStrInOutput: boolean;
+  logitBias: Record<number, number> | null;
+  allowedTokenIds: number[] | null;
+  badWords: string[] | null;
+}
+
+export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
+  n: 1,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  seed: null,
+  stop: [],
+  stopTokenIds: [],
+  ignoreEos: false,
+  maxTokens: 16,
+  minTokens: 0,
+  logprobs: null,
+  promptLogprobs: null,
+  skipSpecialTokens: true,
+  spacesBetweenSpecialTokens: true,
+  includeStopStrInOutput: false,
+  logitBias: null,
+  allowedTokenIds: null,
+  badWords: null,
+});
+
+export function samplingParams(overrides: Partial<SamplingParams> = {}): SamplingParams {
+  return { ...defaultSamplingParams, ...overrides };
+}
+
+/** token id -> log-prob (with rank and decoded text) for one position. */
+export interface Logprob {
+  logprob: number;
+  rank: number;
+  decodedToken: string;
+}
+export type PositionLogprobs = Map<number, Logprob>;
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface CompletionOutput {
+  index: number;
+  text: string;
+  tokenIds: number[];
+  cumulativeLogprob: number | null;
+  logprobs: PositionLogprobs[] | null;
+  finishReason: FinishReason | null;
+  /** The stop string or stop token id that ended the sequence, when one did. */
+  stopReason: string | number | null;
+}
+
+export interface RequestMetrics {
+  arrivalTime: number;
+  firstScheduledTime: number | null;
+  firstTokenTime: number | null;
+  lastTokenTime: number | null;
+  finishedTime: number | null;
+}
+
+export interface RequestOutput {
+  requestId: string;
+  prompt: string | null;
+  promptTokenIds: number[];
+  promptLogprobs: (PositionLogprobs | null)[] | null;
+  outputs: CompletionOutput[];
+  finished: boolean;
+  metrics: RequestMetrics;
+}
+
+/** A prompt is text (tokenized with the model's tokenizer) or token ids used as given. */
+export type PromptInput = string | { promptTokenIds: number[] };
+
+/** Counters and gauges the server exports as Prometheus metrics. */
+export interface EngineStats {
+  numRequestsRunning: number;
+  numRequestsWaiting: number;
+  kvCacheUsagePerc: number;
+  prefixCacheQueries: number;
+  prefixCacheHits: number;
+  numPreemptions: number;
+  promptTokens: number;
+  generationTokens: number;
+}

@@ -1,0 +1,37 @@
+// Scalar-format conversions to f32. The engine converts dtypes natively; these exist for tests, for
+// the loader's own fix-ups (Gemma norms), and for code that needs a tensor as f32 on the JS side.
+import type { LoadedTensor } from "./types.ts";
+import { dequantizeQ4_0, dequantizeQ8_0 } from "./gguf-quants.ts";
+import { halfTable } from "./half.ts";
+
+export { f16BitsToNumber } from "./half.ts";
+
+export function f16ToF32(bits: Uint16Array): Float32Array {
+  const table = halfTable();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
+  return out;
+}
+
+/** bfloat16 is the top half of an f32, so widening is a 16-bit shift. */
+export function bf16ToF32(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
+  return new Float32Array(out.buffer);
+}
+
+/** Any loaded tensor as f32 values in its Hugging Face layout (quantized blocks are dequantized). */
+export function tensorToF32(tensor: LoadedTensor): Float32Array {
+  switch (tensor.dtype) {
+    case "f32":
+      return tensor.data as Float32Array;
+    case "f16":
+      return f16ToF32(tensor.data as Uint16Array);
+    case "bf16":
+      return bf16ToF32(tensor.data as Uint16Array);
+    case "q8_0":
+      return dequantizeQ8_0(tensor.data as Uint8Array);
+    case "q4_0":
+      return dequantizeQ4_0(tensor.data as Uint8Array);
+  }
+}

@@ -1,0 +1,121 @@
+// GGML quantized block formats: their sizes, and dequantization to f32. Layouts (ggml-common.h):
+//   Q8_0  34 B / 32 values:  f16 d, int8 q[32];                     x = d * q
+//   Q4_0  18 B / 32 values:  f16 d, u8 qs[16];  value j < 16 is the low nibble of qs[j], value j + 16
+//                            its high nibble;                        x = d * (nibble - 8)
+//   Q4_K 144 B / 256 values: f16 d, f16 dmin, u8 scales[12], u8 qs[128]; 8 sub-blocks of 32 with
+//                            6-bit scale/min pairs packed in `scales`; x = d*scale*nibble - dmin*min
+//   Q6_K 210 B / 256 values: u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), int8 scales[16],
+//                            f16 d; 16 sub-blocks of 16;            x = d * scale * (q6 - 32)
+// Q8_0/Q4_0 stay packed for the engine's quantized matmuls; Q4_K/Q6_K are widened at load time.
+import { f16BitsToNumber } from "./half.ts";
+
+export interface BlockFormat {
+  valuesPerBlock: number;
+  bytesPerBlock: number;
+}
+
+export const q8_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 34 };
+export const q4_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 18 };
+export const q4_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 144 };
+export const q6_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 210 };
+
+function half(bytes: Uint8Array, at: number): number {
+  return f16BitsToNumber(bytes[at] | (bytes[at + 1] << 8));
+}
+
+function blockCount(bytes: Uint8Array, format: BlockFormat): number {
+  if (bytes.byteLength % format.bytesPerBlock !== 0) {
+    throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${format.bytesPerBlock}-byte blocks`);
+  }
+  return bytes.byteLength / format.bytesPerBlock;
+}
+
+export function dequantizeQ8_0(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, q8_0);
+  const out = new Float32Array(blocks * 32);
+  const signed = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 34;
+    const d = half(bytes, at);
+    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * signed[at + 2 + j];
+  }
+  return out;
+}
+
+export function dequantizeQ4_0(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, q4_0);
+  const out = new Float32Array(blocks * 32);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 18;
+    const d = half(bytes, at);
+    for (let j = 0; j < 16; j++) {
+      const packed = bytes[at + 2 + j];
+      out[b * 32 + j] = d * ((packed & 0x0f) - 8);
+      out[b * 32 + j + 16] = d * ((packed >> 4) - 8);
+    }
+  }
+  return out;
+}
+
+// Q4_K packs eight 6-bit scales and eight 6-bit mins into 12 bytes: sub-blocks 0-3 use the low 6 bits
+// of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7 take 4 low bits from bytes 8-11 and their top
+// 2 bits from the spare high bits of bytes 0-3 (scales) and 4-7 (mins).
+function q4KScaleMin(scales: Uint8Array, at: number, sub: number): [number, number] {
+  if (sub < 4) return [scales[at + sub] & 63, scales[at + sub + 4] & 63];
+  const low = scales[at + sub + 4];
+  return [(low & 0x0f) | ((scales[at + sub - 4] >> 6) << 4), (low >> 4) | ((scales[at + sub] >> 6) << 4)];
+}
+
+export function dequantizeQ4_K(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, q4_K);
+  const out = new Float32Array(blocks * 256);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 144;
+    const d = half(bytes, at);
+    const dmin = half(bytes, at + 2);
+    const scalesAt = at + 4;
+    const qsAt = at + 16;
+    // Each 32 bytes of qs hold two sub-blocks: low nibbles first, then high nibbles.
+    for (let pair = 0; pair < 4; pair++) {
+      const [scaleLow, minLow] = q4KScaleMin(bytes, scalesAt, 2 * pair);
+      const [scaleHigh, minHigh] = q4KScaleMin(bytes, scalesAt, 2 * pair + 1);
+      const y = b * 256 + pair * 64;
+      for (let l = 0; l < 32; l++) {
+        const packed = bytes[qsAt + pair * 32 + l];
+        out[y + l] = d * scaleLow * (packed & 0x0f) - dmin * minLow;
+        out[y + 32 + l] = d * scaleHigh * (packed >> 4) - dmin * minHigh;
+      }
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ6_K(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, q6_K);
+  const out = new Float32Array(blocks * 256);
+  const signed = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 210;
+    const d = half(bytes, at + 208);
+    // Two halves of 128 values; each reads 64 bytes of ql, 32 of qh and 8 scales.
+    for (let h = 0; h < 2; h++) {
+      const ql = at + h * 64;
+      const qh = at + 128 + h * 32;
+      const sc = at + 192 + h * 8;
+      const y = b * 256 + h * 128;
+      for (let l = 0; l < 32; l++) {
+        const high = bytes[qh + l];
+        const s = l >> 4;
+        const q1 = ((bytes[ql + l] & 0x0f) | ((high & 3) << 4)) - 32;
+        const q2 = ((bytes[ql + l + 32] & 0x0f) | (((high >> 2) & 3) << 4)) - 32;
+        const q3 = ((bytes[ql + l] >> 4) | (((high >> 4) & 3) << 4)) - 32;
+        const q4 = ((bytes[ql + l + 32] >> 4) | (((high >> 6) & 3) << 4)) - 32;
+        out[y + l] = d * signed[sc + s] * q1;
+        out[y + l + 32] = d * signed[sc + s + 2] * q2;
+        out[y + l + 64] = d * signed[sc + s + 4] * q3;
+        out[y + l + 96] = d * signed[sc + s + 6] * q4;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,180 @@
+// config.json (+ generation_config.json) -> ModelConfig. Each supported family states the defaults
+// transformers uses when a key is absent, so a sparse config.json means what it means in transformers.
+import { join } from "node:path";
+import { TsvllmError } from "../errors.ts";
+import { FieldReader } from "./fields.ts";
+import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
+import type { GenerationConfig, ModelConfig, RopeScaling } from "./types.ts";
+
+interface FamilyDefaults {
+  architecture: string;
+  rmsNormEps: number;
+  maxPositionEmbeddings: number;
+  tieWordEmbeddings: boolean;
+  /** Qwen2 always has q/k/v biases (not a config option); others read `attention_bias`. */
+  forcedAttentionBias?: boolean;
+  /** Gemma reads `hidden_activation` and defaults to the tanh approximation of GELU. */
+  gemmaActivation?: boolean;
+  /** Families whose sliding window is on only when `use_sliding_window` is true. */
+  slidingWindowSwitch?: boolean;
+  defaultSlidingWindow?: number;
+  softcapping?: { finalLogit: number; attnLogit: number; queryPreAttnScalar: number };
+}
+
+const families: Record<string, FamilyDefaults> = {
+  llama: { architecture: "LlamaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false },
+  mistral: { architecture: "MistralForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 131072, tieWordEmbeddings: false },
+  qwen2: {
+    architecture: "Qwen2ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
+    forcedAttentionBias: true, slidingWindowSwitch: true,
+  },
+  qwen3: {
+    architecture: "Qwen3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
+    slidingWindowSwitch: true,
+  },
+  phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
+  gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
+  gemma2: {
+    architecture: "Gemma2ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true,
+    defaultSlidingWindow: 4096, softcapping: { finalLogit: 30, attnLogit: 50, queryPreAttnScalar: 256 },
+  },
+};
+
+export const supportedModelTypes: readonly string[] = Object.keys(families);
+
+type HiddenAct = ModelConfig["hiddenAct"];
+
+// gelu_new is the same tanh approximation as gelu_pytorch_tanh.
+const activations: Record<string, HiddenAct> = {
+  silu: "silu", swish: "silu", gelu: "gelu", gelu_pytorch_tanh: "gelu_pytorch_tanh", gelu_new: "gelu_pytorch_tanh",
+};
+
+function activation(fields: FieldReader, family: FamilyDefaults): HiddenAct {
+  // transformers' Gemma ignores hidden_act (early Gemma configs say "gelu") and uses
+  // hidden_activation, defaulting to the tanh approximation the models were trained with.
+  const name = family.gemmaActivation ? fields.string("hidden_activation", "gelu_pytorch_tanh") : fields.string("hidden_act", "silu");
+  const act = activations[name];
+  if (!act) {
+    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${fields.file}: activation "${name}" is not supported (${Object.keys(activations).join(", ")})`, "hidden_act");
+  }
+  return act;
+}
+
+const dtypes: Record<string, ModelConfig["torchDtype"]> = {
+  float32: "float32", float: "float32", float16: "float16", half: "float16", bfloat16: "bfloat16",
+};
+
+function torchDtype(fields: FieldReader): ModelConfig["torchDtype"] {
+  // transformers >= 4.56 writes "dtype"; older versions "torch_dtype". Absent means float32, as in transformers.
+  const key = fields.has("dtype") ? "dtype" : "torch_dtype";
+  const name = fields.string(key, "float32");
+  const dtype = dtypes[name];
+  if (!dtype) throw modelFileError(fields.file, `field "${key}" is "${name}"; expected float32, float16 or bfloat16`, key);
+  return dtype;
+}
+
+/** Parses `rope_scaling` (or transformers v5 `rope_parameters`); "default" scaling is none. */
+export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings: number): RopeScaling | null {
+  if (!rope) return null;
+  const ropeType = rope.has("rope_type") ? rope.string("rope_type") : rope.string("type", "default");
+  const original = (): number => rope.positiveInteger("original_max_position_embeddings", maxPositionEmbeddings);
+  switch (ropeType) {
+    case "default":
+      return null;
+    case "linear":
+      return { ropeType, factor: rope.number("factor") };
+    case "dynamic":
+      return { ropeType, factor: rope.number("factor"), originalMaxPositionEmbeddings: original() };
+    case "llama3":
+      return {
+        ropeType, factor: rope.number("factor"), lowFreqFactor: rope.number("low_freq_factor"),
+        highFreqFactor: rope.number("high_freq_factor"), originalMaxPositionEmbeddings: rope.positiveInteger("original_max_position_embeddings"),
+      };
+    case "yarn":
+      return {
+        ropeType, factor: rope.number("factor"), originalMaxPositionEmbeddings: original(),
+        betaFast: rope.number("beta_fast", 32), betaSlow: rope.number("beta_slow", 1), attentionFactor: rope.optionalNumber("attention_factor"),
+      };
+    default:
+      throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${rope.file}: rope scaling type "${ropeType}" is not supported (linear, dynamic, llama3, yarn)`, "rope_scaling");
+  }
+}
+
+function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | null {
+  // Any config may switch the window off with use_sliding_window false; Qwen's is off unless it is true.
+  if (!fields.boolean("use_sliding_window", !family.slidingWindowSwitch)) return null;
+  return fields.nullableNumber("sliding_window", family.defaultSlidingWindow ?? null);
+}
+
+/** Optional sampling defaults and stop ids; eos/bos fall back to config.json's. */
+export function parseGenerationConfig(generation: FieldReader | null, config: ModelConfig): GenerationConfig {
+  if (!generation) return { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds };
+  const eosTokenIds = generation.idList("eos_token_id");
+  const result: GenerationConfig = {
+    bosTokenId: generation.has("bos_token_id") ? generation.optionalId("bos_token_id") : config.bosTokenId,
+    eosTokenIds: eosTokenIds.length > 0 ? eosTokenIds : config.eosTokenIds,
+  };
+  const sampling = { temperature: "temperature", topP: "top_p", topK: "top_k", repetitionPenalty: "repetition_penalty" } as const;
+  for (const [field, key] of Object.entries(sampling)) {
+    const value = generation.optionalNumber(key);
+    if (value !== null) result[field as keyof typeof sampling] = value;
+  }
+  return result;
+}
+
+/** config.json contents -> ModelConfig; `file` names config.json in errors. */
+export function parseHfConfig(json: Record<string, unknown>, file: string): ModelConfig {
+  const fields = new FieldReader((key) => json[key], file);
+  const modelType = fields.string("model_type");
+  const family = families[modelType];
+  if (!family) {
+    throw new TsvllmError(
+      "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE",
+      `${file}: model_type "${modelType}" is not supported (${supportedModelTypes.join(", ")})`,
+      "model_type",
+    );
+  }
+  const architectures = json.architectures;
+  const architecture = Array.isArray(architectures) && typeof architectures[0] === "string" ? architectures[0] : family.architecture;
+  const hiddenSize = fields.positiveInteger("hidden_size");
+  const numAttentionHeads = fields.positiveInteger("num_attention_heads");
+  const maxPositionEmbeddings = fields.positiveInteger("max_position_embeddings", family.maxPositionEmbeddings);
+  const ropeParameters = fields.record("rope_parameters");
+  const softcapping = family.softcapping;
+  return {
+    architecture,
+    modelType,
+    hiddenSize,
+    intermediateSize: fields.positiveInteger("intermediate_size"),
+    numHiddenLayers: fields.positiveInteger("num_hidden_layers"),
+    numAttentionHeads,
+    numKeyValueHeads: fields.positiveInteger("num_key_value_heads", numAttentionHeads),
+    headDim: fields.positiveInteger("head_dim", hiddenSize / numAttentionHeads),
+    vocabSize: fields.positiveInteger("vocab_size"),
+    maxPositionEmbeddings,
+    rmsNormEps: fields.number("rms_norm_eps", family.rmsNormEps),
+    ropeTheta: ropeParameters?.has("rope_theta") ? ropeParameters.number("rope_theta") : fields.number("rope_theta", 10000),
+    ropeScaling: parseRopeScaling(fields.record("rope_scaling") ?? ropeParameters, maxPositionEmbeddings),
+    partialRotaryFactor: fields.number("partial_rotary_factor", 1),
+    tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
+    hiddenAct: activation(fields, family),
+    attentionBias: family.forcedAttentionBias ?? fields.boolean("attention_bias", false),
+    slidingWindow: slidingWindow(fields, family),
+    finalLogitSoftcapping: softcapping ? fields.nullableNumber("final_logit_softcapping", softcapping.finalLogit) : null,
+    attnLogitSoftcapping: softcapping ? fields.nullableNumber("attn_logit_softcapping", softcapping.attnLogit) : null,
+    queryPreAttnScalar: softcapping ? fields.number("query_pre_attn_scalar", softcapping.queryPreAttnScalar) : null,
+    bosTokenId: fields.optionalId("bos_token_id"),
+    eosTokenIds: fields.idList("eos_token_id"),
+    torchDtype: torchDtype(fields),
+  };
+}
+
+/** Reads config.json and, when present, generation_config.json from a Hugging Face model folder. */
+export async function readHfConfig(dir: string): Promise<{ config: ModelConfig; generationConfig: GenerationConfig }> {
+  const configPath = join(dir, "config.json");
+  const config = parseHfConfig(await readJsonFile(configPath), configPath);
+  const generationPath = join(dir, "generation_config.json");
+  const generation = await readOptionalJsonFile(generationPath);
+  const generationFields = generation ? new FieldReader((key) => generation[key], generationPath) : null;
+  return { config, generationConfig: parseGenerationConfig(generationFields, config) };
+}

@@ -1,0 +1,71 @@
+// What every loader (HF folder, GGUF file, hub id) hands to the rest of the runtime: one normalized
+// config and tensors under their Hugging Face names, in Hugging Face layout ([out, in] for linears),
+// so models never know which file format the weights came from.
+
+export type RopeScaling =
+  | { ropeType: "linear"; factor: number }
+  | { ropeType: "dynamic"; factor: number; originalMaxPositionEmbeddings: number }
+  | { ropeType: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | { ropeType: "yarn"; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number | null };
+
+export interface ModelConfig {
+  /** config.json `architectures[0]`, e.g. "LlamaForCausalLM" (GGUF general.architecture is mapped to it). */
+  architecture: string;
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  numKeyValueHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** Fraction of head_dim that is rotated (Phi-3 style partial rotary); 1 for most models. */
+  partialRotaryFactor: number;
+  tieWordEmbeddings: boolean;
+  hiddenAct: "silu" | "gelu_pytorch_tanh" | "gelu";
+  attentionBias: boolean;
+  slidingWindow: number | null;
+  /** Gemma-2: logits = cap * tanh(logits / cap). */
+  finalLogitSoftcapping: number | null;
+  attnLogitSoftcapping: number | null;
+  /** Gemma-2: attention scale is query_pre_attn_scalar ** -0.5 instead of head_dim ** -0.5. */
+  queryPreAttnScalar: number | null;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
+  torchDtype: "float32" | "float16" | "bfloat16";
+}
+
+export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
+
+export interface LoadedTensor {
+  /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */
+  name: string;
+  dtype: TensorDType;
+  /** Hugging Face shape, outermost first (a linear weight is [out, in]). */
+  shape: number[];
+  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`). */
+  data: Float32Array | Uint16Array | Uint8Array;
+}
+
+export interface GenerationConfig {
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+}
+
+export interface LoadedModel {
+  /** Where it came from, for error messages. */
+  source: string;
+  format: "hf" | "gguf";
+  config: ModelConfig;
+  generationConfig: GenerationConfig;
+  tensors: Map<string, LoadedTensor>;
+}

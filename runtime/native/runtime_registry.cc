@@ -1,0 +1,7 @@
+// Native runtime services beyond kernels (sampler, model forward) register here, so module.cc
+// stays the same whatever a build contains.
+#include <napi.h>
+
+void tsvRegisterSampler(Napi::Env env, Napi::Object exports);
+
+void tsvRegisterRuntime(Napi::Env env, Napi::Object exports) { tsvRegisterSampler(env, exports); }

@@ -1,0 +1,38 @@
+// The one tokenizer interface the engine and server use, whether the vocabulary came from
+// tokenizer.json (@huggingface/tokenizers) or from a GGUF file's embedded vocabulary.
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool" | "developer";
+  content: string;
+}
+
+export interface ChatTemplateOptions {
+  addGenerationPrompt?: boolean;
+  continueFinalMessage?: boolean;
+  /** A Jinja template overriding the model's own. */
+  chatTemplate?: string;
+  chatTemplateKwargs?: Record<string, unknown>;
+}
+
+/** Turns one token at a time into text deltas that never split a UTF-8 character. */
+export interface IncrementalDetokenizer {
+  /** Appends a token and returns the new text it completes (possibly ""). */
+  push(tokenId: number): string;
+  /** The whole text so far; equals decode() of every pushed token. */
+  readonly text: string;
+}
+
+export interface Tokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenIds: readonly number[];
+  /** tokenizer_config.json add_bos_token (GGUF: tokenizer.ggml.add_bos_token, default true for llama). */
+  readonly addBosToken: boolean;
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** Text of one token as it should appear in a logprobs entry. */
+  tokenText(id: number): string;
+  isSpecial(id: number): boolean;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
+  createDetokenizer(options?: { skipSpecialTokens?: boolean }): IncrementalDetokenizer;
+}

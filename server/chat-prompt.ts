@@ -1,0 +1,63 @@
+// Chat messages -> prompt text (through the model's chat template, or the request's) -> token
+// ids. The template already writes BOS where the model wants it, so special tokens are not added
+// again unless the request asks (vLLM's add_special_tokens=false default for chat).
+import type { ChatMessage, Tokenizer } from "../runtime/tokenizer/types.ts";
+import { ApiError } from "./errors.ts";
+import type { PreparedPrompt } from "./prompts.ts";
+import type { ChatRequestMessage } from "./schemas/chat.ts";
+
+export interface ChatPromptRequest {
+  messages: ChatRequestMessage[];
+  add_generation_prompt?: boolean;
+  continue_final_message?: boolean;
+  chat_template?: string | null;
+  chat_template_kwargs?: Record<string, unknown> | null;
+  add_special_tokens?: boolean;
+}
+
+function messageText(message: ChatRequestMessage, index: number): string {
+  const content = message.content;
+  if (content == null) return "";
+  if (typeof content === "string") return content;
+  return content
+    .map((part, j) => {
+      if (part.type !== "text" || typeof part.text !== "string") {
+        throw new ApiError("unsupported_parameter", `Content parts of type '${part.type}' are not supported; only 'text' parts are.`, `messages[${index}].content[${j}]`);
+      }
+      return part.text;
+    })
+    .join("\n");
+}
+
+export function chatMessages(messages: readonly ChatRequestMessage[]): ChatMessage[] {
+  return messages.map((m, i) => ({ role: m.role, content: messageText(m, i) }));
+}
+
+/** add_generation_prompt defaults to true, except when the final message is being continued. */
+export function addsGenerationPrompt(request: ChatPromptRequest): boolean {
+  const continueFinal = request.continue_final_message ?? false;
+  const add = request.add_generation_prompt ?? !continueFinal;
+  if (add && continueFinal) {
+    throw new ApiError("invalid_parameter", "'continue_final_message' and 'add_generation_prompt' cannot both be true.", "continue_final_message");
+  }
+  return add;
+}
+
+export function chatPrompt(request: ChatPromptRequest, tokenizer: Tokenizer): PreparedPrompt {
+  const messages = chatMessages(request.messages);
+  let text: string;
+  try {
+    text = tokenizer.applyChatTemplate(messages, {
+      addGenerationPrompt: addsGenerationPrompt(request),
+      continueFinalMessage: request.continue_final_message ?? false,
+      chatTemplate: request.chat_template ?? undefined,
+      chatTemplateKwargs: request.chat_template_kwargs ?? undefined,
+    });
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    const param = request.chat_template != null ? "chat_template" : "messages";
+    throw new ApiError("invalid_parameter", `Applying the chat template failed: ${reason}`, param);
+  }
+  return { text, tokenIds: tokenizer.encode(text, { addSpecialTokens: request.add_special_tokens ?? false }) };
+}

@@ -1,0 +1,32 @@
+// What every route plugin shares: the engine, the names it is served under, metrics and limits.
+import type { EngineClient } from "../runtime/engine/client.ts";
+import type { Tokenizer } from "../runtime/tokenizer/types.ts";
+import { ApiError } from "./errors.ts";
+import type { ServerMetrics } from "./metrics.ts";
+
+export interface ServerContext {
+  readonly engine: EngineClient;
+  readonly tokenizer: Tokenizer;
+  /** The first name is the default when a request names no model. */
+  readonly servedModelNames: readonly string[];
+  readonly metrics: ServerMetrics;
+  /** 503 once the engine reports this many waiting requests; null for no limit. */
+  readonly maxWaiting: number | null;
+  /** Set when shutdown begins: new requests get a 503 while in-flight ones drain. */
+  closing: boolean;
+}
+
+/** The served name a request asked for (or the default); 404 for any other name. */
+export function resolveModel(ctx: ServerContext, model: string | undefined): string {
+  if (model === undefined || model === "") return ctx.servedModelNames[0];
+  if (ctx.servedModelNames.includes(model)) return model;
+  throw new ApiError("model_not_found", `The model '${model}' does not exist. This server serves: ${ctx.servedModelNames.join(", ")}.`, "model");
+}
+
+export function checkQueue(ctx: ServerContext): void {
+  if (ctx.maxWaiting === null) return;
+  const waiting = ctx.engine.stats().numRequestsWaiting;
+  if (waiting >= ctx.maxWaiting) {
+    throw new ApiError("queue_full", `The server is overloaded: ${waiting} requests are waiting (limit ${ctx.maxWaiting}). Please retry later.`);
+  }
+}

@@ -1,0 +1,85 @@
+// POST /v1/chat/completions: messages through the chat template, one assistant answer per choice.
+import type { FastifyInstance } from "fastify";
+import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
+import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
+import { resolveMaxTokens, truncatePrompt } from "../prompts.ts";
+import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.ts";
+import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
+import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
+import { clientAbortSignal, streamSse } from "../sse.ts";
+
+function rejectTools(body: ChatRequest): void {
+  const choice = body.tool_choice;
+  if (choice === "none") return;
+  if (choice != null) {
+    throw new ApiError("unsupported_parameter", "Tool calling is not supported by this server yet; 'tool_choice' may only be 'none'.", "tool_choice");
+  }
+  if (body.tools != null && body.tools.length > 0) {
+    throw new ApiError("unsupported_parameter", "Tool calling is not supported by this server yet; send no 'tools' (or tool_choice 'none').", "tools");
+  }
+}
+
+/** top_logprobs when logprobs is on, else null; top_logprobs without logprobs is an error. */
+function topLogprobs(body: ChatRequest): number | null {
+  if (body.logprobs === true) return body.top_logprobs ?? 0;
+  if (body.top_logprobs != null && body.top_logprobs > 0) {
+    throw new ApiError("invalid_parameter", "'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");
+  }
+  return null;
+}
+
+/** With echo, the answer repeats the final message when the answer continues that role. */
+function echoText(body: ChatRequest): string {
+  if (!body.echo) return "";
+  const last = body.messages[body.messages.length - 1];
+  const role = addsGenerationPrompt(body) ? "assistant" : last.role;
+  return last.role === role ? chatMessages([last])[0].content : "";
+}
+
+export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
+  app.post<{ Body: ChatRequest }>("/v1/chat/completions", { schema: { body: chatRequestSchema } }, async (request, reply) => {
+    const body = request.body;
+    const model = resolveModel(ctx, body.model);
+    rejectUnsupported(body);
+    rejectTools(body);
+    const { tokenizer, engine } = ctx;
+    const top = topLogprobs(body);
+    const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
+    const base = toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null });
+    const requested = body.max_completion_tokens ?? body.max_tokens;
+    const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+    const maxTokens = resolveMaxTokens(prompt.tokenIds.length, requested, Infinity, engine.maxModelLen, "messages", maxTokensParam);
+    const params = withMaxTokens(base, maxTokens);
+    checkQueue(ctx);
+    const format: ChatFormat = {
+      id: newResponseId("chatcmpl"),
+      created: Math.floor(Date.now() / 1000),
+      model,
+      prompt,
+      echoText: echoText(body),
+      topLogprobs: top,
+      promptLogprobs: body.prompt_logprobs != null,
+      returnTokenIds: body.return_token_ids ?? false,
+      naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
+    };
+    const requestId = body.request_id ?? format.id;
+    const signal = clientAbortSignal(reply);
+    const events = await startGeneration(ctx, [{ prompt, params }], { requestId, priority: body.priority ?? 0, signal });
+    if (body.stream) {
+      const streamer = new ChatStreamer(format, body.stream_options?.continuous_usage_stats ?? false);
+      await streamSse(reply, {
+        events,
+        toChunks: (event) => streamer.chunks(event.output),
+        usageChunk: body.stream_options?.include_usage ? () => streamer.usageChunk() : null,
+        headers: { "x-request-id": requestId },
+      });
+      return reply;
+    }
+    const [final] = await collectFinal(events, 1);
+    if (signal.aborted) throw new ApiError("client_closed_request", "The client closed the connection.");
+    void reply.header("x-request-id", requestId);
+    return chatResponse(format, final);
+  });
+}

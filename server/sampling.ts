@@ -1,0 +1,92 @@
+// Request fields -> the engine's SamplingParams, with vLLM's defaults for anything left out, and
+// the refusal of fields we do not support yet (a clear 400, never a silent ignore).
+import { samplingParams, type SamplingParams } from "../runtime/engine/types.ts";
+import { ApiError } from "./errors.ts";
+import { checkTokenIds } from "./prompts.ts";
+import type { SamplingFields } from "./schemas/common.ts";
+
+/** Structured-output fields of vLLM (current and older names); none is implemented yet. */
+const structuredOutputFields = [
+  "structured_outputs",
+  "guided_json",
+  "guided_regex",
+  "guided_choice",
+  "guided_grammar",
+  "guided_whitespace_pattern",
+  "prompt_embeds",
+] as const;
+
+export function rejectUnsupported(body: SamplingFields): void {
+  for (const field of structuredOutputFields) {
+    if (body[field] != null) {
+      throw new ApiError("unsupported_parameter", `'${field}' is not supported by this server yet.`, field);
+    }
+  }
+  const format = body.response_format?.type;
+  if (format != null && format !== "text") {
+    throw new ApiError(
+      "unsupported_parameter",
+      `response_format of type '${format}' is not supported by this server yet; only 'text' is.`,
+      "response_format",
+    );
+  }
+  if (body.use_beam_search === true) {
+    throw new ApiError("unsupported_parameter", "Beam search is not supported by this server yet.", "use_beam_search");
+  }
+}
+
+function logitBias(bias: Record<string, number> | null | undefined, vocabSize: number): Record<number, number> | null {
+  if (bias == null) return null;
+  const out: Record<number, number> = {};
+  for (const [key, value] of Object.entries(bias)) {
+    const id = Number(key);
+    checkTokenIds([id], vocabSize, "logit_bias");
+    out[id] = value;
+  }
+  return out;
+}
+
+export interface SamplingLimits {
+  vocabSize: number;
+  /** Top log-probs per generated token, or null for none. */
+  logprobs: number | null;
+  /** Top log-probs per prompt token, or null for none. */
+  promptLogprobs: number | null;
+}
+
+/** The request's sampling fields; maxTokens is filled in per prompt by the route. */
+export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): SamplingParams {
+  const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
+  if (body.allowed_token_ids != null) checkTokenIds(body.allowed_token_ids, limits.vocabSize, "allowed_token_ids");
+  return samplingParams({
+    n: body.n ?? 1,
+    presencePenalty: body.presence_penalty ?? 0,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+    repetitionPenalty: body.repetition_penalty ?? 1,
+    temperature: body.temperature ?? 1,
+    topP: body.top_p ?? 1,
+    topK: body.top_k ?? 0,
+    minP: body.min_p ?? 0,
+    seed: body.seed ?? null,
+    stop: stop.filter((s) => s !== ""),
+    stopTokenIds: body.stop_token_ids ?? [],
+    ignoreEos: body.ignore_eos ?? false,
+    minTokens: body.min_tokens ?? 0,
+    logprobs: limits.logprobs,
+    promptLogprobs: limits.promptLogprobs,
+    skipSpecialTokens: body.skip_special_tokens ?? true,
+    spacesBetweenSpecialTokens: body.spaces_between_special_tokens ?? true,
+    includeStopStrInOutput: body.include_stop_str_in_output ?? false,
+    logitBias: logitBias(body.logit_bias, limits.vocabSize),
+    allowedTokenIds: body.allowed_token_ids ?? null,
+    badWords: body.bad_words ?? null,
+  });
+}
+
+/** One prompt's params: the shared ones with its own max_tokens, checked against min_tokens. */
+export function withMaxTokens(base: SamplingParams, maxTokens: number): SamplingParams {
+  if (base.minTokens > maxTokens) {
+    throw new ApiError("invalid_parameter", `min_tokens (${base.minTokens}) must be at most max_tokens (${maxTokens}).`, "min_tokens");
+  }
+  return { ...base, maxTokens };
+}

@@ -1,0 +1,68 @@
+// POST /v1/chat/completions request body.
+import { maxLogprobs, nullable, samplingProperties, type SamplingFields } from "./common.ts";
+
+const contentPart = {
+  type: "object",
+  required: ["type"],
+  properties: { type: { type: "string" }, text: { type: "string" } },
+} as const;
+
+const message = {
+  type: "object",
+  required: ["role"],
+  properties: {
+    role: { type: "string", enum: ["system", "user", "assistant", "tool", "developer"] },
+    content: {
+      description: "a string, an array of content parts or null",
+      anyOf: [{ type: "string" }, { type: "array", items: contentPart }, { type: "null" }],
+    },
+    name: { type: "string" },
+  },
+} as const;
+
+export const chatRequestSchema = {
+  type: "object",
+  required: ["messages"],
+  properties: {
+    ...samplingProperties,
+    messages: { type: "array", minItems: 1, items: message },
+    max_completion_tokens: nullable({ type: "integer", minimum: 1 }),
+    logprobs: nullable({ type: "boolean" }),
+    top_logprobs: nullable({ type: "integer", minimum: 0, maximum: maxLogprobs }),
+    add_generation_prompt: { type: "boolean" },
+    continue_final_message: { type: "boolean" },
+    chat_template: nullable({ type: "string" }),
+    chat_template_kwargs: nullable({ type: "object" }),
+    tools: nullable({ type: "array" }),
+    tool_choice: {
+      description: "\"none\", \"auto\", \"required\" or a named tool",
+      anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }],
+    },
+    parallel_tool_calls: nullable({ type: "boolean" }),
+  },
+} as const;
+
+export interface ChatContentPart {
+  type: string;
+  text?: string;
+}
+
+export interface ChatRequestMessage {
+  role: "system" | "user" | "assistant" | "tool" | "developer";
+  content?: string | ChatContentPart[] | null;
+  name?: string;
+}
+
+export interface ChatRequest extends SamplingFields {
+  messages: ChatRequestMessage[];
+  max_completion_tokens?: number | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  add_generation_prompt?: boolean;
+  continue_final_message?: boolean;
+  chat_template?: string | null;
+  chat_template_kwargs?: Record<string, unknown> | null;
+  tools?: unknown[] | null;
+  tool_choice?: string | Record<string, unknown> | null;
+  parallel_tool_calls?: boolean | null;
+}

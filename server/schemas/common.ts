@@ -1,0 +1,106 @@
+// JSON-schema pieces shared by the completion routes, and the matching TypeScript shapes. Unknown
+// fields are allowed (clients send extras), but every field we read is typed and range-checked here,
+// so handlers only see validated values.
+
+/** The documented cap on `n` (choices per prompt). */
+export const maxN = 128;
+/** The cap on logprobs / top_logprobs (vLLM's default max_logprobs). */
+export const maxLogprobs = 20;
+
+export function nullable<T extends Record<string, unknown>>(schema: T): T & { nullable: true } {
+  return { ...schema, nullable: true };
+}
+
+const tokenId = { type: "integer", minimum: 0 } as const;
+export const tokenIdList = { type: "array", items: tokenId } as const;
+
+/** Sampling and output fields both /v1/completions and /v1/chat/completions accept. */
+export const samplingProperties = {
+  model: { type: "string" },
+  n: nullable({ type: "integer", minimum: 1, maximum: maxN }),
+  max_tokens: nullable({ type: "integer", minimum: 1 }),
+  temperature: nullable({ type: "number", minimum: 0 }),
+  top_p: nullable({ type: "number", exclusiveMinimum: 0, maximum: 1 }),
+  top_k: nullable({ type: "integer", minimum: -1 }),
+  min_p: nullable({ type: "number", minimum: 0, maximum: 1 }),
+  presence_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
+  frequency_penalty: nullable({ type: "number", minimum: -2, maximum: 2 }),
+  repetition_penalty: nullable({ type: "number", exclusiveMinimum: 0, maximum: 2 ** 31 }),
+  seed: nullable({ type: "integer", minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+  stop: {
+    description: "a string or an array of strings",
+    anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }, { type: "null" }],
+  },
+  stop_token_ids: nullable(tokenIdList),
+  ignore_eos: { type: "boolean" },
+  min_tokens: { type: "integer", minimum: 0 },
+  include_stop_str_in_output: { type: "boolean" },
+  skip_special_tokens: { type: "boolean" },
+  spaces_between_special_tokens: { type: "boolean" },
+  add_special_tokens: { type: "boolean" },
+  logit_bias: nullable({
+    type: "object",
+    propertyNames: { pattern: "^[0-9]+$" },
+    additionalProperties: { type: "number", minimum: -100, maximum: 100 },
+  }),
+  allowed_token_ids: nullable(tokenIdList),
+  bad_words: nullable({ type: "array", items: { type: "string" } }),
+  prompt_logprobs: nullable({ type: "integer", minimum: 0, maximum: maxLogprobs }),
+  truncate_prompt_tokens: nullable({ type: "integer", minimum: 1 }),
+  stream: nullable({ type: "boolean" }),
+  stream_options: nullable({
+    type: "object",
+    properties: { include_usage: { type: "boolean" }, continuous_usage_stats: { type: "boolean" } },
+  }),
+  echo: { type: "boolean" },
+  return_tokens_as_token_ids: { type: "boolean" },
+  return_token_ids: { type: "boolean" },
+  priority: { type: "integer" },
+  request_id: { type: "string", minLength: 1, maxLength: 256 },
+  user: { type: "string" },
+  response_format: nullable({
+    type: "object",
+    required: ["type"],
+    properties: { type: { type: "string" } },
+  }),
+  use_beam_search: { type: "boolean" },
+} as const;
+
+export interface SamplingFields {
+  model?: string;
+  n?: number | null;
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  repetition_penalty?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  stop_token_ids?: number[] | null;
+  ignore_eos?: boolean;
+  min_tokens?: number;
+  include_stop_str_in_output?: boolean;
+  skip_special_tokens?: boolean;
+  spaces_between_special_tokens?: boolean;
+  add_special_tokens?: boolean;
+  logit_bias?: Record<string, number> | null;
+  allowed_token_ids?: number[] | null;
+  bad_words?: string[] | null;
+  prompt_logprobs?: number | null;
+  truncate_prompt_tokens?: number | null;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean; continuous_usage_stats?: boolean } | null;
+  echo?: boolean;
+  return_tokens_as_token_ids?: boolean;
+  return_token_ids?: boolean;
+  priority?: number;
+  request_id?: string;
+  user?: string;
+  response_format?: { type: string } | null;
+  use_beam_search?: boolean;
+  /** Read only to reject them: structured outputs are not supported yet. */
+  [unsupported: string]: unknown;
+}
