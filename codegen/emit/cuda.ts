@@ -1,0 +1,74 @@
+// The CUDA emitter: prints the thread-level IR (codegen/lower) as a __global__ kernel plus a host
+// launcher with the uniform launch ABI. One program = one thread block; reductions are warp
+// shuffles then a shared-memory pass over warps, in a fixed order the emulator reproduces.
+import { banner } from "./banner.ts";
+import { cType, dimName, ExprPrinter, pointerType, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
+import type { IExpr } from "../ir/types.ts";
+import type { TStmt, ThreadKernel } from "../lower/thread-ir.ts";
+
+const cudaDialect: Dialect = {
+  math: { ...sharedMath, rsqrt: (a) => `rsqrtf(${a[0]})` },
+  pid: (axis) => `(int)blockIdx.${"xyz"[axis]}`,
+  reduce: () => {
+    throw new Error("reductions are hoisted by lowerToThreads before CUDA emission");
+  },
+};
+
+export function emitCudaKernel(tk: ThreadKernel): string {
+  const { ir } = tk;
+  const p = new ExprPrinter(ir, cudaDialect);
+  const params: string[] = [];
+  for (const q of ir.params) {
+    if (q.kind === "global") {
+      params.push(`${q.written ? "" : "const "}${pointerType(q)}* ${q.name}`);
+      q.dims.forEach((_, axis) => params.push(`int64_t ${dimName(q.name, axis)}`));
+    } else if (q.kind === "scalar") params.push(`${cType[q.type]} ${q.name}`);
+  }
+  const args = ir.params.flatMap((q) => (q.kind === "global" ? [q.name, ...q.dims.map((_, a) => dimName(q.name, a))] : q.kind === "scalar" ? [q.name] : []));
+  const grid = [0, 1, 2].map((a) => (ir.grid[a] ? p.print(ir.grid[a]) : "1"));
+  return [
+    banner(`${ir.source.file} (${ir.source.exportName})`),
+    `#include "tsvllm_cuda.cuh"`,
+    ``,
+    `__global__ void __launch_bounds__(${ir.threads}) ${ir.symbol}_kernel(${params.join(", ")}) {`,
+    ...(usesBlockReduce(tk.body) ? [`  __shared__ float tsv_red[32];`] : []),
+    ...Object.entries(tk.scratch).map(([name, size]) => `  __shared__ float ${name}[${size}];`),
+    ...tk.body.flatMap((s) => stmt(s, p, "  ")),
+    `}`,
+    ``,
+    `extern "C" void ${ir.symbol}(void* const* ptrs, const double* scalars, const int64_t* dims, cudaStream_t stream) {`,
+    ...unpackArguments(ir).map((l) => `  ${l}`),
+    `  (void)ptrs; (void)scalars; (void)dims;`,
+    `  const dim3 grid((unsigned)(${grid[0]}), (unsigned)(${grid[1]}), (unsigned)(${grid[2]}));`,
+    `  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;`,
+    `  ${ir.symbol}_kernel<<<grid, ${ir.threads}, 0, stream>>>(${args.join(", ")});`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+function stmt(s: TStmt, p: ExprPrinter, ind: string): string[] {
+  const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  "));
+  const e = (x: IExpr) => p.print(x);
+  switch (s.op) {
+    case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
+    case "assign": return [`${ind}${s.name} = ${e(s.value)};`];
+    case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
+    case "scratchStore": return [`${ind}${s.scratch}[${e(s.index)}] = ${e(s.value)};`];
+    case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
+    case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
+    case "threadLoop": return [`${ind}for (int ${s.index} = (int)threadIdx.x; ${s.index} < ${e(s.count)}; ${s.index} += (int)blockDim.x) {`, ...block(s.body), `${ind}}`];
+    case "blockReduce": return [`${ind}${s.name} = tsv_block_all_reduce_${s.kind}(${s.name}, tsv_red);`];
+    case "barrier": return [`${ind}__syncthreads();`];
+    case "leader": return [`${ind}if (threadIdx.x == 0) {`, ...block(s.body), `${ind}}`];
+  }
+}
+
+function usesBlockReduce(stmts: TStmt[]): boolean {
+  return stmts.some((s) => {
+    if (s.op === "blockReduce") return true;
+    if (s.op === "for" || s.op === "threadLoop" || s.op === "leader") return usesBlockReduce(s.body);
+    if (s.op === "if") return usesBlockReduce(s.then) || usesBlockReduce(s.else);
+    return false;
+  });
+}

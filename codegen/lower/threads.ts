@@ -1,0 +1,80 @@
+// Lowers a specialised kernel IR to the thread-level IR. Program-level code runs uniformly on
+// every thread; forEach spreads its iterations over threads (then a barrier); a program-level
+// reduction becomes per-thread partials plus a block all-reduce; program-level stores are done by
+// the leader thread. Inside a thread loop, nested forEach and reductions run sequentially.
+import { compileError } from "../frontend/errors.ts";
+import type { Span } from "../frontend/kast.ts";
+import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
+import { mapExpr } from "../ir/walk.ts";
+import type { TStmt, ThreadKernel } from "./thread-ir.ts";
+
+type Level = "program" | "thread";
+
+export function lowerToThreads(ir: KernelIR): ThreadKernel {
+  const scratch: Record<string, number> = {};
+  let counter = 0;
+  const fresh = () => `tsv_r${counter++}`;
+
+  /** Replaces reductions in `e` by fresh variables, appending the statements that compute them. */
+  function hoist(e: IExpr, level: Level, out: TStmt[], span: Span): IExpr {
+    return mapExpr(e, (x) => {
+      if (x.op !== "reduce") return x;
+      const name = fresh();
+      const identity: IExpr = { op: "const", type: "f32", value: x.kind === "sum" ? 0 : -Infinity };
+      out.push({ op: "decl", name, type: "f32", init: identity, span });
+      const acc: IExpr = { op: "var", type: "f32", name };
+      const update: TStmt[] = [];
+      const term = hoist(x.term, "thread", update, span);
+      const combined: IExpr = x.kind === "sum" ? { op: "binary", type: "f32", kind: "+", left: acc, right: term } : { op: "math", type: "f32", fn: "max", args: [acc, term] };
+      update.push({ op: "assign", name, value: combined, span });
+      if (level === "program") {
+        out.push({ op: "threadLoop", index: x.index, count: x.count, body: update, span });
+        out.push({ op: "blockReduce", kind: x.kind, name, span });
+      } else {
+        out.push({ op: "for", index: x.index, start: { op: "const", type: "i32", value: 0 }, end: x.count, step: { op: "const", type: "i32", value: 1 }, body: update, span });
+      }
+      return acc;
+    });
+  }
+
+  function block(stmts: IStmt[], level: Level): TStmt[] {
+    const out: TStmt[] = [];
+    for (const s of stmts) lowerStmt(s, level, out);
+    return out;
+  }
+
+  function lowerStmt(s: IStmt, level: Level, out: TStmt[]): void {
+    const h = (e: IExpr) => hoist(e, level, out, s.span);
+    switch (s.op) {
+      case "decl": out.push({ ...s, init: h(s.init) }); return;
+      case "assign": out.push({ ...s, value: h(s.value) }); return;
+      case "store":
+      case "scratchStore": {
+        const lowered: TStmt = s.op === "store" ? { ...s, indices: s.indices.map(h), value: h(s.value) } : { ...s, index: h(s.index), value: h(s.value) };
+        if (level === "thread") out.push(lowered);
+        else out.push({ op: "leader", body: [lowered], span: s.span }, { op: "barrier", span: s.span });
+        return;
+      }
+      case "scratchDecl": {
+        if (level !== "program") throw compileError(s.span, "scratch() must be declared at program level, outside forEach");
+        if (s.size.op !== "const") throw compileError(s.span, "scratch size must be a compile-time constant (a Const parameter or literal)");
+        scratch[s.name] = s.size.value;
+        return;
+      }
+      case "for": out.push({ ...s, start: h(s.start), end: h(s.end), step: h(s.step), body: block(s.body, level) }); return;
+      case "if": out.push({ ...s, cond: h(s.cond), then: block(s.then, level), else: block(s.else, level) }); return;
+      case "forEach": {
+        const count = h(s.count);
+        if (level === "program") {
+          out.push({ op: "threadLoop", index: s.index, count, body: block(s.body, "thread"), span: s.span }, { op: "barrier", span: s.span });
+        } else {
+          out.push({ op: "for", index: s.index, start: { op: "const", type: "i32", value: 0 }, end: count, step: { op: "const", type: "i32", value: 1 }, body: block(s.body, "thread"), span: s.span });
+        }
+        return;
+      }
+    }
+  }
+
+  const body = block(ir.body, "program");
+  return { ir, scratch, body };
+}

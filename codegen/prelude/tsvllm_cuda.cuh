@@ -1,0 +1,42 @@
+// Hand-written prelude for generated CUDA kernels: bit-exact dtype conversions (the same rounding
+// as the C++ prelude and the JS reference), integer min/max, and the block all-reduce whose order
+// (butterfly shuffles within warps, then warps in index order) the emulator reproduces.
+#pragma once
+#include <cstdint>
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <math.h>
+
+__device__ __forceinline__ int tsv_max_i(int a, int b) { return a > b ? a : b; }
+__device__ __forceinline__ int tsv_min_i(int a, int b) { return a < b ? a : b; }
+
+__device__ __forceinline__ float tsv_bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+
+__device__ __forceinline__ uint16_t tsv_f32_to_bf16(float f) {
+  const uint32_t bits = __float_as_uint(f);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(((bits >> 16) | 0x40u) & 0xffffu);
+  return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+__device__ __forceinline__ float tsv_f16_to_f32(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ uint16_t tsv_f32_to_f16(float f) { return __half_as_ushort(__float2half_rn(f)); }
+
+__device__ __forceinline__ float tsv_block_all_reduce_sum(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(0xffffffffu, v, o);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = red[0];
+  for (int w = 1; w < (int)(blockDim.x >> 5); ++w) v = v + red[w];
+  __syncthreads();
+  return v;
+}
+
+__device__ __forceinline__ float tsv_block_all_reduce_max(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = red[0];
+  for (int w = 1; w < (int)(blockDim.x >> 5); ++w) v = fmaxf(v, red[w]);
+  __syncthreads();
+  return v;
+}

@@ -1,0 +1,20 @@
+// Writes this step's keys and values into the paged KV cache: token t goes to block
+// slot / BS, offset slot % BS. A negative slot (padding) writes nothing.
+// Layout: k, v [T, HKV, HD]; kCache, vCache [NB, BS, HKV, HD]; slotMapping [T] i32.
+import { forEach, idiv, kernel, pid, type Const, type Float, type Global } from "../index.ts";
+
+export const kvWrite = kernel({ grid: (k) => [k.dim(0), k.dim(1)], threads: 64 })(
+  function kvWrite<A extends Float, C extends Float>(k: Global<A, ["T", "HKV", "HD"]>, v: Global<A, ["T", "HKV", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>, slotMapping: Global<"i32", ["T"]>, BS: Const, HD: Const) {
+    const t = pid(0);
+    const h = pid(1);
+    const slot = slotMapping.at(t);
+    if (slot >= 0) {
+      const block = idiv(slot, BS);
+      const offset = slot % BS;
+      forEach(HD, (d) => {
+        kCache.put(block, offset, h, d, k.at(t, h, d));
+        vCache.put(block, offset, h, d, v.at(t, h, d));
+      });
+    }
+  },
+);

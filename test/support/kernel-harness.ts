@@ -1,0 +1,84 @@
+// Runs a kernel three ways and compares: the DSL function itself in JS (the reference), the
+// compiled C++ in the addon, and the CUDA-lowered thread IR in the emulator. Tolerances are per
+// storage dtype: results may differ by f32 rounding in the compute and one rounding at the store.
+import * as assert from "uvu/assert";
+import { buildAddon, loadAddon } from "../../codegen/build/addon.ts";
+import { launch, type NativeKernel } from "../../codegen/build/launch.ts";
+import { compileKernel } from "../../codegen/compile.ts";
+import type { Specialization } from "../../codegen/ir/specialize.ts";
+import type { KernelIR } from "../../codegen/ir/types.ts";
+import { emulate } from "../../codegen/lower/emulator.ts";
+import { lowerToThreads } from "../../codegen/lower/threads.ts";
+import type { DTypeName } from "../../dsl/dtype.ts";
+import { Global } from "../../dsl/global.ts";
+
+export type Args = (Global | number)[];
+
+/** Absolute + relative tolerance for values stored in each dtype. */
+export const tolerance: Record<"f32" | "f16" | "bf16", { abs: number; rel: number }> = {
+  f32: { abs: 1e-5, rel: 1e-4 },
+  f16: { abs: 2e-3, rel: 2e-3 },
+  bf16: { abs: 1.6e-2, rel: 1.6e-2 },
+};
+
+export interface KernelSpec {
+  file: string;
+  exportName: string;
+  spec: Specialization;
+}
+
+/** Compiles every specialisation a test file needs into one addon (cached by content hash). */
+export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel } {
+  const irs = specs.map((s) => compileKernel(s.file, s.exportName, s.spec));
+  const built = buildAddon({ name, kernels: irs });
+  const addon = loadAddon<{ kernels: Record<string, NativeKernel> }>(built.path);
+  return { irs, native: (ir) => addon.kernels[ir.symbol] };
+}
+
+export function cloneArgs(args: Args): Args {
+  return args.map((a) => (a instanceof Global ? new Global(a.dtype.name, a.shape, a.data.slice()) : a));
+}
+
+let seed = 12345;
+/** Deterministic uniform values in [-scale, scale), rounded to the dtype. */
+export function randomGlobal(dtype: DTypeName, shape: number[], scale = 1): Global {
+  const g = new Global(dtype, shape);
+  for (let i = 0; i < g.data.length; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    g.data[i] = g.dtype.round(((seed / 2 ** 32) * 2 - 1) * scale);
+  }
+  return g;
+}
+
+export function assertClose(actual: Global, expected: Global, tol: { abs: number; rel: number }, what: string): void {
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.data.length; i++) {
+    const e = expected.data[i];
+    const a = actual.data[i];
+    const err = Math.abs(a - e) - tol.rel * Math.abs(e);
+    if (!(err <= tol.abs) && !(Number.isNaN(a) && Number.isNaN(e))) {
+      if (!(err <= worst)) {
+        worst = err;
+        at = i;
+      }
+    }
+  }
+  if (at >= 0) assert.unreachable(`${what}: element ${at} is ${actual.data[at]}, expected ${expected.data[at]} (tolerance abs ${tol.abs} + rel ${tol.rel})`);
+}
+
+/** Runs reference, native and (optionally) emulated versions and compares every written output. */
+export function checkAgainstReference(def: { reference: (...args: never[]) => void }, ir: KernelIR, native: NativeKernel, args: Args, tol: { abs: number; rel: number }, options: { emulate?: boolean; label?: string } = {}): void {
+  const label = options.label ?? ir.symbol;
+  const expected = cloneArgs(args);
+  (def.reference as (...a: Args) => void)(...expected);
+  const outputs = ir.params.map((p, i) => (p.kind === "global" && p.written ? i : -1)).filter((i) => i >= 0);
+  const actual = cloneArgs(args);
+  launch(native, ir, actual);
+  for (const i of outputs) assertClose(actual[i] as Global, expected[i] as Global, tol, `${label} cpu ${ir.params[i].name}`);
+  if (options.emulate) {
+    const emulated = cloneArgs(args);
+    emulate(lowerToThreads(ir), emulated, { threads: 64 });
+    for (const i of outputs) assertClose(emulated[i] as Global, expected[i] as Global, tol, `${label} emulated-cuda ${ir.params[i].name}`);
+  }
+}
