@@ -1,0 +1,236 @@
+// Lowers a fused graph to kernel launches and emits the model's forward pass as one C++ function
+// (runtime/native/forward_abi.h): activation buffers are planned here (values whose lifetimes do
+// not overlap share a buffer; views, RoPE and the residual stream update in place), every launch
+// uses the kernels' uniform ABI, and the TypeScript side never loops over layers.
+import type { Float } from "../../dsl/dtype.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { banner } from "./banner.ts";
+import { compileKernel } from "../compile.ts";
+import type { KernelIR } from "../ir/types.ts";
+import { inputsOf, type Graph, type Node, type Value } from "../trace/graph.ts";
+
+export interface ForwardConfig {
+  modelName: string;
+  activationDType: Float;
+  weightDType: Float;
+  kvCacheDType: Float;
+  blockSize: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** YaRN's attention factor per rope table; 1 elsewhere. */
+  ropeMscale: Record<string, number>;
+}
+
+interface Arg {
+  ptr: string;
+  dims: string[];
+}
+
+interface Launch {
+  kernel: KernelIR;
+  pointers: Arg[];
+  scalars: number[];
+  comment: string;
+}
+
+export interface ForwardProgram {
+  source: string;
+  kernels: KernelIR[];
+  weightNames: string[];
+  buffers: { rows: "T" | "L"; bytesPerRow: number }[];
+}
+
+const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : 2);
+const K = (file: string) => `dsl/kernels/${file}.ts`;
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
+  const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
+  const weightNames: string[] = [];
+  const weightIndex = new Map<string, number>();
+  const weightRef = (name: string) => {
+    if (!weightIndex.has(name)) {
+      weightIndex.set(name, weightNames.length);
+      weightNames.push(name);
+    }
+    return `a.weights[${weightIndex.get(name)}]`;
+  };
+
+  // Aliases: values that live in another value's buffer.
+  const root = new Map<number, number>();
+  const rootOf = (id: number): number => (root.has(id) ? rootOf(root.get(id)!) : id);
+  for (const n of g.nodes) {
+    if (n.op === "view" || n.op === "rope") root.set(n.value.id, n.x);
+    if (n.op === "addRmsNorm" && n.part === "residual") root.set(n.value.id, n.residual);
+  }
+  const { slotOf, buffers } = planBuffers(g, rootOf, byId, cfg.activationDType);
+
+  const rowsExpr = (v: Value) => (v.rows === "T" ? "a.numTokens" : v.rows === "L" ? "a.numLogitRows" : String(v.rows));
+  const inputPtr: Record<string, string> = { inputIds: "a.inputIds", positions: "a.positions", slotMapping: "a.slotMapping", seqIdx: "a.seqIdx", blockTables: "a.blockTables", logitsIndices: "a.logitsIndices" };
+  const ptrOf = (id: number): string => {
+    const n = byId.get(rootOf(id))!;
+    if (n.op === "input") return `(void*)${inputPtr[n.name]}`;
+    if (n.op === "weight") return weightRef(n.name);
+    if (rootOf(id) === rootOf(g.output)) return "(void*)a.logits";
+    return `a.buffers[${slotOf.get(rootOf(id))}]`;
+  };
+  /** The value viewed as [rows * leading inner dims, ...keep trailing dims]. */
+  const view = (id: number, keep = 1): Arg => {
+    const v = byId.get(id)!.value;
+    const n = byId.get(id)!;
+    if (n.op === "weight") return { ptr: ptrOf(id), dims: [String(v.rows), ...v.inner].slice(-(keep + 1)).length === keep + 1 ? [String(v.rows), ...v.inner.map(String)] : [String(v.rows), ...v.inner.map(String)] };
+    const lead = v.inner.slice(0, v.inner.length - keep);
+    const rows = lead.length ? `${rowsExpr(v)} * ${prod(lead)}` : rowsExpr(v);
+    return { ptr: ptrOf(id), dims: [rows, ...v.inner.slice(v.inner.length - keep).map(String)] };
+  };
+  const input = (name: string) => g.nodes.find((n) => n.op === "input" && n.name === name)!.value.id;
+  const A = cfg.activationDType;
+  const W = cfg.weightDType;
+  const C = cfg.kvCacheDType;
+  const launches: Launch[] = [];
+  const launch = (file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string) => {
+    launches.push({ kernel: compileKernel(K(file), exportName, spec as never), pointers, scalars, comment });
+  };
+  const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
+
+  const launchedGroups = new Set<number>();
+  for (const n of g.nodes) {
+    const out = (keep = 1) => view(n.value.id, keep);
+    const width = n.value.inner[n.value.inner.length - 1];
+    const features = prod(n.value.inner);
+    switch (n.op) {
+      case "input": case "weight": case "view": break;
+      case "embedding":
+        launch("embedding", "embedding", { dtypes: { W, A }, consts: { D: width } }, [view(n.ids), view(n.table), out()], [n.scale], "embedding");
+        break;
+      case "rmsNorm":
+        launch("rms-norm", "rmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [n.eps, n.weightOffset], "rmsNorm");
+        break;
+      case "addRmsNorm": {
+        // One launch per group, at its first surviving part (dead-code elimination may drop the
+        // residual part after the last layer; the residual buffer is still updated in place).
+        if (launchedGroups.has(n.group)) break;
+        launchedGroups.add(n.group);
+        const normed = g.nodes.find((m) => m.op === "addRmsNorm" && m.group === n.group && m.part === "normed");
+        if (!normed) break;
+        launch("add-rms-norm", "addRmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.residual), view(n.weight), view(normed.value.id)], [n.eps, n.weightOffset], "residual += x; normed = rmsNorm(residual)");
+        break;
+      }
+      case "add": case "mul":
+        launch("elementwise", n.op, { dtypes: { A }, consts: { N: features } }, [view(n.a, n.value.inner.length), view(n.b, n.value.inner.length), out(n.value.inner.length)].map(flatten), [], n.op);
+        break;
+      case "silu": case "geluTanh":
+        launch("elementwise", n.op, { dtypes: { A }, consts: { N: features } }, [flatten(view(n.x, n.value.inner.length)), flatten(out(n.value.inner.length))], [], n.op);
+        break;
+      case "scale": case "softcap":
+        launch("elementwise", n.op, { dtypes: { A }, consts: { N: features } }, [flatten(view(n.x, n.value.inner.length)), flatten(out(n.value.inner.length))], [n.op === "scale" ? n.factor : n.cap], n.op);
+        break;
+      case "siluMul": case "geluTanhMul":
+        launch("activations", n.op, { dtypes: { A }, consts: { I: width } }, [view(n.gateUp), out()], [], n.op);
+        break;
+      case "linear": {
+        const x = view(n.x);
+        const K = Number(x.dims[1]);
+        const args = [x, view(n.weight), ...(n.bias === null ? [] : [view(n.bias)]), out()];
+        launch("matmul", n.bias === null ? "matmul" : "matmulBias", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${nameOf(byId.get(n.weight)!)}`);
+        break;
+      }
+      case "slice":
+        launch("elementwise", "sliceColumns", { dtypes: { A }, consts: { offset: n.offset, M: n.size } }, [view(n.x), out()], [], `slice [${n.offset}, ${n.offset + n.size})`);
+        break;
+      case "gather":
+        launch("elementwise", "gatherRows", { dtypes: { A }, consts: { N: width } }, [view(n.index, 0), view(n.x), out()], [], "gather logits rows");
+        break;
+      case "rope": {
+        const lastUse = Math.max(...g.nodes.map((m, i) => (inputsOf(m).includes(n.x) ? i : -1)));
+        if (g.nodes[lastUse] !== n) throw new TsvllmError("TSVLLM_ERR_COMPILE", `rope updates its input in place, but value %${n.x} is used after it`);
+        const invFreq = { ptr: weightRef(`rope.invFreq.${n.ropeKey}`), dims: [String(n.rotaryDim / 2)] };
+        launch("rope", n.layout === "neox" ? "ropeNeox" : "ropeGptj", { dtypes: { A }, consts: { R2: n.rotaryDim / 2 } }, [view(n.x, 2), view(n.positions, 0), invFreq], [cfg.ropeMscale[n.ropeKey] ?? 1], `rope ${n.layout}`);
+        break;
+      }
+      case "kvWrite":
+        launch("kv-write", "kvWrite", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim } }, [view(n.k, 2), view(n.v, 2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [], `layer ${n.layer}: store k/v`);
+        break;
+      case "pagedAttention": {
+        const q = view(n.q, 2);
+        const heads = byId.get(n.q)!.value.inner[0];
+        launch("paged-attention", "pagedAttention", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads } },
+          [q, cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0), out(2)],
+          [n.scale, n.softcap, n.window], `layer ${n.layer}: paged attention`);
+        break;
+      }
+      case "attention":
+        throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
+    }
+  }
+  void input;
+  return { source: render(launches, cfg, weightNames, buffers, g), kernels: launches.map((l) => l.kernel), weightNames, buffers };
+}
+
+function nameOf(n: Node): string {
+  return n.op === "weight" ? n.name : `%${n.value.id}`;
+}
+
+/** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */
+function flatten(arg: Arg): Arg {
+  if (arg.dims.length <= 2) return arg;
+  return { ptr: arg.ptr, dims: [arg.dims[0], String(arg.dims.slice(1).map(Number).reduce((a, b) => a * b, 1))] };
+}
+
+function planBuffers(g: Graph, rootOf: (id: number) => number, byId: Map<number, Node>, activation: Float) {
+  const lastUse = new Map<number, number>();
+  g.nodes.forEach((n, i) => {
+    for (const id of [...inputsOf(n), n.value.id]) lastUse.set(rootOf(id), Math.max(lastUse.get(rootOf(id)) ?? -1, i));
+  });
+  const slotOf = new Map<number, number>();
+  const buffers: { rows: "T" | "L"; bytesPerRow: number }[] = [];
+  const free: number[] = [];
+  const output = rootOf(g.output);
+  g.nodes.forEach((n, i) => {
+    const id = n.value.id;
+    if (rootOf(id) === id && id !== output && n.op !== "input" && n.op !== "weight" && n.op !== "kvWrite" && (n.value.rows === "T" || n.value.rows === "L")) {
+      const rows = n.value.rows;
+      const bytesPerRow = prod(n.value.inner) * bytesOf(n.value.dtype === "i32" ? "i32" : activation);
+      const reuse = free.findIndex((s) => buffers[s].rows === rows && buffers[s].bytesPerRow === bytesPerRow);
+      const slot = reuse >= 0 ? free.splice(reuse, 1)[0] : buffers.push({ rows, bytesPerRow }) - 1;
+      slotOf.set(id, slot);
+    }
+    // Free buffers whose last use is this node (after allocating this node's output, so a kernel
+    // never reads and writes the same buffer unless the graph says so).
+    for (const [r, last] of lastUse) if (last === i && slotOf.has(r) && !free.includes(slotOf.get(r)!)) free.push(slotOf.get(r)!);
+  });
+  void byId;
+  return { slotOf, buffers };
+}
+
+function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph): string {
+  const body = launches.map((l) => {
+    const dims = l.pointers.flatMap((p) => p.dims);
+    const lines = [`  {  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
+    lines.push(`    const double s[] = {${[...l.scalars.map((v) => (Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
+    lines.push(`    const int64_t d[] = {${dims.join(", ")}};`);
+    lines.push(`    ${l.kernel.symbol}(p, s, d);`, `  }`);
+    return lines.join("\n");
+  });
+  const kvBlockBytes = cfg.blockSize * cfg.numKvHeads * cfg.headDim * bytesOf(cfg.kvCacheDType);
+  return [
+    banner(`models (${cfg.modelName}) traced and lowered by codegen/emit/forward.ts`),
+    `#include "forward_abi.h"`,
+    ``,
+    ...[...new Set(launches.map((l) => l.kernel.symbol))].map((s) => `extern "C" void ${s}(void* const*, const double*, const int64_t*);`),
+    ``,
+    `extern "C" const tsv::BufferSpec tsv_model_buffers[] = {${buffers.map((b) => `{${b.rows === "T" ? 0 : 1}, ${b.bytesPerRow}}`).join(", ")}, {0, 0}};`,
+    `extern "C" const size_t tsv_model_buffer_count = ${buffers.length};`,
+    `extern "C" const char* const tsv_model_weight_names[] = {${weightNames.map((w) => JSON.stringify(w)).join(", ")}, nullptr};`,
+    `extern "C" const size_t tsv_model_weight_count = ${weightNames.length};`,
+    `extern "C" const int64_t tsv_model_kv_block_bytes = ${kvBlockBytes};`,
+    `extern "C" const int64_t tsv_model_num_layers = ${g.numLayers};`,
+    `extern "C" const int64_t tsv_model_vocab_size = ${cfg.vocabSize};`,
+    ``,
+    `extern "C" void tsv_model_forward(const tsv::ForwardArgs& a) {`,
+    ...body,
+    `}`,
+    ``,
+  ].join("\n");
+}

@@ -1,0 +1,83 @@
+// The graph IR a model's forward() is traced into: SSA values (tensors with symbolic row counts)
+// produced by ops. It sits above the kernel IR: lowering turns each op into kernel launches.
+// Ops come in groups: Input (input, weight), Elementwise (add, mul, silu, gelu, scale, softcap),
+// Norm (rmsNorm, addRmsNorm), Matmul (linear), Movement (view, slice, gather), Attention
+// (rope, attention -> kvWrite + pagedAttention after bindPagedKV), Fused (siluMul, geluMul).
+import type { Float } from "../../dsl/dtype.ts";
+
+/** Row counts are symbolic: T = tokens this step, L = rows whose logits are wanted. */
+export type RowDim = "T" | "L";
+export type ElementDType = Float | "i32";
+
+export interface Value {
+  id: number;
+  dtype: ElementDType;
+  rows: RowDim | number;
+  /** Inner dims (row-major), e.g. [heads, headDim] or [hidden]. */
+  inner: number[];
+}
+
+export type InputName = "inputIds" | "positions" | "slotMapping" | "seqIdx" | "blockTables" | "logitsIndices";
+
+export type Op =
+  | { op: "input"; name: InputName }
+  | { op: "weight"; name: string }
+  | { op: "embedding"; ids: number; table: number; scale: number }
+  | { op: "rmsNorm"; x: number; weight: number; eps: number; weightOffset: number }
+  | { op: "addRmsNorm"; x: number; residual: number; weight: number; eps: number; weightOffset: number; /** which result this value is */ part: "residual" | "normed"; group: number }
+  | { op: "add"; a: number; b: number }
+  | { op: "mul"; a: number; b: number }
+  | { op: "silu"; x: number }
+  | { op: "geluTanh"; x: number }
+  | { op: "siluMul"; gateUp: number }
+  | { op: "geluTanhMul"; gateUp: number }
+  | { op: "scale"; x: number; factor: number }
+  | { op: "softcap"; x: number; cap: number }
+  | { op: "linear"; x: number; weight: number; bias: number | null }
+  | { op: "view"; x: number }
+  | { op: "slice"; x: number; offset: number; size: number }
+  | { op: "gather"; x: number; index: number }
+  | { op: "rope"; x: number; positions: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
+  | { op: "attention"; layer: number; q: number; k: number; v: number; scale: number; softcap: number; window: number }
+  | { op: "kvWrite"; layer: number; k: number; v: number; slotMapping: number }
+  | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number };
+
+export type Node = Op & { value: Value };
+
+export interface Graph {
+  nodes: Node[];
+  output: number;
+  /** Weight name -> expected shape, dtype decided at load. */
+  weights: Map<string, number[]>;
+  numLayers: number;
+}
+
+export function inputsOf(n: Op): number[] {
+  switch (n.op) {
+    case "input": case "weight": return [];
+    case "embedding": return [n.ids, n.table];
+    case "rmsNorm": return [n.x, n.weight];
+    case "addRmsNorm": return [n.x, n.residual, n.weight];
+    case "add": case "mul": return [n.a, n.b];
+    case "silu": case "geluTanh": case "scale": case "softcap": case "view": case "slice": return [n.x];
+    case "siluMul": case "geluTanhMul": return [n.gateUp];
+    case "linear": return n.bias === null ? [n.x, n.weight] : [n.x, n.weight, n.bias];
+    case "gather": return [n.x, n.index];
+    case "rope": return [n.x, n.positions];
+    case "attention": return [n.q, n.k, n.v];
+    case "kvWrite": return [n.k, n.v, n.slotMapping];
+    case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after];
+  }
+}
+
+export function printGraph(g: Graph): string {
+  const shape = (v: Value) => `${v.dtype}[${[v.rows, ...v.inner].join(", ")}]`;
+  return g.nodes
+    .map((n) => {
+      const { value, op, ...attrs } = n;
+      const args = Object.entries(attrs).map(([k, v]) => `${k}=${typeof v === "number" && inputsOf(n).includes(v) && k !== "layer" ? `%${v}` : JSON.stringify(v)}`);
+      return `%${value.id}: ${shape(value)} = ${op}(${args.join(", ")})`;
+    })
+    .concat(`return %${g.output}`)
+    .join("\n");
+}

@@ -1,0 +1,103 @@
+// LLaMA (Touvron et al. 2023) and the families that share its block: Mistral (sliding window),
+// Qwen2 (q/k/v bias), Qwen3 (per-head RMSNorm on q and k). Named after the Hugging Face classes.
+// Pre-norm blocks, written naively: the compiler fuses residual-add + RMSNorm and SiLU * up.
+import { Embedding, Linear, Module, RMSNorm, rope, silu, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
+import type { ModelConfig } from "../runtime/loader/types.ts";
+
+export class LlamaAttention extends Module {
+  readonly qkvProj: Linear;
+  readonly oProj: Linear;
+  readonly qNorm: RMSNorm | null;
+  readonly kNorm: RMSNorm | null;
+  constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: { qkNorm: boolean }) {
+    super();
+    const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
+    this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias);
+    this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
+    this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps) : null;
+    this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps) : null;
+  }
+
+  forward(x: Tensor, ctx: StepCtx): Tensor {
+    const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = this.c;
+    let [q, k, v] = this.qkvProj.forward(x).split([heads * headDim, kvHeads * headDim, kvHeads * headDim]);
+    q = q.view(heads, headDim);
+    k = k.view(kvHeads, headDim);
+    if (this.qNorm && this.kNorm) {
+      q = this.qNorm.forward(q);
+      k = this.kNorm.forward(k);
+    }
+    const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor) };
+    q = rope(q, ctx.positions, rotary);
+    k = rope(k, ctx.positions, rotary);
+    const o = ctx.kv.attend(this.layer, q, k, v.view(kvHeads, headDim), { scale: headDim ** -0.5, slidingWindow: this.c.slidingWindow });
+    return this.oProj.forward(o.view(heads * headDim));
+  }
+}
+
+export class LlamaMLP extends Module {
+  readonly gateUpProj: Linear;
+  readonly downProj: Linear;
+  constructor(c: ModelConfig, prefix: string) {
+    super();
+    this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * c.intermediateSize);
+    this.downProj = new Linear(`${prefix}.down_proj`, c.intermediateSize, c.hiddenSize);
+  }
+  forward(x: Tensor): Tensor {
+    const [gate, up] = this.gateUpProj.forward(x).chunk(2);
+    return this.downProj.forward(silu(gate).mul(up));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  readonly selfAttn: LlamaAttention;
+  readonly mlp: LlamaMLP;
+  readonly inputLayernorm: RMSNorm;
+  readonly postAttentionLayernorm: RMSNorm;
+  constructor(c: ModelConfig, layer: number, options: { qkNorm: boolean }) {
+    super();
+    const prefix = `model.layers.${layer}`;
+    this.selfAttn = new LlamaAttention(c, layer, `${prefix}.self_attn`, options);
+    this.mlp = new LlamaMLP(c, `${prefix}.mlp`);
+    this.inputLayernorm = new RMSNorm(`${prefix}.input_layernorm`, c.hiddenSize, c.rmsNormEps);
+    this.postAttentionLayernorm = new RMSNorm(`${prefix}.post_attention_layernorm`, c.hiddenSize, c.rmsNormEps);
+  }
+  forward(x: Tensor, ctx: StepCtx): Tensor {
+    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), ctx));
+    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h)));
+  }
+}
+
+export class LlamaForCausalLM extends Module implements CausalLM {
+  readonly embedTokens: Embedding;
+  readonly layers: LlamaDecoderLayer[];
+  readonly norm: RMSNorm;
+  readonly lmHead: Linear;
+  readonly numLayers: number;
+  constructor(readonly config: ModelConfig, options: { qkNorm: boolean } = { qkNorm: false }) {
+    super();
+    const c = config;
+    this.embedTokens = new Embedding("model.embed_tokens", c.vocabSize, c.hiddenSize);
+    this.layers = Array.from({ length: c.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(c, i, options));
+    this.norm = new RMSNorm("model.norm", c.hiddenSize, c.rmsNormEps);
+    this.lmHead = new Linear(c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head", c.hiddenSize, c.vocabSize);
+    this.numLayers = c.numHiddenLayers;
+  }
+  forward(inputIds: Tensor, ctx: StepCtx): Tensor {
+    let x = this.embedTokens.forward(inputIds);
+    for (const layer of this.layers) x = layer.forward(x, ctx);
+    return this.lmHead.forward(this.norm.forward(x).gather(ctx.logitsIndices));
+  }
+}
+
+export class Qwen3ForCausalLM extends LlamaForCausalLM {
+  constructor(config: ModelConfig) {
+    super(config, { qkNorm: true });
+  }
+}
+
+/** Checkpoint names -> the model's fused parameters (vLLM's stacked_params_mapping). */
+export const llamaWeightMap = {
+  "self_attn.qkv_proj": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+  "mlp.gate_up_proj": ["mlp.gate_proj", "mlp.up_proj"],
+} as const;

@@ -1,0 +1,54 @@
+// Compiles a model for a config: trace the architecture's forward(), run the graph passes, lower
+// to kernels, emit the forward pass and build the addon (a cache hit when nothing changed).
+import { buildAddon, type BuiltAddon } from "../../codegen/build/addon.ts";
+import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts";
+import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
+import type { Float } from "../../dsl/dtype.ts";
+import { trace } from "../../dsl/module.ts";
+import { buildModel } from "../../models/registry.ts";
+import { ropeInvFreq } from "../../models/common/rope.ts";
+import type { ModelConfig } from "../loader/types.ts";
+import { createHash } from "node:crypto";
+
+export interface ModelDTypes {
+  activation: Float;
+  weight: Float;
+  kvCache: Float;
+}
+
+/** dtype "auto" on CPU: f32 checkpoints stay f32; bf16/f16 weights stay as stored, computed in f32. */
+export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto"): ModelDTypes {
+  const stored: Float = config.torchDtype === "bfloat16" ? "bf16" : config.torchDtype === "float16" ? "f16" : "f32";
+  const weight = dtype === "auto" ? stored : dtype;
+  return { activation: "f32", weight, kvCache: "f32" };
+}
+
+export interface CompiledModel {
+  program: ForwardProgram;
+  addon: BuiltAddon;
+  dtypes: ModelDTypes;
+  blockSize: number;
+  rotaryDim: number;
+}
+
+export function compileModel(config: ModelConfig, options: { dtype?: "auto" | Float; blockSize?: number; onProgress?: (m: string) => void } = {}): CompiledModel {
+  const dtypes = resolveDTypes(config, options.dtype);
+  const blockSize = options.blockSize ?? 16;
+  const model = buildModel(config);
+  const graph = runGraphPasses(trace(model, dtypes.activation));
+  const rotaryDim = Math.round(config.headDim * config.partialRotaryFactor);
+  const program = emitForward(graph, {
+    modelName: config.architecture,
+    activationDType: dtypes.activation,
+    weightDType: dtypes.weight,
+    kvCacheDType: dtypes.kvCache,
+    blockSize,
+    numKvHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+    vocabSize: config.vocabSize,
+    ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
+  });
+  const key = createHash("sha256").update(program.source).digest("hex").slice(0, 10);
+  const addon = buildAddon({ name: `model_${config.architecture}_${key}`, kernels: program.kernels, extraSources: { "forward.cc": program.source }, onProgress: options.onProgress });
+  return { program, addon, dtypes, blockSize, rotaryDim };
+}

@@ -1,0 +1,81 @@
+// The ModelRunner backed by a compiled model: weights live in JS typed arrays referenced (not
+// copied) by the native Model object, which owns the KV cache and runs one forward per step.
+import { loadAddon } from "../../codegen/build/addon.ts";
+import type { Float } from "../../dsl/dtype.ts";
+import { TsvllmError } from "../errors.ts";
+import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
+import type { LoadedModel } from "../loader/types.ts";
+import { compileModel, type CompiledModel } from "./compile-model.ts";
+import { prepareWeights } from "./weights.ts";
+
+interface NativeModel {
+  forward(inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number): void;
+  copyBlocks(src: Int32Array, dst: Int32Array): void;
+}
+
+interface ModelAddon {
+  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number }) => NativeModel;
+  setNumThreads(n: number): void;
+}
+
+export interface CompiledRunnerOptions {
+  dtype?: "auto" | Float;
+  blockSize?: number;
+  /** The most tokens one step can hold (maxNumBatchedTokens). */
+  maxNumBatchedTokens: number;
+  /** The most logits rows one step can ask for (sampled rows plus prompt log-prob rows). */
+  maxLogitRows?: number;
+  threads?: number;
+  onProgress?: (message: string) => void;
+}
+
+export class CompiledModelRunner implements ModelRunner {
+  readonly config: ModelRunnerConfig;
+  private native: NativeModel | undefined;
+  private readonly addon: ModelAddon;
+  private readonly weights: (Float32Array | Uint16Array)[];
+
+  private constructor(
+    readonly compiled: CompiledModel,
+    loaded: LoadedModel,
+    private readonly options: CompiledRunnerOptions,
+  ) {
+    const c = loaded.config;
+    this.config = {
+      numLayers: c.numHiddenLayers,
+      numKvHeads: c.numKeyValueHeads,
+      headDim: c.headDim,
+      dtypeBytes: compiled.dtypes.kvCache === "f32" ? 4 : 2,
+      vocabSize: c.vocabSize,
+      maxModelLen: c.maxPositionEmbeddings,
+    };
+    process.env.OMP_WAIT_POLICY ??= "passive";
+    this.addon = loadAddon<ModelAddon>(compiled.addon.path);
+    if (options.threads) this.addon.setNumThreads(options.threads);
+    this.weights = prepareWeights(loaded, compiled.program.weightNames, compiled.dtypes.weight, compiled.rotaryDim);
+  }
+
+  static create(loaded: LoadedModel, options: CompiledRunnerOptions): CompiledModelRunner {
+    const compiled = compileModel(loaded.config, { dtype: options.dtype, blockSize: options.blockSize, onProgress: options.onProgress });
+    return new CompiledModelRunner(compiled, loaded, options);
+  }
+
+  initializeKvCache(numBlocks: number, blockSize: number): void {
+    if (blockSize !== this.compiled.blockSize) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model was compiled for block size ${this.compiled.blockSize}, not ${blockSize}`, "block_size");
+    const maxTokens = this.options.maxNumBatchedTokens;
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens });
+  }
+
+  execute(input: ModelInput): Float32Array {
+    if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called before execute()");
+    if (input.blockCopies.length > 0) {
+      const n = input.blockCopies.length / 2;
+      this.native.copyBlocks(Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i]), Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i + 1]));
+    }
+    const seqIdx = new Int32Array(input.numTokens);
+    for (let s = 0; s < input.numSeqs; s++) seqIdx.fill(s, input.queryStartLoc[s], input.queryStartLoc[s + 1]);
+    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    this.native.forward(input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq);
+    return logits;
+  }
+}

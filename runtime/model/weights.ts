@@ -1,0 +1,51 @@
+// Prepares the checkpoint's tensors for the compiled forward pass: fuses q/k/v and gate/up rows
+// (vLLM's stacked_params_mapping), resolves tied embeddings, adds the RoPE frequency table, and
+// stores each in the weight dtype the model was compiled for, in the order the forward expects.
+import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
+import { ropeInvFreq } from "../../models/common/rope.ts";
+import { TsvllmError } from "../errors.ts";
+import { tensorToF32 } from "../loader/convert.ts";
+import type { LoadedModel } from "../loader/types.ts";
+
+/** Fused parameter suffix -> the checkpoint tensors stacked (in row order) to make it. */
+const stacked: Record<string, string[]> = {
+  "self_attn.qkv_proj": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+  "mlp.gate_up_proj": ["mlp.gate_proj", "mlp.up_proj"],
+};
+
+function checkpointTensor(model: LoadedModel, name: string): Float32Array | undefined {
+  const t = model.tensors.get(name);
+  return t ? tensorToF32(t) : undefined;
+}
+
+function stackedTensor(model: LoadedModel, name: string): Float32Array | undefined {
+  for (const [fused, parts] of Object.entries(stacked)) {
+    const marker = `.${fused}.`;
+    if (!name.includes(marker)) continue;
+    const pieces = parts.map((p) => checkpointTensor(model, name.replace(marker, `.${p}.`)));
+    if (pieces.some((p) => !p)) return undefined;
+    const out = new Float32Array(pieces.reduce((a, p) => a + p!.length, 0));
+    let offset = 0;
+    for (const p of pieces) {
+      out.set(p!, offset);
+      offset += p!.length;
+    }
+    return out;
+  }
+  return undefined;
+}
+
+function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Array {
+  if (dtype === "f32") return values;
+  const bits = dtype === "f16" ? f32ToF16Bits : f32ToBf16Bits;
+  return Uint16Array.from(values, (v) => bits(v));
+}
+
+export function prepareWeights(model: LoadedModel, names: string[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {
+  return names.map((name) => {
+    if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
+    const values = checkpointTensor(model, name) ?? stackedTensor(model, name);
+    if (!values) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);
+    return toStorage(values, dtype);
+  });
+}

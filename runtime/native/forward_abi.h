@@ -1,0 +1,43 @@
+// The contract between a generated forward pass (generated/<model>/src/forward.cc) and the native
+// model object (model.cc): one call runs every layer of one engine step.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tsv {
+
+struct ForwardArgs {
+  void* const* weights;   // in tsv_model_weight_names order
+  void* const* kCache;    // one per layer: [numBlocks, blockSize, kvHeads, headDim]
+  void* const* vCache;
+  void* const* buffers;   // activation buffers, sized by tsv_model_buffers
+  const int32_t* inputIds;
+  const int32_t* positions;
+  const int32_t* slotMapping;
+  const int32_t* seqIdx;
+  const int32_t* blockTables;  // [numSeqs, maxBlocksPerSeq]
+  const int32_t* logitsIndices;
+  float* logits;               // [numLogitRows, vocab]
+  int64_t numTokens;
+  int64_t numSeqs;
+  int64_t maxBlocksPerSeq;
+  int64_t numLogitRows;
+  int64_t numBlocks;
+};
+
+// rows: 0 = one row per token (sized by maxNumBatchedTokens), 1 = one per logits row.
+struct BufferSpec {
+  int rows;
+  int64_t bytesPerRow;
+};
+
+}  // namespace tsv
+
+extern "C" void tsv_model_forward(const tsv::ForwardArgs& args);
+extern "C" const tsv::BufferSpec tsv_model_buffers[];
+extern "C" const size_t tsv_model_buffer_count;
+extern "C" const char* const tsv_model_weight_names[];
+extern "C" const size_t tsv_model_weight_count;
+extern "C" const int64_t tsv_model_kv_block_bytes;
+extern "C" const int64_t tsv_model_num_layers;
+extern "C" const int64_t tsv_model_vocab_size;
