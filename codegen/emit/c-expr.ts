@@ -35,7 +35,13 @@ export const sharedMath: Record<MathFn, (a: string[], type: string) => string> =
   min: (a, t) => (t === "float" ? `fminf(${a[0]}, ${a[1]})` : `tsv_min_i(${a[0]}, ${a[1]})`),
   cdiv: (a) => `(((${a[0]}) + (${a[1]}) - 1) / (${a[1]}))`,
   idiv: (a) => `((${a[0]}) / (${a[1]}))`,
+  i8: (a) => `((int)(int8_t)(${a[0]}))`,
+  f16FromBits: (a) => `tsv_f16_to_f32((uint16_t)(${a[0]}))`,
 };
+
+/** Storage dtypes whose elements are converted on load/store (the prelude's bit-exact routines). */
+const loadConversion: Record<string, string> = { f16: "tsv_f16_to_f32", bf16: "tsv_bf16_to_f32", fp8e4m3: "tsv_fp8e4m3_to_f32" };
+const storeConversion: Record<string, string> = { f16: "tsv_f32_to_f16", bf16: "tsv_f32_to_bf16", fp8e4m3: "tsv_f32_to_fp8e4m3" };
 
 export const dimName = (global: string, axis: number) => `${global}_d${axis}`;
 
@@ -58,18 +64,18 @@ export class ExprPrinter {
     return name in this.ir.consts ? String(this.ir.consts[name]) : dimName(g.name, axis);
   }
 
+  dtypeOf(global: string): string {
+    return this.globals.get(global)!.dtype;
+  }
+
   loadExpr(global: string, offset: string): string {
-    const dtype = this.globals.get(global)!.dtype;
-    if (dtype === "f16") return `tsv_f16_to_f32(${global}[${offset}])`;
-    if (dtype === "bf16") return `tsv_bf16_to_f32(${global}[${offset}])`;
-    return `${global}[${offset}]`;
+    const convert = loadConversion[this.dtypeOf(global)];
+    return convert ? `${convert}(${global}[${offset}])` : `${global}[${offset}]`;
   }
 
   storeValue(global: string, value: string): string {
-    const dtype = this.globals.get(global)!.dtype;
-    if (dtype === "f16") return `tsv_f32_to_f16(${value})`;
-    if (dtype === "bf16") return `tsv_f32_to_bf16(${value})`;
-    return value;
+    const convert = storeConversion[this.dtypeOf(global)];
+    return convert ? `${convert}(${value})` : value;
   }
 
   print(e: IExpr): string {

@@ -1,8 +1,10 @@
 // The C++ (CPU) emitter: one function per specialised kernel with the uniform launch ABI. The grid
 // becomes OpenMP-parallel loops; forEach becomes a plain loop GCC vectorises; reductions become
-// `omp simd` reduction loops (so f32 sums vectorise without -ffast-math).
+// `omp simd` reduction loops (so f32 sums vectorise without -ffast-math); dotTile becomes a
+// register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts).
 import { banner } from "./banner.ts";
 import { cType, ExprPrinter, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
+import { emitDotTile } from "./cpp-tile.ts";
 import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
 
 let reduceCounter = 0;
@@ -12,9 +14,9 @@ const cpuDialect: Dialect = {
   pid: (axis) => `tsv_p${axis}`,
   reduce: (e, print) => {
     const acc = `tsv_acc${reduceCounter++}`;
-    const init = e.kind === "sum" ? "0.0f" : "(-INFINITY)";
-    const update = e.kind === "sum" ? `${acc} += ${print(e.term)};` : `${acc} = fmaxf(${acc}, ${print(e.term)});`;
-    const clause = e.kind === "sum" ? `+:${acc}` : `max:${acc}`;
+    const init = { sum: "0.0f", max: "(-INFINITY)", min: "INFINITY" }[e.kind];
+    const update = e.kind === "sum" ? `${acc} += ${print(e.term)};` : `${acc} = f${e.kind}f(${acc}, ${print(e.term)});`;
+    const clause = `${e.kind === "sum" ? "+" : e.kind}:${acc}`;
     return `({ float ${acc} = ${init}; _Pragma("omp simd reduction(${clause})") for (int ${e.index} = 0; ${e.index} < ${print(e.count)}; ++${e.index}) { ${update} } ${acc}; })`;
   },
 };
@@ -56,5 +58,6 @@ function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
     case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
     case "forEach": return [`${ind}for (int ${s.index} = 0; ${s.index} < ${e(s.count)}; ++${s.index}) {`, ...block(s.body), `${ind}}`];
     case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
+    case "dotTile": return emitDotTile(s, p, ind, `tsv_t${reduceCounter++}`);
   }
 }

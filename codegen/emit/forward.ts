@@ -35,7 +35,10 @@ interface Launch {
 }
 
 export interface ForwardProgram {
+  /** The forward pass for the CPU addon (kernels with the C++ launch ABI). */
   source: string;
+  /** The same launches for the CUDA addon: device pointers, kernels launched on the step's stream. */
+  cudaSource: string;
   kernels: KernelIR[];
   weightNames: string[];
   buffers: { rows: "T" | "L"; bytesPerRow: number }[];
@@ -94,6 +97,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   };
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
+  // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
+  // it 1e-6 (config.json) or as its f32 value (GGUF), so both share one compiled artifact.
   const launchedGroups = new Set<number>();
   for (const n of g.nodes) {
     const out = (keep = 1) => view(n.value.id, keep);
@@ -105,7 +110,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         launch("embedding", "embedding", { dtypes: { W, A }, consts: { D: width } }, [view(n.ids), view(n.table), out()], [n.scale], "embedding");
         break;
       case "rmsNorm":
-        launch("rms-norm", "rmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [n.eps, n.weightOffset], "rmsNorm");
+        launch("rms-norm", "rmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [Math.fround(n.eps), n.weightOffset], "rmsNorm");
         break;
       case "addRmsNorm": {
         // One launch per group, at its first surviving part (dead-code elimination may drop the
@@ -114,7 +119,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         launchedGroups.add(n.group);
         const normed = g.nodes.find((m) => m.op === "addRmsNorm" && m.group === n.group && m.part === "normed");
         if (!normed) break;
-        launch("add-rms-norm", "addRmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.residual), view(n.weight), view(normed.value.id)], [n.eps, n.weightOffset], "residual += x; normed = rmsNorm(residual)");
+        launch("add-rms-norm", "addRmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.residual), view(n.weight), view(normed.value.id)], [Math.fround(n.eps), n.weightOffset], "residual += x; normed = rmsNorm(residual)");
         break;
       }
       case "add": case "mul":
@@ -165,7 +170,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     }
   }
   void input;
-  return { source: render(launches, cfg, weightNames, buffers, g), kernels: launches.map((l) => l.kernel), weightNames, buffers };
+  return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weightNames, buffers };
 }
 
 function nameOf(n: Node): string {
@@ -204,21 +209,23 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, byId: Map<number,
   return { slotOf, buffers };
 }
 
-function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph): string {
+function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph, target: "cpu" | "cuda"): string {
+  const cuda = target === "cuda";
   const body = launches.map((l) => {
     const dims = l.pointers.flatMap((p) => p.dims);
     const lines = [`  {  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
     lines.push(`    const double s[] = {${[...l.scalars.map((v) => (Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
     lines.push(`    const int64_t d[] = {${dims.join(", ")}};`);
-    lines.push(`    ${l.kernel.symbol}(p, s, d);`, `  }`);
+    lines.push(`    ${l.kernel.symbol}(p, s, d${cuda ? ", stream" : ""});`, `  }`);
     return lines.join("\n");
   });
   const kvBlockBytes = cfg.blockSize * cfg.numKvHeads * cfg.headDim * bytesOf(cfg.kvCacheDType);
   return [
     banner(`models (${cfg.modelName}) traced and lowered by codegen/emit/forward.ts`),
     `#include "forward_abi.h"`,
+    ...(cuda ? [`#include <cuda_runtime.h>`] : []),
     ``,
-    ...[...new Set(launches.map((l) => l.kernel.symbol))].map((s) => `extern "C" void ${s}(void* const*, const double*, const int64_t*);`),
+    ...[...new Set(launches.map((l) => l.kernel.symbol))].map((s) => `extern "C" void ${s}(void* const*, const double*, const int64_t*${cuda ? ", cudaStream_t" : ""});`),
     ``,
     `extern "C" const tsv::BufferSpec tsv_model_buffers[] = {${buffers.map((b) => `{${b.rows === "T" ? 0 : 1}, ${b.bytesPerRow}}`).join(", ")}, {0, 0}};`,
     `extern "C" const size_t tsv_model_buffer_count = ${buffers.length};`,
@@ -229,6 +236,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
     `extern "C" const int64_t tsv_model_vocab_size = ${cfg.vocabSize};`,
     ``,
     `extern "C" void tsv_model_forward(const tsv::ForwardArgs& a) {`,
+    ...(cuda ? [`  cudaStream_t stream = (cudaStream_t)a.stream;`] : []),
     ...body,
     `}`,
     ``,

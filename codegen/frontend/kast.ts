@@ -1,7 +1,7 @@
 // KAST: the kernel syntax tree the frontend reads out of a kernel() function body. Versioned, plain
 // JSON (it is hashed for the build cache and dumped with TSVLLM_DUMP=ast), every node with its span.
 
-export const kastVersion = 1;
+export const kastVersion = 2;
 
 export interface Span {
   file: string;
@@ -9,7 +9,7 @@ export interface Span {
   column: number;
 }
 
-export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||";
+export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||" | "&" | "|" | "^" | "<<" | ">>";
 
 export type KExpr =
   | { kind: "num"; value: number; text: string; span: Span }
@@ -20,8 +20,15 @@ export type KExpr =
   | { kind: "call"; callee: string; args: KExpr[]; span: Span }
   | { kind: "at"; target: string; indices: KExpr[]; span: Span }
   | { kind: "dim"; target: string; axis: number; span: Span }
-  | { kind: "reduce"; op: "sum" | "max"; count: KExpr; index: string; term: KExpr; span: Span }
+  | { kind: "reduce"; op: "sum" | "max" | "min"; count: KExpr; index: string; term: KExpr; span: Span }
   | { kind: "infinity"; negative: boolean; span: Span };
+
+/** An arrow `(index, k) => term` of a dotTile operand. */
+export interface KTileOperand {
+  index: string;
+  k: string;
+  term: KExpr;
+}
 
 export type KStmt =
   | { kind: "let"; name: string; mutable: boolean; init: KExpr; span: Span }
@@ -30,7 +37,8 @@ export type KStmt =
   | { kind: "put"; target: string; indices: KExpr[]; value: KExpr; span: Span }
   | { kind: "for"; index: string; start: KExpr; end: KExpr; step: KExpr; body: KStmt[]; span: Span }
   | { kind: "forEach"; count: KExpr; index: string; body: KStmt[]; span: Span }
-  | { kind: "if"; cond: KExpr; then: KStmt[]; else: KStmt[]; span: Span };
+  | { kind: "if"; cond: KExpr; then: KStmt[]; else: KStmt[]; span: Span }
+  | { kind: "dotTile"; target: string; rows: KExpr; cols: KExpr; count: KExpr; a: KTileOperand; b: KTileOperand; span: Span };
 
 export type KParam =
   | { kind: "global"; name: string; dtype: string; dims: string[]; span: Span }

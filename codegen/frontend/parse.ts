@@ -183,6 +183,7 @@ function parseExpressionStatement(e: Expression, span: Span): KStmt {
       const stmts = Node.isBlock(fnBody) ? fnBody.getStatements().map(parseStatement) : [parseExpressionStatement(fnBody as Expression, spanOf(fnBody))];
       return { kind: "forEach", count: parseExpr(count as Expression), index: singleParam(fn, span), body: stmts, span };
     }
+    if (Node.isIdentifier(callee) && callee.getText() === "dotTile") return parseDotTile(e, span);
     if (Node.isPropertyAccessExpression(callee) && callee.getName() === "put") {
       const args = e.getArguments().map((a) => parseExpr(a as Expression));
       if (args.length < 2) throw compileError(span, ".put(indices..., value) needs at least an index and a value");
@@ -190,6 +191,19 @@ function parseExpressionStatement(e: Expression, span: Span): KStmt {
     }
   }
   throw compileError(span, `unsupported expression statement: ${e.getText().slice(0, 60)}`);
+}
+
+/** dotTile(scratch, rows, cols, n, (i, k) => a, (j, k) => b) */
+function parseDotTile(e: CallExpression, span: Span): KStmt {
+  const args = e.getArguments() as Expression[];
+  if (args.length !== 6 || !Node.isIdentifier(args[0])) throw compileError(span, "dotTile(scratch, rows, cols, n, (i, k) => a, (j, k) => b) takes six arguments, the first a scratch");
+  const operand = (node: Expression): { index: string; k: string; term: KExpr } => {
+    const fn = asArrow(node, span);
+    const ps = fn.getParameters();
+    if (ps.length !== 2) throw compileError(spanOf(fn), "a dotTile operand takes (index, k)");
+    return { index: ps[0].getName(), k: ps[1].getName(), term: parseExpr(arrowResult(fn)) };
+  };
+  return { kind: "dotTile", target: args[0].getText(), rows: parseExpr(args[1]), cols: parseExpr(args[2]), count: parseExpr(args[3]), a: operand(args[4]), b: operand(args[5]), span };
 }
 
 function parseFor(s: import("ts-morph").ForStatement, span: Span): KStmt {
@@ -232,7 +246,7 @@ function arrowResult(fn: ArrowFunction): Expression {
   return body as Expression;
 }
 
-const binaryOps = new Set<string>(["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "===", "!==", "&&", "||"]);
+const binaryOps = new Set<string>(["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "===", "!==", "&&", "||", "&", "|", "^", "<<", ">>"]);
 
 export function parseExpr(e: Expression): KExpr {
   const span = spanOf(e);
@@ -273,9 +287,10 @@ function parseCall(e: CallExpression, span: Span): KExpr {
     throw compileError(span, `unsupported method ".${method}()" (kernels use .at, .put and .dim)`);
   }
   const name = callee.getText();
-  if (name === "reduceSum" || name === "reduceMax") {
+  const reduceOps: Record<string, "sum" | "max" | "min"> = { reduceSum: "sum", reduceMax: "max", reduceMin: "min" };
+  if (name in reduceOps) {
     const fn = asArrow(args[1], span);
-    return { kind: "reduce", op: name === "reduceSum" ? "sum" : "max", count: parseExpr(args[0]), index: singleParam(fn, span), term: parseExpr(arrowResult(fn)), span };
+    return { kind: "reduce", op: reduceOps[name], count: parseExpr(args[0]), index: singleParam(fn, span), term: parseExpr(arrowResult(fn)), span };
   }
   return { kind: "call", callee: name, args: args.map(parseExpr), span };
 }

@@ -2,7 +2,7 @@
 // names the user's file:line:column. Untyped integer literals adopt the other operand's type; a
 // literal with no context must say f32(0) or i32(0), so `1.0` never silently becomes an integer.
 import { compileError } from "../frontend/errors.ts";
-import type { KExpr, KParam, KStmt, KernelAst, Span } from "../frontend/kast.ts";
+import type { KExpr, KParam, KStmt, KTileOperand, KernelAst, Span } from "../frontend/kast.ts";
 import { dtypeOf } from "../../dsl/dtype.ts";
 import type { IExpr, IStmt, KernelIR, MathFn, Param, ValueType } from "./types.ts";
 
@@ -63,6 +63,18 @@ function collectWrites(stmts: KStmt[], into: Set<string>): void {
   }
 }
 
+function containsReduce(e: KExpr): boolean {
+  switch (e.kind) {
+    case "reduce": return true;
+    case "binary": return containsReduce(e.left) || containsReduce(e.right);
+    case "unary": return containsReduce(e.operand);
+    case "ternary": return containsReduce(e.cond) || containsReduce(e.then) || containsReduce(e.else);
+    case "call": return e.args.some(containsReduce);
+    case "at": return e.indices.some(containsReduce);
+    default: return false;
+  }
+}
+
 function toParam(p: KParam, dtypeVars: string[], written: Set<string>): Param {
   if (p.kind === "global") {
     if (!dtypeVars.includes(p.dtype) && !dtypeOf(p.dtype)) throw compileError(p.span, `unknown dtype "${p.dtype}"`);
@@ -77,6 +89,7 @@ function bindingOf(p: KParam, dtypeVars: string[]): Binding {
 }
 
 class Checker {
+  /** `depth` counts enclosing forEach bodies (thread-level code); program-level loops do not add to it. */
   block(stmts: KStmt[], scope: Scope, depth: number): IStmt[] {
     return stmts.map((s) => this.stmt(s, scope, depth));
   }
@@ -110,13 +123,26 @@ class Checker {
         const end = this.expect(this.expr(s.end, scope), "i32", s.span, "loop end");
         const step = this.expect(this.expr(s.step, scope), "i32", s.span, "loop step");
         inner.define(s.index, { kind: "local", type: "i32", mutable: false }, s.span);
-        return { op: "for", index: s.index, start, end, step, body: this.block(s.body, inner, depth + 1), span: s.span };
+        return { op: "for", index: s.index, start, end, step, body: this.block(s.body, inner, depth), span: s.span };
       }
       case "forEach": {
         const inner = scope.child();
         const count = this.expect(this.expr(s.count, scope), "i32", s.span, "forEach count");
         inner.define(s.index, { kind: "local", type: "i32", mutable: false }, s.span);
         return { op: "forEach", index: s.index, count, body: this.block(s.body, inner, depth + 1), span: s.span };
+      }
+      case "dotTile": {
+        if (depth > 0) throw compileError(s.span, "dotTile() runs at program level: it cannot be inside forEach");
+        if (scope.get(s.target)?.kind !== "scratch") throw compileError(s.span, `dotTile() writes into a scratch; "${s.target}" is not one`);
+        const size = (x: KExpr, what: string) => this.expect(this.expr(x, scope), "i32", x.span, what);
+        const operand = (o: KTileOperand, what: string) => {
+          const inner = scope.child();
+          inner.define(o.index, { kind: "local", type: "i32", mutable: false }, s.span);
+          inner.define(o.k, { kind: "local", type: "i32", mutable: false }, s.span);
+          if (containsReduce(o.term)) throw compileError(o.term.span, `the ${what} operand of dotTile() cannot contain a reduction`);
+          return { index: o.index, k: o.k, term: this.expect(this.expr(o.term, inner), "f32", o.term.span, `dotTile ${what} operand`) };
+        };
+        return { op: "dotTile", scratch: s.target, rows: size(s.rows, "dotTile rows"), cols: size(s.cols, "dotTile cols"), count: size(s.count, "dotTile count"), a: operand(s.a, "row"), b: operand(s.b, "column"), span: s.span };
       }
       case "if": {
         const cond = this.expect(this.expr(s.cond, scope), "bool", s.span, "if condition");
@@ -236,6 +262,13 @@ class Checker {
       return { expr: { op: "binary", type: "bool", kind: e.op, left: this.expect(l, "bool", e.span, e.op), right: this.expect(r, "bool", e.span, e.op) }, untypedLiteral: false };
     }
     if (e.op === "+" || e.op === "-" || e.op === "*" || e.op === "/" || e.op === "%") return this.arith(e.op, l, r, e.span);
+    if (e.op === "&" || e.op === "|" || e.op === "^" || e.op === "<<" || e.op === ">>") {
+      const bits = (t: Typed) => {
+        if (!t.untypedLiteral && t.expr.type !== "i32") throw compileError(e.span, `dtype mismatch: bitwise "${e.op}" needs i32 operands, got ${t.expr.type}`);
+        return this.expect(t, "i32", e.span, "bitwise operand");
+      };
+      return { expr: { op: "binary", type: "i32", kind: e.op, left: bits(l), right: bits(r) }, untypedLiteral: false };
+    }
     const [a, b] = this.unify(l, r, e.span);
     const la = a.untypedLiteral ? this.expect(a, "i32", e.span, "operand") : a.expr;
     const rb = b.untypedLiteral ? this.expect(b, "i32", e.span, "operand") : b.expr;
@@ -268,6 +301,12 @@ class Checker {
         const type = a.untypedLiteral && b.untypedLiteral ? "i32" : a.expr.type;
         return typed({ op: "math", type, fn: e.callee, args: [this.expect(a, type, e.span, "operand"), this.expect(b, type, e.span, "operand")] });
       }
+      case "i8":
+        arity(1);
+        return typed({ op: "math", type: "i32", fn: "i8", args: [this.expect(args[0], "i32", e.span, "i8() operand")] });
+      case "f16FromBits":
+        arity(1);
+        return typed({ op: "math", type: "f32", fn: "f16FromBits", args: [this.expect(args[0], "i32", e.span, "f16FromBits() operand")] });
       case "pow":
         arity(2);
         return typed({ op: "math", type: "f32", fn: "pow", args: args.map((a) => this.expect(a, "f32", e.span, "pow() operand")) });

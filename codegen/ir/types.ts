@@ -6,9 +6,18 @@ import type { DTypeName } from "../../dsl/dtype.ts";
 
 export type ValueType = "f32" | "i32" | "bool";
 
-export type ElementwiseOp = "+" | "-" | "*" | "/" | "%" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||";
+export type ElementwiseOp = "+" | "-" | "*" | "/" | "%" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||" | "&" | "|" | "^" | "<<" | ">>";
 export type UnaryOp = "neg" | "not";
-export type MathFn = "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "sin" | "cos" | "pow" | "abs" | "floor" | "max" | "min" | "cdiv" | "idiv";
+export type MathFn = "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "sin" | "cos" | "pow" | "abs" | "floor" | "max" | "min" | "cdiv" | "idiv" | "i8" | "f16FromBits";
+
+export type ReduceKind = "sum" | "max" | "min";
+
+/** One side of a dotTile: `term` reads row/column `index` at reduction step `k`. */
+export interface TileOperand {
+  index: string;
+  k: string;
+  term: IExpr;
+}
 
 export type IExpr =
   // Index group
@@ -24,7 +33,7 @@ export type IExpr =
   | { op: "math"; type: ValueType; fn: MathFn; args: IExpr[] }
   | { op: "cast"; type: "f32" | "i32"; operand: IExpr }
   // Reduce group
-  | { op: "reduce"; type: "f32"; kind: "sum" | "max"; count: IExpr; index: string; term: IExpr }
+  | { op: "reduce"; type: "f32"; kind: ReduceKind; count: IExpr; index: string; term: IExpr }
   // Memory group
   | { op: "load"; type: "f32" | "i32"; global: string; indices: IExpr[] }
   | { op: "scratchLoad"; type: "f32"; scratch: string; index: IExpr };
@@ -37,7 +46,9 @@ export type IStmt =
   | { op: "scratchStore"; scratch: string; index: IExpr; value: IExpr; span: Span }
   | { op: "for"; index: string; start: IExpr; end: IExpr; step: IExpr; body: IStmt[]; span: Span }
   | { op: "forEach"; index: string; count: IExpr; body: IStmt[]; span: Span }
-  | { op: "if"; cond: IExpr; then: IStmt[]; else: IStmt[]; span: Span };
+  | { op: "if"; cond: IExpr; then: IStmt[]; else: IStmt[]; span: Span }
+  /** scratch[i * cols + j] = sum over k < count of a(i, k) * b(j, k); rows and cols are constants once specialised. */
+  | { op: "dotTile"; scratch: string; rows: IExpr; cols: IExpr; count: IExpr; a: TileOperand; b: TileOperand; span: Span };
 
 export interface GlobalParam {
   kind: "global";

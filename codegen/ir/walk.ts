@@ -28,7 +28,13 @@ export function mapStmtExprs(s: IStmt, f: (e: IExpr) => IExpr): IStmt {
     case "for": return { ...s, start: m(s.start), end: m(s.end), step: m(s.step), body: b(s.body) };
     case "forEach": return { ...s, count: m(s.count), body: b(s.body) };
     case "if": return { ...s, cond: m(s.cond), then: b(s.then), else: b(s.else) };
+    case "dotTile": return { ...s, rows: m(s.rows), cols: m(s.cols), count: m(s.count), a: { ...s.a, term: m(s.a.term) }, b: { ...s.b, term: m(s.b.term) } };
   }
+}
+
+/** Replaces every read of the variables in `values` (tile indices bound to constants, renamed loop indices). */
+export function substituteVars(e: IExpr, values: ReadonlyMap<string, IExpr>): IExpr {
+  return mapExpr(e, (x) => (x.op === "var" && values.has(x.name) ? values.get(x.name)! : x));
 }
 
 export function forEachExpr(e: IExpr, visit: (e: IExpr) => void): void {

@@ -6,6 +6,7 @@
 // missing barrier, every shared and global access goes through a race detector: reading or
 // writing an element that another thread wrote since the last barrier (or that another block
 // wrote in this launch) is an error, which is exactly what a missing __syncthreads() allows.
+import { f16BitsToF32 } from "../../dsl/dtype.ts";
 import type { Global } from "../../dsl/global.ts";
 import type { IExpr, KernelIR } from "../ir/types.ts";
 import type { TStmt, ThreadKernel } from "./thread-ir.ts";
@@ -188,7 +189,7 @@ class Compiler {
       }
       case "blockReduce": {
         const r = this.reg(s.name);
-        const combine = s.kind === "sum" ? (a: number, b: number) => f(a + b) : (a: number, b: number) => Math.max(a, b);
+        const combine = { sum: (a: number, b: number) => f(a + b), max: Math.max, min: Math.min }[s.kind];
         return (mask) => {
           this.requireConverged(mask, "block reduction");
           this.state.epoch++;
@@ -328,6 +329,11 @@ class Compiler {
       case "!=": return (t) => (a(t) !== b(t) ? 1 : 0);
       case "&&": return (t) => (a(t) && b(t) ? 1 : 0);
       case "||": return (t) => (a(t) || b(t) ? 1 : 0);
+      case "&": return (t) => a(t) & b(t);
+      case "|": return (t) => a(t) | b(t);
+      case "^": return (t) => a(t) ^ b(t);
+      case "<<": return (t) => a(t) << b(t);
+      case ">>": return (t) => a(t) >> b(t);
     }
   }
 
@@ -348,6 +354,8 @@ class Compiler {
       case "min": return (t) => Math.min(a[0](t), a[1](t));
       case "cdiv": return (t) => Math.ceil(a[0](t) / a[1](t)) | 0;
       case "idiv": return (t) => Math.trunc(a[0](t) / a[1](t)) | 0;
+      case "i8": return (t) => (a[0](t) << 24) >> 24;
+      case "f16FromBits": return (t) => f16BitsToF32(a[0](t) & 0xffff);
       default: return this.fail(`unknown math function ${fn}`);
     }
   }

@@ -3,7 +3,7 @@
 // (warp shuffles + shared memory), barriers and leader-only sections. The CUDA emitter prints it
 // and the emulator executes it, so both see exactly the same lowering.
 import type { Span } from "../frontend/kast.ts";
-import type { IExpr, KernelIR, ValueType } from "../ir/types.ts";
+import type { IExpr, KernelIR, ReduceKind, ValueType } from "../ir/types.ts";
 
 export type TStmt =
   | { op: "decl"; name: string; type: ValueType; init: IExpr; span: Span }
@@ -15,7 +15,7 @@ export type TStmt =
   /** for (index = threadIdx; index < count; index += threads) */
   | { op: "threadLoop"; index: string; count: IExpr; body: TStmt[]; span: Span }
   /** In-place all-reduce of the f32 variable `name` over every thread of the program. */
-  | { op: "blockReduce"; kind: "sum" | "max"; name: string; span: Span }
+  | { op: "blockReduce"; kind: ReduceKind; name: string; span: Span }
   | { op: "barrier"; span: Span }
   /** Executed by thread 0 only (stores of program-uniform values). */
   | { op: "leader"; body: TStmt[]; span: Span };

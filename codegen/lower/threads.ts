@@ -4,11 +4,17 @@
 // the leader thread. Inside a thread loop, nested forEach and reductions run sequentially.
 import { compileError } from "../frontend/errors.ts";
 import type { Span } from "../frontend/kast.ts";
-import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
-import { mapExpr } from "../ir/walk.ts";
+import type { IExpr, IStmt, KernelIR, TileOperand } from "../ir/types.ts";
+import { mapExpr, substituteVars } from "../ir/walk.ts";
 import type { TStmt, ThreadKernel } from "./thread-ir.ts";
 
 type Level = "program" | "thread";
+
+/** A dotTile's rows or cols, which must be a compile-time constant once the kernel is specialised. */
+export function tileExtent(e: IExpr, what: string, span: Span): number {
+  if (e.op !== "const" || e.value < 1) throw compileError(span, `dotTile ${what} must be a positive compile-time constant (a Const parameter or literal)`);
+  return e.value;
+}
 
 export function lowerToThreads(ir: KernelIR): ThreadKernel {
   const scratch: Record<string, number> = {};
@@ -20,12 +26,12 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
     return mapExpr(e, (x) => {
       if (x.op !== "reduce") return x;
       const name = fresh();
-      const identity: IExpr = { op: "const", type: "f32", value: x.kind === "sum" ? 0 : -Infinity };
+      const identity: IExpr = { op: "const", type: "f32", value: { sum: 0, max: -Infinity, min: Infinity }[x.kind] };
       out.push({ op: "decl", name, type: "f32", init: identity, span });
       const acc: IExpr = { op: "var", type: "f32", name };
       const update: TStmt[] = [];
       const term = hoist(x.term, "thread", update, span);
-      const combined: IExpr = x.kind === "sum" ? { op: "binary", type: "f32", kind: "+", left: acc, right: term } : { op: "math", type: "f32", fn: "max", args: [acc, term] };
+      const combined: IExpr = x.kind === "sum" ? { op: "binary", type: "f32", kind: "+", left: acc, right: term } : { op: "math", type: "f32", fn: x.kind, args: [acc, term] };
       update.push({ op: "assign", name, value: combined, span });
       if (level === "program") {
         out.push({ op: "threadLoop", index: x.index, count: x.count, body: update, span });
@@ -63,6 +69,11 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
       }
       case "for": out.push({ ...s, start: h(s.start), end: h(s.end), step: h(s.step), body: block(s.body, level) }); return;
       case "if": out.push({ ...s, cond: h(s.cond), then: block(s.then, level), else: block(s.else, level) }); return;
+      case "dotTile": {
+        if (level !== "program") throw compileError(s.span, "dotTile() must run at program level, outside forEach");
+        lowerDotTile(s, h(s.count), out);
+        return;
+      }
       case "forEach": {
         const count = h(s.count);
         if (level === "program") {
@@ -73,6 +84,34 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
         return;
       }
     }
+  }
+
+  /**
+   * Threads stride over k, each keeping rows * cols partial sums in registers; then every entry is
+   * all-reduced across the block and the leader writes the tile into scratch.
+   */
+  function lowerDotTile(s: Extract<IStmt, { op: "dotTile" }>, count: IExpr, out: TStmt[]): void {
+    const rows = tileExtent(s.rows, "rows", s.span);
+    const cols = tileExtent(s.cols, "cols", s.span);
+    const k = fresh();
+    const kVar: IExpr = { op: "var", type: "i32", name: k };
+    const at = (o: TileOperand, index: number) => substituteVars(o.term, new Map<string, IExpr>([[o.index, { op: "const", type: "i32", value: index }], [o.k, kVar]]));
+    const acc = Array.from({ length: rows * cols }, () => fresh());
+    for (const name of acc) out.push({ op: "decl", name, type: "f32", init: { op: "const", type: "f32", value: 0 }, span: s.span });
+    const aNames = Array.from({ length: rows }, () => fresh());
+    const bNames = Array.from({ length: cols }, () => fresh());
+    const step: TStmt[] = [
+      ...aNames.map((name, i): TStmt => ({ op: "decl", name, type: "f32", init: at(s.a, i), span: s.span })),
+      ...bNames.map((name, j): TStmt => ({ op: "decl", name, type: "f32", init: at(s.b, j), span: s.span })),
+    ];
+    acc.forEach((name, ij) => {
+      const product: IExpr = { op: "binary", type: "f32", kind: "*", left: { op: "var", type: "f32", name: aNames[Math.floor(ij / cols)] }, right: { op: "var", type: "f32", name: bNames[ij % cols] } };
+      step.push({ op: "assign", name, value: { op: "binary", type: "f32", kind: "+", left: { op: "var", type: "f32", name }, right: product }, span: s.span });
+    });
+    out.push({ op: "threadLoop", index: k, count, body: step, span: s.span });
+    for (const name of acc) out.push({ op: "blockReduce", kind: "sum", name, span: s.span });
+    const writes = acc.map((name, ij): TStmt => ({ op: "scratchStore", scratch: s.scratch, index: { op: "const", type: "i32", value: ij }, value: { op: "var", type: "f32", name }, span: s.span }));
+    out.push({ op: "leader", body: writes, span: s.span }, { op: "barrier", span: s.span });
   }
 
   const body = block(ir.body, "program");

@@ -1,10 +1,11 @@
 // Hand-written prelude for generated C++ kernels: dtype conversions (F16C when the compiler
-// targets it, a portable bit-exact fallback otherwise), integer min/max and the thread count.
+// targets it, a portable bit-exact fallback otherwise), integer min/max, the thread count, and the
+// 8-lane loads and horizontal sum that dotTile's AVX2/FMA micro-kernel uses (TSV_AVX2_TILES).
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -74,3 +75,46 @@ static inline uint16_t tsv_f32_to_f16(float f) {
   return (uint16_t)(sign | h);
 #endif
 }
+
+// OCP fp8 e4m3fn: the 7 exponent+mantissa bits shifted into an f32 land 120 binades low for normals
+// and subnormals alike, so one multiply by 2^120 finishes the decode; 0x7f/0xff are NaN.
+static inline float tsv_fp8e4m3_to_f32(uint8_t b) {
+  const uint32_t bits = ((uint32_t)(b & 0x80u) << 24) | ((uint32_t)(b & 0x7fu) << 20);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return (b & 0x7fu) == 0x7fu ? NAN : f * 0x1p120f;
+}
+
+// Round to nearest even, saturating at +-448 (no infinities in e4m3fn), as dsl/dtype.ts does.
+static inline uint8_t tsv_f32_to_fp8e4m3(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const uint32_t sign = (bits >> 24) & 0x80u;
+  const float a = fabsf(v);
+  if (a != a) return (uint8_t)(sign | 0x7fu);
+  if (a >= 448.0f) return (uint8_t)(sign | 0x7eu);
+  if (a < 0.015625f) return (uint8_t)(sign | (uint32_t)rintf(a * 512.0f));
+  int e;
+  const float m = frexpf(a, &e);
+  uint32_t q = (uint32_t)rintf(m * 16.0f) - 8u;
+  uint32_t biased = (uint32_t)(e - 1 + 7);
+  if (q == 8u) { q = 0u; biased++; }
+  return (uint8_t)(sign | (biased << 3) | q);
+}
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define TSV_AVX2_TILES 1
+static inline __m256 tsv_load8_f32(const float* p) { return _mm256_loadu_ps(p); }
+static inline __m256 tsv_load8_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+static inline __m256 tsv_load8_bf16(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+static inline float tsv_hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#else
+#define TSV_AVX2_TILES 0
+#endif

@@ -31,7 +31,15 @@ export interface CompiledModel {
   rotaryDim: number;
 }
 
-export function compileModel(config: ModelConfig, options: { dtype?: "auto" | Float; blockSize?: number; onProgress?: (m: string) => void } = {}): CompiledModel {
+export interface CompileOptions {
+  dtype?: "auto" | Float;
+  blockSize?: number;
+  target?: "cpu" | "cuda";
+  onProgress?: (m: string) => void;
+}
+
+export function compileModel(config: ModelConfig, options: CompileOptions = {}): CompiledModel {
+  const target = options.target ?? "cpu";
   const dtypes = resolveDTypes(config, options.dtype);
   const blockSize = options.blockSize ?? 16;
   const model = buildModel(config);
@@ -48,7 +56,9 @@ export function compileModel(config: ModelConfig, options: { dtype?: "auto" | Fl
     vocabSize: config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
   });
-  const key = createHash("sha256").update(program.source).digest("hex").slice(0, 10);
-  const addon = buildAddon({ name: `model_${config.architecture}_${key}`, kernels: program.kernels, extraSources: { "forward.cc": program.source }, onProgress: options.onProgress });
+  const source = target === "cuda" ? program.cudaSource : program.source;
+  const key = createHash("sha256").update(source).digest("hex").slice(0, 10);
+  const forwardFile = target === "cuda" ? "forward.cu" : "forward.cc";
+  const addon = buildAddon({ name: `model_${target}_${config.architecture}_${key}`, target, kernels: program.kernels, extraSources: { [forwardFile]: source }, onProgress: options.onProgress });
   return { program, addon, dtypes, blockSize, rotaryDim };
 }

@@ -14,7 +14,7 @@ interface NativeModel {
 }
 
 interface ModelAddon {
-  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number }) => NativeModel;
+  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number }) => NativeModel;
   setNumThreads(n: number): void;
 }
 
@@ -23,6 +23,8 @@ export interface CompiledRunnerOptions {
   blockSize?: number;
   /** The most tokens one step can hold (maxNumBatchedTokens). */
   maxNumBatchedTokens: number;
+  /** The most sequences one step can hold (maxNumSeqs). */
+  maxNumSeqs?: number;
   /** The most logits rows one step can ask for (sampled rows plus prompt log-prob rows). */
   maxLogitRows?: number;
   threads?: number;
@@ -63,7 +65,9 @@ export class CompiledModelRunner implements ModelRunner {
   initializeKvCache(numBlocks: number, blockSize: number): void {
     if (blockSize !== this.compiled.blockSize) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model was compiled for block size ${this.compiled.blockSize}, not ${blockSize}`, "block_size");
     const maxTokens = this.options.maxNumBatchedTokens;
-    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens });
+    // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
+    const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxBlockTableEntries });
   }
 
   execute(input: ModelInput): Float32Array {

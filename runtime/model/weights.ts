@@ -1,25 +1,22 @@
-// Prepares the checkpoint's tensors for the compiled forward pass: fuses q/k/v and gate/up rows
-// (vLLM's stacked_params_mapping), resolves tied embeddings, adds the RoPE frequency table, and
-// stores each in the weight dtype the model was compiled for, in the order the forward expects.
+// Prepares the checkpoint's tensors for the compiled forward pass: stacks the tensors each fused
+// parameter is made of (the architecture's weight map, beside its model file), takes the rest as
+// they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
+// and stores each in the weight dtype the model was compiled for, in the order the forward expects.
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
+import type { WeightMap } from "../../models/common/weight-map.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
+import { architectureOf } from "../../models/registry.ts";
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
-
-/** Fused parameter suffix -> the checkpoint tensors stacked (in row order) to make it. */
-const stacked: Record<string, string[]> = {
-  "self_attn.qkv_proj": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
-  "mlp.gate_up_proj": ["mlp.gate_proj", "mlp.up_proj"],
-};
 
 function checkpointTensor(model: LoadedModel, name: string): Float32Array | undefined {
   const t = model.tensors.get(name);
   return t ? tensorToF32(t) : undefined;
 }
 
-function stackedTensor(model: LoadedModel, name: string): Float32Array | undefined {
-  for (const [fused, parts] of Object.entries(stacked)) {
+function stackedTensor(model: LoadedModel, name: string, weightMap: WeightMap): Float32Array | undefined {
+  for (const [fused, parts] of Object.entries(weightMap)) {
     const marker = `.${fused}.`;
     if (!name.includes(marker)) continue;
     const pieces = parts.map((p) => checkpointTensor(model, name.replace(marker, `.${p}.`)));
@@ -42,9 +39,10 @@ function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Arr
 }
 
 export function prepareWeights(model: LoadedModel, names: string[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {
+  const { weightMap } = architectureOf(model.config);
   return names.map((name) => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
-    const values = checkpointTensor(model, name) ?? stackedTensor(model, name);
+    const values = checkpointTensor(model, name) ?? stackedTensor(model, name, weightMap);
     if (!values) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);
     return toStorage(values, dtype);
   });

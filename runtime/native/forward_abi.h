@@ -23,6 +23,7 @@ struct ForwardArgs {
   int64_t maxBlocksPerSeq;
   int64_t numLogitRows;
   int64_t numBlocks;
+  void* stream;  // cudaStream_t in CUDA builds; unused on CPU
 };
 
 // rows: 0 = one row per token (sized by maxNumBatchedTokens), 1 = one per logits row.

@@ -1,14 +1,14 @@
-// The native model object: holds the weights (references to the JS buffers, so no copy), the
-// paged KV cache and the activation buffers, and runs the generated forward pass: one native call
-// per engine step. Builds without a model (kernel-test addons) link no forward pass; createModel
-// then throws.
+// The native model object: holds the weights, the paged KV cache and the activation buffers, and
+// runs the generated forward pass: one native call per engine step. On CPU the weights are the JS
+// buffers themselves (referenced, not copied); in CUDA builds they are uploaded once and each
+// step's inputs go up and its logits come back. Builds without a model (kernel-test addons) link
+// no forward pass; constructing a Model then throws.
 #include <napi.h>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 #include "forward_abi.h"
+#include "memory.h"
 
 extern "C" __attribute__((weak)) void tsv_model_forward(const tsv::ForwardArgs& args);
 extern "C" __attribute__((weak)) const tsv::BufferSpec tsv_model_buffers[];
@@ -17,25 +17,20 @@ extern "C" __attribute__((weak)) const char* const tsv_model_weight_names[];
 extern "C" __attribute__((weak)) const size_t tsv_model_weight_count;
 extern "C" __attribute__((weak)) const int64_t tsv_model_kv_block_bytes;
 extern "C" __attribute__((weak)) const int64_t tsv_model_num_layers;
+extern "C" __attribute__((weak)) const int64_t tsv_model_vocab_size;
 
 namespace {
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-using Memory = std::unique_ptr<void, AlignedFree>;
-
-Memory allocate(size_t bytes) {
-  const size_t rounded = ((bytes + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (p) std::memset(p, 0, rounded == 0 ? 64 : rounded);
-  return Memory(p);
-}
+using tsv::DeviceMemory;
 
 void* dataOf(const Napi::Value& v) {
   auto ta = v.As<Napi::TypedArray>();
   return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
 }
+
+size_t bytesOf(const Napi::Value& v) { return v.As<Napi::TypedArray>().ByteLength(); }
+
+enum Input { kInputIds, kPositions, kSlotMapping, kSeqIdx, kBlockTables, kLogitsIndices, kNumInputs };
 
 class Model : public Napi::ObjectWrap<Model> {
  public:
@@ -43,7 +38,7 @@ class Model : public Napi::ObjectWrap<Model> {
     return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
   }
 
-  // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows })
+  // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries })
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
     if (!tsv_model_forward) {
@@ -56,27 +51,42 @@ class Model : public Napi::ObjectWrap<Model> {
       return;
     }
     for (uint32_t i = 0; i < weights.Length(); i++) {
-      weightRefs_.push_back(Napi::Persistent(weights.Get(i).As<Napi::Object>()));
-      weights_.push_back(dataOf(weights.Get(i)));
+      if (tsv::kernelsReadHostMemory()) {
+        weightRefs_.push_back(Napi::Persistent(weights.Get(i).As<Napi::Object>()));
+        weights_.push_back(dataOf(weights.Get(i)));
+      } else {
+        owned_.push_back(tsv::deviceBuffer(bytesOf(weights.Get(i))));
+        if (!owned_.back()) { outOfMemory(env, "weights"); return; }
+        tsv::copyToDevice(owned_.back().get(), dataOf(weights.Get(i)), bytesOf(weights.Get(i)));
+        weights_.push_back(owned_.back().get());
+      }
     }
     auto opts = info[1].As<Napi::Object>();
     numBlocks_ = opts.Get("numBlocks").As<Napi::Number>().Int64Value();
     maxTokens_ = opts.Get("maxTokens").As<Napi::Number>().Int64Value();
     maxLogitRows_ = opts.Get("maxLogitRows").As<Napi::Number>().Int64Value();
+    maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
     for (int64_t l = 0; l < tsv_model_num_layers; l++) {
-      kStore_.push_back(allocate((size_t)(numBlocks_ * tsv_model_kv_block_bytes)));
-      vStore_.push_back(allocate((size_t)(numBlocks_ * tsv_model_kv_block_bytes)));
-      if (!kStore_.back() || !vStore_.back()) {
-        Napi::Error::New(env, "out of memory allocating the KV cache").ThrowAsJavaScriptException();
-        return;
+      for (auto* cache : {&kCache_, &vCache_}) {
+        owned_.push_back(tsv::deviceBuffer((size_t)(numBlocks_ * tsv_model_kv_block_bytes)));
+        if (!owned_.back()) { outOfMemory(env, "the KV cache"); return; }
+        cache->push_back(owned_.back().get());
       }
-      kCache_.push_back(kStore_.back().get());
-      vCache_.push_back(vStore_.back().get());
     }
     for (size_t b = 0; b < tsv_model_buffer_count; b++) {
       const auto& spec = tsv_model_buffers[b];
-      bufferStore_.push_back(allocate((size_t)(spec.bytesPerRow * (spec.rows == 0 ? maxTokens_ : maxLogitRows_))));
-      buffers_.push_back(bufferStore_.back().get());
+      owned_.push_back(tsv::deviceBuffer((size_t)(spec.bytesPerRow * (spec.rows == 0 ? maxTokens_ : maxLogitRows_))));
+      if (!owned_.back()) { outOfMemory(env, "activation buffers"); return; }
+      buffers_.push_back(owned_.back().get());
+    }
+    if (!tsv::kernelsReadHostMemory()) {
+      const int64_t inputRows[kNumInputs] = {maxTokens_, maxTokens_, maxTokens_, maxTokens_, maxBlockTableEntries_, maxLogitRows_};
+      for (int i = 0; i < kNumInputs; i++) {
+        owned_.push_back(tsv::deviceBuffer((size_t)inputRows[i] * 4));
+        stagedInputs_[i] = owned_.back().get();
+      }
+      owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
+      stagedLogits_ = owned_.back().get();
     }
   }
 
@@ -89,23 +99,35 @@ class Model : public Napi::ObjectWrap<Model> {
     a.kCache = kCache_.data();
     a.vCache = vCache_.data();
     a.buffers = buffers_.data();
-    a.inputIds = static_cast<const int32_t*>(dataOf(info[0]));
-    a.positions = static_cast<const int32_t*>(dataOf(info[1]));
-    a.slotMapping = static_cast<const int32_t*>(dataOf(info[2]));
-    a.seqIdx = static_cast<const int32_t*>(dataOf(info[3]));
-    a.blockTables = static_cast<const int32_t*>(dataOf(info[4]));
-    a.logitsIndices = static_cast<const int32_t*>(dataOf(info[5]));
-    a.logits = static_cast<float*>(dataOf(info[6]));
+    const void* inputs[kNumInputs];
+    for (int i = 0; i < kNumInputs; i++) {
+      inputs[i] = dataOf(info[i]);
+      if (!tsv::kernelsReadHostMemory()) {
+        tsv::copyToDevice(stagedInputs_[i], inputs[i], bytesOf(info[i]));
+        inputs[i] = stagedInputs_[i];
+      }
+    }
+    a.inputIds = static_cast<const int32_t*>(inputs[kInputIds]);
+    a.positions = static_cast<const int32_t*>(inputs[kPositions]);
+    a.slotMapping = static_cast<const int32_t*>(inputs[kSlotMapping]);
+    a.seqIdx = static_cast<const int32_t*>(inputs[kSeqIdx]);
+    a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
+    a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
+    a.logits = static_cast<float*>(tsv::kernelsReadHostMemory() ? dataOf(info[6]) : stagedLogits_);
     a.numTokens = info[0].As<Napi::TypedArray>().ElementLength();
     a.numLogitRows = info[5].As<Napi::TypedArray>().ElementLength();
     a.numSeqs = info[7].As<Napi::Number>().Int64Value();
     a.maxBlocksPerSeq = info[8].As<Napi::Number>().Int64Value();
     a.numBlocks = numBlocks_;
-    if (a.numTokens > maxTokens_ || a.numLogitRows > maxLogitRows_) {
+    if (a.numTokens > maxTokens_ || a.numLogitRows > maxLogitRows_ || (int64_t)info[4].As<Napi::TypedArray>().ElementLength() > maxBlockTableEntries_) {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     tsv_model_forward(a);
+    if (!tsv::kernelsReadHostMemory()) {
+      tsv::synchronize();
+      tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
+    }
     return env.Undefined();
   }
 
@@ -116,17 +138,22 @@ class Model : public Napi::ObjectWrap<Model> {
     const size_t bytes = (size_t)tsv_model_kv_block_bytes;
     for (size_t l = 0; l < kCache_.size(); l++)
       for (size_t i = 0; i < src.ElementLength(); i++) {
-        std::memcpy(static_cast<uint8_t*>(kCache_[l]) + dst[i] * bytes, static_cast<uint8_t*>(kCache_[l]) + src[i] * bytes, bytes);
-        std::memcpy(static_cast<uint8_t*>(vCache_[l]) + dst[i] * bytes, static_cast<uint8_t*>(vCache_[l]) + src[i] * bytes, bytes);
+        tsv::copyOnDevice(static_cast<uint8_t*>(kCache_[l]) + dst[i] * bytes, static_cast<uint8_t*>(kCache_[l]) + src[i] * bytes, bytes);
+        tsv::copyOnDevice(static_cast<uint8_t*>(vCache_[l]) + dst[i] * bytes, static_cast<uint8_t*>(vCache_[l]) + src[i] * bytes, bytes);
       }
     return info.Env().Undefined();
   }
 
+  void outOfMemory(Napi::Env env, const char* what) {
+    Napi::Error::New(env, std::string("out of memory allocating ") + what).ThrowAsJavaScriptException();
+  }
+
   std::vector<Napi::ObjectReference> weightRefs_;
-  std::vector<void*> weights_;
-  std::vector<Memory> kStore_, vStore_, bufferStore_;
-  std::vector<void*> kCache_, vCache_, buffers_;
-  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0;
+  std::vector<DeviceMemory> owned_;
+  std::vector<void*> weights_, kCache_, vCache_, buffers_;
+  void* stagedInputs_[kNumInputs] = {};
+  void* stagedLogits_ = nullptr;
+  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
 };
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The addon's entry point: exposes every generated kernel as kernels[name](buffers, scalars, dims)
-// and the runtime's native services (thread count). Buffers are TypedArrays or ArrayBuffers whose
-// memory the kernels read and write in place.
+// and the runtime's native services (thread count). Buffers are TypedArrays or ArrayBuffers: on
+// CPU the kernels read and write them in place; in CUDA builds they are staged through device
+// memory (copied in, launched, copied back), which is what kernel tests on a GPU need.
 #include <napi.h>
 #include <vector>
 #include "kernel_table.h"
+#include "memory.h"
 
 extern "C" void tsv_set_num_threads(int n);
 
@@ -29,19 +31,38 @@ Napi::Value callKernel(const Napi::CallbackInfo& info) {
   auto bufs = info[0].As<Napi::Array>();
   auto scal = info[1].As<Napi::Array>();
   auto dims = info[2].As<Napi::Array>();
-  std::vector<void*> ptrs(bufs.Length());
+  std::vector<void*> host(bufs.Length());
+  std::vector<size_t> bytes(bufs.Length());
   for (uint32_t i = 0; i < bufs.Length(); i++) {
-    ptrs[i] = bufferPointer(bufs.Get(i));
-    if (!ptrs[i]) {
+    host[i] = bufferPointer(bufs.Get(i));
+    if (!host[i]) {
       Napi::TypeError::New(env, "kernel buffer " + std::to_string(i) + " is not a TypedArray or ArrayBuffer").ThrowAsJavaScriptException();
       return env.Undefined();
+    }
+    bytes[i] = bufs.Get(i).IsTypedArray() ? bufs.Get(i).As<Napi::TypedArray>().ByteLength() : bufs.Get(i).As<Napi::ArrayBuffer>().ByteLength();
+  }
+  std::vector<tsv::DeviceMemory> staged;
+  std::vector<void*> ptrs(host);
+  if (!tsv::kernelsReadHostMemory()) {
+    for (size_t i = 0; i < host.size(); i++) {
+      staged.push_back(tsv::deviceBuffer(bytes[i]));
+      ptrs[i] = staged.back().get();
+      tsv::copyToDevice(ptrs[i], host[i], bytes[i]);
     }
   }
   std::vector<double> s(scal.Length());
   for (uint32_t i = 0; i < scal.Length(); i++) s[i] = scal.Get(i).As<Napi::Number>().DoubleValue();
   std::vector<int64_t> d(dims.Length());
   for (uint32_t i = 0; i < dims.Length(); i++) d[i] = dims.Get(i).As<Napi::Number>().Int64Value();
+#ifdef TSV_CUDA
+  fn(ptrs.data(), s.data(), d.data(), nullptr);
+#else
   fn(ptrs.data(), s.data(), d.data());
+#endif
+  if (!tsv::kernelsReadHostMemory()) {
+    tsv::synchronize();
+    for (size_t i = 0; i < host.size(); i++) tsv::copyToHost(host[i], ptrs[i], bytes[i]);
+  }
   return env.Undefined();
 }
 

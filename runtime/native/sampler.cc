@@ -315,16 +315,12 @@ void applyTopP(float* x, int64_t vocabSize, float p, Scratch& s) {
   const int64_t n = static_cast<int64_t>(s.indices.size());
   int64_t sorted = 0, keep = n;
   double mass = 0;
-  for (int64_t want = std::min<int64_t>(n, 256); sorted < n; want = std::min<int64_t>(n, want * 4)) {
+  for (int64_t want = std::min<int64_t>(n, 256); sorted < n && keep == n; want = std::min<int64_t>(n, want * 4)) {
     std::partial_sort(s.indices.begin() + sorted, s.indices.begin() + want, s.indices.end(), ByLogitDesc{x});
-    for (; sorted < want; sorted++) {
+    for (; sorted < want && keep == n; sorted++) {
       mass += std::exp(static_cast<double>(x[s.indices[sorted]]) - maxValue) / total;
-      if (mass >= p) {
-        keep = sorted + 1;
-        break;
-      }
+      if (mass >= p) keep = sorted + 1;
     }
-    if (keep < n) break;
   }
   for (int64_t j = keep; j < n; j++) x[s.indices[j]] = kNegInf;
 }

@@ -1,0 +1,51 @@
+// Small configs of each supported architecture, for `tsvllm compile --arch <name>` without a
+// checkpoint (a quick check that an architecture compiles) and for tests.
+import { TsvllmError } from "../runtime/errors.ts";
+import type { ModelConfig } from "../runtime/loader/types.ts";
+import { architectures } from "./registry.ts";
+
+const base: ModelConfig = {
+  architecture: "LlamaForCausalLM",
+  modelType: "llama",
+  hiddenSize: 64,
+  intermediateSize: 128,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  numKeyValueHeads: 2,
+  headDim: 16,
+  vocabSize: 512,
+  maxPositionEmbeddings: 256,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  partialRotaryFactor: 1,
+  tieWordEmbeddings: false,
+  hiddenAct: "silu",
+  attentionBias: false,
+  slidingWindow: null,
+  finalLogitSoftcapping: null,
+  attnLogitSoftcapping: null,
+  queryPreAttnScalar: null,
+  bosTokenId: 1,
+  eosTokenIds: [2],
+  torchDtype: "float32",
+};
+
+/** Short names (as in `--arch llama`) -> Hugging Face architecture names. */
+export const archNames: Record<string, string> = {
+  llama: "LlamaForCausalLM",
+  mistral: "MistralForCausalLM",
+  qwen2: "Qwen2ForCausalLM",
+  qwen3: "Qwen3ForCausalLM",
+  phi3: "Phi3ForCausalLM",
+  gemma: "GemmaForCausalLM",
+  gemma2: "Gemma2ForCausalLM",
+};
+
+export function architectureConfig(arch: string): ModelConfig {
+  const architecture = archNames[arch] ?? arch;
+  if (!architectures[architecture]) {
+    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `unknown architecture "${arch}"; supported: ${Object.keys(archNames).filter((a) => architectures[archNames[a]]).join(", ")}`);
+  }
+  return { ...base, architecture, modelType: arch };
+}

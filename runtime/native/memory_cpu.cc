@@ -1,0 +1,21 @@
+// CPU builds: "device" memory is 64-byte aligned host memory.
+#include <cstdlib>
+#include <cstring>
+#include "memory.h"
+
+namespace tsv {
+
+void* deviceAlloc(size_t bytes) {
+  const size_t rounded = bytes == 0 ? 64 : ((bytes + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p) std::memset(p, 0, rounded);
+  return p;
+}
+void deviceFree(void* p) { std::free(p); }
+void copyToDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void copyToHost(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void copyOnDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void synchronize() {}
+bool kernelsReadHostMemory() { return true; }
+
+}  // namespace tsv
