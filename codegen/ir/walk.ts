@@ -1,19 +1,23 @@
 // Generic bottom-up rewriting of IR trees: passes give a function for the nodes they change.
 import type { IExpr, IStmt } from "./types.ts";
 
-export function mapExpr(e: IExpr, f: (e: IExpr) => IExpr): IExpr {
-  const m = (x: IExpr) => mapExpr(x, f);
+/** Rebuilds `e` with `f` applied to each direct operand (one level, no recursion). */
+export function mapChildren(e: IExpr, f: (e: IExpr) => IExpr): IExpr {
   switch (e.op) {
-    case "binary": return f({ ...e, left: m(e.left), right: m(e.right) });
-    case "unary": return f({ ...e, operand: m(e.operand) });
-    case "select": return f({ ...e, cond: m(e.cond), then: m(e.then), else: m(e.else) });
-    case "math": return f({ ...e, args: e.args.map(m) });
-    case "cast": return f({ ...e, operand: m(e.operand) });
-    case "reduce": return f({ ...e, count: m(e.count), term: m(e.term) });
-    case "load": return f({ ...e, indices: e.indices.map(m) });
-    case "scratchLoad": return f({ ...e, index: m(e.index) });
-    default: return f(e);
+    case "binary": return { ...e, left: f(e.left), right: f(e.right) };
+    case "unary": return { ...e, operand: f(e.operand) };
+    case "select": return { ...e, cond: f(e.cond), then: f(e.then), else: f(e.else) };
+    case "math": return { ...e, args: e.args.map(f) };
+    case "cast": return { ...e, operand: f(e.operand) };
+    case "reduce": return { ...e, count: f(e.count), term: f(e.term) };
+    case "load": return { ...e, indices: e.indices.map(f) };
+    case "scratchLoad": return { ...e, index: f(e.index) };
+    default: return e;
   }
+}
+
+export function mapExpr(e: IExpr, f: (e: IExpr) => IExpr): IExpr {
+  return f(mapChildren(e, (x) => mapExpr(x, f)));
 }
 
 export function mapStmtExprs(s: IStmt, f: (e: IExpr) => IExpr): IStmt {

@@ -5,7 +5,7 @@
 import { compileError } from "../frontend/errors.ts";
 import type { Span } from "../frontend/kast.ts";
 import type { IExpr, IStmt, KernelIR, TileOperand } from "../ir/types.ts";
-import { mapExpr, substituteVars } from "../ir/walk.ts";
+import { mapChildren, substituteVars } from "../ir/walk.ts";
 import type { TStmt, ThreadKernel } from "./thread-ir.ts";
 
 type Level = "program" | "thread";
@@ -21,26 +21,28 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   let counter = 0;
   const fresh = () => `tsv_r${counter++}`;
 
-  /** Replaces reductions in `e` by fresh variables, appending the statements that compute them. */
+  /**
+   * Replaces reductions in `e` by fresh variables, appending the statements that compute them. It
+   * rewrites top-down, so a reduction nested in another's term is computed inside the outer loop.
+   */
   function hoist(e: IExpr, level: Level, out: TStmt[], span: Span): IExpr {
-    return mapExpr(e, (x) => {
-      if (x.op !== "reduce") return x;
-      const name = fresh();
-      const identity: IExpr = { op: "const", type: "f32", value: { sum: 0, max: -Infinity, min: Infinity }[x.kind] };
-      out.push({ op: "decl", name, type: "f32", init: identity, span });
-      const acc: IExpr = { op: "var", type: "f32", name };
-      const update: TStmt[] = [];
-      const term = hoist(x.term, "thread", update, span);
-      const combined: IExpr = x.kind === "sum" ? { op: "binary", type: "f32", kind: "+", left: acc, right: term } : { op: "math", type: "f32", fn: x.kind, args: [acc, term] };
-      update.push({ op: "assign", name, value: combined, span });
-      if (level === "program") {
-        out.push({ op: "threadLoop", index: x.index, count: x.count, body: update, span });
-        out.push({ op: "blockReduce", kind: x.kind, name, span });
-      } else {
-        out.push({ op: "for", index: x.index, start: { op: "const", type: "i32", value: 0 }, end: x.count, step: { op: "const", type: "i32", value: 1 }, body: update, span });
-      }
-      return acc;
-    });
+    if (e.op !== "reduce") return mapChildren(e, (x) => hoist(x, level, out, span));
+    const count = hoist(e.count, level, out, span);
+    const name = fresh();
+    const identity: IExpr = { op: "const", type: "f32", value: { sum: 0, max: -Infinity, min: Infinity }[e.kind] };
+    out.push({ op: "decl", name, type: "f32", init: identity, span });
+    const acc: IExpr = { op: "var", type: "f32", name };
+    const update: TStmt[] = [];
+    const term = hoist(e.term, "thread", update, span);
+    const combined: IExpr = e.kind === "sum" ? { op: "binary", type: "f32", kind: "+", left: acc, right: term } : { op: "math", type: "f32", fn: e.kind, args: [acc, term] };
+    update.push({ op: "assign", name, value: combined, span });
+    if (level === "program") {
+      out.push({ op: "threadLoop", index: e.index, count, body: update, span });
+      out.push({ op: "blockReduce", kind: e.kind, name, span });
+    } else {
+      out.push({ op: "for", index: e.index, start: { op: "const", type: "i32", value: 0 }, end: count, step: { op: "const", type: "i32", value: 1 }, body: update, span });
+    }
+    return acc;
   }
 
   function block(stmts: IStmt[], level: Level): TStmt[] {

@@ -5,7 +5,7 @@ import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
 import type { LoadedModel } from "../loader/types.ts";
-import { compileModel, type CompiledModel } from "./compile-model.ts";
+import type { ModelDTypes } from "./compile-model.ts";
 import { prepareWeights } from "./weights.ts";
 
 interface NativeModel {
@@ -31,6 +31,15 @@ export interface CompiledRunnerOptions {
   onProgress?: (message: string) => void;
 }
 
+/** What running a compiled model needs: its addon and the forward pass's contract. */
+export interface ModelArtifact {
+  addonPath: string;
+  weightNames: string[];
+  dtypes: ModelDTypes;
+  blockSize: number;
+  rotaryDim: number;
+}
+
 export class CompiledModelRunner implements ModelRunner {
   readonly config: ModelRunnerConfig;
   private native: NativeModel | undefined;
@@ -38,7 +47,7 @@ export class CompiledModelRunner implements ModelRunner {
   private readonly weights: (Float32Array | Uint16Array)[];
 
   private constructor(
-    readonly compiled: CompiledModel,
+    readonly artifact: ModelArtifact,
     loaded: LoadedModel,
     private readonly options: CompiledRunnerOptions,
   ) {
@@ -47,23 +56,23 @@ export class CompiledModelRunner implements ModelRunner {
       numLayers: c.numHiddenLayers,
       numKvHeads: c.numKeyValueHeads,
       headDim: c.headDim,
-      dtypeBytes: compiled.dtypes.kvCache === "f32" ? 4 : 2,
+      dtypeBytes: artifact.dtypes.kvCache === "f32" ? 4 : 2,
       vocabSize: c.vocabSize,
       maxModelLen: c.maxPositionEmbeddings,
     };
     process.env.OMP_WAIT_POLICY ??= "passive";
-    this.addon = loadAddon<ModelAddon>(compiled.addon.path);
+    this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
-    this.weights = prepareWeights(loaded, compiled.program.weightNames, compiled.dtypes.weight, compiled.rotaryDim);
+    this.weights = prepareWeights(loaded, artifact.weightNames, artifact.dtypes.weight, artifact.rotaryDim);
   }
 
-  static create(loaded: LoadedModel, options: CompiledRunnerOptions): CompiledModelRunner {
-    const compiled = compileModel(loaded.config, { dtype: options.dtype, blockSize: options.blockSize, onProgress: options.onProgress });
-    return new CompiledModelRunner(compiled, loaded, options);
+  /** Loads a compiled model (see createModelRunner in load-runner.ts, which compiles first). */
+  static fromArtifact(loaded: LoadedModel, artifact: ModelArtifact, options: CompiledRunnerOptions): CompiledModelRunner {
+    return new CompiledModelRunner(artifact, loaded, options);
   }
 
   initializeKvCache(numBlocks: number, blockSize: number): void {
-    if (blockSize !== this.compiled.blockSize) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model was compiled for block size ${this.compiled.blockSize}, not ${blockSize}`, "block_size");
+    if (blockSize !== this.artifact.blockSize) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model was compiled for block size ${this.artifact.blockSize}, not ${blockSize}`, "block_size");
     const maxTokens = this.options.maxNumBatchedTokens;
     // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
     const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;

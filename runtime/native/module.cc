@@ -3,6 +3,7 @@
 // CPU the kernels read and write them in place; in CUDA builds they are staged through device
 // memory (copied in, launched, copied back), which is what kernel tests on a GPU need.
 #include <napi.h>
+#include <chrono>
 #include <vector>
 #include "kernel_table.h"
 #include "memory.h"
@@ -21,49 +22,82 @@ void* bufferPointer(const Napi::Value& v) {
   return nullptr;
 }
 
-Napi::Value callKernel(const Napi::CallbackInfo& info) {
-  const auto fn = reinterpret_cast<tsv::KernelFn>(info.Data());
-  Napi::Env env = info.Env();
-  if (info.Length() != 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray()) {
-    Napi::TypeError::New(env, "kernel(buffers[], scalars[], dims[]) expected").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto bufs = info[0].As<Napi::Array>();
-  auto scal = info[1].As<Napi::Array>();
-  auto dims = info[2].As<Napi::Array>();
-  std::vector<void*> host(bufs.Length());
-  std::vector<size_t> bytes(bufs.Length());
-  for (uint32_t i = 0; i < bufs.Length(); i++) {
-    host[i] = bufferPointer(bufs.Get(i));
-    if (!host[i]) {
-      Napi::TypeError::New(env, "kernel buffer " + std::to_string(i) + " is not a TypedArray or ArrayBuffer").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    bytes[i] = bufs.Get(i).IsTypedArray() ? bufs.Get(i).As<Napi::TypedArray>().ByteLength() : bufs.Get(i).As<Napi::ArrayBuffer>().ByteLength();
-  }
+// One launch's arguments, with buffers staged into device memory when kernels cannot read host
+// memory (CUDA builds), and copied back after.
+struct Launch {
+  std::vector<void*> host, ptrs;
+  std::vector<size_t> bytes;
   std::vector<tsv::DeviceMemory> staged;
-  std::vector<void*> ptrs(host);
-  if (!tsv::kernelsReadHostMemory()) {
-    for (size_t i = 0; i < host.size(); i++) {
-      staged.push_back(tsv::deviceBuffer(bytes[i]));
-      ptrs[i] = staged.back().get();
-      tsv::copyToDevice(ptrs[i], host[i], bytes[i]);
+  std::vector<double> scalars;
+  std::vector<int64_t> dims;
+
+  bool parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray()) {
+      Napi::TypeError::New(env, "kernel(buffers[], scalars[], dims[]) expected").ThrowAsJavaScriptException();
+      return false;
     }
+    auto bufs = info[0].As<Napi::Array>();
+    auto scal = info[1].As<Napi::Array>();
+    auto dimArr = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < bufs.Length(); i++) {
+      host.push_back(bufferPointer(bufs.Get(i)));
+      if (!host.back()) {
+        Napi::TypeError::New(env, "kernel buffer " + std::to_string(i) + " is not a TypedArray or ArrayBuffer").ThrowAsJavaScriptException();
+        return false;
+      }
+      bytes.push_back(bufs.Get(i).IsTypedArray() ? bufs.Get(i).As<Napi::TypedArray>().ByteLength() : bufs.Get(i).As<Napi::ArrayBuffer>().ByteLength());
+    }
+    ptrs = host;
+    if (!tsv::kernelsReadHostMemory()) {
+      for (size_t i = 0; i < host.size(); i++) {
+        staged.push_back(tsv::deviceBuffer(bytes[i]));
+        ptrs[i] = staged.back().get();
+        tsv::copyToDevice(ptrs[i], host[i], bytes[i]);
+      }
+    }
+    for (uint32_t i = 0; i < scal.Length(); i++) scalars.push_back(scal.Get(i).As<Napi::Number>().DoubleValue());
+    for (uint32_t i = 0; i < dimArr.Length(); i++) dims.push_back(dimArr.Get(i).As<Napi::Number>().Int64Value());
+    return true;
   }
-  std::vector<double> s(scal.Length());
-  for (uint32_t i = 0; i < scal.Length(); i++) s[i] = scal.Get(i).As<Napi::Number>().DoubleValue();
-  std::vector<int64_t> d(dims.Length());
-  for (uint32_t i = 0; i < dims.Length(); i++) d[i] = dims.Get(i).As<Napi::Number>().Int64Value();
+
+  void run(tsv::KernelFn fn) {
 #ifdef TSV_CUDA
-  fn(ptrs.data(), s.data(), d.data(), nullptr);
+    fn(ptrs.data(), scalars.data(), dims.data(), nullptr);
 #else
-  fn(ptrs.data(), s.data(), d.data());
+    fn(ptrs.data(), scalars.data(), dims.data());
 #endif
-  if (!tsv::kernelsReadHostMemory()) {
-    tsv::synchronize();
-    for (size_t i = 0; i < host.size(); i++) tsv::copyToHost(host[i], ptrs[i], bytes[i]);
   }
-  return env.Undefined();
+
+  void finish() {
+    tsv::synchronize();
+    if (!tsv::kernelsReadHostMemory())
+      for (size_t i = 0; i < host.size(); i++) tsv::copyToHost(host[i], ptrs[i], bytes[i]);
+  }
+};
+
+Napi::Value callKernel(const Napi::CallbackInfo& info) {
+  Launch launch;
+  if (!launch.parse(info)) return info.Env().Undefined();
+  launch.run(reinterpret_cast<tsv::KernelFn>(info.Data()));
+  launch.finish();
+  return info.Env().Undefined();
+}
+
+// timeKernel(buffers, scalars, dims, iterations): seconds per launch, measured after one warm-up
+// launch with the buffers already in place (so staging copies are not counted).
+Napi::Value timeKernel(const Napi::CallbackInfo& info) {
+  Launch launch;
+  if (!launch.parse(info)) return info.Env().Undefined();
+  const auto fn = reinterpret_cast<tsv::KernelFn>(info.Data());
+  const int iterations = info[3].As<Napi::Number>().Int32Value();
+  launch.run(fn);
+  tsv::synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; i++) launch.run(fn);
+  tsv::synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Napi::Number::New(info.Env(), seconds / iterations);
 }
 
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
@@ -77,11 +111,14 @@ void tsvRegisterRuntime(Napi::Env env, Napi::Object exports);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto kernels = Napi::Object::New(env);
+  auto timers = Napi::Object::New(env);
   for (size_t i = 0; i < tsv_kernel_count; i++) {
     const auto& k = tsv_kernel_table[i];
     kernels.Set(k.name, Napi::Function::New(env, callKernel, k.name, reinterpret_cast<void*>(k.fn)));
+    timers.Set(k.name, Napi::Function::New(env, timeKernel, k.name, reinterpret_cast<void*>(k.fn)));
   }
   exports.Set("kernels", kernels);
+  exports.Set("timeKernel", timers);
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   tsvRegisterRuntime(env, exports);
   return exports;

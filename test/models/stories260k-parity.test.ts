@@ -6,7 +6,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { loadTokenizer } from "../../runtime/tokenizer/index.ts";
-import { CompiledModelRunner } from "../../runtime/model/compiled-runner.ts";
+import type { CompiledModelRunner } from "../../runtime/model/compiled-runner.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { openOracle, type LlamaCppOracle } from "../oracles/llamacpp.ts";
 import { greedy, SingleSequence, softmax } from "../support/model-driver.ts";
 
@@ -36,7 +37,7 @@ for (const [kind, path] of Object.entries(sources)) {
     const loaded = await loadModel(path);
     const tokenizer = await loadTokenizer(loaded, kind === "hf" ? path : undefined);
     encode = (s) => tokenizer.encode(s, { addSpecialTokens: true });
-    runner = CompiledModelRunner.create(loaded, { maxNumBatchedTokens: 256, threads: 1 });
+    runner = createModelRunner(loaded, { maxNumBatchedTokens: 256, threads: 1 });
   });
 
   t("tokenizes the prompts as llama.cpp does", () => {

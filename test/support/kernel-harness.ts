@@ -9,10 +9,11 @@ import type { Specialization } from "../../codegen/ir/specialize.ts";
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { emulate } from "../../codegen/lower/emulator.ts";
 import { lowerToThreads } from "../../codegen/lower/threads.ts";
-import type { DTypeName } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
+import { cloneArgs } from "./kernel-args.ts";
 
-export type Args = (Global | number)[];
+export { cloneArgs, randomGlobal, type Args } from "./kernel-args.ts";
+import type { Args } from "./kernel-args.ts";
 
 /** Absolute + relative tolerance for values stored in each dtype. */
 export const tolerance: Record<"f32" | "f16" | "bf16", { abs: number; rel: number }> = {
@@ -35,27 +36,13 @@ export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR
   return { irs, native: (ir) => addon.kernels[ir.symbol] };
 }
 
-export function cloneArgs(args: Args): Args {
-  return args.map((a) => (a instanceof Global ? new Global(a.dtype.name, a.shape, a.data.slice()) : a));
-}
-
-let seed = 12345;
-/** Deterministic uniform values in [-scale, scale), rounded to the dtype. */
-export function randomGlobal(dtype: DTypeName, shape: number[], scale = 1): Global {
-  const g = new Global(dtype, shape);
-  for (let i = 0; i < g.data.length; i++) {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    g.data[i] = g.dtype.round(((seed / 2 ** 32) * 2 - 1) * scale);
-  }
-  return g;
-}
-
 export function assertClose(actual: Global, expected: Global, tol: { abs: number; rel: number }, what: string): void {
   let worst = 0;
   let at = -1;
   for (let i = 0; i < expected.data.length; i++) {
     const e = expected.data[i];
     const a = actual.data[i];
+    if (a === e) continue;
     const err = Math.abs(a - e) - tol.rel * Math.abs(e);
     if (!(err <= tol.abs) && !(Number.isNaN(a) && Number.isNaN(e))) {
       if (!(err <= worst)) {
@@ -67,11 +54,16 @@ export function assertClose(actual: Global, expected: Global, tol: { abs: number
   if (at >= 0) assert.unreachable(`${what}: element ${at} is ${actual.data[at]}, expected ${expected.data[at]} (tolerance abs ${tol.abs} + rel ${tol.rel})`);
 }
 
+/** Runs a kernel's DSL reference on untyped test arguments (the harness builds Globals at run time). */
+export function runReference(def: { reference: (...args: never[]) => void }, args: Args): void {
+  (def.reference as (...a: Args) => void)(...args);
+}
+
 /** Runs reference, native and (optionally) emulated versions and compares every written output. */
 export function checkAgainstReference(def: { reference: (...args: never[]) => void }, ir: KernelIR, native: NativeKernel, args: Args, tol: { abs: number; rel: number }, options: { emulate?: boolean; label?: string } = {}): void {
   const label = options.label ?? ir.symbol;
   const expected = cloneArgs(args);
-  (def.reference as (...a: Args) => void)(...expected);
+  runReference(def, expected);
   const outputs = ir.params.map((p, i) => (p.kind === "global" && p.written ? i : -1)).filter((i) => i >= 0);
   const actual = cloneArgs(args);
   launch(native, ir, actual);

@@ -65,3 +65,56 @@ export function greedy(runner: ModelRunner, blockSize: number, numBlocks: number
   }
   return out;
 }
+
+/**
+ * Greedy decoding of several sequences in lockstep: all prompts in one step, then one token per
+ * sequence per step (a fixed batch, no scheduler), for benchmarks that measure the model alone.
+ */
+export class BatchedGreedy {
+  constructor(private readonly runner: ModelRunner, private readonly blockSize: number, private readonly blocksPerSeq: number) {}
+
+  generate(prompts: readonly (readonly number[])[], maxTokens: number): number[][] {
+    const S = prompts.length;
+    const vocab = this.runner.config.vocabSize;
+    const blockTables = Int32Array.from({ length: S * this.blocksPerSeq }, (_, i) => i);
+    const lengths = prompts.map((p) => p.length);
+    const outputs: number[][] = prompts.map(() => []);
+    const step = (tokens: number[][]): Float32Array => {
+      const flat = tokens.flat();
+      const positions: number[] = [];
+      const slots: number[] = [];
+      const starts = [0];
+      tokens.forEach((ts, s) => {
+        ts.forEach((_, i) => {
+          const p = lengths[s] - ts.length + i;
+          positions.push(p);
+          slots.push((s * this.blocksPerSeq + Math.floor(p / this.blockSize)) * this.blockSize + (p % this.blockSize));
+        });
+        starts.push(starts[s] + ts.length);
+      });
+      return this.runner.execute({
+        numSeqs: S,
+        numTokens: flat.length,
+        inputIds: Int32Array.from(flat),
+        positions: Int32Array.from(positions),
+        slotMapping: Int32Array.from(slots),
+        blockTables,
+        maxBlocksPerSeq: this.blocksPerSeq,
+        contextLens: Int32Array.from(lengths),
+        queryStartLoc: Int32Array.from(starts),
+        logitsIndices: Int32Array.from(starts.slice(1), (e) => e - 1),
+        blockCopies: new Int32Array(0),
+      });
+    };
+    let logits = step(prompts.map((p) => [...p]));
+    for (let i = 0; i < maxTokens; i++) {
+      const next = prompts.map((_, s) => argmax(logits.subarray(s * vocab, (s + 1) * vocab)));
+      next.forEach((t, s) => {
+        outputs[s].push(t);
+        lengths[s]++;
+      });
+      if (i + 1 < maxTokens) logits = step(next.map((t) => [t]));
+    }
+    return outputs;
+  }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The one prepared GPU check (run on a lent H200 by the device tool, from the repo root, after
+# `npx tsx bench/gpu/prepare.ts` built .gpu/ here): kernels vs references, model parity vs
+# transformers, batch-1 decode and batched throughput vs transformers `generate`.
+# Results are RESULT {json} lines, also collected into $OUT/results.jsonl.
+set -uo pipefail
+G="$PWD/.gpu"
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT" /tmp/node
+export PYTHONUNBUFFERED=1 LD_LIBRARY_PATH="$G${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+xz -dc "$G/node.xz" > /tmp/node/node && chmod +x /tmp/node/node
+NODE=/tmp/node/node
+log() { echo "== $* ($(date +%T))"; }
+run() { timeout "$1" "${@:2}" 2>&1 | tee -a "$OUT/log.txt" | grep -E "^RESULT|Error|error" | head -40; }
+
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+log kernels;          run 90 $NODE "$G/main.mjs" kernels
+log hf-small;         run 90 python3 bench/gpu/make_models.py "$G" tiny-llama stories260K-hf
+log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-llama 8 32 16
+                      run 40 $NODE "$G/main.mjs" model "$G/hf/stories260K-hf" stories260K-hf
+log hf-8b;            run 150 python3 bench/gpu/make_models.py "$G" llama3-8b
+log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 128 64
+log hf-generate-8b;   run 120 python3 bench/gpu/make_models.py "$G" --generate llama3-8b 32 128 64
+grep -h "^RESULT" "$OUT/log.txt" | sed 's/^RESULT //' > "$OUT/results.jsonl"
+log done

@@ -1,0 +1,131 @@
+// Runs on the GPU machine (bundled into .gpu/main.mjs by prepare.ts, with the bundled Node):
+//   kernels             every case in kernel-cases.ts: CUDA vs the DSL reference, then timings
+//   model DIR NAME [B P O]  one load of a compiled CUDA model: teacher-forced logits vs
+//                       transformers' (ref file written by make_models.py), then (when B > 0)
+//                       batch-1 decode tokens/s and batched greedy output tokens/s
+// Prints one JSON line per result, so check.sh can collect them.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { launch, packArguments, type NativeKernel } from "../../codegen/build/launch.ts";
+import type { KernelIR } from "../../codegen/ir/types.ts";
+import { Global } from "../../dsl/global.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { CompiledModelRunner, type ModelArtifact } from "../../runtime/model/compiled-runner.ts";
+import { cloneArgs } from "../../test/support/kernel-args.ts";
+import { BatchedGreedy, SingleSequence } from "../../test/support/model-driver.ts";
+import { kernelCases } from "./kernel-cases.ts";
+
+const here = path.resolve(process.argv[1], "..");
+const report = (result: Record<string, unknown>) => process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+
+interface KernelAddon {
+  kernels: Record<string, NativeKernel>;
+  timeKernel: Record<string, (b: (ArrayBufferView | ArrayBuffer)[], s: number[], d: number[], iterations: number) => number>;
+}
+
+function maxError(actual: Global, expected: Global): { abs: number; rel: number } {
+  let abs = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.data.length; i++) {
+    abs = Math.max(abs, Math.abs(actual.data[i] - expected.data[i]));
+    scale = Math.max(scale, Math.abs(expected.data[i]));
+  }
+  return { abs, rel: abs / (scale || 1) };
+}
+
+function kernels(): void {
+  const irs = JSON.parse(fs.readFileSync(path.join(here, "kernels.json"), "utf8")) as KernelIR[];
+  const addon = createRequire(import.meta.url)(path.join(here, "gpu_kernels.node")) as KernelAddon;
+  kernelCases.forEach((c, i) => {
+    const ir = irs[i];
+    const args = c.check();
+    const expected = cloneArgs(args);
+    (c.reference.reference as (...a: unknown[]) => void)(...expected);
+    const actual = cloneArgs(args);
+    launch(addon.kernels[ir.symbol], ir, actual);
+    const errors = ir.params.flatMap((p, k) => (p.kind === "global" && p.written ? [{ output: p.name, ...maxError(actual[k] as Global, expected[k] as Global) }] : []));
+    const result: Record<string, unknown> = { kind: "kernel", name: c.name, symbol: ir.symbol, errors };
+    if (c.timing) {
+      const t = c.timing();
+      const packed = packArguments(ir, t.args);
+      const seconds = addon.timeKernel[ir.symbol](packed.buffers, packed.scalars, packed.dims, 20);
+      Object.assign(result, { microseconds: seconds * 1e6, bandwidthTBs: t.bytes / seconds / 1e12, tflops: t.flops / seconds / 1e12 });
+    }
+    report(result);
+  });
+}
+
+async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSeqs: number) {
+  const artifact = JSON.parse(fs.readFileSync(path.join(here, "models", `${name}.json`), "utf8")) as ModelArtifact;
+  artifact.addonPath = path.join(here, "models", `${name}.node`);
+  const loaded = await loadModel(dir);
+  return CompiledModelRunner.fromArtifact(loaded, artifact, { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens });
+}
+
+async function parity(runner: CompiledModelRunner, dir: string, name: string, loadSeconds: number): Promise<void> {
+  const ref = JSON.parse(fs.readFileSync(path.join(dir, "reference.json"), "utf8")) as { ids: number[]; vocab: number };
+  const theirs = new Float32Array(fs.readFileSync(path.join(dir, "reference_logits.f32")).buffer.slice(0));
+  runner.initializeKvCache(256, 16);
+  const ours = new SingleSequence(runner, 16, 256).feed(ref.ids, true);
+  let maxLogit = 0;
+  let maxProb = 0;
+  let argmaxAgree = 0;
+  for (let r = 0; r < ref.ids.length; r++) {
+    const a = ours.subarray(r * ref.vocab, (r + 1) * ref.vocab);
+    const b = theirs.subarray(r * ref.vocab, (r + 1) * ref.vocab);
+    const pa = softmax(a);
+    const pb = softmax(b);
+    let ia = 0;
+    let ib = 0;
+    for (let v = 0; v < ref.vocab; v++) {
+      maxLogit = Math.max(maxLogit, Math.abs(a[v] - b[v]));
+      maxProb = Math.max(maxProb, Math.abs(pa[v] - pb[v]));
+      if (a[v] > a[ia]) ia = v;
+      if (b[v] > b[ib]) ib = v;
+    }
+    if (ia === ib) argmaxAgree++;
+  }
+  report({ kind: "parity", model: name, positions: ref.ids.length, maxAbsLogitDiff: maxLogit, maxAbsProbDiff: maxProb, argmaxAgree, loadSeconds });
+}
+
+function softmax(row: Float32Array): Float64Array {
+  let m = -Infinity;
+  for (const x of row) m = Math.max(m, x);
+  const e = Float64Array.from(row, (x) => Math.exp(x - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / z);
+}
+
+function throughput(runner: CompiledModelRunner, name: string, batch: number, promptLen: number, outputLen: number): void {
+  const vocab = runner.config.vocabSize;
+  const blocksPerSeq = Math.ceil((promptLen + outputLen) / 16) + 1;
+  const prompts = Array.from({ length: batch }, (_, s) => Array.from({ length: promptLen }, (_, i) => (s * 7919 + i * 104729) % (vocab - 10) + 5));
+  // batch-1 decode
+  runner.initializeKvCache(batch * blocksPerSeq + 16, 16);
+  const single = new SingleSequence(runner, 16, batch * blocksPerSeq + 16);
+  single.feed(prompts[0], false);
+  let t0 = performance.now();
+  for (let i = 0; i < outputLen; i++) single.feed([5 + (i % 100)], false);
+  const decodeTokS = outputLen / ((performance.now() - t0) / 1000);
+  // batched greedy, fresh cache
+  runner.initializeKvCache(batch * blocksPerSeq + 16, 16);
+  const driver = new BatchedGreedy(runner, 16, blocksPerSeq);
+  t0 = performance.now();
+  const outputs = driver.generate(prompts, outputLen);
+  const seconds = (performance.now() - t0) / 1000;
+  const generated = outputs.reduce((a, o) => a + o.length, 0);
+  report({ kind: "throughput", model: name, batch, promptLen, outputLen, batch1DecodeTokS: decodeTokS, batchedOutputTokS: generated / seconds, batchedSeconds: seconds, firstOutput: outputs[0].slice(0, 8) });
+}
+
+async function model(dir: string, name: string, batch: number, promptLen: number, outputLen: number): Promise<void> {
+  const started = performance.now();
+  const runner = await loadRunner(dir, name, Math.max(batch * promptLen, 512), Math.max(batch, 1));
+  await parity(runner, dir, name, (performance.now() - started) / 1000);
+  if (batch > 0) throughput(runner, name, batch, promptLen, outputLen);
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+if (mode === "kernels") kernels();
+else if (mode === "model") await model(rest[0], rest[1], Number(rest[2] ?? 0), Number(rest[3] ?? 128), Number(rest[4] ?? 64));
+else throw new Error(`unknown mode ${mode}`);

@@ -1,0 +1,85 @@
+// The kernel cases the GPU check runs: each compiled for CUDA here, run on the H200 against its DSL
+// reference (the kernel function itself, in JS), and timed against the bandwidth/FLOP roofline.
+import { Global } from "../../dsl/global.ts";
+import type { Specialization } from "../../codegen/ir/specialize.ts";
+import { addRmsNorm } from "../../dsl/kernels/add-rms-norm.ts";
+import { siluMul } from "../../dsl/kernels/activations.ts";
+import { matmul } from "../../dsl/kernels/matmul.ts";
+import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
+import { ropeNeox } from "../../dsl/kernels/rope.ts";
+import { randomGlobal } from "../../test/support/kernel-args.ts";
+
+export interface KernelCase {
+  name: string;
+  file: string;
+  exportName: string;
+  spec: Specialization;
+  reference: { reference: (...args: never[]) => void };
+  /** Small arguments for the correctness check. */
+  check: () => (Global | number)[];
+  /** Large arguments for timing, with the bytes moved and FLOPs done per launch. */
+  timing?: () => { args: (Global | number)[]; bytes: number; flops: number };
+}
+
+function pagedBatch(seqs: number, len: number, BS: number) {
+  const blocksPerSeq = Math.ceil(len / BS);
+  const blockTables = new Global("i32", [seqs, blocksPerSeq]);
+  for (let s = 0; s < seqs; s++) for (let b = 0; b < blocksPerSeq; b++) blockTables.put(s, b, s * blocksPerSeq + b);
+  const seqIdx = new Global("i32", [seqs]);
+  const positions = new Global("i32", [seqs]);
+  for (let s = 0; s < seqs; s++) {
+    seqIdx.put(s, s);
+    positions.put(s, len - 1);
+  }
+  return { blockTables, seqIdx, positions, numBlocks: seqs * blocksPerSeq };
+}
+
+export const kernelCases: KernelCase[] = [
+  {
+    name: "addRmsNorm bf16 D4096",
+    file: "dsl/kernels/add-rms-norm.ts", exportName: "addRmsNorm", spec: { dtypes: { A: "bf16", W: "bf16" }, consts: { D: 4096 } }, reference: addRmsNorm,
+    check: () => [randomGlobal("bf16", [8, 4096]), randomGlobal("bf16", [8, 4096]), randomGlobal("bf16", [4096]), new Global("bf16", [8, 4096]), 1e-5, 0, 4096],
+    timing: () => ({ args: [randomGlobal("bf16", [4096, 4096]), randomGlobal("bf16", [4096, 4096]), randomGlobal("bf16", [4096]), new Global("bf16", [4096, 4096]), 1e-5, 0, 4096], bytes: 4096 * 4096 * 2 * 4, flops: 0 }),
+  },
+  {
+    name: "siluMul bf16 I14336",
+    file: "dsl/kernels/activations.ts", exportName: "siluMul", spec: { dtypes: { A: "bf16" }, consts: { I: 14336 } }, reference: siluMul,
+    check: () => [randomGlobal("bf16", [4, 2 * 14336], 4), new Global("bf16", [4, 14336]), 14336],
+  },
+  {
+    name: "matmul (GEMV) bf16 4096x4096",
+    file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,
+    check: () => [randomGlobal("f32", [3, 4096]), randomGlobal("bf16", [64, 4096], 0.05), new Global("f32", [3, 64]), 4096],
+    timing: () => ({ args: [randomGlobal("f32", [1, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("f32", [1, 4096]), 4096], bytes: 4096 * 4096 * 2, flops: 2 * 4096 * 4096 }),
+  },
+  {
+    name: "matmul (GEMM) bf16 512x4096x4096",
+    file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,
+    check: () => [randomGlobal("f32", [2, 4096]), randomGlobal("bf16", [16, 4096], 0.05), new Global("f32", [2, 16]), 4096],
+    timing: () => ({ args: [randomGlobal("f32", [512, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("f32", [512, 4096]), 4096], bytes: 4096 * 4096 * 2, flops: 2 * 512 * 4096 * 4096 }),
+  },
+  {
+    name: "ropeNeox f32 HD128",
+    file: "dsl/kernels/rope.ts", exportName: "ropeNeox", spec: { dtypes: { A: "f32" }, consts: { R2: 64 } }, reference: ropeNeox,
+    check: () => {
+      const positions = new Global("i32", [5]);
+      [0, 1, 17, 900, 4000].forEach((p, i) => positions.put(i, p));
+      const invFreq = new Global("f32", [64]);
+      for (let i = 0; i < 64; i++) invFreq.put(i, 500000 ** (-(2 * i) / 128));
+      return [randomGlobal("f32", [5, 8, 128]), positions, invFreq, 1, 64];
+    },
+  },
+  {
+    name: "pagedAttention decode bf16 HD128 BS16 G4 (64 seqs x 1024 ctx)",
+    file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A: "f32", C: "bf16" }, consts: { BS: 16, HD: 128, G: 4 } }, reference: pagedAttention,
+    check: () => {
+      const b = pagedBatch(3, 40, 16);
+      return [randomGlobal("f32", [3, 8, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), b.blockTables, b.seqIdx, b.positions, new Global("f32", [3, 8, 128]), 128 ** -0.5, 0, 0, 16, 128, 4];
+    },
+    timing: () => {
+      const b = pagedBatch(64, 1024, 16);
+      const kv = () => new Global("bf16", [b.numBlocks, 16, 8, 128]);
+      return { args: [randomGlobal("f32", [64, 32, 128]), kv(), kv(), b.blockTables, b.seqIdx, b.positions, new Global("f32", [64, 32, 128]), 128 ** -0.5, 0, 0, 16, 128, 4], bytes: 64 * 1024 * 8 * 128 * 2 * 2, flops: 64 * 32 * 1024 * 128 * 4 };
+    },
+  },
+];

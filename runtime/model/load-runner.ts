@@ -1,0 +1,15 @@
+// Compiles a model for its config (a cache hit when unchanged) and loads it as a ModelRunner. Kept
+// apart from compiled-runner.ts so that running a prebuilt artifact never loads the compiler.
+import type { LoadedModel } from "../loader/types.ts";
+import { compileModel } from "./compile-model.ts";
+import { CompiledModelRunner, type CompiledRunnerOptions } from "./compiled-runner.ts";
+
+export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & { target?: "cpu" | "cuda" }): CompiledModelRunner {
+  const { addon, program, dtypes, blockSize, rotaryDim } = compileModel(loaded.config, {
+    dtype: options.dtype,
+    blockSize: options.blockSize,
+    target: options.target,
+    onProgress: options.onProgress,
+  });
+  return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weightNames: program.weightNames, dtypes, blockSize, rotaryDim }, options);
+}
