@@ -19,7 +19,7 @@ log hf-small;         run 90 python3 bench/gpu/make_models.py "$G" tiny-llama st
 log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-llama 8 32 16
                       run 40 $NODE "$G/main.mjs" model "$G/hf/stories260K-hf" stories260K-hf
 log hf-8b;            run 150 python3 bench/gpu/make_models.py "$G" llama3-8b
-log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 128 64
-log hf-generate-8b;   run 120 python3 bench/gpu/make_models.py "$G" --generate llama3-8b 32 128 64
+log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 32 32
+log hf-generate-8b;   run 120 python3 bench/gpu/make_models.py "$G" --generate llama3-8b 32 32 32
 grep -h "^RESULT" "$OUT/log.txt" | sed 's/^RESULT //' > "$OUT/results.jsonl"
 log done
