@@ -1,21 +1,33 @@
 // LLaMA (Touvron et al. 2023) and the families that share its block: Mistral (sliding window),
-// Qwen2 (q/k/v bias), Qwen3 (per-head RMSNorm on q and k). Named after the Hugging Face classes.
-// Pre-norm blocks, written naively: the compiler fuses residual-add + RMSNorm and SiLU * up.
-import { Embedding, Linear, Module, RMSNorm, rope, silu, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
+// Qwen2 (q/k/v bias), Qwen3 (per-head RMSNorm on q and k), Phi-3 (phi3.ts); Gemma (gemma.ts) reuses
+// its attention and MLP. Named after the Hugging Face classes. Pre-norm blocks, written naively:
+// the compiler fuses residual-add + RMSNorm and act(gate) * up.
+import { Embedding, geluTanh, Linear, Module, RMSNorm, rope, silu, type AttentionOptions, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
+import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
+import type { WeightMap } from "./common/weight-map.ts";
+
+export interface LlamaAttentionOptions {
+  /** Qwen3: RMSNorm over each head of q and k before RoPE. */
+  qkNorm?: boolean;
+  /** Scale, soft-cap and window of this layer's attention; by default 1/sqrt(head_dim) and the config's window. */
+  attention?: AttentionOptions;
+}
 
 export class LlamaAttention extends Module {
   readonly qkvProj: Linear;
   readonly oProj: Linear;
   readonly qNorm: RMSNorm | null;
   readonly kNorm: RMSNorm | null;
-  constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: { qkNorm: boolean }) {
+  private readonly attention: AttentionOptions;
+  constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
     const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
     this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias);
     this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
     this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps) : null;
     this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps) : null;
+    this.attention = options.attention ?? { scale: c.headDim ** -0.5, slidingWindow: c.slidingWindow };
   }
 
   forward(x: Tensor, ctx: StepCtx): Tensor {
@@ -30,22 +42,37 @@ export class LlamaAttention extends Module {
     const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor) };
     q = rope(q, ctx.positions, rotary);
     k = rope(k, ctx.positions, rotary);
-    const o = ctx.kv.attend(this.layer, q, k, v.view(kvHeads, headDim), { scale: headDim ** -0.5, slidingWindow: this.c.slidingWindow });
+    const o = ctx.kv.attend(this.layer, q, k, v.view(kvHeads, headDim), this.attention);
     return this.oProj.forward(o.view(heads * headDim));
   }
 }
 
+/** The config's MLP activation: SiLU (LLaMA, Qwen, Phi-3) or GELU's tanh approximation (Gemma). */
+function activation(c: ModelConfig): (x: Tensor) => Tensor {
+  switch (c.hiddenAct) {
+    case "silu":
+      return silu;
+    case "gelu_pytorch_tanh":
+      return geluTanh;
+    case "gelu":
+      throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${c.architecture}: the exact (erf) GELU activation is not supported; gelu_pytorch_tanh is`, "hidden_act");
+  }
+}
+
+/** The gated MLP: down(act(gate(x)) * up(x)), gate and up as one projection. */
 export class LlamaMLP extends Module {
   readonly gateUpProj: Linear;
   readonly downProj: Linear;
+  private readonly act: (x: Tensor) => Tensor;
   constructor(c: ModelConfig, prefix: string) {
     super();
     this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * c.intermediateSize);
     this.downProj = new Linear(`${prefix}.down_proj`, c.intermediateSize, c.hiddenSize);
+    this.act = activation(c);
   }
   forward(x: Tensor): Tensor {
     const [gate, up] = this.gateUpProj.forward(x).chunk(2);
-    return this.downProj.forward(silu(gate).mul(up));
+    return this.downProj.forward(this.act(gate).mul(up));
   }
 }
 
@@ -96,8 +123,8 @@ export class Qwen3ForCausalLM extends LlamaForCausalLM {
   }
 }
 
-/** Checkpoint names -> the model's fused parameters (vLLM's stacked_params_mapping). */
-export const llamaWeightMap = {
+/** q/k/v stacked into qkv_proj and gate/up into gate_up_proj; Mistral, Qwen2/3 and Gemma share it. */
+export const llamaWeightMap: WeightMap = {
   "self_attn.qkv_proj": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
   "mlp.gate_up_proj": ["mlp.gate_proj", "mlp.up_proj"],
-} as const;
+};

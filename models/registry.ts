@@ -1,24 +1,39 @@
 // Architectures keyed by config.json `architectures`, as vLLM's registry is: each entry builds the
-// model Module for a config. An unknown architecture gets an error listing the supported ones.
+// model Module for a config and names how its checkpoint tensors become the model's parameters. An
+// unknown architecture gets an error listing the supported ones.
 import type { CausalLM } from "../dsl/module.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
-import { LlamaForCausalLM, Qwen3ForCausalLM } from "./llama.ts";
+import type { WeightMap } from "./common/weight-map.ts";
+import { GemmaForCausalLM } from "./gemma.ts";
+import { Gemma2ForCausalLM } from "./gemma2.ts";
+import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
+import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
-type Builder = (config: ModelConfig) => CausalLM;
+export interface Architecture {
+  build: (config: ModelConfig) => CausalLM;
+  weightMap: WeightMap;
+}
 
-export const architectures: Record<string, Builder> = {
-  LlamaForCausalLM: (c) => new LlamaForCausalLM(c),
-  MistralForCausalLM: (c) => new LlamaForCausalLM(c),
+export const architectures: Record<string, Architecture> = {
+  LlamaForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
+  MistralForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   // Qwen2 always has q/k/v biases, whatever the config says.
-  Qwen2ForCausalLM: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }),
-  Qwen3ForCausalLM: (c) => new Qwen3ForCausalLM(c),
+  Qwen2ForCausalLM: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
+  Qwen3ForCausalLM: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
+  Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },
+  GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
+  Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
 };
 
-export function buildModel(config: ModelConfig): CausalLM {
-  const build = architectures[config.architecture];
-  if (!build) {
+export function architectureOf(config: ModelConfig): Architecture {
+  const architecture = architectures[config.architecture];
+  if (!architecture) {
     throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `architecture "${config.architecture}" is not supported; supported: ${Object.keys(architectures).join(", ")}`);
   }
-  return build(config);
+  return architecture;
+}
+
+export function buildModel(config: ModelConfig): CausalLM {
+  return architectureOf(config).build(config);
 }

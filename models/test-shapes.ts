@@ -42,10 +42,22 @@ export const archNames: Record<string, string> = {
   gemma2: "Gemma2ForCausalLM",
 };
 
+/** What each family sets beyond the shared shape, as the tiny random models of models/random do. */
+const familyFields: Record<string, Partial<ModelConfig>> = {
+  mistral: { slidingWindow: 16 },
+  qwen2: { attentionBias: true, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
+  qwen3: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
+  gemma: { headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true },
+  gemma2: {
+    rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true,
+    slidingWindow: 16, attnLogitSoftcapping: 3, finalLogitSoftcapping: 5, queryPreAttnScalar: 16,
+  },
+};
+
 export function architectureConfig(arch: string): ModelConfig {
   const architecture = archNames[arch] ?? arch;
   if (!architectures[architecture]) {
     throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `unknown architecture "${arch}"; supported: ${Object.keys(archNames).filter((a) => architectures[archNames[a]]).join(", ")}`);
   }
-  return { ...base, architecture, modelType: arch };
+  return { ...base, architecture, modelType: arch, ...familyFields[arch] };
 }

@@ -1,8 +1,11 @@
 // Chat messages -> prompt text (through the model's chat template, or the request's) -> token
 // ids. The template already writes BOS where the model wants it, so special tokens are not added
-// again unless the request asks (vLLM's add_special_tokens=false default for chat).
+// again (vLLM's add_special_tokens=false default for chat); a BOS the template left out but the
+// tokenizer wants is added once (encodeChatPrompt). An explicit add_special_tokens is obeyed.
+import { TsvllmError } from "../runtime/errors.ts";
+import { encodeChatPrompt } from "../runtime/tokenizer/chat-template.ts";
 import type { ChatMessage, Tokenizer } from "../runtime/tokenizer/types.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, toApiError } from "./errors.ts";
 import type { PreparedPrompt } from "./prompts.ts";
 import type { ChatRequestMessage } from "./schemas/chat.ts";
 
@@ -54,10 +57,13 @@ export function chatPrompt(request: ChatPromptRequest, tokenizer: Tokenizer): Pr
       chatTemplateKwargs: request.chat_template_kwargs ?? undefined,
     });
   } catch (err) {
-    if (err instanceof ApiError) throw err;
+    if (err instanceof ApiError || err instanceof TsvllmError) throw toApiError(err);
     const reason = err instanceof Error ? err.message : String(err);
     const param = request.chat_template != null ? "chat_template" : "messages";
     throw new ApiError("invalid_parameter", `Applying the chat template failed: ${reason}`, param);
   }
-  return { text, tokenIds: tokenizer.encode(text, { addSpecialTokens: request.add_special_tokens ?? false }) };
+  const tokenIds = request.add_special_tokens === undefined
+    ? encodeChatPrompt(tokenizer, text)
+    : tokenizer.encode(text, { addSpecialTokens: request.add_special_tokens });
+  return { text, tokenIds };
 }

@@ -100,6 +100,7 @@ async function* merge(
       done();
     } else {
       for (const step of pending.values()) step.catch(() => undefined);
+      for (const tracker of trackers) tracker.abandon();
       cancel();
     }
   }

@@ -114,11 +114,13 @@ export class RequestTracker {
   private readonly startTime = performance.now();
   private lastTokenTime: number | null = null;
   private longestOutput = 0;
+  private lastOutput: RequestOutput | null = null;
   private finished = false;
   constructor(private readonly metrics: ServerMetrics) {}
 
   observe(output: RequestOutput): void {
     if (this.finished) return;
+    this.lastOutput = output;
     const now = performance.now();
     // With n > 1 the outputs advance together; time per token follows the longest one.
     const longest = output.outputs.reduce((max, o) => Math.max(max, o.tokenIds.length), 0);
@@ -133,5 +135,13 @@ export class RequestTracker {
       this.finished = true;
       this.metrics.observeFinished(output, (now - this.startTime) / 1000);
     }
+  }
+
+  /** The server stopped reading before the engine's last output: what is unfinished counts as aborted. */
+  abandon(): void {
+    if (this.finished || this.lastOutput === null) return;
+    const last = this.lastOutput;
+    const outputs = last.outputs.map((o) => (o.finishReason === null ? { ...o, finishReason: "abort" as const } : o));
+    this.observe({ ...last, outputs, finished: true });
   }
 }

@@ -14,10 +14,13 @@ log() { echo "== $* ($(date +%T))"; }
 run() { timeout "$1" "${@:2}" 2>&1 | tee -a "$OUT/log.txt" | grep -E "^RESULT|Error|error" | head -40; }
 
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+ONLY="${1:-all}"   # "8b" reruns only the Llama-3-8B-shaped part
+if [ "$ONLY" = all ]; then
 log kernels;          run 90 $NODE "$G/main.mjs" kernels
 log hf-small;         run 90 python3 bench/gpu/make_models.py "$G" tiny-llama stories260K-hf
 log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-llama 8 32 16
                       run 40 $NODE "$G/main.mjs" model "$G/hf/stories260K-hf" stories260K-hf
+fi
 log hf-8b;            run 150 python3 bench/gpu/make_models.py "$G" llama3-8b
 log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 32 32
 log hf-generate-8b;   run 120 python3 bench/gpu/make_models.py "$G" --generate llama3-8b 32 32 32

@@ -39,6 +39,7 @@ def build(name):
         with torch.device("cuda"):
             model = AutoModelForCausalLM.from_config(config)
         torch.set_default_dtype(torch.float32)
+        model = model.to(dtype)
         model.save_pretrained(folder, safe_serialization=True, max_shard_size="2GB")
     else:
         model = load(folder, dtype)
@@ -51,7 +52,8 @@ def build(name):
     logits.astype("float32").tofile(os.path.join(folder, "reference_logits.f32"))
     with open(os.path.join(folder, "reference.json"), "w") as f:
         json.dump({"ids": ids, "vocab": config.vocab_size, "argmax": logits.argmax(-1).tolist()}, f)
-    print("RESULT " + json.dumps({"kind": "hf-model", "model": name, "dtype": str(dtype), "argmax": logits.argmax(-1).tolist()[:8]}), flush=True)
+    param_dtypes = sorted({str(p.dtype) for p in model.parameters()})
+    print("RESULT " + json.dumps({"kind": "hf-model", "model": name, "dtype": str(dtype), "paramDtypes": param_dtypes, "argmax": logits.argmax(-1).tolist()[:8]}), flush=True)
 
 
 def generate(name, batch, prompt_len, output_len):

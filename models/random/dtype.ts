@@ -14,13 +14,8 @@ export const bytesPerElement: Record<WeightDType, number> = { f32: 4, f16: 2, bf
 
 if (endianness() !== "LE") throw new Error("the random model writers emit host-order typed arrays and need a little-endian host");
 
-const scratchF32 = new Float32Array(1);
-const scratchU32 = new Uint32Array(scratchF32.buffer);
-
-/** IEEE binary16 bits of x, rounded to nearest even; overflow gives infinity. */
-export function f32ToF16Bits(x: number): number {
-  scratchF32[0] = x;
-  const bits = scratchU32[0];
+/** IEEE binary16 bits of the f32 with these bits, rounded to nearest even; overflow gives infinity. */
+function f32BitsToF16Bits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const mantissa = bits & 0x7fffff;
@@ -45,7 +40,7 @@ export function f32ToF16Bits(x: number): number {
   return sign | half;
 }
 
-export function f16BitsToF32(h: number): number {
+function decodeF16(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >>> 10) & 0x1f;
   const mantissa = h & 0x3ff;
@@ -54,13 +49,22 @@ export function f16BitsToF32(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/** Every binary16 value as f32, so that converting a billion weights is a table lookup each. */
+const f16Values = Float32Array.from({ length: 1 << 16 }, (_, h) => decodeF16(h));
+
+export function f16BitsToF32(h: number): number {
+  return f16Values[h];
+}
+
+const bitsOf = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
+
 /** Rounds every value in place to the nearest value the dtype can hold. */
 export function roundToDType(values: Float32Array, dtype: WeightDType): void {
+  const bits = bitsOf(values);
   if (dtype === "f16") {
-    for (let i = 0; i < values.length; i++) values[i] = f16BitsToF32(f32ToF16Bits(values[i]));
+    for (let i = 0; i < bits.length; i++) values[i] = f16Values[f32BitsToF16Bits(bits[i])];
   } else if (dtype === "bf16") {
     // bf16 is the top half of an f32; the draws are finite, so no NaN case.
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) & 0xffff0000;
   }
 }
@@ -69,10 +73,10 @@ export function roundToDType(values: Float32Array, dtype: WeightDType): void {
 export function encodeValues(values: Float32Array, dtype: WeightDType): Uint8Array {
   if (dtype === "f32") return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint16Array(values.length);
+  const bits = bitsOf(values);
   if (dtype === "f16") {
-    for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
+    for (let i = 0; i < bits.length; i++) out[i] = f32BitsToF16Bits(bits[i]);
   } else {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let i = 0; i < bits.length; i++) out[i] = bits[i] >>> 16;
   }
   return new Uint8Array(out.buffer);

@@ -52,6 +52,24 @@ function scalarTypeId(typeId: number, key: string): ScalarTypeId {
   return typeId as ScalarTypeId;
 }
 
+function readValue(cursor: Cursor, key: string): GgufValue {
+  const typeId = cursor.u32();
+  if (typeId !== arrayTypeId) {
+    const id = scalarTypeId(typeId, key);
+    const value = cursor.scalar(id);
+    const type = scalarTypes[id];
+    if (type === "string") return { type, value: value as string };
+    if (type === "bool") return { type, value: value as boolean };
+    return { type, value: value as number };
+  }
+  const itemId = scalarTypeId(cursor.u32(), key);
+  const itemType = scalarTypes[itemId];
+  const values = Array.from({ length: cursor.u64() }, () => cursor.scalar(itemId));
+  if (itemType === "string") return { type: "array", itemType, value: values as string[] };
+  if (itemType === "bool") throw new Error(`GGUF key ${key}: arrays of bool are not supported by this reader`);
+  return { type: "array", itemType, value: values as number[] };
+}
+
 export function readGgufMetadata(path: string): GgufMetadata {
   const cursor = new Cursor(readFileSync(path));
   if (cursor.u32() !== 0x46554747) throw new Error(`${path} is not a GGUF file`);
@@ -62,16 +80,7 @@ export function readGgufMetadata(path: string): GgufMetadata {
   const metadata: GgufMetadata = new Map();
   for (let i = 0; i < count; i++) {
     const key = cursor.string();
-    const typeId = cursor.u32();
-    if (typeId !== arrayTypeId) {
-      const type = scalarTypes[scalarTypeId(typeId, key)];
-      metadata.set(key, { type, value: cursor.scalar(scalarTypeId(typeId, key)) } as GgufValue);
-      continue;
-    }
-    const itemTypeId = scalarTypeId(cursor.u32(), key);
-    const length = cursor.u64();
-    const values = Array.from({ length }, () => cursor.scalar(itemTypeId));
-    metadata.set(key, { type: "array", itemType: scalarTypes[itemTypeId], value: values } as GgufValue);
+    metadata.set(key, readValue(cursor, key));
   }
   return metadata;
 }

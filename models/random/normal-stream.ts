@@ -44,7 +44,8 @@ function splitmix32(state: number): [next: number, output: number] {
   let z = next;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return [next, (z ^ (z >>> 16)) >>> 0];
+  // Kept as int32 (not >>> 0): the generator's loop then stays in small-integer arithmetic.
+  return [next, z ^ (z >>> 16)];
 }
 
 const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
@@ -58,7 +59,7 @@ export class NormalStream {
   /** The unused upper 16 bits of the last output when a fill ended on an odd count, else -1. */
   private spareBits = -1;
 
-  constructor(seed: number, tensorName: string) {
+  constructor(seed: string, tensorName: string) {
     let state = hashText(`${seed}:${tensorName}`);
     [state, this.a] = splitmix32(state);
     [state, this.b] = splitmix32(state);
@@ -66,37 +67,38 @@ export class NormalStream {
     [, this.d] = splitmix32(state);
   }
 
-  private nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const shifted = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= shifted;
-    this.d = rotl(this.d, 11);
-    return result;
-  }
-
   /**
    * Fills out with the stream's next mean + std * N(0, 1) draws, two per 32-bit output. The
    * sequence does not depend on how a tensor is cut into fills (odd lengths keep the spare half).
+   * The generator state lives in locals during the loop, which V8 keeps in registers.
    */
   fill(out: Float32Array, mean: number, std: number): void {
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    const n = out.length;
     let i = 0;
-    if (this.spareBits >= 0 && out.length > 0) {
+    if (this.spareBits >= 0 && n > 0) {
       out[i++] = mean + std * normalQuantiles[this.spareBits];
       this.spareBits = -1;
     }
-    for (; i + 1 < out.length; i += 2) {
-      const bits = this.nextUint32();
+    for (; i < n; i += 2) {
+      const bits = Math.imul(rotl(Math.imul(b, 5), 7), 9);
+      const shifted = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= shifted;
+      d = rotl(d, 11);
       out[i] = mean + std * normalQuantiles[bits & 0xffff];
-      out[i + 1] = mean + std * normalQuantiles[bits >>> 16];
+      if (i + 1 < n) out[i + 1] = mean + std * normalQuantiles[bits >>> 16];
+      else this.spareBits = bits >>> 16;
     }
-    if (i < out.length) {
-      const bits = this.nextUint32();
-      out[i] = mean + std * normalQuantiles[bits & 0xffff];
-      this.spareBits = bits >>> 16;
-    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
   }
 }

@@ -16,8 +16,7 @@ export interface SafetensorsEntry {
 
 const safetensorsDType: Record<WeightDType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
 
-/** Byte size of a tensor. */
-export function tensorByteLength(shape: readonly number[], dtype: WeightDType): number {
+function tensorByteLength(shape: readonly number[], dtype: WeightDType): number {
   return shape.reduce((product, dim) => product * dim, 1) * bytesPerElement[dtype];
 }
 

@@ -55,7 +55,8 @@ class Cursor {
   /** What is being read, for error messages. */
   field = "magic";
   private readonly view: DataView;
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true });
+  // Lenient: a vocabulary piece that is not valid UTF-8 should not make the whole model unloadable.
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
   constructor(private readonly bytes: Uint8Array, private readonly path: string, private readonly fileSize: number) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -85,11 +86,7 @@ class Cursor {
   string(): string {
     const length = this.u64();
     const at = this.take(length);
-    try {
-      return this.decoder.decode(this.bytes.subarray(at, at + length));
-    } catch {
-      throw modelFileError(this.path, `${this.field}: string is not valid UTF-8`, this.field);
-    }
+    return this.decoder.decode(this.bytes.subarray(at, at + length));
   }
 
   /** Fails early on a count that cannot fit in the rest of the file (a corrupt count would allocate forever). */

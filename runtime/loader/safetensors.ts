@@ -69,7 +69,7 @@ async function readEntries(file: ModelFile): Promise<SafetensorsEntry[]> {
   await readExactly(file, 8, headerBytes, "header");
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes));
   } catch (error) {
     throw modelFileError(file.path, `header is not valid UTF-8 JSON (${(error as Error).message})`, "header");
   }

@@ -1,6 +1,6 @@
 // The ModelRunner backed by a compiled model: weights live in JS typed arrays referenced (not
 // copied) by the native Model object, which owns the KV cache and runs one forward per step.
-import { loadAddon } from "../../codegen/build/addon.ts";
+import { loadAddon } from "../../codegen/build/load-addon.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";

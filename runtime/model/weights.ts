@@ -34,8 +34,12 @@ function stackedTensor(model: LoadedModel, name: string, weightMap: WeightMap): 
 
 function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Array {
   if (dtype === "f32") return values;
+  // A plain loop: TypedArray.from(source, map) collects into a JS array first, which V8 cannot
+  // allocate for an embedding-sized tensor.
   const bits = dtype === "f16" ? f32ToF16Bits : f32ToBf16Bits;
-  return Uint16Array.from(values, (v) => bits(v));
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = bits(values[i]);
+  return out;
 }
 
 export function prepareWeights(model: LoadedModel, names: string[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {

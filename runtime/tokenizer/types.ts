@@ -18,7 +18,7 @@ export interface ChatTemplateOptions {
 export interface IncrementalDetokenizer {
   /** Appends a token and returns the new text it completes (possibly ""). */
   push(tokenId: number): string;
-  /** The whole text so far; equals decode() of every pushed token. */
+  /** The whole text so far; equals decode() of every pushed token (past the prompt, when one was given). */
   readonly text: string;
 }
 
@@ -34,5 +34,9 @@ export interface Tokenizer {
   tokenText(id: number): string;
   isSpecial(id: number): boolean;
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
-  createDetokenizer(options?: { skipSpecialTokens?: boolean }): IncrementalDetokenizer;
+  /**
+   * `promptIds`: the tokens before the first pushed one, used only as context (not part of `text`),
+   * so a SentencePiece tokenizer keeps the leading space of the first generated word.
+   */
+  createDetokenizer(options?: { skipSpecialTokens?: boolean; promptIds?: readonly number[] }): IncrementalDetokenizer;
 }

@@ -56,7 +56,8 @@ export const samplingProperties = {
   return_tokens_as_token_ids: { type: "boolean" },
   return_token_ids: { type: "boolean" },
   priority: { type: "integer" },
-  request_id: { type: "string", minLength: 1, maxLength: 256 },
+  // Echoed in the x-request-id header, so printable ASCII only.
+  request_id: { type: "string", minLength: 1, maxLength: 256, pattern: "^[!-~]+$" },
   user: { type: "string" },
   response_format: nullable({
     type: "object",

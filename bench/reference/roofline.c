@@ -1,0 +1,102 @@
+// The machine's own limits, measured in the same run as a benchmark so that its results can be
+// reported as fractions of them (docs/PERF.md: the limits drift ~20% between runs):
+//   - fp32 FMA peak: independent AVX2 FMA chains held in registers, no memory traffic;
+//   - memory read bandwidth: AVX2 sums over an array far larger than the caches.
+// Each is measured with 1 and 2 threads, best of several repetitions. Prints one JSON object.
+//
+// Build: gcc -O3 -march=native -fopenmp roofline.c -o roofline
+// Usage: roofline [array MiB (default 512)] [repetitions (default 5)]
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+// Zen3 and recent Intel cores retire two 8-lane FMAs per cycle with a latency of 4-5 cycles, so at
+// least 10 independent chains are needed to keep both pipes busy; 12 accumulators plus the two
+// operands fit in the 16 ymm registers without spilling.
+#define FMA_CHAINS 12
+#define FMA_ITERATIONS 20000000L
+
+static double fma_gflops(int threads, int repetitions) {
+    double best = 0;
+    for (int rep = 0; rep < repetitions; rep++) {
+        float sink = 0;
+        double start = omp_get_wtime();
+        #pragma omp parallel num_threads(threads) reduction(+ : sink)
+        {
+            // acc = acc * m + c converges to c / (1 - m): no overflow and no denormals.
+            const __m256 m = _mm256_set1_ps(0.999f);
+            const __m256 c = _mm256_set1_ps(0.001f);
+            __m256 acc[FMA_CHAINS];
+            for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm256_set1_ps((float)(k + omp_get_thread_num()));
+            for (long i = 0; i < FMA_ITERATIONS; i++) {
+                for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm256_fmadd_ps(acc[k], m, c);
+            }
+            __m256 total = acc[0];
+            for (int k = 1; k < FMA_CHAINS; k++) total = _mm256_add_ps(total, acc[k]);
+            float lanes[8];
+            _mm256_storeu_ps(lanes, total);
+            for (int k = 0; k < 8; k++) sink += lanes[k];
+        }
+        double seconds = omp_get_wtime() - start;
+        // The sum is used so the compiler cannot drop the chains.
+        if (sink == 12345.0f) fprintf(stderr, "unlikely sum\n");
+        double flops = 2.0 * 8 * FMA_CHAINS * FMA_ITERATIONS * threads;
+        if (flops / seconds / 1e9 > best) best = flops / seconds / 1e9;
+    }
+    return best;
+}
+
+static double read_gbs(const float *data, size_t count, int threads, int repetitions) {
+    double best = 0;
+    for (int rep = 0; rep < repetitions; rep++) {
+        float sink = 0;
+        double start = omp_get_wtime();
+        #pragma omp parallel num_threads(threads) reduction(+ : sink)
+        {
+            // Each thread sums one contiguous slice; 4 accumulators hide the add latency, so the
+            // loop is bound by the loads alone.
+            size_t slice = count / threads / 32 * 32;
+            const float *begin = data + slice * omp_get_thread_num();
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+            for (size_t i = 0; i < slice; i += 32) {
+                acc0 = _mm256_add_ps(acc0, _mm256_load_ps(begin + i));
+                acc1 = _mm256_add_ps(acc1, _mm256_load_ps(begin + i + 8));
+                acc2 = _mm256_add_ps(acc2, _mm256_load_ps(begin + i + 16));
+                acc3 = _mm256_add_ps(acc3, _mm256_load_ps(begin + i + 24));
+            }
+            __m256 total = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+            float lanes[8];
+            _mm256_storeu_ps(lanes, total);
+            for (int k = 0; k < 8; k++) sink += lanes[k];
+        }
+        double seconds = omp_get_wtime() - start;
+        if (sink == 12345.0f) fprintf(stderr, "unlikely sum\n");
+        double bytes = (double)(count / threads / 32 * 32) * threads * sizeof(float);
+        if (bytes / seconds / 1e9 > best) best = bytes / seconds / 1e9;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 512;
+    int repetitions = argc > 2 ? atoi(argv[2]) : 5;
+    size_t count = mib * 1024 * 1024 / sizeof(float);
+    float *data = aligned_alloc(64, count * sizeof(float));
+    if (data == NULL) {
+        fprintf(stderr, "cannot allocate %zu MiB\n", mib);
+        return 1;
+    }
+    // Touch every page first (with both threads, as the reads will), so page faults are not timed.
+    #pragma omp parallel for num_threads(2)
+    for (size_t i = 0; i < count; i++) data[i] = (float)(i & 1023) * 1e-3f;
+
+    double fma1 = fma_gflops(1, repetitions), fma2 = fma_gflops(2, repetitions);
+    double read1 = read_gbs(data, count, 1, repetitions), read2 = read_gbs(data, count, 2, repetitions);
+    printf("{\"fmaPeakGflops\":{\"t1\":%.1f,\"t2\":%.1f},\"readBandwidthGBs\":{\"t1\":%.2f,\"t2\":%.2f}}\n",
+           fma1, fma2, read1, read2);
+    free(data);
+    return 0;
+}

@@ -1,0 +1,60 @@
+// Writes a random-weight model (HF folder + GGUF of the same weights) for parity tests and benchmarks:
+//   npx tsx cli/make-random-model.ts --arch qwen2 --out DIR [--seed N] [--dtype f32|f16|bf16]
+//       [--shape tiny|tinyllama-1.1b|llama3-8b] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
+
+import { statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { weightDTypes, type WeightDType } from "../models/random/dtype.ts";
+import { shapeNames, type ShapeName } from "../models/random/shapes.ts";
+import { defaultTokenizerSource } from "../models/random/tokenizer.ts";
+import { archNames, writeRandomModel, type ArchName } from "../models/random/write-random-model.ts";
+
+const usage = `usage: make-random-model --arch ${archNames.join("|")} --out DIR [--seed N]
+       [--dtype ${weightDTypes.join("|")}] [--shape ${shapeNames.join("|")}]
+       [--tokenizer-dir DIR] [--tokenizer-gguf FILE]   (default: the shared stories260K files)`;
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined || (allowed as readonly string[]).includes(value)) return value as T | undefined;
+  throw new Error(`--${flag} must be one of ${allowed.join(", ")}, not "${value}"\n${usage}`);
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      arch: { type: "string" },
+      out: { type: "string" },
+      seed: { type: "string", default: "0" },
+      dtype: { type: "string" },
+      shape: { type: "string", default: "tiny" },
+      "tokenizer-dir": { type: "string" },
+      "tokenizer-gguf": { type: "string" },
+    },
+  });
+  const arch = oneOf<ArchName>(values.arch, archNames, "arch");
+  if (arch === undefined || values.out === undefined) throw new Error(usage);
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, not "${values.seed}"`);
+  const defaults = defaultTokenizerSource();
+
+  const started = performance.now();
+  const model = writeRandomModel({
+    arch,
+    outDir: values.out,
+    seed,
+    dtype: oneOf<WeightDType>(values.dtype, weightDTypes, "dtype"),
+    shape: oneOf<ShapeName>(values.shape, shapeNames, "shape"),
+    tokenizer: { hfDir: values["tokenizer-dir"] ?? defaults.hfDir, gguf: values["tokenizer-gguf"] ?? defaults.gguf },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const size = (path: string) => `${(statSync(path).size / 2 ** 20).toFixed(1)} MiB`;
+  console.log(`${model.config.architectures[0]} (${values.shape}, ${model.config.torch_dtype}, seed ${seed}) in ${seconds.toFixed(1)} s`);
+  console.log(`  HF folder  ${model.hfDir} (model.safetensors ${size(`${model.hfDir}/model.safetensors`)})`);
+  if (model.ggufPath !== null) console.log(`  GGUF       ${model.ggufPath} (${size(model.ggufPath)})`);
+}
+
+try {
+  main();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+}

@@ -1,0 +1,99 @@
+// Engine settings with vLLM's names and defaults (camelCased), resolved once against the model so
+// every later component can trust them.
+import { TsvllmError } from "../errors.ts";
+
+export type SchedulingPolicy = "fcfs" | "priority";
+
+export interface EngineConfig {
+  /** Tokens per KV cache block. */
+  blockSize: number;
+  maxNumSeqs: number;
+  /** Token budget of one step, shared by prefill chunks and decodes. */
+  maxNumBatchedTokens: number;
+  /** Prompt plus output tokens of one sequence. */
+  maxModelLen: number;
+  enablePrefixCaching: boolean;
+  enableChunkedPrefill: boolean;
+  schedulingPolicy: SchedulingPolicy;
+  /** KV cache budget in bytes (vLLM's kv_cache_memory_bytes; the CPU default is 4 GiB). */
+  kvCacheMemoryBytes: number;
+  /** Use exactly this many KV blocks instead of sizing from kvCacheMemoryBytes. */
+  numGpuBlocksOverride: number | null;
+  /** Requests allowed to wait for a slot before new ones get TSVLLM_ERR_QUEUE_FULL. */
+  maxWaitingRequests: number;
+  /** Seeds the per-request seeds of requests that bring none; null draws them at random. */
+  seed: number | null;
+}
+
+export type EngineArgs = Partial<EngineConfig>;
+
+export const defaultEngineArgs = Object.freeze({
+  blockSize: 16,
+  maxNumSeqs: 256,
+  maxNumBatchedTokens: 8192,
+  enablePrefixCaching: true,
+  enableChunkedPrefill: true,
+  schedulingPolicy: "fcfs" as SchedulingPolicy,
+  kvCacheMemoryBytes: 4 * 1024 ** 3,
+  numGpuBlocksOverride: null,
+  maxWaitingRequests: 4096,
+  seed: null,
+});
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${name} must be a positive integer, got ${value}`, name);
+  }
+  return value;
+}
+
+/** Fills defaults and checks the settings against the model's own maximum length. */
+export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): EngineConfig {
+  const config: EngineConfig = { ...defaultEngineArgs, maxModelLen: modelMaxLen, ...pickEngineArgs(args) };
+  positiveInteger(config.blockSize, "blockSize");
+  positiveInteger(config.maxNumSeqs, "maxNumSeqs");
+  positiveInteger(config.maxNumBatchedTokens, "maxNumBatchedTokens");
+  positiveInteger(config.maxModelLen, "maxModelLen");
+  positiveInteger(config.maxWaitingRequests, "maxWaitingRequests");
+  if (config.numGpuBlocksOverride !== null) positiveInteger(config.numGpuBlocksOverride, "numGpuBlocksOverride");
+  if (config.maxModelLen > modelMaxLen) {
+    throw new TsvllmError(
+      "TSVLLM_ERR_INVALID_ARGUMENT",
+      `maxModelLen ${config.maxModelLen} exceeds the model's maximum of ${modelMaxLen} positions`,
+      "maxModelLen",
+    );
+  }
+  if (!config.enableChunkedPrefill && config.maxNumBatchedTokens < config.maxModelLen) {
+    // Without chunking a whole prompt must fit in one step, or a long prompt would wait forever.
+    throw new TsvllmError(
+      "TSVLLM_ERR_INVALID_ARGUMENT",
+      `with chunked prefill off, maxNumBatchedTokens (${config.maxNumBatchedTokens}) must be at least maxModelLen (${config.maxModelLen})`,
+      "maxNumBatchedTokens",
+    );
+  }
+  if (config.schedulingPolicy !== "fcfs" && config.schedulingPolicy !== "priority") {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `schedulingPolicy must be "fcfs" or "priority"`, "schedulingPolicy");
+  }
+  return config;
+}
+
+const engineArgNames: readonly (keyof EngineConfig)[] = [
+  "blockSize",
+  "maxNumSeqs",
+  "maxNumBatchedTokens",
+  "maxModelLen",
+  "enablePrefixCaching",
+  "enableChunkedPrefill",
+  "schedulingPolicy",
+  "kvCacheMemoryBytes",
+  "numGpuBlocksOverride",
+  "maxWaitingRequests",
+  "seed",
+];
+
+/** The engine settings among a larger options object (LLM options also carry the model and hooks). */
+function pickEngineArgs(args: EngineArgs): EngineArgs {
+  const picked: Record<string, unknown> = {};
+  for (const name of engineArgNames) if (args[name] !== undefined) picked[name] = args[name];
+  return picked as EngineArgs;
+}

@@ -1,0 +1,229 @@
+// The engine loop: step() = schedule, run the model once, sample, postprocess. Synchronous and
+// single-threaded by design; LLM drives it to completion and AsyncLLM drives it from the event loop.
+import { TsvllmError } from "../errors.ts";
+import type { Tokenizer } from "../tokenizer/types.ts";
+import { KVCacheManager } from "./block-manager.ts";
+import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
+import { checkKvCapacity, describeKvCapacity, numKvCacheBlocks } from "./kv-cache-sizing.ts";
+import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
+import { buildModelInput, type LogitRows, type ModelRunner } from "./model-runner.ts";
+import { makeRequestOutput } from "./output.ts";
+import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
+import { nowSeconds, Request } from "./request.ts";
+import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
+import { Sampler, type SampleRow } from "./sampler.ts";
+import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
+import type { Sequence } from "./sequence.ts";
+import { appendTokenAndCheckStop } from "./stop-checker.ts";
+import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
+
+export interface EngineOptions {
+  runner: ModelRunner;
+  tokenizer: Tokenizer;
+  config?: EngineArgs;
+  /** An addon exporting the native sampler; by default a kernel-free one is built (and cached). */
+  samplerAddon?: NativeSamplerAddon;
+  /** Startup lines such as the KV capacity; default: stderr. */
+  logger?: (message: string) => void;
+}
+
+export interface AddRequestOptions {
+  priority?: number;
+  /** Isolates this request's prefix-cache entries from requests with another salt. */
+  cacheSalt?: string;
+}
+
+/** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
+export function createEngine(options: EngineOptions): LLMEngine {
+  const { runner } = options;
+  const config = resolveEngineConfig(options.config ?? {}, runner.config.maxModelLen);
+  const numBlocks = config.numGpuBlocksOverride ?? numKvCacheBlocks(config.kvCacheMemoryBytes, runner.config, config.blockSize);
+  checkKvCapacity(numBlocks, runner.config, config.blockSize, config.maxModelLen);
+  (options.logger ?? ((m: string) => process.stderr.write(`${m}\n`)))(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
+  runner.initializeKvCache(numBlocks, config.blockSize);
+  return new LLMEngine(config, numBlocks, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
+}
+
+export class LLMEngine {
+  readonly config: EngineConfig;
+  readonly tokenizer: Tokenizer;
+  readonly runner: ModelRunner;
+  readonly kvCacheManager: KVCacheManager;
+  readonly scheduler: Scheduler;
+  private readonly sampler: Sampler;
+  private readonly requests = new Map<string, Request>();
+  private promptTokens = 0;
+  private generationTokens = 0;
+  private seedCounter = 0n;
+
+  constructor(config: EngineConfig, numBlocks: number, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
+    this.config = config;
+    this.runner = runner;
+    this.tokenizer = tokenizer;
+    this.kvCacheManager = new KVCacheManager({ numBlocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
+    this.scheduler = new Scheduler(config, this.kvCacheManager);
+    this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
+  }
+
+  get vocabSize(): number {
+    return this.runner.config.vocabSize;
+  }
+
+  /** Validates and queues a request; throws TsvllmError for input the engine cannot run. */
+  addRequest(requestId: string, prompt: PromptInput, params: SamplingParams, options: AddRequestOptions = {}): Request {
+    if (this.requests.has(requestId)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `request id ${requestId} is already in use`, "request_id");
+    if (this.scheduler.waiting.length >= this.config.maxWaitingRequests) {
+      throw new TsvllmError("TSVLLM_ERR_QUEUE_FULL", `${this.scheduler.waiting.length} requests are already waiting (maxWaitingRequests); retry later`);
+    }
+    validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs);
+    const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
+    validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
+    const request = new Request({
+      requestId,
+      prompt: typeof prompt === "string" ? prompt : null,
+      promptTokenIds,
+      params,
+      priority: options.priority ?? 0,
+      arrivalTime: nowSeconds(),
+      cacheSalt: options.cacheSalt ?? null,
+      rngSeed: params.seed !== null ? BigInt.asUintN(64, BigInt(params.seed)) : this.drawSeed(),
+      eosTokenIds: this.tokenizer.eosTokenIds,
+      badWordsTokenIds: this.badWordsTokenIds(params.badWords ?? []),
+      maxOutputTokens: Math.max(1, Math.min(params.maxTokens, this.config.maxModelLen - promptTokenIds.length)),
+      createDetokenizer: () => this.tokenizer.createDetokenizer({ skipSpecialTokens: params.skipSpecialTokens }),
+    });
+    this.requests.set(requestId, request);
+    this.scheduler.add(request.sequences[0]);
+    return request;
+  }
+
+  /** Finishes the request with "abort" and frees its blocks at once; null if it is not live. */
+  abortRequest(requestId: string): RequestOutput | null {
+    const request = this.requests.get(requestId);
+    if (request === undefined) return null;
+    for (const seq of request.liveSequences()) {
+      this.scheduler.release(seq);
+      seq.finish("abort");
+    }
+    return this.finishRequest(request);
+  }
+
+  hasUnfinishedRequests(): boolean {
+    return this.requests.size > 0;
+  }
+
+  get numUnfinishedRequests(): number {
+    return this.requests.size;
+  }
+
+  /** One engine iteration; returns the outputs of requests that advanced or finished. */
+  step(): RequestOutput[] {
+    const scheduled = this.scheduler.schedule();
+    if (scheduled.scheduled.length === 0) return [];
+    const { input, rows } = buildModelInput(scheduled);
+    const logits = this.runner.execute(input);
+    this.scheduler.commitStep(scheduled);
+    this.recordPromptLogprobs(scheduled, rows, logits);
+
+    const sampleRows: SampleRow[] = [];
+    const forks: Sequence[] = [];
+    scheduled.scheduled.forEach((s, i) => {
+      if (rows[i].sampleRow < 0) return;
+      if (s.numSamples > 1) {
+        forks.push(s.seq);
+        for (const seq of s.seq.request.sequences) sampleRows.push({ seq, logitsRow: rows[i].sampleRow });
+      } else {
+        sampleRows.push({ seq: s.seq, logitsRow: rows[i].sampleRow });
+      }
+    });
+    const sampled = this.sampler.sample(logits, sampleRows);
+    for (const parent of forks) this.scheduler.fork(parent, parent.request.sequences.slice(1));
+
+    const now = nowSeconds();
+    const touched = new Set<Request>();
+    sampleRows.forEach(({ seq }, r) => {
+      const request = seq.request;
+      if (request.metrics.firstTokenTime === null) {
+        request.metrics.firstTokenTime = now;
+        this.promptTokens += request.promptTokenIds.length;
+      }
+      request.metrics.lastTokenTime = now;
+      this.generationTokens++;
+      const tokenId = sampled.tokenIds[r];
+      if (sampled.logprobs !== null && seq.outputLogprobs !== null) {
+        seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, r, this.tokenizer), request.params.logprobs));
+        seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, r);
+      }
+      appendTokenAndCheckStop(seq, tokenId, this.config.maxModelLen);
+      if (seq.isFinished) this.scheduler.release(seq);
+      touched.add(request);
+    });
+    for (const s of scheduled.scheduled) if (s.seq.request.promptLogprobs !== null) touched.add(s.seq.request);
+    return [...touched].map((request) => (request.finished ? this.finishRequest(request) : makeRequestOutput(request)));
+  }
+
+  stats(): EngineStats {
+    return {
+      numRequestsRunning: this.scheduler.running.length,
+      numRequestsWaiting: this.scheduler.waiting.length,
+      kvCacheUsagePerc: this.kvCacheManager.usage,
+      prefixCacheQueries: this.kvCacheManager.prefixCacheQueries,
+      prefixCacheHits: this.kvCacheManager.prefixCacheHits,
+      numPreemptions: this.scheduler.numPreemptions,
+      promptTokens: this.promptTokens,
+      generationTokens: this.generationTokens,
+    };
+  }
+
+  /** Live requests, for invariant checks and metrics. */
+  liveRequests(): Request[] {
+    return [...this.requests.values()];
+  }
+
+  private finishRequest(request: Request): RequestOutput {
+    request.metrics.finishedTime = nowSeconds();
+    this.requests.delete(request.requestId);
+    return makeRequestOutput(request);
+  }
+
+  private recordPromptLogprobs(scheduled: SchedulerOutput, rows: LogitRows[], logits: Float32Array): void {
+    scheduled.scheduled.forEach((s, i) => {
+      const { numPromptLogprobRows: count, promptLogprobRow, firstPromptLogprobToken: first } = rows[i];
+      const request = s.seq.request;
+      if (count === 0 || request.promptLogprobs === null) return;
+      const rowIndices = Int32Array.from({ length: count }, (_, k) => promptLogprobRow + k);
+      const targets = Int32Array.from({ length: count }, (_, k) => request.promptTokenIds[first + k]);
+      const wanted = request.params.promptLogprobs as number;
+      const tensors = this.sampler.logprobsOf(logits, rowIndices, targets, wanted);
+      for (let k = 0; k < count; k++) request.promptLogprobs.push(positionLogprobs(tensors, k, this.tokenizer));
+    });
+  }
+
+  /** A row holds the batch's widest top-N; keep the chosen token plus this request's own top-N. */
+  private trimLogprobs(entries: PositionLogprobs, wanted: number | null): PositionLogprobs {
+    if (wanted === null || wanted < 0) return entries;
+    return new Map([...entries].filter(([, entry], j) => j === 0 || entry.rank <= wanted));
+  }
+
+  private badWordsTokenIds(words: readonly string[]): number[][] {
+    const sequences = new Map<string, number[]>();
+    for (const word of words) {
+      // As vLLM does, a bad word is banned both as written and with a leading space.
+      for (const variant of [word.trimStart(), ` ${word.trimStart()}`]) {
+        const ids = this.tokenizer.encode(variant, { addSpecialTokens: false });
+        if (ids.length > 0) sequences.set(ids.join(","), ids);
+      }
+    }
+    return [...sequences.values()];
+  }
+
+  private drawSeed(): bigint {
+    if (this.config.seed === null) {
+      const words = crypto.getRandomValues(new Uint32Array(2));
+      return (BigInt(words[1]) << 32n) | BigInt(words[0]);
+    }
+    // Reproducible runs: the n-th request without a seed gets a seed derived from (engine seed, n).
+    this.seedCounter++;
+    return BigInt.asUintN(64, (BigInt(this.config.seed) << 20n) ^ (this.seedCounter * 0x9e3779b97f4a7c15n));
+  }
+}

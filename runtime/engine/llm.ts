@@ -1,0 +1,77 @@
+// The offline API, as vLLM's LLM class: create once, then generate / chat / beamSearch over
+// batches; results come back in input order when the whole batch is done.
+import cliProgress from "cli-progress";
+import type { ChatMessage, ChatTemplateOptions, Tokenizer } from "../tokenizer/types.ts";
+import { beamSearch, type BeamSearchOutput, type BeamSearchParams } from "./beam-search.ts";
+import type { LLMEngine } from "./llm-engine.ts";
+import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
+import { runToCompletion } from "./run-to-completion.ts";
+import { samplingParams, type EngineStats, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
+
+export interface GenerateCallOptions {
+  /** Per prompt, lower first under the priority policy. */
+  priority?: number[];
+  /** A progress bar on stderr for batches of 32 or more prompts when stderr is a terminal (default true). */
+  useProgressBar?: boolean;
+}
+
+type ParamsArg = Partial<SamplingParams> | Partial<SamplingParams>[];
+
+const progressBarMinPrompts = 32;
+
+export class LLM {
+  readonly engine: LLMEngine;
+  readonly modelName: string;
+
+  static async create(options: LLMOptions): Promise<LLM> {
+    return new LLM(await engineFromOptions(options), options.model);
+  }
+
+  constructor(engine: LLMEngine, modelName: string) {
+    this.engine = engine;
+    this.modelName = modelName;
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.engine.tokenizer;
+  }
+
+  async generate(prompts: PromptInput | PromptInput[], params: ParamsArg = {}, options: GenerateCallOptions = {}): Promise<RequestOutput[]> {
+    const list = Array.isArray(prompts) ? prompts : [prompts];
+    const paramsList = Array.isArray(params) ? params : list.map(() => params);
+    if (paramsList.length !== list.length) throw new RangeError(`got ${paramsList.length} sampling params for ${list.length} prompts`);
+    const requests = list.map((prompt, i) => ({ prompt, params: samplingParams(paramsList[i]), priority: options.priority?.[i] }));
+    const showBar = (options.useProgressBar ?? true) && list.length >= progressBarMinPrompts && process.stderr.isTTY === true;
+    if (!showBar) return runToCompletion(this.engine, requests);
+    const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "Processed prompts {bar} {value}/{total} | {eta_formatted} left" }, cliProgress.Presets.shades_classic);
+    bar.start(list.length, 0);
+    try {
+      return runToCompletion(this.engine, requests, () => bar.increment());
+    } finally {
+      bar.stop();
+    }
+  }
+
+  /** Applies the chat template to each conversation (one, or a list of them) and generates. */
+  async chat(messages: ChatMessage[] | ChatMessage[][], params: ParamsArg = {}, options: ChatTemplateOptions & GenerateCallOptions = {}): Promise<RequestOutput[]> {
+    const conversations = messages.length > 0 && Array.isArray(messages[0]) ? (messages as ChatMessage[][]) : [messages as ChatMessage[]];
+    const prompts = conversations.map((conversation) => {
+      const text = this.tokenizer.applyChatTemplate(conversation, { addGenerationPrompt: true, ...options });
+      // The template already holds the special tokens (a second BOS is vLLM's classic chat bug).
+      return { promptTokenIds: this.tokenizer.encode(text, { addSpecialTokens: false }) };
+    });
+    return this.generate(prompts, params, options);
+  }
+
+  async beamSearch(prompts: PromptInput | PromptInput[], params: BeamSearchParams): Promise<BeamSearchOutput[]> {
+    return beamSearch(this.engine, Array.isArray(prompts) ? prompts : [prompts], params);
+  }
+
+  stats(): EngineStats {
+    return this.engine.stats();
+  }
+
+  close(): void {
+    this.engine.runner.close?.();
+  }
+}

@@ -1,0 +1,60 @@
+// How LLM.create / AsyncLLM.create get a model runner and tokenizer: injected directly, through a
+// per-call loadModel hook, or through the process-wide default loader that the model loading code
+// registers (setDefaultModelLoader), so this module never depends on a particular model format.
+import { TsvllmError } from "../errors.ts";
+import type { Tokenizer } from "../tokenizer/types.ts";
+import type { EngineArgs } from "./config.ts";
+import { createEngine, type LLMEngine } from "./llm-engine.ts";
+import type { ModelRunner } from "./model-runner.ts";
+import type { NativeSamplerAddon } from "./sampler-addon.ts";
+
+export interface LoadedModel {
+  runner: ModelRunner;
+  tokenizer: Tokenizer;
+  /** The runner's addon, which exports the native sampler too. */
+  samplerAddon?: NativeSamplerAddon;
+}
+
+export interface LLMOptions extends EngineArgs {
+  /** A model directory, GGUF file or hub id; the name the server reports. */
+  model: string;
+  /** Weights dtype ("auto" follows the checkpoint, as vLLM does). */
+  dtype?: "auto" | "float32" | "float16" | "bfloat16";
+  device?: "auto" | "cpu" | "cuda";
+  /** A runner and tokenizer to use as they are: nothing is loaded. */
+  runner?: ModelRunner;
+  tokenizer?: Tokenizer;
+  /** Loads `model`; overrides the default loader for this call. */
+  loadModel?: ModelLoader;
+  samplerAddon?: NativeSamplerAddon;
+  logger?: (message: string) => void;
+}
+
+export type ModelLoader = (options: LLMOptions) => Promise<LoadedModel>;
+
+let defaultModelLoader: ModelLoader | null = null;
+
+/** Registers the loader LLM.create uses when the options bring no runner and no loadModel. */
+export function setDefaultModelLoader(loader: ModelLoader | null): void {
+  defaultModelLoader = loader;
+}
+
+export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine> {
+  let loaded: LoadedModel;
+  if (options.runner !== undefined && options.tokenizer !== undefined) {
+    loaded = { runner: options.runner, tokenizer: options.tokenizer, samplerAddon: options.samplerAddon };
+  } else {
+    const loader = options.loadModel ?? defaultModelLoader;
+    if (loader === null) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `no model loader is registered to load "${options.model}"; pass runner and tokenizer, or loadModel`, "model");
+    }
+    loaded = await loader(options);
+  }
+  return createEngine({
+    runner: loaded.runner,
+    tokenizer: loaded.tokenizer,
+    config: options,
+    samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
+    logger: options.logger,
+  });
+}

@@ -1,0 +1,108 @@
+// The boundary between the engine and a model: once per step the engine flattens the scheduled
+// batch into typed arrays and makes ONE call that runs the whole forward pass. The runner owns the
+// KV cache memory; the engine only decides which block and slot each token's K/V goes to.
+import type { KvCacheSpec } from "./kv-cache-sizing.ts";
+import type { SchedulerOutput } from "./scheduler.ts";
+
+export interface ModelRunnerConfig extends KvCacheSpec {
+  vocabSize: number;
+  /** Positions the model supports (max_position_embeddings); caps the engine's maxModelLen. */
+  maxModelLen: number;
+}
+
+/** One step of work, flattened: sequence s owns tokens queryStartLoc[s] .. queryStartLoc[s + 1]. */
+export interface ModelInput {
+  numSeqs: number;
+  numTokens: number;
+  /** [numTokens] token ids to compute. */
+  inputIds: Int32Array;
+  /** [numTokens] absolute position of each token in its sequence. */
+  positions: Int32Array;
+  /** [numTokens] KV slot (block * blockSize + offset) each token's key and value are written to. */
+  slotMapping: Int32Array;
+  /** [numSeqs, maxBlocksPerSeq] physical blocks of each sequence, padded with -1. */
+  blockTables: Int32Array;
+  maxBlocksPerSeq: number;
+  /** [numSeqs] tokens each sequence attends over, this step's included. */
+  contextLens: Int32Array;
+  /** [numSeqs + 1] prefix sums of tokens per sequence. */
+  queryStartLoc: Int32Array;
+  /** [numLogitRows] token indices (into inputIds) whose logits execute() returns, in this order. */
+  logitsIndices: Int32Array;
+  /** [numCopies, 2] (src, dst) blocks to copy, all layers, before the forward pass (copy-on-write). */
+  blockCopies: Int32Array;
+}
+
+export interface ModelRunner {
+  readonly config: ModelRunnerConfig;
+  /** Allocates the paged KV cache: numBlocks blocks of blockSize tokens. Called once, before execute(). */
+  initializeKvCache(numBlocks: number, blockSize: number): void;
+  /** Runs the forward pass; returns logits [logitsIndices.length, vocabSize]. */
+  execute(input: ModelInput): Float32Array;
+  close?(): void;
+}
+
+/** Where a scheduled sequence's rows are in the logits execute() returns; -1 / 0 when absent. */
+export interface LogitRows {
+  /** First row of the prompt log-prob rows: row k scores prompt token firstPromptLogprobToken + k. */
+  promptLogprobRow: number;
+  numPromptLogprobRows: number;
+  firstPromptLogprobToken: number;
+  /** Row that samples the next token. */
+  sampleRow: number;
+}
+
+/**
+ * Prompt log-prob rows of one scheduled chunk: position p scores prompt token p + 1. Rows already
+ * recorded (a preempted sequence recomputing its prompt) are not asked for again.
+ */
+function promptLogprobSpan(output: SchedulerOutput["scheduled"][number]): { first: number; count: number } {
+  const { seq } = output;
+  const recorded = seq.request.promptLogprobs;
+  if (recorded === null || seq.index !== 0) return { first: 0, count: 0 };
+  const start = output.positions[0];
+  const first = Math.max(start + 1, recorded.length);
+  const end = Math.min(start + output.numScheduledTokens, seq.numPromptTokens - 1);
+  return { first, count: Math.max(0, end - first + 1) };
+}
+
+export function buildModelInput(output: SchedulerOutput): { input: ModelInput; rows: LogitRows[] } {
+  const { scheduled } = output;
+  const numSeqs = scheduled.length;
+  const maxBlocksPerSeq = scheduled.reduce((m, s) => Math.max(m, s.blockTable.length), 0);
+  const blockTables = new Int32Array(numSeqs * maxBlocksPerSeq).fill(-1);
+  const contextLens = new Int32Array(numSeqs);
+  const queryStartLoc = new Int32Array(numSeqs + 1);
+  const logitsIndices: number[] = [];
+  const rows: LogitRows[] = [];
+  for (let s = 0; s < numSeqs; s++) {
+    const item = scheduled[s];
+    blockTables.set(item.blockTable, s * maxBlocksPerSeq);
+    contextLens[s] = item.contextLen;
+    const start = queryStartLoc[s];
+    queryStartLoc[s + 1] = start + item.numScheduledTokens;
+    const span = promptLogprobSpan(item);
+    const promptLogprobRow = logitsIndices.length;
+    // The token at position p - 1 predicts prompt token p.
+    for (let t = span.first; t < span.first + span.count; t++) logitsIndices.push(start + (t - 1 - item.positions[0]));
+    const sampleRow = item.needsLogits ? logitsIndices.length : -1;
+    if (item.needsLogits) logitsIndices.push(queryStartLoc[s + 1] - 1);
+    rows.push({ promptLogprobRow, numPromptLogprobRows: span.count, firstPromptLogprobToken: span.first, sampleRow });
+  }
+  const blockCopies = new Int32Array(output.blockCopies.length * 2);
+  output.blockCopies.forEach((c, i) => blockCopies.set([c.src, c.dst], i * 2));
+  const input: ModelInput = {
+    numSeqs,
+    numTokens: output.totalNumScheduledTokens,
+    inputIds: output.inputIds,
+    positions: output.positions,
+    slotMapping: output.slotMapping,
+    blockTables,
+    maxBlocksPerSeq,
+    contextLens,
+    queryStartLoc,
+    logitsIndices: Int32Array.from(logitsIndices),
+    blockCopies,
+  };
+  return { input, rows };
+}

@@ -1,0 +1,26 @@
+// Builds the cumulative RequestOutput a caller sees: every sequence's text and tokens so far.
+import { visibleOutputText } from "./stop-checker.ts";
+import type { Request } from "./request.ts";
+import type { CompletionOutput, RequestOutput } from "./types.ts";
+
+export function makeRequestOutput(request: Request): RequestOutput {
+  const wantsLogprobs = request.params.logprobs !== null;
+  const outputs: CompletionOutput[] = request.sequences.map((seq) => ({
+    index: seq.index,
+    text: visibleOutputText(seq),
+    tokenIds: seq.outputTokenIds,
+    cumulativeLogprob: wantsLogprobs ? seq.cumulativeLogprob : null,
+    logprobs: seq.outputLogprobs === null ? null : [...seq.outputLogprobs],
+    finishReason: seq.finishReason,
+    stopReason: seq.stopReason,
+  }));
+  return {
+    requestId: request.requestId,
+    prompt: request.prompt,
+    promptTokenIds: request.promptTokenIds,
+    promptLogprobs: request.promptLogprobs === null ? null : [...request.promptLogprobs],
+    outputs,
+    finished: request.finished,
+    metrics: { ...request.metrics },
+  };
+}

@@ -1,0 +1,49 @@
+// Rejects sampling params and prompts the engine cannot honour, with vLLM's limits and a
+// TsvllmError naming the offending field, before anything is queued.
+import { TsvllmError } from "../errors.ts";
+import type { SamplingParams } from "./types.ts";
+
+function invalid(param: string, message: string): never {
+  throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", message, param);
+}
+
+function checkTokenId(id: number, vocabSize: number, param: string): void {
+  if (!Number.isInteger(id) || id < 0 || id >= vocabSize) invalid(param, `${param} holds token id ${id}, outside the vocabulary [0, ${vocabSize})`);
+}
+
+export function validateSamplingParams(p: SamplingParams, vocabSize: number, maxNumSeqs: number): void {
+  if (!Number.isInteger(p.n) || p.n < 1) invalid("n", `n must be a positive integer, got ${p.n}`);
+  if (p.n > maxNumSeqs) invalid("n", `n (${p.n}) exceeds maxNumSeqs (${maxNumSeqs})`);
+  if (!(p.temperature >= 0)) invalid("temperature", `temperature must be >= 0, got ${p.temperature}`);
+  if (!(p.topP > 0 && p.topP <= 1)) invalid("top_p", `top_p must be in (0, 1], got ${p.topP}`);
+  if (!Number.isInteger(p.topK) || p.topK < -1) invalid("top_k", `top_k must be -1, 0 (all) or a positive integer, got ${p.topK}`);
+  if (!(p.minP >= 0 && p.minP <= 1)) invalid("min_p", `min_p must be in [0, 1], got ${p.minP}`);
+  if (!(p.repetitionPenalty > 0 && p.repetitionPenalty <= 2 ** 31)) invalid("repetition_penalty", `repetition_penalty must be > 0, got ${p.repetitionPenalty}`);
+  if (!(p.presencePenalty >= -2 && p.presencePenalty <= 2)) invalid("presence_penalty", `presence_penalty must be in [-2, 2], got ${p.presencePenalty}`);
+  if (!(p.frequencyPenalty >= -2 && p.frequencyPenalty <= 2)) invalid("frequency_penalty", `frequency_penalty must be in [-2, 2], got ${p.frequencyPenalty}`);
+  if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) invalid("max_tokens", `max_tokens must be at least 1, got ${p.maxTokens}`);
+  if (!Number.isInteger(p.minTokens) || p.minTokens < 0 || p.minTokens > p.maxTokens) {
+    invalid("min_tokens", `min_tokens must be in [0, max_tokens], got ${p.minTokens}`);
+  }
+  if (p.seed !== null && !Number.isSafeInteger(p.seed)) invalid("seed", `seed must be an integer, got ${p.seed}`);
+  for (const [name, value] of [["logprobs", p.logprobs], ["prompt_logprobs", p.promptLogprobs]] as const) {
+    if (value !== null && (!Number.isInteger(value) || value < -1)) invalid(name, `${name} must be -1 (whole vocabulary) or a count >= 0, got ${value}`);
+  }
+  for (const id of p.stopTokenIds) checkTokenId(id, vocabSize, "stop_token_ids");
+  if (p.allowedTokenIds !== null) {
+    if (p.allowedTokenIds.length === 0) invalid("allowed_token_ids", "allowed_token_ids must not be empty");
+    for (const id of p.allowedTokenIds) checkTokenId(id, vocabSize, "allowed_token_ids");
+  }
+  for (const [id, bias] of Object.entries(p.logitBias ?? {})) {
+    checkTokenId(Number(id), vocabSize, "logit_bias");
+    if (!Number.isFinite(bias)) invalid("logit_bias", `logit_bias for token ${id} must be a finite number`);
+  }
+}
+
+export function validatePromptTokens(ids: readonly number[], vocabSize: number, maxModelLen: number): void {
+  if (ids.length === 0) invalid("prompt", "the prompt must contain at least one token");
+  for (const id of ids) checkTokenId(id, vocabSize, "prompt");
+  if (ids.length > maxModelLen) {
+    throw new TsvllmError("TSVLLM_ERR_PROMPT_TOO_LONG", `the prompt has ${ids.length} tokens, more than maxModelLen (${maxModelLen})`, "prompt");
+  }
+}

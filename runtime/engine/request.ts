@@ -1,0 +1,78 @@
+// A request as the engine keeps it: the prompt, its sampling params resolved into what the
+// sampler and stop checker need, its n sequences, its timings and its prompt log-probs.
+import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
+import { Sequence } from "./sequence.ts";
+import type { PositionLogprobs, RequestMetrics, SamplingParams } from "./types.ts";
+
+export interface RequestInit {
+  requestId: string;
+  prompt: string | null;
+  promptTokenIds: number[];
+  params: SamplingParams;
+  /** Lower runs first under the priority policy (vLLM's convention). */
+  priority: number;
+  arrivalTime: number;
+  cacheSalt: string | null;
+  /** 64-bit seed of every sequence's RNG stream (the request's seed, or one drawn for it). */
+  rngSeed: bigint;
+  eosTokenIds: readonly number[];
+  /** Token sequences of params.badWords. */
+  badWordsTokenIds: number[][];
+  /** Output budget: params.maxTokens capped by what maxModelLen leaves after the prompt. */
+  maxOutputTokens: number;
+  createDetokenizer: () => IncrementalDetokenizer;
+}
+
+/** Wall-clock seconds with sub-millisecond resolution, like vLLM's time.time(). */
+export function nowSeconds(): number {
+  return (performance.timeOrigin + performance.now()) / 1000;
+}
+
+export class Request {
+  readonly requestId: string;
+  readonly prompt: string | null;
+  readonly promptTokenIds: number[];
+  readonly params: SamplingParams;
+  readonly priority: number;
+  readonly cacheSalt: string | null;
+  readonly rngSeed: bigint;
+  readonly eosTokenIds: readonly number[];
+  readonly badWordsTokenIds: number[][];
+  readonly maxOutputTokens: number;
+  readonly sequences: Sequence[];
+  /** False while the other n - 1 sequences still wait to fork from the first. */
+  forked: boolean;
+  promptLogprobs: (PositionLogprobs | null)[] | null;
+  readonly metrics: RequestMetrics;
+
+  constructor(init: RequestInit) {
+    this.requestId = init.requestId;
+    this.prompt = init.prompt;
+    this.promptTokenIds = init.promptTokenIds;
+    this.params = init.params;
+    this.priority = init.priority;
+    this.cacheSalt = init.cacheSalt;
+    this.rngSeed = init.rngSeed;
+    this.eosTokenIds = init.eosTokenIds;
+    this.badWordsTokenIds = init.badWordsTokenIds;
+    this.maxOutputTokens = init.maxOutputTokens;
+    this.sequences = Array.from({ length: init.params.n }, (_, i) => new Sequence(this, i, init.createDetokenizer()));
+    this.forked = init.params.n === 1;
+    // Position 0 has no log-prob: nothing precedes the first prompt token.
+    this.promptLogprobs = init.params.promptLogprobs === null ? null : [null];
+    this.metrics = { arrivalTime: init.arrivalTime, firstScheduledTime: null, firstTokenTime: null, lastTokenTime: null, finishedTime: null };
+  }
+
+  get arrivalTime(): number {
+    return this.metrics.arrivalTime;
+  }
+
+  get finished(): boolean {
+    return this.sequences.every((s) => s.isFinished);
+  }
+
+  /** Sequences that still hold or wait for KV blocks. */
+  liveSequences(): Sequence[] {
+    return this.sequences.filter((s) => !s.isFinished);
+  }
+}

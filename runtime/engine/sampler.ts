@@ -1,0 +1,195 @@
+// The JS side of the native sampler: packs each sample row's params into typed arrays, makes one
+// native call per step, and unpacks token ids and log-probs. The only loops here are over rows
+// and over a row's short lists (bias entries, history for penalties), never over the vocabulary.
+import type { NativeSamplerAddon, NativeSampleBatch } from "./sampler-addon.ts";
+import type { Request } from "./request.ts";
+import type { Sequence } from "./sequence.ts";
+
+/** A sequence that gets a token this step, and the logits row it is drawn from. */
+export interface SampleRow {
+  seq: Sequence;
+  logitsRow: number;
+}
+
+/** Log-prob slots of several rows, width per row: slot 0 is the chosen or target token, then the top-N. */
+export interface LogprobTensors {
+  width: number;
+  tokenIds: Int32Array;
+  logprobs: Float32Array;
+  ranks: Int32Array;
+}
+
+export interface SamplerOutput {
+  tokenIds: Int32Array;
+  logprobs: LogprobTensors | null;
+}
+
+/** Per-request lists that never change while it runs, packed once. */
+interface RequestTables {
+  biasTokenIds: number[];
+  biasValues: number[];
+  allowedTokenIds: number[];
+  /** EOS (unless ignoreEos) and stop token ids, masked while below minTokens. */
+  stopIds: number[];
+  needsHistory: boolean;
+}
+
+function requestTables(request: Request): RequestTables {
+  const p = request.params;
+  const bias = Object.entries(p.logitBias ?? {}).map(([id, value]) => [Number(id), value] as const);
+  return {
+    biasTokenIds: bias.map(([id]) => id),
+    biasValues: bias.map(([, value]) => value),
+    allowedTokenIds: p.allowedTokenIds ?? [],
+    stopIds: [...(p.ignoreEos ? [] : request.eosTokenIds), ...p.stopTokenIds],
+    needsHistory: p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0 || request.badWordsTokenIds.some((w) => w.length > 1),
+  };
+}
+
+/** Flat CSR builder: offsets [rows + 1] into one values array. */
+class CsrBuilder {
+  readonly offsets: Int32Array;
+  readonly values: number[] = [];
+  private row = 0;
+  constructor(numRows: number) {
+    this.offsets = new Int32Array(numRows + 1);
+  }
+  push(items: Iterable<number>): void {
+    for (const v of items) this.values.push(v);
+    this.offsets[++this.row] = this.values.length;
+  }
+}
+
+export class Sampler {
+  private readonly addon: NativeSamplerAddon;
+  private readonly vocabSize: number;
+  private readonly tables = new WeakMap<Request, RequestTables>();
+
+  constructor(addon: NativeSamplerAddon, vocabSize: number) {
+    this.addon = addon;
+    this.vocabSize = vocabSize;
+  }
+
+  sample(logits: Float32Array, rows: readonly SampleRow[]): SamplerOutput {
+    const n = rows.length;
+    if (n === 0) return { tokenIds: new Int32Array(0), logprobs: null };
+    const history = new CsrBuilder(n);
+    const bias = new CsrBuilder(n);
+    const biasValues: number[] = [];
+    const allowed = new CsrBuilder(n);
+    const banned = new CsrBuilder(n);
+    const badWordOffsets = new Int32Array(n + 1);
+    const badWordStarts: number[] = [0];
+    const badWordTokens: number[] = [];
+    const f32 = () => new Float32Array(n);
+    const batch: NativeSampleBatch = {
+      numRows: n,
+      vocabSize: this.vocabSize,
+      logits,
+      rowIndices: new Int32Array(n),
+      temperature: f32(),
+      topP: f32(),
+      topK: new Int32Array(n),
+      minP: f32(),
+      presencePenalty: f32(),
+      frequencyPenalty: f32(),
+      repetitionPenalty: f32(),
+      rng: new Uint32Array(n * 4),
+      historyOffsets: history.offsets,
+      historyTokens: new Int32Array(0),
+      promptLens: new Int32Array(n),
+      biasOffsets: bias.offsets,
+      biasTokenIds: new Int32Array(0),
+      biasValues: new Float32Array(0),
+      allowedOffsets: allowed.offsets,
+      allowedTokenIds: new Int32Array(0),
+      bannedOffsets: banned.offsets,
+      bannedTokenIds: new Int32Array(0),
+      badWordOffsets,
+      badWordStarts: new Int32Array(0),
+      badWordTokens: new Int32Array(0),
+      numLogprobs: new Int32Array(n),
+      logprobWidth: 0,
+      sampledTokenIds: new Int32Array(n),
+      logprobTokenIds: new Int32Array(0),
+      logprobValues: new Float32Array(0),
+      logprobRanks: new Int32Array(0),
+    };
+    let maxLogprobs = -1;
+    rows.forEach(({ seq, logitsRow }, r) => {
+      const request = seq.request;
+      const p = request.params;
+      let t = this.tables.get(request);
+      if (t === undefined) {
+        t = requestTables(request);
+        this.tables.set(request, t);
+      }
+      batch.rowIndices[r] = logitsRow;
+      batch.temperature[r] = p.temperature;
+      batch.topP[r] = p.topP;
+      batch.topK[r] = p.topK;
+      batch.minP[r] = p.minP;
+      batch.presencePenalty[r] = p.presencePenalty;
+      batch.frequencyPenalty[r] = p.frequencyPenalty;
+      batch.repetitionPenalty[r] = p.repetitionPenalty;
+      batch.rng[r * 4] = Number(request.rngSeed & 0xffffffffn);
+      batch.rng[r * 4 + 1] = Number((request.rngSeed >> 32n) & 0xffffffffn);
+      batch.rng[r * 4 + 2] = seq.index;
+      batch.rng[r * 4 + 3] = seq.numOutputTokens;
+      history.push(t.needsHistory ? seq.tokenIds : []);
+      batch.promptLens[r] = t.needsHistory ? seq.numPromptTokens : 0;
+      bias.push(t.biasTokenIds);
+      biasValues.push(...t.biasValues);
+      allowed.push(t.allowedTokenIds);
+      banned.push(seq.numOutputTokens < p.minTokens ? t.stopIds : []);
+      for (const word of request.badWordsTokenIds) {
+        badWordTokens.push(...word);
+        badWordStarts.push(badWordTokens.length);
+      }
+      badWordOffsets[r + 1] = badWordStarts.length - 1;
+      const wanted = p.logprobs === null ? -1 : p.logprobs < 0 ? this.vocabSize : p.logprobs;
+      batch.numLogprobs[r] = wanted;
+      maxLogprobs = Math.max(maxLogprobs, wanted);
+    });
+    batch.historyTokens = Int32Array.from(history.values);
+    batch.biasTokenIds = Int32Array.from(bias.values);
+    batch.biasValues = Float32Array.from(biasValues);
+    batch.allowedTokenIds = Int32Array.from(allowed.values);
+    batch.bannedTokenIds = Int32Array.from(banned.values);
+    batch.badWordStarts = Int32Array.from(badWordStarts);
+    batch.badWordTokens = Int32Array.from(badWordTokens);
+    const width = maxLogprobs + 1;
+    batch.logprobWidth = width;
+    batch.logprobTokenIds = new Int32Array(n * width);
+    batch.logprobValues = new Float32Array(n * width);
+    batch.logprobRanks = new Int32Array(n * width);
+    this.addon.samplerSample(batch);
+    const logprobs = width > 0 ? { width, tokenIds: batch.logprobTokenIds, logprobs: batch.logprobValues, ranks: batch.logprobRanks } : null;
+    return { tokenIds: batch.sampledTokenIds, logprobs };
+  }
+
+  /** Log-probs of known next tokens (prompt log-probs) under the raw logits rows given. */
+  logprobsOf(logits: Float32Array, rowIndices: Int32Array, targetTokenIds: Int32Array, numLogprobs: number): LogprobTensors {
+    const numRows = rowIndices.length;
+    const topN = numLogprobs < 0 ? this.vocabSize : numLogprobs;
+    const width = topN + 1;
+    const out: LogprobTensors = {
+      width,
+      tokenIds: new Int32Array(numRows * width),
+      logprobs: new Float32Array(numRows * width),
+      ranks: new Int32Array(numRows * width),
+    };
+    this.addon.samplerLogprobs({
+      numRows,
+      vocabSize: this.vocabSize,
+      logits,
+      rowIndices,
+      targetTokenIds,
+      numLogprobs: topN,
+      logprobTokenIds: out.tokenIds,
+      logprobValues: out.logprobs,
+      logprobRanks: out.ranks,
+    });
+    return out;
+  }
+}

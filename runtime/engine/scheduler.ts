@@ -1,0 +1,188 @@
+// vLLM v1's scheduling rule, with no prefill or decode phase: every sequence has numTokens and
+// numComputedTokens, and each step a token budget lets the computed count catch up. Running
+// sequences go first (a decode costs one token, a prefill chunk the rest of the budget), then
+// waiting ones; when blocks run out the newest (or lowest-priority) running sequence is preempted:
+// its blocks are freed and it is recomputed later, going ahead of the other waiting sequences.
+import type { BlockCopy, KVCacheManager } from "./block-manager.ts";
+import type { EngineConfig } from "./config.ts";
+import { nowSeconds } from "./request.ts";
+import { createWaitingQueue, pickPreemptionVictim, type WaitingQueue } from "./request-queue.ts";
+import type { Sequence } from "./sequence.ts";
+
+export interface ScheduledSequence {
+  seq: Sequence;
+  numScheduledTokens: number;
+  /** This step's token ids, positions and KV slots (block * blockSize + offset); views into the flat batch. */
+  tokenIds: Int32Array;
+  positions: Int32Array;
+  slotMapping: Int32Array;
+  blockTable: readonly number[];
+  /** Tokens of KV the attention reads after this step: computed before plus scheduled now. */
+  contextLen: number;
+  /** The chunk reaches the end of the known tokens, so its last row gives the next token. */
+  needsLogits: boolean;
+  /** Tokens to draw from that row: n when the first sequence of an unforked request finishes its prompt. */
+  numSamples: number;
+}
+
+export interface SchedulerOutput {
+  scheduled: ScheduledSequence[];
+  totalNumScheduledTokens: number;
+  /** All scheduled tokens, sequence after sequence. */
+  inputIds: Int32Array;
+  positions: Int32Array;
+  slotMapping: Int32Array;
+  /** Copies (copy-on-write of forked blocks) to run before the forward pass. */
+  blockCopies: BlockCopy[];
+  preempted: Sequence[];
+}
+
+type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy">;
+
+interface Decision {
+  seq: Sequence;
+  numTokens: number;
+}
+
+export class Scheduler {
+  readonly running: Sequence[] = [];
+  readonly waiting: WaitingQueue;
+  numPreemptions = 0;
+  private readonly limits: SchedulerLimits;
+  private readonly kv: KVCacheManager;
+
+  constructor(limits: SchedulerLimits, kv: KVCacheManager) {
+    this.limits = limits;
+    this.kv = kv;
+    this.waiting = createWaitingQueue(limits.schedulingPolicy);
+  }
+
+  add(seq: Sequence): void {
+    seq.status = "waiting";
+    this.waiting.add(seq);
+  }
+
+  schedule(): SchedulerOutput {
+    let budget = this.limits.maxNumBatchedTokens;
+    const decisions: Decision[] = [];
+    const preempted: Sequence[] = [];
+
+    for (let i = 0; i < this.running.length && budget > 0; ) {
+      const seq = this.running[i];
+      const numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
+      if (numTokens === 0) throw new Error(`running sequence ${seq.seqId} has no token to compute`);
+      let selfPreempted = false;
+      while (!this.kv.canAllocate(seq, numTokens)) {
+        const victim = pickPreemptionVictim(this.running, this.limits.schedulingPolicy);
+        const at = decisions.findIndex((d) => d.seq === victim);
+        if (at >= 0) budget += decisions.splice(at, 1)[0].numTokens;
+        if (this.running.indexOf(victim) < i) i--;
+        this.preempt(victim);
+        preempted.push(victim);
+        if (victim === seq) {
+          selfPreempted = true;
+          break;
+        }
+      }
+      if (selfPreempted) break;
+      this.kv.allocate(seq, numTokens);
+      decisions.push({ seq, numTokens });
+      budget -= numTokens;
+      i++;
+    }
+
+    // As in vLLM, a step that had to preempt admits nobody new: the cache is already too full.
+    while (preempted.length === 0 && budget > 0 && this.waiting.length > 0) {
+      const seq = this.waiting.peek() as Sequence;
+      const slots = seq.request.forked ? 1 : seq.request.params.n;
+      if (this.running.length + slots > this.limits.maxNumSeqs) break;
+      const hits = this.kv.getComputedBlocks(seq);
+      const numHitTokens = hits.length * this.kv.blockSize;
+      const remaining = seq.numTokens - numHitTokens;
+      if (!this.limits.enableChunkedPrefill && remaining > budget) break;
+      const numTokens = Math.min(remaining, budget);
+      if (!this.kv.canAllocate(seq, numTokens, hits)) break;
+      this.kv.allocate(seq, numTokens, hits);
+      this.kv.recordPrefixCacheLookup(seq.numTokens, numHitTokens);
+      seq.numComputedTokens = numHitTokens;
+      this.waiting.pop();
+      seq.status = "running";
+      this.running.push(seq);
+      seq.request.metrics.firstScheduledTime ??= nowSeconds();
+      decisions.push({ seq, numTokens });
+      budget -= numTokens;
+    }
+
+    return this.buildOutput(decisions, preempted);
+  }
+
+  /** After the forward pass: the scheduled tokens now have KV, and full blocks become cacheable. */
+  commitStep(output: SchedulerOutput): void {
+    for (const s of output.scheduled) {
+      s.seq.numComputedTokens += s.numScheduledTokens;
+      this.kv.cacheFullBlocks(s.seq);
+    }
+  }
+
+  /** Starts the other sequences of a request from its first one, sharing all of its blocks. */
+  fork(parent: Sequence, children: readonly Sequence[]): void {
+    const at = this.running.indexOf(parent);
+    for (const child of children) {
+      this.kv.fork(parent, child);
+      child.status = "running";
+    }
+    this.running.splice(at + 1, 0, ...children);
+    parent.request.forked = true;
+  }
+
+  /** Takes a sequence out of the queues and frees its blocks at once (finish, abort, error). */
+  release(seq: Sequence): void {
+    const at = this.running.indexOf(seq);
+    if (at >= 0) this.running.splice(at, 1);
+    else this.waiting.remove(seq);
+    this.kv.free(seq);
+  }
+
+  private preempt(seq: Sequence): void {
+    this.running.splice(this.running.indexOf(seq), 1);
+    this.kv.free(seq);
+    seq.numComputedTokens = 0;
+    seq.status = "waiting";
+    seq.numPreemptions++;
+    this.numPreemptions++;
+    this.waiting.addPreempted(seq);
+  }
+
+  private buildOutput(decisions: Decision[], preempted: Sequence[]): SchedulerOutput {
+    const total = decisions.reduce((sum, d) => sum + d.numTokens, 0);
+    const inputIds = new Int32Array(total);
+    const positions = new Int32Array(total);
+    const slotMapping = new Int32Array(total);
+    const bs = this.kv.blockSize;
+    const scheduled: ScheduledSequence[] = [];
+    let offset = 0;
+    for (const { seq, numTokens } of decisions) {
+      const start = seq.numComputedTokens;
+      for (let j = 0; j < numTokens; j++) {
+        const position = start + j;
+        inputIds[offset + j] = seq.tokenIds[position];
+        positions[offset + j] = position;
+        slotMapping[offset + j] = seq.blockTable[Math.floor(position / bs)] * bs + (position % bs);
+      }
+      const needsLogits = start + numTokens === seq.numTokens;
+      scheduled.push({
+        seq,
+        numScheduledTokens: numTokens,
+        tokenIds: inputIds.subarray(offset, offset + numTokens),
+        positions: positions.subarray(offset, offset + numTokens),
+        slotMapping: slotMapping.subarray(offset, offset + numTokens),
+        blockTable: seq.blockTable,
+        contextLen: start + numTokens,
+        needsLogits,
+        numSamples: needsLogits && !seq.request.forked ? seq.request.params.n : needsLogits ? 1 : 0,
+      });
+      offset += numTokens;
+    }
+    return { scheduled, totalNumScheduledTokens: total, inputIds, positions, slotMapping, blockCopies: this.kv.takeBlockCopies(), preempted };
+  }
+}

@@ -1,0 +1,75 @@
+// One generated sequence: its tokens, how many of them have KV in the cache, its blocks and its
+// output so far. A request with n > 1 owns n sequences; only the first is scheduled until the
+// prompt is computed, then the others fork from it and share its prompt blocks.
+import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
+import type { BlockOwner } from "./block-manager.ts";
+import type { Request } from "./request.ts";
+import type { FinishReason, PositionLogprobs } from "./types.ts";
+
+export type SequenceStatus = "waiting" | "running" | "finished";
+
+let nextSequenceId = 0;
+
+export class Sequence implements BlockOwner {
+  /** Unique within the process; orders sequences that arrive in the same millisecond. */
+  readonly seqId = nextSequenceId++;
+  readonly request: Request;
+  /** Which of the request's n outputs this is; also the RNG stream index. */
+  readonly index: number;
+  readonly numPromptTokens: number;
+  /** Prompt then output token ids. */
+  readonly tokenIds: number[];
+  numComputedTokens = 0;
+  status: SequenceStatus = "waiting";
+  blockTable: number[] = [];
+  blockHashes: string[] = [];
+  numCachedBlocks = 0;
+  numPreemptions = 0;
+
+  readonly detokenizer: IncrementalDetokenizer;
+  /** Output text; set to the truncated text once a stop string ends the sequence. */
+  outputText = "";
+  readonly outputLogprobs: PositionLogprobs[] | null;
+  cumulativeLogprob = 0;
+  finishReason: FinishReason | null = null;
+  stopReason: string | number | null = null;
+
+  constructor(request: Request, index: number, detokenizer: IncrementalDetokenizer) {
+    this.request = request;
+    this.index = index;
+    this.tokenIds = [...request.promptTokenIds];
+    this.numPromptTokens = request.promptTokenIds.length;
+    this.detokenizer = detokenizer;
+    this.outputLogprobs = request.params.logprobs === null ? null : [];
+  }
+
+  get numTokens(): number {
+    return this.tokenIds.length;
+  }
+
+  get numOutputTokens(): number {
+    return this.tokenIds.length - this.numPromptTokens;
+  }
+
+  get outputTokenIds(): number[] {
+    return this.tokenIds.slice(this.numPromptTokens);
+  }
+
+  get cacheSalt(): string | null {
+    return this.request.cacheSalt;
+  }
+
+  get skipPrefixCache(): boolean {
+    return this.request.params.promptLogprobs !== null;
+  }
+
+  get isFinished(): boolean {
+    return this.status === "finished";
+  }
+
+  finish(reason: FinishReason, stopReason: string | number | null = null): void {
+    this.status = "finished";
+    this.finishReason = reason;
+    this.stopReason = stopReason;
+  }
+}

@@ -1,0 +1,143 @@
+// GGUF metadata (llama.cpp keys, "<arch>.embedding_length" etc.) -> ModelConfig, so a GGUF file and
+// the HF checkpoint it came from describe the same model the same way.
+import { TsvllmError } from "../errors.ts";
+import { FieldReader } from "./fields.ts";
+import type { GgufHeader } from "./gguf-reader.ts";
+import type { GenerationConfig, LoadedTensor, ModelConfig, RopeScaling } from "./types.ts";
+
+interface GgufArchitecture {
+  architecture: string;
+  modelType: string;
+  hiddenAct: ModelConfig["hiddenAct"];
+}
+
+export const ggufArchitectures: Record<string, GgufArchitecture> = {
+  // llama.cpp converts Mistral checkpoints to "llama" too.
+  llama: { architecture: "LlamaForCausalLM", modelType: "llama", hiddenAct: "silu" },
+  qwen2: { architecture: "Qwen2ForCausalLM", modelType: "qwen2", hiddenAct: "silu" },
+  qwen3: { architecture: "Qwen3ForCausalLM", modelType: "qwen3", hiddenAct: "silu" },
+  phi3: { architecture: "Phi3ForCausalLM", modelType: "phi3", hiddenAct: "silu" },
+  gemma: { architecture: "GemmaForCausalLM", modelType: "gemma", hiddenAct: "gelu_pytorch_tanh" },
+  gemma2: { architecture: "Gemma2ForCausalLM", modelType: "gemma2", hiddenAct: "gelu_pytorch_tanh" },
+};
+
+export function ggufArchitecture(header: GgufHeader): string {
+  const arch = new FieldReader((key) => header.metadata.get(key), header.path).string("general.architecture");
+  if (!(arch in ggufArchitectures)) {
+    throw new TsvllmError(
+      "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE",
+      `${header.path}: general.architecture "${arch}" is not supported (${Object.keys(ggufArchitectures).join(", ")})`,
+      "general.architecture",
+    );
+  }
+  return arch;
+}
+
+// Llama-3.x GGUFs carry their RoPE scaling as a per-frequency divisor tensor (rope_freqs.weight)
+// instead of parameters. Every Llama-3.x release uses low/high frequency factors 1 and 4 over an
+// original 8192 context, so those parameters are recomputed and must reproduce the tensor exactly.
+const llama3Release = { lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
+
+function llama3Divisors(factor: number, ropeTheta: number, rotaryDim: number): number[] {
+  const { lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: context } = llama3Release;
+  const divisors: number[] = [];
+  for (let i = 0; i < rotaryDim; i += 2) {
+    const wavelength = 2 * Math.PI * ropeTheta ** (i / rotaryDim);
+    if (wavelength < context / highFreqFactor) divisors.push(1);
+    else if (wavelength > context / lowFreqFactor) divisors.push(factor);
+    else {
+      const smooth = (context / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+      divisors.push(1 / ((1 - smooth) / factor + smooth));
+    }
+  }
+  return divisors;
+}
+
+function ropeScalingFromFreqs(ropeFreqs: Float32Array, ropeTheta: number, rotaryDim: number, file: string): RopeScaling {
+  const factor = Math.max(...ropeFreqs);
+  const expected = llama3Divisors(factor, ropeTheta, rotaryDim);
+  const matches = expected.length === ropeFreqs.length && expected.every((value, i) => Math.abs(value - ropeFreqs[i]) <= 1e-6 * value);
+  if (!matches) {
+    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${file}: rope_freqs.weight is not Llama-3 RoPE scaling; load the Hugging Face checkpoint instead`, "rope_freqs.weight");
+  }
+  return { ropeType: "llama3", factor, ...llama3Release };
+}
+
+function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: number): RopeScaling | null {
+  const type = meta.string(`${arch}.rope.scaling.type`, "none");
+  const factor = meta.number(`${arch}.rope.scaling.factor`, 1);
+  const original = meta.positiveInteger(`${arch}.rope.scaling.original_context_length`, maxPositionEmbeddings);
+  switch (type) {
+    case "none":
+      return null;
+    case "linear":
+      return { ropeType: "linear", factor };
+    case "yarn":
+      return { ropeType: "yarn", factor, originalMaxPositionEmbeddings: original, betaFast: 32, betaSlow: 1, attentionFactor: null };
+    default:
+      throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${meta.file}: ${arch}.rope.scaling.type "${type}" is not supported`, `${arch}.rope.scaling.type`);
+  }
+}
+
+function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfig["torchDtype"] {
+  const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
+  if (dtypes.has("bf16")) return "bfloat16";
+  if (dtypes.has("f16") || dtypes.has("q8_0") || dtypes.has("q4_0")) return "float16";
+  return "float32";
+}
+
+/**
+ * The model config of a GGUF file. `tensors` are the already loaded (HF-named) tensors: the vocabulary
+ * size, biases and tied embeddings are read from what the file holds.
+ */
+export function ggufModelConfig(
+  header: GgufHeader,
+  tensors: ReadonlyMap<string, LoadedTensor>,
+  ropeFreqs: Float32Array | null,
+): { config: ModelConfig; generationConfig: GenerationConfig } {
+  const arch = ggufArchitecture(header);
+  const family = ggufArchitectures[arch];
+  const meta = new FieldReader((key) => header.metadata.get(key), header.path);
+  const key = (name: string): string => `${arch}.${name}`;
+  const hiddenSize = meta.positiveInteger(key("embedding_length"));
+  const numAttentionHeads = meta.positiveInteger(key("attention.head_count"));
+  const numHiddenLayers = meta.positiveInteger(key("block_count"));
+  const headDim = meta.positiveInteger(key("attention.key_length"), hiddenSize / numAttentionHeads);
+  const maxPositionEmbeddings = meta.positiveInteger(key("context_length"));
+  const ropeTheta = meta.number(key("rope.freq_base"), 10000);
+  const rotaryDim = meta.positiveInteger(key("rope.dimension_count"), headDim);
+  const tokens = header.metadata.get("tokenizer.ggml.tokens");
+  const embedding = tensors.get("model.embed_tokens.weight");
+  const vocabSize = meta.positiveInteger(key("vocab_size"), Array.isArray(tokens) ? tokens.length : embedding?.shape[0]);
+  const isGemma2 = arch === "gemma2";
+  const eosTokenIds = [...meta.idList("tokenizer.ggml.eos_token_id"), ...meta.idList("tokenizer.ggml.eot_token_id")];
+  const config: ModelConfig = {
+    architecture: family.architecture,
+    modelType: family.modelType,
+    hiddenSize,
+    intermediateSize: meta.positiveInteger(key("feed_forward_length")),
+    numHiddenLayers,
+    numAttentionHeads,
+    numKeyValueHeads: meta.positiveInteger(key("attention.head_count_kv"), numAttentionHeads),
+    headDim,
+    vocabSize,
+    maxPositionEmbeddings,
+    rmsNormEps: meta.number(key("attention.layer_norm_rms_epsilon")),
+    ropeTheta,
+    ropeScaling: ropeFreqs ? ropeScalingFromFreqs(ropeFreqs, ropeTheta, rotaryDim, header.path) : ropeScaling(meta, arch, maxPositionEmbeddings),
+    partialRotaryFactor: rotaryDim / headDim,
+    tieWordEmbeddings: !tensors.has("lm_head.weight"),
+    hiddenAct: family.hiddenAct,
+    attentionBias: tensors.has("model.layers.0.self_attn.q_proj.bias") || tensors.has("model.layers.0.self_attn.qkv_proj.bias"),
+    slidingWindow: meta.optionalNumber(key("attention.sliding_window")) ?? (isGemma2 ? 4096 : null),
+    finalLogitSoftcapping: isGemma2 ? meta.number(key("final_logit_softcapping"), 30) : null,
+    attnLogitSoftcapping: isGemma2 ? meta.number(key("attn_logit_softcapping"), 50) : null,
+    // GGUF does not store query_pre_attn_scalar; llama.cpp derives it the same way: Gemma-2 27B
+    // (46 layers) scales by hidden/heads, the smaller models by head_dim.
+    queryPreAttnScalar: isGemma2 ? (numHiddenLayers === 46 ? hiddenSize / numAttentionHeads : headDim) : null,
+    bosTokenId: meta.optionalId("tokenizer.ggml.bos_token_id"),
+    eosTokenIds: [...new Set(eosTokenIds)],
+    torchDtype: checkpointDtype(tensors),
+  };
+  return { config, generationConfig: { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds } };
+}

@@ -1,0 +1,45 @@
+// llama.cpp tensor names -> Hugging Face names, per architecture (llama.cpp's gguf-py tensor map,
+// read in reverse). Phi-3 keeps its fused projections; Gemma-2 has four norms per layer.
+
+const globalNames: Record<string, string> = {
+  "token_embd.weight": "model.embed_tokens.weight",
+  "output_norm.weight": "model.norm.weight",
+  "output.weight": "lm_head.weight",
+};
+
+const layerNames: Record<string, string> = {
+  attn_q: "self_attn.q_proj",
+  attn_k: "self_attn.k_proj",
+  attn_v: "self_attn.v_proj",
+  attn_output: "self_attn.o_proj",
+  attn_qkv: "self_attn.qkv_proj",
+  attn_q_norm: "self_attn.q_norm",
+  attn_k_norm: "self_attn.k_norm",
+  ffn_gate: "mlp.gate_proj",
+  ffn_up: "mlp.up_proj",
+  ffn_down: "mlp.down_proj",
+  attn_norm: "input_layernorm",
+  ffn_norm: "post_attention_layernorm",
+  post_attention_norm: "post_attention_layernorm",
+  post_ffw_norm: "post_feedforward_layernorm",
+};
+
+const architectureOverrides: Record<string, Record<string, string>> = {
+  // Phi-3's ffn_up is HF's fused gate_up_proj (gate rows first, then up rows).
+  phi3: { ffn_up: "mlp.gate_up_proj" },
+  // Gemma-2 norms the MLP input with its own weight; post_attention_norm is HF's post_attention_layernorm.
+  gemma2: { ffn_norm: "pre_feedforward_layernorm" },
+};
+
+const layerTensor = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/;
+
+/** The Hugging Face name of a GGUF tensor, or null when the tensor has none. */
+export function hfTensorName(ggufName: string, architecture: string): string | null {
+  const global = globalNames[ggufName];
+  if (global) return global;
+  const match = layerTensor.exec(ggufName);
+  if (!match) return null;
+  const [, layer, part, kind] = match;
+  const hfPart = architectureOverrides[architecture]?.[part] ?? layerNames[part];
+  return hfPart ? `model.layers.${layer}.${hfPart}.${kind}` : null;
+}

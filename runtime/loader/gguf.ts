@@ -1,0 +1,157 @@
+// GGUF file -> LoadedModel: tensors under HF names in HF layout. GGUF stores dims innermost first
+// (ne0 = in), so shapes are reversed; memory order is already torch's [out][in]. Three converter
+// transforms are undone so the tensors equal the HF checkpoint's:
+//   - llama: convert_hf_to_gguf permutes q/k rows per head for adjacent-pair RoPE (HF rotates halves);
+//   - gemma/gemma2: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1 itself);
+//   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
+import { bf16ToF32, f16ToF32 } from "./convert.ts";
+import { bytesOf, modelFileError, readExactly, withModelFile, type ModelFile } from "./file-io.ts";
+import { ggufArchitecture, ggufModelConfig } from "./gguf-config.ts";
+import { hfTensorName } from "./gguf-names.ts";
+import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
+import type { LoadedModel, LoadedTensor, TensorDType } from "./types.ts";
+
+type TensorData = LoadedTensor["data"];
+
+interface GgmlType {
+  name: string;
+  /** Scalar types: bytes per value; block types: the block format. */
+  storage: number | BlockFormat;
+  dtype: TensorDType;
+  /** K-quants are widened to f32 at load time (the engine has kernels for Q8_0/Q4_0 only). */
+  dequantize?: (bytes: Uint8Array) => Float32Array;
+}
+
+const ggmlTypes: Record<number, GgmlType> = {
+  0: { name: "F32", storage: 4, dtype: "f32" },
+  1: { name: "F16", storage: 2, dtype: "f16" },
+  2: { name: "Q4_0", storage: q4_0, dtype: "q4_0" },
+  8: { name: "Q8_0", storage: q8_0, dtype: "q8_0" },
+  12: { name: "Q4_K", storage: q4_K, dtype: "f32", dequantize: dequantizeQ4_K },
+  14: { name: "Q6_K", storage: q6_K, dtype: "f32", dequantize: dequantizeQ6_K },
+  30: { name: "BF16", storage: 2, dtype: "bf16" },
+};
+
+function tensorBytes(info: GgufTensorInfo, type: GgmlType, file: string): number {
+  const count = info.dims.reduce((a, b) => a * b, 1);
+  if (typeof type.storage === "number") return count * type.storage;
+  const { valuesPerBlock, bytesPerBlock } = type.storage;
+  if (info.dims[0] % valuesPerBlock !== 0) {
+    throw modelFileError(file, `tensor "${info.name}" row length ${info.dims[0]} is not a multiple of the ${type.name} block size ${valuesPerBlock}`, info.name);
+  }
+  return (count / valuesPerBlock) * bytesPerBlock;
+}
+
+async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTensorInfo): Promise<{ dtype: TensorDType; data: TensorData }> {
+  const type = ggmlTypes[info.ggmlType];
+  if (!type) {
+    const supported = Object.values(ggmlTypes).map((t) => t.name).join(", ");
+    throw modelFileError(file.path, `tensor "${info.name}" has ggml type ${info.ggmlType}, which tsvllm does not load (${supported})`, info.name);
+  }
+  const byteLength = tensorBytes(info, type, file.path);
+  const begin = header.dataOffset + info.offset;
+  if (begin + byteLength > file.size) {
+    throw modelFileError(file.path, `tensor "${info.name}" data [${begin}, ${begin + byteLength}) exceeds file size ${file.size}`, info.name);
+  }
+  const elements = typeof type.storage === "number" ? byteLength / type.storage : byteLength;
+  const data = type.dtype === "f32" && !type.dequantize ? new Float32Array(elements)
+    : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(elements)
+    : new Uint8Array(elements);
+  await readExactly(file, begin, bytesOf(data), `tensor "${info.name}"`);
+  return { dtype: type.dtype, data: type.dequantize ? type.dequantize(data as Uint8Array) : data };
+}
+
+function sameArrayType(data: TensorData, length: number): TensorData {
+  if (data instanceof Float32Array) return new Float32Array(length);
+  if (data instanceof Uint16Array) return new Uint16Array(length);
+  return new Uint8Array(length);
+}
+
+/**
+ * Undoes convert_hf_to_gguf's `permute` on the rows of a q/k weight or bias: within each head, GGUF
+ * row 2*i + j is HF row j*(headDim/2) + i. Rows are whole (quantized blocks run along `in`), so this
+ * moves raw bytes and works for every dtype.
+ */
+export function unpermuteRows(data: TensorData, rows: number, numHeads: number): TensorData {
+  const stride = data.length / rows;
+  const headDim = rows / numHeads;
+  const half = headDim / 2;
+  const out = sameArrayType(data, data.length);
+  for (let head = 0; head < numHeads; head++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const from = head * headDim + 2 * i + j;
+        const to = head * headDim + j * half + i;
+        out.set(data.subarray(from * stride, (from + 1) * stride), to * stride);
+      }
+    }
+  }
+  return out;
+}
+
+function asF32(tensor: LoadedTensor): Float32Array {
+  if (tensor.dtype === "f16") return f16ToF32(tensor.data as Uint16Array);
+  if (tensor.dtype === "bf16") return bf16ToF32(tensor.data as Uint16Array);
+  return tensor.data as Float32Array;
+}
+
+function sameBytes(a: LoadedTensor, b: LoadedTensor): boolean {
+  return a.dtype === b.dtype && Buffer.compare(bytesOf(a.data), bytesOf(b.data)) === 0;
+}
+
+function metadataCount(header: GgufHeader, key: string): number {
+  const value = header.metadata.get(key);
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw modelFileError(header.path, `field "${key}" should be a positive integer, found ${JSON.stringify(value)}`, key);
+  }
+  return value;
+}
+
+function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<string, LoadedTensor>): void {
+  const heads = metadataCount(header, `${arch}.attention.head_count`);
+  const kvKey = `${arch}.attention.head_count_kv`;
+  const kvHeads = header.metadata.has(kvKey) ? metadataCount(header, kvKey) : heads;
+  for (const tensor of tensors.values()) {
+    if (arch === "llama") {
+      const numHeads = /\.q_proj\./.test(tensor.name) ? heads : /\.k_proj\./.test(tensor.name) ? kvHeads : 0;
+      if (numHeads > 0) {
+        if (tensor.shape[0] % (2 * numHeads) !== 0) {
+          throw modelFileError(header.path, `tensor "${tensor.name}" has ${tensor.shape[0]} rows, not a multiple of 2 x ${numHeads} heads`, tensor.name);
+        }
+        tensor.data = unpermuteRows(tensor.data, tensor.shape[0], numHeads);
+      }
+    }
+    if ((arch === "gemma" || arch === "gemma2") && /(layernorm|model\.norm)\.weight$/.test(tensor.name)) {
+      const values = Float32Array.from(asF32(tensor), (value) => value - 1);
+      tensor.dtype = "f32";
+      tensor.data = values;
+    }
+  }
+  const output = tensors.get("lm_head.weight");
+  const embedding = tensors.get("model.embed_tokens.weight");
+  if (output && embedding && sameBytes(output, embedding)) tensors.delete("lm_head.weight");
+}
+
+/** Loads a .gguf file: config from its metadata, tensors renamed and re-laid-out as in the HF checkpoint. */
+export function loadGguf(path: string): Promise<LoadedModel> {
+  return withModelFile(path, async (file) => {
+    const header = await readGgufHeaderOf(file);
+    const arch = ggufArchitecture(header);
+    const tensors = new Map<string, LoadedTensor>();
+    let ropeFreqs: Float32Array | null = null;
+    for (const info of header.tensors) {
+      const { dtype, data } = await readTensorData(file, header, info);
+      if (info.name === "rope_freqs.weight") {
+        ropeFreqs = asF32({ name: info.name, dtype, shape: info.dims, data });
+        continue;
+      }
+      const name = hfTensorName(info.name, arch);
+      if (!name) throw modelFileError(path, `tensor "${info.name}" has no Hugging Face counterpart for architecture ${arch}`, info.name);
+      tensors.set(name, { name, dtype, shape: [...info.dims].reverse(), data });
+    }
+    undoConverterTransforms(header, arch, tensors);
+    const { config, generationConfig } = ggufModelConfig(header, tensors, ropeFreqs);
+    return { source: path, format: "gguf", config, generationConfig, tensors };
+  });
+}

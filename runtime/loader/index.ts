@@ -1,0 +1,45 @@
+// One entry point for weights: a Hugging Face folder, a .gguf file, or a hub id (cached or downloaded).
+import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { modelFileError } from "./file-io.ts";
+import { loadGguf } from "./gguf.ts";
+import { readHfConfig } from "./hf-config.ts";
+import { isHubId, resolveHubModel } from "./hub.ts";
+import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
+import type { LoadedModel, LoadedTensor } from "./types.ts";
+
+/** Loads a Hugging Face model folder: config.json, generation_config.json and safetensors weights. */
+export async function loadHfFolder(dir: string): Promise<LoadedModel> {
+  if (!existsSync(join(dir, "config.json"))) throw modelFileError(join(dir, "config.json"), "file not found: a Hugging Face model folder needs config.json");
+  const { config, generationConfig } = await readHfConfig(dir);
+  let tensors: Map<string, LoadedTensor>;
+  if (existsSync(join(dir, "model.safetensors.index.json"))) {
+    tensors = await loadShardedSafetensors(dir);
+  } else if (existsSync(join(dir, "model.safetensors"))) {
+    tensors = new Map();
+    await loadSafetensorsFile(join(dir, "model.safetensors"), tensors);
+  } else {
+    throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
+  }
+  return { source: dir, format: "hf", config, generationConfig, tensors };
+}
+
+/**
+ * Loads a model from a folder with config.json, a .gguf file, or a Hugging Face hub id such as
+ * "TinyLlama/TinyLlama-1.1B-Chat-v1.0" (taken from the local hub cache, downloaded when missing).
+ */
+export async function loadModel(path: string): Promise<LoadedModel> {
+  const info = await stat(path).catch(() => null);
+  if (info?.isDirectory()) return loadHfFolder(path);
+  if (info?.isFile()) {
+    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path);
+    throw modelFileError(path, "not a .gguf file or a model folder");
+  }
+  if (isHubId(path)) return loadHfFolder(await resolveHubModel(path));
+  throw modelFileError(path, "not found: expected a model folder, a .gguf file or a Hugging Face model id");
+}
+
+export { loadGguf } from "./gguf.ts";
+export { resolveHubModel, cachedSnapshot, hubCacheDir } from "./hub.ts";
+export { tensorToF32, f16ToF32, bf16ToF32 } from "./convert.ts";

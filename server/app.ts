@@ -1,0 +1,74 @@
+// The fastify app: JSON bodies checked byte by byte, schema-validated routes grouped in plugins,
+// one error handler that answers everything in OpenAI's error shape.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { EngineClient } from "../runtime/engine/client.ts";
+import { installApiKey } from "./auth.ts";
+import { installJsonParser } from "./body-parser.ts";
+import { installDrain } from "./drain.ts";
+import type { ServerContext } from "./context.ts";
+import { ApiError, toApiError } from "./errors.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { chatRoutes } from "./routes/chat.ts";
+import { completionRoutes } from "./routes/completions.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { tokenizeRoutes } from "./routes/tokenize.ts";
+
+/** Large enough for a 128k-token prompt sent as token ids; a bigger body gets a 413 at once. */
+export const defaultBodyLimit = 4 * 1024 * 1024;
+
+export interface CreateServerOptions {
+  engine: EngineClient;
+  /** Names clients may use in `model` (the first is the default); defaults to [engine.modelName]. */
+  servedModelName?: readonly string[];
+  /** When set, every route but /health wants "Authorization: Bearer <apiKey>". */
+  apiKey?: string;
+  /** Answer 503 while the engine reports at least this many waiting requests. */
+  maxWaiting?: number;
+  /** Largest accepted request body in bytes (default 4 MiB). */
+  bodyLimit?: number;
+  logger?: FastifyServerOptions["logger"];
+}
+
+export function createServer(options: CreateServerOptions): FastifyInstance {
+  const { engine } = options;
+  const servedModelNames = options.servedModelName?.length ? [...options.servedModelName] : [engine.modelName];
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? defaultBodyLimit,
+    return503OnClosing: false,
+    ajv: {
+      // Wrong types are errors, not coerced; unknown fields are kept (and ignored); `verbose`
+      // lets the error handler quote a schema's description.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, verbose: true },
+    },
+  });
+  const ctx: ServerContext = {
+    engine,
+    tokenizer: engine.tokenizer,
+    servedModelNames,
+    metrics: new ServerMetrics(engine, servedModelNames[0]),
+    maxWaiting: options.maxWaiting ?? null,
+    closing: false,
+  };
+
+  app.setErrorHandler((err, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.code === "internal_error") request.log.error({ err }, "request failed");
+    return reply.code(apiError.status).send(apiError.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?", 1)[0];
+    const error = new ApiError("route_not_found", `There is no route ${request.method} ${path}.`);
+    return reply.code(error.status).send(error.toJSON());
+  });
+  installJsonParser(app);
+  installDrain(app, ctx);
+  if (options.apiKey !== undefined) installApiKey(app, options.apiKey);
+
+  for (const routes of [completionRoutes, chatRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
+    void app.register(routes, { ctx });
+  }
+  return app;
+}

@@ -1,0 +1,203 @@
+// Small synthetic GGUF files, one per architecture: llama.cpp names map to HF names, quantized
+// tensors stay packed or are widened, and the converter's transforms (q/k permutation, Gemma's +1
+// norms, duplicated output.weight) are undone.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { tensorToF32 } from "../../runtime/loader/convert.ts";
+import { loadGguf, unpermuteRows } from "../../runtime/loader/gguf.ts";
+import type { LoadedModel } from "../../runtime/loader/types.ts";
+import { f32Bytes, ggmlType, ggufBytes, type GgufMetadataValue, type GgufTensorSpec } from "../support/loader-gguf-writer.ts";
+import { useTempDir } from "../support/loader-temp-dir.ts";
+
+const tempDir = useTempDir(test, "tsvllm-gguf-");
+let fileCount = 0;
+
+const hidden = 8;
+const vocab = 4;
+
+/** Metadata of a one-layer model: hidden 8, 2 heads of 4, 1 KV head, FFN 16. */
+function hyperparameters(arch: string, extra: Record<string, GgufMetadataValue> = {}): Record<string, GgufMetadataValue> {
+  return {
+    "general.architecture": { type: "string", value: arch },
+    [`${arch}.embedding_length`]: { type: "u32", value: hidden },
+    [`${arch}.block_count`]: { type: "u32", value: 1 },
+    [`${arch}.feed_forward_length`]: { type: "u32", value: 16 },
+    [`${arch}.attention.head_count`]: { type: "u32", value: 2 },
+    [`${arch}.attention.head_count_kv`]: { type: "u32", value: 1 },
+    [`${arch}.context_length`]: { type: "u32", value: 64 },
+    [`${arch}.attention.layer_norm_rms_epsilon`]: { type: "f32", value: 1e-6 },
+    [`${arch}.rope.freq_base`]: { type: "f32", value: 10000 },
+    ...extra,
+  };
+}
+
+/** Values 0.25 * (seed + i) laid out as `dims` (ggml order). */
+function f32Tensor(name: string, dims: number[], seed = 0): GgufTensorSpec {
+  const count = dims.reduce((a, b) => a * b, 1);
+  return { name, dims, ggmlType: ggmlType.f32, data: f32Bytes(Array.from({ length: count }, (_, i) => 0.25 * (seed + i))) };
+}
+
+async function load(metadata: Record<string, GgufMetadataValue>, tensors: GgufTensorSpec[]): Promise<LoadedModel> {
+  const path = join(tempDir(), `model-${fileCount++}.gguf`);
+  await writeFile(path, ggufBytes(metadata, tensors));
+  return loadGguf(path);
+}
+
+async function loadError(metadata: Record<string, GgufMetadataValue>, tensors: GgufTensorSpec[]): Promise<TsvllmError> {
+  try {
+    await load(metadata, tensors);
+  } catch (error) {
+    assert.instance(error, TsvllmError);
+    return error as TsvllmError;
+  }
+  throw new Error("expected the load to fail");
+}
+
+function values(model: LoadedModel, name: string): number[] {
+  const tensor = model.tensors.get(name);
+  assert.ok(tensor, `has ${name}`);
+  return Array.from(tensorToF32(tensor!));
+}
+
+test("gemma2: four norms per layer, norms stored as 1 + w, tied embedding, soft-capping", async () => {
+  const model = await load(hyperparameters("gemma2", {
+    "gemma2.attention.key_length": { type: "u32", value: 4 },
+    "gemma2.attention.sliding_window": { type: "u32", value: 16 },
+    "gemma2.attn_logit_softcapping": { type: "f32", value: 50 },
+    "gemma2.final_logit_softcapping": { type: "f32", value: 30 },
+  }), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("output_norm.weight", [hidden], 4),
+    f32Tensor("blk.0.attn_norm.weight", [hidden], 8),
+    f32Tensor("blk.0.post_attention_norm.weight", [hidden], 12),
+    f32Tensor("blk.0.ffn_norm.weight", [hidden], 16),
+    f32Tensor("blk.0.post_ffw_norm.weight", [hidden], 20),
+    f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
+  ]);
+  assert.is(model.config.architecture, "Gemma2ForCausalLM");
+  assert.is(model.config.hiddenAct, "gelu_pytorch_tanh");
+  assert.ok(model.config.tieWordEmbeddings);
+  assert.is(model.config.vocabSize, vocab);
+  assert.is(model.config.slidingWindow, 16);
+  assert.is(model.config.finalLogitSoftcapping, 30);
+  assert.is(model.config.attnLogitSoftcapping, 50);
+  assert.is(model.config.queryPreAttnScalar, 4);
+  const norm = (seed: number): number[] => Array.from({ length: hidden }, (_, i) => 0.25 * (seed + i) - 1);
+  assert.equal(values(model, "model.norm.weight"), norm(4));
+  assert.equal(values(model, "model.layers.0.input_layernorm.weight"), norm(8));
+  assert.equal(values(model, "model.layers.0.post_attention_layernorm.weight"), norm(12));
+  assert.equal(values(model, "model.layers.0.pre_feedforward_layernorm.weight"), norm(16));
+  assert.equal(values(model, "model.layers.0.post_feedforward_layernorm.weight"), norm(20));
+  // Gemma uses rotate-half RoPE in llama.cpp too: q is not permuted.
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 64 }, (_, i) => 0.25 * i));
+});
+
+test("phi3: fused qkv and gate_up projections keep their names; a distinct output.weight is lm_head", async () => {
+  const f16 = (name: string, dims: number[]): GgufTensorSpec => ({ name, dims, ggmlType: ggmlType.f16, data: new Uint8Array(dims[0] * dims[1] * 2).fill(0x3c) });
+  const model = await load(hyperparameters("phi3"), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("output.weight", [hidden, vocab], 1),
+    f16("blk.0.attn_qkv.weight", [hidden, 16]),
+    f16("blk.0.ffn_up.weight", [hidden, 32]),
+    f16("blk.0.ffn_down.weight", [16, hidden]),
+  ]);
+  assert.is(model.config.architecture, "Phi3ForCausalLM");
+  assert.not.ok(model.config.tieWordEmbeddings);
+  assert.is(model.config.torchDtype, "float16");
+  assert.equal(model.tensors.get("model.layers.0.self_attn.qkv_proj.weight")!.shape, [16, hidden]);
+  assert.equal(model.tensors.get("model.layers.0.mlp.gate_up_proj.weight")!.shape, [32, hidden]);
+  assert.equal(model.tensors.get("model.layers.0.mlp.down_proj.weight")!.shape, [hidden, 16]);
+  assert.is(model.tensors.get("model.layers.0.mlp.down_proj.weight")!.dtype, "f16");
+  assert.ok(model.tensors.has("lm_head.weight"));
+});
+
+test("qwen2/qwen3: biases and q/k norms map, and nothing is permuted", async () => {
+  const qwen2 = await load(hyperparameters("qwen2"), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
+    f32Tensor("blk.0.attn_q.bias", [8]),
+  ]);
+  assert.ok(qwen2.config.attentionBias);
+  assert.equal(values(qwen2, "model.layers.0.self_attn.q_proj.bias"), Array.from({ length: 8 }, (_, i) => 0.25 * i));
+  const qwen3 = await load(hyperparameters("qwen3", { "qwen3.attention.key_length": { type: "u32", value: 8 } }), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("blk.0.attn_q_norm.weight", [8]),
+    f32Tensor("blk.0.attn_k_norm.weight", [8]),
+  ]);
+  assert.is(qwen3.config.headDim, 8);
+  assert.not.ok(qwen3.config.attentionBias);
+  assert.ok(qwen3.tensors.has("model.layers.0.self_attn.q_norm.weight") && qwen3.tensors.has("model.layers.0.self_attn.k_norm.weight"));
+});
+
+test("llama Q8_0/Q4_0 q/k stay packed; un-permuting whole rows of blocks equals un-permuting the values", async () => {
+  const rowBlocks = (format: { bytes: number }, rows: number, cols: number): Uint8Array =>
+    Uint8Array.from({ length: rows * (cols / 32) * format.bytes }, (_, i) => (i * 37 + 11) & 0x7f);
+  const q = { name: "blk.0.attn_q.weight", dims: [64, 8], ggmlType: ggmlType.q8_0, data: rowBlocks({ bytes: 34 }, 8, 64) };
+  const k = { name: "blk.0.attn_k.weight", dims: [64, 4], ggmlType: ggmlType.q4_0, data: rowBlocks({ bytes: 18 }, 4, 64) };
+  const model = await load(hyperparameters("llama"), [f32Tensor("token_embd.weight", [hidden, vocab]), q, k]);
+  const qTensor = model.tensors.get("model.layers.0.self_attn.q_proj.weight")!;
+  const kTensor = model.tensors.get("model.layers.0.self_attn.k_proj.weight")!;
+  assert.is(qTensor.dtype, "q8_0");
+  assert.is(kTensor.dtype, "q4_0");
+  assert.equal(qTensor.shape, [8, 64]);
+  const raw = (spec: GgufTensorSpec, dtype: "q8_0" | "q4_0", rows: number) => tensorToF32({ name: spec.name, dtype, shape: [rows, 64], data: spec.data });
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from(unpermuteRows(raw(q, "q8_0", 8), 8, 2)));
+  assert.equal(values(model, "model.layers.0.self_attn.k_proj.weight"), Array.from(unpermuteRows(raw(k, "q4_0", 4), 4, 1)));
+  // Per head of 4 rows: GGUF rows [0, 1, 2, 3] are HF rows [0, 2, 1, 3].
+  assert.equal(Array.from(unpermuteRows(Float32Array.of(0, 1, 2, 3, 4, 5, 6, 7), 8, 2)), [0, 2, 1, 3, 4, 6, 5, 7]);
+});
+
+test("llama Q4_K and Q6_K tensors are widened to f32 at load", async () => {
+  const block = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (i * 13) & 0xff);
+  const model = await load(hyperparameters("llama"), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    { name: "blk.0.ffn_down.weight", dims: [256, 1], ggmlType: ggmlType.q4_K, data: block(144) },
+    { name: "blk.0.ffn_up.weight", dims: [256, 1], ggmlType: ggmlType.q6_K, data: block(210) },
+  ]);
+  for (const name of ["model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight"]) {
+    const tensor = model.tensors.get(name)!;
+    assert.is(tensor.dtype, "f32");
+    assert.instance(tensor.data, Float32Array);
+    assert.equal(tensor.shape, [1, 256]);
+  }
+});
+
+test("llama-3 rope_freqs.weight becomes llama3 RoPE scaling; other divisors are refused", async () => {
+  const headDim = 64;
+  const theta = 500000;
+  const divisors = Array.from({ length: headDim / 2 }, (_, j) => {
+    const wavelength = 2 * Math.PI * theta ** ((2 * j) / headDim);
+    if (wavelength < 8192 / 4) return 1;
+    if (wavelength > 8192 / 1) return 8;
+    const smooth = (8192 / wavelength - 1) / (4 - 1);
+    return 1 / ((1 - smooth) / 8 + smooth);
+  });
+  const metadata = hyperparameters("llama", {
+    "llama.embedding_length": { type: "u32", value: 128 },
+    "llama.rope.freq_base": { type: "f32", value: theta },
+  });
+  const embedding = f32Tensor("token_embd.weight", [128, vocab]);
+  const model = await load(metadata, [embedding, { name: "rope_freqs.weight", dims: [32], ggmlType: ggmlType.f32, data: f32Bytes(divisors) }]);
+  assert.equal(model.config.ropeScaling, { ropeType: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+  assert.not.ok(model.tensors.has("rope_freqs.weight"));
+  const odd = await loadError(metadata, [embedding, { name: "rope_freqs.weight", dims: [32], ggmlType: ggmlType.f32, data: f32Bytes(divisors.map((d, i) => d + i)) }]);
+  assert.is(odd.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
+});
+
+test("unsupported tensor types, odd block rows, unknown tensors and architectures are named", async () => {
+  const q5 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.q5_K, data: new Uint8Array(176) }]);
+  assert.is(q5.code, "TSVLLM_ERR_MODEL_FILE");
+  assert.match(q5.message, 'tensor "token_embd.weight" has ggml type 13');
+  const rows = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [48, 1], ggmlType: ggmlType.q8_0, data: new Uint8Array(68) }]);
+  assert.match(rows.message, "row length 48 is not a multiple of the Q8_0 block size 32");
+  const unknown = await loadError(hyperparameters("llama"), [f32Tensor("blk.0.mystery.weight", [4])]);
+  assert.match(unknown.message, 'tensor "blk.0.mystery.weight" has no Hugging Face counterpart');
+  const arch = await loadError(hyperparameters("bert"), [f32Tensor("token_embd.weight", [hidden, vocab])]);
+  assert.is(arch.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
+  assert.match(arch.message, 'general.architecture "bert" is not supported');
+});
+
+test.run();

@@ -1,0 +1,142 @@
+// config.json parsing for each supported family, from small inline configs shaped like the hub's.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { parseHfConfig, readHfConfig } from "../../runtime/loader/hf-config.ts";
+import { useTempDir } from "../support/loader-temp-dir.ts";
+
+const file = "config.json";
+const tempDir = useTempDir(test, "tsvllm-config-");
+const base = { hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 100 };
+
+function errorOf(body: () => unknown): TsvllmError {
+  try {
+    body();
+  } catch (error) {
+    assert.instance(error, TsvllmError);
+    return error as TsvllmError;
+  }
+  throw new Error("expected an error");
+}
+
+test("llama: defaults (kv heads = heads, head_dim = hidden/heads), llama3 rope scaling, eos list", () => {
+  const config = parseHfConfig({
+    ...base, architectures: ["LlamaForCausalLM"], model_type: "llama", max_position_embeddings: 131072, rms_norm_eps: 1e-5,
+    rope_theta: 500000, eos_token_id: [128001, 128008, 128009], bos_token_id: 128000, torch_dtype: "bfloat16",
+    rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  }, file);
+  assert.is(config.architecture, "LlamaForCausalLM");
+  assert.is(config.numKeyValueHeads, 4);
+  assert.is(config.headDim, 16);
+  assert.is(config.ropeTheta, 500000);
+  assert.equal(config.ropeScaling, { ropeType: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+  assert.equal(config.eosTokenIds, [128001, 128008, 128009]);
+  assert.is(config.bosTokenId, 128000);
+  assert.is(config.torchDtype, "bfloat16");
+  assert.is(config.hiddenAct, "silu");
+  assert.not.ok(config.tieWordEmbeddings);
+  assert.not.ok(config.attentionBias);
+  assert.is(config.slidingWindow, null);
+  assert.is(config.partialRotaryFactor, 1);
+  assert.is(config.finalLogitSoftcapping, null);
+});
+
+test("llama: legacy rope_scaling 'type' and transformers >= 4.56 'dtype'", () => {
+  const config = parseHfConfig({ ...base, model_type: "llama", rope_scaling: { type: "linear", factor: 2 }, dtype: "float16" }, file);
+  assert.equal(config.ropeScaling, { ropeType: "linear", factor: 2 });
+  assert.is(config.torchDtype, "float16");
+  const dynamic = parseHfConfig({ ...base, model_type: "llama", max_position_embeddings: 4096, rope_scaling: { type: "dynamic", factor: 2 } }, file);
+  assert.equal(dynamic.ropeScaling, { ropeType: "dynamic", factor: 2, originalMaxPositionEmbeddings: 4096 });
+  assert.is(parseHfConfig({ ...base, model_type: "llama", rope_scaling: { rope_type: "default" } }, file).ropeScaling, null);
+});
+
+test("mistral: sliding_window kept, or null", () => {
+  const config = parseHfConfig({ ...base, model_type: "mistral", num_key_value_heads: 2, sliding_window: 4096 }, file);
+  assert.is(config.architecture, "MistralForCausalLM");
+  assert.is(config.slidingWindow, 4096);
+  assert.is(config.numKeyValueHeads, 2);
+  assert.is(parseHfConfig({ ...base, model_type: "mistral", sliding_window: null }, file).slidingWindow, null);
+  assert.is(parseHfConfig({ ...base, model_type: "mistral", sliding_window: 4096, use_sliding_window: false }, file).slidingWindow, null);
+});
+
+test("qwen2: q/k/v bias always; sliding window only with use_sliding_window; yarn", () => {
+  const config = parseHfConfig({
+    ...base, architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", sliding_window: 32768, use_sliding_window: false,
+    tie_word_embeddings: true, rope_theta: 1000000, rope_scaling: { type: "yarn", factor: 4, original_max_position_embeddings: 32768 },
+  }, file);
+  assert.ok(config.attentionBias);
+  assert.is(config.slidingWindow, null);
+  assert.ok(config.tieWordEmbeddings);
+  assert.equal(config.ropeScaling, { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1, attentionFactor: null });
+  assert.is(parseHfConfig({ ...base, model_type: "qwen2", sliding_window: 4096, use_sliding_window: true }, file).slidingWindow, 4096);
+  assert.is(parseHfConfig({ ...base, model_type: "qwen2", sliding_window: 4096 }, file).slidingWindow, null);
+});
+
+test("qwen3: explicit head_dim, no bias by default", () => {
+  const config = parseHfConfig({ ...base, model_type: "qwen3", head_dim: 32, num_key_value_heads: 2, attention_bias: false }, file);
+  assert.is(config.architecture, "Qwen3ForCausalLM");
+  assert.is(config.headDim, 32);
+  assert.not.ok(config.attentionBias);
+});
+
+test("phi3: rms eps default 1e-5, partial rotary factor, unsupported longrope", () => {
+  const config = parseHfConfig({ ...base, model_type: "phi3", sliding_window: 2047, partial_rotary_factor: 0.75 }, file);
+  assert.is(config.architecture, "Phi3ForCausalLM");
+  assert.is(config.rmsNormEps, 1e-5);
+  assert.is(config.slidingWindow, 2047);
+  assert.is(config.partialRotaryFactor, 0.75);
+  const error = errorOf(() => parseHfConfig({ ...base, model_type: "phi3", rope_scaling: { type: "longrope", long_factor: [1], short_factor: [1] } }, file));
+  assert.is(error.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
+  assert.match(error.message, 'rope scaling type "longrope"');
+});
+
+test("gemma: hidden_activation wins; hidden_act 'gelu' alone means the tanh approximation; tied", () => {
+  const gemma = { ...base, model_type: "gemma", head_dim: 256, hidden_act: "gelu" };
+  assert.is(parseHfConfig(gemma, file).hiddenAct, "gelu_pytorch_tanh");
+  assert.is(parseHfConfig({ ...gemma, hidden_activation: "gelu" }, file).hiddenAct, "gelu");
+  assert.ok(parseHfConfig(gemma, file).tieWordEmbeddings);
+  assert.is(parseHfConfig(gemma, file).headDim, 256);
+  assert.is(parseHfConfig(gemma, file).finalLogitSoftcapping, null);
+});
+
+test("gemma2: soft-capping, query_pre_attn_scalar, sliding window; null turns capping off", () => {
+  const config = parseHfConfig({
+    ...base, model_type: "gemma2", hidden_activation: "gelu_pytorch_tanh", final_logit_softcapping: 30, attn_logit_softcapping: 50,
+    query_pre_attn_scalar: 224, sliding_window: 4096,
+  }, file);
+  assert.is(config.architecture, "Gemma2ForCausalLM");
+  assert.is(config.finalLogitSoftcapping, 30);
+  assert.is(config.attnLogitSoftcapping, 50);
+  assert.is(config.queryPreAttnScalar, 224);
+  assert.is(config.slidingWindow, 4096);
+  const uncapped = parseHfConfig({ ...base, model_type: "gemma2", final_logit_softcapping: null, attn_logit_softcapping: null }, file);
+  assert.is(uncapped.finalLogitSoftcapping, null);
+  assert.is(uncapped.attnLogitSoftcapping, null);
+  assert.is(uncapped.queryPreAttnScalar, 256);
+});
+
+test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
+  const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
+  assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
+  const wrongType = errorOf(() => parseHfConfig({ ...base, model_type: "llama", hidden_size: "64" }, file));
+  assert.is(wrongType.code, "TSVLLM_ERR_MODEL_FILE");
+  assert.is(wrongType.message, 'config.json: field "hidden_size" should be a number, found "64"');
+  assert.is(wrongType.param, "hidden_size");
+  const missing = errorOf(() => parseHfConfig({ model_type: "llama" }, file));
+  assert.is(missing.message, 'config.json: missing field "hidden_size"');
+  const dtype = errorOf(() => parseHfConfig({ ...base, model_type: "llama", torch_dtype: "int8" }, file));
+  assert.match(dtype.message, 'field "torch_dtype" is "int8"');
+});
+
+test("generation_config.json overrides stop ids and carries sampling defaults", async () => {
+  const dir = tempDir();
+  await writeFile(join(dir, "config.json"), JSON.stringify({ ...base, model_type: "llama", eos_token_id: 2, bos_token_id: 1 }));
+  await writeFile(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [2, 7], temperature: 0.6, top_p: 0.9 }));
+  const { config, generationConfig } = await readHfConfig(dir);
+  assert.equal(config.eosTokenIds, [2]);
+  assert.equal(generationConfig, { bosTokenId: 1, eosTokenIds: [2, 7], temperature: 0.6, topP: 0.9 });
+});
+
+test.run();

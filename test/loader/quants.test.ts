@@ -1,0 +1,87 @@
+// Dequantization of hand-built GGML blocks, each expected value worked out from the block layout
+// (ggml-common.h), and the scalar dtype conversions.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
+import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+
+// f16 bit patterns: 0.25, 0.5, 1, 2.
+const half = { quarter: 0x3400, half: 0x3800, one: 0x3c00, two: 0x4000 };
+
+function setHalf(block: Uint8Array, at: number, bits: number): void {
+  block[at] = bits & 0xff;
+  block[at + 1] = bits >> 8;
+}
+
+test("f16 and bf16 widen exactly", () => {
+  assert.equal(Array.from(f16ToF32(Uint16Array.of(0x3c00, 0xc000, 0x7c00, 0x0001, 0x7bff, 0x8000))), [1, -2, Infinity, 2 ** -24, 65504, -0]);
+  assert.ok(Number.isNaN(f16ToF32(Uint16Array.of(0x7e00))[0]));
+  assert.equal(Array.from(bf16ToF32(Uint16Array.of(0x3f80, 0xc040, 0x4049))), [1, -3, 3.140625]);
+});
+
+test("Q8_0: value = d * int8", () => {
+  const block = new Uint8Array(34);
+  setHalf(block, 0, half.half);
+  const int8 = new Int8Array(block.buffer, 2, 32);
+  int8.set([-128, -1, 0, 1, 127]);
+  const values = dequantizeQ8_0(block);
+  assert.is(values.length, 32);
+  assert.equal(Array.from(values.subarray(0, 6)), [-64, -0.5, 0, 0.5, 63.5, 0]);
+});
+
+test("Q4_0: low nibbles are values 0-15, high nibbles 16-31, both offset by 8", () => {
+  const block = new Uint8Array(18);
+  setHalf(block, 0, half.two);
+  block[2] = 0x1f;
+  block[3] = 0x80;
+  const values = dequantizeQ4_0(block);
+  assert.is(values[0], (0xf - 8) * 2);
+  assert.is(values[16], (0x1 - 8) * 2);
+  assert.is(values[1], (0 - 8) * 2);
+  assert.is(values[17], 0);
+  assert.is(values[2], -16);
+});
+
+test("Q4_K: 6-bit scales/mins, including the high bits of sub-blocks 4-7", () => {
+  const block = new Uint8Array(144);
+  setHalf(block, 0, half.one);
+  setHalf(block, 2, half.half);
+  const scales = 4;
+  block[scales + 0] = 0xc2; // scale 0 = 2; its top bits (3) are scale 4's bits 4-5
+  block[scales + 4] = 0x41; // min 0 = 1; its top bits (1) are min 4's bits 4-5
+  block[scales + 8] = 0x25; // scale 4 low bits 5, min 4 low bits 2 -> scale 4 = 53, min 4 = 18
+  const qs = 16;
+  block[qs + 0] = 0x73; // value 0: nibble 3 (sub-block 0); value 32: nibble 7 (sub-block 1, scale 0)
+  block[qs + 64] = 0x0a; // value 128: nibble 10 (sub-block 4)
+  const values = dequantizeQ4_K(block);
+  assert.is(values.length, 256);
+  assert.is(values[0], 1 * 2 * 3 - 0.5 * 1);
+  assert.is(values[1], -0.5);
+  assert.is(values[32], 0);
+  assert.is(values[128], 1 * 53 * 10 - 0.5 * 18);
+  assert.is(values[129], -9);
+});
+
+test("Q6_K: 4 low bits from ql, 2 high bits from qh, signed 8-bit scales per 16 values", () => {
+  const block = new Uint8Array(210);
+  const ql = 0;
+  const qh = 128;
+  const scales = new Int8Array(block.buffer, 192, 16);
+  setHalf(block, 208, half.quarter);
+  scales.set([3, 0, -2, 0, 4, 0, -1, 0, 1]);
+  block[ql + 0] = 0x5a;
+  block[qh + 0] = 0xe4; // high bits 0, 1, 2, 3 for values 0, 32, 64, 96
+  const values = dequantizeQ6_K(block);
+  assert.is(values[0], 0.25 * 3 * ((0xa | (0 << 4)) - 32));
+  assert.is(values[32], 0.25 * -2 * ((0 | (1 << 4)) - 32));
+  assert.is(values[64], 0.25 * 4 * ((0x5 | (2 << 4)) - 32));
+  assert.is(values[96], 0.25 * -1 * ((0 | (3 << 4)) - 32));
+  assert.is(values[16], 0);
+  assert.is(values[128], 0.25 * 1 * -32);
+});
+
+test("a byte count that is not whole blocks is rejected", () => {
+  assert.throws(() => dequantizeQ8_0(new Uint8Array(35)), /not a whole number of 34-byte blocks/);
+});
+
+test.run();
