@@ -37,7 +37,10 @@ export interface AddRequestOptions {
 export function createEngine(options: EngineOptions): LLMEngine {
   const { runner } = options;
   const config = resolveEngineConfig(options.config ?? {}, runner.config.maxModelLen);
-  const numBlocks = config.numGpuBlocksOverride ?? numKvCacheBlocks(config.kvCacheMemoryBytes, runner.config, config.blockSize);
+  // Blocks beyond what maxNumSeqs full-length sequences can hold would never be used; for small
+  // models a byte budget would otherwise mean millions of idle blocks.
+  const useful = config.maxNumSeqs * Math.ceil(config.maxModelLen / config.blockSize) + 1;
+  const numBlocks = config.numGpuBlocksOverride ?? Math.min(useful, numKvCacheBlocks(config.kvCacheMemoryBytes, runner.config, config.blockSize));
   checkKvCapacity(numBlocks, runner.config, config.blockSize, config.maxModelLen);
   (options.logger ?? ((m: string) => process.stderr.write(`${m}\n`)))(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
   runner.initializeKvCache(numBlocks, config.blockSize);

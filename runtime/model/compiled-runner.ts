@@ -13,7 +13,7 @@ interface NativeModel {
   copyBlocks(src: Int32Array, dst: Int32Array): void;
 }
 
-interface ModelAddon {
+export interface ModelAddon {
   Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number }) => NativeModel;
   setNumThreads(n: number): void;
 }
@@ -43,7 +43,8 @@ export interface ModelArtifact {
 export class CompiledModelRunner implements ModelRunner {
   readonly config: ModelRunnerConfig;
   private native: NativeModel | undefined;
-  private readonly addon: ModelAddon;
+  /** The model's addon; it also exports the native sampler. */
+  readonly addon: ModelAddon;
   private readonly weights: (Float32Array | Uint16Array)[];
 
   private constructor(

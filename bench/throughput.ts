@@ -1,0 +1,110 @@
+// `tsvllm bench throughput`: vLLM's offline throughput benchmark (random dataset, seeded; output
+// "Throughput: X requests/s, Y total tokens/s, Z output tokens/s"), run on tsvllm and, in the same
+// run on the same GGUF weights and requests, on llama.cpp (node-llama-cpp, parallel sequences),
+// then the ratio. Single-stream decode is reported too, with its fraction of the machine's read
+// bandwidth measured in the same run.
+import { LLM } from "../index.ts";
+import { measureMachineReference } from "./reference/roofline.ts";
+
+export interface ThroughputOptions {
+  model: string;
+  /** The GGUF the llama.cpp peer runs (the same weights); omitted: no peer. */
+  peerGguf?: string;
+  numPrompts: number;
+  inputLen: number;
+  outputLen: number;
+  seed: number;
+  threads: number;
+  /** Bytes read per decode step (weights), for the bandwidth fraction. */
+  weightBytes?: number;
+}
+
+export interface ThroughputResult {
+  requestsPerSecond: number;
+  totalTokensPerSecond: number;
+  outputTokensPerSecond: number;
+  singleStreamTokensPerSecond: number;
+}
+
+function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s;
+  };
+  // Skip the first ids: special tokens (unk, bos, eos) live there in every vocabulary used here.
+  return Array.from({ length: n }, () => Array.from({ length: len }, () => 3 + (next() % (vocab - 3))));
+}
+
+export const formatThroughput = (who: string, r: ThroughputResult) =>
+  `${who}: Throughput: ${r.requestsPerSecond.toFixed(2)} requests/s, ${r.totalTokensPerSecond.toFixed(2)} total tokens/s, ${r.outputTokensPerSecond.toFixed(2)} output tokens/s; single-stream decode ${r.singleStreamTokensPerSecond.toFixed(1)} tokens/s`;
+
+async function runOurs(o: ThroughputOptions, prompts: number[][]): Promise<ThroughputResult> {
+  const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), logger: () => {} });
+  const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
+  await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
+  let t0 = performance.now();
+  const outs = await llm.generate(prompts.map((p) => ({ promptTokenIds: p })), params);
+  const seconds = (performance.now() - t0) / 1000;
+  const output = outs.reduce((a, r) => a + r.outputs[0].tokenIds.length, 0);
+  t0 = performance.now();
+  const single = await llm.generate([{ promptTokenIds: prompts[0] }], params);
+  const singleSeconds = (performance.now() - t0) / 1000;
+  llm.close();
+  return {
+    requestsPerSecond: prompts.length / seconds,
+    totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
+    outputTokensPerSecond: output / seconds,
+    singleStreamTokensPerSecond: single[0].outputs[0].tokenIds.length / singleSeconds,
+  };
+}
+
+async function runLlamaCpp(o: ThroughputOptions, prompts: number[][]): Promise<ThroughputResult> {
+  const { getLlama } = await import("node-llama-cpp");
+  const llama = await getLlama({ gpu: false, build: "never", skipDownload: true });
+  const model = await llama.loadModel({ modelPath: o.peerGguf!, gpuLayers: 0 });
+  const context = await model.createContext({ sequences: prompts.length, contextSize: prompts.length * (o.inputLen + o.outputLen + 16), threads: o.threads, batchSize: Math.max(512, o.inputLen) });
+  const generate = async (seqIndex: number, prompt: number[]) => {
+    const seq = context.getSequence();
+    let n = 0;
+    for await (const _ of seq.evaluate(prompt as never, { temperature: 0 })) {
+      if (++n >= o.outputLen) break;
+    }
+    seq.dispose();
+    void seqIndex;
+    return n;
+  };
+  let t0 = performance.now();
+  const counts = await Promise.all(prompts.map((p, i) => generate(i, p)));
+  const seconds = (performance.now() - t0) / 1000;
+  const output = counts.reduce((a, b) => a + b, 0);
+  t0 = performance.now();
+  const single = await generate(0, prompts[0]);
+  const singleSeconds = (performance.now() - t0) / 1000;
+  await context.dispose();
+  await model.dispose();
+  return {
+    requestsPerSecond: prompts.length / seconds,
+    totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
+    outputTokensPerSecond: output / seconds,
+    singleStreamTokensPerSecond: single / singleSeconds,
+  };
+}
+
+export async function benchThroughput(o: ThroughputOptions, vocabSize: number): Promise<string[]> {
+  const prompts = randomPrompts(o.numPrompts, o.inputLen, vocabSize, o.seed);
+  const lines: string[] = [];
+  const ours = await runOurs(o, prompts);
+  lines.push(formatThroughput("tsvllm", ours));
+  if (o.peerGguf) {
+    const peer = await runLlamaCpp(o, prompts);
+    lines.push(formatThroughput("llama.cpp", peer));
+    lines.push(`ratio tsvllm / llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / peer.outputTokensPerSecond).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / peer.singleStreamTokensPerSecond).toFixed(2)}x`);
+  }
+  if (o.weightBytes) {
+    const machine = measureMachineReference({ arrayMiB: 256, repetitions: 3 });
+    const bw = machine.readBandwidthGBs.t1 * 1e9;
+    lines.push(`single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token: ${((ours.singleStreamTokensPerSecond * o.weightBytes) / bw * 100).toFixed(1)}% of the ${(bw / 1e9).toFixed(1)} GB/s 1-thread read bandwidth measured now`);
+  }
+  return lines;
+}

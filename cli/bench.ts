@@ -1,0 +1,69 @@
+// tsvllm bench throughput | serve: vLLM's two benchmarks, in its output format.
+import { TsvllmError } from "../runtime/errors.ts";
+import { loadModel } from "../runtime/loader/index.ts";
+import { benchThroughput } from "../bench/throughput.ts";
+import { benchServe, formatBenchResult } from "../server/bench-serve.ts";
+import { intFlag, numberFlag, parseFlags } from "./args.ts";
+
+export async function run(argv: string[]): Promise<void> {
+  const [kind, ...rest] = argv;
+  if (kind === "throughput") return throughput(rest);
+  if (kind === "serve") return serve(rest);
+  throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `usage: tsvllm bench throughput|serve [options] (got "${kind ?? ""}")`);
+}
+
+async function throughput(argv: string[]): Promise<void> {
+  const { values } = parseFlags(argv, {
+    model: { type: "string" },
+    "peer-gguf": { type: "string" },
+    "num-prompts": { type: "string" },
+    "input-len": { type: "string" },
+    "output-len": { type: "string" },
+    seed: { type: "string" },
+    threads: { type: "string" },
+  });
+  if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
+  const loaded = await loadModel(values.model);
+  const weightBytes = [...loaded.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
+  const peerGguf = values["peer-gguf"] ?? (values.model.endsWith(".gguf") ? values.model : undefined);
+  const lines = await benchThroughput(
+    {
+      model: values.model,
+      peerGguf,
+      numPrompts: intFlag(values["num-prompts"], "num-prompts", 64),
+      inputLen: intFlag(values["input-len"], "input-len", 128),
+      outputLen: intFlag(values["output-len"], "output-len", 128),
+      seed: intFlag(values.seed, "seed", 1),
+      threads: intFlag(values.threads, "threads", 1),
+      weightBytes,
+    },
+    loaded.config.vocabSize,
+  );
+  for (const line of lines) process.stdout.write(`${line}\n`);
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseFlags(argv, {
+    "base-url": { type: "string", default: "http://127.0.0.1:8000" },
+    model: { type: "string" },
+    "num-prompts": { type: "string" },
+    "random-input-len": { type: "string" },
+    "random-output-len": { type: "string" },
+    "request-rate": { type: "string" },
+    "max-concurrency": { type: "string" },
+    seed: { type: "string" },
+  });
+  const result = await benchServe({
+    baseUrl: values["base-url"]!,
+    model: values.model,
+    numPrompts: intFlag(values["num-prompts"], "num-prompts", 200),
+    randomInputLen: intFlag(values["random-input-len"], "random-input-len", 128),
+    randomOutputLen: intFlag(values["random-output-len"], "random-output-len", 64),
+    requestRate: values["request-rate"] === undefined || values["request-rate"] === "inf" ? Infinity : numberFlag(values["request-rate"], "request-rate", Infinity),
+    maxConcurrency: values["max-concurrency"] === undefined ? undefined : intFlag(values["max-concurrency"], "max-concurrency", 1),
+    seed: intFlag(values.seed, "seed", 0),
+    dataset: "random-words",
+    ignoreEos: true,
+  });
+  process.stdout.write(`${formatBenchResult(result)}\n`);
+}

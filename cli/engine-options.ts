@@ -1,0 +1,53 @@
+// The engine flags `serve`, `generate`, `chat` and `bench throughput` share, with vLLM's names,
+// turned into LLM options.
+import { TsvllmError } from "../runtime/errors.ts";
+import type { LLMOptions } from "../runtime/engine/model-loader.ts";
+import { bytesFlag, intFlag, type parseFlags, type Options } from "./args.ts";
+
+export const engineFlags = {
+  model: { type: "string" },
+  "max-model-len": { type: "string" },
+  "max-num-seqs": { type: "string" },
+  "max-num-batched-tokens": { type: "string" },
+  "block-size": { type: "string" },
+  dtype: { type: "string" },
+  device: { type: "string" },
+  "kv-cache-memory": { type: "string" },
+  "gpu-memory-utilization": { type: "string" },
+  "enable-prefix-caching": { type: "boolean" },
+  "no-enable-prefix-caching": { type: "boolean" },
+  seed: { type: "string" },
+  "tensor-parallel-size": { type: "string" },
+  quantization: { type: "string" },
+} as const satisfies Options;
+
+type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
+
+export function llmOptions(values: EngineFlagValues): LLMOptions {
+  if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required (a model folder, a .gguf file or a hub id)", "model");
+  if (values["tensor-parallel-size"] !== undefined && intFlag(values["tensor-parallel-size"], "tensor-parallel-size", 1) !== 1) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--tensor-parallel-size > 1 is not supported yet (one device per server)", "tensor-parallel-size");
+  }
+  if (values.quantization) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--quantization ${values.quantization} is not supported yet; GGUF Q8_0/Q4_0 checkpoints load dequantized`, "quantization");
+  const device = values.device ?? "auto";
+  if (device !== "auto" && device !== "cpu" && device !== "cuda") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--device must be cpu, cuda or auto, got "${device}"`, "device");
+  const dtypeNames: Record<string, LLMOptions["dtype"]> = { auto: "auto", float32: "float32", float: "float32", float16: "float16", half: "float16", bfloat16: "bfloat16" };
+  const dtype = dtypeNames[values.dtype ?? "auto"];
+  if (!dtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--dtype must be auto, float32, float16 or bfloat16; got "${values.dtype}"`, "dtype");
+  const options: LLMOptions = {
+    model: values.model,
+    dtype,
+    device,
+    blockSize: intFlag(values["block-size"], "block-size", 16),
+    maxNumSeqs: intFlag(values["max-num-seqs"], "max-num-seqs", 256),
+    maxNumBatchedTokens: intFlag(values["max-num-batched-tokens"], "max-num-batched-tokens", 8192),
+    enablePrefixCaching: !values["no-enable-prefix-caching"],
+    kvCacheMemoryBytes: bytesFlag(values["kv-cache-memory"], "kv-cache-memory", 4 * 2 ** 30),
+  };
+  if (values["max-model-len"] !== undefined) options.maxModelLen = intFlag(values["max-model-len"], "max-model-len", 0);
+  if (values.seed !== undefined) options.seed = Number(values.seed);
+  if (values["gpu-memory-utilization"] !== undefined && device !== "cuda") {
+    process.stderr.write("tsvllm: --gpu-memory-utilization sizes the CUDA KV cache; on CPU use --kv-cache-memory\n");
+  }
+  return options;
+}

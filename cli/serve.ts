@@ -1,0 +1,57 @@
+// tsvllm serve --model <dir|hub id|file.gguf>: the OpenAI-compatible server. Logs the config, the
+// KV capacity (from the engine) and the time to ready, then a vLLM-style stats line every 10 s
+// while there is traffic.
+import { AsyncLLM } from "../index.ts";
+import { startServer } from "../server/index.ts";
+import type { EngineStats } from "../runtime/engine/types.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import { engineFlags, llmOptions } from "./engine-options.ts";
+import path from "node:path";
+
+export async function run(argv: string[]): Promise<void> {
+  const started = performance.now();
+  const { values, positionals } = parseFlags(argv, {
+    ...engineFlags,
+    host: { type: "string", default: "0.0.0.0" },
+    port: { type: "string", default: "8000" },
+    "served-model-name": { type: "string", multiple: true },
+    "api-key": { type: "string" },
+    "log-level": { type: "string", default: "info" },
+  });
+  if (!values.model && positionals[0]) values.model = positionals[0];
+  const options = llmOptions(values);
+  const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
+  log(`tsvllm serve: ${JSON.stringify(options)}`);
+  const engine = await AsyncLLM.create({ ...options, logger: log });
+  const servedModelName = values["served-model-name"] ?? [path.basename(options.model.replace(/[\\/]+$/, "")).replace(/\.gguf$/, "")];
+  const server = await startServer({
+    engine,
+    servedModelName,
+    apiKey: values["api-key"] ?? process.env.VLLM_API_KEY,
+    host: values.host,
+    port: intFlag(values.port, "port", 8000),
+    logger: values["log-level"] === "debug" ? { level: "debug" } : false,
+  });
+  log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  periodicStats(engine, log);
+}
+
+function periodicStats(engine: AsyncLLM, log: (m: string) => void): void {
+  let last: EngineStats = engine.stats();
+  let lastTime = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const s = engine.stats();
+    const seconds = (now - lastTime) / 1000;
+    const prompt = (s.promptTokens - last.promptTokens) / seconds;
+    const generation = (s.generationTokens - last.generationTokens) / seconds;
+    const queries = s.prefixCacheQueries - last.prefixCacheQueries;
+    const hitRate = queries > 0 ? (100 * (s.prefixCacheHits - last.prefixCacheHits)) / queries : 0;
+    if (prompt > 0 || generation > 0 || s.numRequestsRunning > 0 || s.numRequestsWaiting > 0) {
+      log(`Avg prompt throughput: ${prompt.toFixed(1)} tokens/s, Avg generation throughput: ${generation.toFixed(1)} tokens/s, Running: ${s.numRequestsRunning} reqs, Waiting: ${s.numRequestsWaiting} reqs, KV cache usage: ${(100 * s.kvCacheUsagePerc).toFixed(1)}%, Prefix cache hit rate: ${hitRate.toFixed(1)}%`);
+    }
+    last = s;
+    lastTime = now;
+  }, 10_000);
+  timer.unref();
+}
