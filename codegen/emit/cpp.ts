@@ -1,7 +1,11 @@
 // The C++ (CPU) emitter: one function per specialised kernel with the uniform launch ABI. The grid
-// becomes OpenMP-parallel loops; forEach becomes a plain loop GCC vectorises; reductions become
+// becomes OpenMP-parallel loops, scheduled `guided` so that when another process takes one of the
+// (two) cores the other thread picks up the remaining programs instead of the whole launch waiting
+// on a fixed half; forEach becomes an `omp simd` loop (its iterations are independent by the DSL's
+// contract, so GCC may vectorise bodies with selects and stores); reductions become
 // `omp simd` reduction loops (so f32 sums vectorise without -ffast-math); dotTile becomes a
-// register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts).
+// register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts); exp is the prelude's
+// branch-free tsv_expf, so loops over softmax numerators and SiLU vectorise too.
 import { banner } from "./banner.ts";
 import { cType, ExprPrinter, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import { emitDotTile } from "./cpp-tile.ts";
@@ -10,7 +14,7 @@ import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
 let reduceCounter = 0;
 
 const cpuDialect: Dialect = {
-  math: sharedMath,
+  math: { ...sharedMath, exp: (a) => `tsv_expf(${a[0]})` },
   pid: (axis) => `tsv_p${axis}`,
   reduce: (e, print) => {
     const acc = `tsv_acc${reduceCounter++}`;
@@ -34,7 +38,7 @@ export function emitCppKernel(ir: KernelIR): string {
     ...unpackArguments(ir).map((l) => `  ${l}`),
     `  (void)ptrs; (void)scalars; (void)dims;`,
     `  const int64_t tsv_g0 = ${grid[0]}, tsv_g1 = ${grid[1]}, tsv_g2 = ${grid[2]};`,
-    `  #pragma omp parallel for collapse(3) schedule(static) num_threads(tsv_num_threads()) if (tsv_g0 * tsv_g1 * tsv_g2 > 1)`,
+    `  #pragma omp parallel for collapse(3) schedule(guided) num_threads(tsv_num_threads()) if (tsv_g0 * tsv_g1 * tsv_g2 * ${workPerProgram(ir.body)} > ${parallelThreshold})`,
     `  for (int64_t tsv_p2 = 0; tsv_p2 < tsv_g2; ++tsv_p2)`,
     `  for (int64_t tsv_p1 = 0; tsv_p1 < tsv_g1; ++tsv_p1)`,
     `  for (int64_t tsv_p0 = 0; tsv_p0 < tsv_g0; ++tsv_p0) {`,
@@ -56,8 +60,65 @@ function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
     case "scratchDecl": return [`${ind}float ${s.name}[${e(s.size)}];`];
     case "scratchStore": return [`${ind}${s.scratch}[${e(s.index)}] = ${e(s.value)};`];
     case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
-    case "forEach": return [`${ind}for (int ${s.index} = 0; ${s.index} < ${e(s.count)}; ++${s.index}) {`, ...block(s.body), `${ind}}`];
+    case "forEach": return [`${ind}_Pragma("omp simd")`, `${ind}for (int ${s.index} = 0; ${s.index} < ${e(s.count)}; ++${s.index}) {`, ...block(s.body), `${ind}}`];
     case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
     case "dotTile": return emitDotTile(s, p, ind, `tsv_t${reduceCounter++}`);
+  }
+}
+
+/**
+ * Below this much work per launch (programs x estimated inner iterations) the grid runs on the
+ * calling thread: waking the OpenMP team costs more than it saves for a tiny model's kernels.
+ */
+const parallelThreshold = 1 << 16;
+
+/** Inner iterations of one program: compile-time loop and reduction counts, multiplied when nested. */
+function workPerProgram(stmts: IStmt[]): number {
+  const count = (e: IExpr) => (e.op === "const" ? Math.max(1, e.value) : 64);
+  let work = 1;
+  const visitExpr = (e: IExpr, scale: number): void => {
+    if (e.op === "reduce") {
+      work += scale * count(e.count);
+      visitExpr(e.term, scale * count(e.count));
+    }
+    for (const sub of subExprs(e)) visitExpr(sub, scale);
+  };
+  const visit = (xs: IStmt[], scale: number): void => {
+    for (const st of xs) {
+      for (const e of stmtExprs(st)) visitExpr(e, scale);
+      if (st.op === "forEach") {
+        work += scale * count(st.count);
+        visit(st.body, scale * count(st.count));
+      } else if (st.op === "for") visit(st.body, scale * 64);
+      else if (st.op === "dotTile") work += scale * count(st.rows) * count(st.cols) * count(st.count);
+      else if (st.op === "if") {
+        visit(st.then, scale);
+        visit(st.else, scale);
+      }
+    }
+  };
+  visit(stmts, 1);
+  return work;
+}
+
+function subExprs(e: IExpr): IExpr[] {
+  switch (e.op) {
+    case "binary": return [e.left, e.right];
+    case "unary": case "cast": return [e.operand];
+    case "select": return [e.cond, e.then, e.else];
+    case "math": return e.args;
+    case "load": return e.indices;
+    case "scratchLoad": return [e.index];
+    default: return [];
+  }
+}
+
+function stmtExprs(s: IStmt): IExpr[] {
+  switch (s.op) {
+    case "decl": return [s.init];
+    case "assign": return [s.value];
+    case "store": return [...s.indices, s.value];
+    case "scratchStore": return [s.index, s.value];
+    default: return [];
   }
 }

@@ -1,0 +1,109 @@
+// The server over the real engine and the compiled stories260K model (not the test double): the
+// README's curl example, the official openai client (completions and chat, stream and not, n,
+// stop, logprobs, seed), hostile input against real limits, and a loopback load test with clients
+// hanging up mid-stream, after which the engine is idle and every KV block is free.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import OpenAI from "openai";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { AsyncLLM } from "../../index.ts";
+import { createServer } from "../../server/app.ts";
+import { metricValue, postJson, waitFor } from "../support/server-harness.ts";
+
+const M = "stories260K-hf";
+const test = suite("server over the real engine (stories260K)");
+let engine: AsyncLLM;
+let app: ReturnType<typeof createServer>;
+let base: string;
+let client: OpenAI;
+
+test.before(async () => {
+  engine = await AsyncLLM.create({ model: "../shared/models/stories260K-hf", maxNumSeqs: 64, maxNumBatchedTokens: 1024, kvCacheMemoryBytes: 64 * 2 ** 20, logger: () => {} });
+  app = createServer({ engine, servedModelName: [M] });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+});
+test.after(async () => {
+  await app.close();
+  await engine.shutdown();
+});
+
+test("the README's curl example answers with a greedy story", async () => {
+  const readme = fs.readFileSync("README.md", "utf8");
+  const curl = /```sh\n(curl[\s\S]*?)\n```/.exec(readme)![1].replace("localhost:8000", base.replace("http://", ""));
+  // Run asynchronously: the server answering curl lives in this process.
+  const answer = JSON.parse((await promisify(execFile)("sh", ["-c", curl], { encoding: "utf8" })).stdout);
+  assert.is(answer.choices[0].text, ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw");
+  assert.equal(answer.usage, { prompt_tokens: 5, completion_tokens: 32, total_tokens: 37 });
+});
+
+test("streamed completions equal the whole answer; n, stop and logprobs behave", async () => {
+  const whole = await client.completions.create({ model: M, prompt: "Once upon a time", max_tokens: 24, temperature: 0 });
+  let streamed = "";
+  for await (const chunk of await client.completions.create({ model: M, prompt: "Once upon a time", max_tokens: 24, temperature: 0, stream: true })) streamed += chunk.choices[0]?.text ?? "";
+  assert.is(streamed, whole.choices[0].text);
+  const stopped = await client.completions.create({ model: M, prompt: "Once upon a time", max_tokens: 24, temperature: 0, stop: ["Lily"] });
+  assert.is(stopped.choices[0].text, ", there was a little girl named ");
+  assert.is(stopped.choices[0].finish_reason, "stop");
+  const sampled = { model: M, prompt: "The dog", max_tokens: 8, n: 3, seed: 7, temperature: 1, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming;
+  const n = await client.completions.create(sampled);
+  assert.is(n.choices.length, 3);
+  assert.is(n.usage!.completion_tokens, 24);
+  assert.ok(new Set(n.choices.map((c) => c.text)).size > 1, "n samples differ");
+  const again = await client.completions.create(sampled);
+  assert.equal(again.choices.map((c) => c.text), n.choices.map((c) => c.text));
+  const lp = await client.completions.create({ model: M, prompt: "Once upon a time", max_tokens: 4, temperature: 0, logprobs: 3 });
+  const first = lp.choices[0].logprobs!;
+  assert.is(first.tokens!.length, 4);
+  assert.ok(first.token_logprobs!.every((x) => x! <= 0));
+  assert.ok(first.top_logprobs!.every((t) => Object.keys(t!).length >= 3));
+});
+
+test("chat completions stream and finish", async () => {
+  const whole = await client.chat.completions.create({ model: M, messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 16, temperature: 0 });
+  let streamed = "";
+  for await (const chunk of await client.chat.completions.create({ model: M, messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 16, temperature: 0, stream: true })) {
+    streamed += chunk.choices[0]?.delta?.content ?? "";
+  }
+  assert.is(streamed, whole.choices[0].message.content);
+});
+
+test("real limits give OpenAI errors: over-long prompt, out-of-vocabulary ids", async () => {
+  const long = await postJson(`${base}/v1/completions`, { model: M, prompt: Array.from({ length: 600 }, () => 300), max_tokens: 4 });
+  assert.is(long.status, 400);
+  assert.match(long.json.error.message, /512/);
+  const oov = await postJson(`${base}/v1/completions`, { model: M, prompt: [1, 99999], max_tokens: 4 });
+  assert.is(oov.status, 400);
+  assert.is((await fetch(`${base}/health`)).status, 200);
+});
+
+test("256 requests at 64 concurrency complete with exact usage while 32 clients hang up; then all KV blocks are free", async () => {
+  let next = 0;
+  const worker = async () => {
+    while (next < 256) {
+      const i = next++;
+      const maxTokens = 4 + (i % 13);
+      const answer = await client.completions.create({ model: M, prompt: `Once upon a time ${i}`, max_tokens: maxTokens, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+      assert.is(answer.usage!.completion_tokens, maxTokens);
+    }
+  };
+  const hangUps = Array.from({ length: 32 }, async (_, i) => {
+    const controller = new AbortController();
+    const res = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: M, prompt: `Story ${i}`, max_tokens: 400, ignore_eos: true, stream: true }), signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+  });
+  await Promise.all([...Array.from({ length: 64 }, worker), ...hangUps.map((p) => p.catch(() => undefined))]);
+  assert.ok(await waitFor(() => engine.stats().numRequestsRunning === 0 && engine.stats().numRequestsWaiting === 0, 20_000), "engine idle");
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.is(metricValue(metrics, "vllm:num_requests_running", { model_name: M }), 0);
+  assert.is(metricValue(metrics, "vllm:num_requests_waiting", { model_name: M }), 0);
+  assert.is(metricValue(metrics, "vllm:kv_cache_usage_perc", { model_name: M }), 0);
+});
+
+test.run();
