@@ -1,0 +1,96 @@
+// Builds one addon: writes generated/<name>/ (kernel sources, the kernel table, CMakeLists.txt,
+// addon.d.ts) and runs cmake-js. The whole build is keyed by a hash of everything that goes into
+// it, so an unchanged compile is a cache hit that only loads the existing .node file.
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { emitCppKernel } from "../emit/cpp.ts";
+import { emitCudaKernel } from "../emit/cuda.ts";
+import { lowerToThreads } from "../lower/threads.ts";
+import type { KernelIR } from "../ir/types.ts";
+import { emitCMakeLists } from "./cmake.ts";
+import { emitDeclarations, emitKernelTable } from "./bindings.ts";
+import { dump } from "./dump.ts";
+import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
+
+/** Bump when emitted code changes meaning, so stale caches are never reused. */
+export const emitterVersion = 1;
+
+export interface AddonBuild {
+  name: string;
+  /** cpu: C++ kernels with OpenMP; cuda: CUDA kernels, device memory, static cudart. */
+  target?: "cpu" | "cuda";
+  kernels: KernelIR[];
+  /** Extra generated C++ sources (e.g. a model's forward pass), file name -> contents. */
+  extraSources?: Record<string, string>;
+  onProgress?: (message: string) => void;
+}
+
+export interface BuiltAddon {
+  path: string;
+  cacheHit: boolean;
+  kernelCount: number;
+  seconds: number;
+}
+
+function hashInputs(files: Record<string, string>): string {
+  const h = createHash("sha256");
+  h.update(`emitter:${emitterVersion}`);
+  for (const dir of [nativeDir, preludeDir]) {
+    for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
+  }
+  for (const name of Object.keys(files).sort()) h.update(name).update(files[name]);
+  return h.digest("hex").slice(0, 16);
+}
+
+export function buildAddon(build: AddonBuild): BuiltAddon {
+  const started = performance.now();
+  const dir = path.join(generatedDir, build.name);
+  const unique = new Map(build.kernels.map((k) => [k.symbol, k]));
+  const kernels = [...unique.values()];
+  const files: Record<string, string> = {};
+  const target = build.target ?? "cpu";
+  for (const k of kernels) {
+    if (target === "cuda") {
+      files[`${k.symbol}.cu`] = emitCudaKernel(lowerToThreads(k));
+      dump("cuda", k.symbol, files[`${k.symbol}.cu`]);
+    } else {
+      files[`${k.symbol}.cc`] = emitCppKernel(k);
+      dump("cpp", k.symbol, files[`${k.symbol}.cc`]);
+    }
+  }
+  files["kernel_table.cc"] = emitKernelTable(kernels, target);
+  Object.assign(files, build.extraSources ?? {});
+  const hash = hashInputs({ ...files, target });
+  const output = path.join(dir, "build", "Release", `${build.name}.node`);
+  const stamp = path.join(dir, "build.hash");
+  const done = (cacheHit: boolean): BuiltAddon => ({ path: output, cacheHit, kernelCount: kernels.length, seconds: (performance.now() - started) / 1000 });
+  if (fs.existsSync(output) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === hash) return done(true);
+
+  fs.mkdirSync(path.join(dir, "src"), { recursive: true });
+  for (const f of fs.readdirSync(path.join(dir, "src"))) if (!(f in files)) fs.rmSync(path.join(dir, "src", f));
+  for (const [name, text] of Object.entries(files)) {
+    const target = path.join(dir, "src", name);
+    if (!fs.existsSync(target) || fs.readFileSync(target, "utf8") !== text) fs.writeFileSync(target, text);
+  }
+  const sources = Object.keys(files).filter((f) => f.endsWith(".cc") || f.endsWith(".cu")).sort().map((f) => `src/${f}`);
+  fs.writeFileSync(path.join(dir, "CMakeLists.txt"), emitCMakeLists(build.name, sources, target));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `tsvllm-${build.name}`, private: true, binary: { napi_versions: [8] } }, null, 2));
+  fs.writeFileSync(path.join(dir, "addon.d.ts"), emitDeclarations(kernels));
+  build.onProgress?.(`compiling ${kernels.length} kernels into ${path.relative(repoRoot, output)}`);
+  const cmakeJs = path.join(repoRoot, "node_modules/cmake-js/bin/cmake-js");
+  const result = spawnSync(process.execPath, [cmakeJs, "build", "-d", dir, "-O", path.join(dir, "build"), "-l", "error", "--parallel", "2"], {
+    encoding: "utf8",
+    env: { ...process.env },
+  });
+  if (result.status !== 0 || !fs.existsSync(output)) {
+    const log = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;
+    throw new TsvllmError("TSVLLM_ERR_BUILD", `building ${build.name} failed:\n${log.split("\n").filter((l) => /error|Error/.test(l)).slice(0, 30).join("\n") || log.slice(-4000)}`);
+  }
+  fs.writeFileSync(stamp, hash);
+  return done(false);
+}
+
+export { loadAddon } from "./load-addon.ts";

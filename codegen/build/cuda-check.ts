@@ -1,0 +1,137 @@
+// Compiles the CUDA source of every kernel in dsl/kernels with nvcc for sm_80 and sm_90a, warnings
+// as errors, over a representative set of specialisations: each dtype variable f32/f16/bf16, head
+// dims 64/80/128, block sizes 16/32, GQA groups 1/4/8, model-sized widths for the rest. No GPU is
+// needed. Each kernel file becomes one .cu file under generated/cuda-check/ holding all its
+// specialisations, so nvcc's start-up (~3 s for two architectures) is paid per file rather than
+// per specialisation (~0.3 s); two files compile at a time, largest first.
+//   npx tsx codegen/build/cuda-check.ts [kernel name regex]
+// Exits 1, printing nvcc's message, if any source does not compile.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { DTypeName } from "../../dsl/dtype.ts";
+import { compileKernel } from "../compile.ts";
+import { banner } from "../emit/banner.ts";
+import { emitCudaKernel } from "../emit/cuda.ts";
+import { parseKernelFile } from "../frontend/parse.ts";
+import type { Specialization } from "../ir/specialize.ts";
+import { lowerToThreads } from "../lower/threads.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { generatedDir, preludeDir, repoRoot } from "./paths.ts";
+
+export const nvccFlags = [
+  "-std=c++17", "-c", "-O3", "-I", preludeDir,
+  "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90a,code=sm_90a",
+  "-Xcompiler", "-Wall,-Wextra,-Werror", "-Werror", "all-warnings",
+];
+
+const kernelsDir = path.join(repoRoot, "dsl/kernels");
+const floatDtypes: DTypeName[] = ["f32", "f16", "bf16"];
+
+/** Values each Const takes, by parameter name; a kernel can override a name that means something else there. */
+const constValues: Record<string, number[]> = { HD: [64, 80, 128], BS: [16, 32], G: [1, 4, 8], D: [4096], I: [11008], K: [4096], N: [4096], M: [1024], offset: [1024], R2: [32, 40, 64] };
+const constOverrides: Record<string, Record<string, number[]>> = {
+  matmulInt4: { G: [128] },
+  topK: { K: [8] },
+};
+
+export interface CudaCheckUnit {
+  /** The kernel file's name, e.g. paged-attention. */
+  name: string;
+  kernels: { file: string; exportName: string; spec: Specialization }[];
+}
+
+function cartesian(axes: [string, number[]][]): Record<string, number>[] {
+  return axes.reduce<Record<string, number>[]>((combos, [name, values]) => combos.flatMap((c) => values.map((v) => ({ ...c, [name]: v }))), [{}]);
+}
+
+/** Every kernel in dsl/kernels with its specialisations, one unit per kernel file, largest first. */
+export function cudaCheckUnits(filter?: RegExp): CudaCheckUnit[] {
+  const units: CudaCheckUnit[] = [];
+  for (const entry of fs.readdirSync(kernelsDir).filter((f) => f.endsWith(".ts")).sort()) {
+    const file = path.relative(process.cwd(), path.join(kernelsDir, entry));
+    const unit: CudaCheckUnit = { name: entry.replace(/\.ts$/, ""), kernels: [] };
+    for (const ast of parseKernelFile(file)) {
+      if (filter && !filter.test(ast.exportName)) continue;
+      const axes = ast.params.filter((p) => p.kind === "const").map((p): [string, number[]] => {
+        const values = constOverrides[ast.exportName]?.[p.name] ?? constValues[p.name];
+        if (!values) throw new TsvllmError("TSVLLM_ERR_COMPILE", `cuda-check: no representative value for Const ${p.name} of ${ast.exportName}; add one to constValues in codegen/build/cuda-check.ts`);
+        return [p.name, values];
+      });
+      const dtypeChoices: (DTypeName | undefined)[] = ast.dtypeVars.length ? floatDtypes : [undefined];
+      for (const dtype of dtypeChoices) {
+        const dtypes = Object.fromEntries(ast.dtypeVars.map((v) => [v, dtype!]));
+        for (const consts of cartesian(axes)) unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts } });
+      }
+    }
+    if (unit.kernels.length) units.push(unit);
+  }
+  return units.sort((a, b) => b.kernels.length - a.kernels.length);
+}
+
+/** Writes one unit's .cu file: every specialisation's emitted CUDA, one after another. */
+function writeUnit(unit: CudaCheckUnit, outDir: string): string {
+  const sources = unit.kernels.map((k) => emitCudaKernel(lowerToThreads(compileKernel(k.file, k.exportName, k.spec))));
+  const target = path.join(outDir, `${unit.name}.cu`);
+  fs.writeFileSync(target, [banner("codegen/build/cuda-check.ts"), ...sources].join("\n"));
+  return target;
+}
+
+function nvcc(source: string, nvccPath: string): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(nvccPath, [...nvccFlags, source, "-o", source.replace(/\.cu$/, ".o")], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("error", (e) => resolve({ ok: false, output: `cannot run ${nvccPath}: ${e.message}` }));
+    child.on("close", (code) => resolve({ ok: code === 0, output }));
+  });
+}
+
+export interface CudaCheckResult {
+  sources: number;
+  kernels: number;
+  failures: { source: string; output: string }[];
+  seconds: number;
+}
+
+export interface CudaCheckOptions {
+  /** Only kernels whose export name matches. */
+  filter?: RegExp;
+  parallel?: number;
+  nvccPath?: string;
+  /** Where the .cu files go; generated/cuda-check by default. */
+  outDir?: string;
+  onProgress?: (line: string) => void;
+}
+
+export async function runCudaCheck(options: CudaCheckOptions = {}): Promise<CudaCheckResult> {
+  const started = performance.now();
+  const outDir = options.outDir ?? path.join(generatedDir, "cuda-check");
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  const units = cudaCheckUnits(options.filter);
+  const queue = units.map((u) => ({ unit: u, source: writeUnit(u, outDir) }));
+  const failures: CudaCheckResult["failures"] = [];
+  let done = 0;
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const result = await nvcc(next.source, options.nvccPath ?? "nvcc");
+      done++;
+      options.onProgress?.(`[${done}/${units.length}] ${result.ok ? "ok  " : "FAIL"} ${next.unit.name} (${next.unit.kernels.length} specialisations)`);
+      if (!result.ok) failures.push({ source: path.relative(repoRoot, next.source), output: result.output });
+    }
+  };
+  await Promise.all(Array.from({ length: options.parallel ?? 2 }, worker));
+  return { sources: units.length, kernels: units.reduce((n, u) => n + u.kernels.length, 0), failures, seconds: (performance.now() - started) / 1000 };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;
+  const result = await runCudaCheck({ filter, onProgress: (line) => console.log(line) });
+  for (const f of result.failures) console.error(`\n${f.source}:\n${f.output}`);
+  const verdict = result.failures.length ? `${result.failures.length} FAILED` : "all compiled";
+  console.log(`cuda-check: ${result.sources} sources, ${result.kernels} kernel specialisations for sm_80 + sm_90a, ${verdict} in ${result.seconds.toFixed(1)} s`);
+  process.exit(result.failures.length ? 1 : 0);
+}
