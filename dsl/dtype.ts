@@ -81,6 +81,25 @@ function fp8e4m3Round(v: number): number {
   return Math.sign(v) * Math.min(roundHalfEven(a / step) * step, 448);
 }
 
+/** fp8 e4m3fn bits -> value: exponent bias 7, subnormals below 2^-6, 0x7f/0xff are NaN. */
+export function fp8e4m3BitsToF32(bits: number): number {
+  const sign = bits & 0x80 ? -1 : 1;
+  const exp = (bits >> 3) & 0xf;
+  const mant = bits & 7;
+  if (exp === 0xf && mant === 7) return NaN;
+  return exp === 0 ? sign * mant * 2 ** -9 : sign * (1 + mant / 8) * 2 ** (exp - 7);
+}
+
+/** value -> fp8 e4m3fn bits, rounding to nearest even and saturating at +-448 (as fp8e4m3Round). */
+export function f32ToFp8e4m3Bits(v: number): number {
+  if (Number.isNaN(v)) return 0x7f;
+  const sign = v < 0 || Object.is(v, -0) ? 0x80 : 0;
+  const r = Math.abs(fp8e4m3Round(v));
+  if (r < 2 ** -6) return sign | (r * 2 ** 9);
+  const exp = Math.floor(Math.log2(r));
+  return sign | ((exp + 7) << 3) | ((r / 2 ** exp - 1) * 8);
+}
+
 const identityInt = (v: number) => v | 0;
 
 export const float32: DType = { name: "f32", bytes: 4, isFloat: true, storageType: "float", round: Math.fround };

@@ -1,5 +1,6 @@
 // The kernel language's built-ins. Each has JS semantics here (the reference interpreter runs the
 // kernel function itself) and a codegen rule in codegen/emit/ and codegen/lower/.
+import { f16BitsToF32 } from "./dtype.ts";
 import { Scratch } from "./global.ts";
 
 export type f32 = number;
@@ -38,6 +39,30 @@ export function reduceMax(n: i32, term: (i: i32) => f32): f32 {
   return m;
 }
 
+/** Min of term(i) over [0, n); +Infinity for n = 0. */
+export function reduceMin(n: i32, term: (i: i32) => f32): f32 {
+  let m = Infinity;
+  for (let i = 0; i < n; i++) m = Math.min(m, term(i));
+  return m;
+}
+
+/**
+ * A register tile of dot products, accumulated into scratch: into[at + i * cols + j] += sum over
+ * k < n of a(i, k) * b(j, k), for i < rows, j < cols (both compile-time). Every product shares the
+ * k loop, so each a(i, k) and b(j, k) is read once per k for the whole tile. The CPU backend keeps
+ * the tile in vector registers: along k when both operands are contiguous in k (dot products),
+ * along j when b is contiguous in j (a broadcast times a row of b, the GEMM micro-kernel); the GPU
+ * backend spreads k over threads and all-reduces each entry.
+ */
+export function dotTile(into: Scratch, at: i32, rows: Const, cols: Const, n: i32, a: (i: i32, k: i32) => f32, b: (j: i32, k: i32) => f32): void {
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += a(i, k) * b(j, k);
+      into.put(at + i * cols + j, Math.fround(into.at(at + i * cols + j) + s));
+    }
+}
+
 /** Per-program f32 scratch of a compile-time size. */
 export function scratch(size: Const): Scratch {
   return new Scratch(size);
@@ -57,6 +82,10 @@ export const abs = (x: number): number => Math.abs(x);
 export const floor = (x: f32): f32 => Math.floor(x);
 export const max = (a: number, b: number): number => Math.max(a, b);
 export const min = (a: number, b: number): number => Math.min(a, b);
+/** The low byte of x read as a two's-complement int8 (GGUF's signed quants stored in a u8 view). */
+export const i8 = (x: i32): i32 => (x << 24) >> 24;
+/** The f32 value of IEEE half bits (the low 16 bits of x), e.g. a GGUF block scale read as two bytes. */
+export const f16FromBits = (bits: i32): f32 => f16BitsToF32(bits & 0xffff);
 /** Ceiling division for sizes: cdiv(10, 4) = 3. */
 export const cdiv = (a: i32, b: i32): i32 => Math.ceil(a / b);
 /** Integer division truncating toward zero, as C does (plain `/` on i32 is rejected by the compiler). */

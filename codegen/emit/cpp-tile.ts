@@ -1,9 +1,15 @@
-// C++ for dotTile: rows * cols dot products over one shared k loop. When every operand is a load
-// that walks its tensor's last (contiguous) dim with k, and the storage is f32/f16/bf16, the tile
-// becomes an AVX2/FMA micro-kernel: rows * cols __m256 accumulators in registers, each operand
-// row loaded (and widened to f32) once per 8 k for the whole tile. The tail, and every other
-// operand shape, run as an `omp simd` reduction loop, which is also the whole tile on targets
-// without AVX2/FMA/F16C (the prelude's TSV_AVX2_TILES).
+// C++ for dotTile: into[at + i * cols + j] += sum over k of a(i, k) * b(j, k), for a rows x cols
+// tile, on targets with AVX2/FMA/F16C (the prelude's TSV_AVX2_TILES) in one of two register forms:
+//   dot:       both operands walk memory contiguously in k (x[t, k] against a weight row w[n, k]):
+//              rows * cols __m256 accumulators along k, each operand vector loaded once per 8 k
+//              for the whole tile, horizontal sums at the end and a scalar tail;
+//   broadcast: b walks memory contiguously in j (a packed panel, or a weight stored [K, N]) and
+//              cols is a multiple of 8: rows * cols / 8 accumulators along j, loaded from and
+//              stored back to `into`, each step broadcasting a(i, k) against cols / 8 vectors of
+//              b: the GEMM micro-kernel, with no horizontal sums.
+// Operands are f32 scratch or f32/f16/bf16 tensors (widened on load). Anything else, and every
+// target without AVX2, runs the portable `omp simd` reduction loop, which also takes the dot
+// form's tail.
 import type { IExpr, IStmt, TileOperand } from "../ir/types.ts";
 import { substituteVars } from "../ir/walk.ts";
 import { tileExtent } from "../lower/threads.ts";
@@ -15,9 +21,12 @@ const vectorLoad: Record<string, { pointer: string; load: string }> = {
   bf16: { pointer: "const uint16_t*", load: "tsv_load8_bf16" },
 };
 
-/** The operand at a fixed row/column, as a function of the loop index `k`. */
+const constant = (value: number): IExpr => ({ op: "const", type: "i32", value });
+const variable = (name: string): IExpr => ({ op: "var", type: "i32", name });
+
+/** The operand at a fixed row/column `index`, with its reduction index renamed to `k`. */
 function operandAt(o: TileOperand, index: number, k: string): IExpr {
-  return substituteVars(o.term, new Map<string, IExpr>([[o.index, { op: "const", type: "i32", value: index }], [o.k, { op: "var", type: "i32", name: k }]]));
+  return substituteVars(o.term, new Map<string, IExpr>([[o.index, constant(index)], [o.k, variable(k)]]));
 }
 
 function mentions(e: IExpr, name: string): boolean {
@@ -34,63 +43,130 @@ function mentions(e: IExpr, name: string): boolean {
   }
 }
 
-/** A pointer to the operand's element at k = 0 when the operand is a unit-stride load in k. */
-function contiguousRow(e: IExpr, k: string, p: ExprPrinter): { pointer: string; base: string; load: string } | undefined {
+/** Whether the index expression is `v`, `x + v` or `v + x` with x free of v: unit stride in v. */
+function unitStride(e: IExpr, v: string): boolean {
+  if (e.op === "var") return e.name === v;
+  if (e.op !== "binary" || e.kind !== "+") return false;
+  return (unitStride(e.left, v) && !mentions(e.right, v)) || (unitStride(e.right, v) && !mentions(e.left, v));
+}
+
+interface Stream {
+  pointer: string;
+  /** C expression for the address of the element at v = 0. */
+  base: string;
+  load: string;
+}
+
+/** How to load 8 consecutive values of `e` along `v`, when `e` reads memory with unit stride in v. */
+function contiguous(e: IExpr, v: string, p: ExprPrinter): Stream | undefined {
+  const zero = new Map([[v, constant(0)]]);
+  if (e.op === "scratchLoad") {
+    if (!unitStride(e.index, v)) return undefined;
+    return { pointer: "const float*", base: `&${e.scratch}[${p.print(substituteVars(e.index, zero))}]`, load: "tsv_load8_f32" };
+  }
   if (e.op !== "load") return undefined;
   const last = e.indices[e.indices.length - 1];
-  if (last.op !== "var" || last.name !== k || e.indices.slice(0, -1).some((i) => mentions(i, k))) return undefined;
+  if (!unitStride(last, v) || e.indices.slice(0, -1).some((i) => mentions(i, v))) return undefined;
   const kind = vectorLoad[p.dtypeOf(e.global)];
   if (!kind) return undefined;
-  const atZero = [...e.indices.slice(0, -1), { op: "const", type: "i32", value: 0 } as IExpr];
-  return { pointer: kind.pointer, base: `&${e.global}[${p.offset(e.global, atZero)}]`, load: kind.load };
+  return { ...kind, base: `&${e.global}[${p.offset(e.global, e.indices.map((i) => substituteVars(i, zero)))}]` };
 }
+
+/** At most this many accumulators per register pass: with the operand vectors they fill the 16 ymm registers. */
+const accumulators = 12;
 
 export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string): string[] {
   const rows = tileExtent(s.rows, "rows", s.span);
   const cols = tileExtent(s.cols, "cols", s.span);
   const k = `${prefix}_k`;
-  const count = p.print(s.count);
   const as = Array.from({ length: rows }, (_, i) => operandAt(s.a, i, k));
   const bs = Array.from({ length: cols }, (_, j) => operandAt(s.b, j, k));
-  const sum = (i: number, j: number) => `${prefix}_s${i}_${j}`;
-  const sums = as.flatMap((_, i) => bs.map((_, j) => sum(i, j)));
-  const inner = ind + "  ";
-  const lines = [`${ind}{`, `${inner}${sums.map((n) => `float ${n} = 0.0f;`).join(" ")}`, `${inner}int ${k} = 0;`];
+  const aRows = as.map((e) => contiguous(e, k, p));
+  const bRows = bs.map((e) => contiguous(e, k, p));
+  const bRow = cols % 8 === 0 ? contiguous(substituteVars(s.b.term, new Map([[s.b.k, variable(k)]])), s.b.index, p) : undefined;
+  const form: Form = aRows.every(Boolean) && bRows.every(Boolean)
+    ? { kind: "dot", aRows: aRows as Stream[], bRows: bRows as Stream[] }
+    : bRow ? { kind: "broadcast", bRow } : { kind: "scalar" };
+  // Large tiles run as several register passes over k, each a sub-tile of at most 12 accumulators.
+  const rowStep = Math.min(rows, accumulators);
+  const colStep = (form.kind === "broadcast" ? 8 : 1) * Math.max(1, Math.floor(accumulators / rowStep));
+  const lines: string[] = [];
+  let pass = 0;
+  for (let r0 = 0; r0 < rows; r0 += rowStep) {
+    for (let c0 = 0; c0 < cols; c0 += colStep) {
+      const tile = { rows: range(r0, Math.min(r0 + rowStep, rows)), cols: range(c0, Math.min(c0 + colStep, cols)) };
+      lines.push(...subTile(s, p, ind, rows * cols > tile.rows.length * tile.cols.length ? `${prefix}_${pass++}` : prefix, k, as, bs, cols, tile, form));
+    }
+  }
+  return lines;
+}
 
-  const aRows = as.map((e) => contiguousRow(e, k, p));
-  const bRows = bs.map((e) => contiguousRow(e, k, p));
-  if (aRows.every(Boolean) && bRows.every(Boolean)) {
+type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadcast"; bRow: Stream } | { kind: "scalar" };
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** One register pass: the tile's rows x cols entries over the whole k range, added into scratch. */
+function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string, k: string, as: IExpr[], bs: IExpr[], cols: number, tile: { rows: number[]; cols: number[] }, form: Form): string[] {
+  const count = p.print(s.count);
+  const at = p.print(s.at);
+  const entries = tile.rows.flatMap((i) => tile.cols.map((j) => ({ i, j, sum: `${prefix}_s${i}_${j}` })));
+  const inner = ind + "  ";
+  const deeper = inner + "  ";
+  const lines = [`${ind}{`, `${inner}${entries.map((e) => `float ${e.sum} = 0.0f;`).join(" ")}`, `${inner}int ${k} = 0;`];
+  if (form.kind === "dot") {
     const v = (i: number, j: number) => `${prefix}_v${i}_${j}`;
-    const deeper = inner + "  ";
+    const aRows = tile.rows.map((i) => ({ i, r: form.aRows[i] }));
+    const bRows = tile.cols.map((j) => ({ j, r: form.bRows[j] }));
     lines.push(
       `#if TSV_AVX2_TILES`,
       `${inner}{`,
-      ...aRows.map((r, i) => `${deeper}${r!.pointer} ${prefix}_pa${i} = ${r!.base};`),
-      ...bRows.map((r, j) => `${deeper}${r!.pointer} ${prefix}_pb${j} = ${r!.base};`),
-      `${deeper}${as.flatMap((_, i) => bs.map((_, j) => `__m256 ${v(i, j)} = _mm256_setzero_ps();`)).join(" ")}`,
+      ...aRows.map(({ i, r }) => `${deeper}${r.pointer} ${prefix}_pa${i} = ${r.base};`),
+      ...bRows.map(({ j, r }) => `${deeper}${r.pointer} ${prefix}_pb${j} = ${r.base};`),
+      `${deeper}${entries.map((e) => `__m256 ${v(e.i, e.j)} = _mm256_setzero_ps();`).join(" ")}`,
       `${deeper}for (; ${k} + 8 <= ${count}; ${k} += 8) {`,
-      ...bRows.map((r, j) => `${deeper}  const __m256 ${prefix}_b${j} = ${r!.load}(${prefix}_pb${j} + ${k});`),
-      ...aRows.flatMap((r, i) => [
-        `${deeper}  const __m256 ${prefix}_a${i} = ${r!.load}(${prefix}_pa${i} + ${k});`,
-        ...bs.map((_, j) => `${deeper}  ${v(i, j)} = _mm256_fmadd_ps(${prefix}_a${i}, ${prefix}_b${j}, ${v(i, j)});`),
+      ...bRows.map(({ j, r }) => `${deeper}  const __m256 ${prefix}_b${j} = ${r.load}(${prefix}_pb${j} + ${k});`),
+      ...aRows.flatMap(({ i, r }) => [
+        `${deeper}  const __m256 ${prefix}_a${i} = ${r.load}(${prefix}_pa${i} + ${k});`,
+        ...tile.cols.map((j) => `${deeper}  ${v(i, j)} = _mm256_fmadd_ps(${prefix}_a${i}, ${prefix}_b${j}, ${v(i, j)});`),
       ]),
       `${deeper}}`,
-      ...as.flatMap((_, i) => bs.map((_, j) => `${deeper}${sum(i, j)} = tsv_hsum8(${v(i, j)});`)),
+      ...entries.map((e) => `${deeper}${e.sum} = tsv_hsum8(${v(e.i, e.j)});`),
+      `${inner}}`,
+      `#endif`,
+    );
+  } else if (form.kind === "broadcast") {
+    const vectors = range(0, tile.cols.length / 8);
+    const c0 = tile.cols[0];
+    const c = (i: number, q: number) => `${prefix}_c${i}_${q}`;
+    const cTile = tile.rows.flatMap((i) => vectors.map((q) => ({ i, q, address: `&${s.scratch}[${at} + ${i * cols + c0 + 8 * q}]` })));
+    const bRow = form.bRow;
+    lines.push(
+      `#if TSV_AVX2_TILES`,
+      `${inner}{`,
+      ...cTile.map((e) => `${deeper}__m256 ${c(e.i, e.q)} = _mm256_loadu_ps(${e.address});`),
+      `${deeper}for (; ${k} < ${count}; ++${k}) {`,
+      `${deeper}  ${bRow.pointer} ${prefix}_row = ${bRow.base};`,
+      ...vectors.map((q) => `${deeper}  const __m256 ${prefix}_b${q} = ${bRow.load}(${prefix}_row + ${c0 + 8 * q});`),
+      ...tile.rows.flatMap((i) => [
+        `${deeper}  const __m256 ${prefix}_a${i} = _mm256_set1_ps(${p.print(as[i])});`,
+        ...vectors.map((q) => `${deeper}  ${c(i, q)} = _mm256_fmadd_ps(${prefix}_a${i}, ${prefix}_b${q}, ${c(i, q)});`),
+      ]),
+      `${deeper}}`,
+      ...cTile.map((e) => `${deeper}_mm256_storeu_ps(${e.address}, ${c(e.i, e.q)});`),
       `${inner}}`,
       `#endif`,
     );
   }
-
   const kk = `${prefix}_kk`;
-  const at = (e: IExpr) => p.print(substituteVars(e, new Map([[k, { op: "var", type: "i32", name: kk }]])));
+  const stepAt = (e: IExpr) => p.print(substituteVars(e, new Map([[k, variable(kk)]])));
   lines.push(
-    `${inner}_Pragma("omp simd reduction(+:${sums.join(",")})")`,
+    `${inner}_Pragma("omp simd reduction(+:${entries.map((e) => e.sum).join(",")})")`,
     `${inner}for (int ${kk} = ${k}; ${kk} < ${count}; ++${kk}) {`,
-    ...as.map((e, i) => `${inner}  const float ${prefix}_x${i} = ${at(e)};`),
-    ...bs.map((e, j) => `${inner}  const float ${prefix}_y${j} = ${at(e)};`),
-    ...as.flatMap((_, i) => bs.map((_, j) => `${inner}  ${sum(i, j)} += ${prefix}_x${i} * ${prefix}_y${j};`)),
+    ...tile.rows.map((i) => `${inner}  const float ${prefix}_x${i} = ${stepAt(as[i])};`),
+    ...tile.cols.map((j) => `${inner}  const float ${prefix}_y${j} = ${stepAt(bs[j])};`),
+    ...entries.map((e) => `${inner}  ${e.sum} += ${prefix}_x${e.i} * ${prefix}_y${e.j};`),
     `${inner}}`,
-    ...as.flatMap((_, i) => bs.map((_, j) => `${inner}${s.scratch}[${i * cols + j}] = ${sum(i, j)};`)),
+    ...entries.map((e) => `${inner}${s.scratch}[${at} + ${e.i * cols + e.j}] += ${e.sum};`),
     `${ind}}`,
   );
   return lines;

@@ -6,9 +6,12 @@ import { cType, dimName, ExprPrinter, pointerType, sharedMath, unpackArguments, 
 import type { IExpr } from "../ir/types.ts";
 import type { TStmt, ThreadKernel } from "../lower/thread-ir.ts";
 
+// The grid is launched flattened on blockIdx.x (up to 2^31 - 1 blocks): y and z are capped at
+// 65535, which a vocabulary-sized axis (lm_head over 128k rows) exceeds. Each program recovers its
+// ids from the flat index.
 const cudaDialect: Dialect = {
   math: { ...sharedMath, rsqrt: (a) => `rsqrtf(${a[0]})` },
-  pid: (axis) => `(int)blockIdx.${"xyz"[axis]}`,
+  pid: (axis) => `tsv_pid${axis}`,
   reduce: () => {
     throw new Error("reductions are hoisted by lowerToThreads before CUDA emission");
   },
@@ -24,7 +27,8 @@ export function emitCudaKernel(tk: ThreadKernel): string {
       q.dims.forEach((_, axis) => params.push(`int64_t ${dimName(q.name, axis)}`));
     } else if (q.kind === "scalar") params.push(`${cType[q.type]} ${q.name}`);
   }
-  const args = ir.params.flatMap((q) => (q.kind === "global" ? [q.name, ...q.dims.map((_, a) => dimName(q.name, a))] : q.kind === "scalar" ? [q.name] : []));
+  params.push("int64_t tsv_g0", "int64_t tsv_g1");
+  const args = [...ir.params.flatMap((q) => (q.kind === "global" ? [q.name, ...q.dims.map((_, a) => dimName(q.name, a))] : q.kind === "scalar" ? [q.name] : [])), "tsv_g0", "tsv_g1"];
   const grid = [0, 1, 2].map((a) => (ir.grid[a] ? p.print(ir.grid[a]) : "1"));
   return [
     banner(`${ir.source.file} (${ir.source.exportName})`),
@@ -33,15 +37,20 @@ export function emitCudaKernel(tk: ThreadKernel): string {
     `__global__ void __launch_bounds__(${ir.threads}) ${ir.symbol}_kernel(${params.join(", ")}) {`,
     ...(usesBlockReduce(tk.body) ? [`  __shared__ float tsv_red[32];`] : []),
     ...Object.entries(tk.scratch).map(([name, size]) => `  __shared__ float ${name}[${size}];`),
+    `  const int64_t tsv_block = (int64_t)blockIdx.x;`,
+    `  [[maybe_unused]] const int tsv_pid0 = (int)(tsv_block % tsv_g0);`,
+    `  [[maybe_unused]] const int tsv_pid1 = (int)((tsv_block / tsv_g0) % tsv_g1);`,
+    `  [[maybe_unused]] const int tsv_pid2 = (int)(tsv_block / (tsv_g0 * tsv_g1));`,
     ...tk.body.flatMap((s) => stmt(s, p, "  ")),
     `}`,
     ``,
     `extern "C" void ${ir.symbol}(void* const* ptrs, const double* scalars, const int64_t* dims, cudaStream_t stream) {`,
     ...unpackArguments(ir).map((l) => `  ${l}`),
     `  (void)ptrs; (void)scalars; (void)dims;`,
-    `  const dim3 grid((unsigned)(${grid[0]}), (unsigned)(${grid[1]}), (unsigned)(${grid[2]}));`,
-    `  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;`,
-    `  ${ir.symbol}_kernel<<<grid, ${ir.threads}, 0, stream>>>(${args.join(", ")});`,
+    `  const int64_t tsv_g0 = ${grid[0]}, tsv_g1 = ${grid[1]}, tsv_g2 = ${grid[2]};`,
+    `  const int64_t tsv_blocks = tsv_g0 * tsv_g1 * tsv_g2;`,
+    `  if (tsv_blocks <= 0) return;`,
+    `  ${ir.symbol}_kernel<<<(unsigned)tsv_blocks, ${ir.threads}, 0, stream>>>(${args.join(", ")});`,
     `}`,
     ``,
   ].join("\n");

@@ -2,11 +2,14 @@
 // resolved through its import to dsl/kernel.ts (not matched by name), so a local function that
 // happens to be called `kernel` is never mistaken for one.
 import path from "node:path";
-import { Node, Project, SyntaxKind, type ArrowFunction, type CallExpression, type Expression, type FunctionExpression, type ParameterDeclaration, type SourceFile, type Statement } from "ts-morph";
+import { Node, Project, SyntaxKind, type ArrowFunction, type Block, type CallExpression, type Expression, type FunctionDeclaration, type FunctionExpression, type ParameterDeclaration, type SourceFile, type Statement } from "ts-morph";
 import { compileError } from "./errors.ts";
+import { inlineHelper } from "./inline.ts";
 import { kastVersion, type BinaryOp, type KExpr, type KParam, type KStmt, type KernelAst, type Span } from "./kast.ts";
 
 const dslKernelModule = path.resolve(import.meta.dirname, "../../dsl/kernel.ts");
+/** The DSL's own modules (primitives, kernel(), Global): calls into them are built-ins, never inlined. */
+const dslCoreDir = path.resolve(import.meta.dirname, "../../dsl");
 
 let sharedProject: Project | undefined;
 function project(): Project {
@@ -67,7 +70,7 @@ function parseKernel(source: SourceFile, exportName: string, optionsCall: CallEx
     params,
     grid,
     threads,
-    body: body.getStatements().map(parseStatement),
+    body: body.getStatements().flatMap(parseStatement),
     span: spanOf(fn),
   };
 }
@@ -136,7 +139,7 @@ function parseParam(p: ParameterDeclaration, dtypeVars: string[]): KParam {
   return { kind: "global", name: p.getName(), dtype: dtypeText, dims, span };
 }
 
-function parseStatement(s: Statement): KStmt {
+function parseStatement(s: Statement): KStmt[] {
   const span = spanOf(s);
   if (Node.isVariableStatement(s)) {
     const decls = s.getDeclarations();
@@ -146,32 +149,32 @@ function parseStatement(s: Statement): KStmt {
     if (!init) throw compileError(span, `"${d.getName()}" needs an initial value`);
     if (!Node.isIdentifier(d.getNameNode())) throw compileError(span, "destructuring is not supported in kernels");
     if (Node.isCallExpression(init) && init.getExpression().getText() === "scratch") {
-      return { kind: "scratch", name: d.getName(), size: parseExpr(init.getArguments()[0] as Expression), span };
+      return [{ kind: "scratch", name: d.getName(), size: parseExpr(init.getArguments()[0] as Expression), span }];
     }
     const mutable = s.getDeclarationKind() === "let";
-    return { kind: "let", name: d.getName(), mutable, init: parseExpr(init), span };
+    return [{ kind: "let", name: d.getName(), mutable, init: parseExpr(init), span }];
   }
   if (Node.isExpressionStatement(s)) return parseExpressionStatement(s.getExpression(), span);
-  if (Node.isForStatement(s)) return parseFor(s, span);
+  if (Node.isForStatement(s)) return [parseFor(s, span)];
   if (Node.isIfStatement(s)) {
     const elseStmt = s.getElseStatement();
-    return { kind: "if", cond: parseExpr(s.getExpression()), then: parseBlock(s.getThenStatement()), else: elseStmt ? parseBlock(elseStmt) : [], span };
+    return [{ kind: "if", cond: parseExpr(s.getExpression()), then: parseBlock(s.getThenStatement()), else: elseStmt ? parseBlock(elseStmt) : [], span }];
   }
   if (Node.isBlock(s)) throw compileError(span, "bare blocks are not supported in kernels");
   throw compileError(span, `unsupported statement in a kernel: ${s.getKindName()}`);
 }
 
 function parseBlock(s: Statement): KStmt[] {
-  return Node.isBlock(s) ? s.getStatements().map(parseStatement) : [parseStatement(s)];
+  return Node.isBlock(s) ? s.getStatements().flatMap(parseStatement) : parseStatement(s);
 }
 
-function parseExpressionStatement(e: Expression, span: Span): KStmt {
+function parseExpressionStatement(e: Expression, span: Span): KStmt[] {
   if (Node.isBinaryExpression(e)) {
     const op = e.getOperatorToken().getText();
     const left = e.getLeft();
     if (op === "=" || op === "+=" || op === "-=" || op === "*=" || op === "/=") {
       if (!Node.isIdentifier(left)) throw compileError(span, "only local variables can be assigned; use .put() for memory");
-      return { kind: "assign", name: left.getText(), op, value: parseExpr(e.getRight()), span };
+      return [{ kind: "assign", name: left.getText(), op, value: parseExpr(e.getRight()), span }];
     }
   }
   if (Node.isCallExpression(e)) {
@@ -180,30 +183,57 @@ function parseExpressionStatement(e: Expression, span: Span): KStmt {
       const [count, body] = e.getArguments();
       const fn = asArrow(body, span);
       const fnBody = fn.getBody();
-      const stmts = Node.isBlock(fnBody) ? fnBody.getStatements().map(parseStatement) : [parseExpressionStatement(fnBody as Expression, spanOf(fnBody))];
-      return { kind: "forEach", count: parseExpr(count as Expression), index: singleParam(fn, span), body: stmts, span };
+      const stmts = Node.isBlock(fnBody) ? fnBody.getStatements().flatMap(parseStatement) : parseExpressionStatement(fnBody as Expression, spanOf(fnBody));
+      return [{ kind: "forEach", count: parseExpr(count as Expression), index: singleParam(fn, span), body: stmts, span }];
     }
-    if (Node.isIdentifier(callee) && callee.getText() === "dotTile") return parseDotTile(e, span);
+    if (Node.isIdentifier(callee) && callee.getText() === "dotTile") return [parseDotTile(e, span)];
     if (Node.isPropertyAccessExpression(callee) && callee.getName() === "put") {
       const args = e.getArguments().map((a) => parseExpr(a as Expression));
       if (args.length < 2) throw compileError(span, ".put(indices..., value) needs at least an index and a value");
-      return { kind: "put", target: callee.getExpression().getText(), indices: args.slice(0, -1), value: args[args.length - 1], span };
+      return [{ kind: "put", target: callee.getExpression().getText(), indices: args.slice(0, -1), value: args[args.length - 1], span }];
     }
+    const helper = Node.isIdentifier(callee) ? helperDeclaration(callee) : undefined;
+    if (helper) return parseHelperCall(helper, e, span);
   }
   throw compileError(span, `unsupported expression statement: ${e.getText().slice(0, 60)}`);
 }
 
-/** dotTile(scratch, rows, cols, n, (i, k) => a, (j, k) => b) */
+/** A call of a plain function declared outside the DSL's own modules: a helper to inline. */
+function helperDeclaration(callee: Node): FunctionDeclaration | undefined {
+  const symbol = callee.getSymbol();
+  const target = symbol?.getAliasedSymbol() ?? symbol;
+  const decl = target?.getDeclarations().find((d): d is FunctionDeclaration => Node.isFunctionDeclaration(d));
+  if (!decl || !decl.getBody() || path.dirname(path.resolve(decl.getSourceFile().getFilePath())) === dslCoreDir) return undefined;
+  return decl;
+}
+
+let helperDepth = 0;
+let helperCount = 0;
+
+function parseHelperCall(helper: FunctionDeclaration, call: CallExpression, span: Span): KStmt[] {
+  const name = helper.getName() ?? "helper";
+  if (helperDepth >= 16) throw compileError(span, `${name}(): helper calls nest more than 16 deep (is it recursive?)`);
+  helperDepth++;
+  try {
+    const body = (helper.getBodyOrThrow() as Block).getStatements().flatMap(parseStatement);
+    const params = helper.getParameters().map((p) => p.getName());
+    return inlineHelper(name, params, call.getArguments().map((a) => parseExpr(a as Expression)), body, `${name}${helperCount++}`, span);
+  } finally {
+    helperDepth--;
+  }
+}
+
+/** dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b) */
 function parseDotTile(e: CallExpression, span: Span): KStmt {
   const args = e.getArguments() as Expression[];
-  if (args.length !== 6 || !Node.isIdentifier(args[0])) throw compileError(span, "dotTile(scratch, rows, cols, n, (i, k) => a, (j, k) => b) takes six arguments, the first a scratch");
+  if (args.length !== 7 || !Node.isIdentifier(args[0])) throw compileError(span, "dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b) takes seven arguments, the first a scratch");
   const operand = (node: Expression): { index: string; k: string; term: KExpr } => {
     const fn = asArrow(node, span);
     const ps = fn.getParameters();
     if (ps.length !== 2) throw compileError(spanOf(fn), "a dotTile operand takes (index, k)");
     return { index: ps[0].getName(), k: ps[1].getName(), term: parseExpr(arrowResult(fn)) };
   };
-  return { kind: "dotTile", target: args[0].getText(), rows: parseExpr(args[1]), cols: parseExpr(args[2]), count: parseExpr(args[3]), a: operand(args[4]), b: operand(args[5]), span };
+  return { kind: "dotTile", target: args[0].getText(), at: parseExpr(args[1]), rows: parseExpr(args[2]), cols: parseExpr(args[3]), count: parseExpr(args[4]), a: operand(args[5]), b: operand(args[6]), span };
 }
 
 function parseFor(s: import("ts-morph").ForStatement, span: Span): KStmt {

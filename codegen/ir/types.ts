@@ -47,8 +47,8 @@ export type IStmt =
   | { op: "for"; index: string; start: IExpr; end: IExpr; step: IExpr; body: IStmt[]; span: Span }
   | { op: "forEach"; index: string; count: IExpr; body: IStmt[]; span: Span }
   | { op: "if"; cond: IExpr; then: IStmt[]; else: IStmt[]; span: Span }
-  /** scratch[i * cols + j] = sum over k < count of a(i, k) * b(j, k); rows and cols are constants once specialised. */
-  | { op: "dotTile"; scratch: string; rows: IExpr; cols: IExpr; count: IExpr; a: TileOperand; b: TileOperand; span: Span };
+  /** scratch[at + i * cols + j] += sum over k < count of a(i, k) * b(j, k); rows and cols are constants once specialised. */
+  | { op: "dotTile"; scratch: string; at: IExpr; rows: IExpr; cols: IExpr; count: IExpr; a: TileOperand; b: TileOperand; span: Span };
 
 export interface GlobalParam {
   kind: "global";

@@ -45,7 +45,7 @@ export function verify(ir: KernelIR): void {
         case "if": e(s.cond); checkBlock(s.then, vars, sc); checkBlock(s.else, vars, sc); break;
         case "dotTile":
           if (!sc.has(s.scratch)) throw new IRVerifyError(`${ir.symbol}: dotTile into unknown scratch ${s.scratch}`);
-          e(s.rows); e(s.cols); e(s.count);
+          e(s.at); e(s.rows); e(s.cols); e(s.count);
           checkExpr(s.a.term, new Map([...vars, [s.a.index, "i32"], [s.a.k, "i32"]]), sc);
           checkExpr(s.b.term, new Map([...vars, [s.b.index, "i32"], [s.b.k, "i32"]]), sc);
           break;

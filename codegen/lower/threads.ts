@@ -73,7 +73,7 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
       case "if": out.push({ ...s, cond: h(s.cond), then: block(s.then, level), else: block(s.else, level) }); return;
       case "dotTile": {
         if (level !== "program") throw compileError(s.span, "dotTile() must run at program level, outside forEach");
-        lowerDotTile(s, h(s.count), out);
+        lowerDotTile(s, h(s.at), h(s.count), out);
         return;
       }
       case "forEach": {
@@ -89,22 +89,27 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   }
 
   /**
-   * Threads stride over k, each keeping rows * cols partial sums in registers; then every entry is
-   * all-reduced across the block and the leader writes the tile into scratch.
+   * Small tiles (up to a warp's worth of entries): threads stride over k, each keeping rows * cols
+   * partial sums in registers; then every entry is all-reduced across the block and the leader adds
+   * the tile into scratch. Larger tiles: one thread per entry, each running the whole k loop.
    */
-  function lowerDotTile(s: Extract<IStmt, { op: "dotTile" }>, count: IExpr, out: TStmt[]): void {
+  function lowerDotTile(s: Extract<IStmt, { op: "dotTile" }>, at: IExpr, count: IExpr, out: TStmt[]): void {
     const rows = tileExtent(s.rows, "rows", s.span);
     const cols = tileExtent(s.cols, "cols", s.span);
+    if (rows * cols > 32) {
+      lowerDotTilePerEntry(s, cols, rows * cols, at, count, out);
+      return;
+    }
     const k = fresh();
     const kVar: IExpr = { op: "var", type: "i32", name: k };
-    const at = (o: TileOperand, index: number) => substituteVars(o.term, new Map<string, IExpr>([[o.index, { op: "const", type: "i32", value: index }], [o.k, kVar]]));
+    const operand = (o: TileOperand, index: number) => substituteVars(o.term, new Map<string, IExpr>([[o.index, { op: "const", type: "i32", value: index }], [o.k, kVar]]));
     const acc = Array.from({ length: rows * cols }, () => fresh());
     for (const name of acc) out.push({ op: "decl", name, type: "f32", init: { op: "const", type: "f32", value: 0 }, span: s.span });
     const aNames = Array.from({ length: rows }, () => fresh());
     const bNames = Array.from({ length: cols }, () => fresh());
     const step: TStmt[] = [
-      ...aNames.map((name, i): TStmt => ({ op: "decl", name, type: "f32", init: at(s.a, i), span: s.span })),
-      ...bNames.map((name, j): TStmt => ({ op: "decl", name, type: "f32", init: at(s.b, j), span: s.span })),
+      ...aNames.map((name, i): TStmt => ({ op: "decl", name, type: "f32", init: operand(s.a, i), span: s.span })),
+      ...bNames.map((name, j): TStmt => ({ op: "decl", name, type: "f32", init: operand(s.b, j), span: s.span })),
     ];
     acc.forEach((name, ij) => {
       const product: IExpr = { op: "binary", type: "f32", kind: "*", left: { op: "var", type: "f32", name: aNames[Math.floor(ij / cols)] }, right: { op: "var", type: "f32", name: bNames[ij % cols] } };
@@ -112,8 +117,34 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
     });
     out.push({ op: "threadLoop", index: k, count, body: step, span: s.span });
     for (const name of acc) out.push({ op: "blockReduce", kind: "sum", name, span: s.span });
-    const writes = acc.map((name, ij): TStmt => ({ op: "scratchStore", scratch: s.scratch, index: { op: "const", type: "i32", value: ij }, value: { op: "var", type: "f32", name }, span: s.span }));
+    const writes = acc.map((name, ij): TStmt => {
+      const index: IExpr = { op: "binary", type: "i32", kind: "+", left: at, right: { op: "const", type: "i32", value: ij } };
+      const sum: IExpr = { op: "binary", type: "f32", kind: "+", left: { op: "scratchLoad", type: "f32", scratch: s.scratch, index }, right: { op: "var", type: "f32", name } };
+      return { op: "scratchStore", scratch: s.scratch, index, value: sum, span: s.span };
+    });
     out.push({ op: "leader", body: writes, span: s.span }, { op: "barrier", span: s.span });
+  }
+
+  function lowerDotTilePerEntry(s: Extract<IStmt, { op: "dotTile" }>, cols: number, entries: number, at: IExpr, count: IExpr, out: TStmt[]): void {
+    const ij = fresh();
+    const k = fresh();
+    const sum = fresh();
+    const entry: IExpr = { op: "var", type: "i32", name: ij };
+    const colsConst: IExpr = { op: "const", type: "i32", value: cols };
+    const kVar: IExpr = { op: "var", type: "i32", name: k };
+    const a = substituteVars(s.a.term, new Map<string, IExpr>([[s.a.index, { op: "math", type: "i32", fn: "idiv", args: [entry, colsConst] }], [s.a.k, kVar]]));
+    const b = substituteVars(s.b.term, new Map<string, IExpr>([[s.b.index, { op: "binary", type: "i32", kind: "%", left: entry, right: colsConst }], [s.b.k, kVar]]));
+    const acc: IExpr = { op: "var", type: "f32", name: sum };
+    const index: IExpr = { op: "binary", type: "i32", kind: "+", left: at, right: entry };
+    const body: TStmt[] = [
+      { op: "decl", name: sum, type: "f32", init: { op: "const", type: "f32", value: 0 }, span: s.span },
+      {
+        op: "for", index: k, start: { op: "const", type: "i32", value: 0 }, end: count, step: { op: "const", type: "i32", value: 1 }, span: s.span,
+        body: [{ op: "assign", name: sum, value: { op: "binary", type: "f32", kind: "+", left: acc, right: { op: "binary", type: "f32", kind: "*", left: a, right: b } }, span: s.span }],
+      },
+      { op: "scratchStore", scratch: s.scratch, index, value: { op: "binary", type: "f32", kind: "+", left: { op: "scratchLoad", type: "f32", scratch: s.scratch, index }, right: acc }, span: s.span },
+    ];
+    out.push({ op: "threadLoop", index: ij, count: { op: "const", type: "i32", value: entries }, body, span: s.span }, { op: "barrier", span: s.span });
   }
 
   const body = block(ir.body, "program");

@@ -28,25 +28,22 @@ static inline uint16_t tsv_f32_to_bf16(float f) {
   return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
+// Pure integer and float arithmetic, no branches and no scalar intrinsics, so GCC vectorises it
+// inside matmul and attention loops (F16C's _cvtsh_ss is scalar and blocks vectorisation). Shifting
+// the exponent and mantissa into f32 position and scaling by 2^112 rebases the exponent bias
+// (15 -> 127) and normalises subnormals exactly; values that land at or above 2^16 were inf/NaN.
 static inline float tsv_f16_to_f32(uint16_t h) {
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
-  if (exp == 0) {
-    if (mant == 0) bits = sign;
-    else {
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400u)) { mant <<= 1; exp--; }
-      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 0x1f) bits = sign | 0x7f800000u | (mant << 13);
-  else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-#endif
+  const uint32_t shifted = (uint32_t)(h & 0x7fffu) << 13;
+  float magnitude;
+  std::memcpy(&magnitude, &shifted, 4);
+  magnitude *= 5.192296858534828e+33f;  // 2^112
+  uint32_t bits;
+  std::memcpy(&bits, &magnitude, 4);
+  bits |= (magnitude >= 65536.0f) ? 0x7f800000u : 0u;
+  bits |= (uint32_t)(h & 0x8000u) << 16;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
 }
 
 static inline uint16_t tsv_f32_to_f16(float f) {
@@ -76,31 +73,46 @@ static inline uint16_t tsv_f32_to_f16(float f) {
 #endif
 }
 
-// OCP fp8 e4m3fn: the 7 exponent+mantissa bits shifted into an f32 land 120 binades low for normals
-// and subnormals alike, so one multiply by 2^120 finishes the decode; 0x7f/0xff are NaN.
-static inline float tsv_fp8e4m3_to_f32(uint8_t b) {
-  const uint32_t bits = ((uint32_t)(b & 0x80u) << 24) | ((uint32_t)(b & 0x7fu) << 20);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return (b & 0x7fu) == 0x7fu ? NAN : f * 0x1p120f;
+// exp for generated loops: branch-free, so GCC vectorises the loops that call it (glibc's expf
+// only vectorises under -ffast-math), within 2 ulp of expf. exp(x) = 2^n exp(r) with
+// n = round(x / ln 2) and r = x - n ln 2 in two parts (Cody-Waite), |r| <= ln(2) / 2, where the
+// degree-7 Taylor polynomial's truncation error (r^8 / 8!) is below 2^-27; 2^n is applied as two
+// halves so n = 128 (x just below the overflow threshold) stays representable. Overflow gives
+// +inf and NaN stays NaN as in expf; results below f32's smallest normal (x < -87.3) flush to 0.
+static inline float tsv_expf(float x) {
+  const float clamped = x < -87.3f ? -87.3f : (x > 88.75f ? 88.75f : x);
+  const float n = rintf(clamped * 1.44269504f);
+  float r = clamped - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float poly = 1.0f / 5040.0f;
+  poly = poly * r + 1.0f / 720.0f;
+  poly = poly * r + 1.0f / 120.0f;
+  poly = poly * r + 1.0f / 24.0f;
+  poly = poly * r + 1.0f / 6.0f;
+  poly = poly * r + 0.5f;
+  poly = poly * r + 1.0f;
+  poly = poly * r + 1.0f;
+  const int32_t half = (int32_t)n >> 1;
+  const uint32_t lowBits = (uint32_t)(half + 127) << 23, highBits = (uint32_t)((int32_t)n - half + 127) << 23;
+  float low, high;
+  std::memcpy(&low, &lowBits, 4);
+  std::memcpy(&high, &highBits, 4);
+  const float result = poly * low * high;
+  return x != x ? x : (x < -87.3f ? 0.0f : result);
 }
 
-// Round to nearest even, saturating at +-448 (no infinities in e4m3fn), as dsl/dtype.ts does.
-static inline uint8_t tsv_f32_to_fp8e4m3(float v) {
+#define TSV_INLINE static inline
+TSV_INLINE uint32_t tsv_float_bits(float f) {
   uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  const uint32_t sign = (bits >> 24) & 0x80u;
-  const float a = fabsf(v);
-  if (a != a) return (uint8_t)(sign | 0x7fu);
-  if (a >= 448.0f) return (uint8_t)(sign | 0x7eu);
-  if (a < 0.015625f) return (uint8_t)(sign | (uint32_t)rintf(a * 512.0f));
-  int e;
-  const float m = frexpf(a, &e);
-  uint32_t q = (uint32_t)rintf(m * 16.0f) - 8u;
-  uint32_t biased = (uint32_t)(e - 1 + 7);
-  if (q == 8u) { q = 0u; biased++; }
-  return (uint8_t)(sign | (biased << 3) | q);
+  std::memcpy(&bits, &f, 4);
+  return bits;
 }
+TSV_INLINE float tsv_bits_float(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+#include "tsvllm_fp8.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define TSV_AVX2_TILES 1

@@ -7,7 +7,8 @@ import { test } from "uvu";
 import { Global } from "../../dsl/global.ts";
 import { kvWrite } from "../../dsl/kernels/kv-write.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
-import { assertClose, buildKernels, checkAgainstReference, randomGlobal, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
+import { makeBatch, type Batch } from "../support/paged-batch.ts";
+import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
 const grid: { A: F; HD: number; BS: number; G: number }[] = [];
@@ -16,44 +17,11 @@ for (const A of ["f32", "f16", "bf16"] as const)
     for (const BS of [16, 32])
       for (const G of [1, 4, 8]) if (A === "f32" || (BS === 16 && G !== 1)) grid.push({ A, HD, BS, G });
 
-const specs: KernelSpec[] = grid.flatMap(({ A, HD, BS, G }) => [
+const specs: KernelSpec[] = grid.flatMap(({ A, HD, BS, G }): KernelSpec[] => [
   { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C: A }, consts: { BS, HD, G } } },
   { file: "dsl/kernels/kv-write.ts", exportName: "kvWrite", spec: { dtypes: { A, C: A }, consts: { BS, HD } } },
 ]);
 const { irs, native } = buildKernels("test_attention", specs);
-
-interface Batch {
-  blockTables: Global;
-  seqIdx: Global;
-  positions: Global;
-  slotMapping: Global;
-  numBlocks: number;
-}
-
-/** Sequences of the given lengths; the last `queries[s]` positions of each are this step's queries. */
-function makeBatch(lengths: number[], queries: number[], BS: number): Batch {
-  const maxBlocks = Math.max(...lengths.map((l) => Math.ceil(l / BS)));
-  const numBlocks = lengths.reduce((a, l) => a + Math.ceil(l / BS), 0) + 3;
-  const order = Array.from({ length: numBlocks }, (_, i) => (i * 7 + 3) % numBlocks);
-  const blockTables = new Global("i32", [lengths.length, maxBlocks]);
-  let next = 0;
-  lengths.forEach((l, s) => {
-    for (let b = 0; b < maxBlocks; b++) blockTables.put(s, b, b < Math.ceil(l / BS) ? order[next++] : -1);
-  });
-  const T = queries.reduce((a, b) => a + b, 0);
-  const seqIdx = new Global("i32", [T]);
-  const positions = new Global("i32", [T]);
-  const slotMapping = new Global("i32", [T]);
-  let t = 0;
-  lengths.forEach((l, s) => {
-    for (let p = l - queries[s]; p < l; p++, t++) {
-      seqIdx.put(t, s);
-      positions.put(t, p);
-      slotMapping.put(t, blockTables.at(s, Math.floor(p / BS)) * BS + (p % BS));
-    }
-  });
-  return { blockTables, seqIdx, positions, slotMapping, numBlocks };
-}
 
 /** softmax(q k^T * scale) v over the gathered keys, in f64. */
 function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: number, softcap: number, window: number, G: number): Global {
@@ -103,7 +71,7 @@ for (let i = 0; i < irs.length; i += 2) {
       const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G];
       const emulate = A !== "f32" ? false : HD === 64 && G === 4;
       checkAgainstReference(pagedAttention, attn, native(attn), args, tolerance[A], { emulate });
-      pagedAttention.reference(q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G);
+      runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G]);
       assertClose(out, naiveAttention(q, kc, vc, b, scale, variant.softcap, variant.window, G), tolerance[A], "DSL reference vs naive attention");
     });
   }

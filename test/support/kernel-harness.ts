@@ -9,6 +9,7 @@ import type { Specialization } from "../../codegen/ir/specialize.ts";
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { emulate } from "../../codegen/lower/emulator.ts";
 import { lowerToThreads } from "../../codegen/lower/threads.ts";
+import type { DTypeName } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
 import { cloneArgs } from "./kernel-args.ts";
 
@@ -34,6 +35,19 @@ export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR
   const built = buildAddon({ name, kernels: irs });
   const addon = loadAddon<{ kernels: Record<string, NativeKernel> }>(built.path);
   return { irs, native: (ir) => addon.kernels[ir.symbol] };
+}
+
+/** out[t, n] = sum_k x[t, k] * weight(n, k) (+ bias(n)) in float64, stored as `dtype`: the independent matmul oracle. */
+export function float64Matmul(x: Global, N: number, weight: (n: number, k: number) => number, dtype: DTypeName, bias?: (n: number) => number): Global {
+  const [T, K] = x.shape;
+  const out = new Global(dtype, [T, N]);
+  for (let t = 0; t < T; t++)
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias(n) : 0;
+      for (let k = 0; k < K; k++) s += x.at(t, k) * weight(n, k);
+      out.put(t, n, s);
+    }
+  return out;
 }
 
 export function assertClose(actual: Global, expected: Global, tol: { abs: number; rel: number }, what: string): void {

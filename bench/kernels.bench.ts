@@ -1,0 +1,130 @@
+// CPU kernel speed against this machine's own limits, measured in the same run (docs/PERF.md):
+//   - dense matmul (prefill-shaped) and causal prefill attention: GFLOP/s as a fraction of the fp32
+//     FMA peak;
+//   - decode-shaped matvec (T = 1) with f32 and f16 weights: weight GB/s as a fraction of the
+//     streaming read bandwidth;
+// each with 1 and 2 threads (the addon's setNumThreads). The machine reference is measured before
+// and after the kernels and the higher of the two is used, so a neighbour's load during one
+// measurement cannot inflate the fractions. Times are benchmark.js's fastest sample.
+//   npx tsx bench/kernels.bench.ts
+import Benchmark from "benchmark";
+import { buildAddon, loadAddon } from "../codegen/build/addon.ts";
+import { packArguments, type NativeKernel } from "../codegen/build/launch.ts";
+import { compileKernel } from "../codegen/compile.ts";
+import type { KernelIR } from "../codegen/ir/types.ts";
+import { Global } from "../dsl/global.ts";
+import { measureMachineReference, type MachineReference } from "./reference/roofline.ts";
+
+// Idle OpenMP workers sleep rather than spin, so they never compete with the JS thread for the two
+// cores between launches; set before the addon (and libgomp) loads.
+process.env.OMP_WAIT_POLICY ??= "passive";
+
+interface Case {
+  name: string;
+  ir: KernelIR;
+  /** Launches cycle through these argument sets (several weight copies keep a matvec out of L3). */
+  argSets: (Global | number)[][];
+  /** FLOPs per launch (compute-bound cases) or bytes of weights read (memory-bound cases). */
+  work: { flops: number } | { bytes: number };
+}
+
+/** Deterministic values in [-1, 1): benchmarks need realistic magnitudes, not randomness. */
+function filled(dtype: "f32" | "f16", shape: number[]): Global {
+  const g = new Global(dtype, shape);
+  for (let i = 0; i < g.data.length; i++) g.data[i] = g.dtype.round(((i * 2654435761) % 2048) / 1024 - 1);
+  return g;
+}
+
+const hidden = 4096;
+const prefillTokens = 512;
+
+/** Matvec weights rotate over this many copies (4 x 64 MB for f32), like the layers of a decode step. */
+const weightCopies = 4;
+
+function matmulCase(name: string, exportName: string, T: number, W: "f32" | "f16"): Case {
+  const ir = compileKernel(`dsl/kernels/${exportName === "matmul" ? "matmul" : "matmul-blocked"}.ts`, exportName, { dtypes: { A: "f32", W }, consts: { K: hidden } });
+  const x = filled("f32", [T, hidden]);
+  const out = new Global("f32", [T, hidden]);
+  const argSets = Array.from({ length: T === 1 ? weightCopies : 1 }, () => [x, filled(W, [hidden, hidden]), out, hidden]);
+  const work = T === 1 ? { bytes: hidden * hidden * (W === "f32" ? 4 : 2) } : { flops: 2 * T * hidden * hidden };
+  return { name, ir, argSets, work };
+}
+
+/** One sequence prefilling `prefillTokens` tokens, Llama-3-8B heads: 32 query heads, 8 KV heads of 128. */
+function attentionCase(file: string, exportName: string): Case {
+  const [HQ, HKV, HD, BS] = [32, 8, 128, 16];
+  const T = prefillTokens;
+  const ir = compileKernel(`dsl/kernels/${file}.ts`, exportName, { dtypes: { A: "f32", C: "f32" }, consts: { BS, HD, G: HQ / HKV } });
+  const blocks = Math.ceil(T / BS);
+  const blockTables = new Global("i32", [1, blocks], Int32Array.from({ length: blocks }, (_, b) => b));
+  const positions = new Global("i32", [T], Int32Array.from({ length: T }, (_, t) => t));
+  const args = [
+    filled("f32", [T, HQ, HD]), filled("f32", [blocks, BS, HKV, HD]), filled("f32", [blocks, BS, HKV, HD]), blockTables,
+    new Global("i32", [T]), positions, new Global("f32", [T, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, BS, HD, HQ / HKV,
+  ];
+  // q k^T and p v: 2 FLOPs per multiply-add each, over the causal triangle.
+  const flops = 4 * HD * HQ * ((T * (T + 1)) / 2);
+  return { name: `prefill attention T=${T} HQ=${HQ} HKV=${HKV} HD=${HD} (${exportName})`, ir, argSets: [args], work: { flops } };
+}
+
+const cases: Case[] = [
+  matmulCase(`matmul T=${prefillTokens} ${hidden}x${hidden} f32 (matmulBlocked)`, "matmulBlocked", prefillTokens, "f32"),
+  matmulCase(`matmul T=64 ${hidden}x${hidden} f32 (matmul, one program per output)`, "matmul", 64, "f32"),
+  attentionCase("paged-attention-tiled", "pagedAttentionTiled"),
+  attentionCase("paged-attention", "pagedAttention"),
+  matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmulBlocked)`, "matmulBlocked", 1, "f32"),
+  matmulCase(`matvec T=1 ${hidden}x${hidden} f16 weights (matmulBlocked)`, "matmulBlocked", 1, "f16"),
+  matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmul)`, "matmul", 1, "f32"),
+];
+
+interface Row {
+  name: string;
+  threads: 1 | 2;
+  seconds: number;
+  work: Case["work"];
+}
+
+function run(addon: { kernels: Record<string, NativeKernel>; setNumThreads(n: number): void }, threads: 1 | 2): Row[] {
+  addon.setNumThreads(threads);
+  const rows: Row[] = [];
+  const suite = new Benchmark.Suite();
+  for (const c of cases) {
+    const launches = c.argSets.map((args) => packArguments(c.ir, args));
+    const kernel = addon.kernels[c.ir.symbol];
+    let next = 0;
+    suite.add(c.name, () => {
+      const { buffers, scalars, dims } = launches[next++ % launches.length];
+      kernel(buffers, scalars, dims);
+    }, { minSamples: 5, maxTime: 2 });
+  }
+  suite.on("cycle", (event: Benchmark.Event) => {
+    const bench = event.target as unknown as Benchmark & { name: string };
+    const c = cases.find((x) => x.name === bench.name)!;
+    rows.push({ name: c.name, threads, seconds: Math.min(...bench.stats.sample), work: c.work });
+    process.stderr.write(`  ${threads} thread${threads > 1 ? "s" : ""}: ${c.name} done\n`);
+  });
+  suite.run({ async: false });
+  return rows;
+}
+
+function best(a: MachineReference, b: MachineReference): MachineReference {
+  return {
+    fmaPeakGflops: { t1: Math.max(a.fmaPeakGflops.t1, b.fmaPeakGflops.t1), t2: Math.max(a.fmaPeakGflops.t2, b.fmaPeakGflops.t2) },
+    readBandwidthGBs: { t1: Math.max(a.readBandwidthGBs.t1, b.readBandwidthGBs.t1), t2: Math.max(a.readBandwidthGBs.t2, b.readBandwidthGBs.t2) },
+  };
+}
+
+const built = buildAddon({ name: "bench_kernels", kernels: cases.map((c) => c.ir) });
+const addon = loadAddon<{ kernels: Record<string, NativeKernel>; setNumThreads(n: number): void }>(built.path);
+const before = measureMachineReference();
+const rows = [...run(addon, 1), ...run(addon, 2)];
+const reference = best(before, measureMachineReference());
+
+console.log(`machine: fp32 FMA peak ${reference.fmaPeakGflops.t1.toFixed(1)} / ${reference.fmaPeakGflops.t2.toFixed(1)} GFLOP/s, read bandwidth ${reference.readBandwidthGBs.t1.toFixed(1)} / ${reference.readBandwidthGBs.t2.toFixed(1)} GB/s (1 / 2 threads)`);
+for (const r of rows) {
+  const key = r.threads === 1 ? "t1" : "t2";
+  const [rate, unit, fraction, of] = "flops" in r.work
+    ? [r.work.flops / r.seconds / 1e9, "GFLOP/s", r.work.flops / r.seconds / 1e9 / reference.fmaPeakGflops[key], "FMA peak"]
+    : [r.work.bytes / r.seconds / 1e9, "GB/s", r.work.bytes / r.seconds / 1e9 / reference.readBandwidthGBs[key], "read bandwidth"];
+  console.log(`${r.threads} thread${r.threads > 1 ? "s" : " "}  ${(r.seconds * 1e3).toFixed(2).padStart(9)} ms  ${rate.toFixed(1).padStart(6)} ${unit.padEnd(7)}  ${fraction.toFixed(2)} of ${of.padEnd(14)}  ${r.name}`);
+}

@@ -1,0 +1,23 @@
+// FP8 (OCP e4m3fn) W8A8 matmul with per-tensor scales, the layout of vLLM's static fp8 checkpoints:
+// activations are quantized with a fixed scale (quantizeFp8: q = fp8(x / scale), saturating at
+// +-448), weights are stored fp8 with their own scale, and out[t, n] = xScale * wScale *
+// sum_k q_x[t, k] * q_w[n, k], accumulated in f32.
+// Layout: x [T, K]; xq [T, K] fp8; w [N, K] fp8 (Hugging Face linear layout); out [T, N].
+import { forEach, kernel, pid, reduceSum, type Const, type f32, type Float, type Global } from "../index.ts";
+
+export const quantizeFp8 = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
+  function quantizeFp8<A extends Float>(x: Global<A, ["T", "K"]>, xq: Global<"fp8e4m3", ["T", "K"]>, scale: f32) {
+    const t = pid(0);
+    forEach(x.dim(1), (k) => {
+      xq.put(t, k, x.at(t, k) / scale);
+    });
+  },
+);
+
+export const matmulFp8 = kernel({ grid: (xq, w) => [xq.dim(0), w.dim(0)], threads: 128 })(
+  function matmulFp8<A extends Float>(xq: Global<"fp8e4m3", ["T", "K"]>, w: Global<"fp8e4m3", ["N", "K"]>, out: Global<A, ["T", "N"]>, xScale: f32, wScale: f32, K: Const) {
+    const t = pid(0);
+    const n = pid(1);
+    out.put(t, n, reduceSum(K, (k) => xq.at(t, k) * w.at(n, k)) * (xScale * wScale));
+  },
+);

@@ -1,0 +1,49 @@
+// JS semantics of the byte-level and tile primitives (the reference interpreter the compiled and
+// emulated kernels are checked against), and of the fp8 e4m3 codec the host uses.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { f32ToFp8e4m3Bits, float8e4m3, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
+import { Scratch } from "../../dsl/global.ts";
+import { dotTile, f16FromBits, i8, reduceMin } from "../../dsl/primitives.ts";
+
+test("i8 reads the low byte as two's complement", () => {
+  assert.equal([0, 1, 127, 128, 200, 255, 256 + 5].map(i8), [0, 1, 127, -128, -56, -1, 5]);
+});
+
+test("f16FromBits decodes IEEE half bits, ignoring bits above 16", () => {
+  assert.is(f16FromBits(0x3c00), 1);
+  assert.is(f16FromBits(0xc000), -2);
+  assert.is(f16FromBits(0x0001), 2 ** -24);
+  assert.is(f16FromBits(0x7bff), 65504);
+  assert.is(f16FromBits(0x13c00), 1);
+});
+
+test("reduceMin is +Infinity over nothing and the minimum otherwise", () => {
+  assert.is(reduceMin(0, () => 0), Infinity);
+  assert.is(reduceMin(5, (i) => (i - 3) ** 2), 0);
+});
+
+test("dotTile adds rows x cols dot products, row-major from its offset, to what the scratch holds", () => {
+  const a = [[1, 2, 3], [4, 5, 6]];
+  const b = [[1, 0, 0], [0, 1, 0], [1, 1, 1]];
+  const tile = new Scratch(8);
+  tile.data.fill(1);
+  dotTile(tile, 2, 2, 3, 3, (i, k) => a[i][k], (j, k) => b[j][k]);
+  assert.equal(Array.from(tile.data), [1, 1, 2, 3, 7, 5, 6, 16]);
+});
+
+test("fp8 e4m3: every finite code round-trips, rounding is to nearest even, saturating at 448", () => {
+  for (let bits = 0; bits < 256; bits++) {
+    const v = fp8e4m3BitsToF32(bits);
+    if ((bits & 0x7f) === 0x7f) assert.ok(Number.isNaN(v));
+    else if (v !== 0) assert.is(f32ToFp8e4m3Bits(v), bits);
+  }
+  assert.is(fp8e4m3BitsToF32(0x7e), 448);
+  assert.is(fp8e4m3BitsToF32(0x01), 2 ** -9);
+  assert.is(float8e4m3.round(1.0625), 1);
+  assert.is(float8e4m3.round(1.1875), 1.25);
+  assert.is(float8e4m3.round(1e6), 448);
+  assert.is(f32ToFp8e4m3Bits(-1e6), 0xfe);
+});
+
+test.run();

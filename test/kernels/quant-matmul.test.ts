@@ -1,0 +1,110 @@
+// Quantized matmuls: GGUF Q8_0 / Q4_0 blocks (random bytes with small f16 scales; the oracle is the
+// loader's dequantizer, runtime/loader/gguf-quants.ts, then a float64 matmul), GPTQ int4 with
+// group scales and packed zeros (the oracle unpacks with its own loop), and FP8 e4m3 W8A8 with
+// per-tensor scales (oracle: float64 over the fp8-rounded operands). Compiled and emulated kernels
+// are checked against the DSL reference too.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { f32ToF16Bits, float8e4m3 } from "../../dsl/dtype.ts";
+import { Global } from "../../dsl/global.ts";
+import { matmulFp8, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
+import { matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
+import { matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
+import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
+
+type F = "f32" | "f16" | "bf16";
+const floats: F[] = ["f32", "f16", "bf16"];
+const K = 256;
+const N = 12;
+const G = 64;
+const specs: KernelSpec[] = [
+  ...floats.flatMap((A) => ["matmulQ8_0", "matmulQ4_0"].map((exportName) => ({ file: "dsl/kernels/gguf-matmul.ts", exportName, spec: { dtypes: { A }, consts: { K } } }))),
+  ...floats.map((A) => ({ file: "dsl/kernels/int4-matmul.ts", exportName: "matmulInt4", spec: { dtypes: { A, S: A === "f32" ? "f16" : A }, consts: { K, G } } })),
+  ...floats.flatMap((A): KernelSpec[] => [
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "quantizeFp8", spec: { dtypes: { A }, consts: {} } },
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8", spec: { dtypes: { A }, consts: { K } } },
+  ]),
+];
+const { irs, native } = buildKernels("test_quant_matmul", specs);
+const outDtype = (ir: (typeof irs)[number]) => (ir.params[0].kind === "global" && ir.name !== "matmulFp8" ? ir.params[0].dtype : (ir.params[2] as { dtype: string }).dtype) as F;
+
+let state = 99;
+const nextByte = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 24);
+
+/** N rows of K / 32 GGUF blocks with random quants and f16 scales in [0.002, 0.02). */
+function ggufWeights(blockBytes: number): { bytes: Uint8Array; global: Global } {
+  const bytes = new Uint8Array((N * K * blockBytes) / 32);
+  for (let b = 0; b < bytes.length; b += blockBytes) {
+    const scale = f32ToF16Bits(0.002 + (nextByte() / 256) * 0.018);
+    bytes[b] = scale & 0xff;
+    bytes[b + 1] = scale >> 8;
+    for (let j = 2; j < blockBytes; j++) bytes[b + j] = nextByte();
+  }
+  return { bytes, global: new Global("u8", [N, (K / 32) * blockBytes], Int32Array.from(bytes)) };
+}
+
+/** GPTQ packing: 8 rows per qweight word, 8 columns per qzeros word, nibble i at bits 4i. */
+function gptqWeights(S: F) {
+  const q = Array.from({ length: K }, () => Array.from({ length: N }, () => nextByte() & 15));
+  const zeros = Array.from({ length: K / G }, () => Array.from({ length: N }, () => nextByte() & 15));
+  const qweight = new Global("i32", [K / 8, N]);
+  for (let r = 0; r < K / 8; r++) for (let n = 0; n < N; n++) qweight.put(r, n, q.slice(8 * r, 8 * r + 8).reduce((w, row, i) => w | (row[n] << (4 * i)), 0));
+  const qzeros = new Global("i32", [K / G, Math.ceil(N / 8)]);
+  for (let g = 0; g < K / G; g++) for (let c = 0; c < Math.ceil(N / 8); c++) qzeros.put(g, c, zeros[g].slice(8 * c, 8 * c + 8).reduce((w, z, i) => w | (z << (4 * i)), 0));
+  const scales = randomGlobal(S, [K / G, N], 0.05);
+  return { qweight, qzeros, scales, weight: (n: number, k: number) => (q[k][n] - zeros[Math.floor(k / G)][n]) * scales.at(Math.floor(k / G), n) };
+}
+
+for (const ir of irs) {
+  const A = outDtype(ir);
+  for (const T of [1, 3]) {
+    const emulate = T === 3 && A === "f32";
+    if (ir.name === "matmulQ8_0" || ir.name === "matmulQ4_0") {
+      const q8 = ir.name === "matmulQ8_0";
+      test(`${ir.symbol} T=${T}: matches its reference and the loader's dequantized weights`, () => {
+        const { bytes, global: w } = ggufWeights(q8 ? 34 : 18);
+        const x = randomGlobal(A, [T, K]);
+        const def = q8 ? matmulQ8_0 : matmulQ4_0;
+        checkAgainstReference(def, ir, native(ir), [x, w, new Global(A, [T, N]), K], tolerance[A], { emulate });
+        const dense = q8 ? dequantizeQ8_0(bytes) : dequantizeQ4_0(bytes);
+        const out = new Global(A, [T, N]);
+        runReference(def, [x, w, out, K]);
+        assertClose(out, float64Matmul(x, N, (n, k) => dense[n * K + k], A), tolerance[A], `${ir.symbol} reference vs dequantized`);
+      });
+    } else if (ir.name === "matmulInt4") {
+      test(`${ir.symbol} T=${T}: (q - zero) * scale per group of ${G}, GPTQ packing`, () => {
+        const S = (ir.params[2] as { dtype: F }).dtype;
+        const { qweight, qzeros, scales, weight } = gptqWeights(S);
+        const x = randomGlobal(A, [T, K]);
+        const args = [x, qweight, scales, qzeros, new Global(A, [T, N]), K, G];
+        checkAgainstReference(matmulInt4, ir, native(ir), args, tolerance[A], { emulate });
+        const out = new Global(A, [T, N]);
+        runReference(matmulInt4, [x, qweight, scales, qzeros, out, K, G]);
+        assertClose(out, float64Matmul(x, N, weight, A), tolerance[A], `${ir.symbol} reference vs unpacked`);
+      });
+    } else if (ir.name === "quantizeFp8") {
+      test(`${ir.symbol} T=${T}: rounds x / scale to e4m3, saturating at 448`, () => {
+        const x = randomGlobal(A, [T, K], 4);
+        x.put(0, 0, 1000);
+        const xq = new Global("fp8e4m3", [T, K]);
+        checkAgainstReference(quantizeFp8, ir, native(ir), [x, xq, 0.01], { abs: 0, rel: 0 }, { emulate });
+        runReference(quantizeFp8, [x, xq, 0.01]);
+        assert.is(xq.at(0, 0), 448);
+        for (let k = 1; k < K; k++) assert.is(xq.at(0, k), float8e4m3.round(x.at(0, k) / 0.01));
+      });
+    } else {
+      test(`${ir.symbol} T=${T}: xScale * wScale * fp8 dot products`, () => {
+        const xq = randomGlobal("fp8e4m3", [T, K], 300);
+        const w = randomGlobal("fp8e4m3", [N, K], 300);
+        const args = [xq, w, new Global(A, [T, N]), 0.004, 0.002, K];
+        checkAgainstReference(matmulFp8, ir, native(ir), args, tolerance[A], { emulate });
+        const out = new Global(A, [T, N]);
+        runReference(matmulFp8, [xq, w, out, 0.004, 0.002, K]);
+        assertClose(out, float64Matmul(xq, N, (n, k) => w.at(n, k) * 0.004 * 0.002, A), tolerance[A], `${ir.symbol} reference vs float64`);
+      });
+    }
+  }
+}
+
+test.run();
