@@ -6,7 +6,10 @@ import { startServer } from "../server/index.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { engineFlags, llmOptions } from "./engine-options.ts";
+import fs from "node:fs";
 import path from "node:path";
+import { loadCompiledModel } from "../runtime/model/model-loader.ts";
+import { withChatTemplate } from "../runtime/tokenizer/with-chat-template.ts";
 
 export async function run(argv: string[]): Promise<void> {
   const started = performance.now();
@@ -16,13 +19,24 @@ export async function run(argv: string[]): Promise<void> {
     port: { type: "string", default: "8000" },
     "served-model-name": { type: "string", multiple: true },
     "api-key": { type: "string" },
+    "chat-template": { type: "string" },
     "log-level": { type: "string", default: "info" },
   });
   if (!values.model && positionals[0]) values.model = positionals[0];
   const options = llmOptions(values);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
   log(`tsvllm serve: ${JSON.stringify(options)}`);
-  const engine = await AsyncLLM.create({ ...options, logger: log });
+  const template = values["chat-template"];
+  // --chat-template takes a file or the template text itself, as vLLM's does.
+  const chatTemplate = template === undefined ? undefined : fs.existsSync(template) ? fs.readFileSync(template, "utf8") : template;
+  const engine = await AsyncLLM.create({
+    ...options,
+    logger: log,
+    loadModel: async (o) => {
+      const model = await loadCompiledModel(o);
+      return chatTemplate === undefined ? model : { ...model, tokenizer: withChatTemplate(model.tokenizer, chatTemplate) };
+    },
+  });
   const servedModelName = values["served-model-name"] ?? [path.basename(options.model.replace(/[\\/]+$/, "")).replace(/\.gguf$/, "")];
   const server = await startServer({
     engine,

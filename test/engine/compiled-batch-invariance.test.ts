@@ -1,0 +1,37 @@
+// Batch invariance on the compiled stories260K model (not a test double): 64 varied prompts
+// generated together, greedy, give token for token what each gives alone; also with chunked
+// prefill (a 16-token budget) and with forced preemption (a KV cache of 40 blocks).
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { LLM } from "../../index.ts";
+
+const test = suite("compiled model: batch invariance");
+const model = "../shared/models/stories260K-hf";
+const starts = ["Once upon a time", "The little dog", "Lily and Ben", "One day, a girl", "Tom was sad", "The sun was hot", "A big red ball", "Mom said"];
+const prompts = Array.from({ length: 64 }, (_, i) => `${starts[i % 8]}${" and then".repeat(i % 5)}${i % 3 === 0 ? "," : ""}`);
+const params = { maxTokens: 24, temperature: 0 };
+let alone: number[][];
+
+test.before(async () => {
+  const llm = await LLM.create({ model, maxNumSeqs: 64, logger: () => {} });
+  alone = [];
+  for (const p of prompts) alone.push((await llm.generate(p, params))[0].outputs[0].tokenIds);
+  llm.close();
+});
+
+for (const [name, options, preempts] of [
+  ["all together", { maxNumSeqs: 64 }, false],
+  ["chunked prefill (16-token budget)", { maxNumSeqs: 64, maxNumBatchedTokens: 16 }, false],
+  ["forced preemption (40 KV blocks)", { maxNumSeqs: 64, numGpuBlocksOverride: 40 }, true],
+] as const) {
+  test(`64 prompts ${name} equal each alone`, async () => {
+    const llm = await LLM.create({ model, ...options, logger: () => {} });
+    const together = await llm.generate(prompts, params);
+    together.forEach((out, i) => assert.equal(out.outputs[0].tokenIds, alone[i], `prompt ${i}: ${prompts[i]}`));
+    if (preempts) assert.ok(llm.stats().numPreemptions > 0, "the small cache forced preemptions");
+    assert.is(llm.stats().kvCacheUsagePerc, 0);
+    llm.close();
+  });
+}
+
+test.run();
