@@ -34,9 +34,14 @@ export type ModelLoader = (options: LLMOptions) => Promise<LoadedModel>;
 
 let defaultModelLoader: ModelLoader | null = null;
 
-/** Registers the loader LLM.create uses when the options bring no runner and no loadModel. */
-export function setDefaultModelLoader(loader: ModelLoader | null): void {
+/**
+ * Registers the loader LLM.create uses when the options bring no runner and no loadModel, and
+ * returns the one it replaces (so a caller that swaps it in for a while can put it back).
+ */
+export function setDefaultModelLoader(loader: ModelLoader | null): ModelLoader | null {
+  const previous = defaultModelLoader;
   defaultModelLoader = loader;
+  return previous;
 }
 
 export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine> {

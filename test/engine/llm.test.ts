@@ -28,7 +28,7 @@ test("generate returns one output per prompt, in input order, text and token pro
 
 test("LLM.create uses the registered loader when no runner is given", async () => {
   let loadedModel = "";
-  setDefaultModelLoader(async (options) => {
+  const previous = setDefaultModelLoader(async (options) => {
     loadedModel = options.model;
     return { runner: newRunner(), tokenizer: testTokenizer };
   });
@@ -38,17 +38,20 @@ test("LLM.create uses the registered loader when no runner is given", async () =
     assert.is(llm.modelName, "/models/reference");
     assert.is((await llm.generate("hi", { maxTokens: 2 }))[0].outputs[0].tokenIds.length, 2);
   } finally {
-    setDefaultModelLoader(null);
+    setDefaultModelLoader(previous);
   }
 });
 
 test("without any loader LLM.create fails with TSVLLM_ERR_INVALID_ARGUMENT", async () => {
+  const previous = setDefaultModelLoader(null);
   try {
     await LLM.create({ model: "nowhere", ...common });
     assert.unreachable();
   } catch (error) {
     assert.instance(error, TsvllmError);
     assert.is((error as TsvllmError).code, "TSVLLM_ERR_INVALID_ARGUMENT");
+  } finally {
+    setDefaultModelLoader(previous);
   }
 });
 

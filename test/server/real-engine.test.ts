@@ -28,8 +28,8 @@ test.before(async () => {
   client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
 });
 test.after(async () => {
-  await app.close();
-  await engine.shutdown();
+  await app?.close();
+  await engine?.shutdown();
 });
 
 test("the README's curl example answers with a greedy story", async () => {
