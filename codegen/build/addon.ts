@@ -63,7 +63,10 @@ export function buildAddon(build: AddonBuild): BuiltAddon {
   }
   files["kernel_table.cc"] = emitKernelTable(kernels, target);
   Object.assign(files, build.extraSources ?? {});
-  const hash = hashInputs({ ...files, target });
+  const sources = Object.keys(files).filter((f) => f.endsWith(".cc") || f.endsWith(".cu")).sort().map((f) => `src/${f}`);
+  const cmakeLists = emitCMakeLists(build.name, sources, target);
+  // The CMake project is an input too: a changed list of runtime sources must rebuild.
+  const hash = hashInputs({ ...files, "CMakeLists.txt": cmakeLists });
   const output = path.join(dir, "build", "Release", `${build.name}.node`);
   const stamp = path.join(dir, "build.hash");
   const done = (cacheHit: boolean): BuiltAddon => ({ path: output, cacheHit, kernelCount: kernels.length, seconds: (performance.now() - started) / 1000 });
@@ -75,8 +78,7 @@ export function buildAddon(build: AddonBuild): BuiltAddon {
     const target = path.join(dir, "src", name);
     if (!fs.existsSync(target) || fs.readFileSync(target, "utf8") !== text) fs.writeFileSync(target, text);
   }
-  const sources = Object.keys(files).filter((f) => f.endsWith(".cc") || f.endsWith(".cu")).sort().map((f) => `src/${f}`);
-  fs.writeFileSync(path.join(dir, "CMakeLists.txt"), emitCMakeLists(build.name, sources, target));
+  fs.writeFileSync(path.join(dir, "CMakeLists.txt"), cmakeLists);
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `tsvllm-${build.name}`, private: true, binary: { napi_versions: [8] } }, null, 2));
   fs.writeFileSync(path.join(dir, "addon.d.ts"), emitDeclarations(kernels));
   build.onProgress?.(`compiling ${kernels.length} kernels into ${path.relative(repoRoot, output)}`);

@@ -138,7 +138,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const x = view(n.x);
         const K = Number(x.dims[1]);
         const args = [x, view(n.weight), ...(n.bias === null ? [] : [view(n.bias)]), out()];
-        launch("matmul", n.bias === null ? "matmul" : "matmulBias", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${nameOf(byId.get(n.weight)!)}`);
+        launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${nameOf(byId.get(n.weight)!)}`);
         break;
       }
       case "slice":
@@ -160,7 +160,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "pagedAttention": {
         const q = view(n.q, 2);
         const heads = byId.get(n.q)!.value.inner[0];
-        launch("paged-attention", "pagedAttention", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads } },
+        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads } },
           [q, cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0), out(2)],
           [n.scale, n.softcap, n.window], `layer ${n.layer}: paged attention`);
         break;
