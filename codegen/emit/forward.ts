@@ -67,7 +67,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     if (n.op === "view" || n.op === "rope") root.set(n.value.id, n.x);
     if (n.op === "addRmsNorm" && n.part === "residual") root.set(n.value.id, n.residual);
   }
-  const { slotOf, buffers } = planBuffers(g, rootOf, byId, cfg.activationDType);
+  const { slotOf, buffers } = planBuffers(g, rootOf, cfg.activationDType);
 
   const rowsExpr = (v: Value) => (v.rows === "T" ? "a.numTokens" : v.rows === "L" ? "a.numLogitRows" : String(v.rows));
   const inputPtr: Record<string, string> = { inputIds: "a.inputIds", positions: "a.positions", slotMapping: "a.slotMapping", seqIdx: "a.seqIdx", blockTables: "a.blockTables", logitsIndices: "a.logitsIndices" };
@@ -82,12 +82,11 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const view = (id: number, keep = 1): Arg => {
     const v = byId.get(id)!.value;
     const n = byId.get(id)!;
-    if (n.op === "weight") return { ptr: ptrOf(id), dims: [String(v.rows), ...v.inner].slice(-(keep + 1)).length === keep + 1 ? [String(v.rows), ...v.inner.map(String)] : [String(v.rows), ...v.inner.map(String)] };
+    if (n.op === "weight") return { ptr: ptrOf(id), dims: [String(v.rows), ...v.inner.map(String)] };
     const lead = v.inner.slice(0, v.inner.length - keep);
     const rows = lead.length ? `${rowsExpr(v)} * ${prod(lead)}` : rowsExpr(v);
     return { ptr: ptrOf(id), dims: [rows, ...v.inner.slice(v.inner.length - keep).map(String)] };
   };
-  const input = (name: string) => g.nodes.find((n) => n.op === "input" && n.name === name)!.value.id;
   const A = cfg.activationDType;
   const W = cfg.weightDType;
   const C = cfg.kvCacheDType;
@@ -169,7 +168,6 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
     }
   }
-  void input;
   return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weightNames, buffers };
 }
 
@@ -183,7 +181,7 @@ function flatten(arg: Arg): Arg {
   return { ptr: arg.ptr, dims: [arg.dims[0], String(arg.dims.slice(1).map(Number).reduce((a, b) => a * b, 1))] };
 }
 
-function planBuffers(g: Graph, rootOf: (id: number) => number, byId: Map<number, Node>, activation: Float) {
+function planBuffers(g: Graph, rootOf: (id: number) => number, activation: Float) {
   const lastUse = new Map<number, number>();
   g.nodes.forEach((n, i) => {
     for (const id of [...inputsOf(n), n.value.id]) lastUse.set(rootOf(id), Math.max(lastUse.get(rootOf(id)) ?? -1, i));
@@ -205,7 +203,6 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, byId: Map<number,
     // never reads and writes the same buffer unless the graph says so).
     for (const [r, last] of lastUse) if (last === i && slotOf.has(r) && !free.includes(slotOf.get(r)!)) free.push(slotOf.get(r)!);
   });
-  void byId;
   return { slotOf, buffers };
 }
 
