@@ -1,4 +1,5 @@
 // tsvllm bench throughput | serve: vLLM's two benchmarks, in its output format.
+import { availableParallelism } from "node:os";
 import { TsvllmError } from "../runtime/errors.ts";
 import { loadModel } from "../runtime/loader/index.ts";
 import { benchThroughput } from "../bench/throughput.ts";
@@ -34,7 +35,7 @@ async function throughput(argv: string[]): Promise<void> {
       inputLen: intFlag(values["input-len"], "input-len", 128),
       outputLen: intFlag(values["output-len"], "output-len", 128),
       seed: intFlag(values.seed, "seed", 1),
-      threads: intFlag(values.threads, "threads", 1),
+      threads: intFlag(values.threads, "threads", availableParallelism()),
       weightBytes,
     },
     loaded.config.vocabSize,

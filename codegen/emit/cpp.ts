@@ -38,7 +38,7 @@ export function emitCppKernel(ir: KernelIR): string {
     ...unpackArguments(ir).map((l) => `  ${l}`),
     `  (void)ptrs; (void)scalars; (void)dims;`,
     `  const int64_t tsv_g0 = ${grid[0]}, tsv_g1 = ${grid[1]}, tsv_g2 = ${grid[2]};`,
-    `  #pragma omp parallel for collapse(3) schedule(guided) num_threads(tsv_num_threads()) if (tsv_g0 * tsv_g1 * tsv_g2 * ${workPerProgram(ir.body)} > ${parallelThreshold})`,
+    `  #pragma omp parallel for collapse(3) schedule(guided) num_threads(tsv_num_threads()) if (${launchWork(ir, p)} > ${parallelThreshold})`,
     `  for (int64_t tsv_p2 = 0; tsv_p2 < tsv_g2; ++tsv_p2)`,
     `  for (int64_t tsv_p1 = 0; tsv_p1 < tsv_g1; ++tsv_p1)`,
     `  for (int64_t tsv_p0 = 0; tsv_p0 < tsv_g0; ++tsv_p0) {`,
@@ -67,10 +67,17 @@ function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
 }
 
 /**
- * Below this much work per launch (programs x estimated inner iterations) the grid runs on the
- * calling thread: waking the OpenMP team costs more than it saves for a tiny model's kernels.
+ * Below this much work per launch (scalar operations, roughly) the grid runs on the calling thread:
+ * waking a sleeping OpenMP team and joining it costs tens of microseconds, about what 2^19
+ * vectorised scalar operations take on one core.
  */
-const parallelThreshold = 1 << 16;
+const parallelThreshold = 1 << 19;
+
+/** The launch's work as a C int64 expression: the kernel's `work` factors, else programs x body estimate. */
+function launchWork(ir: KernelIR, p: ExprPrinter): string {
+  if (ir.work) return ir.work.map((w) => `(int64_t)(${p.print(w)})`).join(" * ");
+  return `tsv_g0 * tsv_g1 * tsv_g2 * ${workPerProgram(ir.body)}`;
+}
 
 /** Inner iterations of one program: compile-time loop and reduction counts, multiplied when nested. */
 function workPerProgram(stmts: IStmt[]): number {

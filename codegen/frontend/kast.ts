@@ -55,6 +55,8 @@ export interface KernelAst {
   dtypeVars: string[];
   params: KParam[];
   grid: KExpr[];
+  /** Factors of the launch's work estimate (kernel option `work`); absent: estimated from the body. */
+  work?: KExpr[];
   threads: number;
   body: KStmt[];
   span: Span;

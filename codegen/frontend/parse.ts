@@ -58,7 +58,7 @@ function parseKernel(source: SourceFile, exportName: string, optionsCall: CallEx
   if (!name) throw compileError(spanOf(fn), "kernel functions must be named (the name becomes the C symbol)");
   const dtypeVars = fn.getTypeParameters().map((t) => t.getName());
   const params = fn.getParameters().map((p) => parseParam(p, dtypeVars));
-  const { grid, threads } = parseOptions(optionsCall, params);
+  const { grid, work, threads } = parseOptions(optionsCall, params);
   const body = fn.getBody();
   if (!body || !Node.isBlock(body)) throw compileError(spanOf(fn), "kernel body must be a block");
   return {
@@ -69,21 +69,24 @@ function parseKernel(source: SourceFile, exportName: string, optionsCall: CallEx
     dtypeVars,
     params,
     grid,
+    ...(work ? { work } : {}),
     threads,
     body: body.getStatements().flatMap(parseStatement),
     span: spanOf(fn),
   };
 }
 
-function parseOptions(call: CallExpression, params: KParam[]): { grid: KExpr[]; threads: number } {
+function parseOptions(call: CallExpression, params: KParam[]): { grid: KExpr[]; work?: KExpr[]; threads: number } {
   const options = call.getArguments()[0];
   if (!options || !Node.isObjectLiteralExpression(options)) throw compileError(spanOf(call), "kernel() takes an options object literal");
   let grid: KExpr[] | undefined;
+  let work: KExpr[] | undefined;
   let threads = 128;
   for (const prop of options.getProperties()) {
     if (!Node.isPropertyAssignment(prop)) throw compileError(spanOf(prop), "kernel options must be plain `name: value` properties");
     const value = prop.getInitializerOrThrow();
-    if (prop.getName() === "grid") grid = parseGrid(value, params);
+    if (prop.getName() === "grid") grid = parseAxes(value, params, "grid", 3);
+    else if (prop.getName() === "work") work = parseAxes(value, params, "work", 8);
     else if (prop.getName() === "threads") {
       if (!Node.isNumericLiteral(value)) throw compileError(spanOf(value), "threads must be a number literal");
       threads = value.getLiteralValue();
@@ -91,17 +94,17 @@ function parseOptions(call: CallExpression, params: KParam[]): { grid: KExpr[]; 
     } else throw compileError(spanOf(prop), `unknown kernel option "${prop.getName()}"`);
   }
   if (!grid) throw compileError(spanOf(options), "kernel options need a grid");
-  return { grid, threads };
+  return { grid, work, threads };
 }
 
-/** grid: (x, w, ...) => [x.dim(0), ...]: positional names are renamed to the kernel's parameters. */
-function parseGrid(value: Expression, params: KParam[]): KExpr[] {
-  if (!Node.isArrowFunction(value)) throw compileError(spanOf(value), "grid must be an arrow function");
+/** grid / work: (x, w, ...) => [x.dim(0), ...]: positional names are renamed to the kernel's parameters. */
+function parseAxes(value: Expression, params: KParam[], option: "grid" | "work", most: number): KExpr[] {
+  if (!Node.isArrowFunction(value)) throw compileError(spanOf(value), `${option} must be an arrow function`);
   const rename = new Map(value.getParameters().map((p, i) => [p.getName(), params[i]?.name ?? p.getName()]));
   const result = arrowResult(value);
-  if (!Node.isArrayLiteralExpression(result)) throw compileError(spanOf(result), "grid must return an array literal");
+  if (!Node.isArrayLiteralExpression(result)) throw compileError(spanOf(result), `${option} must return an array literal`);
   const axes = result.getElements().map((e) => renameIdents(parseExpr(e), rename));
-  if (axes.length < 1 || axes.length > 3) throw compileError(spanOf(result), "grid has 1 to 3 axes");
+  if (axes.length < 1 || axes.length > most) throw compileError(spanOf(result), `${option} has 1 to ${most} entries`);
   return axes;
 }
 

@@ -48,8 +48,9 @@ export function checkKernel(ast: KernelAst): KernelIR {
   }
   const checker = new Checker();
   const grid = ast.grid.map((g) => checker.expect(checker.expr(g, root), "i32", g.span, "grid sizes"));
+  const work = ast.work?.map((w) => checker.expect(checker.expr(w, root), "i32", w.span, "work factors"));
   const body = checker.block(ast.body, root.child(), 0);
-  return { name: ast.name, symbol: ast.name, source: { file: ast.file, exportName: ast.exportName }, params, dtypeVars: ast.dtypeVars, grid, threads: ast.threads, body, consts: {} };
+  return { name: ast.name, symbol: ast.name, source: { file: ast.file, exportName: ast.exportName }, params, dtypeVars: ast.dtypeVars, grid, ...(work ? { work } : {}), threads: ast.threads, body, consts: {} };
 }
 
 function collectWrites(stmts: KStmt[], into: Set<string>): void {

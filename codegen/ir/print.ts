@@ -42,5 +42,5 @@ function printStmt(s: IStmt, indent: string): string[] {
 
 export function printKernel(ir: KernelIR): string {
   const params = ir.params.map((p) => (p.kind === "global" ? `${p.name}: ${p.dtype}[${p.dims.join(", ")}]${p.written ? " out" : ""}` : p.kind === "scalar" ? `${p.name}: ${p.type}` : `${p.name}: const`));
-  return [`kernel ${ir.symbol}(${params.join(", ")}) grid [${ir.grid.map(printExpr).join(", ")}] threads ${ir.threads}`, ...ir.body.flatMap((s) => printStmt(s, "  "))].join("\n");
+  return [`kernel ${ir.symbol}(${params.join(", ")}) grid [${ir.grid.map(printExpr).join(", ")}]${ir.work ? ` work [${ir.work.map(printExpr).join(", ")}]` : ""} threads ${ir.threads}`, ...ir.body.flatMap((s) => printStmt(s, "  "))].join("\n");
 }

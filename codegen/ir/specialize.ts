@@ -38,6 +38,7 @@ export function specialize(ir: KernelIR, spec: Specialization): KernelIR {
     symbol: mangle(ir.name, spec, ir.dtypeVars, constNames),
     params,
     grid: ir.grid.map((g) => mapExpr(g, bind)),
+    ...(ir.work ? { work: ir.work.map((w) => mapExpr(w, bind)) } : {}),
     body: ir.body.map((s) => mapStmtExprs(s, bind)),
     consts: { ...spec.consts },
   };

@@ -78,6 +78,8 @@ export interface KernelIR {
   params: Param[];
   dtypeVars: string[];
   grid: IExpr[];
+  /** Factors of the launch's work estimate (i32 each; their product may exceed i32). */
+  work?: IExpr[];
   threads: number;
   body: IStmt[];
   /** Bound compile-time values (empty before specialisation). */

@@ -52,6 +52,6 @@ export function verify(ir: KernelIR): void {
       }
     }
   };
-  ir.grid.forEach((g) => checkExpr(g, new Map(), new Set()));
+  [...ir.grid, ...(ir.work ?? [])].forEach((g) => checkExpr(g, new Map(), new Set()));
   checkBlock(ir.body, new Map(), new Set());
 }

@@ -44,7 +44,7 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
   }
 }
 
-export const matmulBlocked = kernel({ grid: (x, w) => [cdiv(w.dim(0), 16), cdiv(x.dim(0), 192)], threads: 128 })(
+export const matmulBlocked = kernel({ grid: (x, w) => [cdiv(w.dim(0), 16), cdiv(x.dim(0), 192)], work: (x, w) => [x.dim(0), w.dim(0), w.dim(1)], threads: 128 })(
   function matmulBlocked<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, w: Global<W, ["N", "K"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const block = cdiv(x.dim(0), cdiv(x.dim(0), 192));
     const t0 = pid(1) * block;
@@ -60,7 +60,7 @@ export const matmulBlocked = kernel({ grid: (x, w) => [cdiv(w.dim(0), 16), cdiv(
   },
 );
 
-export const matmulBiasBlocked = kernel({ grid: (x, w) => [cdiv(w.dim(0), 16), cdiv(x.dim(0), 192)], threads: 128 })(
+export const matmulBiasBlocked = kernel({ grid: (x, w) => [cdiv(w.dim(0), 16), cdiv(x.dim(0), 192)], work: (x, w) => [x.dim(0), w.dim(0), w.dim(1)], threads: 128 })(
   function matmulBiasBlocked<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, w: Global<W, ["N", "K"]>, bias: Global<W, ["N"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const block = cdiv(x.dim(0), cdiv(x.dim(0), 192));
     const t0 = pid(1) * block;

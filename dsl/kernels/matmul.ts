@@ -4,7 +4,7 @@
 // row is streamed from memory once and reused for every token from cache.
 import { kernel, pid, reduceSum, type Const, type Float, type Global } from "../index.ts";
 
-export const matmul = kernel({ grid: (x, w) => [x.dim(0), w.dim(0)], threads: 128 })(
+export const matmul = kernel({ grid: (x, w) => [x.dim(0), w.dim(0)], work: (x, w) => [x.dim(0), w.dim(0), w.dim(1)], threads: 128 })(
   function matmul<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, w: Global<W, ["N", "K"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const t = pid(0);
     const n = pid(1);
@@ -12,7 +12,7 @@ export const matmul = kernel({ grid: (x, w) => [x.dim(0), w.dim(0)], threads: 12
   },
 );
 
-export const matmulBias = kernel({ grid: (x, w) => [x.dim(0), w.dim(0)], threads: 128 })(
+export const matmulBias = kernel({ grid: (x, w) => [x.dim(0), w.dim(0)], work: (x, w) => [x.dim(0), w.dim(0), w.dim(1)], threads: 128 })(
   function matmulBias<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, w: Global<W, ["N", "K"]>, bias: Global<W, ["N"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const t = pid(0);
     const n = pid(1);

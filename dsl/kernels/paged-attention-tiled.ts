@@ -9,7 +9,7 @@
 import { dotTile, forEach, idiv, kernel, max, pid, scratch, tanh, type Const, type f32, type Float, type Global, type i32 } from "../index.ts";
 import { softmaxBlock } from "./online-softmax.ts";
 
-export const pagedAttentionTiled = kernel({ grid: (q, kCache) => [q.dim(0), kCache.dim(2)], threads: 64 })(
+export const pagedAttentionTiled = kernel({ grid: (q, kCache) => [q.dim(0), kCache.dim(2)], work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2], threads: 64 })(
   function pagedAttentionTiled<A extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,

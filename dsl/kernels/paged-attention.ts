@@ -8,7 +8,7 @@
 // seqIdx, positions [T] i32. Reference: a naive softmax over the gathered keys (test/kernels).
 import { exp, f32, forEach, idiv, kernel, max, pid, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32 } from "../index.ts";
 
-export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], threads: 64 })(
+export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2], threads: 64 })(
   function pagedAttention<A extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,

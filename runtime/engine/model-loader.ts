@@ -21,6 +21,8 @@ export interface LLMOptions extends EngineArgs {
   /** Weights dtype ("auto" follows the checkpoint, as vLLM does). */
   dtype?: "auto" | "float32" | "float16" | "bfloat16";
   device?: "auto" | "cpu" | "cuda";
+  /** CPU threads the forward pass uses (vLLM's CPU backend takes this from VLLM_CPU_OMP_THREADS_BIND); default: every core. */
+  numThreads?: number;
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;

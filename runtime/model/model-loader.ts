@@ -24,6 +24,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     maxNumBatchedTokens,
     maxNumSeqs: options.maxNumSeqs ?? 256,
     maxLogitRows: maxNumBatchedTokens,
+    threads: options.numThreads,
     onProgress: (m) => log(`compile: ${m}`),
   });
   return { runner, tokenizer, samplerAddon: runner.addon as unknown as NativeSamplerAddon };
