@@ -3,6 +3,7 @@
 //     FMA peak;
 //   - decode-shaped matvec (T = 1) with f32 and f16 weights: weight GB/s as a fraction of the
 //     streaming read bandwidth;
+//   - batched decode (T = 8..32, f16 weights): against whichever of the two limits binds;
 // each with 1 and 2 threads (the addon's setNumThreads). The machine reference is measured before
 // and after the kernels and the higher of the two is used, so a neighbour's load during one
 // measurement cannot inflate the fractions. Times are benchmark.js's fastest sample.
@@ -24,8 +25,11 @@ interface Case {
   ir: KernelIR;
   /** Launches cycle through these argument sets (several weight copies keep a matvec out of L3). */
   argSets: (Global | number)[][];
-  /** FLOPs per launch (compute-bound cases) or bytes of weights read (memory-bound cases). */
-  work: { flops: number } | { bytes: number };
+  /**
+   * FLOPs per launch (compute-bound cases), bytes of weights read (memory-bound cases), or both
+   * (small-batch decode, bound by whichever takes longer: reported against that roofline).
+   */
+  work: { flops: number } | { bytes: number } | { flops: number; bytes: number };
 }
 
 /** Deterministic values in [-1, 1): benchmarks need realistic magnitudes, not randomness. */
@@ -45,8 +49,11 @@ function matmulCase(name: string, exportName: string, T: number, W: "f32" | "f16
   const ir = compileKernel(`dsl/kernels/${exportName === "matmul" ? "matmul" : "matmul-blocked"}.ts`, exportName, { dtypes: { A: "f32", W }, consts: { K: hidden } });
   const x = filled("f32", [T, hidden]);
   const out = new Global("f32", [T, hidden]);
-  const argSets = Array.from({ length: T === 1 ? weightCopies : 1 }, () => [x, filled(W, [hidden, hidden]), out, hidden]);
-  const work = T === 1 ? { bytes: hidden * hidden * (W === "f32" ? 4 : 2) } : { flops: 2 * T * hidden * hidden };
+  const decode = T <= 32;
+  const argSets = Array.from({ length: decode ? weightCopies : 1 }, () => [x, filled(W, [hidden, hidden]), out, hidden]);
+  const bytes = hidden * hidden * (W === "f32" ? 4 : 2);
+  const flops = 2 * T * hidden * hidden;
+  const work = T === 1 ? { bytes } : decode ? { bytes, flops } : { flops };
   return { name, ir, argSets, work };
 }
 
@@ -75,6 +82,7 @@ const cases: Case[] = [
   matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmulBlocked)`, "matmulBlocked", 1, "f32"),
   matmulCase(`matvec T=1 ${hidden}x${hidden} f16 weights (matmulBlocked)`, "matmulBlocked", 1, "f16"),
   matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmul)`, "matmul", 1, "f32"),
+  ...[8, 16, 32].map((T) => matmulCase(`batched decode T=${T} ${hidden}x${hidden} f16 weights (matmulBlocked)`, "matmulBlocked", T, "f16")),
 ];
 
 interface Row {
@@ -114,6 +122,17 @@ function best(a: MachineReference, b: MachineReference): MachineReference {
   };
 }
 
+/** The result against the limit that binds it: FMA peak, read bandwidth, or the slower of the two. */
+function againstRoofline(r: Row, reference: MachineReference) {
+  const key = r.threads === 1 ? "t1" : "t2";
+  const flops = "flops" in r.work ? r.work.flops : 0;
+  const bytes = "bytes" in r.work ? r.work.bytes : 0;
+  const flopSeconds = flops / (reference.fmaPeakGflops[key] * 1e9);
+  const byteSeconds = bytes / (reference.readBandwidthGBs[key] * 1e9);
+  if (flopSeconds >= byteSeconds) return { rate: flops / r.seconds / 1e9, unit: "GFLOP/s", fraction: flopSeconds / r.seconds, of: "FMA peak" };
+  return { rate: bytes / r.seconds / 1e9, unit: "GB/s", fraction: byteSeconds / r.seconds, of: "read bandwidth" };
+}
+
 const built = buildAddon({ name: "bench_kernels", kernels: cases.map((c) => c.ir) });
 const addon = loadAddon<{ kernels: Record<string, NativeKernel>; setNumThreads(n: number): void }>(built.path);
 const before = measureMachineReference();
@@ -122,9 +141,6 @@ const reference = best(before, measureMachineReference());
 
 console.log(`machine: fp32 FMA peak ${reference.fmaPeakGflops.t1.toFixed(1)} / ${reference.fmaPeakGflops.t2.toFixed(1)} GFLOP/s, read bandwidth ${reference.readBandwidthGBs.t1.toFixed(1)} / ${reference.readBandwidthGBs.t2.toFixed(1)} GB/s (1 / 2 threads)`);
 for (const r of rows) {
-  const key = r.threads === 1 ? "t1" : "t2";
-  const [rate, unit, fraction, of] = "flops" in r.work
-    ? [r.work.flops / r.seconds / 1e9, "GFLOP/s", r.work.flops / r.seconds / 1e9 / reference.fmaPeakGflops[key], "FMA peak"]
-    : [r.work.bytes / r.seconds / 1e9, "GB/s", r.work.bytes / r.seconds / 1e9 / reference.readBandwidthGBs[key], "read bandwidth"];
+  const { rate, unit, fraction, of } = againstRoofline(r, reference);
   console.log(`${r.threads} thread${r.threads > 1 ? "s" : " "}  ${(r.seconds * 1e3).toFixed(2).padStart(9)} ms  ${rate.toFixed(1).padStart(6)} ${unit.padEnd(7)}  ${fraction.toFixed(2)} of ${of.padEnd(14)}  ${r.name}`);
 }

@@ -1,8 +1,9 @@
 // `tsvllm bench throughput`: vLLM's offline throughput benchmark (random dataset, seeded; output
 // "Throughput: X requests/s, Y total tokens/s, Z output tokens/s"), run on tsvllm and, in the same
 // run on the same GGUF weights and requests, on llama.cpp (node-llama-cpp, parallel sequences),
-// then the ratio. Single-stream decode is reported too, with its fraction of the machine's read
-// bandwidth measured in the same run. llama.cpp runs with 1 thread and with --threads: its workers
+// then the ratio. Single-stream decode is reported too (one request alone; tokens after the first
+// over the time from the first token to the last, so the prompt's prefill is not counted), with
+// its fraction of the machine's read bandwidth measured in the same run. llama.cpp runs with 1 thread and with --threads: its workers
 // busy-wait, and on a 2-core machine two of them fight the Node thread that drives it, so the
 // ratios are taken against its better run of each measurement.
 import { LLM } from "../index.ts";
@@ -46,19 +47,18 @@ async function runOurs(o: ThroughputOptions, prompts: number[][]): Promise<Throu
   const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, logger: () => {} });
   const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
   await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
-  let t0 = performance.now();
+  const t0 = performance.now();
   const outs = await llm.generate(prompts.map((p) => ({ promptTokenIds: p })), params);
   const seconds = (performance.now() - t0) / 1000;
   const output = outs.reduce((a, r) => a + r.outputs[0].tokenIds.length, 0);
-  t0 = performance.now();
-  const single = await llm.generate([{ promptTokenIds: prompts[0] }], params);
-  const singleSeconds = (performance.now() - t0) / 1000;
+  const [single] = await llm.generate([{ promptTokenIds: prompts[0] }], params);
   llm.close();
+  const { firstTokenTime, lastTokenTime } = single.metrics;
   return {
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
-    singleStreamTokensPerSecond: single[0].outputs[0].tokenIds.length / singleSeconds,
+    singleStreamTokensPerSecond: (single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!),
   };
 }
 
@@ -67,30 +67,31 @@ async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], threads: n
   const llama = await getLlama({ gpu: false, build: "never", skipDownload: true });
   const model = await llama.loadModel({ modelPath: o.peerGguf!, gpuLayers: 0 });
   const context = await model.createContext({ sequences: prompts.length, contextSize: prompts.length * (o.inputLen + o.outputLen + 16), threads, batchSize: Math.max(512, o.inputLen) });
-  const generate = async (seqIndex: number, prompt: number[]) => {
+  /** Generates outputLen tokens; returns the count and the seconds from the first token to the last. */
+  const generate = async (prompt: number[]) => {
     const seq = context.getSequence();
     let n = 0;
+    let first = 0;
     for await (const _ of seq.evaluate(prompt as never, { temperature: 0 })) {
-      if (++n >= o.outputLen) break;
+      if (n++ === 0) first = performance.now();
+      if (n >= o.outputLen) break;
     }
+    const decodeSeconds = (performance.now() - first) / 1000;
     seq.dispose();
-    void seqIndex;
-    return n;
+    return { n, decodeSeconds };
   };
-  let t0 = performance.now();
-  const counts = await Promise.all(prompts.map((p, i) => generate(i, p)));
+  const t0 = performance.now();
+  const counts = await Promise.all(prompts.map((p) => generate(p)));
   const seconds = (performance.now() - t0) / 1000;
-  const output = counts.reduce((a, b) => a + b, 0);
-  t0 = performance.now();
-  const single = await generate(0, prompts[0]);
-  const singleSeconds = (performance.now() - t0) / 1000;
+  const output = counts.reduce((a, b) => a + b.n, 0);
+  const single = await generate(prompts[0]);
   await context.dispose();
   await model.dispose();
   return {
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
-    singleStreamTokensPerSecond: single / singleSeconds,
+    singleStreamTokensPerSecond: (single.n - 1) / single.decodeSeconds,
   };
 }
 

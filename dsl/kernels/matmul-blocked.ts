@@ -4,7 +4,11 @@
 // (T split evenly), accumulating in a 192 x 16 f32 scratch (matmulBlock):
 //   T <= 4 (decode): per token, the 16 weight rows stream through 1 x 8 dot-product tiles (dotTile's
 //     dot form: 8 vector accumulators along k, 8 weight streams in flight), at memory speed;
-//   T > 4 (prefill): K is cut into chunks of 256; each chunk of the 16 weight rows is packed,
+//   T <= 32 (batched decode): 3-token x 4-row dot-product tiles (12 accumulators; each weight vector
+//     is widened once per 3 tokens), the 4 weight rows staying in L2 while the token triples pass
+//     over them; at these sizes packing a panel per program costs more than the product itself
+//     (bench/kernels.bench.ts, 4096 x 4096 f16, T = 8: 4.7 ms here against 10.9 ms with the panel);
+//   T > 32 (prefill): K is cut into chunks of 256; each chunk of the 16 weight rows is packed,
 //     transposed and widened to f32, into a 16 KB panel that stays in L1, and 6-token x 16-column
 //     tiles run over it (dotTile's broadcast form: 12 accumulators + 2 panel vectors + 1 broadcast
 //     = 15 of the 16 AVX2 registers, 2 FMAs per panel load).
@@ -26,6 +30,19 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < 16; c += 8) {
         dotTile(acc, t * 16 + c, 1, 8, K, (i, k) => x.at(t, k), (j, k) => w.at(min(n0 + c + j, N - 1), k));
+      }
+    }
+  } else if (T <= 32) {
+    const tile = scratch(12);
+    for (let c = 0; c < 16; c += 4) {
+      for (let tt = 0; tt < rows; tt += 3) {
+        forEach(12, (e) => {
+          tile.put(e, 0.0);
+        });
+        dotTile(tile, 0, 3, 4, K, (i, k) => x.at(min(t0 + tt + i, T - 1), k), (j, k) => w.at(min(n0 + c + j, N - 1), k));
+        forEach(12, (e) => {
+          acc.put((tt + idiv(e, 4)) * 16 + c + (e % 4), tile.at(e));
+        });
       }
     }
   } else {
