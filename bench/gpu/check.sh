@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared GPU check (run on a lent H200 by the device tool, from the repo root, after
 # `npx tsx bench/gpu/prepare.ts` built .gpu/ here): kernels vs references, model parity vs
-# transformers, batch-1 decode and batched throughput vs transformers `generate`.
+# transformers (every architecture at the tiny test shape, stories260K, the 8B shape), batch-1
+# decode and batched throughput vs transformers `generate`.
 # Results are RESULT {json} lines, also collected into $OUT/results.jsonl.
 set -uo pipefail
 G="$PWD/.gpu"
@@ -17,9 +18,10 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/
 ONLY="${1:-all}"   # "8b" reruns only the Llama-3-8B-shaped part
 if [ "$ONLY" = all ]; then
 log kernels;          run 90 $NODE "$G/main.mjs" kernels
-log hf-small;         run 90 python3 bench/gpu/make_models.py "$G" tiny-llama stories260K-hf
+TINY=$(cat "$G/tiny-models.txt")
+log hf-small;         run 150 python3 bench/gpu/make_models.py "$G" $TINY stories260K-hf
 log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-llama 8 32 16
-                      run 40 $NODE "$G/main.mjs" model "$G/hf/stories260K-hf" stories260K-hf
+                      for m in $TINY stories260K-hf; do [ "$m" = tiny-llama ] || run 40 $NODE "$G/main.mjs" model "$G/hf/$m" "$m"; done
 fi
 log hf-8b;            run 150 python3 bench/gpu/make_models.py "$G" llama3-8b
 log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 32 32

@@ -45,7 +45,7 @@ def build(name):
         model = load(folder, dtype)
     model.eval()
     ids = prompt_ids(config.vocab_size, 24, 1)
-    if config.vocab_size == 512:  # stories260K: a real prompt, BOS + "Once upon a time"
+    if name == "stories260K-hf":  # a real prompt, BOS + "Once upon a time"
         ids = [1, 403, 407, 261, 378]
     with torch.no_grad():
         logits = model(torch.tensor([ids], device="cuda")).logits[0].float().cpu().numpy()

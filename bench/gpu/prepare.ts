@@ -12,7 +12,7 @@ import { compileKernel } from "../../codegen/compile.ts";
 import { parseHfConfig } from "../../runtime/loader/hf-config.ts";
 import { compileModel } from "../../runtime/model/compile-model.ts";
 import type { ModelArtifact } from "../../runtime/model/compiled-runner.ts";
-import { gpuModels } from "./configs.ts";
+import { gpuModels, tinyModels } from "./configs.ts";
 import { kernelCases } from "./kernel-cases.ts";
 
 const gpu = path.join(repoRoot, ".gpu");
@@ -25,6 +25,7 @@ fs.copyFileSync(kernels.path, path.join(gpu, "gpu_kernels.node"));
 fs.writeFileSync(path.join(gpu, "kernels.json"), JSON.stringify(irs));
 log(`kernel addon: ${irs.length} kernels${kernels.cacheHit ? " (cache hit)" : ""}`);
 
+fs.writeFileSync(path.join(gpu, "tiny-models.txt"), `${Object.keys(tinyModels).join("\n")}\n`);
 const stories = path.join(repoRoot, "../shared/models/stories260K-hf");
 const models: Record<string, { dtype: "f32" | "bf16"; config: Record<string, unknown> }> = { ...gpuModels, "stories260K-hf": { dtype: "f32", config: JSON.parse(fs.readFileSync(path.join(stories, "config.json"), "utf8")) } };
 for (const [name, { dtype, config }] of Object.entries(models)) {

@@ -23,6 +23,11 @@ export type { ArchName, HfConfig } from "./arch/spec.ts";
 const architectures: Record<ArchName, ArchSpec> = { llama, mistral, qwen2, qwen3, phi3, gemma, gemma2 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
+/** The config.json a random model of this family and size is written with. */
+export function randomModelConfig(arch: ArchName, shape: ShapeName, dtype: WeightDType): HfConfig {
+  return architectures[arch].hfConfig(modelShape(shape), dtype);
+}
+
 export interface RandomModelOptions {
   arch: ArchName;
   outDir: string;

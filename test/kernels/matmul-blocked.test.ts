@@ -53,12 +53,14 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
 
 test("the C++ emitter picks the dot form for decode tiles, the broadcast form for panel tiles, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
-  assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 2);
+  assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 3);
   assert.ok(blocked.includes("tsv_load8_bf16(tsv_t0_pb7 + tsv_t0_k)"), "decode: 8 weight rows loaded along k");
-  assert.ok(blocked.includes("const float* tsv_t1_row = &panel_matmulBlock0[((tsv_t1_k * 16) + 0)];"), "prefill: a panel row per k (the helper's locals renamed apart)");
-  assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_f32(tsv_t1_row + 8);"), "prefill: two panel vectors per k");
-  assert.ok(blocked.includes("__m256 tsv_t1_c5_1 = _mm256_loadu_ps(&acc[(tt_matmulBlock0 * 16) + 88]);"), "prefill: 6 x 2 accumulators loaded from the block");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + 12);
+  assert.ok(blocked.includes("const __m256 tsv_t1_a2 = tsv_load8_f32(tsv_t1_pa2 + tsv_t1_k);"), "batched decode: 3 token rows along k");
+  assert.ok(blocked.includes("const __m256 tsv_t1_b3 = tsv_load8_bf16(tsv_t1_pb3 + tsv_t1_k);"), "batched decode: 4 weight rows along k");
+  assert.ok(blocked.includes("const float* tsv_t2_row = &panel_matmulBlock0[((tsv_t2_k * 16) + 0)];"), "prefill: a panel row per k (the helper's locals renamed apart)");
+  assert.ok(blocked.includes("const __m256 tsv_t2_b1 = tsv_load8_f32(tsv_t2_row + 8);"), "prefill: two panel vectors per k");
+  assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps(&acc[(tt_matmulBlock0 * 16) + 88]);"), "prefill: 6 x 2 accumulators loaded from the block");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + 12 + 12);
   const transposed = emitCppKernel(irs[irs.length - 1]);
   assert.not.ok(transposed.includes("TSV_AVX2_TILES"));
   assert.ok(transposed.includes("omp simd reduction(+:tsv_t0_s0_0,tsv_t0_s0_1,tsv_t0_s1_0,tsv_t0_s1_1)"));
