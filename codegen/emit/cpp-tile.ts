@@ -112,7 +112,8 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
   const entries = tile.rows.flatMap((i) => tile.cols.map((j) => ({ i, j, sum: `${prefix}_s${i}_${j}` })));
   const inner = ind + "  ";
   const deeper = inner + "  ";
-  const lines = [`${ind}{`, `${inner}${entries.map((e) => `float ${e.sum} = 0.0f;`).join(" ")}`, `${inner}int ${k} = 0;`];
+  const sums = `${inner}${entries.map((e) => `float ${e.sum} = 0.0f;`).join(" ")}`;
+  const lines = [`${ind}{`, ...(form.kind === "broadcast" ? [] : [sums]), `${inner}int ${k} = 0;`];
   if (form.kind === "dot") {
     const v = (i: number, j: number) => `${prefix}_v${i}_${j}`;
     const aRows = tile.rows.map((i) => ({ i, r: form.aRows[i] }));
@@ -154,12 +155,15 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
       `${deeper}}`,
       ...cTile.map((e) => `${deeper}_mm256_storeu_ps(${e.address}, ${c(e.i, e.q)});`),
       `${inner}}`,
-      `#endif`,
+      // The vector loop takes every k: the scalar loop below is only the portable form. Emitting it
+      // unconditionally would cost a read-modify-write of every tile entry per pass.
+      `#else`,
     );
   }
   const kk = `${prefix}_kk`;
   const stepAt = (e: IExpr) => p.print(substituteVars(e, new Map([[k, variable(kk)]])));
   lines.push(
+    ...(form.kind === "broadcast" ? [sums] : []),
     `${inner}_Pragma("omp simd reduction(+:${entries.map((e) => e.sum).join(",")})")`,
     `${inner}for (int ${kk} = ${k}; ${kk} < ${count}; ++${kk}) {`,
     ...tile.rows.map((i) => `${inner}  const float ${prefix}_x${i} = ${stepAt(as[i])};`),
@@ -167,6 +171,7 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
     ...entries.map((e) => `${inner}  ${e.sum} += ${prefix}_x${e.i} * ${prefix}_y${e.j};`),
     `${inner}}`,
     ...entries.map((e) => `${inner}${s.scratch}[${at} + ${e.i * cols + e.j}] += ${e.sum};`),
+    ...(form.kind === "broadcast" ? [`#endif`] : []),
     `${ind}}`,
   );
   return lines;

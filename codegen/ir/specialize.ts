@@ -3,7 +3,7 @@
 import { dtypeOf, type DTypeName } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { mapExpr, mapStmtExprs } from "./walk.ts";
-import type { IExpr, KernelIR, Param } from "./types.ts";
+import type { IExpr, IStmt, KernelIR, Param } from "./types.ts";
 
 export interface Specialization {
   dtypes: Record<string, DTypeName>;
@@ -39,10 +39,53 @@ export function specialize(ir: KernelIR, spec: Specialization): KernelIR {
     params,
     grid: ir.grid.map((g) => mapExpr(g, bind)),
     ...(ir.work ? { work: ir.work.map((w) => mapExpr(w, bind)) } : {}),
-    body: ir.body.map((s) => mapStmtExprs(s, bind)),
+    body: propagateConstantLocals(ir.body.map((s) => mapStmtExprs(s, bind))),
     consts: { ...spec.consts },
   };
 }
+
+/** Every statement of `stmts`, nested ones included. */
+function allStatements(stmts: IStmt[]): IStmt[] {
+  return stmts.flatMap((s) => [s, ...(s.op === "for" || s.op === "forEach" ? allStatements(s.body) : s.op === "if" ? allStatements([...s.then, ...s.else]) : [])]);
+}
+
+/**
+ * A local declared once, never assigned, whose initialiser folds to a constant (`const TQ =
+ * max(1, idiv(64, G))`) is replaced by that constant and its declaration dropped, so sizes computed
+ * from Consts can size scratch and tiles. Repeats until nothing changes, since one constant can make
+ * another foldable.
+ */
+function propagateConstantLocals(body: IStmt[]): IStmt[] {
+  for (;;) {
+    const statements = allStatements(body);
+    const declarations = new Map<string, number>();
+    for (const s of statements) if (s.op === "decl") declarations.set(s.name, (declarations.get(s.name) ?? 0) + 1);
+    const assigned = new Set(statements.flatMap((s) => (s.op === "assign" ? [s.name] : [])));
+    const constants = new Map<string, IExpr>();
+    for (const s of statements) {
+      if (s.op === "decl" && s.type === "i32" && s.init.op === "const" && declarations.get(s.name) === 1 && !assigned.has(s.name)) constants.set(s.name, s.init);
+    }
+    if (constants.size === 0) return body;
+    body = withoutDeclarations(body, constants).map((s) => mapStmtExprs(s, (e) => fold(e.op === "var" && constants.has(e.name) ? constants.get(e.name)! : e)));
+  }
+}
+
+function withoutDeclarations(stmts: IStmt[], names: ReadonlyMap<string, IExpr>): IStmt[] {
+  return stmts.flatMap((s): IStmt[] => {
+    if (s.op === "decl" && names.has(s.name)) return [];
+    if (s.op === "for" || s.op === "forEach") return [{ ...s, body: withoutDeclarations(s.body, names) }];
+    if (s.op === "if") return [{ ...s, then: withoutDeclarations(s.then, names), else: withoutDeclarations(s.else, names) }];
+    return [s];
+  });
+}
+
+/** Integer functions of constants fold too, so tile and scratch sizes may be computed from Consts. */
+const integerFolds: Record<string, (a: number, b: number) => number> = {
+  cdiv: (a, b) => Math.ceil(a / b),
+  idiv: (a, b) => Math.trunc(a / b),
+  min: Math.min,
+  max: Math.max,
+};
 
 function fold(e: IExpr): IExpr {
   if (e.op === "binary" && e.left.op === "const" && e.right.op === "const" && e.type !== "bool") {
@@ -51,9 +94,9 @@ function fold(e: IExpr): IExpr {
     if (v !== undefined && (e.type === "f32" || Number.isInteger(v))) return { op: "const", type: e.type, value: e.type === "f32" ? Math.fround(v) : v };
   }
   if (e.op === "cast" && e.operand.op === "const") return { op: "const", type: e.type, value: e.type === "i32" ? Math.trunc(e.operand.value) : e.operand.value };
-  if (e.op === "math" && e.fn === "cdiv" && e.args.every((a) => a.op === "const")) {
+  if (e.op === "math" && e.type === "i32" && e.fn in integerFolds && e.args.every((a) => a.op === "const")) {
     const [a, b] = e.args.map((x) => (x as { value: number }).value);
-    return { op: "const", type: "i32", value: Math.ceil(a / b) };
+    return { op: "const", type: "i32", value: integerFolds[e.fn](a, b) };
   }
   return e;
 }

@@ -8,8 +8,8 @@
 #include <cuda_fp16.h>
 #include <math.h>
 
-__device__ __forceinline__ int tsv_max_i(int a, int b) { return a > b ? a : b; }
-__device__ __forceinline__ int tsv_min_i(int a, int b) { return a < b ? a : b; }
+__host__ __device__ __forceinline__ int tsv_max_i(int a, int b) { return a > b ? a : b; }
+__host__ __device__ __forceinline__ int tsv_min_i(int a, int b) { return a < b ? a : b; }
 
 __device__ __forceinline__ float tsv_bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
 

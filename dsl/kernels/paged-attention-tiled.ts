@@ -1,59 +1,142 @@
 // Paged attention with the contract of pagedAttention (paged-attention.ts: any mix of prefill and
 // decode tokens, causal, GQA, sliding window, soft-capping; same arguments and layout), computed
-// block by block for the CPU: one program per (token, KV head) takes all G query heads of the
-// group, so each KV block is read once per group, and for each block of BS keys
-//   scores = q k^T           (dotTile, dot form: G x BS dot products over HD),
-//   online softmax per head  (softmaxBlock, online-softmax.ts),
-//   acc = acc * alpha + p v  (dotTile, broadcast form: G x HD accumulators over BS keys).
-// Every block in the causal (and window) range holds a live key, so the running max stays finite.
-import { dotTile, forEach, idiv, kernel, max, pid, scratch, tanh, type Const, type f32, type Float, type Global, type i32 } from "../index.ts";
-import { softmaxBlock } from "./online-softmax.ts";
+// FlashAttention-style for the CPU. One program per (tile of TQ consecutive tokens, KV head): when the
+// tile's tokens all belong to one sequence (a prefill chunk), its TQ x G query rows attend together,
+// so each KV block is read once per tile rather than once per token; otherwise (decode tokens of
+// different sequences) each token's G query rows attend on their own. For each block of BS keys,
+// its K (then V) rows for this head are first copied into a contiguous f32 scratch: a cached f16/bf16
+// value is widened once, and the rows no longer sit HKV * HD apart (4 KB for 8 x 128 f32, which maps
+// every row of a block to the same L1 sets). Then
+//   sT = k qT               (dotTile, broadcast form over the tile's query rows, packed transposed),
+//   online softmax per row  (rows with no live key yet keep m = -inf and contribute nothing),
+//   acc = acc * alpha + p v (dotTile, broadcast form over HD).
+// TQ is chosen so the scratch (query rows x HD twice for q and the output, a key block, the scores)
+// stays within 40 KB, under a CUDA program's 48 KB of static shared memory.
+import { cdiv, dotTile, exp, f32, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
 
-export const pagedAttentionTiled = kernel({ grid: (q, kCache) => [q.dim(0), kCache.dim(2)], work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2], threads: 64 })(
+/**
+ * The G query heads of `count` consecutive tokens of one sequence from token `ta`, as R rows. Per
+ * row, [lo, hi] is the key range it may see (hi = -1 for padding rows); queries are pre-scaled.
+ */
+function attendTokens<A extends Float, C extends Float>(
+  q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
+  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
+  scale: f32, softcap: f32, window: i32, ta: i32, count: i32, kvh: i32, R: Const, BS: Const, HD: Const, G: Const,
+  qT: Scratch, sT: Scratch, kv: Scratch, acc: Scratch, m: Scratch, mUse: Scratch, l: Scratch, alpha: Scratch, lo: Scratch, hi: Scratch,
+): void {
+  const s = seqIdx.at(ta);
+  const first = window > 0 ? max(0, positions.at(ta) - window + 1) : 0;
+  const last = positions.at(ta + count - 1);
+  forEach(R, (r) => {
+    const token = ta + min(idiv(r, G), count - 1);
+    const valid = idiv(r, G) < count;
+    forEach(HD, (d) => {
+      qT.put(d * R + r, valid ? q.at(token, kvh * G + (r % G), d) * scale : 0.0);
+    });
+  });
+  forEach(R * HD, (e) => {
+    acc.put(e, 0.0);
+  });
+  forEach(R, (r) => {
+    const pos = positions.at(ta + min(idiv(r, G), count - 1));
+    hi.put(r, idiv(r, G) < count ? f32(pos) : -1.0);
+    lo.put(r, window > 0 ? f32(pos - window + 1) : 0.0);
+    m.put(r, -Infinity);
+    l.put(r, 0.0);
+  });
+  for (let b = idiv(first, BS); b < idiv(last, BS) + 1; b++) {
+    const block = blockTables.at(s, b);
+    forEach((BS + 2) * R, (e) => {
+      sT.put(e, 0.0);
+    });
+    forEach(BS, (o) => {
+      forEach(HD, (d) => {
+        kv.put(o * HD + d, kCache.at(block, o, kvh, d));
+      });
+    });
+    for (let o0 = 0; o0 < BS; o0 += 3) {
+      dotTile(sT, o0 * R, 3, R, HD, (i, d) => kv.at(min(o0 + i, BS - 1) * HD + d), (r, d) => qT.at(d * R + r));
+    }
+    if (softcap > 0.0) {
+      forEach(BS * R, (e) => {
+        sT.put(e, softcap * tanh(sT.at(e) / softcap));
+      });
+    }
+    forEach(BS, (o) => {
+      const j = f32(b * BS + o);
+      forEach(R, (r) => {
+        sT.put(o * R + r, j >= lo.at(r) && j <= hi.at(r) ? sT.at(o * R + r) : -Infinity);
+      });
+    });
+    // A row with no live key yet keeps m = -inf; measuring it from 0 instead gives p = 0 and alpha = 0.
+    forEach(R, (r) => {
+      const mNew = max(m.at(r), reduceMax(BS, (o) => sT.at(o * R + r)));
+      const reference = mNew > -Infinity ? mNew : 0.0;
+      alpha.put(r, exp(m.at(r) - reference));
+      m.put(r, mNew);
+      mUse.put(r, reference);
+    });
+    forEach(BS, (o) => {
+      forEach(R, (r) => {
+        sT.put(o * R + r, exp(sT.at(o * R + r) - mUse.at(r)));
+      });
+    });
+    forEach(R, (r) => {
+      l.put(r, l.at(r) * alpha.at(r) + reduceSum(BS, (o) => sT.at(o * R + r)));
+    });
+    forEach(R, (r) => {
+      const rescale = alpha.at(r);
+      forEach(HD, (d) => {
+        acc.put(r * HD + d, acc.at(r * HD + d) * rescale);
+      });
+    });
+    forEach(BS, (o) => {
+      forEach(HD, (d) => {
+        kv.put(o * HD + d, vCache.at(block, o, kvh, d));
+      });
+    });
+    for (let r0 = 0; r0 < R; r0 += 4) {
+      dotTile(acc, r0 * HD, 4, HD, BS, (i, o) => sT.at(o * R + r0 + i), (d, o) => kv.at(o * HD + d));
+    }
+  }
+  forEach(count * G, (r) => {
+    forEach(HD, (d) => {
+      out.put(ta + idiv(r, G), kvh * G + (r % G), d, acc.at(r * HD + d) / l.at(r));
+    });
+  });
+}
+
+export const pagedAttentionTiled = kernel({
+  grid: (q, kCache) => [cdiv(q.dim(0), max(1, idiv(idiv(10240 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), idiv(q.dim(1), kCache.dim(2))))), kCache.dim(2)],
+  work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2],
+  threads: 64,
+})(
   function pagedAttentionTiled<A extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
     scale: f32, softcap: f32, window: i32, BS: Const, HD: Const, G: Const,
   ) {
-    const t = pid(0);
+    const TQ = max(1, idiv(idiv(10240 - BS * HD, 2 * HD + BS + 8), G));
+    const t0 = pid(0) * TQ;
     const kvh = pid(1);
-    const s = seqIdx.at(t);
-    const pos = positions.at(t);
-    const start = window > 0 ? max(0, pos - window + 1) : 0;
-    const acc = scratch(G * HD);
-    const p = scratch(G * BS);
-    const m = scratch(G);
-    const l = scratch(G);
-    const alpha = scratch(G);
-    forEach(G * HD, (e) => {
-      acc.put(e, 0.0);
-    });
-    forEach(G, (g) => {
-      m.put(g, -Infinity);
-      l.put(g, 0.0);
-    });
-    for (let b = idiv(start, BS); b < idiv(pos, BS) + 1; b++) {
-      const block = blockTables.at(s, b);
-      forEach(G * BS, (e) => {
-        p.put(e, 0.0);
-      });
-      dotTile(p, 0, G, BS, HD, (g, d) => q.at(t, kvh * G + g, d), (o, d) => kCache.at(block, o, kvh, d));
-      forEach(G * BS, (e) => {
-        const j = b * BS + (e % BS);
-        let score = p.at(e) * scale;
-        if (softcap > 0.0) {
-          score = softcap * tanh(score / softcap);
-        }
-        p.put(e, j >= start && j <= pos ? score : -Infinity);
-      });
-      softmaxBlock(p, m, l, alpha, G, BS);
-      forEach(G * HD, (e) => {
-        acc.put(e, acc.at(e) * alpha.at(idiv(e, HD)));
-      });
-      dotTile(acc, 0, G, HD, BS, (g, o) => p.at(g * BS + o), (d, o) => vCache.at(block, o, kvh, d));
+    const count = min(TQ, q.dim(0) - t0);
+    const R = cdiv(TQ * G, 4) * 4;
+    const qT = scratch(R * HD);
+    const sT = scratch((BS + 2) * R);
+    const kv = scratch(BS * HD);
+    const acc = scratch(R * HD);
+    const m = scratch(R);
+    const l = scratch(R);
+    const mUse = scratch(R);
+    const alpha = scratch(R);
+    const lo = scratch(R);
+    const hi = scratch(R);
+    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0)) {
+      attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+    } else {
+      for (let u = 0; u < count; u++) {
+        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, cdiv(G, 4) * 4, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+      }
     }
-    forEach(G * HD, (e) => {
-      out.put(t, kvh * G + idiv(e, HD), e % HD, acc.at(e) / l.at(idiv(e, HD)));
-    });
   },
 );

@@ -21,6 +21,19 @@ test("the IR printer shows the specialised reverse-scratch kernel line by line",
   ].join("\n"));
 });
 
+test("a local folded from Consts sizes scratch and loops, and its declaration is dropped", () => {
+  const ir = compileKernel("test/fixtures/constant-local.ts", "halvesThroughScratch", { dtypes: {}, consts: { D: 64 } });
+  assert.fixture(printKernel(ir), [
+    "kernel halvesThroughScratch__D64(x: f32[T, D], out: f32[T, D] out, D: const) grid [x.dim0] threads 64",
+    "  t: i32 = pid.0",
+    "  scratch buf[32]",
+    "  forEach i < 32:",
+    "    buf[i] <- (x[t, i] + x[t, (i + 32)])",
+    "  forEach i < 32:",
+    "    out[t, i] <- buf[i]",
+  ].join("\n"));
+});
+
 test("the IR printer folds Const D into the reduction bound and keeps scalars as parameters", () => {
   const ir = compileKernel("dsl/kernels/rms-norm.ts", "rmsNorm", { dtypes: { A: "bf16", W: "f32" }, consts: { D: 64 } });
   const lines = printKernel(ir).split("\n");
