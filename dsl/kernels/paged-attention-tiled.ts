@@ -10,8 +10,9 @@
 //   sT = k qT               (dotTile, broadcast form over the tile's query rows, packed transposed),
 //   online softmax per row  (rows with no live key yet keep m = -inf and contribute nothing),
 //   acc = acc * alpha + p v (dotTile, broadcast form over HD).
-// TQ is chosen so the scratch (query rows x HD twice for q and the output, a key block, the scores)
-// stays within 40 KB, under a CUDA program's 48 KB of static shared memory.
+// Query rows are padded to a multiple of 8 (the vector width the sT tile needs), and TQ is chosen so
+// the scratch (rows x HD twice for q and the output, a key block, the scores) stays within 36 KB
+// before padding and within a CUDA program's 48 KB of static shared memory after it.
 import { cdiv, dotTile, exp, f32, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
 
 /**
@@ -107,7 +108,7 @@ function attendTokens<A extends Float, C extends Float>(
 }
 
 export const pagedAttentionTiled = kernel({
-  grid: (q, kCache) => [cdiv(q.dim(0), max(1, idiv(idiv(10240 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), idiv(q.dim(1), kCache.dim(2))))), kCache.dim(2)],
+  grid: (q, kCache) => [cdiv(q.dim(0), max(1, idiv(idiv(9216 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), idiv(q.dim(1), kCache.dim(2))))), kCache.dim(2)],
   work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2],
   threads: 64,
 })(
@@ -116,11 +117,11 @@ export const pagedAttentionTiled = kernel({
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
     scale: f32, softcap: f32, window: i32, BS: Const, HD: Const, G: Const,
   ) {
-    const TQ = max(1, idiv(idiv(10240 - BS * HD, 2 * HD + BS + 8), G));
+    const TQ = max(1, idiv(idiv(9216 - BS * HD, 2 * HD + BS + 8), G));
     const t0 = pid(0) * TQ;
     const kvh = pid(1);
     const count = min(TQ, q.dim(0) - t0);
-    const R = cdiv(TQ * G, 4) * 4;
+    const R = cdiv(TQ * G, 8) * 8;
     const qT = scratch(R * HD);
     const sT = scratch((BS + 2) * R);
     const kv = scratch(BS * HD);
@@ -135,7 +136,7 @@ export const pagedAttentionTiled = kernel({
       attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       for (let u = 0; u < count; u++) {
-        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, cdiv(G, 4) * 4, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, cdiv(G, 8) * 8, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
       }
     }
   },
