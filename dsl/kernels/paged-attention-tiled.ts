@@ -1,12 +1,12 @@
 // Paged attention with the contract of pagedAttention (paged-attention.ts: any mix of prefill and
 // decode tokens, causal, GQA, sliding window, soft-capping; same arguments and layout), computed
 // FlashAttention-style for the CPU. One program per (tile of TQ consecutive tokens, KV head): when the
-// tile's tokens all belong to one sequence (a prefill chunk), its TQ x G query rows attend together,
-// so each KV block is read once per tile rather than once per token; otherwise (decode tokens of
-// different sequences) each token's G query rows attend on their own. For each block of BS keys,
-// its K (then V) rows for this head are first copied into a contiguous f32 scratch: a cached f16/bf16
-// value is widened once, and the rows no longer sit HKV * HD apart (4 KB for 8 x 128 f32, which maps
-// every row of a block to the same L1 sets). Then
+// tile's tokens all belong to one sequence (a prefill chunk) and fill enough of it, its TQ x G query
+// rows attend together, so each KV block is read once per tile rather than once per token;
+// otherwise (decode tokens, short chunks) each token's G query rows attend on their own. For each
+// block of BS keys, its K (then V) rows for this head are first copied into a contiguous f32
+// scratch: a cached f16/bf16 value is widened once, and the rows no longer sit HKV * HD apart (4 KB
+// for 8 x 128 f32, which maps every row of a block to the same L1 sets). Then
 //   sT = k qT               (dotTile, broadcast form over the tile's query rows, packed transposed),
 //   online softmax per row  (rows with no live key yet keep m = -inf and contribute nothing),
 //   acc = acc * alpha + p v (dotTile, broadcast form over HD).
@@ -132,7 +132,9 @@ export const pagedAttentionTiled = kernel({
     const alpha = scratch(R);
     const lo = scratch(R);
     const hi = scratch(R);
-    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0)) {
+    // The tile attends as one only when that computes fewer rows than token by token would: a lone
+    // decode token (or a short chunk) in a tile of up to R rows would waste most of them.
+    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R < count * cdiv(G, 8) * 8) {
       attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       for (let u = 0; u < count; u++) {
