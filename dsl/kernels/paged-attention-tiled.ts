@@ -132,9 +132,9 @@ export const pagedAttentionTiled = kernel({
     const alpha = scratch(R);
     const lo = scratch(R);
     const hi = scratch(R);
-    // The tile attends as one only when that computes fewer rows than token by token would: a lone
+    // The tile attends as one only when that computes no more rows than token by token would: a lone
     // decode token (or a short chunk) in a tile of up to R rows would waste most of them.
-    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R < count * cdiv(G, 8) * 8) {
+    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * cdiv(G, 8) * 8) {
       attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       for (let u = 0; u < count; u++) {
