@@ -15,6 +15,15 @@
 // before padding and within a CUDA program's 48 KB of static shared memory after it.
 import { cdiv, dotTile, exp, f32, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
 
+/** KV head kvh's BS rows of cache block `block`, widened to f32 and contiguous: into[o * HD + d]. */
+function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>, into: Scratch, block: i32, kvh: i32, BS: Const, HD: Const): void {
+  forEach(BS, (o) => {
+    forEach(HD, (d) => {
+      into.put(o * HD + d, cache.at(block, o, kvh, d));
+    });
+  });
+}
+
 /**
  * The G query heads of `count` consecutive tokens of one sequence from token `ta`, as R rows. Per
  * row, [lo, hi] is the key range it may see (hi = -1 for padding rows); queries are pre-scaled.
@@ -50,11 +59,7 @@ function attendTokens<A extends Float, C extends Float>(
     forEach((BS + 2) * R, (e) => {
       sT.put(e, 0.0);
     });
-    forEach(BS, (o) => {
-      forEach(HD, (d) => {
-        kv.put(o * HD + d, kCache.at(block, o, kvh, d));
-      });
-    });
+    packBlock(kCache, kv, block, kvh, BS, HD);
     for (let o0 = 0; o0 < BS; o0 += 3) {
       dotTile(sT, o0 * R, 3, R, HD, (i, d) => kv.at(min(o0 + i, BS - 1) * HD + d), (r, d) => qT.at(d * R + r));
     }
@@ -91,11 +96,7 @@ function attendTokens<A extends Float, C extends Float>(
         acc.put(r * HD + d, acc.at(r * HD + d) * rescale);
       });
     });
-    forEach(BS, (o) => {
-      forEach(HD, (d) => {
-        kv.put(o * HD + d, vCache.at(block, o, kvh, d));
-      });
-    });
+    packBlock(vCache, kv, block, kvh, BS, HD);
     for (let r0 = 0; r0 < R; r0 += 4) {
       dotTile(acc, r0 * HD, 4, HD, BS, (i, o) => sT.at(o * R + r0 + i), (d, o) => kv.at(o * HD + d));
     }
@@ -122,6 +123,7 @@ export const pagedAttentionTiled = kernel({
     const kvh = pid(1);
     const count = min(TQ, q.dim(0) - t0);
     const R = cdiv(TQ * G, 8) * 8;
+    const rowsPerToken = cdiv(G, 8) * 8;
     const qT = scratch(R * HD);
     const sT = scratch((BS + 2) * R);
     const kv = scratch(BS * HD);
@@ -134,11 +136,11 @@ export const pagedAttentionTiled = kernel({
     const hi = scratch(R);
     // The tile attends as one only when that computes no more rows than token by token would: a lone
     // decode token (or a short chunk) in a tile of up to R rows would waste most of them.
-    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * cdiv(G, 8) * 8) {
+    if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * rowsPerToken) {
       attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       for (let u = 0; u < count; u++) {
-        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, cdiv(G, 8) * 8, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
       }
     }
   },
