@@ -14,6 +14,7 @@ import { packArguments, type NativeKernel } from "../codegen/build/launch.ts";
 import { compileKernel } from "../codegen/compile.ts";
 import type { KernelIR } from "../codegen/ir/types.ts";
 import { Global } from "../dsl/global.ts";
+import { panelWidth } from "../dsl/kernels/matmul-blocked.ts";
 import { measureMachineReference, type MachineReference } from "./reference/roofline.ts";
 
 // Idle OpenMP workers sleep rather than spin, so they never compete with the JS thread for the two
@@ -50,7 +51,9 @@ function matmulCase(name: string, exportName: string, T: number, W: "f32" | "f16
   const x = filled("f32", [T, hidden]);
   const out = new Global("f32", [T, hidden]);
   const decode = T <= 32;
-  const argSets = Array.from({ length: decode ? weightCopies : 1 }, () => [x, filled(W, [hidden, hidden]), out, hidden]);
+  // matmulBlocked reads the weight packed into panels (the layout the model loader writes).
+  const weightShape = exportName === "matmul" ? [hidden, hidden] : [hidden / panelWidth, hidden, panelWidth];
+  const argSets = Array.from({ length: decode ? weightCopies : 1 }, () => [x, filled(W, weightShape), out, hidden]);
   const bytes = hidden * hidden * (W === "f32" ? 4 : 2);
   const flops = 2 * T * hidden * hidden;
   const work = T === 1 ? { bytes } : decode ? { bytes, flops } : { flops };

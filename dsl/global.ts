@@ -4,6 +4,11 @@
 import { dtypes, type DType, type DTypeName } from "./dtype.ts";
 
 export type Shape = readonly string[];
+
+/** A dim named by a number ("16") has that size in every specialisation; other names are symbolic. */
+export function literalDimSize(name: string): number | undefined {
+  return /^[1-9][0-9]*$/.test(name) ? Number(name) : undefined;
+}
 export type Index<S extends Shape> = { [K in keyof S]: number };
 
 export class Global<D extends DTypeName = DTypeName, S extends Shape = Shape> {

@@ -35,7 +35,7 @@ for (const [name, { dtype, config }] of Object.entries(models)) {
   else fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config, null, 2));
   const compiled = compileModel(parseHfConfig(config, `${name}/config.json`), { target: "cuda", dtype, onProgress: log });
   fs.copyFileSync(compiled.addon.path, path.join(gpu, "models", `${name}.node`));
-  const artifact: ModelArtifact = { addonPath: `${name}.node`, weightNames: compiled.program.weightNames, dtypes: compiled.dtypes, blockSize: compiled.blockSize, rotaryDim: compiled.rotaryDim };
+  const artifact: ModelArtifact = { addonPath: `${name}.node`, weights: compiled.program.weights, dtypes: compiled.dtypes, blockSize: compiled.blockSize, rotaryDim: compiled.rotaryDim };
   fs.writeFileSync(path.join(gpu, "models", `${name}.json`), JSON.stringify(artifact));
   log(`model ${name}: ${compiled.addon.kernelCount} kernels${compiled.addon.cacheHit ? " (cache hit)" : ""}`);
 }

@@ -3,7 +3,7 @@
 // that named dims agree across arguments and with Const values, calls the kernel, and copies
 // written outputs back.
 import { f32ToBf16Bits, f32ToF16Bits, f32ToFp8e4m3Bits, bf16BitsToF32, f16BitsToF32, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
-import { Global } from "../../dsl/global.ts";
+import { Global, literalDimSize } from "../../dsl/global.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import type { KernelIR } from "../ir/types.ts";
 
@@ -45,7 +45,7 @@ export function packArguments(ir: KernelIR, args: readonly (Global | number)[]) 
       if (!(a instanceof Global)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${ir.symbol}: argument ${p.name} must be a Global`);
       if (a.shape.length !== p.dims.length) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${ir.symbol}: ${p.name} has rank ${a.shape.length}, expected ${p.dims.length}`);
       p.dims.forEach((d, axis) => {
-        const known = sizes.get(d);
+        const known = sizes.get(d) ?? literalDimSize(d);
         if (known !== undefined && known !== a.shape[axis]) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${ir.symbol}: dim ${d} of ${p.name} is ${a.shape[axis]}, expected ${known}`);
         sizes.set(d, a.shape[axis]);
         dims.push(a.shape[axis]);

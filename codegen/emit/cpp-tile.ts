@@ -86,7 +86,7 @@ export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter
   const bRow = cols % 8 === 0 ? contiguous(substituteVars(s.b.term, new Map([[s.b.k, variable(k)]])), s.b.index, p) : undefined;
   const form: Form = aRows.every(Boolean) && bRows.every(Boolean)
     ? { kind: "dot", aRows: aRows as Stream[], bRows: bRows as Stream[] }
-    : bRow ? { kind: "broadcast", bRow } : { kind: "scalar" };
+    : bRow ? { kind: "broadcast" } : { kind: "scalar" };
   // Large tiles run as several register passes over k, each a sub-tile of at most 12 accumulators.
   const rowStep = Math.min(rows, accumulators);
   const colStep = (form.kind === "broadcast" ? 8 : 1) * Math.max(1, Math.floor(accumulators / rowStep));
@@ -101,7 +101,7 @@ export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter
   return lines;
 }
 
-type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadcast"; bRow: Stream } | { kind: "scalar" };
+type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadcast" } | { kind: "scalar" };
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -138,22 +138,36 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
   } else if (form.kind === "broadcast") {
     const vectors = range(0, tile.cols.length / 8);
     const c0 = tile.cols[0];
-    const c = (i: number, q: number) => `${prefix}_c${i}_${q}`;
+    const c = (i: number, q: number, u: number) => `${prefix}_c${i}_${q}${u === 0 ? "" : `_${u}`}`;
     const cTile = tile.rows.flatMap((i) => vectors.map((q) => ({ i, q, address: `&${s.scratch}[${at} + ${i * cols + c0 + 8 * q}]` })));
-    const bRow = form.bRow;
+    // A tile of few accumulators (one token row of a decode matvec) would wait on each FMA's
+    // latency: consecutive k then feed separate accumulator sets, summed before the store.
+    const sets = cTile.length <= 4 ? Math.min(4, Math.floor(accumulators / cTile.length)) : 1;
+    const step = (u: number, kAt: IExpr): string[] => {
+      const kAtU = new Map([[k, kAt]]);
+      const row = contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p)!;
+      return [
+        `${deeper}  { ${row.pointer} ${prefix}_row = ${row.base};`,
+        ...vectors.map((q) => `${deeper}  const __m256 ${prefix}_b${q} = ${row.load}(${prefix}_row + ${c0 + 8 * q});`),
+        ...tile.rows.flatMap((i) => [
+          `${deeper}  const __m256 ${prefix}_a${i} = _mm256_set1_ps(${p.print(substituteVars(as[i], kAtU))});`,
+          ...vectors.map((q) => `${deeper}  ${c(i, q, u)} = _mm256_fmadd_ps(${prefix}_a${i}, ${prefix}_b${q}, ${c(i, q, u)});`),
+        ]),
+        `${deeper}  }`,
+      ];
+    };
+    const kPlus = (u: number): IExpr => (u === 0 ? variable(k) : { op: "binary", type: "i32", kind: "+", left: variable(k), right: constant(u) });
     lines.push(
       `#if TSV_AVX2_TILES`,
       `${inner}{`,
-      ...cTile.map((e) => `${deeper}__m256 ${c(e.i, e.q)} = _mm256_loadu_ps(${e.address});`),
+      ...cTile.map((e) => `${deeper}__m256 ${c(e.i, e.q, 0)} = _mm256_loadu_ps(${e.address});`),
+      ...range(1, sets).flatMap((u) => cTile.map((e) => `${deeper}__m256 ${c(e.i, e.q, u)} = _mm256_setzero_ps();`)),
+      ...(sets > 1 ? [`${deeper}for (; ${k} + ${sets} <= ${count}; ${k} += ${sets}) {`, ...range(0, sets).flatMap((u) => step(u, kPlus(u))), `${deeper}}`] : []),
       `${deeper}for (; ${k} < ${count}; ++${k}) {`,
-      `${deeper}  ${bRow.pointer} ${prefix}_row = ${bRow.base};`,
-      ...vectors.map((q) => `${deeper}  const __m256 ${prefix}_b${q} = ${bRow.load}(${prefix}_row + ${c0 + 8 * q});`),
-      ...tile.rows.flatMap((i) => [
-        `${deeper}  const __m256 ${prefix}_a${i} = _mm256_set1_ps(${p.print(as[i])});`,
-        ...vectors.map((q) => `${deeper}  ${c(i, q)} = _mm256_fmadd_ps(${prefix}_a${i}, ${prefix}_b${q}, ${c(i, q)});`),
-      ]),
+      ...step(0, variable(k)),
       `${deeper}}`,
-      ...cTile.map((e) => `${deeper}_mm256_storeu_ps(${e.address}, ${c(e.i, e.q)});`),
+      ...range(1, sets).flatMap((u) => cTile.map((e) => `${deeper}${c(e.i, e.q, 0)} = _mm256_add_ps(${c(e.i, e.q, 0)}, ${c(e.i, e.q, u)});`)),
+      ...cTile.map((e) => `${deeper}_mm256_storeu_ps(${e.address}, ${c(e.i, e.q, 0)});`),
       `${inner}}`,
       // The vector loop takes every k: the scalar loop below is only the portable form. Emitting it
       // unconditionally would cost a read-modify-write of every tile entry per pass.

@@ -6,6 +6,7 @@ import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
+import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { inputsOf, type Graph, type Node, type Value } from "../trace/graph.ts";
 
@@ -21,6 +22,16 @@ export interface ForwardConfig {
   /** YaRN's attention factor per rope table; 1 elsewhere. */
   ropeMscale: Record<string, number>;
 }
+
+/** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored, or
+ *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns]. */
+export interface WeightSpec {
+  name: string;
+  panels?: { rows: number; columns: number };
+}
+
+/** The weight's name in the addon's table: a tensor can be read both as stored and as panels (a tied LM head). */
+export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.name);
 
 interface Arg {
   ptr: string;
@@ -40,7 +51,7 @@ export interface ForwardProgram {
   /** The same launches for the CUDA addon: device pointers, kernels launched on the step's stream. */
   cudaSource: string;
   kernels: KernelIR[];
-  weightNames: string[];
+  weights: WeightSpec[];
   buffers: { rows: "T" | "L"; bytesPerRow: number }[];
 }
 
@@ -50,14 +61,16 @@ const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
-  const weightNames: string[] = [];
+  const weights: WeightSpec[] = [];
   const weightIndex = new Map<string, number>();
-  const weightRef = (name: string) => {
-    if (!weightIndex.has(name)) {
-      weightIndex.set(name, weightNames.length);
-      weightNames.push(name);
+  const weightRef = (name: string, panels?: WeightSpec["panels"]) => {
+    const spec = panels ? { name, panels } : { name };
+    const key = weightKey(spec);
+    if (!weightIndex.has(key)) {
+      weightIndex.set(key, weights.length);
+      weights.push(spec);
     }
-    return `a.weights[${weightIndex.get(name)}]`;
+    return `a.weights[${weightIndex.get(key)}]`;
   };
 
   // Aliases: values that live in another value's buffer.
@@ -136,7 +149,11 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "linear": {
         const x = view(n.x);
         const K = Number(x.dims[1]);
-        const args = [x, view(n.weight), ...(n.bias === null ? [] : [view(n.bias)]), out()];
+        const w = byId.get(n.weight)!;
+        if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `linear %${n.value.id}: the weight must be a model parameter, got %${n.weight}`);
+        const N = Number(w.value.rows);
+        const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
+        const args = [x, panels, ...(n.bias === null ? [] : [view(n.bias)]), out()];
         launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${nameOf(byId.get(n.weight)!)}`);
         break;
       }
@@ -168,7 +185,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
     }
   }
-  return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weightNames, buffers };
+  const weightNames = weights.map(weightKey);
+  return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weights, buffers };
 }
 
 function nameOf(n: Node): string {

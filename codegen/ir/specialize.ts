@@ -1,6 +1,7 @@
 // Binds a kernel's Const parameters and dtype variables, folds constants, and mangles the symbol:
 // rmsNorm with A=f32, W=bf16, D=64 becomes rmsNorm__f32_bf16__D64.
 import { dtypeOf, type DTypeName } from "../../dsl/dtype.ts";
+import { literalDimSize } from "../../dsl/global.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { mapExpr, mapStmtExprs } from "./walk.ts";
 import type { IExpr, IStmt, KernelIR, Param } from "./types.ts";
@@ -27,7 +28,10 @@ export function specialize(ir: KernelIR, spec: Specialization): KernelIR {
   }
   const params: Param[] = ir.params.map((p) => (p.kind === "global" && ir.dtypeVars.includes(p.dtype) ? { ...p, dtype: spec.dtypes[p.dtype] } : p));
   const dimConsts = new Map<string, number>();
-  for (const p of params) if (p.kind === "global") p.dims.forEach((d, axis) => { if (d in spec.consts) dimConsts.set(`${p.name}:${axis}`, spec.consts[d]); });
+  for (const p of params) if (p.kind === "global") p.dims.forEach((d, axis) => {
+    const size = d in spec.consts ? spec.consts[d] : literalDimSize(d);
+    if (size !== undefined) dimConsts.set(`${p.name}:${axis}`, size);
+  });
   const bind = (e: IExpr): IExpr => {
     if (e.op === "param" && e.name in spec.consts && constNames.includes(e.name)) return { op: "const", type: "i32", value: spec.consts[e.name] };
     if (e.op === "dim" && dimConsts.has(`${e.global}:${e.axis}`)) return { op: "const", type: "i32", value: dimConsts.get(`${e.global}:${e.axis}`)! };

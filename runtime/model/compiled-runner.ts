@@ -1,6 +1,7 @@
 // The ModelRunner backed by a compiled model: weights live in JS typed arrays referenced (not
 // copied) by the native Model object, which owns the KV cache and runs one forward per step.
 import { loadAddon } from "../../codegen/build/load-addon.ts";
+import type { WeightSpec } from "../../codegen/emit/forward.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
@@ -34,7 +35,7 @@ export interface CompiledRunnerOptions {
 /** What running a compiled model needs: its addon and the forward pass's contract. */
 export interface ModelArtifact {
   addonPath: string;
-  weightNames: string[];
+  weights: WeightSpec[];
   dtypes: ModelDTypes;
   blockSize: number;
   rotaryDim: number;
@@ -64,7 +65,7 @@ export class CompiledModelRunner implements ModelRunner {
     process.env.OMP_WAIT_POLICY ??= "passive";
     this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
-    this.weights = prepareWeights(loaded, artifact.weightNames, artifact.dtypes.weight, artifact.rotaryDim);
+    this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim);
   }
 
   /** Loads a compiled model (see createModelRunner in load-runner.ts, which compiles first). */

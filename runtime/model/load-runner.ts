@@ -11,5 +11,5 @@ export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOp
     target: options.target,
     onProgress: options.onProgress,
   });
-  return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weightNames: program.weightNames, dtypes, blockSize, rotaryDim }, options);
+  return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim }, options);
 }

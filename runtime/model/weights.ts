@@ -1,7 +1,10 @@
 // Prepares the checkpoint's tensors for the compiled forward pass: stacks the tensors each fused
 // parameter is made of (the architecture's weight map, beside its model file), takes the rest as
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
+// packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
+import type { WeightSpec } from "../../codegen/emit/forward.ts";
+import { packWeightPanels } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
@@ -42,12 +45,16 @@ function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Arr
   return out;
 }
 
-export function prepareWeights(model: LoadedModel, names: string[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {
+export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {
   const { weightMap } = architectureOf(model.config);
-  return names.map((name) => {
+  return specs.map(({ name, panels }) => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
     const values = checkpointTensor(model, name) ?? stackedTensor(model, name, weightMap);
     if (!values) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);
-    return toStorage(values, dtype);
+    if (!panels) return toStorage(values, dtype);
+    if (values.length !== panels.rows * panels.columns) {
+      throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" has ${values.length} values, the model expects ${panels.rows} x ${panels.columns}`, name);
+    }
+    return toStorage(packWeightPanels(values, panels.rows, panels.columns), dtype);
   });
 }

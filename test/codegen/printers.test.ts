@@ -65,9 +65,9 @@ test("emitted CUDA for rmsNorm bf16: shared scratch for the reduction, strided t
 
 test("a kernel's work option decides on the CPU whether a launch wakes the thread team", () => {
   const ir = compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "f32" }, consts: { K: 64 } });
-  assert.ok(printKernel(ir).split("\n")[0].includes("work [x.dim0, w.dim0, 64]"), "work factors are specialised like the grid");
+  assert.ok(printKernel(ir).split("\n")[0].includes("work [x.dim0, (wp.dim0 * 16), 64]"), "work factors are specialised like the grid");
   const cpp = emitCppKernel(ir);
-  assert.ok(cpp.includes("if ((int64_t)((int)x_d0) * (int64_t)((int)w_d0) * (int64_t)(64) > 524288)"), "the work product is taken in int64 against the threshold");
+  assert.ok(cpp.includes("if ((int64_t)((int)x_d0) * (int64_t)(((int)wp_d0 * 16)) * (int64_t)(64) > 524288)"), "the work product is taken in int64 against the threshold");
   const norm = emitCppKernel(compileKernel("dsl/kernels/rms-norm.ts", "rmsNorm", { dtypes: { A: "f32", W: "f32" }, consts: { D: 64 } }));
   assert.ok(/if \(tsv_g0 \* tsv_g1 \* tsv_g2 \* \d+ > 524288\)/.test(norm), "without the option, work is estimated from the body");
 });

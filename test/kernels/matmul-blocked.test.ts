@@ -1,15 +1,19 @@
-// The cache-blocked matmul (matmulBlocked / matmulBiasBlocked) against its DSL reference (compiled
-// C++ and emulated CUDA lowering) and a float64 product. T covers the decode branch (1, 3) and the
-// packed-panel branch (5, 13, and 200 = two token blocks of 100); N = 37 leaves a partial 16-column
-// panel; K = 100 has a tail past the last 8-wide step and K = 300 a partial second 256-chunk. A
-// fixture with a transposed weight in 2 x 2 tiles covers dotTile's portable path, and the emitted
-// C++ must pick each register form where it applies.
+// The cache-blocked matmul (matmulBlocked / matmulBiasBlocked, weights packed into panels) against
+// its DSL reference (compiled C++ and emulated CUDA lowering) and a float64 product of the unpacked
+// weights. T covers the decode branch (1, 3), the batched-decode branch (5, 13) and the prefill
+// branch (33, and 200 = two token blocks of 100); N = 37 leaves a partial panel (zero rows past N);
+// K = 100 leaves a remainder after the decode path's 4-way k split and K = 300 a partial second
+// 256-chunk. Fixtures cover dotTile's other forms: weight rows in 3 x 4 tiles (the dot form) and a
+// transposed weight in 2 x 2 tiles (the portable path); the emitted C++ must pick each form where
+// it applies.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { launch } from "../../codegen/build/launch.ts";
 import { compileKernel } from "../../codegen/compile.ts";
 import { emitCppKernel } from "../../codegen/emit/cpp.ts";
 import { Global } from "../../dsl/global.ts";
-import { matmulBiasBlocked, matmulBlocked } from "../../dsl/kernels/matmul-blocked.ts";
+import { matmulBiasBlocked, matmulBlocked, packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
+import { matmulWeightRows } from "../fixtures/dot-tile-rows.ts";
 import { matmulTransposedWeight } from "../fixtures/dot-tile-transposed.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
@@ -20,28 +24,44 @@ const cases: { A: F; W: F; K: number }[] = [
 ];
 const specs: KernelSpec[] = [
   ...cases.flatMap(({ A, W, K }) => ["matmulBlocked", "matmulBiasBlocked"].map((exportName) => ({ file: "dsl/kernels/matmul-blocked.ts", exportName, spec: { dtypes: { A, W }, consts: { K } } }))),
+  { file: "test/fixtures/dot-tile-rows.ts", exportName: "matmulWeightRows", spec: { dtypes: { W: "f16" }, consts: { K: 37 } } },
   { file: "test/fixtures/dot-tile-transposed.ts", exportName: "matmulTransposedWeight", spec: { dtypes: {}, consts: { K: 37 } } },
 ];
 const { irs, native } = buildKernels("test_matmul_blocked", specs);
 
-irs.slice(0, -1).forEach((ir, i) => {
+irs.slice(0, -2).forEach((ir, i) => {
   const { A, W, K } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasBlocked";
-  for (const T of [1, 3, 5, 13, 200]) {
+  for (const T of [1, 3, 5, 13, 33, 200]) {
     if (T === 200 && A !== "f32") continue;
     test(`${ir.symbol} T=${T} N=${N}: matches its reference and a float64 product`, () => {
       const x = randomGlobal(A, [T, K]);
       const w = randomGlobal(W, [N, K]);
+      const wp = new Global(W, [Math.ceil(N / panelWidth), K, panelWidth], packWeightPanels(w.data as Float32Array, N, K));
       const bias = randomGlobal(W, [N]);
       const def = withBias ? matmulBiasBlocked : matmulBlocked;
-      const args = (out: Global) => (withBias ? [x, w, bias, out, K] : [x, w, out, K]);
-      const emulate = A === W && K === 100 && (T === 3 || T === 5);
+      const args = (out: Global) => (withBias ? [x, wp, bias, out, K] : [x, wp, out, K]);
+      const emulate = A === W && K === 100 && (T === 3 || T === 5 || T === 33);
       checkAgainstReference(def, ir, native(ir), args(new Global(A, [T, N])), tolerance[A], { emulate });
       const out = new Global(A, [T, N]);
       runReference(def, args(out));
       assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), A, withBias ? (n) => bias.at(n) : undefined), tolerance[A], `${ir.symbol} reference vs float64`);
     });
   }
+});
+
+test("the panel width is a dim named by a number: the C++ strides by it and a launch with another width is refused", () => {
+  const ir = irs[0];
+  assert.ok(emitCppKernel(ir).includes("* 100 + tsv_t0_k) * 16 + 0)]"), "panel rows 16 apart, K = 100 folded in");
+  const x = randomGlobal("f32", [3, 100]);
+  const narrow = randomGlobal("f32", [5, 100, 8]);
+  assert.throws(() => launch(native(ir), ir, [x, narrow, new Global("f32", [3, 37]), 100]), /dim 16 of wp is 8, expected 16/);
+});
+
+test("a dotTile over two operands contiguous in k runs the dot form and matches its reference", () => {
+  const x = randomGlobal("f32", [7, 37]);
+  const w = randomGlobal("f16", [6, 37]);
+  checkAgainstReference(matmulWeightRows, irs[irs.length - 2], native(irs[irs.length - 2]), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32, { emulate: true });
 });
 
 test("a dotTile over a transposed operand runs the portable loop and matches its reference", () => {
@@ -51,16 +71,19 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the dot form for decode tiles, the broadcast form for panel tiles, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
   assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 3);
-  assert.ok(blocked.includes("tsv_load8_bf16(tsv_t0_pb7 + tsv_t0_k)"), "decode: 8 weight rows loaded along k");
-  assert.ok(blocked.includes("const __m256 tsv_t1_a2 = tsv_load8_f32(tsv_t1_pa2 + tsv_t1_k);"), "batched decode: 3 token rows along k");
-  assert.ok(blocked.includes("const __m256 tsv_t1_b3 = tsv_load8_bf16(tsv_t1_pb3 + tsv_t1_k);"), "batched decode: 4 weight rows along k");
-  assert.ok(blocked.includes("const float* tsv_t2_row = &panel_matmulBlock0[((tsv_t2_k * 16) + 0)];"), "prefill: a panel row per k (the helper's locals renamed apart)");
-  assert.ok(blocked.includes("const __m256 tsv_t2_b1 = tsv_load8_f32(tsv_t2_row + 8);"), "prefill: two panel vectors per k");
-  assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps(&acc[(tt_matmulBlock0 * 16) + 88]);"), "prefill: 6 x 2 accumulators loaded from the block");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + 12 + 12);
+  assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
+  assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
+  assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
+  assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_bf16(tsv_t1_row + 8);"), "batched decode: two panel vectors per k, widened on load");
+  assert.ok(blocked.includes("__m256 tsv_t1_c3_1 = _mm256_loadu_ps("), "batched decode: 4 x 2 accumulators");
+  assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 + 8 + 12);
+  const rows = emitCppKernel(irs[irs.length - 2]);
+  assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
+  assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
   const transposed = emitCppKernel(irs[irs.length - 1]);
   assert.not.ok(transposed.includes("TSV_AVX2_TILES"));
   assert.ok(transposed.includes("omp simd reduction(+:tsv_t0_s0_0,tsv_t0_s0_1,tsv_t0_s1_0,tsv_t0_s1_1)"));
