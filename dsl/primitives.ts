@@ -52,9 +52,11 @@ export function reduceMin(n: i32, term: (i: i32) => f32): f32 {
  * k loop, so each a(i, k) and b(j, k) is read once per k for the whole tile. The CPU backend keeps
  * the tile in vector registers: along k when both operands are contiguous in k (dot products),
  * along j when b is contiguous in j (a broadcast times a row of b, the GEMM micro-kernel); the GPU
- * backend spreads k over threads and all-reduces each entry.
+ * backend spreads k over threads and all-reduces each entry. `prefetchAhead`, a hint that leaves the
+ * result unchanged, has the broadcast form prefetch b that many k steps ahead: the next chunk of a
+ * weight stream arrives while the tile computes on this one.
  */
-export function dotTile(into: Scratch, at: i32, rows: Const, cols: Const, n: i32, a: (i: i32, k: i32) => f32, b: (j: i32, k: i32) => f32): void {
+export function dotTile(into: Scratch, at: i32, rows: Const, cols: Const, n: i32, a: (i: i32, k: i32) => f32, b: (j: i32, k: i32) => f32, prefetchAhead?: i32): void {
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) {
       let s = 0;

@@ -23,6 +23,7 @@ const vectorLoad: Record<string, { pointer: string; load: string }> = {
 
 const constant = (value: number): IExpr => ({ op: "const", type: "i32", value });
 const variable = (name: string): IExpr => ({ op: "var", type: "i32", name });
+const plus = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "+", left, right });
 
 /** The operand at a fixed row/column `index`, with its reduction index renamed to `k`. */
 function operandAt(o: TileOperand, index: number, k: string): IExpr {
@@ -143,11 +144,16 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
     // A tile of few accumulators (one token row of a decode matvec) would wait on each FMA's
     // latency: consecutive k then feed separate accumulator sets, summed before the store.
     const sets = cTile.length <= 4 ? Math.min(4, Math.floor(accumulators / cTile.length)) : 1;
+    const rowAt = (kAt: IExpr) => contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p)!;
+    const ahead = s.prefetchAhead;
     const step = (u: number, kAt: IExpr): string[] => {
       const kAtU = new Map([[k, kAt]]);
-      const row = contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p)!;
+      const row = rowAt(kAt);
+      // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
+      const prefetch = ahead ? [`${deeper}  _mm_prefetch((const char*)${rowAt(plus(kAt, ahead)).base}, _MM_HINT_T0);`] : [];
       return [
         `${deeper}  { ${row.pointer} ${prefix}_row = ${row.base};`,
+        ...prefetch,
         ...vectors.map((q) => `${deeper}  const __m256 ${prefix}_b${q} = ${row.load}(${prefix}_row + ${c0 + 8 * q});`),
         ...tile.rows.flatMap((i) => [
           `${deeper}  const __m256 ${prefix}_a${i} = _mm256_set1_ps(${p.print(substituteVars(as[i], kAtU))});`,
@@ -156,7 +162,7 @@ function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: stri
         `${deeper}  }`,
       ];
     };
-    const kPlus = (u: number): IExpr => (u === 0 ? variable(k) : { op: "binary", type: "i32", kind: "+", left: variable(k), right: constant(u) });
+    const kPlus = (u: number): IExpr => (u === 0 ? variable(k) : plus(variable(k), constant(u)));
     lines.push(
       `#if TSV_AVX2_TILES`,
       `${inner}{`,

@@ -74,7 +74,7 @@ export function inlineHelper(helper: string, params: string[], args: KExpr[], bo
       case "for": return { ...s, index: name(s.index), start: expr(s.start), end: expr(s.end), step: expr(s.step), body: s.body.map(stmt) };
       case "forEach": return { ...s, index: name(s.index), count: expr(s.count), body: s.body.map(stmt) };
       case "if": return { ...s, cond: expr(s.cond), then: s.then.map(stmt), else: s.else.map(stmt) };
-      case "dotTile": return { ...s, target: memory(s.target), at: expr(s.at), rows: expr(s.rows), cols: expr(s.cols), count: expr(s.count), a: operand(s.a), b: operand(s.b) };
+      case "dotTile": return { ...s, target: memory(s.target), at: expr(s.at), rows: expr(s.rows), cols: expr(s.cols), count: expr(s.count), a: operand(s.a), b: operand(s.b), ...(s.prefetchAhead ? { prefetchAhead: expr(s.prefetchAhead) } : {}) };
     }
   };
   return body.map(stmt);

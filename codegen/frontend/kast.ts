@@ -38,7 +38,7 @@ export type KStmt =
   | { kind: "for"; index: string; start: KExpr; end: KExpr; step: KExpr; body: KStmt[]; span: Span }
   | { kind: "forEach"; count: KExpr; index: string; body: KStmt[]; span: Span }
   | { kind: "if"; cond: KExpr; then: KStmt[]; else: KStmt[]; span: Span }
-  | { kind: "dotTile"; target: string; at: KExpr; rows: KExpr; cols: KExpr; count: KExpr; a: KTileOperand; b: KTileOperand; span: Span };
+  | { kind: "dotTile"; target: string; at: KExpr; rows: KExpr; cols: KExpr; count: KExpr; a: KTileOperand; b: KTileOperand; prefetchAhead?: KExpr; span: Span };
 
 export type KParam =
   | { kind: "global"; name: string; dtype: string; dims: string[]; span: Span }

@@ -226,17 +226,19 @@ function parseHelperCall(helper: FunctionDeclaration, call: CallExpression, span
   }
 }
 
-/** dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b) */
+/** dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b[, prefetchAhead]) */
 function parseDotTile(e: CallExpression, span: Span): KStmt {
   const args = e.getArguments() as Expression[];
-  if (args.length !== 7 || !Node.isIdentifier(args[0])) throw compileError(span, "dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b) takes seven arguments, the first a scratch");
+  if ((args.length !== 7 && args.length !== 8) || !Node.isIdentifier(args[0])) {
+    throw compileError(span, "dotTile(scratch, at, rows, cols, n, (i, k) => a, (j, k) => b[, prefetchAhead]) takes seven or eight arguments, the first a scratch");
+  }
   const operand = (node: Expression): { index: string; k: string; term: KExpr } => {
     const fn = asArrow(node, span);
     const ps = fn.getParameters();
     if (ps.length !== 2) throw compileError(spanOf(fn), "a dotTile operand takes (index, k)");
     return { index: ps[0].getName(), k: ps[1].getName(), term: parseExpr(arrowResult(fn)) };
   };
-  return { kind: "dotTile", target: args[0].getText(), at: parseExpr(args[1]), rows: parseExpr(args[2]), cols: parseExpr(args[3]), count: parseExpr(args[4]), a: operand(args[5]), b: operand(args[6]), span };
+  return { kind: "dotTile", target: args[0].getText(), at: parseExpr(args[1]), rows: parseExpr(args[2]), cols: parseExpr(args[3]), count: parseExpr(args[4]), a: operand(args[5]), b: operand(args[6]), ...(args[7] ? { prefetchAhead: parseExpr(args[7]) } : {}), span };
 }
 
 function parseFor(s: import("ts-morph").ForStatement, span: Span): KStmt {

@@ -143,7 +143,7 @@ class Checker {
           if (containsReduce(o.term)) throw compileError(o.term.span, `the ${what} operand of dotTile() cannot contain a reduction`);
           return { index: o.index, k: o.k, term: this.expect(this.expr(o.term, inner), "f32", o.term.span, `dotTile ${what} operand`) };
         };
-        return { op: "dotTile", scratch: s.target, at: size(s.at, "dotTile offset"), rows: size(s.rows, "dotTile rows"), cols: size(s.cols, "dotTile cols"), count: size(s.count, "dotTile count"), a: operand(s.a, "row"), b: operand(s.b, "column"), span: s.span };
+        return { op: "dotTile", scratch: s.target, at: size(s.at, "dotTile offset"), rows: size(s.rows, "dotTile rows"), cols: size(s.cols, "dotTile cols"), count: size(s.count, "dotTile count"), a: operand(s.a, "row"), b: operand(s.b, "column"), ...(s.prefetchAhead ? { prefetchAhead: size(s.prefetchAhead, "dotTile prefetchAhead") } : {}), span: s.span };
       }
       case "if": {
         const cond = this.expect(this.expr(s.cond, scope), "bool", s.span, "if condition");

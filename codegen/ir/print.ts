@@ -36,7 +36,7 @@ function printStmt(s: IStmt, indent: string): string[] {
     case "for": return [`${indent}for ${s.index} in ${printExpr(s.start)}..${printExpr(s.end)} step ${printExpr(s.step)}:`, ...inner(s.body)];
     case "forEach": return [`${indent}forEach ${s.index} < ${printExpr(s.count)}:`, ...inner(s.body)];
     case "if": return [`${indent}if ${printExpr(s.cond)}:`, ...inner(s.then), ...(s.else.length ? [`${indent}else:`, ...inner(s.else)] : [])];
-    case "dotTile": return [`${indent}${s.scratch}[${printExpr(s.at)} + ${s.a.index} * ${printExpr(s.cols)} + ${s.b.index}] += dotTile(${s.a.index} < ${printExpr(s.rows)}, ${s.b.index} < ${printExpr(s.cols)}, ${s.a.k} < ${printExpr(s.count)}: ${printExpr(s.a.term)} * ${printExpr(substituteKIndex(s.b.term, s.b.k, s.a.k))})`];
+    case "dotTile": return [`${indent}${s.scratch}[${printExpr(s.at)} + ${s.a.index} * ${printExpr(s.cols)} + ${s.b.index}] += dotTile(${s.a.index} < ${printExpr(s.rows)}, ${s.b.index} < ${printExpr(s.cols)}, ${s.a.k} < ${printExpr(s.count)}: ${printExpr(s.a.term)} * ${printExpr(substituteKIndex(s.b.term, s.b.k, s.a.k))}${s.prefetchAhead ? `, prefetch ${printExpr(s.prefetchAhead)} ahead` : ""})`];
   }
 }
 

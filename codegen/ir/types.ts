@@ -48,7 +48,7 @@ export type IStmt =
   | { op: "forEach"; index: string; count: IExpr; body: IStmt[]; span: Span }
   | { op: "if"; cond: IExpr; then: IStmt[]; else: IStmt[]; span: Span }
   /** scratch[at + i * cols + j] += sum over k < count of a(i, k) * b(j, k); rows and cols are constants once specialised. */
-  | { op: "dotTile"; scratch: string; at: IExpr; rows: IExpr; cols: IExpr; count: IExpr; a: TileOperand; b: TileOperand; span: Span };
+  | { op: "dotTile"; scratch: string; at: IExpr; rows: IExpr; cols: IExpr; count: IExpr; a: TileOperand; b: TileOperand; prefetchAhead?: IExpr; span: Span };
 
 export interface GlobalParam {
   kind: "global";

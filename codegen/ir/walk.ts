@@ -32,7 +32,7 @@ export function mapStmtExprs(s: IStmt, f: (e: IExpr) => IExpr): IStmt {
     case "for": return { ...s, start: m(s.start), end: m(s.end), step: m(s.step), body: b(s.body) };
     case "forEach": return { ...s, count: m(s.count), body: b(s.body) };
     case "if": return { ...s, cond: m(s.cond), then: b(s.then), else: b(s.else) };
-    case "dotTile": return { ...s, at: m(s.at), rows: m(s.rows), cols: m(s.cols), count: m(s.count), a: { ...s.a, term: m(s.a.term) }, b: { ...s.b, term: m(s.b.term) } };
+    case "dotTile": return { ...s, at: m(s.at), rows: m(s.rows), cols: m(s.cols), count: m(s.count), a: { ...s.a, term: m(s.a.term) }, b: { ...s.b, term: m(s.b.term) }, ...(s.prefetchAhead ? { prefetchAhead: m(s.prefetchAhead) } : {}) };
   }
 }
 

@@ -12,6 +12,9 @@
 //     memory once per step, as one sequential stream per program;
 //   T > 32 (prefill): the same with 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast
 //     = 15 of the 16 AVX2 registers, 2 FMAs per panel load).
+// Every tile prefetches the panel one chunk (256 k) ahead, so the next chunk streams in while the
+// tiles compute on this one rather than the first tile of each chunk waiting on memory (same run,
+// T = 8..32: 1.3-1.4x; a scratch C++ probe of the same loops).
 // Packing at load replaces the per-program transposition of the weight rows into a panel that the
 // row layout needed (about 15% of prefill), and one stream per program replaces 16 row streams.
 // Rows past T re-read the last valid one and are never stored. Column panels are the innermost grid
@@ -40,7 +43,7 @@ function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, 
   const T = x.dim(0);
   for (let kc = 0; kc < K; kc += 256) {
     for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 16, R, 16, min(256, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j));
+      dotTile(acc, tt * 16, R, 16, min(256, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), 256);
     }
   }
 }
@@ -53,7 +56,7 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
   });
   if (T <= 4) {
     for (let t = 0; t < rows; t++) {
-      dotTile(acc, t * 16, 1, 16, K, (i, k) => x.at(t0 + t, k), (j, k) => wp.at(p, k, j));
+      dotTile(acc, t * 16, 1, 16, K, (i, k) => x.at(t0 + t, k), (j, k) => wp.at(p, k, j), 256);
     }
   } else if (T <= 32) {
     panelTiles(x, wp, acc, t0, p, rows, K, 4);

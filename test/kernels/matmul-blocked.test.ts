@@ -11,6 +11,7 @@ import * as assert from "uvu/assert";
 import { launch } from "../../codegen/build/launch.ts";
 import { compileKernel } from "../../codegen/compile.ts";
 import { emitCppKernel } from "../../codegen/emit/cpp.ts";
+import { printKernel } from "../../codegen/ir/print.ts";
 import { Global } from "../../dsl/global.ts";
 import { matmulBiasBlocked, matmulBlocked, packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { matmulWeightRows } from "../fixtures/dot-tile-rows.ts";
@@ -71,12 +72,15 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row, the panel prefetched ahead), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
   assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 3);
   assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
   assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
   assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
+  assert.ok(blocked.includes("_mm_prefetch((const char*)&wp[(((int64_t)(p) * 64 + (tsv_t0_k + 256)) * 16 + 0)], _MM_HINT_T0);"), "decode: the panel prefetched 256 k ahead");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1 + 1, "a prefetch per k step of every broadcast loop");
+  assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
   assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_bf16(tsv_t1_row + 8);"), "batched decode: two panel vectors per k, widened on load");
   assert.ok(blocked.includes("__m256 tsv_t1_c3_1 = _mm256_loadu_ps("), "batched decode: 4 x 2 accumulators");
   assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
