@@ -26,11 +26,12 @@ import { cdiv, dotTile, forEach, idiv, kernel, min, pid, scratch, type Const, ty
 /** Columns per panel: two AVX2 vectors of f32. */
 export const panelWidth = 16;
 
-/** w [rows, columns] (row-major) as panels [cdiv(rows, 16), columns, 16], zero past the last row. */
-export function packWeightPanels(w: Float32Array, rows: number, columns: number): Float32Array {
+/** w [rows, columns] (row-major) as panels [cdiv(rows, 16), columns, 16], zero past the last row.
+ *  Works on f32 values or f16/bf16 bits alike (zero bits are +0 in each). */
+export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, rows: number, columns: number): A {
   if (w.length !== rows * columns) throw new RangeError(`packWeightPanels: ${w.length} values is not ${rows} x ${columns}`);
   const panels = Math.ceil(rows / panelWidth);
-  const out = new Float32Array(panels * columns * panelWidth);
+  const out = new (w.constructor as new (length: number) => A)(panels * columns * panelWidth);
   for (let n = 0; n < rows; n++) {
     const base = Math.floor(n / panelWidth) * columns * panelWidth + (n % panelWidth);
     for (let k = 0; k < columns; k++) out[base + k * panelWidth] = w[n * columns + k];

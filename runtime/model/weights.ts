@@ -13,18 +13,24 @@ import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
 
-function checkpointTensor(model: LoadedModel, name: string): Float32Array | undefined {
+type Storage = Float32Array | Uint16Array;
+
+/** The checkpoint tensor in the storage dtype: its own f32 values or f16/bf16 bits when it is stored
+ *  so already (no round trip through f32 for a 16-bit checkpoint), converted otherwise. */
+function storedTensor(model: LoadedModel, name: string, dtype: Float): Storage | undefined {
   const t = model.tensors.get(name);
-  return t ? tensorToF32(t) : undefined;
+  if (!t) return undefined;
+  return t.dtype === dtype ? (t.data as Storage) : toStorage(tensorToF32(t), dtype);
 }
 
-function stackedTensor(model: LoadedModel, name: string, weightMap: WeightMap): Float32Array | undefined {
+function stackedTensor(model: LoadedModel, name: string, weightMap: WeightMap, dtype: Float): Storage | undefined {
   for (const [fused, parts] of Object.entries(weightMap)) {
     const marker = `.${fused}.`;
     if (!name.includes(marker)) continue;
-    const pieces = parts.map((p) => checkpointTensor(model, name.replace(marker, `.${p}.`)));
+    const pieces = parts.map((p) => storedTensor(model, name.replace(marker, `.${p}.`), dtype));
     if (pieces.some((p) => !p)) return undefined;
-    const out = new Float32Array(pieces.reduce((a, p) => a + p!.length, 0));
+    const length = pieces.reduce((a, p) => a + p!.length, 0);
+    const out = dtype === "f32" ? new Float32Array(length) : new Uint16Array(length);
     let offset = 0;
     for (const p of pieces) {
       out.set(p!, offset);
@@ -35,7 +41,7 @@ function stackedTensor(model: LoadedModel, name: string, weightMap: WeightMap): 
   return undefined;
 }
 
-function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Array {
+function toStorage(values: Float32Array, dtype: Float): Storage {
   if (dtype === "f32") return values;
   // A plain loop: TypedArray.from(source, map) collects into a JS array first, which V8 cannot
   // allocate for an embedding-sized tensor.
@@ -45,16 +51,16 @@ function toStorage(values: Float32Array, dtype: Float): Float32Array | Uint16Arr
   return out;
 }
 
-export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number): (Float32Array | Uint16Array)[] {
+export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number): Storage[] {
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels }) => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
-    const values = checkpointTensor(model, name) ?? stackedTensor(model, name, weightMap);
+    const values = storedTensor(model, name, dtype) ?? stackedTensor(model, name, weightMap, dtype);
     if (!values) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);
-    if (!panels) return toStorage(values, dtype);
+    if (!panels) return values;
     if (values.length !== panels.rows * panels.columns) {
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" has ${values.length} values, the model expects ${panels.rows} x ${panels.columns}`, name);
     }
-    return toStorage(packWeightPanels(values, panels.rows, panels.columns), dtype);
+    return packWeightPanels(values, panels.rows, panels.columns);
   });
 }
