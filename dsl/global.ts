@@ -4,12 +4,17 @@
 import { dtypes, type DType, type DTypeName } from "./dtype.ts";
 
 export type Shape = readonly string[];
+export type Index<S extends Shape> = { [K in keyof S]: number };
 
 /** A dim named by a number ("16") has that size in every specialisation; other names are symbolic. */
 export function literalDimSize(name: string): number | undefined {
   return /^[1-9][0-9]*$/.test(name) ? Number(name) : undefined;
 }
-export type Index<S extends Shape> = { [K in keyof S]: number };
+
+/** The size a specialisation fixes for a dim: a Const's value, or the number the dim is named by. */
+export function fixedDimSize(name: string, consts: Readonly<Record<string, number>>): number | undefined {
+  return name in consts ? consts[name] : literalDimSize(name);
+}
 
 export class Global<D extends DTypeName = DTypeName, S extends Shape = Shape> {
   readonly dtype: DType;

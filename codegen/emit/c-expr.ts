@@ -1,7 +1,7 @@
 // Expression printing shared by the C++ and CUDA emitters. The two backends differ only by the
 // Dialect table (math spellings, how a program finds its id, how a reduction is spelled).
 import { dtypeOf } from "../../dsl/dtype.ts";
-import { literalDimSize } from "../../dsl/global.ts";
+import { fixedDimSize } from "../../dsl/global.ts";
 import type { GlobalParam, IExpr, KernelIR, MathFn } from "../ir/types.ts";
 
 export interface Dialect {
@@ -61,9 +61,7 @@ export class ExprPrinter {
   }
 
   private dimExpr(g: GlobalParam, axis: number): string {
-    const name = g.dims[axis];
-    if (name in this.ir.consts) return String(this.ir.consts[name]);
-    return String(literalDimSize(name) ?? dimName(g.name, axis));
+    return String(fixedDimSize(g.dims[axis], this.ir.consts) ?? dimName(g.name, axis));
   }
 
   dtypeOf(global: string): string {

@@ -8,7 +8,7 @@ import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
-import { inputsOf, type Graph, type Node, type Value } from "../trace/graph.ts";
+import { inputsOf, type Graph, type Value } from "../trace/graph.ts";
 
 export interface ForwardConfig {
   modelName: string;
@@ -154,7 +154,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const N = Number(w.value.rows);
         const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
         const args = [x, panels, ...(n.bias === null ? [] : [view(n.bias)]), out()];
-        launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${nameOf(byId.get(n.weight)!)}`);
+        launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${w.name}`);
         break;
       }
       case "slice":
@@ -187,10 +187,6 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   }
   const weightNames = weights.map(weightKey);
   return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weights, buffers };
-}
-
-function nameOf(n: Node): string {
-  return n.op === "weight" ? n.name : `%${n.value.id}`;
 }
 
 /** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */

@@ -1,7 +1,7 @@
 // Binds a kernel's Const parameters and dtype variables, folds constants, and mangles the symbol:
 // rmsNorm with A=f32, W=bf16, D=64 becomes rmsNorm__f32_bf16__D64.
 import { dtypeOf, type DTypeName } from "../../dsl/dtype.ts";
-import { literalDimSize } from "../../dsl/global.ts";
+import { fixedDimSize } from "../../dsl/global.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { mapExpr, mapStmtExprs } from "./walk.ts";
 import type { IExpr, IStmt, KernelIR, Param } from "./types.ts";
@@ -29,7 +29,7 @@ export function specialize(ir: KernelIR, spec: Specialization): KernelIR {
   const params: Param[] = ir.params.map((p) => (p.kind === "global" && ir.dtypeVars.includes(p.dtype) ? { ...p, dtype: spec.dtypes[p.dtype] } : p));
   const dimConsts = new Map<string, number>();
   for (const p of params) if (p.kind === "global") p.dims.forEach((d, axis) => {
-    const size = d in spec.consts ? spec.consts[d] : literalDimSize(d);
+    const size = fixedDimSize(d, spec.consts);
     if (size !== undefined) dimConsts.set(`${p.name}:${axis}`, size);
   });
   const bind = (e: IExpr): IExpr => {
