@@ -25,9 +25,9 @@ const constant = (value: number): IExpr => ({ op: "const", type: "i32", value })
 const variable = (name: string): IExpr => ({ op: "var", type: "i32", name });
 const plus = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "+", left, right });
 
-/** The operand at a fixed row/column `index`, with its reduction index renamed to `k`. */
-function operandAt(o: TileOperand, index: number, k: string): IExpr {
-  return substituteVars(o.term, new Map<string, IExpr>([[o.index, constant(index)], [o.k, variable(k)]]));
+/** The operand at row/column `index`, with its reduction index renamed to `k`. */
+function operandAt(o: TileOperand, index: IExpr, k: string): IExpr {
+  return substituteVars(o.term, new Map<string, IExpr>([[o.index, index], [o.k, variable(k)]]));
 }
 
 function mentions(e: IExpr, name: string): boolean {
@@ -76,30 +76,66 @@ function contiguous(e: IExpr, v: string, p: ExprPrinter): Stream | undefined {
 /** At most this many accumulators per register pass: with the operand vectors they fill the 16 ymm registers. */
 const accumulators = 12;
 
+/** Beyond this many register passes a tile's passes run as a loop instead of being unrolled. */
+const maxUnrolledPasses = 16;
+
 export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string): string[] {
   const rows = tileExtent(s.rows, "rows", s.span);
   const cols = tileExtent(s.cols, "cols", s.span);
   const k = `${prefix}_k`;
-  const as = Array.from({ length: rows }, (_, i) => operandAt(s.a, i, k));
-  const bs = Array.from({ length: cols }, (_, j) => operandAt(s.b, j, k));
-  const aRows = as.map((e) => contiguous(e, k, p));
-  const bRows = bs.map((e) => contiguous(e, k, p));
-  const bRow = cols % 8 === 0 ? contiguous(substituteVars(s.b.term, new Map([[s.b.k, variable(k)]])), s.b.index, p) : undefined;
-  const form: Form = aRows.every(Boolean) && bRows.every(Boolean)
-    ? { kind: "dot", aRows: aRows as Stream[], bRows: bRows as Stream[] }
-    : bRow ? { kind: "broadcast" } : { kind: "scalar" };
+  const as = Array.from({ length: rows }, (_, i) => operandAt(s.a, constant(i), k));
+  const bs = Array.from({ length: cols }, (_, j) => operandAt(s.b, constant(j), k));
+  const form = tileForm(s, p, as, bs, k, cols);
   // Large tiles run as several register passes over k, each a sub-tile of at most 12 accumulators.
   const rowStep = Math.min(rows, accumulators);
   const colStep = (form.kind === "broadcast" ? 8 : 1) * Math.max(1, Math.floor(accumulators / rowStep));
+  if (form.kind !== "broadcast" && Math.ceil(rows / rowStep) * Math.ceil(cols / colStep) > maxUnrolledPasses) return loopedPasses(s, p, ind, prefix, k, rows, cols);
+  const at = p.print(s.at);
   const lines: string[] = [];
   let pass = 0;
   for (let r0 = 0; r0 < rows; r0 += rowStep) {
     for (let c0 = 0; c0 < cols; c0 += colStep) {
       const tile = { rows: range(r0, Math.min(r0 + rowStep, rows)), cols: range(c0, Math.min(c0 + colStep, cols)) };
-      lines.push(...subTile(s, p, ind, rows * cols > tile.rows.length * tile.cols.length ? `${prefix}_${pass++}` : prefix, k, as, bs, cols, tile, form));
+      lines.push(...subTile(s, p, ind, rows * cols > tile.rows.length * tile.cols.length ? `${prefix}_${pass++}` : prefix, k, at, as, bs, cols, tile, form));
     }
   }
   return lines;
+}
+
+function tileForm(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, as: IExpr[], bs: IExpr[], k: string, cols: number): Form {
+  const aRows = as.map((e) => contiguous(e, k, p));
+  const bRows = bs.map((e) => contiguous(e, k, p));
+  const bRow = cols % 8 === 0 ? contiguous(substituteVars(s.b.term, new Map([[s.b.k, variable(k)]])), s.b.index, p) : undefined;
+  if (aRows.every(Boolean) && bRows.every(Boolean)) return { kind: "dot", aRows: aRows as Stream[], bRows: bRows as Stream[] };
+  return bRow ? { kind: "broadcast" } : { kind: "scalar" };
+}
+
+/**
+ * A tile too large to unroll (a GPU-sized 64 x 64 tile compiled for CPU): one register pass of
+ * sub-tile rowStep x colStep (dividing rows and cols; the most accumulators up to 12, then the
+ * fewest operand loads) inside loops over the sub-tile's position.
+ */
+function loopedPasses(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string, k: string, rows: number, cols: number): string[] {
+  let best = { rowStep: 1, colStep: 1 };
+  for (let r = 1; r <= accumulators; r++)
+    for (let c = 1; r * c <= accumulators; c++) {
+      if (rows % r !== 0 || cols % c !== 0) continue;
+      const better = r * c > best.rowStep * best.colStep || (r * c === best.rowStep * best.colStep && r + c < best.rowStep + best.colStep);
+      if (better) best = { rowStep: r, colStep: c };
+    }
+  const r0 = `${prefix}_r0`;
+  const c0 = `${prefix}_c0`;
+  const as = range(0, best.rowStep).map((i) => operandAt(s.a, plus(variable(r0), constant(i)), k));
+  const bs = range(0, best.colStep).map((j) => operandAt(s.b, plus(variable(c0), constant(j)), k));
+  const at = `${p.print(s.at)} + ${r0} * ${cols} + ${c0}`;
+  const tile = { rows: range(0, best.rowStep), cols: range(0, best.colStep) };
+  return [
+    `${ind}for (int ${r0} = 0; ${r0} < ${rows}; ${r0} += ${best.rowStep}) {`,
+    `${ind}  for (int ${c0} = 0; ${c0} < ${cols}; ${c0} += ${best.colStep}) {`,
+    ...subTile(s, p, `${ind}    `, prefix, k, at, as, bs, cols, tile, tileForm(s, p, as, bs, k, cols)),
+    `${ind}  }`,
+    `${ind}}`,
+  ];
 }
 
 type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadcast" } | { kind: "scalar" };
@@ -107,9 +143,8 @@ type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadca
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** One register pass: the tile's rows x cols entries over the whole k range, added into scratch. */
-function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string, k: string, as: IExpr[], bs: IExpr[], cols: number, tile: { rows: number[]; cols: number[] }, form: Form): string[] {
+function subTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, ind: string, prefix: string, k: string, at: string, as: IExpr[], bs: IExpr[], cols: number, tile: { rows: number[]; cols: number[] }, form: Form): string[] {
   const count = p.print(s.count);
-  const at = p.print(s.at);
   const entries = tile.rows.flatMap((i) => tile.cols.map((j) => ({ i, j, sum: `${prefix}_s${i}_${j}` })));
   const inner = ind + "  ";
   const deeper = inner + "  ";

@@ -4,7 +4,7 @@
 import { banner } from "./banner.ts";
 import { cType, dimName, ExprPrinter, pointerType, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import type { IExpr } from "../ir/types.ts";
-import type { TStmt, ThreadKernel } from "../lower/thread-ir.ts";
+import { mmaAccumulators, type MmaTiling, type TStmt, type ThreadKernel } from "../lower/thread-ir.ts";
 
 // The grid is launched flattened on blockIdx.x (up to 2^31 - 1 blocks): y and z are capped at
 // 65535, which a vocabulary-sized axis (lm_head over 128k rows) exceeds. Each program recovers its
@@ -37,11 +37,12 @@ export function emitCudaKernel(tk: ThreadKernel): string {
     `__global__ void __launch_bounds__(${ir.threads}) ${ir.symbol}_kernel(${params.join(", ")}) {`,
     ...(usesBlockReduce(tk.body) ? [`  __shared__ float tsv_red[32];`] : []),
     ...Object.entries(tk.scratch).map(([name, size]) => `  __shared__ float ${name}[${size}];`),
+    ...Object.entries(tk.halfScratch).map(([name, h]) => `  __shared__ __align__(16) uint16_t ${name}[${h.size}];`),
     `  const int64_t tsv_block = (int64_t)blockIdx.x;`,
     `  [[maybe_unused]] const int tsv_pid0 = (int)(tsv_block % tsv_g0);`,
     `  [[maybe_unused]] const int tsv_pid1 = (int)((tsv_block / tsv_g0) % tsv_g1);`,
     `  [[maybe_unused]] const int tsv_pid2 = (int)(tsv_block / (tsv_g0 * tsv_g1));`,
-    ...tk.body.flatMap((s) => stmt(s, p, "  ")),
+    ...tk.body.flatMap((s) => stmt(s, p, "  ", tk.halfScratch)),
     `}`,
     ``,
     `extern "C" void ${ir.symbol}(void* const* ptrs, const double* scalars, const int64_t* dims, cudaStream_t stream) {`,
@@ -56,20 +57,29 @@ export function emitCudaKernel(tk: ThreadKernel): string {
   ].join("\n");
 }
 
-function stmt(s: TStmt, p: ExprPrinter, ind: string): string[] {
-  const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  "));
+/** Template arguments of the prelude's warp-tiled mma routines. */
+const mmaShape = (t: MmaTiling) => `${t.warpRows}, ${t.warpCols}, ${t.warpsN}`;
+
+function stmt(s: TStmt, p: ExprPrinter, ind: string, halves: ThreadKernel["halfScratch"]): string[] {
+  const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  ", halves));
   const e = (x: IExpr) => p.print(x);
   switch (s.op) {
     case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
     case "assign": return [`${ind}${s.name} = ${e(s.value)};`];
     case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
-    case "scratchStore": return [`${ind}${s.scratch}[${e(s.index)}] = ${e(s.value)};`];
+    case "scratchStore": {
+      const half = halves[s.scratch];
+      return [`${ind}${s.scratch}[${e(s.index)}] = ${half ? `tsv_f32_to_${half.type}(${e(s.value)})` : e(s.value)};`];
+    }
     case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
     case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
     case "threadLoop": return [`${ind}for (int ${s.index} = (int)threadIdx.x; ${s.index} < ${e(s.count)}; ${s.index} += (int)blockDim.x) {`, ...block(s.body), `${ind}}`];
     case "blockReduce": return [`${ind}${s.name} = tsv_block_all_reduce_${s.kind}(${s.name}, tsv_red);`];
     case "barrier": return [`${ind}__syncthreads();`];
     case "leader": return [`${ind}if (threadIdx.x == 0) {`, ...block(s.body), `${ind}}`];
+    case "mmaZero": return [`${ind}float ${s.acc}[${mmaAccumulators(s.tiling)}];`, `${ind}tsv_mma_zero<${mmaAccumulators(s.tiling)}>(${s.acc});`];
+    case "mma": return [`${ind}tsv_warp_mma<${mmaShape(s.tiling)}, ${s.tiling.kSteps}, ${s.tiling.stride}, ${s.tiling.type === "bf16"}>(${s.acc}, ${s.a}, ${s.b});`];
+    case "mmaStore": return [`${ind}tsv_warp_mma_store<${mmaShape(s.tiling)}>(${s.acc}, &${s.scratch}[${e(s.at)}], ${s.tiling.cols});`];
   }
 }
 

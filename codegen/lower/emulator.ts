@@ -6,15 +6,16 @@
 // missing barrier, every shared and global access goes through a race detector: reading or
 // writing an element that another thread wrote since the last barrier (or that another block
 // wrote in this launch) is an error, which is exactly what a missing __syncthreads() allows.
-import { f16BitsToF32 } from "../../dsl/dtype.ts";
+import { dtypeOf, f16BitsToF32 } from "../../dsl/dtype.ts";
 import type { Global } from "../../dsl/global.ts";
 import type { IExpr, KernelIR } from "../ir/types.ts";
-import type { TStmt, ThreadKernel } from "./thread-ir.ts";
+import { mmaAccumulators, type MmaTiling, type TStmt, type ThreadKernel } from "./thread-ir.ts";
 
 export class EmulationError extends Error {}
 
 export interface EmulateOptions {
-  /** Threads per program; defaults to the kernel's own. Smaller values keep tests fast. */
+  /** Threads per program; defaults to the kernel's own. Smaller values keep tests fast. A kernel
+   *  whose lowering is warp-tiled (tensor-core dotTiles) always runs with its own count. */
   threads?: number;
 }
 
@@ -63,7 +64,7 @@ class RaceDetector {
 
 export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], options: EmulateOptions = {}): void {
   const ir = tk.ir;
-  const threads = options.threads ?? ir.threads;
+  const threads = tk.fixedThreads ? ir.threads : (options.threads ?? ir.threads);
   if (threads % 32 !== 0) throw new EmulationError("threads must be a multiple of the warp size (32)");
   const globals = new Map<string, Global>();
   const scalars = new Map<string, number>();
@@ -72,7 +73,7 @@ export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], op
     else if (p.kind === "scalar") scalars.set(p.name, p.type === "f32" ? f(args[i] as number) : (args[i] as number) | 0);
   });
   const block: BlockState = { pid: [0, 0, 0], blockId: 0, epoch: 0, shared: new Map() };
-  const compiler = new Compiler(ir, globals, scalars, block, threads);
+  const compiler = new Compiler(ir, globals, scalars, block, threads, tk.halfScratch);
   const grid = [0, 1, 2].map((a) => (ir.grid[a] ? compiler.expr(ir.grid[a])(0) : 1));
   const body = compiler.block(tk.body);
   const all = new Uint8Array(threads).fill(1);
@@ -84,6 +85,7 @@ export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], op
         block.epoch++;
         block.shared = new Map([["tsv_red", new Float32Array(32)]]);
         for (const [name, size] of Object.entries(tk.scratch)) block.shared.set(name, new Float32Array(size).fill(NaN));
+        for (const [name, h] of Object.entries(tk.halfScratch)) block.shared.set(name, new Float32Array(h.size).fill(NaN));
         compiler.resetRegisters();
         body(all);
       }
@@ -91,6 +93,8 @@ export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], op
 
 class Compiler {
   private readonly registers = new Map<string, Float64Array>();
+  /** Tensor-core accumulators: name -> threads x count, thread-major. */
+  private readonly accumulators = new Map<string, Float32Array>();
   private readonly races: RaceDetector;
   constructor(
     private readonly ir: KernelIR,
@@ -98,12 +102,23 @@ class Compiler {
     private readonly scalars: Map<string, number>,
     private readonly state: BlockState,
     private readonly threads: number,
+    private readonly halfScratch: ThreadKernel["halfScratch"],
   ) {
     this.races = new RaceDetector(state, (m) => this.fail(m));
   }
 
   resetRegisters(): void {
     for (const r of this.registers.values()) r.fill(NaN);
+    for (const r of this.accumulators.values()) r.fill(NaN);
+  }
+
+  private accumulator(name: string, tiling: MmaTiling): Float32Array {
+    let r = this.accumulators.get(name);
+    if (!r) {
+      r = new Float32Array(this.threads * mmaAccumulators(tiling)).fill(NaN);
+      this.accumulators.set(name, r);
+    }
+    return r;
   }
 
   private reg(name: string): Float64Array {
@@ -161,13 +176,15 @@ class Compiler {
       case "scratchStore": {
         const index = this.expr(s.index);
         const value = this.expr(s.value);
+        const half = this.halfScratch[s.scratch];
+        const round = half ? dtypeOf(half.type)!.round : (v: number) => v;
         return (mask) => {
           const arr = this.state.shared.get(s.scratch)!;
           for (let t = 0; t < T; t++) {
             if (!mask[t]) continue;
             const i = index(t);
             if (i < 0 || i >= arr.length) this.fail(`scratch ${s.scratch}[${i}] out of bounds (${arr.length})`);
-            const v = value(t);
+            const v = round(value(t));
             this.races.check(arr, s.scratch, i, t, true);
             arr[i] = v;
           }
@@ -218,6 +235,80 @@ class Compiler {
           body(leader);
         };
       }
+      case "mmaZero": {
+        const acc = this.accumulator(s.acc, s.tiling);
+        return (mask) => {
+          this.requireConverged(mask, "mma accumulator set-up");
+          acc.fill(0);
+        };
+      }
+      case "mma": return (mask) => {
+        this.requireConverged(mask, "mma");
+        this.mma(s.tiling, this.accumulator(s.acc, s.tiling), s.a, s.b);
+      };
+      case "mmaStore": {
+        const at = this.expr(s.at);
+        return (mask) => {
+          this.requireConverged(mask, "mma store");
+          this.mmaStore(s.tiling, this.accumulator(s.acc, s.tiling), s.scratch, at);
+        };
+      }
+    }
+  }
+
+  /**
+   * Every warp's mma.sync m16n8k16 steps over the staged chunk: for each of its 16 x 8 tiles and
+   * each k step of 16, C += A B with A read from the staged rows and B from the staged columns
+   * (products summed exactly, then rounded to f32 once per step), the result landing in the lanes
+   * PTX assigns (see MmaTiling). Reads go through the race detector as the warp's.
+   */
+  private mma(t: MmaTiling, acc: Float32Array, aName: string, bName: string): void {
+    const a = this.state.shared.get(aName)!;
+    const b = this.state.shared.get(bName)!;
+    const count = mmaAccumulators(t);
+    const read = (arr: Float32Array, name: string, i: number, thread: number) => {
+      if (i >= arr.length) this.fail(`mma operand ${name}[${i}] out of bounds (${arr.length})`);
+      this.races.check(arr, name, i, thread, false);
+      return arr[i];
+    };
+    for (let w = 0; w < this.threads / 32; w++) {
+      const row0 = Math.floor(w / t.warpsN) * t.warpRows * 16;
+      const col0 = (w % t.warpsN) * t.warpCols * 8;
+      for (let ks = 0; ks < t.kSteps; ks++)
+        for (let i = 0; i < t.warpRows; i++)
+          for (let j = 0; j < t.warpCols; j++)
+            for (let lane = 0; lane < 32; lane++) {
+              const thread = w * 32 + lane;
+              for (let r = 0; r < 4; r++) {
+                const row = row0 + i * 16 + (lane >> 2) + 8 * (r >> 1);
+                const col = col0 + j * 8 + 2 * (lane & 3) + (r & 1);
+                let sum = 0;
+                for (let k = ks * 16; k < ks * 16 + 16; k++) sum += read(a, aName, row * t.stride + k, w * 32) * read(b, bName, col * t.stride + k, w * 32);
+                const slot = thread * count + (i * t.warpCols + j) * 4 + r;
+                acc[slot] = f(acc[slot] + sum);
+              }
+            }
+    }
+  }
+
+  /** Each thread adds its accumulators into scratch[at + row * cols + col], as the prelude's tsv_warp_mma_store. */
+  private mmaStore(t: MmaTiling, acc: Float32Array, name: string, at: Fn): void {
+    const arr = this.state.shared.get(name)!;
+    const count = mmaAccumulators(t);
+    for (let thread = 0; thread < this.threads; thread++) {
+      const w = thread >> 5;
+      const lane = thread & 31;
+      const base = at(thread);
+      for (let i = 0; i < t.warpRows; i++)
+        for (let j = 0; j < t.warpCols; j++)
+          for (let r = 0; r < 4; r++) {
+            const row = Math.floor(w / t.warpsN) * t.warpRows * 16 + i * 16 + (lane >> 2) + 8 * (r >> 1);
+            const col = (w % t.warpsN) * t.warpCols * 8 + j * 8 + 2 * (lane & 3) + (r & 1);
+            const index = base + row * t.cols + col;
+            if (index < 0 || index >= arr.length) this.fail(`scratch ${name}[${index}] out of bounds (${arr.length})`);
+            this.races.check(arr, name, index, thread, true);
+            arr[index] = f(arr[index] + acc[thread * count + (i * t.warpCols + j) * 4 + r]);
+          }
     }
   }
 

@@ -18,11 +18,46 @@ export type TStmt =
   | { op: "blockReduce"; kind: ReduceKind; name: string; span: Span }
   | { op: "barrier"; span: Span }
   /** Executed by thread 0 only (stores of program-uniform values). */
-  | { op: "leader"; body: TStmt[]; span: Span };
+  | { op: "leader"; body: TStmt[]; span: Span }
+  /** Zeroes each thread's share of the tensor-core accumulator tile `acc` (registers). */
+  | { op: "mmaZero"; acc: string; tiling: MmaTiling; span: Span }
+  /** Every warp adds its sub-tile of A x B^T into acc, A and B being the staged half-precision
+   *  chunks (rows x k and cols x k, `stride` elements per row) in shared memory. */
+  | { op: "mma"; acc: string; a: string; b: string; tiling: MmaTiling; span: Span }
+  /** Each thread adds its accumulators into scratch[at + row * cols + col] (one owner per entry). */
+  | { op: "mmaStore"; acc: string; scratch: string; at: IExpr; tiling: MmaTiling; span: Span };
+
+/**
+ * A dotTile on tensor cores (mma.sync m16n8k16, f32 accumulation): the rows x cols tile is cut
+ * into 16 x 8 mma tiles, and warp w owns the warpRows x warpCols block of them at block row
+ * idiv(w, warpsN), block column w % warpsN. Thread lane l holds, for each of its mma tiles, the
+ * four accumulators PTX assigns it: rows l / 4 and l / 4 + 8, columns 2 (l % 4) and 2 (l % 4) + 1.
+ */
+export interface MmaTiling {
+  type: "f16" | "bf16";
+  rows: number;
+  cols: number;
+  warpsM: number;
+  warpsN: number;
+  /** mma tiles per warp along rows (16 each) and along columns (8 each). */
+  warpRows: number;
+  warpCols: number;
+  /** k steps of 16 per staged chunk. */
+  kSteps: number;
+  /** Elements per staged row: the chunk plus padding that spreads a fragment load over all banks. */
+  stride: number;
+}
+
+/** Accumulators each thread holds for a tiling. */
+export const mmaAccumulators = (t: MmaTiling) => t.warpRows * t.warpCols * 4;
 
 export interface ThreadKernel {
   ir: KernelIR;
   /** Shared-memory scratch arrays: name -> element count (compile-time). */
   scratch: Record<string, number>;
+  /** Shared-memory arrays of f16/bf16 elements (tensor-core operand staging): name -> size and type. */
+  halfScratch: Record<string, { size: number; type: "f16" | "bf16" }>;
+  /** Whether the lowering assumes exactly ir.threads threads (warp-tiled mma): the emulator runs with that many. */
+  fixedThreads: boolean;
   body: TStmt[];
 }

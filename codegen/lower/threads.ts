@@ -6,7 +6,7 @@ import { compileError } from "../frontend/errors.ts";
 import type { Span } from "../frontend/kast.ts";
 import type { IExpr, IStmt, KernelIR, TileOperand } from "../ir/types.ts";
 import { mapChildren, substituteVars } from "../ir/walk.ts";
-import type { TStmt, ThreadKernel } from "./thread-ir.ts";
+import type { MmaTiling, TStmt, ThreadKernel } from "./thread-ir.ts";
 
 type Level = "program" | "thread";
 
@@ -16,8 +16,39 @@ export function tileExtent(e: IExpr, what: string, span: Span): number {
   return e.value;
 }
 
+/** k elements staged per chunk of a tensor-core dotTile (two mma k steps). */
+const mmaChunk = 32;
+
+/**
+ * The tensor-core tiling of a dotTile, or undefined where mma does not apply: both operands must
+ * be plain loads from tensors of one half-precision dtype (so staging them as halves is exact and
+ * the result differs from the reference only in summation order), rows a multiple of 16, cols of
+ * 8, and the 16 x 8 tiles must split evenly over the program's warps. Of the even splits, the one
+ * whose warps load the fewest fragments per k step (warpRows + warpCols) wins.
+ */
+function mmaTiling(ir: KernelIR, s: Extract<IStmt, { op: "dotTile" }>, rows: number, cols: number): MmaTiling | undefined {
+  const global = (term: IExpr) => (term.op === "load" ? ir.params.find((p) => p.kind === "global" && p.name === term.global) : undefined);
+  const a = global(s.a.term);
+  const b = global(s.b.term);
+  if (a?.kind !== "global" || b?.kind !== "global" || a.dtype !== b.dtype || (a.dtype !== "f16" && a.dtype !== "bf16")) return undefined;
+  if (rows % 16 !== 0 || cols % 8 !== 0) return undefined;
+  const warps = ir.threads / 32;
+  let best: MmaTiling | undefined;
+  for (let warpsM = 1; warpsM <= warps; warpsM++) {
+    const warpsN = warps / warpsM;
+    if (!Number.isInteger(warpsN) || (rows / 16) % warpsM !== 0 || (cols / 8) % warpsN !== 0) continue;
+    const warpRows = rows / 16 / warpsM;
+    const warpCols = cols / 8 / warpsN;
+    if (best && best.warpRows + best.warpCols <= warpRows + warpCols) continue;
+    best = { type: a.dtype, rows, cols, warpsM, warpsN, warpRows, warpCols, kSteps: mmaChunk / 16, stride: mmaChunk + 8 };
+  }
+  return best;
+}
+
 export function lowerToThreads(ir: KernelIR): ThreadKernel {
   const scratch: Record<string, number> = {};
+  const halfScratch: ThreadKernel["halfScratch"] = {};
+  let fixedThreads = false;
   let counter = 0;
   const fresh = () => `tsv_r${counter++}`;
 
@@ -96,6 +127,11 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   function lowerDotTile(s: Extract<IStmt, { op: "dotTile" }>, at: IExpr, count: IExpr, out: TStmt[]): void {
     const rows = tileExtent(s.rows, "rows", s.span);
     const cols = tileExtent(s.cols, "cols", s.span);
+    const tiling = mmaTiling(ir, s, rows, cols);
+    if (tiling) {
+      lowerDotTileMma(s, tiling, at, count, out);
+      return;
+    }
     if (rows * cols > 32) {
       lowerDotTilePerEntry(s, cols, rows * cols, at, count, out);
       return;
@@ -125,6 +161,43 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
     out.push({ op: "leader", body: writes, span: s.span }, { op: "barrier", span: s.span });
   }
 
+  /**
+   * Tensor cores: k advances in chunks of 32; per chunk every thread helps stage the operands'
+   * rows x 32 and cols x 32 values into shared memory as halves (zero past count), then each warp
+   * runs mma over its sub-tile, accumulating in registers. The barrier before staging keeps the
+   * previous chunk's mma reads ahead of the overwrite. At the end each thread adds its
+   * accumulators into the scratch tile.
+   */
+  function lowerDotTileMma(s: Extract<IStmt, { op: "dotTile" }>, tiling: MmaTiling, at: IExpr, count: IExpr, out: TStmt[]): void {
+    fixedThreads = true;
+    const acc = fresh();
+    const kc = fresh();
+    const kcVar: IExpr = { op: "var", type: "i32", name: kc };
+    const i32 = (value: number): IExpr => ({ op: "const", type: "i32", value });
+    const stage = (o: TileOperand, extent: number): { name: string; stmts: TStmt[] } => {
+      const name = fresh();
+      halfScratch[name] = { size: extent * tiling.stride, type: tiling.type };
+      const e = fresh();
+      const eVar: IExpr = { op: "var", type: "i32", name: e };
+      const row: IExpr = { op: "math", type: "i32", fn: "idiv", args: [eVar, i32(mmaChunk)] };
+      const kk: IExpr = { op: "binary", type: "i32", kind: "%", left: eVar, right: i32(mmaChunk) };
+      const k: IExpr = { op: "binary", type: "i32", kind: "+", left: kcVar, right: kk };
+      const index: IExpr = { op: "binary", type: "i32", kind: "+", left: { op: "binary", type: "i32", kind: "*", left: row, right: i32(tiling.stride) }, right: kk };
+      const value = substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]]));
+      const inRange: IExpr = { op: "binary", type: "bool", kind: "<", left: k, right: count };
+      const body: TStmt[] = [{ op: "if", cond: inRange, then: [{ op: "scratchStore", scratch: name, index, value, span: s.span }], else: [{ op: "scratchStore", scratch: name, index, value: { op: "const", type: "f32", value: 0 }, span: s.span }], span: s.span }];
+      return { name, stmts: [{ op: "threadLoop", index: e, count: i32(extent * mmaChunk), body, span: s.span }] };
+    };
+    const a = stage(s.a, tiling.rows);
+    const b = stage(s.b, tiling.cols);
+    out.push({ op: "mmaZero", acc, tiling, span: s.span });
+    out.push({
+      op: "for", index: kc, start: i32(0), end: count, step: i32(mmaChunk), span: s.span,
+      body: [{ op: "barrier", span: s.span }, ...a.stmts, ...b.stmts, { op: "barrier", span: s.span }, { op: "mma", acc, a: a.name, b: b.name, tiling, span: s.span }],
+    });
+    out.push({ op: "mmaStore", acc, scratch: s.scratch, at, tiling, span: s.span }, { op: "barrier", span: s.span });
+  }
+
   function lowerDotTilePerEntry(s: Extract<IStmt, { op: "dotTile" }>, cols: number, entries: number, at: IExpr, count: IExpr, out: TStmt[]): void {
     const ij = fresh();
     const k = fresh();
@@ -148,5 +221,5 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   }
 
   const body = block(ir.body, "program");
-  return { ir, scratch, body };
+  return { ir, scratch, halfScratch, fixedThreads, body };
 }

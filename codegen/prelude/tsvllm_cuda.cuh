@@ -26,6 +26,7 @@ __device__ __forceinline__ uint16_t tsv_f32_to_f16(float f) { return __half_as_u
 TSV_INLINE uint32_t tsv_float_bits(float f) { return __float_as_uint(f); }
 TSV_INLINE float tsv_bits_float(uint32_t bits) { return __uint_as_float(bits); }
 #include "tsvllm_fp8.h"
+#include "tsvllm_mma.cuh"
 
 // Butterfly shuffles within each warp, then warp results combined in index order.
 template <typename Combine>

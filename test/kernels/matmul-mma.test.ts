@@ -1,0 +1,75 @@
+// The GPU dense matmul (dsl/kernels/matmul-mma.ts): with f16/bf16 operands its 64 x 64 dotTile is
+// lowered to tensor cores, so the emulated CUDA lowering (staging, barriers, the warp tiling and
+// PTX's accumulator layout) runs here against the DSL reference and a float64 product; the same
+// source compiles to C++ tiles on CPU and, with f32 operands, to per-entry dot products.
+// T = 5 and 70 leave partial token tiles (one and two programs), N = 37 and 72 partial column
+// tiles, K = 40 a partial second k chunk (zero-padded) and K = 96 three full ones.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { emitCudaKernel } from "../../codegen/emit/cuda.ts";
+import { EmulationError, emulate } from "../../codegen/lower/emulator.ts";
+import type { TStmt } from "../../codegen/lower/thread-ir.ts";
+import { lowerToThreads } from "../../codegen/lower/threads.ts";
+import { Global } from "../../dsl/global.ts";
+import { matmulBiasMma, matmulMma } from "../../dsl/kernels/matmul-mma.ts";
+import { assertClose, buildKernels, checkAgainstReference, cloneArgs, float64Matmul, randomGlobal, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
+
+type F = "f32" | "f16" | "bf16";
+const cases: { A: F; K: number }[] = [{ A: "f16", K: 40 }, { A: "bf16", K: 96 }, { A: "f16", K: 96 }, { A: "f32", K: 40 }];
+const specs: KernelSpec[] = cases.flatMap(({ A, K }) => ["matmulMma", "matmulBiasMma"].map((exportName) => ({ file: "dsl/kernels/matmul-mma.ts", exportName, spec: { dtypes: { A }, consts: { K } } })));
+const { irs, native } = buildKernels("test_matmul_mma", specs);
+
+function operands(A: F, T: number, N: number, K: number, withBias: boolean) {
+  const x = randomGlobal(A, [T, K]);
+  const w = randomGlobal(A, [N, K]);
+  const bias = randomGlobal(A, [N]);
+  return { x, w, bias, args: (out: Global) => (withBias ? [x, w, bias, out, K] : [x, w, out, K]) };
+}
+
+irs.forEach((ir, i) => {
+  const { A, K } = cases[Math.floor(i / 2)];
+  const withBias = ir.name === "matmulBiasMma";
+  for (const [T, N] of [[5, 37], [70, 72]]) {
+    test(`${ir.symbol} T=${T} N=${N}: CPU and emulated CUDA match the reference and a float64 product`, () => {
+      const { x, w, bias, args } = operands(A, T, N, K, withBias);
+      checkAgainstReference(withBias ? matmulBiasMma : matmulMma, ir, native(ir), args(new Global(A, [T, N])), tolerance[A], { emulate: true });
+      const out = new Global(A, [T, N]);
+      emulate(lowerToThreads(ir), args(out));
+      assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), A, withBias ? (n) => bias.at(n) : undefined), tolerance[A], `${ir.symbol} emulated vs float64`);
+    });
+  }
+});
+
+const has = (stmts: TStmt[], op: TStmt["op"]): boolean =>
+  stmts.some((s) => s.op === op || ((s.op === "for" || s.op === "threadLoop" || s.op === "leader") && has(s.body, op)) || (s.op === "if" && (has(s.then, op) || has(s.else, op))));
+
+test("half-precision operands lower to warp-tiled mma.sync (4 warps of 64 x 16), f32 operands to per-entry dot products", () => {
+  const f16 = lowerToThreads(irs[0]);
+  const bf16 = lowerToThreads(irs[2]);
+  const f32 = lowerToThreads(irs[6]);
+  assert.ok(has(f16.body, "mma") && has(bf16.body, "mma"));
+  assert.not.ok(has(f32.body, "mma"));
+  assert.ok(f16.fixedThreads && !f32.fixedThreads);
+  const cuda = emitCudaKernel(f16);
+  assert.ok(cuda.includes("tsv_warp_mma<4, 2, 4, 2, 40, false>("), "4 x 2 mma tiles per warp, warps side by side along columns, 2 k steps per 32-wide chunk, rows 40 halves apart");
+  assert.ok(emitCudaKernel(bf16).includes(", true>("), "bf16 picks the bf16 mma");
+  assert.ok(cuda.includes("__shared__ __align__(16) uint16_t"), "operands staged as halves");
+  assert.ok(cuda.includes("= tsv_f32_to_f16("), "staged through the exact f16 conversion");
+  assert.ok(cuda.includes("tsv_warp_mma_store<4, 2, 4>("));
+});
+
+test("the emulator catches a tensor-core lowering that stages operands without a barrier before the mma", () => {
+  const tk = lowerToThreads(irs[0]);
+  const dropBarrierBeforeMma = (stmts: TStmt[]): TStmt[] =>
+    stmts.flatMap((s, j): TStmt[] => {
+      if (s.op === "barrier" && stmts[j + 1]?.op === "mma") return [];
+      if (s.op === "for") return [{ ...s, body: dropBarrierBeforeMma(s.body) }];
+      return [s];
+    });
+  const broken = { ...tk, body: dropBarrierBeforeMma(tk.body) };
+  assert.ok(has(broken.body, "mma") && JSON.stringify(broken.body) !== JSON.stringify(tk.body));
+  const { args } = operands("f16", 5, 37, 40, false);
+  assert.throws(() => emulate(broken, cloneArgs(args(new Global("f16", [5, 37])))), (e: unknown) => e instanceof EmulationError && /race on tsv_r\d+\[/.test(e.message));
+});
+
+test.run();
