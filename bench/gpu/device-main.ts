@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { launch, packArguments, type NativeKernel } from "../../codegen/build/launch.ts";
+import { fromNative, launch, packArguments, toNative, type NativeKernel } from "../../codegen/build/launch.ts";
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { Global } from "../../dsl/global.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
@@ -21,6 +21,8 @@ const report = (result: Record<string, unknown>) => process.stdout.write(`RESULT
 
 interface KernelAddon {
   kernels: Record<string, NativeKernel>;
+  /** The optional cuBLASLt baseline (runtime/native/cublaslt_baseline.cc): seconds per GEMM. */
+  cublasLtGemm: (x: ArrayBufferView, w: ArrayBufferView, out: ArrayBufferView, T: number, N: number, K: number, dtype: string, iterations: number) => number;
   timeKernel: Record<string, (b: (ArrayBufferView | ArrayBuffer)[], s: number[], d: number[], iterations: number) => number>;
 }
 
@@ -51,9 +53,30 @@ function kernels(): void {
       const packed = packArguments(ir, t.args);
       const seconds = addon.timeKernel[ir.symbol](packed.buffers, packed.scalars, packed.dims, 20);
       Object.assign(result, { microseconds: seconds * 1e6, bandwidthTBs: t.bytes / seconds / 1e12, tflops: t.flops / seconds / 1e12 });
+      if (c.cublasLt) result.cublasLt = cublasLtBaseline(addon, args, expected[2] as Global, t.args, t.flops, seconds);
     }
     report(result);
   });
+}
+
+/** The same GEMM through cuBLASLt: its error against the reference on the check arguments, its speed on the timing ones, and ours relative to it. */
+function cublasLtBaseline(addon: KernelAddon, check: (Global | number)[], expected: Global, timing: (Global | number)[], flops: number, ours: number): Record<string, unknown> {
+  const gemm = (args: (Global | number)[], iterations: number) => {
+    const [x, w, out] = args.map((a) => a as Global);
+    const dtype = x.dtype.name;
+    const buffers = [x, w, out].map((g) => toNative(g, dtype));
+    const seconds = addon.cublasLtGemm(buffers[0], buffers[1], buffers[2], x.shape[0], w.shape[0], x.shape[1], dtype, iterations);
+    fromNative(buffers[2], dtype, out);
+    return seconds;
+  };
+  try {
+    const checked = cloneArgs(check);
+    gemm(checked, 0);
+    const seconds = gemm(cloneArgs(timing), 20);
+    return { error: maxError(checked[2] as Global, expected), microseconds: seconds * 1e6, tflops: flops / seconds / 1e12, oursOverCublasLt: seconds / ours };
+  } catch (e) {
+    return { unavailable: (e as Error).message };
+  }
 }
 
 async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSeqs: number) {

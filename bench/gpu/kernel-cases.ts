@@ -5,6 +5,7 @@ import type { Specialization } from "../../codegen/ir/specialize.ts";
 import { addRmsNorm } from "../../dsl/kernels/add-rms-norm.ts";
 import { siluMul } from "../../dsl/kernels/activations.ts";
 import { matmul } from "../../dsl/kernels/matmul.ts";
+import { matmulMma } from "../../dsl/kernels/matmul-mma.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
@@ -19,6 +20,8 @@ export interface KernelCase {
   check: () => (Global | number)[];
   /** Large arguments for timing, with the bytes moved and FLOPs done per launch. */
   timing?: () => { args: (Global | number)[]; bytes: number; flops: number };
+  /** A GEMM with arguments (x, w, out, K): also run through cuBLASLt (checked, then timed) for comparison. */
+  cublasLt?: boolean;
 }
 
 function pagedBatch(seqs: number, len: number, BS: number) {
@@ -57,6 +60,13 @@ export const kernelCases: KernelCase[] = [
     file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,
     check: () => [randomGlobal("f32", [2, 4096]), randomGlobal("bf16", [16, 4096], 0.05), new Global("f32", [2, 16]), 4096],
     timing: () => ({ args: [randomGlobal("f32", [512, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("f32", [512, 4096]), 4096], bytes: 4096 * 4096 * 2, flops: 2 * 512 * 4096 * 4096 }),
+  },
+  {
+    name: "matmulMma (GEMM, tensor cores) bf16 2048x4096x4096",
+    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { A: "bf16" }, consts: { K: 4096 } }, reference: matmulMma,
+    check: () => [randomGlobal("bf16", [70, 4096]), randomGlobal("bf16", [72, 4096], 0.05), new Global("bf16", [70, 72]), 4096],
+    timing: () => ({ args: [randomGlobal("bf16", [2048, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("bf16", [2048, 4096]), 4096], bytes: (2048 * 4096 * 2 + 4096 * 4096) * 2, flops: 2 * 2048 * 4096 * 4096 }),
+    cublasLt: true,
   },
   {
     name: "ropeNeox f32 HD128",

@@ -37,12 +37,12 @@ add_library(\${PROJECT_NAME} SHARED
   ${nativeDir}/runtime_registry.cc
   ${nativeDir}/sampler.cc
   ${nativeDir}/model.cc
-  ${nativeDir}/memory_${target}.cc
+  ${nativeDir}/memory_${target}.cc${cuda ? `\n  ${nativeDir}/cublaslt_baseline.cc` : ""}
   \${CMAKE_JS_SRC})
 target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir}")
 target_compile_definitions(\${PROJECT_NAME} PRIVATE NAPI_VERSION=8 NAPI_DISABLE_CPP_EXCEPTIONS${cuda ? " TSV_CUDA" : ""})
 target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 -march=native -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
-target_link_libraries(\${PROJECT_NAME} PRIVATE OpenMP::OpenMP_CXX \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static" : ""})
+target_link_libraries(\${PROJECT_NAME} PRIVATE OpenMP::OpenMP_CXX \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static \${CMAKE_DL_LIBS}" : ""})
 set_target_properties(\${PROJECT_NAME} PROPERTIES PREFIX "" SUFFIX ".node")
 `;
 }

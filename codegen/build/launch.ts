@@ -9,7 +9,8 @@ import type { KernelIR } from "../ir/types.ts";
 
 export type NativeKernel = (buffers: (ArrayBufferView | ArrayBuffer)[], scalars: number[], dims: number[]) => void;
 
-function toNative(g: Global, dtype: string): ArrayBufferView {
+/** A tensor's values as the storage a kernel reads (f16/bf16/fp8 bits, or the values themselves). */
+export function toNative(g: Global, dtype: string): ArrayBufferView {
   switch (dtype) {
     case "f32": return Float32Array.from(g.data);
     case "i32": return Int32Array.from(g.data);
@@ -24,7 +25,8 @@ function toNative(g: Global, dtype: string): ArrayBufferView {
 
 const decodeBits: Record<string, (bits: number) => number> = { f16: f16BitsToF32, bf16: bf16BitsToF32, fp8e4m3: fp8e4m3BitsToF32 };
 
-function fromNative(buf: ArrayBufferView, dtype: string, into: Global): void {
+/** Storage written by a kernel back into a tensor's values. */
+export function fromNative(buf: ArrayBufferView, dtype: string, into: Global): void {
   const decode = decodeBits[dtype];
   if (decode) {
     const src = buf as Uint16Array | Uint8Array;

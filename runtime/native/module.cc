@@ -108,6 +108,9 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void tsvRegisterRuntime(Napi::Env env, Napi::Object exports);
+#ifdef TSV_CUDA
+void tsvRegisterCublasLt(Napi::Env env, Napi::Object exports);
+#endif
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto kernels = Napi::Object::New(env);
@@ -121,6 +124,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("timeKernel", timers);
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   tsvRegisterRuntime(env, exports);
+#ifdef TSV_CUDA
+  tsvRegisterCublasLt(env, exports);
+#endif
   return exports;
 }
 
