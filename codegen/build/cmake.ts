@@ -37,6 +37,7 @@ add_library(\${PROJECT_NAME} SHARED
   ${nativeDir}/runtime_registry.cc
   ${nativeDir}/sampler.cc
   ${nativeDir}/model.cc
+  ${nativeDir}/weight_packing.cc
   ${nativeDir}/memory_${target}.cc${cuda ? `\n  ${nativeDir}/cublaslt_baseline.cc` : ""}
   \${CMAKE_JS_SRC})
 target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir}")

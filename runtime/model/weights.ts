@@ -4,7 +4,7 @@
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
 import type { WeightSpec } from "../../codegen/emit/forward.ts";
-import { packWeightPanels } from "../../dsl/kernels/matmul-blocked.ts";
+import { packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
@@ -14,6 +14,9 @@ import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
 
 type Storage = Float32Array | Uint16Array;
+
+/** Packs w [rows, columns] into the dense matmul's panels (packWeightPanels' contract). */
+export type PanelPacker = <A extends Storage>(w: A, rows: number, columns: number) => A;
 
 /** The checkpoint tensor in the storage dtype: its own f32 values or f16/bf16 bits when it is stored
  *  so already (no round trip through f32 for a 16-bit checkpoint), converted otherwise. */
@@ -51,7 +54,17 @@ function toStorage(values: Float32Array, dtype: Float): Storage {
   return out;
 }
 
-export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number): Storage[] {
+/** The model addon's native packer (runtime/native/weight_packing.cc) as a PanelPacker. */
+export function nativePanelPacker(addon: { packWeightPanels(src: Storage, dst: Storage, rows: number, columns: number): void }): PanelPacker {
+  return (w, rows, columns) => {
+    const out = new (w.constructor as new (length: number) => typeof w)(Math.ceil(rows / panelWidth) * columns * panelWidth);
+    addon.packWeightPanels(w, out, rows, columns);
+    return out;
+  };
+}
+
+/** The JS packer (the kernel file's reference) unless the caller has the native one. */
+export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packPanels: PanelPacker = packWeightPanels): Storage[] {
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels }) => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
@@ -61,6 +74,6 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
     if (values.length !== panels.rows * panels.columns) {
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" has ${values.length} values, the model expects ${panels.rows} x ${panels.columns}`, name);
     }
-    return packWeightPanels(values, panels.rows, panels.columns);
+    return packPanels(values, panels.rows, panels.columns);
   });
 }

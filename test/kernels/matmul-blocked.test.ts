@@ -14,6 +14,7 @@ import { emitCppKernel } from "../../codegen/emit/cpp.ts";
 import { printKernel } from "../../codegen/ir/print.ts";
 import { Global } from "../../dsl/global.ts";
 import { matmulBiasBlocked, matmulBlocked, packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
+import { nativePanelPacker } from "../../runtime/model/weights.ts";
 import { matmulWeightRows } from "../fixtures/dot-tile-rows.ts";
 import { matmulTransposedWeight } from "../fixtures/dot-tile-transposed.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
@@ -28,7 +29,7 @@ const specs: KernelSpec[] = [
   { file: "test/fixtures/dot-tile-rows.ts", exportName: "matmulWeightRows", spec: { dtypes: { W: "f16" }, consts: { K: 37 } } },
   { file: "test/fixtures/dot-tile-transposed.ts", exportName: "matmulTransposedWeight", spec: { dtypes: {}, consts: { K: 37 } } },
 ];
-const { irs, native } = buildKernels("test_matmul_blocked", specs);
+const { irs, native, services } = buildKernels("test_matmul_blocked", specs);
 
 irs.slice(0, -2).forEach((ir, i) => {
   const { A, W, K } = cases[Math.floor(i / 2)];
@@ -49,6 +50,18 @@ irs.slice(0, -2).forEach((ir, i) => {
       assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), A, withBias ? (n) => bias.at(n) : undefined), tolerance[A], `${ir.symbol} reference vs float64`);
     });
   }
+});
+
+test("the native load-time packer writes exactly the JS packer's panels (f32 values and 16-bit bits; partial last panel, k past a 256 block; bad sizes refused)", () => {
+  const packer = nativePanelPacker(services);
+  for (const [rows, columns] of [[37, 300], [16, 5], [1, 513], [40, 0]]) {
+    const f32 = Float32Array.from({ length: rows * columns }, (_, i) => Math.sin(i) * 1e3);
+    const bits = Uint16Array.from({ length: rows * columns }, (_, i) => (i * 2654435761) >>> 16);
+    assert.equal(packer(f32, rows, columns), packWeightPanels(f32, rows, columns), `f32 ${rows} x ${columns}`);
+    assert.equal(packer(bits, rows, columns), packWeightPanels(bits, rows, columns), `u16 ${rows} x ${columns}`);
+  }
+  assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Uint16Array(16 * 5), 2, 4), /rows x columns/);
+  assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Float32Array(16 * 5), 2, 5), /same size/);
 });
 
 test("the panel width is a dim named by a number: the C++ strides by it and a launch with another width is refused", () => {

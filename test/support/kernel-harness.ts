@@ -30,11 +30,16 @@ export interface KernelSpec {
 }
 
 /** Compiles every specialisation a test file needs into one addon (cached by content hash). */
-export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel } {
+/** The runtime services every addon exports beside its kernels, as tests use them. */
+export interface RuntimeServices {
+  packWeightPanels(src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, rows: number, columns: number): void;
+}
+
+export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel; services: RuntimeServices } {
   const irs = specs.map((s) => compileKernel(s.file, s.exportName, s.spec));
   const built = buildAddon({ name, kernels: irs });
-  const addon = loadAddon<{ kernels: Record<string, NativeKernel> }>(built.path);
-  return { irs, native: (ir) => addon.kernels[ir.symbol] };
+  const addon = loadAddon<{ kernels: Record<string, NativeKernel> } & RuntimeServices>(built.path);
+  return { irs, native: (ir) => addon.kernels[ir.symbol], services: addon };
 }
 
 /** out[t, n] = sum_k x[t, k] * weight(n, k) (+ bias(n)) in float64, stored as `dtype`: the independent matmul oracle. */
