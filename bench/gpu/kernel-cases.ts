@@ -63,7 +63,7 @@ export const kernelCases: KernelCase[] = [
   },
   {
     name: "matmulMma (GEMM, tensor cores) bf16 2048x4096x4096",
-    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { A: "bf16" }, consts: { K: 4096 } }, reference: matmulMma,
+    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { H: "bf16", A: "bf16" }, consts: { K: 4096 } }, reference: matmulMma,
     check: () => [randomGlobal("bf16", [70, 4096]), randomGlobal("bf16", [72, 4096], 0.05), new Global("bf16", [70, 72]), 4096],
     timing: () => ({ args: [randomGlobal("bf16", [2048, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("bf16", [2048, 4096]), 4096], bytes: (2048 * 4096 * 2 + 4096 * 4096) * 2, flops: 2 * 2048 * 4096 * 4096 }),
     cublasLt: true,

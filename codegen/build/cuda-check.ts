@@ -1,6 +1,7 @@
 // Compiles the CUDA source of every kernel in dsl/kernels with nvcc for sm_80 and sm_90a, warnings
 // as errors, over a representative set of specialisations: each dtype variable f32/f16/bf16, head
-// dims 64/80/128, block sizes 16/32, GQA groups 1/4/8, model-sized widths for the rest. No GPU is
+// dims 64/80/128, block sizes 16/32, GQA groups 1/4/8, model-sized widths for the rest, plus mixed
+// dtypes (one f32 variable beside bf16 ones) once per kernel with several dtype variables. No GPU is
 // needed. Each kernel file becomes one .cu file under generated/cuda-check/ holding all its
 // specialisations, so nvcc's start-up (~3 s for two architectures) is paid per file rather than
 // per specialisation (~0.3 s); two files compile at a time, largest first.
@@ -60,9 +61,18 @@ export function cudaCheckUnits(filter?: RegExp): CudaCheckUnit[] {
         return [p.name, values];
       });
       const dtypeChoices: (DTypeName | undefined)[] = ast.dtypeVars.length ? floatDtypes : [undefined];
+      const combos = cartesian(axes);
       for (const dtype of dtypeChoices) {
         const dtypes = Object.fromEntries(ast.dtypeVars.map((v) => [v, dtype!]));
-        for (const consts of cartesian(axes)) unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts } });
+        for (const consts of combos) unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts } });
+      }
+      // Mixed dtypes as the forward uses them (f32 activations beside bf16 weights or caches, in
+      // either parameter order), once each: they differ from the uniform ones only in conversions.
+      if (ast.dtypeVars.length > 1) {
+        for (const f32At of [0, ast.dtypeVars.length - 1]) {
+          const dtypes = Object.fromEntries(ast.dtypeVars.map((v, i): [string, DTypeName] => [v, i === f32At ? "f32" : "bf16"]));
+          unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
+        }
       }
     }
     if (unit.kernels.length) units.push(unit);

@@ -21,7 +21,18 @@ export interface ForwardConfig {
   vocabSize: number;
   /** YaRN's attention factor per rope table; 1 elsewhere. */
   ropeMscale: Record<string, number>;
+  /**
+   * The dense matmuls' kernels and weight layout. "cpu": weights packed into panels, matmulBlocked.
+   * "gpu": weights as stored; steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped
+   * matmul (one program per output, k across the block), larger ones, for f16/bf16 weights, cast
+   * the activations to the weights' dtype and run the tensor-core matmulMma. Either plan renders
+   * to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
+   */
+  matmulPlan: "cpu" | "gpu";
 }
+
+/** From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (one 64-row tile). */
+export const gpuTensorCoreRows = 64;
 
 /** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored, or
  *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns]. */
@@ -43,6 +54,8 @@ interface Launch {
   pointers: Arg[];
   scalars: number[];
   comment: string;
+  /** A C condition on the step (e.g. its token count) under which the launch runs; always if absent. */
+  when?: string;
 }
 
 export interface ForwardProgram {
@@ -104,9 +117,21 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const W = cfg.weightDType;
   const C = cfg.kvCacheDType;
   const launches: Launch[] = [];
-  const launch = (file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string) => {
-    launches.push({ kernel: compileKernel(K(file), exportName, spec as never), pointers, scalars, comment });
+  const launch = (file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string, when?: string) => {
+    launches.push({ kernel: compileKernel(K(file), exportName, spec as never), pointers, scalars, comment, ...(when ? { when } : {}) });
   };
+  // GPU plan over f16/bf16 weights: one buffer per row kind holding a linear's input cast to W.
+  const tensorCores = cfg.matmulPlan === "gpu" && (W === "f16" || W === "bf16");
+  const castSlot = new Map<"T" | "L", number>();
+  if (tensorCores) {
+    const castBytes = new Map<"T" | "L", number>();
+    for (const n of g.nodes) {
+      if (n.op !== "linear") continue;
+      const v = byId.get(n.x)!.value;
+      if (v.rows === "T" || v.rows === "L") castBytes.set(v.rows, Math.max(castBytes.get(v.rows) ?? 0, prod(v.inner) * bytesOf(W)));
+    }
+    for (const [rows, bytesPerRow] of castBytes) castSlot.set(rows, buffers.push({ rows, bytesPerRow }) - 1);
+  }
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
@@ -152,9 +177,25 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const w = byId.get(n.weight)!;
         if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `linear %${n.value.id}: the weight must be a model parameter, got %${n.weight}`);
         const N = Number(w.value.rows);
-        const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
-        const args = [x, panels, ...(n.bias === null ? [] : [view(n.bias)]), out()];
-        launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, args, [], `linear ${w.name}`);
+        const bias = n.bias === null ? [] : [view(n.bias)];
+        if (cfg.matmulPlan === "cpu") {
+          const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
+          launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);
+          break;
+        }
+        const rows = byId.get(n.x)!.value.rows;
+        const slot = rows === "T" || rows === "L" ? castSlot.get(rows) : undefined;
+        const weight = { ptr: weightRef(w.name), dims: [String(N), String(K)] };
+        const gemv = (when?: string) => launch("matmul", n.bias === null ? "matmul" : "matmulBias", { dtypes: { A, W }, consts: { K } }, [x, weight, ...bias, out()], [], `linear ${w.name}`, when);
+        if (slot === undefined) {
+          gemv();
+          break;
+        }
+        const count = x.dims[0];
+        const xh = { ptr: `a.buffers[${slot}]`, dims: x.dims };
+        gemv(`${count} < ${gpuTensorCoreRows}`);
+        launch("elementwise", "castRows", { dtypes: { A, H: W }, consts: { N: K } }, [x, xh], [], `linear ${w.name}: x as ${W}`, `${count} >= ${gpuTensorCoreRows}`);
+        launch("matmul-mma", n.bias === null ? "matmulMma" : "matmulBiasMma", { dtypes: { H: W, A }, consts: { K } }, [xh, weight, ...bias, out()], [], `linear ${w.name} on tensor cores`, `${count} >= ${gpuTensorCoreRows}`);
         break;
       }
       case "slice":
@@ -224,7 +265,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
   const cuda = target === "cuda";
   const body = launches.map((l) => {
     const dims = l.pointers.flatMap((p) => p.dims);
-    const lines = [`  {  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
+    const lines = [`  ${l.when ? `if (${l.when}) ` : ""}{  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
     lines.push(`    const double s[] = {${[...l.scalars.map((v) => (Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
     lines.push(`    const int64_t d[] = {${dims.join(", ")}};`);
     lines.push(`    ${l.kernel.symbol}(p, s, d${cuda ? ", stream" : ""});`, `  }`);

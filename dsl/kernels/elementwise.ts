@@ -81,3 +81,12 @@ export const softcap = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
   },
 );
 
+/** out = x stored in another dtype (f32 activations rounded to the weights' f16/bf16 for a tensor-core matmul). */
+export const castRows = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
+  function castRows<A extends Float, H extends Float>(x: Global<A, ["T", "N"]>, out: Global<H, ["T", "N"]>, N: Const) {
+    const t = pid(0);
+    forEach(N, (i) => {
+      out.put(t, i, x.at(t, i));
+    });
+  },
+);

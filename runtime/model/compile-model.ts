@@ -35,6 +35,8 @@ export interface CompileOptions {
   dtype?: "auto" | Float;
   blockSize?: number;
   target?: "cpu" | "cuda";
+  /** The dense matmuls' plan (ForwardConfig.matmulPlan); the target's own unless a test runs the GPU plan on CPU. */
+  matmulPlan?: "cpu" | "gpu";
   onProgress?: (m: string) => void;
 }
 
@@ -55,6 +57,7 @@ export function compileModel(config: ModelConfig, options: CompileOptions = {}):
     headDim: config.headDim,
     vocabSize: config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
+    matmulPlan: options.matmulPlan ?? (target === "cuda" ? "gpu" : "cpu"),
   });
   const source = target === "cuda" ? program.cudaSource : program.source;
   const key = createHash("sha256").update(source).digest("hex").slice(0, 10);

@@ -13,7 +13,7 @@ import { parseKernelFile } from "../../codegen/frontend/parse.ts";
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "tsvllm-cuda-check-"));
 test.after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
-test("every exported kernel in dsl/kernels is specialised, attention over the whole dtype/HD/BS/G grid", () => {
+test("every exported kernel in dsl/kernels is specialised, attention over the whole dtype/HD/BS/G grid plus mixed dtypes", () => {
   const units = cudaCheckUnits();
   const checked = new Set(units.flatMap((u) => u.kernels.map((k) => k.exportName)));
   for (const file of fs.readdirSync("dsl/kernels").filter((f) => f.endsWith(".ts"))) {
@@ -25,7 +25,9 @@ test("every exported kernel in dsl/kernels is specialised, attention over the wh
   assert.equal([...seen("BS")].sort((a, b) => a - b), [16, 32]);
   assert.equal([...seen("G")].sort((a, b) => a - b), [1, 4, 8]);
   assert.equal(new Set(attention.map((k) => k.spec.dtypes.A)), new Set(["f32", "f16", "bf16"]));
-  assert.is(attention.length, 3 * 3 * 2 * 3);
+  const mixed = attention.filter((k) => k.spec.dtypes.A !== k.spec.dtypes.C).map((k) => `${k.spec.dtypes.A}/${k.spec.dtypes.C}`);
+  assert.equal(mixed, ["f32/bf16", "bf16/f32"], "f32 activations beside a bf16 cache, and the reverse, once each");
+  assert.is(attention.length, 3 * 3 * 2 * 3 + 2);
 });
 
 const hasNvcc = (() => {
@@ -42,7 +44,7 @@ test("nvcc compiles the softmax unit for sm_80 and sm_90a with warnings as error
   const result = await runCudaCheck({ filter: /^softmax$/, outDir: path.join(tempDir, "real") });
   assert.equal(result.failures, []);
   assert.is(result.sources, 1);
-  assert.is(result.kernels, 3);
+  assert.is(result.kernels, 3 + 2, "f32/f16/bf16, then f32 beside bf16 both ways");
 });
 
 test("a compiler failure is reported with the source file and the compiler's message", async () => {

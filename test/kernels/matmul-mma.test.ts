@@ -15,23 +15,24 @@ import { matmulBiasMma, matmulMma } from "../../dsl/kernels/matmul-mma.ts";
 import { assertClose, buildKernels, checkAgainstReference, cloneArgs, float64Matmul, randomGlobal, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const cases: { A: F; K: number }[] = [{ A: "f16", K: 40 }, { A: "bf16", K: 96 }, { A: "f16", K: 96 }, { A: "f32", K: 40 }];
-const specs: KernelSpec[] = cases.flatMap(({ A, K }) => ["matmulMma", "matmulBiasMma"].map((exportName) => ({ file: "dsl/kernels/matmul-mma.ts", exportName, spec: { dtypes: { A }, consts: { K } } })));
+// H: the operands' dtype, A: the output's (f32 as the forward uses it, or H itself).
+const cases: { H: F; A: F; K: number }[] = [{ H: "f16", A: "f32", K: 40 }, { H: "bf16", A: "bf16", K: 96 }, { H: "f16", A: "f16", K: 96 }, { H: "f32", A: "f32", K: 40 }];
+const specs: KernelSpec[] = cases.flatMap(({ H, A, K }) => ["matmulMma", "matmulBiasMma"].map((exportName) => ({ file: "dsl/kernels/matmul-mma.ts", exportName, spec: { dtypes: { H, A }, consts: { K } } })));
 const { irs, native } = buildKernels("test_matmul_mma", specs);
 
-function operands(A: F, T: number, N: number, K: number, withBias: boolean) {
-  const x = randomGlobal(A, [T, K]);
-  const w = randomGlobal(A, [N, K]);
-  const bias = randomGlobal(A, [N]);
+function operands(H: F, T: number, N: number, K: number, withBias: boolean) {
+  const x = randomGlobal(H, [T, K]);
+  const w = randomGlobal(H, [N, K]);
+  const bias = randomGlobal(H, [N]);
   return { x, w, bias, args: (out: Global) => (withBias ? [x, w, bias, out, K] : [x, w, out, K]) };
 }
 
 irs.forEach((ir, i) => {
-  const { A, K } = cases[Math.floor(i / 2)];
+  const { H, A, K } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasMma";
   for (const [T, N] of [[5, 37], [70, 72]]) {
     test(`${ir.symbol} T=${T} N=${N}: CPU and emulated CUDA match the reference and a float64 product`, () => {
-      const { x, w, bias, args } = operands(A, T, N, K, withBias);
+      const { x, w, bias, args } = operands(H, T, N, K, withBias);
       checkAgainstReference(withBias ? matmulBiasMma : matmulMma, ir, native(ir), args(new Global(A, [T, N])), tolerance[A], { emulate: true });
       const out = new Global(A, [T, N]);
       emulate(lowerToThreads(ir), args(out));
@@ -69,7 +70,7 @@ test("the emulator catches a tensor-core lowering that stages operands without a
   const broken = { ...tk, body: dropBarrierBeforeMma(tk.body) };
   assert.ok(has(broken.body, "mma") && JSON.stringify(broken.body) !== JSON.stringify(tk.body));
   const { args } = operands("f16", 5, 37, 40, false);
-  assert.throws(() => emulate(broken, cloneArgs(args(new Global("f16", [5, 37])))), (e: unknown) => e instanceof EmulationError && /race on tsv_r\d+\[/.test(e.message));
+  assert.throws(() => emulate(broken, cloneArgs(args(new Global("f32", [5, 37])))), (e: unknown) => e instanceof EmulationError && /race on tsv_r\d+\[/.test(e.message));
 });
 
 test.run();

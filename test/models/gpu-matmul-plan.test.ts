@@ -1,0 +1,66 @@
+// The GPU plan's dense matmuls (ForwardConfig.matmulPlan "gpu": weights as stored, a GEMV-shaped
+// kernel under 64 rows, f16/bf16 activations cast for the tensor-core matmulMma from 64 rows up)
+// rendered to C++ and run on CPU, against the CPU plan (panels) on the same random checkpoint. A
+// 40-token prompt and the single-token steps after it take the GEMV branch, which computes in f32
+// like the CPU plan: the distributions agree to f32 rounding. A 70-token prompt with logits at
+// every position takes the tensor-core branch for every linear and the LM head; the cast rounds
+// each activation to the weights' dtype (f16 2^-11, bf16 2^-8 relative), so they agree within
+// that rounding, and differ. qwen2 adds the bias variant.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeRandomModel } from "../../models/random/write-random-model.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { compileModel } from "../../runtime/model/compile-model.ts";
+import type { CompiledModelRunner } from "../../runtime/model/compiled-runner.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { SingleSequence, softmax } from "../support/model-driver.ts";
+
+const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gpu-plan-"));
+const prompt = (length: number) => Array.from({ length }, (_, i) => 5 + ((i * 37) % 400));
+const steps = [11, 250, 7];
+
+/** Logits of every prompt position, then of each single-token step after it. */
+function run(runner: CompiledModelRunner, tokens: number[]): Float32Array[] {
+  runner.initializeKvCache(8, 16);
+  const seq = new SingleSequence(runner, 16, 8);
+  return [seq.feed(tokens, true), ...steps.map((t) => seq.feed([t], true))];
+}
+
+/** The largest difference in probability between two logits blocks of `vocab` columns. */
+function maxProbDiff(a: Float32Array, b: Float32Array, vocab: number): number {
+  let worst = 0;
+  for (let r = 0; r < a.length / vocab; r++) {
+    const pa = softmax(a.subarray(r * vocab, (r + 1) * vocab));
+    const pb = softmax(b.subarray(r * vocab, (r + 1) * vocab));
+    for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(pa[i] - pb[i]));
+  }
+  return worst;
+}
+
+for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen2", "bf16", 1e-2]] as const) {
+  test(`${arch} ${dtype}: the GPU matmul plan on CPU gives the CPU plan's distributions (tensor-core prefill, GEMV decode)`, async () => {
+    const { hfDir } = writeRandomModel({ arch, outDir: join(workDir, `${arch}-${dtype}`), dtype, seed: 5 });
+    const loaded = await loadModel(hfDir);
+    const source = compileModel(loaded.config, { matmulPlan: "gpu" }).program.source;
+    assert.ok(source.includes("if (a.numTokens >= 64) {  // linear") && source.includes("on tensor cores"), "prefill linears take the tensor-core branch");
+    assert.ok(source.includes("if (a.numLogitRows >= 64) {  // linear"), "so does the LM head over 64 logits rows");
+    assert.ok(source.includes("if (a.numTokens < 64) {  // linear"), "decode takes the GEMV branch");
+    const runner = (matmulPlan: "cpu" | "gpu") => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, matmulPlan });
+    const [gpu, cpu] = [runner("gpu"), runner("cpu")];
+    const vocab = loaded.config.vocabSize;
+    const short = [run(gpu, prompt(40)), run(cpu, prompt(40))];
+    short[0].forEach((logits, s) => {
+      const diff = maxProbDiff(logits, short[1][s], vocab);
+      assert.ok(diff <= 1e-6, `GEMV branch, ${s === 0 ? "prompt" : `step ${s}`}: max |probability difference| ${diff}`);
+    });
+    const long = [run(gpu, prompt(70)), run(cpu, prompt(70))];
+    const prefill = maxProbDiff(long[0][0], long[1][0], vocab);
+    assert.ok(prefill > 0 && prefill <= tensorCoreTolerance, `tensor-core branch: max |probability difference| ${prefill}`);
+  });
+}
+
+test.after(() => rmSync(workDir, { recursive: true, force: true }));
+test.run();
