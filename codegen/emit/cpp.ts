@@ -5,7 +5,8 @@
 // contract, so GCC may vectorise bodies with selects and stores); reductions become
 // `omp simd` reduction loops (so f32 sums vectorise without -ffast-math); dotTile becomes a
 // register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts); exp is the prelude's
-// branch-free tsv_expf, so loops over softmax numerators and SiLU vectorise too.
+// branch-free tsv_expf and max/min its compare forms, so loops over softmax numerators, SiLU and
+// running maxima vectorise too.
 import { banner } from "./banner.ts";
 import { cType, ExprPrinter, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import { emitDotTile } from "./cpp-tile.ts";
@@ -14,12 +15,17 @@ import type { IExpr, IStmt, KernelIR } from "../ir/types.ts";
 let reduceCounter = 0;
 
 const cpuDialect: Dialect = {
-  math: { ...sharedMath, exp: (a) => `tsv_expf(${a[0]})` },
+  math: {
+    ...sharedMath,
+    exp: (a) => `tsv_expf(${a[0]})`,
+    max: (a, t) => (t === "float" ? `tsv_maxf(${a[0]}, ${a[1]})` : sharedMath.max(a, t)),
+    min: (a, t) => (t === "float" ? `tsv_minf(${a[0]}, ${a[1]})` : sharedMath.min(a, t)),
+  },
   pid: (axis) => `tsv_p${axis}`,
   reduce: (e, print) => {
     const acc = `tsv_acc${reduceCounter++}`;
     const init = { sum: "0.0f", max: "(-INFINITY)", min: "INFINITY" }[e.kind];
-    const update = e.kind === "sum" ? `${acc} += ${print(e.term)};` : `${acc} = f${e.kind}f(${acc}, ${print(e.term)});`;
+    const update = e.kind === "sum" ? `${acc} += ${print(e.term)};` : `${acc} = tsv_${e.kind}f(${acc}, ${print(e.term)});`;
     const clause = `${e.kind === "sum" ? "+" : e.kind}:${acc}`;
     return `({ float ${acc} = ${init}; _Pragma("omp simd reduction(${clause})") for (int ${e.index} = 0; ${e.index} < ${print(e.count)}; ++${e.index}) { ${update} } ${acc}; })`;
   },

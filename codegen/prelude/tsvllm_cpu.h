@@ -73,6 +73,12 @@ static inline uint16_t tsv_f32_to_f16(float f) {
 #endif
 }
 
+// max/min as the JS reference computes them (Math.max/min: a NaN operand gives NaN), written as
+// compares so GCC emits vmaxss/vminss and vectorises them: fmaxf/fminf, whose NaN rule differs, are
+// libm calls unless -ffinite-math-only (7% of a small model's step, in attention's running max).
+static inline float tsv_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
+static inline float tsv_minf(float a, float b) { return (a < b || a != a) ? a : b; }
+
 // exp for generated loops: branch-free, so GCC vectorises the loops that call it (glibc's expf
 // only vectorises under -ffast-math), within 2 ulp of expf. exp(x) = 2^n exp(r) with
 // n = round(x / ln 2) and r = x - n ln 2 in two parts (Cody-Waite), |r| <= ln(2) / 2, where the
