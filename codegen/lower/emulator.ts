@@ -9,7 +9,7 @@
 import { dtypeOf, f16BitsToF32 } from "../../dsl/dtype.ts";
 import type { Global } from "../../dsl/global.ts";
 import type { IExpr, KernelIR } from "../ir/types.ts";
-import { mmaAccumulators, type MmaTiling, type TStmt, type ThreadKernel } from "./thread-ir.ts";
+import { mmaAccumulators, mmaEntry, type MmaTiling, type TStmt, type ThreadKernel } from "./thread-ir.ts";
 
 export class EmulationError extends Error {}
 
@@ -272,16 +272,13 @@ class Compiler {
       return arr[i];
     };
     for (let w = 0; w < this.threads / 32; w++) {
-      const row0 = Math.floor(w / t.warpsN) * t.warpRows * 16;
-      const col0 = (w % t.warpsN) * t.warpCols * 8;
       for (let ks = 0; ks < t.kSteps; ks++)
         for (let i = 0; i < t.warpRows; i++)
           for (let j = 0; j < t.warpCols; j++)
             for (let lane = 0; lane < 32; lane++) {
               const thread = w * 32 + lane;
               for (let r = 0; r < 4; r++) {
-                const row = row0 + i * 16 + (lane >> 2) + 8 * (r >> 1);
-                const col = col0 + j * 8 + 2 * (lane & 3) + (r & 1);
+                const [row, col] = mmaEntry(t, w, lane, i, j, r);
                 let sum = 0;
                 for (let k = ks * 16; k < ks * 16 + 16; k++) sum += read(a, aName, row * t.stride + k, w * 32) * read(b, bName, col * t.stride + k, w * 32);
                 const slot = thread * count + (i * t.warpCols + j) * 4 + r;
@@ -302,8 +299,7 @@ class Compiler {
       for (let i = 0; i < t.warpRows; i++)
         for (let j = 0; j < t.warpCols; j++)
           for (let r = 0; r < 4; r++) {
-            const row = Math.floor(w / t.warpsN) * t.warpRows * 16 + i * 16 + (lane >> 2) + 8 * (r >> 1);
-            const col = (w % t.warpsN) * t.warpCols * 8 + j * 8 + 2 * (lane & 3) + (r & 1);
+            const [row, col] = mmaEntry(t, w, lane, i, j, r);
             const index = base + row * t.cols + col;
             if (index < 0 || index >= arr.length) this.fail(`scratch ${name}[${index}] out of bounds (${arr.length})`);
             this.races.check(arr, name, index, thread, true);

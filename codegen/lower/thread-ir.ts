@@ -51,6 +51,13 @@ export interface MmaTiling {
 /** Accumulators each thread holds for a tiling. */
 export const mmaAccumulators = (t: MmaTiling) => t.warpRows * t.warpCols * 4;
 
+/** The tile entry [row, col] that accumulator r of mma tile (i, j) holds in lane `lane` of warp `warp`. */
+export function mmaEntry(t: MmaTiling, warp: number, lane: number, i: number, j: number, r: number): [number, number] {
+  const row = Math.floor(warp / t.warpsN) * t.warpRows * 16 + i * 16 + (lane >> 2) + 8 * (r >> 1);
+  const col = (warp % t.warpsN) * t.warpCols * 8 + j * 8 + 2 * (lane & 3) + (r & 1);
+  return [row, col];
+}
+
 export interface ThreadKernel {
   ir: KernelIR;
   /** Shared-memory scratch arrays: name -> element count (compile-time). */
