@@ -17,10 +17,6 @@ import { Global } from "../dsl/global.ts";
 import { panelWidth } from "../dsl/kernels/matmul-blocked.ts";
 import { measureMachineReference, type MachineReference } from "./reference/roofline.ts";
 
-// Idle OpenMP workers sleep rather than spin, so they never compete with the JS thread for the two
-// cores between launches; set before the addon (and libgomp) loads.
-process.env.OMP_WAIT_POLICY ??= "passive";
-
 interface Case {
   name: string;
   ir: KernelIR;

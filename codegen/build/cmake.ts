@@ -1,6 +1,7 @@
 // The CMake project for one addon: generated kernels + the hand-written runtime core, compiled
 // with -O3 for the build machine's own ISA (AVX2/FMA/F16C where present; the prelude falls back to
-// portable code otherwise) and OpenMP.
+// portable code otherwise); OpenMP only for its `simd` pragmas (-fopenmp-simd, no runtime): the
+// threads are the runtime's own pool (runtime/native/parallel.cc).
 import { createRequire } from "node:module";
 import path from "node:path";
 import { nativeDir, preludeDir } from "./paths.ts";
@@ -29,11 +30,13 @@ ${cudaSetup}
 set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
-find_package(OpenMP REQUIRED)
+find_package(Threads REQUIRED)
 add_library(\${PROJECT_NAME} SHARED
   ${sources.join("\n  ")}
   ${nativeDir}/module.cc
   ${nativeDir}/threads.cc
+  ${nativeDir}/parallel.cc
+  ${nativeDir}/host_memory.cc
   ${nativeDir}/runtime_registry.cc
   ${nativeDir}/sampler.cc
   ${nativeDir}/model.cc
@@ -42,8 +45,8 @@ add_library(\${PROJECT_NAME} SHARED
   \${CMAKE_JS_SRC})
 target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir}")
 target_compile_definitions(\${PROJECT_NAME} PRIVATE NAPI_VERSION=8 NAPI_DISABLE_CPP_EXCEPTIONS${cuda ? " TSV_CUDA" : ""})
-target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 -march=native -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
-target_link_libraries(\${PROJECT_NAME} PRIVATE OpenMP::OpenMP_CXX \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static \${CMAKE_DL_LIBS}" : ""})
+target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 -march=native -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
+target_link_libraries(\${PROJECT_NAME} PRIVATE Threads::Threads \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static \${CMAKE_DL_LIBS}" : ""})
 set_target_properties(\${PROJECT_NAME} PROPERTIES PREFIX "" SUFFIX ".node")
 `;
 }

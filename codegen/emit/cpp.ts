@@ -1,8 +1,8 @@
 // The C++ (CPU) emitter: one function per specialised kernel with the uniform launch ABI. The grid
-// becomes OpenMP-parallel loops, scheduled `guided` so that when another process takes one of the
-// (two) cores the other thread picks up the remaining programs instead of the whole launch waiting
-// on a fixed half; forEach becomes an `omp simd` loop (its iterations are independent by the DSL's
-// contract, so GCC may vectorise bodies with selects and stores); reductions become
+// becomes one program lambda over the flattened grid (axis 0 innermost), run by the runtime's
+// thread pool (tsv_parallel_for, runtime/native/parallel.cc); forEach becomes an `omp simd` loop
+// (its iterations are independent by the DSL's contract, so GCC may vectorise bodies with selects
+// and stores); reductions become
 // `omp simd` reduction loops (so f32 sums vectorise without -ffast-math); dotTile becomes a
 // register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts); exp is the prelude's
 // branch-free tsv_expf and max/min its compare forms, so loops over softmax numerators, SiLU and
@@ -44,13 +44,12 @@ export function emitCppKernel(ir: KernelIR): string {
     ...unpackArguments(ir).map((l) => `  ${l}`),
     `  (void)ptrs; (void)scalars; (void)dims;`,
     `  const int64_t tsv_g0 = ${grid[0]}, tsv_g1 = ${grid[1]}, tsv_g2 = ${grid[2]};`,
-    `  #pragma omp parallel for collapse(3) schedule(guided) num_threads(tsv_num_threads()) if (${launchWork(ir, p)} > ${parallelThreshold})`,
-    `  for (int64_t tsv_p2 = 0; tsv_p2 < tsv_g2; ++tsv_p2)`,
-    `  for (int64_t tsv_p1 = 0; tsv_p1 < tsv_g1; ++tsv_p1)`,
-    `  for (int64_t tsv_p0 = 0; tsv_p0 < tsv_g0; ++tsv_p0) {`,
+    `  auto tsv_program = [&](int64_t tsv_flat) {`,
+    `    const int64_t tsv_p0 = tsv_flat % tsv_g0, tsv_p1 = (tsv_flat / tsv_g0) % tsv_g1, tsv_p2 = tsv_flat / (tsv_g0 * tsv_g1);`,
     `    (void)tsv_p0; (void)tsv_p1; (void)tsv_p2;`,
     ...body,
-    `  }`,
+    `  };`,
+    `  tsv_parallel_for(tsv_g0 * tsv_g1 * tsv_g2, ${launchWork(ir, p)} > ${parallelThreshold}, tsv_program);`,
     `}`,
     ``,
   ].join("\n");
@@ -74,8 +73,8 @@ function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
 
 /**
  * Below this much work per launch (scalar operations, roughly) the grid runs on the calling thread:
- * waking a sleeping OpenMP team and joining it costs tens of microseconds, about what 2^19
- * vectorised scalar operations take on one core.
+ * waking a sleeping worker and joining it costs tens of microseconds, about what 2^19 vectorised
+ * scalar operations take on one core.
  */
 const parallelThreshold = 1 << 19;
 

@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #endif
 
-extern "C" int tsv_num_threads(void);
+#include "tsvllm_parallel.h"
 
 static inline int tsv_max_i(int a, int b) { return a > b ? a : b; }
 static inline int tsv_min_i(int a, int b) { return a < b ? a : b; }

@@ -7,17 +7,16 @@ import { TsvllmError } from "../errors.ts";
 import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
 import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
-import { nativePanelPacker, prepareWeights } from "./weights.ts";
+import { nativePanelPacker, prepareWeights, type PackingAddon } from "./weights.ts";
 
 interface NativeModel {
   forward(inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number): void;
   copyBlocks(src: Int32Array, dst: Int32Array): void;
 }
 
-export interface ModelAddon {
+export interface ModelAddon extends PackingAddon {
   Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number }) => NativeModel;
   setNumThreads(n: number): void;
-  packWeightPanels(src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, rows: number, columns: number): void;
 }
 
 export interface CompiledRunnerOptions {
@@ -63,7 +62,6 @@ export class CompiledModelRunner implements ModelRunner {
       vocabSize: c.vocabSize,
       maxModelLen: c.maxPositionEmbeddings,
     };
-    process.env.OMP_WAIT_POLICY ??= "passive";
     this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
     this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon));

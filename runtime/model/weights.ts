@@ -54,10 +54,18 @@ function toStorage(values: Float32Array, dtype: Float): Storage {
   return out;
 }
 
+/** What the native packer needs of the model addon. */
+export interface PackingAddon {
+  packWeightPanels(src: Storage, dst: Storage, rows: number, columns: number): void;
+  /** Zero-filled memory on huge pages (runtime/native/host_memory.cc): decode streams every panel once a step. */
+  allocateHostBuffer(bytes: number): ArrayBuffer;
+}
+
 /** The model addon's native packer (runtime/native/weight_packing.cc) as a PanelPacker. */
-export function nativePanelPacker(addon: { packWeightPanels(src: Storage, dst: Storage, rows: number, columns: number): void }): PanelPacker {
+export function nativePanelPacker(addon: PackingAddon): PanelPacker {
   return (w, rows, columns) => {
-    const out = new (w.constructor as new (length: number) => typeof w)(Math.ceil(rows / panelWidth) * columns * panelWidth);
+    const Storage = w.constructor as new (buffer: ArrayBuffer) => typeof w;
+    const out = new Storage(addon.allocateHostBuffer(Math.ceil(rows / panelWidth) * columns * panelWidth * w.BYTES_PER_ELEMENT));
     addon.packWeightPanels(w, out, rows, columns);
     return out;
   };

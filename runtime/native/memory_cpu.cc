@@ -1,17 +1,22 @@
-// CPU builds: "device" memory is 64-byte aligned host memory.
+// CPU builds: "device" memory is host memory: 64-byte aligned, and from 2 MiB up (the KV cache,
+// which attention streams) on huge pages (host_memory.h).
 #include <cstdlib>
 #include <cstring>
+#include "host_memory.h"
 #include "memory.h"
 
 namespace tsv {
 
 void* deviceAlloc(size_t bytes) {
+  if (bytes >= (size_t(2) << 20)) return hostAllocLarge(bytes);
   const size_t rounded = bytes == 0 ? 64 : ((bytes + 63) / 64) * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p) std::memset(p, 0, rounded);
   return p;
 }
-void deviceFree(void* p) { std::free(p); }
+void deviceFree(void* p) {
+  if (!hostFreeLarge(p)) std::free(p);
+}
 void copyToDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyToHost(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyOnDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

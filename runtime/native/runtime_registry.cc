@@ -1,13 +1,15 @@
-// Native runtime services beyond kernels (sampler, model, weight packing) register here, so
+// Native runtime services beyond kernels (sampler, model, weight packing, host buffers) register here, so
 // module.cc stays the same whatever a build contains.
 #include <napi.h>
 
 void tsvRegisterSampler(Napi::Env env, Napi::Object exports);
 void tsvRegisterModel(Napi::Env env, Napi::Object exports);
 void tsvRegisterWeightPacking(Napi::Env env, Napi::Object exports);
+void tsvRegisterHostMemory(Napi::Env env, Napi::Object exports);
 
 void tsvRegisterRuntime(Napi::Env env, Napi::Object exports) {
   tsvRegisterSampler(env, exports);
   tsvRegisterModel(env, exports);
   tsvRegisterWeightPacking(env, exports);
+  tsvRegisterHostMemory(env, exports);
 }

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-extern "C" int tsv_num_threads(void);
+#include "tsvllm_parallel.h"
 
 namespace {
 
@@ -440,9 +440,8 @@ Napi::Value samplerSample(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, in.error).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  const int threads = b.numRows > 1 ? std::max(1, std::min<int>(tsv_num_threads(), static_cast<int>(b.numRows))) : 1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t r = 0; r < b.numRows; r++) b.sampledTokenIds[r] = sampleRow(b, r, threadScratch());
+  auto sampleOne = [&](int64_t r) { b.sampledTokenIds[r] = sampleRow(b, r, threadScratch()); };
+  tsv_parallel_for(b.numRows, true, sampleOne);
   return env.Undefined();
 }
 
@@ -475,11 +474,10 @@ Napi::Value samplerLogprobs(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const LogprobTarget out{ids.data, values.data, ranks.data, width};
-  const int threads = R > 1 ? std::max(1, std::min<int>(tsv_num_threads(), static_cast<int>(R))) : 1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t r = 0; r < R; r++) {
+  auto logprobsOne = [&](int64_t r) {
     writeLogprobs(logits.data + static_cast<int64_t>(rowIndices[r]) * V, V, targets[r], static_cast<int32_t>(topN), out, r, threadScratch());
-  }
+  };
+  tsv_parallel_for(R, true, logprobsOne);
   return env.Undefined();
 }
 

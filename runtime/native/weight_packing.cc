@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-extern "C" int tsv_num_threads(void);
+#include "tsvllm_parallel.h"
 
 namespace {
 
@@ -18,8 +18,7 @@ constexpr int64_t kBlock = 256;
 template <typename E>
 void pack(const E* src, E* dst, int64_t rows, int64_t columns) {
   const int64_t panels = (rows + panelWidth - 1) / panelWidth;
-#pragma omp parallel for num_threads(tsv_num_threads()) schedule(static)
-  for (int64_t p = 0; p < panels; p++) {
+  auto packPanel = [&](int64_t p) {
     E* panel = dst + p * columns * panelWidth;
     const int64_t width = std::min(panelWidth, rows - p * panelWidth);
     for (int64_t k0 = 0; k0 < columns; k0 += kBlock) {
@@ -29,7 +28,8 @@ void pack(const E* src, E* dst, int64_t rows, int64_t columns) {
         for (int64_t k = k0; k < k1; k++) panel[k * panelWidth + j] = row[k];
       }
     }
-  }
+  };
+  tsv_parallel_for(panels, true, packPanel);
 }
 
 Napi::Value packWeightPanels(const Napi::CallbackInfo& info) {

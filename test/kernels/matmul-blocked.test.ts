@@ -52,7 +52,29 @@ irs.slice(0, -2).forEach((ir, i) => {
   }
 });
 
-test("the native load-time packer writes exactly the JS packer's panels (f32 values and 16-bit bits; partial last panel, k past a 256 block; bad sizes refused)", () => {
+test("the thread pool: a launch split over 1, 2 or 3 threads gives the same bits, back to back and after its workers have gone to sleep", async () => {
+  const ir = irs[0];
+  const [T, K] = [200, 100];
+  const x = randomGlobal("f32", [T, K]);
+  const w = randomGlobal("f32", [N, K]);
+  const wp = new Global("f32", [Math.ceil(N / panelWidth), K, panelWidth], packWeightPanels(w.data as Float32Array, N, K));
+  const outputs: Global[] = [];
+  for (const threads of [1, 2, 3]) {
+    services.setNumThreads(threads);
+    for (let i = 0; i < 40; i++) {
+      // Pauses well past the workers' spin window, so some launches find them asleep.
+      if (i % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 3));
+      const out = new Global("f32", [T, N]);
+      launch(native(ir), ir, [x, wp, out, K]);
+      outputs.push(out);
+    }
+  }
+  services.setNumThreads(0);
+  for (const out of outputs) assert.equal(out.data, outputs[0].data);
+  assertClose(outputs[0], float64Matmul(x, N, (n, k) => w.at(n, k), "f32"), tolerance.f32, "pooled launch vs float64");
+});
+
+test("the native load-time packer writes exactly the JS packer's panels into huge-page host buffers (f32 values and 16-bit bits; partial last panel, k past a 256 block; bad sizes refused)", () => {
   const packer = nativePanelPacker(services);
   for (const [rows, columns] of [[37, 300], [16, 5], [1, 513], [40, 0]]) {
     const f32 = Float32Array.from({ length: rows * columns }, (_, i) => Math.sin(i) * 1e3);
@@ -60,6 +82,11 @@ test("the native load-time packer writes exactly the JS packer's panels (f32 val
     assert.equal(packer(f32, rows, columns), packWeightPanels(f32, rows, columns), `f32 ${rows} x ${columns}`);
     assert.equal(packer(bits, rows, columns), packWeightPanels(bits, rows, columns), `u16 ${rows} x ${columns}`);
   }
+  const big = new Uint8Array(services.allocateHostBuffer(5 << 20));
+  assert.is(big.length, 5 << 20);
+  assert.ok(big.every((b) => b === 0), "host buffers come zero-filled");
+  big.fill(7);
+  assert.throws(() => services.allocateHostBuffer(-1), /bytes/);
   assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Uint16Array(16 * 5), 2, 4), /rows x columns/);
   assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Float32Array(16 * 5), 2, 5), /same size/);
 });
@@ -85,19 +112,21 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row, the panel prefetched ahead), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row, the panel prefetched ahead, token rows through pointers), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
   assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 3);
   assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
   assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
   assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
   assert.ok(blocked.includes("_mm_prefetch((const char*)&wp[(((int64_t)(p) * 64 + (tsv_t0_k + 256)) * 16 + 0)], _MM_HINT_T0);"), "decode: the panel prefetched 256 k ahead");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1 + 1, "a prefetch per k step of every broadcast loop");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1, "a prefetch per k step of every broadcast loop (K = 64: no single-step tail after the 4-way split)");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
   assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_bf16(tsv_t1_row + 8);"), "batched decode: two panel vectors per k, widened on load");
   assert.ok(blocked.includes("__m256 tsv_t1_c3_1 = _mm256_loadu_ps("), "batched decode: 4 x 2 accumulators");
   assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 + 8 + 12);
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 8 + 12);
+  assert.ok(blocked.includes("const float* tsv_t2_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const __m256 tsv_t2_a5 = _mm256_set1_ps(tsv_t2_pa5[tsv_t2_k]);"), "prefill: broadcasts through the row pointers");
   const rows = emitCppKernel(irs[irs.length - 2]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");

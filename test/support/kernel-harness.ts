@@ -12,6 +12,7 @@ import { lowerToThreads } from "../../codegen/lower/threads.ts";
 import type { DTypeName } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
 import { cloneArgs } from "./kernel-args.ts";
+import type { PackingAddon } from "../../runtime/model/weights.ts";
 
 export { cloneArgs, randomGlobal, type Args } from "./kernel-args.ts";
 import type { Args } from "./kernel-args.ts";
@@ -31,8 +32,9 @@ export interface KernelSpec {
 
 /** Compiles every specialisation a test file needs into one addon (cached by content hash). */
 /** The runtime services every addon exports beside its kernels, as tests use them. */
-export interface RuntimeServices {
-  packWeightPanels(src: Float32Array | Uint16Array, dst: Float32Array | Uint16Array, rows: number, columns: number): void;
+export interface RuntimeServices extends PackingAddon {
+  /** The CPU threads kernels run on; 0 restores the default (every core). */
+  setNumThreads(n: number): void;
 }
 
 export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel; services: RuntimeServices } {
