@@ -20,7 +20,7 @@ export const emitterVersion = 1;
 
 export interface AddonBuild {
   name: string;
-  /** cpu: C++ kernels with OpenMP; cuda: CUDA kernels, device memory, static cudart. */
+  /** cpu: C++ kernels on the runtime's thread pool; cuda: CUDA kernels, device memory, static cudart. */
   target?: "cpu" | "cuda";
   kernels: KernelIR[];
   /** Extra generated C++ sources (e.g. a model's forward pass), file name -> contents. */
