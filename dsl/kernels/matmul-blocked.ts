@@ -7,13 +7,15 @@
 // f16/bf16 on load) against one broadcast x value per token row, with no horizontal sums.
 //   T <= 4 (decode): one token row at a time over all of K (the emitter splits k across several
 //     accumulator sets, so the FMA latency does not bound a stream that is memory-bound);
-//   T <= 32 (batched decode): 4-token tiles (8 accumulators), K cut into chunks of 256 so the
-//     chunk's 8 KB of panel stays in L1 while every tile passes over it: the weights are read from
-//     memory once per step, as one sequential stream per program;
-//   T > 32 (prefill): the same with 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast
-//     = 15 of the 16 AVX2 registers, 2 FMAs per panel load).
-// Every tile prefetches the panel one chunk (256 k) ahead, so the next chunk streams in while the
-// tiles compute on this one rather than the first tile of each chunk waiting on memory (same run,
+//   T <= 32 (batched decode): 4-token tiles (8 accumulators), K cut into chunks of 128 so the
+//     chunk of panel (8 KB in f32) and the one being prefetched stay in L1 together while every
+//     tile passes over it: the weights are read from memory once per step, as one sequential
+//     stream per program (chunks of 256 let an f32 chunk and its prefetched successor fill the
+//     32 KB L1: TinyLlama f32 batch-8 steps 193-257 ms against 181-210 ms, alternating builds);
+//   T > 32 (prefill): 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast = 15 of the
+//     16 AVX2 registers, 2 FMAs per panel load) over chunks of 256.
+// Every tile prefetches the panel one chunk ahead, so the next chunk streams in while the tiles
+// compute on this one rather than the first tile of each chunk waiting on memory (same run,
 // T = 8..32: 1.3-1.4x; a scratch C++ probe of the same loops).
 // Packing at load replaces the per-program transposition of the weight rows into a panel that the
 // row layout needed (about 15% of prefill), and one stream per program replaces 16 row streams.
@@ -39,12 +41,12 @@ export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, row
   return out;
 }
 
-/** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0. */
-function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const): void {
+/** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0, k in chunks of C (the next chunk prefetched). */
+function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const, C: Const): void {
   const T = x.dim(0);
-  for (let kc = 0; kc < K; kc += 256) {
+  for (let kc = 0; kc < K; kc += C) {
     for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 16, R, 16, min(256, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), 256);
+      dotTile(acc, tt * 16, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), C);
     }
   }
 }
@@ -60,9 +62,9 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
       dotTile(acc, t * 16, 1, 16, K, (i, k) => x.at(t0 + t, k), (j, k) => wp.at(p, k, j), 256);
     }
   } else if (T <= 32) {
-    panelTiles(x, wp, acc, t0, p, rows, K, 4);
+    panelTiles(x, wp, acc, t0, p, rows, K, 4, 128);
   } else {
-    panelTiles(x, wp, acc, t0, p, rows, K, 6);
+    panelTiles(x, wp, acc, t0, p, rows, K, 6, 256);
   }
 }
 

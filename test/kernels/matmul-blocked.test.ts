@@ -2,10 +2,10 @@
 // its DSL reference (compiled C++ and emulated CUDA lowering) and a float64 product of the unpacked
 // weights. T covers the decode branch (1, 3), the batched-decode branch (5, 13) and the prefill
 // branch (33, and 200 = two token blocks of 100); N = 37 leaves a partial panel (zero rows past N);
-// K = 100 leaves a remainder after the decode path's 4-way k split and K = 300 a partial second
-// 256-chunk. Fixtures cover dotTile's other forms: weight rows in 3 x 4 tiles (the dot form) and a
-// transposed weight in 2 x 2 tiles (the portable path); the emitted C++ must pick each form where
-// it applies.
+// K = 100 leaves a remainder after the decode path's 4-way k split and K = 300 a partial last chunk
+// (of 128 k in batched decode, 256 in prefill). Fixtures cover dotTile's other forms: weight rows
+// in 3 x 4 tiles (the dot form) and a transposed weight in 2 x 2 tiles (the portable path); the
+// emitted C++ must pick each form where it applies.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { launch } from "../../codegen/build/launch.ts";
