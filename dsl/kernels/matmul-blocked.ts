@@ -14,9 +14,11 @@
 //     32 KB L1: TinyLlama f32 batch-8 steps 193-257 ms against 181-210 ms, alternating builds);
 //   T > 32 (prefill): 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast = 15 of the
 //     16 AVX2 registers, 2 FMAs per panel load) over chunks of 256.
-// Every tile prefetches the panel one chunk ahead, so the next chunk streams in while the tiles
-// compute on this one rather than the first tile of each chunk waiting on memory (same run,
-// T = 8..32: 1.3-1.4x; a scratch C++ probe of the same loops).
+// The first tile of each chunk prefetches the panel one chunk ahead, so the next chunk streams in
+// while the tiles compute on this one rather than the first tile of each chunk waiting on memory
+// (same run, T = 8..32: 1.3-1.4x; a scratch C++ probe of the same loops). The other tiles read the
+// chunk from L1 and would only repeat those prefetches (TinyLlama f16 batch-32 decode step,
+// alternating builds: 550-607 ms with a prefetch in every tile, 473-571 ms without).
 // Packing at load replaces the per-program transposition of the weight rows into a panel that the
 // row layout needed (about 15% of prefill), and one stream per program replaces 16 row streams.
 // Rows past T re-read the last valid one and are never stored. Column panels are the innermost grid
@@ -41,12 +43,13 @@ export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, row
   return out;
 }
 
-/** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0, k in chunks of C (the next chunk prefetched). */
+/** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0, k in chunks of C (the next chunk prefetched by the first tile). */
 function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const, C: Const): void {
   const T = x.dim(0);
   for (let kc = 0; kc < K; kc += C) {
-    for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 16, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), C);
+    dotTile(acc, 0, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), C);
+    for (let tt = R; tt < rows; tt += R) {
+      dotTile(acc, tt * 16, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j));
     }
   }
 }

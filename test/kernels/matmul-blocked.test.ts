@@ -114,19 +114,21 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
 
 test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row, the panel prefetched ahead, token rows through pointers), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
-  assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 3);
+  assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 5, "decode, then the first and the other tiles of a chunk for batched decode and for prefill");
   assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
   assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
   assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
   assert.ok(blocked.includes("_mm_prefetch((const char*)&wp[(((int64_t)(p) * 64 + (tsv_t0_k + 256)) * 16 + 0)], _MM_HINT_T0);"), "decode: the panel prefetched 256 k ahead");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1, "a prefetch per k step of every broadcast loop (K = 64: no single-step tail after the 4-way split)");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1, "a prefetch per k step of the decode loop (K = 64: no single-step tail after the 4-way split) and of each chunk's first tile");
+  assert.ok(blocked.includes("(kc_panelTiles0_matmulBlock2 + (tsv_t1_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
+  assert.ok(!blocked.includes("tsv_t2_k + 128") && !blocked.includes("tsv_t4_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
   assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_bf16(tsv_t1_row + 8);"), "batched decode: two panel vectors per k, widened on load");
   assert.ok(blocked.includes("__m256 tsv_t1_c3_1 = _mm256_loadu_ps("), "batched decode: 4 x 2 accumulators");
-  assert.ok(blocked.includes("__m256 tsv_t2_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 8 + 12);
-  assert.ok(blocked.includes("const float* tsv_t2_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
-  assert.ok(blocked.includes("const __m256 tsv_t2_a5 = _mm256_set1_ps(tsv_t2_pa5[tsv_t2_k]);"), "prefill: broadcasts through the row pointers");
+  assert.ok(blocked.includes("__m256 tsv_t4_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 * 8 + 2 * 12);
+  assert.ok(blocked.includes("const float* tsv_t4_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const __m256 tsv_t4_a5 = _mm256_set1_ps(tsv_t4_pa5[tsv_t4_k]);"), "prefill: broadcasts through the row pointers");
   const rows = emitCppKernel(irs[irs.length - 2]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
