@@ -14,6 +14,13 @@ import { measureMachineReference } from "./reference/roofline.ts";
  *  best run reported: one short run on this noisy 2-core machine swung by 30%. */
 const singleStreamRuns = 3;
 
+/** The best of singleStreamRuns single-stream decode rates, run r timing prompts[r mod length] alone. */
+async function bestSingleStreamRate(prompts: number[][], rate: (prompt: number[]) => Promise<number>): Promise<number> {
+  const rates: number[] = [];
+  for (let r = 0; r < singleStreamRuns; r++) rates.push(await rate(prompts[r % prompts.length]));
+  return Math.max(...rates);
+}
+
 export interface ThroughputOptions {
   model: string;
   /** The GGUF the llama.cpp peer runs (the same weights); omitted: no peer. */
@@ -56,18 +63,17 @@ async function runOurs(o: ThroughputOptions, prompts: number[][]): Promise<Throu
   const outs = await llm.generate(prompts.map((p) => ({ promptTokenIds: p })), params);
   const seconds = (performance.now() - t0) / 1000;
   const output = outs.reduce((a, r) => a + r.outputs[0].tokenIds.length, 0);
-  const singleRates: number[] = [];
-  for (let r = 0; r < singleStreamRuns; r++) {
-    const [single] = await llm.generate([{ promptTokenIds: prompts[r % prompts.length] }], params);
+  const singleStreamTokensPerSecond = await bestSingleStreamRate(prompts, async (prompt) => {
+    const [single] = await llm.generate([{ promptTokenIds: prompt }], params);
     const { firstTokenTime, lastTokenTime } = single.metrics;
-    singleRates.push((single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!));
-  }
+    return (single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!);
+  });
   llm.close();
   return {
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
-    singleStreamTokensPerSecond: Math.max(...singleRates),
+    singleStreamTokensPerSecond,
   };
 }
 
@@ -93,18 +99,17 @@ async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], threads: n
   const counts = await Promise.all(prompts.map((p) => generate(p)));
   const seconds = (performance.now() - t0) / 1000;
   const output = counts.reduce((a, b) => a + b.n, 0);
-  const singleRates: number[] = [];
-  for (let r = 0; r < singleStreamRuns; r++) {
-    const single = await generate(prompts[r % prompts.length]);
-    singleRates.push((single.n - 1) / single.decodeSeconds);
-  }
+  const singleStreamTokensPerSecond = await bestSingleStreamRate(prompts, async (prompt) => {
+    const single = await generate(prompt);
+    return (single.n - 1) / single.decodeSeconds;
+  });
   await context.dispose();
   await model.dispose();
   return {
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
-    singleStreamTokensPerSecond: Math.max(...singleRates),
+    singleStreamTokensPerSecond,
   };
 }
 

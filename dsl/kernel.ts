@@ -17,8 +17,8 @@ export interface KernelOptions {
   /**
    * Factors whose product approximates the scalar operations of one launch (parsed like grid).
    * The CPU backend runs a launch below a threshold on the calling thread, because waking a
-   * sleeping pool worker costs tens of microseconds. Without it, the compiler estimates work from the
-   * kernel body's constant loop counts, which misjudges kernels whose tiles are mostly idle at
+   * sleeping pool worker costs tens of microseconds. Without it, the compiler estimates work from
+   * the kernel body's constant loop counts, which misjudges kernels whose tiles are mostly idle at
    * small sizes (a matmul at decode) or whose loops run over the context.
    */
   work?: (...args: Global[]) => number[];

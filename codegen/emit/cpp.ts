@@ -2,11 +2,10 @@
 // becomes one program lambda over the flattened grid (axis 0 innermost), run by the runtime's
 // thread pool (tsv_parallel_for, runtime/native/parallel.cc); forEach becomes an `omp simd` loop
 // (its iterations are independent by the DSL's contract, so GCC may vectorise bodies with selects
-// and stores); reductions become
-// `omp simd` reduction loops (so f32 sums vectorise without -ffast-math); dotTile becomes a
-// register-tiled AVX2/FMA micro-kernel where the target has it (cpp-tile.ts); exp is the prelude's
-// branch-free tsv_expf and max/min its compare forms, so loops over softmax numerators, SiLU and
-// running maxima vectorise too.
+// and stores); reductions become `omp simd` reduction loops (so f32 sums vectorise without
+// -ffast-math); dotTile becomes a register-tiled AVX2/FMA micro-kernel where the target has it
+// (cpp-tile.ts); exp is the prelude's branch-free tsv_expf and max/min its compare forms, so loops
+// over softmax numerators, SiLU and running maxima vectorise too.
 import { banner } from "./banner.ts";
 import { cType, ExprPrinter, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import { emitDotTile } from "./cpp-tile.ts";

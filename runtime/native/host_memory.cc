@@ -10,8 +10,6 @@
 namespace tsv {
 namespace {
 
-constexpr size_t kHugePage = size_t(2) << 20;
-
 std::mutex g_mutex;
 std::unordered_map<void*, size_t>& mappings() {
   static auto* m = new std::unordered_map<void*, size_t>();
@@ -21,14 +19,14 @@ std::unordered_map<void*, size_t>& mappings() {
 }  // namespace
 
 void* hostAllocLarge(size_t bytes) {
-  const size_t length = ((bytes == 0 ? 1 : bytes) + kHugePage - 1) / kHugePage * kHugePage;
+  const size_t length = ((bytes == 0 ? 1 : bytes) + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
   // Map one huge page more than asked, then trim both ends so the mapping starts on a huge page.
-  void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw = mmap(nullptr, length + kHugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
   if (aligned > start) munmap(raw, aligned - start);
-  if (aligned + length < start + length + kHugePage) munmap(reinterpret_cast<void*>(aligned + length), start + kHugePage - aligned);
+  if (aligned < start + kHugePageBytes) munmap(reinterpret_cast<void*>(aligned + length), start + kHugePageBytes - aligned);
   void* p = reinterpret_cast<void*>(aligned);
   madvise(p, length, MADV_HUGEPAGE);  // a hint: where the kernel refuses it, 4 KiB pages still work
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -7,6 +7,9 @@
 
 namespace tsv {
 
+/** The transparent huge page size on x86-64: buffers from this size up go on huge pages. */
+constexpr size_t kHugePageBytes = size_t(2) << 20;
+
 /** nullptr when out of memory. Without huge pages (a kernel set to `never`) this is still valid memory. */
 void* hostAllocLarge(size_t bytes);
 /** Frees what hostAllocLarge returned; false (and nothing done) for any other pointer. */

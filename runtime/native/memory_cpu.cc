@@ -8,7 +8,7 @@
 namespace tsv {
 
 void* deviceAlloc(size_t bytes) {
-  if (bytes >= (size_t(2) << 20)) return hostAllocLarge(bytes);
+  if (bytes >= kHugePageBytes) return hostAllocLarge(bytes);
   const size_t rounded = bytes == 0 ? 64 : ((bytes + 63) / 64) * 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p) std::memset(p, 0, rounded);

@@ -1,5 +1,5 @@
-// Native runtime services beyond kernels (sampler, model, weight packing, host buffers) register here, so
-// module.cc stays the same whatever a build contains.
+// Native runtime services beyond kernels (sampler, model, weight packing, host buffers) register
+// here, so module.cc stays the same whatever a build contains.
 #include <napi.h>
 
 void tsvRegisterSampler(Napi::Env env, Napi::Object exports);
