@@ -11,13 +11,17 @@ mkdir -p "$OUT" /tmp/node
 export PYTHONUNBUFFERED=1 LD_LIBRARY_PATH="$G${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 xz -dc "$G/node.xz" > /tmp/node/node && chmod +x /tmp/node/node
 NODE=/tmp/node/node
+# cuBLASLt for the optional GEMM baseline: the one PyTorch's wheels bring.
+CUBLAS=$(python3 -c 'import glob, site; print(":".join(glob.glob(site.getsitepackages()[0] + "/nvidia/*/lib")))' 2>/dev/null)
+export LD_LIBRARY_PATH="$LD_LIBRARY_PATH${CUBLAS:+:$CUBLAS}"
 log() { echo "== $* ($(date +%T))"; }
 run() { timeout "$1" "${@:2}" 2>&1 | tee -a "$OUT/log.txt" | grep -E "^RESULT|Error|error" | head -40; }
 
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-ONLY="${1:-all}"   # "8b" reruns only the Llama-3-8B-shaped part
+ONLY="${1:-all}"   # "8b" reruns only the kernels and the Llama-3-8B-shaped part
+log roofline;         run 60 python3 bench/gpu/roofline.py
+log kernels;          run 90 $NODE --max-old-space-size=32768 "$G/main.mjs" kernels
 if [ "$ONLY" = all ]; then
-log kernels;          run 90 $NODE "$G/main.mjs" kernels
 TINY=$(cat "$G/tiny-models.txt")
 log hf-small;         run 150 python3 bench/gpu/make_models.py "$G" $TINY stories260K-hf
 log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-llama 8 32 16

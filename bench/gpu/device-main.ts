@@ -11,6 +11,7 @@ import { fromNative, launch, packArguments, toNative, type NativeKernel } from "
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { Global } from "../../dsl/global.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
+import type { ModelInput } from "../../runtime/engine/model-runner.ts";
 import { CompiledModelRunner, type ModelArtifact } from "../../runtime/model/compiled-runner.ts";
 import { cloneArgs } from "../../test/support/kernel-args.ts";
 import { BatchedGreedy, SingleSequence } from "../../test/support/model-driver.ts";
@@ -39,7 +40,7 @@ function maxError(actual: Global, expected: Global): { abs: number; rel: number 
 function kernels(): void {
   const irs = JSON.parse(fs.readFileSync(path.join(here, "kernels.json"), "utf8")) as KernelIR[];
   const addon = createRequire(import.meta.url)(path.join(here, "gpu_kernels.node")) as KernelAddon;
-  kernelCases.forEach((c, i) => {
+  kernelCases.forEach((c, i) => attempt({ kind: "kernel", name: c.name }, () => {
     const ir = irs[i];
     const args = c.check();
     const expected = cloneArgs(args);
@@ -56,7 +57,16 @@ function kernels(): void {
       if (c.cublasLt) result.cublasLt = cublasLtBaseline(addon, args, expected[2] as Global, t.args, t.flops, seconds);
     }
     report(result);
-  });
+  }));
+}
+
+/** Runs one part of the check; a failure is reported as a result (with what failed) and the rest goes on. */
+function attempt(what: Record<string, unknown>, part: () => void): void {
+  try {
+    part();
+  } catch (e) {
+    report({ ...what, failed: (e as Error).stack ?? String(e) });
+  }
 }
 
 /** The same GEMM through cuBLASLt: its error against the reference on the check arguments, its speed on the timing ones, and ours relative to it. */
@@ -86,22 +96,30 @@ async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSe
   return CompiledModelRunner.fromArtifact(loaded, artifact, { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens });
 }
 
-async function parity(runner: CompiledModelRunner, dir: string, name: string, loadSeconds: number): Promise<void> {
+function parity(runner: CompiledModelRunner, dir: string, name: string, loadSeconds: number): void {
   const ref = JSON.parse(fs.readFileSync(path.join(dir, "reference.json"), "utf8")) as { ids: number[]; vocab: number };
-  const theirs = new Float32Array(fs.readFileSync(path.join(dir, "reference_logits.f32")).buffer.slice(0));
+  const logitsFile = (file: string) => new Float32Array(fs.readFileSync(path.join(dir, file)).buffer.slice(0));
   runner.initializeKvCache(256, 16);
   const ours = new SingleSequence(runner, 16, 256).feed(ref.ids, true);
+  const result: Record<string, unknown> = { kind: "parity", model: name, positions: ref.ids.length, ...compareLogits(ours, logitsFile("reference_logits.f32"), ref.vocab), loadSeconds };
+  // A 16-bit checkpoint also has transformers' logits with f32 compute over the same weights: the
+  // arithmetic tsvllm does, so the tight comparison.
+  if (fs.existsSync(path.join(dir, "reference_logits_f32_compute.f32"))) result.f32Compute = compareLogits(ours, logitsFile("reference_logits_f32_compute.f32"), ref.vocab);
+  report(result);
+}
+
+function compareLogits(ours: Float32Array, theirs: Float32Array, vocab: number): { maxAbsLogitDiff: number; maxAbsProbDiff: number; argmaxAgree: number } {
   let maxLogit = 0;
   let maxProb = 0;
   let argmaxAgree = 0;
-  for (let r = 0; r < ref.ids.length; r++) {
-    const a = ours.subarray(r * ref.vocab, (r + 1) * ref.vocab);
-    const b = theirs.subarray(r * ref.vocab, (r + 1) * ref.vocab);
+  for (let r = 0; r < theirs.length / vocab; r++) {
+    const a = ours.subarray(r * vocab, (r + 1) * vocab);
+    const b = theirs.subarray(r * vocab, (r + 1) * vocab);
     const pa = softmax(a);
     const pb = softmax(b);
     let ia = 0;
     let ib = 0;
-    for (let v = 0; v < ref.vocab; v++) {
+    for (let v = 0; v < vocab; v++) {
       maxLogit = Math.max(maxLogit, Math.abs(a[v] - b[v]));
       maxProb = Math.max(maxProb, Math.abs(pa[v] - pb[v]));
       if (a[v] > a[ia]) ia = v;
@@ -109,7 +127,7 @@ async function parity(runner: CompiledModelRunner, dir: string, name: string, lo
     }
     if (ia === ib) argmaxAgree++;
   }
-  report({ kind: "parity", model: name, positions: ref.ids.length, maxAbsLogitDiff: maxLogit, maxAbsProbDiff: maxProb, argmaxAgree, loadSeconds });
+  return { maxAbsLogitDiff: maxLogit, maxAbsProbDiff: maxProb, argmaxAgree };
 }
 
 function softmax(row: Float32Array): Float64Array {
@@ -139,13 +157,48 @@ function throughput(runner: CompiledModelRunner, name: string, batch: number, pr
   const seconds = (performance.now() - t0) / 1000;
   const generated = outputs.reduce((a, o) => a + o.length, 0);
   report({ kind: "throughput", model: name, batch, promptLen, outputLen, batch1DecodeTokS: decodeTokS, batchedOutputTokS: generated / seconds, batchedSeconds: seconds, firstOutput: outputs[0].slice(0, 8) });
+  // Where a decode step's time goes: the cache now holds every sequence's prompt and output.
+  for (const S of [1, batch]) attempt({ kind: "profile", model: name, seqs: S }, () => profileDecode(runner, name, S, promptLen + outputLen - 1, blocksPerSeq));
+}
+
+/** One decode step of S sequences at `position` (block tables as BatchedGreedy laid them out), profiled per launch and summed per kind of launch. */
+function profileDecode(runner: CompiledModelRunner, name: string, S: number, position: number, blocksPerSeq: number): void {
+  const slot = (s: number) => (s * blocksPerSeq + Math.floor(position / 16)) * 16 + (position % 16);
+  const input: ModelInput = {
+    numSeqs: S, numTokens: S,
+    inputIds: Int32Array.from({ length: S }, (_, s) => 5 + s),
+    positions: new Int32Array(S).fill(position),
+    slotMapping: Int32Array.from({ length: S }, (_, s) => slot(s)),
+    blockTables: Int32Array.from({ length: S * blocksPerSeq }, (_, i) => i),
+    maxBlocksPerSeq: blocksPerSeq,
+    contextLens: new Int32Array(S).fill(position + 1),
+    queryStartLoc: Int32Array.from({ length: S + 1 }, (_, s) => s),
+    logitsIndices: Int32Array.from({ length: S }, (_, s) => s),
+    blockCopies: new Int32Array(0),
+  };
+  runner.profile(input);  // warm-up
+  const started = performance.now();
+  const { launches } = runner.profile(input);
+  const wallMs = performance.now() - started;
+  const byKind = new Map<string, { milliseconds: number; launches: number }>();
+  for (const l of launches) {
+    const kind = l.what.replace(/^layer \d+: /, "").replace(/layers\.\d+\./, "").replace(/model\.|\.weight/g, "");
+    const k = byKind.get(kind) ?? { milliseconds: 0, launches: 0 };
+    k.milliseconds += l.milliseconds;
+    k.launches++;
+    byKind.set(kind, k);
+  }
+  const kernelMs = launches.reduce((a, l) => a + l.milliseconds, 0);
+  const top = [...byKind].sort((a, b) => b[1].milliseconds - a[1].milliseconds).map(([kind, v]) => ({ kind, ...v }));
+  report({ kind: "profile", model: name, seqs: S, position, launches: launches.length, kernelMs, wallMs, byKind: top });
 }
 
 async function model(dir: string, name: string, batch: number, promptLen: number, outputLen: number): Promise<void> {
   const started = performance.now();
   const runner = await loadRunner(dir, name, Math.max(batch * promptLen, 512), Math.max(batch, 1));
-  await parity(runner, dir, name, (performance.now() - started) / 1000);
-  if (batch > 0) throughput(runner, name, batch, promptLen, outputLen);
+  const loadSeconds = (performance.now() - started) / 1000;
+  attempt({ kind: "parity", model: name }, () => parity(runner, dir, name, loadSeconds));
+  if (batch > 0) attempt({ kind: "throughput", model: name }, () => throughput(runner, name, batch, promptLen, outputLen));
 }
 
 const [mode, ...rest] = process.argv.slice(2);

@@ -5,6 +5,7 @@ import type { Specialization } from "../../codegen/ir/specialize.ts";
 import { addRmsNorm } from "../../dsl/kernels/add-rms-norm.ts";
 import { siluMul } from "../../dsl/kernels/activations.ts";
 import { matmul } from "../../dsl/kernels/matmul.ts";
+import { matmulDecode } from "../../dsl/kernels/matmul-decode.ts";
 import { matmulMma } from "../../dsl/kernels/matmul-mma.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
@@ -37,6 +38,11 @@ function pagedBatch(seqs: number, len: number, BS: number) {
   return { blockTables, seqIdx, positions, numBlocks: seqs * blocksPerSeq };
 }
 
+/** A decode-shaped matmul: T tokens of f32 activations over an [N, K] bf16 weight, which it reads once. */
+function gemvTiming(T: number, N: number, K: number) {
+  return { args: [randomGlobal("f32", [T, K]), randomGlobal("bf16", [N, K], 0.05), new Global("f32", [T, N]), K], bytes: N * K * 2, flops: 2 * T * N * K };
+}
+
 export const kernelCases: KernelCase[] = [
   {
     name: "addRmsNorm bf16 D4096",
@@ -55,6 +61,18 @@ export const kernelCases: KernelCase[] = [
     check: () => [randomGlobal("f32", [3, 4096]), randomGlobal("bf16", [64, 4096], 0.05), new Global("f32", [3, 64]), 4096],
     timing: () => ({ args: [randomGlobal("f32", [1, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("f32", [1, 4096]), 4096], bytes: 4096 * 4096 * 2, flops: 2 * 4096 * 4096 }),
   },
+  {
+    name: "matmul (per-token GEMV) bf16 32 tokens x 28672x4096",
+    file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,
+    check: () => [randomGlobal("f32", [3, 4096]), randomGlobal("bf16", [64, 4096], 0.05), new Global("f32", [3, 64]), 4096],
+    timing: () => gemvTiming(32, 28672, 4096),
+  },
+  ...[[1, 4096, 4096], [1, 28672, 4096], [32, 28672, 4096], [32, 4096, 14336]].map(([T, N, K]): KernelCase => ({
+    name: `matmulDecode bf16 ${T} tokens x ${N}x${K}`,
+    file: "dsl/kernels/matmul-decode.ts", exportName: "matmulDecode", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K } }, reference: matmulDecode,
+    check: () => [randomGlobal("f32", [3, K]), randomGlobal("bf16", [64, K], 0.05), new Global("f32", [3, 64]), K],
+    timing: () => gemvTiming(T, N, K),
+  })),
   {
     name: "matmul (GEMM) bf16 512x4096x4096",
     file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,

@@ -2,7 +2,7 @@
 // the CUDA model addons (sm_80 + sm_90a, static cudart), writes the HF configs the GPU machine
 // makes checkpoints from, copies stories260K-hf, and bundles device-main.ts into .gpu/main.mjs
 // (esbuild, which ships with tsx), so the run there needs no node_modules and no compiler.
-// Usage: npx tsx bench/gpu/prepare.ts   (then run bench/gpu/check.sh with the device tool)
+// Usage: npx tsx bench/gpu/prepare.ts [MODEL ...]   (then run bench/gpu/check.sh with the device tool)
 import fs from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
@@ -28,7 +28,9 @@ log(`kernel addon: ${irs.length} kernels${kernels.cacheHit ? " (cache hit)" : ""
 fs.writeFileSync(path.join(gpu, "tiny-models.txt"), `${Object.keys(tinyModels).join("\n")}\n`);
 const stories = path.join(repoRoot, "../shared/models/stories260K-hf");
 const models: Record<string, { dtype: "f32" | "bf16"; config: Record<string, unknown> }> = { ...gpuModels, "stories260K-hf": { dtype: "f32", config: JSON.parse(fs.readFileSync(path.join(stories, "config.json"), "utf8")) } };
-for (const [name, { dtype, config }] of Object.entries(models)) {
+// Model names on the command line build only those (a rerun of part of the check).
+const only = process.argv.slice(2);
+for (const [name, { dtype, config }] of Object.entries(models).filter(([n]) => only.length === 0 || only.includes(n))) {
   const dir = path.join(gpu, "hf", name);
   fs.mkdirSync(dir, { recursive: true });
   if (name === "stories260K-hf") for (const f of fs.readdirSync(stories)) fs.copyFileSync(path.join(stories, f), path.join(dir, f));

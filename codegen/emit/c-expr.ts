@@ -61,7 +61,16 @@ export class ExprPrinter {
   }
 
   private dimExpr(g: GlobalParam, axis: number): string {
-    return String(fixedDimSize(g.dims[axis], this.ir.consts) ?? dimName(g.name, axis));
+    return String(this.fixedDim(g.name, axis) ?? dimName(g.name, axis));
+  }
+
+  /** The axis's size when the specialisation fixes it (a Const dimension), else undefined. */
+  fixedDim(global: string, axis: number): number | undefined {
+    return fixedDimSize(this.globalParam(global).dims[axis], this.ir.consts);
+  }
+
+  globalParam(global: string): GlobalParam {
+    return this.globals.get(global)!;
   }
 
   dtypeOf(global: string): string {
@@ -69,8 +78,13 @@ export class ExprPrinter {
   }
 
   loadExpr(global: string, offset: string): string {
+    return this.loadedValue(global, `${global}[${offset}]`);
+  }
+
+  /** A stored element of `global` (C text) as the f32/i32 value a load gives. */
+  loadedValue(global: string, element: string): string {
     const convert = loadConversion[this.dtypeOf(global)];
-    return convert ? `${convert}(${global}[${offset}])` : `${global}[${offset}]`;
+    return convert ? `${convert}(${element})` : element;
   }
 
   storeValue(global: string, value: string): string {

@@ -2,6 +2,7 @@
 // launcher with the uniform launch ABI. One program = one thread block; reductions are warp
 // shuffles then a shared-memory pass over warps, in a fixed order the emulator reproduces.
 import { banner } from "./banner.ts";
+import { vectorizedFor } from "./cuda-vector-loads.ts";
 import { cType, dimName, ExprPrinter, pointerType, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import type { IExpr } from "../ir/types.ts";
 import { mmaAccumulators, type MmaTiling, type TStmt, type ThreadKernel } from "../lower/thread-ir.ts";
@@ -42,7 +43,7 @@ export function emitCudaKernel(tk: ThreadKernel): string {
     `  [[maybe_unused]] const int tsv_pid0 = (int)(tsv_block % tsv_g0);`,
     `  [[maybe_unused]] const int tsv_pid1 = (int)((tsv_block / tsv_g0) % tsv_g1);`,
     `  [[maybe_unused]] const int tsv_pid2 = (int)(tsv_block / (tsv_g0 * tsv_g1));`,
-    ...tk.body.flatMap((s) => stmt(s, p, "  ", tk.halfScratch)),
+    ...tk.body.flatMap((s) => stmt(s, p, "  ", tk)),
     `}`,
     ``,
     `extern "C" void ${ir.symbol}(void* const* ptrs, const double* scalars, const int64_t* dims, cudaStream_t stream) {`,
@@ -60,8 +61,9 @@ export function emitCudaKernel(tk: ThreadKernel): string {
 /** Template arguments of the prelude's warp-tiled mma routines. */
 const mmaShape = (t: MmaTiling) => `${t.warpRows}, ${t.warpCols}, ${t.warpsN}`;
 
-function stmt(s: TStmt, p: ExprPrinter, ind: string, halves: ThreadKernel["halfScratch"]): string[] {
-  const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  ", halves));
+function stmt(s: TStmt, p: ExprPrinter, ind: string, tk: ThreadKernel): string[] {
+  const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  ", tk));
+  const halves = tk.halfScratch;
   const e = (x: IExpr) => p.print(x);
   switch (s.op) {
     case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
@@ -71,9 +73,13 @@ function stmt(s: TStmt, p: ExprPrinter, ind: string, halves: ThreadKernel["halfS
       const half = halves[s.scratch];
       return [`${ind}${s.scratch}[${e(s.index)}] = ${half ? `tsv_f32_to_${half.type}(${e(s.value)})` : e(s.value)};`];
     }
-    case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
+    case "for": {
+      const loop = (l: typeof s, at: string) => [`${at}for (int ${l.index} = ${e(l.start)}; ${l.index} < ${e(l.end)}; ${l.index} += ${e(l.step)}) {`, ...l.body.flatMap((x) => stmt(x, p, at + "  ", tk)), `${at}}`];
+      return vectorizedFor(s, p, ind, loop) ?? loop(s, ind);
+    }
     case "if": return [`${ind}if (${e(s.cond)}) {`, ...block(s.then), ...(s.else.length ? [`${ind}} else {`, ...block(s.else)] : []), `${ind}}`];
-    case "threadLoop": return [`${ind}for (int ${s.index} = (int)threadIdx.x; ${s.index} < ${e(s.count)}; ${s.index} += (int)blockDim.x) {`, ...block(s.body), `${ind}}`];
+    // Every launch uses the kernel's thread count, so the stride is a constant nvcc can unroll by.
+    case "threadLoop": return [`${ind}for (int ${s.index} = (int)threadIdx.x; ${s.index} < ${e(s.count)}; ${s.index} += ${tk.ir.threads}) {`, ...block(s.body), `${ind}}`];
     case "blockReduce": return [`${ind}${s.name} = tsv_block_all_reduce_${s.kind}(${s.name}, tsv_red);`];
     case "barrier": return [`${ind}__syncthreads();`];
     case "leader": return [`${ind}if (threadIdx.x == 0) {`, ...block(s.body), `${ind}}`];

@@ -24,7 +24,9 @@ export interface ForwardConfig {
   /**
    * The dense matmuls' kernels and weight layout. "cpu": weights packed into panels, matmulBlocked.
    * "gpu": weights as stored; steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped
-   * matmul (one program per output, k across the block), larger ones, for f16/bf16 weights, cast
+   * matmulDecode (one program per weight row, every token in turn, k across the block; the
+   * per-output matmul where K is not a multiple of 8), larger
+   * ones, for f16/bf16 weights, cast
    * the activations to the weights' dtype and run the tensor-core matmulMma. Either plan renders
    * to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
    */
@@ -186,7 +188,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const rows = byId.get(n.x)!.value.rows;
         const slot = rows === "T" || rows === "L" ? castSlot.get(rows) : undefined;
         const weight = { ptr: weightRef(w.name), dims: [String(N), String(K)] };
-        const gemv = (when?: string) => launch("matmul", n.bias === null ? "matmul" : "matmulBias", { dtypes: { A, W }, consts: { K } }, [x, weight, ...bias, out()], [], `linear ${w.name}`, when);
+        const [file, name] = K % 8 === 0 ? ["matmul-decode", n.bias === null ? "matmulDecode" : "matmulBiasDecode"] : ["matmul", n.bias === null ? "matmul" : "matmulBias"];
+        const gemv = (when?: string) => launch(file, name, { dtypes: { A, W }, consts: { K } }, [x, weight, ...bias, out()], [], `linear ${w.name}`, when);
         if (slot === undefined) {
           gemv();
           break;
@@ -263,12 +266,13 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, activation: Float
 
 function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph, target: "cpu" | "cuda"): string {
   const cuda = target === "cuda";
-  const body = launches.map((l) => {
+  const body = launches.map((l, i) => {
     const dims = l.pointers.flatMap((p) => p.dims);
     const lines = [`  ${l.when ? `if (${l.when}) ` : ""}{  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
     lines.push(`    const double s[] = {${[...l.scalars.map((v) => (Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
     lines.push(`    const int64_t d[] = {${dims.join(", ")}};`);
-    lines.push(`    ${l.kernel.symbol}(p, s, d${cuda ? ", stream" : ""});`, `  }`);
+    lines.push(`    ${l.kernel.symbol}(p, s, d${cuda ? ", stream" : ""});`);
+    lines.push(`    if (a.afterLaunch) a.afterLaunch(a.afterLaunchContext, ${i}, ${JSON.stringify(l.comment)});`, `  }`);
     return lines.join("\n");
   });
   const kvBlockBytes = cfg.blockSize * cfg.numKvHeads * cfg.headDim * bytesOf(cfg.kvCacheDType);

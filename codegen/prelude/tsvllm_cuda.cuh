@@ -44,6 +44,21 @@ struct TsvSum { __device__ float operator()(float a, float b) const { return a +
 struct TsvMax { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
 struct TsvMin { __device__ float operator()(float a, float b) const { return fminf(a, b); } };
 
+// V consecutive elements from src into dst in 4- to 16-byte loads (codegen/emit/cuda-vector-loads.ts
+// emits it only where src is aligned to the load: a cudaMalloc'd buffer at a multiple of V).
+template <int V, class T>
+__device__ __forceinline__ void tsv_load_vector(T* dst, const T* src) {
+  constexpr int bytes = V * (int)sizeof(T);
+  static_assert(bytes % 4 == 0 && bytes <= 32, "vector loads move 4 to 32 bytes");
+  if constexpr (bytes % 16 == 0) {
+    for (int i = 0; i < bytes / 16; i++) reinterpret_cast<uint4*>(dst)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
+  } else if constexpr (bytes == 8) {
+    *reinterpret_cast<uint2*>(dst) = __ldg(reinterpret_cast<const uint2*>(src));
+  } else {
+    for (int i = 0; i < bytes / 4; i++) reinterpret_cast<unsigned*>(dst)[i] = __ldg(reinterpret_cast<const unsigned*>(src) + i);
+  }
+}
+
 __device__ __forceinline__ float tsv_block_all_reduce_sum(float v, float* red) { return tsv_block_all_reduce(v, red, TsvSum()); }
 __device__ __forceinline__ float tsv_block_all_reduce_max(float v, float* red) { return tsv_block_all_reduce(v, red, TsvMax()); }
 __device__ __forceinline__ float tsv_block_all_reduce_min(float v, float* red) { return tsv_block_all_reduce(v, red, TsvMin()); }

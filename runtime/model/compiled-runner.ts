@@ -9,8 +9,18 @@ import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
 import { nativePanelPacker, prepareWeights, type PackingAddon } from "./weights.ts";
 
+/** One kernel launch of a profiled step: its index in the forward pass, what it computes, and its device time. */
+export interface LaunchTime {
+  launch: number;
+  what: string;
+  milliseconds: number;
+}
+
+type StepArguments = [inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number];
+
 interface NativeModel {
-  forward(inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number): void;
+  forward(...args: StepArguments): void;
+  profile(...args: StepArguments): LaunchTime[];
   copyBlocks(src: Int32Array, dst: Int32Array): void;
 }
 
@@ -81,6 +91,18 @@ export class CompiledModelRunner implements ModelRunner {
   }
 
   execute(input: ModelInput): Float32Array {
+    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    this.step(input, logits, "forward");
+    return logits;
+  }
+
+  /** Runs the step like execute(), also returning each kernel launch's device time in launch order. */
+  profile(input: ModelInput): { logits: Float32Array; launches: LaunchTime[] } {
+    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    return { logits, launches: this.step(input, logits, "profile") };
+  }
+
+  private step<M extends "forward" | "profile">(input: ModelInput, logits: Float32Array, method: M): ReturnType<NativeModel[M]> {
     if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called before execute()");
     if (input.blockCopies.length > 0) {
       const n = input.blockCopies.length / 2;
@@ -88,8 +110,6 @@ export class CompiledModelRunner implements ModelRunner {
     }
     const seqIdx = new Int32Array(input.numTokens);
     for (let s = 0; s < input.numSeqs; s++) seqIdx.fill(s, input.queryStartLoc[s], input.queryStartLoc[s + 1]);
-    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    this.native.forward(input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq);
-    return logits;
+    return this.native[method](input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq) as ReturnType<NativeModel[M]>;
   }
 }

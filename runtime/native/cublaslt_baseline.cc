@@ -120,11 +120,15 @@ Napi::Value cublasLtGemm(const Napi::CallbackInfo& info) {
   if (failed.empty()) {
     const float alpha = 1.0f, beta = 0.0f;
     const auto run = [&] { return lt.matmul(lt.handle, desc, &alpha, w.get(), a, x.get(), b, &beta, out.get(), d, out.get(), d, &best.algo, workspace.get(), workspaceBytes, nullptr); };
+    const auto synchronized = [&] {
+      const std::string error = tsv::synchronize();
+      if (!error.empty() && failed.empty()) failed = "cublasLtMatmul: " + error;
+    };
     check(run(), "cublasLtMatmul");
-    tsv::synchronize();
+    synchronized();
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < iterations && failed.empty(); i++) check(run(), "cublasLtMatmul");
-    tsv::synchronize();
+    synchronized();
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / (iterations > 0 ? iterations : 1);
     tsv::copyToHost(dataOf(info[2]), out.get(), bytesOf(info[2]));
   }

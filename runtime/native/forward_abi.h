@@ -24,6 +24,10 @@ struct ForwardArgs {
   int64_t numLogitRows;
   int64_t numBlocks;
   void* stream;  // cudaStream_t in CUDA builds; unused on CPU
+  // When set, called after each kernel launch with its index and what it computes (profiling:
+  // the model object marks the device's queue there); null in normal steps.
+  void (*afterLaunch)(void* context, int launch, const char* what);
+  void* afterLaunchContext;
 };
 
 // rows: 0 = one row per token (sized by maxNumBatchedTokens), 1 = one per logits row.

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace tsv {
 
@@ -11,10 +12,28 @@ void deviceFree(void* p);
 void copyToDevice(void* dst, const void* src, size_t bytes);
 void copyToHost(void* dst, const void* src, size_t bytes);
 void copyOnDevice(void* dst, const void* src, size_t bytes);
-/** Waits for queued work (CUDA); a no-op on CPU. */
-void synchronize();
+/** Waits for queued work and returns the first error the device reported since the last call
+ *  (a failed launch, a fault in a kernel), empty when none: CUDA reports launch errors only when
+ *  asked, so every caller that hands results back to JS checks. Always empty on CPU. */
+std::string synchronize();
 /** Whether kernels read host memory directly (so JS buffers can be used without a copy). */
 bool kernelsReadHostMemory();
+
+/** A point in the device's queue of work (a CUDA event; a clock reading on CPU, where kernels
+ *  run synchronously), for timing kernels in order without synchronising between them. */
+class TimeMark {
+ public:
+  TimeMark();
+  ~TimeMark();
+  TimeMark(const TimeMark&) = delete;
+  TimeMark& operator=(const TimeMark&) = delete;
+  void record();
+  /** Milliseconds of device time from `earlier` to this mark; both recorded, and synchronize() called since. */
+  double millisecondsSince(const TimeMark& earlier) const;
+
+ private:
+  void* handle_;
+};
 
 struct DeviceFree {
   void operator()(void* p) const { deviceFree(p); }

@@ -1,5 +1,6 @@
 // CPU builds: "device" memory is host memory: 64-byte aligned, and from 2 MiB up (the KV cache,
 // which attention streams) on huge pages (host_memory.h).
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include "host_memory.h"
@@ -20,7 +21,15 @@ void deviceFree(void* p) {
 void copyToDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyToHost(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyOnDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void synchronize() {}
+std::string synchronize() { return {}; }
 bool kernelsReadHostMemory() { return true; }
+
+using Clock = std::chrono::steady_clock;
+TimeMark::TimeMark() : handle_(new Clock::time_point()) {}
+TimeMark::~TimeMark() { delete static_cast<Clock::time_point*>(handle_); }
+void TimeMark::record() { *static_cast<Clock::time_point*>(handle_) = Clock::now(); }
+double TimeMark::millisecondsSince(const TimeMark& earlier) const {
+  return std::chrono::duration<double, std::milli>(*static_cast<Clock::time_point*>(handle_) - *static_cast<Clock::time_point*>(earlier.handle_)).count();
+}
 
 }  // namespace tsv

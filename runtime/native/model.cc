@@ -5,6 +5,7 @@
 // no forward pass; constructing a Model then throws.
 #include <napi.h>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 #include "forward_abi.h"
@@ -35,7 +36,7 @@ enum Input { kInputIds, kPositions, kSlotMapping, kSeqIdx, kBlockTables, kLogits
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
+    return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
   }
 
   // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries })
@@ -84,21 +85,71 @@ class Model : public Napi::ObjectWrap<Model> {
       for (int i = 0; i < kNumInputs; i++) {
         owned_.push_back(tsv::deviceBuffer((size_t)inputRows[i] * 4));
         stagedInputs_[i] = owned_.back().get();
+        if (!stagedInputs_[i]) { outOfMemory(env, "step inputs"); return; }
       }
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
+      if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
     }
+    const std::string error = tsv::synchronize();
+    if (!error.empty()) Napi::Error::New(env, "uploading the weights failed: " + error).ThrowAsJavaScriptException();
   }
 
  private:
   // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq)
   Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Step(info, nullptr);
+    return info.Env().Undefined();
+  }
+
+  // profile(same arguments as forward): runs the step with the device's queue marked after every
+  // launch and returns [{ launch, what, milliseconds }] in launch order (device time, so a CUDA
+  // step is not synchronised between kernels to measure it).
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Marks marks;
+    marks.start.record();
+    if (!Step(info, &marks)) return env.Undefined();
+    auto out = Napi::Array::New(env, marks.launches.size());
+    const tsv::TimeMark* previous = &marks.start;
+    for (size_t i = 0; i < marks.launches.size(); i++) {
+      auto entry = Napi::Object::New(env);
+      entry.Set("launch", marks.launches[i].index);
+      entry.Set("what", marks.launches[i].what);
+      entry.Set("milliseconds", marks.launches[i].mark->millisecondsSince(*previous));
+      previous = marks.launches[i].mark.get();
+      out.Set(i, entry);
+    }
+    return out;
+  }
+
+  struct Marks {
+    struct Launch {
+      int index;
+      const char* what;
+      std::unique_ptr<tsv::TimeMark> mark;
+    };
+    tsv::TimeMark start;
+    std::vector<Launch> launches;
+    static void after(void* context, int index, const char* what) {
+      auto* marks = static_cast<Marks*>(context);
+      marks->launches.push_back({index, what, std::make_unique<tsv::TimeMark>()});
+      marks->launches.back().mark->record();
+    }
+  };
+
+  // Runs one step (marking launches into `marks` when profiling); false with a JS exception on error.
+  bool Step(const Napi::CallbackInfo& info, Marks* marks) {
     Napi::Env env = info.Env();
     tsv::ForwardArgs a{};
     a.weights = weights_.data();
     a.kCache = kCache_.data();
     a.vCache = vCache_.data();
     a.buffers = buffers_.data();
+    if (marks) {
+      a.afterLaunch = &Marks::after;
+      a.afterLaunchContext = marks;
+    }
     const void* inputs[kNumInputs];
     for (int i = 0; i < kNumInputs; i++) {
       inputs[i] = dataOf(info[i]);
@@ -121,14 +172,16 @@ class Model : public Napi::ObjectWrap<Model> {
     a.numBlocks = numBlocks_;
     if (a.numTokens > maxTokens_ || a.numLogitRows > maxLogitRows_ || (int64_t)info[4].As<Napi::TypedArray>().ElementLength() > maxBlockTableEntries_) {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
-      return env.Undefined();
+      return false;
     }
     tsv_model_forward(a);
-    if (!tsv::kernelsReadHostMemory()) {
-      tsv::synchronize();
-      tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
+    const std::string error = tsv::synchronize();
+    if (!error.empty()) {
+      Napi::Error::New(env, "forward pass failed on the device: " + error).ThrowAsJavaScriptException();
+      return false;
     }
-    return env.Undefined();
+    if (!tsv::kernelsReadHostMemory()) tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
+    return true;
   }
 
   // copyBlocks(src: Int32Array, dst: Int32Array): copy-on-write of forked sequences' partial blocks.

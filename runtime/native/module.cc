@@ -53,6 +53,10 @@ struct Launch {
       for (size_t i = 0; i < host.size(); i++) {
         staged.push_back(tsv::deviceBuffer(bytes[i]));
         ptrs[i] = staged.back().get();
+        if (!ptrs[i]) {
+          Napi::Error::New(env, "out of device memory staging kernel buffer " + std::to_string(i)).ThrowAsJavaScriptException();
+          return false;
+        }
         tsv::copyToDevice(ptrs[i], host[i], bytes[i]);
       }
     }
@@ -69,10 +73,18 @@ struct Launch {
 #endif
   }
 
-  void finish() {
-    tsv::synchronize();
+  // Copies the outputs back; false (with a JS exception) when the device reported an error.
+  bool finish(Napi::Env env) {
+    if (!checked(env)) return false;
     if (!tsv::kernelsReadHostMemory())
       for (size_t i = 0; i < host.size(); i++) tsv::copyToHost(host[i], ptrs[i], bytes[i]);
+    return true;
+  }
+
+  static bool checked(Napi::Env env) {
+    const std::string error = tsv::synchronize();
+    if (!error.empty()) Napi::Error::New(env, "kernel launch failed: " + error).ThrowAsJavaScriptException();
+    return error.empty();
   }
 };
 
@@ -80,7 +92,7 @@ Napi::Value callKernel(const Napi::CallbackInfo& info) {
   Launch launch;
   if (!launch.parse(info)) return info.Env().Undefined();
   launch.run(reinterpret_cast<tsv::KernelFn>(info.Data()));
-  launch.finish();
+  launch.finish(info.Env());
   return info.Env().Undefined();
 }
 
@@ -92,10 +104,10 @@ Napi::Value timeKernel(const Napi::CallbackInfo& info) {
   const auto fn = reinterpret_cast<tsv::KernelFn>(info.Data());
   const int iterations = info[3].As<Napi::Number>().Int32Value();
   launch.run(fn);
-  tsv::synchronize();
+  if (!Launch::checked(info.Env())) return info.Env().Undefined();
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < iterations; i++) launch.run(fn);
-  tsv::synchronize();
+  if (!Launch::checked(info.Env())) return info.Env().Undefined();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Napi::Number::New(info.Env(), seconds / iterations);
 }

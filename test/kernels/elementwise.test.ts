@@ -10,7 +10,7 @@ import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runRefe
 type F = "f32" | "f16" | "bf16";
 const floats: F[] = ["f32", "f16", "bf16"];
 const D = 80;
-const I = 200;
+const I = 1100; // over two 512-column chunks, the last one partial
 const embeddingTypes: { W: F; A: F }[] = [...floats.map((A) => ({ W: A, A })), { W: "bf16", A: "f32" }];
 const specs: KernelSpec[] = [
   ...embeddingTypes.map(({ W, A }) => ({ file: "dsl/kernels/embedding.ts", exportName: "embedding", spec: { dtypes: { W, A }, consts: { D } } })),

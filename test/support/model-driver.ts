@@ -16,11 +16,16 @@ export class SingleSequence {
 
   /** Feeds tokens; returns logits rows for every fed token ([tokens.length, vocab]). */
   feed(tokens: readonly number[], allLogits: boolean): Float32Array {
+    return this.runner.execute(this.next(tokens, allLogits));
+  }
+
+  /** The step that feeds these tokens (logits rows for all of them, or the last), with the sequence advanced past them. */
+  next(tokens: readonly number[], allLogits: boolean): ModelInput {
     const T = tokens.length;
     const positions = Int32Array.from(tokens, (_, i) => this.length + i);
     const slotMapping = Int32Array.from(positions, (p) => this.slot(p));
     this.length += T;
-    const input: ModelInput = {
+    return {
       numSeqs: 1,
       numTokens: T,
       inputIds: Int32Array.from(tokens),
@@ -33,7 +38,6 @@ export class SingleSequence {
       logitsIndices: allLogits ? Int32Array.from(tokens, (_, i) => i) : Int32Array.from([T - 1]),
       blockCopies: new Int32Array(0),
     };
-    return this.runner.execute(input);
   }
 }
 
