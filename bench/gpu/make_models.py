@@ -29,8 +29,25 @@ def load(folder, dtype):
         return AutoModelForCausalLM.from_pretrained(folder, torch_dtype=dtype).cuda().eval()
 
 
+# Fields transformers 5 declares as floats: a whole number in config.json (JSON from JavaScript
+# writes 5.0 as 5) fails its strict validation, so such values are rewritten as floats first.
+FLOAT_FIELDS = ("final_logit_softcapping", "attn_logit_softcapping", "rope_theta", "rms_norm_eps")
+
+
+def normalize_config(folder):
+    path = os.path.join(folder, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    for field in FLOAT_FIELDS:
+        if isinstance(config.get(field), int):
+            config[field] = float(config[field])
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+
+
 def build(name):
     folder = os.path.join(gpu_dir, "hf", name)
+    normalize_config(folder)
     config = AutoConfig.from_pretrained(folder)
     # A family default (Phi-3's 32000) can lie outside a test-shape vocabulary, which nn.Embedding
     # refuses; the pad token plays no part in the logits compared.
