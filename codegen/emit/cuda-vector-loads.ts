@@ -6,7 +6,6 @@
 // scalar loads nvcc cannot merge (it does not know the pointer's alignment); only buffers the
 // kernel does not write, since the loads use the read-only cache. The loop itself and
 // its summation order are unchanged, so the result is the thread IR's (the emulator's) to the bit.
-import { fixedDimSize } from "../../dsl/global.ts";
 import type { IExpr } from "../ir/types.ts";
 import { forEachExpr, mapExpr, substituteVars } from "../ir/walk.ts";
 import type { TStmt } from "../lower/thread-ir.ts";
