@@ -11,7 +11,6 @@ import { fromNative, launch, packArguments, toNative, type NativeKernel } from "
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { Global } from "../../dsl/global.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
-import type { ModelInput } from "../../runtime/engine/model-runner.ts";
 import { CompiledModelRunner, type ModelArtifact } from "../../runtime/model/compiled-runner.ts";
 import { cloneArgs } from "../../test/support/kernel-args.ts";
 import { BatchedGreedy, SingleSequence } from "../../test/support/model-driver.ts";
@@ -161,21 +160,9 @@ function throughput(runner: CompiledModelRunner, name: string, batch: number, pr
   for (const S of [1, batch]) attempt({ kind: "profile", model: name, seqs: S }, () => profileDecode(runner, name, S, promptLen + outputLen - 1, blocksPerSeq));
 }
 
-/** One decode step of S sequences at `position` (block tables as BatchedGreedy laid them out), profiled per launch and summed per kind of launch. */
+/** One decode step of S sequences at `position` (blocks as BatchedGreedy laid them out), profiled per launch and summed per kind of launch. */
 function profileDecode(runner: CompiledModelRunner, name: string, S: number, position: number, blocksPerSeq: number): void {
-  const slot = (s: number) => (s * blocksPerSeq + Math.floor(position / 16)) * 16 + (position % 16);
-  const input: ModelInput = {
-    numSeqs: S, numTokens: S,
-    inputIds: Int32Array.from({ length: S }, (_, s) => 5 + s),
-    positions: new Int32Array(S).fill(position),
-    slotMapping: Int32Array.from({ length: S }, (_, s) => slot(s)),
-    blockTables: Int32Array.from({ length: S * blocksPerSeq }, (_, i) => i),
-    maxBlocksPerSeq: blocksPerSeq,
-    contextLens: new Int32Array(S).fill(position + 1),
-    queryStartLoc: Int32Array.from({ length: S + 1 }, (_, s) => s),
-    logitsIndices: Int32Array.from({ length: S }, (_, s) => s),
-    blockCopies: new Int32Array(0),
-  };
+  const input = new BatchedGreedy(runner, 16, blocksPerSeq).input(Array.from({ length: S }, (_, s) => [5 + s]), new Array<number>(S).fill(position + 1));
   runner.profile(input);  // warm-up
   const started = performance.now();
   const { launches } = runner.profile(input);

@@ -91,18 +91,16 @@ export class CompiledModelRunner implements ModelRunner {
   }
 
   execute(input: ModelInput): Float32Array {
-    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    this.step(input, logits, "forward");
-    return logits;
+    return this.step(input, "forward").logits;
   }
 
   /** Runs the step like execute(), also returning each kernel launch's device time in launch order. */
   profile(input: ModelInput): { logits: Float32Array; launches: LaunchTime[] } {
-    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    return { logits, launches: this.step(input, logits, "profile") };
+    const { logits, returned } = this.step(input, "profile");
+    return { logits, launches: returned };
   }
 
-  private step<M extends "forward" | "profile">(input: ModelInput, logits: Float32Array, method: M): ReturnType<NativeModel[M]> {
+  private step<M extends "forward" | "profile">(input: ModelInput, method: M): { logits: Float32Array; returned: ReturnType<NativeModel[M]> } {
     if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called before execute()");
     if (input.blockCopies.length > 0) {
       const n = input.blockCopies.length / 2;
@@ -110,6 +108,8 @@ export class CompiledModelRunner implements ModelRunner {
     }
     const seqIdx = new Int32Array(input.numTokens);
     for (let s = 0; s < input.numSeqs; s++) seqIdx.fill(s, input.queryStartLoc[s], input.queryStartLoc[s + 1]);
-    return this.native[method](input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq) as ReturnType<NativeModel[M]>;
+    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    const returned = this.native[method](input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq) as ReturnType<NativeModel[M]>;
+    return { logits, returned };
   }
 }

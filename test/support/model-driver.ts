@@ -78,38 +78,10 @@ export class BatchedGreedy {
   constructor(private readonly runner: ModelRunner, private readonly blockSize: number, private readonly blocksPerSeq: number) {}
 
   generate(prompts: readonly (readonly number[])[], maxTokens: number): number[][] {
-    const S = prompts.length;
     const vocab = this.runner.config.vocabSize;
-    const blockTables = Int32Array.from({ length: S * this.blocksPerSeq }, (_, i) => i);
     const lengths = prompts.map((p) => p.length);
     const outputs: number[][] = prompts.map(() => []);
-    const step = (tokens: number[][]): Float32Array => {
-      const flat = tokens.flat();
-      const positions: number[] = [];
-      const slots: number[] = [];
-      const starts = [0];
-      tokens.forEach((ts, s) => {
-        ts.forEach((_, i) => {
-          const p = lengths[s] - ts.length + i;
-          positions.push(p);
-          slots.push((s * this.blocksPerSeq + Math.floor(p / this.blockSize)) * this.blockSize + (p % this.blockSize));
-        });
-        starts.push(starts[s] + ts.length);
-      });
-      return this.runner.execute({
-        numSeqs: S,
-        numTokens: flat.length,
-        inputIds: Int32Array.from(flat),
-        positions: Int32Array.from(positions),
-        slotMapping: Int32Array.from(slots),
-        blockTables,
-        maxBlocksPerSeq: this.blocksPerSeq,
-        contextLens: Int32Array.from(lengths),
-        queryStartLoc: Int32Array.from(starts),
-        logitsIndices: Int32Array.from(starts.slice(1), (e) => e - 1),
-        blockCopies: new Int32Array(0),
-      });
-    };
+    const step = (tokens: number[][]): Float32Array => this.runner.execute(this.input(tokens, lengths));
     let logits = step(prompts.map((p) => [...p]));
     for (let i = 0; i < maxTokens; i++) {
       const next = prompts.map((_, s) => argmax(logits.subarray(s * vocab, (s + 1) * vocab)));
@@ -120,5 +92,36 @@ export class BatchedGreedy {
       if (i + 1 < maxTokens) logits = step(next.map((t) => [t]));
     }
     return outputs;
+  }
+
+  /**
+   * The step that feeds tokens[s] to sequence s, whose length (those tokens included) is
+   * lengths[s]: sequence s owns blocks s * blocksPerSeq onwards; logits of each one's last token.
+   */
+  input(tokens: readonly (readonly number[])[], lengths: readonly number[]): ModelInput {
+    const positions: number[] = [];
+    const slots: number[] = [];
+    const starts = [0];
+    tokens.forEach((ts, s) => {
+      ts.forEach((_, i) => {
+        const p = lengths[s] - ts.length + i;
+        positions.push(p);
+        slots.push((s * this.blocksPerSeq + Math.floor(p / this.blockSize)) * this.blockSize + (p % this.blockSize));
+      });
+      starts.push(starts[s] + ts.length);
+    });
+    return {
+      numSeqs: tokens.length,
+      numTokens: positions.length,
+      inputIds: Int32Array.from(tokens.flat()),
+      positions: Int32Array.from(positions),
+      slotMapping: Int32Array.from(slots),
+      blockTables: Int32Array.from({ length: tokens.length * this.blocksPerSeq }, (_, i) => i),
+      maxBlocksPerSeq: this.blocksPerSeq,
+      contextLens: Int32Array.from(lengths),
+      queryStartLoc: Int32Array.from(starts),
+      logitsIndices: Int32Array.from(starts.slice(1), (e) => e - 1),
+      blockCopies: new Int32Array(0),
+    };
   }
 }
