@@ -4,7 +4,9 @@
 // dtypes (one f32 variable beside bf16 ones) once per kernel with several dtype variables. No GPU is
 // needed. Each kernel file becomes one .cu file under generated/cuda-check/ holding all its
 // specialisations, so nvcc's start-up (~3 s for two architectures) is paid per file rather than
-// per specialisation (~0.3 s); two files compile at a time, largest first.
+// per specialisation (~0.3 s); two files compile at a time, largest first. The forward pass of each
+// architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
+// emits it) is one more source each, named forward-<arch>.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -19,10 +21,12 @@ import { parseKernelFile } from "../frontend/parse.ts";
 import type { Specialization } from "../ir/specialize.ts";
 import { lowerToThreads } from "../lower/threads.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
-import { generatedDir, preludeDir, repoRoot } from "./paths.ts";
+import { archNames, architectureConfig } from "../../models/test-shapes.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
+import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
 
 export const nvccFlags = [
-  "-std=c++17", "-c", "-O3", "-I", preludeDir,
+  "-std=c++17", "-c", "-O3", "-I", preludeDir, "-I", nativeDir,
   "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90a,code=sm_90a",
   "-Xcompiler", "-Wall,-Wextra,-Werror", "-Werror", "all-warnings",
 ];
@@ -88,6 +92,15 @@ function writeUnit(unit: CudaCheckUnit, outDir: string): string {
   return target;
 }
 
+/** Writes forward-<arch>.cu for every architecture whose source name the filter (if any) matches. */
+function writeForwardSources(outDir: string, filter?: RegExp): string[] {
+  return Object.keys(archNames).filter((arch) => !filter || filter.test(`forward-${arch}`)).map((arch) => {
+    const target = path.join(outDir, `forward-${arch}.cu`);
+    fs.writeFileSync(target, planModel({ ...architectureConfig(arch), torchDtype: "bfloat16" }, { target: "cuda" }).source);
+    return target;
+  });
+}
+
 function nvcc(source: string, nvccPath: string): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(nvccPath, [...nvccFlags, source, "-o", source.replace(/\.cu$/, ".o")], { stdio: ["ignore", "pipe", "pipe"] });
@@ -122,19 +135,23 @@ export async function runCudaCheck(options: CudaCheckOptions = {}): Promise<Cuda
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
   const units = cudaCheckUnits(options.filter);
-  const queue = units.map((u) => ({ unit: u, source: writeUnit(u, outDir) }));
+  const queue = [
+    ...units.map((u) => ({ name: u.name, what: `${u.kernels.length} specialisations`, source: writeUnit(u, outDir) })),
+    ...writeForwardSources(outDir, options.filter).map((source) => ({ name: path.basename(source, ".cu"), what: "forward pass", source })),
+  ];
+  const total = queue.length;
   const failures: CudaCheckResult["failures"] = [];
   let done = 0;
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const result = await nvcc(next.source, options.nvccPath ?? "nvcc");
       done++;
-      options.onProgress?.(`[${done}/${units.length}] ${result.ok ? "ok  " : "FAIL"} ${next.unit.name} (${next.unit.kernels.length} specialisations)`);
+      options.onProgress?.(`[${done}/${total}] ${result.ok ? "ok  " : "FAIL"} ${next.name} (${next.what})`);
       if (!result.ok) failures.push({ source: path.relative(repoRoot, next.source), output: result.output });
     }
   };
   await Promise.all(Array.from({ length: options.parallel ?? 2 }, worker));
-  return { sources: units.length, kernels: units.reduce((n, u) => n + u.kernels.length, 0), failures, seconds: (performance.now() - started) / 1000 };
+  return { sources: total, kernels: units.reduce((n, u) => n + u.kernels.length, 0), failures, seconds: (performance.now() - started) / 1000 };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -22,19 +22,31 @@ export interface ForwardConfig {
   /** YaRN's attention factor per rope table; 1 elsewhere. */
   ropeMscale: Record<string, number>;
   /**
-   * The dense matmuls' kernels and weight layout. "cpu": weights packed into panels, matmulBlocked.
-   * "gpu": weights as stored; steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped
-   * matmulDecode (one program per weight row, every token in turn, k across the block; the
-   * per-output matmul where K is not a multiple of 8), larger
-   * ones, for f16/bf16 weights, cast
-   * the activations to the weights' dtype and run the tensor-core matmulMma. Either plan renders
-   * to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
+   * Which kernels the dense matmuls and attention run, and the weights' layout. "cpu": weights
+   * packed into panels, matmulBlocked; pagedAttentionTiled for every step. "gpu": weights as stored;
+   * steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped matmulDecode (one program per
+   * weight row, every token in turn, k across the block; the per-output matmul where K is not a
+   * multiple of 8), larger ones, for f16/bf16 weights, cast the activations to the weights' dtype
+   * and run the tensor-core matmulMma; decode steps (one token per sequence) run attention split-K
+   * (pagedDecodeSplit + pagedDecodeCombine, decodeSplits below), others pagedAttentionTiled. Either
+   * plan renders to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
    */
-  matmulPlan: "cpu" | "gpu";
+  kernelPlan: "cpu" | "gpu";
 }
 
 /** From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (one 64-row tile). */
 export const gpuTensorCoreRows = 64;
+
+/**
+ * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
+ * head, split) programs to give each of an H100/H200's 132 SMs about four, no more splits than the
+ * longest sequence has blocks (the rest would be empty), and few enough that the partials fit their
+ * buffer, which holds maxTokens rows of one split each.
+ */
+const decodeSplits = (numKvHeads: number) => {
+  const programs = `(std::max<int64_t>(a.numTokens, 1) * ${numKvHeads})`;
+  return `std::max<int64_t>(1, std::min<int64_t>({a.maxBlocksPerSeq, (512 + ${programs} - 1) / ${programs}, a.maxTokens / std::max<int64_t>(a.numTokens, 1)}))`;
+};
 
 /** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored, or
  *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns]. */
@@ -123,7 +135,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     launches.push({ kernel: compileKernel(K(file), exportName, spec as never), pointers, scalars, comment, ...(when ? { when } : {}) });
   };
   // GPU plan over f16/bf16 weights: one buffer per row kind holding a linear's input cast to W.
-  const tensorCores = cfg.matmulPlan === "gpu" && (W === "f16" || W === "bf16");
+  const tensorCores = cfg.kernelPlan === "gpu" && (W === "f16" || W === "bf16");
   const castSlot = new Map<"T" | "L", number>();
   if (tensorCores) {
     const castBytes = new Map<"T" | "L", number>();
@@ -134,6 +146,9 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     }
     for (const [rows, bytesPerRow] of castBytes) castSlot.set(rows, buffers.push({ rows, bytesPerRow }) - 1);
   }
+  // GPU plan: one buffer for split-K decode attention's partials (max, sum, output per split).
+  const attentionHeads = g.nodes.flatMap((n) => (n.op === "pagedAttention" ? [byId.get(n.q)!.value.inner[0]] : []));
+  const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
@@ -180,7 +195,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `linear %${n.value.id}: the weight must be a model parameter, got %${n.weight}`);
         const N = Number(w.value.rows);
         const bias = n.bias === null ? [] : [view(n.bias)];
-        if (cfg.matmulPlan === "cpu") {
+        if (cfg.kernelPlan === "cpu") {
           const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
           launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);
           break;
@@ -220,9 +235,19 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "pagedAttention": {
         const q = view(n.q, 2);
         const heads = byId.get(n.q)!.value.inner[0];
-        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads } },
-          [q, cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0), out(2)],
-          [n.scale, n.softcap, n.window], `layer ${n.layer}: paged attention`);
+        const consts = { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads };
+        const paged = [cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0)];
+        const scalars = [n.scale, n.softcap, n.window];
+        if (decodeSlot === undefined) {
+          launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`);
+          break;
+        }
+        const decode = "a.numTokens == a.numSeqs";
+        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`, `a.numTokens != a.numSeqs`);
+        const partial = (offset: number, dims: string[]): Arg => ({ ptr: `((float*)a.buffers[${decodeSlot}] + ${offset} * a.numTokens * ${heads} * decodeSplits)`, dims });
+        const partials = [partial(0, ["a.numTokens", String(heads), "decodeSplits"]), partial(1, ["a.numTokens", String(heads), "decodeSplits"]), partial(2, ["a.numTokens", String(heads), "decodeSplits", String(cfg.headDim)])];
+        launch("paged-decode", "pagedDecodeSplit", { dtypes: { A, C }, consts }, [q, ...paged, ...partials], scalars, `layer ${n.layer}: decode attention, split-K`, decode);
+        launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [], `layer ${n.layer}: decode attention, merge splits`, decode);
         break;
       }
       case "attention":
@@ -230,7 +255,9 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     }
   }
   const weightNames = weights.map(weightKey);
-  return { source: render(launches, cfg, weightNames, buffers, g, "cpu"), cudaSource: render(launches, cfg, weightNames, buffers, g, "cuda"), kernels: launches.map((l) => l.kernel), weights, buffers };
+  const locals = decodeSlot === undefined ? [] : [`  const int64_t decodeSplits = ${decodeSplits(cfg.numKvHeads)};`];
+  const program = (target: "cpu" | "cuda") => render(launches, cfg, weightNames, buffers, g, locals, target);
+  return { source: program("cpu"), cudaSource: program("cuda"), kernels: launches.map((l) => l.kernel), weights, buffers };
 }
 
 /** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */
@@ -264,7 +291,8 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, activation: Float
   return { slotOf, buffers };
 }
 
-function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph, target: "cpu" | "cuda"): string {
+/** The forward pass's source; `locals` are C++ statements before the first launch (values the launches share). */
+function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph, locals: string[], target: "cpu" | "cuda"): string {
   const cuda = target === "cuda";
   const body = launches.map((l, i) => {
     const dims = l.pointers.flatMap((p) => p.dims);
@@ -278,6 +306,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
   const kvBlockBytes = cfg.blockSize * cfg.numKvHeads * cfg.headDim * bytesOf(cfg.kvCacheDType);
   return [
     banner(`models (${cfg.modelName}) traced and lowered by codegen/emit/forward.ts`),
+    `#include <algorithm>`,
     `#include "forward_abi.h"`,
     ...(cuda ? [`#include <cuda_runtime.h>`] : []),
     ``,
@@ -293,6 +322,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
     ``,
     `extern "C" void tsv_model_forward(const tsv::ForwardArgs& a) {`,
     ...(cuda ? [`  cudaStream_t stream = (cudaStream_t)a.stream;`] : []),
+    ...locals,
     ...body,
     `}`,
     ``,

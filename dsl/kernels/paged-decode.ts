@@ -1,6 +1,8 @@
-// Split-K paged attention for decode (FlashDecoding, Dao et al. 2023): one query token per sequence
-// at position contextLens[s] - 1 attends to keys 0..contextLens[s] - 1 read through its block table.
-// pagedDecodeSplit runs a program per (sequence, KV head, split): the split takes an even share of
+// Split-K paged attention for decode (FlashDecoding, Dao et al. 2023): query token t attends, at
+// positions[t], to keys 0..positions[t] of sequence seqIdx[t], read through its block table. Any
+// token is computed right (its keys are in the cache by then), but each runs alone, so this pays off
+// for decode steps (one token per sequence), where pagedAttentionTiled has no tile to share.
+// pagedDecodeSplit runs a program per (token, KV head, split): the split takes an even share of
 // the sequence's KV blocks and all G query heads of the KV head (GQA), so each KV block is read
 // once per group, and it writes its running max m, softmax denominator l and unnormalised output
 // acc per query head. pagedDecodeCombine merges the splits: with M = max_i m_i,
@@ -9,22 +11,24 @@
 // has a block. Options as in pagedAttention (paged-attention.ts, the reference these are checked
 // against): window > 0 keeps keys with position > pos - window; softcap > 0 applies
 // softcap * tanh(score / softcap).
-// Layout: q, out [S, HQ, HD]; kCache, vCache [NB, BS, HKV, HD]; blockTables [S, MB] i32;
-// contextLens [S] i32; partialMax, partialSum [S, HQ, NSPLIT] f32; partialOut [S, HQ, NSPLIT, HD] f32.
+// Layout as pagedAttention's: q, out [T, HQ, HD]; kCache, vCache [NB, BS, HKV, HD]; blockTables
+// [S, MB] i32; seqIdx, positions [T] i32; and partialMax, partialSum [T, HQ, NSPLIT] f32,
+// partialOut [T, HQ, NSPLIT, HD] f32, where NSPLIT is the caller's choice at run time.
 import { cdiv, exp, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type f32, type Float, type Global, type i32 } from "../index.ts";
 import { softmaxBlock } from "./online-softmax.ts";
 
-export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, contextLens, partialMax) => [q.dim(0), kCache.dim(2), partialMax.dim(2)], threads: 128 })(
+export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, seqIdx, positions, partialMax) => [q.dim(0), kCache.dim(2), partialMax.dim(2)], threads: 128 })(
   function pagedDecodeSplit<A extends Float, C extends Float>(
-    q: Global<A, ["S", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
-    blockTables: Global<"i32", ["S", "MB"]>, contextLens: Global<"i32", ["S"]>,
-    partialMax: Global<"f32", ["S", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["S", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["S", "HQ", "NSPLIT", "HD"]>,
+    q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
+    blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>,
+    partialMax: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["T", "HQ", "NSPLIT", "HD"]>,
     scale: f32, softcap: f32, window: i32, BS: Const, HD: Const, G: Const,
   ) {
-    const s = pid(0);
+    const t = pid(0);
     const kvh = pid(1);
     const split = pid(2);
-    const len = contextLens.at(s);
+    const s = seqIdx.at(t);
+    const len = positions.at(t) + 1;
     const first = window > 0 ? max(0, len - window) : 0;
     const firstBlock = idiv(first, BS);
     const perSplit = cdiv(cdiv(len, BS) - firstBlock, partialMax.dim(2));
@@ -37,7 +41,7 @@ export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, 
     const l = scratch(G);
     const alpha = scratch(G);
     forEach(G * HD, (gd) => {
-      qs.put(gd, q.at(s, kvh * G + idiv(gd, HD), gd % HD));
+      qs.put(gd, q.at(t, kvh * G + idiv(gd, HD), gd % HD));
       acc.put(gd, 0.0);
     });
     forEach(G, (g) => {
@@ -64,27 +68,27 @@ export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, 
       });
     }
     forEach(G * HD, (gd) => {
-      partialOut.put(s, kvh * G + idiv(gd, HD), split, gd % HD, acc.at(gd));
+      partialOut.put(t, kvh * G + idiv(gd, HD), split, gd % HD, acc.at(gd));
     });
     forEach(G, (g) => {
-      partialMax.put(s, kvh * G + g, split, m.at(g));
-      partialSum.put(s, kvh * G + g, split, l.at(g));
+      partialMax.put(t, kvh * G + g, split, m.at(g));
+      partialSum.put(t, kvh * G + g, split, l.at(g));
     });
   },
 );
 
 export const pagedDecodeCombine = kernel({ grid: (partialMax) => [partialMax.dim(0), partialMax.dim(1)], threads: 64 })(
   function pagedDecodeCombine<A extends Float>(
-    partialMax: Global<"f32", ["S", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["S", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["S", "HQ", "NSPLIT", "HD"]>,
-    out: Global<A, ["S", "HQ", "HD"]>, HD: Const,
+    partialMax: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["T", "HQ", "NSPLIT", "HD"]>,
+    out: Global<A, ["T", "HQ", "HD"]>, HD: Const,
   ) {
-    const s = pid(0);
+    const t = pid(0);
     const h = pid(1);
     const splits = partialMax.dim(2);
-    const mAll = reduceMax(splits, (i) => partialMax.at(s, h, i));
-    const inv = 1.0 / reduceSum(splits, (i) => partialSum.at(s, h, i) * exp(partialMax.at(s, h, i) - mAll));
+    const mAll = reduceMax(splits, (i) => partialMax.at(t, h, i));
+    const inv = 1.0 / reduceSum(splits, (i) => partialSum.at(t, h, i) * exp(partialMax.at(t, h, i) - mAll));
     forEach(HD, (d) => {
-      out.put(s, h, d, reduceSum(splits, (i) => partialOut.at(s, h, i, d) * exp(partialMax.at(s, h, i) - mAll)) * inv);
+      out.put(t, h, d, reduceSum(splits, (i) => partialOut.at(t, h, i, d) * exp(partialMax.at(t, h, i) - mAll)) * inv);
     });
   },
 );

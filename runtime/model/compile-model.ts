@@ -35,12 +35,22 @@ export interface CompileOptions {
   dtype?: "auto" | Float;
   blockSize?: number;
   target?: "cpu" | "cuda";
-  /** The dense matmuls' plan (ForwardConfig.matmulPlan); the target's own unless a test runs the GPU plan on CPU. */
-  matmulPlan?: "cpu" | "gpu";
+  /** The kernel plan (ForwardConfig.kernelPlan); the target's own unless a test runs the GPU plan on CPU. */
+  kernelPlan?: "cpu" | "gpu";
   onProgress?: (m: string) => void;
 }
 
-export function compileModel(config: ModelConfig, options: CompileOptions = {}): CompiledModel {
+export interface PlannedModel {
+  program: ForwardProgram;
+  /** The forward pass's source for the target (C++ or CUDA). */
+  source: string;
+  dtypes: ModelDTypes;
+  blockSize: number;
+  rotaryDim: number;
+}
+
+/** Traces the architecture, runs the graph passes and emits the forward pass, building nothing. */
+export function planModel(config: ModelConfig, options: CompileOptions = {}): PlannedModel {
   const target = options.target ?? "cpu";
   const dtypes = resolveDTypes(config, options.dtype);
   const blockSize = options.blockSize ?? 16;
@@ -57,9 +67,14 @@ export function compileModel(config: ModelConfig, options: CompileOptions = {}):
     headDim: config.headDim,
     vocabSize: config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
-    matmulPlan: options.matmulPlan ?? (target === "cuda" ? "gpu" : "cpu"),
+    kernelPlan: options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu"),
   });
-  const source = target === "cuda" ? program.cudaSource : program.source;
+  return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
+}
+
+export function compileModel(config: ModelConfig, options: CompileOptions = {}): CompiledModel {
+  const target = options.target ?? "cpu";
+  const { program, source, dtypes, blockSize, rotaryDim } = planModel(config, options);
   const key = createHash("sha256").update(source).digest("hex").slice(0, 10);
   const forwardFile = target === "cuda" ? "forward.cu" : "forward.cc";
   const addon = buildAddon({ name: `model_${target}_${config.architecture}_${key}`, target, kernels: program.kernels, extraSources: { [forwardFile]: source }, onProgress: options.onProgress });

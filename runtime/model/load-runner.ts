@@ -4,12 +4,12 @@ import type { LoadedModel } from "../loader/types.ts";
 import { compileModel, type CompileOptions } from "./compile-model.ts";
 import { CompiledModelRunner, type CompiledRunnerOptions } from "./compiled-runner.ts";
 
-export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & Pick<CompileOptions, "target" | "matmulPlan">): CompiledModelRunner {
+export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & Pick<CompileOptions, "target" | "kernelPlan">): CompiledModelRunner {
   const { addon, program, dtypes, blockSize, rotaryDim } = compileModel(loaded.config, {
     dtype: options.dtype,
     blockSize: options.blockSize,
     target: options.target,
-    matmulPlan: options.matmulPlan,
+    kernelPlan: options.kernelPlan,
     onProgress: options.onProgress,
   });
   return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim }, options);

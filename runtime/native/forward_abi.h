@@ -23,6 +23,7 @@ struct ForwardArgs {
   int64_t maxBlocksPerSeq;
   int64_t numLogitRows;
   int64_t numBlocks;
+  int64_t maxTokens;  // the rows a per-token buffer holds (tsv_model_buffers, rows 0)
   void* stream;  // cudaStream_t in CUDA builds; unused on CPU
   // When set, called after each kernel launch with its index and what it computes (profiling:
   // the model object marks the device's queue there); null in normal steps.

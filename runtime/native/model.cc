@@ -171,6 +171,7 @@ class Model : public Napi::ObjectWrap<Model> {
     a.numSeqs = info[7].As<Napi::Number>().Int64Value();
     a.maxBlocksPerSeq = info[8].As<Napi::Number>().Int64Value();
     a.numBlocks = numBlocks_;
+    a.maxTokens = maxTokens_;
     if (a.numTokens > maxTokens_ || a.numLogitRows > maxLogitRows_ || (int64_t)info[4].As<Napi::TypedArray>().ElementLength() > maxBlockTableEntries_) {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
       return false;

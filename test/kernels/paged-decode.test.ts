@@ -1,5 +1,7 @@
 // Split-K decode attention (pagedDecodeSplit + pagedDecodeCombine) against pagedAttention's DSL
-// reference on the same paged cache, one query per sequence at its last position. Lengths 1,
+// reference on the same paged cache: one query token per sequence at its last position, except the
+// two longest, whose last 2 and 3 positions are queries (the kernels compute any token right;
+// the forward pass runs them on decode steps only). Lengths 1,
 // block - 1, block, block + 1, 2 blocks + 1 and 5 blocks + 3 with 1 and 3 splits, so some splits are
 // empty; each (head dim, block size, GQA group) value of the issue's grid appears, over f32, f16
 // and bf16. The split kernel is also checked output by output against its own reference (compiled
@@ -33,19 +35,18 @@ grid.forEach(({ A, HD, BS, G }, c) => {
   for (const splits of [1, 3]) {
     for (const variant of [{ softcap: 0, window: 0 }, { softcap: 30, window: BS + 2 }]) {
       test(`${split.symbol} splits=${splits} softcap=${variant.softcap} window=${variant.window}: matches pagedAttention`, () => {
-        const b = makeBatch(lengths, lengths.map(() => 1), BS);
-        const S = lengths.length;
+        const b = makeBatch(lengths, [1, 1, 1, 1, 2, 3], BS);
+        const T = b.seqIdx.shape[0];
         const HQ = HKV * G;
-        const q = randomGlobal(A, [S, HQ, HD]);
+        const q = randomGlobal(A, [T, HQ, HD]);
         const kc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
         const vc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
-        const contextLens = new Global("i32", [S], Int32Array.from(lengths));
-        const scale = 1 / Math.sqrt(HD);
-        const expected = new Global(A, [S, HQ, HD]);
+                const scale = 1 / Math.sqrt(HD);
+        const expected = new Global(A, [T, HQ, HD]);
         runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, expected, scale, variant.softcap, variant.window, BS, HD, G]);
 
-        const partials = () => [new Global("f32", [S, HQ, splits]), new Global("f32", [S, HQ, splits]), new Global("f32", [S, HQ, splits, HD])];
-        const splitArgs = (p: Global[]): Args => [q, kc, vc, b.blockTables, contextLens, ...p, scale, variant.softcap, variant.window, BS, HD, G];
+        const partials = () => [new Global("f32", [T, HQ, splits]), new Global("f32", [T, HQ, splits]), new Global("f32", [T, HQ, splits, HD])];
+        const splitArgs = (p: Global[]): Args => [q, kc, vc, b.blockTables, b.seqIdx, b.positions, ...p, scale, variant.softcap, variant.window, BS, HD, G];
         const emulated = A === "f32" && HD === 64 && G === 4;
         checkAgainstReference(pagedDecodeSplit, split, native(split), splitArgs(partials()), tolerance[A], { emulate: emulated });
 
@@ -56,7 +57,7 @@ grid.forEach(({ A, HD, BS, G }, c) => {
         ];
         for (const [name, run] of runs) {
           const p = partials();
-          const out = new Global(A, [S, HQ, HD]);
+          const out = new Global(A, [T, HQ, HD]);
           run(split, splitArgs(p));
           run(combine, [...p, out, HD]);
           assertClose(out, expected, tolerance[A], `${name} split-K decode vs pagedAttention`);
