@@ -34,8 +34,14 @@ export interface ForwardConfig {
   kernelPlan: "cpu" | "gpu";
 }
 
-/** From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (one 64-row tile). */
-export const gpuTensorCoreRows = 64;
+/**
+ * From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (64-row tiles,
+ * the rows past T computed and dropped). On an H200 (Llama-3-8B shape, bf16) matmulDecode took
+ * 70 us per layer's gate_up at 1 row and about 45 us more per extra row (1.47 ms at 32 rows),
+ * while matmulMma, at the 35 TFLOP/s it reached on large GEMMs, does the 64-row tile in about
+ * 0.43 ms: they cross near 9 rows, and from 16 the tensor cores are well ahead.
+ */
+export const gpuTensorCoreRows = 16;
 
 /**
  * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
