@@ -8,6 +8,8 @@ import { matmul } from "../../dsl/kernels/matmul.ts";
 import { matmulDecode } from "../../dsl/kernels/matmul-decode.ts";
 import { matmulMma } from "../../dsl/kernels/matmul-mma.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
+import { pagedAttentionTiled } from "../../dsl/kernels/paged-attention-tiled.ts";
+import { pagedDecodeSplit } from "../../dsl/kernels/paged-decode.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
 
@@ -41,6 +43,19 @@ function pagedBatch(seqs: number, len: number, BS: number) {
 /** A decode-shaped matmul: T tokens of f32 activations over an [N, K] bf16 weight, which it reads once. */
 function gemvTiming(T: number, N: number, K: number) {
   return { args: [randomGlobal("f32", [T, K]), randomGlobal("bf16", [N, K], 0.05), new Global("f32", [T, N]), K], bytes: N * K * 2, flops: 2 * T * N * K };
+}
+
+const kvBf16 = (numBlocks: number) => randomGlobal("bf16", [numBlocks, 16, 8, 128]);
+const kvBytes = (seqs: number, len: number) => seqs * len * 8 * 128 * 2 * 2;
+
+/** Llama-3-8B decode attention (32 query heads over 8 KV heads of 128, bf16 cache in blocks of 16)
+ *  as the forward launches it: pagedAttentionTiled, or split-K over `splits` (the merge is not timed). */
+function decodeAttention(seqs: number, len: number, splits?: number) {
+  const b = pagedBatch(seqs, len, 16);
+  const paged = [kvBf16(b.numBlocks), kvBf16(b.numBlocks), b.blockTables, b.seqIdx, b.positions];
+  const options = [128 ** -0.5, 0, 0, 16, 128, 4];
+  const partials = splits === undefined ? [new Global("f32", [seqs, 32, 128])] : [new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits, 128])];
+  return { args: [randomGlobal("f32", [seqs, 32, 128]), ...paged, ...partials, ...options], bytes: kvBytes(seqs, len), flops: seqs * 32 * len * 128 * 4 };
 }
 
 export const kernelCases: KernelCase[] = [
@@ -110,4 +125,16 @@ export const kernelCases: KernelCase[] = [
       return { args: [randomGlobal("f32", [64, 32, 128]), kv(), kv(), b.blockTables, b.seqIdx, b.positions, new Global("f32", [64, 32, 128]), 128 ** -0.5, 0, 0, 16, 128, 4], bytes: 64 * 1024 * 8 * 128 * 2 * 2, flops: 64 * 32 * 1024 * 128 * 4 };
     },
   },
+  ...[[1, 4096, 32], [64, 1024, 8]].map(([seqs, len, splits]): KernelCase => ({
+    name: `pagedDecodeSplit bf16 HD128 BS16 G4 (${seqs} seqs x ${len} ctx, ${splits} splits)`,
+    file: "dsl/kernels/paged-decode.ts", exportName: "pagedDecodeSplit", spec: { dtypes: { A: "f32", C: "bf16" }, consts: { BS: 16, HD: 128, G: 4 } }, reference: pagedDecodeSplit,
+    check: () => decodeAttention(3, 40, 2).args,
+    timing: () => decodeAttention(seqs, len, splits),
+  })),
+  ...[[1, 4096], [64, 1024]].map(([seqs, len]): KernelCase => ({
+    name: `pagedAttentionTiled decode bf16 HD128 BS16 G4 (${seqs} seqs x ${len} ctx)`,
+    file: "dsl/kernels/paged-attention-tiled.ts", exportName: "pagedAttentionTiled", spec: { dtypes: { A: "f32", C: "bf16" }, consts: { BS: 16, HD: 128, G: 4 } }, reference: pagedAttentionTiled,
+    check: () => decodeAttention(3, 40).args,
+    timing: () => decodeAttention(seqs, len),
+  })),
 ];

@@ -10,15 +10,22 @@ import type { KernelIR } from "../ir/types.ts";
 export type NativeKernel = (buffers: (ArrayBufferView | ArrayBuffer)[], scalars: number[], dims: number[]) => void;
 
 /** A tensor's values as the storage a kernel reads (f16/bf16/fp8 bits, or the values themselves). */
+/** into[i] = bits(values[i]). A loop rather than TypedArray.from with a map function, which goes
+ *  through an intermediate JS array and fails past ~100M elements (the GPU check's 28672 x 4096 weights). */
+function encode<T extends Uint8Array | Uint16Array>(values: Float32Array | Int32Array, into: T, bits: (v: number) => number): T {
+  for (let i = 0; i < values.length; i++) into[i] = bits(values[i]);
+  return into;
+}
+
 export function toNative(g: Global, dtype: string): ArrayBufferView {
   switch (dtype) {
     case "f32": return Float32Array.from(g.data);
     case "i32": return Int32Array.from(g.data);
     case "u8": return Uint8Array.from(g.data);
     case "i8": return Int8Array.from(g.data);
-    case "fp8e4m3": return Uint8Array.from(g.data, (v) => f32ToFp8e4m3Bits(v));
-    case "f16": return Uint16Array.from(g.data, (v) => f32ToF16Bits(v));
-    case "bf16": return Uint16Array.from(g.data, (v) => f32ToBf16Bits(v));
+    case "fp8e4m3": return encode(g.data, new Uint8Array(g.data.length), f32ToFp8e4m3Bits);
+    case "f16": return encode(g.data, new Uint16Array(g.data.length), f32ToF16Bits);
+    case "bf16": return encode(g.data, new Uint16Array(g.data.length), f32ToBf16Bits);
     default: throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `no host conversion for ${dtype} tensors`);
   }
 }
