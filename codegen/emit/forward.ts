@@ -155,6 +155,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // GPU plan: one buffer for split-K decode attention's partials (max, sum, output per split).
   const attentionHeads = g.nodes.flatMap((n) => (n.op === "pagedAttention" ? [byId.get(n.q)!.value.inner[0]] : []));
   const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
+  /** The rope's inverse frequencies, a table the addon computes at load (one per rope key). */
+  const invFreq = (n: { ropeKey: string; rotaryDim: number }): Arg => ({ ptr: weightRef(`rope.invFreq.${n.ropeKey}`), dims: [String(n.rotaryDim / 2)] });
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
@@ -231,10 +233,13 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "rope": {
         const lastUse = Math.max(...g.nodes.map((m, i) => (inputsOf(m).includes(n.x) ? i : -1)));
         if (g.nodes[lastUse] !== n) throw new TsvllmError("TSVLLM_ERR_COMPILE", `rope updates its input in place, but value %${n.x} is used after it`);
-        const invFreq = { ptr: weightRef(`rope.invFreq.${n.ropeKey}`), dims: [String(n.rotaryDim / 2)] };
-        launch("rope", n.layout === "neox" ? "ropeNeox" : "ropeGptj", { dtypes: { A }, consts: { R2: n.rotaryDim / 2 } }, [view(n.x, 2), view(n.positions, 0), invFreq], [cfg.ropeMscale[n.ropeKey] ?? 1], `rope ${n.layout}`);
+        launch("rope", n.layout === "neox" ? "ropeNeox" : "ropeGptj", { dtypes: { A }, consts: { R2: n.rotaryDim / 2 } }, [view(n.x, 2), view(n.positions, 0), invFreq(n)], [cfg.ropeMscale[n.ropeKey] ?? 1], `rope ${n.layout}`);
         break;
       }
+      case "ropeKvWrite":
+        launch("rope-kv-write", "ropeKvWrite", { dtypes: { A, C }, consts: { R2: n.rotaryDim / 2, BS: cfg.blockSize, HD: cfg.headDim, NEOX: n.layout === "neox" ? 1 : 0 } },
+          [view(n.qkv), view(n.positions, 0), invFreq(n), out(2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [cfg.ropeMscale[n.ropeKey] ?? 1], `layer ${n.layer}: rope ${n.layout} q, k; store k/v`);
+        break;
       case "kvWrite":
         launch("kv-write", "kvWrite", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim } }, [view(n.k, 2), view(n.v, 2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [], `layer ${n.layer}: store k/v`);
         break;

@@ -24,7 +24,7 @@ export function eliminateDeadNodes(g: Graph): Graph {
   const keep = new Array<boolean>(g.nodes.length).fill(false);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i];
-    const sideEffect = n.op === "input" || n.op === "kvWrite";
+    const sideEffect = n.op === "input" || n.op === "kvWrite" || n.op === "ropeKvWrite";
     if (!sideEffect && !live.has(n.value.id)) continue;
     keep[i] = true;
     for (const v of inputsOf(n)) live.add(v);

@@ -4,11 +4,13 @@ import { printGraph, type Graph } from "../trace/graph.ts";
 import { bindPagedKV } from "./bind-paged-kv.ts";
 import { fuseActivationMul } from "./fuse-activation-mul.ts";
 import { fuseAddNorm } from "./fuse-add-norm.ts";
+import { fuseQkvRope } from "./fuse-qkv-rope.ts";
 
 export const graphPasses: { name: string; run: (g: Graph) => Graph }[] = [
   { name: "fuseAddNorm", run: fuseAddNorm },
   { name: "fuseActivationMul", run: fuseActivationMul },
   { name: "bindPagedKV", run: bindPagedKV },
+  { name: "fuseQkvRope", run: fuseQkvRope },
 ];
 
 export function runGraphPasses(g: Graph): Graph {

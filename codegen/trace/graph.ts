@@ -2,7 +2,8 @@
 // produced by ops. It sits above the kernel IR: lowering turns each op into kernel launches.
 // Ops come in groups: Input (input, weight), Elementwise (add, mul, silu, gelu, scale, softcap),
 // Norm (rmsNorm, addRmsNorm), Matmul (linear), Movement (view, slice, gather), Attention
-// (rope, attention -> kvWrite + pagedAttention after bindPagedKV), Fused (siluMul, geluMul).
+// (rope, attention -> kvWrite + pagedAttention after bindPagedKV), Fused (siluMul, geluMul, and
+// ropeKvWrite: a layer's q/k rope and cache store read from its qkv projection, its value q).
 import type { Float } from "../../dsl/dtype.ts";
 
 /** Row counts are symbolic: T = tokens this step, L = rows whose logits are wanted. */
@@ -40,6 +41,7 @@ export type Op =
   | { op: "rope"; x: number; positions: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
   | { op: "attention"; layer: number; q: number; k: number; v: number; scale: number; softcap: number; window: number }
   | { op: "kvWrite"; layer: number; k: number; v: number; slotMapping: number }
+  | { op: "ropeKvWrite"; layer: number; qkv: number; positions: number; slotMapping: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
   | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number };
 
 export type Node = Op & { value: Value };
@@ -66,6 +68,7 @@ export function inputsOf(n: Op): number[] {
     case "rope": return [n.x, n.positions];
     case "attention": return [n.q, n.k, n.v];
     case "kvWrite": return [n.k, n.v, n.slotMapping];
+    case "ropeKvWrite": return [n.qkv, n.positions, n.slotMapping];
     case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after];
   }
 }

@@ -1,0 +1,32 @@
+// The fuseQkvRope graph pass on every architecture's test shape: where q, k and v are slices of one
+// projection roped with no norm between, each layer runs one ropeKvWrite launch and none of the
+// slices, ropes or kvWrite it replaces; Qwen3 (q_norm/k_norm before the rope) keeps them. The
+// numbers are the model tests' business (architectures.test.ts, against llama.cpp).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { archNames, architectureConfig } from "../../models/test-shapes.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
+
+const launches = (arch: string) => {
+  const config = architectureConfig(arch);
+  const comments = planModel(config).source.split("\n").flatMap((l) => l.match(/^ {2}(?:if \(.*\) )?\{ {2}\/\/ (.*)$/)?.[1] ?? []);
+  return { comments, layers: config.numHiddenLayers };
+};
+
+for (const arch of Object.keys(archNames).filter((a) => a !== "qwen3")) {
+  test(`${arch}: one fused rope + KV store per layer, no slices, ropes or separate stores`, () => {
+    const { comments, layers } = launches(arch);
+    assert.is(comments.filter((c) => /^layer \d+: rope (neox|gptj) q, k; store k\/v$/.test(c)).length, layers);
+    assert.is(comments.filter((c) => /^slice |^rope |store k\/v$/.test(c) && !c.includes("q, k;")).length, 0, comments.join("\n"));
+  });
+}
+
+test("qwen3: q_norm and k_norm sit between the slices and the ropes, so nothing fuses", () => {
+  const { comments, layers } = launches("qwen3");
+  assert.is(comments.filter((c) => c.includes("q, k; store")).length, 0);
+  assert.is(comments.filter((c) => c.startsWith("slice ")).length, 3 * layers);
+  assert.is(comments.filter((c) => c.startsWith("rope ")).length, 2 * layers);
+  assert.is(comments.filter((c) => c.endsWith(": store k/v")).length, layers);
+});
+
+test.run();
