@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "device_errors.h"
 #include "forward_abi.h"
 #include "memory.h"
 
@@ -91,8 +92,7 @@ class Model : public Napi::ObjectWrap<Model> {
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
     }
-    const std::string error = tsv::synchronize();
-    if (!error.empty()) Napi::Error::New(env, "uploading the weights failed: " + error).ThrowAsJavaScriptException();
+    tsv::synchronizeOrThrow(env, "uploading the weights failed");
   }
 
  private:
@@ -177,11 +177,7 @@ class Model : public Napi::ObjectWrap<Model> {
       return false;
     }
     tsv_model_forward(a);
-    const std::string error = tsv::synchronize();
-    if (!error.empty()) {
-      Napi::Error::New(env, "forward pass failed on the device: " + error).ThrowAsJavaScriptException();
-      return false;
-    }
+    if (!tsv::synchronizeOrThrow(env, "forward pass failed on the device")) return false;
     if (!tsv::kernelsReadHostMemory()) tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
     return true;
   }

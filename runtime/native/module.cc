@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <chrono>
 #include <vector>
+#include "device_errors.h"
 #include "kernel_table.h"
 #include "memory.h"
 
@@ -81,11 +82,7 @@ struct Launch {
     return true;
   }
 
-  static bool checked(Napi::Env env) {
-    const std::string error = tsv::synchronize();
-    if (!error.empty()) Napi::Error::New(env, "kernel launch failed: " + error).ThrowAsJavaScriptException();
-    return error.empty();
-  }
+  static bool checked(Napi::Env env) { return tsv::synchronizeOrThrow(env, "kernel launch failed"); }
 };
 
 Napi::Value callKernel(const Napi::CallbackInfo& info) {
