@@ -14,6 +14,7 @@ export const engineFlags = {
   device: { type: "string" },
   "kv-cache-memory": { type: "string" },
   "gpu-memory-utilization": { type: "string" },
+  "enforce-eager": { type: "boolean" },
   "enable-prefix-caching": { type: "boolean" },
   "no-enable-prefix-caching": { type: "boolean" },
   seed: { type: "string" },
@@ -46,8 +47,12 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   };
   if (values["max-model-len"] !== undefined) options.maxModelLen = intFlag(values["max-model-len"], "max-model-len", 0);
   if (values.seed !== undefined) options.seed = Number(values.seed);
-  if (values["gpu-memory-utilization"] !== undefined && device !== "cuda") {
-    process.stderr.write("tsvllm: --gpu-memory-utilization sizes the CUDA KV cache; on CPU use --kv-cache-memory\n");
+  if (values["gpu-memory-utilization"] !== undefined) {
+    const utilization = Number(values["gpu-memory-utilization"]);
+    if (!(utilization > 0 && utilization <= 1)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--gpu-memory-utilization must be a fraction in (0, 1], got "${values["gpu-memory-utilization"]}"`, "gpu-memory-utilization");
+    if (device !== "cuda") process.stderr.write("tsvllm: --gpu-memory-utilization sizes the CUDA KV cache; on CPU use --kv-cache-memory\n");
+    options.gpuMemoryUtilization = utilization;
   }
+  if (values["enforce-eager"]) options.enforceEager = true;
   return options;
 }

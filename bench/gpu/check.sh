@@ -2,7 +2,8 @@
 # The one prepared GPU check (run on a lent H200 by the device tool, from the repo root, after
 # `npx tsx bench/gpu/prepare.ts` built .gpu/ here): kernels vs references, model parity vs
 # transformers (every architecture at the tiny test shape, stories260K, the 8B shape), batch-1
-# decode and batched throughput vs transformers `generate`.
+# decode (CUDA graphs and eager) and batched throughput vs transformers `generate`, and the time
+# from starting the OpenAI server on the 8B model to ready.
 # Results are RESULT {json} lines, also collected into $OUT/results.jsonl.
 set -uo pipefail
 G="$PWD/.gpu"
@@ -28,7 +29,8 @@ log ours-small;       run 40 $NODE "$G/main.mjs" model "$G/hf/tiny-llama" tiny-l
                       for m in $TINY stories260K-hf; do [ "$m" = tiny-llama ] || run 40 $NODE "$G/main.mjs" model "$G/hf/$m" "$m"; done
 fi
 log hf-8b;            run 150 python3 bench/gpu/make_models.py "$G" llama3-8b
-log ours-8b;          run 170 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 32 32
+log ours-8b;          run 230 $NODE --max-old-space-size=65536 "$G/main.mjs" model "$G/hf/llama3-8b" llama3-8b 32 32 32
+log serve-8b;         run 90 $NODE --max-old-space-size=65536 "$G/main.mjs" serve "$G/hf/llama3-8b" llama3-8b
 log hf-generate-8b;   run 120 python3 bench/gpu/make_models.py "$G" --generate llama3-8b 32 32 32
 grep -h "^RESULT" "$OUT/log.txt" | sed 's/^RESULT //' > "$OUT/results.jsonl"
 log done

@@ -2,7 +2,11 @@
 //   kernels             every case in kernel-cases.ts: CUDA vs the DSL reference, then timings
 //   model DIR NAME [B P O]  one load of a compiled CUDA model: teacher-forced logits vs
 //                       transformers' (ref file written by make_models.py), then (when B > 0)
-//                       batch-1 decode tokens/s and batched greedy output tokens/s
+//                       batch-1 decode tokens/s (replaying CUDA graphs, and eager for comparison)
+//                       and batched greedy output tokens/s
+//   serve DIR NAME      the OpenAI server on the prebuilt model (KV cache from
+//                       gpuMemoryUtilization 0.9): seconds from process start to ready, then
+//                       to the first completion
 // Prints one JSON line per result, so check.sh can collect them.
 import fs from "node:fs";
 import path from "node:path";
@@ -10,8 +14,11 @@ import { createRequire } from "node:module";
 import { fromNative, launch, packArguments, toNative, type NativeKernel } from "../../codegen/build/launch.ts";
 import type { KernelIR } from "../../codegen/ir/types.ts";
 import { Global } from "../../dsl/global.ts";
+import { AsyncLLM } from "../../runtime/engine/async-llm.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { CompiledModelRunner, type ModelArtifact } from "../../runtime/model/compiled-runner.ts";
+import { engineModel } from "../../runtime/model/engine-model.ts";
+import { createServer } from "../../server/app.ts";
 import { cloneArgs } from "../../test/support/kernel-args.ts";
 import { BatchedGreedy, SingleSequence } from "../../test/support/model-driver.ts";
 import { kernelCases } from "./kernel-cases.ts";
@@ -92,7 +99,24 @@ async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSe
   const artifact = JSON.parse(fs.readFileSync(path.join(here, "models", `${name}.json`), "utf8")) as ModelArtifact;
   artifact.addonPath = path.join(here, "models", `${name}.node`);
   const loaded = await loadModel(dir);
-  return CompiledModelRunner.fromArtifact(loaded, artifact, { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens });
+  const options = { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens };
+  return {
+    loaded,
+    runner: CompiledModelRunner.fromArtifact(loaded, artifact, options),
+    /** The same weights in a runner that launches every kernel (no CUDA graphs), for comparison. */
+    eager: () => CompiledModelRunner.fromArtifact(loaded, artifact, { ...options, enforceEager: true }),
+  };
+}
+
+/** Greedy-shaped batch-1 decode: the prompt, then outputLen single-token steps; tokens/s of the steps and the last step's logits. */
+function batch1Decode(runner: CompiledModelRunner, prompt: number[], outputLen: number, numBlocks: number): { tokS: number; logits: Float32Array } {
+  runner.initializeKvCache(numBlocks, 16);
+  const single = new SingleSequence(runner, 16, numBlocks);
+  single.feed(prompt, false);
+  let logits: Float32Array = new Float32Array(0);
+  const t0 = performance.now();
+  for (let i = 0; i < outputLen; i++) logits = single.feed([5 + (i % 100)], false);
+  return { tokS: outputLen / ((performance.now() - t0) / 1000), logits };
 }
 
 function parity(runner: CompiledModelRunner, dir: string, name: string, loadSeconds: number): void {
@@ -137,21 +161,23 @@ function softmax(row: Float32Array): Float64Array {
   return e.map((x) => x / z);
 }
 
-function throughput(runner: CompiledModelRunner, name: string, batch: number, promptLen: number, outputLen: number): void {
+function throughput(runner: CompiledModelRunner, eager: () => CompiledModelRunner, name: string, batch: number, promptLen: number, outputLen: number): void {
   const vocab = runner.config.vocabSize;
   const blocksPerSeq = Math.ceil((promptLen + outputLen) / 16) + 1;
+  const numBlocks = batch * blocksPerSeq + 16;
   const prompts = Array.from({ length: batch }, (_, s) => Array.from({ length: promptLen }, (_, i) => (s * 7919 + i * 104729) % (vocab - 10) + 5));
-  // batch-1 decode
-  runner.initializeKvCache(batch * blocksPerSeq + 16, 16);
-  const single = new SingleSequence(runner, 16, batch * blocksPerSeq + 16);
-  single.feed(prompts[0], false);
-  let t0 = performance.now();
-  for (let i = 0; i < outputLen; i++) single.feed([5 + (i % 100)], false);
-  const decodeTokS = outputLen / ((performance.now() - t0) / 1000);
+  const graphs = batch1Decode(runner, prompts[0], outputLen, numBlocks);
+  const decodeTokS = graphs.tokS;
+  // The same kernels in the same order: the graph's last logits must equal the eager run's bits.
+  attempt({ kind: "eager decode", model: name }, () => {
+    const direct = batch1Decode(eager(), prompts[0], outputLen, numBlocks);
+    const maxAbsDiff = direct.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - graphs.logits[i])), 0);
+    report({ kind: "eager decode", model: name, batch1DecodeTokS: direct.tokS, withGraphs: decodeTokS, graphVsEagerMaxAbsLogitDiff: maxAbsDiff });
+  });
   // batched greedy, fresh cache
-  runner.initializeKvCache(batch * blocksPerSeq + 16, 16);
+  runner.initializeKvCache(numBlocks, 16);
   const driver = new BatchedGreedy(runner, 16, blocksPerSeq);
-  t0 = performance.now();
+  const t0 = performance.now();
   const outputs = driver.generate(prompts, outputLen);
   const seconds = (performance.now() - t0) / 1000;
   const generated = outputs.reduce((a, o) => a + o.length, 0);
@@ -182,13 +208,33 @@ function profileDecode(runner: CompiledModelRunner, name: string, S: number, pos
 
 async function model(dir: string, name: string, batch: number, promptLen: number, outputLen: number): Promise<void> {
   const started = performance.now();
-  const runner = await loadRunner(dir, name, Math.max(batch * promptLen, 512), Math.max(batch, 1));
+  const { runner, eager } = await loadRunner(dir, name, Math.max(batch * promptLen, 512), Math.max(batch, 1));
   const loadSeconds = (performance.now() - started) / 1000;
   attempt({ kind: "parity", model: name }, () => parity(runner, dir, name, loadSeconds));
-  if (batch > 0) attempt({ kind: "throughput", model: name }, () => throughput(runner, name, batch, promptLen, outputLen));
+  if (batch > 0) attempt({ kind: "throughput", model: name }, () => throughput(runner, eager, name, batch, promptLen, outputLen));
+}
+
+/** Serving readiness as vLLM users see it: process start to a server taking requests (checkpoint
+ *  read, weights uploaded, KV cache sized and allocated), then one short completion. */
+async function serve(dir: string, name: string): Promise<void> {
+  const limits = { maxNumSeqs: 32, maxNumBatchedTokens: 2048 };
+  const { loaded, runner } = await loadRunner(dir, name, limits.maxNumBatchedTokens, limits.maxNumSeqs);
+  const engine = await AsyncLLM.create({ model: dir, device: "cuda", gpuMemoryUtilization: 0.9, ...limits, loadModel: (o) => engineModel(runner, loaded, o), logger: (m) => process.stderr.write(`${m}\n`) });
+  const app = createServer({ engine, servedModelName: [name] });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const health = await fetch(`${url}/health`);
+  const readySeconds = performance.now() / 1000;
+  const response = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: name, prompt: [1, 2, 3, 4, 5, 6, 7, 8], max_tokens: 8, temperature: 0 }) });
+  const body = (await response.json()) as Record<string, unknown>;
+  report({ kind: "serve", model: name, healthStatus: health.status, readySeconds, firstCompletionSeconds: performance.now() / 1000, completionStatus: response.status, completion: body });
+  await app.close();
+  await engine.shutdown();
 }
 
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === "kernels") kernels();
+else if (mode === "serve") await serve(rest[0], rest[1]);
 else if (mode === "model") await model(rest[0], rest[1], Number(rest[2] ?? 0), Number(rest[3] ?? 128), Number(rest[4] ?? 64));
 else throw new Error(`unknown mode ${mode}`);

@@ -35,9 +35,12 @@ for (const [name, { dtype, config }] of Object.entries(models).filter(([n]) => o
   fs.mkdirSync(dir, { recursive: true });
   if (name === "stories260K-hf") for (const f of fs.readdirSync(stories)) fs.copyFileSync(path.join(stories, f), path.join(dir, f));
   else fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config, null, 2));
+  // The serve check needs a tokenizer beside the random 8B weights: stories260K's stands in (its
+  // request sends token ids, and ids past its vocabulary decode as <unk>).
+  if (name === "llama3-8b") for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) fs.copyFileSync(path.join(stories, f), path.join(dir, f));
   const compiled = compileModel(parseHfConfig(config, `${name}/config.json`), { target: "cuda", dtype, onProgress: log });
   fs.copyFileSync(compiled.addon.path, path.join(gpu, "models", `${name}.node`));
-  const artifact: ModelArtifact = { addonPath: `${name}.node`, weights: compiled.program.weights, dtypes: compiled.dtypes, blockSize: compiled.blockSize, rotaryDim: compiled.rotaryDim };
+  const artifact: ModelArtifact = { addonPath: `${name}.node`, weights: compiled.program.weights, dtypes: compiled.dtypes, blockSize: compiled.blockSize, rotaryDim: compiled.rotaryDim, buffers: compiled.program.buffers };
   fs.writeFileSync(path.join(gpu, "models", `${name}.json`), JSON.stringify(artifact));
   log(`model ${name}: ${compiled.addon.kernelCount} kernels${compiled.addon.cacheHit ? " (cache hit)" : ""}`);
 }

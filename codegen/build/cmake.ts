@@ -6,7 +6,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { nativeDir, preludeDir } from "./paths.ts";
 
-const nodeAddonApiDir = path.dirname(createRequire(import.meta.url).resolve("node-addon-api/package.json"));
+// Resolved when a build is written, not at import: a bundle that only loads prebuilt addons (the
+// GPU check's, which runs without node_modules) imports this module without building anything.
+const nodeAddonApiDir = () => path.dirname(createRequire(import.meta.url).resolve("node-addon-api/package.json"));
 
 /** Hopper (H100/H200, wgmma-capable sm_90a) and Ampere (A100) builds. */
 export const cudaArchitectures = ["80", "90a"];
@@ -43,7 +45,7 @@ add_library(\${PROJECT_NAME} SHARED
   ${nativeDir}/weight_packing.cc
   ${nativeDir}/memory_${target}.cc${cuda ? `\n  ${nativeDir}/cublaslt_baseline.cc` : ""}
   \${CMAKE_JS_SRC})
-target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir}")
+target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir()}")
 target_compile_definitions(\${PROJECT_NAME} PRIVATE NAPI_VERSION=8 NAPI_DISABLE_CPP_EXCEPTIONS${cuda ? " TSV_CUDA" : ""})
 target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 -march=native -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
 target_link_libraries(\${PROJECT_NAME} PRIVATE Threads::Threads \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static \${CMAKE_DL_LIBS}" : ""})

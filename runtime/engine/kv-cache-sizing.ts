@@ -19,6 +19,22 @@ export function numKvCacheBlocks(memoryBytes: number, spec: KvCacheSpec, blockSi
   return Math.floor(memoryBytes / kvCacheBytesPerBlock(spec, blockSize));
 }
 
+/**
+ * The KV cache budget on a GPU, from vLLM's gpu_memory_utilization: that fraction of the device's
+ * memory, less what the model holds besides the cache (`resident.fixed`), shared between the
+ * blocks and their block-table staging (`resident.perBlock` bytes each), as bytes of cache.
+ */
+export function gpuKvCacheMemoryBytes(totalBytes: number, utilization: number, resident: { fixed: number; perBlock: number }, spec: KvCacheSpec, blockSize: number): number {
+  if (!(utilization > 0 && utilization <= 1)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `gpuMemoryUtilization must be in (0, 1], got ${utilization}`, "gpuMemoryUtilization");
+  const blockBytes = kvCacheBytesPerBlock(spec, blockSize);
+  const budget = utilization * totalBytes - resident.fixed;
+  if (budget < blockBytes + resident.perBlock) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    throw new TsvllmError("TSVLLM_ERR_KV_CAPACITY", `the model holds ${gib(resident.fixed)} besides its KV cache, which leaves no room for one block within ${utilization} of the device's ${gib(totalBytes)}: raise gpuMemoryUtilization or lower maxNumBatchedTokens`, "gpuMemoryUtilization");
+  }
+  return Math.floor(budget / (blockBytes + resident.perBlock)) * blockBytes;
+}
+
 /** Throws TSVLLM_ERR_KV_CAPACITY when one sequence of maxModelLen tokens cannot fit. */
 export function checkKvCapacity(numBlocks: number, spec: KvCacheSpec, blockSize: number, maxModelLen: number): void {
   const needed = Math.ceil(maxModelLen / blockSize);

@@ -13,6 +13,8 @@ export interface LoadedModel {
   tokenizer: Tokenizer;
   /** The runner's addon, which exports the native sampler too. */
   samplerAddon?: NativeSamplerAddon;
+  /** The KV cache budget the loader sized for its device (CUDA: from gpuMemoryUtilization); replaces kvCacheMemoryBytes. */
+  kvCacheMemoryBytes?: number;
 }
 
 export interface LLMOptions extends EngineArgs {
@@ -23,6 +25,10 @@ export interface LLMOptions extends EngineArgs {
   device?: "auto" | "cpu" | "cuda";
   /** CPU threads the forward pass uses (vLLM's CPU backend takes this from VLLM_CPU_OMP_THREADS_BIND); default: every core. */
   numThreads?: number;
+  /** CUDA: the fraction of the device's memory for the weights, activations and KV cache (vLLM's default 0.9). */
+  gpuMemoryUtilization?: number;
+  /** CUDA: launch every kernel of every step instead of replaying a graph per decode-step shape (vLLM's enforce_eager). */
+  enforceEager?: boolean;
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;
@@ -60,7 +66,7 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
   return createEngine({
     runner: loaded.runner,
     tokenizer: loaded.tokenizer,
-    config: options,
+    config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
     logger: options.logger,
   });

@@ -25,8 +25,10 @@ interface NativeModel {
 }
 
 export interface ModelAddon extends PackingAddon {
-  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number }) => NativeModel;
+  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
   setNumThreads(n: number): void;
+  /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
+  deviceMemory(): { free: number; total: number };
 }
 
 export interface CompiledRunnerOptions {
@@ -39,6 +41,9 @@ export interface CompiledRunnerOptions {
   /** The most logits rows one step can ask for (sampled rows plus prompt log-prob rows). */
   maxLogitRows?: number;
   threads?: number;
+  /** vLLM's enforce_eager: CUDA builds launch every kernel of every step instead of replaying a
+   *  graph per decode-step shape (runtime/native/model.cc). No effect on CPU. */
+  enforceEager?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -49,6 +54,8 @@ export interface ModelArtifact {
   dtypes: ModelDTypes;
   blockSize: number;
   rotaryDim: number;
+  /** The forward's activation buffers (ForwardProgram.buffers), for sizing device memory. */
+  buffers?: { rows: "T" | "L"; bytesPerRow: number }[];
 }
 
 export class CompiledModelRunner implements ModelRunner {
@@ -87,7 +94,30 @@ export class CompiledModelRunner implements ModelRunner {
     const maxTokens = this.options.maxNumBatchedTokens;
     // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
     const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;
-    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxBlockTableEntries });
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
+  }
+
+  /** The device's free and total bytes (CUDA builds; zeros on CPU). Throws when there is no usable device. */
+  deviceMemory(): { free: number; total: number } {
+    try {
+      return this.addon.deviceMemory();
+    } catch (e) {
+      throw new TsvllmError("TSVLLM_ERR_NATIVE", (e as Error).message, "device");
+    }
+  }
+
+  /**
+   * Bytes the model holds on its device besides the KV cache, as model.cc allocates them for this
+   * runner's limits: `fixed` (weights, activation buffers, staged step inputs and logits) and
+   * `perBlock` (the staged block tables: 4 bytes per KV block per sequence a step can hold).
+   */
+  residentBytes(): { fixed: number; perBlock: number } {
+    const maxTokens = this.options.maxNumBatchedTokens;
+    const maxLogitRows = this.options.maxLogitRows ?? maxTokens;
+    const weights = this.weights.reduce((a, w) => a + w.byteLength, 0);
+    const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * (b.rows === "T" ? maxTokens : maxLogitRows), 0);
+    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize;
+    return { fixed: weights + buffers + inputs, perBlock: 4 * Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) };
   }
 
   execute(input: ModelInput): Float32Array {

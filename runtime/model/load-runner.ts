@@ -12,5 +12,5 @@ export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOp
     kernelPlan: options.kernelPlan,
     onProgress: options.onProgress,
   });
-  return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim }, options);
+  return CompiledModelRunner.fromArtifact(loaded, { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim, buffers: program.buffers }, options);
 }

@@ -16,8 +16,22 @@ void copyOnDevice(void* dst, const void* src, size_t bytes);
  *  (a failed launch, a fault in a kernel), empty when none: CUDA reports launch errors only when
  *  asked, so every caller that hands results back to JS checks. Always empty on CPU. */
 std::string synchronize();
+/** The device's free and total memory in bytes, or why there is no usable device (empty when
+ *  there is one). CPU builds have no device memory: zeros, and no error. */
+std::string deviceMemory(size_t* free, size_t* total);
 /** Whether kernels read host memory directly (so JS buffers can be used without a copy). */
 bool kernelsReadHostMemory();
+
+/** The stream a step's kernels are queued on: a created one in CUDA builds (a graph cannot be
+ *  captured from the legacy default stream), nullptr on CPU. */
+void* computeStream();
+/** Records what `enqueue` queues on computeStream() as a CUDA graph, instantiated and not yet run;
+ *  nullptr where there are no graphs (CPU builds) or the capture failed, and the caller then runs
+ *  the work directly. */
+void* captureGraph(void (*enqueue)(void* context), void* context);
+/** Queues a captured graph on computeStream(). */
+void launchGraph(void* graph);
+void destroyGraph(void* graph);
 
 /** A point in the device's queue of work (a CUDA event; a clock reading on CPU, where kernels
  *  run synchronously), for timing kernels in order without synchronising between them. */
@@ -41,5 +55,10 @@ struct DeviceFree {
 using DeviceMemory = std::unique_ptr<void, DeviceFree>;
 
 inline DeviceMemory deviceBuffer(size_t bytes) { return DeviceMemory(deviceAlloc(bytes)); }
+
+struct GraphDestroy {
+  void operator()(void* g) const { destroyGraph(g); }
+};
+using Graph = std::unique_ptr<void, GraphDestroy>;
 
 }  // namespace tsv

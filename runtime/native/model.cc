@@ -1,10 +1,14 @@
 // The native model object: holds the weights, the paged KV cache and the activation buffers, and
 // runs the generated forward pass: one native call per engine step. On CPU the weights are the JS
 // buffers themselves (referenced, not copied); in CUDA builds they are uploaded once and each
-// step's inputs go up and its logits come back. Builds without a model (kernel-test addons) link
-// no forward pass; constructing a Model then throws.
+// step's inputs go up and its logits come back, and decode steps replay a CUDA graph of the
+// forward's launches (one per step shape) instead of launching each kernel. Builds without a model
+// (kernel-test addons) link no forward pass; constructing a Model then throws.
 #include <napi.h>
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,11 +44,18 @@ class Model : public Napi::ObjectWrap<Model> {
     return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
   }
 
-  // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries })
+  // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries, enforceEager? })
+  // enforceEager (vLLM's name) launches every kernel of every step, never a CUDA graph.
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
     if (!tsv_model_forward) {
       Napi::Error::New(env, "this addon was built without a model forward pass").ThrowAsJavaScriptException();
+      return;
+    }
+    size_t free = 0, total = 0;
+    const std::string noDevice = tsv::deviceMemory(&free, &total);
+    if (!noDevice.empty()) {
+      Napi::Error::New(env, "no usable CUDA device (" + noDevice + ")").ThrowAsJavaScriptException();
       return;
     }
     auto weights = info[0].As<Napi::Array>();
@@ -68,6 +79,7 @@ class Model : public Napi::ObjectWrap<Model> {
     maxTokens_ = opts.Get("maxTokens").As<Napi::Number>().Int64Value();
     maxLogitRows_ = opts.Get("maxLogitRows").As<Napi::Number>().Int64Value();
     maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
+    graphsEnabled_ = !tsv::kernelsReadHostMemory() && !(opts.Has("enforceEager") && opts.Get("enforceEager").ToBoolean().Value());
     for (int64_t l = 0; l < tsv_model_num_layers; l++) {
       for (auto* cache : {&kCache_, &vCache_}) {
         owned_.push_back(tsv::deviceBuffer((size_t)(numBlocks_ * tsv_model_kv_block_bytes)));
@@ -145,27 +157,11 @@ class Model : public Napi::ObjectWrap<Model> {
     a.kCache = kCache_.data();
     a.vCache = vCache_.data();
     a.buffers = buffers_.data();
+    a.stream = tsv::computeStream();
     if (marks) {
       a.afterLaunch = &Marks::after;
       a.afterLaunchContext = marks;
     }
-    const void* inputs[kNumInputs];
-    for (int i = 0; i < kNumInputs; i++) {
-      inputs[i] = dataOf(info[i]);
-      if (!tsv::kernelsReadHostMemory()) {
-        tsv::copyToDevice(stagedInputs_[i], inputs[i], bytesOf(info[i]));
-        inputs[i] = stagedInputs_[i];
-      }
-    }
-    a.inputIds = static_cast<const int32_t*>(inputs[kInputIds]);
-    a.positions = static_cast<const int32_t*>(inputs[kPositions]);
-    a.slotMapping = static_cast<const int32_t*>(inputs[kSlotMapping]);
-    a.seqIdx = static_cast<const int32_t*>(inputs[kSeqIdx]);
-    a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
-    a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
-    // After the inputs' copies, so the first launch's time is its own.
-    if (marks) marks->start.record();
-    a.logits = static_cast<float*>(tsv::kernelsReadHostMemory() ? dataOf(info[6]) : stagedLogits_);
     a.numTokens = info[0].As<Napi::TypedArray>().ElementLength();
     a.numLogitRows = info[5].As<Napi::TypedArray>().ElementLength();
     a.numSeqs = info[7].As<Napi::Number>().Int64Value();
@@ -176,10 +172,79 @@ class Model : public Napi::ObjectWrap<Model> {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
       return false;
     }
-    tsv_model_forward(a);
+    // Decode steps (one token per sequence) replay a graph, as vLLM captures decode batches; prefill
+    // steps vary too much in shape to be worth capturing. A profiled step launches each kernel.
+    const bool replay = graphsEnabled_ && !marks && a.numTokens == a.numSeqs && (int64_t)info[4].As<Napi::TypedArray>().ElementLength() == a.numSeqs * a.maxBlocksPerSeq;
+    const int64_t tableWidth = replay ? graphTableWidth(a.numSeqs, a.maxBlocksPerSeq) : a.maxBlocksPerSeq;
+    const void* inputs[kNumInputs];
+    for (int i = 0; i < kNumInputs; i++) {
+      inputs[i] = dataOf(info[i]);
+      if (tsv::kernelsReadHostMemory()) continue;
+      if (i == kBlockTables && tableWidth != a.maxBlocksPerSeq) {
+        const auto padded = padRows(static_cast<const int32_t*>(inputs[i]), a.numSeqs, a.maxBlocksPerSeq, tableWidth);
+        tsv::copyToDevice(stagedInputs_[i], padded.data(), padded.size() * sizeof(int32_t));
+      } else {
+        tsv::copyToDevice(stagedInputs_[i], inputs[i], bytesOf(info[i]));
+      }
+      inputs[i] = stagedInputs_[i];
+    }
+    a.maxBlocksPerSeq = tableWidth;
+    a.inputIds = static_cast<const int32_t*>(inputs[kInputIds]);
+    a.positions = static_cast<const int32_t*>(inputs[kPositions]);
+    a.slotMapping = static_cast<const int32_t*>(inputs[kSlotMapping]);
+    a.seqIdx = static_cast<const int32_t*>(inputs[kSeqIdx]);
+    a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
+    a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
+    a.logits = static_cast<float*>(tsv::kernelsReadHostMemory() ? dataOf(info[6]) : stagedLogits_);
+    // After the inputs' copies, so the first launch's time is its own.
+    if (marks) marks->start.record();
+    if (replay) {
+      replayGraph(a);
+    } else {
+      tsv_model_forward(a);
+    }
     if (!tsv::synchronizeOrThrow(env, "forward pass failed on the device")) return false;
     if (!tsv::kernelsReadHostMemory()) tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
     return true;
+  }
+
+  // A graph step's block tables are padded to a power-of-two width (entries past a sequence's
+  // blocks are never read), so a sequence that grows by a block reuses the graph until the width
+  // doubles; the padded table must still fit its staging buffer.
+  int64_t graphTableWidth(int64_t numSeqs, int64_t width) const {
+    int64_t padded = 1;
+    while (padded < width) padded *= 2;
+    padded = std::min(padded, std::max(width, numBlocks_));
+    return numSeqs * padded <= maxBlockTableEntries_ ? padded : width;
+  }
+
+  static std::vector<int32_t> padRows(const int32_t* table, int64_t rows, int64_t width, int64_t paddedWidth) {
+    std::vector<int32_t> out((size_t)(rows * paddedWidth), -1);
+    for (int64_t r = 0; r < rows; r++) std::memcpy(out.data() + r * paddedWidth, table + r * width, (size_t)width * sizeof(int32_t));
+    return out;
+  }
+
+  // The forward's launches (grids, dims, the split count) depend on the step's shape alone, and
+  // every pointer it reads (weights, cache, buffers, staged inputs and logits) is fixed for the
+  // model's life, so a graph captured once per shape replays any step of that shape. If capture
+  // fails the model stops trying and launches directly.
+  void replayGraph(const tsv::ForwardArgs& a) {
+    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows};
+    auto it = graphs_.find(shape);
+    if (it == graphs_.end()) {
+      if (graphs_.size() >= kMaxGraphs) {
+        tsv_model_forward(a);
+        return;
+      }
+      tsv::Graph graph(tsv::captureGraph([](void* args) { tsv_model_forward(*static_cast<const tsv::ForwardArgs*>(args)); }, const_cast<tsv::ForwardArgs*>(&a)));
+      if (!graph) {
+        graphsEnabled_ = false;
+        tsv_model_forward(a);
+        return;
+      }
+      it = graphs_.emplace(shape, std::move(graph)).first;
+    }
+    tsv::launchGraph(it->second.get());
   }
 
   // copyBlocks(src: Int32Array, dst: Int32Array): copy-on-write of forked sequences' partial blocks.
@@ -205,8 +270,30 @@ class Model : public Napi::ObjectWrap<Model> {
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
   int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
+  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows.
+  using StepShape = std::array<int64_t, 4>;
+  static constexpr size_t kMaxGraphs = 512;
+  std::map<StepShape, tsv::Graph> graphs_;
+  bool graphsEnabled_ = false;
 };
+
+// deviceMemory(): { free, total } bytes of the device (zeros on CPU); throws when there is none.
+Napi::Value QueryDeviceMemory(const Napi::CallbackInfo& info) {
+  size_t free = 0, total = 0;
+  const std::string noDevice = tsv::deviceMemory(&free, &total);
+  if (!noDevice.empty()) {
+    Napi::Error::New(info.Env(), "no usable CUDA device (" + noDevice + ")").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto out = Napi::Object::New(info.Env());
+  out.Set("free", (double)free);
+  out.Set("total", (double)total);
+  return out;
+}
 
 }  // namespace
 
-void tsvRegisterModel(Napi::Env env, Napi::Object exports) { exports.Set("Model", Model::Define(env)); }
+void tsvRegisterModel(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", Model::Define(env));
+  exports.Set("deviceMemory", Napi::Function::New(env, QueryDeviceMemory, "deviceMemory"));
+}

@@ -68,7 +68,7 @@ struct Launch {
 
   void run(tsv::KernelFn fn) {
 #ifdef TSV_CUDA
-    fn(ptrs.data(), scalars.data(), dims.data(), nullptr);
+    fn(ptrs.data(), scalars.data(), dims.data(), static_cast<cudaStream_t>(tsv::computeStream()));
 #else
     fn(ptrs.data(), scalars.data(), dims.data());
 #endif

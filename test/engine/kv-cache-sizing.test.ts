@@ -1,9 +1,9 @@
-// KV cache sizing from a byte budget: exact block arithmetic, the startup capacity line, and a
-// clear error when one full-length sequence cannot fit.
+// KV cache sizing from a byte budget: exact block arithmetic, the startup capacity line, a clear
+// error when one full-length sequence cannot fit, and the CUDA budget from gpuMemoryUtilization.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createEngine } from "../../runtime/engine/llm-engine.ts";
-import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "../../runtime/engine/kv-cache-sizing.ts";
+import { checkKvCapacity, describeKvCapacity, gpuKvCacheMemoryBytes, kvCacheBytesPerBlock, numKvCacheBlocks } from "../../runtime/engine/kv-cache-sizing.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { testSamplerAddon, testTokenizer } from "../support/engine-harness.ts";
 import { ReferenceModelRunner } from "../support/engine-reference-model.ts";
@@ -23,6 +23,28 @@ test("the capacity line reports tokens and full-length concurrency", () => {
 test("a budget smaller than one maxModelLen sequence is TSVLLM_ERR_KV_CAPACITY", () => {
   assert.throws(() => checkKvCapacity(127, tinyLlama, 16, 2048), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_KV_CAPACITY" && /128 blocks/.test(e.message));
   checkKvCapacity(128, tinyLlama, 16, 2048);
+});
+
+test("on a GPU the cache gets gpuMemoryUtilization of the device less the model, net of block-table staging", () => {
+  // Llama-3-8B shape (32 layers, 8 KV heads of 128, f32 cache here) on a 141 GiB device holding 17 GiB besides its cache.
+  const llama8b = { numLayers: 32, numKvHeads: 8, headDim: 128, dtypeBytes: 4 };
+  const block = kvCacheBytesPerBlock(llama8b, 16);
+  const resident = { fixed: 17 * 2 ** 30, perBlock: 4 * 256 };
+  const bytes = gpuKvCacheMemoryBytes(141 * 2 ** 30, 0.9, resident, llama8b, 16);
+  const blocks = bytes / block;
+  assert.ok(Number.isInteger(blocks), "a whole number of blocks");
+  const used = resident.fixed + blocks * (block + resident.perBlock);
+  assert.ok(used <= 0.9 * 141 * 2 ** 30 && used + block + resident.perBlock > 0.9 * 141 * 2 ** 30, `${used} bytes used: as many blocks as fit, no more`);
+  assert.ok(gpuKvCacheMemoryBytes(141 * 2 ** 30, 0.5, resident, llama8b, 16) < bytes, "a lower utilization leaves less");
+});
+
+test("a GPU budget with no room for a block, or a utilization outside (0, 1], is a clear error", () => {
+  const llama8b = { numLayers: 32, numKvHeads: 8, headDim: 128, dtypeBytes: 2 };
+  const resident = { fixed: 17 * 2 ** 30, perBlock: 1024 };
+  assert.throws(() => gpuKvCacheMemoryBytes(24 * 2 ** 30, 0.7, resident, llama8b, 16), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_KV_CAPACITY" && /17\.00 GiB besides its KV cache/.test(e.message));
+  for (const bad of [0, 1.5, Number.NaN]) {
+    assert.throws(() => gpuKvCacheMemoryBytes(80 * 2 ** 30, bad, resident, llama8b, 16), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "gpuMemoryUtilization");
+  }
 });
 
 test("createEngine sizes the runner's cache from kvCacheMemoryBytes and logs it", () => {

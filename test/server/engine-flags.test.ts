@@ -1,0 +1,32 @@
+// The engine flags serve, generate, chat and bench share (cli/engine-options.ts), as vLLM spells
+// them: the CUDA ones (--device cuda, --gpu-memory-utilization, --enforce-eager) reach the LLM
+// options, and a utilization outside (0, 1] is an error naming the flag.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { parseFlags } from "../../cli/args.ts";
+import { engineFlags, llmOptions } from "../../cli/engine-options.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+
+const options = (...argv: string[]) => llmOptions(parseFlags(argv, engineFlags).values);
+
+test("--device cuda --gpu-memory-utilization 0.8 --enforce-eager", () => {
+  const o = options("--model", "m", "--device", "cuda", "--gpu-memory-utilization", "0.8", "--enforce-eager");
+  assert.is(o.device, "cuda");
+  assert.is(o.gpuMemoryUtilization, 0.8);
+  assert.is(o.enforceEager, true);
+});
+
+test("without them: device auto, vLLM's utilization default left to the loader, graphs on", () => {
+  const o = options("--model", "m");
+  assert.is(o.device, "auto");
+  assert.is(o.gpuMemoryUtilization, undefined);
+  assert.is(o.enforceEager, undefined);
+});
+
+test("a utilization outside (0, 1] names the flag", () => {
+  for (const bad of ["0", "1.5", "most"]) {
+    assert.throws(() => options("--model", "m", "--device", "cuda", "--gpu-memory-utilization", bad), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "gpu-memory-utilization");
+  }
+});
+
+test.run();
