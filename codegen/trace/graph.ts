@@ -73,12 +73,15 @@ export function inputsOf(n: Op): number[] {
   }
 }
 
+/** The op fields that name values (printed as %id); the other numbers are attributes (layer, offset, rotaryDim...). */
+const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv"]);
+
 export function printGraph(g: Graph): string {
   const shape = (v: Value) => `${v.dtype}[${[v.rows, ...v.inner].join(", ")}]`;
   return g.nodes
     .map((n) => {
       const { value, op, ...attrs } = n;
-      const args = Object.entries(attrs).map(([k, v]) => `${k}=${typeof v === "number" && inputsOf(n).includes(v) && k !== "layer" ? `%${v}` : JSON.stringify(v)}`);
+      const args = Object.entries(attrs).map(([k, v]) => `${k}=${typeof v === "number" && valueFields.has(k) ? `%${v}` : JSON.stringify(v)}`);
       return `%${value.id}: ${shape(value)} = ${op}(${args.join(", ")})`;
     })
     .concat(`return %${g.output}`)
