@@ -5,13 +5,19 @@ import { setProgramIds } from "./primitives.ts";
 
 export type KernelArg = Global | number;
 
+/**
+ * A kernel argument as grid and work functions see it: the dims of a Global, or the value of a
+ * Const (a tile size). One type for both, because TypeScript cannot flow the kernel's parameter
+ * types back into the first call of kernel(options)(fn).
+ */
+export type GridArg = Global & number;
+
 export interface KernelOptions {
   /**
    * The launch grid (1-3 axes) from the kernel's positional arguments; the compiler parses this arrow
-   * function too. Typed on Global because TypeScript cannot flow the kernel's parameter types back
-   * into the first call of kernel(options)(fn); grids only read dims of global arguments.
+   * function too. Grids read dims of global arguments and the values of Const ones.
    */
-  grid: (...args: Global[]) => number[];
+  grid: (...args: GridArg[]) => number[];
   /** Threads per program on GPU backends (a multiple of 32). */
   threads?: number;
   /**
@@ -21,7 +27,7 @@ export interface KernelOptions {
    * the kernel body's constant loop counts, which misjudges kernels whose tiles are mostly idle at
    * small sizes (a matmul at decode) or whose loops run over the context.
    */
-  work?: (...args: Global[]) => number[];
+  work?: (...args: GridArg[]) => number[];
 }
 
 export interface KernelDef<A extends unknown[] = unknown[]> {
@@ -38,7 +44,7 @@ export function kernel(options: KernelOptions) {
     fn,
     options,
     reference(...args: A): void {
-      const grid = options.grid(...(args as unknown as Global[]));
+      const grid = options.grid(...(args as unknown as GridArg[]));
       const [g0, g1, g2] = [grid[0] ?? 1, grid[1] ?? 1, grid[2] ?? 1];
       for (let z = 0; z < g2; z++)
         for (let y = 0; y < g1; y++)

@@ -96,11 +96,17 @@ export const kernelCases: KernelCase[] = [
   },
   {
     name: "matmulMma (GEMM, tensor cores) bf16 2048x4096x4096",
-    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { H: "bf16", A: "bf16" }, consts: { K: 4096 } }, reference: matmulMma,
-    check: () => [randomGlobal("bf16", [70, 4096]), randomGlobal("bf16", [72, 4096], 0.05), new Global("bf16", [70, 72]), 4096],
-    timing: () => ({ args: [randomGlobal("bf16", [2048, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("bf16", [2048, 4096]), 4096], bytes: (2048 * 4096 * 2 + 4096 * 4096) * 2, flops: 2 * 2048 * 4096 * 4096 }),
+    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { H: "bf16", A: "bf16" }, consts: { K: 4096, TM: 64 } }, reference: matmulMma,
+    check: () => [randomGlobal("bf16", [70, 4096]), randomGlobal("bf16", [72, 4096], 0.05), new Global("bf16", [70, 72]), 4096, 64],
+    timing: () => ({ args: [randomGlobal("bf16", [2048, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("bf16", [2048, 4096]), 4096, 64], bytes: (2048 * 4096 * 2 + 4096 * 4096) * 2, flops: 2 * 2048 * 4096 * 4096 }),
     cublasLt: true,
   },
+  ...[64, 32].map((TM): KernelCase => ({
+    name: `matmulMma (batched decode, ${TM}-row tiles) bf16 32 tokens x 28672x4096`,
+    file: "dsl/kernels/matmul-mma.ts", exportName: "matmulMma", spec: { dtypes: { H: "bf16", A: "f32" }, consts: { K: 4096, TM } }, reference: matmulMma,
+    check: () => [randomGlobal("bf16", [20, 4096]), randomGlobal("bf16", [72, 4096], 0.05), new Global("f32", [20, 72]), 4096, TM],
+    timing: () => ({ args: [randomGlobal("bf16", [32, 4096]), randomGlobal("bf16", [28672, 4096], 0.05), new Global("f32", [32, 28672]), 4096, TM], bytes: 28672 * 4096 * 2, flops: 2 * 32 * 28672 * 4096 }),
+  })),
   {
     name: "ropeNeox f32 HD128",
     file: "dsl/kernels/rope.ts", exportName: "ropeNeox", spec: { dtypes: { A: "f32" }, consts: { R2: 64 } }, reference: ropeNeox,

@@ -27,7 +27,7 @@ export interface ForwardConfig {
    * steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped matmulDecode (one program per
    * weight row, every token in turn, k across the block; the per-output matmul where K is not a
    * multiple of 8), larger ones, for f16/bf16 weights, cast the activations to the weights' dtype
-   * and run the tensor-core matmulMma; decode steps (one token per sequence) run attention split-K
+   * and run the tensor-core matmulMma (32-row tiles up to gpuNarrowTileRows rows); decode steps (one token per sequence) run attention split-K
    * (pagedDecodeSplit + pagedDecodeCombine, decodeSplits below), others pagedAttentionTiled. Either
    * plan renders to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
    */
@@ -42,6 +42,9 @@ export interface ForwardConfig {
  * 0.43 ms: they cross near 9 rows, and from 16 the tensor cores are well ahead.
  */
 export const gpuTensorCoreRows = 16;
+
+/** Up to this many rows the tensor-core matmul runs 32-row tiles (TM = 32), above it 64-row ones. */
+export const gpuNarrowTileRows = 32;
 
 /**
  * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
@@ -221,7 +224,9 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const xh = { ptr: `a.buffers[${slot}]`, dims: x.dims };
         gemv(`${count} < ${gpuTensorCoreRows}`);
         launch("elementwise", "castRows", { dtypes: { A, H: W }, consts: { N: K } }, [x, xh], [], `linear ${w.name}: x as ${W}`, `${count} >= ${gpuTensorCoreRows}`);
-        launch("matmul-mma", n.bias === null ? "matmulMma" : "matmulBiasMma", { dtypes: { H: W, A }, consts: { K } }, [xh, weight, ...bias, out()], [], `linear ${w.name} on tensor cores`, `${count} >= ${gpuTensorCoreRows}`);
+        const mma = (TM: number, when: string) => launch("matmul-mma", n.bias === null ? "matmulMma" : "matmulBiasMma", { dtypes: { H: W, A }, consts: { K, TM } }, [xh, weight, ...bias, out()], [], `linear ${w.name} on tensor cores`, when);
+        mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
+        mma(64, `${count} > ${gpuNarrowTileRows}`);
         break;
       }
       case "slice":

@@ -3,7 +3,8 @@
 // PTX's accumulator layout) runs here against the DSL reference and a float64 product; the same
 // source compiles to C++ tiles on CPU and, with f32 operands, to per-entry dot products.
 // T = 5 and 70 leave partial token tiles (one and two programs), N = 37 and 72 partial column
-// tiles, K = 40 a partial second k chunk (zero-padded) and K = 96 three full ones.
+// tiles, K = 40 a partial second k chunk (zero-padded) and K = 96 three full ones. The 32-row tile
+// (TM = 32, batched decode) also runs T = 20 (one partial program) and T = 70 (three).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { emitCudaKernel } from "../../codegen/emit/cuda.ts";
@@ -16,23 +17,26 @@ import { assertClose, buildKernels, checkAgainstReference, cloneArgs, float64Mat
 
 type F = "f32" | "f16" | "bf16";
 // H: the operands' dtype, A: the output's (f32 as the forward uses it, or H itself).
-const cases: { H: F; A: F; K: number }[] = [{ H: "f16", A: "f32", K: 40 }, { H: "bf16", A: "bf16", K: 96 }, { H: "f16", A: "f16", K: 96 }, { H: "f32", A: "f32", K: 40 }];
-const specs: KernelSpec[] = cases.flatMap(({ H, A, K }) => ["matmulMma", "matmulBiasMma"].map((exportName) => ({ file: "dsl/kernels/matmul-mma.ts", exportName, spec: { dtypes: { H, A }, consts: { K } } })));
+const cases: { H: F; A: F; K: number; TM: number }[] = [
+  { H: "f16", A: "f32", K: 40, TM: 64 }, { H: "bf16", A: "bf16", K: 96, TM: 64 }, { H: "f16", A: "f16", K: 96, TM: 64 }, { H: "f32", A: "f32", K: 40, TM: 64 },
+  { H: "f16", A: "f32", K: 40, TM: 32 }, { H: "bf16", A: "f32", K: 96, TM: 32 },
+];
+const specs: KernelSpec[] = cases.flatMap(({ H, A, K, TM }) => ["matmulMma", "matmulBiasMma"].map((exportName) => ({ file: "dsl/kernels/matmul-mma.ts", exportName, spec: { dtypes: { H, A }, consts: { K, TM } } })));
 const { irs, native } = buildKernels("test_matmul_mma", specs);
 
-function operands(H: F, T: number, N: number, K: number, withBias: boolean) {
+function operands(H: F, T: number, N: number, K: number, TM: number, withBias: boolean) {
   const x = randomGlobal(H, [T, K]);
   const w = randomGlobal(H, [N, K]);
   const bias = randomGlobal(H, [N]);
-  return { x, w, bias, args: (out: Global) => (withBias ? [x, w, bias, out, K] : [x, w, out, K]) };
+  return { x, w, bias, args: (out: Global) => (withBias ? [x, w, bias, out, K, TM] : [x, w, out, K, TM]) };
 }
 
 irs.forEach((ir, i) => {
-  const { H, A, K } = cases[Math.floor(i / 2)];
+  const { H, A, K, TM } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasMma";
-  for (const [T, N] of [[5, 37], [70, 72]]) {
+  for (const [T, N] of TM === 64 ? [[5, 37], [70, 72]] : [[20, 37], [70, 72]]) {
     test(`${ir.symbol} T=${T} N=${N}: CPU and emulated CUDA match the reference and a float64 product`, () => {
-      const { x, w, bias, args } = operands(H, T, N, K, withBias);
+      const { x, w, bias, args } = operands(H, T, N, K, TM, withBias);
       checkAgainstReference(withBias ? matmulBiasMma : matmulMma, ir, native(ir), args(new Global(A, [T, N])), tolerance[A], { emulate: true });
       const out = new Global(A, [T, N]);
       emulate(lowerToThreads(ir), args(out));
@@ -57,6 +61,8 @@ test("half-precision operands lower to warp-tiled mma.sync (4 warps of 64 x 16),
   assert.ok(cuda.includes("__shared__ __align__(16) uint16_t"), "operands staged as halves");
   assert.ok(cuda.includes("= tsv_f32_to_f16("), "staged through the exact f16 conversion");
   assert.ok(cuda.includes("tsv_warp_mma_store<4, 2, 4>("));
+  const narrow = emitCudaKernel(lowerToThreads(irs[8]));
+  assert.ok(narrow.includes("tsv_warp_mma<2, 2, 4, 2, 40, false>("), "32-row tiles: 2 x 2 mma tiles per warp, warps side by side along columns");
 });
 
 test("the emulator catches a tensor-core lowering that stages operands without a barrier before the mma", () => {
@@ -69,7 +75,7 @@ test("the emulator catches a tensor-core lowering that stages operands without a
     });
   const broken = { ...tk, body: dropBarrierBeforeMma(tk.body) };
   assert.ok(has(broken.body, "mma") && JSON.stringify(broken.body) !== JSON.stringify(tk.body));
-  const { args } = operands("f16", 5, 37, 40, false);
+  const { args } = operands("f16", 5, 37, 40, 64, false);
   assert.throws(() => emulate(broken, cloneArgs(args(new Global("f32", [5, 37])))), (e: unknown) => e instanceof EmulationError && /race on tsv_r\d+\[/.test(e.message));
 });
 

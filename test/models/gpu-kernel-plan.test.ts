@@ -5,8 +5,8 @@
 // take the GEMV branch, which computes in f32 like the CPU plan: the distributions agree to f32
 // rounding. So do three sequences of 3, 5 and 7 tokens decoding together into their second block
 // (one token each per step: split-K attention over blocks that end in different places, some
-// splits empty). A 70-token prompt with logits at every position takes the tensor-core branch for
-// every linear and the LM head; the cast rounds each activation to the weights' dtype (f16 2^-11,
+// splits empty). Prompts of 24 and 70 tokens with logits at every position take the tensor-core
+// branch (32- and 64-row tiles) for every linear and the LM head; the cast rounds each activation to the weights' dtype (f16 2^-11,
 // bf16 2^-8 relative), so they agree within that rounding, and differ. qwen2 adds the bias variant.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,8 +61,9 @@ for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen
     const { hfDir } = writeRandomModel({ arch, outDir: join(workDir, `${arch}-${dtype}`), dtype, seed: 5 });
     const loaded = await loadModel(hfDir);
     const source = compileModel(loaded.config, { kernelPlan: "gpu" }).program.source;
-    assert.ok(source.includes("if (a.numTokens >= 16) {  // linear") && source.includes("on tensor cores"), "prefill linears take the tensor-core branch");
-    assert.ok(source.includes("if (a.numLogitRows >= 16) {  // linear"), "so does the LM head over 16 logits rows");
+    assert.ok(source.includes("if (a.numTokens > 32) {  // linear") && source.includes("on tensor cores"), "prefill linears take the tensor-core branch");
+    assert.ok(source.includes("if (a.numTokens >= 16 && a.numTokens <= 32) {  // linear"), "with 32-row tiles up to 32 rows");
+    assert.ok(source.includes("if (a.numLogitRows > 32) {  // linear"), "so does the LM head over 32 logits rows");
     assert.ok(source.includes("if (a.numTokens < 16) {  // linear"), "decode takes the GEMV branch");
     assert.ok(source.includes("if (a.numTokens == a.numSeqs) {  // layer 0: decode attention, split-K"), "decode steps take split-K attention");
     assert.ok(source.includes("if (a.numTokens != a.numSeqs) {  // layer 0: paged attention"), "other steps the tiled attention");
@@ -79,9 +80,11 @@ for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen
       const diff = maxProbDiff(logits, batched[1][s], vocab);
       assert.ok(diff <= 1e-6, `three sequences, ${s === 0 ? "prompts" : `decode step ${s}`}: max |probability difference| ${diff}`);
     });
-    const long = [run(gpu, prompt(70)), run(cpu, prompt(70))];
-    const prefill = maxProbDiff(long[0][0], long[1][0], vocab);
-    assert.ok(prefill > 0 && prefill <= tensorCoreTolerance, `tensor-core branch: max |probability difference| ${prefill}`);
+    for (const length of [24, 70]) {
+      const [ours, panels] = [run(gpu, prompt(length)), run(cpu, prompt(length))];
+      const prefill = maxProbDiff(ours[0], panels[0], vocab);
+      assert.ok(prefill > 0 && prefill <= tensorCoreTolerance, `tensor-core branch, ${length === 24 ? "32" : "64"}-row tiles: max |probability difference| ${prefill}`);
+    }
   });
 }
 
