@@ -1,4 +1,5 @@
-// Vector loads for the CUDA emitter. A thread-level loop `for (j = 0; j < V; j++)` whose global
+// Vector loads for the CUDA emitter. A thread-level loop `for (j = 0; j < V; j++)` (assigning
+// locals or storing to scratch, as the tensor-core staging does) whose global
 // reads are all at `base + j` in their last index, with base a multiple of V and that axis's row
 // length a multiple of V, reads V consecutive elements starting at a multiple of V. Every global
 // buffer a CUDA kernel gets is its own cudaMalloc allocation (256-byte aligned; runtime/native), so
@@ -18,11 +19,13 @@ const elementBytes: Record<string, number> = { f32: 4, i32: 4, f16: 2, bf16: 2, 
 
 const constValue = (e: IExpr) => (e.op === "const" ? Number(e.value) : undefined);
 
-/** Whether e is provably a multiple of v: a constant one, or a product with such a factor. */
+/** Whether e is provably a multiple of v: a constant one, a product with such a factor, or a sum of such terms. */
 function multipleOf(e: IExpr, v: number): boolean {
   const c = constValue(e);
   if (c !== undefined) return Number.isInteger(c) && c % v === 0;
-  return e.op === "binary" && e.kind === "*" && (multipleOf(e.left, v) || multipleOf(e.right, v));
+  if (e.op !== "binary") return false;
+  if (e.kind === "*") return multipleOf(e.left, v) || multipleOf(e.right, v);
+  return e.kind === "+" && multipleOf(e.left, v) && multipleOf(e.right, v);
 }
 
 const readsVar = (e: IExpr, name: string) => {
@@ -33,12 +36,13 @@ const readsVar = (e: IExpr, name: string) => {
   return found;
 };
 
-/** The loop's expressions, or undefined when its body does more than assign locals. */
+/** The loop's expressions, or undefined when its body does more than assign locals and store to scratch. */
 function bodyExprs(body: TStmt[]): IExpr[] | undefined {
   const out: IExpr[] = [];
   for (const s of body) {
     if (s.op === "decl") out.push(s.init);
     else if (s.op === "assign") out.push(s.value);
+    else if (s.op === "scratchStore") out.push(s.index, s.value);
     else return undefined;
   }
   return out;
@@ -84,7 +88,7 @@ export function vectorizedFor(s: ForStmt, p: ExprPrinter, ind: string, print: (l
     const vec = x.op === "load" ? vectors.find((c) => sameLoad(c.load, x)) : undefined;
     return vec ? { op: "var", type: vec.load.type, name: p.loadedValue(vec.load.global, `${vec.name}[${s.index}]`) } : x;
   });
-  const body = s.body.map((b): TStmt => (b.op === "decl" ? { ...b, init: rewrite(b.init) } : b.op === "assign" ? { ...b, value: rewrite(b.value) } : b));
+  const body = s.body.map((b): TStmt => (b.op === "decl" ? { ...b, init: rewrite(b.init) } : b.op === "assign" ? { ...b, value: rewrite(b.value) } : b.op === "scratchStore" ? { ...b, index: rewrite(b.index), value: rewrite(b.value) } : b));
   // In a block of its own: the loop's siblings may hoist under the same index name.
   return [`${ind}{`, ...lines, ...print({ ...s, body }, inner), `${ind}}`];
 }

@@ -166,7 +166,10 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
    * rows x 32 and cols x 32 values into shared memory as halves (zero past count), then each warp
    * runs mma over its sub-tile, accumulating in registers. The barrier before staging keeps the
    * previous chunk's mma reads ahead of the overwrite. At the end each thread adds its
-   * accumulators into the scratch tile.
+   * accumulators into the scratch tile. When count is a constant multiple of 32 (a model's K),
+   * no chunk has a tail: each thread stages runs of 8 consecutive k with no bounds test, written
+   * as the `for j < 8` at `8 * c + j` that the CUDA emitter turns into one 16-byte load
+   * (codegen/emit/cuda-vector-loads.ts), instead of 8 two-byte loads behind a branch.
    */
   function lowerDotTileMma(s: Extract<IStmt, { op: "dotTile" }>, tiling: MmaTiling, at: IExpr, count: IExpr, out: TStmt[]): void {
     fixedThreads = true;
@@ -174,6 +177,38 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
     const kc = fresh();
     const kcVar: IExpr = { op: "var", type: "i32", name: kc };
     const i32 = (value: number): IExpr => ({ op: "const", type: "i32", value });
+    const add = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "+", left, right });
+    const mul = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "*", left, right });
+    const run = 8;
+    const whole = count.op === "const" && Number(count.value) % mmaChunk === 0;
+    /** Stages k in [kc, kc + 32) for `extent` rows as runs of 8, kc = 32 * chunk (so a run starts at a multiple of 8). */
+    const stageRuns = (o: TileOperand, extent: number, name: string, chunk: IExpr): TStmt[] => {
+      const u = fresh();
+      const j = fresh();
+      const uVar: IExpr = { op: "var", type: "i32", name: u };
+      const jVar: IExpr = { op: "var", type: "i32", name: j };
+      const row: IExpr = { op: "math", type: "i32", fn: "idiv", args: [uVar, i32(mmaChunk / run)] };
+      const kk = mul({ op: "binary", type: "i32", kind: "%", left: uVar, right: i32(mmaChunk / run) }, i32(run));
+      const k = add(add(mul(chunk, i32(mmaChunk)), kk), jVar);
+      const value = substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]]));
+      const store: TStmt = { op: "scratchStore", scratch: name, index: add(add(mul(row, i32(tiling.stride)), kk), jVar), value, span: s.span };
+      const body: TStmt[] = [{ op: "for", index: j, start: i32(0), end: i32(run), step: i32(1), body: [store], span: s.span }];
+      return [{ op: "threadLoop", index: u, count: i32((extent * mmaChunk) / run), body, span: s.span }];
+    };
+    if (whole) {
+      const chunk = fresh();
+      const chunkVar: IExpr = { op: "var", type: "i32", name: chunk };
+      const [a, b] = [fresh(), fresh()];
+      halfScratch[a] = { size: tiling.rows * tiling.stride, type: tiling.type };
+      halfScratch[b] = { size: tiling.cols * tiling.stride, type: tiling.type };
+      out.push({ op: "mmaZero", acc, tiling, span: s.span });
+      out.push({
+        op: "for", index: chunk, start: i32(0), end: i32(Number(count.value) / mmaChunk), step: i32(1), span: s.span,
+        body: [{ op: "barrier", span: s.span }, ...stageRuns(s.a, tiling.rows, a, chunkVar), ...stageRuns(s.b, tiling.cols, b, chunkVar), { op: "barrier", span: s.span }, { op: "mma", acc, a, b, tiling, span: s.span }],
+      });
+      out.push({ op: "mmaStore", acc, scratch: s.scratch, at, tiling, span: s.span }, { op: "barrier", span: s.span });
+      return;
+    }
     const stage = (o: TileOperand, extent: number): { name: string; stmts: TStmt[] } => {
       const name = fresh();
       halfScratch[name] = { size: extent * tiling.stride, type: tiling.type };

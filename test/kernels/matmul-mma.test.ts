@@ -4,7 +4,8 @@
 // source compiles to C++ tiles on CPU and, with f32 operands, to per-entry dot products.
 // T = 5 and 70 leave partial token tiles (one and two programs), N = 37 and 72 partial column
 // tiles, K = 40 a partial second k chunk (zero-padded) and K = 96 three full ones. The 32-row tile
-// (TM = 32, batched decode) also runs T = 20 (one partial program) and T = 70 (three).
+// (TM = 32, batched decode) also runs T = 20 (one partial program) and T = 70 (three). K = 96
+// takes the staging in runs of 8 (16-byte loads on CUDA), K = 40 the element-wise one.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { emitCudaKernel } from "../../codegen/emit/cuda.ts";
@@ -58,6 +59,7 @@ test("half-precision operands lower to warp-tiled mma.sync (4 warps of 64 x 16),
   const cuda = emitCudaKernel(f16);
   assert.ok(cuda.includes("tsv_warp_mma<4, 2, 4, 2, 40, false>("), "4 x 2 mma tiles per warp, warps side by side along columns, 2 k steps per 32-wide chunk, rows 40 halves apart");
   assert.ok(emitCudaKernel(bf16).includes(", true>("), "bf16 picks the bf16 mma");
+  assert.ok(emitCudaKernel(bf16).includes("tsv_load_vector<8>(") && !cuda.includes("tsv_load_vector"), "K = 96 (whole 32-wide chunks) stages runs of 8 k as 16-byte loads; K = 40 stages element by element, bounds-tested");
   assert.ok(cuda.includes("__shared__ __align__(16) uint16_t"), "operands staged as halves");
   assert.ok(cuda.includes("= tsv_f32_to_f16("), "staged through the exact f16 conversion");
   assert.ok(cuda.includes("tsv_warp_mma_store<4, 2, 4>("));
