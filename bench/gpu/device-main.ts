@@ -98,7 +98,9 @@ function cublasLtBaseline(addon: KernelAddon, check: (Global | number)[], expect
 async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSeqs: number) {
   const artifact = JSON.parse(fs.readFileSync(path.join(here, "models", `${name}.json`), "utf8")) as ModelArtifact;
   artifact.addonPath = path.join(here, "models", `${name}.node`);
-  const loaded = await loadModel(dir);
+  // Read the checkpoint into the addon's huge-page buffers, as the serving loader does.
+  const host = createRequire(import.meta.url)(artifact.addonPath) as { allocateHostBuffer(bytes: number): ArrayBuffer };
+  const loaded = await loadModel(dir, { allocate: (bytes) => host.allocateHostBuffer(bytes) });
   const options = { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens };
   return {
     loaded,

@@ -7,18 +7,23 @@ import { loadGguf } from "./gguf.ts";
 import { readHfConfig } from "./hf-config.ts";
 import { isHubId, resolveHubModel } from "./hub.ts";
 import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
-import type { LoadedModel, LoadedTensor } from "./types.ts";
+import type { HostAllocator, LoadedModel, LoadedTensor } from "./types.ts";
+
+export interface LoadOptions {
+  /** Where safetensors data is read into (types.ts); plain typed arrays by default. */
+  allocate?: HostAllocator;
+}
 
 /** Loads a Hugging Face model folder: config.json, generation_config.json and safetensors weights. */
-export async function loadHfFolder(dir: string): Promise<LoadedModel> {
+export async function loadHfFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!existsSync(join(dir, "config.json"))) throw modelFileError(join(dir, "config.json"), "file not found: a Hugging Face model folder needs config.json");
   const { config, generationConfig } = await readHfConfig(dir);
   let tensors: Map<string, LoadedTensor>;
   if (existsSync(join(dir, "model.safetensors.index.json"))) {
-    tensors = await loadShardedSafetensors(dir);
+    tensors = await loadShardedSafetensors(dir, undefined, options.allocate);
   } else if (existsSync(join(dir, "model.safetensors"))) {
     tensors = new Map();
-    await loadSafetensorsFile(join(dir, "model.safetensors"), tensors);
+    await loadSafetensorsFile(join(dir, "model.safetensors"), tensors, undefined, options.allocate);
   } else {
     throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
   }
@@ -29,14 +34,14 @@ export async function loadHfFolder(dir: string): Promise<LoadedModel> {
  * Loads a model from a folder with config.json, a .gguf file, or a Hugging Face hub id such as
  * "TinyLlama/TinyLlama-1.1B-Chat-v1.0" (taken from the local hub cache, downloaded when missing).
  */
-export async function loadModel(path: string): Promise<LoadedModel> {
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const info = await stat(path).catch(() => null);
-  if (info?.isDirectory()) return loadHfFolder(path);
+  if (info?.isDirectory()) return loadHfFolder(path, options);
   if (info?.isFile()) {
     if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path);
     throw modelFileError(path, "not a .gguf file or a model folder");
   }
-  if (isHubId(path)) return loadHfFolder(await resolveHubModel(path));
+  if (isHubId(path)) return loadHfFolder(await resolveHubModel(path), options);
   throw modelFileError(path, "not found: expected a model folder, a .gguf file or a Hugging Face model id");
 }
 

@@ -2,14 +2,18 @@
 // checkpoint (HF folder, GGUF file or hub id), its tokenizer, and compiles (or finds in the cache)
 // the model for this config and device. On CUDA it sizes the KV cache from gpuMemoryUtilization.
 import type { LoadedModel as EngineModel, LLMOptions, ModelLoader } from "../engine/model-loader.ts";
+import { loadSamplerAddon } from "../engine/sampler-addon.ts";
 import { loadModel } from "../loader/index.ts";
 import { engineModel } from "./engine-model.ts";
 import { createModelRunner } from "./load-runner.ts";
+import type { PackingAddon } from "./weights.ts";
 
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
-  const loaded = await loadModel(options.model);
+  // The sampler addon (built once for every model) lends its huge-page allocator to the read.
+  const host = loadSamplerAddon() as unknown as PackingAddon;
+  const loaded = await loadModel(options.model, { allocate: (bytes) => host.allocateHostBuffer(bytes) });
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
   const runner = createModelRunner(loaded, {
