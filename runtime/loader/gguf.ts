@@ -10,7 +10,7 @@ import { ggufArchitecture, ggufModelConfig } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
 import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
-import type { LoadedModel, LoadedTensor, TensorDType } from "./types.ts";
+import type { HostAllocator, LoadedModel, LoadedTensor, TensorDType } from "./types.ts";
 
 type TensorData = LoadedTensor["data"];
 
@@ -43,7 +43,7 @@ function tensorBytes(info: GgufTensorInfo, type: GgmlType, file: string): number
   return (count / valuesPerBlock) * bytesPerBlock;
 }
 
-async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTensorInfo): Promise<{ dtype: TensorDType; data: TensorData }> {
+async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTensorInfo, allocate?: HostAllocator): Promise<{ dtype: TensorDType; data: TensorData }> {
   const type = ggmlTypes[info.ggmlType];
   if (!type) {
     const supported = Object.values(ggmlTypes).map((t) => t.name).join(", ");
@@ -55,9 +55,10 @@ async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTen
     throw modelFileError(file.path, `tensor "${info.name}" data [${begin}, ${begin + byteLength}) exceeds file size ${file.size}`, info.name);
   }
   const elements = typeof type.storage === "number" ? byteLength / type.storage : byteLength;
-  const data = type.dtype === "f32" && !type.dequantize ? new Float32Array(elements)
-    : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(elements)
-    : new Uint8Array(elements);
+  const buffer = allocate?.(byteLength) ?? new ArrayBuffer(byteLength);
+  const data = type.dtype === "f32" && !type.dequantize ? new Float32Array(buffer, 0, elements)
+    : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(buffer, 0, elements)
+    : new Uint8Array(buffer, 0, elements);
   await readExactly(file, begin, bytesOf(data), `tensor "${info.name}"`);
   return { dtype: type.dtype, data: type.dequantize ? type.dequantize(data as Uint8Array) : data };
 }
@@ -134,14 +135,14 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
 }
 
 /** Loads a .gguf file: config from its metadata, tensors renamed and re-laid-out as in the HF checkpoint. */
-export function loadGguf(path: string): Promise<LoadedModel> {
+export function loadGguf(path: string, allocate?: HostAllocator): Promise<LoadedModel> {
   return withModelFile(path, async (file) => {
     const header = await readGgufHeaderOf(file);
     const arch = ggufArchitecture(header);
     const tensors = new Map<string, LoadedTensor>();
     let ropeFreqs: Float32Array | null = null;
     for (const info of header.tensors) {
-      const { dtype, data } = await readTensorData(file, header, info);
+      const { dtype, data } = await readTensorData(file, header, info, allocate);
       if (info.name === "rope_freqs.weight") {
         ropeFreqs = asF32({ name: info.name, dtype, shape: info.dims, data });
         continue;

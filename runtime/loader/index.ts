@@ -10,7 +10,7 @@ import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
 import type { HostAllocator, LoadedModel, LoadedTensor } from "./types.ts";
 
 export interface LoadOptions {
-  /** Where safetensors data is read into (types.ts); plain typed arrays by default. */
+  /** Where tensor data is read into (types.ts); plain typed arrays by default. */
   allocate?: HostAllocator;
 }
 
@@ -38,7 +38,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) return loadHfFolder(path, options);
   if (info?.isFile()) {
-    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path);
+    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path, options.allocate);
     throw modelFileError(path, "not a .gguf file or a model folder");
   }
   if (isHubId(path)) return loadHfFolder(await resolveHubModel(path), options);
