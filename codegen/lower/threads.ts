@@ -174,61 +174,45 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   function lowerDotTileMma(s: Extract<IStmt, { op: "dotTile" }>, tiling: MmaTiling, at: IExpr, count: IExpr, out: TStmt[]): void {
     fixedThreads = true;
     const acc = fresh();
-    const kc = fresh();
-    const kcVar: IExpr = { op: "var", type: "i32", name: kc };
+    const chunk = fresh();
     const i32 = (value: number): IExpr => ({ op: "const", type: "i32", value });
     const add = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "+", left, right });
     const mul = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "*", left, right });
+    const rem = (left: IExpr, right: IExpr): IExpr => ({ op: "binary", type: "i32", kind: "%", left, right });
+    const idiv = (left: IExpr, right: IExpr): IExpr => ({ op: "math", type: "i32", fn: "idiv", args: [left, right] });
+    const v = (name: string): IExpr => ({ op: "var", type: "i32", name });
+    // kc = 32 * chunk: a multiple of 8, so a run of 8 from kc + 8q starts aligned.
+    const kc = mul(v(chunk), i32(mmaChunk));
     const run = 8;
     const whole = count.op === "const" && Number(count.value) % mmaChunk === 0;
-    /** Stages k in [kc, kc + 32) for `extent` rows as runs of 8, kc = 32 * chunk (so a run starts at a multiple of 8). */
-    const stageRuns = (o: TileOperand, extent: number, name: string, chunk: IExpr): TStmt[] => {
-      const u = fresh();
-      const j = fresh();
-      const uVar: IExpr = { op: "var", type: "i32", name: u };
-      const jVar: IExpr = { op: "var", type: "i32", name: j };
-      const row: IExpr = { op: "math", type: "i32", fn: "idiv", args: [uVar, i32(mmaChunk / run)] };
-      const kk = mul({ op: "binary", type: "i32", kind: "%", left: uVar, right: i32(mmaChunk / run) }, i32(run));
-      const k = add(add(mul(chunk, i32(mmaChunk)), kk), jVar);
-      const value = substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]]));
-      const store: TStmt = { op: "scratchStore", scratch: name, index: add(add(mul(row, i32(tiling.stride)), kk), jVar), value, span: s.span };
-      const body: TStmt[] = [{ op: "for", index: j, start: i32(0), end: i32(run), step: i32(1), body: [store], span: s.span }];
-      return [{ op: "threadLoop", index: u, count: i32((extent * mmaChunk) / run), body, span: s.span }];
-    };
-    if (whole) {
-      const chunk = fresh();
-      const chunkVar: IExpr = { op: "var", type: "i32", name: chunk };
-      const [a, b] = [fresh(), fresh()];
-      halfScratch[a] = { size: tiling.rows * tiling.stride, type: tiling.type };
-      halfScratch[b] = { size: tiling.cols * tiling.stride, type: tiling.type };
-      out.push({ op: "mmaZero", acc, tiling, span: s.span });
-      out.push({
-        op: "for", index: chunk, start: i32(0), end: i32(Number(count.value) / mmaChunk), step: i32(1), span: s.span,
-        body: [{ op: "barrier", span: s.span }, ...stageRuns(s.a, tiling.rows, a, chunkVar), ...stageRuns(s.b, tiling.cols, b, chunkVar), { op: "barrier", span: s.span }, { op: "mma", acc, a, b, tiling, span: s.span }],
-      });
-      out.push({ op: "mmaStore", acc, scratch: s.scratch, at, tiling, span: s.span }, { op: "barrier", span: s.span });
-      return;
-    }
-    const stage = (o: TileOperand, extent: number): { name: string; stmts: TStmt[] } => {
-      const name = fresh();
-      halfScratch[name] = { size: extent * tiling.stride, type: tiling.type };
+    /** Operand o's rows x k in [kc, kc + 32) into scratch `name`: runs of 8 k (whole chunks) or element by element, zero past count. */
+    const stage = (o: TileOperand, extent: number, name: string): TStmt[] => {
       const e = fresh();
-      const eVar: IExpr = { op: "var", type: "i32", name: e };
-      const row: IExpr = { op: "math", type: "i32", fn: "idiv", args: [eVar, i32(mmaChunk)] };
-      const kk: IExpr = { op: "binary", type: "i32", kind: "%", left: eVar, right: i32(mmaChunk) };
-      const k: IExpr = { op: "binary", type: "i32", kind: "+", left: kcVar, right: kk };
-      const index: IExpr = { op: "binary", type: "i32", kind: "+", left: { op: "binary", type: "i32", kind: "*", left: row, right: i32(tiling.stride) }, right: kk };
-      const value = substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]]));
-      const inRange: IExpr = { op: "binary", type: "bool", kind: "<", left: k, right: count };
-      const body: TStmt[] = [{ op: "if", cond: inRange, then: [{ op: "scratchStore", scratch: name, index, value, span: s.span }], else: [{ op: "scratchStore", scratch: name, index, value: { op: "const", type: "f32", value: 0 }, span: s.span }], span: s.span }];
-      return { name, stmts: [{ op: "threadLoop", index: e, count: i32(extent * mmaChunk), body, span: s.span }] };
+      const per = whole ? run : 1;
+      const row = idiv(v(e), i32(mmaChunk / per));
+      const kk = mul(rem(v(e), i32(mmaChunk / per)), i32(per));
+      const store = (j: IExpr | null): TStmt => {
+        const k = j ? add(add(kc, kk), j) : add(kc, kk);
+        const index = j ? add(add(mul(row, i32(tiling.stride)), kk), j) : add(mul(row, i32(tiling.stride)), kk);
+        return { op: "scratchStore", scratch: name, index, value: substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]])), span: s.span };
+      };
+      let body: TStmt[];
+      if (whole) {
+        const j = fresh();
+        body = [{ op: "for", index: j, start: i32(0), end: i32(run), step: i32(1), body: [store(v(j))], span: s.span }];
+      } else {
+        const inRange: IExpr = { op: "binary", type: "bool", kind: "<", left: add(kc, kk), right: count };
+        body = [{ op: "if", cond: inRange, then: [store(null)], else: [{ ...store(null), value: { op: "const", type: "f32", value: 0 } } as TStmt], span: s.span }];
+      }
+      return [{ op: "threadLoop", index: e, count: i32((extent * mmaChunk) / per), body, span: s.span }];
     };
-    const a = stage(s.a, tiling.rows);
-    const b = stage(s.b, tiling.cols);
+    const [a, b] = [fresh(), fresh()];
+    halfScratch[a] = { size: tiling.rows * tiling.stride, type: tiling.type };
+    halfScratch[b] = { size: tiling.cols * tiling.stride, type: tiling.type };
     out.push({ op: "mmaZero", acc, tiling, span: s.span });
     out.push({
-      op: "for", index: kc, start: i32(0), end: count, step: i32(mmaChunk), span: s.span,
-      body: [{ op: "barrier", span: s.span }, ...a.stmts, ...b.stmts, { op: "barrier", span: s.span }, { op: "mma", acc, a: a.name, b: b.name, tiling, span: s.span }],
+      op: "for", index: chunk, start: i32(0), end: idiv(add(count, i32(mmaChunk - 1)), i32(mmaChunk)), step: i32(1), span: s.span,
+      body: [{ op: "barrier", span: s.span }, ...stage(s.a, tiling.rows, a), ...stage(s.b, tiling.cols, b), { op: "barrier", span: s.span }, { op: "mma", acc, a, b, tiling, span: s.span }],
     });
     out.push({ op: "mmaStore", acc, scratch: s.scratch, at, tiling, span: s.span }, { op: "barrier", span: s.span });
   }
