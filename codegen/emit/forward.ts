@@ -27,16 +27,17 @@ export interface ForwardConfig {
    * steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped matmulDecode (one program per
    * weight row, every token in turn, k across the block; the per-output matmul where K is not a
    * multiple of 8), larger ones, for f16/bf16 weights, cast the activations to the weights' dtype
-   * and run the tensor-core matmulMma (32-row tiles up to gpuNarrowTileRows rows); decode steps (one token per sequence) run attention split-K
-   * (pagedDecodeSplit + pagedDecodeCombine, decodeSplits below), others pagedAttentionTiled. Either
-   * plan renders to C++ and to CUDA, so the GPU plan also runs (and is tested) on CPU.
+   * and run the tensor-core matmulMma (32-row tiles up to gpuNarrowTileRows rows); decode steps
+   * (one token per sequence) run attention split-K (pagedDecodeSplit + pagedDecodeCombine,
+   * decodeSplits below), others pagedAttentionTiled. Either plan renders to C++ and to CUDA, so
+   * the GPU plan also runs (and is tested) on CPU.
    */
   kernelPlan: "cpu" | "gpu";
 }
 
 /**
- * From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (64-row tiles,
- * the rows past T computed and dropped). On an H200 (Llama-3-8B shape, bf16) matmulDecode took
+ * From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (the rows past T
+ * in a tile computed and dropped). On an H200 (Llama-3-8B shape, bf16) matmulDecode took
  * 70 us per layer's gate_up at 1 row and about 45 us more per extra row (1.47 ms at 32 rows),
  * while matmulMma, at the 35 TFLOP/s it reached on large GEMMs, does the 64-row tile in about
  * 0.43 ms: they cross near 9 rows, and from 16 the tensor cores are well ahead.
@@ -254,14 +255,13 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const consts = { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads };
         const paged = [cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0)];
         const scalars = [n.scale, n.softcap, n.window];
-        if (decodeSlot === undefined) {
-          launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`);
-          break;
-        }
+        // With split-K (GPU plan), the tiled kernel runs only the steps that are not all decode.
+        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
+        if (decodeSlot === undefined) break;
         const decode = "a.numTokens == a.numSeqs";
-        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`, `a.numTokens != a.numSeqs`);
+        const perSplit = ["a.numTokens", String(heads), "decodeSplits"];
         const partial = (offset: number, dims: string[]): Arg => ({ ptr: `((float*)a.buffers[${decodeSlot}] + ${offset} * a.numTokens * ${heads} * decodeSplits)`, dims });
-        const partials = [partial(0, ["a.numTokens", String(heads), "decodeSplits"]), partial(1, ["a.numTokens", String(heads), "decodeSplits"]), partial(2, ["a.numTokens", String(heads), "decodeSplits", String(cfg.headDim)])];
+        const partials = [partial(0, perSplit), partial(1, perSplit), partial(2, [...perSplit, String(cfg.headDim)])];
         launch("paged-decode", "pagedDecodeSplit", { dtypes: { A, C }, consts }, [q, ...paged, ...partials], scalars, `layer ${n.layer}: decode attention, split-K`, decode);
         launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [], `layer ${n.layer}: decode attention, merge splits`, decode);
         break;
