@@ -1,6 +1,7 @@
 // The machine's own limits, measured in the same run as a benchmark so that its results can be
 // reported as fractions of them (docs/PERF.md: the limits drift ~20% between runs):
-//   - fp32 FMA peak: independent AVX2 FMA chains held in registers, no memory traffic;
+//   - fp32 FMA peak: independent FMA chains held in registers, no memory traffic, as wide as the
+//     target's vectors (AVX-512 where the compiler targets it, as the engine's kernels then are);
 //   - memory read bandwidth: AVX2 sums over an array far larger than the caches, on transparent huge
 //     pages as the engine's weights are (runtime/native/host_memory.h): on this project's 2-core
 //     machines a 2 GB read ran at 27-29 GB/s over 4 KiB pages and 34-35 GB/s over huge pages.
@@ -15,11 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-// Zen3 and recent Intel cores retire two 8-lane FMAs per cycle with a latency of 4-5 cycles, so at
-// least 10 independent chains are needed to keep both pipes busy; 12 accumulators plus the two
-// operands fit in the 16 ymm registers without spilling.
+// Zen3 and recent Intel cores retire two FMAs per cycle with a latency of 4-5 cycles, so at least
+// 10 independent chains are needed to keep both pipes busy; 12 accumulators plus the two operands
+// fit in the 16 ymm registers without spilling (and in the 32 zmm registers with room to spare).
+// A Zen 5 core ran 8-lane chains at 97 GFLOP/s and 16-lane ones at 229.
 #define FMA_CHAINS 12
 #define FMA_ITERATIONS 20000000L
+#ifdef __AVX512F__
+#define FMA_LANES 16
+typedef __m512 fma_vector;
+#define fma_set1 _mm512_set1_ps
+#define fma_madd _mm512_fmadd_ps
+#define fma_add _mm512_add_ps
+#define fma_store _mm512_storeu_ps
+#else
+#define FMA_LANES 8
+typedef __m256 fma_vector;
+#define fma_set1 _mm256_set1_ps
+#define fma_madd _mm256_fmadd_ps
+#define fma_add _mm256_add_ps
+#define fma_store _mm256_storeu_ps
+#endif
 
 static double fma_gflops(int threads, int repetitions) {
     double best = 0;
@@ -29,23 +46,23 @@ static double fma_gflops(int threads, int repetitions) {
         #pragma omp parallel num_threads(threads) reduction(+ : sink)
         {
             // acc = acc * m + c converges to c / (1 - m): no overflow and no denormals.
-            const __m256 m = _mm256_set1_ps(0.999f);
-            const __m256 c = _mm256_set1_ps(0.001f);
-            __m256 acc[FMA_CHAINS];
-            for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm256_set1_ps((float)(k + omp_get_thread_num()));
+            const fma_vector m = fma_set1(0.999f);
+            const fma_vector c = fma_set1(0.001f);
+            fma_vector acc[FMA_CHAINS];
+            for (int k = 0; k < FMA_CHAINS; k++) acc[k] = fma_set1((float)(k + omp_get_thread_num()));
             for (long i = 0; i < FMA_ITERATIONS; i++) {
-                for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm256_fmadd_ps(acc[k], m, c);
+                for (int k = 0; k < FMA_CHAINS; k++) acc[k] = fma_madd(acc[k], m, c);
             }
-            __m256 total = acc[0];
-            for (int k = 1; k < FMA_CHAINS; k++) total = _mm256_add_ps(total, acc[k]);
-            float lanes[8];
-            _mm256_storeu_ps(lanes, total);
-            for (int k = 0; k < 8; k++) sink += lanes[k];
+            fma_vector total = acc[0];
+            for (int k = 1; k < FMA_CHAINS; k++) total = fma_add(total, acc[k]);
+            float lanes[FMA_LANES];
+            fma_store(lanes, total);
+            for (int k = 0; k < FMA_LANES; k++) sink += lanes[k];
         }
         double seconds = omp_get_wtime() - start;
         // The sum is used so the compiler cannot drop the chains.
         if (sink == 12345.0f) fprintf(stderr, "unlikely sum\n");
-        double flops = 2.0 * 8 * FMA_CHAINS * FMA_ITERATIONS * threads;
+        double flops = 2.0 * FMA_LANES * FMA_CHAINS * FMA_ITERATIONS * threads;
         if (flops / seconds / 1e9 > best) best = flops / seconds / 1e9;
     }
     return best;

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export interface MachineReference {
-  /** fp32 FMA peak (AVX2 chains in registers), GFLOP/s, with 1 and 2 threads. */
+  /** fp32 FMA peak (chains in registers, AVX-512 where the target has it, else AVX2), GFLOP/s, with 1 and 2 threads. */
   fmaPeakGflops: { t1: number; t2: number };
   /** Streaming read bandwidth over an array far larger than L3, GB/s (10^9 bytes), with 1 and 2 threads. */
   readBandwidthGBs: { t1: number; t2: number };

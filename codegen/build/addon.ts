@@ -10,7 +10,7 @@ import { emitCppKernel } from "../emit/cpp.ts";
 import { emitCudaKernel } from "../emit/cuda.ts";
 import { lowerToThreads } from "../lower/threads.ts";
 import type { KernelIR } from "../ir/types.ts";
-import { emitCMakeLists } from "./cmake.ts";
+import { emitCMakeLists, type CpuVectors } from "./cmake.ts";
 import { emitDeclarations, emitKernelTable } from "./bindings.ts";
 import { dump } from "./dump.ts";
 import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
@@ -23,6 +23,9 @@ export interface AddonBuild {
   /** cpu: C++ kernels on the runtime's thread pool; cuda: CUDA kernels, device memory, static cudart. */
   target?: "cpu" | "cuda";
   kernels: KernelIR[];
+  /** cpu only: compile for this machine (native, the default), or as for one with AVX2 and no
+   *  AVX-512, so the narrower vector code is built and tested on machines that have both. */
+  cpuVectors?: CpuVectors;
   /** Extra generated C++ sources (e.g. a model's forward pass), file name -> contents. */
   extraSources?: Record<string, string>;
   onProgress?: (message: string) => void;
@@ -64,7 +67,7 @@ export function buildAddon(build: AddonBuild): BuiltAddon {
   files["kernel_table.cc"] = emitKernelTable(kernels, target);
   Object.assign(files, build.extraSources ?? {});
   const sources = Object.keys(files).filter((f) => f.endsWith(".cc") || f.endsWith(".cu")).sort().map((f) => `src/${f}`);
-  const cmakeLists = emitCMakeLists(build.name, sources, target);
+  const cmakeLists = emitCMakeLists(build.name, sources, target, build.cpuVectors);
   // The CMake project is an input too: a changed list of runtime sources must rebuild.
   const hash = hashInputs({ ...files, "CMakeLists.txt": cmakeLists });
   const output = path.join(dir, "build", "Release", `${build.name}.node`);

@@ -14,8 +14,12 @@ const nodeAddonApiDir = () => path.dirname(createRequire(import.meta.url).resolv
 export const cudaArchitectures = ["80", "90a"];
 export const cudaGencodeFlags = cudaArchitectures.flatMap((a) => ["-gencode", `arch=compute_${a},code=sm_${a}`]);
 
-export function emitCMakeLists(name: string, sources: string[], target: "cpu" | "cuda"): string {
+/** The widest vectors the C++ may use: all this machine has, or AVX2 with AVX-512 turned off. */
+export type CpuVectors = "native" | "avx2";
+
+export function emitCMakeLists(name: string, sources: string[], target: "cpu" | "cuda", cpuVectors: CpuVectors = "native"): string {
   const cuda = target === "cuda";
+  const march = cpuVectors === "avx2" ? "-march=native -mno-avx512f" : "-march=native";
   const cudaSetup = cuda
     ? `find_package(CUDAToolkit REQUIRED)
 set(CMAKE_CUDA_STANDARD 17)
@@ -47,7 +51,7 @@ add_library(\${PROJECT_NAME} SHARED
   \${CMAKE_JS_SRC})
 target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir()}")
 target_compile_definitions(\${PROJECT_NAME} PRIVATE NAPI_VERSION=8 NAPI_DISABLE_CPP_EXCEPTIONS${cuda ? " TSV_CUDA" : ""})
-target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 -march=native -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
+target_compile_options(\${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O3 ${march} -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas>${cuda ? " $<$<COMPILE_LANGUAGE:CUDA>:-O3>" : ""})
 target_link_libraries(\${PROJECT_NAME} PRIVATE Threads::Threads \${CMAKE_JS_LIB}${cuda ? " CUDA::cudart_static \${CMAKE_DL_LIBS}" : ""})
 set_target_properties(\${PROJECT_NAME} PROPERTIES PREFIX "" SUFFIX ".node")
 `;

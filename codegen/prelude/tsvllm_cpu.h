@@ -1,6 +1,7 @@
 // Hand-written prelude for generated C++ kernels: dtype conversions (F16C when the compiler
 // targets it, a portable bit-exact fallback otherwise), integer min/max, the thread count, and the
-// 8-lane loads and horizontal sum that dotTile's AVX2/FMA micro-kernel uses (TSV_AVX2_TILES).
+// 8- and 16-lane loads and horizontal sums that dotTile's AVX2 and AVX-512 micro-kernels use
+// (TSV_AVX2_TILES, TSV_AVX512_TILES).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -135,4 +136,25 @@ static inline float tsv_hsum8(__m256 v) {
 }
 #else
 #define TSV_AVX2_TILES 0
+#endif
+
+// Where the target has AVX-512 the tiles run 16 lanes wide with 32 registers (twice the FMA work
+// per instruction; TSV_AVX2_TILES stays 1 there, for tiles whose width 16 does not divide).
+#if TSV_AVX2_TILES && defined(__AVX512F__)
+#define TSV_AVX512_TILES 1
+// The zero-masked forms with every lane kept: GCC 12's unmasked ones pass an "undefined" vector
+// that -Wmaybe-uninitialized (an error here) reports at every inlined use.
+static inline __m512 tsv_load16_f32(const float* p) { return _mm512_loadu_ps(p); }
+static inline __m512 tsv_load16_f16(const uint16_t* p) { return _mm512_maskz_cvtph_ps((__mmask16)0xffff, _mm256_loadu_si256((const __m256i*)p)); }
+static inline __m512 tsv_load16_bf16(const uint16_t* p) {
+  const __m512i wide = _mm512_maskz_cvtepu16_epi32((__mmask16)0xffff, _mm256_loadu_si256((const __m256i*)p));
+  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32((__mmask16)0xffff, wide, 16));
+}
+static inline float tsv_hsum16(__m512 v) {
+  const __m256 low = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xff, _mm512_castps_pd(v), 0));
+  const __m256 high = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xff, _mm512_castps_pd(v), 1));
+  return tsv_hsum8(_mm256_add_ps(low, high));
+}
+#else
+#define TSV_AVX512_TILES 0
 #endif

@@ -30,21 +30,24 @@ const specs: KernelSpec[] = [
   { file: "test/fixtures/dot-tile-transposed.ts", exportName: "matmulTransposedWeight", spec: { dtypes: {}, consts: { K: 37 } } },
 ];
 const { irs, native, services } = buildKernels("test_matmul_blocked", specs);
+// The same kernels as built for a machine with AVX2 and no AVX-512: on machines with both, the
+// native build runs the 16-lane tiles and this one the 8-lane tiles.
+const avx2 = buildKernels("test_matmul_blocked_avx2", specs, "avx2");
 
-irs.slice(0, -2).forEach((ir, i) => {
+for (const [vectors, build] of [["native", native], ["avx2", avx2.native]] as const) irs.slice(0, -2).forEach((ir, i) => {
   const { A, W, K } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasBlocked";
   for (const T of [1, 3, 5, 13, 33, 200]) {
     if (T === 200 && A !== "f32") continue;
-    test(`${ir.symbol} T=${T} N=${N}: matches its reference and a float64 product`, () => {
+    test(`${ir.symbol} (${vectors} vectors) T=${T} N=${N}: matches its reference and a float64 product`, () => {
       const x = randomGlobal(A, [T, K]);
       const w = randomGlobal(W, [N, K]);
       const wp = new Global(W, [Math.ceil(N / panelWidth), K, panelWidth], packWeightPanels(w.data as Float32Array, N, K));
       const bias = randomGlobal(W, [N]);
       const def = withBias ? matmulBiasBlocked : matmulBlocked;
       const args = (out: Global) => (withBias ? [x, wp, bias, out, K] : [x, wp, out, K]);
-      const emulate = A === W && K === 100 && (T === 3 || T === 5 || T === 33);
-      checkAgainstReference(def, ir, native(ir), args(new Global(A, [T, N])), tolerance[A], { emulate });
+      const emulate = vectors === "native" && A === W && K === 100 && (T === 3 || T === 5 || T === 33);
+      checkAgainstReference(def, ir, build(ir), args(new Global(A, [T, N])), tolerance[A], { emulate });
       const out = new Global(A, [T, N]);
       runReference(def, args(out));
       assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), A, withBias ? (n) => bias.at(n) : undefined), tolerance[A], `${ir.symbol} reference vs float64`);
@@ -99,10 +102,12 @@ test("the panel width is a dim named by a number: the C++ strides by it and a la
   assert.throws(() => launch(native(ir), ir, [x, narrow, new Global("f32", [3, 37]), 100]), /dim 16 of wp is 8, expected 16/);
 });
 
-test("a dotTile over two operands contiguous in k runs the dot form and matches its reference", () => {
+test("a dotTile over two operands contiguous in k runs the dot form and matches its reference (native and AVX2 builds; K = 37 leaves a tail after 16- and 8-wide steps)", () => {
   const x = randomGlobal("f32", [7, 37]);
   const w = randomGlobal("f16", [6, 37]);
-  checkAgainstReference(matmulWeightRows, irs[irs.length - 2], native(irs[irs.length - 2]), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32, { emulate: true });
+  const ir = irs[irs.length - 2];
+  checkAgainstReference(matmulWeightRows, ir, native(ir), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32, { emulate: true });
+  checkAgainstReference(matmulWeightRows, ir, avx2.native(ir), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32);
 });
 
 test("a dotTile over a transposed operand runs the portable loop and matches its reference", () => {
@@ -112,14 +117,16 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for a lone row, the panel prefetched ahead, token rows through pointers), the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for few accumulators, the panel prefetched ahead, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
-  assert.is(blocked.split("#if TSV_AVX2_TILES").length - 1, 5, "decode, then the first and the other tiles of a chunk for batched decode and for prefill");
+  assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 5, "decode, then the first and the other tiles of a chunk for batched decode and for prefill");
+  assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 5, "each with an AVX2 form");
+  assert.is(blocked.split("#else").length - 1, 5, "and a portable one");
+  // AVX2: two 8-lane vectors per panel row.
   assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
   assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
   assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
   assert.ok(blocked.includes("_mm_prefetch((const char*)&wp[(((int64_t)(p) * 64 + (tsv_t0_k + 256)) * 16 + 0)], _MM_HINT_T0);"), "decode: the panel prefetched 256 k ahead");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1, "a prefetch per k step of the decode loop (K = 64: no single-step tail after the 4-way split) and of each chunk's first tile");
   assert.ok(blocked.includes("(kc_panelTiles0_matmulBlock2 + (tsv_t1_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
   assert.ok(!blocked.includes("tsv_t2_k + 128") && !blocked.includes("tsv_t4_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
@@ -129,11 +136,21 @@ test("the C++ emitter picks the broadcast form for panel tiles (k split across a
   assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 * 8 + 2 * 12);
   assert.ok(blocked.includes("const float* tsv_t4_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
   assert.ok(blocked.includes("const __m256 tsv_t4_a5 = _mm256_set1_ps(tsv_t4_pa5[tsv_t4_k]);"), "prefill: broadcasts through the row pointers");
+  // AVX-512: one 16-lane vector per panel row, so fewer accumulators, split over k to hide the FMA latency.
+  assert.ok(blocked.includes("tsv_t0_c0_0_3 = _mm512_fmadd_ps(tsv_t0_a0, tsv_t0_b0, tsv_t0_c0_0_3);"), "decode: one vector, k split 4 ways");
+  assert.ok(blocked.includes("const __m512 tsv_t1_b0 = tsv_load16_bf16(tsv_t1_row + 0);") && !blocked.includes("__m512 tsv_t1_c0_1 "), "batched decode: one panel vector per k");
+  assert.ok(blocked.includes("__m512 tsv_t1_c3_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t1_c3_0_2"), "batched decode: 4 accumulators in 2 sets");
+  assert.ok(blocked.includes("__m512 tsv_t4_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t4_c5_0_2"), "prefill: 6 accumulators in 2 sets");
+  assert.ok(blocked.includes("const __m512 tsv_t4_a5 = _mm512_set1_ps(tsv_t4_pa5[(tsv_t4_k + 1)]);"), "prefill: the second set's broadcasts");
+  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 4 + 2 * (2 * 4 + 4) + 2 * (2 * 6 + 6), "decode 4 sets; the others 2 sets and a single-step tail (the chunk's k count is not fixed)");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1 + (4 + 3 + 3), "a prefetch per k step of each decode loop (K = 64: no tail after the 4-way split) and of each chunk's first tile");
   const rows = emitCppKernel(irs[irs.length - 2]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
+  assert.ok(rows.includes("for (; tsv_t0_k + 16 <= 37; tsv_t0_k += 16) {") && rows.includes("const __m512 tsv_t0_b3 = tsv_load16_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 16 k a step where AVX-512 is");
+  assert.ok(rows.includes("tsv_t0_s2_3 = tsv_hsum16(tsv_t0_v2_3);"));
   const transposed = emitCppKernel(irs[irs.length - 1]);
-  assert.not.ok(transposed.includes("TSV_AVX2_TILES"));
+  assert.not.ok(transposed.includes("TSV_AVX2_TILES") || transposed.includes("TSV_AVX512_TILES"));
   assert.ok(transposed.includes("omp simd reduction(+:tsv_t0_s0_0,tsv_t0_s0_1,tsv_t0_s1_0,tsv_t0_s1_1)"));
 });
 

@@ -3,6 +3,7 @@
 // storage dtype: results may differ by f32 rounding in the compute and one rounding at the store.
 import * as assert from "uvu/assert";
 import { buildAddon, loadAddon } from "../../codegen/build/addon.ts";
+import type { CpuVectors } from "../../codegen/build/cmake.ts";
 import { launch, type NativeKernel } from "../../codegen/build/launch.ts";
 import { compileKernel } from "../../codegen/compile.ts";
 import type { Specialization } from "../../codegen/ir/specialize.ts";
@@ -37,9 +38,9 @@ export interface RuntimeServices extends PackingAddon {
   setNumThreads(n: number): void;
 }
 
-export function buildKernels(name: string, specs: KernelSpec[]): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel; services: RuntimeServices } {
+export function buildKernels(name: string, specs: KernelSpec[], cpuVectors: CpuVectors = "native"): { irs: KernelIR[]; native: (ir: KernelIR) => NativeKernel; services: RuntimeServices } {
   const irs = specs.map((s) => compileKernel(s.file, s.exportName, s.spec));
-  const built = buildAddon({ name, kernels: irs });
+  const built = buildAddon({ name, kernels: irs, cpuVectors });
   const addon = loadAddon<{ kernels: Record<string, NativeKernel> } & RuntimeServices>(built.path);
   return { irs, native: (ir) => addon.kernels[ir.symbol], services: addon };
 }
