@@ -117,7 +117,7 @@ test("a dotTile over a transposed operand runs the portable loop and matches its
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for few accumulators, the panel prefetched ahead, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
   assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 5, "decode, then the first and the other tiles of a chunk for batched decode and for prefill");
   assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 5, "each with an AVX2 form");
@@ -126,7 +126,6 @@ test("the C++ emitter picks the broadcast form for panel tiles (k split across a
   assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
   assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
   assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
-  assert.ok(blocked.includes("_mm_prefetch((const char*)&wp[(((int64_t)(p) * 64 + (tsv_t0_k + 256)) * 16 + 0)], _MM_HINT_T0);"), "decode: the panel prefetched 256 k ahead");
   assert.ok(blocked.includes("(kc_panelTiles0_matmulBlock2 + (tsv_t1_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
   assert.ok(!blocked.includes("tsv_t2_k + 128") && !blocked.includes("tsv_t4_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
@@ -143,7 +142,8 @@ test("the C++ emitter picks the broadcast form for panel tiles (k split across a
   assert.ok(blocked.includes("__m512 tsv_t4_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t4_c5_0_2"), "prefill: 6 accumulators in 2 sets");
   assert.ok(blocked.includes("const __m512 tsv_t4_a5 = _mm512_set1_ps(tsv_t4_pa5[(tsv_t4_k + 1)]);"), "prefill: the second set's broadcasts");
   assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 4 + 2 * (2 * 4 + 4) + 2 * (2 * 6 + 6), "decode 4 sets; the others 2 sets and a single-step tail (the chunk's k count is not fixed)");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 1 + 1 + (4 + 3 + 3), "a prefetch per k step of each decode loop (K = 64: no tail after the 4-way split) and of each chunk's first tile");
+  assert.ok(!blocked.includes("tsv_t0_k + 256"), "decode: no software prefetch");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 1 + 1 + (3 + 3), "a prefetch per k step of each chunk's first tile (AVX-512: 2 steps of the sets and a single-step tail)");
   const rows = emitCppKernel(irs[irs.length - 2]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
