@@ -11,7 +11,9 @@
 //     a prefetch 256 k ahead in every step cost time on a Zen 5 (TinyLlama f16 decode step,
 //     alternating builds: 36.6-36.9 ms with it, 34.7-35.2 without; a 1 GB GEMV probe 48-50 GB/s
 //     against 56 on two cores);
-//   T <= 32 (batched decode): 4-token tiles (8 accumulators), K cut into chunks of 128 so the
+//   T <= 32 (batched decode): 8-token tiles (8 accumulators of 16 lanes in AVX-512, two passes
+//     of 8 x 8 in AVX2; 4-token tiles took TinyLlama f16 steps of 8 and 16 tokens 66-69 and
+//     117-131 ms against 58-64 and 103-115 ms, alternating builds), K cut into chunks of 128 so the
 //     chunk of panel (8 KB in f32) and the one being prefetched stay in L1 together while every
 //     tile passes over it: the weights are read from memory once per step, as one sequential
 //     stream per program (chunks of 256 let an f32 chunk and its prefetched successor fill the
@@ -69,7 +71,7 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
       dotTile(acc, t * 16, 1, 16, K, (i, k) => x.at(t0 + t, k), (j, k) => wp.at(p, k, j));
     }
   } else if (T <= 32) {
-    panelTiles(x, wp, acc, t0, p, rows, K, 4, 128);
+    panelTiles(x, wp, acc, t0, p, rows, K, 8, 128);
   } else {
     panelTiles(x, wp, acc, t0, p, rows, K, 6, 256);
   }

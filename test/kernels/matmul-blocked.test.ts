@@ -129,21 +129,21 @@ test("the C++ emitter picks the broadcast form for panel tiles (k split across a
   assert.ok(blocked.includes("(kc_panelTiles0_matmulBlock2 + (tsv_t1_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
   assert.ok(!blocked.includes("tsv_t2_k + 128") && !blocked.includes("tsv_t4_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
-  assert.ok(blocked.includes("const __m256 tsv_t1_b1 = tsv_load8_bf16(tsv_t1_row + 8);"), "batched decode: two panel vectors per k, widened on load");
-  assert.ok(blocked.includes("__m256 tsv_t1_c3_1 = _mm256_loadu_ps("), "batched decode: 4 x 2 accumulators");
+  assert.ok(blocked.includes("const __m256 tsv_t1_1_b0 = tsv_load8_bf16(tsv_t1_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
+  assert.ok(blocked.includes("__m256 tsv_t1_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t1_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
   assert.ok(blocked.includes("__m256 tsv_t4_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 * 8 + 2 * 12);
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 * 2 * 8 + 2 * 12);
   assert.ok(blocked.includes("const float* tsv_t4_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
   assert.ok(blocked.includes("const __m256 tsv_t4_a5 = _mm256_set1_ps(tsv_t4_pa5[tsv_t4_k]);"), "prefill: broadcasts through the row pointers");
   // AVX-512: one 16-lane vector per panel row, so fewer accumulators, split over k to hide the FMA latency.
   assert.ok(blocked.includes("tsv_t0_c0_0_3 = _mm512_fmadd_ps(tsv_t0_a0, tsv_t0_b0, tsv_t0_c0_0_3);"), "decode: one vector, k split 4 ways");
   assert.ok(blocked.includes("const __m512 tsv_t1_b0 = tsv_load16_bf16(tsv_t1_row + 0);") && !blocked.includes("__m512 tsv_t1_c0_1 "), "batched decode: one panel vector per k");
-  assert.ok(blocked.includes("__m512 tsv_t1_c3_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t1_c3_0_2"), "batched decode: 4 accumulators in 2 sets");
+  assert.ok(blocked.includes("__m512 tsv_t1_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t1_c0_0_1"), "batched decode: 8 accumulators in one set");
   assert.ok(blocked.includes("__m512 tsv_t4_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t4_c5_0_2"), "prefill: 6 accumulators in 2 sets");
   assert.ok(blocked.includes("const __m512 tsv_t4_a5 = _mm512_set1_ps(tsv_t4_pa5[(tsv_t4_k + 1)]);"), "prefill: the second set's broadcasts");
-  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 4 + 2 * (2 * 4 + 4) + 2 * (2 * 6 + 6), "decode 4 sets; the others 2 sets and a single-step tail (the chunk's k count is not fixed)");
+  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 4 + 2 * 8 + 2 * (2 * 6 + 6), "decode 4 sets, batched decode one, prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
   assert.ok(!blocked.includes("tsv_t0_k + 256"), "decode: no software prefetch");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 1 + 1 + (3 + 3), "a prefetch per k step of each chunk's first tile (AVX-512: 2 steps of the sets and a single-step tail)");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 2 + 1 + (1 + 3), "a prefetch per k step of each chunk's first tile (AVX2: both passes of batched decode; AVX-512 prefill: 2 steps of the sets and a single-step tail)");
   const rows = emitCppKernel(irs[irs.length - 2]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
