@@ -3,7 +3,8 @@
 // run on the same GGUF weights and requests, on llama.cpp (node-llama-cpp, parallel sequences),
 // then the ratio. Single-stream decode is reported too (one request alone, best of three runs;
 // tokens after the first over the time from the first token to the last, so the prompt's prefill
-// is not counted), with its fraction of the machine's read bandwidth measured in the same run.
+// is not counted), with its fraction of the machine's read bandwidth measured in the same run, and
+// prefill alone (every prompt for one output token) with its fraction of the machine's FMA peak.
 // llama.cpp runs with 1 thread and with --threads: its workers busy-wait, and on a 2-core machine
 // two of them fight the Node thread that drives it, so the ratios are taken against its better run
 // of each measurement.
@@ -33,6 +34,8 @@ export interface ThroughputOptions {
   threads: number;
   /** Bytes read per decode step (weights), for the bandwidth fraction. */
   weightBytes?: number;
+  /** FLOPs per prompt token in the layers' matmuls (2 x their parameters), for the FMA-peak fraction. */
+  prefillFlopsPerToken?: number;
 }
 
 export interface ThroughputResult {
@@ -40,6 +43,8 @@ export interface ThroughputResult {
   totalTokensPerSecond: number;
   outputTokensPerSecond: number;
   singleStreamTokensPerSecond: number;
+  /** Prompt tokens per second with every prompt generating one token. */
+  prefillTokensPerSecond: number;
 }
 
 function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
@@ -55,7 +60,7 @@ function randomPrompts(n: number, len: number, vocab: number, seed: number): num
 export const formatThroughput = (who: string, r: ThroughputResult) =>
   `${who}: Throughput: ${r.requestsPerSecond.toFixed(2)} requests/s, ${r.totalTokensPerSecond.toFixed(2)} total tokens/s, ${r.outputTokensPerSecond.toFixed(2)} output tokens/s; single-stream decode ${r.singleStreamTokensPerSecond.toFixed(1)} tokens/s`;
 
-async function runOurs(o: ThroughputOptions, prompts: number[][]): Promise<ThroughputResult> {
+async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][]): Promise<ThroughputResult> {
   const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, logger: () => {} });
   const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
   await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
@@ -68,28 +73,32 @@ async function runOurs(o: ThroughputOptions, prompts: number[][]): Promise<Throu
     const { firstTokenTime, lastTokenTime } = single.metrics;
     return (single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!);
   });
+  const prefillStart = performance.now();
+  await llm.generate(prefillPrompts.map((p) => ({ promptTokenIds: p })), { ...params, maxTokens: 1 });
+  const prefillSeconds = (performance.now() - prefillStart) / 1000;
   llm.close();
   return {
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
     singleStreamTokensPerSecond,
+    prefillTokensPerSecond: (prompts.length * o.inputLen) / prefillSeconds,
   };
 }
 
-async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], threads: number): Promise<ThroughputResult> {
+async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][], threads: number): Promise<ThroughputResult> {
   const { getLlama } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, build: "never", skipDownload: true });
   const model = await llama.loadModel({ modelPath: o.peerGguf!, gpuLayers: 0 });
   const context = await model.createContext({ sequences: prompts.length, contextSize: prompts.length * (o.inputLen + o.outputLen + 16), threads, batchSize: Math.max(512, o.inputLen) });
-  /** Generates outputLen tokens; returns the count and the seconds from the first token to the last. */
-  const generate = async (prompt: number[]) => {
+  /** Generates maxTokens tokens; returns the count and the seconds from the first token to the last. */
+  const generate = async (prompt: number[], maxTokens = o.outputLen) => {
     const seq = context.getSequence();
     let n = 0;
     let first = 0;
     for await (const _ of seq.evaluate(prompt as never, { temperature: 0 })) {
       if (n++ === 0) first = performance.now();
-      if (n >= o.outputLen) break;
+      if (n >= maxTokens) break;
     }
     const decodeSeconds = (performance.now() - first) / 1000;
     seq.dispose();
@@ -103,6 +112,9 @@ async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], threads: n
     const single = await generate(prompt);
     return (single.n - 1) / single.decodeSeconds;
   });
+  const prefillStart = performance.now();
+  await Promise.all(prefillPrompts.map((p) => generate(p, 1)));
+  const prefillSeconds = (performance.now() - prefillStart) / 1000;
   await context.dispose();
   await model.dispose();
   return {
@@ -110,28 +122,42 @@ async function runLlamaCpp(o: ThroughputOptions, prompts: number[][], threads: n
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
     singleStreamTokensPerSecond,
+    prefillTokensPerSecond: (prompts.length * o.inputLen) / prefillSeconds,
   };
 }
 
 export async function benchThroughput(o: ThroughputOptions, vocabSize: number): Promise<string[]> {
   const prompts = randomPrompts(o.numPrompts, o.inputLen, vocabSize, o.seed);
+  // Prompts not seen before: the engine's prefix cache still holds the first ones' blocks.
+  const prefillPrompts = randomPrompts(o.numPrompts, o.inputLen, vocabSize, o.seed + 1);
   const lines: string[] = [];
-  const ours = await runOurs(o, prompts);
+  const ours = await runOurs(o, prompts, prefillPrompts);
   lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""})`, ours));
+  const runs: ThroughputResult[] = [];
   if (o.peerGguf) {
-    const runs: ThroughputResult[] = [];
     for (const threads of new Set([1, o.threads])) {
-      runs.push(await runLlamaCpp(o, prompts, threads));
+      runs.push(await runLlamaCpp(o, prompts, prefillPrompts, threads));
       lines.push(formatThroughput(`llama.cpp (${threads} thread${threads > 1 ? "s" : ""})`, runs[runs.length - 1]));
     }
     const bestOutput = Math.max(...runs.map((r) => r.outputTokensPerSecond));
     const bestSingle = Math.max(...runs.map((r) => r.singleStreamTokensPerSecond));
-    lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x`);
+    const bestPrefill = Math.max(...runs.map((r) => r.prefillTokensPerSecond));
+    lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x, prefill ${(ours.prefillTokensPerSecond / bestPrefill).toFixed(2)}x`);
   }
-  if (o.weightBytes) {
+  if (o.weightBytes || o.prefillFlopsPerToken) {
     const machine = measureMachineReference({ arrayMiB: 256, repetitions: 3 });
-    const bw = (o.threads >= 2 ? machine.readBandwidthGBs.t2 : machine.readBandwidthGBs.t1) * 1e9;
-    lines.push(`single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token: ${((ours.singleStreamTokensPerSecond * o.weightBytes) / bw * 100).toFixed(1)}% of the ${(bw / 1e9).toFixed(1)} GB/s ${Math.min(o.threads, 2)}-thread read bandwidth measured now`);
+    const key = o.threads >= 2 ? "t2" : "t1";
+    const threadsNote = `${Math.min(o.threads, 2)}-thread`;
+    if (o.weightBytes) {
+      const bw = machine.readBandwidthGBs[key] * 1e9;
+      lines.push(`single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token: ${((ours.singleStreamTokensPerSecond * o.weightBytes) / bw * 100).toFixed(1)}% of the ${(bw / 1e9).toFixed(1)} GB/s ${threadsNote} read bandwidth measured now`);
+    }
+    if (o.prefillFlopsPerToken) {
+      const peak = machine.fmaPeakGflops[key];
+      const gflops = (ours.prefillTokensPerSecond * o.prefillFlopsPerToken) / 1e9;
+      const peer = runs.length ? `, llama.cpp ${Math.max(...runs.map((r) => r.prefillTokensPerSecond)).toFixed(1)}` : "";
+      lines.push(`prefill (${prompts.length} new prompts x ${o.inputLen} tokens, one output token each): tsvllm ${ours.prefillTokensPerSecond.toFixed(1)} prompt tokens/s${peer}; tsvllm's layer matmuls (${(o.prefillFlopsPerToken / 1e6).toFixed(2)} MFLOP a token; attention not counted) run at ${gflops.toFixed(1)} GFLOP/s, ${((gflops / peak) * 100).toFixed(1)}% of the ${peak.toFixed(1)} GFLOP/s ${threadsNote} FMA peak measured now`);
+    }
   }
   return lines;
 }

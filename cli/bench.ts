@@ -26,6 +26,9 @@ async function throughput(argv: string[]): Promise<void> {
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
   const loaded = await loadModel(values.model);
   const weightBytes = [...loaded.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
+  // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
+  // lm_head runs for the last token of a prompt only.
+  const layerMatmulParameters = [...loaded.tensors.values()].filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0);
   const peerGguf = values["peer-gguf"] ?? (values.model.endsWith(".gguf") ? values.model : undefined);
   const lines = await benchThroughput(
     {
@@ -37,6 +40,7 @@ async function throughput(argv: string[]): Promise<void> {
       seed: intFlag(values.seed, "seed", 1),
       threads: intFlag(values.threads, "threads", availableParallelism()),
       weightBytes,
+      prefillFlopsPerToken: 2 * layerMatmulParameters,
     },
     loaded.config.vocabSize,
   );
