@@ -39,14 +39,19 @@ export const panelWidth = 16;
 /** w [rows, columns] (row-major) as panels [cdiv(rows, 16), columns, 16], zero past the last row.
  *  Works on f32 values or f16/bf16 bits alike (zero bits are +0 in each). */
 export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, rows: number, columns: number): A {
+  const out = new (w.constructor as new (length: number) => A)(Math.ceil(rows / panelWidth) * columns * panelWidth);
+  packWeightPanelsInto(w, out, rows, columns);
+  return out;
+}
+
+/** packWeightPanels into out's first cdiv(rows, 16) x columns x 16 elements, which must be zero past the last row. */
+export function packWeightPanelsInto<A extends Float32Array | Uint16Array>(w: A, out: A, rows: number, columns: number): void {
   if (w.length !== rows * columns) throw new RangeError(`packWeightPanels: ${w.length} values is not ${rows} x ${columns}`);
-  const panels = Math.ceil(rows / panelWidth);
-  const out = new (w.constructor as new (length: number) => A)(panels * columns * panelWidth);
+  if (out.length < Math.ceil(rows / panelWidth) * columns * panelWidth) throw new RangeError(`packWeightPanels: ${out.length} elements cannot hold ${rows} x ${columns} as panels`);
   for (let n = 0; n < rows; n++) {
     const base = Math.floor(n / panelWidth) * columns * panelWidth + (n % panelWidth);
     for (let k = 0; k < columns; k++) out[base + k * panelWidth] = w[n * columns + k];
   }
-  return out;
 }
 
 /** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0, k in chunks of C (the next chunk prefetched by the first tile). */

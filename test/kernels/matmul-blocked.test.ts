@@ -14,7 +14,7 @@ import { emitCppKernel } from "../../codegen/emit/cpp.ts";
 import { printKernel } from "../../codegen/ir/print.ts";
 import { Global } from "../../dsl/global.ts";
 import { matmulBiasBlocked, matmulBlocked, packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
-import { nativePanelPacker } from "../../runtime/model/weights.ts";
+import { jsPanelPacker, nativePanelPacker, packFusedPanels } from "../../runtime/model/weights.ts";
 import { matmulWeightRows } from "../fixtures/dot-tile-rows.ts";
 import { matmulTransposedWeight } from "../fixtures/dot-tile-transposed.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
@@ -82,8 +82,13 @@ test("the native load-time packer writes exactly the JS packer's panels into hug
   for (const [rows, columns] of [[37, 300], [16, 5], [1, 513], [40, 0]]) {
     const f32 = Float32Array.from({ length: rows * columns }, (_, i) => Math.sin(i) * 1e3);
     const bits = Uint16Array.from({ length: rows * columns }, (_, i) => (i * 2654435761) >>> 16);
-    assert.equal(packer(f32, rows, columns), packWeightPanels(f32, rows, columns), `f32 ${rows} x ${columns}`);
-    assert.equal(packer(bits, rows, columns), packWeightPanels(bits, rows, columns), `u16 ${rows} x ${columns}`);
+    const packed = <A extends Float32Array | Uint16Array>(w: A) => {
+      const out = packer.allocate(w, rows, columns);
+      packer.pack(w, out, rows, columns);
+      return out;
+    };
+    assert.equal(packed(f32), packWeightPanels(f32, rows, columns), `f32 ${rows} x ${columns}`);
+    assert.equal(packed(bits), packWeightPanels(bits, rows, columns), `u16 ${rows} x ${columns}`);
   }
   const big = new Uint8Array(services.allocateHostBuffer(5 << 20));
   assert.is(big.length, 5 << 20);
@@ -92,6 +97,18 @@ test("the native load-time packer writes exactly the JS packer's panels into hug
   assert.throws(() => services.allocateHostBuffer(-1), /bytes/);
   assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Uint16Array(16 * 5), 2, 4), /rows x columns/);
   assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Float32Array(16 * 5), 2, 5), /same size/);
+});
+
+test("a fused weight packs to the panels of its stacked pieces, straight into its share when the pieces are whole panels (q/k/v of 48/16/32 rows) and stacked first when not (20/12 rows); both packers", () => {
+  for (const packer of [jsPanelPacker, nativePanelPacker(services)])
+    for (const pieceRows of [[48, 16, 32], [20, 12]]) {
+      const columns = 5;
+      const pieces = pieceRows.map((r, i) => Uint16Array.from({ length: r * columns }, (_, j) => 1 + ((i * 7919 + j * 31) % 60000)));
+      const whole = new Uint16Array(pieces.reduce((a, p) => a + p.length, 0));
+      pieces.reduce((offset, p) => (whole.set(p, offset), offset + p.length), 0);
+      const rows = whole.length / columns;
+      assert.equal(packFusedPanels(pieces, "f16", rows, columns, packer), packWeightPanels(whole, rows, columns), `${pieceRows.join("/")} rows`);
+    }
 });
 
 test("the panel width is a dim named by a number: the C++ strides by it and a launch with another width is refused", () => {
