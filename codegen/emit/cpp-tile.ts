@@ -102,7 +102,7 @@ const maxUnrolledPasses = 16;
 
 type Form = { kind: "dot"; aRows: Stream[]; bRows: Stream[] } | { kind: "broadcast" } | { kind: "scalar" };
 
-/** What one emitted variant of a tile shares: the statement, its operands by row and column, the form. */
+/** What every emitted variant of a tile shares: the statement, the printer, its names, extents and form. */
 interface TileContext {
   s: Extract<IStmt, { op: "dotTile" }>;
   p: ExprPrinter;
