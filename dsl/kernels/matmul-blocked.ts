@@ -36,10 +36,13 @@ import { cdiv, dotTile, forEach, idiv, kernel, min, pid, scratch, type Const, ty
 /** Columns per panel: two AVX2 vectors of f32. */
 export const panelWidth = 16;
 
+/** Elements of rows x columns as panels: cdiv(rows, 16) x columns x 16. */
+export const panelElements = (rows: number, columns: number) => Math.ceil(rows / panelWidth) * columns * panelWidth;
+
 /** w [rows, columns] (row-major) as panels [cdiv(rows, 16), columns, 16], zero past the last row.
  *  Works on f32 values or f16/bf16 bits alike (zero bits are +0 in each). */
 export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, rows: number, columns: number): A {
-  const out = new (w.constructor as new (length: number) => A)(Math.ceil(rows / panelWidth) * columns * panelWidth);
+  const out = new (w.constructor as new (length: number) => A)(panelElements(rows, columns));
   packWeightPanelsInto(w, out, rows, columns);
   return out;
 }
@@ -47,7 +50,7 @@ export function packWeightPanels<A extends Float32Array | Uint16Array>(w: A, row
 /** packWeightPanels into out's first cdiv(rows, 16) x columns x 16 elements, which must be zero past the last row. */
 export function packWeightPanelsInto<A extends Float32Array | Uint16Array>(w: A, out: A, rows: number, columns: number): void {
   if (w.length !== rows * columns) throw new RangeError(`packWeightPanels: ${w.length} values is not ${rows} x ${columns}`);
-  if (out.length < Math.ceil(rows / panelWidth) * columns * panelWidth) throw new RangeError(`packWeightPanels: ${out.length} elements cannot hold ${rows} x ${columns} as panels`);
+  if (out.length < panelElements(rows, columns)) throw new RangeError(`packWeightPanels: ${out.length} elements cannot hold ${rows} x ${columns} as panels`);
   for (let n = 0; n < rows; n++) {
     const base = Math.floor(n / panelWidth) * columns * panelWidth + (n % panelWidth);
     for (let k = 0; k < columns; k++) out[base + k * panelWidth] = w[n * columns + k];

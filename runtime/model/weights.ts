@@ -4,7 +4,7 @@
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
 import type { WeightSpec } from "../../codegen/emit/forward.ts";
-import { packWeightPanelsInto, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
+import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
@@ -22,8 +22,6 @@ export interface PanelPacker {
   /** w [rows, columns] into out's first cdiv(rows, 16) x columns x 16 elements. */
   pack<A extends Storage>(w: A, out: A, rows: number, columns: number): void;
 }
-
-const panelElements = (rows: number, columns: number) => Math.ceil(rows / panelWidth) * columns * panelWidth;
 
 /** The kernel file's JS packer into ordinary typed arrays. */
 export const jsPanelPacker: PanelPacker = {
@@ -86,13 +84,14 @@ export function nativePanelPacker(addon: PackingAddon): PanelPacker {
   };
 }
 
-/** Packs the pieces of a fused weight, stacked by rows, into panels. Pieces of whole panels (every
- *  model's q/k/v and gate/up) are packed straight into their share of the output: stacking them
- *  first cost a fresh copy of qkv and gate_up (TinyLlama: 1.4 of 2.2 GB, about 4 s of first-touch
- *  page faults in a load). */
+/** Packs the pieces of a weight (one, or those a fused one is stacked from by rows) into panels.
+ *  When every piece but the last is whole panels (every model's q/k/v and gate/up) each is packed
+ *  straight into its share of the output: stacking them first cost a fresh copy of qkv and gate_up
+ *  (TinyLlama: 1.4 of 2.2 GB, about 4 s of first-touch page faults in a load). */
 export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, columns: number, packer: PanelPacker): Storage {
   const pieceRows = pieces.map((p) => p.length / columns);
-  if (!pieceRows.every((r) => Number.isInteger(r) && r % panelWidth === 0)) {
+  const straight = pieceRows.every((r, i) => Number.isInteger(r) && (i === pieces.length - 1 || r % panelWidth === 0));
+  if (!straight) {
     const whole = stacked(pieces, dtype);
     const out = packer.allocate(whole, rows, columns);
     packer.pack(whole, out, rows, columns);

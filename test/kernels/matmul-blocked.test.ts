@@ -99,9 +99,9 @@ test("the native load-time packer writes exactly the JS packer's panels into hug
   assert.throws(() => services.packWeightPanels(new Uint16Array(10), new Float32Array(16 * 5), 2, 5), /same size/);
 });
 
-test("a fused weight packs to the panels of its stacked pieces, straight into its share when the pieces are whole panels (q/k/v of 48/16/32 rows) and stacked first when not (20/12 rows); both packers", () => {
+test("a fused weight packs to the panels of its stacked pieces, straight into its share when all but the last are whole panels (48/16/32 rows, 32/20, a lone 37) and stacked first when not (20/12 rows); both packers", () => {
   for (const packer of [jsPanelPacker, nativePanelPacker(services)])
-    for (const pieceRows of [[48, 16, 32], [20, 12]]) {
+    for (const pieceRows of [[48, 16, 32], [32, 20], [37], [20, 12]]) {
       const columns = 5;
       const pieces = pieceRows.map((r, i) => Uint16Array.from({ length: r * columns }, (_, j) => 1 + ((i * 7919 + j * 31) % 60000)));
       const whole = new Uint16Array(pieces.reduce((a, p) => a + p.length, 0));
