@@ -74,7 +74,6 @@ function unitStride(e: IExpr, v: string): boolean {
 }
 
 interface Stream {
-  pointer: string;
   /** C expression for the address of the element at v = 0. */
   base: string;
   element: Element;
@@ -87,14 +86,14 @@ function contiguous(e: IExpr, v: string, p: ExprPrinter): Stream | undefined {
   const zero = new Map([[v, constant(0)]]);
   if (e.op === "scratchLoad") {
     if (!unitStride(e.index, v)) return undefined;
-    return { pointer: elementPointer.f32, base: `&${e.scratch}[${p.print(substituteVars(e.index, zero))}]`, element: "f32" };
+    return { base: `&${e.scratch}[${p.print(substituteVars(e.index, zero))}]`, element: "f32" };
   }
   if (e.op !== "load") return undefined;
   const last = e.indices[e.indices.length - 1];
   if (!unitStride(last, v) || e.indices.slice(0, -1).some((i) => mentions(i, v))) return undefined;
   const element = p.dtypeOf(e.global);
   if (!isElement(element)) return undefined;
-  return { pointer: elementPointer[element], element, base: `&${e.global}[${p.offset(e.global, e.indices.map((i) => substituteVars(i, zero)))}]` };
+  return { element, base: `&${e.global}[${p.offset(e.global, e.indices.map((i) => substituteVars(i, zero)))}]` };
 }
 
 /** Beyond this many register passes a tile's passes run as a loop instead of being unrolled. */
@@ -237,8 +236,8 @@ function dotPass(t: TileContext, inner: string, entries: { i: number; j: number;
   const bRows = tile.cols.map((j) => ({ j, r: form.bRows[j] }));
   return [
     `${inner}{`,
-    ...aRows.map(({ i, r }) => `${deeper}${r.pointer} ${prefix}_pa${i} = ${r.base};`),
-    ...bRows.map(({ j, r }) => `${deeper}${r.pointer} ${prefix}_pb${j} = ${r.base};`),
+    ...aRows.map(({ i, r }) => `${deeper}${elementPointer[r.element]} ${prefix}_pa${i} = ${r.base};`),
+    ...bRows.map(({ j, r }) => `${deeper}${elementPointer[r.element]} ${prefix}_pb${j} = ${r.base};`),
     `${deeper}${entries.map((e) => `${isa.type} ${v(e.i, e.j)} = ${isa.intrinsics}setzero_ps();`).join(" ")}`,
     `${deeper}for (; ${k} + ${isa.width} <= ${count}; ${k} += ${isa.width}) {`,
     ...bRows.map(({ j, r }) => `${deeper}  const ${isa.type} ${prefix}_b${j} = ${loadOf(isa, r.element)}(${prefix}_pb${j} + ${k});`),
@@ -280,7 +279,7 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
     const prefetch = ahead ? [`${deeper}  _mm_prefetch((const char*)${rowAt(plus(kAt, ahead)).base}, _MM_HINT_T0);`] : [];
     return [
-      `${deeper}  { ${row.pointer} ${prefix}_row = ${row.base};`,
+      `${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`,
       ...prefetch,
       ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`),
       ...tile.rows.flatMap((i) => [
