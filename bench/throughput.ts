@@ -134,6 +134,7 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
   const ours = await runOurs(o, prompts, prefillPrompts);
   lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""})`, ours));
   const runs: ThroughputResult[] = [];
+  const bestPrefill = () => Math.max(...runs.map((r) => r.prefillTokensPerSecond));
   if (o.peerGguf) {
     for (const threads of new Set([1, o.threads])) {
       runs.push(await runLlamaCpp(o, prompts, prefillPrompts, threads));
@@ -141,8 +142,7 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
     }
     const bestOutput = Math.max(...runs.map((r) => r.outputTokensPerSecond));
     const bestSingle = Math.max(...runs.map((r) => r.singleStreamTokensPerSecond));
-    const bestPrefill = Math.max(...runs.map((r) => r.prefillTokensPerSecond));
-    lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x, prefill ${(ours.prefillTokensPerSecond / bestPrefill).toFixed(2)}x`);
+    lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x, prefill ${(ours.prefillTokensPerSecond / bestPrefill()).toFixed(2)}x`);
   }
   if (o.weightBytes || o.prefillFlopsPerToken) {
     const machine = measureMachineReference({ arrayMiB: 256, repetitions: 3 });
@@ -155,7 +155,7 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
     if (o.prefillFlopsPerToken) {
       const peak = machine.fmaPeakGflops[key];
       const gflops = (ours.prefillTokensPerSecond * o.prefillFlopsPerToken) / 1e9;
-      const peer = runs.length ? `, llama.cpp ${Math.max(...runs.map((r) => r.prefillTokensPerSecond)).toFixed(1)}` : "";
+      const peer = runs.length ? `, llama.cpp ${bestPrefill().toFixed(1)}` : "";
       lines.push(`prefill (${prompts.length} new prompts x ${o.inputLen} tokens, one output token each): tsvllm ${ours.prefillTokensPerSecond.toFixed(1)} prompt tokens/s${peer}; tsvllm's layer matmuls (${(o.prefillFlopsPerToken / 1e6).toFixed(2)} MFLOP a token; attention not counted) run at ${gflops.toFixed(1)} GFLOP/s, ${((gflops / peak) * 100).toFixed(1)}% of the ${peak.toFixed(1)} GFLOP/s ${threadsNote} FMA peak measured now`);
     }
   }
