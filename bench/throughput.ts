@@ -3,23 +3,38 @@
 // run on the same GGUF weights and requests, on llama.cpp (node-llama-cpp, parallel sequences),
 // then the ratio. Single-stream decode is reported too (one request alone, best of three runs;
 // tokens after the first over the time from the first token to the last, so the prompt's prefill
-// is not counted), with its fraction of the machine's read bandwidth measured in the same run, and
-// prefill alone (every prompt for one output token) with its fraction of the machine's FMA peak.
+// is not counted), with its fraction of the machine's read bandwidth probed right before and after
+// each of those runs (the bandwidth of this 2-core VM drifts 2x within minutes), and prefill alone (every prompt for one output token) with its fraction of the machine's FMA peak.
 // llama.cpp runs with 1 thread and with --threads: its workers busy-wait, and on a 2-core machine
 // two of them fight the Node thread that drives it, so the ratios are taken against its better run
 // of each measurement.
 import { LLM } from "../index.ts";
-import { measureMachineReference } from "./reference/roofline.ts";
+import { measureMachineReference, measureReadBandwidth } from "./reference/roofline.ts";
 
 /** Single-stream decode is timed this many times per engine (a request alone each time) and the
  *  best run reported: one short run on this noisy 2-core machine swung by 30%. */
 const singleStreamRuns = 3;
 
-/** The best of singleStreamRuns single-stream decode rates, run r timing prompts[r mod length] alone. */
-async function bestSingleStreamRate(prompts: number[][], rate: (prompt: number[]) => Promise<number>): Promise<number> {
+/** The best of singleStreamRuns single-stream decode rates, run r timing prompts[r mod length] alone;
+ *  `beside` runs before the first run and after each. */
+async function bestSingleStreamRate(prompts: number[][], rate: (prompt: number[]) => Promise<number>, beside = () => {}): Promise<number> {
   const rates: number[] = [];
-  for (let r = 0; r < singleStreamRuns; r++) rates.push(await rate(prompts[r % prompts.length]));
+  beside();
+  for (let r = 0; r < singleStreamRuns; r++) {
+    rates.push(await rate(prompts[r % prompts.length]));
+    beside();
+  }
   return Math.max(...rates);
+}
+
+/** Read-bandwidth probes (GB/s, threads as the engines run) taken beside single-stream runs. */
+class BandwidthProbes {
+  readonly readings: number[] = [];
+  constructor(private readonly threads: number) {}
+  take = (): void => {
+    const measured = measureReadBandwidth({ arrayMiB: 256, repetitions: 3 });
+    this.readings.push(this.threads >= 2 ? measured.t2 : measured.t1);
+  };
 }
 
 export interface ThroughputOptions {
@@ -32,7 +47,8 @@ export interface ThroughputOptions {
   seed: number;
   /** CPU threads for both engines. */
   threads: number;
-  /** Bytes read per decode step (weights), for the bandwidth fraction. */
+  /** Bytes of weights read per decode step (all but a token embedding looked up row by row), for the
+   *  bandwidth fraction: the read bandwidth is then probed beside our single-stream runs. */
   weightBytes?: number;
   /** FLOPs per prompt token in the layers' matmuls (2 x their parameters), for the FMA-peak fraction. */
   prefillFlopsPerToken?: number;
@@ -60,7 +76,7 @@ function randomPrompts(n: number, len: number, vocab: number, seed: number): num
 export const formatThroughput = (who: string, r: ThroughputResult) =>
   `${who}: Throughput: ${r.requestsPerSecond.toFixed(2)} requests/s, ${r.totalTokensPerSecond.toFixed(2)} total tokens/s, ${r.outputTokensPerSecond.toFixed(2)} output tokens/s; single-stream decode ${r.singleStreamTokensPerSecond.toFixed(1)} tokens/s`;
 
-async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][]): Promise<ThroughputResult> {
+async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][], probes?: BandwidthProbes): Promise<ThroughputResult> {
   const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, logger: () => {} });
   const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
   await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
@@ -72,7 +88,7 @@ async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts
     const [single] = await llm.generate([{ promptTokenIds: prompt }], params);
     const { firstTokenTime, lastTokenTime } = single.metrics;
     return (single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!);
-  });
+  }, probes?.take);
   const prefillStart = performance.now();
   await llm.generate(prefillPrompts.map((p) => ({ promptTokenIds: p })), { ...params, maxTokens: 1 });
   const prefillSeconds = (performance.now() - prefillStart) / 1000;
@@ -131,7 +147,8 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
   // Prompts not seen before: the engine's prefix cache still holds the first ones' blocks.
   const prefillPrompts = randomPrompts(o.numPrompts, o.inputLen, vocabSize, o.seed + 1);
   const lines: string[] = [];
-  const ours = await runOurs(o, prompts, prefillPrompts);
+  const probes = o.weightBytes ? new BandwidthProbes(o.threads) : undefined;
+  const ours = await runOurs(o, prompts, prefillPrompts, probes);
   lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""})`, ours));
   const runs: ThroughputResult[] = [];
   const bestPrefill = () => Math.max(...runs.map((r) => r.prefillTokensPerSecond));
@@ -144,20 +161,19 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
     const bestSingle = Math.max(...runs.map((r) => r.singleStreamTokensPerSecond));
     lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x, prefill ${(ours.prefillTokensPerSecond / bestPrefill()).toFixed(2)}x`);
   }
-  if (o.weightBytes || o.prefillFlopsPerToken) {
-    const machine = measureMachineReference({ arrayMiB: 256, repetitions: 3 });
-    const key = o.threads >= 2 ? "t2" : "t1";
-    const threadsNote = `${Math.min(o.threads, 2)}-thread`;
-    if (o.weightBytes) {
-      const bw = machine.readBandwidthGBs[key] * 1e9;
-      lines.push(`single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token: ${((ours.singleStreamTokensPerSecond * o.weightBytes) / bw * 100).toFixed(1)}% of the ${(bw / 1e9).toFixed(1)} GB/s ${threadsNote} read bandwidth measured now`);
-    }
-    if (o.prefillFlopsPerToken) {
-      const peak = machine.fmaPeakGflops[key];
-      const gflops = (ours.prefillTokensPerSecond * o.prefillFlopsPerToken) / 1e9;
-      const peer = runs.length ? `, llama.cpp ${bestPrefill().toFixed(1)}` : "";
-      lines.push(`prefill (${prompts.length} new prompts x ${o.inputLen} tokens, one output token each): tsvllm ${ours.prefillTokensPerSecond.toFixed(1)} prompt tokens/s${peer}; tsvllm's layer matmuls (${(o.prefillFlopsPerToken / 1e6).toFixed(2)} MFLOP a token; attention not counted) run at ${gflops.toFixed(1)} GFLOP/s, ${((gflops / peak) * 100).toFixed(1)}% of the ${peak.toFixed(1)} GFLOP/s ${threadsNote} FMA peak measured now`);
-    }
+  const key = o.threads >= 2 ? "t2" : "t1";
+  const threadsNote = `${Math.min(o.threads, 2)}-thread`;
+  if (o.weightBytes && probes) {
+    // Against the best probe: the fraction is then a lower bound for the bandwidth at hand.
+    const best = Math.max(...probes.readings);
+    const achieved = (ours.singleStreamTokensPerSecond * o.weightBytes) / 1e9;
+    lines.push(`single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token, ${achieved.toFixed(1)} GB/s: ${((achieved / best) * 100).toFixed(1)}% of the best ${threadsNote} read bandwidth probed beside its runs (${probes.readings.map((r) => r.toFixed(1)).join(", ")} GB/s)`);
+  }
+  if (o.prefillFlopsPerToken) {
+    const peak = measureMachineReference({ arrayMiB: 256, repetitions: 3 }).fmaPeakGflops[key];
+    const gflops = (ours.prefillTokensPerSecond * o.prefillFlopsPerToken) / 1e9;
+    const peer = runs.length ? `, llama.cpp ${bestPrefill().toFixed(1)}` : "";
+    lines.push(`prefill (${prompts.length} new prompts x ${o.inputLen} tokens, one output token each): tsvllm ${ours.prefillTokensPerSecond.toFixed(1)} prompt tokens/s${peer}; tsvllm's layer matmuls (${(o.prefillFlopsPerToken / 1e6).toFixed(2)} MFLOP a token; attention not counted) run at ${gflops.toFixed(1)} GFLOP/s, ${((gflops / peak) * 100).toFixed(1)}% of the ${peak.toFixed(1)} GFLOP/s ${threadsNote} FMA peak measured now`);
   }
   return lines;
 }

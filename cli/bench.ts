@@ -25,7 +25,9 @@ async function throughput(argv: string[]): Promise<void> {
   });
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
   const loaded = await loadModel(values.model);
-  const weightBytes = [...loaded.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
+  // A decode step reads every weight once, but only one row of an untied token embedding.
+  const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
+  const weightBytes = [...loaded.tensors.values()].filter((t) => t.name !== lookedUp).reduce((a, t) => a + t.data.byteLength, 0);
   // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
   // lm_head runs for the last token of a prompt only.
   const layerMatmulParameters = [...loaded.tensors.values()].filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0);

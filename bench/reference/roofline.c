@@ -8,13 +8,16 @@
 // Each is measured with 1 and 2 threads, best of several repetitions. Prints one JSON object.
 //
 // Build: gcc -O3 -march=native -fopenmp roofline.c -o roofline
-// Usage: roofline [array MiB (default 512)] [repetitions (default 5)]
+// Usage: roofline [array MiB (default 512)] [repetitions (default 5)] [read]
+//   With "read", only the read bandwidth is measured (a quick probe to bracket a benchmark's run
+//   with, since the bandwidth drifts within minutes) and the FMA peak is printed as 0.
 
 #include <immintrin.h>
 #include <omp.h>
 #include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 // Zen3 and recent Intel cores retire two FMAs per cycle with a latency of 4-5 cycles, so at least
 // 10 independent chains are needed to keep both pipes busy; 12 accumulators plus the two operands
@@ -116,7 +119,8 @@ int main(int argc, char **argv) {
     #pragma omp parallel for num_threads(2)
     for (size_t i = 0; i < count; i++) data[i] = (float)(i & 1023) * 1e-3f;
 
-    double fma1 = fma_gflops(1, repetitions), fma2 = fma_gflops(2, repetitions);
+    int readOnly = argc > 3 && strcmp(argv[3], "read") == 0;
+    double fma1 = readOnly ? 0 : fma_gflops(1, repetitions), fma2 = readOnly ? 0 : fma_gflops(2, repetitions);
     double read1 = read_gbs(data, count, 1, repetitions), read2 = read_gbs(data, count, 2, repetitions);
     printf("{\"fmaPeakGflops\":{\"t1\":%.1f,\"t2\":%.1f},\"readBandwidthGBs\":{\"t1\":%.2f,\"t2\":%.2f}}\n",
            fma1, fma2, read1, read2);

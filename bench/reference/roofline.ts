@@ -32,9 +32,10 @@ function compileIfStale(): void {
   execFileSync("gcc", ["-O3", "-march=native", "-fopenmp", source, "-o", binary], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
-export function measureMachineReference(options: RooflineOptions = {}): MachineReference {
+function runRoofline(options: RooflineOptions, readOnly: boolean): MachineReference {
   compileIfStale();
-  const output = execFileSync(binary, [String(options.arrayMiB ?? 512), String(options.repetitions ?? 5)], {
+  const args = [String(options.arrayMiB ?? 512), String(options.repetitions ?? 5), ...(readOnly ? ["read"] : [])];
+  const output = execFileSync(binary, args, {
     encoding: "utf8",
     // Idle OpenMP workers sleep instead of spinning, so a 1-thread measurement has the other core to
     // itself (docs/PERF.md: on 2 cores, no busy-waiting threads).
@@ -42,6 +43,11 @@ export function measureMachineReference(options: RooflineOptions = {}): MachineR
   });
   return JSON.parse(output) as MachineReference;
 }
+
+export const measureMachineReference = (options: RooflineOptions = {}): MachineReference => runRoofline(options, false);
+
+/** The read bandwidth alone (no FMA peak): a probe of a second or two to take right beside a timed run. */
+export const measureReadBandwidth = (options: RooflineOptions = {}): MachineReference["readBandwidthGBs"] => runRoofline(options, true).readBandwidthGBs;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [arrayMiB, repetitions] = process.argv.slice(2).map(Number);
