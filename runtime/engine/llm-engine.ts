@@ -6,12 +6,12 @@ import { KVCacheManager } from "./block-manager.ts";
 import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
 import { checkKvCapacity, describeKvCapacity, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
-import { buildModelInput, type LogitRows, type ModelRunner } from "./model-runner.ts";
+import { buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
 import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
-import { Sampler, type SampleRow } from "./sampler.ts";
+import { Sampler, type SampleRow, type SamplerOutput } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
@@ -124,10 +124,6 @@ export class LLMEngine {
     const scheduled = this.scheduler.schedule();
     if (scheduled.scheduled.length === 0) return [];
     const { input, rows } = buildModelInput(scheduled);
-    const logits = this.runner.execute(input);
-    this.scheduler.commitStep(scheduled);
-    this.recordPromptLogprobs(scheduled, rows, logits);
-
     const sampleRows: SampleRow[] = [];
     const forks: Sequence[] = [];
     scheduled.scheduled.forEach((s, i) => {
@@ -139,7 +135,9 @@ export class LLMEngine {
         sampleRows.push({ seq: s.seq, logitsRow: rows[i].sampleRow });
       }
     });
-    const sampled = this.sampler.sample(logits, sampleRows);
+    const sampled = this.runAndSample(input, rows, sampleRows);
+    this.scheduler.commitStep(scheduled);
+    if (sampled.logits !== null) this.recordPromptLogprobs(scheduled, rows, sampled.logits);
     for (const parent of forks) this.scheduler.fork(parent, parent.request.sequences.slice(1));
 
     const now = nowSeconds();
@@ -187,6 +185,21 @@ export class LLMEngine {
     request.metrics.finishedTime = nowSeconds();
     this.requests.delete(request.requestId);
     return makeRequestOutput(request);
+  }
+
+  /**
+   * Runs the step's forward pass and samples its rows. When every logits row is a sample row that
+   * picks the raw argmax (no prompt log-probs either), the runner does the argmax where the logits
+   * are and they are never brought back (logits: null); otherwise the sampler reads them.
+   */
+  private runAndSample(input: ModelInput, rows: LogitRows[], sampleRows: SampleRow[]): SamplerOutput & { logits: Float32Array | null } {
+    const greedy = this.runner.executeGreedy !== undefined && rows.every((r) => r.numPromptLogprobRows === 0) && sampleRows.every((row) => this.sampler.picksRawArgmax(row));
+    if (greedy) {
+      const argmax = this.runner.executeGreedy!(input);
+      return { tokenIds: Int32Array.from(sampleRows, (row) => argmax[row.logitsRow]), logprobs: null, logits: null };
+    }
+    const logits = this.runner.execute(input);
+    return { ...this.sampler.sample(logits, sampleRows), logits };
   }
 
   private recordPromptLogprobs(scheduled: SchedulerOutput, rows: LogitRows[], logits: Float32Array): void {

@@ -39,6 +39,12 @@ export interface ModelRunner {
   initializeKvCache(numBlocks: number, blockSize: number): void;
   /** Runs the forward pass; returns logits [logitsIndices.length, vocabSize]. */
   execute(input: ModelInput): Float32Array;
+  /**
+   * Runs the forward pass and returns, for each of the logitsIndices rows, the first index of its
+   * largest logit: what greedy sampling picks from untouched logits, without bringing the logits
+   * back from the device. Optional; the engine falls back to execute() and the sampler.
+   */
+  executeGreedy?(input: ModelInput): Int32Array;
   close?(): void;
 }
 

@@ -24,6 +24,9 @@ export interface SamplerOutput {
   logprobs: LogprobTensors | null;
 }
 
+/** vLLM's _SAMPLING_EPS (sampler.cc's kSamplingEps): temperatures below it mean greedy. */
+const samplingEps = 1e-5;
+
 /** Per-request lists that never change while it runs, packed once. */
 interface RequestTables {
   biasTokenIds: number[];
@@ -68,6 +71,20 @@ export class Sampler {
   constructor(addon: NativeSamplerAddon, vocabSize: number) {
     this.addon = addon;
     this.vocabSize = vocabSize;
+  }
+
+  /**
+   * Whether the row's token is the first argmax of its raw logits row, as sample() would pick it:
+   * greedy, asking for no log-probs, with no processor that changes the logits (bias, allowed ids,
+   * bad words, penalties, or stop ids banned below min_tokens). A step whose rows all are can be
+   * sampled where the logits are (ModelRunner.executeGreedy).
+   */
+  picksRawArgmax({ seq }: SampleRow): boolean {
+    const request = seq.request;
+    const p = request.params;
+    const t = this.tablesOf(request);
+    const bansStops = seq.numOutputTokens < p.minTokens && t.stopIds.length > 0;
+    return p.temperature < samplingEps && p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
   }
 
   sample(logits: Float32Array, rows: readonly SampleRow[]): SamplerOutput {
@@ -119,11 +136,7 @@ export class Sampler {
     rows.forEach(({ seq, logitsRow }, r) => {
       const request = seq.request;
       const p = request.params;
-      let t = this.tables.get(request);
-      if (t === undefined) {
-        t = requestTables(request);
-        this.tables.set(request, t);
-      }
+      const t = this.tablesOf(request);
       batch.rowIndices[r] = logitsRow;
       batch.temperature[r] = p.temperature;
       batch.topP[r] = p.topP;
@@ -166,6 +179,15 @@ export class Sampler {
     this.addon.samplerSample(batch);
     const logprobs = width > 0 ? { width, tokenIds: batch.logprobTokenIds, logprobs: batch.logprobValues, ranks: batch.logprobRanks } : null;
     return { tokenIds: batch.sampledTokenIds, logprobs };
+  }
+
+  private tablesOf(request: Request): RequestTables {
+    let t = this.tables.get(request);
+    if (t === undefined) {
+      t = requestTables(request);
+      this.tables.set(request, t);
+    }
+    return t;
   }
 
   /** Log-probs of known next tokens (prompt log-probs) under the raw logits rows given. */

@@ -19,7 +19,8 @@ export interface LaunchTime {
 type StepArguments = [inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number];
 
 interface NativeModel {
-  forward(...args: StepArguments): void;
+  /** With sampledTokenIds, writes each logits row's argmax there and leaves the logits array alone. */
+  forward(...args: [...StepArguments, sampledTokenIds?: Int32Array]): void;
   profile(...args: StepArguments): LaunchTime[];
   copyBlocks(src: Int32Array, dst: Int32Array): void;
 }
@@ -124,6 +125,13 @@ export class CompiledModelRunner implements ModelRunner {
     return this.step(input, "forward").logits;
   }
 
+  /** Runs the forward pass and returns each logits row's argmax; the logits stay on the device. */
+  executeGreedy(input: ModelInput): Int32Array {
+    const sampled = new Int32Array(input.logitsIndices.length);
+    this.native!.forward(...this.stepArguments(input, new Float32Array(0)), sampled);
+    return sampled;
+  }
+
   /** Runs the step like execute(), also returning each kernel launch's device time in launch order. */
   profile(input: ModelInput): { logits: Float32Array; launches: LaunchTime[] } {
     const { logits, returned } = this.step(input, "profile");
@@ -131,6 +139,13 @@ export class CompiledModelRunner implements ModelRunner {
   }
 
   private step<M extends "forward" | "profile">(input: ModelInput, method: M): { logits: Float32Array; returned: ReturnType<NativeModel[M]> } {
+    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    const returned = this.native![method](...this.stepArguments(input, logits)) as ReturnType<NativeModel[M]>;
+    return { logits, returned };
+  }
+
+  /** The native step's arguments, after the step's copy-on-write block copies are done. */
+  private stepArguments(input: ModelInput, logits: Float32Array): StepArguments {
     if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called before execute()");
     if (input.blockCopies.length > 0) {
       const n = input.blockCopies.length / 2;
@@ -138,8 +153,6 @@ export class CompiledModelRunner implements ModelRunner {
     }
     const seqIdx = new Int32Array(input.numTokens);
     for (let s = 0; s < input.numSeqs; s++) seqIdx.fill(s, input.queryStartLoc[s], input.queryStartLoc[s + 1]);
-    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    const returned = this.native[method](input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq) as ReturnType<NativeModel[M]>;
-    return { logits, returned };
+    return [input.inputIds, input.positions, input.slotMapping, seqIdx, input.blockTables, input.logitsIndices, logits, input.numSeqs, input.maxBlocksPerSeq];
   }
 }

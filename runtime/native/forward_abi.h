@@ -18,6 +18,9 @@ struct ForwardArgs {
   const int32_t* blockTables;  // [numSeqs, maxBlocksPerSeq]
   const int32_t* logitsIndices;
   float* logits;               // [numLogitRows, vocab]
+  // [numLogitRows] when set: each logits row's argmax (the first index of its maximum), so a step
+  // whose rows are all greedy brings back token ids instead of the logits; null otherwise.
+  int32_t* sampledTokenIds;
   int64_t numTokens;
   int64_t numSeqs;
   int64_t maxBlocksPerSeq;

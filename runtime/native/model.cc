@@ -1,8 +1,9 @@
 // The native model object: holds the weights, the paged KV cache and the activation buffers, and
 // runs the generated forward pass: one native call per engine step. On CPU the weights are the JS
 // buffers themselves (referenced, not copied); in CUDA builds they are uploaded once and each
-// step's inputs go up and its logits come back, and decode steps replay a CUDA graph of the
-// forward's launches (one per step shape) instead of launching each kernel. Builds without a model
+// step's inputs go up and its logits come back (or, when every row is greedy, only each row's
+// argmax), and decode steps replay a CUDA graph of the forward's launches (one per step shape)
+// instead of launching each kernel. Builds without a model
 // (kernel-test addons) link no forward pass; constructing a Model then throws.
 #include <napi.h>
 #include <algorithm>
@@ -103,12 +104,17 @@ class Model : public Napi::ObjectWrap<Model> {
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
+      owned_.push_back(tsv::deviceBuffer((size_t)std::max<int64_t>(maxLogitRows_, 1) * 4));
+      stagedSampled_ = owned_.back().get();
+      if (!stagedSampled_) { outOfMemory(env, "sampled token ids"); return; }
     }
     tsv::synchronizeOrThrow(env, "uploading the weights failed");
   }
 
  private:
-  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq)
+  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq[, sampledTokenIds])
+  // With sampledTokenIds (an Int32Array of at least numLogitRows), each logits row's argmax is
+  // written there and the logits array is neither read nor written (it may be empty).
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Step(info, nullptr);
     return info.Env().Undefined();
@@ -172,6 +178,12 @@ class Model : public Napi::ObjectWrap<Model> {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
       return false;
     }
+    const bool greedy = info.Length() > 9 && info[9].IsTypedArray();
+    const size_t logitsBytes = (size_t)(a.numLogitRows * tsv_model_vocab_size) * sizeof(float);
+    if (greedy ? (int64_t)info[9].As<Napi::TypedArray>().ElementLength() < a.numLogitRows : bytesOf(info[6]) < logitsBytes) {
+      Napi::RangeError::New(env, greedy ? "sampledTokenIds holds fewer entries than logits rows" : "the logits array is smaller than [logits rows, vocab]").ThrowAsJavaScriptException();
+      return false;
+    }
     // Decode steps (one token per sequence) replay a graph, as vLLM captures decode batches; prefill
     // steps vary too much in shape to be worth capturing. A profiled step launches each kernel.
     const bool replay = graphsEnabled_ && !marks && a.numTokens == a.numSeqs && (int64_t)info[4].As<Napi::TypedArray>().ElementLength() == a.numSeqs * a.maxBlocksPerSeq;
@@ -195,7 +207,15 @@ class Model : public Napi::ObjectWrap<Model> {
     a.seqIdx = static_cast<const int32_t*>(inputs[kSeqIdx]);
     a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
     a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
-    a.logits = static_cast<float*>(tsv::kernelsReadHostMemory() ? dataOf(info[6]) : stagedLogits_);
+    if (tsv::kernelsReadHostMemory()) {
+      // A greedy step on CPU still needs somewhere to put the logits the argmax reads.
+      if (greedy && hostLogits_.size() < logitsBytes / sizeof(float)) hostLogits_.resize(logitsBytes / sizeof(float));
+      a.logits = greedy ? hostLogits_.data() : static_cast<float*>(dataOf(info[6]));
+      a.sampledTokenIds = greedy ? static_cast<int32_t*>(dataOf(info[9])) : nullptr;
+    } else {
+      a.logits = static_cast<float*>(stagedLogits_);
+      a.sampledTokenIds = greedy ? static_cast<int32_t*>(stagedSampled_) : nullptr;
+    }
     // After the inputs' copies, so the first launch's time is its own.
     if (marks) marks->start.record();
     if (replay) {
@@ -204,7 +224,12 @@ class Model : public Napi::ObjectWrap<Model> {
       tsv_model_forward(a);
     }
     if (!tsv::synchronizeOrThrow(env, "forward pass failed on the device")) return false;
-    if (!tsv::kernelsReadHostMemory()) tsv::copyToHost(dataOf(info[6]), stagedLogits_, bytesOf(info[6]));
+    if (tsv::kernelsReadHostMemory()) return true;
+    if (greedy) {
+      tsv::copyToHost(dataOf(info[9]), stagedSampled_, (size_t)a.numLogitRows * sizeof(int32_t));
+    } else {
+      tsv::copyToHost(dataOf(info[6]), stagedLogits_, logitsBytes);
+    }
     return true;
   }
 
@@ -229,7 +254,7 @@ class Model : public Napi::ObjectWrap<Model> {
   // model's life, so a graph captured once per shape replays any step of that shape. If capture
   // fails the model stops trying and launches directly.
   void replayGraph(const tsv::ForwardArgs& a) {
-    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows};
+    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows, a.sampledTokenIds != nullptr};
     auto it = graphs_.find(shape);
     if (it == graphs_.end()) {
       if (graphs_.size() >= kMaxGraphs) {
@@ -269,9 +294,11 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
+  void* stagedSampled_ = nullptr;
+  std::vector<float> hostLogits_;
   int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
-  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows.
-  using StepShape = std::array<int64_t, 4>;
+  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, greedy (the argmax launch is in the graph).
+  using StepShape = std::array<int64_t, 5>;
   static constexpr size_t kMaxGraphs = 512;
   std::map<StepShape, tsv::Graph> graphs_;
   bool graphsEnabled_ = false;
