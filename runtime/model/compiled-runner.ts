@@ -7,7 +7,7 @@ import { TsvllmError } from "../errors.ts";
 import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
 import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
-import { nativePanelPacker, prepareWeights, type PackingAddon } from "./weights.ts";
+import { nativePanelPacker, prepareWeights, type PackingAddon, type PreparedWeight } from "./weights.ts";
 
 /** One kernel launch of a profiled step: its index in the forward pass, what it computes, and its device time. */
 export interface LaunchTime {
@@ -26,7 +26,7 @@ interface NativeModel {
 }
 
 export interface ModelAddon extends PackingAddon {
-  Model: new (weights: (Float32Array | Uint16Array)[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
+  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
   setNumThreads(n: number): void;
   /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
   deviceMemory(): { free: number; total: number };
@@ -64,7 +64,7 @@ export class CompiledModelRunner implements ModelRunner {
   private native: NativeModel | undefined;
   /** The model's addon; it also exports the native sampler. */
   readonly addon: ModelAddon;
-  private readonly weights: (Float32Array | Uint16Array)[];
+  private readonly weights: PreparedWeight[];
 
   private constructor(
     readonly artifact: ModelArtifact,
@@ -115,7 +115,7 @@ export class CompiledModelRunner implements ModelRunner {
   residentBytes(): { fixed: number; perBlock: number } {
     const maxTokens = this.options.maxNumBatchedTokens;
     const maxLogitRows = this.options.maxLogitRows ?? maxTokens;
-    const weights = this.weights.reduce((a, w) => a + w.byteLength, 0);
+    const weights = this.weights.flat().reduce((a, w) => a + w.byteLength, 0);
     const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * (b.rows === "T" ? maxTokens : maxLogitRows), 0);
     const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize;
     return { fixed: weights + buffers + inputs, perBlock: 4 * Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) };

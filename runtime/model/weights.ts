@@ -1,4 +1,4 @@
-// Prepares the checkpoint's tensors for the compiled forward pass: stacks the tensors each fused
+// Prepares the checkpoint's tensors for the compiled forward pass: gathers the tensors each fused
 // parameter is made of (the architecture's weight map, beside its model file), takes the rest as
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
@@ -14,6 +14,13 @@ import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
 
 type Storage = Float32Array | Uint16Array;
+
+/**
+ * A weight as the model object takes it: one tensor, or the pieces a fused weight is stacked from
+ * by rows, which the model object copies into one buffer where its kernels read (so a CUDA load
+ * never builds the stacked qkv and gate_up in host memory: 9 GB for Llama-3-8B).
+ */
+export type PreparedWeight = Storage | Storage[];
 
 /** Packs weights into the dense matmul's panels (packWeightPanels' contract). */
 export interface PanelPacker {
@@ -107,14 +114,14 @@ export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, c
 }
 
 /** The JS packer (the kernel file's reference) unless the caller has the native one. */
-export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): Storage[] {
+export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels }) => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
     const stored = storedTensor(model, name, dtype);
     const pieces = stored ? [stored] : fusedPieces(model, name, weightMap, dtype);
     if (!pieces) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);
-    if (!panels) return pieces.length === 1 ? pieces[0] : stacked(pieces, dtype);
+    if (!panels) return pieces.length === 1 ? pieces[0] : pieces;
     const length = pieces.reduce((a, p) => a + p.length, 0);
     if (length !== panels.rows * panels.columns) {
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" has ${length} values, the model expects ${panels.rows} x ${panels.columns}`, name);

@@ -45,7 +45,7 @@ class Model : public Napi::ObjectWrap<Model> {
     return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
   }
 
-  // new Model(weights: TypedArray[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries, enforceEager? })
+  // new Model(weights: (TypedArray | TypedArray[])[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries, enforceEager? })
   // enforceEager (vLLM's name) launches every kernel of every step, never a CUDA graph.
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
@@ -65,15 +65,34 @@ class Model : public Napi::ObjectWrap<Model> {
       return;
     }
     for (uint32_t i = 0; i < weights.Length(); i++) {
-      if (tsv::kernelsReadHostMemory()) {
-        weightRefs_.push_back(Napi::Persistent(weights.Get(i).As<Napi::Object>()));
-        weights_.push_back(dataOf(weights.Get(i)));
-      } else {
-        owned_.push_back(tsv::deviceBuffer(bytesOf(weights.Get(i))));
-        if (!owned_.back()) { outOfMemory(env, "weights"); return; }
-        tsv::copyToDevice(owned_.back().get(), dataOf(weights.Get(i)), bytesOf(weights.Get(i)));
-        weights_.push_back(owned_.back().get());
+      const Napi::Value weight = weights.Get(i);
+      if (tsv::kernelsReadHostMemory() && weight.IsTypedArray()) {
+        weightRefs_.push_back(Napi::Persistent(weight.As<Napi::Object>()));
+        weights_.push_back(dataOf(weight));
+        continue;
       }
+      // Uploaded, or (an array of pieces, a fused weight stacked by rows) copied piece by piece
+      // into one buffer, so the stacked tensor is never built in JS only to be copied again.
+      std::vector<Napi::Value> pieces;
+      if (weight.IsTypedArray()) pieces.push_back(weight);
+      if (weight.IsArray()) {
+        auto list = weight.As<Napi::Array>();
+        for (uint32_t p = 0; p < list.Length(); p++) pieces.push_back(list.Get(p));
+      }
+      size_t bytes = 0;
+      for (const auto& piece : pieces) bytes += piece.IsTypedArray() ? bytesOf(piece) : 0;
+      if (pieces.empty() || !std::all_of(pieces.begin(), pieces.end(), [](const Napi::Value& piece) { return piece.IsTypedArray(); })) {
+        Napi::TypeError::New(env, std::string("weight '") + tsv_model_weight_names[i] + "' must be a typed array or a non-empty array of them").ThrowAsJavaScriptException();
+        return;
+      }
+      owned_.push_back(tsv::deviceBuffer(bytes));
+      if (!owned_.back()) { outOfMemory(env, "weights"); return; }
+      size_t offset = 0;
+      for (const auto& piece : pieces) {
+        tsv::copyToDevice(static_cast<uint8_t*>(owned_.back().get()) + offset, dataOf(piece), bytesOf(piece));
+        offset += bytesOf(piece);
+      }
+      weights_.push_back(owned_.back().get());
     }
     auto opts = info[1].As<Napi::Object>();
     numBlocks_ = opts.Get("numBlocks").As<Napi::Number>().Int64Value();
