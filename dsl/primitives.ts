@@ -88,6 +88,17 @@ export const min = (a: number, b: number): number => Math.min(a, b);
 export const i8 = (x: i32): i32 => (x << 24) >> 24;
 /** The f32 value of IEEE half bits (the low 16 bits of x), e.g. a GGUF block scale read as two bytes. */
 export const f16FromBits = (bits: i32): f32 => f16BitsToF32(bits & 0xffff);
+const keyBits = new DataView(new ArrayBuffer(4));
+/**
+ * An i32 that orders as the float does (floatKey(a) < floatKey(b) when a < b; -0 just below +0):
+ * its IEEE bits, with the magnitude bits of negatives flipped. A search over these keys finds an
+ * exact float threshold (a k-th largest value) in 32 halvings, whatever the values' scale.
+ */
+export const floatKey = (x: f32): i32 => {
+  keyBits.setFloat32(0, x);
+  const bits = keyBits.getInt32(0);
+  return bits >= 0 ? bits : bits ^ 0x7fffffff;
+};
 /** Ceiling division for sizes: cdiv(10, 4) = 3. */
 export const cdiv = (a: i32, b: i32): i32 => Math.ceil(a / b);
 /** Integer division truncating toward zero, as C does (plain `/` on i32 is rejected by the compiler). */

@@ -38,6 +38,7 @@ export const sharedMath: Record<MathFn, (a: string[], type: string) => string> =
   idiv: (a) => `((${a[0]}) / (${a[1]}))`,
   i8: (a) => `((int)(int8_t)(${a[0]}))`,
   f16FromBits: (a) => `tsv_f16_to_f32((uint16_t)(${a[0]}))`,
+  floatKey: (a) => `tsv_float_key(${a[0]})`,
 };
 
 /** Storage dtypes whose elements are converted on load/store (the prelude's bit-exact routines). */

@@ -27,6 +27,10 @@ class Scope {
   }
   define(name: string, binding: Binding, span: Span): void {
     if (this.names.has(name)) throw compileError(span, `"${name}" is already declared in this scope`);
+    // The thread-level lowering gives a kernel one namespace, so an inner name (a reduction's
+    // index, say) must not hide an outer one it would overwrite there. Dim names may be taken.
+    const outer = this.parent?.get(name);
+    if (outer && outer.kind !== "dimName") throw compileError(span, `"${name}" hides a "${name}" declared around it; give it another name`);
     this.names.set(name, binding);
   }
   child(): Scope {
@@ -308,6 +312,9 @@ class Checker {
       case "f16FromBits":
         arity(1);
         return typed({ op: "math", type: "f32", fn: "f16FromBits", args: [this.expect(args[0], "i32", e.span, "f16FromBits() operand")] });
+      case "floatKey":
+        arity(1);
+        return typed({ op: "math", type: "i32", fn: "floatKey", args: [this.expect(args[0], "f32", e.span, "floatKey() operand")] });
       case "pow":
         arity(2);
         return typed({ op: "math", type: "f32", fn: "pow", args: args.map((a) => this.expect(a, "f32", e.span, "pow() operand")) });

@@ -8,7 +8,7 @@ export type ValueType = "f32" | "i32" | "bool";
 
 export type ElementwiseOp = "+" | "-" | "*" | "/" | "%" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||" | "&" | "|" | "^" | "<<" | ">>";
 export type UnaryOp = "neg" | "not";
-export type MathFn = "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "sin" | "cos" | "pow" | "abs" | "floor" | "max" | "min" | "cdiv" | "idiv" | "i8" | "f16FromBits";
+export type MathFn = "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "sin" | "cos" | "pow" | "abs" | "floor" | "max" | "min" | "cdiv" | "idiv" | "i8" | "f16FromBits" | "floatKey";
 
 export type ReduceKind = "sum" | "max" | "min";
 

@@ -8,6 +8,7 @@
 // wrote in this launch) is an error, which is exactly what a missing __syncthreads() allows.
 import { dtypeOf, f16BitsToF32 } from "../../dsl/dtype.ts";
 import type { Global } from "../../dsl/global.ts";
+import { floatKey } from "../../dsl/primitives.ts";
 import type { IExpr, KernelIR } from "../ir/types.ts";
 import { mmaAccumulators, mmaEntry, type MmaTiling, type TStmt, type ThreadKernel } from "./thread-ir.ts";
 
@@ -443,6 +444,7 @@ class Compiler {
       case "idiv": return (t) => Math.trunc(a[0](t) / a[1](t)) | 0;
       case "i8": return (t) => (a[0](t) << 24) >> 24;
       case "f16FromBits": return (t) => f16BitsToF32(a[0](t) & 0xffff);
+      case "floatKey": return (t) => floatKey(a[0](t));
       default: return this.fail(`unknown math function ${fn}`);
     }
   }

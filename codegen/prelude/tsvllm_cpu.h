@@ -29,6 +29,13 @@ static inline uint16_t tsv_f32_to_bf16(float f) {
   return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
+// dsl/primitives.ts floatKey: an int that orders as the float does.
+static inline int tsv_float_key(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, 4);
+  return bits >= 0 ? bits : bits ^ 0x7fffffff;
+}
+
 // Pure integer and float arithmetic, no branches and no scalar intrinsics, so GCC vectorises it
 // inside matmul and attention loops (F16C's _cvtsh_ss is scalar and blocks vectorisation). Shifting
 // the exponent and mantissa into f32 position and scaling by 2^112 rebases the exponent bias

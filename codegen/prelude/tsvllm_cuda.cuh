@@ -20,6 +20,11 @@ __device__ __forceinline__ uint16_t tsv_f32_to_bf16(float f) {
 }
 
 __device__ __forceinline__ float tsv_f16_to_f32(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+// dsl/primitives.ts floatKey: an int that orders as the float does.
+__device__ __forceinline__ int tsv_float_key(float x) {
+  const int bits = __float_as_int(x);
+  return bits >= 0 ? bits : bits ^ 0x7fffffff;
+}
 __device__ __forceinline__ uint16_t tsv_f32_to_f16(float f) { return __half_as_ushort(__float2half_rn(f)); }
 
 #define TSV_INLINE __device__ __forceinline__

@@ -1,5 +1,5 @@
 // Kernels with a shape error, dtype errors (i32 stored as float, i32 division, a shift of an f32),
-// a helper that assigns to its parameter and unsupported syntax must fail to
+// a helper that assigns to its parameter, a name hiding an outer one and unsupported syntax must fail to
 // compile with TSVLLM_ERR_COMPILE and a message that starts with the fixture's path and the exact
 // line:column of the offending code. The expected position is found in the fixture's text, not
 // taken from the compiler.
@@ -33,6 +33,7 @@ const cases = [
   { file: "test/fixtures/int-division-error.ts", exportName: "halveIds", at: "ids.at(t) / 2", says: /`\/` on two i32 values; use idiv/ },
   { file: "test/fixtures/bitwise-float-error.ts", exportName: "shiftFloat", at: "x.at(t) >> 1", says: /dtype mismatch: bitwise ">>" needs i32 operands, got f32/ },
   { file: "test/fixtures/helper-assigns-parameter.ts", exportName: "doubleRows", at: "t = t + 0;", says: /doubleRow\(\) assigns to its parameter "t"/ },
+  { file: "test/fixtures/hidden-name.ts", exportName: "prefixSums", at: "reduceSum(j + 1, (j) =>", says: /"j" hides a "j" declared around it; give it another name/ },
   { file: "test/fixtures/unsupported-syntax.ts", exportName: "halveUntilSmall", at: "while (v > 1.0)", says: /unsupported statement in a kernel: WhileStatement/ },
 ];
 

@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { f32ToFp8e4m3Bits, float8e4m3, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
 import { Scratch } from "../../dsl/global.ts";
-import { dotTile, f16FromBits, i8, reduceMin } from "../../dsl/primitives.ts";
+import { dotTile, f16FromBits, floatKey, i8, reduceMin } from "../../dsl/primitives.ts";
 
 test("i8 reads the low byte as two's complement", () => {
   assert.equal([0, 1, 127, 128, 200, 255, 256 + 5].map(i8), [0, 1, 127, -128, -56, -1, 5]);
@@ -16,6 +16,18 @@ test("f16FromBits decodes IEEE half bits, ignoring bits above 16", () => {
   assert.is(f16FromBits(0x0001), 2 ** -24);
   assert.is(f16FromBits(0x7bff), 65504);
   assert.is(f16FromBits(0x13c00), 1);
+});
+
+test("floatKey orders as the floats do, each adjacent pair of f32 values one key apart", () => {
+  const values = [-Infinity, -3.4e38, -1, -1e-40, -0, 0, 1e-45, 1e-40, 1.5, 3.4e38, Infinity].map(Math.fround);
+  const keys = values.map(floatKey);
+  for (let i = 1; i < keys.length; i++) assert.ok(keys[i] > keys[i - 1], `${values[i - 1]} < ${values[i]}`);
+  assert.is(floatKey(0), 0);
+  assert.is(floatKey(-0), -1);
+  assert.is(floatKey(1e-45), 1);
+  assert.is(floatKey(-1e-45), -2);
+  const next = new Float32Array(new Int32Array([0x3fc00001]).buffer)[0];
+  assert.is(floatKey(next) - floatKey(1.5), 1);
 });
 
 test("reduceMin is +Infinity over nothing and the minimum otherwise", () => {
