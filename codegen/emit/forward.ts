@@ -270,9 +270,10 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
     }
   }
-  // Greedy steps: the logits stay where they are and only each row's token id leaves the device.
+  // Rows sampled where the logits are, so only their token ids leave the device.
   const logits = { ptr: "(void*)a.logits", dims: ["a.numLogitRows", String(cfg.vocabSize)] };
-  launch("sampling", "argmax", { dtypes: { A: "f32" }, consts: {} }, [logits, { ptr: "(void*)a.sampledTokenIds", dims: ["a.numLogitRows"] }], [], "greedy: argmax of each logits row", "a.sampledTokenIds != nullptr");
+  const perSampleRow = ["sampleRowIndices", "sampleTemperature", "sampleTopK", "sampleTopP", "sampleMinP", "sampleUniform", "sampledTokenIds"].map((name) => ({ ptr: `(void*)a.${name}`, dims: ["a.numSampleRows"] }));
+  launch("sampling", "sampleRows", { dtypes: {}, consts: {} }, [logits, ...perSampleRow], [], "sample rows from their logits", "a.numSampleRows > 0");
   const weightNames = weights.map(weightKey);
   const locals = decodeSlot === undefined ? [] : [`  const int64_t decodeSplits = ${decodeSplits(cfg.numKvHeads)};`];
   const program = (target: "cpu" | "cuda") => render(launches, cfg, weightNames, buffers, g, locals, target);

@@ -11,11 +11,20 @@ import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
 import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
-import { Sampler, type SampleRow, type SamplerOutput } from "./sampler.ts";
+import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
 import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
+
+/** A step's sampled tokens, one per sample row; log-prob row logprobRows[r] of `logprobs` is row r's (-1: none). */
+interface StepSamples {
+  tokenIds: Int32Array;
+  logprobs: LogprobTensors | null;
+  logprobRows: Int32Array;
+  /** The step's logits, when they came back. */
+  logits: Float32Array | null;
+}
 
 export interface EngineOptions {
   runner: ModelRunner;
@@ -152,8 +161,9 @@ export class LLMEngine {
       this.generationTokens++;
       const tokenId = sampled.tokenIds[r];
       if (sampled.logprobs !== null && seq.outputLogprobs !== null) {
-        seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, r, this.tokenizer), request.params.logprobs));
-        seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, r);
+        const row = sampled.logprobRows[r];
+        seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, row, this.tokenizer), request.params.logprobs));
+        seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, row);
       }
       appendTokenAndCheckStop(seq, tokenId, this.config.maxModelLen);
       if (seq.isFinished) this.scheduler.release(seq);
@@ -188,18 +198,37 @@ export class LLMEngine {
   }
 
   /**
-   * Runs the step's forward pass and samples its rows. When every logits row is a sample row that
-   * picks the raw argmax (no prompt log-probs either), the runner does the argmax where the logits
-   * are and they are never brought back (logits: null); otherwise the sampler reads them.
+   * Runs the step's forward pass and samples its rows: those the sampler says can be sampled where
+   * the logits are go to the runner's forward pass (when it can), the rest to the native sampler,
+   * and the logits come back only for those or for prompt log-probs. Which way a row goes depends
+   * on its own request alone, so its tokens never depend on the rest of the batch.
    */
-  private runAndSample(input: ModelInput, rows: LogitRows[], sampleRows: SampleRow[]): SamplerOutput & { logits: Float32Array | null } {
-    const greedy = this.runner.executeGreedy !== undefined && rows.every((r) => r.numPromptLogprobRows === 0) && sampleRows.every((row) => this.sampler.picksRawArgmax(row));
-    if (greedy) {
-      const argmax = this.runner.executeGreedy!(input);
-      return { tokenIds: Int32Array.from(sampleRows, (row) => argmax[row.logitsRow]), logprobs: null, logits: null };
+  private runAndSample(input: ModelInput, rows: LogitRows[], sampleRows: SampleRow[]): StepSamples {
+    const onDevice = sampleRows.map((row) => this.runner.executeAndSample !== undefined && this.sampler.samplesOnDevice(row));
+    const hostRows = sampleRows.filter((_, r) => !onDevice[r]);
+    const deviceRows = sampleRows.filter((_, r) => onDevice[r]);
+    let logits: Float32Array | null;
+    let deviceTokens: Int32Array = new Int32Array(0);
+    if (deviceRows.length === 0) {
+      logits = this.runner.execute(input);
+    } else {
+      const needsLogits = hostRows.length > 0 || rows.some((r) => r.numPromptLogprobRows > 0);
+      ({ tokenIds: deviceTokens, logits } = this.runner.executeAndSample!(input, this.sampler.deviceSampling(deviceRows), needsLogits));
     }
-    const logits = this.runner.execute(input);
-    return { ...this.sampler.sample(logits, sampleRows), logits };
+    const host = hostRows.length > 0 ? this.sampler.sample(logits!, hostRows) : { tokenIds: new Int32Array(0), logprobs: null };
+    const tokenIds = new Int32Array(sampleRows.length);
+    const logprobRows = new Int32Array(sampleRows.length).fill(-1);
+    let d = 0;
+    let h = 0;
+    onDevice.forEach((device, r) => {
+      if (device) {
+        tokenIds[r] = deviceTokens[d++];
+      } else {
+        tokenIds[r] = host.tokenIds[h];
+        logprobRows[r] = h++;
+      }
+    });
+    return { tokenIds, logprobs: host.logprobs, logprobRows, logits };
   }
 
   private recordPromptLogprobs(scheduled: SchedulerOutput, rows: LogitRows[], logits: Float32Array): void {

@@ -40,12 +40,28 @@ export interface ModelRunner {
   /** Runs the forward pass; returns logits [logitsIndices.length, vocabSize]. */
   execute(input: ModelInput): Float32Array;
   /**
-   * Runs the forward pass and returns, for each of the logitsIndices rows, the first index of its
-   * largest logit: what greedy sampling picks from untouched logits, without bringing the logits
-   * back from the device. Optional; the engine falls back to execute() and the sampler.
+   * Runs the forward pass and samples `sampling`'s rows in it, where the logits are: their token
+   * ids in row order, and the logits only when returnLogits (else null), so a step whose rows are
+   * all sampled there brings back no [rows, vocab] block. Optional: without it the engine samples
+   * every row from execute()'s logits.
    */
-  executeGreedy?(input: ModelInput): Int32Array;
+  executeAndSample?(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null };
   close?(): void;
+}
+
+/**
+ * Rows sampled in the forward pass (dsl/kernels/sampling.ts sampleRows, which documents the
+ * filters): row r draws from logits row rowIndices[r].
+ */
+export interface DeviceSampling {
+  rowIndices: Int32Array;
+  temperature: Float32Array;
+  /** 0 or less, or the vocabulary size or more: no top-k. */
+  topK: Int32Array;
+  topP: Float32Array;
+  minP: Float32Array;
+  /** [rows, 4]: the sampler's RNG keys (seed low 32 bits, seed high 32 bits, sequence index, step). */
+  rng: Uint32Array;
 }
 
 /** Where a scheduled sequence's rows are in the logits execute() returns; -1 / 0 when absent. */

@@ -1,6 +1,7 @@
 // The JS side of the native sampler: packs each sample row's params into typed arrays, makes one
 // native call per step, and unpacks token ids and log-probs. The only loops here are over rows
 // and over a row's short lists (bias entries, history for penalties), never over the vocabulary.
+import type { DeviceSampling } from "./model-runner.ts";
 import type { NativeSamplerAddon, NativeSampleBatch } from "./sampler-addon.ts";
 import type { Request } from "./request.ts";
 import type { Sequence } from "./sequence.ts";
@@ -24,9 +25,6 @@ export interface SamplerOutput {
   logprobs: LogprobTensors | null;
 }
 
-/** vLLM's _SAMPLING_EPS (sampler.cc's kSamplingEps): temperatures below it mean greedy. */
-const samplingEps = 1e-5;
-
 /** Per-request lists that never change while it runs, packed once. */
 interface RequestTables {
   biasTokenIds: number[];
@@ -47,6 +45,15 @@ function requestTables(request: Request): RequestTables {
     stopIds: [...(p.ignoreEos ? [] : request.eosTokenIds), ...p.stopTokenIds],
     needsHistory: p.repetitionPenalty !== 1 || p.presencePenalty !== 0 || p.frequencyPenalty !== 0 || request.badWordsTokenIds.some((w) => w.length > 1),
   };
+}
+
+/** Row r's draw key: (seed, sequence index, step), so a draw never depends on the rest of the batch. */
+function writeRngKey(into: Uint32Array, r: number, seq: Sequence): void {
+  const seed = seq.request.rngSeed;
+  into[r * 4] = Number(seed & 0xffffffffn);
+  into[r * 4 + 1] = Number((seed >> 32n) & 0xffffffffn);
+  into[r * 4 + 2] = seq.index;
+  into[r * 4 + 3] = seq.numOutputTokens;
 }
 
 /** Flat CSR builder: offsets [rows + 1] into one values array. */
@@ -74,17 +81,32 @@ export class Sampler {
   }
 
   /**
-   * Whether the row's token is the first argmax of its raw logits row, as sample() would pick it:
-   * greedy, asking for no log-probs, with no processor that changes the logits (bias, allowed ids,
-   * bad words, penalties, or stop ids banned below min_tokens). A step whose rows all are can be
-   * sampled where the logits are (ModelRunner.executeGreedy).
+   * Whether the row can be sampled where the logits are (ModelRunner.executeAndSample): it asks for
+   * no log-probs, and no processor changes its logits (bias, allowed ids, bad words, penalties, or
+   * stop ids banned below min_tokens), so temperature, min_p, top_k and top_p are all it needs.
    */
-  picksRawArgmax({ seq }: SampleRow): boolean {
+  samplesOnDevice({ seq }: SampleRow): boolean {
     const request = seq.request;
     const p = request.params;
     const t = this.tablesOf(request);
     const bansStops = seq.numOutputTokens < p.minTokens && t.stopIds.length > 0;
-    return p.temperature < samplingEps && p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
+    return p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
+  }
+
+  /** The parameters of rows sampled where the logits are, in order. */
+  deviceSampling(rows: readonly SampleRow[]): DeviceSampling {
+    const n = rows.length;
+    const out: DeviceSampling = { rowIndices: new Int32Array(n), temperature: new Float32Array(n), topK: new Int32Array(n), topP: new Float32Array(n), minP: new Float32Array(n), rng: new Uint32Array(4 * n) };
+    rows.forEach((row, r) => {
+      const p = row.seq.request.params;
+      out.rowIndices[r] = row.logitsRow;
+      out.temperature[r] = p.temperature;
+      out.topK[r] = p.topK;
+      out.topP[r] = p.topP;
+      out.minP[r] = p.minP;
+      writeRngKey(out.rng, r, row.seq);
+    });
+    return out;
   }
 
   sample(logits: Float32Array, rows: readonly SampleRow[]): SamplerOutput {
@@ -145,10 +167,7 @@ export class Sampler {
       batch.presencePenalty[r] = p.presencePenalty;
       batch.frequencyPenalty[r] = p.frequencyPenalty;
       batch.repetitionPenalty[r] = p.repetitionPenalty;
-      batch.rng[r * 4] = Number(request.rngSeed & 0xffffffffn);
-      batch.rng[r * 4 + 1] = Number((request.rngSeed >> 32n) & 0xffffffffn);
-      batch.rng[r * 4 + 2] = seq.index;
-      batch.rng[r * 4 + 3] = seq.numOutputTokens;
+      writeRngKey(batch.rng, r, seq);
       history.push(t.needsHistory ? seq.tokenIds : []);
       batch.promptLens[r] = t.needsHistory ? seq.numPromptTokens : 0;
       bias.push(t.biasTokenIds);

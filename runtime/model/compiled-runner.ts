@@ -4,7 +4,7 @@ import { loadAddon } from "../../codegen/build/load-addon.ts";
 import type { WeightSpec } from "../../codegen/emit/forward.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
-import type { ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
+import type { DeviceSampling, ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
 import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
 import { nativePanelPacker, prepareWeights, type PackingAddon, type PreparedWeight } from "./weights.ts";
@@ -19,14 +19,14 @@ export interface LaunchTime {
 type StepArguments = [inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number];
 
 interface NativeModel {
-  /** With sampledTokenIds, writes each logits row's argmax there and leaves the logits array alone. */
-  forward(...args: [...StepArguments, sampledTokenIds?: Int32Array]): void;
+  /** With sampling, samples its rows in the forward pass into sampledTokenIds; an empty logits array asks for none back. */
+  forward(...args: [...StepArguments, sampling?: DeviceSampling & { sampledTokenIds: Int32Array }]): void;
   profile(...args: StepArguments): LaunchTime[];
   copyBlocks(src: Int32Array, dst: Int32Array): void;
 }
 
 export interface ModelAddon extends PackingAddon {
-  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
+  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxSampleRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
   setNumThreads(n: number): void;
   /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
   deviceMemory(): { free: number; total: number };
@@ -95,7 +95,12 @@ export class CompiledModelRunner implements ModelRunner {
     const maxTokens = this.options.maxNumBatchedTokens;
     // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
     const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;
-    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
+  }
+
+  /** A step samples at most one row per running sequence, and the scheduler keeps those within maxNumSeqs. */
+  private get maxSampleRows(): number {
+    return this.options.maxNumSeqs ?? this.options.maxNumBatchedTokens;
   }
 
   /** The device's free and total bytes (CUDA builds; zeros on CPU). Throws when there is no usable device. */
@@ -117,7 +122,7 @@ export class CompiledModelRunner implements ModelRunner {
     const maxLogitRows = this.options.maxLogitRows ?? maxTokens;
     const weights = this.weights.flat().reduce((a, w) => a + w.byteLength, 0);
     const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * (b.rows === "T" ? maxTokens : maxLogitRows), 0);
-    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize;
+    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize + 4 * 7 * this.maxSampleRows;
     return { fixed: weights + buffers + inputs, perBlock: 4 * Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) };
   }
 
@@ -125,11 +130,11 @@ export class CompiledModelRunner implements ModelRunner {
     return this.step(input, "forward").logits;
   }
 
-  /** Runs the forward pass and returns each logits row's argmax; the logits stay on the device. */
-  executeGreedy(input: ModelInput): Int32Array {
-    const sampled = new Int32Array(input.logitsIndices.length);
-    this.native!.forward(...this.stepArguments(input, new Float32Array(0)), sampled);
-    return sampled;
+  executeAndSample(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null } {
+    const tokenIds = new Int32Array(sampling.rowIndices.length);
+    const logits = new Float32Array(returnLogits ? input.logitsIndices.length * this.config.vocabSize : 0);
+    this.native!.forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds });
+    return { tokenIds, logits: returnLogits ? logits : null };
   }
 
   /** Runs the step like execute(), also returning each kernel launch's device time in launch order. */

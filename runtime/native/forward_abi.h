@@ -18,8 +18,16 @@ struct ForwardArgs {
   const int32_t* blockTables;  // [numSeqs, maxBlocksPerSeq]
   const int32_t* logitsIndices;
   float* logits;               // [numLogitRows, vocab]
-  // [numLogitRows] when set: each logits row's argmax (the first index of its maximum), so a step
-  // whose rows are all greedy brings back token ids instead of the logits; null otherwise.
+  // Sampling where the logits are (dsl/kernels/sampling.ts sampleRows), when numSampleRows > 0:
+  // sample row r draws from logits row sampleRowIndices[r] under its temperature, top_k, top_p,
+  // min_p and uniform draw, into sampledTokenIds[r]; each array holds numSampleRows entries.
+  int64_t numSampleRows;
+  const int32_t* sampleRowIndices;
+  const float* sampleTemperature;
+  const int32_t* sampleTopK;
+  const float* sampleTopP;
+  const float* sampleMinP;
+  const float* sampleUniform;
   int32_t* sampledTokenIds;
   int64_t numTokens;
   int64_t numSeqs;

@@ -1,8 +1,8 @@
 // The native model object: holds the weights, the paged KV cache and the activation buffers, and
 // runs the generated forward pass: one native call per engine step. On CPU the weights are the JS
 // buffers themselves (referenced, not copied); in CUDA builds they are uploaded once and each
-// step's inputs go up and its logits come back (or, when every row is greedy, only each row's
-// argmax), and decode steps replay a CUDA graph of the forward's launches (one per step shape)
+// step's inputs go up and its logits come back (only when asked: rows sampled in the forward pass
+// send back their token ids instead), and decode steps replay a CUDA graph of the forward's launches (one per step shape)
 // instead of launching each kernel. Builds without a model
 // (kernel-test addons) link no forward pass; constructing a Model then throws.
 #include <napi.h>
@@ -16,6 +16,7 @@
 #include "device_errors.h"
 #include "forward_abi.h"
 #include "memory.h"
+#include "sampling_rng.h"
 
 extern "C" __attribute__((weak)) void tsv_model_forward(const tsv::ForwardArgs& args);
 extern "C" __attribute__((weak)) const tsv::BufferSpec tsv_model_buffers[];
@@ -98,6 +99,8 @@ class Model : public Napi::ObjectWrap<Model> {
     numBlocks_ = opts.Get("numBlocks").As<Napi::Number>().Int64Value();
     maxTokens_ = opts.Get("maxTokens").As<Napi::Number>().Int64Value();
     maxLogitRows_ = opts.Get("maxLogitRows").As<Napi::Number>().Int64Value();
+    maxSampleRows_ = opts.Has("maxSampleRows") ? opts.Get("maxSampleRows").As<Napi::Number>().Int64Value() : maxLogitRows_;
+    hostSampling_.assign((size_t)(kSampleInputs * std::max<int64_t>(maxSampleRows_, 1)), 0);
     maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
     graphsEnabled_ = !tsv::kernelsReadHostMemory() && !(opts.Has("enforceEager") && opts.Get("enforceEager").ToBoolean().Value());
     for (int64_t l = 0; l < tsv_model_num_layers; l++) {
@@ -123,17 +126,17 @@ class Model : public Napi::ObjectWrap<Model> {
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
-      owned_.push_back(tsv::deviceBuffer((size_t)std::max<int64_t>(maxLogitRows_, 1) * 4));
-      stagedSampled_ = owned_.back().get();
-      if (!stagedSampled_) { outOfMemory(env, "sampled token ids"); return; }
+      owned_.push_back(tsv::deviceBuffer((size_t)((kSampleInputs + 1) * std::max<int64_t>(maxSampleRows_, 1)) * 4));
+      stagedSampling_ = owned_.back().get();
+      if (!stagedSampling_) { outOfMemory(env, "sampling inputs"); return; }
     }
     tsv::synchronizeOrThrow(env, "uploading the weights failed");
   }
 
  private:
-  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq[, sampledTokenIds])
-  // With sampledTokenIds (an Int32Array of at least numLogitRows), each logits row's argmax is
-  // written there and the logits array is neither read nor written (it may be empty).
+  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq[, sampling])
+  // logits: [numLogitRows, vocab] to fill, or empty when the step wants none back. sampling: rows
+  // sampled in the forward pass (readSampling), whose token ids land in sampling.sampledTokenIds.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Step(info, nullptr);
     return info.Env().Undefined();
@@ -197,11 +200,19 @@ class Model : public Napi::ObjectWrap<Model> {
       Napi::RangeError::New(env, "step larger than the model was sized for").ThrowAsJavaScriptException();
       return false;
     }
-    const bool greedy = info.Length() > 9 && info[9].IsTypedArray();
     const size_t logitsBytes = (size_t)(a.numLogitRows * tsv_model_vocab_size) * sizeof(float);
-    if (greedy ? (int64_t)info[9].As<Napi::TypedArray>().ElementLength() < a.numLogitRows : bytesOf(info[6]) < logitsBytes) {
-      Napi::RangeError::New(env, greedy ? "sampledTokenIds holds fewer entries than logits rows" : "the logits array is smaller than [logits rows, vocab]").ThrowAsJavaScriptException();
+    const bool wantLogits = bytesOf(info[6]) > 0;
+    if (wantLogits && bytesOf(info[6]) < logitsBytes) {
+      Napi::RangeError::New(env, "the logits array is smaller than [logits rows, vocab]").ThrowAsJavaScriptException();
       return false;
+    }
+    int32_t* sampledOut = nullptr;
+    if (info.Length() > 9 && !info[9].IsUndefined()) {
+      const std::string problem = readSampling(info[9], a.numLogitRows, &a.numSampleRows, &sampledOut);
+      if (!problem.empty()) {
+        Napi::RangeError::New(env, "sampling: " + problem).ThrowAsJavaScriptException();
+        return false;
+      }
     }
     // Decode steps (one token per sequence) replay a graph, as vLLM captures decode batches; prefill
     // steps vary too much in shape to be worth capturing. A profiled step launches each kernel.
@@ -227,14 +238,26 @@ class Model : public Napi::ObjectWrap<Model> {
     a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
     a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
     if (tsv::kernelsReadHostMemory()) {
-      // A greedy step on CPU still needs somewhere to put the logits the argmax reads.
-      if (greedy && hostLogits_.size() < logitsBytes / sizeof(float)) hostLogits_.resize(logitsBytes / sizeof(float));
-      a.logits = greedy ? hostLogits_.data() : static_cast<float*>(dataOf(info[6]));
-      a.sampledTokenIds = greedy ? static_cast<int32_t*>(dataOf(info[9])) : nullptr;
+      // A step that wants no logits back on CPU still needs somewhere to put the ones it samples from.
+      if (!wantLogits && hostLogits_.size() < logitsBytes / sizeof(float)) hostLogits_.resize(logitsBytes / sizeof(float));
+      a.logits = wantLogits ? static_cast<float*>(dataOf(info[6])) : hostLogits_.data();
     } else {
       a.logits = static_cast<float*>(stagedLogits_);
-      a.sampledTokenIds = greedy ? static_cast<int32_t*>(stagedSampled_) : nullptr;
+      if (a.numSampleRows > 0) tsv::copyToDevice(stagedSampling_, hostSampling_.data(), hostSampling_.size() * sizeof(uint32_t));
     }
+    // The sampling inputs at fixed places (a graph replays their pointers): one column per input,
+    // maxSampleRows_ entries each, and on CUDA the token ids after them.
+    auto column = [&](int c) -> void* {
+      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(hostSampling_.data()) : stagedSampling_);
+      return base + (size_t)(c * std::max<int64_t>(maxSampleRows_, 1)) * 4;
+    };
+    a.sampleRowIndices = static_cast<const int32_t*>(column(0));
+    a.sampleTemperature = static_cast<const float*>(column(1));
+    a.sampleTopK = static_cast<const int32_t*>(column(2));
+    a.sampleTopP = static_cast<const float*>(column(3));
+    a.sampleMinP = static_cast<const float*>(column(4));
+    a.sampleUniform = static_cast<const float*>(column(5));
+    a.sampledTokenIds = tsv::kernelsReadHostMemory() ? sampledOut : static_cast<int32_t*>(column(kSampleInputs));
     // After the inputs' copies, so the first launch's time is its own.
     if (marks) marks->start.record();
     if (replay) {
@@ -244,12 +267,49 @@ class Model : public Napi::ObjectWrap<Model> {
     }
     if (!tsv::synchronizeOrThrow(env, "forward pass failed on the device")) return false;
     if (tsv::kernelsReadHostMemory()) return true;
-    if (greedy) {
-      tsv::copyToHost(dataOf(info[9]), stagedSampled_, (size_t)a.numLogitRows * sizeof(int32_t));
-    } else {
-      tsv::copyToHost(dataOf(info[6]), stagedLogits_, logitsBytes);
-    }
+    if (a.numSampleRows > 0) tsv::copyToHost(sampledOut, a.sampledTokenIds, (size_t)a.numSampleRows * sizeof(int32_t));
+    if (wantLogits) tsv::copyToHost(dataOf(info[6]), stagedLogits_, logitsBytes);
     return true;
+  }
+
+  // The sampling argument: { rowIndices: Int32Array, temperature: Float32Array, topK: Int32Array,
+  // topP: Float32Array, minP: Float32Array, rng: Uint32Array (4 per row: seed low, seed high,
+  // sequence index, step), sampledTokenIds: Int32Array }, rows = rowIndices.length. Packs the
+  // inputs into hostSampling_'s columns (each row's uniform draw from its rng key) and returns
+  // where the token ids go, or what is wrong with the object.
+  std::string readSampling(const Napi::Value& value, int64_t numLogitRows, int64_t* numRows, int32_t** sampledOut) {
+    if (!value.IsObject()) return "expected an object";
+    const auto obj = value.As<Napi::Object>();
+    struct Field {
+      const char* name;
+      napi_typedarray_type type;
+      int64_t perRow;
+      const void* data = nullptr;
+    };
+    Field fields[] = {{"rowIndices", napi_int32_array, 1}, {"temperature", napi_float32_array, 1}, {"topK", napi_int32_array, 1}, {"topP", napi_float32_array, 1},
+                      {"minP", napi_float32_array, 1}, {"rng", napi_uint32_array, 4}, {"sampledTokenIds", napi_int32_array, 1}};
+    const Napi::Value rowIndices = obj.Get("rowIndices");
+    if (!rowIndices.IsTypedArray()) return "rowIndices must be an Int32Array";
+    const int64_t rows = (int64_t)rowIndices.As<Napi::TypedArray>().ElementLength();
+    if (rows > maxSampleRows_) return std::to_string(rows) + " rows, more than the model was sized for (" + std::to_string(maxSampleRows_) + ")";
+    for (auto& f : fields) {
+      const Napi::Value v = obj.Get(f.name);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != f.type) return std::string(f.name) + " has the wrong type";
+      if ((int64_t)v.As<Napi::TypedArray>().ElementLength() != rows * f.perRow) return std::string(f.name) + " must hold " + std::to_string(f.perRow) + " entries per row";
+      f.data = dataOf(v);
+    }
+    const auto* indices = static_cast<const int32_t*>(fields[0].data);
+    for (int64_t r = 0; r < rows; r++) {
+      if (indices[r] < 0 || indices[r] >= numLogitRows) return "rowIndices[" + std::to_string(r) + "] = " + std::to_string(indices[r]) + " is not a logits row of this step";
+    }
+    const size_t stride = (size_t)std::max<int64_t>(maxSampleRows_, 1);
+    for (int c = 0; c < 5; c++) std::memcpy(hostSampling_.data() + c * stride, fields[c].data, (size_t)rows * 4);
+    const auto* rng = static_cast<const uint32_t*>(fields[5].data);
+    auto* uniform = reinterpret_cast<float*>(hostSampling_.data() + 5 * stride);
+    for (int64_t r = 0; r < rows; r++) uniform[r] = static_cast<float>(tsv::uniformForKey(rng + 4 * r));
+    *numRows = rows;
+    *sampledOut = static_cast<int32_t*>(const_cast<void*>(fields[6].data));
+    return {};
   }
 
   // A graph step's block tables are padded to a power-of-two width (entries past a sequence's
@@ -273,7 +333,7 @@ class Model : public Napi::ObjectWrap<Model> {
   // model's life, so a graph captured once per shape replays any step of that shape. If capture
   // fails the model stops trying and launches directly.
   void replayGraph(const tsv::ForwardArgs& a) {
-    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows, a.sampledTokenIds != nullptr};
+    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows, a.numSampleRows};
     auto it = graphs_.find(shape);
     if (it == graphs_.end()) {
       if (graphs_.size() >= kMaxGraphs) {
@@ -313,10 +373,14 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
-  void* stagedSampled_ = nullptr;
+  // Sampling inputs, kSampleInputs columns of maxSampleRows_ (host), and on CUDA their device copy
+  // followed by a column of sampled token ids.
+  static constexpr int kSampleInputs = 6;
+  std::vector<uint32_t> hostSampling_;
+  void* stagedSampling_ = nullptr;
   std::vector<float> hostLogits_;
-  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
-  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, greedy (the argmax launch is in the graph).
+  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxSampleRows_ = 0, maxBlockTableEntries_ = 0;
+  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, numSampleRows.
   using StepShape = std::array<int64_t, 5>;
   static constexpr size_t kMaxGraphs = 512;
   std::map<StepShape, tsv::Graph> graphs_;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "sampling_rng.h"
 #include "tsvllm_parallel.h"
 
 namespace {
@@ -164,19 +165,6 @@ struct Scratch {
 Scratch& threadScratch() {
   thread_local Scratch scratch;
   return scratch;
-}
-
-uint64_t splitmix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// A uniform double in [0, 1) that is a pure function of (seed, sequence index, step).
-double uniformFor(uint64_t seed, uint32_t sequenceIndex, uint32_t step) {
-  const uint64_t h = splitmix64(splitmix64(splitmix64(seed) ^ sequenceIndex) ^ step);
-  return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 
 // Greater logit first; the lower token id wins ties, so every ordering is deterministic.
@@ -363,9 +351,7 @@ int32_t sampleRow(const SampleBatch& b, int64_t r, Scratch& s) {
     if (b.minP[r] > 0.0f) applyMinP(x, V, b.minP[r]);
     applyTopK(x, V, b.topK[r], s);
     applyTopP(x, V, b.topP[r], s);
-    const uint32_t* key = b.rng.data + r * 4;
-    const uint64_t seed = (static_cast<uint64_t>(key[1]) << 32) | key[0];
-    token = drawInverseCdf(x, V, uniformFor(seed, key[2], key[3]));
+    token = drawInverseCdf(x, V, tsv::uniformForKey(b.rng.data + r * 4));
   }
   if (b.numLogprobs[r] >= 0) writeLogprobs(raw, V, token, b.numLogprobs[r], b.logprobOut, r, s);
   return token;

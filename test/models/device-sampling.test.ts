@@ -1,0 +1,136 @@
+// Sampling where the logits are (ModelRunner.executeAndSample: the forward pass ends with
+// dsl/kernels/sampling.ts sampleRows, so a CUDA step brings back one token id per row instead of
+// [rows, vocab] logits). On the compiled stories260K model, under both kernel plans, each row's
+// token is what the DSL reference of sampleRows draws from the logits execute() returns for the
+// same step, with the uniform draw of the row's RNG key (the BigInt reference of the sampler
+// tests, independent of runtime/native/sampling_rng.h); greedy rows are the logits' first argmax. The engine sends a
+// row there exactly when its own request allows it, and gives the tokens the native sampler gives.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Global } from "../../dsl/global.ts";
+import { sampleRows } from "../../dsl/kernels/sampling.ts";
+import { LLM } from "../../index.ts";
+import type { DeviceSampling, ModelRunner } from "../../runtime/engine/model-runner.ts";
+import type { SamplingParams } from "../../runtime/engine/types.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { referenceUniform } from "../support/engine-sampler-reference.ts";
+import { runReference } from "../support/kernel-harness.ts";
+import { argmax, SingleSequence } from "../support/model-driver.ts";
+
+const model = "../shared/models/stories260K-hf";
+/** Three sample rows per logits row: greedy, plain temperature, and every filter at once. */
+function samplingFor(numLogitRows: number, step: number): DeviceSampling {
+  const presets = [
+    { temperature: 0, topK: 0, topP: 1, minP: 0 },
+    { temperature: 0.8, topK: 0, topP: 1, minP: 0 },
+    { temperature: 1.1, topK: 20, topP: 0.9, minP: 0.02 },
+  ];
+  const rows = Array.from({ length: numLogitRows * presets.length }, (_, r) => ({ row: Math.floor(r / presets.length), ...presets[r % presets.length] }));
+  const rng = new Uint32Array(rows.length * 4);
+  rows.forEach((_, r) => rng.set([1000 + r, 7, r % 2, step], r * 4));
+  return {
+    rowIndices: Int32Array.from(rows, (r) => r.row),
+    temperature: Float32Array.from(rows, (r) => r.temperature),
+    topK: Int32Array.from(rows, (r) => r.topK),
+    topP: Float32Array.from(rows, (r) => r.topP),
+    minP: Float32Array.from(rows, (r) => r.minP),
+    rng,
+  };
+}
+
+/** What the DSL reference of sampleRows draws from these logits. */
+function referenceTokens(logits: Float32Array, vocab: number, s: DeviceSampling): number[] {
+  const R = s.rowIndices.length;
+  const uniform = Float32Array.from({ length: R }, (_, r) => referenceUniform((BigInt(s.rng[4 * r + 1]) << 32n) | BigInt(s.rng[4 * r]), s.rng[4 * r + 2], s.rng[4 * r + 3]));
+  const out = new Global("i32", [R]);
+  runReference(sampleRows, [new Global("f32", [logits.length / vocab, vocab], logits), new Global("i32", [R], s.rowIndices), new Global("f32", [R], s.temperature), new Global("i32", [R], s.topK), new Global("f32", [R], s.topP), new Global("f32", [R], s.minP), new Global("f32", [R], uniform), out]);
+  return Array.from(out.data);
+}
+
+for (const kernelPlan of ["cpu", "gpu"] as const) {
+  test(`${kernelPlan} kernel plan: executeAndSample draws what sampleRows' reference draws from execute()'s logits`, async () => {
+    const loaded = await loadModel(model);
+    const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, maxNumSeqs: 128, threads: 1, kernelPlan });
+    runner.initializeKvCache(8, 16);
+    const vocab = loaded.config.vocabSize;
+    const seq = new SingleSequence(runner, 16, 8);
+    // A prompt with logits at every position, then single-token steps.
+    const steps = [seq.next(Array.from({ length: 40 }, (_, i) => 1 + ((i * 31) % 500)), true), seq.next([17], true), seq.next([200], true)];
+    for (const [s, input] of steps.entries()) {
+      const logits = runner.execute(input);
+      const sampling = samplingFor(input.logitsIndices.length, s);
+      const { tokenIds, logits: none } = runner.executeAndSample(input, sampling, false);
+      assert.is(none, null);
+      assert.equal(Array.from(tokenIds), referenceTokens(logits, vocab, sampling), `step ${s}`);
+      tokenIds.forEach((id, r) => {
+        const row = sampling.rowIndices[r];
+        if (sampling.temperature[r] === 0) assert.is(id, argmax(logits.subarray(row * vocab, (row + 1) * vocab)), `step ${s}, greedy row ${r}`);
+      });
+      const withLogits = runner.executeAndSample(input, sampling, true);
+      assert.equal(withLogits.logits, logits, "the logits come back when asked");
+      assert.equal(withLogits.tokenIds, tokenIds);
+    }
+    const bad = samplingFor(1, 0);
+    bad.rowIndices[2] = 5;
+    assert.throws(() => runner.executeAndSample(steps[1], bad, false), /sampling: rowIndices\[2\] = 5 is not a logits row of this step/);
+    assert.throws(() => runner.executeAndSample(steps[1], samplingFor(43, 0), false), /sampling: 129 rows, more than the model was sized for \(128\)/);
+  });
+}
+
+/** Counts the runner's calls of each path. */
+function spy(runner: ModelRunner): { execute: number; executeAndSample: number } {
+  const calls = { execute: 0, executeAndSample: 0 };
+  const execute = runner.execute.bind(runner);
+  const executeAndSample = runner.executeAndSample!.bind(runner);
+  runner.execute = (input) => (calls.execute++, execute(input));
+  runner.executeAndSample = (input, sampling, returnLogits) => (calls.executeAndSample++, executeAndSample(input, sampling, returnLogits));
+  return calls;
+}
+
+const prompts = ["Once upon a time", "The little dog", "Lily and Ben went to the park", "Mom said"];
+const greedy = { maxTokens: 12, temperature: 0 };
+const seeded = { maxTokens: 12, temperature: 0.9, topK: 30, topP: 0.95, minP: 0.01, seed: 3 };
+type Params = Partial<SamplingParams> | Partial<SamplingParams>[];
+const cases: [string, Params, "executeAndSample" | "execute" | "both"][] = [
+  ["plain greedy", greedy, "executeAndSample"],
+  ["seeded sampling with top_k, top_p and min_p", seeded, "executeAndSample"],
+  ["greedy with log-probs", { ...greedy, logprobs: 2 }, "execute"],
+  ["seeded sampling with a repetition penalty", { ...seeded, repetitionPenalty: 1.3 }, "execute"],
+  ["greedy with a logit bias", { ...greedy, logitBias: { 13: 5 } }, "execute"],
+  ["greedy with prompt log-probs (logits back beside the sampled rows)", { ...greedy, promptLogprobs: 1 }, "executeAndSample"],
+  ["greedy with min_tokens (EOS banned for the first 4 tokens only)", { ...greedy, minTokens: 4 }, "both"],
+  ["greedy and seeded requests batched with one asking for log-probs", [greedy, { ...greedy, logprobs: 1 }, seeded, greedy], "executeAndSample"],
+];
+
+for (const [name, params, path] of cases) {
+  test(`engine, ${name}: ${path === "both" ? "both paths" : path}, the tokens the native sampler gives`, async () => {
+    const llm = await LLM.create({ model, logger: () => {} });
+    const calls = spy(llm.engine.runner);
+    const onDevice = await llm.generate(prompts, params);
+    if (path !== "execute") assert.ok(calls.executeAndSample > 0, "rows were sampled in the forward pass");
+    if (path !== "executeAndSample") assert.ok(calls.execute > 0, "the sampler read the logits");
+    if (path === "executeAndSample") assert.is(calls.execute, 0, "no step fell back");
+    llm.engine.runner.executeAndSample = undefined;
+    const onHost = await llm.generate(prompts, params);
+    onDevice.forEach((out, i) => {
+      assert.equal(out.outputs[0].tokenIds, onHost[i].outputs[0].tokenIds, prompts[i]);
+      assert.equal(out.outputs[0].logprobs, onHost[i].outputs[0].logprobs);
+      assert.equal(out.promptLogprobs, onHost[i].promptLogprobs);
+    });
+    llm.close();
+  });
+}
+
+test("engine: a seeded request sampled in the forward pass draws the same tokens alone and in any batch", async () => {
+  const llm = await LLM.create({ model, logger: () => {} });
+  const alone: number[][] = [];
+  for (const p of prompts) alone.push((await llm.generate(p, seeded))[0].outputs[0].tokenIds);
+  const together = await llm.generate([...prompts].reverse(), [greedy, { ...seeded, temperature: 0.5 }, seeded, { ...greedy, logprobs: 1 }]);
+  assert.equal(together[2].outputs[0].tokenIds, alone[1], "same seed, same prompt, other neighbours");
+  const batched = await llm.generate(prompts, seeded);
+  batched.forEach((out, i) => assert.equal(out.outputs[0].tokenIds, alone[i], prompts[i]));
+  llm.close();
+});
+
+test.run();
