@@ -198,13 +198,14 @@ export class LLMEngine {
   }
 
   /**
-   * Runs the step's forward pass and samples its rows: those the sampler says can be sampled where
-   * the logits are go to the runner's forward pass (when it can), the rest to the native sampler,
+   * Runs the step's forward pass and samples its rows: those the sampler says the runner's forward
+   * pass can sample go there (when it can sample at all), the rest to the native sampler,
    * and the logits come back only for those or for prompt log-probs. Which way a row goes depends
    * on its own request alone, so its tokens never depend on the rest of the batch.
    */
   private runAndSample(input: ModelInput, rows: LogitRows[], sampleRows: SampleRow[]): StepSamples {
-    const onDevice = sampleRows.map((row) => this.runner.executeAndSample !== undefined && this.sampler.samplesOnDevice(row));
+    const which = this.runner.forwardSampling ?? "all";
+    const onDevice = sampleRows.map((row) => this.runner.executeAndSample !== undefined && this.sampler.samplesInForward(row, which));
     const hostRows = sampleRows.filter((_, r) => !onDevice[r]);
     const deviceRows = sampleRows.filter((_, r) => onDevice[r]);
     let logits: Float32Array | null;

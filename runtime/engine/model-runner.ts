@@ -46,6 +46,8 @@ export interface ModelRunner {
    * every row from execute()'s logits.
    */
   executeAndSample?(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null };
+  /** Which rows executeAndSample is for: every row the sampler allows, or greedy ones only. */
+  readonly forwardSampling?: "all" | "greedy";
   close?(): void;
 }
 

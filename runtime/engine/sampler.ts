@@ -25,6 +25,9 @@ export interface SamplerOutput {
   logprobs: LogprobTensors | null;
 }
 
+/** vLLM's _SAMPLING_EPS (sampler.cc's kSamplingEps): temperatures below it mean greedy. */
+const samplingEps = 1e-5;
+
 /** Per-request lists that never change while it runs, packed once. */
 interface RequestTables {
   biasTokenIds: number[];
@@ -81,16 +84,18 @@ export class Sampler {
   }
 
   /**
-   * Whether the row can be sampled where the logits are (ModelRunner.executeAndSample): it asks for
-   * no log-probs, and no processor changes its logits (bias, allowed ids, bad words, penalties, or
-   * stop ids banned below min_tokens), so temperature, min_p, top_k and top_p are all it needs.
+   * Whether a forward pass that samples `which` rows (ModelRunner.forwardSampling) takes this one:
+   * it asks for no log-probs, no processor changes its logits (bias, allowed ids, bad words,
+   * penalties, or stop ids banned below min_tokens), so temperature, min_p, top_k and top_p are all
+   * it needs, and it is greedy if only greedy rows are taken.
    */
-  samplesOnDevice({ seq }: SampleRow): boolean {
+  samplesInForward({ seq }: SampleRow, which: "all" | "greedy"): boolean {
     const request = seq.request;
     const p = request.params;
     const t = this.tablesOf(request);
     const bansStops = seq.numOutputTokens < p.minTokens && t.stopIds.length > 0;
-    return p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
+    const plain = p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
+    return plain && (which === "all" || p.temperature < samplingEps);
   }
 
   /** The parameters of rows sampled where the logits are, in order. */

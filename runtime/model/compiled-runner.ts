@@ -30,6 +30,8 @@ export interface ModelAddon extends PackingAddon {
   setNumThreads(n: number): void;
   /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
   deviceMemory(): { free: number; total: number };
+  /** Where the kernels run. */
+  backend: "cpu" | "cuda";
 }
 
 export interface CompiledRunnerOptions {
@@ -42,6 +44,13 @@ export interface CompiledRunnerOptions {
   /** The most logits rows one step can ask for (sampled rows plus prompt log-prob rows). */
   maxLogitRows?: number;
   threads?: number;
+  /**
+   * Which rows the forward pass samples (ModelRunner.forwardSampling); by default all on CUDA,
+   * where it keeps the logits on the device, and greedy ones on CPU, where the logits are in host
+   * memory anyway and the native sampler's sort beats sampleRows' bisection passes (8 rows of a
+   * 32000 vocabulary at temperature 1: 0.7 against 6.9 ms; greedy: 0.6 against 0.5 ms).
+   */
+  forwardSampling?: "all" | "greedy";
   /** vLLM's enforce_eager: CUDA builds launch every kernel of every step instead of replaying a
    *  graph per decode-step shape (runtime/native/model.cc). No effect on CPU. */
   enforceEager?: boolean;
@@ -61,6 +70,7 @@ export interface ModelArtifact {
 
 export class CompiledModelRunner implements ModelRunner {
   readonly config: ModelRunnerConfig;
+  readonly forwardSampling: "all" | "greedy";
   private native: NativeModel | undefined;
   /** The model's addon; it also exports the native sampler. */
   readonly addon: ModelAddon;
@@ -82,6 +92,7 @@ export class CompiledModelRunner implements ModelRunner {
     };
     this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
+    this.forwardSampling = options.forwardSampling ?? (this.addon.backend === "cuda" ? "all" : "greedy");
     this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon));
   }
 

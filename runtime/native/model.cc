@@ -406,4 +406,5 @@ Napi::Value QueryDeviceMemory(const Napi::CallbackInfo& info) {
 void tsvRegisterModel(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", Model::Define(env));
   exports.Set("deviceMemory", Napi::Function::New(env, QueryDeviceMemory, "deviceMemory"));
+  exports.Set("backend", Napi::String::New(env, tsv::kernelsReadHostMemory() ? "cpu" : "cuda"));
 }

@@ -3,8 +3,10 @@
 // [rows, vocab] logits). On the compiled stories260K model, under both kernel plans, each row's
 // token is what the DSL reference of sampleRows draws from the logits execute() returns for the
 // same step, with the uniform draw of the row's RNG key (the BigInt reference of the sampler
-// tests, independent of runtime/native/sampling_rng.h); greedy rows are the logits' first argmax. The engine sends a
-// row there exactly when its own request allows it, and gives the tokens the native sampler gives.
+// tests, independent of runtime/native/sampling_rng.h); greedy rows are the logits' first argmax.
+// The engine sends a row there exactly when its own request allows it (and, where the runner
+// samples greedy rows only, as CPU builds do by default, when it is greedy), and gives the tokens
+// the native sampler gives.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Global } from "../../dsl/global.ts";
@@ -92,38 +94,51 @@ const prompts = ["Once upon a time", "The little dog", "Lily and Ben went to the
 const greedy = { maxTokens: 12, temperature: 0 };
 const seeded = { maxTokens: 12, temperature: 0.9, topK: 30, topP: 0.95, minP: 0.01, seed: 3 };
 type Params = Partial<SamplingParams> | Partial<SamplingParams>[];
-const cases: [string, Params, "executeAndSample" | "execute" | "both"][] = [
-  ["plain greedy", greedy, "executeAndSample"],
-  ["seeded sampling with top_k, top_p and min_p", seeded, "executeAndSample"],
-  ["greedy with log-probs", { ...greedy, logprobs: 2 }, "execute"],
-  ["seeded sampling with a repetition penalty", { ...seeded, repetitionPenalty: 1.3 }, "execute"],
-  ["greedy with a logit bias", { ...greedy, logitBias: { 13: 5 } }, "execute"],
-  ["greedy with prompt log-probs (logits back beside the sampled rows)", { ...greedy, promptLogprobs: 1 }, "executeAndSample"],
-  ["greedy with min_tokens (EOS banned for the first 4 tokens only)", { ...greedy, minTokens: 4 }, "both"],
-  ["greedy and seeded requests batched with one asking for log-probs", [greedy, { ...greedy, logprobs: 1 }, seeded, greedy], "executeAndSample"],
+type Path = "executeAndSample" | "execute" | "both";
+/** Each case's path when the forward pass samples every row it can (CUDA's default) and greedy rows only (CPU's). */
+const cases: [string, Params, { all: Path; greedy: Path }][] = [
+  ["plain greedy", greedy, { all: "executeAndSample", greedy: "executeAndSample" }],
+  ["seeded sampling with top_k, top_p and min_p", seeded, { all: "executeAndSample", greedy: "execute" }],
+  ["greedy with log-probs", { ...greedy, logprobs: 2 }, { all: "execute", greedy: "execute" }],
+  ["seeded sampling with a repetition penalty", { ...seeded, repetitionPenalty: 1.3 }, { all: "execute", greedy: "execute" }],
+  ["greedy with a logit bias", { ...greedy, logitBias: { 13: 5 } }, { all: "execute", greedy: "execute" }],
+  ["greedy with prompt log-probs (logits back beside the sampled rows)", { ...greedy, promptLogprobs: 1 }, { all: "executeAndSample", greedy: "executeAndSample" }],
+  ["greedy with min_tokens (EOS banned for the first 4 tokens only)", { ...greedy, minTokens: 4 }, { all: "both", greedy: "both" }],
+  ["greedy and seeded requests batched with one asking for log-probs", [greedy, { ...greedy, logprobs: 1 }, seeded, greedy], { all: "executeAndSample", greedy: "executeAndSample" }],
 ];
 
-for (const [name, params, path] of cases) {
-  test(`engine, ${name}: ${path === "both" ? "both paths" : path}, the tokens the native sampler gives`, async () => {
-    const llm = await LLM.create({ model, logger: () => {} });
-    const calls = spy(llm.engine.runner);
-    const onDevice = await llm.generate(prompts, params);
-    if (path !== "execute") assert.ok(calls.executeAndSample > 0, "rows were sampled in the forward pass");
-    if (path !== "executeAndSample") assert.ok(calls.execute > 0, "the sampler read the logits");
-    if (path === "executeAndSample") assert.is(calls.execute, 0, "no step fell back");
-    llm.engine.runner.executeAndSample = undefined;
-    const onHost = await llm.generate(prompts, params);
-    onDevice.forEach((out, i) => {
-      assert.equal(out.outputs[0].tokenIds, onHost[i].outputs[0].tokenIds, prompts[i]);
-      assert.equal(out.outputs[0].logprobs, onHost[i].outputs[0].logprobs);
-      assert.equal(out.promptLogprobs, onHost[i].promptLogprobs);
+/** An engine on the compiled model whose forward pass samples `which` rows. */
+async function engineSampling(which: "all" | "greedy"): Promise<LLM> {
+  const llm = await LLM.create({ model, logger: () => {} });
+  assert.is(llm.engine.runner.forwardSampling, "greedy", "a CPU build samples greedy rows in the forward pass by default");
+  Object.assign(llm.engine.runner, { forwardSampling: which });
+  return llm;
+}
+
+for (const which of ["all", "greedy"] as const) {
+  for (const [name, params, paths] of cases) {
+    const path = paths[which];
+    test(`engine, ${which} rows in the forward pass, ${name}: ${path === "both" ? "both paths" : path}, the tokens the native sampler gives`, async () => {
+      const llm = await engineSampling(which);
+      const calls = spy(llm.engine.runner);
+      const inForward = await llm.generate(prompts, params);
+      if (path !== "execute") assert.ok(calls.executeAndSample > 0, "rows were sampled in the forward pass");
+      if (path !== "executeAndSample") assert.ok(calls.execute > 0, "the sampler read the logits");
+      if (path === "executeAndSample") assert.is(calls.execute, 0, "no step fell back");
+      llm.engine.runner.executeAndSample = undefined;
+      const onHost = await llm.generate(prompts, params);
+      inForward.forEach((out, i) => {
+        assert.equal(out.outputs[0].tokenIds, onHost[i].outputs[0].tokenIds, prompts[i]);
+        assert.equal(out.outputs[0].logprobs, onHost[i].outputs[0].logprobs);
+        assert.equal(out.promptLogprobs, onHost[i].promptLogprobs);
+      });
+      llm.close();
     });
-    llm.close();
-  });
+  }
 }
 
 test("engine: a seeded request sampled in the forward pass draws the same tokens alone and in any batch", async () => {
-  const llm = await LLM.create({ model, logger: () => {} });
+  const llm = await engineSampling("all");
   const alone: number[][] = [];
   for (const p of prompts) alone.push((await llm.generate(p, seeded))[0].outputs[0].tokenIds);
   const together = await llm.generate([...prompts].reverse(), [greedy, { ...seeded, temperature: 0.5 }, seeded, { ...greedy, logprobs: 1 }]);
