@@ -1,16 +1,20 @@
 // Writes a random-weight model (HF folder + GGUF of the same weights) for parity tests and benchmarks:
 //   npx tsx cli/make-random-model.ts --arch qwen2 --out DIR [--seed N] [--dtype f32|f16|bf16]
-//       [--shape tiny|tinyllama-1.1b|llama3-8b] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
+//       [--shape tiny|tinyllama-1.1b|llama3-8b] [--gguf-quant q8_0|q4_0] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
 
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { weightDTypes, type WeightDType } from "../models/random/dtype.ts";
+import type { GgufQuant } from "../models/random/gguf-quantize.ts";
 import { shapeNames, type ShapeName } from "../models/random/shapes.ts";
 import { defaultTokenizerSource } from "../models/random/tokenizer.ts";
 import { archNames, writeRandomModel, type ArchName } from "../models/random/write-random-model.ts";
 
+const ggufQuants: readonly GgufQuant[] = ["q8_0", "q4_0"];
+
 const usage = `usage: make-random-model --arch ${archNames.join("|")} --out DIR [--seed N]
        [--dtype ${weightDTypes.join("|")}] [--shape ${shapeNames.join("|")}]
+       [--gguf-quant ${ggufQuants.join("|")}]   (the GGUF's matrices as these blocks; the HF folder unquantized)
        [--tokenizer-dir DIR] [--tokenizer-gguf FILE]   (default: the shared stories260K files)`;
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
@@ -26,6 +30,7 @@ function main(): void {
       seed: { type: "string", default: "0" },
       dtype: { type: "string" },
       shape: { type: "string", default: "tiny" },
+      "gguf-quant": { type: "string" },
       "tokenizer-dir": { type: "string" },
       "tokenizer-gguf": { type: "string" },
     },
@@ -43,6 +48,7 @@ function main(): void {
     seed,
     dtype: oneOf<WeightDType>(values.dtype, weightDTypes, "dtype"),
     shape: oneOf<ShapeName>(values.shape, shapeNames, "shape"),
+    ggufQuant: oneOf<GgufQuant>(values["gguf-quant"], ggufQuants, "gguf-quant") ?? null,
     tokenizer: { hfDir: values["tokenizer-dir"] ?? defaults.hfDir, gguf: values["tokenizer-gguf"] ?? defaults.gguf },
   });
   const seconds = (performance.now() - started) / 1000;

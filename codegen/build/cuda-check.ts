@@ -6,7 +6,8 @@
 // specialisations, so nvcc's start-up (~3 s for two architectures) is paid per file rather than
 // per specialisation (~0.3 s); two files compile at a time, largest first. The forward pass of each
 // architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
-// emits it) is one more source each, named forward-<arch>.
+// emits it) is one more source each, named forward-<arch>, and so is a Q8_0 GGUF's llama (linears on
+// their blocks), forward-llama-q8_0.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -22,6 +23,7 @@ import type { Specialization } from "../ir/specialize.ts";
 import { lowerToThreads } from "../lower/threads.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { archNames, architectureConfig } from "../../models/test-shapes.ts";
+import type { ModelConfig } from "../../runtime/loader/types.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
 import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
 
@@ -94,11 +96,20 @@ function writeUnit(unit: CudaCheckUnit, outDir: string): string {
   return target;
 }
 
-/** Writes forward-<arch>.cu for every architecture whose source name the filter (if any) matches. */
+/** A Q8_0 GGUF's llama: every linear weight (and the tied LM head) left in its blocks. */
+function q8_0Llama(): ModelConfig {
+  const config = architectureConfig("llama");
+  const linears = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+  const names = [...Array.from({ length: config.numHiddenLayers }, (_, l) => linears.map((m) => `model.layers.${l}.${m}.weight`)).flat(), "model.embed_tokens.weight", "lm_head.weight"];
+  return { ...config, torchDtype: "float32", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
+}
+
+/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu) whose source name the filter (if any) matches. */
 function writeForwardSources(outDir: string, filter?: RegExp): string[] {
-  return Object.keys(archNames).filter((arch) => !filter || filter.test(`forward-${arch}`)).map((arch) => {
-    const target = path.join(outDir, `forward-${arch}.cu`);
-    fs.writeFileSync(target, planModel({ ...architectureConfig(arch), torchDtype: "bfloat16" }, { target: "cuda" }).source);
+  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()]];
+  return configs.filter(([name]) => !filter || filter.test(`forward-${name}`)).map(([name, config]) => {
+    const target = path.join(outDir, `forward-${name}.cu`);
+    fs.writeFileSync(target, planModel(config, { target: "cuda" }).source);
     return target;
   });
 }

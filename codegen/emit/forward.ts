@@ -4,6 +4,7 @@
 // uses the kernels' uniform ABI, and the TypeScript side never loops over layers.
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
+import type { PackedDType } from "../../runtime/loader/types.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -33,6 +34,8 @@ export interface ForwardConfig {
    * the GPU plan also runs (and is tested) on CPU.
    */
   kernelPlan: "cpu" | "gpu";
+  /** The GGUF block format a linear weight stays in (a checkpoint tensor, or every piece of a fused one), if any. */
+  packedWeight?: (name: string) => PackedDType | undefined;
 }
 
 /**
@@ -58,15 +61,17 @@ const decodeSplits = (numKvHeads: number) => {
   return `std::max<int64_t>(1, std::min<int64_t>({a.maxBlocksPerSeq, (512 + ${programs} - 1) / ${programs}, a.maxTokens / std::max<int64_t>(a.numTokens, 1)}))`;
 };
 
-/** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored, or
- *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns]. */
+/** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored,
+ *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns], or
+ *  left in the GGUF blocks it came in (ModelConfig.packedWeights), rows of blocks. */
 export interface WeightSpec {
   name: string;
   panels?: { rows: number; columns: number };
+  packed?: PackedDType;
 }
 
-/** The weight's name in the addon's table: a tensor can be read both as stored and as panels (a tied LM head). */
-export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.name);
+/** The weight's name in the addon's table: a tensor can be read both as stored and as panels or blocks (a tied LM head). */
+export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);
 
 interface Arg {
   ptr: string;
@@ -92,6 +97,8 @@ export interface ForwardProgram {
   buffers: { rows: "T" | "L"; bytesPerRow: number }[];
 }
 
+/** Bytes of one 32-value block (runtime/loader/gguf-quants.ts). */
+const packedBlockBytes: Record<PackedDType, number> = { q8_0: 34, q4_0: 18 };
 const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : 2);
 const K = (file: string) => `dsl/kernels/${file}.ts`;
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -100,8 +107,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
   const weights: WeightSpec[] = [];
   const weightIndex = new Map<string, number>();
-  const weightRef = (name: string, panels?: WeightSpec["panels"]) => {
-    const spec = panels ? { name, panels } : { name };
+  const weightRef = (name: string, layout: Pick<WeightSpec, "panels" | "packed"> = {}) => {
+    const spec = { name, ...layout };
     const key = weightKey(spec);
     if (!weightIndex.has(key)) {
       weightIndex.set(key, weights.length);
@@ -207,8 +214,16 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `linear %${n.value.id}: the weight must be a model parameter, got %${n.weight}`);
         const N = Number(w.value.rows);
         const bias = n.bias === null ? [] : [view(n.bias)];
+        // GGUF blocks stay as they are on either plan (the block kernels have no bias form: a
+        // linear with a bias reads its weight widened).
+        const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;
+        if (packed) {
+          const blocks = { ptr: weightRef(w.name, { packed }), dims: [String(N), String((K / 32) * packedBlockBytes[packed])] };
+          launch("gguf-matmul", packed === "q8_0" ? "matmulQ8_0" : "matmulQ4_0", { dtypes: { A }, consts: { K } }, [x, blocks, out()], [], `linear ${w.name} (${packed} blocks)`);
+          break;
+        }
         if (cfg.kernelPlan === "cpu") {
-          const panels = { ptr: weightRef(w.name, { rows: N, columns: K }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
+          const panels = { ptr: weightRef(w.name, { panels: { rows: N, columns: K } }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
           launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);
           break;
         }

@@ -9,10 +9,11 @@
 import { FileSink } from "./file-sink.ts";
 import { ggufTypeId, type GgufMetadata, type GgufScalarType, type GgufValue } from "./gguf-values.ts";
 
-/** The two ggml tensor types these models use (ids from ggml's ggml_type). */
-export type GgmlType = "F32" | "F16";
-const ggmlTypeId: Record<GgmlType, number> = { F32: 0, F16: 1 };
-const ggmlTypeBytes: Record<GgmlType, number> = { F32: 4, F16: 2 };
+/** The ggml tensor types these models use (ids from ggml's ggml_type): floats, and 32-value blocks. */
+export type GgmlType = "F32" | "F16" | "Q8_0" | "Q4_0";
+const ggmlTypeId: Record<GgmlType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 };
+/** Bytes per `valuesPerUnit` values. */
+const ggmlTypeSize: Record<GgmlType, { bytes: number; valuesPerUnit: number }> = { F32: { bytes: 4, valuesPerUnit: 1 }, F16: { bytes: 2, valuesPerUnit: 1 }, Q8_0: { bytes: 34, valuesPerUnit: 32 }, Q4_0: { bytes: 18, valuesPerUnit: 32 } };
 
 /** llama.cpp's default, used when the file has no general.alignment key. */
 const alignment = 32;
@@ -84,7 +85,8 @@ class HeaderBuilder {
 }
 
 function tensorByteLength(entry: GgufTensorEntry): number {
-  return entry.dims.reduce((product, dim) => product * dim, 1) * ggmlTypeBytes[entry.type];
+  const { bytes, valuesPerUnit } = ggmlTypeSize[entry.type];
+  return (entry.dims.reduce((product, dim) => product * dim, 1) / valuesPerUnit) * bytes;
 }
 
 const alignUp = (n: number) => Math.ceil(n / alignment) * alignment;

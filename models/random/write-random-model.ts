@@ -13,6 +13,8 @@ import type { ArchName, ArchSpec, HfConfig } from "./arch/spec.ts";
 import { encodeValues, type WeightDType } from "./dtype.ts";
 import { type GgufMetadata, str, u32 } from "./gguf-values.ts";
 import { writeGguf, type GgmlType } from "./gguf-writer.ts";
+import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { quantizeRows, type GgufQuant } from "./gguf-quantize.ts";
 import { writeSafetensors } from "./safetensors-writer.ts";
 import { modelShape, type ShapeName } from "./shapes.ts";
 import { checkpointValues, ggufValues, type TensorPlan } from "./tensor-plan.ts";
@@ -39,6 +41,18 @@ export interface RandomModelOptions {
   shape?: ShapeName;
   /** Defaults to the shared stories260K files. */
   tokenizer?: TokenizerSource;
+  /**
+   * GGUF only: the matrices whose rows are whole 32-value blocks (every linear weight and the
+   * token embedding) quantized to these blocks, as llama.cpp's quantize makes a Q8_0 or Q4_0 file.
+   * The HF folder keeps the unquantized weights, so the two files then differ by the rounding.
+   */
+  ggufQuant?: GgufQuant | null;
+  /**
+   * With ggufQuant: write those matrices as F32 holding exactly the values the blocks decode to,
+   * so a runtime that widens nothing (llama.cpp) computes on the quantized weights without also
+   * quantizing its activations, as it does for block weights.
+   */
+  ggufQuantWidened?: boolean;
 }
 
 export interface RandomModel {
@@ -63,8 +77,28 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
  * The converter's dtype rule: matrices take the output type (F16 for an f16 checkpoint), 1-D tensors
  * (norms, biases) stay F32. bf16 checkpoints are written as F32, which holds bf16 values exactly.
  */
-function ggmlTypeOf(plan: TensorPlan, dtype: WeightDType): GgmlType {
+/** The block format a GGUF matrix is quantized to: rows of whole 32-value blocks only. */
+function quantOf(plan: TensorPlan, quant: GgufQuant | null): GgufQuant | null {
+  return quant !== null && plan.shape.length === 2 && plan.shape[1] % 32 === 0 ? quant : null;
+}
+
+function ggmlTypeOf(plan: TensorPlan, dtype: WeightDType, quant: GgufQuant | null, widened: boolean): GgmlType {
+  if (quantOf(plan, quant) !== null) return widened ? "F32" : quant === "q8_0" ? "Q8_0" : "Q4_0";
   return dtype === "f16" && plan.shape.length === 2 ? "F16" : "F32";
+}
+
+function* ggufChunks(values: Iterable<Float32Array>, type: GgmlType, quant: GgufQuant | null): Generator<Uint8Array> {
+  for (const chunk of values) {
+    if (quant === null) yield encodeValues(chunk, type === "F16" ? "f16" : "f32");
+    else if (type === "F32") yield encodeValues((quant === "q8_0" ? dequantizeQ8_0 : dequantizeQ4_0)(quantizeRows(chunk, quant)), "f32");
+    else yield quantizeRows(chunk, quant);
+  }
+}
+
+/** LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7. */
+function llamaFileType(options: Required<RandomModelOptions>): number {
+  if (options.ggufQuant !== null && !options.ggufQuantWidened) return options.ggufQuant === "q8_0" ? 7 : 2;
+  return options.dtype === "f16" ? 1 : 0;
 }
 
 function ggufMetadata(spec: ArchSpec, config: HfConfig, options: Required<RandomModelOptions>): GgufMetadata {
@@ -74,8 +108,7 @@ function ggufMetadata(spec: ArchSpec, config: HfConfig, options: Required<Random
     // Not the family's name: llama.cpp applies Phi-3's tokenizer quirks to any model whose name
     // contains "phi3", and this tokenizer is not Phi-3's.
     ["general.name", str(`tsvllm-random-${options.shape}-seed${options.seed}`)],
-    // LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1.
-    ["general.file_type", u32(options.dtype === "f16" ? 1 : 0)],
+    ["general.file_type", u32(llamaFileType(options))],
     ["general.quantization_version", u32(2)],
     ...spec.ggufHyperparameters(config),
     ...ggufTokenizerMetadata(options.tokenizer, config.vocab_size),
@@ -91,6 +124,8 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
     dtype: options.dtype ?? shape.defaultDType,
     shape: shape.name,
     tokenizer: options.tokenizer ?? defaultTokenizerSource(),
+    ggufQuant: options.ggufQuant ?? null,
+    ggufQuantWidened: options.ggufQuantWidened ?? false,
   };
   const { arch, outDir, seed, dtype, tokenizer } = resolved;
   const spec = architectures[arch];
@@ -119,13 +154,8 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
     ggufPath,
     ggufMetadata(spec, config, resolved),
     tensors.map((plan) => {
-      const type = ggmlTypeOf(plan, dtype);
-      return {
-        name: plan.ggufName,
-        type,
-        dims: [...plan.shape].reverse(),
-        chunks: () => encodeChunks(ggufValues(plan, streamSeed, dtype), type === "F16" ? "f16" : "f32"),
-      };
+      const type = ggmlTypeOf(plan, dtype, resolved.ggufQuant, resolved.ggufQuantWidened);
+      return { name: plan.ggufName, type, dims: [...plan.shape].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
     }),
   );
   return { hfDir: outDir, ggufPath, config };

@@ -10,7 +10,7 @@ import { ggufArchitecture, ggufModelConfig } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
 import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
-import type { HostAllocator, LoadedModel, LoadedTensor, TensorDType } from "./types.ts";
+import type { HostAllocator, LoadedModel, LoadedTensor, PackedDType, TensorDType } from "./types.ts";
 
 type TensorData = LoadedTensor["data"];
 
@@ -153,6 +153,8 @@ export function loadGguf(path: string, allocate?: HostAllocator): Promise<Loaded
     }
     undoConverterTransforms(header, arch, tensors);
     const { config, generationConfig } = ggufModelConfig(header, tensors, ropeFreqs);
+    const packed = [...tensors.values()].filter((t) => (t.dtype === "q8_0" || t.dtype === "q4_0") && t.shape.length === 2);
+    if (packed.length > 0) config.packedWeights = Object.fromEntries(packed.map((t) => [t.name, t.dtype as PackedDType]));
     return { source: path, format: "gguf", config, generationConfig, tensors };
   });
 }

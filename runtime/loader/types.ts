@@ -38,7 +38,16 @@ export interface ModelConfig {
   eosTokenIds: number[];
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
   torchDtype: "float32" | "float16" | "bfloat16";
+  /**
+   * Checkpoint matrices kept as GGUF blocks (by Hugging Face name), which the forward pass reads as
+   * they are with the quantized matmuls; absent when there are none, and every other tensor is
+   * converted to the weight dtype.
+   */
+  packedWeights?: Readonly<Record<string, PackedDType>>;
 }
+
+/** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */
+export type PackedDType = "q8_0" | "q4_0";
 
 export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
 

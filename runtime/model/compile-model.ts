@@ -5,9 +5,10 @@ import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts"
 import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
-import { buildModel } from "../../models/registry.ts";
+import { architectureOf, buildModel } from "../../models/registry.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
-import type { ModelConfig } from "../loader/types.ts";
+import type { ModelConfig, PackedDType } from "../loader/types.ts";
+import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
 
 export interface ModelDTypes {
@@ -40,6 +41,17 @@ export interface CompileOptions {
   onProgress?: (m: string) => void;
 }
 
+/** The GGUF block format a linear weight stays in: its checkpoint tensor's, or the one every piece of a fused weight shares. */
+function packedWeightOf(config: ModelConfig): (name: string) => PackedDType | undefined {
+  const packed = config.packedWeights ?? {};
+  const { weightMap } = architectureOf(config);
+  return (name) => {
+    const formats = new Set((fusedPieceNames(name, weightMap) ?? [name]).map((piece) => packed[piece]));
+    const [format] = formats;
+    return formats.size === 1 ? format : undefined;
+  };
+}
+
 export interface PlannedModel {
   program: ForwardProgram;
   /** The forward pass's source for the target (C++ or CUDA). */
@@ -68,6 +80,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     vocabSize: config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
     kernelPlan: options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu"),
+    packedWeight: packedWeightOf(config),
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

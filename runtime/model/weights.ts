@@ -14,13 +14,15 @@ import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
 
 type Storage = Float32Array | Uint16Array;
+/** GGUF blocks as the file holds them (a packed weight, WeightSpec.packed). */
+type Blocks = Uint8Array;
 
 /**
  * A weight as the model object takes it: one tensor, or the pieces a fused weight is stacked from
  * by rows, which the model object copies into one buffer where its kernels read (so a CUDA load
  * never builds the stacked qkv and gate_up in host memory: 9 GB for Llama-3-8B).
  */
-export type PreparedWeight = Storage | Storage[];
+export type PreparedWeight = Storage | Storage[] | Blocks | Blocks[];
 
 /** Packs weights into the dense matmul's panels (packWeightPanels' contract). */
 export interface PanelPacker {
@@ -44,15 +46,27 @@ function storedTensor(model: LoadedModel, name: string, dtype: Float): Storage |
   return t.dtype === dtype ? (t.data as Storage) : toStorage(tensorToF32(t), dtype);
 }
 
-/** The checkpoint tensors a fused parameter is stacked from (the architecture's weight map), in order; undefined if it is not fused or a piece is missing. */
-function fusedPieces(model: LoadedModel, name: string, weightMap: WeightMap, dtype: Float): Storage[] | undefined {
+/** The checkpoint tensor names a fused parameter is stacked from (the architecture's weight map), in order; undefined if it is not fused. */
+export function fusedPieceNames(name: string, weightMap: WeightMap): string[] | undefined {
   for (const [fused, parts] of Object.entries(weightMap)) {
     const marker = `.${fused}.`;
-    if (!name.includes(marker)) continue;
-    const pieces = parts.map((p) => storedTensor(model, name.replace(marker, `.${p}.`), dtype));
-    return pieces.every((p): p is Storage => p !== undefined) ? pieces : undefined;
+    if (name.includes(marker)) return parts.map((p) => name.replace(marker, `.${p}.`));
   }
   return undefined;
+}
+
+/** The checkpoint tensors a fused parameter is stacked from, in order; undefined if it is not fused or a piece is missing. */
+function fusedPieces(model: LoadedModel, name: string, weightMap: WeightMap, dtype: Float): Storage[] | undefined {
+  const pieces = fusedPieceNames(name, weightMap)?.map((p) => storedTensor(model, p, dtype));
+  return pieces?.every((p): p is Storage => p !== undefined) ? pieces : undefined;
+}
+
+/** A packed weight's GGUF blocks: its checkpoint tensor, or the pieces of a fused one (rows of blocks stack like rows of values). */
+function packedBlocks(model: LoadedModel, name: string, weightMap: WeightMap): Blocks | Blocks[] | undefined {
+  const pieces = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(n));
+  if (pieces.length === 0 || !pieces.every((t) => t !== undefined && t.dtype === model.config.packedWeights?.[t.name])) return undefined;
+  const blocks = pieces.map((t) => t!.data as Blocks);
+  return blocks.length === 1 ? blocks[0] : blocks;
 }
 
 function stacked(pieces: Storage[], dtype: Float): Storage {
@@ -116,8 +130,13 @@ export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, c
 /** The JS packer (the kernel file's reference) unless the caller has the native one. */
 export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
-  return specs.map(({ name, panels }) => {
+  return specs.map(({ name, panels, packed }): PreparedWeight => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
+    if (packed) {
+      const blocks = packedBlocks(model, name, weightMap);
+      if (!blocks) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is not all ${packed} blocks, as the model was compiled for`, name);
+      return blocks;
+    }
     const stored = storedTensor(model, name, dtype);
     const pieces = stored ? [stored] : fusedPieces(model, name, weightMap, dtype);
     if (!pieces) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is missing`, name);

@@ -1,0 +1,93 @@
+// Q8_0 and Q4_0 GGUF files run on their blocks: the loader keeps the matrices packed
+// (ModelConfig.packedWeights), and every linear without a bias reads them with the block matmuls
+// of dsl/kernels/gguf-matmul.ts instead of a widened copy (4 to 8 times the memory). The oracle is
+// llama.cpp on a second file of the same random model whose matrices are F32 holding exactly the
+// values the blocks decode to: next-token distributions at 64 positions (48 in one step, then 16
+// decode steps) agree within 1e-5. llama.cpp on the block file itself quantizes its activations to
+// 8 bits for these formats, so it only agrees to about 2e-2; that is checked too, as evidence that
+// both read the blocks alike. qwen2's q/k/v carry biases and stay widened.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeRandomModel } from "../../models/random/write-random-model.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { openOracle } from "../oracles/llamacpp.ts";
+import { SingleSequence, softmax } from "../support/model-driver.ts";
+
+const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gguf-blocks-"));
+const story =
+  "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. One day, she saw a big red ball in the park. " +
+  "She ran to the ball and kicked it very hard. The ball flew over the tree and landed in the pond.";
+
+/** Largest |p - q| over every position and token. */
+function maxProbDiff(ours: Float64Array[], theirs: Float32Array[]): number {
+  return ours.reduce((worst, p, i) => p.reduce((w, v, t) => Math.max(w, Math.abs(v - theirs[i][t])), worst), 0);
+}
+
+for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "cpu"], ["llama", "q4_0", "cpu"], ["qwen2", "q8_0", "cpu"], ["qwen2", "q4_0", "cpu"], ["llama", "q8_0", "gpu"]] as const) {
+  test(`${arch} ${quant} (${kernelPlan} kernel plan): the linears read the blocks and give llama.cpp's distributions on the widened weights`, async () => {
+    const dir = join(workDir, `${arch}-${quant}`);
+    const blocks = writeRandomModel({ arch, outDir: join(dir, "blocks"), seed: 1, ggufQuant: quant });
+    const widened = writeRandomModel({ arch, outDir: join(dir, "widened"), seed: 1, ggufQuant: quant, ggufQuantWidened: true });
+    const loaded = await loadModel(blocks.ggufPath!);
+    const packed = Object.entries(loaded.config.packedWeights ?? {});
+    assert.ok(packed.length > 0 && packed.every(([, format]) => format === quant), `packed: ${packed.length} tensors`);
+    assert.ok(packed.some(([name]) => name.endsWith("mlp.down_proj.weight")));
+
+    const source = planModel(loaded.config, { kernelPlan }).source;
+    const kernel = quant === "q8_0" ? "matmulQ8_0" : "matmulQ4_0";
+    const layers = loaded.config.numHiddenLayers;
+    const linears = [...source.matchAll(/\/\/ linear (\S+)( \(q\d_0 blocks\))?/g)];
+    const onBlocks = linears.filter((m) => m[2] !== undefined);
+    const widenedNames = new Set(linears.filter((m) => m[2] === undefined).map((m) => m[1]));
+    // Per layer: o_proj, gate_up_proj, down_proj, and qkv_proj unless it has a bias; then the LM head.
+    assert.is(onBlocks.length, layers * (arch === "qwen2" ? 3 : 4) + 1, `${kernel} launches`);
+    assert.ok(onBlocks.every((m) => source.includes(`${kernel}_`)), kernel);
+    assert.equal([...widenedNames], arch === "qwen2" ? Array.from({ length: layers }, (_, l) => `model.layers.${l}.self_attn.qkv_proj.weight`) : [], "widened linears");
+
+    const oracle = await openOracle(widened.ggufPath!, { contextSize: 256 });
+    const ids = oracle.tokenize(story, true).slice(0, 64);
+    const expected = await oracle.nextTokenDistributions(ids);
+    await oracle.dispose();
+    const blockOracle = await openOracle(blocks.ggufPath!, { contextSize: 256 });
+    const llamaCppOnBlocks = await blockOracle.nextTokenDistributions(ids);
+    await blockOracle.dispose();
+
+    const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, kernelPlan });
+    runner.initializeKvCache(8, 16);
+    const seq = new SingleSequence(runner, 16, 8);
+    const vocab = runner.config.vocabSize;
+    const rows = (logits: Float32Array) => Array.from({ length: logits.length / vocab }, (_, r) => softmax(logits.subarray(r * vocab, (r + 1) * vocab)));
+    const ours = [...rows(seq.feed(ids.slice(0, 48), true)), ...ids.slice(48).flatMap((id) => rows(seq.feed([id], true)))];
+    const exact = maxProbDiff(ours, expected);
+    const loose = maxProbDiff(ours, llamaCppOnBlocks);
+    console.log(`  ${arch} ${quant}: max |Δp| ${exact.toExponential(2)} vs llama.cpp on the widened weights, ${loose.toExponential(2)} vs llama.cpp on the blocks`);
+    assert.ok(exact < 1e-5, `vs the widened weights: ${exact}`);
+    assert.ok(loose < 5e-2, `vs llama.cpp on the blocks: ${loose}`);
+  });
+}
+
+test("a weight compiled as blocks of one format but stored in another is an error naming it", async () => {
+  const { ggufPath } = writeRandomModel({ arch: "llama", outDir: join(workDir, "mismatch"), seed: 1, ggufQuant: "q8_0" });
+  const loaded = await loadModel(ggufPath!);
+  const name = "model.layers.0.self_attn.o_proj.weight";
+  const claimed = { ...loaded, config: { ...loaded.config, packedWeights: { ...loaded.config.packedWeights, [name]: "q4_0" as const } } };
+  try {
+    createModelRunner(claimed, { maxNumBatchedTokens: 16, threads: 1 });
+    assert.unreachable("the runner was created");
+  } catch (e) {
+    assert.instance(e, TsvllmError);
+    assert.is((e as TsvllmError).code, "TSVLLM_ERR_MODEL_FILE");
+    assert.is((e as TsvllmError).param, name);
+    assert.match((e as TsvllmError).message, `tensor "${name}" (or the checkpoint tensors it is fused from) is not all q4_0 blocks`);
+  }
+});
+
+test.after(() => rmSync(workDir, { recursive: true, force: true }));
+
+test.run();
