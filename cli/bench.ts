@@ -2,6 +2,8 @@
 import { availableParallelism } from "node:os";
 import { TsvllmError } from "../runtime/errors.ts";
 import { loadModel } from "../runtime/loader/index.ts";
+import type { LoadedTensor } from "../runtime/loader/types.ts";
+import { resolveDTypes } from "../runtime/model/compile-model.ts";
 import { benchThroughput } from "../bench/throughput.ts";
 import { benchServe, formatBenchResult } from "../server/bench-serve.ts";
 import { intFlag, numberFlag, parseFlags } from "./args.ts";
@@ -27,7 +29,10 @@ async function throughput(argv: string[]): Promise<void> {
   const loaded = await loadModel(values.model);
   // A decode step reads every weight once, but only one row of an untied token embedding.
   const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
-  const weightBytes = [...loaded.tensors.values()].filter((t) => t.name !== lookedUp).reduce((a, t) => a + t.data.byteLength, 0);
+  // Tensors as the CPU plan stores them: GGUF blocks are widened into f16/f32 panels.
+  const widenedBytes = resolveDTypes(loaded.config).weight === "f32" ? 4 : 2;
+  const storedBytes = (t: LoadedTensor) => (t.dtype === "q8_0" || t.dtype === "q4_0" ? t.shape.reduce((a, d) => a * d, 1) * widenedBytes : t.data.byteLength);
+  const weightBytes = [...loaded.tensors.values()].filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t), 0);
   // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
   // lm_head runs for the last token of a prompt only.
   const layerMatmulParameters = [...loaded.tensors.values()].filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0);

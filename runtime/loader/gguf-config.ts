@@ -82,9 +82,7 @@ function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: num
 function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfig["torchDtype"] {
   const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
   if (dtypes.has("bf16")) return "bfloat16";
-  // Q8_0/Q4_0 matrices stay in their blocks (ModelConfig.packedWeights); what is widened of them
-  // (an embedding to look rows up in, a linear with a bias) is widened exactly, to f32.
-  if (dtypes.has("f16")) return "float16";
+  if (dtypes.has("f16") || dtypes.has("q8_0") || dtypes.has("q4_0")) return "float16";
   return "float32";
 }
 

@@ -39,9 +39,9 @@ export interface ModelConfig {
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
   torchDtype: "float32" | "float16" | "bfloat16";
   /**
-   * Checkpoint matrices kept as GGUF blocks (by Hugging Face name), which the forward pass reads as
-   * they are with the quantized matmuls; absent when there are none, and every other tensor is
-   * converted to the weight dtype.
+   * Checkpoint matrices kept as GGUF blocks (by Hugging Face name), which the GPU kernel plan's
+   * forward pass reads as they are with the block matmuls (the CPU plan widens them into its
+   * panels); absent when there are none. Every other tensor is converted to the weight dtype.
    */
   packedWeights?: Readonly<Record<string, PackedDType>>;
 }

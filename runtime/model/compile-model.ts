@@ -41,7 +41,13 @@ export interface CompileOptions {
   onProgress?: (m: string) => void;
 }
 
-/** The GGUF block format a linear weight stays in: its checkpoint tensor's, or the one every piece of a fused weight shares. */
+/**
+ * The GGUF block format a linear weight stays in under the GPU plan: its checkpoint tensor's, or
+ * the one every piece of a fused weight shares. The CPU plan widens blocks into its f16 panels
+ * instead: the block kernels' one program per output element (dsl/kernels/gguf-matmul.ts) ran a
+ * TinyLlama-shaped Q8_0 file at 2.8 decode tokens/s here, against llama.cpp's 19.7 on the same
+ * file (`tsvllm bench throughput`, 2 threads), where the panels read f16 near the bandwidth.
+ */
 function packedWeightOf(config: ModelConfig): (name: string) => PackedDType | undefined {
   const packed = config.packedWeights ?? {};
   const { weightMap } = architectureOf(config);
@@ -69,6 +75,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
   const model = buildModel(config);
   const graph = runGraphPasses(trace(model, dtypes.activation));
   const rotaryDim = Math.round(config.headDim * config.partialRotaryFactor);
+  const kernelPlan = options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu");
   const program = emitForward(graph, {
     modelName: config.architecture,
     activationDType: dtypes.activation,
@@ -79,8 +86,8 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     headDim: config.headDim,
     vocabSize: config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
-    kernelPlan: options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu"),
-    packedWeight: packedWeightOf(config),
+    kernelPlan,
+    packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

@@ -1,6 +1,8 @@
-// Q8_0 and Q4_0 GGUF files run on their blocks: the loader keeps the matrices packed
-// (ModelConfig.packedWeights), and every linear without a bias reads them with the block matmuls
-// of dsl/kernels/gguf-matmul.ts instead of a widened copy (4 to 8 times the memory). The oracle is
+// Q8_0 and Q4_0 GGUF files run on their blocks under the GPU kernel plan (run here on CPU): the
+// loader keeps the matrices packed (ModelConfig.packedWeights), and every linear without a bias
+// reads them with the block matmuls of dsl/kernels/gguf-matmul.ts instead of a widened copy (2 to
+// 4 times the memory in f16); the CPU plan widens them into its panels (runtime/model/
+// compile-model.ts says why), computed here in f32 so that both plans can be held exact. The oracle is
 // llama.cpp on a second file of the same random model whose matrices are F32 holding exactly the
 // values the blocks decode to: next-token distributions at 64 positions (48 in one step, then 16
 // decode steps) agree within 1e-5. llama.cpp on the block file itself quantizes its activations to
@@ -29,9 +31,9 @@ function maxProbDiff(ours: Float64Array[], theirs: Float32Array[]): number {
   return ours.reduce((worst, p, i) => p.reduce((w, v, t) => Math.max(w, Math.abs(v - theirs[i][t])), worst), 0);
 }
 
-for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "cpu"], ["llama", "q4_0", "cpu"], ["qwen2", "q8_0", "cpu"], ["qwen2", "q4_0", "cpu"], ["llama", "q8_0", "gpu"]] as const) {
-  test(`${arch} ${quant} (${kernelPlan} kernel plan): the linears read the blocks and give llama.cpp's distributions on the widened weights`, async () => {
-    const dir = join(workDir, `${arch}-${quant}`);
+for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "gpu"], ["llama", "q4_0", "gpu"], ["qwen2", "q8_0", "gpu"], ["qwen2", "q4_0", "gpu"], ["llama", "q8_0", "cpu"]] as const) {
+  test(`${arch} ${quant} (${kernelPlan} kernel plan): ${kernelPlan === "gpu" ? "the linears read the blocks" : "the blocks widen into panels"}, giving llama.cpp's distributions on the widened weights`, async () => {
+    const dir = join(workDir, `${arch}-${quant}-${kernelPlan}`);
     const blocks = writeRandomModel({ arch, outDir: join(dir, "blocks"), seed: 1, ggufQuant: quant });
     const widened = writeRandomModel({ arch, outDir: join(dir, "widened"), seed: 1, ggufQuant: quant, ggufQuantWidened: true });
     const loaded = await loadModel(blocks.ggufPath!);
@@ -44,11 +46,15 @@ for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "cpu"], ["llama", "q4
     const layers = loaded.config.numHiddenLayers;
     const linears = [...source.matchAll(/\/\/ linear (\S+)( \(q\d_0 blocks\))?/g)];
     const onBlocks = linears.filter((m) => m[2] !== undefined);
-    const widenedNames = new Set(linears.filter((m) => m[2] === undefined).map((m) => m[1]));
-    // Per layer: o_proj, gate_up_proj, down_proj, and qkv_proj unless it has a bias; then the LM head.
-    assert.is(onBlocks.length, layers * (arch === "qwen2" ? 3 : 4) + 1, `${kernel} launches`);
-    assert.ok(onBlocks.every((m) => source.includes(`${kernel}_`)), kernel);
-    assert.equal([...widenedNames], arch === "qwen2" ? Array.from({ length: layers }, (_, l) => `model.layers.${l}.self_attn.qkv_proj.weight`) : [], "widened linears");
+    const widenedNames = new Set(linears.filter((m) => m[2] === undefined).map((m) => m[1].replace(/:$/, "")));
+    if (kernelPlan === "cpu") {
+      assert.is(onBlocks.length, 0, "the CPU plan widens the blocks into its panels");
+    } else {
+      // Per layer: o_proj, gate_up_proj, down_proj, and qkv_proj unless it has a bias; then the LM head.
+      assert.is(onBlocks.length, layers * (arch === "qwen2" ? 3 : 4) + 1, `${kernel} launches`);
+      assert.ok(source.includes(`${kernel}_`), kernel);
+      assert.equal([...widenedNames], arch === "qwen2" ? Array.from({ length: layers }, (_, l) => `model.layers.${l}.self_attn.qkv_proj.weight`) : [], "widened linears");
+    }
 
     const oracle = await openOracle(widened.ggufPath!, { contextSize: 256 });
     const ids = oracle.tokenize(story, true).slice(0, 64);
@@ -58,7 +64,7 @@ for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "cpu"], ["llama", "q4
     const llamaCppOnBlocks = await blockOracle.nextTokenDistributions(ids);
     await blockOracle.dispose();
 
-    const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, kernelPlan });
+    const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, kernelPlan, dtype: "f32" });
     runner.initializeKvCache(8, 16);
     const seq = new SingleSequence(runner, 16, 8);
     const vocab = runner.config.vocabSize;
@@ -78,7 +84,7 @@ test("a weight compiled as blocks of one format but stored in another is an erro
   const name = "model.layers.0.self_attn.o_proj.weight";
   const claimed = { ...loaded, config: { ...loaded.config, packedWeights: { ...loaded.config.packedWeights, [name]: "q4_0" as const } } };
   try {
-    createModelRunner(claimed, { maxNumBatchedTokens: 16, threads: 1 });
+    createModelRunner(claimed, { maxNumBatchedTokens: 16, threads: 1, kernelPlan: "gpu" });
     assert.unreachable("the runner was created");
   } catch (e) {
     assert.instance(e, TsvllmError);
