@@ -11,6 +11,8 @@ import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
 import { pagedAttentionTiled } from "../../dsl/kernels/paged-attention-tiled.ts";
 import { pagedDecodeSplit } from "../../dsl/kernels/paged-decode.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
+import { matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
+import { sampleRows } from "../../dsl/kernels/sampling.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
 
 export interface KernelCase {
@@ -58,7 +60,32 @@ function decodeAttention(seqs: number, len: number, splits?: number) {
   return { args: [randomGlobal("f32", [seqs, 32, 128]), ...paged, ...partials, ...options], bytes: kvBytes(seqs, len), flops: seqs * 32 * len * 128 * 4 };
 }
 
+/** Rows sampled at the end of a Llama-3 step (vocabulary 128256): temperature 0.8, top-k 50, top-p 0.9, min-p 0.05. */
+function sampling(rows: number, V: number): (Global | number)[] {
+  const column = (dtype: "f32" | "i32", value: (r: number) => number) => new Global(dtype, [rows], dtype === "f32" ? Float32Array.from({ length: rows }, (_, r) => value(r)) : Int32Array.from({ length: rows }, (_, r) => value(r)));
+  return [randomGlobal("f32", [rows, V], 8), column("i32", (r) => r), column("f32", () => 0.8), column("i32", () => 50), column("f32", () => 0.9), column("f32", () => 0.05), column("f32", (r) => (r + 0.5) / rows), new Global("i32", [rows])];
+}
+
+/** A Q8_0 GEMV (one token over [N, K] in 34-byte blocks of 32), which reads the blocks once. */
+function q8_0Gemv(N: number, K: number): (Global | number)[] {
+  const w = new Global("u8", [N, (K / 32) * 34]);
+  for (let i = 0; i < w.data.length; i++) w.data[i] = i % 34 === 1 ? 0x20 : (i * 2654435761) >>> 24;
+  return [randomGlobal("f32", [1, K]), w, new Global("f32", [1, N]), K];
+}
+
 export const kernelCases: KernelCase[] = [
+  {
+    name: "sampleRows (temperature, top-k, top-p, min-p) 256 rows x 128256",
+    file: "dsl/kernels/sampling.ts", exportName: "sampleRows", spec: { dtypes: {}, consts: {} }, reference: sampleRows,
+    check: () => sampling(8, 3000),
+    timing: () => ({ args: sampling(256, 128256), bytes: 256 * 128256 * 4, flops: 0 }),
+  },
+  {
+    name: "matmulQ8_0 (GEMV on GGUF blocks) 14336x4096",
+    file: "dsl/kernels/gguf-matmul.ts", exportName: "matmulQ8_0", spec: { dtypes: { A: "f32" }, consts: { K: 4096 } }, reference: matmulQ8_0,
+    check: () => q8_0Gemv(64, 4096),
+    timing: () => ({ args: q8_0Gemv(14336, 4096), bytes: 14336 * 128 * 34, flops: 2 * 14336 * 4096 }),
+  },
   {
     name: "addRmsNorm bf16 D4096",
     file: "dsl/kernels/add-rms-norm.ts", exportName: "addRmsNorm", spec: { dtypes: { A: "bf16", W: "bf16" }, consts: { D: 4096 } }, reference: addRmsNorm,
