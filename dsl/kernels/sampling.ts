@@ -59,12 +59,17 @@ export const sampleRows = kernel({ grid: (logits, rowIndices) => [rowIndices.dim
     const V = logits.dim(1);
     const t = temperature.at(r);
     const zMax = reduceMax(V, (i) => logits.at(row, i));
-    let token = i32(reduceMin(V, (i) => (logits.at(row, i) == zMax ? f32(i) : Infinity)));
-    if (t >= 0.00001) {
+    let token = i32(0);
+    if (t < 0.00001) {
+      token = i32(reduceMin(V, (i) => (logits.at(row, i) == zMax ? f32(i) : Infinity)));
+    } else {
       // Division by a positive number keeps the order, so the largest x is the largest logit's.
       const xMax = zMax / t;
       // min_p's floor: the smallest x it keeps (the largest always passes).
-      let floor = floatKey(reduceMin(V, (i) => (exp(logits.at(row, i) / t - xMax) >= minP.at(r) ? logits.at(row, i) / t : Infinity)));
+      let floor = floatKey(-Infinity);
+      if (minP.at(r) > 0.0) {
+        floor = floatKey(reduceMin(V, (i) => (exp(logits.at(row, i) / t - xMax) >= minP.at(r) ? logits.at(row, i) / t : Infinity)));
+      }
       const k = topK.at(r);
       if (k > 0 && k < V) {
         // The largest key with at least k values at or above it: the k-th largest x. Keys of
