@@ -3,6 +3,7 @@
 export const errorCatalogue = {
   TSVLLM_ERR_INVALID_ARGUMENT: "invalid argument",
   TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE: "unsupported architecture",
+  TSVLLM_ERR_UNSUPPORTED_QUANTIZATION: "unsupported quantization",
   TSVLLM_ERR_MODEL_FILE: "model file is missing or corrupt",
   TSVLLM_ERR_TOKENIZER: "tokenizer error",
   TSVLLM_ERR_KV_CAPACITY: "KV cache cannot hold the requested length",

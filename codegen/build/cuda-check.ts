@@ -6,8 +6,8 @@
 // specialisations, so nvcc's start-up (~3 s for two architectures) is paid per file rather than
 // per specialisation (~0.3 s); two files compile at a time, largest first. The forward pass of each
 // architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
-// emits it) is one more source each, named forward-<arch>, and so is a Q8_0 GGUF's llama (linears on
-// their blocks), forward-llama-q8_0.
+// emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
+// their blocks), forward-llama-q8_0, and a GPTQ llama (linears on the int4 kernel), forward-llama-gptq.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -104,9 +104,9 @@ function q8_0Llama(): ModelConfig {
   return { ...config, torchDtype: "float32", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
 }
 
-/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu) whose source name the filter (if any) matches. */
+/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu) whose source name the filter (if any) matches. */
 function writeForwardSources(outDir: string, filter?: RegExp): string[] {
-  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()]];
+  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }]];
   return configs.filter(([name]) => !filter || filter.test(`forward-${name}`)).map(([name, config]) => {
     const target = path.join(outDir, `forward-${name}.cu`);
     fs.writeFileSync(target, planModel(config, { target: "cuda" }).source);

@@ -4,7 +4,7 @@
 // uses the kernels' uniform ABI, and the TypeScript side never loops over layers.
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
-import type { PackedDType } from "../../runtime/loader/types.ts";
+import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -34,8 +34,10 @@ export interface ForwardConfig {
    * the GPU plan also runs (and is tested) on CPU.
    */
   kernelPlan: "cpu" | "gpu";
-  /** The GGUF block format a linear weight stays in (a checkpoint tensor, or every piece of a fused one), if any. */
-  packedWeight?: (name: string) => PackedDType | undefined;
+  /** The format a linear weight stays in instead of widening (a checkpoint tensor's, or every piece's of a fused one), if any. */
+  packedWeight?: (name: string) => WeightFormat | undefined;
+  /** GPTQ's group size along the input (null: the whole input is one group). */
+  gptqGroupSize?: number | null;
 }
 
 /**
@@ -67,8 +69,11 @@ const decodeSplits = (numKvHeads: number) => {
 export interface WeightSpec {
   name: string;
   panels?: { rows: number; columns: number };
-  packed?: PackedDType;
+  /** GGUF blocks, or one of a GPTQ linear's tensors (its pieces' side by side, for a fused one). */
+  packed?: PackedDType | GptqPart;
 }
+
+export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
 
 /** The weight's name in the addon's table: a tensor can be read both as stored and as panels or blocks (a tied LM head). */
 export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);
@@ -217,6 +222,13 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         // GGUF blocks stay as they are on either plan (the block kernels have no bias form: a
         // linear with a bias reads its weight widened).
         const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;
+        if (packed === "gptq") {
+          const G = cfg.gptqGroupSize ?? K;
+          const part = (name: GptqPart, dims: number[]) => ({ ptr: weightRef(w.name, { packed: name }), dims: dims.map(String) });
+          const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
+          launch("int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, out()], [], `linear ${w.name} (gptq int4)`);
+          break;
+        }
         if (packed) {
           const blocks = { ptr: weightRef(w.name, { packed }), dims: [String(N), String((K / 32) * packedBlockBytes[packed])] };
           launch("gguf-matmul", packed === "q8_0" ? "matmulQ8_0" : "matmulQ4_0", { dtypes: { A }, consts: { K } }, [x, blocks, out()], [], `linear ${w.name} (${packed} blocks)`);

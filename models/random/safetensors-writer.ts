@@ -3,21 +3,24 @@
 // Tensors are produced chunk by chunk, so multi-gigabyte checkpoints never sit in memory.
 
 import { bytesPerElement, type WeightDType } from "./dtype.ts";
+
+/** Tensor dtypes the writer knows: the weights', and i32 for packed quantized values (GPTQ). */
+export type SafetensorsDType = WeightDType | "i32";
 import { FileSink } from "./file-sink.ts";
 
 export interface SafetensorsEntry {
   name: string;
-  dtype: WeightDType;
+  dtype: SafetensorsDType;
   /** Outermost dimension first, as torch reports it. */
   shape: number[];
   /** The tensor's bytes in row-major order, in as many chunks as convenient. */
   chunks(): Iterable<Uint8Array>;
 }
 
-const safetensorsDType: Record<WeightDType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
+const safetensorsDType: Record<SafetensorsDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i32: "I32" };
 
-function tensorByteLength(shape: readonly number[], dtype: WeightDType): number {
-  return shape.reduce((product, dim) => product * dim, 1) * bytesPerElement[dtype];
+function tensorByteLength(shape: readonly number[], dtype: SafetensorsDType): number {
+  return shape.reduce((product, dim) => product * dim, 1) * (dtype === "i32" ? 4 : bytesPerElement[dtype]);
 }
 
 export function writeSafetensors(path: string, entries: readonly SafetensorsEntry[]): void {

@@ -54,7 +54,7 @@ export async function readExactly(file: ModelFile, position: number, into: Uint8
 }
 
 /** The bytes of a typed array, for reading file data into it without an intermediate copy. */
-export function bytesOf(array: Float32Array | Uint16Array | Uint8Array): Uint8Array {
+export function bytesOf(array: Float32Array | Uint16Array | Uint8Array | Int32Array): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 

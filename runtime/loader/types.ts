@@ -44,12 +44,22 @@ export interface ModelConfig {
    * panels); absent when there are none. Every other tensor is converted to the weight dtype.
    */
   packedWeights?: Readonly<Record<string, PackedDType>>;
+  /**
+   * A GPTQ checkpoint (config.json quantization_config): each quantized linear `<p>.weight` is
+   * stored as `<p>.qweight`, `<p>.qzeros` and `<p>.scales`, 4 bits in groups of groupSize along the
+   * input (null: one group, group_size -1); dsl/kernels/int4-matmul.ts has the layout. "gptq" (v1)
+   * files store each zero point minus 1; the loader adds it back and says "gptq_v2" from then on.
+   */
+  gptq?: { groupSize: number | null; checkpointFormat: "gptq" | "gptq_v2" };
 }
 
 /** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */
 export type PackedDType = "q8_0" | "q4_0";
 
-export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
+/** How a linear's weight is held when it is not widened: GGUF blocks, or GPTQ's three tensors. */
+export type WeightFormat = PackedDType | "gptq";
+
+export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "i32";
 
 export interface LoadedTensor {
   /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */
@@ -57,8 +67,8 @@ export interface LoadedTensor {
   dtype: TensorDType;
   /** Hugging Face shape, outermost first (a linear weight is [out, in]). */
   shape: number[];
-  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`). */
-  data: Float32Array | Uint16Array | Uint8Array;
+  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`); i32: Int32Array (GPTQ's packed nibbles and group indices). */
+  data: Float32Array | Uint16Array | Uint8Array | Int32Array;
 }
 
 export interface GenerationConfig {

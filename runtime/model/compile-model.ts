@@ -7,7 +7,7 @@ import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
 import { architectureOf, buildModel } from "../../models/registry.ts";
 import { ropeInvFreq } from "../../models/common/rope.ts";
-import type { ModelConfig, PackedDType } from "../loader/types.ts";
+import type { ModelConfig, WeightFormat } from "../loader/types.ts";
 import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
 
@@ -42,13 +42,16 @@ export interface CompileOptions {
 }
 
 /**
- * The GGUF block format a linear weight stays in under the GPU plan: its checkpoint tensor's, or
- * the one every piece of a fused weight shares. The CPU plan widens blocks into its f16 panels
+ * The format a linear weight stays in under the GPU plan: GPTQ's tensors for the decoder layers'
+ * linears of a GPTQ checkpoint; else the GGUF block format of its checkpoint tensor, or the one
+ * every piece of a fused weight shares. The CPU plan widens blocks into its f16 panels
  * instead: the block kernels' one program per output element (dsl/kernels/gguf-matmul.ts) ran a
  * TinyLlama-shaped Q8_0 file at 2.8 decode tokens/s here, against llama.cpp's 19.7 on the same
  * file (`tsvllm bench throughput`, 2 threads), where the panels read f16 near the bandwidth.
  */
-function packedWeightOf(config: ModelConfig): (name: string) => PackedDType | undefined {
+function packedWeightOf(config: ModelConfig): (name: string) => WeightFormat | undefined {
+  // GPTQ quantizes every linear of the decoder layers; the LM head stays as it is.
+  if (config.gptq) return (name) => (/^model\.layers\.\d+\./.test(name) ? "gptq" : undefined);
   const packed = config.packedWeights ?? {};
   const { weightMap } = architectureOf(config);
   return (name) => {
@@ -88,6 +91,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
     kernelPlan,
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
+    gptqGroupSize: config.gptq?.groupSize,
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

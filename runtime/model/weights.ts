@@ -3,7 +3,8 @@
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
-import type { WeightSpec } from "../../codegen/emit/forward.ts";
+import type { GptqPart, WeightSpec } from "../../codegen/emit/forward.ts";
+import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
@@ -22,7 +23,7 @@ type Blocks = Uint8Array;
  * by rows, which the model object copies into one buffer where its kernels read (so a CUDA load
  * never builds the stacked qkv and gate_up in host memory: 9 GB for Llama-3-8B).
  */
-export type PreparedWeight = Storage | Storage[] | Blocks | Blocks[];
+export type PreparedWeight = Storage | Storage[] | Blocks | Blocks[] | Int32Array;
 
 /** Packs weights into the dense matmul's panels (packWeightPanels' contract). */
 export interface PanelPacker {
@@ -42,7 +43,11 @@ export const jsPanelPacker: PanelPacker = {
  *  so already (no round trip through f32 for a 16-bit checkpoint), converted otherwise. */
 function storedTensor(model: LoadedModel, name: string, dtype: Float): Storage | undefined {
   const t = model.tensors.get(name);
-  if (!t) return undefined;
+  if (!t) {
+    // A GPTQ linear that a kernel reads as stored (on the CPU plan, or with a bias) is widened.
+    const widened = name.endsWith(".weight") ? widenGptq(model, name.slice(0, -".weight".length)) : undefined;
+    return widened && toStorage(widened, dtype);
+  }
   return t.dtype === dtype ? (t.data as Storage) : toStorage(tensorToF32(t), dtype);
 }
 
@@ -59,6 +64,32 @@ export function fusedPieceNames(name: string, weightMap: WeightMap): string[] | 
 function fusedPieces(model: LoadedModel, name: string, weightMap: WeightMap, dtype: Float): Storage[] | undefined {
   const pieces = fusedPieceNames(name, weightMap)?.map((p) => storedTensor(model, p, dtype));
   return pieces?.every((p): p is Storage => p !== undefined) ? pieces : undefined;
+}
+
+/**
+ * One of a GPTQ linear's tensors, for a fused linear its pieces' side by side: they are laid out
+ * [rows, outputs] (qweight, scales) or [rows, outputs / 8] (qzeros), so a fused linear's outputs
+ * are column ranges. Scales come as f16, the kernel's.
+ */
+function gptqPart(model: LoadedModel, name: string, part: GptqPart, weightMap: WeightMap): Int32Array | Uint16Array | undefined {
+  const base = (n: string) => n.slice(0, -".weight".length);
+  const bases = gptqTensors(model, base(name)) ? [base(name)] : (fusedPieceNames(name, weightMap) ?? []).map(base);
+  const tensors = bases.map((b) => model.tensors.get(`${b}.${part.slice("gptq.".length)}`));
+  if (tensors.length === 0 || !tensors.every((t) => t !== undefined)) return undefined;
+  const pieces = tensors.map((t) => (t!.dtype === "i32" ? (t!.data as Int32Array) : t!.dtype === "f16" ? (t!.data as Uint16Array) : toStorage(tensorToF32(t!), "f16") as Uint16Array));
+  if (pieces.length === 1) return pieces[0];
+  const rows = tensors[0]!.shape[0];
+  const widths = tensors.map((t) => t!.shape[1]);
+  const total = widths.reduce((a, w) => a + w, 0);
+  const out = pieces[0] instanceof Int32Array ? new Int32Array(rows * total) : new Uint16Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let column = 0;
+    pieces.forEach((p, i) => {
+      out.set(p.subarray(r * widths[i], (r + 1) * widths[i]), r * total + column);
+      column += widths[i];
+    });
+  }
+  return out;
 }
 
 /** A packed weight's GGUF blocks: its checkpoint tensor, or the pieces of a fused one (rows of blocks stack like rows of values). */
@@ -132,6 +163,11 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels, packed }): PreparedWeight => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
+    if (packed?.startsWith("gptq.")) {
+      const tensor = gptqPart(model, name, packed as GptqPart, weightMap);
+      if (!tensor) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: linear "${name}" (or each linear it is fused from) has no GPTQ ${packed.slice("gptq.".length)} tensor, as the model was compiled for`, name);
+      return tensor;
+    }
     if (packed) {
       const blocks = packedBlocks(model, name, weightMap);
       if (!blocks) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is not all ${packed} blocks, as the model was compiled for`, name);

@@ -1,0 +1,96 @@
+// GPTQ checkpoints (4 bits, groups along the input, AutoGPTQ's layout): a random model quantized
+// by models/random/gptq.ts, against its widened twin (an f32 folder holding exactly the values the
+// quantized weights stand for). Under the GPU kernel plan (run here on CPU) every linear without a
+// bias runs the int4 kernel (dsl/kernels/int4-matmul.ts) on qweight/scales/qzeros, fused q/k/v and
+// gate/up side by side, and the next-token distributions over a 40-token prompt and a decode step
+// agree with the twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama
+// uses v1 zero points ("gptq", stored minus 1) and groups of 32; qwen2 (q/k/v with biases, which
+// stay widened) uses "gptq_v2" and one group per row (group_size -1). Unsupported variants fail at
+// load with the file and the field.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeRandomGptqModel, type RandomGptqModel } from "../../models/random/gptq.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import type { LoadedModel } from "../../runtime/loader/types.ts";
+import { SingleSequence, softmax } from "../support/model-driver.ts";
+
+const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gptq-"));
+const prompt = Array.from({ length: 40 }, (_, i) => 3 + ((i * 37) % 400));
+const models = new Map<string, RandomGptqModel>();
+
+/** Distributions over the prompt (every position) and one decode step. */
+function distributions(model: LoadedModel, kernelPlan: "cpu" | "gpu"): Float64Array[] {
+  const runner = createModelRunner(model, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32", kernelPlan });
+  runner.initializeKvCache(8, 16);
+  const seq = new SingleSequence(runner, 16, 8);
+  const vocab = runner.config.vocabSize;
+  return [seq.feed(prompt, true), seq.feed([5], true)].flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, r) => softmax(logits.subarray(r * vocab, (r + 1) * vocab))));
+}
+
+const maxDiff = (a: Float64Array[], b: Float64Array[]) => a.reduce((w, p, i) => p.reduce((m, v, t) => Math.max(m, Math.abs(v - b[i][t])), w), 0);
+
+for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen2", -1, "gptq_v2"]] as const) {
+  test(`${arch} GPTQ (group_size ${groupSize}, ${checkpointFormat}): the int4 kernel and the widened load give the twin's distributions`, async () => {
+    const model = await writeRandomGptqModel({ arch, outDir: join(workDir, arch), seed: 2, groupSize, checkpointFormat });
+    models.set(arch, model);
+    const quantized = await loadModel(model.quantizedDir);
+    assert.equal(quantized.config.gptq, { groupSize: groupSize === -1 ? null : groupSize, checkpointFormat: "gptq_v2" });
+    const layers = quantized.config.numHiddenLayers;
+    const int4 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(/\/\/ linear \S+ \(gptq int4\)/g) ?? [];
+    assert.is(int4.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the int4 kernel");
+    const twin = distributions(await loadModel(model.widenedDir), "cpu");
+    const onInt4 = maxDiff(distributions(quantized, "gpu"), twin);
+    const widened = maxDiff(distributions(quantized, "cpu"), twin);
+    console.log(`  ${arch}: max |Δp| ${onInt4.toExponential(2)} on the int4 kernel, ${widened.toExponential(2)} widened at load`);
+    assert.ok(onInt4 < 1e-5, `int4 kernel: ${onInt4}`);
+    assert.ok(widened < 1e-6, `widened: ${widened}`);
+  });
+}
+
+/** Loads the llama checkpoint after editing its config.json, expecting an error. */
+async function loadError(edit: (config: Record<string, unknown>) => void): Promise<TsvllmError> {
+  const dir = models.get("llama")!.quantizedDir;
+  const path = join(dir, "config.json");
+  const original = readFileSync(path, "utf8");
+  const config = JSON.parse(original) as Record<string, unknown>;
+  edit(config);
+  writeFileSync(path, JSON.stringify(config));
+  try {
+    await loadModel(dir);
+  } catch (e) {
+    assert.instance(e, TsvllmError);
+    return e as TsvllmError;
+  } finally {
+    writeFileSync(path, original);
+  }
+  throw new Error("the checkpoint loaded");
+}
+
+test("unsupported GPTQ variants fail at load, naming the file and the field", async () => {
+  const quantization = (patch: Record<string, unknown>) => (c: Record<string, unknown>) => void (c.quantization_config = { ...(c.quantization_config as object), ...patch });
+  for (const [patch, says] of [
+    [{ desc_act: true }, /GPTQ with desc_act \(act-order\) is not supported/],
+    [{ bits: 8 }, /GPTQ at 8 bits is not supported \(4 is\)/],
+    [{ quant_method: "awq" }, /quant_method "awq" is not supported \(gptq is\)/],
+  ] as const) {
+    const e = await loadError(quantization(patch));
+    assert.is(e.code, "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION");
+    assert.is(e.param, "quantization_config");
+    assert.match(e.message, "config.json");
+    assert.match(e.message, says);
+  }
+  // A smaller group size than the tensors were written with: qzeros and scales have too few rows.
+  const e = await loadError(quantization({ group_size: 16 }));
+  assert.is(e.code, "TSVLLM_ERR_MODEL_FILE");
+  assert.match(e.message, /tensor "model\.layers\.0\.\S+\.qzeros" is i32 \[\d+,\d+\], expected i32 \[\d+,\d+\]/);
+});
+
+test.after(() => rmSync(workDir, { recursive: true, force: true }));
+
+test.run();
