@@ -1,4 +1,5 @@
-// A random-weight GPTQ checkpoint (AutoGPTQ's layout, runtime/loader/gptq.ts) and its widened twin:
+// A random-weight GPTQ checkpoint (AutoGPTQ's layout, or AWQ's GEMM layout of the same values;
+// runtime/loader/gptq.ts) and its widened twin:
 // a random f32 model is written first; every linear of its decoder layers is quantized to 4 bits
 // in groups along the input (asymmetric: scale = (max - min) / 15 rounded to f16, zero =
 // round(-min / scale), q = clamp(round(w / scale) + zero, 0, 15)), and written as qweight, qzeros,
@@ -18,8 +19,8 @@ export interface RandomGptqOptions {
   seed?: number;
   /** Inputs per group (config group_size); -1 quantizes each output's whole input as one group. */
   groupSize: number;
-  /** "gptq" (v1) stores each zero point minus 1, as AutoGPTQ long did; "gptq_v2" stores it as used. */
-  checkpointFormat: "gptq" | "gptq_v2";
+  /** "gptq" (v1) stores each zero point minus 1, as AutoGPTQ long did; "gptq_v2" stores it as used; "awq" packs along the outputs. */
+  checkpointFormat: "gptq" | "gptq_v2" | "awq";
 }
 
 export interface RandomGptqModel {
@@ -30,16 +31,22 @@ export interface RandomGptqModel {
 }
 
 interface Quantized {
+  /** [K / 8, N] (GPTQ) or [K, N / 8] (AWQ). */
   qweight: Int32Array;
+  qweightShape: number[];
   qzeros: Int32Array;
   scales: Uint16Array;
   widened: Float32Array;
 }
 
-/** w [N, K] (row n, input k) to GPTQ's tensors, groups of G inputs. */
+/** w [N, K] (row n, input k) to the format's tensors, groups of G inputs. */
 function quantize(w: Float32Array, N: number, K: number, G: number, format: RandomGptqOptions["checkpointFormat"]): Quantized {
   const groups = K / G;
-  const out: Quantized = { qweight: new Int32Array((K / 8) * N), qzeros: new Int32Array(groups * (N / 8)), scales: new Uint16Array(groups * N), widened: new Float32Array(N * K) };
+  const awq = format === "awq";
+  const out: Quantized = { qweight: new Int32Array((K / 8) * N), qweightShape: awq ? [K, N / 8] : [K / 8, N], qzeros: new Int32Array(groups * (N / 8)), scales: new Uint16Array(groups * N), widened: new Float32Array(N * K) };
+  // GPTQ packs 8 inputs of a column per word, AWQ 8 columns of an input, column c in nibble (c % 2) * 4 + c / 2.
+  const awqNibble = (c: number) => (c % 2) * 4 + (c >> 1);
+  const columnNibble = (n: number) => 4 * (awq ? awqNibble(n & 7) : n & 7);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < groups; g++) {
       const values = w.subarray(n * K + g * G, n * K + (g + 1) * G);
@@ -49,11 +56,12 @@ function quantize(w: Float32Array, N: number, K: number, G: number, format: Rand
       const scale = f16BitsToF32(bits);
       const zero = Math.min(15, Math.max(0, Math.round(-lo / scale)));
       out.scales[g * N + n] = bits;
-      out.qzeros[g * (N / 8) + (n >> 3)] |= ((format === "gptq" ? zero - 1 : zero) & 15) << (4 * (n & 7));
+      out.qzeros[g * (N / 8) + (n >> 3)] |= ((format === "gptq" ? zero - 1 : zero) & 15) << columnNibble(n);
       values.forEach((v, i) => {
         const k = g * G + i;
         const q = Math.min(15, Math.max(0, Math.round(v / scale) + zero));
-        out.qweight[(k >> 3) * N + n] |= q << (4 * (k & 7));
+        if (awq) out.qweight[k * (N / 8) + (n >> 3)] |= q << columnNibble(n);
+        else out.qweight[(k >> 3) * N + n] |= q << (4 * (k & 7));
         out.widened[n * K + k] = (q - zero) * scale;
       });
     }
@@ -83,15 +91,18 @@ export async function writeRandomGptqModel(options: RandomGptqOptions): Promise<
     const q = quantize(values, N, K, G, options.checkpointFormat);
     const base = t.name.slice(0, -".weight".length);
     quantized.push(
-      { name: `${base}.qweight`, dtype: "i32", shape: [K / 8, N], chunks: bytes(q.qweight) },
+      { name: `${base}.qweight`, dtype: "i32", shape: q.qweightShape, chunks: bytes(q.qweight) },
       { name: `${base}.qzeros`, dtype: "i32", shape: [K / G, N / 8], chunks: bytes(q.qzeros) },
       { name: `${base}.scales`, dtype: "f16", shape: [K / G, N], chunks: bytes(q.scales) },
-      { name: `${base}.g_idx`, dtype: "i32", shape: [K], chunks: bytes(Int32Array.from({ length: K }, (_, k) => Math.floor(k / G))) },
     );
+    if (options.checkpointFormat !== "awq") quantized.push({ name: `${base}.g_idx`, dtype: "i32", shape: [K], chunks: bytes(Int32Array.from({ length: K }, (_, k) => Math.floor(k / G))) });
     widened.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: bytes(q.widened) });
   }
   const config = JSON.parse(readFileSync(join(sourceDir, "config.json"), "utf8")) as Record<string, unknown>;
-  const quantizationConfig = { quant_method: "gptq", bits: 4, group_size: options.groupSize, desc_act: false, sym: false, checkpoint_format: options.checkpointFormat };
+  const quantizationConfig =
+    options.checkpointFormat === "awq"
+      ? { quant_method: "awq", bits: 4, group_size: options.groupSize, zero_point: true, version: "gemm" }
+      : { quant_method: "gptq", bits: 4, group_size: options.groupSize, desc_act: false, sym: false, checkpoint_format: options.checkpointFormat };
   for (const [dir, entries, extra] of [[quantizedDir, quantized, { quantization_config: quantizationConfig }], [widenedDir, widened, {}]] as const) {
     mkdirSync(dir, { recursive: true });
     for (const file of readdirSync(sourceDir)) if (!/^(model\.(safetensors|gguf)|config\.json)$/.test(file)) copyFileSync(join(sourceDir, file), join(dir, file));

@@ -5,6 +5,8 @@
 //   <p>.scales  [K / G, N] (f16): weight[n, k] = (q[k, n] - zero[k / G, n]) * scale[k / G, n];
 //   <p>.g_idx   [K] i32 (optional): the group of each input, k / G unless act-order reorders them.
 // "gptq" (v1) files store each zero point minus 1 (mod 16); "gptq_v2" files store it as used.
+// AWQ's GEMM layout holds the same values packed along the outputs: qweight [K, N / 8] and qzeros
+// [K / G, N / 8], column c of each 8 in nibble (c % 2) * 4 + c / 2; zero points as used; no g_idx.
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "./convert.ts";
 import type { LoadedModel, LoadedTensor, ModelConfig } from "./types.ts";
@@ -34,6 +36,7 @@ export function normalizeGptq(source: string, config: ModelConfig, tensors: Map<
     const base = name.slice(0, -".qweight".length);
     const t = gptqTensors({ tensors }, base);
     if (!t) throw fail(source, name, `has no ${base}.qzeros or ${base}.scales beside it`);
+    if (gptq.checkpointFormat === "awq") repackAwq(source, t.qweight, t.qzeros);
     const [K8, N] = t.qweight.shape;
     const K = K8 * 8;
     const G = gptqGroupSize(config, K);
@@ -60,6 +63,27 @@ export function normalizeGptq(source: string, config: ModelConfig, tensors: Map<
     }
   }
   gptq.checkpointFormat = "gptq_v2";
+}
+
+/** AWQ's qweight and qzeros to GPTQ's layout (qweight becomes [K / 8, N]; qzeros keeps its shape). */
+function repackAwq(source: string, qweight: LoadedTensor, qzeros: LoadedTensor): void {
+  const [K, N8] = qweight.shape;
+  if (qweight.dtype !== "i32" || qzeros.dtype !== "i32" || qweight.shape.length !== 2 || K % 8 !== 0) throw fail(source, qweight.name, `is ${qweight.dtype} [${qweight.shape}], expected AWQ's i32 [inputs (a multiple of 8), outputs / 8]`);
+  const N = N8 * 8;
+  const nibble = (c: number) => (c % 2) * 4 + (c >> 1);
+  const packed = qweight.data as Int32Array;
+  const out = new Int32Array((K / 8) * N);
+  for (let k = 0; k < K; k++) {
+    for (let n = 0; n < N; n++) out[(k >> 3) * N + n] |= ((packed[k * N8 + (n >> 3)] >>> (4 * nibble(n & 7))) & 15) << (4 * (k & 7));
+  }
+  qweight.data = out;
+  qweight.shape = [K / 8, N];
+  const zeros = qzeros.data as Int32Array;
+  for (let i = 0; i < zeros.length; i++) {
+    let word = 0;
+    for (let c = 0; c < 8; c++) word |= ((zeros[i] >>> (4 * nibble(c))) & 15) << (4 * c);
+    zeros[i] = word;
+  }
 }
 
 /** A quantized linear widened to its f32 weight [N, K] (row n, input k), for kernels that read weights as stored. */

@@ -170,20 +170,26 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
   };
 }
 
-/** config.json's quantization_config: GPTQ at 4 bits without act-order is what the engine runs. */
+/** config.json's quantization_config: GPTQ at 4 bits without act-order, or AWQ's GEMM layout of the same, is what the engine runs. */
 function gptqOf(fields: FieldReader): Pick<ModelConfig, "gptq"> {
   const q = fields.record("quantization_config");
   if (q === null) return {};
   const unsupported = (what: string) => new TsvllmError("TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", `${fields.file}: ${what}`, "quantization_config");
   const method = q.string("quant_method", "");
-  if (method !== "gptq") throw unsupported(`quant_method "${method}" is not supported (gptq is)`);
-  const bits = q.positiveInteger("bits");
+  if (method !== "gptq" && method !== "awq") throw unsupported(`quant_method "${method}" is not supported (gptq and awq are)`);
+  if (method === "awq") {
+    const version = q.string("version", "gemm").toLowerCase();
+    if (version !== "gemm") throw unsupported(`AWQ version "${version}" is not supported (gemm is)`);
+    if (!q.boolean("zero_point", true)) throw unsupported("AWQ without zero points is not supported");
+  }
+  // AutoAWQ's own quant_config names: w_bit, q_group_size.
+  const bits = q.positiveInteger(q.has("bits") ? "bits" : "w_bit");
   if (bits !== 4) throw unsupported(`GPTQ at ${bits} bits is not supported (4 is)`);
   if (q.boolean("desc_act", false)) throw unsupported("GPTQ with desc_act (act-order) is not supported");
-  const groupSize = q.number("group_size", 128);
+  const groupSize = q.number(q.has("group_size") ? "group_size" : "q_group_size", 128);
   if (groupSize !== -1 && !(Number.isInteger(groupSize) && groupSize > 0 && groupSize % 8 === 0)) throw unsupported(`group_size ${groupSize} is not -1 or a positive multiple of 8`);
-  const checkpointFormat = q.string("checkpoint_format", "gptq");
-  if (checkpointFormat !== "gptq" && checkpointFormat !== "gptq_v2") throw unsupported(`GPTQ checkpoint_format "${checkpointFormat}" is not supported (gptq, gptq_v2)`);
+  const checkpointFormat = method === "awq" ? "awq" : q.string("checkpoint_format", "gptq");
+  if (checkpointFormat !== "gptq" && checkpointFormat !== "gptq_v2" && checkpointFormat !== "awq") throw unsupported(`GPTQ checkpoint_format "${checkpointFormat}" is not supported (gptq, gptq_v2)`);
   return { gptq: { groupSize: groupSize === -1 ? null : groupSize, checkpointFormat } };
 }
 

@@ -48,9 +48,10 @@ export interface ModelConfig {
    * A GPTQ checkpoint (config.json quantization_config): each quantized linear `<p>.weight` is
    * stored as `<p>.qweight`, `<p>.qzeros` and `<p>.scales`, 4 bits in groups of groupSize along the
    * input (null: one group, group_size -1); dsl/kernels/int4-matmul.ts has the layout. "gptq" (v1)
-   * files store each zero point minus 1; the loader adds it back and says "gptq_v2" from then on.
+   * files store each zero point minus 1, and AWQ checkpoints (quant_method "awq", GEMM version)
+   * pack the same values along the outputs; the loader brings both to "gptq_v2" and says so.
    */
-  gptq?: { groupSize: number | null; checkpointFormat: "gptq" | "gptq_v2" };
+  gptq?: { groupSize: number | null; checkpointFormat: "gptq" | "gptq_v2" | "awq" };
 }
 
 /** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */

@@ -1,12 +1,13 @@
-// GPTQ checkpoints (4 bits, groups along the input, AutoGPTQ's layout): a random model quantized
+// GPTQ checkpoints (4 bits, groups along the input, AutoGPTQ's layout), and AWQ's GEMM layout of
+// the same values (repacked to GPTQ's at load): a random model quantized
 // by models/random/gptq.ts, against its widened twin (an f32 folder holding exactly the values the
 // quantized weights stand for). Under the GPU kernel plan (run here on CPU) every linear without a
 // bias runs the int4 kernel (dsl/kernels/int4-matmul.ts) on qweight/scales/qzeros, fused q/k/v and
 // gate/up side by side, and the next-token distributions over a 40-token prompt and a decode step
 // agree with the twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama
 // uses v1 zero points ("gptq", stored minus 1) and groups of 32; qwen2 (q/k/v with biases, which
-// stay widened) uses "gptq_v2" and one group per row (group_size -1). Unsupported variants fail at
-// load with the file and the field.
+// stay widened) uses "gptq_v2" and one group per row (group_size -1); mistral is AWQ, groups of 64.
+// Unsupported variants fail at load with the file and the field.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,8 +36,8 @@ function distributions(model: LoadedModel, kernelPlan: "cpu" | "gpu"): Float64Ar
 
 const maxDiff = (a: Float64Array[], b: Float64Array[]) => a.reduce((w, p, i) => p.reduce((m, v, t) => Math.max(m, Math.abs(v - b[i][t])), w), 0);
 
-for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen2", -1, "gptq_v2"]] as const) {
-  test(`${arch} GPTQ (group_size ${groupSize}, ${checkpointFormat}): the int4 kernel and the widened load give the twin's distributions`, async () => {
+for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen2", -1, "gptq_v2"], ["mistral", 64, "awq"]] as const) {
+  test(`${arch} ${checkpointFormat === "awq" ? "AWQ" : "GPTQ"} (group_size ${groupSize}, ${checkpointFormat}): the int4 kernel and the widened load give the twin's distributions`, async () => {
     const model = await writeRandomGptqModel({ arch, outDir: join(workDir, arch), seed: 2, groupSize, checkpointFormat });
     models.set(arch, model);
     const quantized = await loadModel(model.quantizedDir);
@@ -77,7 +78,7 @@ test("unsupported GPTQ variants fail at load, naming the file and the field", as
   for (const [patch, says] of [
     [{ desc_act: true }, /GPTQ with desc_act \(act-order\) is not supported/],
     [{ bits: 8 }, /GPTQ at 8 bits is not supported \(4 is\)/],
-    [{ quant_method: "awq" }, /quant_method "awq" is not supported \(gptq is\)/],
+    [{ quant_method: "exl2" }, /quant_method "exl2" is not supported \(gptq and awq are\)/],
   ] as const) {
     const e = await loadError(quantization(patch));
     assert.is(e.code, "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION");
