@@ -4,6 +4,7 @@
 // uses the kernels' uniform ABI, and the TypeScript side never loops over layers.
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
+import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
 import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
@@ -102,8 +103,8 @@ export interface ForwardProgram {
   buffers: { rows: "T" | "L"; bytesPerRow: number }[];
 }
 
-/** Bytes of one 32-value block (runtime/loader/gguf-quants.ts). */
-const packedBlockBytes: Record<PackedDType, number> = { q8_0: 34, q4_0: 18 };
+/** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
+const packedFormats: Record<PackedDType, BlockFormat> = { q8_0, q4_0 };
 const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : 2);
 const K = (file: string) => `dsl/kernels/${file}.ts`;
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -230,7 +231,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           break;
         }
         if (packed) {
-          const blocks = { ptr: weightRef(w.name, { packed }), dims: [String(N), String((K / 32) * packedBlockBytes[packed])] };
+          const blocks = { ptr: weightRef(w.name, { packed }), dims: [String(N), String((K / packedFormats[packed].valuesPerBlock) * packedFormats[packed].bytesPerBlock)] };
           launch("gguf-matmul", packed === "q8_0" ? "matmulQ8_0" : "matmulQ4_0", { dtypes: { A }, consts: { K } }, [x, blocks, out()], [], `linear ${w.name} (${packed} blocks)`);
           break;
         }

@@ -6,10 +6,11 @@
 //         block = f16 d, 16 bytes whose low nibbles hold q[0..15] and high nibbles q[16..31].
 // The loader's dequantizer (runtime/loader/gguf-quants.ts) reads them back: x = d * q, d * (q - 8).
 import { f32ToF16Bits } from "../../dsl/dtype.ts";
+import { q4_0, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
 export type GgufQuant = "q8_0" | "q4_0";
 
-export const quantBlockBytes: Record<GgufQuant, number> = { q8_0: 34, q4_0: 18 };
+const quantBlockBytes: Record<GgufQuant, number> = { q8_0: q8_0.bytesPerBlock, q4_0: q4_0.bytesPerBlock };
 
 /** Whole rows of f32 values (a multiple of 32 long) as blocks of the format. */
 export function quantizeRows(values: Float32Array, quant: GgufQuant): Uint8Array {

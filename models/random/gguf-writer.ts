@@ -6,6 +6,7 @@
 //   zero padding to the alignment, then each tensor's data padded to the alignment.
 // Everything little-endian. Tensor data is streamed chunk by chunk.
 
+import { q4_0, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 import { FileSink } from "./file-sink.ts";
 import { ggufTypeId, type GgufMetadata, type GgufScalarType, type GgufValue } from "./gguf-values.ts";
 
@@ -13,7 +14,7 @@ import { ggufTypeId, type GgufMetadata, type GgufScalarType, type GgufValue } fr
 export type GgmlType = "F32" | "F16" | "Q8_0" | "Q4_0";
 const ggmlTypeId: Record<GgmlType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 };
 /** Bytes per `valuesPerUnit` values. */
-const ggmlTypeSize: Record<GgmlType, { bytes: number; valuesPerUnit: number }> = { F32: { bytes: 4, valuesPerUnit: 1 }, F16: { bytes: 2, valuesPerUnit: 1 }, Q8_0: { bytes: 34, valuesPerUnit: 32 }, Q4_0: { bytes: 18, valuesPerUnit: 32 } };
+const ggmlTypeSize: Record<GgmlType, { bytes: number; valuesPerUnit: number }> = { F32: { bytes: 4, valuesPerUnit: 1 }, F16: { bytes: 2, valuesPerUnit: 1 }, Q8_0: { bytes: q8_0.bytesPerBlock, valuesPerUnit: q8_0.valuesPerBlock }, Q4_0: { bytes: q4_0.bytesPerBlock, valuesPerUnit: q4_0.valuesPerBlock } };
 
 /** llama.cpp's default, used when the file has no general.alignment key. */
 const alignment = 32;
