@@ -12,6 +12,7 @@ import { pagedAttentionTiled } from "../../dsl/kernels/paged-attention-tiled.ts"
 import { pagedDecodeSplit } from "../../dsl/kernels/paged-decode.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
 import { matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
+import { matmulFp8Weights } from "../../dsl/kernels/fp8-matmul.ts";
 import { sampleRows } from "../../dsl/kernels/sampling.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
 
@@ -73,6 +74,11 @@ function q8_0Gemv(N: number, K: number): (Global | number)[] {
   return [randomGlobal("f32", [1, K]), w, new Global("f32", [1, N]), K];
 }
 
+/** An fp8 GEMV (one token over [N, K] e4m3 weights with a scale per output), which reads the weights once. */
+function fp8Gemv(N: number, K: number): (Global | number)[] {
+  return [randomGlobal("f32", [1, K]), randomGlobal("fp8e4m3", [N, K], 300), randomGlobal("f32", [N], 0.01), new Global("f32", [1, N]), K];
+}
+
 export const kernelCases: KernelCase[] = [
   {
     name: "sampleRows (temperature, top-k, top-p, min-p) 256 rows x 128256",
@@ -85,6 +91,12 @@ export const kernelCases: KernelCase[] = [
     file: "dsl/kernels/gguf-matmul.ts", exportName: "matmulQ8_0", spec: { dtypes: { A: "f32" }, consts: { K: 4096 } }, reference: matmulQ8_0,
     check: () => q8_0Gemv(64, 4096),
     timing: () => ({ args: q8_0Gemv(14336, 4096), bytes: 14336 * 128 * 34, flops: 2 * 14336 * 4096 }),
+  },
+  {
+    name: "matmulFp8Weights (GEMV on fp8 weights) 14336x4096",
+    file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8Weights", spec: { dtypes: { A: "f32" }, consts: { K: 4096 } }, reference: matmulFp8Weights,
+    check: () => fp8Gemv(64, 4096),
+    timing: () => ({ args: fp8Gemv(14336, 4096), bytes: 14336 * 4096 + 14336 * 4, flops: 2 * 14336 * 4096 }),
   },
   {
     name: "addRmsNorm bf16 D4096",

@@ -7,7 +7,8 @@
 // per specialisation (~0.3 s); two files compile at a time, largest first. The forward pass of each
 // architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
 // emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
-// their blocks), forward-llama-q8_0, and a GPTQ llama (linears on the int4 kernel), forward-llama-gptq.
+// their blocks), forward-llama-q8_0, a GPTQ llama (linears on the int4 kernel), forward-llama-gptq,
+// and an fp8 checkpoint's llama (linears on the weight-only fp8 matmul), forward-llama-fp8.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -96,17 +97,25 @@ function writeUnit(unit: CudaCheckUnit, outDir: string): string {
   return target;
 }
 
+const llamaLinears = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+const layerLinearNames = (config: ModelConfig) => Array.from({ length: config.numHiddenLayers }, (_, l) => llamaLinears.map((m) => `model.layers.${l}.${m}.weight`)).flat();
+
 /** A Q8_0 GGUF's llama: every linear weight (and the tied LM head) left in its blocks. */
 function q8_0Llama(): ModelConfig {
   const config = architectureConfig("llama");
-  const linears = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
-  const names = [...Array.from({ length: config.numHiddenLayers }, (_, l) => linears.map((m) => `model.layers.${l}.${m}.weight`)).flat(), "model.embed_tokens.weight", "lm_head.weight"];
+  const names = [...layerLinearNames(config), "model.embed_tokens.weight", "lm_head.weight"];
   return { ...config, torchDtype: "float32", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
 }
 
-/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu) whose source name the filter (if any) matches. */
+/** An fp8 checkpoint's llama: every linear of the decoder layers fp8, the LM head bf16. */
+function fp8Llama(): ModelConfig {
+  const config = architectureConfig("llama");
+  return { ...config, torchDtype: "bfloat16", fp8: { quantMethod: "fp8" }, packedWeights: Object.fromEntries(layerLinearNames(config).map((n) => [n, "fp8e4m3" as const])) };
+}
+
+/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu, forward-llama-fp8.cu) whose source name the filter (if any) matches. */
 function writeForwardSources(outDir: string, filter?: RegExp): string[] {
-  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }]];
+  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }], ["llama-fp8", fp8Llama()]];
   return configs.filter(([name]) => !filter || filter.test(`forward-${name}`)).map(([name, config]) => {
     const target = path.join(outDir, `forward-${name}.cu`);
     fs.writeFileSync(target, planModel(config, { target: "cuda" }).source);

@@ -5,7 +5,7 @@
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
-import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
+import type { KeptDType, PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -66,12 +66,15 @@ const decodeSplits = (numKvHeads: number) => {
 
 /** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored,
  *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns], or
- *  left in the GGUF blocks it came in (ModelConfig.packedWeights), rows of blocks. */
+ *  left in the GGUF blocks or fp8 values it came in (ModelConfig.packedWeights), by rows. */
 export interface WeightSpec {
   name: string;
   panels?: { rows: number; columns: number };
-  /** GGUF blocks, or one of a GPTQ linear's tensors (its pieces' side by side, for a fused one). */
-  packed?: PackedDType | GptqPart;
+  /**
+   * GGUF blocks or fp8 values; an fp8 weight's per-output scales ("fp8.scale"); or one of a GPTQ
+   * linear's tensors (its pieces' side by side, for a fused one).
+   */
+  packed?: KeptDType | "fp8.scale" | GptqPart;
 }
 
 export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
@@ -228,6 +231,12 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           const part = (name: GptqPart, dims: number[]) => ({ ptr: weightRef(w.name, { packed: name }), dims: dims.map(String) });
           const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
           launch("int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, out()], [], `linear ${w.name} (gptq int4)`);
+          break;
+        }
+        if (packed === "fp8e4m3") {
+          const weight = { ptr: weightRef(w.name, { packed }), dims: [String(N), String(K)] };
+          const scales = { ptr: weightRef(w.name, { packed: "fp8.scale" }), dims: [String(N)] };
+          launch("fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, weight, scales, out()], [], `linear ${w.name} (fp8 weights)`);
           break;
         }
         if (packed) {

@@ -3,7 +3,12 @@
 // +-448), weights are stored fp8 with their own scale, and out[t, n] = xScale * wScale *
 // sum_k q_x[t, k] * q_w[n, k], accumulated in f32.
 // Layout: x [T, K]; xq [T, K] fp8; w [N, K] fp8 (Hugging Face linear layout); out [T, N].
-import { forEach, kernel, pid, reduceSum, type Const, type f32, type Float, type Global } from "../index.ts";
+// matmulFp8Weights is the weight-only form that fp8 checkpoints run on in the forward pass: x stays
+// in its own dtype and out[t, n] = wScale[n] * sum_k x[t, k] * w[n, k], one scale per output (a
+// per-tensor scale repeated), as vLLM runs such checkpoints on GPUs without fp8 tensor cores. Its
+// shape is matmulDecode's (dsl/kernels/matmul-decode.ts): one program per output column, each
+// thread 8 consecutive k, which the CUDA emitter reads as one 8-byte load. K is a multiple of 8.
+import { forEach, idiv, kernel, pid, reduceSum, type Const, type f32, type Float, type Global } from "../index.ts";
 
 export const quantizeFp8 = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
   function quantizeFp8<A extends Float>(x: Global<A, ["T", "K"]>, xq: Global<"fp8e4m3", ["T", "K"]>, scale: f32) {
@@ -19,5 +24,15 @@ export const matmulFp8 = kernel({ grid: (xq, w) => [xq.dim(0), w.dim(0)], thread
     const t = pid(0);
     const n = pid(1);
     out.put(t, n, reduceSum(K, (k) => xq.at(t, k) * w.at(n, k)) * (xScale * wScale));
+  },
+);
+
+export const matmulFp8Weights = kernel({ grid: (x, w) => [w.dim(0)], work: (x, w) => [x.dim(0), w.dim(0), w.dim(1)], threads: 128 })(
+  function matmulFp8Weights<A extends Float>(x: Global<A, ["T", "K"]>, w: Global<"fp8e4m3", ["N", "K"]>, wScale: Global<"f32", ["N"]>, out: Global<A, ["T", "N"]>, K: Const) {
+    const n = pid(0);
+    const scale = wScale.at(n);
+    for (let t = 0; t < x.dim(0); t++) {
+      out.put(t, n, reduceSum(idiv(K, 8), (c) => reduceSum(8, (j) => x.at(t, c * 8 + j) * w.at(n, c * 8 + j))) * scale);
+    }
   },
 );

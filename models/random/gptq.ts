@@ -1,17 +1,12 @@
 // A random-weight GPTQ checkpoint (AutoGPTQ's layout, or AWQ's GEMM layout of the same values;
-// runtime/loader/gptq.ts) and its widened twin:
-// a random f32 model is written first; every linear of its decoder layers is quantized to 4 bits
-// in groups along the input (asymmetric: scale = (max - min) / 15 rounded to f16, zero =
-// round(-min / scale), q = clamp(round(w / scale) + zero, 0, 15)), and written as qweight, qzeros,
-// scales and g_idx with a quantization_config; the twin is an ordinary f32 folder holding exactly
-// (q - zero) * scale, so any runtime can compute on the quantized weights from it.
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// runtime/loader/gptq.ts) and its widened twin (models/random/quantized-twin.ts): every linear of
+// the decoder layers is quantized to 4 bits in groups along the input (asymmetric: scale = (max -
+// min) / 15 rounded to f16, zero = round(-min / scale), q = clamp(round(w / scale) + zero, 0, 15)),
+// and written as qweight, qzeros, scales and g_idx; the twin holds exactly (q - zero) * scale.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
-import { loadModel } from "../../runtime/loader/index.ts";
-import { tensorToF32 } from "../../runtime/loader/convert.ts";
-import { writeSafetensors, type SafetensorsEntry } from "./safetensors-writer.ts";
-import { writeRandomModel, type ArchName } from "./write-random-model.ts";
+import { chunksOf, writeQuantizedTwin, type QuantizedTwin } from "./quantized-twin.ts";
+import type { SafetensorsEntry } from "./safetensors-writer.ts";
+import type { ArchName } from "./write-random-model.ts";
 
 export interface RandomGptqOptions {
   arch: ArchName;
@@ -21,13 +16,6 @@ export interface RandomGptqOptions {
   groupSize: number;
   /** "gptq" (v1) stores each zero point minus 1, as AutoGPTQ long did; "gptq_v2" stores it as used; "awq" packs along the outputs. */
   checkpointFormat: "gptq" | "gptq_v2" | "awq";
-}
-
-export interface RandomGptqModel {
-  /** The GPTQ folder. */
-  quantizedDir: string;
-  /** An f32 folder of the same model with each quantized linear widened to the values it holds. */
-  widenedDir: string;
 }
 
 interface Quantized {
@@ -69,45 +57,26 @@ function quantize(w: Float32Array, N: number, K: number, G: number, format: Rand
   return out;
 }
 
-const bytes = (a: Float32Array | Int32Array | Uint16Array) => () => [new Uint8Array(a.buffer, a.byteOffset, a.byteLength)];
-
-export async function writeRandomGptqModel(options: RandomGptqOptions): Promise<RandomGptqModel> {
-  const sourceDir = join(options.outDir, "source");
-  writeRandomModel({ arch: options.arch, outDir: sourceDir, seed: options.seed ?? 0, dtype: "f32" });
-  const source = await loadModel(sourceDir);
-  const quantizedDir = join(options.outDir, "gptq");
-  const widenedDir = join(options.outDir, "widened");
-  const quantized: SafetensorsEntry[] = [];
-  const widened: SafetensorsEntry[] = [];
-  for (const t of source.tensors.values()) {
-    const values = tensorToF32(t);
-    const [N, K] = t.shape;
-    const G = options.groupSize === -1 ? K : options.groupSize;
-    if (!/^model\.layers\.\d+\..*\.weight$/.test(t.name) || t.shape.length !== 2 || N % 8 !== 0 || K % G !== 0) {
-      quantized.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: bytes(values) });
-      widened.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: bytes(values) });
-      continue;
-    }
-    const q = quantize(values, N, K, G, options.checkpointFormat);
-    const base = t.name.slice(0, -".weight".length);
-    quantized.push(
-      { name: `${base}.qweight`, dtype: "i32", shape: q.qweightShape, chunks: bytes(q.qweight) },
-      { name: `${base}.qzeros`, dtype: "i32", shape: [K / G, N / 8], chunks: bytes(q.qzeros) },
-      { name: `${base}.scales`, dtype: "f16", shape: [K / G, N], chunks: bytes(q.scales) },
-    );
-    if (options.checkpointFormat !== "awq") quantized.push({ name: `${base}.g_idx`, dtype: "i32", shape: [K], chunks: bytes(Int32Array.from({ length: K }, (_, k) => Math.floor(k / G))) });
-    widened.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: bytes(q.widened) });
-  }
-  const config = JSON.parse(readFileSync(join(sourceDir, "config.json"), "utf8")) as Record<string, unknown>;
-  const quantizationConfig =
-    options.checkpointFormat === "awq"
+export async function writeRandomGptqModel(options: RandomGptqOptions): Promise<QuantizedTwin> {
+  const awq = options.checkpointFormat === "awq";
+  return writeQuantizedTwin({
+    ...options,
+    seed: options.seed ?? 0,
+    name: "gptq",
+    quantizationConfig: awq
       ? { quant_method: "awq", bits: 4, group_size: options.groupSize, zero_point: true, version: "gemm" }
-      : { quant_method: "gptq", bits: 4, group_size: options.groupSize, desc_act: false, sym: false, checkpoint_format: options.checkpointFormat };
-  for (const [dir, entries, extra] of [[quantizedDir, quantized, { quantization_config: quantizationConfig }], [widenedDir, widened, {}]] as const) {
-    mkdirSync(dir, { recursive: true });
-    for (const file of readdirSync(sourceDir)) if (!/^(model\.(safetensors|gguf)|config\.json)$/.test(file)) copyFileSync(join(sourceDir, file), join(dir, file));
-    writeFileSync(join(dir, "config.json"), `${JSON.stringify({ ...config, ...extra }, null, 2)}\n`);
-    writeSafetensors(join(dir, "model.safetensors"), entries);
-  }
-  return { quantizedDir, widenedDir };
+      : { quant_method: "gptq", bits: 4, group_size: options.groupSize, desc_act: false, sym: false, checkpoint_format: options.checkpointFormat },
+    quantize(base, values, N, K) {
+      const G = options.groupSize === -1 ? K : options.groupSize;
+      if (N % 8 !== 0 || K % G !== 0) return undefined;
+      const q = quantize(values, N, K, G, options.checkpointFormat);
+      const tensors: SafetensorsEntry[] = [
+        { name: `${base}.qweight`, dtype: "i32", shape: q.qweightShape, chunks: chunksOf(q.qweight) },
+        { name: `${base}.qzeros`, dtype: "i32", shape: [K / G, N / 8], chunks: chunksOf(q.qzeros) },
+        { name: `${base}.scales`, dtype: "f16", shape: [K / G, N], chunks: chunksOf(q.scales) },
+      ];
+      if (!awq) tensors.push({ name: `${base}.g_idx`, dtype: "i32", shape: [K], chunks: chunksOf(Int32Array.from({ length: K }, (_, k) => Math.floor(k / G))) });
+      return { tensors, widened: q.widened };
+    },
+  });
 }

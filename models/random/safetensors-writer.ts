@@ -4,8 +4,8 @@
 
 import { bytesPerElement, type WeightDType } from "./dtype.ts";
 
-/** Tensor dtypes the writer knows: the weights', and i32 for packed quantized values (GPTQ). */
-export type SafetensorsDType = WeightDType | "i32";
+/** Tensor dtypes the writer knows: the weights', i32 for packed quantized values (GPTQ) and fp8 e4m3 weights. */
+export type SafetensorsDType = WeightDType | "i32" | "fp8e4m3";
 import { FileSink } from "./file-sink.ts";
 
 export interface SafetensorsEntry {
@@ -17,10 +17,11 @@ export interface SafetensorsEntry {
   chunks(): Iterable<Uint8Array>;
 }
 
-const safetensorsDType: Record<SafetensorsDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i32: "I32" };
+const safetensorsDType: Record<SafetensorsDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i32: "I32", fp8e4m3: "F8_E4M3" };
+const itemBytes: Record<SafetensorsDType, number> = { ...bytesPerElement, i32: 4, fp8e4m3: 1 };
 
 function tensorByteLength(shape: readonly number[], dtype: SafetensorsDType): number {
-  return shape.reduce((product, dim) => product * dim, 1) * (dtype === "i32" ? 4 : bytesPerElement[dtype]);
+  return shape.reduce((product, dim) => product * dim, 1) * itemBytes[dtype];
 }
 
 export function writeSafetensors(path: string, entries: readonly SafetensorsEntry[]): void {

@@ -36,5 +36,7 @@ export function tensorToF32(tensor: LoadedTensor): Float32Array {
       return dequantizeQ4_0(tensor.data as Uint8Array);
     case "i32":
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `tensor "${tensor.name}" holds integers (packed quantized values), not weights to widen`, tensor.name);
+    case "fp8e4m3":
+      throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `tensor "${tensor.name}" holds fp8 values that stand for weights only with their weight_scale (runtime/loader/fp8.ts widens them)`, tensor.name);
   }
 }

@@ -80,4 +80,11 @@ export class FieldReader {
     const inner = value as Record<string, unknown>;
     return new FieldReader((k) => inner[k], `${this.file} (${key})`);
   }
+
+  /** An object of objects (compressed-tensors' config_groups), as a reader for each member; absent is none. */
+  records(key: string): FieldReader[] {
+    const outer = this.record(key);
+    const value = this.lookup(key) as Record<string, unknown> | undefined | null;
+    return outer && value ? Object.keys(value).map((member) => outer.record(member) ?? outer.fail(member, "an object", value[member])) : [];
+  }
 }

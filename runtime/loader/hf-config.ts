@@ -166,17 +166,45 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
     bosTokenId: fields.optionalId("bos_token_id"),
     eosTokenIds: fields.idList("eos_token_id"),
     torchDtype: torchDtype(fields),
-    ...gptqOf(fields),
+    ...quantizationOf(fields),
   };
 }
 
-/** config.json's quantization_config: GPTQ at 4 bits without act-order, or AWQ's GEMM layout of the same, is what the engine runs. */
-function gptqOf(fields: FieldReader): Pick<ModelConfig, "gptq"> {
+/**
+ * config.json's quantization_config: GPTQ at 4 bits without act-order, AWQ's GEMM layout of the
+ * same, and fp8 weights with per-tensor or per-channel scales are what the engine runs.
+ */
+function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> {
   const q = fields.record("quantization_config");
   if (q === null) return {};
   const unsupported = (what: string) => new TsvllmError("TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", `${fields.file}: ${what}`, "quantization_config");
   const method = q.string("quant_method", "");
-  if (method !== "gptq" && method !== "awq") throw unsupported(`quant_method "${method}" is not supported (gptq and awq are)`);
+  if (method === "fp8") {
+    if (q.has("weight_block_size")) throw unsupported("block-wise fp8 (weight_block_size) is not supported (per-tensor and per-channel scales are)");
+    return { fp8: { quantMethod: "fp8" } };
+  }
+  if (method === "compressed-tensors") return compressedTensorsOf(q, unsupported);
+  if (method === "gptq" || method === "awq") return gptqOf(q, method, unsupported);
+  throw unsupported(`quant_method "${method}" is not supported (gptq, awq, fp8 and compressed-tensors fp8 are)`);
+}
+
+type Unsupported = (what: string) => TsvllmError;
+
+/** llm-compressor's format: every config group must quantize weights to 8-bit floats, per tensor or per channel. */
+function compressedTensorsOf(q: FieldReader, unsupported: Unsupported): Pick<ModelConfig, "fp8"> {
+  const format = q.string("format", "");
+  if (format !== "float-quantized") throw unsupported(`compressed-tensors format "${format}" is not supported (float-quantized is)`);
+  for (const group of q.records("config_groups")) {
+    const weights = group.record("weights");
+    const [type, bits, strategy] = [weights?.string("type", "") ?? "", weights?.number("num_bits", 0) ?? 0, weights?.string("strategy", "") ?? ""];
+    if (type !== "float" || bits !== 8 || (strategy !== "tensor" && strategy !== "channel")) {
+      throw unsupported(`compressed-tensors weights of type "${type}", ${bits} bits, strategy "${strategy}" are not supported (8-bit float, per tensor or channel, are)`);
+    }
+  }
+  return { fp8: { quantMethod: "compressed-tensors" } };
+}
+
+function gptqOf(q: FieldReader, method: "gptq" | "awq", unsupported: Unsupported): Pick<ModelConfig, "gptq"> {
   if (method === "awq") {
     const version = q.string("version", "gemm").toLowerCase();
     if (version !== "gemm") throw unsupported(`AWQ version "${version}" is not supported (gemm is)`);

@@ -6,6 +6,7 @@ import { modelFileError } from "./file-io.ts";
 import { loadGguf } from "./gguf.ts";
 import { readHfConfig } from "./hf-config.ts";
 import { isHubId, resolveHubModel } from "./hub.ts";
+import { normalizeFp8 } from "./fp8.ts";
 import { normalizeGptq } from "./gptq.ts";
 import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
 import type { HostAllocator, LoadedModel, LoadedTensor } from "./types.ts";
@@ -29,6 +30,7 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
     throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
   }
   normalizeGptq(dir, config, tensors);
+  normalizeFp8(dir, config, tensors);
   return { source: dir, format: "hf", config, generationConfig, tensors };
 }
 

@@ -10,7 +10,7 @@ const itemSizes: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
 };
 
-const loadable: Record<string, TensorDType> = { F32: "f32", F16: "f16", BF16: "bf16", I32: "i32" };
+const loadable: Record<string, TensorDType> = { F32: "f32", F16: "f16", BF16: "bf16", I32: "i32", F8_E4M3: "fp8e4m3" };
 
 // The reference implementation refuses headers over 100 MB; a larger length is a corrupt file.
 const maxHeaderBytes = 100_000_000;
@@ -79,12 +79,12 @@ async function readEntries(file: ModelFile): Promise<SafetensorsEntry[]> {
 async function readTensor(file: ModelFile, entry: SafetensorsEntry, allocate?: HostAllocator): Promise<LoadedTensor> {
   const dtype = loadable[entry.dtype];
   if (!dtype) {
-    throw modelFileError(file.path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16 and I32`, entry.name);
+    throw modelFileError(file.path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
   }
   const count = entry.shape.reduce((a, b) => a * b, 1);
-  const wide = dtype === "f32" || dtype === "i32";
-  const buffer = allocate?.(count * (wide ? 4 : 2)) ?? new ArrayBuffer(count * (wide ? 4 : 2));
-  const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
+  const itemSize = itemSizes[entry.dtype];
+  const buffer = allocate?.(count * itemSize) ?? new ArrayBuffer(count * itemSize);
+  const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : dtype === "fp8e4m3" ? new Uint8Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
   await readExactly(file, entry.begin, bytesOf(data), `tensor "${entry.name}"`);
   return { name: entry.name, dtype, shape: entry.shape, data };
 }

@@ -39,11 +39,13 @@ export interface ModelConfig {
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
   torchDtype: "float32" | "float16" | "bfloat16";
   /**
-   * Checkpoint matrices kept as GGUF blocks (by Hugging Face name), which the GPU kernel plan's
-   * forward pass reads as they are with the block matmuls (the CPU plan widens them into its
-   * panels); absent when there are none. Every other tensor is converted to the weight dtype.
+   * Checkpoint matrices kept as they are stored (by Hugging Face name): GGUF blocks, or fp8 e4m3
+   * with a scale per output beside them (`<p>.weight_scale`, f32 [N] once loaded). The GPU kernel
+   * plan's forward pass reads them as they are (the block matmuls, the weight-only fp8 matmul); the
+   * CPU plan widens them into its panels. Absent when there are none. Every other tensor is
+   * converted to the weight dtype.
    */
-  packedWeights?: Readonly<Record<string, PackedDType>>;
+  packedWeights?: Readonly<Record<string, KeptDType>>;
   /**
    * A GPTQ checkpoint (config.json quantization_config): each quantized linear `<p>.weight` is
    * stored as `<p>.qweight`, `<p>.qzeros` and `<p>.scales`, 4 bits in groups of groupSize along the
@@ -52,15 +54,24 @@ export interface ModelConfig {
    * pack the same values along the outputs; the loader brings both to "gptq_v2" and says so.
    */
   gptq?: { groupSize: number | null; checkpointFormat: "gptq" | "gptq_v2" | "awq" };
+  /**
+   * An fp8 checkpoint (quantization_config quant_method "fp8", or "compressed-tensors" with 8-bit
+   * float weights): its quantized linears are F8_E4M3 tensors with a per-tensor or per-channel
+   * `weight_scale`, listed in packedWeights once loaded.
+   */
+  fp8?: { quantMethod: "fp8" | "compressed-tensors" };
 }
 
 /** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */
 export type PackedDType = "q8_0" | "q4_0";
 
-/** How a linear's weight is held when it is not widened: GGUF blocks, or GPTQ's three tensors. */
-export type WeightFormat = PackedDType | "gptq";
+/** The dtypes a checkpoint matrix can stay in (ModelConfig.packedWeights): GGUF blocks, or fp8 e4m3 with per-output scales. */
+export type KeptDType = PackedDType | "fp8e4m3";
 
-export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "i32";
+/** How a linear's weight is held when it is not widened: a kept dtype, or GPTQ's three tensors. */
+export type WeightFormat = KeptDType | "gptq";
+
+export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "i32" | "fp8e4m3";
 
 export interface LoadedTensor {
   /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */
@@ -68,7 +79,7 @@ export interface LoadedTensor {
   dtype: TensorDType;
   /** Hugging Face shape, outermost first (a linear weight is [out, in]). */
   shape: number[];
-  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`); i32: Int32Array (GPTQ's packed nibbles and group indices). */
+  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`); i32: Int32Array (GPTQ's packed nibbles and group indices); fp8e4m3: Uint8Array of e4m3fn bits. */
   data: Float32Array | Uint16Array | Uint8Array | Int32Array;
 }
 

@@ -4,6 +4,7 @@
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
 import type { GptqPart, WeightSpec } from "../../codegen/emit/forward.ts";
+import { fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
 import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
@@ -15,7 +16,7 @@ import { tensorToF32 } from "../loader/convert.ts";
 import type { LoadedModel } from "../loader/types.ts";
 
 type Storage = Float32Array | Uint16Array;
-/** GGUF blocks as the file holds them (a packed weight, WeightSpec.packed). */
+/** GGUF blocks or fp8 values as the file holds them (a packed weight, WeightSpec.packed). */
 type Blocks = Uint8Array;
 
 /**
@@ -48,6 +49,7 @@ function storedTensor(model: LoadedModel, name: string, dtype: Float): Storage |
     const widened = name.endsWith(".weight") ? widenGptq(model, name.slice(0, -".weight".length)) : undefined;
     return widened && toStorage(widened, dtype);
   }
+  if (t.dtype === "fp8e4m3") return toStorage(widenFp8(model, t), dtype);
   return t.dtype === dtype ? (t.data as Storage) : toStorage(tensorToF32(t), dtype);
 }
 
@@ -92,7 +94,13 @@ function gptqPart(model: LoadedModel, name: string, part: GptqPart, weightMap: W
   return out;
 }
 
-/** A packed weight's GGUF blocks: its checkpoint tensor, or the pieces of a fused one (rows of blocks stack like rows of values). */
+/** An fp8 weight's per-output scales (f32 [N] since the loader), for a fused one its pieces' in order. */
+function fp8Scales(model: LoadedModel, name: string, weightMap: WeightMap): Float32Array[] | undefined {
+  const scales = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(fp8ScaleName(n))?.data);
+  return scales.length > 0 && scales.every((s): s is Float32Array => s instanceof Float32Array) ? scales : undefined;
+}
+
+/** A packed weight's GGUF blocks or fp8 values: its checkpoint tensor, or the pieces of a fused one (rows of blocks stack like rows of values). */
 function packedBlocks(model: LoadedModel, name: string, weightMap: WeightMap): Blocks | Blocks[] | undefined {
   const pieces = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(n));
   if (pieces.length === 0 || !pieces.every((t) => t !== undefined && t.dtype === model.config.packedWeights?.[t.name])) return undefined;
@@ -167,6 +175,11 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
       const tensor = gptqPart(model, name, packed as GptqPart, weightMap);
       if (!tensor) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: linear "${name}" (or each linear it is fused from) has no GPTQ ${packed.slice("gptq.".length)} tensor, as the model was compiled for`, name);
       return tensor;
+    }
+    if (packed === "fp8.scale") {
+      const scales = fp8Scales(model, name, weightMap);
+      if (!scales) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: fp8 weight "${name}" (or each weight it is fused from) has no ${fp8ScaleName(name)} beside it, as the model was compiled for`, name);
+      return scales.length === 1 ? scales[0] : scales;
     }
     if (packed) {
       const blocks = packedBlocks(model, name, weightMap);

@@ -1,13 +1,14 @@
 // Quantized matmuls: GGUF Q8_0 / Q4_0 blocks (random bytes with small f16 scales; the oracle is the
 // loader's dequantizer, runtime/loader/gguf-quants.ts, then a float64 matmul), GPTQ int4 with
 // group scales and packed zeros (the oracle unpacks with its own loop), and FP8 e4m3 W8A8 with
-// per-tensor scales (oracle: float64 over the fp8-rounded operands). Compiled and emulated kernels
+// per-tensor scales (oracle: float64 over the fp8-rounded operands), and the weight-only fp8 matmul
+// with a scale per output (oracle: float64 over x and the scaled fp8 weights). Compiled and emulated kernels
 // are checked against the DSL reference too.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { f32ToF16Bits, float8e4m3 } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
-import { matmulFp8, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
+import { matmulFp8, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
 import { matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
 import { matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
 import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
@@ -24,6 +25,7 @@ const specs: KernelSpec[] = [
   ...floats.flatMap((A): KernelSpec[] => [
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "quantizeFp8", spec: { dtypes: { A }, consts: {} } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8", spec: { dtypes: { A }, consts: { K } } },
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8Weights", spec: { dtypes: { A }, consts: { K } } },
   ]),
 ];
 const { irs, native } = buildKernels("test_quant_matmul", specs);
@@ -92,6 +94,16 @@ for (const ir of irs) {
         runReference(quantizeFp8, [x, xq, 0.01]);
         assert.is(xq.at(0, 0), 448);
         for (let k = 1; k < K; k++) assert.is(xq.at(0, k), float8e4m3.round(x.at(0, k) / 0.01));
+      });
+    } else if (ir.name === "matmulFp8Weights") {
+      test(`${ir.symbol} T=${T}: x against fp8 weights, a scale per output`, () => {
+        const x = randomGlobal(A, [T, K]);
+        const w = randomGlobal("fp8e4m3", [N, K], 300);
+        const wScale = new Global("f32", [N], Float32Array.from({ length: N }, (_, n) => 0.001 * (1 + n)));
+        checkAgainstReference(matmulFp8Weights, ir, native(ir), [x, w, wScale, new Global(A, [T, N]), K], tolerance[A], { emulate });
+        const out = new Global(A, [T, N]);
+        runReference(matmulFp8Weights, [x, w, wScale, out, K]);
+        assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k) * wScale.at(n), A), tolerance[A], `${ir.symbol} reference vs float64`);
       });
     } else {
       test(`${ir.symbol} T=${T}: xScale * wScale * fp8 dot products`, () => {

@@ -8,33 +8,19 @@
 // uses v1 zero points ("gptq", stored minus 1) and groups of 32; qwen2 (q/k/v with biases, which
 // stay widened) uses "gptq_v2" and one group per row (group_size -1); mistral is AWQ, groups of 64.
 // Unsupported variants fail at load with the file and the field.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { writeRandomGptqModel, type RandomGptqModel } from "../../models/random/gptq.ts";
-import { TsvllmError } from "../../runtime/errors.ts";
+import { writeRandomGptqModel } from "../../models/random/gptq.ts";
+import type { QuantizedTwin } from "../../models/random/quantized-twin.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
-import { createModelRunner } from "../../runtime/model/load-runner.ts";
-import type { LoadedModel } from "../../runtime/loader/types.ts";
-import { SingleSequence, softmax } from "../support/model-driver.ts";
+import { assertMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gptq-"));
-const prompt = Array.from({ length: 40 }, (_, i) => 3 + ((i * 37) % 400));
-const models = new Map<string, RandomGptqModel>();
-
-/** Distributions over the prompt (every position) and one decode step. */
-function distributions(model: LoadedModel, kernelPlan: "cpu" | "gpu"): Float64Array[] {
-  const runner = createModelRunner(model, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32", kernelPlan });
-  runner.initializeKvCache(8, 16);
-  const seq = new SingleSequence(runner, 16, 8);
-  const vocab = runner.config.vocabSize;
-  return [seq.feed(prompt, true), seq.feed([5], true)].flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, r) => softmax(logits.subarray(r * vocab, (r + 1) * vocab))));
-}
-
-const maxDiff = (a: Float64Array[], b: Float64Array[]) => a.reduce((w, p, i) => p.reduce((m, v, t) => Math.max(m, Math.abs(v - b[i][t])), w), 0);
+const models = new Map<string, QuantizedTwin>();
 
 for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen2", -1, "gptq_v2"], ["mistral", 64, "awq"]] as const) {
   test(`${arch} ${checkpointFormat === "awq" ? "AWQ" : "GPTQ"} (group_size ${groupSize}, ${checkpointFormat}): the int4 kernel and the widened load give the twin's distributions`, async () => {
@@ -45,40 +31,18 @@ for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen
     const layers = quantized.config.numHiddenLayers;
     const int4 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(/\/\/ linear \S+ \(gptq int4\)/g) ?? [];
     assert.is(int4.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the int4 kernel");
-    const twin = distributions(await loadModel(model.widenedDir), "cpu");
-    const onInt4 = maxDiff(distributions(quantized, "gpu"), twin);
-    const widened = maxDiff(distributions(quantized, "cpu"), twin);
-    console.log(`  ${arch}: max |Δp| ${onInt4.toExponential(2)} on the int4 kernel, ${widened.toExponential(2)} widened at load`);
-    assert.ok(onInt4 < 1e-5, `int4 kernel: ${onInt4}`);
-    assert.ok(widened < 1e-6, `widened: ${widened}`);
+    await assertMatchesTwin(quantized, model.widenedDir, arch, "int4 kernel");
   });
 }
 
-/** Loads the llama checkpoint after editing its config.json, expecting an error. */
-async function loadError(edit: (config: Record<string, unknown>) => void): Promise<TsvllmError> {
-  const dir = models.get("llama")!.quantizedDir;
-  const path = join(dir, "config.json");
-  const original = readFileSync(path, "utf8");
-  const config = JSON.parse(original) as Record<string, unknown>;
-  edit(config);
-  writeFileSync(path, JSON.stringify(config));
-  try {
-    await loadModel(dir);
-  } catch (e) {
-    assert.instance(e, TsvllmError);
-    return e as TsvllmError;
-  } finally {
-    writeFileSync(path, original);
-  }
-  throw new Error("the checkpoint loaded");
-}
+const loadError = (edit: (config: Record<string, unknown>) => void) => loadErrorAfterEdit(models.get("llama")!.quantizedDir, edit);
 
 test("unsupported GPTQ variants fail at load, naming the file and the field", async () => {
   const quantization = (patch: Record<string, unknown>) => (c: Record<string, unknown>) => void (c.quantization_config = { ...(c.quantization_config as object), ...patch });
   for (const [patch, says] of [
     [{ desc_act: true }, /GPTQ with desc_act \(act-order\) is not supported/],
     [{ bits: 8 }, /GPTQ at 8 bits is not supported \(4 is\)/],
-    [{ quant_method: "exl2" }, /quant_method "exl2" is not supported \(gptq and awq are\)/],
+    [{ quant_method: "exl2" }, /quant_method "exl2" is not supported \(gptq, awq, fp8 and compressed-tensors fp8 are\)/],
   ] as const) {
     const e = await loadError(quantization(patch));
     assert.is(e.code, "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION");

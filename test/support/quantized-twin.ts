@@ -1,0 +1,55 @@
+// Shared by the quantized-checkpoint tests (gptq, fp8): a model's next-token distributions against
+// its widened twin's (models/random/quantized-twin.ts), and loading a checkpoint after editing its
+// config.json, expecting a load error.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as assert from "uvu/assert";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import type { LoadedModel } from "../../runtime/loader/types.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { SingleSequence, softmax } from "./model-driver.ts";
+
+const prompt = Array.from({ length: 40 }, (_, i) => 3 + ((i * 37) % 400));
+
+/** Distributions over a 40-token prompt (every position) and one decode step. */
+function twinDistributions(model: LoadedModel, kernelPlan: "cpu" | "gpu"): Float64Array[] {
+  const runner = createModelRunner(model, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32", kernelPlan });
+  runner.initializeKvCache(8, 16);
+  const seq = new SingleSequence(runner, 16, 8);
+  const vocab = runner.config.vocabSize;
+  return [seq.feed(prompt, true), seq.feed([5], true)].flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, r) => softmax(logits.subarray(r * vocab, (r + 1) * vocab))));
+}
+
+const maxDiff = (a: Float64Array[], b: Float64Array[]) => a.reduce((w, p, i) => p.reduce((m, v, t) => Math.max(m, Math.abs(v - b[i][t])), w), 0);
+
+/**
+ * Asserts that the quantized model gives its twin's distributions: within 1e-5 under the GPU kernel
+ * plan (the quantized kernel, run here on CPU), within 1e-6 under the CPU plan (widened at load).
+ */
+export async function assertMatchesTwin(quantized: LoadedModel, widenedDir: string, label: string, kernel: string): Promise<void> {
+  const twin = twinDistributions(await loadModel(widenedDir), "cpu");
+  const onKernel = maxDiff(twinDistributions(quantized, "gpu"), twin);
+  const widened = maxDiff(twinDistributions(quantized, "cpu"), twin);
+  console.log(`  ${label}: max |Δp| ${onKernel.toExponential(2)} on the ${kernel}, ${widened.toExponential(2)} widened at load`);
+  assert.ok(onKernel < 1e-5, `${kernel}: ${onKernel}`);
+  assert.ok(widened < 1e-6, `widened: ${widened}`);
+}
+
+/** Loads the checkpoint in `dir` after editing its config.json (restored afterwards), expecting a TsvllmError. */
+export async function loadErrorAfterEdit(dir: string, edit: (config: Record<string, unknown>) => void): Promise<TsvllmError> {
+  const path = join(dir, "config.json");
+  const original = readFileSync(path, "utf8");
+  const config = JSON.parse(original) as Record<string, unknown>;
+  edit(config);
+  writeFileSync(path, JSON.stringify(config));
+  try {
+    await loadModel(dir);
+  } catch (e) {
+    assert.instance(e, TsvllmError);
+    return e as TsvllmError;
+  } finally {
+    writeFileSync(path, original);
+  }
+  throw new Error("the checkpoint loaded");
+}
