@@ -310,6 +310,10 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // Rows sampled where the logits are, so only their token ids leave the device.
   const logits = { ptr: "(void*)a.logits", dims: ["a.numLogitRows", String(cfg.vocabSize)] };
   const perSampleRow = ["sampleRowIndices", "sampleTemperature", "sampleTopK", "sampleTopP", "sampleMinP", "sampleUniform", "sampledTokenIds"].map((name) => ({ ptr: `(void*)a.${name}`, dims: ["a.numSampleRows"] }));
+  // The edits run whenever rows are sampled, even a step without any: a decode graph captured
+  // without the launch would replay later steps' edits as if there were none.
+  const edits = ["editTokenIds", "editBias", "editRepetition", "editSubtract"].map((name) => ({ ptr: `(void*)a.${name}`, dims: ["a.maxLogitEdits"] }));
+  launch("sampling", "applyLogitEdits", { dtypes: {}, consts: {} }, [logits, perSampleRow[0], { ptr: "(void*)a.sampleEditOffsets", dims: ["a.numSampleRows + 1"] }, ...edits], [], "logit processors of the sampled rows", "a.numSampleRows > 0");
   launch("sampling", "sampleRows", { dtypes: {}, consts: {} }, [logits, ...perSampleRow], [], "sample rows from their logits", "a.numSampleRows > 0");
   const weightNames = weights.map(weightKey);
   const locals = decodeSlot === undefined ? [] : [`  const int64_t decodeSplits = ${decodeSplits(cfg.numKvHeads)};`];

@@ -5,8 +5,9 @@
 //   topK:   values[t, r], indices[t, r] for r < K: the K largest entries in that order. Each of the
 //           K steps is two passes over the row (a max, then the first index holding it after the
 //           previous pick), so it is meant for small K.
+//   applyLogitEdits: the logit processors of the rows sampleRows then draws from (see below).
 //   sampleRows: a token for each sample row r, drawn from logits row rowIndices[r] (see below).
-import { exp, f32, floatKey, i32, kernel, max, pid, reduceMax, reduceMin, reduceSum, type Const, type Float, type Global } from "../index.ts";
+import { exp, f32, floatKey, forEach, i32, kernel, max, pid, reduceMax, reduceMin, reduceSum, type Const, type Float, type Global } from "../index.ts";
 
 export const argmax = kernel({ grid: (logits) => [logits.dim(0)], threads: 256 })(
   function argmax<A extends Float>(logits: Global<A, ["T", "V"]>, out: Global<"i32", ["T"]>) {
@@ -32,6 +33,34 @@ export const topK = kernel({ grid: (logits) => [logits.dim(0)], threads: 256 })(
       previous = v;
       previousIndex = at;
     }
+  },
+);
+
+/**
+ * The logit processors of sample row r, in place on logits row rowIndices[r], as a list of edits
+ * editOffsets[r]..editOffsets[r + 1] (distinct tokens of that row): token e's logit v becomes
+ *   w = v + editBias[e]   (logit_bias; -Infinity bans: min_tokens' stop ids, bad words)
+ *   (w > 0 ? w / editRepetition[e] : w * editRepetition[e]) - editSubtract[e]
+ * where editRepetition is the repetition penalty for a token of the prompt or the output (1
+ * otherwise) and editSubtract is frequency_penalty * its count in the output + presence_penalty
+ * (0 for a token not in the output): the native sampler's order (runtime/native/sampler.cc). Rows
+ * sharing a logits row (the n sequences forked from a prompt) must give their edits on one of them
+ * only. One program per sample row, a thread per edit.
+ */
+export const applyLogitEdits = kernel({ grid: (logits, rowIndices) => [rowIndices.dim(0)], threads: 128 })(
+  function applyLogitEdits(
+    logits: Global<"f32", ["L", "V"]>, rowIndices: Global<"i32", ["R"]>, editOffsets: Global<"i32", ["R1"]>, editTokenIds: Global<"i32", ["E"]>,
+    editBias: Global<"f32", ["E"]>, editRepetition: Global<"f32", ["E"]>, editSubtract: Global<"f32", ["E"]>,
+  ) {
+    const r = pid(0);
+    const row = rowIndices.at(r);
+    const first = editOffsets.at(r);
+    forEach(editOffsets.at(r + 1) - first, (j) => {
+      const e = first + j;
+      const token = editTokenIds.at(e);
+      const w = logits.at(row, token) + editBias.at(e);
+      logits.put(row, token, (w > 0.0 ? w / editRepetition.at(e) : w * editRepetition.at(e)) - editSubtract.at(e));
+    });
   },
 );
 

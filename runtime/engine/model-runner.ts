@@ -52,8 +52,15 @@ export interface ModelRunner {
 }
 
 /**
- * Rows sampled in the forward pass (dsl/kernels/sampling.ts sampleRows, which documents the
- * filters): row r draws from logits row rowIndices[r].
+ * The most logit edits one sample row may bring to the forward pass (the model sizes its staging for
+ * maxNumSeqs rows of them); a row with more (a repetition penalty over a long prompt) is sampled
+ * by the native sampler instead.
+ */
+export const maxLogitEditsPerRow = 4096;
+
+/**
+ * Rows sampled in the forward pass (dsl/kernels/sampling.ts: applyLogitEdits, then sampleRows,
+ * which document the edits and the filters): row r draws from logits row rowIndices[r].
  */
 export interface DeviceSampling {
   rowIndices: Int32Array;
@@ -64,6 +71,15 @@ export interface DeviceSampling {
   minP: Float32Array;
   /** [rows, 4]: the sampler's RNG keys (seed low 32 bits, seed high 32 bits, sequence index, step). */
   rng: Uint32Array;
+  /** [rows + 1]: row r's logit edits are entries editOffsets[r]..editOffsets[r + 1] of the edit arrays. */
+  editOffsets: Int32Array;
+  editTokenIds: Int32Array;
+  /** Added first: logit_bias, or -Infinity for a banned token. */
+  editBias: Float32Array;
+  /** The repetition penalty for a token of the prompt or output, else 1. */
+  editRepetition: Float32Array;
+  /** frequency_penalty * the token's count in the output + presence_penalty, for a token of the output, else 0. */
+  editSubtract: Float32Array;
 }
 
 /** Where a scheduled sequence's rows are in the logits execute() returns; -1 / 0 when absent. */

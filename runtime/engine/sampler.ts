@@ -1,7 +1,7 @@
 // The JS side of the native sampler: packs each sample row's params into typed arrays, makes one
 // native call per step, and unpacks token ids and log-probs. The only loops here are over rows
 // and over a row's short lists (bias entries, history for penalties), never over the vocabulary.
-import type { DeviceSampling } from "./model-runner.ts";
+import { maxLogitEditsPerRow, type DeviceSampling } from "./model-runner.ts";
 import type { NativeSamplerAddon, NativeSampleBatch } from "./sampler-addon.ts";
 import type { Request } from "./request.ts";
 import type { Sequence } from "./sequence.ts";
@@ -59,6 +59,65 @@ function writeRngKey(into: Uint32Array, r: number, seq: Sequence): void {
   into[r * 4 + 3] = seq.numOutputTokens;
 }
 
+/** One token's logit edit (DeviceSampling): bias first, then the repetition factor, then the subtraction. */
+interface LogitEdit {
+  bias: number;
+  repetition: number;
+  subtract: number;
+}
+
+/**
+ * A row's logit processors other than allowed_token_ids as edits of single tokens, with the native
+ * sampler's meaning (runtime/native/sampler.cc): stop ids banned below min_tokens, bad words whose
+ * prefix ends the output, logit_bias, the repetition penalty on every token of the prompt and
+ * output, and frequency * count + presence for every token of the output.
+ */
+function logitEdits(seq: Sequence, t: RequestTables, history: HistoryCounts | undefined): Map<number, LogitEdit> {
+  const p = seq.request.params;
+  const edits = new Map<number, LogitEdit>();
+  const edit = (token: number) => {
+    let e = edits.get(token);
+    if (e === undefined) edits.set(token, (e = { bias: 0, repetition: 1, subtract: 0 }));
+    return e;
+  };
+  const tokens = seq.tokenIds;
+  const bans = seq.numOutputTokens < p.minTokens ? [...t.stopIds] : [];
+  for (const word of seq.request.badWordsTokenIds) {
+    const prefix = word.length - 1;
+    if (word.length > 0 && prefix <= seq.numOutputTokens && word.slice(0, prefix).every((id, i) => tokens[tokens.length - prefix + i] === id)) bans.push(word[prefix]);
+  }
+  for (const token of bans) edit(token).bias = -Infinity;
+  t.biasTokenIds.forEach((token, i) => (edit(token).bias += t.biasValues[i]));
+  const subtracts = p.frequencyPenalty !== 0 || p.presencePenalty !== 0;
+  for (const [token, count] of history?.counts ?? []) {
+    if (p.repetitionPenalty !== 1) edit(token).repetition = p.repetitionPenalty;
+    if (subtracts && count > 0) edit(token).subtract = p.frequencyPenalty * count + p.presencePenalty;
+  }
+  return edits;
+}
+
+/**
+ * Each distinct token of a sequence's prompt and output with its count in the output, brought up
+ * to date with the tokens added since the last step (recounted if the history ever shrank), so a
+ * step costs the distinct tokens, not the whole history.
+ */
+class HistoryCounts {
+  readonly counts = new Map<number, number>();
+  private counted = 0;
+
+  update(seq: Sequence): this {
+    if (seq.tokenIds.length < this.counted) {
+      this.counts.clear();
+      this.counted = 0;
+    }
+    for (; this.counted < seq.tokenIds.length; this.counted++) {
+      const token = seq.tokenIds[this.counted];
+      this.counts.set(token, (this.counts.get(token) ?? 0) + (this.counted >= seq.numPromptTokens ? 1 : 0));
+    }
+    return this;
+  }
+}
+
 /** Flat CSR builder: offsets [rows + 1] into one values array. */
 class CsrBuilder {
   readonly offsets: Int32Array;
@@ -77,6 +136,7 @@ export class Sampler {
   private readonly addon: NativeSamplerAddon;
   private readonly vocabSize: number;
   private readonly tables = new WeakMap<Request, RequestTables>();
+  private readonly histories = new WeakMap<Sequence, HistoryCounts>();
 
   constructor(addon: NativeSamplerAddon, vocabSize: number) {
     this.addon = addon;
@@ -85,33 +145,51 @@ export class Sampler {
 
   /**
    * Whether a forward pass that samples `which` rows (ModelRunner.forwardSampling) takes this one:
-   * it asks for no log-probs, no processor changes its logits (bias, allowed ids, bad words,
-   * penalties, or stop ids banned below min_tokens), so temperature, min_p, top_k and top_p are all
-   * it needs, and it is greedy if only greedy rows are taken.
+   * it asks for no log-probs and no allowed_token_ids, its other logit processors come to at most
+   * maxLogitEditsPerRow edits (counted from the request and its own history, so the same request
+   * always goes the same way), and it is greedy if only greedy rows are taken.
    */
   samplesInForward({ seq }: SampleRow, which: "all" | "greedy"): boolean {
     const request = seq.request;
     const p = request.params;
     const t = this.tablesOf(request);
-    const bansStops = seq.numOutputTokens < p.minTokens && t.stopIds.length > 0;
-    const plain = p.logprobs === null && t.biasTokenIds.length === 0 && t.allowedTokenIds.length === 0 && !t.needsHistory && request.badWordsTokenIds.length === 0 && !bansStops;
-    return plain && (which === "all" || p.temperature < samplingEps);
+    const mostEdits = t.stopIds.length + request.badWordsTokenIds.length + t.biasTokenIds.length + (t.needsHistory ? seq.tokenIds.length : 0);
+    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && mostEdits <= maxLogitEditsPerRow;
+    return editable && (which === "all" || p.temperature < samplingEps);
   }
 
-  /** The parameters of rows sampled where the logits are, in order. */
+  /**
+   * The parameters and logit edits of rows sampled where the logits are, in order. Rows sharing a
+   * logits row are the n sequences forked from one prompt, whose edits are the same: the first of
+   * them carries them, as the edits change the logits row itself.
+   */
   deviceSampling(rows: readonly SampleRow[]): DeviceSampling {
     const n = rows.length;
-    const out: DeviceSampling = { rowIndices: new Int32Array(n), temperature: new Float32Array(n), topK: new Int32Array(n), topP: new Float32Array(n), minP: new Float32Array(n), rng: new Uint32Array(4 * n) };
+    const edits = new CsrBuilder(n);
+    const editValues: LogitEdit[] = [];
+    const edited = new Set<number>();
+    const sampling = { rowIndices: new Int32Array(n), temperature: new Float32Array(n), topK: new Int32Array(n), topP: new Float32Array(n), minP: new Float32Array(n), rng: new Uint32Array(4 * n) };
     rows.forEach((row, r) => {
       const p = row.seq.request.params;
-      out.rowIndices[r] = row.logitsRow;
-      out.temperature[r] = p.temperature;
-      out.topK[r] = p.topK;
-      out.topP[r] = p.topP;
-      out.minP[r] = p.minP;
-      writeRngKey(out.rng, r, row.seq);
+      sampling.rowIndices[r] = row.logitsRow;
+      sampling.temperature[r] = p.temperature;
+      sampling.topK[r] = p.topK;
+      sampling.topP[r] = p.topP;
+      sampling.minP[r] = p.minP;
+      writeRngKey(sampling.rng, r, row.seq);
+      const rowEdits = edited.has(row.logitsRow) ? new Map<number, LogitEdit>() : logitEdits(row.seq, this.tablesOf(row.seq.request), this.historyOf(row.seq));
+      edited.add(row.logitsRow);
+      edits.push(rowEdits.keys());
+      editValues.push(...rowEdits.values());
     });
-    return out;
+    return {
+      ...sampling,
+      editOffsets: edits.offsets,
+      editTokenIds: Int32Array.from(edits.values),
+      editBias: Float32Array.from(editValues, (e) => e.bias),
+      editRepetition: Float32Array.from(editValues, (e) => e.repetition),
+      editSubtract: Float32Array.from(editValues, (e) => e.subtract),
+    };
   }
 
   sample(logits: Float32Array, rows: readonly SampleRow[]): SamplerOutput {
@@ -203,6 +281,14 @@ export class Sampler {
     this.addon.samplerSample(batch);
     const logprobs = width > 0 ? { width, tokenIds: batch.logprobTokenIds, logprobs: batch.logprobValues, ranks: batch.logprobRanks } : null;
     return { tokenIds: batch.sampledTokenIds, logprobs };
+  }
+
+  /** The sequence's history counts, when its request's penalties need them. */
+  private historyOf(seq: Sequence): HistoryCounts | undefined {
+    if (!this.tablesOf(seq.request).needsHistory) return undefined;
+    let history = this.histories.get(seq);
+    if (history === undefined) this.histories.set(seq, (history = new HistoryCounts()));
+    return history.update(seq);
   }
 
   private tablesOf(request: Request): RequestTables {

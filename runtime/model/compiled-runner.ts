@@ -4,7 +4,7 @@ import { loadAddon } from "../../codegen/build/load-addon.ts";
 import type { WeightSpec } from "../../codegen/emit/forward.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
-import type { DeviceSampling, ModelInput, ModelRunner, ModelRunnerConfig } from "../engine/model-runner.ts";
+import { maxLogitEditsPerRow, type DeviceSampling, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";
 import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
 import { nativePanelPacker, prepareWeights, type PackingAddon, type PreparedWeight } from "./weights.ts";
@@ -26,7 +26,7 @@ interface NativeModel {
 }
 
 export interface ModelAddon extends PackingAddon {
-  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxSampleRows: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
+  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxSampleRows: number; maxLogitEdits: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
   setNumThreads(n: number): void;
   /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
   deviceMemory(): { free: number; total: number };
@@ -106,7 +106,7 @@ export class CompiledModelRunner implements ModelRunner {
     const maxTokens = this.options.maxNumBatchedTokens;
     // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
     const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;
-    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxLogitEdits: this.maxSampleRows * maxLogitEditsPerRow, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
   }
 
   /** A step samples at most one row per running sequence, and the scheduler keeps those within maxNumSeqs. */
@@ -133,7 +133,9 @@ export class CompiledModelRunner implements ModelRunner {
     const maxLogitRows = this.options.maxLogitRows ?? maxTokens;
     const weights = this.weights.flat().reduce((a, w) => a + w.byteLength, 0);
     const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * (b.rows === "T" ? maxTokens : maxLogitRows), 0);
-    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize + 4 * 7 * this.maxSampleRows;
+    // Sampling: 8 columns of maxSampleRows + 1 (model.cc), and 4 bytes for each of an edit's 4 fields.
+    const sampling = 4 * 8 * (this.maxSampleRows + 1) + 16 * this.maxSampleRows * maxLogitEditsPerRow;
+    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize + sampling;
     return { fixed: weights + buffers + inputs, perBlock: 4 * Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) };
   }
 

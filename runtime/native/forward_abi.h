@@ -21,7 +21,16 @@ struct ForwardArgs {
   // Sampling where the logits are (dsl/kernels/sampling.ts sampleRows), when numSampleRows > 0:
   // sample row r draws from logits row sampleRowIndices[r] under its temperature, top_k, top_p,
   // min_p and uniform draw, into sampledTokenIds[r]; each array holds numSampleRows entries.
+  // First its logit processors edit that row in place (applyLogitEdits): the edits
+  // sampleEditOffsets[r]..sampleEditOffsets[r + 1] (numSampleRows + 1 offsets) of the edit arrays,
+  // which hold maxLogitEdits entries.
   int64_t numSampleRows;
+  const int32_t* sampleEditOffsets;
+  const int32_t* editTokenIds;
+  const float* editBias;
+  const float* editRepetition;
+  const float* editSubtract;
+  int64_t maxLogitEdits;
   const int32_t* sampleRowIndices;
   const float* sampleTemperature;
   const int32_t* sampleTopK;

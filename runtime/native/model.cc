@@ -100,7 +100,9 @@ class Model : public Napi::ObjectWrap<Model> {
     maxTokens_ = opts.Get("maxTokens").As<Napi::Number>().Int64Value();
     maxLogitRows_ = opts.Get("maxLogitRows").As<Napi::Number>().Int64Value();
     maxSampleRows_ = opts.Has("maxSampleRows") ? opts.Get("maxSampleRows").As<Napi::Number>().Int64Value() : maxLogitRows_;
-    hostSampling_.assign((size_t)(kSampleInputs * std::max<int64_t>(maxSampleRows_, 1)), 0);
+    maxLogitEdits_ = opts.Has("maxLogitEdits") ? opts.Get("maxLogitEdits").As<Napi::Number>().Int64Value() : 0;
+    hostSampling_.assign((size_t)(kSampleInputs * sampleStride()), 0);
+    hostEdits_.assign((size_t)(kEditInputs * editStride()), 0);
     maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
     graphsEnabled_ = !tsv::kernelsReadHostMemory() && !(opts.Has("enforceEager") && opts.Get("enforceEager").ToBoolean().Value());
     for (int64_t l = 0; l < tsv_model_num_layers; l++) {
@@ -126,9 +128,12 @@ class Model : public Napi::ObjectWrap<Model> {
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
-      owned_.push_back(tsv::deviceBuffer((size_t)((kSampleInputs + 1) * std::max<int64_t>(maxSampleRows_, 1)) * 4));
+      owned_.push_back(tsv::deviceBuffer((size_t)((kSampleInputs + 1) * sampleStride()) * 4));
       stagedSampling_ = owned_.back().get();
       if (!stagedSampling_) { outOfMemory(env, "sampling inputs"); return; }
+      owned_.push_back(tsv::deviceBuffer((size_t)(kEditInputs * editStride()) * 4));
+      stagedEdits_ = owned_.back().get();
+      if (!stagedEdits_) { outOfMemory(env, "logit edits"); return; }
     }
     tsv::synchronizeOrThrow(env, "uploading the weights failed");
   }
@@ -207,8 +212,9 @@ class Model : public Napi::ObjectWrap<Model> {
       return false;
     }
     int32_t* sampledOut = nullptr;
+    int64_t numEdits = 0;
     if (info.Length() > 9 && !info[9].IsUndefined()) {
-      const std::string problem = readSampling(info[9], a.numLogitRows, &a.numSampleRows, &sampledOut);
+      const std::string problem = readSampling(info[9], a.numLogitRows, &a.numSampleRows, &sampledOut, &numEdits);
       if (!problem.empty()) {
         Napi::RangeError::New(env, "sampling: " + problem).ThrowAsJavaScriptException();
         return false;
@@ -244,13 +250,24 @@ class Model : public Napi::ObjectWrap<Model> {
     } else {
       a.logits = static_cast<float*>(stagedLogits_);
       if (a.numSampleRows > 0) tsv::copyToDevice(stagedSampling_, hostSampling_.data(), hostSampling_.size() * sizeof(uint32_t));
+      for (int c = 0; c < kEditInputs && numEdits > 0; c++) tsv::copyToDevice(static_cast<uint8_t*>(stagedEdits_) + (size_t)(c * editStride()) * 4, hostEdits_.data() + c * editStride(), (size_t)numEdits * 4);
     }
     // The sampling inputs at fixed places (a graph replays their pointers): one column per input,
-    // maxSampleRows_ entries each, and on CUDA the token ids after them.
+    // maxSampleRows_ + 1 entries each, and on CUDA the token ids after them; the edits likewise.
     auto column = [&](int c) -> void* {
       auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(hostSampling_.data()) : stagedSampling_);
-      return base + (size_t)(c * std::max<int64_t>(maxSampleRows_, 1)) * 4;
+      return base + (size_t)(c * sampleStride()) * 4;
     };
+    auto editColumn = [&](int c) -> void* {
+      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(hostEdits_.data()) : stagedEdits_);
+      return base + (size_t)(c * editStride()) * 4;
+    };
+    a.sampleEditOffsets = static_cast<const int32_t*>(column(kEditOffsets));
+    a.editTokenIds = static_cast<const int32_t*>(editColumn(0));
+    a.editBias = static_cast<const float*>(editColumn(1));
+    a.editRepetition = static_cast<const float*>(editColumn(2));
+    a.editSubtract = static_cast<const float*>(editColumn(3));
+    a.maxLogitEdits = maxLogitEdits_;
     a.sampleRowIndices = static_cast<const int32_t*>(column(0));
     a.sampleTemperature = static_cast<const float*>(column(1));
     a.sampleTopK = static_cast<const int32_t*>(column(2));
@@ -274,10 +291,12 @@ class Model : public Napi::ObjectWrap<Model> {
 
   // The sampling argument: { rowIndices: Int32Array, temperature: Float32Array, topK: Int32Array,
   // topP: Float32Array, minP: Float32Array, rng: Uint32Array (4 per row: seed low, seed high,
-  // sequence index, step), sampledTokenIds: Int32Array }, rows = rowIndices.length. Packs the
-  // inputs into hostSampling_'s columns (each row's uniform draw from its rng key) and returns
-  // where the token ids go, or what is wrong with the object.
-  std::string readSampling(const Napi::Value& value, int64_t numLogitRows, int64_t* numRows, int32_t** sampledOut) {
+  // sequence index, step), sampledTokenIds: Int32Array, editOffsets: Int32Array (rows + 1),
+  // editTokenIds: Int32Array, editBias, editRepetition, editSubtract: Float32Array (one entry per
+  // edit) }, rows = rowIndices.length. Packs the inputs into hostSampling_'s columns (each row's
+  // uniform draw from its rng key) and the edits into hostEdits_'s, and returns where the token ids
+  // go, or what is wrong with the object.
+  std::string readSampling(const Napi::Value& value, int64_t numLogitRows, int64_t* numRows, int32_t** sampledOut, int64_t* numEdits) {
     if (!value.IsObject()) return "expected an object";
     const auto obj = value.As<Napi::Object>();
     struct Field {
@@ -302,13 +321,49 @@ class Model : public Napi::ObjectWrap<Model> {
     for (int64_t r = 0; r < rows; r++) {
       if (indices[r] < 0 || indices[r] >= numLogitRows) return "rowIndices[" + std::to_string(r) + "] = " + std::to_string(indices[r]) + " is not a logits row of this step";
     }
-    const size_t stride = (size_t)std::max<int64_t>(maxSampleRows_, 1);
+    const std::string editProblem = readEdits(obj, rows, numEdits);
+    if (!editProblem.empty()) return editProblem;
+    const size_t stride = (size_t)sampleStride();
     for (int c = 0; c < 5; c++) std::memcpy(hostSampling_.data() + c * stride, fields[c].data, (size_t)rows * 4);
     const auto* rng = static_cast<const uint32_t*>(fields[5].data);
     auto* uniform = reinterpret_cast<float*>(hostSampling_.data() + 5 * stride);
     for (int64_t r = 0; r < rows; r++) uniform[r] = static_cast<float>(tsv::uniformForKey(rng + 4 * r));
     *numRows = rows;
     *sampledOut = static_cast<int32_t*>(const_cast<void*>(fields[6].data));
+    return {};
+  }
+
+  // The edits of readSampling's object: checks the offsets (from 0, never decreasing, within
+  // maxLogitEdits_) and token ids, and copies offsets and edits into their columns.
+  std::string readEdits(const Napi::Object& obj, int64_t rows, int64_t* numEdits) {
+    const Napi::Value offsetsValue = obj.Get("editOffsets");
+    if (!offsetsValue.IsTypedArray() || offsetsValue.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || (int64_t)offsetsValue.As<Napi::TypedArray>().ElementLength() != rows + 1) {
+      return "editOffsets must be an Int32Array of rows + 1 entries";
+    }
+    const auto* offsets = static_cast<const int32_t*>(dataOf(offsetsValue));
+    if (offsets[0] != 0) return "editOffsets must start at 0";
+    for (int64_t r = 0; r < rows; r++) {
+      if (offsets[r + 1] < offsets[r]) return "editOffsets must never decrease";
+    }
+    const int64_t count = offsets[rows];
+    if (count > maxLogitEdits_) return std::to_string(count) + " logit edits, more than the model was sized for (" + std::to_string(maxLogitEdits_) + ")";
+    const struct {
+      const char* name;
+      napi_typedarray_type type;
+    } edits[kEditInputs] = {{"editTokenIds", napi_int32_array}, {"editBias", napi_float32_array}, {"editRepetition", napi_float32_array}, {"editSubtract", napi_float32_array}};
+    for (int c = 0; c < kEditInputs; c++) {
+      const Napi::Value v = obj.Get(edits[c].name);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != edits[c].type || (int64_t)v.As<Napi::TypedArray>().ElementLength() != count) {
+        return std::string(edits[c].name) + " must be a typed array of editOffsets[rows] entries";
+      }
+      std::memcpy(hostEdits_.data() + c * editStride(), dataOf(v), (size_t)count * 4);
+    }
+    for (int64_t e = 0; e < count; e++) {
+      const int32_t token = static_cast<int32_t>(hostEdits_[e]);
+      if (token < 0 || token >= tsv_model_vocab_size) return "editTokenIds[" + std::to_string(e) + "] = " + std::to_string(token) + " is not a token id";
+    }
+    std::memcpy(hostSampling_.data() + kEditOffsets * sampleStride(), offsets, (size_t)(rows + 1) * 4);
+    *numEdits = count;
     return {};
   }
 
@@ -373,13 +428,20 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
-  // Sampling inputs, kSampleInputs columns of maxSampleRows_ (host), and on CUDA their device copy
-  // followed by a column of sampled token ids.
-  static constexpr int kSampleInputs = 6;
+  // Sampling inputs, kSampleInputs columns of maxSampleRows_ + 1 (host; the edit offsets need the
+  // one more), and on CUDA their device copy followed by a column of sampled token ids; the logit
+  // edits, kEditInputs columns of maxLogitEdits_, likewise.
+  static constexpr int kSampleInputs = 7;
+  static constexpr int kEditOffsets = 6;
+  static constexpr int kEditInputs = 4;
+  int64_t sampleStride() const { return maxSampleRows_ + 1; }
+  int64_t editStride() const { return std::max<int64_t>(maxLogitEdits_, 1); }
   std::vector<uint32_t> hostSampling_;
   void* stagedSampling_ = nullptr;
+  std::vector<uint32_t> hostEdits_;
+  void* stagedEdits_ = nullptr;
   std::vector<float> hostLogits_;
-  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxSampleRows_ = 0, maxBlockTableEntries_ = 0;
+  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxSampleRows_ = 0, maxLogitEdits_ = 0, maxBlockTableEntries_ = 0;
   // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, numSampleRows.
   using StepShape = std::array<int64_t, 5>;
   static constexpr size_t kMaxGraphs = 512;
