@@ -29,7 +29,9 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   if (values["tensor-parallel-size"] !== undefined && intFlag(values["tensor-parallel-size"], "tensor-parallel-size", 1) !== 1) {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--tensor-parallel-size > 1 is not supported yet (one device per server)", "tensor-parallel-size");
   }
-  if (values.quantization) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--quantization ${values.quantization} is not supported; GPTQ, AWQ and fp8 checkpoints (config.json quantization_config) and GGUF Q8_0/Q4_0 files need no flag`, "quantization");
+  if (values.quantization !== undefined && values.quantization !== "fp8") {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--quantization ${values.quantization} is not supported (fp8 is); GPTQ, AWQ and fp8 checkpoints (config.json quantization_config) and GGUF Q8_0/Q4_0 files need no flag`, "quantization");
+  }
   const device = values.device ?? "auto";
   if (device !== "auto" && device !== "cpu" && device !== "cuda") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--device must be cpu, cuda or auto, got "${device}"`, "device");
   const dtypeNames: Record<string, LLMOptions["dtype"]> = { auto: "auto", float32: "float32", float: "float32", float16: "float16", half: "float16", bfloat16: "bfloat16" };
@@ -54,5 +56,6 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     options.gpuMemoryUtilization = utilization;
   }
   if (values["enforce-eager"]) options.enforceEager = true;
+  if (values.quantization === "fp8") options.quantization = "fp8";
   return options;
 }

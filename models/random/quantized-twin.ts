@@ -4,6 +4,7 @@
 // tensors stand for, so any runtime can compute on the quantized weights from it.
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isDecoderLinear } from "../../runtime/loader/fp8.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { tensorToF32 } from "../../runtime/loader/convert.ts";
 import { writeSafetensors, type SafetensorsEntry } from "./safetensors-writer.ts";
@@ -47,7 +48,7 @@ export async function writeQuantizedTwin(options: QuantizedTwinOptions): Promise
   const widened: SafetensorsEntry[] = [];
   for (const t of source.tensors.values()) {
     const values = tensorToF32(t);
-    const linear = /^model\.layers\.\d+\..*\.weight$/.test(t.name) && t.shape.length === 2 ? options.quantize(t.name.slice(0, -".weight".length), values, t.shape[0], t.shape[1]) : undefined;
+    const linear = isDecoderLinear(t) ? options.quantize(t.name.slice(0, -".weight".length), values, t.shape[0], t.shape[1]) : undefined;
     quantized.push(...(linear?.tensors ?? [{ name: t.name, dtype: "f32", shape: t.shape, chunks: chunksOf(values) }]));
     widened.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: chunksOf(linear?.widened ?? values) });
   }

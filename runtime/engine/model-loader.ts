@@ -29,6 +29,11 @@ export interface LLMOptions extends EngineArgs {
   gpuMemoryUtilization?: number;
   /** CUDA: launch every kernel of every step instead of replaying a graph per decode-step shape (vLLM's enforce_eager). */
   enforceEager?: boolean;
+  /**
+   * vLLM's quantization: "fp8" quantizes an unquantized checkpoint's decoder linears to fp8 at load
+   * (one scale per tensor), which CUDA then reads at a byte a weight. Quantized checkpoints need none.
+   */
+  quantization?: "fp8";
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;

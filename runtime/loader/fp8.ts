@@ -4,10 +4,15 @@
 // per output ([N] or [N, 1]: per channel); weight[n, k] = w[n, k] * scale[n]. Static activation
 // scales (`<p>.input_scale`) are left unused: the forward pass runs these linears weight-only
 // (dsl/kernels/fp8-matmul.ts matmulFp8Weights), activations unquantized.
+// quantizeFp8AtLoad makes such a checkpoint of an unquantized one, as vLLM's --quantization fp8
+// does: every linear of the decoder layers to e4m3 with one scale per tensor, max |w| / 448.
 import { fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "./convert.ts";
 import type { KeptDType, LoadedModel, LoadedTensor, ModelConfig } from "./types.ts";
+
+/** The decoder layers' linear weights (every 2-D tensor of a layer is one), which fp8 quantizes. */
+export const isDecoderLinear = (t: Pick<LoadedTensor, "name" | "shape">) => /^model\.layers\.\d+\..+\.weight$/.test(t.name) && t.shape.length === 2;
 
 const fail = (source: string, name: string, what: string) => new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${source}: tensor "${name}" ${what}`, name);
 
@@ -57,4 +62,52 @@ export function widenFp8(model: Pick<LoadedModel, "tensors">, weight: LoadedTens
     for (let k = 0; k < K; k++) out[n * K + k] = fp8Values[bits[n * K + k]] * scale;
   }
   return out;
+}
+
+const f32Bits = new Uint32Array(1);
+const f32Value = new Float32Array(f32Bits.buffer);
+
+/** f32 -> e4m3fn bits, rounding to nearest even and saturating at +-448, on the f32's bits (dsl/dtype.ts f32ToFp8e4m3Bits is the plain-arithmetic form). */
+export function fp8Bits(v: number): number {
+  f32Value[0] = v;
+  const bits = f32Bits[0];
+  const sign = (bits >>> 24) & 0x80;
+  const magnitude = bits & 0x7fffffff;
+  if (magnitude >= 0x43e00000) return sign | 0x7e;
+  // Below 2^-6 the step is 2^-9: round |v| * 2^9 to an integer (8 rounds up into the first normal, bits 0x08).
+  if (magnitude < 0x3c800000) {
+    f32Bits[0] = magnitude;
+    const scaled = f32Value[0] * 512;
+    const floor = Math.floor(scaled);
+    const rest = scaled - floor;
+    return sign | (rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor);
+  }
+  // Keep 3 of the 23 mantissa bits, rounding the 20 dropped ones to even; a carry moves into the exponent.
+  const rounded = (magnitude + 0x7ffff + ((magnitude >>> 20) & 1)) >>> 20;
+  return sign | Math.min(rounded - ((127 - 7) << 3), 0x7e);
+}
+
+/**
+ * Quantizes an unquantized checkpoint's decoder-layer linears to fp8 in place (vLLM's
+ * --quantization fp8): each becomes `<p>.weight` e4m3 and `<p>.weight_scale`, then goes through
+ * normalizeFp8 like a stored fp8 checkpoint. Weights whose inputs are not a multiple of 8 stay.
+ */
+export function quantizeFp8AtLoad(model: LoadedModel): void {
+  const { config, tensors } = model;
+  if (config.gptq || config.fp8 || config.packedWeights) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${model.source} is quantized already; --quantization fp8 quantizes f32, f16 and bf16 checkpoints`, "quantization");
+  }
+  for (const t of [...tensors.values()]) {
+    if (!isDecoderLinear(t) || t.shape[1] % 8 !== 0) continue;
+    const values = tensorToF32(t);
+    let maxAbs = 0;
+    for (let i = 0; i < values.length; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+    const scale = Math.fround(maxAbs / 448) || 1;
+    const bits = new Uint8Array(values.length);
+    for (let i = 0; i < values.length; i++) bits[i] = fp8Bits(values[i] / scale);
+    tensors.set(t.name, { name: t.name, dtype: "fp8e4m3", shape: t.shape, data: bits });
+    tensors.set(fp8ScaleName(t.name), { name: fp8ScaleName(t.name), dtype: "f32", shape: [], data: Float32Array.of(scale) });
+  }
+  config.fp8 = { quantMethod: "fp8" };
+  normalizeFp8(model.source, config, tensors);
 }

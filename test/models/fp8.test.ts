@@ -6,14 +6,19 @@
 // scales, and the next-token distributions over a 40-token prompt and a decode step agree with the
 // twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama is quant_method
 // "fp8" (per-tensor scales, static input scales left unused); qwen2 (q/k/v with biases, which stay
-// widened) is compressed-tensors with per-channel scales. Unsupported variants fail at load with
-// the file and the field.
+// widened) is compressed-tensors with per-channel scales. --quantization fp8 (quantizeFp8AtLoad)
+// turns the unquantized llama into the very bytes and scales the writer's per-tensor checkpoint
+// holds (its e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's works on the bits), and
+// runs on the fp8 matmul like it. Unsupported variants fail at load with the file and the field.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { f32ToFp8e4m3Bits, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
 import { writeRandomFp8Model } from "../../models/random/fp8.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { fp8Bits, quantizeFp8AtLoad } from "../../runtime/loader/fp8.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
 import { assertMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
@@ -36,6 +41,32 @@ for (const [arch, quantMethod] of [["llama", "fp8"], ["qwen2", "compressed-tenso
     await assertMatchesTwin(quantized, model.widenedDir, arch, "fp8 matmul");
   });
 }
+
+test("the loader's e4m3 rounding on the bits equals the plain arithmetic one", () => {
+  const values: number[] = [0, -0, 448, -448, 449, 464, 465, 1e9, -1e9, 2 ** -6, 2 ** -9, 2 ** -10, 3 * 2 ** -11, 2 ** -30];
+  for (let bits = 0; bits < 0x7e; bits++) {
+    const v = fp8e4m3BitsToF32(bits);
+    const next = fp8e4m3BitsToF32(bits + 1);
+    // Every value, the midpoints to the next (ties to even) and a hair either side of them.
+    for (const x of [v, (v + next) / 2, Math.fround((v + next) / 2 * (1 + 2 ** -20)), Math.fround((v + next) / 2 * (1 - 2 ** -20))]) values.push(x, -x);
+  }
+  let seed = 5;
+  for (let i = 0; i < 20000; i++) values.push(Math.fround(((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 2 ** ((i % 40) - 20)));
+  for (const v of values) assert.is(fp8Bits(v), f32ToFp8e4m3Bits(Math.fround(v)), `${v}`);
+});
+
+test("--quantization fp8 quantizes the unquantized llama at load to the per-tensor checkpoint's bytes, and runs it on the fp8 matmul", async () => {
+  const online = await loadModel(join(workDir, "llama", "source"));
+  quantizeFp8AtLoad(online);
+  const stored = await loadModel(llamaDir);
+  assert.equal(online.config.packedWeights, stored.config.packedWeights);
+  for (const name of Object.keys(stored.config.packedWeights ?? {})) {
+    assert.equal(online.tensors.get(name)!.data, stored.tensors.get(name)!.data, name);
+    assert.equal(online.tensors.get(`${name}_scale`)!.data, stored.tensors.get(`${name}_scale`)!.data, `${name}_scale`);
+  }
+  await assertMatchesTwin(online, join(workDir, "llama", "widened"), "llama quantized at load", "fp8 matmul");
+  assert.throws(() => quantizeFp8AtLoad(stored), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && /is quantized already/.test(e.message));
+});
 
 test("unsupported fp8 variants and fp8 tensors without a quantization_config fail at load, naming the file and the field", async () => {
   const quantization = (patch: Record<string, unknown>) => (c: Record<string, unknown>) => void (c.quantization_config = { ...(c.quantization_config as object), ...patch });

@@ -29,4 +29,10 @@ test("a utilization outside (0, 1] names the flag", () => {
   }
 });
 
+test("--quantization fp8 reaches the options; other methods name the flag", () => {
+  assert.is(options("--model", "m", "--quantization", "fp8").quantization, "fp8");
+  assert.is(options("--model", "m").quantization, undefined);
+  assert.throws(() => options("--model", "m", "--quantization", "awq"), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "quantization" && /not supported \(fp8 is\)/.test(e.message));
+});
+
 test.run();
