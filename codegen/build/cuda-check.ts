@@ -100,11 +100,11 @@ function writeUnit(unit: CudaCheckUnit, outDir: string): string {
 const llamaLinears = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
 const layerLinearNames = (config: ModelConfig) => Array.from({ length: config.numHiddenLayers }, (_, l) => llamaLinears.map((m) => `model.layers.${l}.${m}.weight`)).flat();
 
-/** A Q8_0 GGUF's llama: every linear weight (and the tied LM head) left in its blocks. */
+/** A Q8_0 GGUF's llama: every linear weight (and the tied LM head) left in its blocks, f16 as the loader says for such a file. */
 function q8_0Llama(): ModelConfig {
   const config = architectureConfig("llama");
   const names = [...layerLinearNames(config), "model.embed_tokens.weight", "lm_head.weight"];
-  return { ...config, torchDtype: "float32", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
+  return { ...config, torchDtype: "float16", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
 }
 
 /** An fp8 checkpoint's llama: every linear of the decoder layers fp8, the LM head bf16. */

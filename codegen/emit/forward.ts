@@ -103,7 +103,8 @@ export interface ForwardProgram {
   cudaSource: string;
   kernels: KernelIR[];
   weights: WeightSpec[];
-  buffers: { rows: "T" | "L"; bytesPerRow: number }[];
+  /** rows "T": one row per token, "L": per logits row, "W": one row (the quantized linears' weights as W). */
+  buffers: { rows: "T" | "L" | "W"; bytesPerRow: number }[];
 }
 
 /** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
@@ -172,6 +173,39 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     }
     for (const [rows, bytesPerRow] of castBytes) castSlot.set(rows, buffers.push({ rows, bytesPerRow }) - 1);
   }
+  // GPU plan over f16/bf16 weights: one buffer holding the largest quantized linear's weights in W.
+  const weightNameOf = (id: number) => {
+    const w = byId.get(id)!;
+    return w.op === "weight" ? w.name : "";
+  };
+  const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
+  const weightSlot = tensorCores && quantizedBytes.length > 0 ? buffers.push({ rows: "W", bytesPerRow: Math.max(...quantizedBytes) }) - 1 : undefined;
+  /** A quantized linear's kernels: its own matmul over x, and writing its weights out in W. */
+  const quantizedLinear = (packed: WeightFormat, name: string, N: number, K: number) => {
+    type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string];
+    const part = (packedAs: WeightSpec["packed"], dims: number[]) => ({ ptr: weightRef(name, { packed: packedAs }), dims: dims.map(String) });
+    if (packed === "gptq") {
+      const G = cfg.gptqGroupSize ?? K;
+      const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
+      return {
+        matmul: (x: Arg, y: Arg): LaunchArgs => ["int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, y], [], `linear ${name} (gptq int4)`],
+        dequantize: (wh: Arg): LaunchArgs => ["int4-matmul", "dequantizeInt4", { dtypes: { H: W, S: "f16" }, consts: { K, G } }, [...tensors, wh], [], `linear ${name}: gptq int4 weights as ${W}`],
+      };
+    }
+    if (packed === "fp8e4m3") {
+      const tensors = [part(packed, [N, K]), part("fp8.scale", [N])];
+      return {
+        matmul: (x: Arg, y: Arg): LaunchArgs => ["fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights)`],
+        dequantize: (wh: Arg): LaunchArgs => ["fp8-matmul", "dequantizeFp8Weights", { dtypes: { H: W }, consts: { K } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
+      };
+    }
+    const blocks = part(packed, [N, (K / packedFormats[packed].valuesPerBlock) * packedFormats[packed].bytesPerBlock]);
+    const suffix = packed === "q8_0" ? "Q8_0" : "Q4_0";
+    return {
+      matmul: (x: Arg, y: Arg): LaunchArgs => ["gguf-matmul", `matmul${suffix}`, { dtypes: { A }, consts: { K } }, [x, blocks, y], [], `linear ${name} (${packed} blocks)`],
+      dequantize: (wh: Arg): LaunchArgs => ["gguf-matmul", `dequantize${suffix}`, { dtypes: { H: W }, consts: { K } }, [blocks, wh], [], `linear ${name}: ${packed} blocks as ${W}`],
+    };
+  };
   // GPU plan: one buffer for split-K decode attention's partials (max, sum, output per split).
   const attentionHeads = g.nodes.flatMap((n) => (n.op === "pagedAttention" ? [byId.get(n.q)!.value.inner[0]] : []));
   const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
@@ -223,25 +257,32 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `linear %${n.value.id}: the weight must be a model parameter, got %${n.weight}`);
         const N = Number(w.value.rows);
         const bias = n.bias === null ? [] : [view(n.bias)];
-        // GGUF blocks stay as they are on either plan (the block kernels have no bias form: a
-        // linear with a bias reads its weight widened).
+        const count = x.dims[0];
+        const rows = byId.get(n.x)!.value.rows;
+        const slot = cfg.kernelPlan === "gpu" && (rows === "T" || rows === "L") ? castSlot.get(rows) : undefined;
+        /** From gpuTensorCoreRows rows: x cast to W into its buffer, then the tensor-core matmul over `weight` (W [N, K]). */
+        const tensorCoreMatmul = (xh: Arg, weight: Arg, label: string) => {
+          const when = `${count} >= ${gpuTensorCoreRows}`;
+          launch("elementwise", "castRows", { dtypes: { A, H: W }, consts: { N: K } }, [x, xh], [], `linear ${w.name}: x as ${W}`, when);
+          const mma = (TM: number, tile: string) => launch("matmul-mma", n.bias === null ? "matmulMma" : "matmulBiasMma", { dtypes: { H: W, A }, consts: { K, TM } }, [xh, weight, ...bias, out()], [], label, tile);
+          mma(32, `${when} && ${count} <= ${gpuNarrowTileRows}`);
+          mma(64, `${count} > ${gpuNarrowTileRows}`);
+        };
+        // Quantized weights (GGUF blocks, GPTQ, fp8) stay as they are (the quantized kernels have
+        // no bias form: a linear with a bias reads its weight widened). Under gpuTensorCoreRows rows
+        // their own GEMV-shaped kernel reads them; from there on the step writes them out in W
+        // once, into the weight buffer, for the tensor-core matmul.
         const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;
-        if (packed === "gptq") {
-          const G = cfg.gptqGroupSize ?? K;
-          const part = (name: GptqPart, dims: number[]) => ({ ptr: weightRef(w.name, { packed: name }), dims: dims.map(String) });
-          const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
-          launch("int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, out()], [], `linear ${w.name} (gptq int4)`);
-          break;
-        }
-        if (packed === "fp8e4m3") {
-          const weight = { ptr: weightRef(w.name, { packed }), dims: [String(N), String(K)] };
-          const scales = { ptr: weightRef(w.name, { packed: "fp8.scale" }), dims: [String(N)] };
-          launch("fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, weight, scales, out()], [], `linear ${w.name} (fp8 weights)`);
-          break;
-        }
         if (packed) {
-          const blocks = { ptr: weightRef(w.name, { packed }), dims: [String(N), String((K / packedFormats[packed].valuesPerBlock) * packedFormats[packed].bytesPerBlock)] };
-          launch("gguf-matmul", packed === "q8_0" ? "matmulQ8_0" : "matmulQ4_0", { dtypes: { A }, consts: { K } }, [x, blocks, out()], [], `linear ${w.name} (${packed} blocks)`);
+          const format = quantizedLinear(packed, w.name, N, K);
+          if (slot === undefined || weightSlot === undefined) {
+            launch(...format.matmul(x, out()));
+            break;
+          }
+          const wh = { ptr: `a.buffers[${weightSlot}]`, dims: [String(N), String(K)] };
+          launch(...format.matmul(x, out()), `${count} < ${gpuTensorCoreRows}`);
+          launch(...format.dequantize(wh), `${count} >= ${gpuTensorCoreRows}`);
+          tensorCoreMatmul({ ptr: `a.buffers[${slot}]`, dims: x.dims }, wh, `linear ${w.name} on tensor cores (${packed} weights as ${W})`);
           break;
         }
         if (cfg.kernelPlan === "cpu") {
@@ -249,8 +290,6 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);
           break;
         }
-        const rows = byId.get(n.x)!.value.rows;
-        const slot = rows === "T" || rows === "L" ? castSlot.get(rows) : undefined;
         const weight = { ptr: weightRef(w.name), dims: [String(N), String(K)] };
         const [file, name] = K % 8 === 0 ? ["matmul-decode", n.bias === null ? "matmulDecode" : "matmulBiasDecode"] : ["matmul", n.bias === null ? "matmul" : "matmulBias"];
         const gemv = (when?: string) => launch(file, name, { dtypes: { A, W }, consts: { K } }, [x, weight, ...bias, out()], [], `linear ${w.name}`, when);
@@ -258,13 +297,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           gemv();
           break;
         }
-        const count = x.dims[0];
-        const xh = { ptr: `a.buffers[${slot}]`, dims: x.dims };
         gemv(`${count} < ${gpuTensorCoreRows}`);
-        launch("elementwise", "castRows", { dtypes: { A, H: W }, consts: { N: K } }, [x, xh], [], `linear ${w.name}: x as ${W}`, `${count} >= ${gpuTensorCoreRows}`);
-        const mma = (TM: number, when: string) => launch("matmul-mma", n.bias === null ? "matmulMma" : "matmulBiasMma", { dtypes: { H: W, A }, consts: { K, TM } }, [xh, weight, ...bias, out()], [], `linear ${w.name} on tensor cores`, when);
-        mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
-        mma(64, `${count} > ${gpuNarrowTileRows}`);
+        tensorCoreMatmul({ ptr: `a.buffers[${slot}]`, dims: x.dims }, weight, `linear ${w.name} on tensor cores`);
         break;
       }
       case "slice":
@@ -333,7 +367,7 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, activation: Float
     for (const id of [...inputsOf(n), n.value.id]) lastUse.set(rootOf(id), Math.max(lastUse.get(rootOf(id)) ?? -1, i));
   });
   const slotOf = new Map<number, number>();
-  const buffers: { rows: "T" | "L"; bytesPerRow: number }[] = [];
+  const buffers: ForwardProgram["buffers"] = [];
   const free: number[] = [];
   const output = rootOf(g.output);
   g.nodes.forEach((n, i) => {
@@ -353,7 +387,7 @@ function planBuffers(g: Graph, rootOf: (id: number) => number, activation: Float
 }
 
 /** The forward pass's source; `locals` are C++ statements before the first launch (values the launches share). */
-function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: { rows: "T" | "L"; bytesPerRow: number }[], g: Graph, locals: string[], target: "cpu" | "cuda"): string {
+function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], buffers: ForwardProgram["buffers"], g: Graph, locals: string[], target: "cpu" | "cuda"): string {
   const cuda = target === "cuda";
   const body = launches.map((l, i) => {
     const dims = l.pointers.flatMap((p) => p.dims);
@@ -373,7 +407,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
     ``,
     ...[...new Set(launches.map((l) => l.kernel.symbol))].map((s) => `extern "C" void ${s}(void* const*, const double*, const int64_t*${cuda ? ", cudaStream_t" : ""});`),
     ``,
-    `extern "C" const tsv::BufferSpec tsv_model_buffers[] = {${buffers.map((b) => `{${b.rows === "T" ? 0 : 1}, ${b.bytesPerRow}}`).join(", ")}, {0, 0}};`,
+    `extern "C" const tsv::BufferSpec tsv_model_buffers[] = {${buffers.map((b) => `{${{ T: 0, L: 1, W: 2 }[b.rows]}, ${b.bytesPerRow}}`).join(", ")}, {0, 0}};`,
     `extern "C" const size_t tsv_model_buffer_count = ${buffers.length};`,
     `extern "C" const char* const tsv_model_weight_names[] = {${weightNames.map((w) => JSON.stringify(w)).join(", ")}, nullptr};`,
     `extern "C" const size_t tsv_model_weight_count = ${weightNames.length};`,

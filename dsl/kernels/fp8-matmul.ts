@@ -8,6 +8,8 @@
 // per-tensor scale repeated), as vLLM runs such checkpoints on GPUs without fp8 tensor cores. Its
 // shape is matmulDecode's (dsl/kernels/matmul-decode.ts): one program per output column, each
 // thread 8 consecutive k, which the CUDA emitter reads as one 8-byte load. K is a multiple of 8.
+// dequantizeFp8Weights writes the weights those stand for, w[n, k] * wScale[n], in a float dtype:
+// steps of many rows read them so with the tensor-core matmul (dsl/kernels/matmul-mma.ts).
 import { forEach, idiv, kernel, pid, reduceSum, type Const, type f32, type Float, type Global } from "../index.ts";
 
 export const quantizeFp8 = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
@@ -34,5 +36,15 @@ export const matmulFp8Weights = kernel({ grid: (x, w) => [w.dim(0)], work: (x, w
     for (let t = 0; t < x.dim(0); t++) {
       out.put(t, n, reduceSum(idiv(K, 8), (c) => reduceSum(8, (j) => x.at(t, c * 8 + j) * w.at(n, c * 8 + j))) * scale);
     }
+  },
+);
+
+export const dequantizeFp8Weights = kernel({ grid: (w) => [w.dim(0)], threads: 128 })(
+  function dequantizeFp8Weights<H extends Float>(w: Global<"fp8e4m3", ["N", "K"]>, wScale: Global<"f32", ["N"]>, out: Global<H, ["N", "K"]>, K: Const) {
+    const n = pid(0);
+    const scale = wScale.at(n);
+    forEach(K, (k) => {
+      out.put(n, k, w.at(n, k) * scale);
+    });
   },
 );

@@ -8,6 +8,8 @@
 // along N in the order 0 2 4 6 1 3 5 7 and is repacked to this layout at load.
 // One thread per output column (128 columns per program), so a warp reads 32 consecutive words of
 // a qweight row: the coalesced GEMV shape for decode on GPUs. K is a multiple of G, G of 8.
+// dequantizeInt4 writes the weights those stand for in Hugging Face layout [N, K], in a float dtype:
+// steps of many rows read them so with the tensor-core matmul (dsl/kernels/matmul-mma.ts).
 import { cdiv, f32, forEach, idiv, kernel, min, pid, reduceSum, type Const, type Float, type Global } from "../index.ts";
 
 export const matmulInt4 = kernel({ grid: (x, qweight) => [x.dim(0), cdiv(qweight.dim(1), 128)], threads: 128 })(
@@ -30,6 +32,19 @@ export const matmulInt4 = kernel({ grid: (x, qweight) => [x.dim(0), cdiv(qweight
         acc += part * scales.at(g, n);
       }
       out.put(t, n, acc);
+    });
+  },
+);
+
+export const dequantizeInt4 = kernel({ grid: (qweight) => [qweight.dim(1)], threads: 128 })(
+  function dequantizeInt4<H extends Float, S extends Float>(
+    qweight: Global<"i32", ["K8", "N"]>, scales: Global<S, ["KG", "N"]>, qzeros: Global<"i32", ["KG", "N8"]>, out: Global<H, ["N", "K"]>, K: Const, G: Const,
+  ) {
+    const n = pid(0);
+    forEach(K, (k) => {
+      const g = idiv(k, G);
+      const zero = (qzeros.at(g, idiv(n, 8)) >> (4 * (n % 8))) & 15;
+      out.put(n, k, f32(((qweight.at(idiv(k, 8), n) >> (4 * (k % 8))) & 15) - zero) * scales.at(g, n));
     });
   },
 );

@@ -1,7 +1,7 @@
 // The ModelRunner backed by a compiled model: weights live in JS typed arrays referenced (not
 // copied) by the native Model object, which owns the KV cache and runs one forward per step.
 import { loadAddon } from "../../codegen/build/load-addon.ts";
-import type { WeightSpec } from "../../codegen/emit/forward.ts";
+import type { ForwardProgram, WeightSpec } from "../../codegen/emit/forward.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import { maxLogitEditsPerRow, type DeviceSampling, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";
@@ -65,7 +65,7 @@ export interface ModelArtifact {
   blockSize: number;
   rotaryDim: number;
   /** The forward's activation buffers (ForwardProgram.buffers), for sizing device memory. */
-  buffers?: { rows: "T" | "L"; bytesPerRow: number }[];
+  buffers?: ForwardProgram["buffers"];
 }
 
 export class CompiledModelRunner implements ModelRunner {
@@ -132,7 +132,7 @@ export class CompiledModelRunner implements ModelRunner {
     const maxTokens = this.options.maxNumBatchedTokens;
     const maxLogitRows = this.options.maxLogitRows ?? maxTokens;
     const weights = this.weights.flat().reduce((a, w) => a + w.byteLength, 0);
-    const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * (b.rows === "T" ? maxTokens : maxLogitRows), 0);
+    const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * { T: maxTokens, L: maxLogitRows, W: 1 }[b.rows], 0);
     // Sampling: 8 columns of maxSampleRows + 1 (model.cc), and 4 bytes for each of an edit's 4 fields.
     const sampling = 4 * 8 * (this.maxSampleRows + 1) + 16 * this.maxSampleRows * maxLogitEditsPerRow;
     const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize + sampling;

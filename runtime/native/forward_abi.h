@@ -51,7 +51,8 @@ struct ForwardArgs {
   void* afterLaunchContext;
 };
 
-// rows: 0 = one row per token (sized by maxNumBatchedTokens), 1 = one per logits row.
+// rows: 0 = one row per token (sized by maxNumBatchedTokens), 1 = one per logits row, 2 = one row
+// (the GPU plan's quantized linears' weights, written out for the tensor-core matmul).
 struct BufferSpec {
   int rows;
   int64_t bytesPerRow;

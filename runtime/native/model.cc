@@ -114,7 +114,8 @@ class Model : public Napi::ObjectWrap<Model> {
     }
     for (size_t b = 0; b < tsv_model_buffer_count; b++) {
       const auto& spec = tsv_model_buffers[b];
-      owned_.push_back(tsv::deviceBuffer((size_t)(spec.bytesPerRow * (spec.rows == 0 ? maxTokens_ : maxLogitRows_))));
+      const int64_t rows = spec.rows == 0 ? maxTokens_ : spec.rows == 1 ? maxLogitRows_ : 1;
+      owned_.push_back(tsv::deviceBuffer((size_t)(spec.bytesPerRow * rows)));
       if (!owned_.back()) { outOfMemory(env, "activation buffers"); return; }
       buffers_.push_back(owned_.back().get());
     }

@@ -2,16 +2,18 @@
 // loader's dequantizer, runtime/loader/gguf-quants.ts, then a float64 matmul), GPTQ int4 with
 // group scales and packed zeros (the oracle unpacks with its own loop), and FP8 e4m3 W8A8 with
 // per-tensor scales (oracle: float64 over the fp8-rounded operands), and the weight-only fp8 matmul
-// with a scale per output (oracle: float64 over x and the scaled fp8 weights). Compiled and emulated kernels
+// with a scale per output (oracle: float64 over x and the scaled fp8 weights). Each format's
+// dequantize kernel writes exactly the weights its matmul stands for, rounded once to the output
+// dtype (oracles: the loader's GGUF dequantizer, the unpacked GPTQ values, fp8 times scale). Compiled and emulated kernels
 // are checked against the DSL reference too.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { f32ToF16Bits, float8e4m3 } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
-import { matmulFp8, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
-import { matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
-import { matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
-import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeFp8Weights, matmulFp8, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
+import { dequantizeQ4_0, dequantizeQ8_0, matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
+import { dequantizeInt4, matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
+import { dequantizeQ4_0 as loaderQ4_0, dequantizeQ8_0 as loaderQ8_0 } from "../../runtime/loader/gguf-quants.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
@@ -26,6 +28,12 @@ const specs: KernelSpec[] = [
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "quantizeFp8", spec: { dtypes: { A }, consts: {} } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8", spec: { dtypes: { A }, consts: { K } } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8Weights", spec: { dtypes: { A }, consts: { K } } },
+  ]),
+  ...floats.flatMap((H): KernelSpec[] => [
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "dequantizeFp8Weights", spec: { dtypes: { H }, consts: { K } } },
+    { file: "dsl/kernels/gguf-matmul.ts", exportName: "dequantizeQ8_0", spec: { dtypes: { H }, consts: { K } } },
+    { file: "dsl/kernels/gguf-matmul.ts", exportName: "dequantizeQ4_0", spec: { dtypes: { H }, consts: { K } } },
+    { file: "dsl/kernels/int4-matmul.ts", exportName: "dequantizeInt4", spec: { dtypes: { H, S: H === "f32" ? "f16" : H }, consts: { K, G } } },
   ]),
 ];
 const { irs, native } = buildKernels("test_quant_matmul", specs);
@@ -58,7 +66,47 @@ function gptqWeights(S: F) {
   return { qweight, qzeros, scales, weight: (n: number, k: number) => (q[k][n] - zeros[Math.floor(k / G)][n]) * scales.at(Math.floor(k / G), n) };
 }
 
+/** The dequantize kernels: [N, K] in H from each format, against the values the format stands for. */
+function dequantizeTest(ir: (typeof irs)[number]): void {
+  const H = (ir.params.find((p) => p.name === "out") as { dtype: F }).dtype;
+  const expect = (value: (n: number, k: number) => number) => {
+    const values = new Global(H, [N, K]);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) values.put(n, k, value(n, k));
+    return values;
+  };
+  const exact = { abs: 0, rel: 0 };
+  test(`${ir.symbol}: the weights the format stands for, rounded once to ${H}`, () => {
+    const out = new Global(H, [N, K]);
+    let args: (Global | number)[];
+    let expected: Global;
+    if (ir.name === "dequantizeFp8Weights") {
+      const w = randomGlobal("fp8e4m3", [N, K], 300);
+      const wScale = new Global("f32", [N], Float32Array.from({ length: N }, (_, n) => 0.0013 * (1 + n)));
+      args = [w, wScale, out, K];
+      expected = expect((n, k) => Math.fround(w.at(n, k) * wScale.at(n)));
+    } else if (ir.name === "dequantizeInt4") {
+      const { qweight, qzeros, scales, weight } = gptqWeights((ir.params[1] as { dtype: F }).dtype);
+      args = [qweight, scales, qzeros, out, K, G];
+      expected = expect(weight);
+    } else {
+      const q8 = ir.name === "dequantizeQ8_0";
+      const { bytes, global: w } = ggufWeights(q8 ? 34 : 18);
+      const dense = q8 ? loaderQ8_0(bytes) : loaderQ4_0(bytes);
+      args = [w, out, K];
+      expected = expect((n, k) => dense[n * K + k]);
+    }
+    const def = { dequantizeFp8Weights, dequantizeInt4, dequantizeQ8_0, dequantizeQ4_0 }[ir.name as "dequantizeQ8_0"];
+    checkAgainstReference(def, ir, native(ir), args, exact, { emulate: H === "bf16" });
+    runReference(def, args);
+    assertClose(out, expected, exact, `${ir.symbol} reference`);
+  });
+}
+
 for (const ir of irs) {
+  if (ir.name.startsWith("dequantize")) {
+    dequantizeTest(ir);
+    continue;
+  }
   const A = outDtype(ir);
   for (const T of [1, 3]) {
     const emulate = T === 3 && A === "f32";
@@ -69,7 +117,7 @@ for (const ir of irs) {
         const x = randomGlobal(A, [T, K]);
         const def = q8 ? matmulQ8_0 : matmulQ4_0;
         checkAgainstReference(def, ir, native(ir), [x, w, new Global(A, [T, N]), K], tolerance[A], { emulate });
-        const dense = q8 ? dequantizeQ8_0(bytes) : dequantizeQ4_0(bytes);
+        const dense = q8 ? loaderQ8_0(bytes) : loaderQ4_0(bytes);
         const out = new Global(A, [T, N]);
         runReference(def, [x, w, out, K]);
         assertClose(out, float64Matmul(x, N, (n, k) => dense[n * K + k], A), tolerance[A], `${ir.symbol} reference vs dequantized`);

@@ -6,7 +6,9 @@
 // scales, and the next-token distributions over a 40-token prompt and a decode step agree with the
 // twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama is quant_method
 // "fp8" (per-tensor scales, static input scales left unused); qwen2 (q/k/v with biases, which stay
-// widened) is compressed-tensors with per-channel scales. --quantization fp8 (quantizeFp8AtLoad)
+// widened) is compressed-tensors with per-channel scales. With bf16 weights, steps of 16 rows or
+// more write each fp8 linear's weights out in bf16 for the tensor-core matmul: a prompt's logits
+// then equal the bf16 twin's exactly. --quantization fp8 (quantizeFp8AtLoad)
 // turns the unquantized llama into the very bytes and scales the writer's per-tensor checkpoint
 // holds (its e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's works on the bits), and
 // runs on the fp8 matmul like it. Unsupported variants fail at load with the file and the field.
@@ -21,7 +23,7 @@ import { TsvllmError } from "../../runtime/errors.ts";
 import { fp8Bits, quantizeFp8AtLoad } from "../../runtime/loader/fp8.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
-import { assertMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
+import { assertMatchesTwin, assertPrefillMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-"));
 let llamaDir = "";
@@ -39,6 +41,8 @@ for (const [arch, quantMethod] of [["llama", "fp8"], ["qwen2", "compressed-tenso
     const fp8 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(/\/\/ linear \S+ \(fp8 weights\)/g) ?? [];
     assert.is(fp8.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the fp8 matmul");
     await assertMatchesTwin(quantized, model.widenedDir, arch, "fp8 matmul");
+    const source = await assertPrefillMatchesTwin(quantized, model.widenedDir, arch);
+    assert.is(source.match(/\/\/ linear \S+: fp8 weights as bf16/g)?.length, fp8.length, "from 16 rows each fp8 linear's weights are written out in bf16");
   });
 }
 

@@ -7,7 +7,9 @@
 // values the blocks decode to: next-token distributions at 64 positions (48 in one step, then 16
 // decode steps) agree within 1e-5. llama.cpp on the block file itself quantizes its activations to
 // 8 bits for these formats, so it only agrees to about 2e-2; that is checked too, as evidence that
-// both read the blocks alike. qwen2's q/k/v carry biases and stay widened.
+// both read the blocks alike. qwen2's q/k/v carry biases and stay widened. With bf16 weights, steps
+// of 16 rows or more write the blocks out in bf16 for the tensor-core matmul: a prompt's logits
+// then equal those of the widened file run in bf16, exactly.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +22,7 @@ import { planModel } from "../../runtime/model/compile-model.ts";
 import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { openOracle } from "../oracles/llamacpp.ts";
 import { SingleSequence, softmax } from "../support/model-driver.ts";
+import { assertPrefillMatchesTwin } from "../support/quantized-twin.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gguf-blocks-"));
 const story =
@@ -44,9 +47,10 @@ for (const [arch, quant, kernelPlan] of [["llama", "q8_0", "gpu"], ["llama", "q4
     const source = planModel(loaded.config, { kernelPlan }).source;
     const kernel = quant === "q8_0" ? "matmulQ8_0" : "matmulQ4_0";
     const layers = loaded.config.numHiddenLayers;
-    const linears = [...source.matchAll(/\/\/ linear (\S+)( \(q\d_0 blocks\))?/g)];
-    const onBlocks = linears.filter((m) => m[2] !== undefined);
-    const widenedNames = new Set(linears.filter((m) => m[2] === undefined).map((m) => m[1].replace(/:$/, "")));
+    const linears = [...source.matchAll(/\/\/ linear ([^\s:]+)(.*)/g)];
+    const onBlocks = linears.filter((m) => / \(q\d_0 blocks\)$/.test(m[2]));
+    const blockNames = new Set(linears.filter((m) => /q\d_0/.test(m[2])).map((m) => m[1]));
+    const widenedNames = new Set(linears.map((m) => m[1]).filter((name) => !blockNames.has(name)));
     if (kernelPlan === "cpu") {
       assert.is(onBlocks.length, 0, "the CPU plan widens the blocks into its panels");
     } else {
@@ -91,6 +95,15 @@ test("a weight compiled as blocks of one format but stored in another is an erro
     assert.is((e as TsvllmError).code, "TSVLLM_ERR_MODEL_FILE");
     assert.is((e as TsvllmError).param, name);
     assert.match((e as TsvllmError).message, `tensor "${name}" (or the checkpoint tensors it is fused from) is not all q4_0 blocks`);
+  }
+});
+
+test("bf16 weights under the GPU plan: from 16 rows the blocks are written out in bf16 for the tensor-core matmul, giving the widened file's logits", async () => {
+  for (const quant of ["q8_0", "q4_0"]) {
+    const dir = join(workDir, `llama-${quant}-gpu`);
+    const loaded = await loadModel(join(dir, "blocks", "model.gguf"));
+    const source = await assertPrefillMatchesTwin(loaded, join(dir, "widened", "model.gguf"), `llama ${quant}`);
+    assert.is(source.match(new RegExp(`// linear \\S+: ${quant} blocks as bf16`, "g"))?.length, loaded.config.numHiddenLayers * 4 + 1, "every layer's linears and the LM head");
   }
 });
 

@@ -17,7 +17,7 @@ import { writeRandomGptqModel } from "../../models/random/gptq.ts";
 import type { QuantizedTwin } from "../../models/random/quantized-twin.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
-import { assertMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
+import { assertMatchesTwin, assertPrefillMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gptq-"));
 const models = new Map<string, QuantizedTwin>();
@@ -32,6 +32,8 @@ for (const [arch, groupSize, checkpointFormat] of [["llama", 32, "gptq"], ["qwen
     const int4 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(/\/\/ linear \S+ \(gptq int4\)/g) ?? [];
     assert.is(int4.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the int4 kernel");
     await assertMatchesTwin(quantized, model.widenedDir, arch, "int4 kernel");
+    const source = await assertPrefillMatchesTwin(quantized, model.widenedDir, arch);
+    assert.is(source.match(/\/\/ linear \S+: gptq int4 weights as bf16/g)?.length, int4.length, "from 16 rows each int4 linear's weights are written out in bf16");
   });
 }
 

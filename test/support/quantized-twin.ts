@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import type { LoadedModel } from "../../runtime/loader/types.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
 import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { SingleSequence, softmax } from "./model-driver.ts";
 
@@ -34,6 +35,26 @@ export async function assertMatchesTwin(quantized: LoadedModel, widenedDir: stri
   console.log(`  ${label}: max |Δp| ${onKernel.toExponential(2)} on the ${kernel}, ${widened.toExponential(2)} widened at load`);
   assert.ok(onKernel < 1e-5, `${kernel}: ${onKernel}`);
   assert.ok(widened < 1e-6, `widened: ${widened}`);
+}
+
+/**
+ * Under the GPU kernel plan with bf16 weights, a 40-token prompt takes the tensor-core matmul: each
+ * quantized linear's weights are first written out in bf16 (the format's dequantize kernel), the
+ * very values the twin's f32 weights round to, so every prompt position's logits equal the twin's.
+ * Returns the forward pass's source, for counting its launches.
+ */
+export async function assertPrefillMatchesTwin(quantized: LoadedModel, widenedDir: string, label: string): Promise<string> {
+  const prefill = (model: LoadedModel) => {
+    const runner = createModelRunner(model, { maxNumBatchedTokens: 64, threads: 1, dtype: "bf16", kernelPlan: "gpu" });
+    runner.initializeKvCache(8, 16);
+    return new SingleSequence(runner, 16, 8).feed(prompt, true);
+  };
+  const twin = prefill(await loadModel(widenedDir));
+  const onTensorCores = prefill(quantized);
+  const diff = onTensorCores.reduce((m, v, i) => Math.max(m, Math.abs(v - twin[i])), 0);
+  console.log(`  ${label}: bf16 prefill on the tensor-core matmul, max |Δ logit| ${diff} from the twin's`);
+  assert.is(diff, 0);
+  return planModel(quantized.config, { kernelPlan: "gpu", dtype: "bf16" }).source;
 }
 
 /** Loads the checkpoint in `dir` after editing its config.json (restored afterwards), expecting a TsvllmError. */
