@@ -20,6 +20,7 @@ export const engineFlags = {
   seed: { type: "string" },
   "tensor-parallel-size": { type: "string" },
   quantization: { type: "string" },
+  "kv-cache-dtype": { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -37,9 +38,12 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   const dtypeNames: Record<string, LLMOptions["dtype"]> = { auto: "auto", float32: "float32", float: "float32", float16: "float16", half: "float16", bfloat16: "bfloat16" };
   const dtype = dtypeNames[values.dtype ?? "auto"];
   if (!dtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--dtype must be auto, float32, float16 or bfloat16; got "${values.dtype}"`, "dtype");
+  const kvCacheDtype = dtypeNames[values["kv-cache-dtype"] ?? "auto"];
+  if (!kvCacheDtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--kv-cache-dtype must be auto, float32, float16 or bfloat16 (fp8 caches are not supported yet); got "${values["kv-cache-dtype"]}"`, "kv-cache-dtype");
   const options: LLMOptions = {
     model: values.model,
     dtype,
+    kvCacheDtype,
     device,
     blockSize: intFlag(values["block-size"], "block-size", 16),
     maxNumSeqs: intFlag(values["max-num-seqs"], "max-num-seqs", 256),

@@ -17,11 +17,18 @@ export interface ModelDTypes {
   kvCache: Float;
 }
 
-/** dtype "auto" on CPU: f32 checkpoints stay f32; bf16/f16 weights stay as stored, computed in f32. */
-export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto"): ModelDTypes {
+/**
+ * dtype "auto": f32 checkpoints stay f32; bf16/f16 weights stay as stored, computed in f32.
+ * kvCacheDtype "auto" (vLLM's kv_cache_dtype): the weights' dtype under the GPU kernel plan, as
+ * vLLM keeps the cache in the model's dtype, halving a 16-bit model's cache against f32; f32
+ * under the CPU plan, whose decode is bound by reading the weights rather than the cache, and
+ * whose parity with llama.cpp is checked against its f32 cache.
+ */
+export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto", kernelPlan: "cpu" | "gpu" = "cpu", kvCacheDtype: "auto" | Float = "auto"): ModelDTypes {
   const stored: Float = config.torchDtype === "bfloat16" ? "bf16" : config.torchDtype === "float16" ? "f16" : "f32";
   const weight = dtype === "auto" ? stored : dtype;
-  return { activation: "f32", weight, kvCache: "f32" };
+  const kvCache = kvCacheDtype !== "auto" ? kvCacheDtype : kernelPlan === "gpu" ? weight : "f32";
+  return { activation: "f32", weight, kvCache };
 }
 
 export interface CompiledModel {
@@ -38,6 +45,8 @@ export interface CompileOptions {
   target?: "cpu" | "cuda";
   /** The kernel plan (ForwardConfig.kernelPlan); the target's own unless a test runs the GPU plan on CPU. */
   kernelPlan?: "cpu" | "gpu";
+  /** The KV cache's dtype (resolveDTypes). */
+  kvCacheDtype?: "auto" | Float;
   onProgress?: (m: string) => void;
 }
 
@@ -73,12 +82,12 @@ export interface PlannedModel {
 /** Traces the architecture, runs the graph passes and emits the forward pass, building nothing. */
 export function planModel(config: ModelConfig, options: CompileOptions = {}): PlannedModel {
   const target = options.target ?? "cpu";
-  const dtypes = resolveDTypes(config, options.dtype);
+  const kernelPlan = options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu");
+  const dtypes = resolveDTypes(config, options.dtype, kernelPlan, options.kvCacheDtype);
   const blockSize = options.blockSize ?? 16;
   const model = buildModel(config);
   const graph = runGraphPasses(trace(model, dtypes.activation));
   const rotaryDim = Math.round(config.headDim * config.partialRotaryFactor);
-  const kernelPlan = options.kernelPlan ?? (target === "cuda" ? "gpu" : "cpu");
   const program = emitForward(graph, {
     modelName: config.architecture,
     activationDType: dtypes.activation,

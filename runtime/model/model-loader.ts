@@ -20,6 +20,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
   const runner = createModelRunner(loaded, {
     dtype: dtypes[options.dtype ?? "auto"],
+    kvCacheDtype: dtypes[options.kvCacheDtype ?? "auto"],
     blockSize: options.blockSize ?? 16,
     maxNumBatchedTokens,
     maxNumSeqs: options.maxNumSeqs ?? 256,

@@ -8,6 +8,8 @@
 // splits empty). Prompts of 24 and 70 tokens with logits at every position take the tensor-core
 // branch (32- and 64-row tiles) for every linear and the LM head; the cast rounds each activation to the weights' dtype (f16 2^-11,
 // bf16 2^-8 relative), so they agree within that rounding, and differ. qwen2 adds the bias variant.
+// Those runs hold the cache in f32; by default the GPU plan holds it in the weights' dtype, and its
+// decode steps agree within that rounding.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,7 +69,8 @@ for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen
     assert.ok(source.includes("if (a.numTokens < 16) {  // linear"), "decode takes the GEMV branch");
     assert.ok(source.includes("if (a.numTokens == a.numSeqs) {  // layer 0: decode attention, split-K"), "decode steps take split-K attention");
     assert.ok(source.includes("if (a.numTokens != a.numSeqs) {  // layer 0: paged attention"), "other steps the tiled attention");
-    const runner = (kernelPlan: "cpu" | "gpu") => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan });
+    // An f32 cache under both plans, so the GEMV branch can be held to f32 rounding.
+    const runner = (kernelPlan: "cpu" | "gpu") => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype: "f32" });
     const [gpu, cpu] = [runner("gpu"), runner("cpu")];
     const vocab = loaded.config.vocabSize;
     const short = [run(gpu, prompt(12)), run(cpu, prompt(12))];
@@ -85,6 +88,16 @@ for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen
       const prefill = maxProbDiff(ours[0], panels[0], vocab);
       assert.ok(prefill > 0 && prefill <= tensorCoreTolerance, `tensor-core branch, ${length === 24 ? "32" : "64"}-row tiles: max |probability difference| ${prefill}`);
     }
+    // By default the GPU plan keeps the cache in the weights' dtype, as vLLM does: half the bytes,
+    // and decode steps that read keys and values rounded to it.
+    const halfCache = createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan: "gpu" });
+    assert.is(halfCache.artifact.dtypes.kvCache, dtype);
+    assert.is(halfCache.config.dtypeBytes, 2);
+    const rounded = run(halfCache, prompt(12));
+    rounded.slice(1).forEach((logits, s) => {
+      const diff = maxProbDiff(logits, short[1][s + 1], vocab);
+      assert.ok(diff > 0 && diff <= tensorCoreTolerance, `${dtype} cache, step ${s + 1}: max |probability difference| ${diff}`);
+    });
   });
 }
 

@@ -35,4 +35,10 @@ test("--quantization fp8 reaches the options; other methods name the flag", () =
   assert.throws(() => options("--model", "m", "--quantization", "awq"), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "quantization" && /not supported \(fp8 is\)/.test(e.message));
 });
 
+test("--kv-cache-dtype: auto by default, a float dtype by name, anything else names the flag", () => {
+  assert.is(options("--model", "m").kvCacheDtype, "auto");
+  assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");
+  assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /fp8 caches are not supported yet/.test(e.message));
+});
+
 test.run();
