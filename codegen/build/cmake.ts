@@ -47,6 +47,7 @@ add_library(\${PROJECT_NAME} SHARED
   ${nativeDir}/sampler.cc
   ${nativeDir}/model.cc
   ${nativeDir}/weight_packing.cc
+  ${nativeDir}/fp8_quantize.cc
   ${nativeDir}/memory_${target}.cc${cuda ? `\n  ${nativeDir}/cublaslt_baseline.cc` : ""}
   \${CMAKE_JS_SRC})
 target_include_directories(\${PROJECT_NAME} PRIVATE \${CMAKE_JS_INC} "${preludeDir}" "${nativeDir}" "${nodeAddonApiDir()}")

@@ -87,24 +87,47 @@ export function fp8Bits(v: number): number {
   return sign | Math.min(rounded - ((127 - 7) << 3), 0x7e);
 }
 
+/** Quantizes one tensor's values to e4m3 bits in `out` with one scale per tensor, returning the scale. */
+export type Fp8Quantizer = (tensor: LoadedTensor, out: Uint8Array) => number;
+
+/** The reference quantizer; runtime/native/fp8_quantize.cc is its native twin, bit for bit. */
+export const jsFp8Quantizer: Fp8Quantizer = (tensor, out) => {
+  const values = tensorToF32(tensor);
+  let maxAbs = 0;
+  for (let i = 0; i < values.length; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+  const scale = Math.fround(maxAbs / 448) || 1;
+  for (let i = 0; i < values.length; i++) out[i] = fp8Bits(values[i] / scale);
+  return scale;
+};
+
+/** What the native quantizer needs of an addon (runtime/native/fp8_quantize.cc). */
+export interface Fp8QuantizeAddon {
+  quantizeFp8(src: Float32Array | Uint16Array, dtype: "f32" | "f16" | "bf16", out: Uint8Array): number;
+}
+
+/** An addon's native quantizer, for the f32/f16/bf16 tensors it reads; the JS one for any other. */
+export function nativeFp8Quantizer(addon: Fp8QuantizeAddon): Fp8Quantizer {
+  return (tensor, out) => {
+    const { dtype, data } = tensor;
+    if ((dtype === "f32" && data instanceof Float32Array) || ((dtype === "f16" || dtype === "bf16") && data instanceof Uint16Array)) return addon.quantizeFp8(data, dtype, out);
+    return jsFp8Quantizer(tensor, out);
+  };
+}
+
 /**
  * Quantizes an unquantized checkpoint's decoder-layer linears to fp8 in place (vLLM's
  * --quantization fp8): each becomes `<p>.weight` e4m3 and `<p>.weight_scale`, then goes through
  * normalizeFp8 like a stored fp8 checkpoint. Weights whose inputs are not a multiple of 8 stay.
  */
-export function quantizeFp8AtLoad(model: LoadedModel): void {
+export function quantizeFp8AtLoad(model: LoadedModel, quantize: Fp8Quantizer = jsFp8Quantizer): void {
   const { config, tensors } = model;
   if (config.gptq || config.fp8 || config.packedWeights) {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${model.source} is quantized already; --quantization fp8 quantizes f32, f16 and bf16 checkpoints`, "quantization");
   }
   for (const t of [...tensors.values()]) {
     if (!isDecoderLinear(t) || t.shape[1] % 8 !== 0) continue;
-    const values = tensorToF32(t);
-    let maxAbs = 0;
-    for (let i = 0; i < values.length; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
-    const scale = Math.fround(maxAbs / 448) || 1;
-    const bits = new Uint8Array(values.length);
-    for (let i = 0; i < values.length; i++) bits[i] = fp8Bits(values[i] / scale);
+    const bits = new Uint8Array(t.shape[0] * t.shape[1]);
+    const scale = quantize(t, bits);
     tensors.set(t.name, { name: t.name, dtype: "fp8e4m3", shape: t.shape, data: bits });
     tensors.set(fp8ScaleName(t.name), { name: fp8ScaleName(t.name), dtype: "f32", shape: [], data: Float32Array.of(scale) });
   }

@@ -3,7 +3,7 @@
 // the model for this config and device. On CUDA it sizes the KV cache from gpuMemoryUtilization.
 import type { LoadedModel as EngineModel, LLMOptions, ModelLoader } from "../engine/model-loader.ts";
 import { loadSamplerAddon } from "../engine/sampler-addon.ts";
-import { quantizeFp8AtLoad } from "../loader/fp8.ts";
+import { nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../loader/fp8.ts";
 import { loadModel } from "../loader/index.ts";
 import { engineModel } from "./engine-model.ts";
 import { createModelRunner } from "./load-runner.ts";
@@ -13,9 +13,9 @@ const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" 
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its huge-page allocator to the read.
-  const host = loadSamplerAddon() as unknown as PackingAddon;
+  const host = loadSamplerAddon() as unknown as PackingAddon & Fp8QuantizeAddon;
   const loaded = await loadModel(options.model, { allocate: (bytes) => host.allocateHostBuffer(bytes) });
-  if (options.quantization === "fp8") quantizeFp8AtLoad(loaded);
+  if (options.quantization === "fp8") quantizeFp8AtLoad(loaded, nativeFp8Quantizer(host));
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
   const runner = createModelRunner(loaded, {

@@ -17,10 +17,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { f32ToFp8e4m3Bits, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
+import { f32ToBf16Bits, f32ToF16Bits, f32ToFp8e4m3Bits, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
 import { writeRandomFp8Model } from "../../models/random/fp8.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
-import { fp8Bits, quantizeFp8AtLoad } from "../../runtime/loader/fp8.ts";
+import { loadSamplerAddon } from "../../runtime/engine/sampler-addon.ts";
+import { fp8Bits, jsFp8Quantizer, nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../../runtime/loader/fp8.ts";
+import type { LoadedTensor } from "../../runtime/loader/types.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
 import { assertMatchesTwin, assertPrefillMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
@@ -59,9 +61,32 @@ test("the loader's e4m3 rounding on the bits equals the plain arithmetic one", (
   for (const v of values) assert.is(fp8Bits(v), f32ToFp8e4m3Bits(Math.fround(v)), `${v}`);
 });
 
+test("the native fp8 quantizer gives the JS one's scale and bytes for f32, f16 and bf16 tensors", () => {
+  const native = nativeFp8Quantizer(loadSamplerAddon() as unknown as Fp8QuantizeAddon);
+  let seed = 11;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 2;
+  // Spread over 30 binades so every e4m3 binade, the subnormals and the flush to zero are hit; the
+  // length is not a multiple of the native chunk.
+  const values = Float32Array.from({ length: 3 * 65536 + 72 }, (_, i) => random() * 2 ** ((i % 30) - 20));
+  const tensors: LoadedTensor[] = [
+    { name: "f32", dtype: "f32", shape: [values.length / 8, 8], data: values },
+    { name: "f16", dtype: "f16", shape: [values.length / 8, 8], data: Uint16Array.from(values, f32ToF16Bits) },
+    { name: "bf16", dtype: "bf16", shape: [values.length / 8, 8], data: Uint16Array.from(values, f32ToBf16Bits) },
+    { name: "zero", dtype: "f32", shape: [2, 8], data: new Float32Array(16) },
+  ];
+  for (const t of tensors) {
+    const expected = new Uint8Array(t.data.length);
+    const actual = new Uint8Array(t.data.length);
+    assert.is(native(t, actual), jsFp8Quantizer(t, expected), `${t.name} scale`);
+    assert.ok(expected.some((b) => b !== 0) || t.name === "zero", `${t.name} quantizes to something`);
+    const differ = actual.findIndex((b, i) => b !== expected[i]);
+    assert.is(differ, -1, `${t.name}: first differing byte`);
+  }
+});
+
 test("--quantization fp8 quantizes the unquantized llama at load to the per-tensor checkpoint's bytes, and runs it on the fp8 matmul", async () => {
   const online = await loadModel(join(workDir, "llama", "source"));
-  quantizeFp8AtLoad(online);
+  quantizeFp8AtLoad(online, nativeFp8Quantizer(loadSamplerAddon() as unknown as Fp8QuantizeAddon));
   const stored = await loadModel(llamaDir);
   assert.equal(online.config.packedWeights, stored.config.packedWeights);
   for (const name of Object.keys(stored.config.packedWeights ?? {})) {
