@@ -39,6 +39,8 @@ export interface ForwardConfig {
   packedWeight?: (name: string) => WeightFormat | undefined;
   /** GPTQ's group size along the input (null: the whole input is one group). */
   gptqGroupSize?: number | null;
+  /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
+  fp8BlockSize?: readonly [number, number];
 }
 
 /**
@@ -71,7 +73,7 @@ export interface WeightSpec {
   name: string;
   panels?: { rows: number; columns: number };
   /**
-   * GGUF blocks or fp8 values; an fp8 weight's per-output scales ("fp8.scale"); or one of a GPTQ
+   * GGUF blocks or fp8 values; an fp8 weight's per-output or per-block scales ("fp8.scale"); or one of a GPTQ
    * linear's tensors (its pieces' side by side, for a fused one).
    */
   packed?: KeptDType | "fp8.scale" | GptqPart;
@@ -190,6 +192,14 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       return {
         matmul: (x: Arg, y: Arg): LaunchArgs => ["int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, y], [], `linear ${name} (gptq int4)`],
         dequantize: (wh: Arg): LaunchArgs => ["int4-matmul", "dequantizeInt4", { dtypes: { H: W, S: "f16" }, consts: { K, G } }, [...tensors, wh], [], `linear ${name}: gptq int4 weights as ${W}`],
+      };
+    }
+    if (packed === "fp8e4m3" && cfg.fp8BlockSize) {
+      const [BN, BK] = cfg.fp8BlockSize;
+      const tensors = [part(packed, [N, K]), part("fp8.scale", [N / BN, Math.ceil(K / BK)])];
+      return {
+        matmul: (x: Arg, y: Arg): LaunchArgs => ["fp8-matmul", "matmulFp8BlockWeights", { dtypes: { A }, consts: { K, BN, BK } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights, ${BN} x ${BK} blocks)`],
+        dequantize: (wh: Arg): LaunchArgs => ["fp8-matmul", "dequantizeFp8BlockWeights", { dtypes: { H: W }, consts: { K, BN, BK } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
       };
     }
     if (packed === "fp8e4m3") {

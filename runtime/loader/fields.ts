@@ -38,6 +38,13 @@ export class FieldReader {
     return value === undefined ? fallback : this.number(key);
   }
 
+  /** A list of `count` positive integers (quantization_config.weight_block_size). */
+  positiveIntegers(key: string, count: number): number[] {
+    const value = this.lookup(key);
+    if (!Array.isArray(value) || value.length !== count || !value.every((v) => Number.isInteger(v) && v > 0)) this.fail(key, `a list of ${count} positive integers`, value);
+    return value as number[];
+  }
+
   optionalNumber(key: string): number | null {
     return this.has(key) ? this.number(key) : null;
   }

@@ -1,7 +1,10 @@
 // fp8 checkpoints (vLLM's quant_method "fp8", as AutoFP8 and llm-compressor write them, and
 // compressed-tensors' float-quantized 8-bit weights): a quantized linear `<p>.weight` [N, K] is
 // F8_E4M3 (OCP e4m3fn) beside `<p>.weight_scale` holding one scale ([] or [1]: per tensor) or one
-// per output ([N] or [N, 1]: per channel); weight[n, k] = w[n, k] * scale[n]. Static activation
+// per output ([N] or [N, 1]: per channel); weight[n, k] = w[n, k] * scale[n]. Block-wise files
+// (weight_block_size / compressed-tensors block_structure [BN, BK]) hold one per block instead,
+// [N / BN, cdiv(K, BK)], named `<p>.weight_scale_inv` in quant_method "fp8" files though it
+// multiplies as well. Static activation
 // scales (`<p>.input_scale`) are left unused: the forward pass runs these linears weight-only
 // (dsl/kernels/fp8-matmul.ts matmulFp8Weights), activations unquantized.
 // quantizeFp8AtLoad makes such a checkpoint of an unquantized one, as vLLM's --quantization fp8
@@ -20,30 +23,42 @@ const fail = (source: string, name: string, what: string) => new TsvllmError("TS
 export const fp8ScaleName = (weightName: string) => `${weightName}_scale`;
 
 /**
- * Checks every fp8 weight against its scale, brings each scale to f32 [N] (a per-tensor scale
- * repeated per output), and lists the weights in config.packedWeights, where they stay as stored.
+ * Checks every fp8 weight against its scale, brings each scale to f32 (per output: [N], a
+ * per-tensor scale repeated; block-wise: [N / BN, cdiv(K, BK)] under `<p>.weight_scale`, whatever
+ * the file named it), and lists the weights in config.packedWeights, where they stay as stored.
  */
 export function normalizeFp8(source: string, config: ModelConfig, tensors: Map<string, LoadedTensor>): void {
   const kept: Record<string, KeptDType> = {};
+  const block = config.fp8?.weightBlockSize;
   for (const t of tensors.values()) {
     if (t.dtype !== "fp8e4m3") continue;
     if (!config.fp8) throw fail(source, t.name, "is F8_E4M3 but config.json has no fp8 quantization_config");
     if (!t.name.endsWith(".weight") || t.shape.length !== 2) throw fail(source, t.name, `is F8_E4M3 [${t.shape}]: only linear weights [outputs, inputs] may be`);
     const [N, K] = t.shape;
     if (K % 8 !== 0) throw fail(source, t.name, `has ${K} inputs: an fp8 weight's must be a multiple of 8`);
-    const scaleName = fp8ScaleName(t.name);
+    // Block-wise quant_method "fp8" files (DeepSeek-V3, Qwen3) call the multiplier weight_scale_inv.
+    const scaleName = block && config.fp8.quantMethod === "fp8" ? `${t.name}_scale_inv` : fp8ScaleName(t.name);
     const scale = tensors.get(scaleName);
     if (!scale) throw fail(source, t.name, `is F8_E4M3 with no ${scaleName} beside it`);
-    const count = scale.shape.reduce((a, b) => a * b, 1);
-    const perChannel = count === N && (scale.shape.join() === `${N}` || scale.shape.join() === `${N},1`);
-    if (!["f32", "f16", "bf16"].includes(scale.dtype) || (count !== 1 && !perChannel)) {
-      throw fail(source, scaleName, `is ${scale.dtype} [${scale.shape}], expected one float scale or one per output ([${N}] or [${N}, 1])`);
-    }
+    if (!["f32", "f16", "bf16"].includes(scale.dtype)) throw fail(source, scaleName, `is ${scale.dtype}, expected float scales`);
     const values = tensorToF32(scale);
     if (!values.every((v) => Number.isFinite(v) && v > 0)) throw fail(source, scaleName, "holds a scale that is not a positive finite number");
-    scale.data = count === 1 ? new Float32Array(N).fill(values[0]) : Float32Array.from(values);
-    scale.dtype = "f32";
-    scale.shape = [N];
+    if (block) {
+      const [BN, BK] = block;
+      // Stacked q/k/v and gate/up stack their rows of scale blocks, so no block may straddle two.
+      if (N % BN !== 0) throw fail(source, t.name, `has ${N} outputs, not a multiple of the fp8 block's ${BN}`);
+      const blocks = [N / BN, Math.ceil(K / BK)];
+      if (scale.shape.join() !== blocks.join()) throw fail(source, scaleName, `is [${scale.shape}], expected one scale per ${BN} x ${BK} block of [${N}, ${K}]: [${blocks}]`);
+      tensors.delete(scaleName);
+      tensors.set(fp8ScaleName(t.name), { name: fp8ScaleName(t.name), dtype: "f32", shape: blocks, data: Float32Array.from(values) });
+    } else {
+      const count = values.length;
+      const perChannel = count === N && (scale.shape.join() === `${N}` || scale.shape.join() === `${N},1`);
+      if (count !== 1 && !perChannel) throw fail(source, scaleName, `is [${scale.shape}], expected one scale or one per output ([${N}] or [${N}, 1])`);
+      scale.data = count === 1 ? new Float32Array(N).fill(values[0]) : Float32Array.from(values);
+      scale.dtype = "f32";
+      scale.shape = [N];
+    }
     kept[t.name] = "fp8e4m3";
   }
   if (Object.keys(kept).length > 0) config.packedWeights = { ...config.packedWeights, ...kept };
@@ -52,14 +67,16 @@ export function normalizeFp8(source: string, config: ModelConfig, tensors: Map<s
 const fp8Values = Float32Array.from({ length: 256 }, (_, bits) => fp8e4m3BitsToF32(bits));
 
 /** An fp8 weight widened to f32 [N, K] with its scales, for kernels that read weights as stored. */
-export function widenFp8(model: Pick<LoadedModel, "tensors">, weight: LoadedTensor): Float32Array {
+export function widenFp8(model: Pick<LoadedModel, "tensors" | "config">, weight: LoadedTensor): Float32Array {
   const [N, K] = weight.shape;
   const scales = model.tensors.get(fp8ScaleName(weight.name))!.data as Float32Array;
+  const [BN, BK] = model.config.fp8?.weightBlockSize ?? [1, K];
+  const blocksPerRow = Math.ceil(K / BK);
   const bits = weight.data as Uint8Array;
   const out = new Float32Array(N * K);
   for (let n = 0; n < N; n++) {
-    const scale = scales[n];
-    for (let k = 0; k < K; k++) out[n * K + k] = fp8Values[bits[n * K + k]] * scale;
+    const row = Math.floor(n / BN) * blocksPerRow;
+    for (let k = 0; k < K; k++) out[n * K + k] = fp8Values[bits[n * K + k]] * scales[row + Math.floor(k / BK)];
   }
   return out;
 }

@@ -172,17 +172,14 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
 
 /**
  * config.json's quantization_config: GPTQ at 4 bits without act-order, AWQ's GEMM layout of the
- * same, and fp8 weights with per-tensor or per-channel scales are what the engine runs.
+ * same, and fp8 weights with per-tensor, per-channel or block-wise scales are what the engine runs.
  */
 function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> {
   const q = fields.record("quantization_config");
   if (q === null) return {};
   const unsupported = (what: string) => new TsvllmError("TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", `${fields.file}: ${what}`, "quantization_config");
   const method = q.string("quant_method", "");
-  if (method === "fp8") {
-    if (q.has("weight_block_size")) throw unsupported("block-wise fp8 (weight_block_size) is not supported (per-tensor and per-channel scales are)");
-    return { fp8: { quantMethod: "fp8" } };
-  }
+  if (method === "fp8") return { fp8: q.has("weight_block_size") ? { quantMethod: "fp8", weightBlockSize: blockSizeOf(q, "weight_block_size", unsupported) } : { quantMethod: "fp8" } };
   if (method === "compressed-tensors") return compressedTensorsOf(q, unsupported);
   if (method === "gptq" || method === "awq") return gptqOf(q, method, unsupported);
   throw unsupported(`quant_method "${method}" is not supported (gptq, awq, fp8 and compressed-tensors fp8 are)`);
@@ -190,18 +187,35 @@ function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> 
 
 type Unsupported = (what: string) => TsvllmError;
 
-/** llm-compressor's format: every config group must quantize weights to 8-bit floats, per tensor or per channel. */
+/** An fp8 scale block [BN, BK]: each thread of the fp8 matmul reads 8 inputs under one scale. */
+function blockSizeOf(q: FieldReader, key: string, unsupported: Unsupported): [number, number] {
+  const [BN, BK] = q.positiveIntegers(key, 2);
+  if (BK % 8 !== 0) throw unsupported(`fp8 blocks of ${BN} x ${BK} are not supported (the block's inputs must be a multiple of 8)`);
+  return [BN, BK];
+}
+
+/** llm-compressor's format: every config group must quantize weights to 8-bit floats, per tensor or channel, or all in the same blocks. */
 function compressedTensorsOf(q: FieldReader, unsupported: Unsupported): Pick<ModelConfig, "fp8"> {
   const format = q.string("format", "");
   if (format !== "float-quantized") throw unsupported(`compressed-tensors format "${format}" is not supported (float-quantized is)`);
-  for (const group of q.records("config_groups")) {
+  const blockSizes: string[] = [];
+  let weightBlockSize: [number, number] | undefined;
+  const groups = q.records("config_groups");
+  for (const group of groups) {
     const weights = group.record("weights");
     const [type, bits, strategy] = [weights?.string("type", "") ?? "", weights?.number("num_bits", 0) ?? 0, weights?.string("strategy", "") ?? ""];
-    if (type !== "float" || bits !== 8 || (strategy !== "tensor" && strategy !== "channel")) {
-      throw unsupported(`compressed-tensors weights of type "${type}", ${bits} bits, strategy "${strategy}" are not supported (8-bit float, per tensor or channel, are)`);
+    if (type !== "float" || bits !== 8 || (strategy !== "tensor" && strategy !== "channel" && strategy !== "block")) {
+      throw unsupported(`compressed-tensors weights of type "${type}", ${bits} bits, strategy "${strategy}" are not supported (8-bit float, per tensor, channel or block, are)`);
+    }
+    if (strategy === "block") {
+      weightBlockSize = blockSizeOf(weights!, "block_structure", unsupported);
+      blockSizes.push(weightBlockSize.join(" x "));
     }
   }
-  return { fp8: { quantMethod: "compressed-tensors" } };
+  if (blockSizes.length > 0 && (blockSizes.length !== groups.length || new Set(blockSizes).size > 1)) {
+    throw unsupported("compressed-tensors groups that mix block-wise fp8 with other strategies or block sizes are not supported");
+  }
+  return { fp8: weightBlockSize ? { quantMethod: "compressed-tensors", weightBlockSize } : { quantMethod: "compressed-tensors" } };
 }
 
 function gptqOf(q: FieldReader, method: "gptq" | "awq", unsupported: Unsupported): Pick<ModelConfig, "gptq"> {

@@ -40,7 +40,8 @@ export interface ModelConfig {
   torchDtype: "float32" | "float16" | "bfloat16";
   /**
    * Checkpoint matrices kept as they are stored (by Hugging Face name): GGUF blocks, or fp8 e4m3
-   * with a scale per output beside them (`<p>.weight_scale`, f32 [N] once loaded). The GPU kernel
+   * with a scale per output (or per block, fp8.weightBlockSize) beside them (`<p>.weight_scale`,
+   * f32 once loaded). The GPU kernel
    * plan's forward pass reads them as they are (the block matmuls, the weight-only fp8 matmul); the
    * CPU plan widens them into its panels. Absent when there are none. Every other tensor is
    * converted to the weight dtype.
@@ -57,9 +58,11 @@ export interface ModelConfig {
   /**
    * An fp8 checkpoint (quantization_config quant_method "fp8", or "compressed-tensors" with 8-bit
    * float weights): its quantized linears are F8_E4M3 tensors with a per-tensor or per-channel
-   * `weight_scale`, listed in packedWeights once loaded.
+   * `weight_scale`, listed in packedWeights once loaded. Block-wise checkpoints (weightBlockSize
+   * [BN, BK]) hold one scale per BN x BK block instead (`weight_scale_inv` in quant_method "fp8"
+   * files), f32 [N / BN, cdiv(K, BK)] under `<p>.weight_scale` once loaded.
    */
-  fp8?: { quantMethod: "fp8" | "compressed-tensors" };
+  fp8?: { quantMethod: "fp8" | "compressed-tensors"; weightBlockSize?: readonly [number, number] };
 }
 
 /** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */

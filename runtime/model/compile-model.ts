@@ -101,6 +101,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     kernelPlan,
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
     gptqGroupSize: config.gptq?.groupSize,
+    fp8BlockSize: config.fp8?.weightBlockSize,
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

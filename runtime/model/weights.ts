@@ -94,7 +94,7 @@ function gptqPart(model: LoadedModel, name: string, part: GptqPart, weightMap: W
   return out;
 }
 
-/** An fp8 weight's per-output scales (f32 [N] since the loader), for a fused one its pieces' in order. */
+/** An fp8 weight's per-output or per-block scales (f32 since the loader), for a fused one its pieces' in order (rows of blocks stack like rows). */
 function fp8Scales(model: LoadedModel, name: string, weightMap: WeightMap): Float32Array[] | undefined {
   const scales = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(fp8ScaleName(n))?.data);
   return scales.length > 0 && scales.every((s): s is Float32Array => s instanceof Float32Array) ? scales : undefined;

@@ -2,7 +2,7 @@
 // loader's dequantizer, runtime/loader/gguf-quants.ts, then a float64 matmul), GPTQ int4 with
 // group scales and packed zeros (the oracle unpacks with its own loop), and FP8 e4m3 W8A8 with
 // per-tensor scales (oracle: float64 over the fp8-rounded operands), and the weight-only fp8 matmul
-// with a scale per output (oracle: float64 over x and the scaled fp8 weights). Each format's
+// with a scale per output or per block (oracle: float64 over x and the scaled fp8 weights). Each format's
 // dequantize kernel writes exactly the weights its matmul stands for, rounded once to the output
 // dtype (oracles: the loader's GGUF dequantizer, the unpacked GPTQ values, fp8 times scale). Compiled and emulated kernels
 // are checked against the DSL reference too.
@@ -10,7 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { f32ToF16Bits, float8e4m3 } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
-import { dequantizeFp8Weights, matmulFp8, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
+import { dequantizeFp8BlockWeights, dequantizeFp8Weights, matmulFp8, matmulFp8BlockWeights, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
 import { dequantizeQ4_0, dequantizeQ8_0, matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
 import { dequantizeInt4, matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
 import { dequantizeQ4_0 as loaderQ4_0, dequantizeQ8_0 as loaderQ8_0 } from "../../runtime/loader/gguf-quants.ts";
@@ -21,6 +21,11 @@ const floats: F[] = ["f32", "f16", "bf16"];
 const K = 256;
 const N = 12;
 const G = 64;
+// fp8 scale blocks: 3 rows of blocks over N, and BK not dividing K, so the last column of blocks is short.
+const BN = 4;
+const BK = 96;
+const blockScales = () => new Global("f32", [N / BN, Math.ceil(K / BK)], Float32Array.from({ length: (N / BN) * Math.ceil(K / BK) }, (_, i) => 0.0011 * (1 + i)));
+const blockScale = (wScale: Global, n: number, k: number) => wScale.at(Math.floor(n / BN), Math.floor(k / BK));
 const specs: KernelSpec[] = [
   ...floats.flatMap((A) => ["matmulQ8_0", "matmulQ4_0"].map((exportName) => ({ file: "dsl/kernels/gguf-matmul.ts", exportName, spec: { dtypes: { A }, consts: { K } } }))),
   ...floats.map((A) => ({ file: "dsl/kernels/int4-matmul.ts", exportName: "matmulInt4", spec: { dtypes: { A, S: A === "f32" ? "f16" : A }, consts: { K, G } } })),
@@ -28,9 +33,11 @@ const specs: KernelSpec[] = [
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "quantizeFp8", spec: { dtypes: { A }, consts: {} } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8", spec: { dtypes: { A }, consts: { K } } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8Weights", spec: { dtypes: { A }, consts: { K } } },
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8BlockWeights", spec: { dtypes: { A }, consts: { K, BN, BK } } },
   ]),
   ...floats.flatMap((H): KernelSpec[] => [
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "dequantizeFp8Weights", spec: { dtypes: { H }, consts: { K } } },
+    { file: "dsl/kernels/fp8-matmul.ts", exportName: "dequantizeFp8BlockWeights", spec: { dtypes: { H }, consts: { K, BN, BK } } },
     { file: "dsl/kernels/gguf-matmul.ts", exportName: "dequantizeQ8_0", spec: { dtypes: { H }, consts: { K } } },
     { file: "dsl/kernels/gguf-matmul.ts", exportName: "dequantizeQ4_0", spec: { dtypes: { H }, consts: { K } } },
     { file: "dsl/kernels/int4-matmul.ts", exportName: "dequantizeInt4", spec: { dtypes: { H, S: H === "f32" ? "f16" : H }, consts: { K, G } } },
@@ -84,6 +91,11 @@ function dequantizeTest(ir: (typeof irs)[number]): void {
       const wScale = new Global("f32", [N], Float32Array.from({ length: N }, (_, n) => 0.0013 * (1 + n)));
       args = [w, wScale, out, K];
       expected = expect((n, k) => Math.fround(w.at(n, k) * wScale.at(n)));
+    } else if (ir.name === "dequantizeFp8BlockWeights") {
+      const w = randomGlobal("fp8e4m3", [N, K], 300);
+      const wScale = blockScales();
+      args = [w, wScale, out, K, BN, BK];
+      expected = expect((n, k) => Math.fround(w.at(n, k) * blockScale(wScale, n, k)));
     } else if (ir.name === "dequantizeInt4") {
       const { qweight, qzeros, scales, weight } = gptqWeights((ir.params[1] as { dtype: F }).dtype);
       args = [qweight, scales, qzeros, out, K, G];
@@ -95,7 +107,7 @@ function dequantizeTest(ir: (typeof irs)[number]): void {
       args = [w, out, K];
       expected = expect((n, k) => dense[n * K + k]);
     }
-    const def = { dequantizeFp8Weights, dequantizeInt4, dequantizeQ8_0, dequantizeQ4_0 }[ir.name as "dequantizeQ8_0"];
+    const def = { dequantizeFp8Weights, dequantizeFp8BlockWeights, dequantizeInt4, dequantizeQ8_0, dequantizeQ4_0 }[ir.name as "dequantizeQ8_0"];
     checkAgainstReference(def, ir, native(ir), args, exact, { emulate: H === "bf16" });
     runReference(def, args);
     assertClose(out, expected, exact, `${ir.symbol} reference`);
@@ -152,6 +164,16 @@ for (const ir of irs) {
         const out = new Global(A, [T, N]);
         runReference(matmulFp8Weights, [x, w, wScale, out, K]);
         assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k) * wScale.at(n), A), tolerance[A], `${ir.symbol} reference vs float64`);
+      });
+    } else if (ir.name === "matmulFp8BlockWeights") {
+      test(`${ir.symbol} T=${T}: x against fp8 weights, a scale per ${BN} x ${BK} block`, () => {
+        const x = randomGlobal(A, [T, K]);
+        const w = randomGlobal("fp8e4m3", [N, K], 300);
+        const wScale = blockScales();
+        checkAgainstReference(matmulFp8BlockWeights, ir, native(ir), [x, w, wScale, new Global(A, [T, N]), K, BN, BK], tolerance[A], { emulate });
+        const out = new Global(A, [T, N]);
+        runReference(matmulFp8BlockWeights, [x, w, wScale, out, K, BN, BK]);
+        assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k) * blockScale(wScale, n, k), A), tolerance[A], `${ir.symbol} reference vs float64`);
       });
     } else {
       test(`${ir.symbol} T=${T}: xScale * wScale * fp8 dot products`, () => {

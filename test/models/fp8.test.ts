@@ -1,4 +1,4 @@
-// fp8 checkpoints (e4m3 weights with a scale per tensor or per output, runtime/loader/fp8.ts): a
+// fp8 checkpoints (e4m3 weights with a scale per tensor, per output or per block, runtime/loader/fp8.ts): a
 // random model quantized by models/random/fp8.ts, against its widened twin (an f32 folder holding
 // exactly the values the fp8 weights stand for). Under the GPU kernel plan (run here on CPU) every
 // linear without a bias reads its fp8 bytes with the weight-only fp8 matmul
@@ -6,7 +6,9 @@
 // scales, and the next-token distributions over a 40-token prompt and a decode step agree with the
 // twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama is quant_method
 // "fp8" (per-tensor scales, static input scales left unused); qwen2 (q/k/v with biases, which stay
-// widened) is compressed-tensors with per-channel scales. With bf16 weights, steps of 16 rows or
+// widened) is compressed-tensors with per-channel scales; both again block-wise (llama's
+// weight_scale_inv with 32 x 48 blocks, which leave short blocks at the end of each row; qwen2's
+// block strategy, 16 x 32), on matmulFp8BlockWeights. With bf16 weights, steps of 16 rows or
 // more write each fp8 linear's weights out in bf16 for the tensor-core matmul: a prompt's logits
 // then equal the bf16 twin's exactly. --quantization fp8 (quantizeFp8AtLoad)
 // turns the unquantized llama into the very bytes and scales the writer's per-tensor checkpoint
@@ -29,18 +31,26 @@ import { assertMatchesTwin, assertPrefillMatchesTwin, loadErrorAfterEdit } from 
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-"));
 let llamaDir = "";
+let llamaBlockDir = "";
 
-for (const [arch, quantMethod] of [["llama", "fp8"], ["qwen2", "compressed-tensors"]] as const) {
-  test(`${arch} fp8 (${quantMethod}): the fp8 matmul and the widened load give the twin's distributions`, async () => {
-    const model = await writeRandomFp8Model({ arch, outDir: join(workDir, arch), seed: 3, quantMethod });
-    if (arch === "llama") llamaDir = model.quantizedDir;
+for (const [arch, quantMethod, weightBlockSize] of [
+  ["llama", "fp8", undefined],
+  ["qwen2", "compressed-tensors", undefined],
+  ["llama", "fp8", [32, 48]],
+  ["qwen2", "compressed-tensors", [16, 32]],
+] as const) {
+  const block = weightBlockSize ? `, ${weightBlockSize.join(" x ")} blocks` : "";
+  test(`${arch} fp8 (${quantMethod}${block}): the fp8 matmul and the widened load give the twin's distributions`, async () => {
+    const dir = join(workDir, `${arch}${weightBlockSize ? "-block" : ""}`);
+    const model = await writeRandomFp8Model({ arch, outDir: dir, seed: 3, quantMethod, weightBlockSize: weightBlockSize && [...weightBlockSize] });
+    if (arch === "llama") weightBlockSize ? (llamaBlockDir = model.quantizedDir) : (llamaDir = model.quantizedDir);
     const quantized = await loadModel(model.quantizedDir);
-    assert.equal(quantized.config.fp8, { quantMethod });
+    assert.equal(quantized.config.fp8, weightBlockSize ? { quantMethod, weightBlockSize: [...weightBlockSize] } : { quantMethod });
     const layers = quantized.config.numHiddenLayers;
     const kept = Object.values(quantized.config.packedWeights ?? {});
     assert.is(kept.length, layers * 7, "q, k, v, o, gate, up and down of every layer stay fp8");
     assert.ok(kept.every((d) => d === "fp8e4m3"));
-    const fp8 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(/\/\/ linear \S+ \(fp8 weights\)/g) ?? [];
+    const fp8 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(weightBlockSize ? /\/\/ linear \S+ \(fp8 weights, \d+ x \d+ blocks\)/g : /\/\/ linear \S+ \(fp8 weights\)/g) ?? [];
     assert.is(fp8.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the fp8 matmul");
     await assertMatchesTwin(quantized, model.widenedDir, arch, "fp8 matmul");
     const source = await assertPrefillMatchesTwin(quantized, model.widenedDir, arch);
@@ -100,7 +110,9 @@ test("--quantization fp8 quantizes the unquantized llama at load to the per-tens
 test("unsupported fp8 variants and fp8 tensors without a quantization_config fail at load, naming the file and the field", async () => {
   const quantization = (patch: Record<string, unknown>) => (c: Record<string, unknown>) => void (c.quantization_config = { ...(c.quantization_config as object), ...patch });
   for (const [edit, code, says] of [
-    [quantization({ weight_block_size: [128, 128] }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /block-wise fp8 \(weight_block_size\) is not supported/],
+    [quantization({ weight_block_size: [128, 100] }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /fp8 blocks of 128 x 100 are not supported/],
+    [quantization({ weight_block_size: [128] }), "TSVLLM_ERR_MODEL_FILE", /field "weight_block_size" should be a list of 2 positive integers/],
+    [quantization({ weight_block_size: [32, 32] }), "TSVLLM_ERR_MODEL_FILE", /tensor "model\.layers\.0\.\S+\.weight" is F8_E4M3 with no \S+\.weight_scale_inv beside it/],
     [quantization({ quant_method: "compressed-tensors", format: "pack-quantized", config_groups: {} }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /compressed-tensors format "pack-quantized" is not supported/],
     [quantization({ quant_method: "compressed-tensors", format: "float-quantized", config_groups: { g: { weights: { num_bits: 4, type: "int", strategy: "group" } } } }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /weights of type "int", 4 bits, strategy "group" are not supported/],
     [(c: Record<string, unknown>) => void delete c.quantization_config, "TSVLLM_ERR_MODEL_FILE", /tensor "model\.layers\.0\.\S+\.weight" is F8_E4M3 but config\.json has no fp8 quantization_config/],
@@ -110,6 +122,8 @@ test("unsupported fp8 variants and fp8 tensors without a quantization_config fai
     assert.match(e.message, llamaDir);
     assert.match(e.message, says);
   }
+  const e = await loadErrorAfterEdit(llamaBlockDir, quantization({ weight_block_size: [16, 48] }));
+  assert.match(e.message, /tensor "model\.layers\.0\.\S+\.weight_scale_inv" is \[\d+,\d+\], expected one scale per 16 x 48 block of \[\d+, \d+\]/);
 });
 
 test.after(() => rmSync(workDir, { recursive: true, force: true }));
