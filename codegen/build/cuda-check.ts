@@ -8,7 +8,8 @@
 // architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
 // emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
 // their blocks), forward-llama-q8_0, a GPTQ llama (linears on the int4 kernel), forward-llama-gptq,
-// and an fp8 checkpoint's llama (linears on the weight-only fp8 matmul), forward-llama-fp8.
+// and an fp8 checkpoint's llama (linears on the weight-only fp8 matmul, KV cache in fp8 e4m3),
+// forward-llama-fp8. Kernels with a KV cache dtype variable (C) compile once more with an fp8 cache.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -83,6 +84,11 @@ export function cudaCheckUnits(filter?: RegExp): CudaCheckUnit[] {
           unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
         }
       }
+      // A KV cache (dtype variable C) may be fp8 e4m3 (kv_cache_dtype fp8), beside bf16 activations.
+      if (ast.dtypeVars.includes("C")) {
+        const dtypes = Object.fromEntries(ast.dtypeVars.map((v): [string, DTypeName] => [v, v === "C" ? "fp8e4m3" : "bf16"]));
+        unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
+      }
     }
     if (unit.kernels.length) units.push(unit);
   }
@@ -118,7 +124,8 @@ function writeForwardSources(outDir: string, filter?: RegExp): string[] {
   const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }], ["llama-fp8", fp8Llama()]];
   return configs.filter(([name]) => !filter || filter.test(`forward-${name}`)).map(([name, config]) => {
     const target = path.join(outDir, `forward-${name}.cu`);
-    fs.writeFileSync(target, planModel(config, { target: "cuda" }).source);
+    // The fp8 checkpoint's llama holds its cache in fp8 too, so the fp8-cache launches compile.
+    fs.writeFileSync(target, planModel(config, { target: "cuda", kvCacheDtype: name === "llama-fp8" ? "fp8e4m3" : "auto" }).source);
     return target;
   });
 }

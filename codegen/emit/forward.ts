@@ -16,7 +16,8 @@ export interface ForwardConfig {
   modelName: string;
   activationDType: Float;
   weightDType: Float;
-  kvCacheDType: Float;
+  /** The KV cache's element type: a float dtype, or fp8e4m3 (stored rounded, read widened to f32). */
+  kvCacheDType: Float | "fp8e4m3";
   blockSize: number;
   numKvHeads: number;
   headDim: number;
@@ -111,7 +112,7 @@ export interface ForwardProgram {
 
 /** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
 const packedFormats: Record<PackedDType, BlockFormat> = { q8_0, q4_0 };
-const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : 2);
+const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" ? 1 : 2);
 const K = (file: string) => `dsl/kernels/${file}.ts`;
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 

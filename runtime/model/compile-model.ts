@@ -11,10 +11,13 @@ import type { ModelConfig, WeightFormat } from "../loader/types.ts";
 import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
 
+/** What a KV cache can hold: a float dtype, or OCP e4m3 (vLLM's kv_cache_dtype fp8 / fp8_e4m3). */
+export type KvCacheDType = Float | "fp8e4m3";
+
 export interface ModelDTypes {
   activation: Float;
   weight: Float;
-  kvCache: Float;
+  kvCache: KvCacheDType;
 }
 
 /**
@@ -22,9 +25,11 @@ export interface ModelDTypes {
  * kvCacheDtype "auto" (vLLM's kv_cache_dtype): the weights' dtype under the GPU kernel plan, as
  * vLLM keeps the cache in the model's dtype, halving a 16-bit model's cache against f32; f32
  * under the CPU plan, whose decode is bound by reading the weights rather than the cache, and
- * whose parity with llama.cpp is checked against its f32 cache.
+ * whose parity with llama.cpp is checked against its f32 cache. An fp8e4m3 cache stores K and V
+ * rounded to e4m3 with scale 1 (vLLM's default without checkpoint k/v scales): half a 16-bit
+ * cache's bytes, so twice the tokens in the same memory and half decode attention's reads.
  */
-export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto", kernelPlan: "cpu" | "gpu" = "cpu", kvCacheDtype: "auto" | Float = "auto"): ModelDTypes {
+export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto", kernelPlan: "cpu" | "gpu" = "cpu", kvCacheDtype: "auto" | KvCacheDType = "auto"): ModelDTypes {
   const stored: Float = config.torchDtype === "bfloat16" ? "bf16" : config.torchDtype === "float16" ? "f16" : "f32";
   const weight = dtype === "auto" ? stored : dtype;
   const kvCache = kvCacheDtype !== "auto" ? kvCacheDtype : kernelPlan === "gpu" ? weight : "f32";
@@ -46,7 +51,7 @@ export interface CompileOptions {
   /** The kernel plan (ForwardConfig.kernelPlan); the target's own unless a test runs the GPU plan on CPU. */
   kernelPlan?: "cpu" | "gpu";
   /** The KV cache's dtype (resolveDTypes). */
-  kvCacheDtype?: "auto" | Float;
+  kvCacheDtype?: "auto" | KvCacheDType;
   onProgress?: (m: string) => void;
 }
 

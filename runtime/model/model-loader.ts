@@ -10,6 +10,7 @@ import { createModelRunner } from "./load-runner.ts";
 import type { PackingAddon } from "./weights.ts";
 
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
+const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3" } as const;
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its huge-page allocator to the read.
@@ -20,7 +21,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
   const runner = createModelRunner(loaded, {
     dtype: dtypes[options.dtype ?? "auto"],
-    kvCacheDtype: dtypes[options.kvCacheDtype ?? "auto"],
+    kvCacheDtype: kvCacheDtypes[options.kvCacheDtype ?? "auto"],
     blockSize: options.blockSize ?? 16,
     maxNumBatchedTokens,
     maxNumSeqs: options.maxNumSeqs ?? 256,

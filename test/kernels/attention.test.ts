@@ -2,7 +2,8 @@
 // 16/32, GQA groups 1/4/8, ragged sequences (lengths 1, block-1, block, block+1, 2 blocks+1) with
 // mixed prefill chunks and decode tokens, blocks placed in shuffled order. Each compiled kernel is
 // checked against its DSL reference, and the DSL attention itself against a naive softmax over the
-// gathered keys (an independent oracle).
+// gathered keys (an independent oracle). Two more cases hold the cache in fp8 e4m3 (vLLM's
+// kv_cache_dtype fp8): the write rounds each value to e4m3, attention reads them widened.
 import { test } from "uvu";
 import { Global } from "../../dsl/global.ts";
 import { kvWrite } from "../../dsl/kernels/kv-write.ts";
@@ -11,15 +12,16 @@ import { makeBatch, type Batch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; HD: number; BS: number; G: number }[] = [];
+const grid: { A: F; C?: "fp8e4m3"; HD: number; BS: number; G: number }[] = [];
 for (const A of ["f32", "f16", "bf16"] as const)
   for (const HD of [64, 80, 128])
     for (const BS of [16, 32])
       for (const G of [1, 4, 8]) if (A === "f32" || (BS === 16 && G !== 1)) grid.push({ A, HD, BS, G });
+grid.push({ A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 });
 
-const specs: KernelSpec[] = grid.flatMap(({ A, HD, BS, G }): KernelSpec[] => [
-  { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C: A }, consts: { BS, HD, G } } },
-  { file: "dsl/kernels/kv-write.ts", exportName: "kvWrite", spec: { dtypes: { A, C: A }, consts: { BS, HD } } },
+const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[] => [
+  { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C }, consts: { BS, HD, G } } },
+  { file: "dsl/kernels/kv-write.ts", exportName: "kvWrite", spec: { dtypes: { A, C }, consts: { BS, HD } } },
 ]);
 const { irs, native } = buildKernels("test_attention", specs);
 
@@ -55,7 +57,7 @@ function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: numb
 
 for (let i = 0; i < irs.length; i += 2) {
   const [attn, write] = [irs[i], irs[i + 1]];
-  const { A, HD, BS, G } = grid[i / 2];
+  const { A, C = A, HD, BS, G } = grid[i / 2];
   const HKV = 2;
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
   const queries = [1, BS - 1, 1, 3, 1];
@@ -64,8 +66,8 @@ for (let i = 0; i < irs.length; i += 2) {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD], 1);
-      const kc = randomGlobal(A, [b.numBlocks, BS, HKV, HD], 1);
-      const vc = randomGlobal(A, [b.numBlocks, BS, HKV, HD], 1);
+      const kc = randomGlobal(C, [b.numBlocks, BS, HKV, HD], 1);
+      const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD], 1);
       const out = new Global(A, [T, HKV * G, HD]);
       const scale = 1 / Math.sqrt(HD);
       const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G];
@@ -79,8 +81,8 @@ for (let i = 0; i < irs.length; i += 2) {
     const b = makeBatch(lengths, queries, BS);
     const T = b.seqIdx.shape[0];
     b.slotMapping.put(0, -1);
-    const args = [randomGlobal(A, [T, HKV, HD]), randomGlobal(A, [T, HKV, HD]), randomGlobal(A, [b.numBlocks, BS, HKV, HD]), randomGlobal(A, [b.numBlocks, BS, HKV, HD]), b.slotMapping, BS, HD];
-    checkAgainstReference(kvWrite, write, native(write), args, tolerance[A], { emulate: A === "f32" && HD === 64 });
+    const args = [randomGlobal(A, [T, HKV, HD]), randomGlobal(A, [T, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD]), b.slotMapping, BS, HD];
+    checkAgainstReference(kvWrite, write, native(write), args, C === "fp8e4m3" ? { abs: 0, rel: 0 } : tolerance[A], { emulate: A === "f32" && HD === 64 });
   });
 }
 

@@ -12,16 +12,18 @@ import { makeBatch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; HD: number; BS: number; G: number }[] = [
+const grid: { A: F; C?: "fp8e4m3"; HD: number; BS: number; G: number }[] = [
   { A: "f32", HD: 64, BS: 16, G: 1 }, { A: "f32", HD: 64, BS: 32, G: 4 }, { A: "f32", HD: 80, BS: 16, G: 8 },
   { A: "f32", HD: 80, BS: 32, G: 1 }, { A: "f32", HD: 128, BS: 16, G: 4 }, { A: "f32", HD: 128, BS: 32, G: 8 },
   { A: "f16", HD: 128, BS: 16, G: 4 }, { A: "bf16", HD: 64, BS: 32, G: 8 },
+  // fp8 e4m3 caches (kv_cache_dtype fp8), read widened.
+  { A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 32, G: 8 },
 ];
-const specs: KernelSpec[] = grid.map(({ A, HD, BS, G }) => ({ file: "dsl/kernels/paged-attention-tiled.ts", exportName: "pagedAttentionTiled", spec: { dtypes: { A, C: A }, consts: { BS, HD, G } } }));
+const specs: KernelSpec[] = grid.map(({ A, C = A, HD, BS, G }) => ({ file: "dsl/kernels/paged-attention-tiled.ts", exportName: "pagedAttentionTiled", spec: { dtypes: { A, C }, consts: { BS, HD, G } } }));
 const { irs, native } = buildKernels("test_paged_attention_tiled", specs);
 const HKV = 2;
 
-grid.forEach(({ A, HD, BS, G }, c) => {
+grid.forEach(({ A, C = A, HD, BS, G }, c) => {
   const ir = irs[c];
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
   const queries = [1, BS - 1, 1, 3, 2 * BS + 1];
@@ -30,8 +32,8 @@ grid.forEach(({ A, HD, BS, G }, c) => {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD]);
-      const kc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
-      const vc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
+      const kc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
+      const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
       const args = (out: Global) => [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, 1 / Math.sqrt(HD), variant.softcap, variant.window, BS, HD, G];
       checkAgainstReference(pagedAttentionTiled, ir, native(ir), args(new Global(A, [T, HKV * G, HD])), tolerance[A], { emulate: A === "f32" && HD === 64 && G === 4 });
       const [tiled, plain] = [new Global(A, [T, HKV * G, HD]), new Global(A, [T, HKV * G, HD])];

@@ -17,19 +17,21 @@ import { makeBatch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type Args, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; HD: number; BS: number; G: number }[] = [
+const grid: { A: F; C?: "fp8e4m3"; HD: number; BS: number; G: number }[] = [
   { A: "f32", HD: 64, BS: 16, G: 1 }, { A: "f32", HD: 64, BS: 32, G: 4 }, { A: "f32", HD: 80, BS: 16, G: 8 },
   { A: "f32", HD: 80, BS: 32, G: 1 }, { A: "f32", HD: 128, BS: 16, G: 4 }, { A: "f32", HD: 128, BS: 32, G: 8 },
   { A: "f16", HD: 128, BS: 16, G: 4 }, { A: "bf16", HD: 64, BS: 32, G: 8 },
+  // fp8 e4m3 caches (kv_cache_dtype fp8), read widened.
+  { A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 },
 ];
-const specs: KernelSpec[] = grid.flatMap(({ A, HD, BS, G }): KernelSpec[] => [
-  { file: "dsl/kernels/paged-decode.ts", exportName: "pagedDecodeSplit", spec: { dtypes: { A, C: A }, consts: { BS, HD, G } } },
+const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[] => [
+  { file: "dsl/kernels/paged-decode.ts", exportName: "pagedDecodeSplit", spec: { dtypes: { A, C }, consts: { BS, HD, G } } },
   { file: "dsl/kernels/paged-decode.ts", exportName: "pagedDecodeCombine", spec: { dtypes: { A }, consts: { HD } } },
 ]);
 const { irs, native } = buildKernels("test_paged_decode", specs);
 const HKV = 2;
 
-grid.forEach(({ A, HD, BS, G }, c) => {
+grid.forEach(({ A, C = A, HD, BS, G }, c) => {
   const [split, combine] = [irs[2 * c], irs[2 * c + 1]];
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1, 5 * BS + 3];
   for (const splits of [1, 3]) {
@@ -39,8 +41,8 @@ grid.forEach(({ A, HD, BS, G }, c) => {
         const T = b.seqIdx.shape[0];
         const HQ = HKV * G;
         const q = randomGlobal(A, [T, HQ, HD]);
-        const kc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
-        const vc = randomGlobal(A, [b.numBlocks, BS, HKV, HD]);
+        const kc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
+        const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
                 const scale = 1 / Math.sqrt(HD);
         const expected = new Global(A, [T, HQ, HD]);
         runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, expected, scale, variant.softcap, variant.window, BS, HD, G]);

@@ -1,7 +1,7 @@
 // ropeKvWrite (the fused qkv -> rope -> paged-cache store) against the launches it replaces, run as
 // their DSL references: q, k and v cut out of the qkv rows, ropeNeox / ropeGptj on q and k, then
 // kvWrite. NeoX and GPT-J pairings, a partial-rotary head (rotary 32 of 80), bf16 activations
-// and cache, an f32 step beside a bf16 cache; one token's slot is padding (-1), and the cache
+// and cache, an f32 step beside a bf16 cache and beside an fp8 e4m3 one; one token's slot is padding (-1), and the cache
 // starts random so a store anywhere else shows. Compiled C++ and (on the f32 cases) the emulated
 // CUDA lowering against the kernel's own reference too.
 import { test } from "uvu";
@@ -12,10 +12,10 @@ import { ropeGptj, ropeNeox } from "../../dsl/kernels/rope.ts";
 import { assertClose, buildKernels, checkAgainstReference, cloneArgs, randomGlobal, runReference, tolerance, type Args, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const cases: { A: F; C: F; HD: number; R2: number; NEOX: number }[] = [
+const cases: { A: F; C: F | "fp8e4m3"; HD: number; R2: number; NEOX: number }[] = [
   { A: "f32", C: "f32", HD: 64, R2: 32, NEOX: 1 }, { A: "f32", C: "f32", HD: 64, R2: 32, NEOX: 0 },
   { A: "f32", C: "f32", HD: 80, R2: 16, NEOX: 1 }, { A: "bf16", C: "bf16", HD: 128, R2: 64, NEOX: 1 },
-  { A: "f32", C: "bf16", HD: 128, R2: 64, NEOX: 0 },
+  { A: "f32", C: "bf16", HD: 128, R2: 64, NEOX: 0 }, { A: "f32", C: "fp8e4m3", HD: 64, R2: 32, NEOX: 1 },
 ];
 const BS = 4;
 const specs: KernelSpec[] = cases.map(({ A, C, HD, R2, NEOX }) => ({ file: "dsl/kernels/rope-kv-write.ts", exportName: "ropeKvWrite", spec: { dtypes: { A, C }, consts: { R2, BS, HD, NEOX } } }));
@@ -39,7 +39,7 @@ irs.forEach((ir, c) => {
     const mscale = 1.1;
     const cache = () => randomGlobal(C, [NB, BS, HKV, HD]);
     const args: Args = [qkv, positions, invFreq, new Global(A, [T, HQ, HD]), cache(), cache(), slots, mscale, R2, BS, HD, NEOX];
-    checkAgainstReference(ropeKvWrite, ir, native(ir), args, tolerance[A], { emulate: A === "f32" && C === "f32" });
+    checkAgainstReference(ropeKvWrite, ir, native(ir), args, tolerance[A], { emulate: A === "f32" && C !== "bf16" });
 
     const rope = NEOX ? ropeNeox : ropeGptj;
     const [q, k, v] = [heads(qkv, 0, HQ, HD), heads(qkv, HQ * HD, HKV, HD), heads(qkv, (HQ + HKV) * HD, HKV, HD)];

@@ -38,7 +38,9 @@ test("--quantization fp8 reaches the options; other methods name the flag", () =
 test("--kv-cache-dtype: auto by default, a float dtype by name, anything else names the flag", () => {
   assert.is(options("--model", "m").kvCacheDtype, "auto");
   assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");
-  assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /fp8 caches are not supported yet/.test(e.message));
+  assert.is(options("--model", "m", "--kv-cache-dtype", "fp8").kvCacheDtype, "fp8");
+  assert.is(options("--model", "m", "--kv-cache-dtype", "fp8_e4m3").kvCacheDtype, "fp8_e4m3");
+  assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8_e5m2"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /fp8_e5m2 is not supported/.test(e.message));
 });
 
 test.run();

@@ -1,0 +1,92 @@
+// The fp8 KV cache (vLLM's kv_cache_dtype fp8 / fp8_e4m3, scale 1): keys and values are stored
+// rounded to e4m3, one byte each, and every attention kernel reads them widened (each kernel
+// against its DSL reference with an fp8 cache: test/kernels/attention, paged-attention-tiled,
+// paged-decode, rope-kv-write). Here the whole forward pass: the CPU plan (tiled attention, panels)
+// and the GPU plan run on CPU (split-K decode attention, GEMV linears) are two independent sets of
+// kernels over the same fp8 cache, and agree to f32 rounding on a random llama; both differ from
+// the f32 cache by e4m3's rounding of K and V. Through the engine, stories260K with an fp8 cache
+// holds four times the f32 cache's tokens in the same budget, and 16 prompts generated together
+// (greedy) give each prompt's tokens alone, also with preemption forced by a small cache.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { LLM } from "../../index.ts";
+import { writeRandomModel } from "../../models/random/write-random-model.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import type { KvCacheDType } from "../../runtime/model/compile-model.ts";
+import type { CompiledModelRunner } from "../../runtime/model/compiled-runner.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { SingleSequence, softmax } from "../support/model-driver.ts";
+
+const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-kv-"));
+const prompt = (length: number) => Array.from({ length }, (_, i) => 5 + ((i * 37) % 400));
+
+/** Logits of every prompt position, then of three single-token steps after it. */
+function run(runner: CompiledModelRunner, tokens: number[]): Float32Array[] {
+  runner.initializeKvCache(8, 16);
+  const seq = new SingleSequence(runner, 16, 8);
+  return [seq.feed(tokens, true), ...[11, 250, 7].map((t) => seq.feed([t], true))];
+}
+
+/** The largest difference in probability between two runs' logits, row by row over `vocab` columns. */
+function maxProbDiff(a: Float32Array[], b: Float32Array[], vocab: number): number {
+  let worst = 0;
+  a.forEach((logits, s) => {
+    for (let r = 0; r < logits.length / vocab; r++) {
+      const [pa, pb] = [softmax(logits.subarray(r * vocab, (r + 1) * vocab)), softmax(b[s].subarray(r * vocab, (r + 1) * vocab))];
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(pa[i] - pb[i]));
+    }
+  });
+  return worst;
+}
+
+test("llama: the CPU and GPU kernel plans over an fp8 cache agree to f32 rounding, and differ from the f32 cache by e4m3's", async () => {
+  const { hfDir } = writeRandomModel({ arch: "llama", outDir: join(workDir, "llama"), dtype: "f32", seed: 5 });
+  const loaded = await loadModel(hfDir);
+  const runner = (kernelPlan: "cpu" | "gpu", kvCacheDtype: KvCacheDType) => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype });
+  const [cpu, gpu, f32] = [runner("cpu", "fp8e4m3"), runner("gpu", "fp8e4m3"), runner("cpu", "f32")];
+  assert.is(cpu.config.dtypeBytes, 1);
+  assert.is(gpu.config.dtypeBytes, 1);
+  const vocab = loaded.config.vocabSize;
+  for (const length of [12, 40]) {
+    const fp8Cpu = run(cpu, prompt(length));
+    const plans = maxProbDiff(fp8Cpu, run(gpu, prompt(length)), vocab);
+    assert.ok(plans <= 1e-6, `${length}-token prompt: CPU against GPU plan, max |probability difference| ${plans}`);
+    const rounding = maxProbDiff(fp8Cpu, run(f32, prompt(length)), vocab);
+    assert.ok(rounding > 1e-4 && rounding <= 0.1, `${length}-token prompt: fp8 against f32 cache, max |probability difference| ${rounding}`);
+  }
+});
+
+const model = "../shared/models/stories260K-hf";
+const starts = ["Once upon a time", "The little dog", "Lily and Ben", "One day, a girl", "Tom was sad", "The sun was hot", "A big red ball", "Mom said"];
+const prompts = Array.from({ length: 16 }, (_, i) => `${starts[i % 8]}${" and then".repeat(i % 3)}`);
+const params = { maxTokens: 24, temperature: 0 };
+
+test("stories260K: an fp8 cache holds 4x the f32 cache's tokens in one budget, and batched greedy output equals each prompt's alone", async () => {
+  const capacity = async (kvCacheDtype: "float32" | "fp8") => {
+    const lines: string[] = [];
+    const llm = await LLM.create({ model, kvCacheDtype, kvCacheMemoryBytes: 4 * 1024 * 1024, maxNumSeqs: 1024, logger: (m) => lines.push(m) });
+    llm.close();
+    return Number(/KV cache: (\d+) blocks/.exec(lines.join("\n"))![1]);
+  };
+  const [f32Blocks, fp8Blocks] = [await capacity("float32"), await capacity("fp8")];
+  // A quarter of the bytes per block: 4x the blocks, give or take the f32 budget's remainder.
+  assert.ok(f32Blocks > 0 && fp8Blocks >= 4 * f32Blocks && fp8Blocks < 4 * (f32Blocks + 1), `${fp8Blocks} fp8 blocks against ${f32Blocks} f32 ones`);
+
+  const llm = await LLM.create({ model, kvCacheDtype: "fp8", maxNumSeqs: 16, logger: () => {} });
+  const alone: number[][] = [];
+  for (const p of prompts) alone.push((await llm.generate(p, params))[0].outputs[0].tokenIds);
+  llm.close();
+  for (const [name, numGpuBlocksOverride] of [["together", undefined], ["with preemption (33 KV blocks)", 33]] as const) {
+    const batched = await LLM.create({ model, kvCacheDtype: "fp8", maxNumSeqs: 16, numGpuBlocksOverride, logger: () => {} });
+    const together = await batched.generate(prompts, params);
+    together.forEach((out, i) => assert.equal(out.outputs[0].tokenIds, alone[i], `${name}, prompt ${i}: ${prompts[i]}`));
+    if (numGpuBlocksOverride) assert.ok(batched.stats().numPreemptions > 0, "the small cache forced preemptions");
+    batched.close();
+  }
+});
+
+test.after(() => rmSync(workDir, { recursive: true, force: true }));
+test.run();
