@@ -9,20 +9,16 @@ TSV_INLINE float tsv_fp8e4m3_to_f32(uint8_t b) {
   return (b & 0x7fu) == 0x7fu ? tsv_bits_float(0x7fc00000u) : f * 0x1p120f;
 }
 
-// Round to nearest even, saturating at +-448 (e4m3fn has no infinities).
+// Round to nearest even, saturating at +-448 (e4m3fn has no infinities), on the f32's bits: no
+// frexpf, so the loops that write fp8 (KV cache writes, load-time quantization) vectorise. Below 2^-6
+// the step is 2^-9, so |v| * 2^9 rounds to the bits (8 is the first normal's); above, 3 of the 23
+// mantissa bits stay and a carry moves into the exponent.
 TSV_INLINE uint8_t tsv_f32_to_fp8e4m3(float v) {
-  const uint32_t sign = (tsv_float_bits(v) >> 24) & 0x80u;
-  const float a = fabsf(v);
-  if (a != a) return (uint8_t)(sign | 0x7fu);
-  if (a >= 448.0f) return (uint8_t)(sign | 0x7eu);
-  if (a < 0.015625f) return (uint8_t)(sign | (uint32_t)rintf(a * 512.0f));
-  int e;
-  const float m = frexpf(a, &e);
-  uint32_t q = (uint32_t)rintf(m * 16.0f) - 8u;
-  uint32_t biased = (uint32_t)(e - 1 + 7);
-  if (q == 8u) {
-    q = 0u;
-    biased++;
-  }
-  return (uint8_t)(sign | (biased << 3) | q);
+  const uint32_t bits = tsv_float_bits(v);
+  const uint32_t sign = (bits >> 24) & 0x80u, magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return (uint8_t)(sign | 0x7fu);
+  if (magnitude >= 0x43e00000u) return (uint8_t)(sign | 0x7eu);
+  if (magnitude < 0x3c800000u) return (uint8_t)(sign | (uint32_t)rintf(tsv_bits_float(magnitude) * 512.0f));
+  const uint32_t rounded = ((magnitude + 0x7ffffu + ((magnitude >> 20) & 1u)) >> 20) - ((127u - 7u) << 3);
+  return (uint8_t)(sign | (rounded < 0x7eu ? rounded : 0x7eu));
 }

@@ -90,6 +90,7 @@ export function fp8Bits(v: number): number {
   const bits = f32Bits[0];
   const sign = (bits >>> 24) & 0x80;
   const magnitude = bits & 0x7fffffff;
+  if (magnitude > 0x7f800000) return sign | 0x7f;
   if (magnitude >= 0x43e00000) return sign | 0x7e;
   // Below 2^-6 the step is 2^-9: round |v| * 2^9 to an integer (8 rounds up into the first normal, bits 0x08).
   if (magnitude < 0x3c800000) {

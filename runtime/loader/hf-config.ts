@@ -198,21 +198,18 @@ function blockSizeOf(q: FieldReader, key: string, unsupported: Unsupported): [nu
 function compressedTensorsOf(q: FieldReader, unsupported: Unsupported): Pick<ModelConfig, "fp8"> {
   const format = q.string("format", "");
   if (format !== "float-quantized") throw unsupported(`compressed-tensors format "${format}" is not supported (float-quantized is)`);
-  const blockSizes: string[] = [];
-  let weightBlockSize: [number, number] | undefined;
   const groups = q.records("config_groups");
+  const blockSizes: [number, number][] = [];
   for (const group of groups) {
     const weights = group.record("weights");
     const [type, bits, strategy] = [weights?.string("type", "") ?? "", weights?.number("num_bits", 0) ?? 0, weights?.string("strategy", "") ?? ""];
     if (type !== "float" || bits !== 8 || (strategy !== "tensor" && strategy !== "channel" && strategy !== "block")) {
       throw unsupported(`compressed-tensors weights of type "${type}", ${bits} bits, strategy "${strategy}" are not supported (8-bit float, per tensor, channel or block, are)`);
     }
-    if (strategy === "block") {
-      weightBlockSize = blockSizeOf(weights!, "block_structure", unsupported);
-      blockSizes.push(weightBlockSize.join(" x "));
-    }
+    if (strategy === "block") blockSizes.push(blockSizeOf(weights!, "block_structure", unsupported));
   }
-  if (blockSizes.length > 0 && (blockSizes.length !== groups.length || new Set(blockSizes).size > 1)) {
+  const weightBlockSize = blockSizes[0];
+  if (weightBlockSize && (blockSizes.length !== groups.length || blockSizes.some(([BN, BK]) => BN !== weightBlockSize[0] || BK !== weightBlockSize[1]))) {
     throw unsupported("compressed-tensors groups that mix block-wise fp8 with other strategies or block sizes are not supported");
   }
   return { fp8: weightBlockSize ? { quantMethod: "compressed-tensors", weightBlockSize } : { quantMethod: "compressed-tensors" } };

@@ -58,14 +58,19 @@ for (const [arch, quantMethod, weightBlockSize] of [
   });
 }
 
-test("the loader's e4m3 rounding on the bits equals the plain arithmetic one", () => {
-  const values: number[] = [0, -0, 448, -448, 449, 464, 465, 1e9, -1e9, 2 ** -6, 2 ** -9, 2 ** -10, 3 * 2 ** -11, 2 ** -30];
+/** Every e4m3 value, the midpoints to the next (ties to even) and a hair either side of them, both signs, and the specials. */
+function e4m3Edges(): number[] {
+  const values: number[] = [0, -0, NaN, Infinity, -Infinity, 448, -448, 449, 464, 465, 1e9, -1e9, 2 ** -6, 2 ** -9, 2 ** -10, 3 * 2 ** -11, 2 ** -30];
   for (let bits = 0; bits < 0x7e; bits++) {
     const v = fp8e4m3BitsToF32(bits);
     const next = fp8e4m3BitsToF32(bits + 1);
-    // Every value, the midpoints to the next (ties to even) and a hair either side of them.
     for (const x of [v, (v + next) / 2, Math.fround((v + next) / 2 * (1 + 2 ** -20)), Math.fround((v + next) / 2 * (1 - 2 ** -20))]) values.push(x, -x);
   }
+  return values;
+}
+
+test("the loader's e4m3 rounding on the bits equals the plain arithmetic one", () => {
+  const values = e4m3Edges();
   let seed = 5;
   for (let i = 0; i < 20000; i++) values.push(Math.fround(((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 2 ** ((i % 40) - 20)));
   for (const v of values) assert.is(fp8Bits(v), f32ToFp8e4m3Bits(Math.fround(v)), `${v}`);
@@ -78,11 +83,15 @@ test("the native fp8 quantizer gives the JS one's scale and bytes for f32, f16 a
   // Spread over 30 binades so every e4m3 binade, the subnormals and the flush to zero are hit; the
   // length is not a multiple of the native chunk.
   const values = Float32Array.from({ length: 3 * 65536 + 72 }, (_, i) => random() * 2 ** ((i % 30) - 20));
+  // Its max is 448, so the scale is 1 and the rounding meets every code, every tie and a hair
+  // either side of each unscaled.
+  const edges = Float32Array.from(e4m3Edges().filter((v) => Number.isFinite(v) && Math.abs(v) <= 448));
   const tensors: LoadedTensor[] = [
     { name: "f32", dtype: "f32", shape: [values.length / 8, 8], data: values },
     { name: "f16", dtype: "f16", shape: [values.length / 8, 8], data: Uint16Array.from(values, f32ToF16Bits) },
     { name: "bf16", dtype: "bf16", shape: [values.length / 8, 8], data: Uint16Array.from(values, f32ToBf16Bits) },
     { name: "zero", dtype: "f32", shape: [2, 8], data: new Float32Array(16) },
+    { name: "edges", dtype: "f32", shape: [edges.length], data: edges },
   ];
   for (const t of tensors) {
     const expected = new Uint8Array(t.data.length);
@@ -115,6 +124,11 @@ test("unsupported fp8 variants and fp8 tensors without a quantization_config fai
     [quantization({ weight_block_size: [32, 32] }), "TSVLLM_ERR_MODEL_FILE", /tensor "model\.layers\.0\.\S+\.weight" is F8_E4M3 with no \S+\.weight_scale_inv beside it/],
     [quantization({ quant_method: "compressed-tensors", format: "pack-quantized", config_groups: {} }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /compressed-tensors format "pack-quantized" is not supported/],
     [quantization({ quant_method: "compressed-tensors", format: "float-quantized", config_groups: { g: { weights: { num_bits: 4, type: "int", strategy: "group" } } } }), "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", /weights of type "int", 4 bits, strategy "group" are not supported/],
+    ...[{ strategy: "tensor" }, { strategy: "block", block_structure: [32, 32] }].map((other) => [
+      quantization({ quant_method: "compressed-tensors", format: "float-quantized", config_groups: { a: { weights: { num_bits: 8, type: "float", strategy: "block", block_structure: [16, 32] } }, b: { weights: { num_bits: 8, type: "float", ...other } } } }),
+      "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION",
+      /groups that mix block-wise fp8 with other strategies or block sizes are not supported/,
+    ] as const),
     [(c: Record<string, unknown>) => void delete c.quantization_config, "TSVLLM_ERR_MODEL_FILE", /tensor "model\.layers\.0\.\S+\.weight" is F8_E4M3 but config\.json has no fp8 quantization_config/],
   ] as const) {
     const e = await loadErrorAfterEdit(llamaDir, edit);
