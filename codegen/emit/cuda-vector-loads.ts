@@ -84,11 +84,13 @@ export function vectorizedFor(s: ForStmt, p: ExprPrinter, ind: string, print: (l
     `${inner}alignas(16) ${pointerType(p.globalParam(load.global))} ${name}[${v}];`,
     `${inner}tsv_load_vector<${v}>(${name}, &${load.global}[${first}]);`,
   ]);
-  const rewrite = (e: IExpr) => mapExpr(e, (x) => {
+  // A raw scratch store (tensor-core staging) takes the vector's element as stored, unwidened.
+  const rewrite = (e: IExpr, raw = false) => mapExpr(e, (x) => {
     const vec = x.op === "load" ? vectors.find((c) => sameLoad(c.load, x)) : undefined;
-    return vec ? { op: "var", type: vec.load.type, name: p.loadedValue(vec.load.global, `${vec.name}[${s.index}]`) } : x;
+    const element = vec && `${vec.name}[${s.index}]`;
+    return vec ? { op: "var", type: vec.load.type, name: raw ? element! : p.loadedValue(vec.load.global, element!) } : x;
   });
-  const body = s.body.map((b): TStmt => (b.op === "decl" ? { ...b, init: rewrite(b.init) } : b.op === "assign" ? { ...b, value: rewrite(b.value) } : b.op === "scratchStore" ? { ...b, index: rewrite(b.index), value: rewrite(b.value) } : b));
+  const body = s.body.map((b): TStmt => (b.op === "decl" ? { ...b, init: rewrite(b.init) } : b.op === "assign" ? { ...b, value: rewrite(b.value) } : b.op === "scratchStore" ? { ...b, index: rewrite(b.index), value: rewrite(b.value, b.raw) } : b));
   // In a block of its own: the loop's siblings may hoist under the same index name.
   return [`${ind}{`, ...lines, ...print({ ...s, body }, inner), `${ind}}`];
 }

@@ -5,7 +5,7 @@ import { banner } from "./banner.ts";
 import { vectorizedFor } from "./cuda-vector-loads.ts";
 import { cType, dimName, ExprPrinter, pointerType, sharedMath, unpackArguments, type Dialect } from "./c-expr.ts";
 import type { IExpr } from "../ir/types.ts";
-import { mmaAccumulators, type MmaTiling, type TStmt, type ThreadKernel } from "../lower/thread-ir.ts";
+import { mmaAccumulators, type MmaOperandType, type MmaTiling, type TStmt, type ThreadKernel } from "../lower/thread-ir.ts";
 
 // The grid is launched flattened on blockIdx.x (up to 2^31 - 1 blocks): y and z are capped at
 // 65535, which a vocabulary-sized axis (lm_head over 128k rows) exceeds. Each program recovers its
@@ -38,7 +38,7 @@ export function emitCudaKernel(tk: ThreadKernel): string {
     `__global__ void __launch_bounds__(${ir.threads}) ${ir.symbol}_kernel(${params.join(", ")}) {`,
     ...(usesBlockReduce(tk.body) ? [`  __shared__ float tsv_red[32];`] : []),
     ...Object.entries(tk.scratch).map(([name, size]) => `  __shared__ float ${name}[${size}];`),
-    ...Object.entries(tk.halfScratch).map(([name, h]) => `  __shared__ __align__(16) uint16_t ${name}[${h.size}];`),
+    ...Object.entries(tk.halfScratch).map(([name, h]) => `  __shared__ __align__(16) ${h.type === "fp8e4m3" ? "uint8_t" : "uint16_t"} ${name}[${h.size}];`),
     `  const int64_t tsv_block = (int64_t)blockIdx.x;`,
     `  [[maybe_unused]] const int tsv_pid0 = (int)(tsv_block % tsv_g0);`,
     `  [[maybe_unused]] const int tsv_pid1 = (int)((tsv_block / tsv_g0) % tsv_g1);`,
@@ -60,6 +60,7 @@ export function emitCudaKernel(tk: ThreadKernel): string {
 
 /** Template arguments of the prelude's warp-tiled mma routines. */
 const mmaShape = (t: MmaTiling) => `${t.warpRows}, ${t.warpCols}, ${t.warpsN}`;
+const mmaOperand: Record<MmaOperandType, string> = { f16: "TsvMmaF16", bf16: "TsvMmaBf16", fp8e4m3: "TsvMmaE4m3" };
 
 function stmt(s: TStmt, p: ExprPrinter, ind: string, tk: ThreadKernel): string[] {
   const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  ", tk));
@@ -71,7 +72,11 @@ function stmt(s: TStmt, p: ExprPrinter, ind: string, tk: ThreadKernel): string[]
     case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
     case "scratchStore": {
       const half = halves[s.scratch];
-      return [`${ind}${s.scratch}[${e(s.index)}] = ${half ? `tsv_f32_to_${half.type}(${e(s.value)})` : e(s.value)};`];
+      const value = s.value;
+      // A raw store copies the stored bits: a load printed without its widening, or the vector
+      // element cuda-vector-loads put in its place.
+      if (half && s.raw) return [`${ind}${s.scratch}[${e(s.index)}] = ${value.op === "load" ? `${value.global}[${p.offset(value.global, value.indices)}]` : e(value)};`];
+      return [`${ind}${s.scratch}[${e(s.index)}] = ${half ? `tsv_f32_to_${half.type}(${e(value)})` : e(value)};`];
     }
     case "for": {
       const loop = (l: typeof s, at: string) => [`${at}for (int ${l.index} = ${e(l.start)}; ${l.index} < ${e(l.end)}; ${l.index} += ${e(l.step)}) {`, ...l.body.flatMap((x) => stmt(x, p, at + "  ", tk)), `${at}}`];
@@ -84,7 +89,7 @@ function stmt(s: TStmt, p: ExprPrinter, ind: string, tk: ThreadKernel): string[]
     case "barrier": return [`${ind}__syncthreads();`];
     case "leader": return [`${ind}if (threadIdx.x == 0) {`, ...block(s.body), `${ind}}`];
     case "mmaZero": return [`${ind}float ${s.acc}[${mmaAccumulators(s.tiling)}];`, `${ind}tsv_mma_zero<${mmaAccumulators(s.tiling)}>(${s.acc});`];
-    case "mma": return [`${ind}tsv_warp_mma<${mmaShape(s.tiling)}, ${s.tiling.kSteps}, ${s.tiling.stride}, ${s.tiling.type === "bf16"}>(${s.acc}, ${s.a}, ${s.b});`];
+    case "mma": return [`${ind}tsv_warp_mma<${mmaShape(s.tiling)}, ${s.tiling.kSteps}, ${s.tiling.stride}, ${mmaOperand[s.tiling.type]}>(${s.acc}, ${s.a}, ${s.b});`];
     case "mmaStore": return [`${ind}tsv_warp_mma_store<${mmaShape(s.tiling)}>(${s.acc}, &${s.scratch}[${e(s.at)}], ${s.tiling.cols});`];
   }
 }

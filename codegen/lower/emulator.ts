@@ -258,8 +258,8 @@ class Compiler {
   }
 
   /**
-   * Every warp's mma.sync m16n8k16 steps over the staged chunk: for each of its 16 x 8 tiles and
-   * each k step of 16, C += A B with A read from the staged rows and B from the staged columns
+   * Every warp's mma.sync m16n8k16 (m16n8k32 for e4m3) steps over the staged chunk: for each of
+   * its 16 x 8 tiles and each k step, C += A B with A read from the staged rows and B from the staged columns
    * (products summed exactly, then rounded to f32 once per step), the result landing in the lanes
    * PTX assigns (see MmaTiling). Reads go through the race detector as the warp's.
    */
@@ -281,7 +281,7 @@ class Compiler {
               for (let r = 0; r < 4; r++) {
                 const [row, col] = mmaEntry(t, w, lane, i, j, r);
                 let sum = 0;
-                for (let k = ks * 16; k < ks * 16 + 16; k++) sum += read(a, aName, row * t.stride + k, w * 32) * read(b, bName, col * t.stride + k, w * 32);
+                for (let k = ks * t.kStep; k < (ks + 1) * t.kStep; k++) sum += read(a, aName, row * t.stride + k, w * 32) * read(b, bName, col * t.stride + k, w * 32);
                 const slot = thread * count + (i * t.warpCols + j) * 4 + r;
                 acc[slot] = f(acc[slot] + sum);
               }

@@ -9,7 +9,8 @@ export type TStmt =
   | { op: "decl"; name: string; type: ValueType; init: IExpr; span: Span }
   | { op: "assign"; name: string; value: IExpr; span: Span }
   | { op: "store"; global: string; indices: IExpr[]; value: IExpr; span: Span }
-  | { op: "scratchStore"; scratch: string; index: IExpr; value: IExpr; span: Span }
+  /** raw: value is a load of a global of the scratch's own element type, copied as stored (tensor-core staging). */
+  | { op: "scratchStore"; scratch: string; index: IExpr; value: IExpr; raw?: true; span: Span }
   | { op: "for"; index: string; start: IExpr; end: IExpr; step: IExpr; body: TStmt[]; span: Span }
   | { op: "if"; cond: IExpr; then: TStmt[]; else: TStmt[]; span: Span }
   /** for (index = threadIdx; index < count; index += threads) */
@@ -27,14 +28,18 @@ export type TStmt =
   /** Each thread adds its accumulators into scratch[at + row * cols + col] (one owner per entry). */
   | { op: "mmaStore"; acc: string; scratch: string; at: IExpr; tiling: MmaTiling; span: Span };
 
+/** Operand dtypes tensor cores multiply: f16/bf16 in steps of 16 k (m16n8k16), e4m3 in steps of 32 (m16n8k32). */
+export type MmaOperandType = "f16" | "bf16" | "fp8e4m3";
+
 /**
- * A dotTile on tensor cores (mma.sync m16n8k16, f32 accumulation): the rows x cols tile is cut
- * into 16 x 8 mma tiles, and warp w owns the warpRows x warpCols block of them at block row
- * idiv(w, warpsN), block column w % warpsN. Thread lane l holds, for each of its mma tiles, the
- * four accumulators PTX assigns it: rows l / 4 and l / 4 + 8, columns 2 (l % 4) and 2 (l % 4) + 1.
+ * A dotTile on tensor cores (mma.sync m16n8k16 or m16n8k32, f32 accumulation): the rows x cols
+ * tile is cut into 16 x 8 mma tiles, and warp w owns the warpRows x warpCols block of them at
+ * block row idiv(w, warpsN), block column w % warpsN. Thread lane l holds, for each of its mma
+ * tiles, the four accumulators PTX assigns it: rows l / 4 and l / 4 + 8, columns 2 (l % 4) and
+ * 2 (l % 4) + 1 (the same for both shapes).
  */
 export interface MmaTiling {
-  type: "f16" | "bf16";
+  type: MmaOperandType;
   rows: number;
   cols: number;
   warpsM: number;
@@ -42,7 +47,8 @@ export interface MmaTiling {
   /** mma tiles per warp along rows (16 each) and along columns (8 each). */
   warpRows: number;
   warpCols: number;
-  /** k steps of 16 per staged chunk. */
+  /** k per mma step (16, or 32 for e4m3) and steps per staged chunk. */
+  kStep: 16 | 32;
   kSteps: number;
   /** Elements per staged row: the chunk plus padding that spreads a fragment load over all banks. */
   stride: number;
@@ -62,8 +68,8 @@ export interface ThreadKernel {
   ir: KernelIR;
   /** Shared-memory scratch arrays: name -> element count (compile-time). */
   scratch: Record<string, number>;
-  /** Shared-memory arrays of f16/bf16 elements (tensor-core operand staging): name -> size and type. */
-  halfScratch: Record<string, { size: number; type: "f16" | "bf16" }>;
+  /** Shared-memory arrays of f16/bf16/e4m3 elements (tensor-core operand staging): name -> size and type. */
+  halfScratch: Record<string, { size: number; type: MmaOperandType }>;
   /** Whether the lowering assumes exactly ir.threads threads (warp-tiled mma): the emulator runs with that many. */
   fixedThreads: boolean;
   body: TStmt[];

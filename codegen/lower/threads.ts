@@ -6,7 +6,7 @@ import { compileError } from "../frontend/errors.ts";
 import type { Span } from "../frontend/kast.ts";
 import type { IExpr, IStmt, KernelIR, TileOperand } from "../ir/types.ts";
 import { mapChildren, substituteVars } from "../ir/walk.ts";
-import type { MmaTiling, TStmt, ThreadKernel } from "./thread-ir.ts";
+import type { MmaOperandType, MmaTiling, TStmt, ThreadKernel } from "./thread-ir.ts";
 
 type Level = "program" | "thread";
 
@@ -16,21 +16,34 @@ export function tileExtent(e: IExpr, what: string, span: Span): number {
   return e.value;
 }
 
-/** k elements staged per chunk of a tensor-core dotTile (two mma k steps). */
+/** k elements staged per chunk of a tensor-core dotTile (two f16/bf16 mma k steps, one e4m3). */
 const mmaChunk = 32;
 
 /**
+ * Per operand type: k per mma step, and elements per staged row. The padding past the chunk (16
+ * bytes) puts the 8 rows a fragment load reads 4 or 12 banks apart, so the warp's 32 words land in
+ * 32 different banks.
+ */
+const mmaShapes: Record<MmaOperandType, { kStep: 16 | 32; stride: number }> = {
+  f16: { kStep: 16, stride: mmaChunk + 8 },
+  bf16: { kStep: 16, stride: mmaChunk + 8 },
+  fp8e4m3: { kStep: 32, stride: mmaChunk + 16 },
+};
+
+/**
  * The tensor-core tiling of a dotTile, or undefined where mma does not apply: both operands must
- * be plain loads from tensors of one half-precision dtype (so staging them as halves is exact and
- * the result differs from the reference only in summation order), rows a multiple of 16, cols of
- * 8, and the 16 x 8 tiles must split evenly over the program's warps. Of the even splits, the one
- * whose warps load the fewest fragments per k step (warpRows + warpCols) wins.
+ * be plain loads from tensors of one dtype tensor cores take (f16, bf16 or e4m3, so staging them
+ * as stored is exact and the result differs from the reference only in summation order), rows a
+ * multiple of 16, cols of 8, and the 16 x 8 tiles must split evenly over the program's warps. Of
+ * the even splits, the one whose warps load the fewest fragments per k step (warpRows + warpCols)
+ * wins.
  */
 function mmaTiling(ir: KernelIR, s: Extract<IStmt, { op: "dotTile" }>, rows: number, cols: number): MmaTiling | undefined {
   const global = (term: IExpr) => (term.op === "load" ? ir.params.find((p) => p.kind === "global" && p.name === term.global) : undefined);
   const a = global(s.a.term);
   const b = global(s.b.term);
-  if (a?.kind !== "global" || b?.kind !== "global" || a.dtype !== b.dtype || (a.dtype !== "f16" && a.dtype !== "bf16")) return undefined;
+  if (a?.kind !== "global" || b?.kind !== "global" || a.dtype !== b.dtype || !(a.dtype in mmaShapes)) return undefined;
+  const type = a.dtype as MmaOperandType;
   if (rows % 16 !== 0 || cols % 8 !== 0) return undefined;
   const warps = ir.threads / 32;
   let best: MmaTiling | undefined;
@@ -40,7 +53,8 @@ function mmaTiling(ir: KernelIR, s: Extract<IStmt, { op: "dotTile" }>, rows: num
     const warpRows = rows / 16 / warpsM;
     const warpCols = cols / 8 / warpsN;
     if (best && best.warpRows + best.warpCols <= warpRows + warpCols) continue;
-    best = { type: a.dtype, rows, cols, warpsM, warpsN, warpRows, warpCols, kSteps: mmaChunk / 16, stride: mmaChunk + 8 };
+    const { kStep, stride } = mmaShapes[type];
+    best = { type, rows, cols, warpsM, warpsN, warpRows, warpCols, kStep, kSteps: mmaChunk / kStep, stride };
   }
   return best;
 }
@@ -163,13 +177,15 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
 
   /**
    * Tensor cores: k advances in chunks of 32; per chunk every thread helps stage the operands'
-   * rows x 32 and cols x 32 values into shared memory as halves (zero past count), then each warp
+   * rows x 32 and cols x 32 values into shared memory as stored (zero past count), then each warp
    * runs mma over its sub-tile, accumulating in registers. The barrier before staging keeps the
    * previous chunk's mma reads ahead of the overwrite. At the end each thread adds its
    * accumulators into the scratch tile. When count is a constant multiple of 32 (a model's K),
    * no chunk has a tail: each thread stages runs of 8 consecutive k with no bounds test, written
    * as the `for j < 8` at `8 * c + j` that the CUDA emitter turns into one 16-byte load
-   * (codegen/emit/cuda-vector-loads.ts), instead of 8 two-byte loads behind a branch.
+   * (codegen/emit/cuda-vector-loads.ts), instead of 8 two-byte loads behind a branch. The staged
+   * values are the operands' loads, marked raw: CUDA copies their bits rather than widening each
+   * to f32 and rounding it back (which for e4m3 is a dozen instructions a byte).
    */
   function lowerDotTileMma(s: Extract<IStmt, { op: "dotTile" }>, tiling: MmaTiling, at: IExpr, count: IExpr, out: TStmt[]): void {
     fixedThreads = true;
@@ -194,7 +210,7 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
       const store = (j: IExpr | null): TStmt => {
         const k = j ? add(add(kc, kk), j) : add(kc, kk);
         const index = j ? add(add(mul(row, i32(tiling.stride)), kk), j) : add(mul(row, i32(tiling.stride)), kk);
-        return { op: "scratchStore", scratch: name, index, value: substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]])), span: s.span };
+        return { op: "scratchStore", scratch: name, index, value: substituteVars(o.term, new Map<string, IExpr>([[o.index, row], [o.k, k]])), raw: true, span: s.span };
       };
       let body: TStmt[];
       if (whole) {
@@ -202,7 +218,8 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
         body = [{ op: "for", index: j, start: i32(0), end: i32(run), step: i32(1), body: [store(v(j))], span: s.span }];
       } else {
         const inRange: IExpr = { op: "binary", type: "bool", kind: "<", left: add(kc, kk), right: count };
-        body = [{ op: "if", cond: inRange, then: [store(null)], else: [{ ...store(null), value: { op: "const", type: "f32", value: 0 } } as TStmt], span: s.span }];
+        const zero: TStmt = { op: "scratchStore", scratch: name, index: add(mul(row, i32(tiling.stride)), kk), value: { op: "const", type: "f32", value: 0 }, span: s.span };
+        body = [{ op: "if", cond: inRange, then: [store(null)], else: [zero], span: s.span }];
       }
       return [{ op: "threadLoop", index: e, count: i32((extent * mmaChunk) / per), body, span: s.span }];
     };

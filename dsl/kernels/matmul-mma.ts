@@ -12,8 +12,8 @@
 // lowers to per-entry dot products (no tensor cores), and on CPU to the C++ tiles.
 import { cdiv, dotTile, forEach, idiv, kernel, min, pid, scratch, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
 
-/** acc[i * 64 + j] = sum_k x[t0 + i, k] * w[n0 + j, k] for i < TM (clamped to the last row of each). */
-function mmaTile<H extends Float>(x: Global<H, ["T", "K"]>, w: Global<H, ["N", "K"]>, acc: Scratch, t0: i32, n0: i32, K: Const, TM: Const): void {
+/** acc[i * 64 + j] = sum_k x[t0 + i, k] * w[n0 + j, k] for i < TM (clamped to the last row of each); e4m3 operands take the m16n8k32 mma (fp8-mma.ts). */
+export function mmaTile<H extends Float | "fp8e4m3">(x: Global<H, ["T", "K"]>, w: Global<H, ["N", "K"]>, acc: Scratch, t0: i32, n0: i32, K: Const, TM: Const): void {
   forEach(TM * 64, (e) => {
     acc.put(e, 0.0);
   });

@@ -57,14 +57,15 @@ test("half-precision operands lower to warp-tiled mma.sync (4 warps of 64 x 16),
   assert.not.ok(has(f32.body, "mma"));
   assert.ok(f16.fixedThreads && !f32.fixedThreads);
   const cuda = emitCudaKernel(f16);
-  assert.ok(cuda.includes("tsv_warp_mma<4, 2, 4, 2, 40, false>("), "4 x 2 mma tiles per warp, warps side by side along columns, 2 k steps per 32-wide chunk, rows 40 halves apart");
-  assert.ok(emitCudaKernel(bf16).includes(", true>("), "bf16 picks the bf16 mma");
+  assert.ok(cuda.includes("tsv_warp_mma<4, 2, 4, 2, 40, TsvMmaF16>("), "4 x 2 mma tiles per warp, warps side by side along columns, 2 k steps per 32-wide chunk, rows 40 halves apart");
+  assert.ok(emitCudaKernel(bf16).includes(", TsvMmaBf16>("), "bf16 picks the bf16 mma");
   assert.ok(emitCudaKernel(bf16).includes("tsv_load_vector<8>(") && !cuda.includes("tsv_load_vector"), "K = 96 (whole 32-wide chunks) stages runs of 8 k as 16-byte loads; K = 40 stages element by element, bounds-tested");
   assert.ok(cuda.includes("__shared__ __align__(16) uint16_t"), "operands staged as halves");
-  assert.ok(cuda.includes("= tsv_f32_to_f16("), "staged through the exact f16 conversion");
+  assert.match(cuda, /tsv_r\d+\[[^\n]*\] = x\[/, "staged by copying x's stored halves");
+  assert.ok(cuda.includes("= tsv_f32_to_f16(0.00000000f)"), "the zero tail past K written as an f16");
   assert.ok(cuda.includes("tsv_warp_mma_store<4, 2, 4>("));
   const narrow = emitCudaKernel(lowerToThreads(irs[8]));
-  assert.ok(narrow.includes("tsv_warp_mma<2, 2, 4, 2, 40, false>("), "32-row tiles: 2 x 2 mma tiles per warp, warps side by side along columns");
+  assert.ok(narrow.includes("tsv_warp_mma<2, 2, 4, 2, 40, TsvMmaF16>("), "32-row tiles: 2 x 2 mma tiles per warp, warps side by side along columns");
 });
 
 test("the emulator catches a tensor-core lowering that stages operands without a barrier before the mma", () => {

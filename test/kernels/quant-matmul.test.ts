@@ -1,16 +1,16 @@
 // Quantized matmuls: GGUF Q8_0 / Q4_0 blocks (random bytes with small f16 scales; the oracle is the
 // loader's dequantizer, runtime/loader/gguf-quants.ts, then a float64 matmul), GPTQ int4 with
-// group scales and packed zeros (the oracle unpacks with its own loop), and FP8 e4m3 W8A8 with
-// per-tensor scales (oracle: float64 over the fp8-rounded operands), and the weight-only fp8 matmul
-// with a scale per output or per block (oracle: float64 over x and the scaled fp8 weights). Each format's
+// group scales and packed zeros (the oracle unpacks with its own loop), and the weight-only fp8
+// matmul with a scale per output or per block (oracle: float64 over x and the scaled fp8 weights;
+// fp8-mma.test.ts has the W8A8 form). Each format's
 // dequantize kernel writes exactly the weights its matmul stands for, rounded once to the output
 // dtype (oracles: the loader's GGUF dequantizer, the unpacked GPTQ values, fp8 times scale). Compiled and emulated kernels
 // are checked against the DSL reference too.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { f32ToF16Bits, float8e4m3 } from "../../dsl/dtype.ts";
+import { f32ToF16Bits } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
-import { dequantizeFp8BlockWeights, dequantizeFp8Weights, matmulFp8, matmulFp8BlockWeights, matmulFp8Weights, quantizeFp8 } from "../../dsl/kernels/fp8-matmul.ts";
+import { dequantizeFp8BlockWeights, dequantizeFp8Weights, matmulFp8BlockWeights, matmulFp8Weights } from "../../dsl/kernels/fp8-matmul.ts";
 import { dequantizeQ4_0, dequantizeQ8_0, matmulQ4_0, matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
 import { dequantizeInt4, matmulInt4 } from "../../dsl/kernels/int4-matmul.ts";
 import { dequantizeQ4_0 as loaderQ4_0, dequantizeQ8_0 as loaderQ8_0 } from "../../runtime/loader/gguf-quants.ts";
@@ -30,8 +30,6 @@ const specs: KernelSpec[] = [
   ...floats.flatMap((A) => ["matmulQ8_0", "matmulQ4_0"].map((exportName) => ({ file: "dsl/kernels/gguf-matmul.ts", exportName, spec: { dtypes: { A }, consts: { K } } }))),
   ...floats.map((A) => ({ file: "dsl/kernels/int4-matmul.ts", exportName: "matmulInt4", spec: { dtypes: { A, S: A === "f32" ? "f16" : A }, consts: { K, G } } })),
   ...floats.flatMap((A): KernelSpec[] => [
-    { file: "dsl/kernels/fp8-matmul.ts", exportName: "quantizeFp8", spec: { dtypes: { A }, consts: {} } },
-    { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8", spec: { dtypes: { A }, consts: { K } } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8Weights", spec: { dtypes: { A }, consts: { K } } },
     { file: "dsl/kernels/fp8-matmul.ts", exportName: "matmulFp8BlockWeights", spec: { dtypes: { A }, consts: { K, BN, BK } } },
   ]),
@@ -44,7 +42,8 @@ const specs: KernelSpec[] = [
   ]),
 ];
 const { irs, native } = buildKernels("test_quant_matmul", specs);
-const outDtype = (ir: (typeof irs)[number]) => (ir.params[0].kind === "global" && ir.name !== "matmulFp8" ? ir.params[0].dtype : (ir.params[2] as { dtype: string }).dtype) as F;
+/** The matmuls' activation dtype: x's, their first parameter. */
+const outDtype = (ir: (typeof irs)[number]) => (ir.params[0] as { dtype: F }).dtype;
 
 let state = 99;
 const nextByte = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 24);
@@ -145,16 +144,6 @@ for (const ir of irs) {
         runReference(matmulInt4, [x, qweight, scales, qzeros, out, K, G]);
         assertClose(out, float64Matmul(x, N, weight, A), tolerance[A], `${ir.symbol} reference vs unpacked`);
       });
-    } else if (ir.name === "quantizeFp8") {
-      test(`${ir.symbol} T=${T}: rounds x / scale to e4m3, saturating at 448`, () => {
-        const x = randomGlobal(A, [T, K], 4);
-        x.put(0, 0, 1000);
-        const xq = new Global("fp8e4m3", [T, K]);
-        checkAgainstReference(quantizeFp8, ir, native(ir), [x, xq, 0.01], { abs: 0, rel: 0 }, { emulate });
-        runReference(quantizeFp8, [x, xq, 0.01]);
-        assert.is(xq.at(0, 0), 448);
-        for (let k = 1; k < K; k++) assert.is(xq.at(0, k), float8e4m3.round(x.at(0, k) / 0.01));
-      });
     } else if (ir.name === "matmulFp8Weights") {
       test(`${ir.symbol} T=${T}: x against fp8 weights, a scale per output`, () => {
         const x = randomGlobal(A, [T, K]);
@@ -165,7 +154,7 @@ for (const ir of irs) {
         runReference(matmulFp8Weights, [x, w, wScale, out, K]);
         assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k) * wScale.at(n), A), tolerance[A], `${ir.symbol} reference vs float64`);
       });
-    } else if (ir.name === "matmulFp8BlockWeights") {
+    } else {
       test(`${ir.symbol} T=${T}: x against fp8 weights, a scale per ${BN} x ${BK} block`, () => {
         const x = randomGlobal(A, [T, K]);
         const w = randomGlobal("fp8e4m3", [N, K], 300);
@@ -174,16 +163,6 @@ for (const ir of irs) {
         const out = new Global(A, [T, N]);
         runReference(matmulFp8BlockWeights, [x, w, wScale, out, K, BN, BK]);
         assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k) * blockScale(wScale, n, k), A), tolerance[A], `${ir.symbol} reference vs float64`);
-      });
-    } else {
-      test(`${ir.symbol} T=${T}: xScale * wScale * fp8 dot products`, () => {
-        const xq = randomGlobal("fp8e4m3", [T, K], 300);
-        const w = randomGlobal("fp8e4m3", [N, K], 300);
-        const args = [xq, w, new Global(A, [T, N]), 0.004, 0.002, K];
-        checkAgainstReference(matmulFp8, ir, native(ir), args, tolerance[A], { emulate });
-        const out = new Global(A, [T, N]);
-        runReference(matmulFp8, [xq, w, out, 0.004, 0.002, K]);
-        assertClose(out, float64Matmul(xq, N, (n, k) => w.at(n, k) * 0.004 * 0.002, A), tolerance[A], `${ir.symbol} reference vs float64`);
       });
     }
   }
