@@ -13,6 +13,7 @@ import { pagedDecodeSplit } from "../../dsl/kernels/paged-decode.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
 import { matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
 import { matmulFp8Weights } from "../../dsl/kernels/fp8-matmul.ts";
+import { matmulFp8Mma } from "../../dsl/kernels/fp8-mma.ts";
 import { sampleRows } from "../../dsl/kernels/sampling.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
 
@@ -79,6 +80,11 @@ function fp8Gemv(N: number, K: number): (Global | number)[] {
   return [randomGlobal("f32", [1, K]), randomGlobal("fp8e4m3", [N, K], 300), randomGlobal("f32", [N], 0.01), new Global("f32", [1, N]), K];
 }
 
+/** fp8 W8A8 on tensor cores: T tokens of e4m3 activations (a scale each) over [N, K] e4m3 weights (a scale per output). */
+function fp8Mma(T: number, N: number, K: number): (Global | number)[] {
+  return [randomGlobal("fp8e4m3", [T, K], 448), randomGlobal("f32", [T], 0.01), randomGlobal("fp8e4m3", [N, K], 448), randomGlobal("f32", [N], 0.001), new Global("bf16", [T, N]), K, 64];
+}
+
 export const kernelCases: KernelCase[] = [
   {
     name: "sampleRows (temperature, top-k, top-p, min-p) 256 rows x 128256",
@@ -132,6 +138,12 @@ export const kernelCases: KernelCase[] = [
     file: "dsl/kernels/matmul.ts", exportName: "matmul", spec: { dtypes: { A: "f32", W: "bf16" }, consts: { K: 4096 } }, reference: matmul,
     check: () => [randomGlobal("f32", [2, 4096]), randomGlobal("bf16", [16, 4096], 0.05), new Global("f32", [2, 16]), 4096],
     timing: () => ({ args: [randomGlobal("f32", [512, 4096]), randomGlobal("bf16", [4096, 4096], 0.05), new Global("f32", [512, 4096]), 4096], bytes: 4096 * 4096 * 2, flops: 2 * 512 * 4096 * 4096 }),
+  },
+  {
+    name: "matmulFp8Mma (W8A8 GEMM, e4m3 tensor cores) 2048x4096x4096",
+    file: "dsl/kernels/fp8-mma.ts", exportName: "matmulFp8Mma", spec: { dtypes: { A: "bf16" }, consts: { K: 4096, TM: 64 } }, reference: matmulFp8Mma,
+    check: () => fp8Mma(70, 72, 4096),
+    timing: () => ({ args: fp8Mma(2048, 4096, 4096), bytes: 2048 * 4096 + 4096 * 4096 + 2048 * 4096 * 2, flops: 2 * 2048 * 4096 * 4096 }),
   },
   {
     name: "matmulMma (GEMM, tensor cores) bf16 2048x4096x4096",

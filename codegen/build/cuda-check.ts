@@ -8,7 +8,7 @@
 // architecture's test shape (bf16 weights, the GPU kernel plan, as `tsvllm compile --target cuda`
 // emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
 // their blocks), forward-llama-q8_0, a GPTQ llama (linears on the int4 kernel), forward-llama-gptq,
-// and an fp8 checkpoint's llama (linears on the weight-only fp8 matmul, KV cache in fp8 e4m3),
+// and an fp8 checkpoint's llama (linears on fp8 W8A8, dynamic activations, KV cache in fp8 e4m3),
 // forward-llama-fp8. Kernels with a KV cache dtype variable (C) compile once more with an fp8 cache.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
@@ -113,10 +113,10 @@ function q8_0Llama(): ModelConfig {
   return { ...config, torchDtype: "float16", packedWeights: Object.fromEntries(names.map((n) => [n, "q8_0" as const])) };
 }
 
-/** An fp8 checkpoint's llama: every linear of the decoder layers fp8, the LM head bf16. */
+/** An fp8 checkpoint's llama: every linear of the decoder layers fp8 with dynamic activations (W8A8), the LM head bf16. */
 function fp8Llama(): ModelConfig {
   const config = architectureConfig("llama");
-  return { ...config, torchDtype: "bfloat16", fp8: { quantMethod: "fp8" }, packedWeights: Object.fromEntries(layerLinearNames(config).map((n) => [n, "fp8e4m3" as const])) };
+  return { ...config, torchDtype: "bfloat16", fp8: { quantMethod: "fp8", activationScheme: "dynamic" }, packedWeights: Object.fromEntries(layerLinearNames(config).map((n) => [n, "fp8e4m3" as const])) };
 }
 
 /** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu, forward-llama-fp8.cu) whose source name the filter (if any) matches. */

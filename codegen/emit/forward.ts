@@ -42,6 +42,12 @@ export interface ForwardConfig {
   gptqGroupSize?: number | null;
   /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
   fp8BlockSize?: readonly [number, number];
+  /**
+   * fp8 weights with a scale per output whose checkpoint quantizes activations dynamically: the GPU
+   * plan runs them W8A8 (dsl/kernels/fp8-mma.ts), each linear's input quantized per token at every
+   * step, then the e4m3 product on tensor cores from gpuTensorCoreRows rows, GEMV-shaped below.
+   */
+  fp8DynamicActivations?: boolean;
 }
 
 /**
@@ -181,8 +187,17 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     const w = byId.get(id)!;
     return w.op === "weight" ? w.name : "";
   };
-  const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
+  /** Whether a linear runs fp8 W8A8 (cfg.fp8DynamicActivations), which reads its weights as they are at every row count. */
+  const w8a8 = (n: Graph["nodes"][number]) => cfg.kernelPlan === "gpu" && cfg.fp8DynamicActivations === true && n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) === "fp8e4m3";
+  const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && !w8a8(n) && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
   const weightSlot = tensorCores && quantizedBytes.length > 0 ? buffers.push({ rows: "W", bytesPerRow: Math.max(...quantizedBytes) }) - 1 : undefined;
+  // fp8 W8A8: per row kind, one buffer for a linear's input in e4m3 and one for its per-row scales.
+  const fp8Widths = new Map<"T" | "L", number>();
+  for (const n of g.nodes) {
+    const v = n.op === "linear" && w8a8(n) ? byId.get(n.x)!.value : undefined;
+    if (v && (v.rows === "T" || v.rows === "L")) fp8Widths.set(v.rows, Math.max(fp8Widths.get(v.rows) ?? 0, prod(v.inner)));
+  }
+  const fp8Slots = new Map([...fp8Widths].map(([rows, width]) => [rows, { xq: buffers.push({ rows, bytesPerRow: width }) - 1, xScale: buffers.push({ rows, bytesPerRow: 4 }) - 1 }]));
   /** A quantized linear's kernels: its own matmul over x, and writing its weights out in W. */
   const quantizedLinear = (packed: WeightFormat, name: string, N: number, K: number) => {
     type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string];
@@ -283,6 +298,18 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         // no bias form: a linear with a bias reads its weight widened). Under gpuTensorCoreRows rows
         // their own GEMV-shaped kernel reads them; from there on the step writes them out in W
         // once, into the weight buffer, for the tensor-core matmul.
+        const fp8Slot = rows === "T" || rows === "L" ? fp8Slots.get(rows) : undefined;
+        if (w8a8(n) && fp8Slot) {
+          const xq = { ptr: `a.buffers[${fp8Slot.xq}]`, dims: [count, String(K)] };
+          const xScale = { ptr: `a.buffers[${fp8Slot.xScale}]`, dims: [count] };
+          const fp8 = [{ ptr: weightRef(w.name, { packed: "fp8e4m3" }), dims: [String(N), String(K)] }, { ptr: weightRef(w.name, { packed: "fp8.scale" }), dims: [String(N)] }];
+          launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${w.name}: x to e4m3, a scale per row`);
+          launch("fp8-mma", "matmulFp8Rows", { dtypes: { A }, consts: { K } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} (fp8 W8A8)`, `${count} < ${gpuTensorCoreRows}`);
+          const mma = (TM: number, when: string) => launch("fp8-mma", "matmulFp8Mma", { dtypes: { A }, consts: { K, TM } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} on fp8 tensor cores`, when);
+          mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
+          mma(64, `${count} > ${gpuNarrowTileRows}`);
+          break;
+        }
         const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;
         if (packed) {
           const format = quantizedLinear(packed, w.name, N, K);

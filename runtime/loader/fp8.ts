@@ -149,6 +149,7 @@ export function quantizeFp8AtLoad(model: LoadedModel, quantize: Fp8Quantizer = j
     tensors.set(t.name, { name: t.name, dtype: "fp8e4m3", shape: t.shape, data: bits });
     tensors.set(fp8ScaleName(t.name), { name: fp8ScaleName(t.name), dtype: "f32", shape: [], data: Float32Array.of(scale) });
   }
-  config.fp8 = { quantMethod: "fp8" };
+  // vLLM's online fp8 quantizes activations dynamically, per token.
+  config.fp8 = { quantMethod: "fp8", activationScheme: "dynamic" };
   normalizeFp8(model.source, config, tensors);
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
-import type { GenerationConfig, ModelConfig, RopeScaling } from "./types.ts";
+import type { Fp8ActivationScheme, GenerationConfig, ModelConfig, RopeScaling } from "./types.ts";
 
 interface FamilyDefaults {
   architecture: string;
@@ -179,7 +179,12 @@ function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> 
   if (q === null) return {};
   const unsupported = (what: string) => new TsvllmError("TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", `${fields.file}: ${what}`, "quantization_config");
   const method = q.string("quant_method", "");
-  if (method === "fp8") return { fp8: q.has("weight_block_size") ? { quantMethod: "fp8", weightBlockSize: blockSizeOf(q, "weight_block_size", unsupported) } : { quantMethod: "fp8" } };
+  if (method === "fp8") {
+    // vLLM's Fp8Config reads activation_scheme with "dynamic" as its default.
+    const activationScheme = q.string("activation_scheme", "dynamic");
+    if (activationScheme !== "dynamic" && activationScheme !== "static") throw unsupported(`fp8 activation_scheme "${activationScheme}" is not supported (dynamic, static)`);
+    return { fp8: q.has("weight_block_size") ? { quantMethod: "fp8", activationScheme, weightBlockSize: blockSizeOf(q, "weight_block_size", unsupported) } : { quantMethod: "fp8", activationScheme } };
+  }
   if (method === "compressed-tensors") return compressedTensorsOf(q, unsupported);
   if (method === "gptq" || method === "awq") return gptqOf(q, method, unsupported);
   throw unsupported(`quant_method "${method}" is not supported (gptq, awq, fp8 and compressed-tensors fp8 are)`);
@@ -200,7 +205,10 @@ function compressedTensorsOf(q: FieldReader, unsupported: Unsupported): Pick<Mod
   if (format !== "float-quantized") throw unsupported(`compressed-tensors format "${format}" is not supported (float-quantized is)`);
   const groups = q.records("config_groups");
   const blockSizes: [number, number][] = [];
+  const activationSchemes = new Set<Fp8ActivationScheme>();
   for (const group of groups) {
+    const activations = group.record("input_activations");
+    activationSchemes.add(activations === null ? "none" : activations.boolean("dynamic", false) ? "dynamic" : "static");
     const weights = group.record("weights");
     const [type, bits, strategy] = [weights?.string("type", "") ?? "", weights?.number("num_bits", 0) ?? 0, weights?.string("strategy", "") ?? ""];
     if (type !== "float" || bits !== 8 || (strategy !== "tensor" && strategy !== "channel" && strategy !== "block")) {
@@ -212,7 +220,9 @@ function compressedTensorsOf(q: FieldReader, unsupported: Unsupported): Pick<Mod
   if (weightBlockSize && (blockSizes.length !== groups.length || blockSizes.some(([BN, BK]) => BN !== weightBlockSize[0] || BK !== weightBlockSize[1]))) {
     throw unsupported("compressed-tensors groups that mix block-wise fp8 with other strategies or block sizes are not supported");
   }
-  return { fp8: weightBlockSize ? { quantMethod: "compressed-tensors", weightBlockSize } : { quantMethod: "compressed-tensors" } };
+  if (activationSchemes.size > 1) throw unsupported("compressed-tensors groups that quantize their input activations differently are not supported");
+  const activationScheme = [...activationSchemes][0] ?? "none";
+  return { fp8: weightBlockSize ? { quantMethod: "compressed-tensors", activationScheme, weightBlockSize } : { quantMethod: "compressed-tensors", activationScheme } };
 }
 
 function gptqOf(q: FieldReader, method: "gptq" | "awq", unsupported: Unsupported): Pick<ModelConfig, "gptq"> {

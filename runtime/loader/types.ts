@@ -60,10 +60,17 @@ export interface ModelConfig {
    * float weights): its quantized linears are F8_E4M3 tensors with a per-tensor or per-channel
    * `weight_scale`, listed in packedWeights once loaded. Block-wise checkpoints (weightBlockSize
    * [BN, BK]) hold one scale per BN x BK block instead (`weight_scale_inv` in quant_method "fp8"
-   * files), f32 [N / BN, cdiv(K, BK)] under `<p>.weight_scale` once loaded.
+   * files), f32 [N / BN, cdiv(K, BK)] under `<p>.weight_scale` once loaded. activationScheme is how
+   * the checkpoint quantizes the linears' inputs: "dynamic" per token at run time (quant_method
+   * "fp8"'s default, llm-compressor's FP8_DYNAMIC; the GPU plan then runs W8A8 on fp8 tensor
+   * cores, dsl/kernels/fp8-mma.ts), "static" with a calibrated input_scale, or "none" (fp8
+   * weights only, compressed-tensors without input_activations); the last two, and block-wise
+   * checkpoints, run the weight-only fp8 matmuls.
    */
-  fp8?: { quantMethod: "fp8" | "compressed-tensors"; weightBlockSize?: readonly [number, number] };
+  fp8?: { quantMethod: "fp8" | "compressed-tensors"; activationScheme: Fp8ActivationScheme; weightBlockSize?: readonly [number, number] };
 }
+
+export type Fp8ActivationScheme = "dynamic" | "static" | "none";
 
 /** GGUF block formats the engine computes on without widening (dsl/kernels/gguf-matmul.ts). */
 export type PackedDType = "q8_0" | "q4_0";

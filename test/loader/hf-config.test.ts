@@ -130,6 +130,27 @@ test("unsupported model_type, wrong field types and missing fields name the file
   assert.match(dtype.message, 'field "torch_dtype" is "int8"');
 });
 
+test("fp8 activation schemes: quant_method fp8 defaults to dynamic as vLLM's Fp8Config; compressed-tensors' input_activations say dynamic, static or none", () => {
+  const llama = { ...base, architectures: ["LlamaForCausalLM"], model_type: "llama" };
+  const fp8 = (quantization: Record<string, unknown>) => parseHfConfig({ ...llama, quantization_config: quantization }, file).fp8;
+  const floatGroup = (inputActivations?: Record<string, unknown>) => ({ weights: { num_bits: 8, type: "float", strategy: "channel" }, ...(inputActivations ? { input_activations: inputActivations } : {}) });
+  const compressed = (...groups: ReturnType<typeof floatGroup>[]) => ({ quant_method: "compressed-tensors", format: "float-quantized", config_groups: Object.fromEntries(groups.map((g, i) => [`group_${i}`, g])) });
+  assert.equal(fp8({ quant_method: "fp8" }), { quantMethod: "fp8", activationScheme: "dynamic" });
+  assert.equal(fp8({ quant_method: "fp8", activation_scheme: "static" }), { quantMethod: "fp8", activationScheme: "static" });
+  assert.equal(fp8(compressed(floatGroup({ num_bits: 8, type: "float", strategy: "token", dynamic: true }))), { quantMethod: "compressed-tensors", activationScheme: "dynamic" });
+  assert.equal(fp8(compressed(floatGroup({ num_bits: 8, type: "float", strategy: "tensor", dynamic: false }))), { quantMethod: "compressed-tensors", activationScheme: "static" });
+  assert.equal(fp8(compressed(floatGroup())), { quantMethod: "compressed-tensors", activationScheme: "none" });
+  for (const [quantization, says] of [
+    [{ quant_method: "fp8", activation_scheme: "per-layer" }, /fp8 activation_scheme "per-layer" is not supported/],
+    [compressed(floatGroup({ dynamic: true }), floatGroup()), /groups that quantize their input activations differently are not supported/],
+  ] as const) {
+    const e = errorOf(() => fp8(quantization));
+    assert.is(e.code, "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION");
+    assert.match(e.message, file);
+    assert.match(e.message, says);
+  }
+});
+
 test("generation_config.json overrides stop ids and carries sampling defaults", async () => {
   const dir = tempDir();
   await writeFile(join(dir, "config.json"), JSON.stringify({ ...base, model_type: "llama", eos_token_id: 2, bos_token_id: 1 }));

@@ -1,19 +1,22 @@
 // fp8 checkpoints (e4m3 weights with a scale per tensor, per output or per block, runtime/loader/fp8.ts): a
 // random model quantized by models/random/fp8.ts, against its widened twin (an f32 folder holding
-// exactly the values the fp8 weights stand for). Under the GPU kernel plan (run here on CPU) every
-// linear without a bias reads its fp8 bytes with the weight-only fp8 matmul
-// (dsl/kernels/fp8-matmul.ts matmulFp8Weights), fused q/k/v and gate/up stacked by rows with their
+// exactly the values the fp8 weights stand for). llama is quant_method "fp8" with per-tensor scales
+// and a static activation scheme (input scales left unused), which the GPU kernel plan (run here
+// on CPU) runs weight-only: every linear without a bias reads its fp8 bytes with
+// dsl/kernels/fp8-matmul.ts matmulFp8Weights, fused q/k/v and gate/up stacked by rows with their
 // scales, and the next-token distributions over a 40-token prompt and a decode step agree with the
-// twin's within 1e-5; the CPU plan widens them at load and agrees exactly. llama is quant_method
-// "fp8" (per-tensor scales, static input scales left unused); qwen2 (q/k/v with biases, which stay
-// widened) is compressed-tensors with per-channel scales; both again block-wise (llama's
-// weight_scale_inv with 32 x 48 blocks, which leave short blocks at the end of each row; qwen2's
-// block strategy, 16 x 32), on matmulFp8BlockWeights. With bf16 weights, steps of 16 rows or
-// more write each fp8 linear's weights out in bf16 for the tensor-core matmul: a prompt's logits
-// then equal the bf16 twin's exactly. --quantization fp8 (quantizeFp8AtLoad)
-// turns the unquantized llama into the very bytes and scales the writer's per-tensor checkpoint
-// holds (its e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's works on the bits), and
-// runs on the fp8 matmul like it. Unsupported variants fail at load with the file and the field.
+// twin's within 1e-5; the CPU plan widens them at load and agrees exactly. With bf16 weights, steps
+// of 16 rows or more write each fp8 linear's weights out in bf16 for the tensor-core matmul: a
+// prompt's logits then equal the bf16 twin's exactly. qwen2 (q/k/v with biases, which stay
+// widened) is compressed-tensors with per-channel scales and dynamic per-token activations, which
+// the GPU plan runs W8A8 (dsl/kernels/fp8-mma.ts): within e4m3's rounding of the activations of
+// the twin, and a prompt at once (e4m3 tensor cores) equal to it token by token (the GEMV form)
+// but for summation order. Both again block-wise, weight-only (llama's weight_scale_inv with
+// 32 x 48 blocks, which leave short blocks at the end of each row; qwen2's block strategy,
+// 16 x 32), on matmulFp8BlockWeights. --quantization fp8 (quantizeFp8AtLoad) turns the
+// unquantized llama into the very bytes and scales the writer's per-tensor checkpoint holds (its
+// e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's works on the bits), with dynamic
+// activations as vLLM's, so W8A8. Unsupported variants fail at load with the file and the field.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,12 +27,24 @@ import { writeRandomFp8Model } from "../../models/random/fp8.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { loadSamplerAddon } from "../../runtime/engine/sampler-addon.ts";
 import { fp8Bits, jsFp8Quantizer, nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../../runtime/loader/fp8.ts";
-import type { LoadedTensor } from "../../runtime/loader/types.ts";
+import type { LoadedTensor, ModelConfig } from "../../runtime/loader/types.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
-import { assertMatchesTwin, assertPrefillMatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
+import { assertMatchesTwin, assertPrefillMatchesTwin, assertW8A8MatchesTwin, loadErrorAfterEdit } from "../support/quantized-twin.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-"));
+// W8A8's departure from the twin (e4m3 activations), and a prompt at once against token by token.
+const w8a8Bound = 0.1;
+const stepwiseBound = 1e-5;
+
+/** Every fp8 linear of the GPU plan quantizes its input and runs W8A8: the GEMV form under 16 rows, e4m3 tensor cores (32- and 64-row tiles) from there; no weights are written out widened. */
+function assertW8A8Plan(config: ModelConfig, fp8Linears: number): void {
+  const source = planModel(config, { kernelPlan: "gpu", dtype: "bf16" }).source;
+  assert.is(source.match(/\/\/ linear \S+: x to e4m3, a scale per row/g)?.length, fp8Linears);
+  assert.is(source.match(/\/\/ linear \S+ \(fp8 W8A8\)/g)?.length, fp8Linears);
+  assert.is(source.match(/\/\/ linear \S+ on fp8 tensor cores/g)?.length, 2 * fp8Linears);
+  assert.not.match(source, /fp8 weights as bf16/);
+}
 let llamaDir = "";
 let llamaBlockDir = "";
 
@@ -45,13 +60,21 @@ for (const [arch, quantMethod, weightBlockSize] of [
     const model = await writeRandomFp8Model({ arch, outDir: dir, seed: 3, quantMethod, weightBlockSize: weightBlockSize && [...weightBlockSize] });
     if (arch === "llama") weightBlockSize ? (llamaBlockDir = model.quantizedDir) : (llamaDir = model.quantizedDir);
     const quantized = await loadModel(model.quantizedDir);
-    assert.equal(quantized.config.fp8, weightBlockSize ? { quantMethod, weightBlockSize: [...weightBlockSize] } : { quantMethod });
+    // The writer's llama says activation_scheme "static" (weight-only here) unless block-wise; compressed-tensors' tokens are dynamic.
+    const activationScheme = quantMethod === "fp8" && !weightBlockSize ? "static" : "dynamic";
+    assert.equal(quantized.config.fp8, weightBlockSize ? { quantMethod, activationScheme, weightBlockSize: [...weightBlockSize] } : { quantMethod, activationScheme });
     const layers = quantized.config.numHiddenLayers;
     const kept = Object.values(quantized.config.packedWeights ?? {});
     assert.is(kept.length, layers * 7, "q, k, v, o, gate, up and down of every layer stay fp8");
     assert.ok(kept.every((d) => d === "fp8e4m3"));
+    const fp8Linears = layers * (arch === "qwen2" ? 3 : 4);
+    if (activationScheme === "dynamic" && !weightBlockSize) {
+      assertW8A8Plan(quantized.config, fp8Linears);
+      await assertW8A8MatchesTwin(quantized, model.widenedDir, `${arch} W8A8`, w8a8Bound, stepwiseBound);
+      return;
+    }
     const fp8 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(weightBlockSize ? /\/\/ linear \S+ \(fp8 weights, \d+ x \d+ blocks\)/g : /\/\/ linear \S+ \(fp8 weights\)/g) ?? [];
-    assert.is(fp8.length, layers * (arch === "qwen2" ? 3 : 4), "o, gate_up, down and (without a bias) qkv run the fp8 matmul");
+    assert.is(fp8.length, fp8Linears, "o, gate_up, down and (without a bias) qkv run the fp8 matmul");
     await assertMatchesTwin(quantized, model.widenedDir, arch, "fp8 matmul");
     const source = await assertPrefillMatchesTwin(quantized, model.widenedDir, arch);
     assert.is(source.match(/\/\/ linear \S+: fp8 weights as bf16/g)?.length, fp8.length, "from 16 rows each fp8 linear's weights are written out in bf16");
@@ -103,7 +126,7 @@ test("the native fp8 quantizer gives the JS one's scale and bytes for f32, f16 a
   }
 });
 
-test("--quantization fp8 quantizes the unquantized llama at load to the per-tensor checkpoint's bytes, and runs it on the fp8 matmul", async () => {
+test("--quantization fp8 quantizes the unquantized llama at load to the per-tensor checkpoint's bytes, and runs it W8A8 (dynamic activations, as vLLM's online fp8)", async () => {
   const online = await loadModel(join(workDir, "llama", "source"));
   quantizeFp8AtLoad(online, nativeFp8Quantizer(loadSamplerAddon() as unknown as Fp8QuantizeAddon));
   const stored = await loadModel(llamaDir);
@@ -112,7 +135,9 @@ test("--quantization fp8 quantizes the unquantized llama at load to the per-tens
     assert.equal(online.tensors.get(name)!.data, stored.tensors.get(name)!.data, name);
     assert.equal(online.tensors.get(`${name}_scale`)!.data, stored.tensors.get(`${name}_scale`)!.data, `${name}_scale`);
   }
-  await assertMatchesTwin(online, join(workDir, "llama", "widened"), "llama quantized at load", "fp8 matmul");
+  assert.equal(online.config.fp8, { quantMethod: "fp8", activationScheme: "dynamic" }, "vLLM's online fp8 quantizes activations dynamically");
+  assertW8A8Plan(online.config, online.config.numHiddenLayers * 4);
+  await assertW8A8MatchesTwin(online, join(workDir, "llama", "widened"), "llama quantized at load, W8A8", w8a8Bound, stepwiseBound);
   assert.throws(() => quantizeFp8AtLoad(stored), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && /is quantized already/.test(e.message));
 });
 

@@ -38,6 +38,33 @@ export async function assertMatchesTwin(quantized: LoadedModel, widenedDir: stri
 }
 
 /**
+ * fp8 W8A8 (dynamic activations): the GPU plan quantizes every fp8 linear's input to e4m3 per token,
+ * so it departs from the twin by that rounding, within `bound` in probability (e4m3 keeps 3
+ * mantissa bits: relative steps of 2^-4); the CPU plan widens the weights and still gives the
+ * twin's distributions. A 40-token prompt (e4m3 tensor cores, matmulFp8Mma) and the same tokens
+ * fed one at a time (the GEMV form, matmulFp8Rows) quantize each token's activations alike and
+ * agree within `stepwiseBound`, the two kernels' summation orders apart.
+ */
+export async function assertW8A8MatchesTwin(quantized: LoadedModel, widenedDir: string, label: string, bound: number, stepwiseBound: number): Promise<void> {
+  const twin = twinDistributions(await loadModel(widenedDir), "cpu");
+  const onKernel = maxDiff(twinDistributions(quantized, "gpu"), twin);
+  const widened = maxDiff(twinDistributions(quantized, "cpu"), twin);
+  const runner = createModelRunner(quantized, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32", kernelPlan: "gpu" });
+  runner.initializeKvCache(8, 16);
+  const vocab = runner.config.vocabSize;
+  const rows = (logits: Float32Array) => Array.from({ length: logits.length / vocab }, (_, r) => softmax(logits.subarray(r * vocab, (r + 1) * vocab)));
+  const whole = rows(new SingleSequence(runner, 16, 8).feed(prompt, true));
+  const single = new SingleSequence(runner, 16, 8);
+  const stepwise = prompt.flatMap((token) => rows(single.feed([token], true)));
+  const apart = maxDiff(whole, stepwise);
+  console.log(`  ${label}: max |Δp| ${onKernel.toExponential(2)} W8A8 from the twin, ${widened.toExponential(2)} widened at load; a prompt at once vs token by token ${apart.toExponential(2)}`);
+  assert.ok(onKernel < bound, `W8A8: ${onKernel}`);
+  assert.ok(onKernel > 0, "activations are quantized");
+  assert.ok(widened < 1e-6, `widened: ${widened}`);
+  assert.ok(apart < stepwiseBound, `a prompt at once vs token by token: ${apart}`);
+}
+
+/**
  * Under the GPU kernel plan with bf16 weights, a 40-token prompt takes the tensor-core matmul: each
  * quantized linear's weights are first written out in bf16 (the format's dequantize kernel), the
  * very values the twin's f32 weights round to, so every prompt position's logits equal the twin's.
