@@ -43,11 +43,12 @@ export interface ForwardConfig {
   /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
   fp8BlockSize?: readonly [number, number];
   /**
-   * fp8 weights with a scale per output whose checkpoint quantizes activations dynamically: the GPU
-   * plan runs them W8A8 (dsl/kernels/fp8-mma.ts), each linear's input quantized per token at every
-   * step, then the e4m3 product on tensor cores from gpuTensorCoreRows rows, GEMV-shaped below.
+   * fp8 weights with a scale per output whose checkpoint quantizes activations: the GPU plan runs
+   * them W8A8 (dsl/kernels/fp8-mma.ts), each linear's input quantized to e4m3 at every step
+   * ("dynamic": a scale per token from its max; "static": the checkpoint's input scale), then the
+   * e4m3 product on tensor cores from gpuTensorCoreRows rows, GEMV-shaped below.
    */
-  fp8DynamicActivations?: boolean;
+  fp8Activations?: "dynamic" | "static";
 }
 
 /**
@@ -80,10 +81,11 @@ export interface WeightSpec {
   name: string;
   panels?: { rows: number; columns: number };
   /**
-   * GGUF blocks or fp8 values; an fp8 weight's per-output or per-block scales ("fp8.scale"); or one of a GPTQ
-   * linear's tensors (its pieces' side by side, for a fused one).
+   * GGUF blocks or fp8 values; an fp8 weight's per-output or per-block scales ("fp8.scale") or its
+   * static activation scale ("fp8.inputScale", [1]: a fused one's pieces' largest); or one of a
+   * GPTQ linear's tensors (its pieces' side by side, for a fused one).
    */
-  packed?: KeptDType | "fp8.scale" | GptqPart;
+  packed?: KeptDType | "fp8.scale" | "fp8.inputScale" | GptqPart;
 }
 
 export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
@@ -187,8 +189,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     const w = byId.get(id)!;
     return w.op === "weight" ? w.name : "";
   };
-  /** Whether a linear runs fp8 W8A8 (cfg.fp8DynamicActivations), which reads its weights as they are at every row count. */
-  const w8a8 = (n: Graph["nodes"][number]) => cfg.kernelPlan === "gpu" && cfg.fp8DynamicActivations === true && n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) === "fp8e4m3";
+  /** Whether a linear runs fp8 W8A8 (cfg.fp8Activations), which reads its weights as they are at every row count. */
+  const w8a8 = (n: Graph["nodes"][number]) => cfg.kernelPlan === "gpu" && cfg.fp8Activations !== undefined && n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) === "fp8e4m3";
   const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && !w8a8(n) && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
   const weightSlot = tensorCores && quantizedBytes.length > 0 ? buffers.push({ rows: "W", bytesPerRow: Math.max(...quantizedBytes) }) - 1 : undefined;
   // fp8 W8A8: per row kind, one buffer for a linear's input in e4m3 and one for its per-row scales.
@@ -303,7 +305,12 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           const xq = { ptr: `a.buffers[${fp8Slot.xq}]`, dims: [count, String(K)] };
           const xScale = { ptr: `a.buffers[${fp8Slot.xScale}]`, dims: [count] };
           const fp8 = [{ ptr: weightRef(w.name, { packed: "fp8e4m3" }), dims: [String(N), String(K)] }, { ptr: weightRef(w.name, { packed: "fp8.scale" }), dims: [String(N)] }];
-          launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${w.name}: x to e4m3, a scale per row`);
+          if (cfg.fp8Activations === "static") {
+            const inputScale = { ptr: weightRef(w.name, { packed: "fp8.inputScale" }), dims: ["1"] };
+            launch("fp8-mma", "quantizeFp8RowsStatic", { dtypes: { A }, consts: { K } }, [x, inputScale, xq, xScale], [], `linear ${w.name}: x to e4m3 by its input scale`);
+          } else {
+            launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${w.name}: x to e4m3, a scale per row`);
+          }
           launch("fp8-mma", "matmulFp8Rows", { dtypes: { A }, consts: { K } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} (fp8 W8A8)`, `${count} < ${gpuTensorCoreRows}`);
           const mma = (TM: number, when: string) => launch("fp8-mma", "matmulFp8Mma", { dtypes: { A }, consts: { K, TM } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} on fp8 tensor cores`, when);
           mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);

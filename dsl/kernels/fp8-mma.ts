@@ -1,7 +1,9 @@
 // FP8 W8A8 (vLLM's dynamic fp8 linear on GPUs with fp8 tensor cores): each step quantizes a
 // linear's input per token, and the product runs on e4m3 operands with f32 accumulation.
 // quantizeFp8Rows: xScale[t] = max(max_k |x[t, k]| / 448, 1 / (448 * 512)) (vLLM's floor, which
-// keeps an all-zero row finite) and xq[t, k] = e4m3(x[t, k] / xScale[t]), saturating at +-448.
+// keeps an all-zero row finite) and xq[t, k] = e4m3(x[t, k] / xScale[t]), saturating at +-448;
+// quantizeFp8RowsStatic does the same with the checkpoint's calibrated input scale for every row
+// (a static activation scheme), which the products take the same way, one per row.
 // matmulFp8Mma: out[t, n] = sum_k xq[t, k] * w[n, k] * (xScale[t] * wScale[n]), with w [N, K]
 // e4m3 and one weight scale per output (a per-tensor scale repeated): matmul-mma.ts's TM x 64
 // tile, whose e4m3 operands lower to mma.sync m16n8k32 e4m3 (sm_89 and later; two f16 m16n8k16
@@ -17,6 +19,17 @@ export const quantizeFp8Rows = kernel({ grid: (x) => [x.dim(0)], threads: 128 })
   function quantizeFp8Rows<A extends Float>(x: Global<A, ["T", "K"]>, xq: Global<"fp8e4m3", ["T", "K"]>, xScale: Global<"f32", ["T"]>, K: Const) {
     const t = pid(0);
     const scale = max(reduceMax(K, (k) => abs(x.at(t, k))) / 448.0, 1.0 / (448.0 * 512.0));
+    xScale.put(t, scale);
+    forEach(K, (k) => {
+      xq.put(t, k, x.at(t, k) / scale);
+    });
+  },
+);
+
+export const quantizeFp8RowsStatic = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
+  function quantizeFp8RowsStatic<A extends Float>(x: Global<A, ["T", "K"]>, inputScale: Global<"f32", ["1"]>, xq: Global<"fp8e4m3", ["T", "K"]>, xScale: Global<"f32", ["T"]>, K: Const) {
+    const t = pid(0);
+    const scale = inputScale.at(0);
     xScale.put(t, scale);
     forEach(K, (k) => {
       xq.put(t, k, x.at(t, k) / scale);

@@ -1,10 +1,11 @@
 // A random-weight fp8 checkpoint (runtime/loader/fp8.ts) and its widened twin
 // (models/random/quantized-twin.ts): every linear of the decoder layers is quantized to e4m3 with
-// scale = max |w| / 448 per tensor (quant_method "fp8", static activation scheme, so an
-// input_scale is written too) or per output (compressed-tensors, channel strategy, dynamic
-// activations), or per block (weightBlockSize: quant_method "fp8" with weight_scale_inv, as
+// scale = max |w| / 448 per tensor (quant_method "fp8") or per output (compressed-tensors, channel
+// strategy), or per block (weightBlockSize: quant_method "fp8" with weight_scale_inv, as
 // DeepSeek-V3 and Qwen3's fp8 releases; compressed-tensors' block strategy with weight_scale),
-// q = fp8(w / scale); the twin holds exactly q * scale.
+// q = fp8(w / scale); the twin holds exactly q * scale. The activation scheme says how the
+// checkpoint quantizes the linears' inputs: "static" writes an input_scale beside each weight,
+// "dynamic" leaves it to run time, and "none" (compressed-tensors only) keeps them unquantized.
 import { f32ToFp8e4m3Bits, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
 import { chunksOf, writeQuantizedTwin, type QuantizedTwin } from "./quantized-twin.ts";
 import type { ArchName } from "./write-random-model.ts";
@@ -17,41 +18,38 @@ export interface RandomFp8Options {
   quantMethod: "fp8" | "compressed-tensors";
   /** [BN, BK]: one scale per block of BN outputs by BK inputs. */
   weightBlockSize?: [number, number];
+  /** Static for quant_method "fp8", dynamic for compressed-tensors, unless given; block-wise checkpoints are dynamic. */
+  activationScheme?: "static" | "dynamic" | "none";
+  /** A static scheme's input_scale for every linear (a calibration would measure max |x| / 448). */
+  inputScale?: number;
 }
 
-const quantizationConfigs = {
-  fp8: { quant_method: "fp8", activation_scheme: "static" },
-  "compressed-tensors": {
-    quant_method: "compressed-tensors",
-    format: "float-quantized",
-    config_groups: {
-      group_0: {
-        targets: ["Linear"],
-        weights: { num_bits: 8, type: "float", strategy: "channel", symmetric: true, dynamic: false },
-        input_activations: { num_bits: 8, type: "float", strategy: "token", symmetric: true, dynamic: true },
-      },
-    },
-    ignore: ["lm_head"],
-  },
-};
+const floatTokens = { num_bits: 8, type: "float", strategy: "token", symmetric: true, dynamic: true };
+const channelGroup = { targets: ["Linear"], weights: { num_bits: 8, type: "float", strategy: "channel", symmetric: true, dynamic: false }, input_activations: floatTokens };
 
 /** config.json's quantization_config for the options. */
-function quantizationConfig({ quantMethod, weightBlockSize }: RandomFp8Options): Record<string, unknown> {
-  if (!weightBlockSize) return quantizationConfigs[quantMethod];
-  if (quantMethod === "fp8") return { quant_method: "fp8", activation_scheme: "dynamic", weight_block_size: weightBlockSize };
-  const { config_groups, ...rest } = quantizationConfigs["compressed-tensors"];
-  const group = config_groups.group_0;
-  return { ...rest, config_groups: { group_0: { ...group, weights: { ...group.weights, strategy: "block", block_structure: weightBlockSize }, input_activations: { ...group.input_activations, strategy: "group", group_size: weightBlockSize[1] } } } };
+function quantizationConfig({ quantMethod, weightBlockSize }: RandomFp8Options, scheme: "static" | "dynamic" | "none"): Record<string, unknown> {
+  if (quantMethod === "fp8") {
+    if (scheme === "none") throw new Error('quant_method "fp8" always names an activation scheme');
+    return { quant_method: "fp8", activation_scheme: scheme, ...(weightBlockSize ? { weight_block_size: weightBlockSize } : {}) };
+  }
+  const { input_activations: _, ...weightsOnly } = channelGroup;
+  const inputActivations = { dynamic: floatTokens, static: { ...floatTokens, strategy: "tensor", dynamic: false }, none: undefined }[scheme];
+  const group = weightBlockSize
+    ? { ...weightsOnly, weights: { ...channelGroup.weights, strategy: "block", block_structure: weightBlockSize }, input_activations: { ...floatTokens, strategy: "group", group_size: weightBlockSize[1] } }
+    : { ...weightsOnly, ...(inputActivations ? { input_activations: inputActivations } : {}) };
+  return { quant_method: "compressed-tensors", format: "float-quantized", config_groups: { group_0: group }, ignore: ["lm_head"] };
 }
 
 export async function writeRandomFp8Model(options: RandomFp8Options): Promise<QuantizedTwin> {
   const perChannel = options.quantMethod === "compressed-tensors";
   const block = options.weightBlockSize;
+  const scheme = block ? "dynamic" : (options.activationScheme ?? (options.quantMethod === "fp8" ? "static" : "dynamic"));
   return writeQuantizedTwin({
     ...options,
     seed: options.seed ?? 0,
     name: "fp8",
-    quantizationConfig: quantizationConfig(options),
+    quantizationConfig: quantizationConfig(options, scheme),
     quantize(base, values, N, K) {
       if (K % 8 !== 0) return undefined;
       // Each value's scale group: its block, its row, or the whole tensor.
@@ -75,7 +73,7 @@ export async function writeRandomFp8Model(options: RandomFp8Options): Promise<Qu
         tensors: [
           { name: `${base}.weight`, dtype: "fp8e4m3", shape: [N, K], chunks: chunksOf(q) },
           { ...scaleEntry, chunks: chunksOf(scales) },
-          ...(perChannel || block ? [] : [{ name: `${base}.input_scale`, dtype: "f32" as const, shape: [], chunks: chunksOf(Float32Array.of(1)) }]),
+          ...(scheme === "static" ? [{ name: `${base}.input_scale`, dtype: "f32" as const, shape: [], chunks: chunksOf(Float32Array.of(options.inputScale ?? 1)) }] : []),
         ],
         widened,
       };

@@ -4,9 +4,8 @@
 // per output ([N] or [N, 1]: per channel); weight[n, k] = w[n, k] * scale[n]. Block-wise files
 // (weight_block_size / compressed-tensors block_structure [BN, BK]) hold one per block instead,
 // [N / BN, cdiv(K, BK)], named `<p>.weight_scale_inv` in quant_method "fp8" files though it
-// multiplies as well. Static activation
-// scales (`<p>.input_scale`) are left unused: the forward pass runs these linears weight-only
-// (dsl/kernels/fp8-matmul.ts matmulFp8Weights), activations unquantized.
+// multiplies as well. A static activation scheme puts a calibrated per-tensor `<p>.input_scale`
+// beside each (x is quantized as x / input_scale, dsl/kernels/fp8-mma.ts).
 // quantizeFp8AtLoad makes such a checkpoint of an unquantized one, as vLLM's --quantization fp8
 // does: every linear of the decoder layers to e4m3 with one scale per tensor, max |w| / 448.
 import { fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
@@ -21,6 +20,9 @@ const fail = (source: string, name: string, what: string) => new TsvllmError("TS
 
 /** The name of an fp8 weight's scale tensor. */
 export const fp8ScaleName = (weightName: string) => `${weightName}_scale`;
+
+/** The name of an fp8 weight's static activation scale (`<p>.input_scale` beside `<p>.weight`). */
+export const fp8InputScaleName = (weightName: string) => weightName.replace(/\.weight$/, ".input_scale");
 
 /**
  * Checks every fp8 weight against its scale, brings each scale to f32 (per output: [N], a
@@ -58,10 +60,22 @@ export function normalizeFp8(source: string, config: ModelConfig, tensors: Map<s
       scale.data = count === 1 ? new Float32Array(N).fill(values[0]) : Float32Array.from(values);
       scale.dtype = "f32";
       scale.shape = [N];
+      if (config.fp8.activationScheme === "static") normalizeInputScale(source, tensors, fp8InputScaleName(t.name));
     }
     kept[t.name] = "fp8e4m3";
   }
   if (Object.keys(kept).length > 0) config.packedWeights = { ...config.packedWeights, ...kept };
+}
+
+/** A static activation scheme's per-tensor input scale, to f32 [1]. */
+function normalizeInputScale(source: string, tensors: Map<string, LoadedTensor>, name: string): void {
+  const scale = tensors.get(name);
+  if (!scale) throw fail(source, name, "is missing: the fp8 activation scheme is static, so each fp8 linear needs its input scale");
+  if (!["f32", "f16", "bf16"].includes(scale.dtype)) throw fail(source, name, `is ${scale.dtype}, expected a float scale`);
+  const values = tensorToF32(scale);
+  if (values.length !== 1) throw fail(source, name, `is [${scale.shape}], expected one scale per tensor`);
+  if (!(Number.isFinite(values[0]) && values[0] > 0)) throw fail(source, name, "is not a positive finite number");
+  tensors.set(name, { name, dtype: "f32", shape: [1], data: Float32Array.of(values[0]) });
 }
 
 const fp8Values = Float32Array.from({ length: 256 }, (_, bits) => fp8e4m3BitsToF32(bits));

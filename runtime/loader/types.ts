@@ -62,10 +62,10 @@ export interface ModelConfig {
    * [BN, BK]) hold one scale per BN x BK block instead (`weight_scale_inv` in quant_method "fp8"
    * files), f32 [N / BN, cdiv(K, BK)] under `<p>.weight_scale` once loaded. activationScheme is how
    * the checkpoint quantizes the linears' inputs: "dynamic" per token at run time (quant_method
-   * "fp8"'s default, llm-compressor's FP8_DYNAMIC; the GPU plan then runs W8A8 on fp8 tensor
-   * cores, dsl/kernels/fp8-mma.ts), "static" with a calibrated input_scale, or "none" (fp8
-   * weights only, compressed-tensors without input_activations); the last two, and block-wise
-   * checkpoints, run the weight-only fp8 matmuls.
+   * "fp8"'s default, llm-compressor's FP8_DYNAMIC) or "static" by a calibrated `<p>.input_scale`
+   * (f32 [1] once loaded), which the GPU plan runs W8A8 on fp8 tensor cores
+   * (dsl/kernels/fp8-mma.ts), or "none" (fp8 weights only, compressed-tensors without
+   * input_activations), which runs the weight-only fp8 matmuls, as block-wise checkpoints do.
    */
   fp8?: { quantMethod: "fp8" | "compressed-tensors"; activationScheme: Fp8ActivationScheme; weightBlockSize?: readonly [number, number] };
 }

@@ -107,7 +107,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
     gptqGroupSize: config.gptq?.groupSize,
     fp8BlockSize: config.fp8?.weightBlockSize,
-    fp8DynamicActivations: config.fp8?.activationScheme === "dynamic" && !config.fp8.weightBlockSize,
+    fp8Activations: config.fp8 && config.fp8.activationScheme !== "none" && !config.fp8.weightBlockSize ? config.fp8.activationScheme : undefined,
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

@@ -4,7 +4,7 @@
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
 import type { GptqPart, WeightSpec } from "../../codegen/emit/forward.ts";
-import { fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
+import { fp8InputScaleName, fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
 import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
@@ -180,6 +180,12 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
       const scales = fp8Scales(model, name, weightMap);
       if (!scales) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: fp8 weight "${name}" (or each weight it is fused from) has no ${fp8ScaleName(name)} beside it, as the model was compiled for`, name);
       return scales.length === 1 ? scales[0] : scales;
+    }
+    if (packed === "fp8.inputScale") {
+      // Fused pieces share their input: vLLM takes the largest of their static scales.
+      const scales = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(fp8InputScaleName(n))?.data);
+      if (scales.length === 0 || !scales.every((v) => v instanceof Float32Array)) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: fp8 weight "${name}" (or each weight it is fused from) has no ${fp8InputScaleName(name)} beside it, as the model was compiled for`, name);
+      return Float32Array.of(Math.max(...scales.map((v) => (v as Float32Array)[0])));
     }
     if (packed) {
       const blocks = packedBlocks(model, name, weightMap);

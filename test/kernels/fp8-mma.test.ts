@@ -1,8 +1,8 @@
-// FP8 W8A8 (dsl/kernels/fp8-mma.ts): per-token activation quantization and the e4m3 products on
-// tensor cores (matmulFp8Mma, whose e4m3 dotTile lowers to mma.sync m16n8k32) and in the GEMV
-// shape (matmulFp8Rows). Each runs compiled on CPU and as the emulated CUDA lowering against its
-// DSL reference, and against an oracle of its own: the quantizer against e4m3 rounding of x over
-// max |x| / 448 per row, the products against float64 over the e4m3 operands times both scales.
+// FP8 W8A8 (dsl/kernels/fp8-mma.ts): activation quantization (per token, or by a static input
+// scale) and the e4m3 products on tensor cores (matmulFp8Mma, whose e4m3 dotTile lowers to
+// mma.sync m16n8k32) and in the GEMV shape (matmulFp8Rows). Each runs compiled on CPU and as the emulated CUDA lowering against its
+// DSL reference, and against an oracle of its own: the quantizers against e4m3 rounding of x over
+// max |x| / 448 per row or over the input scale, the products against float64 over the e4m3 operands times both scales.
 // T = 5 and 70 leave partial token tiles, N = 37 and 72 partial column tiles; K = 96 stages whole
 // 32-wide chunks (runs of 8 bytes, one 8-byte load on CUDA), K = 40 a zero-padded tail.
 import { test } from "uvu";
@@ -13,7 +13,7 @@ import type { TStmt } from "../../codegen/lower/thread-ir.ts";
 import { lowerToThreads } from "../../codegen/lower/threads.ts";
 import { float8e4m3 } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
-import { matmulFp8Mma, matmulFp8Rows, quantizeFp8Rows } from "../../dsl/kernels/fp8-mma.ts";
+import { matmulFp8Mma, matmulFp8Rows, quantizeFp8Rows, quantizeFp8RowsStatic } from "../../dsl/kernels/fp8-mma.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
@@ -21,15 +21,16 @@ const file = "dsl/kernels/fp8-mma.ts";
 const quantizeCases: F[] = ["f32", "f16", "bf16"];
 const mmaCases: { A: F; K: number; TM: number }[] = [{ A: "f32", K: 96, TM: 64 }, { A: "bf16", K: 40, TM: 64 }, { A: "f32", K: 40, TM: 32 }, { A: "f16", K: 96, TM: 32 }];
 const rowsCases: F[] = ["f32", "bf16"];
+const staticCases: F[] = ["f32", "bf16"];
 const specs: KernelSpec[] = [
   ...quantizeCases.map((A) => ({ file, exportName: "quantizeFp8Rows", spec: { dtypes: { A }, consts: { K: 96 } } })),
+  ...staticCases.map((A) => ({ file, exportName: "quantizeFp8RowsStatic", spec: { dtypes: { A }, consts: { K: 96 } } })),
   ...mmaCases.map(({ A, K, TM }) => ({ file, exportName: "matmulFp8Mma", spec: { dtypes: { A }, consts: { K, TM } } })),
   ...rowsCases.map((A) => ({ file, exportName: "matmulFp8Rows", spec: { dtypes: { A }, consts: { K: 96 } } })),
 ];
 const { irs, native } = buildKernels("test_fp8_mma", specs);
-const quantizeIrs = irs.slice(0, quantizeCases.length);
-const mmaIrs = irs.slice(quantizeCases.length, quantizeCases.length + mmaCases.length);
-const rowsIrs = irs.slice(quantizeCases.length + mmaCases.length);
+const byName = (name: string) => irs.filter((ir) => ir.name === name);
+const [quantizeIrs, staticIrs, mmaIrs, rowsIrs] = ["quantizeFp8Rows", "quantizeFp8RowsStatic", "matmulFp8Mma", "matmulFp8Rows"].map(byName);
 const exact = { abs: 0, rel: 0 };
 
 /** Operands as quantizeFp8Rows leaves them: e4m3 activations and their per-row scales, e4m3 weights and one scale per output. */
@@ -69,6 +70,24 @@ quantizeIrs.forEach((ir, i) => {
       for (let k = 0; k < K; k++) assert.is(xq.at(t, k), float8e4m3.round(Math.fround(x.at(t, k) / scale)), `xq[${t}, ${k}]`);
     }
     assert.is(xq.at(1, 7), -448, "the row's max lands on e4m3's max");
+  });
+});
+
+staticIrs.forEach((ir, i) => {
+  const A = staticCases[i];
+  test(`${ir.symbol}: every row by the checkpoint's input scale, saturating at 448`, () => {
+    const [T, K, scale] = [3, 96, Math.fround(0.0125)];
+    const x = randomGlobal(A, [T, K], 3);
+    x.put(2, 5, 40);
+    const args = [x, new Global("f32", [1], Float32Array.of(scale)), new Global("fp8e4m3", [T, K]), new Global("f32", [T]), K];
+    checkAgainstReference(quantizeFp8RowsStatic, ir, native(ir), args, exact, { emulate: true });
+    runReference(quantizeFp8RowsStatic, args);
+    const [, , xq, xScale] = args as Global[];
+    for (let t = 0; t < T; t++) {
+      assert.is(xScale.at(t), scale, `row ${t} scale`);
+      for (let k = 0; k < K; k++) assert.is(xq.at(t, k), float8e4m3.round(Math.fround(x.at(t, k) / scale)), `xq[${t}, ${k}]`);
+    }
+    assert.is(xq.at(2, 5), 448, "40 / 0.0125 = 3200 saturates");
   });
 });
 

@@ -1,22 +1,25 @@
 // fp8 checkpoints (e4m3 weights with a scale per tensor, per output or per block, runtime/loader/fp8.ts): a
 // random model quantized by models/random/fp8.ts, against its widened twin (an f32 folder holding
-// exactly the values the fp8 weights stand for). llama is quant_method "fp8" with per-tensor scales
-// and a static activation scheme (input scales left unused), which the GPU kernel plan (run here
-// on CPU) runs weight-only: every linear without a bias reads its fp8 bytes with
+// exactly the values the fp8 weights stand for). Checkpoints that quantize activations run W8A8 in
+// the GPU kernel plan (run here on CPU; dsl/kernels/fp8-mma.ts): llama, quant_method "fp8" with
+// per-tensor scales and a static activation scheme (an input_scale per linear), and qwen2 (q/k/v
+// with biases, which stay widened), compressed-tensors with per-channel scales and dynamic
+// per-token activations. Each departs from the twin by e4m3's rounding of the activations, and a
+// prompt at once (e4m3 tensor cores) equals it token by token (the GEMV form) but for summation
+// order; static input scales 16 times too small saturate and leave the twin far behind. A llama
+// with per-channel weights and unquantized activations (compressed-tensors without
+// input_activations) runs weight-only: every linear without a bias reads its fp8 bytes with
 // dsl/kernels/fp8-matmul.ts matmulFp8Weights, fused q/k/v and gate/up stacked by rows with their
-// scales, and the next-token distributions over a 40-token prompt and a decode step agree with the
-// twin's within 1e-5; the CPU plan widens them at load and agrees exactly. With bf16 weights, steps
-// of 16 rows or more write each fp8 linear's weights out in bf16 for the tensor-core matmul: a
-// prompt's logits then equal the bf16 twin's exactly. qwen2 (q/k/v with biases, which stay
-// widened) is compressed-tensors with per-channel scales and dynamic per-token activations, which
-// the GPU plan runs W8A8 (dsl/kernels/fp8-mma.ts): within e4m3's rounding of the activations of
-// the twin, and a prompt at once (e4m3 tensor cores) equal to it token by token (the GEMV form)
-// but for summation order. Both again block-wise, weight-only (llama's weight_scale_inv with
-// 32 x 48 blocks, which leave short blocks at the end of each row; qwen2's block strategy,
-// 16 x 32), on matmulFp8BlockWeights. --quantization fp8 (quantizeFp8AtLoad) turns the
-// unquantized llama into the very bytes and scales the writer's per-tensor checkpoint holds (its
-// e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's works on the bits), with dynamic
-// activations as vLLM's, so W8A8. Unsupported variants fail at load with the file and the field.
+// scales, and the distributions over a 40-token prompt and a decode step agree with the twin's
+// within 1e-5; with bf16 weights, steps of 16 rows or more write each fp8 linear's weights out in
+// bf16 for the tensor-core matmul, and a prompt's logits equal the bf16 twin's exactly. So do both
+// archs block-wise (llama's weight_scale_inv with 32 x 48 blocks, which leave short blocks at the
+// end of each row; qwen2's block strategy, 16 x 32), on matmulFp8BlockWeights. The CPU plan widens
+// every fp8 weight at load and agrees with the twin exactly. --quantization fp8
+// (quantizeFp8AtLoad) turns the unquantized llama into the very bytes and scales the writer's
+// per-tensor checkpoint holds (its e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's
+// works on the bits), with dynamic activations as vLLM's, so W8A8. Unsupported variants fail at
+// load with the file and the field.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +29,7 @@ import { f32ToBf16Bits, f32ToF16Bits, f32ToFp8e4m3Bits, fp8e4m3BitsToF32 } from 
 import { writeRandomFp8Model } from "../../models/random/fp8.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { loadSamplerAddon } from "../../runtime/engine/sampler-addon.ts";
-import { fp8Bits, jsFp8Quantizer, nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../../runtime/loader/fp8.ts";
+import { fp8Bits, jsFp8Quantizer, nativeFp8Quantizer, normalizeFp8, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../../runtime/loader/fp8.ts";
 import type { LoadedTensor, ModelConfig } from "../../runtime/loader/types.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
@@ -37,40 +40,43 @@ const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-"));
 const w8a8Bound = 0.1;
 const stepwiseBound = 1e-5;
 
-/** Every fp8 linear of the GPU plan quantizes its input and runs W8A8: the GEMV form under 16 rows, e4m3 tensor cores (32- and 64-row tiles) from there; no weights are written out widened. */
-function assertW8A8Plan(config: ModelConfig, fp8Linears: number): void {
+/** Every fp8 linear of the GPU plan quantizes its input (per token, or by its static input scale) and runs W8A8: the GEMV form under 16 rows, e4m3 tensor cores (32- and 64-row tiles) from there; no weights are written out widened. */
+function assertW8A8Plan(config: ModelConfig, fp8Linears: number, scheme: "dynamic" | "static"): void {
   const source = planModel(config, { kernelPlan: "gpu", dtype: "bf16" }).source;
-  assert.is(source.match(/\/\/ linear \S+: x to e4m3, a scale per row/g)?.length, fp8Linears);
+  assert.is(source.match(scheme === "dynamic" ? /\/\/ linear \S+: x to e4m3, a scale per row/g : /\/\/ linear \S+: x to e4m3 by its input scale/g)?.length, fp8Linears);
   assert.is(source.match(/\/\/ linear \S+ \(fp8 W8A8\)/g)?.length, fp8Linears);
   assert.is(source.match(/\/\/ linear \S+ on fp8 tensor cores/g)?.length, 2 * fp8Linears);
   assert.not.match(source, /fp8 weights as bf16/);
 }
 let llamaDir = "";
 let llamaBlockDir = "";
+// The random llama's linear inputs reach a few units: 1/64 puts e4m3's 448 at 7 (a calibration's max |x| / 448).
+const staticInputScale = 1 / 64;
 
-for (const [arch, quantMethod, weightBlockSize] of [
-  ["llama", "fp8", undefined],
-  ["qwen2", "compressed-tensors", undefined],
-  ["llama", "fp8", [32, 48]],
-  ["qwen2", "compressed-tensors", [16, 32]],
+for (const [arch, quantMethod, activationScheme, weightBlockSize] of [
+  ["llama", "fp8", "static", undefined],
+  ["qwen2", "compressed-tensors", "dynamic", undefined],
+  ["llama", "compressed-tensors", "none", undefined],
+  ["llama", "fp8", "dynamic", [32, 48]],
+  ["qwen2", "compressed-tensors", "dynamic", [16, 32]],
 ] as const) {
   const block = weightBlockSize ? `, ${weightBlockSize.join(" x ")} blocks` : "";
-  test(`${arch} fp8 (${quantMethod}${block}): the fp8 matmul and the widened load give the twin's distributions`, async () => {
-    const dir = join(workDir, `${arch}${weightBlockSize ? "-block" : ""}`);
-    const model = await writeRandomFp8Model({ arch, outDir: dir, seed: 3, quantMethod, weightBlockSize: weightBlockSize && [...weightBlockSize] });
-    if (arch === "llama") weightBlockSize ? (llamaBlockDir = model.quantizedDir) : (llamaDir = model.quantizedDir);
+  const w8a8 = activationScheme !== "none" && !weightBlockSize;
+  test(`${arch} fp8 (${quantMethod}${block}, ${activationScheme} activations): ${w8a8 ? "W8A8" : "the weight-only fp8 matmul"} and the widened load against the twin`, async () => {
+    const dir = join(workDir, `${arch}-${quantMethod}${weightBlockSize ? "-block" : ""}`);
+    const model = await writeRandomFp8Model({ arch, outDir: dir, seed: 3, quantMethod, activationScheme, inputScale: staticInputScale, weightBlockSize: weightBlockSize && [...weightBlockSize] });
+    if (quantMethod === "fp8") weightBlockSize ? (llamaBlockDir = model.quantizedDir) : (llamaDir = model.quantizedDir);
     const quantized = await loadModel(model.quantizedDir);
-    // The writer's llama says activation_scheme "static" (weight-only here) unless block-wise; compressed-tensors' tokens are dynamic.
-    const activationScheme = quantMethod === "fp8" && !weightBlockSize ? "static" : "dynamic";
     assert.equal(quantized.config.fp8, weightBlockSize ? { quantMethod, activationScheme, weightBlockSize: [...weightBlockSize] } : { quantMethod, activationScheme });
     const layers = quantized.config.numHiddenLayers;
     const kept = Object.values(quantized.config.packedWeights ?? {});
     assert.is(kept.length, layers * 7, "q, k, v, o, gate, up and down of every layer stay fp8");
     assert.ok(kept.every((d) => d === "fp8e4m3"));
     const fp8Linears = layers * (arch === "qwen2" ? 3 : 4);
-    if (activationScheme === "dynamic" && !weightBlockSize) {
-      assertW8A8Plan(quantized.config, fp8Linears);
-      await assertW8A8MatchesTwin(quantized, model.widenedDir, `${arch} W8A8`, w8a8Bound, stepwiseBound);
+    if (w8a8) {
+      assertW8A8Plan(quantized.config, fp8Linears, activationScheme);
+      await assertW8A8MatchesTwin(quantized, model.widenedDir, `${arch} W8A8 ${activationScheme}`, w8a8Bound, stepwiseBound);
+      if (activationScheme === "static") await assertInputScalesTaken(model.quantizedDir, model.widenedDir);
       return;
     }
     const fp8 = planModel(quantized.config, { kernelPlan: "gpu" }).source.match(weightBlockSize ? /\/\/ linear \S+ \(fp8 weights, \d+ x \d+ blocks\)/g : /\/\/ linear \S+ \(fp8 weights\)/g) ?? [];
@@ -79,6 +85,14 @@ for (const [arch, quantMethod, weightBlockSize] of [
     const source = await assertPrefillMatchesTwin(quantized, model.widenedDir, arch);
     assert.is(source.match(/\/\/ linear \S+: fp8 weights as bf16/g)?.length, fp8.length, "from 16 rows each fp8 linear's weights are written out in bf16");
   });
+}
+
+/** With input scales 16 times too small the activations saturate at 448 and the distributions leave the twin's by far more than W8A8's rounding: the static scales are what the quantizer divides by. */
+async function assertInputScalesTaken(quantizedDir: string, widenedDir: string): Promise<void> {
+  const squeezed = await loadModel(quantizedDir);
+  for (const t of squeezed.tensors.values()) if (t.name.endsWith(".input_scale")) t.data = Float32Array.of(staticInputScale / 16);
+  const error = await assertW8A8MatchesTwin(squeezed, widenedDir, "llama W8A8 static, input scales / 16", 1, stepwiseBound);
+  assert.ok(error > 2 * w8a8Bound, `saturated activations: ${error}`);
 }
 
 /** Every e4m3 value, the midpoints to the next (ties to even) and a hair either side of them, both signs, and the specials. */
@@ -127,7 +141,7 @@ test("the native fp8 quantizer gives the JS one's scale and bytes for f32, f16 a
 });
 
 test("--quantization fp8 quantizes the unquantized llama at load to the per-tensor checkpoint's bytes, and runs it W8A8 (dynamic activations, as vLLM's online fp8)", async () => {
-  const online = await loadModel(join(workDir, "llama", "source"));
+  const online = await loadModel(join(workDir, "llama-fp8", "source"));
   quantizeFp8AtLoad(online, nativeFp8Quantizer(loadSamplerAddon() as unknown as Fp8QuantizeAddon));
   const stored = await loadModel(llamaDir);
   assert.equal(online.config.packedWeights, stored.config.packedWeights);
@@ -136,8 +150,8 @@ test("--quantization fp8 quantizes the unquantized llama at load to the per-tens
     assert.equal(online.tensors.get(`${name}_scale`)!.data, stored.tensors.get(`${name}_scale`)!.data, `${name}_scale`);
   }
   assert.equal(online.config.fp8, { quantMethod: "fp8", activationScheme: "dynamic" }, "vLLM's online fp8 quantizes activations dynamically");
-  assertW8A8Plan(online.config, online.config.numHiddenLayers * 4);
-  await assertW8A8MatchesTwin(online, join(workDir, "llama", "widened"), "llama quantized at load, W8A8", w8a8Bound, stepwiseBound);
+  assertW8A8Plan(online.config, online.config.numHiddenLayers * 4, "dynamic");
+  await assertW8A8MatchesTwin(online, join(workDir, "llama-fp8", "widened"), "llama quantized at load, W8A8", w8a8Bound, stepwiseBound);
   assert.throws(() => quantizeFp8AtLoad(stored), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && /is quantized already/.test(e.message));
 });
 
@@ -163,6 +177,37 @@ test("unsupported fp8 variants and fp8 tensors without a quantization_config fai
   }
   const e = await loadErrorAfterEdit(llamaBlockDir, quantization({ weight_block_size: [16, 48] }));
   assert.match(e.message, /tensor "model\.layers\.0\.\S+\.weight_scale_inv" is \[\d+,\d+\], expected one scale per 16 x 48 block of \[\d+, \d+\]/);
+});
+
+test("a static activation scheme needs one positive input scale beside each fp8 weight, named by file and tensor", () => {
+  const weight = "model.layers.0.mlp.down_proj.weight";
+  const inputScale = "model.layers.0.mlp.down_proj.input_scale";
+  const config = (): ModelConfig => ({ fp8: { quantMethod: "fp8", activationScheme: "static" } }) as ModelConfig;
+  const tensors = (scale?: LoadedTensor) => new Map<string, LoadedTensor>([
+    [weight, { name: weight, dtype: "fp8e4m3", shape: [8, 8], data: new Uint8Array(64) }],
+    [`${weight}_scale`, { name: `${weight}_scale`, dtype: "f32", shape: [], data: Float32Array.of(0.5) }],
+    ...(scale ? [[inputScale, scale] as const] : []),
+  ]);
+  const ok = tensors({ name: inputScale, dtype: "f32", shape: [], data: Float32Array.of(0.25) });
+  normalizeFp8("ckpt.safetensors", config(), ok);
+  assert.equal(ok.get(inputScale), { name: inputScale, dtype: "f32", shape: [1], data: Float32Array.of(0.25) });
+  for (const [scale, says] of [
+    [undefined, /is missing: the fp8 activation scheme is static/],
+    [{ name: inputScale, dtype: "f32", shape: [2], data: Float32Array.of(0.25, 0.5) }, /is \[2\], expected one scale per tensor/],
+    [{ name: inputScale, dtype: "f32", shape: [], data: Float32Array.of(0) }, /is not a positive finite number/],
+  ] as const) {
+    const e = (() => {
+      try {
+        normalizeFp8("ckpt.safetensors", config(), tensors(scale as LoadedTensor | undefined));
+      } catch (error) {
+        return error as TsvllmError;
+      }
+      throw new Error("normalized");
+    })();
+    assert.is(e.code, "TSVLLM_ERR_MODEL_FILE");
+    assert.match(e.message, `ckpt.safetensors: tensor "${inputScale}"`);
+    assert.match(e.message, says);
+  }
 });
 
 test.after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -43,9 +43,9 @@ export async function assertMatchesTwin(quantized: LoadedModel, widenedDir: stri
  * mantissa bits: relative steps of 2^-4); the CPU plan widens the weights and still gives the
  * twin's distributions. A 40-token prompt (e4m3 tensor cores, matmulFp8Mma) and the same tokens
  * fed one at a time (the GEMV form, matmulFp8Rows) quantize each token's activations alike and
- * agree within `stepwiseBound`, the two kernels' summation orders apart.
+ * agree within `stepwiseBound`, the two kernels' summation orders apart. Returns the departure from the twin.
  */
-export async function assertW8A8MatchesTwin(quantized: LoadedModel, widenedDir: string, label: string, bound: number, stepwiseBound: number): Promise<void> {
+export async function assertW8A8MatchesTwin(quantized: LoadedModel, widenedDir: string, label: string, bound: number, stepwiseBound: number): Promise<number> {
   const twin = twinDistributions(await loadModel(widenedDir), "cpu");
   const onKernel = maxDiff(twinDistributions(quantized, "gpu"), twin);
   const widened = maxDiff(twinDistributions(quantized, "cpu"), twin);
@@ -62,6 +62,7 @@ export async function assertW8A8MatchesTwin(quantized: LoadedModel, widenedDir: 
   assert.ok(onKernel > 0, "activations are quantized");
   assert.ok(widened < 1e-6, `widened: ${widened}`);
   assert.ok(apart < stepwiseBound, `a prompt at once vs token by token: ${apart}`);
+  return onKernel;
 }
 
 /**
