@@ -13,7 +13,7 @@ import { pagedDecodeSplit } from "../../dsl/kernels/paged-decode.ts";
 import { ropeNeox } from "../../dsl/kernels/rope.ts";
 import { matmulQ8_0 } from "../../dsl/kernels/gguf-matmul.ts";
 import { matmulFp8Weights } from "../../dsl/kernels/fp8-matmul.ts";
-import { matmulFp8Mma } from "../../dsl/kernels/fp8-mma.ts";
+import { matmulFp8BlockMma, matmulFp8Mma } from "../../dsl/kernels/fp8-mma.ts";
 import { sampleRows } from "../../dsl/kernels/sampling.ts";
 import { randomGlobal } from "../../test/support/kernel-args.ts";
 
@@ -85,6 +85,11 @@ function fp8Mma(T: number, N: number, K: number): (Global | number)[] {
   return [randomGlobal("fp8e4m3", [T, K], 448), randomGlobal("f32", [T], 0.01), randomGlobal("fp8e4m3", [N, K], 448), randomGlobal("f32", [N], 0.001), new Global("bf16", [T, N]), K, 64];
 }
 
+/** Block-wise W8A8: e4m3 activations with a scale per token and 128 inputs, e4m3 weights with one per 128 x 128 block. */
+function fp8BlockMma(T: number, N: number, K: number): (Global | number)[] {
+  return [randomGlobal("fp8e4m3", [T, K], 448), randomGlobal("f32", [T, K / 128], 0.01), randomGlobal("fp8e4m3", [N, K], 448), randomGlobal("f32", [N / 128, K / 128], 0.001), new Global("bf16", [T, N]), K, 128, 128, 64];
+}
+
 export const kernelCases: KernelCase[] = [
   {
     name: "sampleRows (temperature, top-k, top-p, min-p) 256 rows x 128256",
@@ -144,6 +149,12 @@ export const kernelCases: KernelCase[] = [
     file: "dsl/kernels/fp8-mma.ts", exportName: "matmulFp8Mma", spec: { dtypes: { A: "bf16" }, consts: { K: 4096, TM: 64 } }, reference: matmulFp8Mma,
     check: () => fp8Mma(70, 72, 4096),
     timing: () => ({ args: fp8Mma(2048, 4096, 4096), bytes: 2048 * 4096 + 4096 * 4096 + 2048 * 4096 * 2, flops: 2 * 2048 * 4096 * 4096 }),
+  },
+  {
+    name: "matmulFp8BlockMma (block-wise W8A8 GEMM, 128 x 128 blocks) 2048x4096x4096",
+    file: "dsl/kernels/fp8-mma.ts", exportName: "matmulFp8BlockMma", spec: { dtypes: { A: "bf16" }, consts: { K: 4096, BN: 128, BK: 128, TM: 64 } }, reference: matmulFp8BlockMma,
+    check: () => fp8BlockMma(70, 256, 4096),
+    timing: () => ({ args: fp8BlockMma(2048, 4096, 4096), bytes: 2048 * 4096 + 4096 * 4096 + 2048 * 4096 * 2, flops: 2 * 2048 * 4096 * 4096 }),
   },
   {
     name: "matmulMma (GEMM, tensor cores) bf16 2048x4096x4096",

@@ -36,6 +36,17 @@ const readsVar = (e: IExpr, name: string) => {
   return found;
 };
 
+/** The terms of a sum, however it nests. */
+const sumTerms = (e: IExpr): IExpr[] => (e.op === "binary" && e.kind === "+" ? [...sumTerms(e.left), ...sumTerms(e.right)] : [e]);
+
+/** `index` = base + j with j the loop variable as one of its summed terms (at any depth of the sum): base, or undefined. */
+function baseOf(index: IExpr, loopVar: string): IExpr | undefined {
+  const terms = sumTerms(index);
+  const at = terms.findIndex((t) => t.op === "var" && t.name === loopVar);
+  if (at < 0 || terms.length < 2) return undefined;
+  return terms.filter((_, i) => i !== at).reduce((left, right): IExpr => ({ op: "binary", type: "i32", kind: "+", left, right }));
+}
+
 /** The loop's expressions, or undefined when its body does more than assign locals and store to scratch. */
 function bodyExprs(body: TStmt[]): IExpr[] | undefined {
   const out: IExpr[] = [];
@@ -68,9 +79,7 @@ export function vectorizedFor(s: ForStmt, p: ExprPrinter, ind: string, print: (l
       if (x.op !== "load" || !readsVar(x, s.index) || vectors.some((vec) => sameLoad(vec.load, x))) return;
       // Vector loads go through the read-only cache, which a buffer the kernel writes must bypass.
       if (p.globalParam(x.global).written) eligible = false;
-      const last = x.indices[x.indices.length - 1];
-      const isIndex = (o: IExpr) => o.op === "var" && o.name === s.index;
-      const base = last.op === "binary" && last.kind === "+" ? (isIndex(last.right) ? last.left : isIndex(last.left) ? last.right : undefined) : undefined;
+      const base = baseOf(x.indices[x.indices.length - 1], s.index);
       const rowLength = p.fixedDim(x.global, x.indices.length - 1);
       const bytes = (elementBytes[p.dtypeOf(x.global)] ?? 0) * v;
       const aligned = base !== undefined && multipleOf(base, v) && !readsVar(base, s.index) && x.indices.slice(0, -1).every((i) => !readsVar(i, s.index))

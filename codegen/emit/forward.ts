@@ -43,10 +43,11 @@ export interface ForwardConfig {
   /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
   fp8BlockSize?: readonly [number, number];
   /**
-   * fp8 weights with a scale per output whose checkpoint quantizes activations: the GPU plan runs
-   * them W8A8 (dsl/kernels/fp8-mma.ts), each linear's input quantized to e4m3 at every step
-   * ("dynamic": a scale per token from its max; "static": the checkpoint's input scale), then the
-   * e4m3 product on tensor cores from gpuTensorCoreRows rows, GEMV-shaped below.
+   * fp8 weights whose checkpoint quantizes activations: the GPU plan runs them W8A8
+   * (dsl/kernels/fp8-mma.ts), each linear's input quantized to e4m3 at every step ("dynamic": a
+   * scale per token from its max, or per token and group of BK inputs with block-wise weights;
+   * "static": the checkpoint's input scale), then the e4m3 product on tensor cores from
+   * gpuTensorCoreRows rows, GEMV-shaped below.
    */
   fp8Activations?: "dynamic" | "static";
 }
@@ -189,17 +190,50 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     const w = byId.get(id)!;
     return w.op === "weight" ? w.name : "";
   };
-  /** Whether a linear runs fp8 W8A8 (cfg.fp8Activations), which reads its weights as they are at every row count. */
-  const w8a8 = (n: Graph["nodes"][number]) => cfg.kernelPlan === "gpu" && cfg.fp8Activations !== undefined && n.op === "linear" && n.bias === null && cfg.packedWeight?.(weightNameOf(n.weight)) === "fp8e4m3";
+  /**
+   * Whether a linear runs fp8 W8A8 (cfg.fp8Activations), which reads its weights as they are at
+   * every row count; block-wise ones need dynamic activations and whole blocks along K (a short
+   * last block stays weight-only).
+   */
+  const w8a8 = (n: Graph["nodes"][number]) => {
+    if (cfg.kernelPlan !== "gpu" || cfg.fp8Activations === undefined || n.op !== "linear" || n.bias !== null || cfg.packedWeight?.(weightNameOf(n.weight)) !== "fp8e4m3") return false;
+    return !cfg.fp8BlockSize || (cfg.fp8Activations === "dynamic" && prod(byId.get(n.x)!.value.inner) % cfg.fp8BlockSize[1] === 0);
+  };
   const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && !w8a8(n) && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
   const weightSlot = tensorCores && quantizedBytes.length > 0 ? buffers.push({ rows: "W", bytesPerRow: Math.max(...quantizedBytes) }) - 1 : undefined;
-  // fp8 W8A8: per row kind, one buffer for a linear's input in e4m3 and one for its per-row scales.
+  // fp8 W8A8: per row kind, one buffer for a linear's input in e4m3 and one for its scales (one a
+  // row, or one a row and group of BK inputs).
   const fp8Widths = new Map<"T" | "L", number>();
   for (const n of g.nodes) {
     const v = n.op === "linear" && w8a8(n) ? byId.get(n.x)!.value : undefined;
     if (v && (v.rows === "T" || v.rows === "L")) fp8Widths.set(v.rows, Math.max(fp8Widths.get(v.rows) ?? 0, prod(v.inner)));
   }
-  const fp8Slots = new Map([...fp8Widths].map(([rows, width]) => [rows, { xq: buffers.push({ rows, bytesPerRow: width }) - 1, xScale: buffers.push({ rows, bytesPerRow: 4 }) - 1 }]));
+  const scalesPerRow = (K: number) => (cfg.fp8BlockSize ? K / cfg.fp8BlockSize[1] : 1);
+  const fp8Slots = new Map([...fp8Widths].map(([rows, width]) => [rows, { xq: buffers.push({ rows, bytesPerRow: width }) - 1, xScale: buffers.push({ rows, bytesPerRow: 4 * scalesPerRow(width) }) - 1 }]));
+  /** fp8 W8A8: x to e4m3 into the row buffers (per token, per token and group of BK, or by the static input scale), then the GEMV form under gpuTensorCoreRows rows and e4m3 tensor cores from there. */
+  const w8a8Linear = (name: string, N: number, K: number, x: Arg, y: Arg, slots: { xq: number; xScale: number }) => {
+    const count = x.dims[0];
+    const [BN, BK] = cfg.fp8BlockSize ?? [N, K];
+    const blocks = cfg.fp8BlockSize ? `, ${BN} x ${BK} blocks` : "";
+    const xq = { ptr: `a.buffers[${slots.xq}]`, dims: [count, String(K)] };
+    const xScale = { ptr: `a.buffers[${slots.xScale}]`, dims: cfg.fp8BlockSize ? [count, String(K / BK)] : [count] };
+    const weight = { ptr: weightRef(name, { packed: "fp8e4m3" }), dims: [String(N), String(K)] };
+    const wScale = { ptr: weightRef(name, { packed: "fp8.scale" }), dims: cfg.fp8BlockSize ? [String(N / BN), String(K / BK)] : [String(N)] };
+    if (cfg.fp8BlockSize) {
+      launch("fp8-mma", "quantizeFp8Groups", { dtypes: { A }, consts: { K, BK } }, [x, xq, xScale], [], `linear ${name}: x to e4m3, a scale per row and group of ${BK}`);
+    } else if (cfg.fp8Activations === "static") {
+      const inputScale = { ptr: weightRef(name, { packed: "fp8.inputScale" }), dims: ["1"] };
+      launch("fp8-mma", "quantizeFp8RowsStatic", { dtypes: { A }, consts: { K } }, [x, inputScale, xq, xScale], [], `linear ${name}: x to e4m3 by its input scale`);
+    } else {
+      launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${name}: x to e4m3, a scale per row`);
+    }
+    const [rowsKernel, mmaKernel, blockConsts] = cfg.fp8BlockSize ? ["matmulFp8BlockRows", "matmulFp8BlockMma", { BN, BK }] : ["matmulFp8Rows", "matmulFp8Mma", {}];
+    const operands = [xq, xScale, weight, wScale, y];
+    launch("fp8-mma", rowsKernel, { dtypes: { A }, consts: { K, ...blockConsts } }, operands, [], `linear ${name} (fp8 W8A8${blocks})`, `${count} < ${gpuTensorCoreRows}`);
+    const mma = (TM: number, when: string) => launch("fp8-mma", mmaKernel, { dtypes: { A }, consts: { K, ...blockConsts, TM } }, operands, [], `linear ${name} on fp8 tensor cores${blocks}`, when);
+    mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
+    mma(64, `${count} > ${gpuNarrowTileRows}`);
+  };
   /** A quantized linear's kernels: its own matmul over x, and writing its weights out in W. */
   const quantizedLinear = (packed: WeightFormat, name: string, N: number, K: number) => {
     type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string];
@@ -302,19 +336,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         // once, into the weight buffer, for the tensor-core matmul.
         const fp8Slot = rows === "T" || rows === "L" ? fp8Slots.get(rows) : undefined;
         if (w8a8(n) && fp8Slot) {
-          const xq = { ptr: `a.buffers[${fp8Slot.xq}]`, dims: [count, String(K)] };
-          const xScale = { ptr: `a.buffers[${fp8Slot.xScale}]`, dims: [count] };
-          const fp8 = [{ ptr: weightRef(w.name, { packed: "fp8e4m3" }), dims: [String(N), String(K)] }, { ptr: weightRef(w.name, { packed: "fp8.scale" }), dims: [String(N)] }];
-          if (cfg.fp8Activations === "static") {
-            const inputScale = { ptr: weightRef(w.name, { packed: "fp8.inputScale" }), dims: ["1"] };
-            launch("fp8-mma", "quantizeFp8RowsStatic", { dtypes: { A }, consts: { K } }, [x, inputScale, xq, xScale], [], `linear ${w.name}: x to e4m3 by its input scale`);
-          } else {
-            launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${w.name}: x to e4m3, a scale per row`);
-          }
-          launch("fp8-mma", "matmulFp8Rows", { dtypes: { A }, consts: { K } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} (fp8 W8A8)`, `${count} < ${gpuTensorCoreRows}`);
-          const mma = (TM: number, when: string) => launch("fp8-mma", "matmulFp8Mma", { dtypes: { A }, consts: { K, TM } }, [xq, xScale, ...fp8, out()], [], `linear ${w.name} on fp8 tensor cores`, when);
-          mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
-          mma(64, `${count} > ${gpuNarrowTileRows}`);
+          w8a8Linear(w.name, N, K, x, out(), fp8Slot);
           break;
         }
         const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;

@@ -1,7 +1,7 @@
 // Compiles a model for a config: trace the architecture's forward(), run the graph passes, lower
 // to kernels, emit the forward pass and build the addon (a cache hit when nothing changed).
 import { buildAddon, type BuiltAddon } from "../../codegen/build/addon.ts";
-import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts";
+import { emitForward, type ForwardConfig, type ForwardProgram } from "../../codegen/emit/forward.ts";
 import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
@@ -107,9 +107,16 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
     gptqGroupSize: config.gptq?.groupSize,
     fp8BlockSize: config.fp8?.weightBlockSize,
-    fp8Activations: config.fp8 && config.fp8.activationScheme !== "none" && !config.fp8.weightBlockSize ? config.fp8.activationScheme : undefined,
+    fp8Activations: fp8ActivationsOf(config),
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
+}
+
+/** How the GPU plan quantizes fp8 linears' inputs: as the checkpoint says, but block-wise weights only with dynamic groups (vLLM's per-token-group). */
+function fp8ActivationsOf(config: ModelConfig): ForwardConfig["fp8Activations"] {
+  const scheme = config.fp8?.activationScheme;
+  if (scheme === undefined || scheme === "none" || (scheme === "static" && config.fp8?.weightBlockSize)) return undefined;
+  return scheme;
 }
 
 export function compileModel(config: ModelConfig, options: CompileOptions = {}): CompiledModel {

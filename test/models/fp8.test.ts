@@ -12,9 +12,10 @@
 // dsl/kernels/fp8-matmul.ts matmulFp8Weights, fused q/k/v and gate/up stacked by rows with their
 // scales, and the distributions over a 40-token prompt and a decode step agree with the twin's
 // within 1e-5; with bf16 weights, steps of 16 rows or more write each fp8 linear's weights out in
-// bf16 for the tensor-core matmul, and a prompt's logits equal the bf16 twin's exactly. So do both
-// archs block-wise (llama's weight_scale_inv with 32 x 48 blocks, which leave short blocks at the
-// end of each row; qwen2's block strategy, 16 x 32), on matmulFp8BlockWeights. The CPU plan widens
+// bf16 for the tensor-core matmul, and a prompt's logits equal the bf16 twin's exactly. So does
+// llama block-wise (weight_scale_inv with 32 x 48 blocks, which leave short blocks at the end of
+// each row), on matmulFp8BlockWeights; qwen2's block strategy (16 x 32, whole blocks) runs W8A8
+// with a scale per token and group of 32 inputs, as vLLM runs DeepSeek-V3's. The CPU plan widens
 // every fp8 weight at load and agrees with the twin exactly. --quantization fp8
 // (quantizeFp8AtLoad) turns the unquantized llama into the very bytes and scales the writer's
 // per-tensor checkpoint holds (its e4m3 rounding is dsl/dtype.ts' plain arithmetic, the loader's
@@ -43,9 +44,13 @@ const stepwiseBound = 1e-5;
 /** Every fp8 linear of the GPU plan quantizes its input (per token, or by its static input scale) and runs W8A8: the GEMV form under 16 rows, e4m3 tensor cores (32- and 64-row tiles) from there; no weights are written out widened. */
 function assertW8A8Plan(config: ModelConfig, fp8Linears: number, scheme: "dynamic" | "static"): void {
   const source = planModel(config, { kernelPlan: "gpu", dtype: "bf16" }).source;
-  assert.is(source.match(scheme === "dynamic" ? /\/\/ linear \S+: x to e4m3, a scale per row/g : /\/\/ linear \S+: x to e4m3 by its input scale/g)?.length, fp8Linears);
-  assert.is(source.match(/\/\/ linear \S+ \(fp8 W8A8\)/g)?.length, fp8Linears);
-  assert.is(source.match(/\/\/ linear \S+ on fp8 tensor cores/g)?.length, 2 * fp8Linears);
+  const block = config.fp8?.weightBlockSize;
+  const blocks = block ? `, ${block[0]} x ${block[1]} blocks` : "";
+  const quantize = block ? `, a scale per row and group of ${block[1]}` : scheme === "dynamic" ? ", a scale per row" : " by its input scale";
+  const count = (comment: string) => source.split("\n").filter((line) => new RegExp(`// linear \\S+${comment}$`).test(line.trim())).length;
+  assert.is(count(`: x to e4m3${quantize}`), fp8Linears);
+  assert.is(count(` \\(fp8 W8A8${blocks}\\)`), fp8Linears);
+  assert.is(count(` on fp8 tensor cores${blocks}`), 2 * fp8Linears);
   assert.not.match(source, /fp8 weights as bf16/);
 }
 let llamaDir = "";
@@ -61,7 +66,8 @@ for (const [arch, quantMethod, activationScheme, weightBlockSize] of [
   ["qwen2", "compressed-tensors", "dynamic", [16, 32]],
 ] as const) {
   const block = weightBlockSize ? `, ${weightBlockSize.join(" x ")} blocks` : "";
-  const w8a8 = activationScheme !== "none" && !weightBlockSize;
+  // Block-wise W8A8 needs whole blocks along every linear's inputs: qwen2's 32 divide 64 and 128, llama's 48 do not.
+  const w8a8 = activationScheme !== "none" && (!weightBlockSize || weightBlockSize[1] === 32);
   test(`${arch} fp8 (${quantMethod}${block}, ${activationScheme} activations): ${w8a8 ? "W8A8" : "the weight-only fp8 matmul"} and the widened load against the twin`, async () => {
     const dir = join(workDir, `${arch}-${quantMethod}${weightBlockSize ? "-block" : ""}`);
     const model = await writeRandomFp8Model({ arch, outDir: dir, seed: 3, quantMethod, activationScheme, inputScale: staticInputScale, weightBlockSize: weightBlockSize && [...weightBlockSize] });
@@ -75,7 +81,7 @@ for (const [arch, quantMethod, activationScheme, weightBlockSize] of [
     const fp8Linears = layers * (arch === "qwen2" ? 3 : 4);
     if (w8a8) {
       assertW8A8Plan(quantized.config, fp8Linears, activationScheme);
-      await assertW8A8MatchesTwin(quantized, model.widenedDir, `${arch} W8A8 ${activationScheme}`, w8a8Bound, stepwiseBound);
+      await assertW8A8MatchesTwin(quantized, model.widenedDir, `${arch} W8A8 ${activationScheme}${block}`, w8a8Bound, stepwiseBound);
       if (activationScheme === "static") await assertInputScalesTaken(model.quantizedDir, model.widenedDir);
       return;
     }
