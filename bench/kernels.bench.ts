@@ -66,7 +66,7 @@ function attentionCase(file: string, exportName: string): Case {
   const positions = new Global("i32", [T], Int32Array.from({ length: T }, (_, t) => t));
   const args = [
     filled("f32", [T, HQ, HD]), filled("f32", [blocks, BS, HKV, HD]), filled("f32", [blocks, BS, HKV, HD]), blockTables,
-    new Global("i32", [T]), positions, new Global("f32", [T, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, BS, HD, HQ / HKV,
+    new Global("i32", [T]), positions, new Global("f32", [T, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV,
   ];
   // q k^T and p v: 2 FLOPs per multiply-add each, over the causal triangle.
   const flops = 4 * HD * HQ * ((T * (T + 1)) / 2);

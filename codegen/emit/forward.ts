@@ -18,6 +18,12 @@ export interface ForwardConfig {
   weightDType: Float;
   /** The KV cache's element type: a float dtype, or fp8e4m3 (stored rounded, read widened to f32). */
   kvCacheDType: Float | "fp8e4m3";
+  /**
+   * Per layer, what the cache's keys and values are divided by when stored and multiplied by when
+   * read (an fp8 checkpoint's k_scale / v_scale); 1 where absent. The key scale folds into
+   * attention's score scale.
+   */
+  kvCacheScales?: readonly { k: number; v: number }[];
   blockSize: number;
   numKvHeads: number;
   headDim: number;
@@ -273,6 +279,10 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
   /** The rope's inverse frequencies, a table the addon computes at load (one per rope key). */
   const invFreq = (n: { ropeKey: string; rotaryDim: number }): Arg => ({ ptr: weightRef(`rope.invFreq.${n.ropeKey}`), dims: [String(n.rotaryDim / 2)] });
+  const kvScalesOf = (layer: number): [number, number] => {
+    const scales = cfg.kvCacheScales?.[layer];
+    return scales ? [scales.k, scales.v] : [1, 1];
+  };
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
@@ -382,26 +392,27 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       }
       case "ropeKvWrite":
         launch("rope-kv-write", "ropeKvWrite", { dtypes: { A, C }, consts: { R2: n.rotaryDim / 2, BS: cfg.blockSize, HD: cfg.headDim, NEOX: n.layout === "neox" ? 1 : 0 } },
-          [view(n.qkv), view(n.positions, 0), invFreq(n), out(2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [cfg.ropeMscale[n.ropeKey] ?? 1], `layer ${n.layer}: rope ${n.layout} q, k; store k/v`);
+          [view(n.qkv), view(n.positions, 0), invFreq(n), out(2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [cfg.ropeMscale[n.ropeKey] ?? 1, ...kvScalesOf(n.layer)], `layer ${n.layer}: rope ${n.layout} q, k; store k/v`);
         break;
       case "kvWrite":
-        launch("kv-write", "kvWrite", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim } }, [view(n.k, 2), view(n.v, 2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], [], `layer ${n.layer}: store k/v`);
+        launch("kv-write", "kvWrite", { dtypes: { A, C }, consts: { BS: cfg.blockSize, HD: cfg.headDim } }, [view(n.k, 2), view(n.v, 2), cache("kCache", n.layer), cache("vCache", n.layer), view(n.slotMapping, 0)], kvScalesOf(n.layer), `layer ${n.layer}: store k/v`);
         break;
       case "pagedAttention": {
         const q = view(n.q, 2);
         const heads = byId.get(n.q)!.value.inner[0];
         const consts = { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads };
         const paged = [cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0)];
-        const scalars = [n.scale, n.softcap, n.window];
+        const [kScale, vScale] = kvScalesOf(n.layer);
+        const scalars = [n.scale * kScale, n.softcap, n.window];
         // With split-K (GPU plan), the tiled kernel runs only the steps that are not all decode.
-        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], scalars, `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
+        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], [...scalars, vScale], `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
         if (decodeSlot === undefined) break;
         const decode = "a.numTokens == a.numSeqs";
         const perSplit = ["a.numTokens", String(heads), "decodeSplits"];
         const partial = (offset: number, dims: string[]): Arg => ({ ptr: `((float*)a.buffers[${decodeSlot}] + ${offset} * a.numTokens * ${heads} * decodeSplits)`, dims });
         const partials = [partial(0, perSplit), partial(1, perSplit), partial(2, [...perSplit, String(cfg.headDim)])];
         launch("paged-decode", "pagedDecodeSplit", { dtypes: { A, C }, consts }, [q, ...paged, ...partials], scalars, `layer ${n.layer}: decode attention, split-K`, decode);
-        launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [], `layer ${n.layer}: decode attention, merge splits`, decode);
+        launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [vScale], `layer ${n.layer}: decode attention, merge splits`, decode);
         break;
       }
       case "attention":

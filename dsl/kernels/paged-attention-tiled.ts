@@ -31,7 +31,7 @@ function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>,
 function attendTokens<A extends Float, C extends Float>(
   q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
   blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-  scale: f32, softcap: f32, window: i32, ta: i32, count: i32, kvh: i32, R: Const, BS: Const, HD: Const, G: Const,
+  scale: f32, softcap: f32, window: i32, vScale: f32, ta: i32, count: i32, kvh: i32, R: Const, BS: Const, HD: Const, G: Const,
   qT: Scratch, sT: Scratch, kv: Scratch, acc: Scratch, m: Scratch, mUse: Scratch, l: Scratch, alpha: Scratch, lo: Scratch, hi: Scratch,
 ): void {
   const s = seqIdx.at(ta);
@@ -103,7 +103,7 @@ function attendTokens<A extends Float, C extends Float>(
   }
   forEach(count * G, (r) => {
     forEach(HD, (d) => {
-      out.put(ta + idiv(r, G), kvh * G + (r % G), d, acc.at(r * HD + d) / l.at(r));
+      out.put(ta + idiv(r, G), kvh * G + (r % G), d, (acc.at(r * HD + d) / l.at(r)) * vScale);
     });
   });
 }
@@ -116,7 +116,7 @@ export const pagedAttentionTiled = kernel({
   function pagedAttentionTiled<A extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-    scale: f32, softcap: f32, window: i32, BS: Const, HD: Const, G: Const,
+    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const,
   ) {
     const TQ = max(1, idiv(idiv(9216 - BS * HD, 2 * HD + BS + 8), G));
     const t0 = pid(0) * TQ;
@@ -137,10 +137,10 @@ export const pagedAttentionTiled = kernel({
     // The tile attends as one only when that computes no more rows than token by token would: a lone
     // decode token (or a short chunk) in a tile of up to R rows would waste most of them.
     if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * rowsPerToken) {
-      attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+      attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       for (let u = 0; u < count; u++) {
-        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, t0 + u, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t0 + u, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
       }
     }
   },

@@ -3,7 +3,8 @@
 // 0..positions[t] of its sequence, read through its block table, with online softmax
 // (Milakov & Gimelshein 2018; FlashAttention's rescaling). GQA: query head hq reads KV head hq / G.
 // Options: window > 0 keeps keys with position > pos - window (Mistral / Gemma-2 sliding window);
-// softcap > 0 applies softcap * tanh(score / softcap) (Gemma-2).
+// softcap > 0 applies softcap * tanh(score / softcap) (Gemma-2). vScale multiplies the output: an
+// fp8 cache holds v / vScale (kv-write.ts); its kScale is folded into scale by the caller.
 // Layout: q, out [T, HQ, HD]; kCache, vCache [NB, BS, HKV, HD]; blockTables [S, MB] i32;
 // seqIdx, positions [T] i32. Reference: a naive softmax over the gathered keys (test/kernels).
 import { exp, f32, forEach, idiv, kernel, max, pid, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32 } from "../index.ts";
@@ -12,7 +13,7 @@ export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: 
   function pagedAttention<A extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-    scale: f32, softcap: f32, window: i32, BS: Const, HD: Const, G: Const,
+    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const,
   ) {
     const t = pid(0);
     const hq = pid(1);
@@ -43,7 +44,7 @@ export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: 
       m = mNew;
     }
     forEach(HD, (d) => {
-      out.put(t, hq, d, acc.at(d) / l);
+      out.put(t, hq, d, (acc.at(d) / l) * vScale);
     });
   },
 );

@@ -6,7 +6,8 @@
 // the sequence's KV blocks and all G query heads of the KV head (GQA), so each KV block is read
 // once per group, and it writes its running max m, softmax denominator l and unnormalised output
 // acc per query head. pagedDecodeCombine merges the splits: with M = max_i m_i,
-//   out = sum_i exp(m_i - M) acc_i / sum_i exp(m_i - M) l_i.
+//   out = vScale * sum_i exp(m_i - M) acc_i / sum_i exp(m_i - M) l_i
+// (vScale as pagedAttention's: what an fp8 cache's values were divided by).
 // A split with no blocks writes m = -inf, l = 0, acc = 0 and drops out of the merge; split 0 always
 // has a block. Options as in pagedAttention (paged-attention.ts, the reference these are checked
 // against): window > 0 keeps keys with position > pos - window; softcap > 0 applies
@@ -80,13 +81,13 @@ export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, 
 export const pagedDecodeCombine = kernel({ grid: (partialMax) => [partialMax.dim(0), partialMax.dim(1)], threads: 64 })(
   function pagedDecodeCombine<A extends Float>(
     partialMax: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["T", "HQ", "NSPLIT", "HD"]>,
-    out: Global<A, ["T", "HQ", "HD"]>, HD: Const,
+    out: Global<A, ["T", "HQ", "HD"]>, vScale: f32, HD: Const,
   ) {
     const t = pid(0);
     const h = pid(1);
     const splits = partialMax.dim(2);
     const mAll = reduceMax(splits, (i) => partialMax.at(t, h, i));
-    const inv = 1.0 / reduceSum(splits, (i) => partialSum.at(t, h, i) * exp(partialMax.at(t, h, i) - mAll));
+    const inv = vScale / reduceSum(splits, (i) => partialSum.at(t, h, i) * exp(partialMax.at(t, h, i) - mAll));
     forEach(HD, (d) => {
       out.put(t, h, d, reduceSum(splits, (i) => partialOut.at(t, h, i, d) * exp(partialMax.at(t, h, i) - mAll)) * inv);
     });

@@ -6,7 +6,8 @@
 // q; the rest rotate KV head j = h - HQ of k into kCache and copy v's into vCache at token t's slot
 // (a negative slot, padding, stores nothing). Dims past the rotary ones (2 * R2 <= HD) are copied.
 // NEOX = 1 pairs dims (i, i + R2) as ropeNeox does, NEOX = 0 pairs (2i, 2i + 1) as ropeGptj (vLLM's
-// is_neox_style); the rotation is rope.ts's, term for term.
+// is_neox_style); the rotation is rope.ts's, term for term. The cache stores k / kScale and
+// v / vScale (kv-write.ts).
 // Layout: qkv [T, (HQ + 2 * HKV) * HD] (q heads, then k heads, then v heads); positions,
 // slotMapping [T] i32; invFreq [R2]; q [T, HQ, HD]; kCache, vCache [NB, BS, HKV, HD].
 import { cos, f32, forEach, idiv, kernel, pid, sin, type Const, type Float, type Global } from "../index.ts";
@@ -15,7 +16,7 @@ export const ropeKvWrite = kernel({ grid: (qkv, positions, invFreq, q, kCache) =
   function ropeKvWrite<A extends Float, C extends Float>(
     qkv: Global<A, ["T", "W"]>, positions: Global<"i32", ["T"]>, invFreq: Global<"f32", ["R2"]>, q: Global<A, ["T", "HQ", "HD"]>,
     kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>, slotMapping: Global<"i32", ["T"]>,
-    mscale: f32, R2: Const, BS: Const, HD: Const, NEOX: Const,
+    mscale: f32, kScale: f32, vScale: f32, R2: Const, BS: Const, HD: Const, NEOX: Const,
   ) {
     const t = pid(0);
     const h = pid(1);
@@ -50,14 +51,14 @@ export const ropeKvWrite = kernel({ grid: (qkv, positions, invFreq, q, kCache) =
         const s = sin(angle) * mscale;
         const a = qkv.at(t, k0 + first);
         const b = qkv.at(t, k0 + first + pairStride);
-        kCache.put(block, offset, j, first, a * c - b * s);
-        kCache.put(block, offset, j, first + pairStride, b * c + a * s);
+        kCache.put(block, offset, j, first, (a * c - b * s) / kScale);
+        kCache.put(block, offset, j, first + pairStride, (b * c + a * s) / kScale);
       });
       forEach(HD - 2 * R2, (d) => {
-        kCache.put(block, offset, j, 2 * R2 + d, qkv.at(t, k0 + 2 * R2 + d));
+        kCache.put(block, offset, j, 2 * R2 + d, qkv.at(t, k0 + 2 * R2 + d) / kScale);
       });
       forEach(HD, (d) => {
-        vCache.put(block, offset, j, d, qkv.at(t, v0 + d));
+        vCache.put(block, offset, j, d, qkv.at(t, v0 + d) / vScale);
       });
     }
   },

@@ -8,6 +8,7 @@ import { readHfConfig } from "./hf-config.ts";
 import { isHubId, resolveHubModel } from "./hub.ts";
 import { normalizeFp8 } from "./fp8.ts";
 import { normalizeGptq } from "./gptq.ts";
+import { readKvCacheScales } from "./kv-cache-scales.ts";
 import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
 import type { HostAllocator, LoadedModel, LoadedTensor } from "./types.ts";
 
@@ -31,6 +32,7 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
   }
   normalizeGptq(dir, config, tensors);
   normalizeFp8(dir, config, tensors);
+  readKvCacheScales(dir, config, tensors);
   return { source: dir, format: "hf", config, generationConfig, tensors };
 }
 

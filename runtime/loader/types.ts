@@ -68,6 +68,11 @@ export interface ModelConfig {
    * input_activations), which runs the weight-only fp8 matmuls, as block-wise checkpoints do.
    */
   fp8?: { quantMethod: "fp8" | "compressed-tensors"; activationScheme: Fp8ActivationScheme; weightBlockSize?: readonly [number, number] };
+  /**
+   * Per layer, the fp8 KV cache scales a checkpoint holds (runtime/loader/kv-cache-scales.ts):
+   * with --kv-cache-dtype fp8 keys are stored divided by k and values by v, and read multiplied back.
+   */
+  kvCacheScales?: { k: number; v: number }[];
 }
 
 export type Fp8ActivationScheme = "dynamic" | "static" | "none";

@@ -26,8 +26,9 @@ export interface ModelDTypes {
  * vLLM keeps the cache in the model's dtype, halving a 16-bit model's cache against f32; f32
  * under the CPU plan, whose decode is bound by reading the weights rather than the cache, and
  * whose parity with llama.cpp is checked against its f32 cache. An fp8e4m3 cache stores K and V
- * rounded to e4m3 with scale 1 (vLLM's default without checkpoint k/v scales): half a 16-bit
- * cache's bytes, so twice the tokens in the same memory and half decode attention's reads.
+ * rounded to e4m3, divided by the checkpoint's per-layer k/v scales (config.kvCacheScales; 1
+ * without them, vLLM's default): half a 16-bit cache's bytes, so twice the tokens in the same
+ * memory and half decode attention's reads.
  */
 export function resolveDTypes(config: ModelConfig, dtype: "auto" | Float = "auto", kernelPlan: "cpu" | "gpu" = "cpu", kvCacheDtype: "auto" | KvCacheDType = "auto"): ModelDTypes {
   const stored: Float = config.torchDtype === "bfloat16" ? "bf16" : config.torchDtype === "float16" ? "f16" : "f32";
@@ -98,6 +99,8 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     activationDType: dtypes.activation,
     weightDType: dtypes.weight,
     kvCacheDType: dtypes.kvCache,
+    // vLLM applies a checkpoint's KV cache scales only to an fp8 cache.
+    kvCacheScales: dtypes.kvCache === "fp8e4m3" ? config.kvCacheScales : undefined,
     blockSize,
     numKvHeads: config.numKeyValueHeads,
     headDim: config.headDim,

@@ -3,8 +3,12 @@
 // mixed prefill chunks and decode tokens, blocks placed in shuffled order. Each compiled kernel is
 // checked against its DSL reference, and the DSL attention itself against a naive softmax over the
 // gathered keys (an independent oracle). Two more cases hold the cache in fp8 e4m3 (vLLM's
-// kv_cache_dtype fp8): the write rounds each value to e4m3, attention reads them widened.
+// kv_cache_dtype fp8): the write rounds each value to e4m3, attention reads them widened. The
+// write divides by the cache scales (kScale 0.5, vScale 4 here: what the store holds is checked
+// against the cache dtype's rounding of k / kScale), attention multiplies its output by vScale
+// (0.75 in the second variant).
 import { test } from "uvu";
+import * as assert from "uvu/assert";
 import { Global } from "../../dsl/global.ts";
 import { kvWrite } from "../../dsl/kernels/kv-write.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
@@ -26,7 +30,7 @@ const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[]
 const { irs, native } = buildKernels("test_attention", specs);
 
 /** softmax(q k^T * scale) v over the gathered keys, in f64. */
-function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: number, softcap: number, window: number, G: number): Global {
+function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: number, softcap: number, window: number, vScale: number, G: number): Global {
   const [T, HQ, HD] = q.shape;
   const BS = kc.shape[1];
   const out = new Global(q.dtype.name, [T, HQ, HD]);
@@ -49,7 +53,7 @@ function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: numb
       for (let d = 0; d < HD; d++) {
         let acc = 0;
         keys.forEach((j, i) => (acc += w[i] * vc.at(b.blockTables.at(s, Math.floor(j / BS)), j % BS, Math.floor(h / G), d)));
-        out.put(t, h, d, acc / z);
+        out.put(t, h, d, (acc / z) * vScale);
       }
     }
   return out;
@@ -61,8 +65,8 @@ for (let i = 0; i < irs.length; i += 2) {
   const HKV = 2;
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
   const queries = [1, BS - 1, 1, 3, 1];
-  for (const variant of [{ softcap: 0, window: 0 }, { softcap: 30, window: BS + 2 }]) {
-    test(`${attn.symbol} softcap=${variant.softcap} window=${variant.window}: compiled, emulated and naive agree`, () => {
+  for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
+    test(`${attn.symbol} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: compiled, emulated and naive agree`, () => {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD], 1);
@@ -70,19 +74,30 @@ for (let i = 0; i < irs.length; i += 2) {
       const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD], 1);
       const out = new Global(A, [T, HKV * G, HD]);
       const scale = 1 / Math.sqrt(HD);
-      const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G];
+      const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G];
       const emulate = A !== "f32" ? false : HD === 64 && G === 4;
       checkAgainstReference(pagedAttention, attn, native(attn), args, tolerance[A], { emulate });
-      runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, BS, HD, G]);
-      assertClose(out, naiveAttention(q, kc, vc, b, scale, variant.softcap, variant.window, G), tolerance[A], "DSL reference vs naive attention");
+      runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G]);
+      assertClose(out, naiveAttention(q, kc, vc, b, scale, variant.softcap, variant.window, variant.vScale, G), tolerance[A], "DSL reference vs naive attention");
     });
   }
   test(`${write.symbol} writes every token to its slot and nothing else`, () => {
     const b = makeBatch(lengths, queries, BS);
     const T = b.seqIdx.shape[0];
     b.slotMapping.put(0, -1);
-    const args = [randomGlobal(A, [T, HKV, HD]), randomGlobal(A, [T, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD]), b.slotMapping, BS, HD];
+    const [k, v, kCache, vCache] = [randomGlobal(A, [T, HKV, HD]), randomGlobal(A, [T, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD]), randomGlobal(C, [b.numBlocks, BS, HKV, HD])];
+    const args = [k, v, kCache, vCache, b.slotMapping, 0.5, 4, BS, HD];
     checkAgainstReference(kvWrite, write, native(write), args, C === "fp8e4m3" ? { abs: 0, rel: 0 } : tolerance[A], { emulate: A === "f32" && HD === 64 });
+    runReference(kvWrite, args);
+    const round = kCache.dtype.round;
+    for (let t = 1; t < T; t++) {
+      const slot = b.slotMapping.at(t);
+      for (let h = 0; h < HKV; h++)
+        for (let d = 0; d < HD; d++) {
+          assert.is(kCache.at(Math.floor(slot / BS), slot % BS, h, d), round(Math.fround(k.at(t, h, d) / 0.5)), `k[${t}, ${h}, ${d}] / kScale`);
+          assert.is(vCache.at(Math.floor(slot / BS), slot % BS, h, d), round(Math.fround(v.at(t, h, d) / 4)), `v[${t}, ${h}, ${d}] / vScale`);
+        }
+    }
   });
 }
 

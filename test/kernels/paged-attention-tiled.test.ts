@@ -27,14 +27,14 @@ grid.forEach(({ A, C = A, HD, BS, G }, c) => {
   const ir = irs[c];
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
   const queries = [1, BS - 1, 1, 3, 2 * BS + 1];
-  for (const variant of [{ softcap: 0, window: 0 }, { softcap: 30, window: BS + 2 }]) {
-    test(`${ir.symbol} softcap=${variant.softcap} window=${variant.window}: matches pagedAttention`, () => {
+  for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
+    test(`${ir.symbol} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: matches pagedAttention`, () => {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD]);
       const kc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
       const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
-      const args = (out: Global) => [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, 1 / Math.sqrt(HD), variant.softcap, variant.window, BS, HD, G];
+      const args = (out: Global) => [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, 1 / Math.sqrt(HD), variant.softcap, variant.window, variant.vScale, BS, HD, G];
       checkAgainstReference(pagedAttentionTiled, ir, native(ir), args(new Global(A, [T, HKV * G, HD])), tolerance[A], { emulate: A === "f32" && HD === 64 && G === 4 });
       const [tiled, plain] = [new Global(A, [T, HKV * G, HD]), new Global(A, [T, HKV * G, HD])];
       runReference(pagedAttentionTiled, args(tiled));

@@ -35,8 +35,8 @@ grid.forEach(({ A, C = A, HD, BS, G }, c) => {
   const [split, combine] = [irs[2 * c], irs[2 * c + 1]];
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1, 5 * BS + 3];
   for (const splits of [1, 3]) {
-    for (const variant of [{ softcap: 0, window: 0 }, { softcap: 30, window: BS + 2 }]) {
-      test(`${split.symbol} splits=${splits} softcap=${variant.softcap} window=${variant.window}: matches pagedAttention`, () => {
+    for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
+      test(`${split.symbol} splits=${splits} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: matches pagedAttention`, () => {
         const b = makeBatch(lengths, [1, 1, 1, 1, 2, 3], BS);
         const T = b.seqIdx.shape[0];
         const HQ = HKV * G;
@@ -45,7 +45,7 @@ grid.forEach(({ A, C = A, HD, BS, G }, c) => {
         const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD]);
                 const scale = 1 / Math.sqrt(HD);
         const expected = new Global(A, [T, HQ, HD]);
-        runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, expected, scale, variant.softcap, variant.window, BS, HD, G]);
+        runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, expected, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G]);
 
         const partials = () => [new Global("f32", [T, HQ, splits]), new Global("f32", [T, HQ, splits]), new Global("f32", [T, HQ, splits, HD])];
         const splitArgs = (p: Global[]): Args => [q, kc, vc, b.blockTables, b.seqIdx, b.positions, ...p, scale, variant.softcap, variant.window, BS, HD, G];
@@ -61,7 +61,7 @@ grid.forEach(({ A, C = A, HD, BS, G }, c) => {
           const p = partials();
           const out = new Global(A, [T, HQ, HD]);
           run(split, splitArgs(p));
-          run(combine, [...p, out, HD]);
+          run(combine, [...p, out, variant.vScale, HD]);
           assertClose(out, expected, tolerance[A], `${name} split-K decode vs pagedAttention`);
         }
       });

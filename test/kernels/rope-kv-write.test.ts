@@ -38,7 +38,9 @@ irs.forEach((ir, c) => {
     const invFreq = new Global("f32", [R2], Float32Array.from({ length: R2 }, (_, i) => 10000 ** (-i / R2)));
     const mscale = 1.1;
     const cache = () => randomGlobal(C, [NB, BS, HKV, HD]);
-    const args: Args = [qkv, positions, invFreq, new Global(A, [T, HQ, HD]), cache(), cache(), slots, mscale, R2, BS, HD, NEOX];
+    // Cache scales as a checkpoint's fp8 k_scale / v_scale would give them; the store divides by them as kvWrite does.
+    const [kScale, vScale] = [0.5, 2];
+    const args: Args = [qkv, positions, invFreq, new Global(A, [T, HQ, HD]), cache(), cache(), slots, mscale, kScale, vScale, R2, BS, HD, NEOX];
     checkAgainstReference(ropeKvWrite, ir, native(ir), args, tolerance[A], { emulate: A === "f32" && C !== "bf16" });
 
     const rope = NEOX ? ropeNeox : ropeGptj;
@@ -46,7 +48,7 @@ irs.forEach((ir, c) => {
     runReference(rope, [q, positions, invFreq, mscale, R2]);
     runReference(rope, [k, positions, invFreq, mscale, R2]);
     const [kCache, vCache] = cloneArgs([args[4], args[5]]) as Global[];
-    runReference(kvWrite, [k, v, kCache, vCache, slots, BS, HD]);
+    runReference(kvWrite, [k, v, kCache, vCache, slots, kScale, vScale, BS, HD]);
     const fused = cloneArgs(args);
     runReference(ropeKvWrite, fused);
     const tol = tolerance[A === "bf16" || C === "bf16" ? "bf16" : "f32"];

@@ -4,7 +4,10 @@
 // paged-decode, rope-kv-write). Here the whole forward pass: the CPU plan (tiled attention, panels)
 // and the GPU plan run on CPU (split-K decode attention, GEMV linears) are two independent sets of
 // kernels over the same fp8 cache, and agree to f32 rounding on a random llama; both differ from
-// the f32 cache by e4m3's rounding of K and V. Through the engine, stories260K with an fp8 cache
+// the f32 cache by e4m3's rounding of K and V. A checkpoint's per-layer k_scale / v_scale divide
+// what the fp8 cache stores and multiply what attention reads (both plans again agree); powers of
+// two barely change the result, scales of 256 push the values into e4m3's subnormals and lose
+// precision (so the scales are taken on both sides), and an f32 cache ignores them. Through the engine, stories260K with an fp8 cache
 // holds four times the f32 cache's tokens in the same budget, and 16 prompts generated together
 // (greedy) give each prompt's tokens alone, also with preemption forced by a small cache.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,6 +24,7 @@ import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { SingleSequence, softmax } from "../support/model-driver.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-fp8-kv-"));
+const llamaDir = writeRandomModel({ arch: "llama", outDir: join(workDir, "llama"), dtype: "f32", seed: 5 }).hfDir;
 const prompt = (length: number) => Array.from({ length }, (_, i) => 5 + ((i * 37) % 400));
 
 /** Logits of every prompt position, then of three single-token steps after it. */
@@ -43,8 +47,7 @@ function maxProbDiff(a: Float32Array[], b: Float32Array[], vocab: number): numbe
 }
 
 test("llama: the CPU and GPU kernel plans over an fp8 cache agree to f32 rounding, and differ from the f32 cache by e4m3's", async () => {
-  const { hfDir } = writeRandomModel({ arch: "llama", outDir: join(workDir, "llama"), dtype: "f32", seed: 5 });
-  const loaded = await loadModel(hfDir);
+  const loaded = await loadModel(llamaDir);
   const runner = (kernelPlan: "cpu" | "gpu", kvCacheDtype: KvCacheDType) => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype });
   const [cpu, gpu, f32] = [runner("cpu", "fp8e4m3"), runner("gpu", "fp8e4m3"), runner("cpu", "f32")];
   assert.is(cpu.config.dtypeBytes, 1);
@@ -57,6 +60,31 @@ test("llama: the CPU and GPU kernel plans over an fp8 cache agree to f32 roundin
     const rounding = maxProbDiff(fp8Cpu, run(f32, prompt(length)), vocab);
     assert.ok(rounding > 1e-4 && rounding <= 0.1, `${length}-token prompt: fp8 against f32 cache, max |probability difference| ${rounding}`);
   }
+});
+
+test("llama: checkpoint KV cache scales divide the fp8 cache's values and multiply them back, in both plans; other caches ignore them", async () => {
+  const loaded = await loadModel(llamaDir);
+  const layers = loaded.config.numHiddenLayers;
+  const runner = (kernelPlan: "cpu" | "gpu", kvCacheDtype: KvCacheDType, k: number, v: number) => {
+    const config = { ...loaded.config, kvCacheScales: Array.from({ length: layers }, () => ({ k, v })) };
+    return createModelRunner({ ...loaded, config }, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype });
+  };
+  const vocab = loaded.config.vocabSize;
+  const tokens = prompt(40);
+  const scaled = run(runner("cpu", "fp8e4m3", 0.25, 0.5), tokens);
+  const plans = maxProbDiff(scaled, run(runner("gpu", "fp8e4m3", 0.25, 0.5), tokens), vocab);
+  // Powers of two commute with e4m3's rounding but in its subnormals: the scaled cache holds nearly the unscaled one's values.
+  const unscaled = run(runner("cpu", "fp8e4m3", 1, 1), tokens);
+  const powersOfTwo = maxProbDiff(scaled, unscaled, vocab);
+  // Scales of 256 push the values into e4m3's subnormals (steps of 2^-9): the cache loses precision it had at scale 1.
+  const f32 = run(runner("cpu", "f32", 256, 256), tokens);
+  const [coarse, plain] = [maxProbDiff(run(runner("cpu", "fp8e4m3", 256, 256), tokens), f32, vocab), maxProbDiff(unscaled, f32, vocab)];
+  const f32Unscaled = maxProbDiff(f32, run(runner("cpu", "f32", 1, 1), tokens), vocab);
+  console.log(`  k_scale 0.25, v_scale 0.5: CPU vs GPU plan ${plans.toExponential(2)}, vs scale 1 ${powersOfTwo.toExponential(2)}; from the f32 cache: scales 256 ${coarse.toExponential(2)}, scale 1 ${plain.toExponential(2)}`);
+  assert.ok(plans <= 1e-6, `CPU against GPU plan with scales: ${plans}`);
+  assert.ok(powersOfTwo <= 0.1 * plain, `power-of-two scales against scale 1: ${powersOfTwo} (e4m3 rounding ${plain})`);
+  assert.ok(coarse > 2 * plain, `scales of 256 lose precision: ${coarse} against ${plain} at scale 1`);
+  assert.is(f32Unscaled, 0, "an f32 cache ignores the scales");
 });
 
 const model = "../shared/models/stories260K-hf";
