@@ -54,6 +54,9 @@ export function spanOf(node: Node): Span {
 }
 
 function parseKernel(source: SourceFile, exportName: string, optionsCall: CallExpression, fn: FunctionExpression): KernelAst {
+  // Inlined helpers' names need only be unique within their kernel; numbering afresh keeps a
+  // kernel's generated code the same whatever the process parsed before it.
+  helperCount = 0;
   const name = fn.getName();
   if (!name) throw compileError(spanOf(fn), "kernel functions must be named (the name becomes the C symbol)");
   const dtypeVars = fn.getTypeParameters().map((t) => t.getName());
