@@ -38,9 +38,9 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   const dtypeNames: Record<string, LLMOptions["dtype"]> = { auto: "auto", float32: "float32", float: "float32", float16: "float16", half: "float16", bfloat16: "bfloat16" };
   const dtype = dtypeNames[values.dtype ?? "auto"];
   if (!dtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--dtype must be auto, float32, float16 or bfloat16; got "${values.dtype}"`, "dtype");
-  const kvCacheDtypeNames: Record<string, LLMOptions["kvCacheDtype"]> = { ...dtypeNames, fp8: "fp8", fp8_e4m3: "fp8_e4m3" };
+  const kvCacheDtypeNames: Record<string, LLMOptions["kvCacheDtype"]> = { ...dtypeNames, fp8: "fp8", fp8_e4m3: "fp8_e4m3", fp8_e5m2: "fp8_e5m2" };
   const kvCacheDtype = kvCacheDtypeNames[values["kv-cache-dtype"] ?? "auto"];
-  if (!kvCacheDtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--kv-cache-dtype must be auto, float32, float16, bfloat16, fp8 or fp8_e4m3 (fp8_e5m2 is not supported); got "${values["kv-cache-dtype"]}"`, "kv-cache-dtype");
+  if (!kvCacheDtype) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--kv-cache-dtype must be auto, float32, float16, bfloat16, fp8, fp8_e4m3 or fp8_e5m2; got "${values["kv-cache-dtype"]}"`, "kv-cache-dtype");
   const options: LLMOptions = {
     model: values.model,
     dtype,

@@ -2,7 +2,7 @@
 // Every float kind computes in f32; storage kinds round on store (JS semantics below match the C++
 // and CUDA conversions, round-to-nearest-even).
 
-export type DTypeName = "f32" | "f16" | "bf16" | "i32" | "u8" | "i8" | "int4" | "fp8e4m3";
+export type DTypeName = "f32" | "f16" | "bf16" | "i32" | "u8" | "i8" | "int4" | "fp8e4m3" | "fp8e5m2";
 export type Float = "f32" | "f16" | "bf16";
 
 export interface DType {
@@ -72,13 +72,36 @@ function roundHalfEven(x: number): number {
   return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** OCP fp8 e4m3fn: 3 mantissa bits, min normal exponent -6, saturating at 448 (no infinities). */
-function fp8e4m3Round(v: number): number {
+/** An OCP fp8 format: mantissa bits, exponent bias, largest finite value (where rounding saturates) and the code a NaN takes. */
+interface Fp8Format {
+  mantissa: number;
+  bias: number;
+  max: number;
+  nanBits: number;
+}
+
+/** e4m3fn: no infinities, saturating at 448, 0x7f is NaN. */
+const e4m3: Fp8Format = { mantissa: 3, bias: 7, max: 448, nanBits: 0x7f };
+/** e5m2: saturating at 57344, as CUDA's __NV_SATFINITE (which vLLM's fp8_e5m2 cache uses); 0x7e is f16's NaN's top byte. */
+const e5m2: Fp8Format = { mantissa: 2, bias: 15, max: 57344, nanBits: 0x7e };
+
+/** v rounded to the format, to nearest even: subnormals below 2^(1 - bias) keep that binade's step. */
+function fp8Round(f: Fp8Format, v: number): number {
   if (Number.isNaN(v)) return NaN;
-  const a = Math.min(Math.abs(v), 448);
+  const a = Math.min(Math.abs(v), f.max);
   if (a === 0) return 0;
-  const step = 2 ** (Math.max(Math.floor(Math.log2(a)), -6) - 3);
-  return Math.sign(v) * Math.min(roundHalfEven(a / step) * step, 448);
+  const step = 2 ** (Math.max(Math.floor(Math.log2(a)), 1 - f.bias) - f.mantissa);
+  return Math.sign(v) * Math.min(roundHalfEven(a / step) * step, f.max);
+}
+
+/** v's code in the format (as fp8Round rounds it). */
+function f32ToFp8Bits(f: Fp8Format, v: number): number {
+  if (Number.isNaN(v)) return f.nanBits;
+  const sign = v < 0 || Object.is(v, -0) ? 0x80 : 0;
+  const r = Math.abs(fp8Round(f, v));
+  if (r < 2 ** (1 - f.bias)) return sign | (r * 2 ** (f.bias - 1 + f.mantissa));
+  const exp = Math.floor(Math.log2(r));
+  return sign | ((exp + f.bias) << f.mantissa) | ((r / 2 ** exp - 1) * 2 ** f.mantissa);
 }
 
 /** fp8 e4m3fn bits -> value: exponent bias 7, subnormals below 2^-6, 0x7f/0xff are NaN. */
@@ -90,15 +113,16 @@ export function fp8e4m3BitsToF32(bits: number): number {
   return exp === 0 ? sign * mant * 2 ** -9 : sign * (1 + mant / 8) * 2 ** (exp - 7);
 }
 
-/** value -> fp8 e4m3fn bits, rounding to nearest even and saturating at +-448 (as fp8e4m3Round). */
-export function f32ToFp8e4m3Bits(v: number): number {
-  if (Number.isNaN(v)) return 0x7f;
-  const sign = v < 0 || Object.is(v, -0) ? 0x80 : 0;
-  const r = Math.abs(fp8e4m3Round(v));
-  if (r < 2 ** -6) return sign | (r * 2 ** 9);
-  const exp = Math.floor(Math.log2(r));
-  return sign | ((exp + 7) << 3) | ((r / 2 ** exp - 1) * 8);
+/** value -> fp8 e4m3fn bits, rounding to nearest even and saturating at +-448. */
+export const f32ToFp8e4m3Bits = (v: number): number => f32ToFp8Bits(e4m3, v);
+
+/** fp8 e5m2 bits -> value: f16's top byte (exponent bias 15, subnormals below 2^-14, exponent 31 infinite or NaN). */
+export function fp8e5m2BitsToF32(bits: number): number {
+  return f16BitsToF32((bits & 0xff) << 8);
 }
+
+/** value -> fp8 e5m2 bits, rounding to nearest even and saturating at +-57344. */
+export const f32ToFp8e5m2Bits = (v: number): number => f32ToFp8Bits(e5m2, v);
 
 const identityInt = (v: number) => v | 0;
 
@@ -109,10 +133,11 @@ export const int32: DType = { name: "i32", bytes: 4, isFloat: false, storageType
 export const uint8: DType = { name: "u8", bytes: 1, isFloat: false, storageType: "uint8_t", round: (v) => v & 0xff };
 export const int8: DType = { name: "i8", bytes: 1, isFloat: false, storageType: "int8_t", round: (v) => (v << 24) >> 24 };
 export const packedInt4: DType = { name: "int4", bytes: 0.5, isFloat: false, storageType: "uint8_t", round: (v) => v & 0xf };
-export const float8e4m3: DType = { name: "fp8e4m3", bytes: 1, isFloat: true, storageType: "uint8_t", round: fp8e4m3Round };
+export const float8e4m3: DType = { name: "fp8e4m3", bytes: 1, isFloat: true, storageType: "uint8_t", round: (v) => fp8Round(e4m3, v) };
+export const float8e5m2: DType = { name: "fp8e5m2", bytes: 1, isFloat: true, storageType: "uint8_t", round: (v) => fp8Round(e5m2, v) };
 
 export const dtypes: Readonly<Record<DTypeName, DType>> = {
-  f32: float32, f16: float16, bf16: bfloat16, i32: int32, u8: uint8, i8: int8, int4: packedInt4, fp8e4m3: float8e4m3,
+  f32: float32, f16: float16, bf16: bfloat16, i32: int32, u8: uint8, i8: int8, int4: packedInt4, fp8e4m3: float8e4m3, fp8e5m2: float8e5m2,
 };
 
 export function dtypeOf(name: string): DType | undefined {

@@ -9,7 +9,7 @@
 // emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
 // their blocks), forward-llama-q8_0, a GPTQ llama (linears on the int4 kernel), forward-llama-gptq,
 // and an fp8 checkpoint's llama (linears on fp8 W8A8, dynamic activations, KV cache in fp8 e4m3),
-// forward-llama-fp8. Kernels with a KV cache dtype variable (C) compile once more with an fp8 cache.
+// forward-llama-fp8. Kernels with a KV cache dtype variable (C) compile twice more, with an e4m3 and an e5m2 cache.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -84,10 +84,12 @@ export function cudaCheckUnits(filter?: RegExp): CudaCheckUnit[] {
           unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
         }
       }
-      // A KV cache (dtype variable C) may be fp8 e4m3 (kv_cache_dtype fp8), beside bf16 activations.
+      // A KV cache (dtype variable C) may be fp8 e4m3 or e5m2 (kv_cache_dtype fp8, fp8_e5m2), beside bf16 activations.
       if (ast.dtypeVars.includes("C")) {
-        const dtypes = Object.fromEntries(ast.dtypeVars.map((v): [string, DTypeName] => [v, v === "C" ? "fp8e4m3" : "bf16"]));
-        unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
+        for (const fp8 of ["fp8e4m3", "fp8e5m2"] as const) {
+          const dtypes = Object.fromEntries(ast.dtypeVars.map((v): [string, DTypeName] => [v, v === "C" ? fp8 : "bf16"]));
+          unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: combos[0] } });
+        }
       }
     }
     if (unit.kernels.length) units.push(unit);

@@ -2,7 +2,7 @@
 // Globals (f32/i32 values) into native storage (f16/bf16 bits where the kernel wants them), checks
 // that named dims agree across arguments and with Const values, calls the kernel, and copies
 // written outputs back.
-import { f32ToBf16Bits, f32ToF16Bits, f32ToFp8e4m3Bits, bf16BitsToF32, f16BitsToF32, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
+import { f32ToBf16Bits, f32ToF16Bits, f32ToFp8e4m3Bits, f32ToFp8e5m2Bits, bf16BitsToF32, f16BitsToF32, fp8e4m3BitsToF32, fp8e5m2BitsToF32 } from "../../dsl/dtype.ts";
 import { Global, literalDimSize } from "../../dsl/global.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import type { KernelIR } from "../ir/types.ts";
@@ -24,13 +24,14 @@ export function toNative(g: Global, dtype: string): ArrayBufferView {
     case "u8": return Uint8Array.from(g.data);
     case "i8": return Int8Array.from(g.data);
     case "fp8e4m3": return encode(g.data, new Uint8Array(g.data.length), f32ToFp8e4m3Bits);
+    case "fp8e5m2": return encode(g.data, new Uint8Array(g.data.length), f32ToFp8e5m2Bits);
     case "f16": return encode(g.data, new Uint16Array(g.data.length), f32ToF16Bits);
     case "bf16": return encode(g.data, new Uint16Array(g.data.length), f32ToBf16Bits);
     default: throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `no host conversion for ${dtype} tensors`);
   }
 }
 
-const decodeBits: Record<string, (bits: number) => number> = { f16: f16BitsToF32, bf16: bf16BitsToF32, fp8e4m3: fp8e4m3BitsToF32 };
+const decodeBits: Record<string, (bits: number) => number> = { f16: f16BitsToF32, bf16: bf16BitsToF32, fp8e4m3: fp8e4m3BitsToF32, fp8e5m2: fp8e5m2BitsToF32 };
 
 /** Storage written by a kernel back into a tensor's values. */
 export function fromNative(buf: ArrayBufferView, dtype: string, into: Global): void {

@@ -42,8 +42,8 @@ export const sharedMath: Record<MathFn, (a: string[], type: string) => string> =
 };
 
 /** Storage dtypes whose elements are converted on load/store (the prelude's bit-exact routines). */
-const loadConversion: Record<string, string> = { f16: "tsv_f16_to_f32", bf16: "tsv_bf16_to_f32", fp8e4m3: "tsv_fp8e4m3_to_f32" };
-const storeConversion: Record<string, string> = { f16: "tsv_f32_to_f16", bf16: "tsv_f32_to_bf16", fp8e4m3: "tsv_f32_to_fp8e4m3" };
+const loadConversion: Record<string, string> = { f16: "tsv_f16_to_f32", bf16: "tsv_bf16_to_f32", fp8e4m3: "tsv_fp8e4m3_to_f32", fp8e5m2: "tsv_fp8e5m2_to_f32" };
+const storeConversion: Record<string, string> = { f16: "tsv_f32_to_f16", bf16: "tsv_f32_to_bf16", fp8e4m3: "tsv_f32_to_fp8e4m3", fp8e5m2: "tsv_f32_to_fp8e5m2" };
 
 export const dimName = (global: string, axis: number) => `${global}_d${axis}`;
 

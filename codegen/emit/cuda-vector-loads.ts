@@ -15,7 +15,7 @@ import { pointerType, type ExprPrinter } from "./c-expr.ts";
 type ForStmt = Extract<TStmt, { op: "for" }>;
 type LoadExpr = Extract<IExpr, { op: "load" }>;
 
-const elementBytes: Record<string, number> = { f32: 4, i32: 4, f16: 2, bf16: 2, fp8e4m3: 1 };
+const elementBytes: Record<string, number> = { f32: 4, i32: 4, f16: 2, bf16: 2, fp8e4m3: 1, fp8e5m2: 1 };
 
 const constValue = (e: IExpr) => (e.op === "const" ? Number(e.value) : undefined);
 

@@ -16,8 +16,8 @@ export interface ForwardConfig {
   modelName: string;
   activationDType: Float;
   weightDType: Float;
-  /** The KV cache's element type: a float dtype, or fp8e4m3 (stored rounded, read widened to f32). */
-  kvCacheDType: Float | "fp8e4m3";
+  /** The KV cache's element type: a float dtype, or fp8 e4m3 / e5m2 (stored rounded, read widened to f32). */
+  kvCacheDType: Float | "fp8e4m3" | "fp8e5m2";
   /**
    * Per layer, what the cache's keys and values are divided by when stored and multiplied by when
    * read (an fp8 checkpoint's k_scale / v_scale); 1 where absent. The key scale folds into
@@ -127,7 +127,7 @@ export interface ForwardProgram {
 
 /** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
 const packedFormats: Record<PackedDType, BlockFormat> = { q8_0, q4_0 };
-const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" ? 1 : 2);
+const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" || d === "fp8e5m2" ? 1 : 2);
 const K = (file: string) => `dsl/kernels/${file}.ts`;
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 

@@ -22,8 +22,8 @@ export interface LLMOptions extends EngineArgs {
   model: string;
   /** Weights dtype ("auto" follows the checkpoint, as vLLM does). */
   dtype?: "auto" | "float32" | "float16" | "bfloat16";
-  /** The KV cache's dtype (vLLM's kv_cache_dtype): "auto" is the model's dtype on CUDA, float32 on CPU; fp8 (= fp8_e4m3) stores e4m3, divided by the checkpoint's k_scale / v_scale where it has them (else 1). */
-  kvCacheDtype?: "auto" | "float32" | "float16" | "bfloat16" | "fp8" | "fp8_e4m3";
+  /** The KV cache's dtype (vLLM's kv_cache_dtype): "auto" is the model's dtype on CUDA, float32 on CPU; fp8 (= fp8_e4m3) stores e4m3, divided by the checkpoint's k_scale / v_scale where it has them (else 1); fp8_e5m2 stores e5m2, unscaled. */
+  kvCacheDtype?: "auto" | "float32" | "float16" | "bfloat16" | "fp8" | "fp8_e4m3" | "fp8_e5m2";
   device?: "auto" | "cpu" | "cuda";
   /** CPU threads the forward pass uses (vLLM's CPU backend takes this from VLLM_CPU_OMP_THREADS_BIND); default: every core. */
   numThreads?: number;

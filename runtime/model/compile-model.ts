@@ -11,8 +11,8 @@ import type { ModelConfig, WeightFormat } from "../loader/types.ts";
 import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
 
-/** What a KV cache can hold: a float dtype, or OCP e4m3 (vLLM's kv_cache_dtype fp8 / fp8_e4m3). */
-export type KvCacheDType = Float | "fp8e4m3";
+/** What a KV cache can hold: a float dtype, or OCP e4m3 (vLLM's kv_cache_dtype fp8 / fp8_e4m3) or e5m2 (fp8_e5m2). */
+export type KvCacheDType = Float | "fp8e4m3" | "fp8e5m2";
 
 export interface ModelDTypes {
   activation: Float;

@@ -86,7 +86,7 @@ export class CompiledModelRunner implements ModelRunner {
       numLayers: c.numHiddenLayers,
       numKvHeads: c.numKeyValueHeads,
       headDim: c.headDim,
-      dtypeBytes: { f32: 4, f16: 2, bf16: 2, fp8e4m3: 1 }[artifact.dtypes.kvCache],
+      dtypeBytes: { f32: 4, f16: 2, bf16: 2, fp8e4m3: 1, fp8e5m2: 1 }[artifact.dtypes.kvCache],
       vocabSize: c.vocabSize,
       maxModelLen: c.maxPositionEmbeddings,
     };

@@ -10,7 +10,7 @@ import { createModelRunner } from "./load-runner.ts";
 import type { PackingAddon } from "./weights.ts";
 
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
-const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3" } as const;
+const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3", fp8_e5m2: "fp8e5m2" } as const;
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its huge-page allocator to the read.

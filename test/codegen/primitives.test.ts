@@ -2,7 +2,7 @@
 // emulated kernels are checked against), and of the fp8 e4m3 codec the host uses.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { f32ToFp8e4m3Bits, float8e4m3, fp8e4m3BitsToF32 } from "../../dsl/dtype.ts";
+import { f16BitsToF32, f32ToFp8e4m3Bits, f32ToFp8e5m2Bits, float8e4m3, float8e5m2, fp8e4m3BitsToF32, fp8e5m2BitsToF32 } from "../../dsl/dtype.ts";
 import { Scratch } from "../../dsl/global.ts";
 import { dotTile, f16FromBits, floatKey, i8, reduceMin } from "../../dsl/primitives.ts";
 
@@ -56,6 +56,30 @@ test("fp8 e4m3: every finite code round-trips, rounding is to nearest even, satu
   assert.is(float8e4m3.round(1.1875), 1.25);
   assert.is(float8e4m3.round(1e6), 448);
   assert.is(f32ToFp8e4m3Bits(-1e6), 0xfe);
+});
+
+test("fp8 e5m2: f16's top byte; every finite code round-trips, ties go to the even code, saturating at 57344", () => {
+  for (let bits = 0; bits < 256; bits++) {
+    const v = fp8e5m2BitsToF32(bits);
+    assert.is(Object.is(v, f16BitsToF32(bits << 8)), true, `code ${bits}`);
+    if ((bits & 0x7c) === 0x7c) assert.ok(!Number.isFinite(v));
+    else if (v !== 0) assert.is(f32ToFp8e5m2Bits(v), bits);
+    // Between this code and the next finite one of the same sign: the midpoint goes to the even code, a hair off it to the nearer.
+    if ((bits & 0x7f) < 0x7b) {
+      const next = fp8e5m2BitsToF32(bits + 1);
+      const mid = (v + next) / 2;
+      assert.is(f32ToFp8e5m2Bits(mid), bits % 2 === 0 ? bits : bits + 1, `tie after code ${bits}`);
+      assert.is(f32ToFp8e5m2Bits(Math.fround(mid + Math.abs(mid) * 2 ** -20)), bits & 0x80 ? bits : bits + 1);
+      assert.is(f32ToFp8e5m2Bits(Math.fround(mid - Math.abs(mid) * 2 ** -20)), bits & 0x80 ? bits + 1 : bits);
+    }
+  }
+  assert.is(fp8e5m2BitsToF32(0x7b), 57344);
+  assert.is(fp8e5m2BitsToF32(0x01), 2 ** -16);
+  assert.is(float8e5m2.round(1.125), 1);
+  assert.is(float8e5m2.round(1.375), 1.5);
+  assert.is(float8e5m2.round(1e9), 57344);
+  assert.is(f32ToFp8e5m2Bits(-Infinity), 0xfb);
+  assert.is(f32ToFp8e5m2Bits(NaN), 0x7e);
 });
 
 test.run();

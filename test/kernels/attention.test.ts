@@ -2,13 +2,15 @@
 // 16/32, GQA groups 1/4/8, ragged sequences (lengths 1, block-1, block, block+1, 2 blocks+1) with
 // mixed prefill chunks and decode tokens, blocks placed in shuffled order. Each compiled kernel is
 // checked against its DSL reference, and the DSL attention itself against a naive softmax over the
-// gathered keys (an independent oracle). Two more cases hold the cache in fp8 e4m3 (vLLM's
-// kv_cache_dtype fp8): the write rounds each value to e4m3, attention reads them widened. The
+// gathered keys (an independent oracle). Three more cases hold the cache in fp8 e4m3 or e5m2 (vLLM's
+// kv_cache_dtype fp8, fp8_e5m2): the write rounds each value (every code, tie and hair either side
+// of one, exactly as dsl/dtype.ts does), attention reads them widened. The
 // write divides by the cache scales (kScale 0.5, vScale 4 here: what the store holds is checked
 // against the cache dtype's rounding of k / kScale), attention multiplies its output by vScale
 // (0.75 in the second variant).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { float8e4m3, float8e5m2, fp8e4m3BitsToF32, fp8e5m2BitsToF32 } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
 import { kvWrite } from "../../dsl/kernels/kv-write.ts";
 import { pagedAttention } from "../../dsl/kernels/paged-attention.ts";
@@ -16,12 +18,12 @@ import { makeBatch, type Batch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; C?: "fp8e4m3"; HD: number; BS: number; G: number }[] = [];
+const grid: { A: F; C?: "fp8e4m3" | "fp8e5m2"; HD: number; BS: number; G: number }[] = [];
 for (const A of ["f32", "f16", "bf16"] as const)
   for (const HD of [64, 80, 128])
     for (const BS of [16, 32])
       for (const G of [1, 4, 8]) if (A === "f32" || (BS === 16 && G !== 1)) grid.push({ A, HD, BS, G });
-grid.push({ A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 });
+grid.push({ A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 }, { A: "f32", C: "fp8e5m2", HD: 64, BS: 16, G: 4 });
 
 const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[] => [
   { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C }, consts: { BS, HD, G } } },
@@ -98,6 +100,36 @@ for (let i = 0; i < irs.length; i += 2) {
           assert.is(vCache.at(Math.floor(slot / BS), slot % BS, h, d), round(Math.fround(v.at(t, h, d) / 4)), `v[${t}, ${h}, ${d}] / vScale`);
         }
     }
+  });
+}
+
+// The fp8 caches' f32 writes (HD 64): f32 keys reach the rounding unrounded.
+const dtypeOf = (ir: (typeof irs)[number], name: string) => (ir.params.find((p) => p.name === name) as { dtype: string }).dtype;
+const fp8Writes = irs.filter((ir) => ir.name === "kvWrite" && dtypeOf(ir, "k") === "f32" && dtypeOf(ir, "kCache").startsWith("fp8"));
+for (const write of fp8Writes) {
+  test(`${write.symbol}: every code, tie and hair either side of one rounds as dsl/dtype.ts`, () => {
+    const C = dtypeOf(write, "kCache") as "fp8e4m3" | "fp8e5m2";
+    const toValue = C === "fp8e4m3" ? fp8e4m3BitsToF32 : fp8e5m2BitsToF32;
+    const values: number[] = [];
+    for (let bits = 0; bits < 255; bits++) {
+      const [v, next] = [toValue(bits), toValue(bits + 1)];
+      if (!Number.isFinite(v) || !Number.isFinite(next) || bits === 0x7f) continue;
+      const mid = (v + next) / 2;
+      values.push(v, mid, Math.fround(mid * (1 + 2 ** -20)), Math.fround(mid * (1 - 2 ** -20)));
+    }
+    values.push(1e6, -1e6, NaN);
+    const [BS, HD, HKV] = [16, 64, 2];
+    const T = Math.ceil(values.length / (HKV * HD));
+    const k = new Global("f32", [T, HKV, HD], Float32Array.from({ length: T * HKV * HD }, (_, i) => values[i % values.length]));
+    const slots = new Global("i32", [T], Int32Array.from({ length: T }, (_, t) => t));
+    const cache = () => new Global(C, [Math.ceil(T / BS), BS, HKV, HD]);
+    const args = [k, k, cache(), cache(), slots, 1, 1, BS, HD];
+    checkAgainstReference(kvWrite, write, native(write), args, { abs: 0, rel: 0 }, { emulate: true });
+    runReference(kvWrite, args);
+    const round = C === "fp8e4m3" ? float8e4m3.round : float8e5m2.round;
+    (args[2] as Global).data.forEach((stored, i) => {
+      if (i < k.data.length) assert.ok(Object.is(stored, round(k.data[i])) || (Number.isNaN(stored) && Number.isNaN(k.data[i])), `${k.data[i]} stored as ${stored}`);
+    });
   });
 }
 

@@ -17,12 +17,12 @@ import { makeBatch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type Args, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; C?: "fp8e4m3"; HD: number; BS: number; G: number }[] = [
+const grid: { A: F; C?: "fp8e4m3" | "fp8e5m2"; HD: number; BS: number; G: number }[] = [
   { A: "f32", HD: 64, BS: 16, G: 1 }, { A: "f32", HD: 64, BS: 32, G: 4 }, { A: "f32", HD: 80, BS: 16, G: 8 },
   { A: "f32", HD: 80, BS: 32, G: 1 }, { A: "f32", HD: 128, BS: 16, G: 4 }, { A: "f32", HD: 128, BS: 32, G: 8 },
   { A: "f16", HD: 128, BS: 16, G: 4 }, { A: "bf16", HD: 64, BS: 32, G: 8 },
   // fp8 e4m3 caches (kv_cache_dtype fp8), read widened.
-  { A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 },
+  { A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 }, { A: "f32", C: "fp8e5m2", HD: 64, BS: 16, G: 4 },
 ];
 const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[] => [
   { file: "dsl/kernels/paged-decode.ts", exportName: "pagedDecodeSplit", spec: { dtypes: { A, C }, consts: { BS, HD, G } } },

@@ -12,10 +12,10 @@ import { ropeGptj, ropeNeox } from "../../dsl/kernels/rope.ts";
 import { assertClose, buildKernels, checkAgainstReference, cloneArgs, randomGlobal, runReference, tolerance, type Args, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const cases: { A: F; C: F | "fp8e4m3"; HD: number; R2: number; NEOX: number }[] = [
+const cases: { A: F; C: F | "fp8e4m3" | "fp8e5m2"; HD: number; R2: number; NEOX: number }[] = [
   { A: "f32", C: "f32", HD: 64, R2: 32, NEOX: 1 }, { A: "f32", C: "f32", HD: 64, R2: 32, NEOX: 0 },
   { A: "f32", C: "f32", HD: 80, R2: 16, NEOX: 1 }, { A: "bf16", C: "bf16", HD: 128, R2: 64, NEOX: 1 },
-  { A: "f32", C: "bf16", HD: 128, R2: 64, NEOX: 0 }, { A: "f32", C: "fp8e4m3", HD: 64, R2: 32, NEOX: 1 },
+  { A: "f32", C: "bf16", HD: 128, R2: 64, NEOX: 0 }, { A: "f32", C: "fp8e4m3", HD: 64, R2: 32, NEOX: 1 }, { A: "f32", C: "fp8e5m2", HD: 64, R2: 32, NEOX: 0 },
 ];
 const BS = 4;
 const specs: KernelSpec[] = cases.map(({ A, C, HD, R2, NEOX }) => ({ file: "dsl/kernels/rope-kv-write.ts", exportName: "ropeKvWrite", spec: { dtypes: { A, C }, consts: { R2, BS, HD, NEOX } } }));

@@ -40,7 +40,8 @@ test("--kv-cache-dtype: auto by default, a float dtype by name, anything else na
   assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");
   assert.is(options("--model", "m", "--kv-cache-dtype", "fp8").kvCacheDtype, "fp8");
   assert.is(options("--model", "m", "--kv-cache-dtype", "fp8_e4m3").kvCacheDtype, "fp8_e4m3");
-  assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8_e5m2"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /fp8_e5m2 is not supported/.test(e.message));
+  assert.is(options("--model", "m", "--kv-cache-dtype", "fp8_e5m2").kvCacheDtype, "fp8_e5m2");
+  assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8_e3m4"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /must be auto, float32, float16, bfloat16, fp8, fp8_e4m3 or fp8_e5m2; got "fp8_e3m4"/.test(e.message));
 });
 
 test.run();
