@@ -4,71 +4,13 @@
 // uses the kernels' uniform ABI, and the TypeScript side never loops over layers.
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
-import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
-import type { KeptDType, PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import { banner } from "./banner.ts";
 import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { inputsOf, type Graph, type Value } from "../trace/graph.ts";
-
-export interface ForwardConfig {
-  modelName: string;
-  activationDType: Float;
-  weightDType: Float;
-  /** The KV cache's element type: a float dtype, or fp8 e4m3 / e5m2 (stored rounded, read widened to f32). */
-  kvCacheDType: Float | "fp8e4m3" | "fp8e5m2";
-  /**
-   * Per layer, what the cache's keys and values are divided by when stored and multiplied by when
-   * read (an fp8 checkpoint's k_scale / v_scale); 1 where absent. The key scale folds into
-   * attention's score scale.
-   */
-  kvCacheScales?: readonly { k: number; v: number }[];
-  blockSize: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  /** YaRN's attention factor per rope table; 1 elsewhere. */
-  ropeMscale: Record<string, number>;
-  /**
-   * Which kernels the dense matmuls and attention run, and the weights' layout. "cpu": weights
-   * packed into panels, matmulBlocked; pagedAttentionTiled for every step. "gpu": weights as stored;
-   * steps of fewer than gpuTensorCoreRows rows run the GEMV-shaped matmulDecode (one program per
-   * weight row, every token in turn, k across the block; the per-output matmul where K is not a
-   * multiple of 8), larger ones, for f16/bf16 weights, cast the activations to the weights' dtype
-   * and run the tensor-core matmulMma (32-row tiles up to gpuNarrowTileRows rows); decode steps
-   * (one token per sequence) run attention split-K (pagedDecodeSplit + pagedDecodeCombine,
-   * decodeSplits below), others pagedAttentionTiled. Either plan renders to C++ and to CUDA, so
-   * the GPU plan also runs (and is tested) on CPU.
-   */
-  kernelPlan: "cpu" | "gpu";
-  /** The format a linear weight stays in instead of widening (a checkpoint tensor's, or every piece's of a fused one), if any. */
-  packedWeight?: (name: string) => WeightFormat | undefined;
-  /** GPTQ's group size along the input (null: the whole input is one group). */
-  gptqGroupSize?: number | null;
-  /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
-  fp8BlockSize?: readonly [number, number];
-  /**
-   * fp8 weights whose checkpoint quantizes activations: the GPU plan runs them W8A8
-   * (dsl/kernels/fp8-mma.ts), each linear's input quantized to e4m3 at every step ("dynamic": a
-   * scale per token from its max, or per token and group of BK inputs with block-wise weights;
-   * "static": the checkpoint's input scale), then the e4m3 product on tensor cores from
-   * gpuTensorCoreRows rows, GEMV-shaped below.
-   */
-  fp8Activations?: "dynamic" | "static";
-}
-
-/**
- * From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (the rows past T
- * in a tile computed and dropped). On an H200 (Llama-3-8B shape, bf16) matmulDecode took
- * 70 us per layer's gate_up at 1 row and about 45 us more per extra row (1.47 ms at 32 rows),
- * while matmulMma, at the 35 TFLOP/s it reached on large GEMMs, does the 64-row tile in about
- * 0.43 ms: they cross near 9 rows, and from 16 the tensor cores are well ahead.
- */
-export const gpuTensorCoreRows = 16;
-
-/** Up to this many rows the tensor-core matmul runs 32-row tiles (TM = 32), above it 64-row ones. */
-export const gpuNarrowTileRows = 32;
+import { planQuantizedLinears } from "./forward-quantized.ts";
+import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type WeightSpec } from "./forward-types.ts";
 
 /**
  * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
@@ -80,30 +22,6 @@ const decodeSplits = (numKvHeads: number) => {
   const programs = `(std::max<int64_t>(a.numTokens, 1) * ${numKvHeads})`;
   return `std::max<int64_t>(1, std::min<int64_t>({a.maxBlocksPerSeq, (512 + ${programs} - 1) / ${programs}, a.maxTokens / std::max<int64_t>(a.numTokens, 1)}))`;
 };
-
-/** A weight the forward pass reads: a checkpoint tensor (or a fused stack of them) as stored,
- *  packed into the dense matmul's panels (dsl/kernels/matmul-blocked.ts) from [rows, columns], or
- *  left in the GGUF blocks or fp8 values it came in (ModelConfig.packedWeights), by rows. */
-export interface WeightSpec {
-  name: string;
-  panels?: { rows: number; columns: number };
-  /**
-   * GGUF blocks or fp8 values; an fp8 weight's per-output or per-block scales ("fp8.scale") or its
-   * static activation scale ("fp8.inputScale", [1]: a fused one's pieces' largest); or one of a
-   * GPTQ linear's tensors (its pieces' side by side, for a fused one).
-   */
-  packed?: KeptDType | "fp8.scale" | "fp8.inputScale" | GptqPart;
-}
-
-export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
-
-/** The weight's name in the addon's table: a tensor can be read both as stored and as panels or blocks (a tied LM head). */
-export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);
-
-interface Arg {
-  ptr: string;
-  dims: string[];
-}
 
 interface Launch {
   kernel: KernelIR;
@@ -125,11 +43,7 @@ export interface ForwardProgram {
   buffers: { rows: "T" | "L" | "W"; bytesPerRow: number }[];
 }
 
-/** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
-const packedFormats: Record<PackedDType, BlockFormat> = { q8_0, q4_0 };
-const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" || d === "fp8e5m2" ? 1 : 2);
 const K = (file: string) => `dsl/kernels/${file}.ts`;
-const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
@@ -176,7 +90,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const W = cfg.weightDType;
   const C = cfg.kvCacheDType;
   const launches: Launch[] = [];
-  const launch = (file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string, when?: string) => {
+  const launch = (...[file, exportName, spec, pointers, scalars, comment, when]: LaunchArgs) => {
     launches.push({ kernel: compileKernel(K(file), exportName, spec as never), pointers, scalars, comment, ...(when ? { when } : {}) });
   };
   // GPU plan over f16/bf16 weights: one buffer per row kind holding a linear's input cast to W.
@@ -191,89 +105,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     }
     for (const [rows, bytesPerRow] of castBytes) castSlot.set(rows, buffers.push({ rows, bytesPerRow }) - 1);
   }
-  // GPU plan over f16/bf16 weights: one buffer holding the largest quantized linear's weights in W.
-  const weightNameOf = (id: number) => {
-    const w = byId.get(id)!;
-    return w.op === "weight" ? w.name : "";
-  };
-  /**
-   * Whether a linear runs fp8 W8A8 (cfg.fp8Activations), which reads its weights as they are at
-   * every row count; block-wise ones need dynamic activations and whole blocks along K (a short
-   * last block stays weight-only).
-   */
-  const w8a8 = (n: Graph["nodes"][number]) => {
-    if (cfg.kernelPlan !== "gpu" || cfg.fp8Activations === undefined || n.op !== "linear" || n.bias !== null || cfg.packedWeight?.(weightNameOf(n.weight)) !== "fp8e4m3") return false;
-    return !cfg.fp8BlockSize || (cfg.fp8Activations === "dynamic" && prod(byId.get(n.x)!.value.inner) % cfg.fp8BlockSize[1] === 0);
-  };
-  const quantizedBytes = g.nodes.flatMap((n) => (n.op === "linear" && n.bias === null && !w8a8(n) && cfg.packedWeight?.(weightNameOf(n.weight)) ? [Number(byId.get(n.weight)!.value.rows) * prod(byId.get(n.x)!.value.inner) * bytesOf(W)] : []));
-  const weightSlot = tensorCores && quantizedBytes.length > 0 ? buffers.push({ rows: "W", bytesPerRow: Math.max(...quantizedBytes) }) - 1 : undefined;
-  // fp8 W8A8: per row kind, one buffer for a linear's input in e4m3 and one for its scales (one a
-  // row, or one a row and group of BK inputs).
-  const fp8Widths = new Map<"T" | "L", number>();
-  for (const n of g.nodes) {
-    const v = n.op === "linear" && w8a8(n) ? byId.get(n.x)!.value : undefined;
-    if (v && (v.rows === "T" || v.rows === "L")) fp8Widths.set(v.rows, Math.max(fp8Widths.get(v.rows) ?? 0, prod(v.inner)));
-  }
-  const scalesPerRow = (K: number) => (cfg.fp8BlockSize ? K / cfg.fp8BlockSize[1] : 1);
-  const fp8Slots = new Map([...fp8Widths].map(([rows, width]) => [rows, { xq: buffers.push({ rows, bytesPerRow: width }) - 1, xScale: buffers.push({ rows, bytesPerRow: 4 * scalesPerRow(width) }) - 1 }]));
-  /** fp8 W8A8: x to e4m3 into the row buffers (per token, per token and group of BK, or by the static input scale), then the GEMV form under gpuTensorCoreRows rows and e4m3 tensor cores from there. */
-  const w8a8Linear = (name: string, N: number, K: number, x: Arg, y: Arg, slots: { xq: number; xScale: number }) => {
-    const count = x.dims[0];
-    const [BN, BK] = cfg.fp8BlockSize ?? [N, K];
-    const blocks = cfg.fp8BlockSize ? `, ${BN} x ${BK} blocks` : "";
-    const xq = { ptr: `a.buffers[${slots.xq}]`, dims: [count, String(K)] };
-    const xScale = { ptr: `a.buffers[${slots.xScale}]`, dims: cfg.fp8BlockSize ? [count, String(K / BK)] : [count] };
-    const weight = { ptr: weightRef(name, { packed: "fp8e4m3" }), dims: [String(N), String(K)] };
-    const wScale = { ptr: weightRef(name, { packed: "fp8.scale" }), dims: cfg.fp8BlockSize ? [String(N / BN), String(K / BK)] : [String(N)] };
-    if (cfg.fp8BlockSize) {
-      launch("fp8-mma", "quantizeFp8Groups", { dtypes: { A }, consts: { K, BK } }, [x, xq, xScale], [], `linear ${name}: x to e4m3, a scale per row and group of ${BK}`);
-    } else if (cfg.fp8Activations === "static") {
-      const inputScale = { ptr: weightRef(name, { packed: "fp8.inputScale" }), dims: ["1"] };
-      launch("fp8-mma", "quantizeFp8RowsStatic", { dtypes: { A }, consts: { K } }, [x, inputScale, xq, xScale], [], `linear ${name}: x to e4m3 by its input scale`);
-    } else {
-      launch("fp8-mma", "quantizeFp8Rows", { dtypes: { A }, consts: { K } }, [x, xq, xScale], [], `linear ${name}: x to e4m3, a scale per row`);
-    }
-    const [rowsKernel, mmaKernel, blockConsts] = cfg.fp8BlockSize ? ["matmulFp8BlockRows", "matmulFp8BlockMma", { BN, BK }] : ["matmulFp8Rows", "matmulFp8Mma", {}];
-    const operands = [xq, xScale, weight, wScale, y];
-    launch("fp8-mma", rowsKernel, { dtypes: { A }, consts: { K, ...blockConsts } }, operands, [], `linear ${name} (fp8 W8A8${blocks})`, `${count} < ${gpuTensorCoreRows}`);
-    const mma = (TM: number, when: string) => launch("fp8-mma", mmaKernel, { dtypes: { A }, consts: { K, ...blockConsts, TM } }, operands, [], `linear ${name} on fp8 tensor cores${blocks}`, when);
-    mma(32, `${count} >= ${gpuTensorCoreRows} && ${count} <= ${gpuNarrowTileRows}`);
-    mma(64, `${count} > ${gpuNarrowTileRows}`);
-  };
-  /** A quantized linear's kernels: its own matmul over x, and writing its weights out in W. */
-  const quantizedLinear = (packed: WeightFormat, name: string, N: number, K: number) => {
-    type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string];
-    const part = (packedAs: WeightSpec["packed"], dims: number[]) => ({ ptr: weightRef(name, { packed: packedAs }), dims: dims.map(String) });
-    if (packed === "gptq") {
-      const G = cfg.gptqGroupSize ?? K;
-      const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
-      return {
-        matmul: (x: Arg, y: Arg): LaunchArgs => ["int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, y], [], `linear ${name} (gptq int4)`],
-        dequantize: (wh: Arg): LaunchArgs => ["int4-matmul", "dequantizeInt4", { dtypes: { H: W, S: "f16" }, consts: { K, G } }, [...tensors, wh], [], `linear ${name}: gptq int4 weights as ${W}`],
-      };
-    }
-    if (packed === "fp8e4m3" && cfg.fp8BlockSize) {
-      const [BN, BK] = cfg.fp8BlockSize;
-      const tensors = [part(packed, [N, K]), part("fp8.scale", [N / BN, Math.ceil(K / BK)])];
-      return {
-        matmul: (x: Arg, y: Arg): LaunchArgs => ["fp8-matmul", "matmulFp8BlockWeights", { dtypes: { A }, consts: { K, BN, BK } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights, ${BN} x ${BK} blocks)`],
-        dequantize: (wh: Arg): LaunchArgs => ["fp8-matmul", "dequantizeFp8BlockWeights", { dtypes: { H: W }, consts: { K, BN, BK } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
-      };
-    }
-    if (packed === "fp8e4m3") {
-      const tensors = [part(packed, [N, K]), part("fp8.scale", [N])];
-      return {
-        matmul: (x: Arg, y: Arg): LaunchArgs => ["fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights)`],
-        dequantize: (wh: Arg): LaunchArgs => ["fp8-matmul", "dequantizeFp8Weights", { dtypes: { H: W }, consts: { K } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
-      };
-    }
-    const blocks = part(packed, [N, (K / packedFormats[packed].valuesPerBlock) * packedFormats[packed].bytesPerBlock]);
-    const suffix = packed === "q8_0" ? "Q8_0" : "Q4_0";
-    return {
-      matmul: (x: Arg, y: Arg): LaunchArgs => ["gguf-matmul", `matmul${suffix}`, { dtypes: { A }, consts: { K } }, [x, blocks, y], [], `linear ${name} (${packed} blocks)`],
-      dequantize: (wh: Arg): LaunchArgs => ["gguf-matmul", `dequantize${suffix}`, { dtypes: { H: W }, consts: { K } }, [blocks, wh], [], `linear ${name}: ${packed} blocks as ${W}`],
-    };
-  };
+  const quantizedLinear = planQuantizedLinears({ g, byId, cfg, launch, weightRef, tensorCores, addBuffer: (rows, bytesPerRow) => buffers.push({ rows, bytesPerRow }) - 1 });
   // GPU plan: one buffer for split-K decode attention's partials (max, sum, output per split).
   const attentionHeads = g.nodes.flatMap((n) => (n.op === "pagedAttention" ? [byId.get(n.q)!.value.inner[0]] : []));
   const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
@@ -340,28 +172,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           mma(32, `${when} && ${count} <= ${gpuNarrowTileRows}`);
           mma(64, `${count} > ${gpuNarrowTileRows}`);
         };
-        // Quantized weights (GGUF blocks, GPTQ, fp8) stay as they are (the quantized kernels have
-        // no bias form: a linear with a bias reads its weight widened). Under gpuTensorCoreRows rows
-        // their own GEMV-shaped kernel reads them; from there on the step writes them out in W
-        // once, into the weight buffer, for the tensor-core matmul.
-        const fp8Slot = rows === "T" || rows === "L" ? fp8Slots.get(rows) : undefined;
-        if (w8a8(n) && fp8Slot) {
-          w8a8Linear(w.name, N, K, x, out(), fp8Slot);
-          break;
-        }
-        const packed = n.bias === null ? cfg.packedWeight?.(w.name) : undefined;
-        if (packed) {
-          const format = quantizedLinear(packed, w.name, N, K);
-          if (slot === undefined || weightSlot === undefined) {
-            launch(...format.matmul(x, out()));
-            break;
-          }
-          const wh = { ptr: `a.buffers[${weightSlot}]`, dims: [String(N), String(K)] };
-          launch(...format.matmul(x, out()), `${count} < ${gpuTensorCoreRows}`);
-          launch(...format.dequantize(wh), `${count} >= ${gpuTensorCoreRows}`);
-          tensorCoreMatmul({ ptr: `a.buffers[${slot}]`, dims: x.dims }, wh, `linear ${w.name} on tensor cores (${packed} weights as ${W})`);
-          break;
-        }
+        const xh = slot === undefined ? undefined : { ptr: `a.buffers[${slot}]`, dims: x.dims };
+        if (quantizedLinear(n, x, out(), xh && ((weight, label) => tensorCoreMatmul(xh, weight, label)))) break;
         if (cfg.kernelPlan === "cpu") {
           const panels = { ptr: weightRef(w.name, { panels: { rows: N, columns: K } }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
           launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);
@@ -375,7 +187,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           break;
         }
         gemv(`${count} < ${gpuTensorCoreRows}`);
-        tensorCoreMatmul({ ptr: `a.buffers[${slot}]`, dims: x.dims }, weight, `linear ${w.name} on tensor cores`);
+        tensorCoreMatmul(xh!, weight, `linear ${w.name} on tensor cores`);
         break;
       }
       case "slice":

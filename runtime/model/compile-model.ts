@@ -1,7 +1,8 @@
 // Compiles a model for a config: trace the architecture's forward(), run the graph passes, lower
 // to kernels, emit the forward pass and build the addon (a cache hit when nothing changed).
 import { buildAddon, type BuiltAddon } from "../../codegen/build/addon.ts";
-import { emitForward, type ForwardConfig, type ForwardProgram } from "../../codegen/emit/forward.ts";
+import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts";
+import type { ForwardConfig } from "../../codegen/emit/forward-types.ts";
 import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";

@@ -1,7 +1,8 @@
 // The ModelRunner backed by a compiled model: weights live in JS typed arrays referenced (not
 // copied) by the native Model object, which owns the KV cache and runs one forward per step.
 import { loadAddon } from "../../codegen/build/load-addon.ts";
-import type { ForwardProgram, WeightSpec } from "../../codegen/emit/forward.ts";
+import type { ForwardProgram } from "../../codegen/emit/forward.ts";
+import type { WeightSpec } from "../../codegen/emit/forward-types.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import { maxLogitEditsPerRow, type DeviceSampling, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";

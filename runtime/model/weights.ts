@@ -3,7 +3,7 @@
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
-import type { GptqPart, WeightSpec } from "../../codegen/emit/forward.ts";
+import type { GptqPart, WeightSpec } from "../../codegen/emit/forward-types.ts";
 import { fp8InputScaleName, fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
 import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
