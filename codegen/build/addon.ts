@@ -2,18 +2,18 @@
 // addon.d.ts) and runs cmake-js. The whole build is keyed by a hash of everything that goes into
 // it, so an unchanged compile is a cache hit that only loads the existing .node file.
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { TsvllmError } from "../../runtime/errors.ts";
 import { emitCppKernel } from "../emit/cpp.ts";
 import { emitCudaKernel } from "../emit/cuda.ts";
 import { lowerToThreads } from "../lower/threads.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { emitCMakeLists, type CpuVectors } from "./cmake.ts";
 import { emitDeclarations, emitKernelTable } from "./bindings.ts";
+import { cmakeJsBuild } from "./cmake-js.ts";
 import { dump } from "./dump.ts";
 import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
+import { buildRuntimeLibrary } from "./runtime-library.ts";
 
 /** Bump when emitted code changes meaning, so stale caches are never reused. */
 export const emitterVersion = 1;
@@ -67,7 +67,7 @@ export function buildAddon(build: AddonBuild): BuiltAddon {
   files["kernel_table.cc"] = emitKernelTable(kernels, target);
   Object.assign(files, build.extraSources ?? {});
   const sources = Object.keys(files).filter((f) => f.endsWith(".cc") || f.endsWith(".cu")).sort().map((f) => `src/${f}`);
-  const cmakeLists = emitCMakeLists(build.name, sources, target, build.cpuVectors);
+  const cmakeLists = emitCMakeLists(build.name, sources, target, buildRuntimeLibrary(target, build.cpuVectors), build.cpuVectors);
   // The CMake project is an input too: a changed list of runtime sources must rebuild.
   const hash = hashInputs({ ...files, "CMakeLists.txt": cmakeLists });
   const output = path.join(dir, "build", "Release", `${build.name}.node`);
@@ -85,15 +85,7 @@ export function buildAddon(build: AddonBuild): BuiltAddon {
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `tsvllm-${build.name}`, private: true, binary: { napi_versions: [8] } }, null, 2));
   fs.writeFileSync(path.join(dir, "addon.d.ts"), emitDeclarations(kernels));
   build.onProgress?.(`compiling ${kernels.length} kernels into ${path.relative(repoRoot, output)}`);
-  const cmakeJs = path.join(repoRoot, "node_modules/cmake-js/bin/cmake-js");
-  const result = spawnSync(process.execPath, [cmakeJs, "build", "-d", dir, "-O", path.join(dir, "build"), "-l", "error", "--parallel", "2"], {
-    encoding: "utf8",
-    env: { ...process.env },
-  });
-  if (result.status !== 0 || !fs.existsSync(output)) {
-    const log = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;
-    throw new TsvllmError("TSVLLM_ERR_BUILD", `building ${build.name} failed:\n${log.split("\n").filter((l) => /error|Error/.test(l)).slice(0, 30).join("\n") || log.slice(-4000)}`);
-  }
+  cmakeJsBuild(dir, build.name, output);
   fs.writeFileSync(stamp, hash);
   return done(false);
 }
