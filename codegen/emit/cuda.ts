@@ -38,7 +38,7 @@ export function emitCudaKernel(tk: ThreadKernel): string {
     `__global__ void __launch_bounds__(${ir.threads}) ${ir.symbol}_kernel(${params.join(", ")}) {`,
     ...(usesBlockReduce(tk.body) ? [`  __shared__ float tsv_red[32];`] : []),
     ...Object.entries(tk.scratch).map(([name, size]) => `  __shared__ float ${name}[${size}];`),
-    ...Object.entries(tk.halfScratch).map(([name, h]) => `  __shared__ __align__(16) ${h.type === "fp8e4m3" ? "uint8_t" : "uint16_t"} ${name}[${h.size}];`),
+    ...Object.entries(tk.mmaStaging).map(([name, h]) => `  __shared__ __align__(16) ${h.type === "fp8e4m3" ? "uint8_t" : "uint16_t"} ${name}[${h.size}];`),
     `  const int64_t tsv_block = (int64_t)blockIdx.x;`,
     `  [[maybe_unused]] const int tsv_pid0 = (int)(tsv_block % tsv_g0);`,
     `  [[maybe_unused]] const int tsv_pid1 = (int)((tsv_block / tsv_g0) % tsv_g1);`,
@@ -64,19 +64,19 @@ const mmaOperand: Record<MmaOperandType, string> = { f16: "TsvMmaF16", bf16: "Ts
 
 function stmt(s: TStmt, p: ExprPrinter, ind: string, tk: ThreadKernel): string[] {
   const block = (xs: TStmt[]) => xs.flatMap((x) => stmt(x, p, ind + "  ", tk));
-  const halves = tk.halfScratch;
+  const staging = tk.mmaStaging;
   const e = (x: IExpr) => p.print(x);
   switch (s.op) {
     case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
     case "assign": return [`${ind}${s.name} = ${e(s.value)};`];
     case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
     case "scratchStore": {
-      const half = halves[s.scratch];
+      const staged = staging[s.scratch];
       const value = s.value;
       // A raw store copies the stored bits: a load printed without its widening, or the vector
       // element cuda-vector-loads put in its place.
-      if (half && s.raw) return [`${ind}${s.scratch}[${e(s.index)}] = ${value.op === "load" ? `${value.global}[${p.offset(value.global, value.indices)}]` : e(value)};`];
-      return [`${ind}${s.scratch}[${e(s.index)}] = ${half ? `tsv_f32_to_${half.type}(${e(value)})` : e(value)};`];
+      if (staged && s.raw) return [`${ind}${s.scratch}[${e(s.index)}] = ${value.op === "load" ? `${value.global}[${p.offset(value.global, value.indices)}]` : e(value)};`];
+      return [`${ind}${s.scratch}[${e(s.index)}] = ${staged ? `tsv_f32_to_${staged.type}(${e(value)})` : e(value)};`];
     }
     case "for": {
       const loop = (l: typeof s, at: string) => [`${at}for (int ${l.index} = ${e(l.start)}; ${l.index} < ${e(l.end)}; ${l.index} += ${e(l.step)}) {`, ...l.body.flatMap((x) => stmt(x, p, at + "  ", tk)), `${at}}`];

@@ -74,7 +74,7 @@ export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], op
     else if (p.kind === "scalar") scalars.set(p.name, p.type === "f32" ? f(args[i] as number) : (args[i] as number) | 0);
   });
   const block: BlockState = { pid: [0, 0, 0], blockId: 0, epoch: 0, shared: new Map() };
-  const compiler = new Compiler(ir, globals, scalars, block, threads, tk.halfScratch);
+  const compiler = new Compiler(ir, globals, scalars, block, threads, tk.mmaStaging);
   const grid = [0, 1, 2].map((a) => (ir.grid[a] ? compiler.expr(ir.grid[a])(0) : 1));
   const body = compiler.block(tk.body);
   const all = new Uint8Array(threads).fill(1);
@@ -86,7 +86,7 @@ export function emulate(tk: ThreadKernel, args: readonly (Global | number)[], op
         block.epoch++;
         block.shared = new Map([["tsv_red", new Float32Array(32)]]);
         for (const [name, size] of Object.entries(tk.scratch)) block.shared.set(name, new Float32Array(size).fill(NaN));
-        for (const [name, h] of Object.entries(tk.halfScratch)) block.shared.set(name, new Float32Array(h.size).fill(NaN));
+        for (const [name, h] of Object.entries(tk.mmaStaging)) block.shared.set(name, new Float32Array(h.size).fill(NaN));
         compiler.resetRegisters();
         body(all);
       }
@@ -103,7 +103,7 @@ class Compiler {
     private readonly scalars: Map<string, number>,
     private readonly state: BlockState,
     private readonly threads: number,
-    private readonly halfScratch: ThreadKernel["halfScratch"],
+    private readonly mmaStaging: ThreadKernel["mmaStaging"],
   ) {
     this.races = new RaceDetector(state, (m) => this.fail(m));
   }
@@ -177,8 +177,8 @@ class Compiler {
       case "scratchStore": {
         const index = this.expr(s.index);
         const value = this.expr(s.value);
-        const half = this.halfScratch[s.scratch];
-        const round = half ? dtypeOf(half.type)!.round : (v: number) => v;
+        const staged = this.mmaStaging[s.scratch];
+        const round = staged ? dtypeOf(staged.type)!.round : (v: number) => v;
         return (mask) => {
           const arr = this.state.shared.get(s.scratch)!;
           for (let t = 0; t < T; t++) {

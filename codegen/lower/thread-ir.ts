@@ -68,8 +68,8 @@ export interface ThreadKernel {
   ir: KernelIR;
   /** Shared-memory scratch arrays: name -> element count (compile-time). */
   scratch: Record<string, number>;
-  /** Shared-memory arrays of f16/bf16/e4m3 elements (tensor-core operand staging): name -> size and type. */
-  halfScratch: Record<string, { size: number; type: MmaOperandType }>;
+  /** Tensor-core operand staging: shared-memory arrays of f16/bf16/e4m3 elements, name -> size and type. */
+  mmaStaging: Record<string, { size: number; type: MmaOperandType }>;
   /** Whether the lowering assumes exactly ir.threads threads (warp-tiled mma): the emulator runs with that many. */
   fixedThreads: boolean;
   body: TStmt[];

@@ -61,7 +61,7 @@ function mmaTiling(ir: KernelIR, s: Extract<IStmt, { op: "dotTile" }>, rows: num
 
 export function lowerToThreads(ir: KernelIR): ThreadKernel {
   const scratch: Record<string, number> = {};
-  const halfScratch: ThreadKernel["halfScratch"] = {};
+  const mmaStaging: ThreadKernel["mmaStaging"] = {};
   let fixedThreads = false;
   let counter = 0;
   const fresh = () => `tsv_r${counter++}`;
@@ -224,8 +224,8 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
       return [{ op: "threadLoop", index: e, count: i32((extent * mmaChunk) / per), body, span: s.span }];
     };
     const [a, b] = [fresh(), fresh()];
-    halfScratch[a] = { size: tiling.rows * tiling.stride, type: tiling.type };
-    halfScratch[b] = { size: tiling.cols * tiling.stride, type: tiling.type };
+    mmaStaging[a] = { size: tiling.rows * tiling.stride, type: tiling.type };
+    mmaStaging[b] = { size: tiling.cols * tiling.stride, type: tiling.type };
     out.push({ op: "mmaZero", acc, tiling, span: s.span });
     out.push({
       op: "for", index: chunk, start: i32(0), end: idiv(add(count, i32(mmaChunk - 1)), i32(mmaChunk)), step: i32(1), span: s.span,
@@ -257,5 +257,5 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
   }
 
   const body = block(ir.body, "program");
-  return { ir, scratch, halfScratch, fixedThreads, body };
+  return { ir, scratch, mmaStaging, fixedThreads, body };
 }
