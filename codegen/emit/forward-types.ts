@@ -10,12 +10,6 @@ export interface ForwardConfig {
   weightDType: Float;
   /** The KV cache's element type: a float dtype, or fp8 e4m3 / e5m2 (stored rounded, read widened to f32). */
   kvCacheDType: Float | "fp8e4m3" | "fp8e5m2";
-  /**
-   * Per layer, what the cache's keys and values are divided by when stored and multiplied by when
-   * read (an fp8 checkpoint's k_scale / v_scale); 1 where absent. The key scale folds into
-   * attention's score scale.
-   */
-  kvCacheScales?: readonly { k: number; v: number }[];
   blockSize: number;
   numKvHeads: number;
   headDim: number;
@@ -87,8 +81,11 @@ export interface Arg {
   dims: string[];
 }
 
+/** A kernel scalar: a number, or a C expression read at the step (the checkpoint's KV cache scales). */
+export type Scalar = number | string;
+
 /** One launch as planned: the kernel's file under dsl/kernels/ and export, its specialisation, its arguments, a comment for the source and, if any, the C condition on the step under which it runs. */
-export type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: number[], comment: string, when?: string];
+export type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: Scalar[], comment: string, when?: string];
 
 /** Bytes of one element of a buffer or cache dtype. */
 export const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" || d === "fp8e5m2" ? 1 : 2);

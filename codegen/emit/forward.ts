@@ -10,7 +10,7 @@ import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { inputsOf, type Graph, type Value } from "../trace/graph.ts";
 import { planQuantizedLinears } from "./forward-quantized.ts";
-import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type WeightSpec } from "./forward-types.ts";
+import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type Scalar, type WeightSpec } from "./forward-types.ts";
 
 /**
  * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
@@ -26,7 +26,7 @@ const decodeSplits = (numKvHeads: number) => {
 interface Launch {
   kernel: KernelIR;
   pointers: Arg[];
-  scalars: number[];
+  scalars: Scalar[];
   comment: string;
   /** A C condition on the step (e.g. its token count) under which the launch runs; always if absent. */
   when?: string;
@@ -111,10 +111,12 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const decodeSlot = cfg.kernelPlan === "gpu" && attentionHeads.length > 0 ? buffers.push({ rows: "T", bytesPerRow: Math.max(...attentionHeads) * (cfg.headDim + 2) * 4 }) - 1 : undefined;
   /** The rope's inverse frequencies, a table the addon computes at load (one per rope key). */
   const invFreq = (n: { ropeKey: string; rotaryDim: number }): Arg => ({ ptr: weightRef(`rope.invFreq.${n.ropeKey}`), dims: [String(n.rotaryDim / 2)] });
-  const kvScalesOf = (layer: number): [number, number] => {
-    const scales = cfg.kvCacheScales?.[layer];
-    return scales ? [scales.k, scales.v] : [1, 1];
-  };
+  /**
+   * The layer's KV cache scales: an fp8 e4m3 cache's are the checkpoint's k_scale / v_scale, read
+   * from the step's arguments (ForwardArgs.kvCacheScales) so that one compiled forward serves
+   * every checkpoint of the shape; other caches are unscaled, as in vLLM.
+   */
+  const kvScalesOf = (layer: number): [Scalar, Scalar] => (C === "fp8e4m3" ? [`a.kvCacheScales[${2 * layer}]`, `a.kvCacheScales[${2 * layer + 1}]`] : [1, 1]);
   const cache = (which: "kCache" | "vCache", layer: number): Arg => ({ ptr: `a.${which}[${layer}]`, dims: ["a.numBlocks", String(cfg.blockSize), String(cfg.numKvHeads), String(cfg.headDim)] });
 
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
@@ -215,7 +217,8 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const consts = { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads };
         const paged = [cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0)];
         const [kScale, vScale] = kvScalesOf(n.layer);
-        const scalars = [n.scale * kScale, n.softcap, n.window];
+        // The key scale folds into the score scale.
+        const scalars = [kScale === 1 ? n.scale : `${n.scale} * ${kScale}`, n.softcap, n.window];
         // With split-K (GPU plan), the tiled kernel runs only the steps that are not all decode.
         launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], [...scalars, vScale], `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
         if (decodeSlot === undefined) break;
@@ -282,7 +285,7 @@ function render(launches: Launch[], cfg: ForwardConfig, weightNames: string[], b
   const body = launches.map((l, i) => {
     const dims = l.pointers.flatMap((p) => p.dims);
     const lines = [`  ${l.when ? `if (${l.when}) ` : ""}{  // ${l.comment}`, `    void* const p[] = {${l.pointers.map((p) => `(void*)${p.ptr}`).join(", ")}};`];
-    lines.push(`    const double s[] = {${[...l.scalars.map((v) => (Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
+    lines.push(`    const double s[] = {${[...l.scalars.map((v) => (typeof v === "string" ? v : Number.isFinite(v) ? String(v) : "0")), "0"].join(", ")}};`);
     lines.push(`    const int64_t d[] = {${dims.join(", ")}};`);
     lines.push(`    ${l.kernel.symbol}(p, s, d${cuda ? ", stream" : ""});`);
     lines.push(`    if (a.afterLaunch) a.afterLaunch(a.afterLaunchContext, ${i}, ${JSON.stringify(l.comment)});`, `  }`);

@@ -100,8 +100,6 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     activationDType: dtypes.activation,
     weightDType: dtypes.weight,
     kvCacheDType: dtypes.kvCache,
-    // vLLM applies a checkpoint's KV cache scales only to an fp8 cache.
-    kvCacheScales: dtypes.kvCache === "fp8e4m3" ? config.kvCacheScales : undefined,
     blockSize,
     numKvHeads: config.numKeyValueHeads,
     headDim: config.headDim,

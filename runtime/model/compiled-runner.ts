@@ -27,7 +27,7 @@ interface NativeModel {
 }
 
 export interface ModelAddon extends PackingAddon {
-  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxSampleRows: number; maxLogitEdits: number; maxBlockTableEntries: number; enforceEager?: boolean }) => NativeModel;
+  Model: new (weights: PreparedWeight[], options: { numBlocks: number; maxTokens: number; maxLogitRows: number; maxSampleRows: number; maxLogitEdits: number; maxBlockTableEntries: number; enforceEager?: boolean; kvCacheScales?: Float64Array }) => NativeModel;
   setNumThreads(n: number): void;
   /** The device's free and total bytes (zeros in CPU builds); throws when there is no usable device. */
   deviceMemory(): { free: number; total: number };
@@ -76,6 +76,8 @@ export class CompiledModelRunner implements ModelRunner {
   /** The model's addon; it also exports the native sampler. */
   readonly addon: ModelAddon;
   private readonly weights: PreparedWeight[];
+  /** k, v per layer: the checkpoint's KV cache scales, which vLLM applies only to an fp8 e4m3 cache. */
+  private readonly kvCacheScales: Float64Array | undefined;
 
   private constructor(
     readonly artifact: ModelArtifact,
@@ -94,6 +96,8 @@ export class CompiledModelRunner implements ModelRunner {
     this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
     this.forwardSampling = options.forwardSampling ?? (this.addon.backend === "cuda" ? "all" : "greedy");
+    const scales = artifact.dtypes.kvCache === "fp8e4m3" ? c.kvCacheScales : undefined;
+    this.kvCacheScales = scales && Float64Array.from(scales.flatMap(({ k, v }) => [k, v]));
     this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon));
   }
 
@@ -107,7 +111,7 @@ export class CompiledModelRunner implements ModelRunner {
     const maxTokens = this.options.maxNumBatchedTokens;
     // Every block table row is at most numBlocks long, and a step holds at most maxTokens sequences.
     const maxBlockTableEntries = Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) * numBlocks;
-    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxLogitEdits: this.maxSampleRows * maxLogitEditsPerRow, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false });
+    this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxLogitEdits: this.maxSampleRows * maxLogitEditsPerRow, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false, ...(this.kvCacheScales ? { kvCacheScales: this.kvCacheScales } : {}) });
   }
 
   /** A step samples at most one row per running sequence, and the scheduler keeps those within maxNumSeqs. */

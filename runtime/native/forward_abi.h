@@ -44,6 +44,10 @@ struct ForwardArgs {
   int64_t numLogitRows;
   int64_t numBlocks;
   int64_t maxTokens;  // the rows a per-token buffer holds (tsv_model_buffers, rows 0)
+  // Two per layer (k, v), host memory: what an fp8 cache's keys and values are divided by when
+  // stored and multiplied by when read (a checkpoint's k_scale / v_scale; 1 where it has none).
+  // Read where the launches' scalars are built, so one compiled forward serves every checkpoint.
+  const double* kvCacheScales;
   void* stream;  // cudaStream_t in CUDA builds; unused on CPU
   // When set, called after each kernel launch with its index and what it computes (profiling:
   // the model object marks the device's queue there); null in normal steps.

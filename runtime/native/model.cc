@@ -104,6 +104,17 @@ class Model : public Napi::ObjectWrap<Model> {
     hostSampling_.assign((size_t)(kSampleInputs * sampleStride()), 0);
     hostEdits_.assign((size_t)(kEditInputs * editStride()), 0);
     maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
+    kvCacheScales_.assign((size_t)(2 * tsv_model_num_layers), 1.0);
+    if (opts.Has("kvCacheScales")) {
+      const Napi::Value given = opts.Get("kvCacheScales");
+      const bool valid = given.IsTypedArray() && given.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array && given.As<Napi::TypedArray>().ElementLength() == kvCacheScales_.size();
+      if (!valid) {
+        Napi::TypeError::New(env, "kvCacheScales must be a Float64Array of " + std::to_string(kvCacheScales_.size()) + " values (k, v per layer)").ThrowAsJavaScriptException();
+        return;
+      }
+      const auto scales = given.As<Napi::Float64Array>();
+      std::copy(scales.Data(), scales.Data() + scales.ElementLength(), kvCacheScales_.begin());
+    }
     graphsEnabled_ = !tsv::kernelsReadHostMemory() && !(opts.Has("enforceEager") && opts.Get("enforceEager").ToBoolean().Value());
     for (int64_t l = 0; l < tsv_model_num_layers; l++) {
       for (auto* cache : {&kCache_, &vCache_}) {
@@ -191,6 +202,7 @@ class Model : public Napi::ObjectWrap<Model> {
     a.kCache = kCache_.data();
     a.vCache = vCache_.data();
     a.buffers = buffers_.data();
+    a.kvCacheScales = kvCacheScales_.data();
     a.stream = tsv::computeStream();
     if (marks) {
       a.afterLaunch = &Marks::after;
@@ -427,6 +439,7 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<Napi::ObjectReference> weightRefs_;
   std::vector<DeviceMemory> owned_;
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
+  std::vector<double> kvCacheScales_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
   // Sampling inputs, kSampleInputs columns of maxSampleRows_ + 1 (host; the edit offsets need the
