@@ -8,6 +8,9 @@ import { benchThroughput } from "../bench/throughput.ts";
 import { benchServe, formatBenchResult } from "../server/bench-serve.ts";
 import { intFlag, numberFlag, parseFlags } from "./args.ts";
 
+/** Bytes of weights above which a decode step streams them from memory rather than from cache: four times the 32 MiB L3 of this project's machines (../shared/docs/PERF.md). */
+const cacheResidentBytes = 4 * 32 * 2 ** 20;
+
 export async function run(argv: string[]): Promise<void> {
   const [kind, ...rest] = argv;
   if (kind === "throughput") return throughput(rest);
@@ -46,7 +49,8 @@ async function throughput(argv: string[]): Promise<void> {
       outputLen: intFlag(values["output-len"], "output-len", 128),
       seed: intFlag(values.seed, "seed", 1),
       threads: intFlag(values.threads, "threads", availableParallelism()),
-      weightBytes,
+      // Weights that fit the caches are not read from memory each step: no bandwidth fraction.
+      weightBytes: weightBytes > cacheResidentBytes ? weightBytes : undefined,
       prefillFlopsPerToken: 2 * layerMatmulParameters,
     },
     loaded.config.vocabSize,
