@@ -98,6 +98,9 @@ test("llama: checkpoint KV cache scales divide the fp8 cache's values and multip
   assert.ok(powersOfTwo <= 0.1 * plain, `power-of-two scales against scale 1: ${powersOfTwo} (e4m3 rounding ${plain})`);
   assert.ok(coarse > 2 * plain, `scales of 256 lose precision: ${coarse} against ${plain} at scale 1`);
   assert.is(f32Unscaled, 0, "an f32 cache ignores the scales");
+  // The native model takes exactly a k, v pair per layer.
+  const short = createModelRunner({ ...loaded, config: { ...loaded.config, kvCacheScales: [{ k: 1, v: 1 }] } }, { maxNumBatchedTokens: 70, threads: 1, kvCacheDtype: "fp8e4m3" });
+  assert.throws(() => short.initializeKvCache(8, 16), new RegExp(`kvCacheScales must be a Float64Array of ${2 * layers} values`));
 });
 
 const model = "../shared/models/stories260K-hf";
