@@ -12,8 +12,8 @@ import { emitCMakeLists, type CpuVectors } from "./cmake.ts";
 import { emitDeclarations, emitKernelTable } from "./bindings.ts";
 import { cmakeJsBuild } from "./cmake-js.ts";
 import { dump } from "./dump.ts";
-import { generatedDir, nativeDir, preludeDir, repoRoot } from "./paths.ts";
-import { buildRuntimeLibrary } from "./runtime-library.ts";
+import { generatedDir, repoRoot } from "./paths.ts";
+import { buildRuntimeLibrary, hashRuntimeSources } from "./runtime-library.ts";
 
 /** Bump when emitted code changes meaning, so stale caches are never reused. */
 export const emitterVersion = 1;
@@ -40,10 +40,7 @@ export interface BuiltAddon {
 
 function hashInputs(files: Record<string, string>): string {
   const h = createHash("sha256");
-  h.update(`emitter:${emitterVersion}`);
-  for (const dir of [nativeDir, preludeDir]) {
-    for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
-  }
+  hashRuntimeSources(h.update(`emitter:${emitterVersion}`));
   for (const name of Object.keys(files).sort()) h.update(name).update(files[name]);
   return h.digest("hex").slice(0, 16);
 }

@@ -7,13 +7,11 @@
 import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
 import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import type { Graph } from "../trace/graph.ts";
-import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, type Arg, type ForwardConfig, type LaunchArgs, type WeightSpec } from "./forward-types.ts";
+import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, type Arg, type ForwardConfig, type KernelLaunch, type LaunchArgs, type WeightSpec } from "./forward-types.ts";
 
 type GraphNode = Graph["nodes"][number];
 type LinearNode = Extract<GraphNode, { op: "linear" }>;
 type RowKind = "T" | "L";
-/** One launch as the quantized formats describe it; the caller adds the step condition. */
-type Planned = [file: string, exportName: string, spec: LaunchArgs[2], pointers: Arg[], scalars: number[], comment: string];
 
 export interface QuantizedLinearContext {
   g: Graph;
@@ -98,30 +96,30 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
       const G = cfg.gptqGroupSize ?? K;
       const tensors = [part("gptq.qweight", [K / 8, N]), part("gptq.scales", [K / G, N]), part("gptq.qzeros", [K / G, N / 8])];
       return {
-        matmul: (x: Arg, y: Arg): Planned => ["int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, y], [], `linear ${name} (gptq int4)`],
-        dequantize: (wh: Arg): Planned => ["int4-matmul", "dequantizeInt4", { dtypes: { H: W, S: "f16" }, consts: { K, G } }, [...tensors, wh], [], `linear ${name}: gptq int4 weights as ${W}`],
+        matmul: (x: Arg, y: Arg): KernelLaunch => ["int4-matmul", "matmulInt4", { dtypes: { A, S: "f16" }, consts: { K, G } }, [x, ...tensors, y], [], `linear ${name} (gptq int4)`],
+        dequantize: (wh: Arg): KernelLaunch => ["int4-matmul", "dequantizeInt4", { dtypes: { H: W, S: "f16" }, consts: { K, G } }, [...tensors, wh], [], `linear ${name}: gptq int4 weights as ${W}`],
       };
     }
     if (packed === "fp8e4m3" && cfg.fp8BlockSize) {
       const [BN, BK] = cfg.fp8BlockSize;
       const tensors = [part(packed, [N, K]), part("fp8.scale", [N / BN, Math.ceil(K / BK)])];
       return {
-        matmul: (x: Arg, y: Arg): Planned => ["fp8-matmul", "matmulFp8BlockWeights", { dtypes: { A }, consts: { K, BN, BK } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights, ${BN} x ${BK} blocks)`],
-        dequantize: (wh: Arg): Planned => ["fp8-matmul", "dequantizeFp8BlockWeights", { dtypes: { H: W }, consts: { K, BN, BK } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
+        matmul: (x: Arg, y: Arg): KernelLaunch => ["fp8-matmul", "matmulFp8BlockWeights", { dtypes: { A }, consts: { K, BN, BK } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights, ${BN} x ${BK} blocks)`],
+        dequantize: (wh: Arg): KernelLaunch => ["fp8-matmul", "dequantizeFp8BlockWeights", { dtypes: { H: W }, consts: { K, BN, BK } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
       };
     }
     if (packed === "fp8e4m3") {
       const tensors = [part(packed, [N, K]), part("fp8.scale", [N])];
       return {
-        matmul: (x: Arg, y: Arg): Planned => ["fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights)`],
-        dequantize: (wh: Arg): Planned => ["fp8-matmul", "dequantizeFp8Weights", { dtypes: { H: W }, consts: { K } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
+        matmul: (x: Arg, y: Arg): KernelLaunch => ["fp8-matmul", "matmulFp8Weights", { dtypes: { A }, consts: { K } }, [x, ...tensors, y], [], `linear ${name} (fp8 weights)`],
+        dequantize: (wh: Arg): KernelLaunch => ["fp8-matmul", "dequantizeFp8Weights", { dtypes: { H: W }, consts: { K } }, [...tensors, wh], [], `linear ${name}: fp8 weights as ${W}`],
       };
     }
     const blocks = part(packed, [N, (K / packedFormats[packed].valuesPerBlock) * packedFormats[packed].bytesPerBlock]);
     const suffix = packed === "q8_0" ? "Q8_0" : "Q4_0";
     return {
-      matmul: (x: Arg, y: Arg): Planned => ["gguf-matmul", `matmul${suffix}`, { dtypes: { A }, consts: { K } }, [x, blocks, y], [], `linear ${name} (${packed} blocks)`],
-      dequantize: (wh: Arg): Planned => ["gguf-matmul", `dequantize${suffix}`, { dtypes: { H: W }, consts: { K } }, [blocks, wh], [], `linear ${name}: ${packed} blocks as ${W}`],
+      matmul: (x: Arg, y: Arg): KernelLaunch => ["gguf-matmul", `matmul${suffix}`, { dtypes: { A }, consts: { K } }, [x, blocks, y], [], `linear ${name} (${packed} blocks)`],
+      dequantize: (wh: Arg): KernelLaunch => ["gguf-matmul", `dequantize${suffix}`, { dtypes: { H: W }, consts: { K } }, [blocks, wh], [], `linear ${name}: ${packed} blocks as ${W}`],
     };
   };
 

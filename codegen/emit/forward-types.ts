@@ -84,8 +84,11 @@ export interface Arg {
 /** A kernel scalar: a number, or a C expression read at the step (the checkpoint's KV cache scales). */
 export type Scalar = number | string;
 
-/** One launch as planned: the kernel's file under dsl/kernels/ and export, its specialisation, its arguments, a comment for the source and, if any, the C condition on the step under which it runs. */
-export type LaunchArgs = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: Scalar[], comment: string, when?: string];
+/** One kernel launch: the kernel's file under dsl/kernels/ and export, its specialisation, its arguments and a comment for the source. */
+export type KernelLaunch = [file: string, exportName: string, spec: { dtypes: Record<string, string>; consts: Record<string, number> }, pointers: Arg[], scalars: Scalar[], comment: string];
+
+/** A launch and, if any, the C condition on the step under which it runs. */
+export type LaunchArgs = [...KernelLaunch, when?: string];
 
 /** Bytes of one element of a buffer or cache dtype. */
 export const bytesOf = (d: string) => (d === "f32" || d === "i32" ? 4 : d === "fp8e4m3" || d === "fp8e5m2" ? 1 : 2);
