@@ -2,7 +2,7 @@
 // turned into LLM options.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { LLMOptions } from "../runtime/engine/model-loader.ts";
-import { bytesFlag, intFlag, type parseFlags, type Options } from "./args.ts";
+import { bytesFlag, intFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
 
 export const engineFlags = {
   model: { type: "string" },
@@ -21,6 +21,8 @@ export const engineFlags = {
   "tensor-parallel-size": { type: "string" },
   quantization: { type: "string" },
   "kv-cache-dtype": { type: "string" },
+  "preemption-mode": { type: "string" },
+  "swap-space": { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -61,6 +63,16 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     options.gpuMemoryUtilization = utilization;
   }
   if (values["enforce-eager"]) options.enforceEager = true;
+  const preemptionMode = values["preemption-mode"];
+  if (preemptionMode !== undefined) {
+    if (preemptionMode !== "recompute" && preemptionMode !== "swap") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--preemption-mode must be recompute or swap, got "${preemptionMode}"`, "preemption-mode");
+    options.preemptionMode = preemptionMode;
+  }
+  if (values["swap-space"] !== undefined) {
+    const gib = numberFlag(values["swap-space"], "swap-space", 4);
+    if (gib < 0) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--swap-space must be GiB of host memory, 0 or more; got "${values["swap-space"]}"`, "swap-space");
+    options.swapSpace = gib;
+  }
   if (values.quantization === "fp8") options.quantization = "fp8";
   return options;
 }

@@ -52,6 +52,9 @@ export class ServerMetrics {
     gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (s) => s.numRequestsRunning);
     gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (s) => s.numRequestsWaiting);
     gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (s) => s.kvCacheUsagePerc);
+    // vLLM V0's swap gauges, for --preemption-mode swap (0 without a swap space).
+    gauge("vllm:num_requests_swapped", "Number of requests swapped to CPU.", (s) => s.numRequestsSwapped);
+    gauge("vllm:cpu_cache_usage_perc", "CPU KV-cache usage. 1 means 100 percent usage.", (s) => s.cpuCacheUsagePerc);
     for (const [name, help, read] of engineCounters) {
       // prom-client exposes counters under their own name; vLLM's (Python) ones carry _total.
       let seen = 0;

@@ -1,9 +1,11 @@
 // The paged KV cache's bookkeeping (vLLM's KVCacheManager): which fixed-size block holds which
 // tokens of which sequence. Blocks are ref-counted so forks and prefix-cache hits share them;
 // freed blocks keep their hash in an LRU free queue until reused, which is all automatic prefix
-// caching needs. The KV memory itself belongs to the model runner.
+// caching needs. With a swap space, a preempted sequence's computed KV can be moved to host
+// blocks and back instead of recomputed. The KV memory itself belongs to the model runner.
 import { hashBlockTokens } from "./block-hash.ts";
 import { FreeBlockQueue } from "./free-block-queue.ts";
+import { HostBlockPool } from "./host-block-pool.ts";
 
 /** What the manager reads and writes on a sequence (Sequence implements it). */
 export interface BlockOwner {
@@ -15,6 +17,8 @@ export interface BlockOwner {
   blockHashes: string[];
   /** Leading blocks already offered to the prefix cache. */
   numCachedBlocks: number;
+  /** Swap-space blocks holding the owner's computed KV while it is swapped out; empty otherwise. */
+  swappedBlockTable: number[];
   readonly cacheSalt: string | null;
   /** Requests that want prompt log-probs must compute every prompt token. */
   readonly skipPrefixCache: boolean;
@@ -26,10 +30,23 @@ export interface BlockCopy {
   dst: number;
 }
 
+/**
+ * A step's moves between the device's blocks and the swap space, which the model runner makes in
+ * this order before the step's block copies and forward pass: out (src a device block, dst a swap
+ * block), then in (src a swap block, dst a device block). Out goes first because a block swapped
+ * out may be handed to another sequence in the same step.
+ */
+export interface BlockSwaps {
+  swapOut: BlockCopy[];
+  swapIn: BlockCopy[];
+}
+
 export interface KVCacheManagerOptions {
   numBlocks: number;
   blockSize: number;
   enablePrefixCaching: boolean;
+  /** Host blocks for swapped-out KV (vLLM V0's CPU blocks); 0, the default, disables swapping. */
+  numSwapBlocks?: number;
 }
 
 export class KVCacheManager {
@@ -45,6 +62,10 @@ export class KVCacheManager {
   private readonly cachedBlocks = new Map<string, number>();
   private readonly freeQueue: FreeBlockQueue;
   private pendingCopies: BlockCopy[] = [];
+  readonly swapSpace: HostBlockPool;
+  private pendingSwaps: BlockSwaps = { swapOut: [], swapIn: [] };
+  /** Swap blocks read by this step's swap-ins, released once the step's swaps are taken. */
+  private swappedInBlocks: number[] = [];
 
   constructor(options: KVCacheManagerOptions) {
     this.numBlocks = options.numBlocks;
@@ -53,6 +74,7 @@ export class KVCacheManager {
     this.refCounts = new Int32Array(options.numBlocks);
     this.hashOfBlock = new Array<string | null>(options.numBlocks).fill(null);
     this.freeQueue = new FreeBlockQueue(options.numBlocks);
+    this.swapSpace = new HostBlockPool(options.numSwapBlocks ?? 0);
   }
 
   get numFreeBlocks(): number {
@@ -77,8 +99,12 @@ export class KVCacheManager {
    * is always left to compute, because the step that reaches the end must produce logits.
    */
   getComputedBlocks(owner: BlockOwner): number[] {
+    return this.cachedPrefix(owner, Math.floor((owner.tokenIds.length - 1) / this.blockSize));
+  }
+
+  /** The cached blocks of the owner's first maxBlocks full blocks, up to the first one not cached. */
+  private cachedPrefix(owner: BlockOwner, maxBlocks: number): number[] {
     if (!this.enablePrefixCaching || owner.skipPrefixCache) return [];
-    const maxBlocks = Math.floor((owner.tokenIds.length - 1) / this.blockSize);
     this.extendBlockHashes(owner, maxBlocks);
     const hits: number[] = [];
     for (let i = 0; i < maxBlocks; i++) {
@@ -133,8 +159,89 @@ export class KVCacheManager {
     return true;
   }
 
-  /** Releases the owner's blocks, last block first so a sequence's tail is evicted before its head. */
+  /** Releases the owner's device blocks and swap blocks. */
   free(owner: BlockOwner): void {
+    this.freeDeviceBlocks(owner);
+    for (const blockId of owner.swappedBlockTable) this.swapSpace.release(blockId);
+    owner.swappedBlockTable = [];
+  }
+
+  /** Blocks of the owner's computed KV: what swapOut() moves and swapIn() brings back. */
+  private numComputedBlocks(owner: BlockOwner): number {
+    return Math.ceil(owner.numComputedTokens / this.blockSize);
+  }
+
+  /** Whether the swap space has room for the owner's computed KV. */
+  canSwapOut(owner: BlockOwner): boolean {
+    return this.numComputedBlocks(owner) <= this.swapSpace.numFreeBlocks;
+  }
+
+  /**
+   * Moves the owner's computed KV to swap blocks and frees its device blocks, which keep their
+   * prefix-cache hashes like any freed block. A block whose copy-on-write is still pending this
+   * step is swapped out from the shared block it was to be copied from: that copy is now void.
+   */
+  swapOut(owner: BlockOwner): void {
+    if (!this.canSwapOut(owner)) throw new Error("swapOut() called without room; check canSwapOut() first");
+    const count = this.numComputedBlocks(owner);
+    for (let i = 0; i < count; i++) {
+      const device = owner.blockTable[i];
+      const src = this.pendingCopies.find((c) => c.dst === device)?.src ?? device;
+      const dst = this.swapSpace.take();
+      this.pendingSwaps.swapOut.push({ src, dst });
+      owner.swappedBlockTable.push(dst);
+    }
+    this.freeDeviceBlocks(owner);
+  }
+
+  /**
+   * Whether swapIn() and then allocate(owner, numNewTokens) fit: leading full blocks still in the
+   * prefix cache are taken back as they are, the rest need fresh device blocks.
+   */
+  canSwapIn(owner: BlockOwner, numNewTokens: number): boolean {
+    const hits = this.swapInHits(owner);
+    let reclaimed = 0;
+    for (const blockId of hits) if (this.refCounts[blockId] === 0) reclaimed++;
+    const swapped = owner.swappedBlockTable.length;
+    const growth = Math.max(0, Math.ceil((owner.numComputedTokens + numNewTokens) / this.blockSize) - swapped);
+    return swapped - hits.length + growth + reclaimed <= this.freeQueue.length;
+  }
+
+  /** Rebuilds the owner's block table on the device from the prefix cache and its swap blocks. */
+  swapIn(owner: BlockOwner): void {
+    if (!this.canSwapIn(owner, 0)) throw new Error("swapIn() called without room; check canSwapIn() first");
+    const hits = this.swapInHits(owner);
+    for (const blockId of hits) {
+      if (this.refCounts[blockId] === 0) this.freeQueue.remove(blockId);
+      this.refCounts[blockId]++;
+      owner.blockTable.push(blockId);
+    }
+    owner.numCachedBlocks = hits.length;
+    for (let i = hits.length; i < owner.swappedBlockTable.length; i++) {
+      const dst = this.takeFreeBlock();
+      this.pendingSwaps.swapIn.push({ src: owner.swappedBlockTable[i], dst });
+      owner.blockTable.push(dst);
+    }
+    this.swappedInBlocks.push(...owner.swappedBlockTable);
+    owner.swappedBlockTable = [];
+  }
+
+  /** Swaps queued since the last call, for the next forward pass; the swap blocks they read become free. */
+  takeBlockSwaps(): BlockSwaps {
+    const swaps = this.pendingSwaps;
+    this.pendingSwaps = { swapOut: [], swapIn: [] };
+    for (const blockId of this.swappedInBlocks) this.swapSpace.release(blockId);
+    this.swappedInBlocks = [];
+    return swaps;
+  }
+
+  /** The swapped-out owner's leading full blocks that are still in the prefix cache. */
+  private swapInHits(owner: BlockOwner): number[] {
+    return this.cachedPrefix(owner, Math.floor(owner.numComputedTokens / this.blockSize));
+  }
+
+  /** Releases the owner's device blocks, last block first so a sequence's tail is evicted before its head. */
+  private freeDeviceBlocks(owner: BlockOwner): void {
     for (let i = owner.blockTable.length - 1; i >= 0; i--) {
       const blockId = owner.blockTable[i];
       if (--this.refCounts[blockId] === 0) this.freeQueue.append(blockId);

@@ -4,6 +4,9 @@ import { TsvllmError } from "../errors.ts";
 
 export type SchedulingPolicy = "fcfs" | "priority";
 
+/** What happens to a preempted sequence's KV: freed and recomputed later, or moved to the swap space and back. */
+export type PreemptionMode = "recompute" | "swap";
+
 export interface EngineConfig {
   /** Tokens per KV cache block. */
   blockSize: number;
@@ -19,6 +22,14 @@ export interface EngineConfig {
   kvCacheMemoryBytes: number;
   /** Use exactly this many KV blocks instead of sizing from kvCacheMemoryBytes. */
   numGpuBlocksOverride: number | null;
+  /**
+   * vLLM V0's preemption_mode: "recompute" (V1's only mode, the default) frees a preempted
+   * sequence's blocks; "swap" first copies its computed KV to host memory, falling back to
+   * recompute when the swap space is full.
+   */
+  preemptionMode: PreemptionMode;
+  /** Host memory for swapped-out KV in GiB (vLLM V0's swap_space), allocated only with preemptionMode "swap". */
+  swapSpace: number;
   /** Requests allowed to wait for a slot before new ones get TSVLLM_ERR_QUEUE_FULL. */
   maxWaitingRequests: number;
   /** Seeds the per-request seeds of requests that bring none; null draws them at random. */
@@ -36,6 +47,8 @@ export const defaultEngineArgs = Object.freeze({
   schedulingPolicy: "fcfs" as SchedulingPolicy,
   kvCacheMemoryBytes: 4 * 1024 ** 3,
   numGpuBlocksOverride: null,
+  preemptionMode: "recompute" as PreemptionMode,
+  swapSpace: 4,
   maxWaitingRequests: 4096,
   seed: null,
 });
@@ -74,6 +87,12 @@ export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): Engi
   if (config.schedulingPolicy !== "fcfs" && config.schedulingPolicy !== "priority") {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `schedulingPolicy must be "fcfs" or "priority"`, "schedulingPolicy");
   }
+  if (config.preemptionMode !== "recompute" && config.preemptionMode !== "swap") {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `preemptionMode must be "recompute" or "swap", got ${JSON.stringify(config.preemptionMode)}`, "preemptionMode");
+  }
+  if (!(Number.isFinite(config.swapSpace) && config.swapSpace >= 0)) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `swapSpace must be a number of GiB, 0 or more; got ${config.swapSpace}`, "swapSpace");
+  }
   return config;
 }
 
@@ -87,6 +106,8 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "schedulingPolicy",
   "kvCacheMemoryBytes",
   "numGpuBlocksOverride",
+  "preemptionMode",
+  "swapSpace",
   "maxWaitingRequests",
   "seed",
 ];

@@ -6,7 +6,7 @@ import { KVCacheManager } from "./block-manager.ts";
 import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
 import { checkKvCapacity, describeKvCapacity, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
-import { buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
+import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
@@ -51,9 +51,20 @@ export function createEngine(options: EngineOptions): LLMEngine {
   const useful = config.maxNumSeqs * Math.ceil(config.maxModelLen / config.blockSize) + 1;
   const numBlocks = config.numGpuBlocksOverride ?? Math.min(useful, numKvCacheBlocks(config.kvCacheMemoryBytes, runner.config, config.blockSize));
   checkKvCapacity(numBlocks, runner.config, config.blockSize, config.maxModelLen);
-  (options.logger ?? ((m: string) => process.stderr.write(`${m}\n`)))(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
+  const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
+  log(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
   runner.initializeKvCache(numBlocks, config.blockSize);
-  return new LLMEngine(config, numBlocks, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
+  let numSwapBlocks = 0;
+  if (config.preemptionMode === "swap") {
+    if (runner.initializeSwapSpace === undefined || runner.swapBlocks === undefined) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "this model runner cannot swap KV blocks to host memory; use preemptionMode \"recompute\"", "preemptionMode");
+    }
+    // As with the device blocks, more than maxNumSeqs full-length sequences' worth is never used.
+    numSwapBlocks = Math.min(useful, numKvCacheBlocks(config.swapSpace * 2 ** 30, runner.config, config.blockSize));
+    runner.initializeSwapSpace(numSwapBlocks);
+    log(`Swap space: ${numSwapBlocks} blocks, ${numSwapBlocks * config.blockSize} tokens of preempted KV in host memory`);
+  }
+  return new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
 }
 
 export class LLMEngine {
@@ -68,11 +79,11 @@ export class LLMEngine {
   private generationTokens = 0;
   private seedCounter = 0n;
 
-  constructor(config: EngineConfig, numBlocks: number, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
+  constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
     this.config = config;
     this.runner = runner;
     this.tokenizer = tokenizer;
-    this.kvCacheManager = new KVCacheManager({ numBlocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
+    this.kvCacheManager = new KVCacheManager({ ...blocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
     this.scheduler = new Scheduler(config, this.kvCacheManager);
     this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
   }
@@ -131,6 +142,9 @@ export class LLMEngine {
   /** One engine iteration; returns the outputs of requests that advanced or finished. */
   step(): RequestOutput[] {
     const scheduled = this.scheduler.schedule();
+    // Before anything else: a step that only preempted still has KV to swap out.
+    const { swapOut, swapIn } = scheduled.blockSwaps;
+    if (swapOut.length > 0 || swapIn.length > 0) this.runner.swapBlocks!(blockPairs(swapOut), blockPairs(swapIn));
     if (scheduled.scheduled.length === 0) return [];
     const { input, rows } = buildModelInput(scheduled);
     const sampleRows: SampleRow[] = [];
@@ -177,7 +191,9 @@ export class LLMEngine {
     return {
       numRequestsRunning: this.scheduler.running.length,
       numRequestsWaiting: this.scheduler.waiting.length,
+      numRequestsSwapped: this.scheduler.swapped.length,
       kvCacheUsagePerc: this.kvCacheManager.usage,
+      cpuCacheUsagePerc: this.kvCacheManager.swapSpace.usage,
       prefixCacheQueries: this.kvCacheManager.prefixCacheQueries,
       prefixCacheHits: this.kvCacheManager.prefixCacheHits,
       numPreemptions: this.scheduler.numPreemptions,

@@ -1,6 +1,7 @@
 // The boundary between the engine and a model: once per step the engine flattens the scheduled
 // batch into typed arrays and makes ONE call that runs the whole forward pass. The runner owns the
 // KV cache memory; the engine only decides which block and slot each token's K/V goes to.
+import type { BlockCopy } from "./block-manager.ts";
 import type { KvCacheSpec } from "./kv-cache-sizing.ts";
 import type { SchedulerOutput } from "./scheduler.ts";
 
@@ -48,6 +49,13 @@ export interface ModelRunner {
   executeAndSample?(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null };
   /** Which rows executeAndSample is for: every row the sampler allows, or greedy ones only. */
   readonly forwardSampling?: "all" | "greedy";
+  /** Allocates numBlocks blocks of host swap space (preemptionMode "swap"); optional, and then swap is refused. */
+  initializeSwapSpace?(numBlocks: number): void;
+  /**
+   * Moves whole blocks (all layers, K and V) before the step's execute(), in this order: swapOut's
+   * [n, 2] (device block, swap block) pairs, then swapIn's (swap block, device block) pairs.
+   */
+  swapBlocks?(swapOut: Int32Array, swapIn: Int32Array): void;
   close?(): void;
 }
 
@@ -106,6 +114,13 @@ function promptLogprobSpan(output: SchedulerOutput["scheduled"][number]): { firs
   return { first, count: Math.max(0, end - first + 1) };
 }
 
+/** A step's swaps as the [n, 2] (src, dst) pairs ModelRunner.swapBlocks takes. */
+export function blockPairs(copies: readonly BlockCopy[]): Int32Array {
+  const pairs = new Int32Array(copies.length * 2);
+  copies.forEach((c, i) => pairs.set([c.src, c.dst], i * 2));
+  return pairs;
+}
+
 export function buildModelInput(output: SchedulerOutput): { input: ModelInput; rows: LogitRows[] } {
   const { scheduled } = output;
   const numSeqs = scheduled.length;
@@ -129,8 +144,6 @@ export function buildModelInput(output: SchedulerOutput): { input: ModelInput; r
     if (item.needsLogits) logitsIndices.push(queryStartLoc[s + 1] - 1);
     rows.push({ promptLogprobRow, numPromptLogprobRows: span.count, firstPromptLogprobToken: span.first, sampleRow });
   }
-  const blockCopies = new Int32Array(output.blockCopies.length * 2);
-  output.blockCopies.forEach((c, i) => blockCopies.set([c.src, c.dst], i * 2));
   const input: ModelInput = {
     numSeqs,
     numTokens: output.totalNumScheduledTokens,
@@ -142,7 +155,7 @@ export function buildModelInput(output: SchedulerOutput): { input: ModelInput; r
     contextLens,
     queryStartLoc,
     logitsIndices: Int32Array.from(logitsIndices),
-    blockCopies,
+    blockCopies: blockPairs(output.blockCopies),
   };
   return { input, rows };
 }

@@ -78,6 +78,13 @@ export function createWaitingQueue(policy: SchedulingPolicy): WaitingQueue {
   return new ArrayWaitingQueue(policy === "priority" ? comparePriority : null);
 }
 
+const compareArrival = (a: Sequence, b: Sequence) => a.request.arrivalTime - b.request.arrivalTime || a.seqId - b.seqId;
+
+/** Swapped-out sequences, which come back oldest first (FCFS) or by priority. */
+export function createSwappedQueue(policy: SchedulingPolicy): WaitingQueue {
+  return new ArrayWaitingQueue(policy === "priority" ? comparePriority : compareArrival);
+}
+
 /** The running sequence to preempt: the newest (FCFS) or the lowest priority, latest arrival. */
 export function pickPreemptionVictim(running: readonly Sequence[], policy: SchedulingPolicy): Sequence {
   if (policy === "fcfs") return running[running.length - 1];

@@ -3,10 +3,12 @@
 // sequences go first (a decode costs one token, a prefill chunk the rest of the budget), then
 // waiting ones; when blocks run out the newest (or lowest-priority) running sequence is preempted:
 // its blocks are freed and it is recomputed later, going ahead of the other waiting sequences.
-import type { BlockCopy, KVCacheManager } from "./block-manager.ts";
+// Under preemptionMode "swap" its computed KV goes to the swap space instead, and swapped
+// sequences come back (as vLLM V0 did) before any waiting one is admitted.
+import type { BlockCopy, BlockSwaps, KVCacheManager } from "./block-manager.ts";
 import type { EngineConfig } from "./config.ts";
 import { nowSeconds } from "./request.ts";
-import { createWaitingQueue, pickPreemptionVictim, type WaitingQueue } from "./request-queue.ts";
+import { createSwappedQueue, createWaitingQueue, pickPreemptionVictim, type WaitingQueue } from "./request-queue.ts";
 import type { Sequence } from "./sequence.ts";
 
 export interface ScheduledSequence {
@@ -32,12 +34,14 @@ export interface SchedulerOutput {
   inputIds: Int32Array;
   positions: Int32Array;
   slotMapping: Int32Array;
-  /** Copies (copy-on-write of forked blocks) to run before the forward pass. */
+  /** Copies (copy-on-write of forked blocks) to run before the forward pass, after the swaps. */
   blockCopies: BlockCopy[];
+  /** Moves between device blocks and the swap space, to run first. */
+  blockSwaps: BlockSwaps;
   preempted: Sequence[];
 }
 
-type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy">;
+type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy" | "preemptionMode">;
 
 interface Decision {
   seq: Sequence;
@@ -47,7 +51,10 @@ interface Decision {
 export class Scheduler {
   readonly running: Sequence[] = [];
   readonly waiting: WaitingQueue;
+  readonly swapped: WaitingQueue;
   numPreemptions = 0;
+  /** Preemptions that swapped the sequence's KV out rather than dropping it. */
+  numSwapOuts = 0;
   private readonly limits: SchedulerLimits;
   private readonly kv: KVCacheManager;
 
@@ -55,6 +62,7 @@ export class Scheduler {
     this.limits = limits;
     this.kv = kv;
     this.waiting = createWaitingQueue(limits.schedulingPolicy);
+    this.swapped = createSwappedQueue(limits.schedulingPolicy);
   }
 
   add(seq: Sequence): void {
@@ -92,10 +100,10 @@ export class Scheduler {
     }
 
     // As in vLLM, a step that had to preempt admits nobody new: the cache is already too full.
-    while (preempted.length === 0 && budget > 0 && this.waiting.length > 0) {
+    if (preempted.length === 0) budget = this.swapIn(decisions, budget);
+    while (preempted.length === 0 && this.swapped.length === 0 && budget > 0 && this.waiting.length > 0) {
       const seq = this.waiting.peek() as Sequence;
-      const slots = seq.request.forked ? 1 : seq.request.params.n;
-      if (this.running.length + slots > this.limits.maxNumSeqs) break;
+      if (!this.hasSlotsFor(seq)) break;
       const hits = this.kv.getComputedBlocks(seq);
       const numHitTokens = hits.length * this.kv.blockSize;
       const remaining = seq.numTokens - numHitTokens;
@@ -114,6 +122,32 @@ export class Scheduler {
     }
 
     return this.buildOutput(decisions, preempted);
+  }
+
+  /** Brings swapped sequences back, first in line first, while their blocks and tokens fit; returns the budget left. */
+  private swapIn(decisions: Decision[], budget: number): number {
+    while (budget > 0 && this.swapped.length > 0) {
+      const seq = this.swapped.peek() as Sequence;
+      if (!this.hasSlotsFor(seq)) break;
+      const remaining = seq.numTokens - seq.numComputedTokens;
+      if (!this.limits.enableChunkedPrefill && remaining > budget) break;
+      const numTokens = Math.min(remaining, budget);
+      if (!this.kv.canSwapIn(seq, numTokens)) break;
+      this.kv.swapIn(seq);
+      this.kv.allocate(seq, numTokens);
+      this.swapped.pop();
+      seq.status = "running";
+      this.running.push(seq);
+      decisions.push({ seq, numTokens });
+      budget -= numTokens;
+    }
+    return budget;
+  }
+
+  /** Whether the running batch has room for the sequence, and for the n - 1 it forks into once its prompt is done. */
+  private hasSlotsFor(seq: Sequence): boolean {
+    const slots = seq.request.forked ? 1 : seq.request.params.n;
+    return this.running.length + slots <= this.limits.maxNumSeqs;
   }
 
   /** After the forward pass: the scheduled tokens now have KV, and full blocks become cacheable. */
@@ -139,17 +173,24 @@ export class Scheduler {
   release(seq: Sequence): void {
     const at = this.running.indexOf(seq);
     if (at >= 0) this.running.splice(at, 1);
-    else this.waiting.remove(seq);
+    else if (!this.swapped.remove(seq)) this.waiting.remove(seq);
     this.kv.free(seq);
   }
 
   private preempt(seq: Sequence): void {
     this.running.splice(this.running.indexOf(seq), 1);
+    seq.numPreemptions++;
+    this.numPreemptions++;
+    if (this.limits.preemptionMode === "swap" && seq.numComputedTokens > 0 && this.kv.canSwapOut(seq)) {
+      this.kv.swapOut(seq);
+      seq.status = "swapped";
+      this.numSwapOuts++;
+      this.swapped.add(seq);
+      return;
+    }
     this.kv.free(seq);
     seq.numComputedTokens = 0;
     seq.status = "waiting";
-    seq.numPreemptions++;
-    this.numPreemptions++;
     this.waiting.addPreempted(seq);
   }
 
@@ -183,6 +224,6 @@ export class Scheduler {
       });
       offset += numTokens;
     }
-    return { scheduled, totalNumScheduledTokens: total, inputIds, positions, slotMapping, blockCopies: this.kv.takeBlockCopies(), preempted };
+    return { scheduled, totalNumScheduledTokens: total, inputIds, positions, slotMapping, blockCopies: this.kv.takeBlockCopies(), blockSwaps: this.kv.takeBlockSwaps(), preempted };
   }
 }

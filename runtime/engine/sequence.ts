@@ -6,7 +6,7 @@ import type { BlockOwner } from "./block-manager.ts";
 import type { Request } from "./request.ts";
 import type { FinishReason, PositionLogprobs } from "./types.ts";
 
-export type SequenceStatus = "waiting" | "running" | "finished";
+export type SequenceStatus = "waiting" | "running" | "swapped" | "finished";
 
 let nextSequenceId = 0;
 
@@ -24,6 +24,7 @@ export class Sequence implements BlockOwner {
   blockTable: number[] = [];
   blockHashes: string[] = [];
   numCachedBlocks = 0;
+  swappedBlockTable: number[] = [];
   numPreemptions = 0;
 
   readonly detokenizer: IncrementalDetokenizer;

@@ -104,7 +104,11 @@ export type PromptInput = string | { promptTokenIds: number[] };
 export interface EngineStats {
   numRequestsRunning: number;
   numRequestsWaiting: number;
+  /** Sequences whose KV is in the swap space (preemptionMode "swap"; vLLM V0's num_requests_swapped). */
+  numRequestsSwapped: number;
   kvCacheUsagePerc: number;
+  /** Fraction of the swap space in use (vLLM V0's cpu_cache_usage_perc); 0 without one. */
+  cpuCacheUsagePerc: number;
   prefixCacheQueries: number;
   prefixCacheHits: number;
   numPreemptions: number;

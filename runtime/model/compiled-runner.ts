@@ -24,6 +24,8 @@ interface NativeModel {
   forward(...args: [...StepArguments, sampling?: DeviceSampling & { sampledTokenIds: Int32Array }]): void;
   profile(...args: StepArguments): LaunchTime[];
   copyBlocks(src: Int32Array, dst: Int32Array): void;
+  initializeSwapSpace(numBlocks: number): void;
+  swapBlocks(swapOut: Int32Array, swapIn: Int32Array): void;
 }
 
 export interface ModelAddon extends PackingAddon {
@@ -114,6 +116,19 @@ export class CompiledModelRunner implements ModelRunner {
     this.native = new this.addon.Model(this.weights, { numBlocks, maxTokens, maxLogitRows: this.options.maxLogitRows ?? maxTokens, maxSampleRows: this.maxSampleRows, maxLogitEdits: this.maxSampleRows * maxLogitEditsPerRow, maxBlockTableEntries, enforceEager: this.options.enforceEager ?? false, ...(this.kvCacheScales ? { kvCacheScales: this.kvCacheScales } : {}) });
   }
 
+  initializeSwapSpace(numBlocks: number): void {
+    this.requireNative().initializeSwapSpace(numBlocks);
+  }
+
+  swapBlocks(swapOut: Int32Array, swapIn: Int32Array): void {
+    this.requireNative().swapBlocks(swapOut, swapIn);
+  }
+
+  private requireNative(): NativeModel {
+    if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called first");
+    return this.native;
+  }
+
   /** A step samples at most one row per running sequence, and the scheduler keeps those within maxNumSeqs. */
   private get maxSampleRows(): number {
     return this.options.maxNumSeqs ?? this.options.maxNumBatchedTokens;
@@ -169,10 +184,10 @@ export class CompiledModelRunner implements ModelRunner {
 
   /** The native step's arguments, after the step's copy-on-write block copies are done. */
   private stepArguments(input: ModelInput, logits: Float32Array): StepArguments {
-    if (!this.native) throw new TsvllmError("TSVLLM_ERR_NATIVE", "initializeKvCache() must be called before execute()");
+    const native = this.requireNative();
     if (input.blockCopies.length > 0) {
       const n = input.blockCopies.length / 2;
-      this.native.copyBlocks(Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i]), Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i + 1]));
+      native.copyBlocks(Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i]), Int32Array.from({ length: n }, (_, i) => input.blockCopies[2 * i + 1]));
     }
     const seqIdx = new Int32Array(input.numTokens);
     for (let s = 0; s < input.numSeqs; s++) seqIdx.fill(s, input.queryStartLoc[s], input.queryStartLoc[s + 1]);

@@ -19,6 +19,10 @@ std::string synchronize();
 /** The device's free and total memory in bytes, or why there is no usable device (empty when
  *  there is one). CPU builds have no device memory: zeros, and no error. */
 std::string deviceMemory(size_t* free, size_t* total);
+/** Host memory that copyToHost and copyToDevice move at full speed (page-locked in CUDA builds,
+ *  huge pages on CPU): the swap space for preempted sequences' KV. nullptr when out of memory. */
+void* pinnedHostAlloc(size_t bytes);
+void pinnedHostFree(void* p);
 /** Whether kernels read host memory directly (so JS buffers can be used without a copy). */
 bool kernelsReadHostMemory();
 
@@ -55,6 +59,11 @@ struct DeviceFree {
 using DeviceMemory = std::unique_ptr<void, DeviceFree>;
 
 inline DeviceMemory deviceBuffer(size_t bytes) { return DeviceMemory(deviceAlloc(bytes)); }
+
+struct PinnedHostFree {
+  void operator()(void* p) const { pinnedHostFree(p); }
+};
+using PinnedHostMemory = std::unique_ptr<void, PinnedHostFree>;
 
 struct GraphDestroy {
   void operator()(void* g) const { destroyGraph(g); }

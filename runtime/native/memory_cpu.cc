@@ -18,6 +18,8 @@ void* deviceAlloc(size_t bytes) {
 void deviceFree(void* p) {
   if (!hostFreeLarge(p)) std::free(p);
 }
+void* pinnedHostAlloc(size_t bytes) { return hostAllocLarge(bytes); }
+void pinnedHostFree(void* p) { hostFreeLarge(p); }
 void copyToDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyToHost(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void copyOnDevice(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

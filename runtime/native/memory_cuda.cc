@@ -15,6 +15,15 @@ void* deviceAlloc(size_t bytes) {
   return p;
 }
 void deviceFree(void* p) { cudaFree(p); }
+void* pinnedHostAlloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMallocHost(&p, bytes == 0 ? 64 : bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+void pinnedHostFree(void* p) { cudaFreeHost(p); }
 void copyToDevice(void* dst, const void* src, size_t bytes) { cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice); }
 void copyToHost(void* dst, const void* src, size_t bytes) { cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost); }
 void copyOnDevice(void* dst, const void* src, size_t bytes) { cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice); }

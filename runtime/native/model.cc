@@ -43,7 +43,8 @@ enum Input { kInputIds, kPositions, kSlotMapping, kSeqIdx, kBlockTables, kLogits
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks)});
+    return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks),
+                                      InstanceMethod("initializeSwapSpace", &Model::InitializeSwapSpace), InstanceMethod("swapBlocks", &Model::SwapBlocks)});
   }
 
   // new Model(weights: (TypedArray | TypedArray[])[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries, enforceEager? })
@@ -432,6 +433,65 @@ class Model : public Napi::ObjectWrap<Model> {
     return info.Env().Undefined();
   }
 
+  // initializeSwapSpace(numBlocks): host memory for preempted sequences' KV (vLLM V0's CPU
+  // blocks), one allocation laid out [layer][k, v][block], each block as many bytes as a cache block.
+  Napi::Value InitializeSwapSpace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int64Value() < 0) {
+      Napi::TypeError::New(env, "initializeSwapSpace(numBlocks) expects a block count, 0 or more").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    numSwapBlocks_ = info[0].As<Napi::Number>().Int64Value();
+    swapSpace_.reset(tsv::pinnedHostAlloc((size_t)(2 * tsv_model_num_layers * numSwapBlocks_ * tsv_model_kv_block_bytes)));
+    if (!swapSpace_) {
+      numSwapBlocks_ = 0;
+      outOfMemory(env, "the swap space");
+    }
+    return env.Undefined();
+  }
+
+  uint8_t* swapBlock(size_t layer, int value, int64_t block) const {
+    return static_cast<uint8_t*>(swapSpace_.get()) + ((layer * 2 + value) * numSwapBlocks_ + block) * tsv_model_kv_block_bytes;
+  }
+
+  // swapBlocks(swapOut: Int32Array, swapIn: Int32Array): [n, 2] pairs of (cache block, swap block)
+  // copied to the swap space, then [n, 2] pairs of (swap block, cache block) copied back, every
+  // layer's keys and values. Ids are checked first, so a bad pair copies nothing.
+  Napi::Value SwapBlocks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(env, "swapBlocks(swapOut, swapIn) expects two Int32Arrays of (src, dst) pairs").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto out = info[0].As<Napi::Int32Array>();
+    auto in = info[1].As<Napi::Int32Array>();
+    const auto valid = [](const Napi::Int32Array& pairs, int64_t srcLimit, int64_t dstLimit) {
+      if (pairs.ElementLength() % 2 != 0) return false;
+      for (size_t i = 0; i < pairs.ElementLength(); i += 2)
+        if (pairs[i] < 0 || pairs[i] >= srcLimit || pairs[i + 1] < 0 || pairs[i + 1] >= dstLimit) return false;
+      return true;
+    };
+    if (!valid(out, numBlocks_, numSwapBlocks_) || !valid(in, numSwapBlocks_, numBlocks_)) {
+      Napi::RangeError::New(env, "swapBlocks: a pair is incomplete or names a block outside the cache's " + std::to_string(numBlocks_) + " or the swap space's " + std::to_string(numSwapBlocks_) + " blocks")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const size_t bytes = (size_t)tsv_model_kv_block_bytes;
+    for (size_t l = 0; l < kCache_.size(); l++)
+      for (int value = 0; value < 2; value++) {
+        auto* cache = static_cast<uint8_t*>(value == 0 ? kCache_[l] : vCache_[l]);
+        for (size_t i = 0; i < out.ElementLength(); i += 2) tsv::copyToHost(swapBlock(l, value, out[i + 1]), cache + out[i] * bytes, bytes);
+      }
+    for (size_t l = 0; l < kCache_.size(); l++)
+      for (int value = 0; value < 2; value++) {
+        auto* cache = static_cast<uint8_t*>(value == 0 ? kCache_[l] : vCache_[l]);
+        for (size_t i = 0; i < in.ElementLength(); i += 2) tsv::copyToDevice(cache + in[i + 1] * bytes, swapBlock(l, value, in[i]), bytes);
+      }
+    tsv::synchronizeOrThrow(env, "swapping KV blocks failed");
+    return env.Undefined();
+  }
+
   void outOfMemory(Napi::Env env, const char* what) {
     Napi::Error::New(env, std::string("out of memory allocating ") + what).ThrowAsJavaScriptException();
   }
@@ -440,6 +500,8 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<DeviceMemory> owned_;
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
   std::vector<double> kvCacheScales_;
+  tsv::PinnedHostMemory swapSpace_;
+  int64_t numSwapBlocks_ = 0;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
   // Sampling inputs, kSampleInputs columns of maxSampleRows_ + 1 (host; the edit offsets need the

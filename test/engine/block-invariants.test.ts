@@ -1,5 +1,5 @@
 // No leaks, whatever happens: a long random mix of arrivals (shared prefixes, n > 1, stop
-// strings), finishes, aborts and preemptions under a tiny KV cache, checking after every step
+// strings), finishes, aborts and preemptions (recompute or swap) under a tiny KV cache, checking after every step
 // that each block is free or held by exactly its live owners, and that all are free at the end.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -7,12 +7,13 @@ import { samplingParams } from "../../runtime/engine/types.ts";
 import { checkBlockInvariants, drain, makeTestEngine, randomPrompts } from "../support/engine-harness.ts";
 import { seededRandom } from "../support/engine-random.ts";
 
-for (const [name, policy, seed] of [["fcfs", "fcfs", 1], ["priority", "priority", 2]] as const) {
+for (const [name, policy, seed, preemptionMode] of [["fcfs", "fcfs", 1, "recompute"], ["priority", "priority", 2, "recompute"], ["fcfs, swap", "fcfs", 3, "swap"], ["priority, swap", "priority", 4, "swap"]] as const) {
   test(`random finish/abort/preemption mix keeps every block accounted for (${name})`, () => {
     const rand = seededRandom(seed * 7717);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
     const prefixes = randomPrompts(3, seed, 9, 20);
-    const engine = makeTestEngine({ numGpuBlocksOverride: 24, blockSize: 4, maxModelLen: 64, maxNumBatchedTokens: 20, maxNumSeqs: 8, schedulingPolicy: policy });
+    // Six swap blocks (the reference model's 4-token blocks are 512 bytes): some victims swap, others recompute.
+    const engine = makeTestEngine({ numGpuBlocksOverride: 24, blockSize: 4, maxModelLen: 64, maxNumBatchedTokens: 20, maxNumSeqs: 8, schedulingPolicy: policy, preemptionMode, swapSpace: (6 * 512) / 2 ** 30 });
     let added = 0;
     let aborted = 0;
     const finished = new Set<string>();
@@ -43,6 +44,8 @@ for (const [name, policy, seed] of [["fcfs", "fcfs", 1], ["priority", "priority"
     for (const id of drain(engine).keys()) finished.add(id);
     const stats = engine.stats();
     assert.ok(stats.numPreemptions > 0, "the mix must include preemptions");
+    if (preemptionMode === "swap") assert.ok(engine.scheduler.numSwapOuts > 0, "and swaps");
+    assert.is(engine.kvCacheManager.swapSpace.numFreeBlocks, engine.kvCacheManager.swapSpace.numBlocks);
     assert.ok(aborted > 0);
     assert.ok(stats.prefixCacheHits > 0, "shared prefixes hit the cache");
     assert.is(finished.size, added);

@@ -6,7 +6,7 @@ import { hashBlockTokens } from "../../runtime/engine/block-hash.ts";
 import { KVCacheManager, type BlockOwner } from "../../runtime/engine/block-manager.ts";
 
 function owner(tokenIds: number[], salt: string | null = null): BlockOwner {
-  return { tokenIds, numComputedTokens: 0, blockTable: [], blockHashes: [], numCachedBlocks: 0, cacheSalt: salt, skipPrefixCache: false };
+  return { tokenIds, numComputedTokens: 0, blockTable: [], blockHashes: [], numCachedBlocks: 0, swappedBlockTable: [], cacheSalt: salt, skipPrefixCache: false };
 }
 
 const range = (n: number, from = 100) => Array.from({ length: n }, (_, i) => from + i);

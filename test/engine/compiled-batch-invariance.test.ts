@@ -1,6 +1,7 @@
 // Batch invariance on the compiled stories260K model (not a test double): 64 varied prompts
 // generated together, greedy, give token for token what each gives alone; also with chunked
-// prefill (a 16-token budget) and with forced preemption (a KV cache of 40 blocks).
+// prefill (a 16-token budget) and with forced preemption (a KV cache of 40 blocks), by recompute
+// or by swapping KV to host memory and back through the native model's swap space.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { LLM } from "../../index.ts";
@@ -23,15 +24,29 @@ for (const [name, options, preempts] of [
   ["all together", { maxNumSeqs: 64 }, false],
   ["chunked prefill (16-token budget)", { maxNumSeqs: 64, maxNumBatchedTokens: 16 }, false],
   ["forced preemption (40 KV blocks)", { maxNumSeqs: 64, numGpuBlocksOverride: 40 }, true],
+  ["forced preemption swapping KV to host memory (40 KV blocks)", { maxNumSeqs: 64, numGpuBlocksOverride: 40, preemptionMode: "swap" }, true],
 ] as const) {
   test(`64 prompts ${name} equal each alone`, async () => {
     const llm = await LLM.create({ model, ...options, logger: () => {} });
     const together = await llm.generate(prompts, params);
     together.forEach((out, i) => assert.equal(out.outputs[0].tokenIds, alone[i], `prompt ${i}: ${prompts[i]}`));
     if (preempts) assert.ok(llm.stats().numPreemptions > 0, "the small cache forced preemptions");
+    const swapped = "preemptionMode" in options;
+    assert.is(llm.engine.scheduler.numSwapOuts > 0, swapped, swapped ? "preempted sequences were swapped out" : "no swap without preemptionMode swap");
     assert.is(llm.stats().kvCacheUsagePerc, 0);
     llm.close();
   });
 }
+
+test("the native swap space refuses pairs that name blocks outside the cache or itself", async () => {
+  const llm = await LLM.create({ model, numGpuBlocksOverride: 40, preemptionMode: "swap", logger: () => {} });
+  const runner = llm.engine.runner;
+  const numSwapBlocks = llm.engine.kvCacheManager.swapSpace.numBlocks;
+  assert.throws(() => runner.swapBlocks!(Int32Array.of(0, numSwapBlocks), new Int32Array(0)), /outside the cache's 40 or the swap space's/);
+  assert.throws(() => runner.swapBlocks!(new Int32Array(0), Int32Array.of(0, 40)), /outside/);
+  assert.throws(() => runner.swapBlocks!(Int32Array.of(0), new Int32Array(0)), /incomplete/);
+  runner.swapBlocks!(Int32Array.of(39, numSwapBlocks - 1), Int32Array.of(numSwapBlocks - 1, 0));
+  llm.close();
+});
 
 test.run();

@@ -9,11 +9,11 @@ import { Scheduler, type SchedulerOutput } from "../../runtime/engine/scheduler.
 import type { Sequence } from "../../runtime/engine/sequence.ts";
 import { makeTestRequest } from "../support/engine-fixtures.ts";
 
-type Limits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy">;
+type Limits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy" | "preemptionMode">;
 
-function setup(limits: Partial<Limits>, numBlocks = 64, blockSize = 4) {
-  const kv = new KVCacheManager({ numBlocks, blockSize, enablePrefixCaching: false });
-  const scheduler = new Scheduler({ maxNumSeqs: 8, maxNumBatchedTokens: 64, enableChunkedPrefill: true, schedulingPolicy: "fcfs", ...limits }, kv);
+function setup(limits: Partial<Limits>, numBlocks = 64, blockSize = 4, numSwapBlocks = 0) {
+  const kv = new KVCacheManager({ numBlocks, blockSize, enablePrefixCaching: false, numSwapBlocks });
+  const scheduler = new Scheduler({ maxNumSeqs: 8, maxNumBatchedTokens: 64, enableChunkedPrefill: true, schedulingPolicy: "fcfs", preemptionMode: "recompute", ...limits }, kv);
   return { kv, scheduler };
 }
 
@@ -116,6 +116,39 @@ test("when blocks run out the newest running sequence is preempted and requeued 
     [a.seqId, 1, true],
     [b.seqId, 1, true],
   ]);
+});
+
+test("under preemptionMode swap the victim keeps its computed tokens, and comes back before any waiting sequence", () => {
+  const { scheduler, kv } = setup({ preemptionMode: "swap" }, 6, 4, 4);
+  const a = seqOf(3);
+  const b = seqOf(3);
+  scheduler.add(a);
+  scheduler.add(b);
+  finishStep(scheduler, scheduler.schedule());
+  const c = seqOf(14);
+  scheduler.add(c);
+  finishStep(scheduler, scheduler.schedule());
+  assert.is(kv.numFreeBlocks, 0);
+  // a and b each need a second block; c, the newest, goes to the swap space with its 14 tokens of KV.
+  const out = scheduler.schedule();
+  assert.equal(out.preempted, [c]);
+  assert.is(c.status, "swapped");
+  assert.is(c.numComputedTokens, 14);
+  assert.is(c.swappedBlockTable.length, 4);
+  assert.is(out.blockSwaps.swapOut.length, 4);
+  assert.is(scheduler.numSwapOuts, 1);
+  finishStep(scheduler, out);
+  // Two blocks are free: d's one-block prompt would fit, but c (four blocks) is first in line.
+  const d = seqOf(2);
+  scheduler.add(d);
+  assert.equal(summary(scheduler.schedule()), [[a.seqId, 1, true], [b.seqId, 1, true]]);
+  assert.is(scheduler.waiting.peek(), d);
+  scheduler.release(a);
+  scheduler.release(b);
+  const back = scheduler.schedule();
+  assert.equal(summary(back), [[c.seqId, 1, true], [d.seqId, 2, true]], "c resumes with its one new token, then d is admitted");
+  assert.equal(back.blockSwaps.swapIn.map((s) => s.dst), c.blockTable);
+  assert.is(kv.swapSpace.numFreeBlocks, 4);
 });
 
 test("under the priority policy the lowest-priority sequence is preempted, even if already scheduled", () => {

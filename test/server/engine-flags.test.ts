@@ -35,6 +35,18 @@ test("--quantization fp8 reaches the options; other methods name the flag", () =
   assert.throws(() => options("--model", "m", "--quantization", "awq"), (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "quantization" && /not supported \(fp8 is\)/.test(e.message));
 });
 
+test("--preemption-mode swap --swap-space 2 reach the options; recompute and vLLM's 4 GiB by default; bad values name the flag", () => {
+  const o = options("--model", "m", "--preemption-mode", "swap", "--swap-space", "2");
+  assert.is(o.preemptionMode, "swap");
+  assert.is(o.swapSpace, 2);
+  const plain = options("--model", "m");
+  assert.is(plain.preemptionMode, undefined);
+  assert.is(plain.swapSpace, undefined);
+  const named = (flag: string) => (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === flag;
+  assert.throws(() => options("--model", "m", "--preemption-mode", "spill"), named("preemption-mode"));
+  for (const bad of ["--swap-space=-1", "--swap-space=lots"]) assert.throws(() => options("--model", "m", bad), named("swap-space"));
+});
+
 test("--kv-cache-dtype: auto by default, a float dtype by name, anything else names the flag", () => {
   assert.is(options("--model", "m").kvCacheDtype, "auto");
   assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");

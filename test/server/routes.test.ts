@@ -62,7 +62,7 @@ test("/metrics exports vLLM's names labelled with the model", async () => {
   await postJson(`${server.url}/v1/completions`, { prompt: "count me", max_tokens: 3 });
   const text = await (await fetch(`${server.url}/metrics`)).text();
   const labels = { model_name: "test-model" };
-  for (const gauge of ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"]) {
+  for (const gauge of ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc", "vllm:num_requests_swapped", "vllm:cpu_cache_usage_perc"]) {
     assert.is(metricValue(text, gauge, labels), 0, gauge);
   }
   for (const name of [

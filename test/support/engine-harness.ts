@@ -25,15 +25,28 @@ export function makeTestEngine(config: EngineArgs = {}, runner: ModelRunner = ne
   return createEngine({ runner, tokenizer: testTokenizer, config: { numGpuBlocksOverride: 1024, ...config }, samplerAddon: testSamplerAddon(), logger: () => {} });
 }
 
-/** Throws unless every block's ref count equals the number of live sequences holding it. */
+/**
+ * Throws unless every block's ref count equals the number of live sequences holding it, and every
+ * swap block is held by exactly one swapped-out sequence (and free otherwise).
+ */
 export function checkBlockInvariants(engine: LLMEngine): void {
   const kv = engine.kvCacheManager;
   const owners = new Int32Array(kv.numBlocks);
+  const swapOwners = new Int32Array(kv.swapSpace.numBlocks);
   for (const request of engine.liveRequests()) {
     for (const seq of request.sequences) {
       if (seq.status !== "running" && seq.blockTable.length > 0) throw new Error(`${seq.status} sequence ${seq.seqId} still holds blocks ${seq.blockTable}`);
+      if (seq.status !== "swapped" && seq.swappedBlockTable.length > 0) throw new Error(`${seq.status} sequence ${seq.seqId} still holds swap blocks ${seq.swappedBlockTable}`);
+      if (seq.status === "swapped" && seq.swappedBlockTable.length !== Math.ceil(seq.numComputedTokens / kv.blockSize)) {
+        throw new Error(`swapped sequence ${seq.seqId} holds ${seq.swappedBlockTable.length} swap blocks for ${seq.numComputedTokens} computed tokens`);
+      }
       for (const blockId of seq.blockTable) owners[blockId]++;
+      for (const blockId of seq.swappedBlockTable) swapOwners[blockId]++;
     }
+  }
+  for (let b = 0; b < kv.swapSpace.numBlocks; b++) {
+    if (swapOwners[b] > 1) throw new Error(`swap block ${b} has ${swapOwners[b]} owners`);
+    if (kv.swapSpace.isHeld(b) !== (swapOwners[b] === 1)) throw new Error(`swap block ${b} is ${kv.swapSpace.isHeld(b) ? "held" : "free"} with ${swapOwners[b]} owners`);
   }
   for (let b = 0; b < kv.numBlocks; b++) {
     if (kv.refCount(b) !== owners[b]) throw new Error(`block ${b} has ref count ${kv.refCount(b)} but ${owners[b]} live owners`);

@@ -21,6 +21,8 @@ export class ReferenceModelRunner implements ModelRunner {
   readonly inputs: ModelInput[] = [];
   keepInputs = false;
   numExecuteCalls = 0;
+  /** Tokens run through execute(), all calls together. */
+  numForwardTokens = 0;
   private readonly dim: number;
   private readonly embedQ: Float32Array;
   private readonly embedK: Float32Array;
@@ -28,6 +30,10 @@ export class ReferenceModelRunner implements ModelRunner {
   private readonly unembed: Float32Array;
   private keyCache = new Float32Array(0);
   private valueCache = new Float32Array(0);
+  private swapKeys = new Float32Array(0);
+  private swapValues = new Float32Array(0);
+  /** Blocks moved by swapBlocks(), either way. */
+  numSwappedBlocks = 0;
   private blockSize = 0;
 
   constructor(options: ReferenceModelOptions) {
@@ -48,6 +54,28 @@ export class ReferenceModelRunner implements ModelRunner {
     this.valueCache = new Float32Array(numBlocks * blockSize * this.dim).fill(Number.NaN);
   }
 
+  initializeSwapSpace(numBlocks: number): void {
+    this.swapKeys = new Float32Array(numBlocks * this.blockSize * this.dim).fill(Number.NaN);
+    this.swapValues = new Float32Array(numBlocks * this.blockSize * this.dim).fill(Number.NaN);
+  }
+
+  /** A swap block is poisoned once read back, so KV left behind in it can never pass for a sequence's. */
+  swapBlocks(swapOut: Int32Array, swapIn: Int32Array): void {
+    this.numSwappedBlocks += (swapOut.length + swapIn.length) / 2;
+    const size = this.blockSize * this.dim;
+    const move = (from: Float32Array, to: Float32Array, src: number, dst: number) => to.set(from.subarray(src * size, (src + 1) * size), dst * size);
+    for (let c = 0; c < swapOut.length; c += 2) {
+      move(this.keyCache, this.swapKeys, swapOut[c], swapOut[c + 1]);
+      move(this.valueCache, this.swapValues, swapOut[c], swapOut[c + 1]);
+    }
+    for (let c = 0; c < swapIn.length; c += 2) {
+      move(this.swapKeys, this.keyCache, swapIn[c], swapIn[c + 1]);
+      move(this.swapValues, this.valueCache, swapIn[c], swapIn[c + 1]);
+      this.swapKeys.fill(Number.NaN, swapIn[c] * size, (swapIn[c] + 1) * size);
+      this.swapValues.fill(Number.NaN, swapIn[c] * size, (swapIn[c] + 1) * size);
+    }
+  }
+
   /** Rotary-free positional signal: a few sinusoids of the position. */
   private positional(position: number, i: number): number {
     return Math.sin(position / 10 ** (i / this.dim) + i);
@@ -55,6 +83,7 @@ export class ReferenceModelRunner implements ModelRunner {
 
   execute(input: ModelInput): Float32Array {
     this.numExecuteCalls++;
+    this.numForwardTokens += input.numTokens;
     if (this.keepInputs) this.inputs.push(input);
     const D = this.dim;
     const slotSize = this.blockSize * D;

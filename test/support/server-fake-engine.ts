@@ -149,7 +149,9 @@ export class FakeEngine implements EngineClient {
     return {
       numRequestsRunning: this.running,
       numRequestsWaiting: this.waiters.length,
+      numRequestsSwapped: 0,
       kvCacheUsagePerc: this.runningTokens / (64 * this.maxModelLen),
+      cpuCacheUsagePerc: 0,
       prefixCacheQueries: this.counters.prefixCacheQueries,
       prefixCacheHits: 0,
       numPreemptions: 0,
