@@ -9,6 +9,7 @@
 // llama.cpp runs with 1 thread and with --threads: its workers busy-wait, and on a 2-core machine
 // two of them fight the Node thread that drives it, so the ratios are taken against its better run
 // of each measurement.
+import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
 import { LLM } from "../index.ts";
 import { measureMachineReference, measureReadBandwidth } from "./reference/roofline.ts";
 
@@ -53,6 +54,8 @@ export interface ThroughputOptions {
   weightBytes?: number;
   /** FLOPs per prompt token in the layers' matmuls (2 x their parameters), for the FMA-peak fraction. */
   prefillFlopsPerToken?: number;
+  /** Our engine verifies n-gram drafts (vLLM's --speculative-config); the peer runs without. */
+  speculativeConfig?: SpeculativeArgs;
 }
 
 export interface ThroughputResult {
@@ -62,6 +65,8 @@ export interface ThroughputResult {
   singleStreamTokensPerSecond: number;
   /** Prompt tokens per second with every prompt generating one token. */
   prefillTokensPerSecond: number;
+  /** With speculative decoding: drafts proposed and accepted over the whole run. */
+  drafts?: { proposed: number; accepted: number };
 }
 
 function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
@@ -78,7 +83,7 @@ export const formatThroughput = (who: string, r: ThroughputResult) =>
   `${who}: Throughput: ${r.requestsPerSecond.toFixed(2)} requests/s, ${r.totalTokensPerSecond.toFixed(2)} total tokens/s, ${r.outputTokensPerSecond.toFixed(2)} output tokens/s; single-stream decode ${r.singleStreamTokensPerSecond.toFixed(1)} tokens/s`;
 
 async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][], probes?: BandwidthProbes): Promise<ThroughputResult> {
-  const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, logger: () => {} });
+  const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, speculativeConfig: o.speculativeConfig, logger: () => {} });
   const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
   await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
   const t0 = performance.now();
@@ -93,8 +98,10 @@ async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts
   const prefillStart = performance.now();
   await llm.generate(prefillPrompts.map((p) => ({ promptTokenIds: p })), { ...params, maxTokens: 1 });
   const prefillSeconds = (performance.now() - prefillStart) / 1000;
+  const stats = llm.stats();
   llm.close();
   return {
+    ...(o.speculativeConfig ? { drafts: { proposed: stats.specDecodeNumDraftTokens, accepted: stats.specDecodeNumAcceptedTokens } } : {}),
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
@@ -150,7 +157,11 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
   const lines: string[] = [];
   const probes = o.weightBytes ? new BandwidthProbes(o.threads) : undefined;
   const ours = await runOurs(o, prompts, prefillPrompts, probes);
-  lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""})`, ours));
+  lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""}${o.speculativeConfig ? ", n-gram speculative decoding" : ""})`, ours));
+  if (ours.drafts) {
+    const { proposed, accepted } = ours.drafts;
+    lines.push(`speculative decoding: ${accepted} of ${proposed} draft tokens accepted (${((accepted / Math.max(proposed, 1)) * 100).toFixed(1)}%); llama.cpp runs without drafts`);
+  }
   const runs: ThroughputResult[] = [];
   const peerProbes: BandwidthProbes[] = [];
   const bestPrefill = () => Math.max(...runs.map((r) => r.prefillTokensPerSecond));

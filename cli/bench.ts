@@ -7,6 +7,7 @@ import { resolveDTypes } from "../runtime/model/compile-model.ts";
 import { benchThroughput } from "../bench/throughput.ts";
 import { benchServe, formatBenchResult } from "../server/bench-serve.ts";
 import { intFlag, numberFlag, parseFlags } from "./args.ts";
+import { speculativeConfigFlag } from "./engine-options.ts";
 
 /** Bytes of weights above which a decode step streams them from memory rather than from cache: four times the 32 MiB L3 of this project's machines (../shared/docs/PERF.md). */
 const cacheResidentBytes = 4 * 32 * 2 ** 20;
@@ -27,6 +28,7 @@ async function throughput(argv: string[]): Promise<void> {
     "output-len": { type: "string" },
     seed: { type: "string" },
     threads: { type: "string" },
+    "speculative-config": { type: "string" },
   });
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
   const loaded = await loadModel(values.model);
@@ -52,6 +54,7 @@ async function throughput(argv: string[]): Promise<void> {
       // Weights that fit the caches are not read from memory each step: no bandwidth fraction.
       weightBytes: weightBytes > cacheResidentBytes ? weightBytes : undefined,
       prefillFlopsPerToken: 2 * layerMatmulParameters,
+      speculativeConfig: values["speculative-config"] === undefined ? undefined : speculativeConfigFlag(values["speculative-config"]),
     },
     loaded.config.vocabSize,
   );

@@ -2,6 +2,7 @@
 // turned into LLM options.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { LLMOptions } from "../runtime/engine/model-loader.ts";
+import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
 import { bytesFlag, intFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
 
 export const engineFlags = {
@@ -23,6 +24,7 @@ export const engineFlags = {
   "kv-cache-dtype": { type: "string" },
   "preemption-mode": { type: "string" },
   "swap-space": { type: "string" },
+  "speculative-config": { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -74,5 +76,27 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     options.swapSpace = gib;
   }
   if (values.quantization === "fp8") options.quantization = "fp8";
+  if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
   return options;
+}
+
+/** vLLM's --speculative-config: a JSON object with snake_case keys, e.g. {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3}. */
+export function speculativeConfigFlag(value: string): SpeculativeArgs {
+  const fail = (why: string): never => {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--speculative-config ${why}`, "speculative-config");
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    fail(`must be a JSON object such as {"method": "ngram", "num_speculative_tokens": 4}, got ${value}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail(`must be a JSON object, got ${value}`);
+  const names: Record<string, keyof SpeculativeArgs> = { method: "method", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin" };
+  const args: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!(key in names)) fail(`has no field "${key}" (known: ${Object.keys(names).join(", ")})`);
+    args[names[key]] = field;
+  }
+  return args as SpeculativeArgs;
 }

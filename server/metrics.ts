@@ -28,6 +28,9 @@ const engineCounters: [name: string, help: string, read: (s: EngineStats) => num
   ["vllm:num_preemptions", "Cumulative number of preemptions from the engine.", (s) => s.numPreemptions],
   ["vllm:prompt_tokens", "Number of prefill tokens processed.", (s) => s.promptTokens],
   ["vllm:generation_tokens", "Number of generation tokens processed.", (s) => s.generationTokens],
+  ["vllm:spec_decode_num_drafts", "Number of spec decoding drafts.", (s) => s.specDecodeNumDrafts],
+  ["vllm:spec_decode_num_draft_tokens", "Number of draft tokens.", (s) => s.specDecodeNumDraftTokens],
+  ["vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.", (s) => s.specDecodeNumAcceptedTokens],
 ];
 
 const finishReasons: FinishReason[] = ["stop", "length", "abort"];

@@ -1,6 +1,7 @@
 // Engine settings with vLLM's names and defaults (camelCased), resolved once against the model so
 // every later component can trust them.
 import { TsvllmError } from "../errors.ts";
+import { resolveSpeculativeConfig, type SpeculativeArgs, type SpeculativeConfig } from "./speculative.ts";
 
 export type SchedulingPolicy = "fcfs" | "priority";
 
@@ -34,9 +35,11 @@ export interface EngineConfig {
   maxWaitingRequests: number;
   /** Seeds the per-request seeds of requests that bring none; null draws them at random. */
   seed: number | null;
+  /** vLLM's speculative_config: drafts checked in one forward pass (ngram lookup); null: none. */
+  speculativeConfig: SpeculativeConfig | null;
 }
 
-export type EngineArgs = Partial<EngineConfig>;
+export type EngineArgs = Partial<Omit<EngineConfig, "speculativeConfig">> & { speculativeConfig?: SpeculativeArgs | null };
 
 export const defaultEngineArgs = Object.freeze({
   blockSize: 16,
@@ -51,6 +54,7 @@ export const defaultEngineArgs = Object.freeze({
   swapSpace: 4,
   maxWaitingRequests: 4096,
   seed: null,
+  speculativeConfig: null,
 });
 
 function positiveInteger(value: number, name: string): number {
@@ -62,7 +66,8 @@ function positiveInteger(value: number, name: string): number {
 
 /** Fills defaults and checks the settings against the model's own maximum length. */
 export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): EngineConfig {
-  const config: EngineConfig = { ...defaultEngineArgs, maxModelLen: modelMaxLen, ...pickEngineArgs(args) };
+  const { speculativeConfig, ...rest } = pickEngineArgs(args);
+  const config: EngineConfig = { ...defaultEngineArgs, maxModelLen: modelMaxLen, ...rest, speculativeConfig: speculativeConfig ? resolveSpeculativeConfig(speculativeConfig) : null };
   positiveInteger(config.blockSize, "blockSize");
   positiveInteger(config.maxNumSeqs, "maxNumSeqs");
   positiveInteger(config.maxNumBatchedTokens, "maxNumBatchedTokens");
@@ -110,6 +115,7 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "swapSpace",
   "maxWaitingRequests",
   "seed",
+  "speculativeConfig",
 ];
 
 /** The engine settings among a larger options object (LLM options also carry the model and hooks). */

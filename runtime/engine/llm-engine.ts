@@ -14,6 +14,7 @@ import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
 import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
+import { canSpeculate, numAcceptedDrafts, proposeNgramDrafts, type SpeculativeConfig } from "./speculative.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
 import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -24,6 +25,13 @@ interface StepSamples {
   logprobRows: Int32Array;
   /** The step's logits, when they came back. */
   logits: Float32Array | null;
+}
+
+/** The rows one sequence samples this step: one, or one more per draft it verifies (speculative decoding). */
+interface SampleGroup {
+  seq: Sequence;
+  logitsRow: number;
+  drafts: readonly number[];
 }
 
 export interface EngineOptions {
@@ -77,6 +85,9 @@ export class LLMEngine {
   private readonly requests = new Map<string, Request>();
   private promptTokens = 0;
   private generationTokens = 0;
+  private specDecodeNumDrafts = 0;
+  private specDecodeNumDraftTokens = 0;
+  private specDecodeNumAcceptedTokens = 0;
   private seedCounter = 0n;
 
   constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
@@ -147,44 +158,79 @@ export class LLMEngine {
     if (swapOut.length > 0 || swapIn.length > 0) this.runner.swapBlocks!(blockPairs(swapOut), blockPairs(swapIn));
     if (scheduled.scheduled.length === 0) return [];
     const { input, rows } = buildModelInput(scheduled);
-    const sampleRows: SampleRow[] = [];
+    const groups: SampleGroup[] = [];
     const forks: Sequence[] = [];
     scheduled.scheduled.forEach((s, i) => {
-      if (rows[i].sampleRow < 0) return;
+      const logitsRow = rows[i].sampleRow;
+      if (logitsRow < 0) return;
       if (s.numSamples > 1) {
         forks.push(s.seq);
-        for (const seq of s.seq.request.sequences) sampleRows.push({ seq, logitsRow: rows[i].sampleRow });
+        for (const seq of s.seq.request.sequences) groups.push({ seq, logitsRow, drafts: [] });
       } else {
-        sampleRows.push({ seq: s.seq, logitsRow: rows[i].sampleRow });
+        groups.push({ seq: s.seq, logitsRow, drafts: s.draftTokenIds });
       }
     });
+    const sampleRows = groups.flatMap(({ seq, logitsRow, drafts }) => Array.from({ length: drafts.length + 1 }, (_, j): SampleRow => ({ seq, logitsRow: logitsRow + j })));
     const sampled = this.runAndSample(input, rows, sampleRows);
-    this.scheduler.commitStep(scheduled);
+    const verified = this.verifyDrafts(groups, sampled.tokenIds);
+    this.scheduler.commitStep(scheduled, verified.numRejected);
     if (sampled.logits !== null) this.recordPromptLogprobs(scheduled, rows, sampled.logits);
     for (const parent of forks) this.scheduler.fork(parent, parent.request.sequences.slice(1));
 
     const now = nowSeconds();
     const touched = new Set<Request>();
-    sampleRows.forEach(({ seq }, r) => {
+    groups.forEach(({ seq }, g) => {
       const request = seq.request;
       if (request.metrics.firstTokenTime === null) {
         request.metrics.firstTokenTime = now;
         this.promptTokens += request.promptTokenIds.length;
       }
       request.metrics.lastTokenTime = now;
-      this.generationTokens++;
-      const tokenId = sampled.tokenIds[r];
-      if (sampled.logprobs !== null && seq.outputLogprobs !== null) {
-        const row = sampled.logprobRows[r];
-        seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, row, this.tokenizer), request.params.logprobs));
-        seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, row);
+      const { firstRow, numTokens } = verified.tokens[g];
+      for (let r = firstRow; r < firstRow + numTokens && !seq.isFinished; r++) {
+        this.generationTokens++;
+        if (sampled.logprobs !== null && seq.outputLogprobs !== null) {
+          const row = sampled.logprobRows[r];
+          seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, row, this.tokenizer), request.params.logprobs));
+          seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, row);
+        }
+        appendTokenAndCheckStop(seq, sampled.tokenIds[r], this.config.maxModelLen);
       }
-      appendTokenAndCheckStop(seq, tokenId, this.config.maxModelLen);
       if (seq.isFinished) this.scheduler.release(seq);
+      else if (this.config.speculativeConfig !== null) seq.draftTokenIds = this.proposeDrafts(seq, this.config.speculativeConfig);
       touched.add(request);
     });
     for (const s of scheduled.scheduled) if (s.seq.request.promptLogprobs !== null) touched.add(s.seq.request);
     return [...touched].map((request) => (request.finished ? this.finishRequest(request) : makeRequestOutput(request)));
+  }
+
+  /**
+   * Each group's new tokens: the rows up to and including the first whose token differs from its
+   * draft (all of them when every draft holds), and per drafting sequence the drafts rejected.
+   */
+  private verifyDrafts(groups: readonly SampleGroup[], tokenIds: Int32Array): { tokens: { firstRow: number; numTokens: number }[]; numRejected: Map<Sequence, number> } {
+    const numRejected = new Map<Sequence, number>();
+    let firstRow = 0;
+    const tokens = groups.map(({ seq, drafts }) => {
+      const accepted = numAcceptedDrafts(drafts, tokenIds.subarray(firstRow, firstRow + drafts.length));
+      if (drafts.length > 0) {
+        numRejected.set(seq, drafts.length - accepted);
+        this.specDecodeNumDrafts++;
+        this.specDecodeNumDraftTokens += drafts.length;
+        this.specDecodeNumAcceptedTokens += accepted;
+      }
+      const group = { firstRow, numTokens: accepted + 1 };
+      firstRow += drafts.length + 1;
+      return group;
+    });
+    return { tokens, numRejected };
+  }
+
+  /** The next step's drafts: as many as the output and length caps leave room for after them. */
+  private proposeDrafts(seq: Sequence, config: SpeculativeConfig): number[] {
+    if (!canSpeculate(seq)) return [];
+    const room = Math.min(config.numSpeculativeTokens, seq.request.maxOutputTokens - seq.numOutputTokens - 1, this.config.maxModelLen - seq.numTokens - 1);
+    return proposeNgramDrafts(seq.tokenIds, config, room);
   }
 
   stats(): EngineStats {
@@ -199,6 +245,9 @@ export class LLMEngine {
       numPreemptions: this.scheduler.numPreemptions,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
+      specDecodeNumDrafts: this.specDecodeNumDrafts,
+      specDecodeNumDraftTokens: this.specDecodeNumDraftTokens,
+      specDecodeNumAcceptedTokens: this.specDecodeNumAcceptedTokens,
     };
   }
 

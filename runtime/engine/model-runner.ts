@@ -96,7 +96,7 @@ export interface LogitRows {
   promptLogprobRow: number;
   numPromptLogprobRows: number;
   firstPromptLogprobToken: number;
-  /** Row that samples the next token. */
+  /** Row that samples the next token; with drafts, rows sampleRow + 1 .. sampleRow + drafts sample the token after each. */
   sampleRow: number;
 }
 
@@ -141,7 +141,9 @@ export function buildModelInput(output: SchedulerOutput): { input: ModelInput; r
     // The token at position p - 1 predicts prompt token p.
     for (let t = span.first; t < span.first + span.count; t++) logitsIndices.push(start + (t - 1 - item.positions[0]));
     const sampleRow = item.needsLogits ? logitsIndices.length : -1;
-    if (item.needsLogits) logitsIndices.push(queryStartLoc[s + 1] - 1);
+    // The last known token's row, then one row per draft: each checks the draft after it.
+    const numDrafts = item.draftTokenIds.length;
+    if (item.needsLogits) for (let d = numDrafts; d >= 0; d--) logitsIndices.push(queryStartLoc[s + 1] - 1 - d);
     rows.push({ promptLogprobRow, numPromptLogprobRows: span.count, firstPromptLogprobToken: span.first, sampleRow });
   }
   const input: ModelInput = {

@@ -26,7 +26,7 @@ export interface SamplerOutput {
 }
 
 /** vLLM's _SAMPLING_EPS (sampler.cc's kSamplingEps): temperatures below it mean greedy. */
-const samplingEps = 1e-5;
+export const samplingEps = 1e-5;
 
 /** Per-request lists that never change while it runs, packed once. */
 interface RequestTables {

@@ -21,7 +21,9 @@ export interface ScheduledSequence {
   blockTable: readonly number[];
   /** Tokens of KV the attention reads after this step: computed before plus scheduled now. */
   contextLen: number;
-  /** The chunk reaches the end of the known tokens, so its last row gives the next token. */
+  /** Draft tokens scheduled after the known ones (speculative decoding): the last 1 + length tokens each give a logits row. */
+  draftTokenIds: readonly number[];
+  /** The chunk reaches the end of the known tokens, so its last row (before any drafts) gives the next token. */
   needsLogits: boolean;
   /** Tokens to draw from that row: n when the first sequence of an unforked request finishes its prompt. */
   numSamples: number;
@@ -45,7 +47,9 @@ type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" |
 
 interface Decision {
   seq: Sequence;
+  /** Known tokens plus drafts. */
   numTokens: number;
+  numDraftTokens: number;
 }
 
 export class Scheduler {
@@ -77,8 +81,12 @@ export class Scheduler {
 
     for (let i = 0; i < this.running.length && budget > 0; ) {
       const seq = this.running[i];
-      const numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
-      if (numTokens === 0) throw new Error(`running sequence ${seq.seqId} has no token to compute`);
+      const remaining = seq.numTokens - seq.numComputedTokens;
+      if (remaining === 0) throw new Error(`running sequence ${seq.seqId} has no token to compute`);
+      // A decode's drafts come along while the budget and the free blocks allow; never at another's expense.
+      let numDraftTokens = remaining === 1 ? Math.min(seq.draftTokenIds.length, budget - 1) : 0;
+      if (numDraftTokens > 0 && !this.kv.canAllocate(seq, 1 + numDraftTokens)) numDraftTokens = 0;
+      const numTokens = Math.min(remaining, budget) + numDraftTokens;
       let selfPreempted = false;
       while (!this.kv.canAllocate(seq, numTokens)) {
         const victim = pickPreemptionVictim(this.running, this.limits.schedulingPolicy);
@@ -94,7 +102,7 @@ export class Scheduler {
       }
       if (selfPreempted) break;
       this.kv.allocate(seq, numTokens);
-      decisions.push({ seq, numTokens });
+      decisions.push({ seq, numTokens, numDraftTokens });
       budget -= numTokens;
       i++;
     }
@@ -117,7 +125,7 @@ export class Scheduler {
       seq.status = "running";
       this.running.push(seq);
       seq.request.metrics.firstScheduledTime ??= nowSeconds();
-      decisions.push({ seq, numTokens });
+      decisions.push({ seq, numTokens, numDraftTokens: 0 });
       budget -= numTokens;
     }
 
@@ -138,7 +146,7 @@ export class Scheduler {
       this.swapped.pop();
       seq.status = "running";
       this.running.push(seq);
-      decisions.push({ seq, numTokens });
+      decisions.push({ seq, numTokens, numDraftTokens: 0 });
       budget -= numTokens;
     }
     return budget;
@@ -150,10 +158,14 @@ export class Scheduler {
     return this.running.length + slots <= this.limits.maxNumSeqs;
   }
 
-  /** After the forward pass: the scheduled tokens now have KV, and full blocks become cacheable. */
-  commitStep(output: SchedulerOutput): void {
+  /**
+   * After the forward pass: the scheduled tokens now have KV, but for drafts that verification
+   * rejected (numRejectedDrafts, per sequence), whose slots are written again later; full blocks
+   * become cacheable.
+   */
+  commitStep(output: SchedulerOutput, numRejectedDrafts: ReadonlyMap<Sequence, number> = new Map()): void {
     for (const s of output.scheduled) {
-      s.seq.numComputedTokens += s.numScheduledTokens;
+      s.seq.numComputedTokens += s.numScheduledTokens - (numRejectedDrafts.get(s.seq) ?? 0);
       this.kv.cacheFullBlocks(s.seq);
     }
   }
@@ -202,15 +214,16 @@ export class Scheduler {
     const bs = this.kv.blockSize;
     const scheduled: ScheduledSequence[] = [];
     let offset = 0;
-    for (const { seq, numTokens } of decisions) {
+    for (const { seq, numTokens, numDraftTokens } of decisions) {
       const start = seq.numComputedTokens;
+      const drafts = seq.draftTokenIds.slice(0, numDraftTokens);
       for (let j = 0; j < numTokens; j++) {
         const position = start + j;
-        inputIds[offset + j] = seq.tokenIds[position];
+        inputIds[offset + j] = position < seq.numTokens ? seq.tokenIds[position] : drafts[position - seq.numTokens];
         positions[offset + j] = position;
         slotMapping[offset + j] = seq.blockTable[Math.floor(position / bs)] * bs + (position % bs);
       }
-      const needsLogits = start + numTokens === seq.numTokens;
+      const needsLogits = start + numTokens - numDraftTokens === seq.numTokens;
       scheduled.push({
         seq,
         numScheduledTokens: numTokens,
@@ -219,6 +232,7 @@ export class Scheduler {
         slotMapping: slotMapping.subarray(offset, offset + numTokens),
         blockTable: seq.blockTable,
         contextLen: start + numTokens,
+        draftTokenIds: drafts,
         needsLogits,
         numSamples: needsLogits && !seq.request.forked ? seq.request.params.n : needsLogits ? 1 : 0,
       });

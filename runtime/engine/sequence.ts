@@ -25,6 +25,8 @@ export class Sequence implements BlockOwner {
   blockHashes: string[] = [];
   numCachedBlocks = 0;
   swappedBlockTable: number[] = [];
+  /** Tokens proposed to follow the last one (speculative decoding), checked by its next decode step. */
+  draftTokenIds: number[] = [];
   numPreemptions = 0;
 
   readonly detokenizer: IncrementalDetokenizer;

@@ -114,4 +114,8 @@ export interface EngineStats {
   numPreemptions: number;
   promptTokens: number;
   generationTokens: number;
+  /** Speculative decoding (vLLM's spec_decode counters): sequence-steps that verified drafts, the drafts, and those accepted. */
+  specDecodeNumDrafts: number;
+  specDecodeNumDraftTokens: number;
+  specDecodeNumAcceptedTokens: number;
 }

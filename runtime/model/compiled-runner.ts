@@ -46,6 +46,8 @@ export interface CompiledRunnerOptions {
   maxNumSeqs?: number;
   /** The most logits rows one step can ask for (sampled rows plus prompt log-prob rows). */
   maxLogitRows?: number;
+  /** Drafts a sequence may verify per step (speculative decoding): each adds a sampled row. */
+  numSpeculativeTokens?: number;
   threads?: number;
   /**
    * Which rows the forward pass samples (ModelRunner.forwardSampling); by default all on CUDA,
@@ -129,9 +131,11 @@ export class CompiledModelRunner implements ModelRunner {
     return this.native;
   }
 
-  /** A step samples at most one row per running sequence, and the scheduler keeps those within maxNumSeqs. */
+  /** A step samples one row per running sequence (within maxNumSeqs) and one per draft (within the token budget too). */
   private get maxSampleRows(): number {
-    return this.options.maxNumSeqs ?? this.options.maxNumBatchedTokens;
+    const { maxNumSeqs, maxNumBatchedTokens, numSpeculativeTokens } = this.options;
+    const seqs = maxNumSeqs ?? maxNumBatchedTokens;
+    return seqs + Math.min(seqs * (numSpeculativeTokens ?? 0), maxNumBatchedTokens);
   }
 
   /** The device's free and total bytes (CUDA builds; zeros on CPU). Throws when there is no usable device. */

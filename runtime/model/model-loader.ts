@@ -26,6 +26,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     maxNumBatchedTokens,
     maxNumSeqs: options.maxNumSeqs ?? 256,
     maxLogitRows: maxNumBatchedTokens,
+    numSpeculativeTokens: options.speculativeConfig?.numSpeculativeTokens,
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,

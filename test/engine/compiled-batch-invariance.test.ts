@@ -1,7 +1,8 @@
 // Batch invariance on the compiled stories260K model (not a test double): 64 varied prompts
 // generated together, greedy, give token for token what each gives alone; also with chunked
 // prefill (a 16-token budget) and with forced preemption (a KV cache of 40 blocks), by recompute
-// or by swapping KV to host memory and back through the native model's swap space.
+// or by swapping KV to host memory and back through the native model's swap space, and when the
+// forward pass verifies n-gram drafts (several sampled rows per sequence).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { LLM } from "../../index.ts";
@@ -25,6 +26,7 @@ for (const [name, options, preempts] of [
   ["chunked prefill (16-token budget)", { maxNumSeqs: 64, maxNumBatchedTokens: 16 }, false],
   ["forced preemption (40 KV blocks)", { maxNumSeqs: 64, numGpuBlocksOverride: 40 }, true],
   ["forced preemption swapping KV to host memory (40 KV blocks)", { maxNumSeqs: 64, numGpuBlocksOverride: 40, preemptionMode: "swap" }, true],
+  ["verifying n-gram drafts (speculative decoding)", { maxNumSeqs: 64, speculativeConfig: { method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3, promptLookupMin: 1 } }, false],
 ] as const) {
   test(`64 prompts ${name} equal each alone`, async () => {
     const llm = await LLM.create({ model, ...options, logger: () => {} });
@@ -33,6 +35,7 @@ for (const [name, options, preempts] of [
     if (preempts) assert.ok(llm.stats().numPreemptions > 0, "the small cache forced preemptions");
     const swapped = "preemptionMode" in options;
     assert.is(llm.engine.scheduler.numSwapOuts > 0, swapped, swapped ? "preempted sequences were swapped out" : "no swap without preemptionMode swap");
+    if ("speculativeConfig" in options) assert.ok(llm.stats().specDecodeNumAcceptedTokens > 0, "drafts were accepted");
     assert.is(llm.stats().kvCacheUsagePerc, 0);
     llm.close();
   });

@@ -47,6 +47,14 @@ test("--preemption-mode swap --swap-space 2 reach the options; recompute and vLL
   for (const bad of ["--swap-space=-1", "--swap-space=lots"]) assert.throws(() => options("--model", "m", bad), named("swap-space"));
 });
 
+test("--speculative-config takes vLLM's JSON with snake_case keys; bad JSON and unknown keys name the flag", () => {
+  const o = options("--model", "m", "--speculative-config", '{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3}');
+  assert.equal(o.speculativeConfig, { method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3 });
+  assert.is(options("--model", "m").speculativeConfig, undefined);
+  const named = (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "speculative-config";
+  for (const bad of ["{method: ngram}", "[1]", '{"method": "ngram", "draft_model": "x"}']) assert.throws(() => options("--model", "m", `--speculative-config=${bad}`), named);
+});
+
 test("--kv-cache-dtype: auto by default, a float dtype by name, anything else names the flag", () => {
   assert.is(options("--model", "m").kvCacheDtype, "auto");
   assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");

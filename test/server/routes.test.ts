@@ -69,7 +69,8 @@ test("/metrics exports vLLM's names labelled with the model", async () => {
     "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total", "vllm:num_preemptions_total", "vllm:prompt_tokens_total",
     "vllm:generation_tokens_total", "vllm:time_to_first_token_seconds_count", "vllm:inter_token_latency_seconds_count",
     "vllm:e2e_request_latency_seconds_count", "vllm:request_queue_time_seconds_count", "vllm:request_prompt_tokens_count",
-    "vllm:request_generation_tokens_count",
+    "vllm:request_generation_tokens_count", "vllm:spec_decode_num_drafts_total", "vllm:spec_decode_num_draft_tokens_total",
+    "vllm:spec_decode_num_accepted_tokens_total",
   ]) {
     assert.ok(metricValue(text, name, labels) !== null, `${name} is exported`);
   }

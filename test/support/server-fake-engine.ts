@@ -157,6 +157,9 @@ export class FakeEngine implements EngineClient {
       numPreemptions: 0,
       promptTokens: this.counters.promptTokens,
       generationTokens: this.counters.generationTokens,
+      specDecodeNumDrafts: 0,
+      specDecodeNumDraftTokens: 0,
+      specDecodeNumAcceptedTokens: 0,
     };
   }
 

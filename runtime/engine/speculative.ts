@@ -1,0 +1,79 @@
+// Speculative decoding by n-gram lookup (vLLM's speculative_config method "ngram", also called
+// prompt lookup decoding): when the last few tokens of a sequence occurred before in it, the
+// tokens that followed them then are proposed as the next ones, and one forward pass checks them
+// all. A decode step reads every weight once whatever its token count, so on a bandwidth-bound
+// machine each accepted draft is a token for (almost) nothing.
+import { TsvllmError } from "../errors.ts";
+import type { Request } from "./request.ts";
+import { samplingEps } from "./sampler.ts";
+import type { Sequence } from "./sequence.ts";
+
+export interface SpeculativeConfig {
+  method: "ngram";
+  /** Draft tokens proposed per step, at most. */
+  numSpeculativeTokens: number;
+  /** Longest and shortest suffix looked up (vLLM's prompt_lookup_max / prompt_lookup_min; 5 and 5 when neither is given, else each defaults to the other). */
+  promptLookupMax: number;
+  promptLookupMin: number;
+}
+
+export type SpeculativeArgs = Partial<SpeculativeConfig>;
+
+function invalid(field: string, message: string): never {
+  throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `speculativeConfig: ${message}`, `speculativeConfig.${field}`);
+}
+
+const positiveInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value > 0;
+
+export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConfig {
+  if (args.method !== "ngram") invalid("method", `method must be "ngram" (the only one without a draft model), got ${JSON.stringify(args.method)}`);
+  if (!positiveInteger(args.numSpeculativeTokens)) invalid("numSpeculativeTokens", `numSpeculativeTokens must be a positive integer, got ${args.numSpeculativeTokens}`);
+  const max = args.promptLookupMax ?? args.promptLookupMin ?? 5;
+  const min = args.promptLookupMin ?? args.promptLookupMax ?? 5;
+  if (!positiveInteger(max)) invalid("promptLookupMax", `promptLookupMax must be a positive integer, got ${max}`);
+  if (!positiveInteger(min)) invalid("promptLookupMin", `promptLookupMin must be a positive integer, got ${min}`);
+  if (min > max) invalid("promptLookupMin", `promptLookupMin (${min}) exceeds promptLookupMax (${max})`);
+  return { method: "ngram", numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min };
+}
+
+/**
+ * The tokens that followed the most recent earlier occurrence of the sequence's longest suffix of
+ * promptLookupMax down to promptLookupMin tokens, at most maxDrafts of them; none without a match.
+ */
+export function proposeNgramDrafts(tokens: readonly number[], config: SpeculativeConfig, maxDrafts: number): number[] {
+  const length = tokens.length;
+  if (maxDrafts <= 0) return [];
+  for (let n = Math.min(config.promptLookupMax, length - 1); n >= config.promptLookupMin; n--) {
+    const suffix = length - n;
+    // Occurrences starting at `start` end before the suffix's last token, so something follows them.
+    for (let start = suffix - 1; start >= 0; start--) {
+      let k = 0;
+      while (k < n && tokens[start + k] === tokens[suffix + k]) k++;
+      if (k === n) return tokens.slice(start + n, Math.min(start + n + maxDrafts, length)) as number[];
+    }
+  }
+  return [];
+}
+
+/**
+ * Whether a request's next tokens may be drafted: verifying k drafts samples k + 1 rows at once,
+ * which is exact only where a row's token is a function of its logits alone: greedy, one sequence,
+ * no log-probs, and no processor that reads the output so far (penalties, bad words, min_tokens
+ * not yet reached).
+ */
+export function canSpeculate(seq: Sequence): boolean {
+  const p = seq.request.params;
+  return isGreedy(seq.request) && p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
+    seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens;
+}
+
+function isGreedy(request: Request): boolean {
+  return request.params.temperature < samplingEps;
+}
+
+/** How many drafts verification keeps: the leading ones the target's own tokens agree with. */
+export function numAcceptedDrafts(drafts: readonly number[], sampled: ArrayLike<number>): number {
+  let accepted = 0;
+  while (accepted < drafts.length && drafts[accepted] === sampled[accepted]) accepted++;
+  return accepted;
+}

@@ -1,0 +1,111 @@
+// Speculative decoding by n-gram lookup: the proposer on its own, the config's checks, and whole
+// engines over the reference model, where greedy outputs with drafts must equal those without,
+// token for token, also under preemption and beside sampled requests, while the forward pass
+// runs fewer times.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { EngineArgs } from "../../runtime/engine/config.ts";
+import { proposeNgramDrafts, resolveSpeculativeConfig, type SpeculativeConfig } from "../../runtime/engine/speculative.ts";
+import { samplingParams, type SamplingParams } from "../../runtime/engine/types.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { checkBlockInvariants, makeTestEngine, randomPrompts, testTokenizer } from "../support/engine-harness.ts";
+import { ReferenceModelRunner } from "../support/engine-reference-model.ts";
+
+const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number): SpeculativeConfig => ({ method: "ngram", numSpeculativeTokens, promptLookupMax, promptLookupMin });
+
+test("the proposer continues the most recent earlier occurrence of the longest matching suffix", () => {
+  const tokens = [1, 2, 3, 9, 1, 2, 3, 7, 8, 5, 2, 3];
+  // Suffix [2, 3] occurs at 1 and at 5; the later one is followed by 7, 8, 5.
+  assert.equal(proposeNgramDrafts(tokens, ngram(3, 2, 1), 3), [7, 8, 5]);
+  assert.equal(proposeNgramDrafts(tokens, ngram(3, 2, 1), 2), [7, 8], "at most maxDrafts");
+  // A longer suffix wins over a more recent shorter one: [5, 1, 2] matches only at 9..11 -> 4.
+  assert.equal(proposeNgramDrafts([5, 1, 2, 4, 6, 1, 2, 0, 5, 1, 2], ngram(2, 3, 1), 2), [4, 6]);
+  assert.equal(proposeNgramDrafts([5, 1, 2, 4, 6, 1, 2, 0, 5, 1, 2], ngram(2, 2, 1), 2), [0, 5], "with promptLookupMax 2 the latest [1, 2] wins");
+  assert.equal(proposeNgramDrafts([1, 2, 3, 4], ngram(3, 2, 1), 3), [], "no earlier occurrence");
+  assert.equal(proposeNgramDrafts([4, 4, 4], ngram(5, 2, 2), 5), [4], "an overlapping occurrence; drafts stop at the end of the sequence");
+  assert.equal(proposeNgramDrafts([7, 1, 7], ngram(3, 3, 2), 3), [], "suffixes shorter than promptLookupMin are not looked up");
+});
+
+test("speculativeConfig follows vLLM's defaults and names the field it rejects", () => {
+  assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4 }), ngram(4, 5, 5));
+  assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3 }), ngram(4, 3, 3));
+  assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4, promptLookupMin: 2, promptLookupMax: 4 }), ngram(4, 4, 2));
+  const rejects = (args: object, field: string) =>
+    assert.throws(() => makeTestEngine({ speculativeConfig: args as EngineArgs["speculativeConfig"] }), (e: unknown) => e instanceof TsvllmError && e.param === `speculativeConfig.${field}`);
+  rejects({ method: "eagle", numSpeculativeTokens: 4 }, "method");
+  rejects({ method: "ngram" }, "numSpeculativeTokens");
+  rejects({ method: "ngram", numSpeculativeTokens: 2.5 }, "numSpeculativeTokens");
+  rejects({ method: "ngram", numSpeculativeTokens: 4, promptLookupMin: 4, promptLookupMax: 2 }, "promptLookupMin");
+});
+
+// Prompts that repeat themselves, so the lookup finds matches from the first step on.
+const prompts = randomPrompts(24, 99, 3, 10).map((p, i) => Array.from({ length: 2 + (i % 4) }, () => p).flat());
+const greedy = (i: number): SamplingParams => samplingParams({ temperature: 0, maxTokens: 12 + (i % 19), ignoreEos: true });
+const speculative: EngineArgs = { speculativeConfig: { method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3, promptLookupMin: 1 } };
+
+function run(config: EngineArgs, params: (i: number) => SamplingParams, only?: number) {
+  const runner = new ReferenceModelRunner({ vocabSize: testTokenizer.vocabSize });
+  const engine = makeTestEngine({ blockSize: 4, maxModelLen: 128, ...config }, runner);
+  const ids = only === undefined ? [...prompts.keys()] : [only];
+  for (const i of ids) engine.addRequest(`r${i}`, { promptTokenIds: prompts[i] }, params(i));
+  const finals = new Map<string, number[]>();
+  while (engine.hasUnfinishedRequests()) {
+    for (const output of engine.step()) if (output.finished) finals.set(output.requestId, output.outputs[0].tokenIds);
+    checkBlockInvariants(engine);
+  }
+  assert.is(engine.kvCacheManager.numFreeBlocks, engine.kvCacheManager.numBlocks);
+  return { outputs: ids.map((i) => finals.get(`r${i}`)), stats: engine.stats(), runner };
+}
+
+const plain = run({}, greedy);
+
+test("greedy outputs with drafts equal those without, token for token, and some drafts are accepted", () => {
+  const { outputs, stats } = run(speculative, greedy);
+  assert.equal(outputs, plain.outputs);
+  outputs.forEach((o, i) => assert.is(o?.length, greedy(i).maxTokens, "max_tokens holds exactly though a step may add several tokens"));
+  assert.ok(stats.specDecodeNumDrafts > 0 && stats.specDecodeNumAcceptedTokens > 0, JSON.stringify(stats));
+  assert.ok(stats.specDecodeNumAcceptedTokens < stats.specDecodeNumDraftTokens, "and some rejected");
+  assert.is(stats.generationTokens, plain.stats.generationTokens);
+});
+
+test("a lone request takes fewer forward passes with drafts", () => {
+  const i = 5;
+  const alone = run({}, greedy, i);
+  const drafted = run(speculative, greedy, i);
+  assert.equal(drafted.outputs, alone.outputs);
+  assert.is(alone.runner.numExecuteCalls, greedy(i).maxTokens);
+  assert.is(drafted.runner.numExecuteCalls, greedy(i).maxTokens - drafted.stats.specDecodeNumAcceptedTokens, "each accepted draft saves one pass");
+  assert.ok(drafted.stats.specDecodeNumAcceptedTokens > 0);
+});
+
+test("drafts change nothing under chunked prefill and forced preemption (recompute and swap)", () => {
+  for (const extra of [{ maxNumBatchedTokens: 16 }, { numGpuBlocksOverride: 24, maxModelLen: 96 }, { numGpuBlocksOverride: 24, maxModelLen: 96, preemptionMode: "swap" as const }]) {
+    const { outputs, stats } = run({ ...speculative, ...extra }, greedy);
+    assert.equal(outputs, plain.outputs, JSON.stringify(extra));
+    if ("numGpuBlocksOverride" in extra) assert.ok(stats.numPreemptions > 0, "the small cache preempted");
+    assert.ok(stats.specDecodeNumAcceptedTokens > 0);
+  }
+});
+
+test("sampled and penalised requests are not drafted, and sample what they sample without speculation", () => {
+  const mixed = (i: number): SamplingParams =>
+    i % 3 === 0 ? greedy(i) : samplingParams({ temperature: 0.8, seed: i, maxTokens: 10, ignoreEos: true, repetitionPenalty: i % 3 === 1 ? 1.3 : 1 });
+  const without = run({}, mixed);
+  const withDrafts = run(speculative, mixed);
+  assert.equal(withDrafts.outputs, without.outputs);
+  const greedyTokens = prompts.reduce((a, _, i) => a + (i % 3 === 0 ? greedy(i).maxTokens : 0), 0);
+  assert.ok(withDrafts.stats.specDecodeNumDrafts > 0 && withDrafts.stats.specDecodeNumDrafts < greedyTokens, "only the greedy third drafts");
+});
+
+test("a stop string completed inside accepted drafts ends the output there", () => {
+  const reference = run({}, greedy, 7).outputs[0] ?? [];
+  const text = testTokenizer.decode(reference.slice(0, 9));
+  const stop = text.slice(-2);
+  const stopAt = (i: number) => samplingParams({ temperature: 0, maxTokens: 40, ignoreEos: true, stop: [stop] });
+  const a = run({}, stopAt, 7);
+  const b = run(speculative, stopAt, 7);
+  assert.equal(b.outputs, a.outputs);
+  assert.ok((a.outputs[0]?.length ?? 0) < 40, "the stop string was found");
+});
+
+test.run();
