@@ -54,7 +54,7 @@ export interface ThroughputOptions {
   weightBytes?: number;
   /** FLOPs per prompt token in the layers' matmuls (2 x their parameters), for the FMA-peak fraction. */
   prefillFlopsPerToken?: number;
-  /** Our engine verifies n-gram drafts (vLLM's --speculative-config); the peer runs without. */
+  /** Also run our engine verifying n-gram drafts (vLLM's --speculative-config), beside its run without; the peer runs without. */
   speculativeConfig?: SpeculativeArgs;
 }
 
@@ -82,8 +82,8 @@ function randomPrompts(n: number, len: number, vocab: number, seed: number): num
 export const formatThroughput = (who: string, r: ThroughputResult) =>
   `${who}: Throughput: ${r.requestsPerSecond.toFixed(2)} requests/s, ${r.totalTokensPerSecond.toFixed(2)} total tokens/s, ${r.outputTokensPerSecond.toFixed(2)} output tokens/s; single-stream decode ${r.singleStreamTokensPerSecond.toFixed(1)} tokens/s`;
 
-async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][], probes?: BandwidthProbes): Promise<ThroughputResult> {
-  const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, speculativeConfig: o.speculativeConfig, logger: () => {} });
+async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts: number[][], probes?: BandwidthProbes, speculativeConfig?: SpeculativeArgs): Promise<ThroughputResult> {
+  const llm = await LLM.create({ model: o.model, maxNumSeqs: Math.max(o.numPrompts, 1), maxNumBatchedTokens: Math.max(2048, o.inputLen), numThreads: o.threads, speculativeConfig, logger: () => {} });
   const params = { maxTokens: o.outputLen, ignoreEos: true, temperature: 0 };
   await llm.generate([{ promptTokenIds: prompts[0].slice(0, 8) }], { ...params, maxTokens: 4 });
   const t0 = performance.now();
@@ -101,7 +101,7 @@ async function runOurs(o: ThroughputOptions, prompts: number[][], prefillPrompts
   const stats = llm.stats();
   llm.close();
   return {
-    ...(o.speculativeConfig ? { drafts: { proposed: stats.specDecodeNumDraftTokens, accepted: stats.specDecodeNumAcceptedTokens } } : {}),
+    ...(speculativeConfig ? { drafts: { proposed: stats.specDecodeNumDraftTokens, accepted: stats.specDecodeNumAcceptedTokens } } : {}),
     requestsPerSecond: prompts.length / seconds,
     totalTokensPerSecond: (output + prompts.length * o.inputLen) / seconds,
     outputTokensPerSecond: output / seconds,
@@ -157,10 +157,13 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
   const lines: string[] = [];
   const probes = o.weightBytes ? new BandwidthProbes(o.threads) : undefined;
   const ours = await runOurs(o, prompts, prefillPrompts, probes);
-  lines.push(formatThroughput(`tsvllm (${o.threads} thread${o.threads > 1 ? "s" : ""}${o.speculativeConfig ? ", n-gram speculative decoding" : ""})`, ours));
-  if (ours.drafts) {
-    const { proposed, accepted } = ours.drafts;
-    lines.push(`speculative decoding: ${accepted} of ${proposed} draft tokens accepted (${((accepted / Math.max(proposed, 1)) * 100).toFixed(1)}%); llama.cpp runs without drafts`);
+  const ourThreads = `${o.threads} thread${o.threads > 1 ? "s" : ""}`;
+  lines.push(formatThroughput(`tsvllm (${ourThreads})`, ours));
+  const drafted = o.speculativeConfig ? await runOurs(o, prompts, prefillPrompts, undefined, o.speculativeConfig) : undefined;
+  if (drafted?.drafts) {
+    const { proposed, accepted } = drafted.drafts;
+    lines.push(formatThroughput(`tsvllm (${ourThreads}, n-gram speculative decoding)`, drafted));
+    lines.push(`speculative decoding: ${accepted} of ${proposed} draft tokens accepted (${((accepted / Math.max(proposed, 1)) * 100).toFixed(1)}%); against the run without drafts: output tokens/s ${(drafted.outputTokensPerSecond / ours.outputTokensPerSecond).toFixed(2)}x, single-stream decode ${(drafted.singleStreamTokensPerSecond / ours.singleStreamTokensPerSecond).toFixed(2)}x (llama.cpp runs without drafts)`);
   }
   const runs: ThroughputResult[] = [];
   const peerProbes: BandwidthProbes[] = [];
@@ -174,6 +177,7 @@ export async function benchThroughput(o: ThroughputOptions, vocabSize: number): 
     const bestOutput = Math.max(...runs.map((r) => r.outputTokensPerSecond));
     const bestSingle = Math.max(...runs.map((r) => r.singleStreamTokensPerSecond));
     lines.push(`ratio tsvllm / best llama.cpp: output tokens/s ${(ours.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(ours.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x, prefill ${(ours.prefillTokensPerSecond / bestPrefill()).toFixed(2)}x`);
+    if (drafted) lines.push(`ratio tsvllm with n-gram drafts / best llama.cpp: output tokens/s ${(drafted.outputTokensPerSecond / bestOutput).toFixed(2)}x, single-stream decode ${(drafted.singleStreamTokensPerSecond / bestSingle).toFixed(2)}x`);
   }
   const key = o.threads >= 2 ? "t2" : "t1";
   const threadsNote = `${Math.min(o.threads, 2)}-thread`;
