@@ -18,6 +18,7 @@ import { AsyncLLM } from "../../runtime/engine/async-llm.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { CompiledModelRunner, type ModelArtifact } from "../../runtime/model/compiled-runner.ts";
 import { engineModel } from "../../runtime/model/engine-model.ts";
+import { nativeTensorMemory, type HostMemoryAddon } from "../../runtime/model/weights.ts";
 import { createServer } from "../../server/app.ts";
 import { cloneArgs } from "../../test/support/kernel-args.ts";
 import { BatchedGreedy, SingleSequence } from "../../test/support/model-driver.ts";
@@ -98,9 +99,9 @@ function cublasLtBaseline(addon: KernelAddon, check: (Global | number)[], expect
 async function loadRunner(dir: string, name: string, maxTokens: number, maxNumSeqs: number) {
   const artifact = JSON.parse(fs.readFileSync(path.join(here, "models", `${name}.json`), "utf8")) as ModelArtifact;
   artifact.addonPath = path.join(here, "models", `${name}.node`);
-  // Read the checkpoint into the addon's huge-page buffers, as the serving loader does.
-  const host = createRequire(import.meta.url)(artifact.addonPath) as { allocateHostBuffer(bytes: number): ArrayBuffer };
-  const loaded = await loadModel(dir, { allocate: (bytes) => host.allocateHostBuffer(bytes) });
+  // Map the checkpoint through the addon, as the serving loader does.
+  const host = createRequire(import.meta.url)(artifact.addonPath) as HostMemoryAddon;
+  const loaded = await loadModel(dir, nativeTensorMemory(host));
   const options = { maxNumBatchedTokens: maxTokens, maxNumSeqs, maxLogitRows: maxTokens };
   return {
     loaded,

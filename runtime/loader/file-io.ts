@@ -3,6 +3,7 @@
 // shards are often 4-5 GB), and a fresh typed array is always aligned for its element type.
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { TsvllmError } from "../errors.ts";
+import type { TensorMemory } from "./types.ts";
 
 /** Every corrupt- or missing-file error names the file first, so the user knows which one to fix. */
 export function modelFileError(file: string, message: string, param?: string): TsvllmError {
@@ -82,4 +83,15 @@ export async function readJsonFile(path: string): Promise<Record<string, unknown
   const value = await readOptionalJsonFile(path);
   if (!value) throw modelFileError(path, "file not found");
   return value;
+}
+
+/**
+ * A tensor's bytes [begin, begin + bytes) of the file, already checked to lie within it: mapped
+ * where memory.mapFile is given and begin is a multiple of the element size, else read.
+ */
+export async function readOrMapTensor(file: ModelFile, begin: number, bytes: number, elementSize: number, memory: TensorMemory, what: string): Promise<ArrayBuffer> {
+  if (memory.mapFile && begin % elementSize === 0) return memory.mapFile(file.path, begin, bytes);
+  const buffer = memory.allocate?.(bytes) ?? new ArrayBuffer(bytes);
+  await readExactly(file, begin, new Uint8Array(buffer, 0, bytes), what);
+  return buffer;
 }

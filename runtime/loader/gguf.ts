@@ -5,12 +5,12 @@
 //   - gemma/gemma2: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1 itself);
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
 import { bf16ToF32, f16ToF32 } from "./convert.ts";
-import { bytesOf, modelFileError, readExactly, withModelFile, type ModelFile } from "./file-io.ts";
+import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
 import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
-import type { HostAllocator, LoadedModel, LoadedTensor, PackedDType, TensorDType } from "./types.ts";
+import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
 type TensorData = LoadedTensor["data"];
 
@@ -43,7 +43,7 @@ function tensorBytes(info: GgufTensorInfo, type: GgmlType, file: string): number
   return (count / valuesPerBlock) * bytesPerBlock;
 }
 
-async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTensorInfo, allocate?: HostAllocator): Promise<{ dtype: TensorDType; data: TensorData }> {
+async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTensorInfo, memory: TensorMemory): Promise<{ dtype: TensorDType; data: TensorData }> {
   const type = ggmlTypes[info.ggmlType];
   if (!type) {
     const supported = Object.values(ggmlTypes).map((t) => t.name).join(", ");
@@ -55,11 +55,10 @@ async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTen
     throw modelFileError(file.path, `tensor "${info.name}" data [${begin}, ${begin + byteLength}) exceeds file size ${file.size}`, info.name);
   }
   const elements = typeof type.storage === "number" ? byteLength / type.storage : byteLength;
-  const buffer = allocate?.(byteLength) ?? new ArrayBuffer(byteLength);
+  const buffer = await readOrMapTensor(file, begin, byteLength, typeof type.storage === "number" ? type.storage : 1, memory, `tensor "${info.name}"`);
   const data = type.dtype === "f32" && !type.dequantize ? new Float32Array(buffer, 0, elements)
     : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(buffer, 0, elements)
     : new Uint8Array(buffer, 0, elements);
-  await readExactly(file, begin, bytesOf(data), `tensor "${info.name}"`);
   return { dtype: type.dtype, data: type.dequantize ? type.dequantize(data as Uint8Array) : data };
 }
 
@@ -135,14 +134,14 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
 }
 
 /** Loads a .gguf file: config from its metadata, tensors renamed and re-laid-out as in the HF checkpoint. */
-export function loadGguf(path: string, allocate?: HostAllocator): Promise<LoadedModel> {
+export function loadGguf(path: string, memory: TensorMemory = {}): Promise<LoadedModel> {
   return withModelFile(path, async (file) => {
     const header = await readGgufHeaderOf(file);
     const arch = ggufArchitecture(header);
     const tensors = new Map<string, LoadedTensor>();
     let ropeFreqs: Float32Array | null = null;
     for (const info of header.tensors) {
-      const { dtype, data } = await readTensorData(file, header, info, allocate);
+      const { dtype, data } = await readTensorData(file, header, info, memory);
       if (info.name === "rope_freqs.weight") {
         ropeFreqs = asF32({ name: info.name, dtype, shape: info.dims, data });
         continue;

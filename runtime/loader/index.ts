@@ -10,12 +10,10 @@ import { normalizeFp8 } from "./fp8.ts";
 import { normalizeGptq } from "./gptq.ts";
 import { readKvCacheScales } from "./kv-cache-scales.ts";
 import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
-import type { HostAllocator, LoadedModel, LoadedTensor } from "./types.ts";
+import type { LoadedModel, LoadedTensor, TensorMemory } from "./types.ts";
 
-export interface LoadOptions {
-  /** Where tensor data is read into (types.ts); plain typed arrays by default. */
-  allocate?: HostAllocator;
-}
+/** Where tensor data comes from (types.ts): read into plain typed arrays by default. */
+export type LoadOptions = TensorMemory;
 
 /** Loads a Hugging Face model folder: config.json, generation_config.json and safetensors weights. */
 export async function loadHfFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
@@ -23,10 +21,10 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
   const { config, generationConfig } = await readHfConfig(dir);
   let tensors: Map<string, LoadedTensor>;
   if (existsSync(join(dir, "model.safetensors.index.json"))) {
-    tensors = await loadShardedSafetensors(dir, undefined, options.allocate);
+    tensors = await loadShardedSafetensors(dir, undefined, options);
   } else if (existsSync(join(dir, "model.safetensors"))) {
     tensors = new Map();
-    await loadSafetensorsFile(join(dir, "model.safetensors"), tensors, undefined, options.allocate);
+    await loadSafetensorsFile(join(dir, "model.safetensors"), tensors, undefined, options);
   } else {
     throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
   }
@@ -44,7 +42,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) return loadHfFolder(path, options);
   if (info?.isFile()) {
-    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path, options.allocate);
+    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path, options);
     throw modelFileError(path, "not a .gguf file or a model folder");
   }
   if (isHubId(path)) return loadHfFolder(await resolveHubModel(path), options);

@@ -3,8 +3,8 @@
 //   "__metadata__"?: {...}}, then the data; offsets are relative to the end of the header.
 // The whole header is validated before any tensor is read, so a corrupt file fails fast and by name.
 import { join } from "node:path";
-import { bytesOf, modelFileError, readExactly, readJsonFile, withModelFile, type ModelFile } from "./file-io.ts";
-import type { HostAllocator, LoadedTensor, TensorDType } from "./types.ts";
+import { modelFileError, readExactly, readJsonFile, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
+import type { LoadedTensor, TensorDType, TensorMemory } from "./types.ts";
 
 const itemSizes: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
@@ -76,21 +76,20 @@ async function readEntries(file: ModelFile): Promise<SafetensorsEntry[]> {
   return validateSafetensorsHeader(header, headerLength, file.size, file.path);
 }
 
-async function readTensor(file: ModelFile, entry: SafetensorsEntry, allocate?: HostAllocator): Promise<LoadedTensor> {
+async function readTensor(file: ModelFile, entry: SafetensorsEntry, memory: TensorMemory): Promise<LoadedTensor> {
   const dtype = loadable[entry.dtype];
   if (!dtype) {
     throw modelFileError(file.path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
   }
   const count = entry.shape.reduce((a, b) => a * b, 1);
   const itemSize = itemSizes[entry.dtype];
-  const buffer = allocate?.(count * itemSize) ?? new ArrayBuffer(count * itemSize);
+  const buffer = await readOrMapTensor(file, entry.begin, count * itemSize, itemSize, memory, `tensor "${entry.name}"`);
   const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : dtype === "fp8e4m3" ? new Uint8Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
-  await readExactly(file, entry.begin, bytesOf(data), `tensor "${entry.name}"`);
   return { name: entry.name, dtype, shape: entry.shape, data };
 }
 
 /** Reads the tensors of one .safetensors file (all of them, or those named in `only`) into `into`. */
-export async function loadSafetensorsFile(path: string, into: Map<string, LoadedTensor>, only?: ReadonlySet<string>, allocate?: HostAllocator): Promise<void> {
+export async function loadSafetensorsFile(path: string, into: Map<string, LoadedTensor>, only?: ReadonlySet<string>, memory: TensorMemory = {}): Promise<void> {
   await withModelFile(path, async (file) => {
     const entries = await readEntries(file);
     const present = new Set(entries.map((entry) => entry.name));
@@ -98,13 +97,13 @@ export async function loadSafetensorsFile(path: string, into: Map<string, Loaded
       if (!present.has(name)) throw modelFileError(path, `tensor "${name}" is listed in the index but not in this file`, name);
     }
     for (const entry of entries) {
-      if (!only || only.has(entry.name)) into.set(entry.name, await readTensor(file, entry, allocate));
+      if (!only || only.has(entry.name)) into.set(entry.name, await readTensor(file, entry, memory));
     }
   });
 }
 
 /** Reads a sharded checkpoint: the index's weight_map says which shard holds each tensor. */
-export async function loadShardedSafetensors(dir: string, indexFile = "model.safetensors.index.json", allocate?: HostAllocator): Promise<Map<string, LoadedTensor>> {
+export async function loadShardedSafetensors(dir: string, indexFile = "model.safetensors.index.json", memory: TensorMemory = {}): Promise<Map<string, LoadedTensor>> {
   const indexPath = join(dir, indexFile);
   const weightMap = (await readJsonFile(indexPath)).weight_map;
   if (typeof weightMap !== "object" || weightMap === null) throw modelFileError(indexPath, "missing field \"weight_map\"", "weight_map");
@@ -117,6 +116,6 @@ export async function loadShardedSafetensors(dir: string, indexFile = "model.saf
     byShard.get(shard)!.add(name);
   }
   const tensors = new Map<string, LoadedTensor>();
-  for (const [shard, names] of byShard) await loadSafetensorsFile(join(dir, shard), tensors, names, allocate);
+  for (const [shard, names] of byShard) await loadSafetensorsFile(join(dir, shard), tensors, names, memory);
   return tensors;
 }

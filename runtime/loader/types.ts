@@ -124,3 +124,16 @@ export interface LoadedModel {
  * re-reading into memory already touched).
  */
 export type HostAllocator = (bytes: number) => ArrayBuffer;
+
+/** Bytes [offset, offset + bytes) of a file as an ArrayBuffer, mapped copy-on-write (the addon's mapFile). */
+export type FileMapper = (path: string, offset: number, bytes: number) => ArrayBuffer;
+
+/**
+ * Where tensor data comes from: mapped from the file when mapFile is given and the data sits
+ * aligned for its element type there (no first touch of fresh memory at all: the page cache's
+ * pages are used where they are), else read into allocate's buffers (plain typed arrays by default).
+ */
+export interface TensorMemory {
+  allocate?: HostAllocator;
+  mapFile?: FileMapper;
+}

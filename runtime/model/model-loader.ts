@@ -7,15 +7,15 @@ import { nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "..
 import { loadModel } from "../loader/index.ts";
 import { engineModel } from "./engine-model.ts";
 import { createModelRunner } from "./load-runner.ts";
-import type { PackingAddon } from "./weights.ts";
+import { nativeTensorMemory, type PackingAddon } from "./weights.ts";
 
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
 const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3", fp8_e5m2: "fp8e5m2" } as const;
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
-  // The sampler addon (built once for every model) lends its huge-page allocator to the read.
+  // The sampler addon (built once for every model) lends its file mapping and huge pages to the load.
   const host = loadSamplerAddon() as unknown as PackingAddon & Fp8QuantizeAddon;
-  const loaded = await loadModel(options.model, { allocate: (bytes) => host.allocateHostBuffer(bytes) });
+  const loaded = await loadModel(options.model, nativeTensorMemory(host));
   if (options.quantization === "fp8") quantizeFp8AtLoad(loaded, nativeFp8Quantizer(host));
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;

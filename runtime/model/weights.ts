@@ -13,7 +13,7 @@ import { ropeInvFreq } from "../../models/common/rope.ts";
 import { architectureOf } from "../../models/registry.ts";
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "../loader/convert.ts";
-import type { LoadedModel } from "../loader/types.ts";
+import type { LoadedModel, TensorMemory } from "../loader/types.ts";
 
 type Storage = Float32Array | Uint16Array;
 /** GGUF blocks or fp8 values as the file holds them (a packed weight, WeightSpec.packed). */
@@ -130,10 +130,21 @@ function toStorage(values: Float32Array, dtype: Float): Storage {
 }
 
 /** What the native packer needs of the model addon. */
-export interface PackingAddon {
+export interface PackingAddon extends HostMemoryAddon {
   packWeightPanels(src: Storage, dst: Storage, rows: number, columns: number): void;
-  /** Zero-filled memory on huge pages (runtime/native/host_memory.cc): decode streams every panel once a step. */
+}
+
+/** Every addon's host memory (runtime/native/host_memory.cc). */
+export interface HostMemoryAddon {
+  /** Zero-filled memory on huge pages: decode streams every panel once a step. */
   allocateHostBuffer(bytes: number): ArrayBuffer;
+  /** Part of a file, mapped copy-on-write. */
+  mapFile(path: string, offset: number, bytes: number): ArrayBuffer;
+}
+
+/** Checkpoint tensors mapped from their files where they are aligned, else read into huge pages. */
+export function nativeTensorMemory(addon: HostMemoryAddon): TensorMemory {
+  return { allocate: (bytes) => addon.allocateHostBuffer(bytes), mapFile: (path, offset, bytes) => addon.mapFile(path, offset, bytes) };
 }
 
 /** The model addon's native packer (runtime/native/weight_packing.cc) into huge-page host buffers. */
