@@ -179,6 +179,8 @@ export class LLMEngine {
 
     const now = nowSeconds();
     const touched = new Set<Request>();
+    const spec = this.config.speculativeConfig;
+    const drafting = spec !== null && (spec.disableByBatchSize === null || this.scheduler.running.length + this.scheduler.waiting.length < spec.disableByBatchSize);
     groups.forEach(({ seq }, g) => {
       const request = seq.request;
       if (request.metrics.firstTokenTime === null) {
@@ -197,7 +199,7 @@ export class LLMEngine {
         appendTokenAndCheckStop(seq, sampled.tokenIds[r], this.config.maxModelLen);
       }
       if (seq.isFinished) this.scheduler.release(seq);
-      else if (this.config.speculativeConfig !== null) seq.draftTokenIds = this.proposeDrafts(seq, this.config.speculativeConfig);
+      else if (spec !== null) seq.draftTokenIds = drafting ? this.proposeDrafts(seq, spec) : [];
       touched.add(request);
     });
     for (const s of scheduled.scheduled) if (s.seq.request.promptLogprobs !== null) touched.add(s.seq.request);

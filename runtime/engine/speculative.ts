@@ -15,6 +15,12 @@ export interface SpeculativeConfig {
   /** Longest and shortest suffix looked up (vLLM's prompt_lookup_max / prompt_lookup_min; 5 and 5 when neither is given, else each defaults to the other). */
   promptLookupMax: number;
   promptLookupMin: number;
+  /**
+   * No drafts while this many sequences or more are running or waiting (vLLM V0's
+   * speculative_disable_by_batch_size): a full batch is bound by compute, not by reading the
+   * weights, and verifying drafts that fail only adds work; null: always draft.
+   */
+  disableByBatchSize: number | null;
 }
 
 export type SpeculativeArgs = Partial<SpeculativeConfig>;
@@ -33,7 +39,9 @@ export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConf
   if (!positiveInteger(max)) invalid("promptLookupMax", `promptLookupMax must be a positive integer, got ${max}`);
   if (!positiveInteger(min)) invalid("promptLookupMin", `promptLookupMin must be a positive integer, got ${min}`);
   if (min > max) invalid("promptLookupMin", `promptLookupMin (${min}) exceeds promptLookupMax (${max})`);
-  return { method: "ngram", numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min };
+  const disableByBatchSize = args.disableByBatchSize ?? null;
+  if (disableByBatchSize !== null && !positiveInteger(disableByBatchSize)) invalid("disableByBatchSize", `disableByBatchSize must be a positive integer, got ${disableByBatchSize}`);
+  return { method: "ngram", numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min, disableByBatchSize };
 }
 
 /**

@@ -11,7 +11,7 @@ import { TsvllmError } from "../../runtime/errors.ts";
 import { checkBlockInvariants, makeTestEngine, randomPrompts, testTokenizer } from "../support/engine-harness.ts";
 import { ReferenceModelRunner } from "../support/engine-reference-model.ts";
 
-const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number): SpeculativeConfig => ({ method: "ngram", numSpeculativeTokens, promptLookupMax, promptLookupMin });
+const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number, disableByBatchSize: number | null = null): SpeculativeConfig => ({ method: "ngram", numSpeculativeTokens, promptLookupMax, promptLookupMin, disableByBatchSize });
 
 test("the proposer continues the most recent earlier occurrence of the longest matching suffix", () => {
   const tokens = [1, 2, 3, 9, 1, 2, 3, 7, 8, 5, 2, 3];
@@ -30,12 +30,14 @@ test("speculativeConfig follows vLLM's defaults and names the field it rejects",
   assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4 }), ngram(4, 5, 5));
   assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3 }), ngram(4, 3, 3));
   assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4, promptLookupMin: 2, promptLookupMax: 4 }), ngram(4, 4, 2));
+  assert.equal(resolveSpeculativeConfig({ method: "ngram", numSpeculativeTokens: 4, disableByBatchSize: 8 }), ngram(4, 5, 5, 8));
   const rejects = (args: object, field: string) =>
     assert.throws(() => makeTestEngine({ speculativeConfig: args as EngineArgs["speculativeConfig"] }), (e: unknown) => e instanceof TsvllmError && e.param === `speculativeConfig.${field}`);
   rejects({ method: "eagle", numSpeculativeTokens: 4 }, "method");
   rejects({ method: "ngram" }, "numSpeculativeTokens");
   rejects({ method: "ngram", numSpeculativeTokens: 2.5 }, "numSpeculativeTokens");
   rejects({ method: "ngram", numSpeculativeTokens: 4, promptLookupMin: 4, promptLookupMax: 2 }, "promptLookupMin");
+  rejects({ method: "ngram", numSpeculativeTokens: 4, disableByBatchSize: 0 }, "disableByBatchSize");
 });
 
 // Prompts that repeat themselves, so the lookup finds matches from the first step on.
@@ -95,6 +97,15 @@ test("sampled and penalised requests are not drafted, and sample what they sampl
   assert.equal(withDrafts.outputs, without.outputs);
   const greedyTokens = prompts.reduce((a, _, i) => a + (i % 3 === 0 ? greedy(i).maxTokens : 0), 0);
   assert.ok(withDrafts.stats.specDecodeNumDrafts > 0 && withDrafts.stats.specDecodeNumDrafts < greedyTokens, "only the greedy third drafts");
+});
+
+test("disableByBatchSize: no drafts while that many sequences are live, drafts again below it", () => {
+  const drafted = (disableByBatchSize: number) => run({ speculativeConfig: { ...speculative.speculativeConfig, disableByBatchSize } }, greedy);
+  const never = drafted(prompts.length + 1);
+  const below = drafted(6);
+  assert.equal(below.outputs, plain.outputs);
+  assert.ok(below.stats.specDecodeNumDrafts > 0, "the last few sequences draft");
+  assert.ok(below.stats.specDecodeNumDrafts < never.stats.specDecodeNumDrafts, `${below.stats.specDecodeNumDrafts} drafts below 6 live sequences, ${never.stats.specDecodeNumDrafts} always`);
 });
 
 test("a stop string completed inside accepted drafts ends the output there", () => {

@@ -48,8 +48,8 @@ test("--preemption-mode swap --swap-space 2 reach the options; recompute and vLL
 });
 
 test("--speculative-config takes vLLM's JSON with snake_case keys; bad JSON and unknown keys name the flag", () => {
-  const o = options("--model", "m", "--speculative-config", '{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3}');
-  assert.equal(o.speculativeConfig, { method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3 });
+  const o = options("--model", "m", "--speculative-config", '{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3, "disable_by_batch_size": 8}');
+  assert.equal(o.speculativeConfig, { method: "ngram", numSpeculativeTokens: 4, promptLookupMax: 3, disableByBatchSize: 8 });
   assert.is(options("--model", "m").speculativeConfig, undefined);
   const named = (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === "speculative-config";
   for (const bad of ["{method: ngram}", "[1]", '{"method": "ngram", "draft_model": "x"}']) assert.throws(() => options("--model", "m", `--speculative-config=${bad}`), named);
