@@ -170,7 +170,7 @@ export class LLMEngine {
         groups.push({ seq: s.seq, logitsRow, drafts: s.draftTokenIds });
       }
     });
-    const sampleRows = groups.flatMap(({ seq, logitsRow, drafts }) => Array.from({ length: drafts.length + 1 }, (_, j): SampleRow => ({ seq, logitsRow: logitsRow + j })));
+    const sampleRows = groups.flatMap(({ seq, logitsRow, drafts }) => Array.from({ length: drafts.length + 1 }, (_, j): SampleRow => ({ seq, logitsRow: logitsRow + j, draftIndex: j })));
     const sampled = this.runAndSample(input, rows, sampleRows);
     const verified = this.verifyDrafts(groups, sampled.tokenIds);
     this.scheduler.commitStep(scheduled, verified.numRejected);

@@ -10,6 +10,12 @@ import type { Sequence } from "./sequence.ts";
 export interface SampleRow {
   seq: Sequence;
   logitsRow: number;
+  /**
+   * Which of the sequence's next tokens the row draws: 0, or j for the row that checks draft j
+   * (speculative decoding), which draws as the plain run would draw that token, from the RNG
+   * step numOutputTokens + j.
+   */
+  draftIndex?: number;
 }
 
 /** Log-prob slots of several rows, width per row: slot 0 is the chosen or target token, then the top-N. */
@@ -26,7 +32,7 @@ export interface SamplerOutput {
 }
 
 /** vLLM's _SAMPLING_EPS (sampler.cc's kSamplingEps): temperatures below it mean greedy. */
-export const samplingEps = 1e-5;
+const samplingEps = 1e-5;
 
 /** Per-request lists that never change while it runs, packed once. */
 interface RequestTables {
@@ -50,13 +56,13 @@ function requestTables(request: Request): RequestTables {
   };
 }
 
-/** Row r's draw key: (seed, sequence index, step), so a draw never depends on the rest of the batch. */
-function writeRngKey(into: Uint32Array, r: number, seq: Sequence): void {
+/** Row r's draw key: (seed, sequence index, step), so a draw never depends on the rest of the batch, nor on drafting. */
+function writeRngKey(into: Uint32Array, r: number, { seq, draftIndex }: SampleRow): void {
   const seed = seq.request.rngSeed;
   into[r * 4] = Number(seed & 0xffffffffn);
   into[r * 4 + 1] = Number((seed >> 32n) & 0xffffffffn);
   into[r * 4 + 2] = seq.index;
-  into[r * 4 + 3] = seq.numOutputTokens;
+  into[r * 4 + 3] = seq.numOutputTokens + (draftIndex ?? 0);
 }
 
 /** One token's logit edit (DeviceSampling): bias first, then the repetition factor, then the subtraction. */
@@ -176,7 +182,7 @@ export class Sampler {
       sampling.topK[r] = p.topK;
       sampling.topP[r] = p.topP;
       sampling.minP[r] = p.minP;
-      writeRngKey(sampling.rng, r, row.seq);
+      writeRngKey(sampling.rng, r, row);
       const rowEdits = edited.has(row.logitsRow) ? new Map<number, LogitEdit>() : logitEdits(row.seq, this.tablesOf(row.seq.request), this.historyOf(row.seq));
       edited.add(row.logitsRow);
       edits.push(rowEdits.keys());
@@ -238,7 +244,8 @@ export class Sampler {
       logprobRanks: new Int32Array(0),
     };
     let maxLogprobs = -1;
-    rows.forEach(({ seq, logitsRow }, r) => {
+    rows.forEach((row, r) => {
+      const { seq, logitsRow } = row;
       const request = seq.request;
       const p = request.params;
       const t = this.tablesOf(request);
@@ -250,7 +257,7 @@ export class Sampler {
       batch.presencePenalty[r] = p.presencePenalty;
       batch.frequencyPenalty[r] = p.frequencyPenalty;
       batch.repetitionPenalty[r] = p.repetitionPenalty;
-      writeRngKey(batch.rng, r, seq);
+      writeRngKey(batch.rng, r, row);
       history.push(t.needsHistory ? seq.tokenIds : []);
       batch.promptLens[r] = t.needsHistory ? seq.numPromptTokens : 0;
       bias.push(t.biasTokenIds);

@@ -2,10 +2,9 @@
 // prompt lookup decoding): when the last few tokens of a sequence occurred before in it, the
 // tokens that followed them then are proposed as the next ones, and one forward pass checks them
 // all. A decode step reads every weight once whatever its token count, so on a bandwidth-bound
-// machine each accepted draft is a token for (almost) nothing.
+// machine each accepted draft is a token for (almost) nothing. Verification is exact: a draft is
+// kept only where the target model, sampling as it would without drafts, drew that very token.
 import { TsvllmError } from "../errors.ts";
-import type { Request } from "./request.ts";
-import { samplingEps } from "./sampler.ts";
 import type { Sequence } from "./sequence.ts";
 
 export interface SpeculativeConfig {
@@ -64,22 +63,20 @@ export function proposeNgramDrafts(tokens: readonly number[], config: Speculativ
 }
 
 /**
- * Whether a request's next tokens may be drafted: verifying k drafts samples k + 1 rows at once,
- * which is exact only where a row's token is a function of its logits alone: greedy, one sequence,
- * no log-probs, and no processor that reads the output so far (penalties, bad words, min_tokens
- * not yet reached).
+ * Whether a sequence's next tokens may be drafted. Verifying k drafts samples k + 1 rows at once,
+ * row j drawing as the plain run would draw the j-th next token (the same logits, as the drafts
+ * before it were accepted, and the same RNG step), and a draft is accepted when its row drew it:
+ * so outputs are token for token those without drafts, sampled ones too. That holds where a row's
+ * token depends on its logits and step alone: one sequence, no log-probs, and no processor that
+ * reads the output so far (penalties, bad words, min_tokens not yet reached).
  */
 export function canSpeculate(seq: Sequence): boolean {
   const p = seq.request.params;
-  return isGreedy(seq.request) && p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
+  return p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
     seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens;
 }
 
-function isGreedy(request: Request): boolean {
-  return request.params.temperature < samplingEps;
-}
-
-/** How many drafts verification keeps: the leading ones the target's own tokens agree with. */
+/** How many drafts verification keeps: the leading ones the target's own draws agree with. */
 export function numAcceptedDrafts(drafts: readonly number[], sampled: ArrayLike<number>): number {
   let accepted = 0;
   while (accepted < drafts.length && drafts[accepted] === sampled[accepted]) accepted++;

@@ -41,6 +41,19 @@ for (const [name, options, preempts] of [
   });
 }
 
+test("seeded sampled outputs with n-gram drafts equal those without", async () => {
+  const sampled = prompts.slice(0, 16).map((_, i) => ({ maxTokens: 48, temperature: 0.6, topP: 0.9, seed: i + 1 }));
+  const runs: number[][][] = [];
+  for (const speculativeConfig of [undefined, { method: "ngram" as const, numSpeculativeTokens: 4, promptLookupMax: 3, promptLookupMin: 1 }]) {
+    const llm = await LLM.create({ model, maxNumSeqs: 16, speculativeConfig, logger: () => {} });
+    runs.push((await llm.generate(prompts.slice(0, 16), sampled)).map((o) => o.outputs[0].tokenIds));
+    if (speculativeConfig) assert.ok(llm.stats().specDecodeNumAcceptedTokens > 0, "drafts were accepted");
+    llm.close();
+  }
+  assert.equal(runs[1], runs[0]);
+  assert.ok(new Set(runs[0].map((t) => t.join(","))).size > 8, "the samples differ");
+});
+
 test("the native swap space refuses pairs that name blocks outside the cache or itself", async () => {
   const llm = await LLM.create({ model, numGpuBlocksOverride: 40, preemptionMode: "swap", logger: () => {} });
   const runner = llm.engine.runner;
