@@ -13,7 +13,7 @@
 // Query rows are padded to a multiple of 8 (the vector width the sT tile needs), and TQ is chosen so
 // the scratch (rows x HD twice for q and the output, a key block, the scores) stays within 36 KB
 // before padding and within a CUDA program's 48 KB of static shared memory after it.
-import { cdiv, dotTile, exp, f32, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
+import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
 
 /** KV head kvh's BS rows of cache block `block`, widened to f32 and contiguous: into[o * HD + d]. */
 function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>, into: Scratch, block: i32, kvh: i32, BS: Const, HD: Const): void {
@@ -139,8 +139,30 @@ export const pagedAttentionTiled = kernel({
     if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * rowsPerToken) {
       attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
+      // A few tokens of one sequence in a row (drafts being verified, a short chunk) attend together
+      // in runs within aligned windows of RUN positions, so each run reads its keys once; a lone
+      // token (decode) keeps its own G rows.
+      const RUN = min(8, TQ);
+      const runRows = cdiv(RUN * G, 8) * 8;
       for (let u = 0; u < count; u++) {
-        attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t0 + u, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+        const t = t0 + u;
+        const s = seqIdx.at(t);
+        const w = idiv(positions.at(t), RUN);
+        const previous = max(t - 1, t0);
+        if (u == 0 || seqIdx.at(previous) != s || idiv(positions.at(previous), RUN) != w) {
+          let n = i32(0);
+          for (let v = 0; v < RUN; v++) {
+            const next = min(t + v, t0 + count - 1);
+            if (u + v < count && seqIdx.at(next) == s && idiv(positions.at(next), RUN) == w) {
+              n = n + 1;
+            }
+          }
+          if (n == 1) {
+            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+          } else {
+            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, n, kvh, runRows, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+          }
+        }
       }
     }
   },

@@ -1,6 +1,7 @@
 // pagedAttentionTiled (GQA-grouped, block-at-a-time) against pagedAttention's DSL reference on the
 // same mixed batch: prefill chunks and decode tokens over ragged lengths (1, block - 1, block,
-// block + 1, 2 blocks + 1) with blocks scattered in the cache, plain and with soft-capping plus a
+// block + 1, 2 blocks + 1) with blocks scattered in the cache, and a batch of decodes verifying 5
+// drafts each (runs of one sequence's tokens attend together), plain and with soft-capping plus a
 // sliding window. Each (head dim, block size, GQA group) value of the issue's grid appears, over
 // f32, f16 and bf16; compiled C++ and (small shapes) the emulated CUDA lowering are also checked
 // against the kernel's own reference.
@@ -25,10 +26,13 @@ const HKV = 2;
 
 grid.forEach(({ A, C = A, HD, BS, G }, c) => {
   const ir = irs[c];
-  const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
-  const queries = [1, BS - 1, 1, 3, 2 * BS + 1];
-  for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
-    test(`${ir.symbol} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: matches pagedAttention`, () => {
+  const batches = {
+    mixed: { lengths: [1, BS - 1, BS, BS + 1, 2 * BS + 1], queries: [1, BS - 1, 1, 3, 2 * BS + 1] },
+    // Decodes verifying drafts: runs of 5 tokens per sequence, some across an 8-position window.
+    drafts: { lengths: [13, 2 * BS + 6, BS + 9, 21, 7], queries: [5, 5, 5, 1, 5] },
+  };
+  for (const [batchName, { lengths, queries }] of Object.entries(batches)) for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
+    test(`${ir.symbol} ${batchName} batch, softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: matches pagedAttention`, () => {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD]);
