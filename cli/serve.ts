@@ -6,6 +6,7 @@ import { startServer } from "../server/index.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { engineFlags, llmOptions } from "./engine-options.ts";
+import { statsLines } from "./stats-log.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { loadCompiledModel } from "../runtime/model/model-loader.ts";
@@ -56,14 +57,7 @@ function periodicStats(engine: AsyncLLM, log: (m: string) => void): void {
   const timer = setInterval(() => {
     const now = performance.now();
     const s = engine.stats();
-    const seconds = (now - lastTime) / 1000;
-    const prompt = (s.promptTokens - last.promptTokens) / seconds;
-    const generation = (s.generationTokens - last.generationTokens) / seconds;
-    const queries = s.prefixCacheQueries - last.prefixCacheQueries;
-    const hitRate = queries > 0 ? (100 * (s.prefixCacheHits - last.prefixCacheHits)) / queries : 0;
-    if (prompt > 0 || generation > 0 || s.numRequestsRunning > 0 || s.numRequestsWaiting > 0) {
-      log(`Avg prompt throughput: ${prompt.toFixed(1)} tokens/s, Avg generation throughput: ${generation.toFixed(1)} tokens/s, Running: ${s.numRequestsRunning} reqs, Waiting: ${s.numRequestsWaiting} reqs, KV cache usage: ${(100 * s.kvCacheUsagePerc).toFixed(1)}%, Prefix cache hit rate: ${hitRate.toFixed(1)}%`);
-    }
+    for (const line of statsLines(last, s, (now - lastTime) / 1000)) log(line);
     last = s;
     lastTime = now;
   }, 10_000);
