@@ -17,6 +17,7 @@
 #include "forward_abi.h"
 #include "memory.h"
 #include "sampling_rng.h"
+#include "swap_space.h"
 
 extern "C" __attribute__((weak)) void tsv_model_forward(const tsv::ForwardArgs& args);
 extern "C" __attribute__((weak)) const tsv::BufferSpec tsv_model_buffers[];
@@ -433,25 +434,15 @@ class Model : public Napi::ObjectWrap<Model> {
     return info.Env().Undefined();
   }
 
-  // initializeSwapSpace(numBlocks): host memory for preempted sequences' KV (vLLM V0's CPU
-  // blocks), one allocation laid out [layer][k, v][block], each block as many bytes as a cache block.
+  // initializeSwapSpace(numBlocks): host memory for preempted sequences' KV (swap_space.h).
   Napi::Value InitializeSwapSpace(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() != 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int64Value() < 0) {
       Napi::TypeError::New(env, "initializeSwapSpace(numBlocks) expects a block count, 0 or more").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    numSwapBlocks_ = info[0].As<Napi::Number>().Int64Value();
-    swapSpace_.reset(tsv::pinnedHostAlloc((size_t)(2 * tsv_model_num_layers * numSwapBlocks_ * tsv_model_kv_block_bytes)));
-    if (!swapSpace_) {
-      numSwapBlocks_ = 0;
-      outOfMemory(env, "the swap space");
-    }
+    if (!swapSpace_.allocate(tsv_model_num_layers, info[0].As<Napi::Number>().Int64Value(), tsv_model_kv_block_bytes)) outOfMemory(env, "the swap space");
     return env.Undefined();
-  }
-
-  uint8_t* swapBlock(size_t layer, int value, int64_t block) const {
-    return static_cast<uint8_t*>(swapSpace_.get()) + ((layer * 2 + value) * numSwapBlocks_ + block) * tsv_model_kv_block_bytes;
   }
 
   // swapBlocks(swapOut: Int32Array, swapIn: Int32Array): [n, 2] pairs of (cache block, swap block)
@@ -472,22 +463,13 @@ class Model : public Napi::ObjectWrap<Model> {
         if (pairs[i] < 0 || pairs[i] >= srcLimit || pairs[i + 1] < 0 || pairs[i + 1] >= dstLimit) return false;
       return true;
     };
-    if (!valid(out, numBlocks_, numSwapBlocks_) || !valid(in, numSwapBlocks_, numBlocks_)) {
-      Napi::RangeError::New(env, "swapBlocks: a pair is incomplete or names a block outside the cache's " + std::to_string(numBlocks_) + " or the swap space's " + std::to_string(numSwapBlocks_) + " blocks")
+    const int64_t numSwapBlocks = swapSpace_.numBlocks();
+    if (!valid(out, numBlocks_, numSwapBlocks) || !valid(in, numSwapBlocks, numBlocks_)) {
+      Napi::RangeError::New(env, "swapBlocks: a pair is incomplete or names a block outside the cache's " + std::to_string(numBlocks_) + " or the swap space's " + std::to_string(numSwapBlocks) + " blocks")
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    const size_t bytes = (size_t)tsv_model_kv_block_bytes;
-    for (size_t l = 0; l < kCache_.size(); l++)
-      for (int value = 0; value < 2; value++) {
-        auto* cache = static_cast<uint8_t*>(value == 0 ? kCache_[l] : vCache_[l]);
-        for (size_t i = 0; i < out.ElementLength(); i += 2) tsv::copyToHost(swapBlock(l, value, out[i + 1]), cache + out[i] * bytes, bytes);
-      }
-    for (size_t l = 0; l < kCache_.size(); l++)
-      for (int value = 0; value < 2; value++) {
-        auto* cache = static_cast<uint8_t*>(value == 0 ? kCache_[l] : vCache_[l]);
-        for (size_t i = 0; i < in.ElementLength(); i += 2) tsv::copyToDevice(cache + in[i + 1] * bytes, swapBlock(l, value, in[i]), bytes);
-      }
+    swapSpace_.swap(kCache_, vCache_, out.Data(), out.ElementLength() / 2, in.Data(), in.ElementLength() / 2);
     tsv::synchronizeOrThrow(env, "swapping KV blocks failed");
     return env.Undefined();
   }
@@ -500,8 +482,7 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<DeviceMemory> owned_;
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
   std::vector<double> kvCacheScales_;
-  tsv::PinnedHostMemory swapSpace_;
-  int64_t numSwapBlocks_ = 0;
+  tsv::SwapSpace swapSpace_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
   // Sampling inputs, kSampleInputs columns of maxSampleRows_ + 1 (host; the edit offsets need the
