@@ -170,7 +170,7 @@ export class CompiledModelRunner implements ModelRunner {
   executeAndSample(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null } {
     const tokenIds = new Int32Array(sampling.rowIndices.length);
     const logits = new Float32Array(returnLogits ? input.logitsIndices.length * this.config.vocabSize : 0);
-    this.native!.forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds });
+    this.requireNative().forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds });
     return { tokenIds, logits: returnLogits ? logits : null };
   }
 
@@ -182,7 +182,7 @@ export class CompiledModelRunner implements ModelRunner {
 
   private step<M extends "forward" | "profile">(input: ModelInput, method: M): { logits: Float32Array; returned: ReturnType<NativeModel[M]> } {
     const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    const returned = this.native![method](...this.stepArguments(input, logits)) as ReturnType<NativeModel[M]>;
+    const returned = this.requireNative()[method](...this.stepArguments(input, logits)) as ReturnType<NativeModel[M]>;
     return { logits, returned };
   }
 
