@@ -5,15 +5,17 @@
 //   dot:       both operands walk memory contiguously in k (x[t, k] against a weight row w[n, k]):
 //              rows * cols vector accumulators along k, each operand vector loaded once per
 //              vector of k for the whole tile, horizontal sums at the end and a scalar tail;
-//   broadcast: b walks memory contiguously in j (a packed panel, or a weight stored [K, N]) and
-//              cols is a multiple of the vector width: rows * cols / width accumulators along j,
-//              loaded from and stored back to `into`, each step broadcasting a(i, k) against
-//              cols / width vectors of b: the GEMM micro-kernel, with no horizontal sums.
+//   broadcast: b walks memory contiguously in j within each vector of j (a packed panel, a weight
+//              stored [K, N], or several panels side by side, b(j, k) = w[p + idiv(j, 16), k,
+//              j % 16], each vector then its own stream) and cols is a multiple of the vector
+//              width: rows * cols / width accumulators along j, loaded from and stored back to
+//              `into`, each step broadcasting a(i, k) against cols / width vectors of b: the GEMM
+//              micro-kernel, with no horizontal sums.
 // Operands are f32 scratch or f32/f16/bf16 tensors (widened on load). Anything else, and every
 // target without AVX2, runs the portable `omp simd` reduction loop, which also takes the dot
 // form's tail.
 import type { IExpr, IStmt, TileOperand } from "../ir/types.ts";
-import { substituteVars } from "../ir/walk.ts";
+import { mapChildren, substituteVars } from "../ir/walk.ts";
 import { tileExtent } from "../lower/threads.ts";
 import type { ExprPrinter } from "./c-expr.ts";
 
@@ -96,6 +98,40 @@ function contiguous(e: IExpr, v: string, p: ExprPrinter): Stream | undefined {
   return { element, base: `&${e.global}[${p.offset(e.global, e.indices.map((i) => substituteVars(i, zero)))}]` };
 }
 
+/**
+ * The term with j bound to column c + lane (lane in [0, width)): idiv(j, m) and j % m become a
+ * constant and constant + lane where the vector does not straddle a multiple of m; undefined
+ * where it does (its columns are then not one stream).
+ */
+function laneTerm(term: IExpr, j: string, c: number, lane: string, width: number): IExpr | undefined {
+  let straddles = false;
+  const isJ = (e: IExpr) => e.op === "var" && e.name === j;
+  const divisorOf = (e: IExpr) => (e.op === "const" && e.value > 0 ? e.value : undefined);
+  const rewrite = (e: IExpr): IExpr => {
+    const [numerator, denominator] = e.op === "math" && e.fn === "idiv" ? e.args : e.op === "binary" && e.kind === "%" ? [e.left, e.right] : [];
+    const m = numerator && isJ(numerator) ? divisorOf(denominator) : undefined;
+    if (m !== undefined) {
+      if ((c % m) + width > m) straddles = true;
+      return e.op === "math" ? constant(Math.floor(c / m)) : plus(constant(c % m), variable(lane));
+    }
+    if (isJ(e)) return plus(constant(c), variable(lane));
+    return mapChildren(e, rewrite);
+  };
+  const out = rewrite(term);
+  return straddles ? undefined : out;
+}
+
+/** b's row at k = kAt for the vector of columns c .. c + width - 1, when those lie contiguous in memory. */
+function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: ExprPrinter): Stream | undefined {
+  const lane = `${b.index}_lane`;
+  const term = laneTerm(substituteVars(b.term, new Map([[b.k, kAt]])), b.index, c, lane, width);
+  return term && contiguous(term, lane, p);
+}
+
+/** Whether every vector of b's columns is one stream, for vectors of this width. */
+const vectorsContiguous = (b: TileOperand, cols: number, width: number, p: ExprPrinter) =>
+  cols % width === 0 && range(0, cols / width).every((q) => vectorRow(b, constant(0), q * width, width, p) !== undefined);
+
 /** Beyond this many register passes a tile's passes run as a loop instead of being unrolled. */
 const maxUnrolledPasses = 16;
 
@@ -119,7 +155,7 @@ export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter
   const as = Array.from({ length: rows }, (_, i) => operandAt(s.a, constant(i), k));
   const bs = Array.from({ length: cols }, (_, j) => operandAt(s.b, constant(j), k));
   const t: TileContext = { s, p, prefix, k, rows, cols, form: tileForm(s, p, as, bs, k, cols) };
-  const isas = t.form.kind === "scalar" ? [] : vectorIsas.filter((isa) => t.form.kind === "dot" || cols % isa.width === 0);
+  const isas = t.form.kind === "scalar" ? [] : vectorIsas.filter((isa) => t.form.kind === "dot" || vectorsContiguous(s.b, cols, isa.width, p));
   if (isas.length === 0) return tilePasses(t, ind, as, bs);
   return [
     ...isas.flatMap((isa, i) => [`#${i === 0 ? "if" : "elif"} ${isa.guard}`, ...tilePasses(t, ind, as, bs, isa)]),
@@ -132,10 +168,8 @@ export function emitDotTile(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter
 function tileForm(s: Extract<IStmt, { op: "dotTile" }>, p: ExprPrinter, as: IExpr[], bs: IExpr[], k: string, cols: number): Form {
   const aRows = as.map((e) => contiguous(e, k, p));
   const bRows = bs.map((e) => contiguous(e, k, p));
-  const narrowest = vectorIsas[vectorIsas.length - 1].width;
-  const bRow = cols % narrowest === 0 ? contiguous(substituteVars(s.b.term, new Map([[s.b.k, variable(k)]])), s.b.index, p) : undefined;
   if (aRows.every(Boolean) && bRows.every(Boolean)) return { kind: "dot", aRows: aRows as Stream[], bRows: bRows as Stream[] };
-  return bRow ? { kind: "broadcast" } : { kind: "scalar" };
+  return vectorsContiguous(s.b, cols, vectorIsas[vectorIsas.length - 1].width, p) ? { kind: "broadcast" } : { kind: "scalar" };
 }
 
 /** Accumulators per register pass: the dot form also holds a tile's worth of operand vectors. */
@@ -263,7 +297,10 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
   // A tile of few accumulators (one token row of a decode matvec) would wait on each FMA's
   // latency: consecutive k then feed separate accumulator sets, summed before the store.
   const sets = accumulatorSets(cTile.length, isa);
-  const rowAt = (kAt: IExpr) => contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p)!;
+  // One pointer per step for a row contiguous across the tile (a panel); else one per vector (the
+  // rows of several panels side by side, which share each broadcast of a).
+  const wholeRow = (kAt: IExpr) => contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p);
+  const vectorRows = (kAt: IExpr) => vectors.map((q) => vectorRow(s.b, kAt, c0 + isa.width * q, isa.width, p)!);
   // f32 rows of a that run contiguously in k get a pointer each, set once per pass: recomputing
   // every row's address per k step (and, short of registers, reloading x's base from the stack)
   // took a third of the prefill micro-kernel's instructions beside its 12 FMAs.
@@ -275,13 +312,15 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
   const fma = `${isa.intrinsics}fmadd_ps`;
   const step = (u: number, kAt: IExpr): string[] => {
     const kAtU = new Map([[k, kAt]]);
-    const row = rowAt(kAt);
     // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
-    const prefetch = ahead ? [`${deeper}  _mm_prefetch((const char*)${rowAt(plus(kAt, ahead)).base}, _MM_HINT_T0);`] : [];
+    const row = wholeRow(kAt);
+    const prefetches = !ahead ? [] : row ? [wholeRow(plus(kAt, ahead))!] : vectorRows(plus(kAt, ahead));
+    const prefetch = prefetches.map((r) => `${deeper}  _mm_prefetch((const char*)${r.base}, _MM_HINT_T0);`);
+    const loads = row
+      ? [`${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`, ...prefetch, ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`)]
+      : [`${deeper}  {`, ...prefetch, ...vectorRows(kAt).map((r, q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, r.element)}(${r.base});`)];
     return [
-      `${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`,
-      ...prefetch,
-      ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`),
+      ...loads,
       ...tile.rows.flatMap((i) => [
         `${deeper}  const ${isa.type} ${prefix}_a${i} = ${isa.intrinsics}set1_ps(${broadcastOf(i, kAt, kAtU)});`,
         ...vectors.map((q) => `${deeper}  ${c(i, q, u)} = ${fma}(${prefix}_a${i}, ${prefix}_b${q}, ${c(i, q, u)});`),

@@ -1,6 +1,7 @@
 // The cache-blocked matmul (matmulBlocked / matmulBiasBlocked, weights packed into panels) against
 // its DSL reference (compiled C++ and emulated CUDA lowering) and a float64 product of the unpacked
-// weights. T covers the decode branch (1, 3), the batched-decode branch (5, 13) and the prefill
+// weights. T covers the single-token branch (1: the programs of every fourth panel take four, the
+// fourth past the last of N = 37), the decode branch (3), the batched-decode branch (5, 13) and the prefill
 // branch (33, and 200 = two token blocks of 100); N = 37 leaves a partial panel (zero rows past N);
 // K = 100 leaves a remainder after the decode path's 4-way k split and K = 300 a partial last chunk
 // (of 128 k in batched decode, 256 in prefill). Fixtures cover dotTile's other forms: weight rows
@@ -16,6 +17,7 @@ import { Global } from "../../dsl/global.ts";
 import { matmulBiasBlocked, matmulBlocked, packWeightPanels, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { jsPanelPacker, nativePanelPacker, packFusedPanels } from "../../runtime/model/weights.ts";
 import { matmulWeightRows } from "../fixtures/dot-tile-rows.ts";
+import { matmulNarrowPanels } from "../fixtures/dot-tile-narrow-panels.ts";
 import { matmulTransposedWeight } from "../fixtures/dot-tile-transposed.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
@@ -28,13 +30,14 @@ const specs: KernelSpec[] = [
   ...cases.flatMap(({ A, W, K }) => ["matmulBlocked", "matmulBiasBlocked"].map((exportName) => ({ file: "dsl/kernels/matmul-blocked.ts", exportName, spec: { dtypes: { A, W }, consts: { K } } }))),
   { file: "test/fixtures/dot-tile-rows.ts", exportName: "matmulWeightRows", spec: { dtypes: { W: "f16" }, consts: { K: 37 } } },
   { file: "test/fixtures/dot-tile-transposed.ts", exportName: "matmulTransposedWeight", spec: { dtypes: {}, consts: { K: 37 } } },
+  { file: "test/fixtures/dot-tile-narrow-panels.ts", exportName: "matmulNarrowPanels", spec: { dtypes: {}, consts: { K: 37 } } },
 ];
 const { irs, native, services } = buildKernels("test_matmul_blocked", specs);
 // The same kernels as built for a machine with AVX2 and no AVX-512: on machines with both, the
 // native build runs the 16-lane tiles and this one the 8-lane tiles.
 const avx2 = buildKernels("test_matmul_blocked_avx2", specs, "avx2");
 
-for (const [vectors, build] of [["native", native], ["avx2", avx2.native]] as const) irs.slice(0, -2).forEach((ir, i) => {
+for (const [vectors, build] of [["native", native], ["avx2", avx2.native]] as const) irs.slice(0, -3).forEach((ir, i) => {
   const { A, W, K } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasBlocked";
   for (const T of [1, 3, 5, 13, 33, 200]) {
@@ -113,7 +116,7 @@ test("a fused weight packs to the panels of its stacked pieces, straight into it
 
 test("the panel width is a dim named by a number: the C++ strides by it and a launch with another width is refused", () => {
   const ir = irs[0];
-  assert.ok(emitCppKernel(ir).includes("* 100 + tsv_t0_k) * 16 + 0)]"), "panel rows 16 apart, K = 100 folded in");
+  assert.ok(emitCppKernel(ir).includes("* 100 + tsv_t1_k) * 16 + 0)]"), "panel rows 16 apart, K = 100 folded in");
   const x = randomGlobal("f32", [3, 100]);
   const narrow = randomGlobal("f32", [5, 100, 8]);
   assert.throws(() => launch(native(ir), ir, [x, narrow, new Global("f32", [3, 37]), 100]), /dim 16 of wp is 8, expected 16/);
@@ -122,51 +125,72 @@ test("the panel width is a dim named by a number: the C++ strides by it and a la
 test("a dotTile over two operands contiguous in k runs the dot form and matches its reference (native and AVX2 builds; K = 37 leaves a tail after 16- and 8-wide steps)", () => {
   const x = randomGlobal("f32", [7, 37]);
   const w = randomGlobal("f16", [6, 37]);
-  const ir = irs[irs.length - 2];
+  const ir = irs[irs.length - 3];
   checkAgainstReference(matmulWeightRows, ir, native(ir), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32, { emulate: true });
   checkAgainstReference(matmulWeightRows, ir, avx2.native(ir), [x, w, new Global("f32", [7, 6]), 37], tolerance.f32);
 });
 
 test("a dotTile over a transposed operand runs the portable loop and matches its reference", () => {
-  const ir = irs[irs.length - 1];
+  const ir = irs[irs.length - 2];
   const x = randomGlobal("f32", [3, 37]);
   const wT = randomGlobal("f32", [37, 5]);
   checkAgainstReference(matmulTransposedWeight, ir, native(ir), [x, wT, new Global("f32", [3, 5]), 37], tolerance.f32, { emulate: true });
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("four 8-column panels side by side: AVX2's 8-lane vectors stream one panel each, 16-lane ones would straddle two and are not emitted; matches its reference (native and AVX2 builds, emulated; N = 44 leaves the last panel partial and the fourth past the last)", () => {
+  const ir = irs[irs.length - 1];
+  const [T, N, K] = [3, 44, 37];
+  const x = randomGlobal("f32", [T, K]);
+  const w = randomGlobal("f32", [N, K]);
+  const panels = Math.ceil(N / 8);
+  const w8 = new Global("f32", [panels, K, 8]);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w8.data[(Math.floor(n / 8) * K + k) * 8 + (n % 8)] = w.at(n, k);
+  const code = emitCppKernel(ir);
+  assert.ok(code.includes("#if TSV_AVX2_TILES") && !code.includes("TSV_AVX512_TILES"), "AVX2 form only");
+  assert.ok(code.includes("const __m256 tsv_t0_b3 = tsv_load8_f32(&w8[(((int64_t)(tsv_min_i((p + 3), ((int)w8_d0 - 1))) * 37 + tsv_t0_k) * 8 + (0 + 0))]);"), "the fourth panel's row, its own stream");
+  for (const build of [native, avx2.native]) checkAgainstReference(matmulNarrowPanels, ir, build(ir), [x, w8, new Global("f32", [T, N]), K], tolerance.f32, { emulate: build === native });
+  const out = new Global("f32", [T, N]);
+  runReference(matmulNarrowPanels, [x, w8, out, K]);
+  assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), "f32"), tolerance.f32, "reference vs float64");
+});
+
+test("the C++ emitter picks the broadcast form for panel tiles (several panels side by side as one stream per vector, k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
-  assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 5, "decode, then the first and the other tiles of a chunk for batched decode and for prefill");
-  assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 5, "each with an AVX2 form");
-  assert.is(blocked.split("#else").length - 1, 5, "and a portable one");
+  assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 6, "single-token decode, decode, then the first and the other tiles of a chunk for batched decode and for prefill");
+  assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 6, "each with an AVX2 form");
+  assert.is(blocked.split("#else").length - 1, 6, "and a portable one");
+  // Single-token decode: four panels side by side, one broadcast of x for all their vectors.
+  assert.ok(blocked.includes("const __m256 tsv_t0_b7 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), ((int)wp_d0 - 1))) * 64 + tsv_t0_k) * 16 + (8 + 0))]);"), "single token, AVX2: the fourth panel's second vector, its own stream");
+  assert.ok(blocked.includes("tsv_t0_c0_7 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b7, tsv_t0_c0_7);") && !blocked.includes("tsv_t0_a1"), "single token, AVX2: one broadcast feeds 8 vectors");
+  assert.ok(blocked.includes("const __m512 tsv_t0_b3 = tsv_load16_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), ((int)wp_d0 - 1))) * 64 + (tsv_t0_k + 1)) * 16 + (0 + 0))]);"), "single token, AVX-512: one vector per panel, k split in 2 sets");
   // AVX2: two 8-lane vectors per panel row.
-  assert.ok(blocked.includes("for (; tsv_t0_k + 4 <= 64; tsv_t0_k += 4) {"), "decode: k split 4 ways");
-  assert.ok(blocked.includes("tsv_t0_c0_1_3 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b1, tsv_t0_c0_1_3);"), "decode: the fourth accumulator set");
-  assert.ok(blocked.includes("tsv_t0_c0_0 = _mm256_add_ps(tsv_t0_c0_0, tsv_t0_c0_0_3);"), "decode: the sets summed before the store");
-  assert.ok(blocked.includes("(kc_panelTiles0_matmulBlock2 + (tsv_t1_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
-  assert.ok(!blocked.includes("tsv_t2_k + 128") && !blocked.includes("tsv_t4_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
+  assert.ok(blocked.includes("for (; tsv_t1_k + 4 <= 64; tsv_t1_k += 4) {"), "decode: k split 4 ways");
+  assert.ok(blocked.includes("tsv_t1_c0_1_3 = _mm256_fmadd_ps(tsv_t1_a0, tsv_t1_b1, tsv_t1_c0_1_3);"), "decode: the fourth accumulator set");
+  assert.ok(blocked.includes("tsv_t1_c0_0 = _mm256_add_ps(tsv_t1_c0_0, tsv_t1_c0_0_3);"), "decode: the sets summed before the store");
+  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t2_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
+  assert.ok(!blocked.includes("tsv_t3_k + 128") && !blocked.includes("tsv_t5_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
-  assert.ok(blocked.includes("const __m256 tsv_t1_1_b0 = tsv_load8_bf16(tsv_t1_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
-  assert.ok(blocked.includes("__m256 tsv_t1_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t1_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
-  assert.ok(blocked.includes("__m256 tsv_t4_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 2 * 4 + 2 * 2 * 8 + 2 * 12);
-  assert.ok(blocked.includes("const float* tsv_t4_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles1_matmulBlock2) + 5), (T_panelTiles1_matmulBlock2 - 1))) * 64 + (kc_panelTiles1_matmulBlock2 + 0))];"), "prefill: each token row's address set once per pass");
-  assert.ok(blocked.includes("const __m256 tsv_t4_a5 = _mm256_set1_ps(tsv_t4_pa5[tsv_t4_k]);"), "prefill: broadcasts through the row pointers");
+  assert.ok(blocked.includes("const __m256 tsv_t2_1_b0 = tsv_load8_bf16(tsv_t2_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
+  assert.ok(blocked.includes("__m256 tsv_t2_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t2_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
+  assert.ok(blocked.includes("__m256 tsv_t5_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + 2 * 4 + 2 * 2 * 8 + 2 * 12);
+  assert.ok(blocked.includes("const float* tsv_t5_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles2_matmulBlock3) + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const __m256 tsv_t5_a5 = _mm256_set1_ps(tsv_t5_pa5[tsv_t5_k]);"), "prefill: broadcasts through the row pointers");
   // AVX-512: one 16-lane vector per panel row, so fewer accumulators, split over k to hide the FMA latency.
-  assert.ok(blocked.includes("tsv_t0_c0_0_3 = _mm512_fmadd_ps(tsv_t0_a0, tsv_t0_b0, tsv_t0_c0_0_3);"), "decode: one vector, k split 4 ways");
-  assert.ok(blocked.includes("const __m512 tsv_t1_b0 = tsv_load16_bf16(tsv_t1_row + 0);") && !blocked.includes("__m512 tsv_t1_c0_1 "), "batched decode: one panel vector per k");
-  assert.ok(blocked.includes("__m512 tsv_t1_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t1_c0_0_1"), "batched decode: 8 accumulators in one set");
-  assert.ok(blocked.includes("__m512 tsv_t4_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t4_c5_0_2"), "prefill: 6 accumulators in 2 sets");
-  assert.ok(blocked.includes("const __m512 tsv_t4_a5 = _mm512_set1_ps(tsv_t4_pa5[(tsv_t4_k + 1)]);"), "prefill: the second set's broadcasts");
-  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 4 + 2 * 8 + 2 * (2 * 6 + 6), "decode 4 sets, batched decode one, prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
-  assert.ok(!blocked.includes("tsv_t0_k + 256"), "decode: no software prefetch");
+  assert.ok(blocked.includes("tsv_t1_c0_0_3 = _mm512_fmadd_ps(tsv_t1_a0, tsv_t1_b0, tsv_t1_c0_0_3);"), "decode: one vector, k split 4 ways");
+  assert.ok(blocked.includes("const __m512 tsv_t2_b0 = tsv_load16_bf16(tsv_t2_row + 0);") && !blocked.includes("__m512 tsv_t2_c0_1 "), "batched decode: one panel vector per k");
+  assert.ok(blocked.includes("__m512 tsv_t2_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t2_c0_0_1"), "batched decode: 8 accumulators in one set");
+  assert.ok(blocked.includes("__m512 tsv_t5_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t5_c5_0_2"), "prefill: 6 accumulators in 2 sets");
+  assert.ok(blocked.includes("const __m512 tsv_t5_a5 = _mm512_set1_ps(tsv_t5_pa5[(tsv_t5_k + 1)]);"), "prefill: the second set's broadcasts");
+  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 2 * 4 + 4 + 2 * 8 + 2 * (2 * 6 + 6), "single-token decode 4 vectors in 2 sets, decode 4 sets, batched decode one, prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
+  assert.ok(!blocked.includes("tsv_t1_k + 256"), "decode: no software prefetch");
   assert.is(blocked.split("_mm_prefetch").length - 1, 2 + 1 + (1 + 3), "a prefetch per k step of each chunk's first tile (AVX2: both passes of batched decode; AVX-512 prefill: 2 steps of the sets and a single-step tail)");
-  const rows = emitCppKernel(irs[irs.length - 2]);
+  const rows = emitCppKernel(irs[irs.length - 3]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
   assert.ok(rows.includes("for (; tsv_t0_k + 16 <= 37; tsv_t0_k += 16) {") && rows.includes("const __m512 tsv_t0_b3 = tsv_load16_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 16 k a step where AVX-512 is");
   assert.ok(rows.includes("tsv_t0_s2_3 = tsv_hsum16(tsv_t0_v2_3);"));
-  const transposed = emitCppKernel(irs[irs.length - 1]);
+  const transposed = emitCppKernel(irs[irs.length - 2]);
   assert.not.ok(transposed.includes("TSV_AVX2_TILES") || transposed.includes("TSV_AVX512_TILES"));
   assert.ok(transposed.includes("omp simd reduction(+:tsv_t0_s0_0,tsv_t0_s0_1,tsv_t0_s1_0,tsv_t0_s1_1)"));
 });
