@@ -4,6 +4,8 @@ import { TsvllmError } from "../runtime/errors.ts";
 import { loadModel } from "../runtime/loader/index.ts";
 import type { LoadedTensor } from "../runtime/loader/types.ts";
 import { resolveDTypes } from "../runtime/model/compile-model.ts";
+import { loadSamplerAddon } from "../runtime/engine/sampler-addon.ts";
+import { nativeTensorMemory, type HostMemoryAddon } from "../runtime/model/weights.ts";
 import { benchThroughput } from "../bench/throughput.ts";
 import { benchServe, formatBenchResult } from "../server/bench-serve.ts";
 import { intFlag, numberFlag, parseFlags } from "./args.ts";
@@ -19,6 +21,25 @@ export async function run(argv: string[]): Promise<void> {
   throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `usage: tsvllm bench throughput|serve [options] (got "${kind ?? ""}")`);
 }
 
+/** What the bench reports fractions against, from the checkpoint's tensors (mapped, not read: the
+ *  engines load it themselves, and a copy held for the whole run was 4.4 GB for TinyLlama f32). */
+async function modelFigures(model: string): Promise<{ weightBytes: number; layerMatmulParameters: number; vocabSize: number }> {
+  const loaded = await loadModel(model, nativeTensorMemory(loadSamplerAddon() as unknown as HostMemoryAddon));
+  // A decode step reads every weight once, but only one row of an untied token embedding.
+  const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
+  // Tensors as the CPU plan stores them: GGUF blocks are widened into f16/f32 panels.
+  const widenedBytes = resolveDTypes(loaded.config).weight === "f32" ? 4 : 2;
+  const storedBytes = (t: LoadedTensor) => (t.dtype === "q8_0" || t.dtype === "q4_0" ? t.shape.reduce((a, d) => a * d, 1) * widenedBytes : t.data.byteLength);
+  const tensors = [...loaded.tensors.values()];
+  return {
+    weightBytes: tensors.filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t), 0),
+    // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
+    // lm_head runs for the last token of a prompt only.
+    layerMatmulParameters: tensors.filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0),
+    vocabSize: loaded.config.vocabSize,
+  };
+}
+
 async function throughput(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, {
     model: { type: "string" },
@@ -31,16 +52,7 @@ async function throughput(argv: string[]): Promise<void> {
     "speculative-config": { type: "string" },
   });
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
-  const loaded = await loadModel(values.model);
-  // A decode step reads every weight once, but only one row of an untied token embedding.
-  const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
-  // Tensors as the CPU plan stores them: GGUF blocks are widened into f16/f32 panels.
-  const widenedBytes = resolveDTypes(loaded.config).weight === "f32" ? 4 : 2;
-  const storedBytes = (t: LoadedTensor) => (t.dtype === "q8_0" || t.dtype === "q4_0" ? t.shape.reduce((a, d) => a * d, 1) * widenedBytes : t.data.byteLength);
-  const weightBytes = [...loaded.tensors.values()].filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t), 0);
-  // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
-  // lm_head runs for the last token of a prompt only.
-  const layerMatmulParameters = [...loaded.tensors.values()].filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0);
+  const { weightBytes, layerMatmulParameters, vocabSize } = await modelFigures(values.model);
   const peerGguf = values["peer-gguf"] ?? (values.model.endsWith(".gguf") ? values.model : undefined);
   const lines = await benchThroughput(
     {
@@ -56,7 +68,7 @@ async function throughput(argv: string[]): Promise<void> {
       prefillFlopsPerToken: 2 * layerMatmulParameters,
       speculativeConfig: values["speculative-config"] === undefined ? undefined : speculativeConfigFlag(values["speculative-config"]),
     },
-    loaded.config.vocabSize,
+    vocabSize,
   );
   for (const line of lines) process.stdout.write(`${line}\n`);
 }
