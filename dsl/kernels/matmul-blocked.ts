@@ -2,19 +2,22 @@
 // (matmul.ts), out[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]), with the weight stored as panels:
 // wp [cdiv(N, 16), K, 16] holds wp[p, k, j] = w[16 p + j, k] (zero past N), packed once at load
 // (packWeightPanels). x [T, K], out [T, N]. A program owns one panel (16 output columns) and a block
-// of at most 192 tokens (T split evenly), accumulating in a 192 x 16 f32 scratch. Every path is
-// dotTile's broadcast form over the panel: per k, two 8-wide vectors of the panel (widened from
-// f16/bf16 on load) against one broadcast x value per token row, with no horizontal sums.
-//   T = 1 (single-token decode): the program of every fourth panel streams four panels side by
-//     side (matvecPanelGroup), each broadcast of x feeding four panels' vectors, and the other
-//     programs do nothing (TinyLlama f16 decode step 46-48 ms -> 33-35 ms, f32 at 66 GB/s);
-//   T <= 4 (decode): one token row at a time over all of K (the emitter splits k across several
-//     accumulator sets, so the FMA latency does not bound a stream that is memory-bound), with
-//     no software prefetch: the hardware prefetcher follows the one sequential panel stream, and
-//     a prefetch 256 k ahead in every step cost time on a Zen 5 (TinyLlama f16 decode step,
-//     alternating builds: 36.6-36.9 ms with it, 34.7-35.2 without; a 1 GB GEMV probe 48-50 GB/s
-//     against 56 on two cores);
-//   T <= 32 (batched decode): 8-token tiles (8 accumulators of 16 lanes in AVX-512, two passes
+// of at most 192 tokens (T split evenly), accumulating in a 192 x 16 f32 scratch (for T <= 4 every
+// fourth program owns four panels). Every path is dotTile's broadcast form: per k, the panel's
+// vectors (widened from f16/bf16 on load) against one broadcast x value per token row, with no
+// horizontal sums.
+//   T <= 4 (decode): the program of every fourth panel streams four panels side by side
+//     (decodePanelGroup) and the other programs do nothing: each broadcast of a token's x value
+//     feeds four panels' vectors, in tiles of 1, 2 or 4 token rows (T = 3 re-reads its last row).
+//     One panel a program, a broadcast per panel vector bound the step on a Zen 5 (TinyLlama f16,
+//     2 threads: 1-token steps 46-48 ms -> 33-35 ms; 2, 3 and 4 tokens, one row at a time over the
+//     panel, took 55-58, 66-70 and 78-80 ms, slower than 5 tokens in the batched path's tiles; now
+//     37, 38-39 and 40 ms. 8-token tiles over four panels, in 128-k chunks, did not beat the
+//     batched path for 5-8 tokens: 62-78 ms against 59-63).
+//     No software prefetch: the hardware prefetcher follows the panel streams, and a prefetch
+//     256 k ahead in every step cost time on a Zen 5 (one-panel decode step, alternating builds:
+//     36.6-36.9 ms with it, 34.7-35.2 without);
+//   5 <= T <= 32 (batched decode): 8-token tiles (8 accumulators of 16 lanes in AVX-512, two passes
 //     of 8 x 8 in AVX2; 4-token tiles took TinyLlama f16 steps of 8 and 16 tokens 66-69 and
 //     117-131 ms against 58-64 and 103-115 ms, alternating builds), K cut into chunks of 128 so the
 //     chunk of panel (8 KB in f32) and the one being prefetched stay in L1 together while every
@@ -71,17 +74,13 @@ function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, 
   }
 }
 
-/** acc[(t - t0) * 16 + j] = sum_k x[t, k] * wp[p, k, j] for rows tokens from t0. */
+/** acc[(t - t0) * 16 + j] = sum_k x[t, k] * wp[p, k, j] for rows tokens from t0 (T > 4). */
 export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const): void {
   const T = x.dim(0);
   forEach(cdiv(rows, 12) * 192, (e) => {
     acc.put(e, 0.0);
   });
-  if (T <= 4) {
-    for (let t = 0; t < rows; t++) {
-      dotTile(acc, t * 16, 1, 16, K, (i, k) => x.at(t0 + t, k), (j, k) => wp.at(p, k, j));
-    }
-  } else if (T <= 32) {
+  if (T <= 32) {
     panelTiles(x, wp, acc, t0, p, rows, K, 8, 128);
   } else {
     panelTiles(x, wp, acc, t0, p, rows, K, 6, 256);
@@ -89,22 +88,31 @@ export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T",
 }
 
 /**
- * acc[j] = sum_k x[0, k] * wp[p + idiv(j, 16), k, j % 16] for j < 64: one token against the four
- * panels from p in one pass over k (a panel past the last re-reads it, never stored), each
- * broadcast of x[0, k] feeding the four panels' vectors. With one panel per pass the broadcasts
- * bound a single-token step on a Zen 5 (a C++ probe of TinyLlama f16's layer matmuls, 2 threads,
- * alternating in one run: 44-49 GB/s with one panel, 50-53 with two, 56-58 with four, where the
- * same loop with x held in a register, or a plain sum of the converted weights, ran at 56-60).
+ * acc[t * 64 + j] = sum_k x[t, k] * wp[p + idiv(j, 16), k, j % 16] for j < 64 and the T <= 4
+ * tokens: the four panels from p in one pass over k (a panel past the last re-reads it, never
+ * stored), each broadcast of x[t, k] feeding the four panels' vectors. With one panel per pass the
+ * broadcasts bound a single-token step on a Zen 5 (a C++ probe of TinyLlama f16's layer matmuls,
+ * 2 threads, alternating in one run: 44-49 GB/s with one panel, 50-53 with two, 56-58 with four,
+ * where the same loop with x held in a register, or a plain sum of the converted weights, ran at
+ * 56-60).
  */
-function matvecPanelGroup<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, p: i32, K: Const): void {
-  forEach(64, (e) => {
+function decodePanelGroup<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, p: i32, K: Const): void {
+  const T = x.dim(0);
+  const last = wp.dim(0) - 1;
+  forEach(4 * 64, (e) => {
     acc.put(e, 0.0);
   });
-  dotTile(acc, 0, 1, 64, K, (i, k) => x.at(0, k), (j, k) => wp.at(min(p + idiv(j, 16), wp.dim(0) - 1), k, j % 16));
+  if (T == 1) {
+    dotTile(acc, 0, 1, 64, K, (i, k) => x.at(0, k), (j, k) => wp.at(min(p + idiv(j, 16), last), k, j % 16));
+  } else if (T == 2) {
+    dotTile(acc, 0, 2, 64, K, (i, k) => x.at(i, k), (j, k) => wp.at(min(p + idiv(j, 16), last), k, j % 16));
+  } else {
+    dotTile(acc, 0, 4, 64, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => wp.at(min(p + idiv(j, 16), last), k, j % 16));
+  }
 }
 
-// For a single token, the program of each fourth panel p computes panels p .. p + 3 (matvecPanelGroup) and the
-// others nothing; otherwise each program computes its panel for its block of tokens (matmulBlock).
+// For up to 4 tokens, the program of each fourth panel p computes panels p .. p + 3 (decodePanelGroup)
+// and the others nothing; otherwise each program computes its panel for its block of tokens (matmulBlock).
 export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0), 192)], work: (x, wp) => [x.dim(0), wp.dim(0) * 16, wp.dim(1)], threads: 128 })(
   function matmulBlocked<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const block = cdiv(x.dim(0), cdiv(x.dim(0), 192));
@@ -112,12 +120,12 @@ export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0)
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
     const acc = scratch(192 * 16);
-    if (x.dim(0) == 1) {
+    if (x.dim(0) <= 4) {
       if (p % 4 == 0) {
-        matvecPanelGroup(x, wp, acc, p, K);
-        forEach(64, (e) => {
-          if (p * 16 + e < out.dim(1)) {
-            out.put(0, p * 16 + e, acc.at(e));
+        decodePanelGroup(x, wp, acc, p, K);
+        forEach(x.dim(0) * 64, (e) => {
+          if (p * 16 + (e % 64) < out.dim(1)) {
+            out.put(idiv(e, 64), p * 16 + (e % 64), acc.at(e));
           }
         });
       }
@@ -139,12 +147,12 @@ export const matmulBiasBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.di
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
     const acc = scratch(192 * 16);
-    if (x.dim(0) == 1) {
+    if (x.dim(0) <= 4) {
       if (p % 4 == 0) {
-        matvecPanelGroup(x, wp, acc, p, K);
-        forEach(64, (e) => {
-          if (p * 16 + e < out.dim(1)) {
-            out.put(0, p * 16 + e, acc.at(e) + bias.at(p * 16 + e));
+        decodePanelGroup(x, wp, acc, p, K);
+        forEach(x.dim(0) * 64, (e) => {
+          if (p * 16 + (e % 64) < out.dim(1)) {
+            out.put(idiv(e, 64), p * 16 + (e % 64), acc.at(e) + bias.at(p * 16 + (e % 64)));
           }
         });
       }

@@ -1,10 +1,11 @@
 // The cache-blocked matmul (matmulBlocked / matmulBiasBlocked, weights packed into panels) against
 // its DSL reference (compiled C++ and emulated CUDA lowering) and a float64 product of the unpacked
-// weights. T covers the single-token branch (1: the programs of every fourth panel take four, the
-// fourth past the last of N = 37), the decode branch (3), the batched-decode branch (5, 13) and the prefill
-// branch (33, and 200 = two token blocks of 100); N = 37 leaves a partial panel (zero rows past N);
-// K = 100 leaves a remainder after the decode path's 4-way k split and K = 300 a partial last chunk
-// (of 128 k in batched decode, 256 in prefill). Fixtures cover dotTile's other forms: weight rows
+// weights. T covers the decode branch, where the programs of every fourth panel take four (the
+// fourth past the last of N = 37), in 1-, 2- and 4-row tiles (1, 2, and 3 re-reading its last
+// row), the batched-decode branch (5, 13) and the prefill branch (33, and 200 = two token blocks
+// of 100); N = 37 leaves a partial panel (zero rows past N); K = 301 leaves a remainder after the
+// k split over accumulator sets, and K = 300 and 301 a partial last chunk (of 128 k in batched
+// decode, 256 in prefill). Fixtures cover dotTile's other forms: weight rows
 // in 3 x 4 tiles (the dot form) and a transposed weight in 2 x 2 tiles (the portable path); the
 // emitted C++ must pick each form where it applies.
 import { test } from "uvu";
@@ -24,7 +25,7 @@ import { assertClose, buildKernels, checkAgainstReference, float64Matmul, random
 type F = "f32" | "f16" | "bf16";
 const N = 37;
 const cases: { A: F; W: F; K: number }[] = [
-  { A: "f32", W: "f32", K: 100 }, { A: "f32", W: "f32", K: 300 }, { A: "f16", W: "f16", K: 100 }, { A: "bf16", W: "bf16", K: 300 }, { A: "f32", W: "bf16", K: 100 }, { A: "f32", W: "f16", K: 300 },
+  { A: "f32", W: "f32", K: 100 }, { A: "f32", W: "f32", K: 300 }, { A: "f16", W: "f16", K: 100 }, { A: "bf16", W: "bf16", K: 300 }, { A: "f32", W: "bf16", K: 100 }, { A: "f32", W: "f16", K: 301 },
 ];
 const specs: KernelSpec[] = [
   ...cases.flatMap(({ A, W, K }) => ["matmulBlocked", "matmulBiasBlocked"].map((exportName) => ({ file: "dsl/kernels/matmul-blocked.ts", exportName, spec: { dtypes: { A, W }, consts: { K } } }))),
@@ -40,7 +41,7 @@ const avx2 = buildKernels("test_matmul_blocked_avx2", specs, "avx2");
 for (const [vectors, build] of [["native", native], ["avx2", avx2.native]] as const) irs.slice(0, -3).forEach((ir, i) => {
   const { A, W, K } = cases[Math.floor(i / 2)];
   const withBias = ir.name === "matmulBiasBlocked";
-  for (const T of [1, 3, 5, 13, 33, 200]) {
+  for (const T of [1, 2, 3, 5, 13, 33, 200]) {
     if (T === 200 && A !== "f32") continue;
     test(`${ir.symbol} (${vectors} vectors) T=${T} N=${N}: matches its reference and a float64 product`, () => {
       const x = randomGlobal(A, [T, K]);
@@ -116,7 +117,7 @@ test("a fused weight packs to the panels of its stacked pieces, straight into it
 
 test("the panel width is a dim named by a number: the C++ strides by it and a launch with another width is refused", () => {
   const ir = irs[0];
-  assert.ok(emitCppKernel(ir).includes("* 100 + tsv_t1_k) * 16 + 0)]"), "panel rows 16 apart, K = 100 folded in");
+  assert.ok(emitCppKernel(ir).includes("* 100 + tsv_t0_k) * 16 + (0 + 0))]"), "panel rows 16 apart, K = 100 folded in");
   const x = randomGlobal("f32", [3, 100]);
   const narrow = randomGlobal("f32", [5, 100, 8]);
   assert.throws(() => launch(native(ir), ir, [x, narrow, new Global("f32", [3, 37]), 100]), /dim 16 of wp is 8, expected 16/);
@@ -156,34 +157,34 @@ test("four 8-column panels side by side: AVX2's 8-lane vectors stream one panel 
 
 test("the C++ emitter picks the broadcast form for panel tiles (several panels side by side as one stream per vector, k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
-  assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 6, "single-token decode, decode, then the first and the other tiles of a chunk for batched decode and for prefill");
-  assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 6, "each with an AVX2 form");
-  assert.is(blocked.split("#else").length - 1, 6, "and a portable one");
+  assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 7, "decode of 1, 2 and up to 4 tokens, then the first and the other tiles of a chunk for batched decode and for prefill");
+  assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 7, "each with an AVX2 form");
+  assert.is(blocked.split("#else").length - 1, 7, "and a portable one");
   // Single-token decode: four panels side by side, one broadcast of x for all their vectors.
-  assert.ok(blocked.includes("const __m256 tsv_t0_b7 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), ((int)wp_d0 - 1))) * 64 + tsv_t0_k) * 16 + (8 + 0))]);"), "single token, AVX2: the fourth panel's second vector, its own stream");
+  assert.ok(blocked.includes("const __m256 tsv_t0_b7 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0)) * 64 + tsv_t0_k) * 16 + (8 + 0))]);"), "single token, AVX2: the fourth panel's second vector, its own stream");
   assert.ok(blocked.includes("tsv_t0_c0_7 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b7, tsv_t0_c0_7);") && !blocked.includes("tsv_t0_a1"), "single token, AVX2: one broadcast feeds 8 vectors");
-  assert.ok(blocked.includes("const __m512 tsv_t0_b3 = tsv_load16_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), ((int)wp_d0 - 1))) * 64 + (tsv_t0_k + 1)) * 16 + (0 + 0))]);"), "single token, AVX-512: one vector per panel, k split in 2 sets");
+  assert.ok(blocked.includes("const __m512 tsv_t0_b3 = tsv_load16_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0)) * 64 + (tsv_t0_k + 1)) * 16 + (0 + 0))]);"), "single token, AVX-512: one vector per panel, k split in 2 sets");
+  // Two tokens: each broadcast feeds the four panels' vectors; AVX2's 16 accumulators go in passes of 2 x 6 and 2 x 2 (two sets).
+  assert.ok(blocked.includes("tsv_t1_c1_3 = _mm512_fmadd_ps(tsv_t1_a1, tsv_t1_b3, tsv_t1_c1_3);") && !blocked.includes("tsv_t1_c0_0_1"), "2 tokens, AVX-512: 2 x 4 accumulators in one set");
+  assert.ok(blocked.includes("tsv_t1_0_c1_5 = _mm256_fmadd_ps(tsv_t1_0_a1, tsv_t1_0_b5, tsv_t1_0_c1_5);") && blocked.includes("tsv_t1_1_c1_1_1 = _mm256_fmadd_ps("), "2 tokens, AVX2: 2 x 6, then 2 x 2 in two sets");
+  assert.ok(blocked.includes("const float* tsv_t2_pa3 = &x[((int64_t)(tsv_min_i(3, (T_decodePanelGroup0 - 1))) * 64 + 0)];"), "3 or 4 tokens: a 4-row tile, the rows past the last re-reading it");
   // AVX2: two 8-lane vectors per panel row.
-  assert.ok(blocked.includes("for (; tsv_t1_k + 4 <= 64; tsv_t1_k += 4) {"), "decode: k split 4 ways");
-  assert.ok(blocked.includes("tsv_t1_c0_1_3 = _mm256_fmadd_ps(tsv_t1_a0, tsv_t1_b1, tsv_t1_c0_1_3);"), "decode: the fourth accumulator set");
-  assert.ok(blocked.includes("tsv_t1_c0_0 = _mm256_add_ps(tsv_t1_c0_0, tsv_t1_c0_0_3);"), "decode: the sets summed before the store");
-  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t2_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
-  assert.ok(!blocked.includes("tsv_t3_k + 128") && !blocked.includes("tsv_t5_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
+  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t3_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
+  assert.ok(!blocked.includes("tsv_t4_k + 128") && !blocked.includes("tsv_t6_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
-  assert.ok(blocked.includes("const __m256 tsv_t2_1_b0 = tsv_load8_bf16(tsv_t2_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
-  assert.ok(blocked.includes("__m256 tsv_t2_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t2_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
-  assert.ok(blocked.includes("__m256 tsv_t5_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + 2 * 4 + 2 * 2 * 8 + 2 * 12);
-  assert.ok(blocked.includes("const float* tsv_t5_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles2_matmulBlock3) + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
-  assert.ok(blocked.includes("const __m256 tsv_t5_a5 = _mm256_set1_ps(tsv_t5_pa5[tsv_t5_k]);"), "prefill: broadcasts through the row pointers");
+  assert.ok(blocked.includes("const __m256 tsv_t3_1_b0 = tsv_load8_bf16(tsv_t3_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
+  assert.ok(blocked.includes("__m256 tsv_t3_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t3_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
+  assert.ok(blocked.includes("__m256 tsv_t6_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + (12 + 2 * 4) + (12 + 12 + 8) + 2 * 2 * 8 + 2 * 12, "decode of 1, 2 and 4 tokens, batched decode, prefill");
+  assert.ok(blocked.includes("const float* tsv_t6_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles2_matmulBlock3) + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const __m256 tsv_t6_a5 = _mm256_set1_ps(tsv_t6_pa5[tsv_t6_k]);"), "prefill: broadcasts through the row pointers");
   // AVX-512: one 16-lane vector per panel row, so fewer accumulators, split over k to hide the FMA latency.
-  assert.ok(blocked.includes("tsv_t1_c0_0_3 = _mm512_fmadd_ps(tsv_t1_a0, tsv_t1_b0, tsv_t1_c0_0_3);"), "decode: one vector, k split 4 ways");
-  assert.ok(blocked.includes("const __m512 tsv_t2_b0 = tsv_load16_bf16(tsv_t2_row + 0);") && !blocked.includes("__m512 tsv_t2_c0_1 "), "batched decode: one panel vector per k");
-  assert.ok(blocked.includes("__m512 tsv_t2_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t2_c0_0_1"), "batched decode: 8 accumulators in one set");
-  assert.ok(blocked.includes("__m512 tsv_t5_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t5_c5_0_2"), "prefill: 6 accumulators in 2 sets");
-  assert.ok(blocked.includes("const __m512 tsv_t5_a5 = _mm512_set1_ps(tsv_t5_pa5[(tsv_t5_k + 1)]);"), "prefill: the second set's broadcasts");
-  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 2 * 4 + 4 + 2 * 8 + 2 * (2 * 6 + 6), "single-token decode 4 vectors in 2 sets, decode 4 sets, batched decode one, prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
-  assert.ok(!blocked.includes("tsv_t1_k + 256"), "decode: no software prefetch");
+  assert.ok(blocked.includes("const __m512 tsv_t3_b0 = tsv_load16_bf16(tsv_t3_row + 0);") && !blocked.includes("__m512 tsv_t3_c0_1 "), "batched decode: one panel vector per k");
+  assert.ok(blocked.includes("__m512 tsv_t3_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t3_c0_0_1"), "batched decode: 8 accumulators in one set");
+  assert.ok(blocked.includes("__m512 tsv_t6_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t6_c5_0_2"), "prefill: 6 accumulators in 2 sets");
+  assert.ok(blocked.includes("const __m512 tsv_t6_a5 = _mm512_set1_ps(tsv_t6_pa5[(tsv_t6_k + 1)]);"), "prefill: the second set's broadcasts");
+  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 2 * 4 + 2 * 4 + 4 * 4 + 2 * 8 + 2 * (2 * 6 + 6), "decode of 1 token: 4 vectors in 2 sets; 2 and 4 tokens: one set; batched decode one; prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
+  assert.ok(!blocked.includes("tsv_t0_k + 256") && !blocked.includes("tsv_t2_k + 256"), "decode: no software prefetch");
   assert.is(blocked.split("_mm_prefetch").length - 1, 2 + 1 + (1 + 3), "a prefetch per k step of each chunk's first tile (AVX2: both passes of batched decode; AVX-512 prefill: 2 steps of the sets and a single-step tail)");
   const rows = emitCppKernel(irs[irs.length - 3]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
