@@ -1,11 +1,13 @@
 // Dense matmul blocked for the CPU's registers and caches, the contract of matmul / matmulBias
 // (matmul.ts), out[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n]), with the weight stored as panels:
 // wp [cdiv(N, 16), K, 16] holds wp[p, k, j] = w[16 p + j, k] (zero past N), packed once at load
-// (packWeightPanels). x [T, K], out [T, N]. A program owns one panel (16 output columns) and a block
-// of at most 192 tokens (T split evenly), accumulating in a 192 x 16 f32 scratch (for T <= 4 every
-// fourth program owns four panels). Every path is dotTile's broadcast form: per k, the panel's
-// vectors (widened from f16/bf16 on load) against one broadcast x value per token row, with no
-// horizontal sums.
+// (packWeightPanels). x [T, K], out [T, N]. The program of every other panel owns it and the next
+// (32 output columns; the other programs do nothing) and a block of at most 192 tokens (T split
+// evenly), accumulating in a 192 x 32 f32 scratch; for T <= 4 the program of every fourth panel
+// owns four. Every path is dotTile's broadcast form: per k, the panels' vectors (widened from
+// f16/bf16 on load; each panel its own stream) against one broadcast x value per token row, with no
+// horizontal sums. The broadcasts, not the FMAs, bound one panel's loops on a Zen 5, so each one
+// feeds several panels' vectors.
 //   T <= 4 (decode): the program of every fourth panel streams four panels side by side
 //     (decodePanelGroup) and the other programs do nothing: each broadcast of a token's x value
 //     feeds four panels' vectors, in tiles of 1, 2 or 4 token rows (T = 3 re-reads its last row).
@@ -17,15 +19,17 @@
 //     No software prefetch: the hardware prefetcher follows the panel streams, and a prefetch
 //     256 k ahead in every step cost time on a Zen 5 (one-panel decode step, alternating builds:
 //     36.6-36.9 ms with it, 34.7-35.2 without);
-//   5 <= T <= 32 (batched decode): 8-token tiles (8 accumulators of 16 lanes in AVX-512, two passes
-//     of 8 x 8 in AVX2; 4-token tiles took TinyLlama f16 steps of 8 and 16 tokens 66-69 and
+//   5 <= T <= 32 (batched decode): 8-token tiles over the two panels (8 x 2 accumulators of 16 lanes
+//     in AVX-512, passes of 8 x 1 in AVX2; one panel took TinyLlama f16 steps of 8 and 16 tokens
+//     65-71 and 122-136 ms against 61-69 and 109-118, four panels no better; 4-token tiles took TinyLlama f16 steps of 8 and 16 tokens 66-69 and
 //     117-131 ms against 58-64 and 103-115 ms, alternating builds), K cut into chunks of 128 so the
 //     chunk of panel (8 KB in f32) and the one being prefetched stay in L1 together while every
 //     tile passes over it: the weights are read from memory once per step, as one sequential
 //     stream per program (chunks of 256 let an f32 chunk and its prefetched successor fill the
 //     32 KB L1: TinyLlama f32 batch-8 steps 193-257 ms against 181-210 ms, alternating builds);
 //   T > 32 (prefill): 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast = 15 of the
-//     16 AVX2 registers, 2 FMAs per panel load) over chunks of 256.
+//     16 AVX2 registers, 2 FMAs per panel load; in AVX-512, 6 x 2 over the two panels) over chunks
+//     of 256 (a 192-token TinyLlama f16 prefill: 1.44-1.54 s with one panel, 1.23-1.30 with two).
 // The first tile of each chunk prefetches the panel one chunk ahead, so the next chunk streams in
 // while the tiles compute on this one rather than the first tile of each chunk waiting on memory
 // (same run, T = 8..32: 1.3-1.4x; a scratch C++ probe of the same loops). The other tiles read the
@@ -63,21 +67,22 @@ export function packWeightPanelsInto<A extends Float32Array | Uint16Array>(w: A,
   }
 }
 
-/** acc[(t - t0) * 16 + j] += sum over k of x[t, kc + k] * wp[p, kc + k, j] for R-token tiles of rows tokens from t0, k in chunks of C (the next chunk prefetched by the first tile). */
+/** acc[(t - t0) * 32 + j] += sum over k of x[t, kc + k] * wp[p + idiv(j, 16), kc + k, j % 16] for R-token tiles of rows tokens from t0 over the two panels from p (past the last: re-read, never stored), k in chunks of C (the next chunk prefetched by the first tile). */
 function panelTiles<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const, C: Const): void {
   const T = x.dim(0);
+  const last = wp.dim(0) - 1;
   for (let kc = 0; kc < K; kc += C) {
-    dotTile(acc, 0, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j), C);
+    dotTile(acc, 0, R, 32, min(C, K - kc), (i, k) => x.at(min(t0 + i, T - 1), kc + k), (j, k) => wp.at(min(p + idiv(j, 16), last), kc + k, j % 16), C);
     for (let tt = R; tt < rows; tt += R) {
-      dotTile(acc, tt * 16, R, 16, min(C, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(p, kc + k, j));
+      dotTile(acc, tt * 32, R, 32, min(C, K - kc), (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => wp.at(min(p + idiv(j, 16), last), kc + k, j % 16));
     }
   }
 }
 
-/** acc[(t - t0) * 16 + j] = sum_k x[t, k] * wp[p, k, j] for rows tokens from t0 (T > 4). */
+/** acc[(t - t0) * 32 + j] = sum_k x[t, k] * wp[p + idiv(j, 16), k, j % 16] for rows tokens from t0 and the two panels from p (T > 4). */
 export function matmulBlock<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const): void {
   const T = x.dim(0);
-  forEach(cdiv(rows, 12) * 192, (e) => {
+  forEach(cdiv(rows, 12) * 12 * 32, (e) => {
     acc.put(e, 0.0);
   });
   if (T <= 32) {
@@ -112,14 +117,15 @@ function decodePanelGroup<A extends Float, W extends Float>(x: Global<A, ["T", "
 }
 
 // For up to 4 tokens, the program of each fourth panel p computes panels p .. p + 3 (decodePanelGroup)
-// and the others nothing; otherwise each program computes its panel for its block of tokens (matmulBlock).
+// and the others nothing; for more, the program of each other panel computes it and the next for its
+// block of tokens (matmulBlock).
 export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0), 192)], work: (x, wp) => [x.dim(0), wp.dim(0) * 16, wp.dim(1)], threads: 128 })(
   function matmulBlocked<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, out: Global<A, ["T", "N"]>, K: Const) {
     const block = cdiv(x.dim(0), cdiv(x.dim(0), 192));
     const t0 = pid(1) * block;
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
-    const acc = scratch(192 * 16);
+    const acc = scratch(192 * 32);
     if (x.dim(0) <= 4) {
       if (p % 4 == 0) {
         decodePanelGroup(x, wp, acc, p, K);
@@ -129,11 +135,11 @@ export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0)
           }
         });
       }
-    } else {
+    } else if (p % 2 == 0) {
       matmulBlock(x, wp, acc, t0, p, rows, K);
-      forEach(rows * 16, (e) => {
-        if (p * 16 + (e % 16) < out.dim(1)) {
-          out.put(t0 + idiv(e, 16), p * 16 + (e % 16), acc.at(e));
+      forEach(rows * 32, (e) => {
+        if (p * 16 + (e % 32) < out.dim(1)) {
+          out.put(t0 + idiv(e, 32), p * 16 + (e % 32), acc.at(e));
         }
       });
     }
@@ -146,7 +152,7 @@ export const matmulBiasBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.di
     const t0 = pid(1) * block;
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
-    const acc = scratch(192 * 16);
+    const acc = scratch(192 * 32);
     if (x.dim(0) <= 4) {
       if (p % 4 == 0) {
         decodePanelGroup(x, wp, acc, p, K);
@@ -156,11 +162,11 @@ export const matmulBiasBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.di
           }
         });
       }
-    } else {
+    } else if (p % 2 == 0) {
       matmulBlock(x, wp, acc, t0, p, rows, K);
-      forEach(rows * 16, (e) => {
-        if (p * 16 + (e % 16) < out.dim(1)) {
-          out.put(t0 + idiv(e, 16), p * 16 + (e % 16), acc.at(e) + bias.at(p * 16 + (e % 16)));
+      forEach(rows * 32, (e) => {
+        if (p * 16 + (e % 32) < out.dim(1)) {
+          out.put(t0 + idiv(e, 32), p * 16 + (e % 32), acc.at(e) + bias.at(p * 16 + (e % 32)));
         }
       });
     }

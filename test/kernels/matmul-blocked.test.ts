@@ -155,7 +155,7 @@ test("four 8-column panels side by side: AVX2's 8-lane vectors stream one panel 
   assertClose(out, float64Matmul(x, N, (n, k) => w.at(n, k), "f32"), tolerance.f32, "reference vs float64");
 });
 
-test("the C++ emitter picks the broadcast form for panel tiles (several panels side by side as one stream per vector, k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
+test("the C++ emitter picks the broadcast form for panel tiles (several panels side by side, one stream per vector, k split across accumulator sets for few accumulators, the next chunk prefetched by its first tile, token rows through pointers), 16-lane tiles where AVX-512 is, 8-lane ones else, the dot form for row operands, neither for 2 x 2 transposed tiles", () => {
   const blocked = emitCppKernel(compileKernel("dsl/kernels/matmul-blocked.ts", "matmulBlocked", { dtypes: { A: "f32", W: "bf16" }, consts: { K: 64 } }));
   assert.is(blocked.split("#if TSV_AVX512_TILES").length - 1, 7, "decode of 1, 2 and up to 4 tokens, then the first and the other tiles of a chunk for batched decode and for prefill");
   assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 7, "each with an AVX2 form");
@@ -168,24 +168,22 @@ test("the C++ emitter picks the broadcast form for panel tiles (several panels s
   assert.ok(blocked.includes("tsv_t1_c1_3 = _mm512_fmadd_ps(tsv_t1_a1, tsv_t1_b3, tsv_t1_c1_3);") && !blocked.includes("tsv_t1_c0_0_1"), "2 tokens, AVX-512: 2 x 4 accumulators in one set");
   assert.ok(blocked.includes("tsv_t1_0_c1_5 = _mm256_fmadd_ps(tsv_t1_0_a1, tsv_t1_0_b5, tsv_t1_0_c1_5);") && blocked.includes("tsv_t1_1_c1_1_1 = _mm256_fmadd_ps("), "2 tokens, AVX2: 2 x 6, then 2 x 2 in two sets");
   assert.ok(blocked.includes("const float* tsv_t2_pa3 = &x[((int64_t)(tsv_min_i(3, (T_decodePanelGroup0 - 1))) * 64 + 0)];"), "3 or 4 tokens: a 4-row tile, the rows past the last re-reading it");
-  // AVX2: two 8-lane vectors per panel row.
-  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t3_k + 128))) * 16 + 0)], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
+  // More tokens: tiles over two panels side by side; AVX2 takes them in passes of one 8-lane vector.
+  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t3_k + 128))) * 16 + (0 + 0))], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
   assert.ok(!blocked.includes("tsv_t4_k + 128") && !blocked.includes("tsv_t6_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
-  assert.ok(blocked.includes("const __m256 tsv_t3_1_b0 = tsv_load8_bf16(tsv_t3_1_row + 8);"), "batched decode: the second pass takes the panel's second vector, widened on load");
-  assert.ok(blocked.includes("__m256 tsv_t3_0_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t3_2_"), "batched decode: 8 tokens x 16 columns as two passes of 8 x 1 accumulators");
-  assert.ok(blocked.includes("__m256 tsv_t6_c5_1 = _mm256_loadu_ps("), "prefill: 6 x 2 accumulators");
-  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + (12 + 2 * 4) + (12 + 12 + 8) + 2 * 2 * 8 + 2 * 12, "decode of 1, 2 and 4 tokens, batched decode, prefill");
-  assert.ok(blocked.includes("const float* tsv_t6_pa5 = &x[((int64_t)(tsv_min_i(((t0 + tt_panelTiles2_matmulBlock3) + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
-  assert.ok(blocked.includes("const __m256 tsv_t6_a5 = _mm256_set1_ps(tsv_t6_pa5[tsv_t6_k]);"), "prefill: broadcasts through the row pointers");
-  // AVX-512: one 16-lane vector per panel row, so fewer accumulators, split over k to hide the FMA latency.
-  assert.ok(blocked.includes("const __m512 tsv_t3_b0 = tsv_load16_bf16(tsv_t3_row + 0);") && !blocked.includes("__m512 tsv_t3_c0_1 "), "batched decode: one panel vector per k");
-  assert.ok(blocked.includes("__m512 tsv_t3_c7_0 = _mm512_loadu_ps(") && !blocked.includes("tsv_t3_c0_0_1"), "batched decode: 8 accumulators in one set");
-  assert.ok(blocked.includes("__m512 tsv_t6_c5_0_1 = _mm512_setzero_ps();") && !blocked.includes("tsv_t6_c5_0_2"), "prefill: 6 accumulators in 2 sets");
-  assert.ok(blocked.includes("const __m512 tsv_t6_a5 = _mm512_set1_ps(tsv_t6_pa5[(tsv_t6_k + 1)]);"), "prefill: the second set's broadcasts");
-  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 2 * 4 + 2 * 4 + 4 * 4 + 2 * 8 + 2 * (2 * 6 + 6), "decode of 1 token: 4 vectors in 2 sets; 2 and 4 tokens: one set; batched decode one; prefill 2 sets and a single-step tail (the chunk's k count is not fixed)");
+  assert.ok(blocked.includes("const __m256 tsv_t3_3_b0 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 1), last_panelTiles1_matmulBlock3)) * 64 + (kc_panelTiles1_matmulBlock3 + tsv_t3_k)) * 16 + (8 + 0))]);"), "batched decode, AVX2: the fourth pass takes the second panel's second vector, widened on load");
+  assert.ok(blocked.includes("__m256 tsv_t3_3_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t3_4_"), "batched decode, AVX2: 8 tokens x 32 columns as four passes of 8 x 1 accumulators");
+  assert.ok(blocked.includes("__m256 tsv_t5_1_c5_1 = _mm256_loadu_ps(") && !blocked.includes("tsv_t5_2_"), "prefill, AVX2: two passes of 6 x 2 accumulators");
+  assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + (12 + 2 * 4) + (12 + 12 + 8) + 2 * 4 * 8 + 2 * 2 * 12, "decode of 1, 2 and 4 tokens, batched decode, prefill");
+  assert.ok(blocked.includes("const float* tsv_t5_pa5 = &x[((int64_t)(tsv_min_i((t0 + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const __m256 tsv_t5_1_a5 = _mm256_set1_ps(tsv_t5_1_pa5[tsv_t5_k]);"), "prefill: broadcasts through the row pointers");
+  // AVX-512: one 16-lane vector per panel row, so both panels' vectors fit one pass.
+  assert.ok(blocked.includes("__m512 tsv_t3_c7_1 = _mm512_loadu_ps(") && !blocked.includes("tsv_t3_c0_0_1"), "batched decode: 8 x 2 accumulators in one set");
+  assert.ok(blocked.includes("__m512 tsv_t5_c5_1 = _mm512_loadu_ps(") && !blocked.includes("tsv_t5_c5_0_1"), "prefill: 6 x 2 accumulators in one set");
+  assert.is(blocked.split("_mm512_fmadd_ps").length - 1, 2 * 4 + 2 * 4 + 4 * 4 + 2 * 16 + 2 * 12, "decode of 1 token: 4 vectors in 2 sets; 2 and 4 tokens, batched decode and prefill: one set");
   assert.ok(!blocked.includes("tsv_t0_k + 256") && !blocked.includes("tsv_t2_k + 256"), "decode: no software prefetch");
-  assert.is(blocked.split("_mm_prefetch").length - 1, 2 + 1 + (1 + 3), "a prefetch per k step of each chunk's first tile (AVX2: both passes of batched decode; AVX-512 prefill: 2 steps of the sets and a single-step tail)");
+  assert.is(blocked.split("_mm_prefetch").length - 1, 4 + 4 + 2 + 2, "a prefetch per panel vector a k step in each chunk's first tile (AVX2: 4 passes of batched decode, 2 of 2 vectors in prefill; AVX-512: both panels' vectors)");
   const rows = emitCppKernel(irs[irs.length - 3]);
   assert.ok(rows.includes("const __m256 tsv_t0_a2 = tsv_load8_f32(tsv_t0_pa2 + tsv_t0_k);"), "dot form: 3 token rows along k");
   assert.ok(rows.includes("const __m256 tsv_t0_b3 = tsv_load8_f16(tsv_t0_pb3 + tsv_t0_k);"), "dot form: 4 weight rows along k");
