@@ -14,7 +14,8 @@ import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
 import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
-import { canSpeculate, numAcceptedDrafts, proposeNgramDrafts, type SpeculativeConfig } from "./speculative.ts";
+import { NgramIndex } from "./ngram-index.ts";
+import { canSpeculate, numAcceptedDrafts, type SpeculativeConfig } from "./speculative.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
 import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -89,6 +90,8 @@ export class LLMEngine {
   private specDecodeNumDraftTokens = 0;
   private specDecodeNumAcceptedTokens = 0;
   private seedCounter = 0n;
+  /** Each drafting sequence's n-gram lookup, kept as its tokens grow. */
+  private readonly ngramIndexes = new WeakMap<Sequence, NgramIndex>();
 
   constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
     this.config = config;
@@ -232,7 +235,12 @@ export class LLMEngine {
   private proposeDrafts(seq: Sequence, config: SpeculativeConfig): number[] {
     if (!canSpeculate(seq)) return [];
     const room = Math.min(config.numSpeculativeTokens, seq.request.maxOutputTokens - seq.numOutputTokens - 1, this.config.maxModelLen - seq.numTokens - 1);
-    return proposeNgramDrafts(seq.tokenIds, config, room);
+    let index = this.ngramIndexes.get(seq);
+    if (index === undefined) {
+      index = new NgramIndex(config);
+      this.ngramIndexes.set(seq, index);
+    }
+    return index.propose(seq.tokenIds, room);
   }
 
   stats(): EngineStats {

@@ -4,6 +4,8 @@
 // all. A decode step reads every weight once whatever its token count, so on a bandwidth-bound
 // machine each accepted draft is a token for (almost) nothing. Verification is exact: a draft is
 // kept only where the target model, sampling as it would without drafts, drew that very token.
+// The drafts are the tokens that followed the most recent earlier occurrence of the sequence's
+// longest suffix of promptLookupMax down to promptLookupMin tokens (NgramIndex keeps that lookup).
 import { TsvllmError } from "../errors.ts";
 import type { Sequence } from "./sequence.ts";
 
@@ -41,25 +43,6 @@ export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConf
   const disableByBatchSize = args.disableByBatchSize ?? null;
   if (disableByBatchSize !== null && !positiveInteger(disableByBatchSize)) invalid("disableByBatchSize", `disableByBatchSize must be a positive integer, got ${disableByBatchSize}`);
   return { method: "ngram", numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min, disableByBatchSize };
-}
-
-/**
- * The tokens that followed the most recent earlier occurrence of the sequence's longest suffix of
- * promptLookupMax down to promptLookupMin tokens, at most maxDrafts of them; none without a match.
- */
-export function proposeNgramDrafts(tokens: readonly number[], config: SpeculativeConfig, maxDrafts: number): number[] {
-  const length = tokens.length;
-  if (maxDrafts <= 0) return [];
-  for (let n = Math.min(config.promptLookupMax, length - 1); n >= config.promptLookupMin; n--) {
-    const suffix = length - n;
-    // Occurrences starting at `start` end before the suffix's last token, so something follows them.
-    for (let start = suffix - 1; start >= 0; start--) {
-      let k = 0;
-      while (k < n && tokens[start + k] === tokens[suffix + k]) k++;
-      if (k === n) return tokens.slice(start + n, Math.min(start + n + maxDrafts, length)) as number[];
-    }
-  }
-  return [];
 }
 
 /**

@@ -5,13 +5,31 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { EngineArgs } from "../../runtime/engine/config.ts";
-import { proposeNgramDrafts, resolveSpeculativeConfig, type SpeculativeConfig } from "../../runtime/engine/speculative.ts";
+import { NgramIndex } from "../../runtime/engine/ngram-index.ts";
+import { resolveSpeculativeConfig, type SpeculativeConfig } from "../../runtime/engine/speculative.ts";
 import { samplingParams, type SamplingParams } from "../../runtime/engine/types.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { checkBlockInvariants, makeTestEngine, randomPrompts, testTokenizer } from "../support/engine-harness.ts";
 import { ReferenceModelRunner } from "../support/engine-reference-model.ts";
 
 const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number, disableByBatchSize: number | null = null): SpeculativeConfig => ({ method: "ngram", numSpeculativeTokens, promptLookupMax, promptLookupMin, disableByBatchSize });
+
+/** The lookup's definition, by scanning: the tokens after the most recent earlier occurrence of the longest suffix of promptLookupMax down to promptLookupMin tokens. */
+function scanNgramDrafts(tokens: readonly number[], config: SpeculativeConfig, maxDrafts: number): number[] {
+  const length = tokens.length;
+  if (maxDrafts <= 0) return [];
+  for (let n = Math.min(config.promptLookupMax, length - 1); n >= config.promptLookupMin; n--) {
+    const suffix = length - n;
+    for (let start = suffix - 1; start >= 0; start--) {
+      let k = 0;
+      while (k < n && tokens[start + k] === tokens[suffix + k]) k++;
+      if (k === n) return tokens.slice(start + n, Math.min(start + n + maxDrafts, length));
+    }
+  }
+  return [];
+}
+
+const proposeNgramDrafts = (tokens: readonly number[], config: SpeculativeConfig, maxDrafts: number) => new NgramIndex(config).propose(tokens, maxDrafts);
 
 test("the proposer continues the most recent earlier occurrence of the longest matching suffix", () => {
   const tokens = [1, 2, 3, 9, 1, 2, 3, 7, 8, 5, 2, 3];
@@ -24,6 +42,31 @@ test("the proposer continues the most recent earlier occurrence of the longest m
   assert.equal(proposeNgramDrafts([1, 2, 3, 4], ngram(3, 2, 1), 3), [], "no earlier occurrence");
   assert.equal(proposeNgramDrafts([4, 4, 4], ngram(5, 2, 2), 5), [4], "an overlapping occurrence; drafts stop at the end of the sequence");
   assert.equal(proposeNgramDrafts([7, 1, 7], ngram(3, 3, 2), 3), [], "suffixes shorter than promptLookupMin are not looked up");
+});
+
+test("the n-gram index kept as a sequence grows proposes what a scan of the whole sequence does (random sequences over 3-6 token ids, lookups of 1-4 tokens, asked after every token or only now and then)", () => {
+  let state = 7;
+  const random = (n: number) => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  let lookups = 0;
+  let found = 0;
+  for (let trial = 0; trial < 60; trial++) {
+    const min = 1 + random(3);
+    const config = ngram(1 + random(5), min + random(2), min);
+    const index = new NgramIndex(config);
+    const vocab = 3 + random(4);
+    const tokens = Array.from({ length: random(4) }, () => random(vocab));
+    const every = 1 + random(3);
+    for (let step = 0; step < 120; step++) {
+      tokens.push(random(vocab));
+      if (step % every !== 0) continue;
+      const maxDrafts = random(6) - 1;
+      const expected = scanNgramDrafts(tokens, config, maxDrafts);
+      assert.equal(index.propose(tokens, maxDrafts), expected, `trial ${trial}, ${tokens.length} tokens`);
+      lookups++;
+      if (expected.length > 0) found++;
+    }
+  }
+  assert.ok(found > lookups / 4 && found < lookups, `matches and misses both checked (${found} of ${lookups})`);
 });
 
 test("speculativeConfig follows vLLM's defaults and names the field it rejects", () => {
