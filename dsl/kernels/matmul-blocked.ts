@@ -20,13 +20,15 @@
 //     256 k ahead in every step cost time on a Zen 5 (one-panel decode step, alternating builds:
 //     36.6-36.9 ms with it, 34.7-35.2 without);
 //   5 <= T <= 32 (batched decode): 8-token tiles over the two panels (8 x 2 accumulators of 16 lanes
-//     in AVX-512, passes of 8 x 1 in AVX2; one panel took TinyLlama f16 steps of 8 and 16 tokens
-//     65-71 and 122-136 ms against 61-69 and 109-118, four panels no better; 4-token tiles took TinyLlama f16 steps of 8 and 16 tokens 66-69 and
-//     117-131 ms against 58-64 and 103-115 ms, alternating builds), K cut into chunks of 128 so the
-//     chunk of panel (8 KB in f32) and the one being prefetched stay in L1 together while every
-//     tile passes over it: the weights are read from memory once per step, as one sequential
-//     stream per program (chunks of 256 let an f32 chunk and its prefetched successor fill the
-//     32 KB L1: TinyLlama f32 batch-8 steps 193-257 ms against 181-210 ms, alternating builds);
+//     in AVX-512, passes of 8 x 1 in AVX2; with one panel, TinyLlama f16 steps of 8 and 16 tokens
+//     took 65-71 and 122-136 ms against 61-69 and 109-118, and four panels were no better;
+//     4-token tiles took 66-69 and 117-131 ms against 58-64 and 103-115 ms, alternating builds),
+//     K cut into chunks of 128 so the chunks of the panels (8 KB each in f32) and the ones being
+//     prefetched stay in L1 together while every tile passes over them: the weights are read from
+//     memory once per step, one sequential stream per panel (chunks of 256 let an f32 chunk and its
+//     prefetched successor fill the 32 KB L1: TinyLlama f32 batch-8 steps 193-257 ms against
+//     181-210 ms, alternating builds, with one panel; with two f32 panels a Zen 3's 32 KB L1 is
+//     full again, which was not measured: this VM's Zen 5 has 48 KB);
 //   T > 32 (prefill): 6-token tiles (12 accumulators + 2 panel vectors + 1 broadcast = 15 of the
 //     16 AVX2 registers, 2 FMAs per panel load; in AVX-512, 6 x 2 over the two panels) over chunks
 //     of 256 (a 192-token TinyLlama f16 prefill: 1.44-1.54 s with one panel, 1.23-1.30 with two).
@@ -36,8 +38,8 @@
 // chunk from L1 and would only repeat those prefetches (TinyLlama f16 batch-32 decode step,
 // alternating builds: 550-607 ms with a prefetch in every tile, 473-571 ms without).
 // Packing at load replaces the per-program transposition of the weight rows into a panel that the
-// row layout needed (about 15% of prefill), and one stream per program replaces 16 row streams.
-// Rows past T re-read the last valid one and are never stored. Column panels are the innermost grid
+// row layout needed (about 15% of prefill), and one stream per panel replaces 16 row streams.
+// Rows past T re-read the last valid one, and panels past the last re-read it; neither is stored. Column panels are the innermost grid
 // axis: a token block of x (<= 192 rows) stays in cache while the weights stream past it once per
 // block. The CUDA lowering is correct but not fast (every tile entry is one thread's serial dot
 // product): GPUs want a tensor-core kernel instead.
