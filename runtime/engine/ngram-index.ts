@@ -1,5 +1,6 @@
-// The n-gram lookup of speculative decoding (proposeNgramDrafts' contract) kept incrementally for a
-// sequence whose tokens only grow: per length n in [promptLookupMin, promptLookupMax], the start of
+// The n-gram lookup of speculative decoding (speculative.ts: the tokens after the most recent
+// earlier occurrence of the longest suffix of promptLookupMax down to promptLookupMin tokens),
+// kept incrementally for a sequence whose tokens only grow: per length n in [promptLookupMin, promptLookupMax], the start of
 // the latest occurrence of every n-gram that something follows. A proposal then looks its suffixes
 // up instead of scanning the sequence, which took O(length x promptLookupMax) a step for each
 // drafting sequence when nothing matched (the usual case), on the JS thread between forward passes:
@@ -23,7 +24,7 @@ export class NgramIndex {
     this.latest = Array.from({ length: config.promptLookupMax - config.promptLookupMin + 1 }, () => new Map<string, number>());
   }
 
-  /** proposeNgramDrafts(tokens, config, maxDrafts), where tokens extends every list this index saw before. */
+  /** At most maxDrafts tokens that followed the most recent earlier occurrence of tokens' longest looked-up suffix (none without one); tokens must extend every list this index saw before. */
   propose(tokens: readonly number[], maxDrafts: number): number[] {
     const length = tokens.length;
     // Occurrences that something follows end at length - 2 at the latest.
@@ -37,7 +38,7 @@ export class NgramIndex {
     if (maxDrafts <= 0) return [];
     for (let n = Math.min(this.config.promptLookupMax, length - 1); n >= this.config.promptLookupMin; n--) {
       const start = this.latest[n - this.config.promptLookupMin].get(key(tokens, length - n, n));
-      if (start !== undefined) return tokens.slice(start + n, Math.min(start + n + maxDrafts, length)) as number[];
+      if (start !== undefined) return tokens.slice(start + n, Math.min(start + n + maxDrafts, length));
     }
     return [];
   }
