@@ -17,6 +17,19 @@ type Binding =
 /** An expression whose type is still open: an integer literal that may become f32 or i32. */
 type Typed = { expr: IExpr; untypedLiteral: boolean };
 
+/**
+ * An untyped integer literal given the type its use wants. Such a literal is a number, its
+ * negation, or a choice between two of them (`x.dim(0) <= 4 ? 64 : 32`), whose condition stays.
+ */
+function typeLiteral(e: IExpr, want: ValueType): IExpr {
+  switch (e.op) {
+    case "const": return { ...e, type: want };
+    case "unary": return { ...e, type: want, operand: typeLiteral(e.operand, want) };
+    case "select": return { ...e, type: want, then: typeLiteral(e.then, want), else: typeLiteral(e.else, want) };
+    default: throw new Error(`internal: a ${e.op} expression is not an untyped literal`);
+  }
+}
+
 const unaryMath: MathFn[] = ["exp", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "abs", "floor"];
 
 class Scope {
@@ -179,7 +192,7 @@ class Checker {
   }
 
   expect(t: Typed, want: ValueType, span: Span, what: string): IExpr {
-    if (t.untypedLiteral && want !== "bool") return { op: "const", type: want, value: t.expr.op === "const" ? t.expr.value : 0 };
+    if (t.untypedLiteral && want !== "bool") return typeLiteral(t.expr, want);
     if (t.expr.type === want) return t.expr;
     if (t.expr.type === "i32" && want === "f32") return { op: "cast", type: "f32", operand: t.expr };
     throw compileError(span, `dtype mismatch: ${what} must be ${want}, got ${t.expr.type}`);
@@ -293,7 +306,7 @@ class Checker {
         if (a.op !== "const" || ![0, 1, 2].includes(a.value)) throw compileError(e.span, "pid(axis) takes 0, 1 or 2");
         return typed({ op: "pid", type: "i32", axis: a.value });
       }
-      case "f32": arity(1); return typed(args[0].untypedLiteral ? { op: "const", type: "f32", value: (args[0].expr as { value: number }).value } : args[0].expr.type === "f32" ? args[0].expr : { op: "cast", type: "f32", operand: this.expect(args[0], "i32", e.span, "f32()") });
+      case "f32": arity(1); return typed(args[0].untypedLiteral ? this.expect(args[0], "f32", e.span, "f32()") : args[0].expr.type === "f32" ? args[0].expr : { op: "cast", type: "f32", operand: this.expect(args[0], "i32", e.span, "f32()") });
       case "i32": arity(1); return typed(args[0].untypedLiteral || args[0].expr.type === "i32" ? this.expect(args[0], "i32", e.span, "i32()") : { op: "cast", type: "i32", operand: this.expect(args[0], "f32", e.span, "i32()") });
       case "cdiv":
       case "idiv":

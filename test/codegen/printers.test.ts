@@ -34,6 +34,18 @@ test("a local folded from Consts sizes scratch and loops, and its declaration is
   ].join("\n"));
 });
 
+test("a choice between integer literals takes its use's type and keeps its condition, negated or not", () => {
+  const ir = compileKernel("test/fixtures/literal-choice.ts", "literalChoices", { dtypes: {}, consts: { D: 64 } });
+  assert.fixture(printKernel(ir), [
+    "kernel literalChoices__D64(x: f32[T, D], out: f32[T, D] out, D: const) grid [x.dim0] threads 64",
+    "  t: i32 = pid.0",
+    "  width: i32 = select((x.dim0 <= 4), 64, 32)",
+    "  scale: f32 = select((t < 2), 3f, -select((t < 1), 5f, 7f))",
+    "  forEach i < 64:",
+    "    out[t, i] <- ((x[t, (i % width)] * scale) + select((t > 0), 1f, 0f))",
+  ].join("\n"));
+});
+
 test("the IR printer folds Const D into the reduction bound and keeps scalars as parameters", () => {
   const ir = compileKernel("dsl/kernels/rms-norm.ts", "rmsNorm", { dtypes: { A: "bf16", W: "f32" }, consts: { D: 64 } });
   const lines = printKernel(ir).split("\n");
