@@ -43,7 +43,7 @@
 // axis: a token block of x (<= 192 rows) stays in cache while the weights stream past it once per
 // block. The CUDA lowering is correct but not fast (every tile entry is one thread's serial dot
 // product): GPUs want a tensor-core kernel instead.
-import { cdiv, dotTile, forEach, idiv, kernel, min, pid, scratch, type Const, type Float, type Global, type i32, type Scratch } from "../index.ts";
+import { cdiv, dotTile, forEach, i32, idiv, kernel, min, pid, scratch, type Const, type Float, type Global, type Scratch } from "../index.ts";
 
 /** Columns per panel: two AVX2 vectors of f32. */
 export const panelWidth = 16;
@@ -118,6 +118,15 @@ function decodePanelGroup<A extends Float, W extends Float>(x: Global<A, ["T", "
   }
 }
 
+/** acc[(t - t0) * columns + j] for the panels from p, as matmulBlocked's dispatch describes (columns = 64 when T <= 4, else 32). */
+function panelGroupProducts<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, wp: Global<W, ["P", "K", "16"]>, acc: Scratch, t0: i32, p: i32, rows: i32, K: Const): void {
+  if (x.dim(0) <= 4) {
+    decodePanelGroup(x, wp, acc, p, K);
+  } else {
+    matmulBlock(x, wp, acc, t0, p, rows, K);
+  }
+}
+
 // For up to 4 tokens, the program of each fourth panel p computes panels p .. p + 3 (decodePanelGroup)
 // and the others nothing; for more, the program of each other panel computes it and the next for its
 // block of tokens (matmulBlock).
@@ -127,21 +136,13 @@ export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0)
     const t0 = pid(1) * block;
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
+    const columns = i32(x.dim(0) <= 4 ? 64 : 32);
     const acc = scratch(192 * 32);
-    if (x.dim(0) <= 4) {
-      if (p % 4 == 0) {
-        decodePanelGroup(x, wp, acc, p, K);
-        forEach(x.dim(0) * 64, (e) => {
-          if (p * 16 + (e % 64) < out.dim(1)) {
-            out.put(idiv(e, 64), p * 16 + (e % 64), acc.at(e));
-          }
-        });
-      }
-    } else if (p % 2 == 0) {
-      matmulBlock(x, wp, acc, t0, p, rows, K);
-      forEach(rows * 32, (e) => {
-        if (p * 16 + (e % 32) < out.dim(1)) {
-          out.put(t0 + idiv(e, 32), p * 16 + (e % 32), acc.at(e));
+    if (p % idiv(columns, 16) == 0) {
+      panelGroupProducts(x, wp, acc, t0, p, rows, K);
+      forEach(rows * columns, (e) => {
+        if (p * 16 + (e % columns) < out.dim(1)) {
+          out.put(t0 + idiv(e, columns), p * 16 + (e % columns), acc.at(e));
         }
       });
     }
@@ -154,21 +155,13 @@ export const matmulBiasBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.di
     const t0 = pid(1) * block;
     const p = pid(0);
     const rows = min(block, x.dim(0) - t0);
+    const columns = i32(x.dim(0) <= 4 ? 64 : 32);
     const acc = scratch(192 * 32);
-    if (x.dim(0) <= 4) {
-      if (p % 4 == 0) {
-        decodePanelGroup(x, wp, acc, p, K);
-        forEach(x.dim(0) * 64, (e) => {
-          if (p * 16 + (e % 64) < out.dim(1)) {
-            out.put(idiv(e, 64), p * 16 + (e % 64), acc.at(e) + bias.at(p * 16 + (e % 64)));
-          }
-        });
-      }
-    } else if (p % 2 == 0) {
-      matmulBlock(x, wp, acc, t0, p, rows, K);
-      forEach(rows * 32, (e) => {
-        if (p * 16 + (e % 32) < out.dim(1)) {
-          out.put(t0 + idiv(e, 32), p * 16 + (e % 32), acc.at(e) + bias.at(p * 16 + (e % 32)));
+    if (p % idiv(columns, 16) == 0) {
+      panelGroupProducts(x, wp, acc, t0, p, rows, K);
+      forEach(rows * columns, (e) => {
+        if (p * 16 + (e % columns) < out.dim(1)) {
+          out.put(t0 + idiv(e, columns), p * 16 + (e % columns), acc.at(e) + bias.at(p * 16 + (e % columns)));
         }
       });
     }

@@ -161,22 +161,22 @@ test("the C++ emitter picks the broadcast form for panel tiles (several panels s
   assert.is(blocked.split("#elif TSV_AVX2_TILES").length - 1, 7, "each with an AVX2 form");
   assert.is(blocked.split("#else").length - 1, 7, "and a portable one");
   // Single-token decode: four panels side by side, one broadcast of x for all their vectors.
-  assert.ok(blocked.includes("const __m256 tsv_t0_b7 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0)) * 64 + tsv_t0_k) * 16 + (8 + 0))]);"), "single token, AVX2: the fourth panel's second vector, its own stream");
+  assert.ok(blocked.includes("const __m256 tsv_t0_b7 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0_panelGroupProducts4)) * 64 + tsv_t0_k) * 16 + (8 + 0))]);"), "single token, AVX2: the fourth panel's second vector, its own stream");
   assert.ok(blocked.includes("tsv_t0_c0_7 = _mm256_fmadd_ps(tsv_t0_a0, tsv_t0_b7, tsv_t0_c0_7);") && !blocked.includes("tsv_t0_a1"), "single token, AVX2: one broadcast feeds 8 vectors");
-  assert.ok(blocked.includes("const __m512 tsv_t0_b3 = tsv_load16_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0)) * 64 + (tsv_t0_k + 1)) * 16 + (0 + 0))]);"), "single token, AVX-512: one vector per panel, k split in 2 sets");
+  assert.ok(blocked.includes("const __m512 tsv_t0_b3 = tsv_load16_bf16(&wp[(((int64_t)(tsv_min_i((p + 3), last_decodePanelGroup0_panelGroupProducts4)) * 64 + (tsv_t0_k + 1)) * 16 + (0 + 0))]);"), "single token, AVX-512: one vector per panel, k split in 2 sets");
   // Two tokens: each broadcast feeds the four panels' vectors; AVX2's 16 accumulators go in passes of 2 x 6 and 2 x 2 (two sets).
   assert.ok(blocked.includes("tsv_t1_c1_3 = _mm512_fmadd_ps(tsv_t1_a1, tsv_t1_b3, tsv_t1_c1_3);") && !blocked.includes("tsv_t1_c0_0_1"), "2 tokens, AVX-512: 2 x 4 accumulators in one set");
   assert.ok(blocked.includes("tsv_t1_0_c1_5 = _mm256_fmadd_ps(tsv_t1_0_a1, tsv_t1_0_b5, tsv_t1_0_c1_5);") && blocked.includes("tsv_t1_1_c1_1_1 = _mm256_fmadd_ps("), "2 tokens, AVX2: 2 x 6, then 2 x 2 in two sets");
-  assert.ok(blocked.includes("const float* tsv_t2_pa3 = &x[((int64_t)(tsv_min_i(3, (T_decodePanelGroup0 - 1))) * 64 + 0)];"), "3 or 4 tokens: a 4-row tile, the rows past the last re-reading it");
+  assert.ok(blocked.includes("const float* tsv_t2_pa3 = &x[((int64_t)(tsv_min_i(3, (T_decodePanelGroup0_panelGroupProducts4 - 1))) * 64 + 0)];"), "3 or 4 tokens: a 4-row tile, the rows past the last re-reading it");
   // More tokens: tiles over two panels side by side; AVX2 takes them in passes of one 8-lane vector.
-  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3 + (tsv_t3_k + 128))) * 16 + (0 + 0))], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
+  assert.ok(blocked.includes("(kc_panelTiles1_matmulBlock3_panelGroupProducts4 + (tsv_t3_k + 128))) * 16 + (0 + 0))], _MM_HINT_T0);"), "batched decode: the first tile prefetches the next 128-k chunk");
   assert.ok(!blocked.includes("tsv_t4_k + 128") && !blocked.includes("tsv_t6_k + 256"), "the other tiles read the chunk from L1 and prefetch nothing");
   assert.ok(printKernel(irs[0]).includes(", prefetch 256 ahead)"), "the IR printer shows the hint");
-  assert.ok(blocked.includes("const __m256 tsv_t3_3_b0 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 1), last_panelTiles1_matmulBlock3)) * 64 + (kc_panelTiles1_matmulBlock3 + tsv_t3_k)) * 16 + (8 + 0))]);"), "batched decode, AVX2: the fourth pass takes the second panel's second vector, widened on load");
+  assert.ok(blocked.includes("const __m256 tsv_t3_3_b0 = tsv_load8_bf16(&wp[(((int64_t)(tsv_min_i((p + 1), last_panelTiles1_matmulBlock3_panelGroupProducts4)) * 64 + (kc_panelTiles1_matmulBlock3_panelGroupProducts4 + tsv_t3_k)) * 16 + (8 + 0))]);"), "batched decode, AVX2: the fourth pass takes the second panel's second vector, widened on load");
   assert.ok(blocked.includes("__m256 tsv_t3_3_c7_0 = _mm256_loadu_ps(") && !blocked.includes("tsv_t3_4_"), "batched decode, AVX2: 8 tokens x 32 columns as four passes of 8 x 1 accumulators");
   assert.ok(blocked.includes("__m256 tsv_t5_1_c5_1 = _mm256_loadu_ps(") && !blocked.includes("tsv_t5_2_"), "prefill, AVX2: two passes of 6 x 2 accumulators");
   assert.is(blocked.split("_mm256_fmadd_ps").length - 1, 8 + (12 + 2 * 4) + (12 + 12 + 8) + 2 * 4 * 8 + 2 * 2 * 12, "decode of 1, 2 and 4 tokens, batched decode, prefill");
-  assert.ok(blocked.includes("const float* tsv_t5_pa5 = &x[((int64_t)(tsv_min_i((t0 + 5), (T_panelTiles2_matmulBlock3 - 1))) * 64 + (kc_panelTiles2_matmulBlock3 + 0))];"), "prefill: each token row's address set once per pass");
+  assert.ok(blocked.includes("const float* tsv_t5_pa5 = &x[((int64_t)(tsv_min_i((t0 + 5), (T_panelTiles2_matmulBlock3_panelGroupProducts4 - 1))) * 64 + (kc_panelTiles2_matmulBlock3_panelGroupProducts4 + 0))];"), "prefill: each token row's address set once per pass");
   assert.ok(blocked.includes("const __m256 tsv_t5_1_a5 = _mm256_set1_ps(tsv_t5_1_pa5[tsv_t5_k]);"), "prefill: broadcasts through the row pointers");
   // AVX-512: one 16-lane vector per panel row, so both panels' vectors fit one pass.
   assert.ok(blocked.includes("__m512 tsv_t3_c7_1 = _mm512_loadu_ps(") && !blocked.includes("tsv_t3_c0_0_1"), "batched decode: 8 x 2 accumulators in one set");
