@@ -114,11 +114,10 @@ function run(addon: { kernels: Record<string, NativeKernel>; setNumThreads(n: nu
   return rows;
 }
 
+const higher = (a: { t1: number; t2: number }, b: { t1: number; t2: number }) => ({ t1: Math.max(a.t1, b.t1), t2: Math.max(a.t2, b.t2) });
+
 function best(a: MachineReference, b: MachineReference): MachineReference {
-  return {
-    fmaPeakGflops: { t1: Math.max(a.fmaPeakGflops.t1, b.fmaPeakGflops.t1), t2: Math.max(a.fmaPeakGflops.t2, b.fmaPeakGflops.t2) },
-    readBandwidthGBs: { t1: Math.max(a.readBandwidthGBs.t1, b.readBandwidthGBs.t1), t2: Math.max(a.readBandwidthGBs.t2, b.readBandwidthGBs.t2) },
-  };
+  return { fmaPeakGflops: higher(a.fmaPeakGflops, b.fmaPeakGflops), readBandwidthGBs: higher(a.readBandwidthGBs, b.readBandwidthGBs), sustainedReadGBs: higher(a.sustainedReadGBs, b.sustainedReadGBs) };
 }
 
 /** The result against the limit that binds it: FMA peak, read bandwidth, or the slower of the two. */
@@ -127,6 +126,7 @@ function againstRoofline(r: Row, reference: MachineReference) {
   const flops = "flops" in r.work ? r.work.flops : 0;
   const bytes = "bytes" in r.work ? r.work.bytes : 0;
   const flopSeconds = flops / (reference.fmaPeakGflops[key] * 1e9);
+  // A kernel's time is its best sample, so its bandwidth is set against the probe's best repetition.
   const byteSeconds = bytes / (reference.readBandwidthGBs[key] * 1e9);
   if (flopSeconds >= byteSeconds) return { rate: flops / r.seconds / 1e9, unit: "GFLOP/s", fraction: flopSeconds / r.seconds, of: "FMA peak" };
   return { rate: bytes / r.seconds / 1e9, unit: "GB/s", fraction: byteSeconds / r.seconds, of: "read bandwidth" };
