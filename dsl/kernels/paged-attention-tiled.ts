@@ -12,8 +12,9 @@
 //   acc = acc * alpha + p v (dotTile, broadcast form over HD).
 // Query rows are padded to a multiple of 8 (the vector width the sT tile needs), and TQ is chosen so
 // the scratch (rows x HD twice for q and the output, a key block, the scores) stays within 36 KB
-// before padding and within a CUDA program's 48 KB of static shared memory after it.
-import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
+// before padding (the rows rounded down to a multiple of 16 when 16 or more fit) and within a CUDA
+// program's 48 KB of static shared memory after it.
+import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
 
 /** KV head kvh's BS rows of cache block `block`, widened to f32 and contiguous: into[o * HD + d]. */
 function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>, into: Scratch, block: i32, kvh: i32, BS: Const, HD: Const): void {
@@ -56,27 +57,38 @@ function attendTokens<A extends Float, C extends Float>(
   });
   for (let b = idiv(first, BS); b < idiv(last, BS) + 1; b++) {
     const block = blockTables.at(s, b);
-    forEach((BS + 2) * R, (e) => {
+    forEach(cdiv(BS, 4) * 4 * R, (e) => {
       sT.put(e, 0.0);
     });
     packBlock(kCache, kv, block, kvh, BS, HD);
-    for (let o0 = 0; o0 < BS; o0 += 3) {
-      dotTile(sT, o0 * R, 3, R, HD, (i, d) => kv.at(min(o0 + i, BS - 1) * HD + d), (r, d) => qT.at(d * R + r));
+    for (let o0 = 0; o0 < BS; o0 += 4) {
+      dotTile(sT, o0 * R, 4, R, HD, (i, d) => kv.at(min(o0 + i, BS - 1) * HD + d), (r, d) => qT.at(d * R + r));
     }
     if (softcap > 0.0) {
       forEach(BS * R, (e) => {
         sT.put(e, softcap * tanh(sT.at(e) / softcap));
       });
     }
-    forEach(BS, (o) => {
-      const j = f32(b * BS + o);
-      forEach(R, (r) => {
-        sT.put(o * R + r, j >= lo.at(r) && j <= hi.at(r) ? sT.at(o * R + r) : -Infinity);
+    // Only a block some row may not see all of is masked: one past the first token's position (the
+    // causal diagonal) or, with a sliding window, before the last token's window. Padding rows are
+    // left unmasked there: their queries are zero and they are never stored.
+    if (b * BS + BS - 1 > positions.at(ta) || (window > 0 && b * BS < last - window + 1)) {
+      forEach(BS, (o) => {
+        const j = f32(b * BS + o);
+        forEach(R, (r) => {
+          sT.put(o * R + r, j >= lo.at(r) && j <= hi.at(r) ? sT.at(o * R + r) : -Infinity);
+        });
       });
-    });
+    }
+    // Row maxima and sums: each row's own loop over the keys, so the rows' loop vectorises with one
+    // row per lane (their scores are contiguous in sT); a reduction over each row's keys, R apart,
+    // was not vectorised (TinyLlama heads, 1024-token prefill: 1.4x).
     // A row with no live key yet keeps m = -inf; measuring it from 0 instead gives p = 0 and alpha = 0.
     forEach(R, (r) => {
-      const mNew = max(m.at(r), reduceMax(BS, (o) => sT.at(o * R + r)));
+      let mNew = m.at(r);
+      for (let o = 0; o < BS; o++) {
+        mNew = max(mNew, sT.at(o * R + r));
+      }
       const reference = mNew > -Infinity ? mNew : 0.0;
       alpha.put(r, exp(m.at(r) - reference));
       m.put(r, mNew);
@@ -88,7 +100,11 @@ function attendTokens<A extends Float, C extends Float>(
       });
     });
     forEach(R, (r) => {
-      l.put(r, l.at(r) * alpha.at(r) + reduceSum(BS, (o) => sT.at(o * R + r)));
+      let sum = l.at(r) * alpha.at(r);
+      for (let o = 0; o < BS; o++) {
+        sum = sum + sT.at(o * R + r);
+      }
+      l.put(r, sum);
     });
     forEach(R, (r) => {
       const rescale = alpha.at(r);
@@ -109,7 +125,7 @@ function attendTokens<A extends Float, C extends Float>(
 }
 
 export const pagedAttentionTiled = kernel({
-  grid: (q, kCache) => [cdiv(q.dim(0), max(1, idiv(idiv(9216 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), idiv(q.dim(1), kCache.dim(2))))), kCache.dim(2)],
+  grid: (q, kCache) => [cdiv(q.dim(0), max(1, idiv(max(idiv(idiv(9216 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), 16) * 16, min(idiv(9216 - kCache.dim(1) * q.dim(2), 2 * q.dim(2) + kCache.dim(1) + 8), 15)), idiv(q.dim(1), kCache.dim(2))))), kCache.dim(2)],
   work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2],
   threads: 64,
 })(
@@ -118,14 +134,18 @@ export const pagedAttentionTiled = kernel({
     blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
     scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const,
   ) {
-    const TQ = max(1, idiv(idiv(9216 - BS * HD, 2 * HD + BS + 8), G));
+    // Query rows the scratch budget allows, rounded down to a multiple of 16 when there are 16 or
+    // more: the score tile's rows then fill AVX-512 vectors (Llama-3-8B heads: 24 rows took 8-lane
+    // tiles; 16 rows, 1.3x faster). The grid above repeats this.
+    const budget = idiv(9216 - BS * HD, 2 * HD + BS + 8);
+    const TQ = max(1, idiv(max(idiv(budget, 16) * 16, min(budget, 15)), G));
     const t0 = pid(0) * TQ;
     const kvh = pid(1);
     const count = min(TQ, q.dim(0) - t0);
     const R = cdiv(TQ * G, 8) * 8;
     const rowsPerToken = cdiv(G, 8) * 8;
     const qT = scratch(R * HD);
-    const sT = scratch((BS + 2) * R);
+    const sT = scratch(cdiv(BS, 4) * 4 * R);
     const kv = scratch(BS * HD);
     const acc = scratch(R * HD);
     const m = scratch(R);
