@@ -10,12 +10,13 @@
 // the single-stream ratio measured the machine's mood (TinyLlama f32: 0.77x with our runs at
 // 35 GB/s and llama.cpp's at 61-64). Single-stream decode (one request alone; tokens after the
 // first over the time from the first token to the last, so the prompt's prefill is not counted;
-// --output-len tokens, at least 64) runs in rounds that alternate the engines, each run between two read-bandwidth probes: the
-// ratio is the median over rounds of the ratio within a round, and each run's bandwidth fraction
-// is against the higher of the probes right before and after it. A probe reads an array as large
-// as the weights five times: decode streams its weights every step, so the bar is the rate over
-// all five reads together (sustained); the best one alone, printed beside it, catches a lull in
-// the other tenants' traffic (2 GB reads back to back: 54-66 GB/s each, 59.5 together).
+// --output-len tokens, at least 64) runs in rounds that alternate the engines, each run between
+// two read-bandwidth probes: the ratio is the median over rounds of the ratio within a round, and
+// each run's bandwidth fraction is against the higher of the probes right before and after it. A
+// probe reads an array as large as the weights five times: decode streams its weights every step,
+// so the bar is the rate over all five reads together (sustained); the best one alone, printed
+// beside it, catches a lull in the other tenants' traffic (2 GB reads back to back: 54-66 GB/s
+// each, 59.5 together).
 import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
 import { measureMachineReference, measureReadBandwidth } from "./reference/roofline.ts";
 import { openLlamaCpp, openOurs, type BenchEngine } from "./throughput-engines.ts";
