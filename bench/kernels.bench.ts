@@ -1,7 +1,8 @@
 // CPU kernel speed against this machine's own limits, measured in the same run (docs/PERF.md):
 //   - dense matmul (prefill-shaped) and causal prefill attention: GFLOP/s as a fraction of the fp32
 //     FMA peak;
-//   - decode-shaped matvec (T = 1) with f32 and f16 weights: weight GB/s as a fraction of the
+//   - decode-shaped matvec (T = 1) with f32 and f16 weights, and a decode token's attention over a
+//     long context (Llama-3-8B heads and multi-head): weights' or KV's GB/s as a fraction of the
 //     streaming read bandwidth;
 //   - batched decode (T = 8..32, f16 weights): against whichever of the two limits binds;
 // each with 1 and 2 threads (the addon's setNumThreads). The machine reference is measured before
@@ -74,11 +75,31 @@ function attentionCase(file: string, exportName: string): Case {
   return { name: `prefill attention T=${T} HQ=${HQ} HKV=${HKV} HD=${HD} (${exportName})`, ir, argSets: [args], work: { flops } };
 }
 
+/** Decode tokens this far into their sequences read this many positions of keys and values. */
+const decodePosition = 2000;
+
+/** One token decoding at decodePosition over an f16 cache: the KV bytes it reads, against the read
+ *  bandwidth (copies of the cache rotate, like the layers of a step, so they come from memory). */
+function decodeAttentionCase(HQ: number, HKV: number, HD: number): Case {
+  const BS = 16;
+  const ir = compileKernel("dsl/kernels/paged-attention-tiled.ts", "pagedAttentionTiled", { dtypes: { A: "f32", C: "f16" }, consts: { BS, HD, G: HQ / HKV } });
+  const blocks = Math.ceil((decodePosition + 1) / BS);
+  const blockTables = new Global("i32", [1, blocks], Int32Array.from({ length: blocks }, (_, b) => b));
+  const argSets = Array.from({ length: 2 * weightCopies }, () => [
+    filled("f32", [1, HQ, HD]), filled("f16", [blocks, BS, HKV, HD]), filled("f16", [blocks, BS, HKV, HD]), blockTables,
+    new Global("i32", [1]), new Global("i32", [1], Int32Array.of(decodePosition)), new Global("f32", [1, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV,
+  ]);
+  const bytes = 2 * (decodePosition + 1) * HKV * HD * 2;
+  return { name: `decode attention at position ${decodePosition} HQ=${HQ} HKV=${HKV} HD=${HD} f16 cache (pagedAttentionTiled)`, ir, argSets, work: { bytes } };
+}
+
 const cases: Case[] = [
   matmulCase(`matmul T=${prefillTokens} ${hidden}x${hidden} f32 (matmulBlocked)`, "matmulBlocked", prefillTokens, "f32"),
   matmulCase(`matmul T=64 ${hidden}x${hidden} f32 (matmul, one program per output)`, "matmul", 64, "f32"),
   attentionCase("paged-attention-tiled", "pagedAttentionTiled"),
   attentionCase("paged-attention", "pagedAttention"),
+  decodeAttentionCase(32, 8, 128),
+  decodeAttentionCase(32, 32, 128),
   matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmulBlocked)`, "matmulBlocked", 1, "f32"),
   matmulCase(`matvec T=1 ${hidden}x${hidden} f16 weights (matmulBlocked)`, "matmulBlocked", 1, "f16"),
   matmulCase(`matvec T=1 ${hidden}x${hidden} f32 weights (matmul)`, "matmul", 1, "f32"),

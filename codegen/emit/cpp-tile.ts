@@ -243,17 +243,24 @@ function subTile(t: TileContext, ind: string, at: string, as: IExpr[], bs: IExpr
   if (isa && form.kind === "broadcast") return [`${ind}{`, `${inner}int ${k} = 0;`, ...broadcastPass(t, inner, at, as, tile, isa), `${ind}}`];
   const kk = `${prefix}_kk`;
   const stepAt = (e: IExpr) => p.print(substituteVars(e, new Map([[k, variable(kk)]])));
-  return [
-    `${ind}{`,
-    sums,
-    `${inner}int ${k} = 0;`,
-    ...(isa && form.kind === "dot" ? dotPass(t, inner, entries, tile, isa) : []),
+  const vectorLoop = isa && form.kind === "dot" ? dotPass(t, inner, entries, tile, isa) : [];
+  // A k extent known to be whole vectors leaves the scalar tail nothing to do; emitted anyway, gcc
+  // cannot always see that it is empty and flags its reads as out of bounds.
+  const tailEmpty = vectorLoop.length > 0 && s.count.op === "const" && s.count.value % isa!.width === 0;
+  const tail = tailEmpty ? [] : [
     `${inner}_Pragma("omp simd reduction(+:${entries.map((e) => e.sum).join(",")})")`,
     `${inner}for (int ${kk} = ${k}; ${kk} < ${count}; ++${kk}) {`,
     ...tile.rows.map((i) => `${inner}  const float ${prefix}_x${i} = ${stepAt(as[i])};`),
     ...tile.cols.map((j) => `${inner}  const float ${prefix}_y${j} = ${stepAt(bs[j])};`),
     ...entries.map((e) => `${inner}  ${e.sum} += ${prefix}_x${e.i} * ${prefix}_y${e.j};`),
     `${inner}}`,
+  ];
+  return [
+    `${ind}{`,
+    sums,
+    `${inner}int ${k} = 0;`,
+    ...vectorLoop,
+    ...tail,
     ...entries.map((e) => `${inner}${s.scratch}[${at} + ${e.i * cols + e.j}] += ${e.sum};`),
     `${ind}}`,
   ];

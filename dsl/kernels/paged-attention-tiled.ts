@@ -3,7 +3,8 @@
 // FlashAttention-style for the CPU. One program per (tile of TQ consecutive tokens, KV head): when the
 // tile's tokens all belong to one sequence (a prefill chunk) and fill enough of it, its TQ x G query
 // rows attend together, so each KV block is read once per tile rather than once per token;
-// otherwise (decode tokens, short chunks) each token's G query rows attend on their own. For each
+// otherwise (decode tokens, short chunks) each token's G query rows attend on their own (a lone
+// token of a group under 8 rows with the keys along the vectors instead: attendLoneToken). For each
 // block of BS keys, its K (then V) rows for this head are first copied into a contiguous f32
 // scratch: a cached f16/bf16 value is widened once, and the rows no longer sit HKV * HD apart (4 KB
 // for 8 x 128 f32, which maps every row of a block to the same L1 sets). Then
@@ -14,7 +15,7 @@
 // the scratch (rows x HD twice for q and the output, a key block, the scores) stays within 36 KB
 // before padding (the rows rounded down to a multiple of 16 when 16 or more fit) and within a CUDA
 // program's 48 KB of static shared memory after it.
-import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMin, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
+import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMax, reduceMin, reduceSum, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
 
 /** KV head kvh's BS rows of cache block `block`, widened to f32 and contiguous: into[o * HD + d]. */
 function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>, into: Scratch, block: i32, kvh: i32, BS: Const, HD: Const): void {
@@ -23,6 +24,22 @@ function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>,
       into.put(o * HD + d, cache.at(block, o, kvh, d));
     });
   });
+}
+
+/**
+ * acc's rows of HD, each times its alpha. Needed only where a row's maximum rose (alpha < 1), which
+ * late in a long context is rare (TinyLlama f16 1024-token prefill, alternating builds: attention
+ * 624-673 -> 592-603 ms; a decode token at position 2000 took 0.24-0.28 ms a layer either way).
+ */
+function rescaleRows(acc: Scratch, alpha: Scratch, rows: Const, HD: Const): void {
+  if (reduceMin(rows, (r) => alpha.at(r)) < 1.0) {
+    forEach(rows, (r) => {
+      const rescale = alpha.at(r);
+      forEach(HD, (d) => {
+        acc.put(r * HD + d, acc.at(r * HD + d) * rescale);
+      });
+    });
+  }
 }
 
 /**
@@ -106,17 +123,7 @@ function attendTokens<A extends Float, C extends Float>(
       }
       l.put(r, sum);
     });
-    // The output needs rescaling only where a row's maximum rose (alpha < 1), which late in a long
-    // context is rare (TinyLlama f16 1024-token prefill, alternating builds: attention 624-673 ->
-    // 592-603 ms; a decode token at position 2000 took 0.24-0.28 ms a layer either way).
-    if (reduceMin(R, (r) => alpha.at(r)) < 1.0) {
-      forEach(R, (r) => {
-        const rescale = alpha.at(r);
-        forEach(HD, (d) => {
-          acc.put(r * HD + d, acc.at(r * HD + d) * rescale);
-        });
-      });
-    }
+    rescaleRows(acc, alpha, R, HD);
     packBlock(vCache, kv, block, kvh, BS, HD);
     for (let r0 = 0; r0 < R; r0 += 4) {
       dotTile(acc, r0 * HD, 4, HD, BS, (i, o) => sT.at(o * R + r0 + i), (d, o) => kv.at(o * HD + d));
@@ -125,6 +132,75 @@ function attendTokens<A extends Float, C extends Float>(
   forEach(count * G, (r) => {
     forEach(HD, (d) => {
       out.put(ta + idiv(r, G), kvh * G + (r % G), d, (acc.at(r * HD + d) / l.at(r)) * vScale);
+    });
+  });
+}
+
+/**
+ * A lone token t's G query rows (G < 8) attending on their own: scores are row-major (s[r * BS + o],
+ * the keys along the vectors), q k^T is the dot form (a query row and a key row both contiguous in
+ * HD) and p v the broadcast form over HD, so no row is padding. attendTokens' layout has the rows
+ * along the vectors, padded to 8 (a Llama-3-8B head group of 4 computes 8 rows, a multi-head model's
+ * 1 computes 8). A decode token at position 2000, f16 cache, 2 threads, same run: G 1 (32 heads of
+ * 128) 3.06 -> 1.34 ms a layer, G 4 (8 KV heads of 128) 787 -> 582 us, G 2 (stories260K) 143 -> 106
+ * us; at position 40, G 1 171 -> 86 us and G 4 54 -> 37 us. From G 8 on the padded rows are few and
+ * attendTokens was as fast or faster (G 8: 212 vs 222 us, G 16: 145 vs 169).
+ */
+function attendLoneToken<A extends Float, C extends Float>(
+  q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
+  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
+  scale: f32, softcap: f32, window: i32, vScale: f32, t: i32, kvh: i32, BS: Const, HD: Const, G: Const,
+  qs: Scratch, s: Scratch, kv: Scratch, acc: Scratch, m: Scratch, l: Scratch, alpha: Scratch,
+): void {
+  const seq = seqIdx.at(t);
+  const pos = positions.at(t);
+  const first = window > 0 ? max(0, pos - window + 1) : 0;
+  forEach(G, (r) => {
+    forEach(HD, (d) => {
+      qs.put(r * HD + d, q.at(t, kvh * G + r, d) * scale);
+      acc.put(r * HD + d, 0.0);
+    });
+    m.put(r, -Infinity);
+    l.put(r, 0.0);
+  });
+  for (let b = idiv(first, BS); b < idiv(pos, BS) + 1; b++) {
+    const block = blockTables.at(seq, b);
+    forEach(G * BS, (e) => {
+      s.put(e, 0.0);
+    });
+    packBlock(kCache, kv, block, kvh, BS, HD);
+    dotTile(s, 0, G, BS, HD, (r, d) => qs.at(r * HD + d), (o, d) => kv.at(o * HD + d));
+    if (softcap > 0.0) {
+      forEach(G * BS, (e) => {
+        s.put(e, softcap * tanh(s.at(e) / softcap));
+      });
+    }
+    if (b * BS + BS - 1 > pos || b * BS < first) {
+      forEach(G, (r) => {
+        forEach(BS, (o) => {
+          const j = b * BS + o;
+          s.put(r * BS + o, j >= first && j <= pos ? s.at(r * BS + o) : -Infinity);
+        });
+      });
+    }
+    forEach(G, (r) => {
+      const mNew = max(m.at(r), reduceMax(BS, (o) => s.at(r * BS + o)));
+      const reference = mNew > -Infinity ? mNew : 0.0;
+      const rescale = exp(m.at(r) - reference);
+      m.put(r, mNew);
+      forEach(BS, (o) => {
+        s.put(r * BS + o, exp(s.at(r * BS + o) - reference));
+      });
+      l.put(r, l.at(r) * rescale + reduceSum(BS, (o) => s.at(r * BS + o)));
+      alpha.put(r, rescale);
+    });
+    rescaleRows(acc, alpha, G, HD);
+    packBlock(vCache, kv, block, kvh, BS, HD);
+    dotTile(acc, 0, G, HD, BS, (r, o) => s.at(r * BS + o), (d, o) => kv.at(o * HD + d));
+  }
+  forEach(G, (r) => {
+    forEach(HD, (d) => {
+      out.put(t, kvh * G + r, d, (acc.at(r * HD + d) / l.at(r)) * vScale);
     });
   });
 }
@@ -182,7 +258,9 @@ export const pagedAttentionTiled = kernel({
               n = n + 1;
             }
           }
-          if (n == 1) {
+          if (n == 1 && G < 8) {
+            attendLoneToken(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, kvh, BS, HD, G, qT, sT, kv, acc, m, l, alpha);
+          } else if (n == 1) {
             attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
           } else {
             attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, n, kvh, runRows, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
