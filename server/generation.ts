@@ -27,6 +27,15 @@ export interface GenerationOptions {
 
 type Step = [index: number, result: IteratorResult<RequestOutput>];
 
+/** A controller that the client's signal also aborts (until unlink), for the engine requests of one HTTP request. */
+export function linkedAbort(signal: AbortSignal): { controller: AbortController; abort: () => void; unlink: () => void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  signal.addEventListener("abort", abort, { once: true });
+  if (signal.aborted) abort();
+  return { controller, abort, unlink: () => signal.removeEventListener("abort", abort) };
+}
+
 /** Submits every request, waits for each one's first output, and returns the merged stream. */
 export async function startGeneration(
   ctx: ServerContext,
@@ -34,14 +43,11 @@ export async function startGeneration(
   options: GenerationOptions,
 ): Promise<AsyncIterable<GenerationEvent>> {
   // One controller for all prompts: an engine error on one aborts its siblings too.
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  options.signal.addEventListener("abort", abort, { once: true });
-  if (options.signal.aborted) abort();
+  const { controller, abort, unlink } = linkedAbort(options.signal);
   const iterators: AsyncIterator<RequestOutput>[] = [];
   const trackers: RequestTracker[] = [];
   const release = () => {
-    options.signal.removeEventListener("abort", abort);
+    unlink();
     for (const it of iterators) void it.return?.().catch(() => undefined);
   };
   let firsts: IteratorResult<RequestOutput>[];
@@ -65,7 +71,7 @@ export async function startGeneration(
   return merge(iterators, firsts, trackers, () => {
     abort();
     release();
-  }, () => options.signal.removeEventListener("abort", abort));
+  }, unlink);
 }
 
 async function* merge(

@@ -30,9 +30,6 @@ export function rejectUnsupported(body: SamplingFields): void {
       "response_format",
     );
   }
-  if (body.use_beam_search === true) {
-    throw new ApiError("unsupported_parameter", "Beam search is not supported by this server yet.", "use_beam_search");
-  }
 }
 
 function logitBias(bias: Record<string, number> | null | undefined, vocabSize: number): Record<number, number> | null {

@@ -1,6 +1,7 @@
 // POST /v1/chat/completions: messages through the chat template, one assistant answer per choice.
 import type { FastifyInstance } from "fastify";
 import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
+import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
@@ -66,7 +67,10 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
-    const events = await startGeneration(ctx, [{ prompt, params }], { requestId, priority: body.priority ?? 0, signal });
+    const options = { requestId, priority: body.priority ?? 0, signal };
+    const events = body.use_beam_search
+      ? await runBeamSearches(ctx, [{ prompt, beam: beamSearchParams(body, maxTokens) }], options)
+      : await startGeneration(ctx, [{ prompt, params }], options);
     if (body.stream) {
       const streamer = new ChatStreamer(format, body.stream_options?.continuous_usage_stats ?? false);
       await streamSse(reply, {

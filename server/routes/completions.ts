@@ -1,5 +1,6 @@
 // POST /v1/completions: text (or token-id) prompts in, completions out, whole or streamed.
 import type { FastifyInstance } from "fastify";
+import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
@@ -56,7 +57,10 @@ export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: Ser
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
-    const events = await startGeneration(ctx, requests, { requestId, priority: body.priority ?? 0, signal });
+    const options = { requestId, priority: body.priority ?? 0, signal };
+    const events = body.use_beam_search
+      ? await runBeamSearches(ctx, requests.map(({ prompt, params }) => ({ prompt, beam: beamSearchParams(body, params.maxTokens) })), options)
+      : await startGeneration(ctx, requests, options);
     if (body.stream) {
       const streamer = new CompletionStreamer(format, body.stream_options?.continuous_usage_stats ?? false);
       await streamSse(reply, {

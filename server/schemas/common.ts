@@ -65,6 +65,7 @@ export const samplingProperties = {
     properties: { type: { type: "string" } },
   }),
   use_beam_search: { type: "boolean" },
+  length_penalty: { type: "number" },
 } as const;
 
 export interface SamplingFields {
@@ -102,6 +103,8 @@ export interface SamplingFields {
   user?: string;
   response_format?: { type: string } | null;
   use_beam_search?: boolean;
+  /** Beam search's score is cumulative log-prob / length ** length_penalty. */
+  length_penalty?: number;
   /** Read only to reject them: structured outputs are not supported yet. */
   [unsupported: string]: unknown;
 }

@@ -143,7 +143,9 @@ test("token ids outside the vocabulary are a 400", async () => {
 test("unsupported fields are refused, not ignored", async () => {
   await expectError("/v1/completions", { prompt: "x", suffix: "y" }, 400, "unsupported_parameter", "suffix");
   await expectError("/v1/completions", { prompt: "x", best_of: 3 }, 400, "unsupported_parameter", "best_of");
-  await expectError("/v1/completions", { prompt: "x", use_beam_search: true }, 400, "unsupported_parameter", "use_beam_search");
+  await expectError("/v1/completions", { prompt: "x", use_beam_search: true, logprobs: 0 }, 400, "invalid_parameter", "logprobs");
+  await expectError("/v1/completions", { prompt: "x", use_beam_search: true, stop: ["y"] }, 400, "invalid_parameter", "stop");
+  await expectError("/v1/chat/completions", { messages: [{ role: "user", content: "x" }], use_beam_search: true, logprobs: true }, 400, "invalid_parameter", "logprobs");
   await expectError("/v1/completions", { prompt: "x", guided_json: {} }, 400, "unsupported_parameter", "guided_json");
   await expectError("/v1/completions", { prompt: "x", response_format: { type: "json_object" } }, 400, "unsupported_parameter", "response_format");
   const both = { messages: [{ role: "assistant", content: "x" }], continue_final_message: true, add_generation_prompt: true };

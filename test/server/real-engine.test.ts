@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { AsyncLLM } from "../../index.ts";
+import { beamSearch } from "../../runtime/engine/beam-search.ts";
 import { createServer } from "../../server/app.ts";
 import { metricValue, postJson, waitFor } from "../support/server-harness.ts";
 
@@ -19,6 +20,9 @@ let engine: AsyncLLM;
 let app: ReturnType<typeof createServer>;
 let base: string;
 let client: OpenAI;
+
+/** vLLM-only request fields, which the openai client's types do not know. */
+const vllm = (fields: Record<string, unknown>) => fields as object;
 
 test.before(async () => {
   engine = await AsyncLLM.create({ model: "../shared/models/stories260K-hf", maxNumSeqs: 64, maxNumBatchedTokens: 1024, kvCacheMemoryBytes: 64 * 2 ** 20, logger: () => {} });
@@ -70,6 +74,41 @@ test("chat completions stream and finish", async () => {
     streamed += chunk.choices[0]?.delta?.content ?? "";
   }
   assert.is(streamed, whole.choices[0].message.content);
+});
+
+test("use_beam_search: width 1 is the greedy answer; n = 3 gives the offline search's beams, whole, streamed and in chat", async () => {
+  const prompt = [1, 403, 407, 261, 378];
+  const greedy = await client.completions.create({ model: M, prompt, max_tokens: 10, temperature: 0 });
+  const one = await client.completions.create({ model: M, prompt, max_tokens: 10, ...vllm({ use_beam_search: true }) });
+  assert.is(one.choices[0].text, greedy.choices[0].text);
+  const wide = await client.completions.create({ model: M, prompt, max_tokens: 10, n: 3, ...vllm({ use_beam_search: true, length_penalty: 0.5 }) });
+  const [offline] = beamSearch(engine.engine, [{ promptTokenIds: prompt }], { beamWidth: 3, maxTokens: 10, lengthPenalty: 0.5 });
+  assert.equal(wide.choices.map((c) => c.text), offline.sequences.map((s) => s.text));
+  assert.equal(wide.choices.map((c) => c.finish_reason), offline.sequences.map((s) => (s.eosTokenId === null ? "length" : "stop")));
+  assert.is(new Set(wide.choices.map((c) => c.text)).size, 3);
+  assert.is(wide.usage!.completion_tokens, offline.sequences.reduce((a, s) => a + s.tokenIds.length, 0));
+  const streamed = ["", "", ""];
+  for await (const chunk of await client.completions.create({ model: M, prompt, max_tokens: 10, n: 3, stream: true, ...vllm({ use_beam_search: true, length_penalty: 0.5 }) })) {
+    for (const choice of chunk.choices) streamed[choice.index] += choice.text;
+  }
+  assert.equal(streamed, wide.choices.map((c) => c.text));
+  const messages = [{ role: "user" as const, content: "Tell me a story" }];
+  const chatGreedy = await client.chat.completions.create({ model: M, messages, max_tokens: 8, temperature: 0 });
+  const chatBeam = await client.chat.completions.create({ model: M, messages, max_tokens: 8, n: 2, ...vllm({ use_beam_search: true }) });
+  assert.is(chatBeam.choices.length, 2);
+  assert.ok(chatBeam.choices.every((c) => typeof c.message.content === "string" && c.message.content.length > 0));
+  const chatOne = await client.chat.completions.create({ model: M, messages, max_tokens: 8, ...vllm({ use_beam_search: true }) });
+  assert.is(chatOne.choices[0].message.content, chatGreedy.choices[0].message.content);
+  assert.is(engine.engine.kvCacheManager.usage, 0);
+  // A client hanging up mid-search stops its rounds and frees their blocks.
+  const hangUp = new AbortController();
+  const pending = fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, signal: hangUp.signal, body: JSON.stringify({ model: M, prompt, max_tokens: 200, n: 4, use_beam_search: true, ignore_eos: true }) });
+  const before = engine.stats().generationTokens;
+  assert.ok(await waitFor(() => engine.stats().generationTokens >= before + 40), "the search never got going");
+  hangUp.abort();
+  await pending.catch(() => undefined);
+  assert.ok(await waitFor(() => !engine.engine.hasUnfinishedRequests() && engine.engine.kvCacheManager.usage === 0), "the aborted search left requests or blocks behind");
+  assert.ok(engine.stats().generationTokens < before + 200 * 4, "the search ran on after the client left");
 });
 
 test("real limits give OpenAI errors: over-long prompt, out-of-vocabulary ids", async () => {
