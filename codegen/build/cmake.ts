@@ -20,7 +20,7 @@ export type CpuVectors = "native" | "avx2";
 
 /** The runtime core's sources, the same in every addon of a target. */
 const runtimeSources = (target: "cpu" | "cuda") => [
-  ...["module", "threads", "parallel", "host_memory", "runtime_registry", "sampler", "model", "swap_space", "weight_packing", "fp8_quantize", `memory_${target}`].map((f) => `${nativeDir}/${f}.cc`),
+  ...["module", "threads", "parallel", "host_memory", "runtime_registry", "sampler", "model", "sampling_inputs", "swap_space", "weight_packing", "fp8_quantize", `memory_${target}`].map((f) => `${nativeDir}/${f}.cc`),
   ...(target === "cuda" ? [`${nativeDir}/cublaslt_baseline.cc`] : []),
 ];
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include "memory.h"
+#include "typed_array.h"
 
 namespace {
 
@@ -70,11 +71,8 @@ std::string load(CublasLt& lt) {
   return "";
 }
 
-size_t bytesOf(const Napi::Value& v) { return v.As<Napi::TypedArray>().ByteLength(); }
-void* dataOf(const Napi::Value& v) {
-  auto ta = v.As<Napi::TypedArray>();
-  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-}
+using tsv::typedArrayBytes;
+using tsv::typedArrayData;
 
 Napi::Value cublasLtGemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -91,10 +89,10 @@ Napi::Value cublasLtGemm(const Napi::CallbackInfo& info) {
   const int64_t T = info[3].As<Napi::Number>().Int64Value(), N = info[4].As<Napi::Number>().Int64Value(), K = info[5].As<Napi::Number>().Int64Value();
   const cudaDataType_t type = info[6].As<Napi::String>().Utf8Value() == "bf16" ? CUDA_R_16BF : CUDA_R_16F;
   const int iterations = info[7].As<Napi::Number>().Int32Value();
-  auto x = tsv::deviceBuffer(bytesOf(info[0])), w = tsv::deviceBuffer(bytesOf(info[1])), out = tsv::deviceBuffer(bytesOf(info[2]));
+  auto x = tsv::deviceBuffer(typedArrayBytes(info[0])), w = tsv::deviceBuffer(typedArrayBytes(info[1])), out = tsv::deviceBuffer(typedArrayBytes(info[2]));
   auto workspace = tsv::deviceBuffer(workspaceBytes);
-  tsv::copyToDevice(x.get(), dataOf(info[0]), bytesOf(info[0]));
-  tsv::copyToDevice(w.get(), dataOf(info[1]), bytesOf(info[1]));
+  tsv::copyToDevice(x.get(), typedArrayData(info[0]), typedArrayBytes(info[0]));
+  tsv::copyToDevice(w.get(), typedArrayData(info[1]), typedArrayBytes(info[1]));
 
   Handle desc = nullptr, a = nullptr, b = nullptr, d = nullptr, pref = nullptr;
   HeuristicResult best{};
@@ -130,7 +128,7 @@ Napi::Value cublasLtGemm(const Napi::CallbackInfo& info) {
     for (int i = 0; i < iterations && failed.empty(); i++) check(run(), "cublasLtMatmul");
     synchronized();
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / (iterations > 0 ? iterations : 1);
-    tsv::copyToHost(dataOf(info[2]), out.get(), bytesOf(info[2]));
+    tsv::copyToHost(typedArrayData(info[2]), out.get(), typedArrayBytes(info[2]));
   }
   for (Handle layout : {a, b, d})
     if (layout) lt.layoutDestroy(layout);

@@ -16,8 +16,9 @@
 #include "device_errors.h"
 #include "forward_abi.h"
 #include "memory.h"
-#include "sampling_rng.h"
+#include "sampling_inputs.h"
 #include "swap_space.h"
+#include "typed_array.h"
 
 extern "C" __attribute__((weak)) void tsv_model_forward(const tsv::ForwardArgs& args);
 extern "C" __attribute__((weak)) const tsv::BufferSpec tsv_model_buffers[];
@@ -32,12 +33,9 @@ namespace {
 
 using tsv::DeviceMemory;
 
-void* dataOf(const Napi::Value& v) {
-  auto ta = v.As<Napi::TypedArray>();
-  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-}
-
-size_t bytesOf(const Napi::Value& v) { return v.As<Napi::TypedArray>().ByteLength(); }
+using tsv::SamplingInputs;
+using tsv::typedArrayBytes;
+using tsv::typedArrayData;
 
 enum Input { kInputIds, kPositions, kSlotMapping, kSeqIdx, kBlockTables, kLogitsIndices, kNumInputs };
 
@@ -71,7 +69,7 @@ class Model : public Napi::ObjectWrap<Model> {
       const Napi::Value weight = weights.Get(i);
       if (tsv::kernelsReadHostMemory() && weight.IsTypedArray()) {
         weightRefs_.push_back(Napi::Persistent(weight.As<Napi::Object>()));
-        weights_.push_back(dataOf(weight));
+        weights_.push_back(typedArrayData(weight));
         continue;
       }
       // Uploaded, or (an array of pieces, a fused weight stacked by rows) copied piece by piece
@@ -83,7 +81,7 @@ class Model : public Napi::ObjectWrap<Model> {
         for (uint32_t p = 0; p < list.Length(); p++) pieces.push_back(list.Get(p));
       }
       size_t bytes = 0;
-      for (const auto& piece : pieces) bytes += piece.IsTypedArray() ? bytesOf(piece) : 0;
+      for (const auto& piece : pieces) bytes += piece.IsTypedArray() ? typedArrayBytes(piece) : 0;
       if (pieces.empty() || !std::all_of(pieces.begin(), pieces.end(), [](const Napi::Value& piece) { return piece.IsTypedArray(); })) {
         Napi::TypeError::New(env, std::string("weight '") + tsv_model_weight_names[i] + "' must be a typed array or a non-empty array of them").ThrowAsJavaScriptException();
         return;
@@ -92,8 +90,8 @@ class Model : public Napi::ObjectWrap<Model> {
       if (!owned_.back()) { outOfMemory(env, "weights"); return; }
       size_t offset = 0;
       for (const auto& piece : pieces) {
-        tsv::copyToDevice(static_cast<uint8_t*>(owned_.back().get()) + offset, dataOf(piece), bytesOf(piece));
-        offset += bytesOf(piece);
+        tsv::copyToDevice(static_cast<uint8_t*>(owned_.back().get()) + offset, typedArrayData(piece), typedArrayBytes(piece));
+        offset += typedArrayBytes(piece);
       }
       weights_.push_back(owned_.back().get());
     }
@@ -101,10 +99,8 @@ class Model : public Napi::ObjectWrap<Model> {
     numBlocks_ = opts.Get("numBlocks").As<Napi::Number>().Int64Value();
     maxTokens_ = opts.Get("maxTokens").As<Napi::Number>().Int64Value();
     maxLogitRows_ = opts.Get("maxLogitRows").As<Napi::Number>().Int64Value();
-    maxSampleRows_ = opts.Has("maxSampleRows") ? opts.Get("maxSampleRows").As<Napi::Number>().Int64Value() : maxLogitRows_;
-    maxLogitEdits_ = opts.Has("maxLogitEdits") ? opts.Get("maxLogitEdits").As<Napi::Number>().Int64Value() : 0;
-    hostSampling_.assign((size_t)(kSampleInputs * sampleStride()), 0);
-    hostEdits_.assign((size_t)(kEditInputs * editStride()), 0);
+    sampling_.size(opts.Has("maxSampleRows") ? opts.Get("maxSampleRows").As<Napi::Number>().Int64Value() : maxLogitRows_,
+                   opts.Has("maxLogitEdits") ? opts.Get("maxLogitEdits").As<Napi::Number>().Int64Value() : 0);
     maxBlockTableEntries_ = opts.Get("maxBlockTableEntries").As<Napi::Number>().Int64Value();
     kvCacheScales_.assign((size_t)(2 * tsv_model_num_layers), 1.0);
     if (opts.Has("kvCacheScales")) {
@@ -142,10 +138,10 @@ class Model : public Napi::ObjectWrap<Model> {
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
-      owned_.push_back(tsv::deviceBuffer((size_t)((kSampleInputs + 1) * sampleStride()) * 4));
+      owned_.push_back(tsv::deviceBuffer((size_t)((SamplingInputs::kSampleInputs + 1) * sampling_.sampleStride()) * 4));
       stagedSampling_ = owned_.back().get();
       if (!stagedSampling_) { outOfMemory(env, "sampling inputs"); return; }
-      owned_.push_back(tsv::deviceBuffer((size_t)(kEditInputs * editStride()) * 4));
+      owned_.push_back(tsv::deviceBuffer((size_t)(SamplingInputs::kEditInputs * sampling_.editStride()) * 4));
       stagedEdits_ = owned_.back().get();
       if (!stagedEdits_) { outOfMemory(env, "logit edits"); return; }
     }
@@ -221,15 +217,15 @@ class Model : public Napi::ObjectWrap<Model> {
       return false;
     }
     const size_t logitsBytes = (size_t)(a.numLogitRows * tsv_model_vocab_size) * sizeof(float);
-    const bool wantLogits = bytesOf(info[6]) > 0;
-    if (wantLogits && bytesOf(info[6]) < logitsBytes) {
+    const bool wantLogits = typedArrayBytes(info[6]) > 0;
+    if (wantLogits && typedArrayBytes(info[6]) < logitsBytes) {
       Napi::RangeError::New(env, "the logits array is smaller than [logits rows, vocab]").ThrowAsJavaScriptException();
       return false;
     }
     int32_t* sampledOut = nullptr;
     int64_t numEdits = 0;
     if (info.Length() > 9 && !info[9].IsUndefined()) {
-      const std::string problem = readSampling(info[9], a.numLogitRows, &a.numSampleRows, &sampledOut, &numEdits);
+      const std::string problem = sampling_.read(info[9], a.numLogitRows, tsv_model_vocab_size, &a.numSampleRows, &sampledOut, &numEdits);
       if (!problem.empty()) {
         Napi::RangeError::New(env, "sampling: " + problem).ThrowAsJavaScriptException();
         return false;
@@ -241,13 +237,13 @@ class Model : public Napi::ObjectWrap<Model> {
     const int64_t tableWidth = replay ? graphTableWidth(a.numSeqs, a.maxBlocksPerSeq) : a.maxBlocksPerSeq;
     const void* inputs[kNumInputs];
     for (int i = 0; i < kNumInputs; i++) {
-      inputs[i] = dataOf(info[i]);
+      inputs[i] = typedArrayData(info[i]);
       if (tsv::kernelsReadHostMemory()) continue;
       if (i == kBlockTables && tableWidth != a.maxBlocksPerSeq) {
         const auto padded = padRows(static_cast<const int32_t*>(inputs[i]), a.numSeqs, a.maxBlocksPerSeq, tableWidth);
         tsv::copyToDevice(stagedInputs_[i], padded.data(), padded.size() * sizeof(int32_t));
       } else {
-        tsv::copyToDevice(stagedInputs_[i], inputs[i], bytesOf(info[i]));
+        tsv::copyToDevice(stagedInputs_[i], inputs[i], typedArrayBytes(info[i]));
       }
       inputs[i] = stagedInputs_[i];
     }
@@ -261,35 +257,35 @@ class Model : public Napi::ObjectWrap<Model> {
     if (tsv::kernelsReadHostMemory()) {
       // A step that wants no logits back on CPU still needs somewhere to put the ones it samples from.
       if (!wantLogits && hostLogits_.size() < logitsBytes / sizeof(float)) hostLogits_.resize(logitsBytes / sizeof(float));
-      a.logits = wantLogits ? static_cast<float*>(dataOf(info[6])) : hostLogits_.data();
+      a.logits = wantLogits ? static_cast<float*>(typedArrayData(info[6])) : hostLogits_.data();
     } else {
       a.logits = static_cast<float*>(stagedLogits_);
-      if (a.numSampleRows > 0) tsv::copyToDevice(stagedSampling_, hostSampling_.data(), hostSampling_.size() * sizeof(uint32_t));
-      for (int c = 0; c < kEditInputs && numEdits > 0; c++) tsv::copyToDevice(static_cast<uint8_t*>(stagedEdits_) + (size_t)(c * editStride()) * 4, hostEdits_.data() + c * editStride(), (size_t)numEdits * 4);
+      if (a.numSampleRows > 0) tsv::copyToDevice(stagedSampling_, sampling_.samples().data(), sampling_.samples().size() * sizeof(uint32_t));
+      for (int c = 0; c < SamplingInputs::kEditInputs && numEdits > 0; c++) tsv::copyToDevice(static_cast<uint8_t*>(stagedEdits_) + (size_t)(c * sampling_.editStride()) * 4, sampling_.edits().data() + c * sampling_.editStride(), (size_t)numEdits * 4);
     }
     // The sampling inputs at fixed places (a graph replays their pointers): one column per input,
-    // maxSampleRows_ + 1 entries each, and on CUDA the token ids after them; the edits likewise.
+    // sampleStride() entries each, and on CUDA the token ids after them; the edits likewise.
     auto column = [&](int c) -> void* {
-      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(hostSampling_.data()) : stagedSampling_);
-      return base + (size_t)(c * sampleStride()) * 4;
+      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(sampling_.samples().data()) : stagedSampling_);
+      return base + (size_t)(c * sampling_.sampleStride()) * 4;
     };
     auto editColumn = [&](int c) -> void* {
-      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(hostEdits_.data()) : stagedEdits_);
-      return base + (size_t)(c * editStride()) * 4;
+      auto* base = static_cast<uint8_t*>(tsv::kernelsReadHostMemory() ? static_cast<void*>(sampling_.edits().data()) : stagedEdits_);
+      return base + (size_t)(c * sampling_.editStride()) * 4;
     };
-    a.sampleEditOffsets = static_cast<const int32_t*>(column(kEditOffsets));
+    a.sampleEditOffsets = static_cast<const int32_t*>(column(SamplingInputs::kEditOffsets));
     a.editTokenIds = static_cast<const int32_t*>(editColumn(0));
     a.editBias = static_cast<const float*>(editColumn(1));
     a.editRepetition = static_cast<const float*>(editColumn(2));
     a.editSubtract = static_cast<const float*>(editColumn(3));
-    a.maxLogitEdits = maxLogitEdits_;
+    a.maxLogitEdits = sampling_.maxLogitEdits();
     a.sampleRowIndices = static_cast<const int32_t*>(column(0));
     a.sampleTemperature = static_cast<const float*>(column(1));
     a.sampleTopK = static_cast<const int32_t*>(column(2));
     a.sampleTopP = static_cast<const float*>(column(3));
     a.sampleMinP = static_cast<const float*>(column(4));
     a.sampleUniform = static_cast<const float*>(column(5));
-    a.sampledTokenIds = tsv::kernelsReadHostMemory() ? sampledOut : static_cast<int32_t*>(column(kSampleInputs));
+    a.sampledTokenIds = tsv::kernelsReadHostMemory() ? sampledOut : static_cast<int32_t*>(column(SamplingInputs::kSampleInputs));
     // After the inputs' copies, so the first launch's time is its own.
     if (marks) marks->start.record();
     if (replay) {
@@ -300,86 +296,8 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!tsv::synchronizeOrThrow(env, "forward pass failed on the device")) return false;
     if (tsv::kernelsReadHostMemory()) return true;
     if (a.numSampleRows > 0) tsv::copyToHost(sampledOut, a.sampledTokenIds, (size_t)a.numSampleRows * sizeof(int32_t));
-    if (wantLogits) tsv::copyToHost(dataOf(info[6]), stagedLogits_, logitsBytes);
+    if (wantLogits) tsv::copyToHost(typedArrayData(info[6]), stagedLogits_, logitsBytes);
     return true;
-  }
-
-  // The sampling argument: { rowIndices: Int32Array, temperature: Float32Array, topK: Int32Array,
-  // topP: Float32Array, minP: Float32Array, rng: Uint32Array (4 per row: seed low, seed high,
-  // sequence index, step), sampledTokenIds: Int32Array, editOffsets: Int32Array (rows + 1),
-  // editTokenIds: Int32Array, editBias, editRepetition, editSubtract: Float32Array (one entry per
-  // edit) }, rows = rowIndices.length. Packs the inputs into hostSampling_'s columns (each row's
-  // uniform draw from its rng key) and the edits into hostEdits_'s, and returns where the token ids
-  // go, or what is wrong with the object.
-  std::string readSampling(const Napi::Value& value, int64_t numLogitRows, int64_t* numRows, int32_t** sampledOut, int64_t* numEdits) {
-    if (!value.IsObject()) return "expected an object";
-    const auto obj = value.As<Napi::Object>();
-    struct Field {
-      const char* name;
-      napi_typedarray_type type;
-      int64_t perRow;
-      const void* data = nullptr;
-    };
-    Field fields[] = {{"rowIndices", napi_int32_array, 1}, {"temperature", napi_float32_array, 1}, {"topK", napi_int32_array, 1}, {"topP", napi_float32_array, 1},
-                      {"minP", napi_float32_array, 1}, {"rng", napi_uint32_array, 4}, {"sampledTokenIds", napi_int32_array, 1}};
-    const Napi::Value rowIndices = obj.Get("rowIndices");
-    if (!rowIndices.IsTypedArray()) return "rowIndices must be an Int32Array";
-    const int64_t rows = (int64_t)rowIndices.As<Napi::TypedArray>().ElementLength();
-    if (rows > maxSampleRows_) return std::to_string(rows) + " rows, more than the model was sized for (" + std::to_string(maxSampleRows_) + ")";
-    for (auto& f : fields) {
-      const Napi::Value v = obj.Get(f.name);
-      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != f.type) return std::string(f.name) + " has the wrong type";
-      if ((int64_t)v.As<Napi::TypedArray>().ElementLength() != rows * f.perRow) return std::string(f.name) + " must hold " + std::to_string(f.perRow) + " entries per row";
-      f.data = dataOf(v);
-    }
-    const auto* indices = static_cast<const int32_t*>(fields[0].data);
-    for (int64_t r = 0; r < rows; r++) {
-      if (indices[r] < 0 || indices[r] >= numLogitRows) return "rowIndices[" + std::to_string(r) + "] = " + std::to_string(indices[r]) + " is not a logits row of this step";
-    }
-    const std::string editProblem = readEdits(obj, rows, numEdits);
-    if (!editProblem.empty()) return editProblem;
-    const size_t stride = (size_t)sampleStride();
-    for (int c = 0; c < 5; c++) std::memcpy(hostSampling_.data() + c * stride, fields[c].data, (size_t)rows * 4);
-    const auto* rng = static_cast<const uint32_t*>(fields[5].data);
-    auto* uniform = reinterpret_cast<float*>(hostSampling_.data() + 5 * stride);
-    for (int64_t r = 0; r < rows; r++) uniform[r] = static_cast<float>(tsv::uniformForKey(rng + 4 * r));
-    *numRows = rows;
-    *sampledOut = static_cast<int32_t*>(const_cast<void*>(fields[6].data));
-    return {};
-  }
-
-  // The edits of readSampling's object: checks the offsets (from 0, never decreasing, within
-  // maxLogitEdits_) and token ids, and copies offsets and edits into their columns.
-  std::string readEdits(const Napi::Object& obj, int64_t rows, int64_t* numEdits) {
-    const Napi::Value offsetsValue = obj.Get("editOffsets");
-    if (!offsetsValue.IsTypedArray() || offsetsValue.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || (int64_t)offsetsValue.As<Napi::TypedArray>().ElementLength() != rows + 1) {
-      return "editOffsets must be an Int32Array of rows + 1 entries";
-    }
-    const auto* offsets = static_cast<const int32_t*>(dataOf(offsetsValue));
-    if (offsets[0] != 0) return "editOffsets must start at 0";
-    for (int64_t r = 0; r < rows; r++) {
-      if (offsets[r + 1] < offsets[r]) return "editOffsets must never decrease";
-    }
-    const int64_t count = offsets[rows];
-    if (count > maxLogitEdits_) return std::to_string(count) + " logit edits, more than the model was sized for (" + std::to_string(maxLogitEdits_) + ")";
-    const struct {
-      const char* name;
-      napi_typedarray_type type;
-    } edits[kEditInputs] = {{"editTokenIds", napi_int32_array}, {"editBias", napi_float32_array}, {"editRepetition", napi_float32_array}, {"editSubtract", napi_float32_array}};
-    for (int c = 0; c < kEditInputs; c++) {
-      const Napi::Value v = obj.Get(edits[c].name);
-      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != edits[c].type || (int64_t)v.As<Napi::TypedArray>().ElementLength() != count) {
-        return std::string(edits[c].name) + " must be a typed array of editOffsets[rows] entries";
-      }
-      std::memcpy(hostEdits_.data() + c * editStride(), dataOf(v), (size_t)count * 4);
-    }
-    for (int64_t e = 0; e < count; e++) {
-      const int32_t token = static_cast<int32_t>(hostEdits_[e]);
-      if (token < 0 || token >= tsv_model_vocab_size) return "editTokenIds[" + std::to_string(e) + "] = " + std::to_string(token) + " is not a token id";
-    }
-    std::memcpy(hostSampling_.data() + kEditOffsets * sampleStride(), offsets, (size_t)(rows + 1) * 4);
-    *numEdits = count;
-    return {};
   }
 
   // A graph step's block tables are padded to a power-of-two width (entries past a sequence's
@@ -485,20 +403,13 @@ class Model : public Napi::ObjectWrap<Model> {
   tsv::SwapSpace swapSpace_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
-  // Sampling inputs, kSampleInputs columns of maxSampleRows_ + 1 (host; the edit offsets need the
-  // one more), and on CUDA their device copy followed by a column of sampled token ids; the logit
-  // edits, kEditInputs columns of maxLogitEdits_, likewise.
-  static constexpr int kSampleInputs = 7;
-  static constexpr int kEditOffsets = 6;
-  static constexpr int kEditInputs = 4;
-  int64_t sampleStride() const { return maxSampleRows_ + 1; }
-  int64_t editStride() const { return std::max<int64_t>(maxLogitEdits_, 1); }
-  std::vector<uint32_t> hostSampling_;
+  // The sampling inputs on the host, and on CUDA their device copy (the sample columns followed by
+  // a column of sampled token ids, then the edit columns).
+  SamplingInputs sampling_;
   void* stagedSampling_ = nullptr;
-  std::vector<uint32_t> hostEdits_;
   void* stagedEdits_ = nullptr;
   std::vector<float> hostLogits_;
-  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxSampleRows_ = 0, maxLogitEdits_ = 0, maxBlockTableEntries_ = 0;
+  int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
   // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, numSampleRows.
   using StepShape = std::array<int64_t, 5>;
   static constexpr size_t kMaxGraphs = 512;

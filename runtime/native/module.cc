@@ -8,16 +8,14 @@
 #include "device_errors.h"
 #include "kernel_table.h"
 #include "memory.h"
+#include "typed_array.h"
 
 extern "C" void tsv_set_num_threads(int n);
 
 namespace {
 
 void* bufferPointer(const Napi::Value& v) {
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  }
+  if (v.IsTypedArray()) return tsv::typedArrayData(v);
   if (v.IsArrayBuffer()) return v.As<Napi::ArrayBuffer>().Data();
   if (v.IsBuffer()) return v.As<Napi::Buffer<uint8_t>>().Data();
   return nullptr;

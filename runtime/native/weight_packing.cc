@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "tsvllm_parallel.h"
+#include "typed_array.h"
 
 namespace {
 
@@ -49,9 +50,8 @@ Napi::Value packWeightPanels(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  const auto base = [](const Napi::TypedArray& a) { return static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(); };
-  if (element == 2) pack(reinterpret_cast<const uint16_t*>(base(src)), reinterpret_cast<uint16_t*>(base(dst)), rows, columns);
-  else pack(reinterpret_cast<const uint32_t*>(base(src)), reinterpret_cast<uint32_t*>(base(dst)), rows, columns);
+  if (element == 2) pack(static_cast<const uint16_t*>(tsv::typedArrayData(src)), static_cast<uint16_t*>(tsv::typedArrayData(dst)), rows, columns);
+  else pack(static_cast<const uint32_t*>(tsv::typedArrayData(src)), static_cast<uint32_t*>(tsv::typedArrayData(dst)), rows, columns);
   return env.Undefined();
 }
 
