@@ -48,9 +48,18 @@ export async function runBeamSearches(
   // One controller for all prompts: an error in one search aborts the others' rounds.
   const { controller, abort, unlink } = linkedAbort(options.signal);
   try {
-    const outputs = await Promise.all(requests.map((request, i) => {
+    const outputs = await Promise.all(requests.map(async (request, i) => {
       const requestId = requests.length === 1 ? options.requestId : `${options.requestId}-${i}`;
-      return beamSearchRequest(ctx.engine, request.prompt.tokenIds, request.beam, { requestId, signal: controller.signal, priority: options.priority });
+      // Counted in /metrics as one request whose every token arrives at the end, as the client sees it.
+      const tracker = ctx.metrics.track();
+      try {
+        const output = await beamSearchRequest(ctx.engine, request.prompt.tokenIds, request.beam, { requestId, signal: controller.signal, priority: options.priority });
+        tracker.observe(output);
+        return output;
+      } catch (error) {
+        tracker.abandon();
+        throw error;
+      }
     }));
     return (async function* () {
       for (const [promptIndex, output] of outputs.entries()) yield { promptIndex, output };

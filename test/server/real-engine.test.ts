@@ -81,7 +81,10 @@ test("use_beam_search: width 1 is the greedy answer; n = 3 gives the offline sea
   const greedy = await client.completions.create({ model: M, prompt, max_tokens: 10, temperature: 0 });
   const one = await client.completions.create({ model: M, prompt, max_tokens: 10, ...vllm({ use_beam_search: true }) });
   assert.is(one.choices[0].text, greedy.choices[0].text);
+  const succeeded = async () => metricValue(await (await fetch(`${base}/metrics`)).text(), "vllm:request_success_total", { model_name: M, finished_reason: "length" }) ?? 0;
+  const before = await succeeded();
   const wide = await client.completions.create({ model: M, prompt, max_tokens: 10, n: 3, ...vllm({ use_beam_search: true, length_penalty: 0.5 }) });
+  assert.is(await succeeded(), before + wide.choices.filter((c) => c.finish_reason === "length").length, "/metrics counts each beam the answer returns");
   const [offline] = beamSearch(engine.engine, [{ promptTokenIds: prompt }], { beamWidth: 3, maxTokens: 10, lengthPenalty: 0.5 });
   assert.equal(wide.choices.map((c) => c.text), offline.sequences.map((s) => s.text));
   assert.equal(wide.choices.map((c) => c.finish_reason), offline.sequences.map((s) => (s.eosTokenId === null ? "length" : "stop")));
@@ -103,12 +106,12 @@ test("use_beam_search: width 1 is the greedy answer; n = 3 gives the offline sea
   // A client hanging up mid-search stops its rounds and frees their blocks.
   const hangUp = new AbortController();
   const pending = fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, signal: hangUp.signal, body: JSON.stringify({ model: M, prompt, max_tokens: 200, n: 4, use_beam_search: true, ignore_eos: true }) });
-  const before = engine.stats().generationTokens;
-  assert.ok(await waitFor(() => engine.stats().generationTokens >= before + 40), "the search never got going");
+  const generated = engine.stats().generationTokens;
+  assert.ok(await waitFor(() => engine.stats().generationTokens >= generated + 40), "the search never got going");
   hangUp.abort();
   await pending.catch(() => undefined);
   assert.ok(await waitFor(() => !engine.engine.hasUnfinishedRequests() && engine.engine.kvCacheManager.usage === 0), "the aborted search left requests or blocks behind");
-  assert.ok(engine.stats().generationTokens < before + 200 * 4, "the search ran on after the client left");
+  assert.ok(engine.stats().generationTokens < generated + 200 * 4, "the search ran on after the client left");
 });
 
 test("real limits give OpenAI errors: over-long prompt, out-of-vocabulary ids", async () => {
