@@ -243,10 +243,11 @@ function subTile(t: TileContext, ind: string, at: string, as: IExpr[], bs: IExpr
   if (isa && form.kind === "broadcast") return [`${ind}{`, `${inner}int ${k} = 0;`, ...broadcastPass(t, inner, at, as, tile, isa), `${ind}}`];
   const kk = `${prefix}_kk`;
   const stepAt = (e: IExpr) => p.print(substituteVars(e, new Map([[k, variable(kk)]])));
-  const vectorLoop = isa && form.kind === "dot" ? dotPass(t, inner, entries, tile, isa) : [];
+  const vectorIsa = isa && form.kind === "dot" ? isa : undefined;
+  const vectorLoop = vectorIsa ? dotPass(t, inner, entries, tile, vectorIsa) : [];
   // A k extent known to be whole vectors leaves the scalar tail nothing to do; emitted anyway, gcc
   // cannot always see that it is empty and flags its reads as out of bounds.
-  const tailEmpty = vectorLoop.length > 0 && s.count.op === "const" && s.count.value % isa!.width === 0;
+  const tailEmpty = vectorIsa !== undefined && s.count.op === "const" && s.count.value % vectorIsa.width === 0;
   const tail = tailEmpty ? [] : [
     `${inner}_Pragma("omp simd reduction(+:${entries.map((e) => e.sum).join(",")})")`,
     `${inner}for (int ${kk} = ${k}; ${kk} < ${count}; ++${kk}) {`,
