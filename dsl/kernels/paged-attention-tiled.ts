@@ -15,7 +15,8 @@
 // the scratch (rows x HD twice for q and the output, a key block, the scores) stays within 36 KB
 // before padding (the rows rounded down to a multiple of 16 when 16 or more fit) and within a CUDA
 // program's 48 KB of static shared memory after it.
-import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMax, reduceMin, reduceSum, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
+import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMin, scratch, tanh, type Const, type Float, type Global, type Scratch } from "../index.ts";
+import { softmaxBlock } from "./online-softmax.ts";
 
 /** KV head kvh's BS rows of cache block `block`, widened to f32 and contiguous: into[o * HD + d]. */
 function packBlock<C extends Float>(cache: Global<C, ["NB", "BS", "HKV", "HD"]>, into: Scratch, block: i32, kvh: i32, BS: Const, HD: Const): void {
@@ -183,17 +184,8 @@ function attendLoneToken<A extends Float, C extends Float>(
         });
       });
     }
-    forEach(G, (r) => {
-      const mNew = max(m.at(r), reduceMax(BS, (o) => s.at(r * BS + o)));
-      const reference = mNew > -Infinity ? mNew : 0.0;
-      const rescale = exp(m.at(r) - reference);
-      m.put(r, mNew);
-      forEach(BS, (o) => {
-        s.put(r * BS + o, exp(s.at(r * BS + o) - reference));
-      });
-      l.put(r, l.at(r) * rescale + reduceSum(BS, (o) => s.at(r * BS + o)));
-      alpha.put(r, rescale);
-    });
+    // Every block from first's to pos's holds a live key for all G rows, as softmaxBlock needs.
+    softmaxBlock(s, m, l, alpha, G, BS);
     rescaleRows(acc, alpha, G, HD);
     packBlock(vCache, kv, block, kvh, BS, HD);
     dotTile(acc, 0, G, HD, BS, (r, o) => s.at(r * BS + o), (d, o) => kv.at(o * HD + d));
