@@ -1,6 +1,7 @@
 // The engine loop: step() = schedule, run the model once, sample, postprocess. Synchronous and
 // single-threaded by design; LLM drives it to completion and AsyncLLM drives it from the event loop.
 import { TsvllmError } from "../errors.ts";
+import { StructuredOutputManager } from "../structured/manager.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { KVCacheManager } from "./block-manager.ts";
 import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
@@ -83,6 +84,7 @@ export class LLMEngine {
   readonly kvCacheManager: KVCacheManager;
   readonly scheduler: Scheduler;
   private readonly sampler: Sampler;
+  private readonly structuredOutputs: StructuredOutputManager;
   private readonly requests = new Map<string, Request>();
   private promptTokens = 0;
   private generationTokens = 0;
@@ -100,6 +102,7 @@ export class LLMEngine {
     this.kvCacheManager = new KVCacheManager({ ...blocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
     this.scheduler = new Scheduler(config, this.kvCacheManager);
     this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
+    this.structuredOutputs = new StructuredOutputManager(tokenizer);
   }
 
   get vocabSize(): number {
@@ -115,6 +118,7 @@ export class LLMEngine {
     validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs);
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
+    const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);
     const request = new Request({
       requestId,
       prompt: typeof prompt === "string" ? prompt : null,
@@ -126,6 +130,7 @@ export class LLMEngine {
       rngSeed: params.seed !== null ? BigInt.asUintN(64, BigInt(params.seed)) : this.drawSeed(),
       eosTokenIds: this.tokenizer.eosTokenIds,
       badWordsTokenIds: this.badWordsTokenIds(params.badWords ?? []),
+      grammar,
       maxOutputTokens: Math.max(1, Math.min(params.maxTokens, this.config.maxModelLen - promptTokenIds.length)),
       createDetokenizer: () => this.tokenizer.createDetokenizer({ skipSpecialTokens: params.skipSpecialTokens }),
     });

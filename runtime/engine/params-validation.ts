@@ -34,6 +34,7 @@ export function validateSamplingParams(p: SamplingParams, vocabSize: number, max
     if (p.allowedTokenIds.length === 0) invalid("allowed_token_ids", "allowed_token_ids must not be empty");
     for (const id of p.allowedTokenIds) checkTokenId(id, vocabSize, "allowed_token_ids");
   }
+  if (p.allowedTokenIds !== null && p.structuredOutputs !== null) invalid("allowed_token_ids", "allowed_token_ids cannot be combined with structured outputs, which choose the allowed tokens themselves");
   for (const [id, bias] of Object.entries(p.logitBias ?? {})) {
     checkTokenId(Number(id), vocabSize, "logit_bias");
     if (!Number.isFinite(bias)) invalid("logit_bias", `logit_bias for token ${id} must be a finite number`);

@@ -1,5 +1,6 @@
 // A request as the engine keeps it: the prompt, its sampling params resolved into what the
 // sampler and stop checker need, its n sequences, its timings and its prompt log-probs.
+import type { StructuredOutputGrammar } from "../structured/grammar.ts";
 import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
 import { Sequence } from "./sequence.ts";
 import type { PositionLogprobs, RequestMetrics, SamplingParams } from "./types.ts";
@@ -20,6 +21,8 @@ export interface RequestInit {
   badWordsTokenIds: number[][];
   /** Output budget: params.maxTokens capped by what maxModelLen leaves after the prompt. */
   maxOutputTokens: number;
+  /** The automaton of params.structuredOutputs, when given. */
+  grammar: StructuredOutputGrammar | null;
   createDetokenizer: () => IncrementalDetokenizer;
 }
 
@@ -39,6 +42,7 @@ export class Request {
   readonly eosTokenIds: readonly number[];
   readonly badWordsTokenIds: number[][];
   readonly maxOutputTokens: number;
+  readonly grammar: StructuredOutputGrammar | null;
   readonly sequences: Sequence[];
   /** False while the other n - 1 sequences still wait to fork from the first. */
   forked: boolean;
@@ -56,6 +60,7 @@ export class Request {
     this.eosTokenIds = init.eosTokenIds;
     this.badWordsTokenIds = init.badWordsTokenIds;
     this.maxOutputTokens = init.maxOutputTokens;
+    this.grammar = init.grammar;
     this.sequences = Array.from({ length: init.params.n }, (_, i) => new Sequence(this, i, init.createDetokenizer()));
     this.forked = init.params.n === 1;
     // Position 0 has no log-prob: nothing precedes the first prompt token.

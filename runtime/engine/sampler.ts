@@ -56,6 +56,18 @@ function requestTables(request: Request): RequestTables {
   };
 }
 
+/**
+ * A row's allowed tokens (empty: all): allowed_token_ids, or what the request's structured-output
+ * automaton can read next, plus EOS once the output is a whole match or cannot go on.
+ */
+function allowedTokenIds(seq: Sequence, t: RequestTables): readonly number[] {
+  const grammar = seq.request.grammar;
+  if (grammar === null) return t.allowedTokenIds;
+  const ids = Array.from(grammar.allowedTokens(seq.grammarState));
+  if (ids.length === 0 || grammar.isAccepting(seq.grammarState)) ids.push(...seq.request.eosTokenIds);
+  return ids;
+}
+
 /** Row r's draw key: (seed, sequence index, step), so a draw never depends on the rest of the batch, nor on drafting. */
 function writeRngKey(into: Uint32Array, r: number, { seq, draftIndex }: SampleRow): void {
   const seed = seq.request.rngSeed;
@@ -151,7 +163,7 @@ export class Sampler {
 
   /**
    * Whether a forward pass that samples `which` rows (ModelRunner.forwardSampling) takes this one:
-   * it asks for no log-probs and no allowed_token_ids, its other logit processors come to at most
+   * it asks for no log-probs, no allowed_token_ids and no structured output, its other logit processors come to at most
    * maxLogitEditsPerRow edits (counted from the request and its own history, so the same request
    * always goes the same way), and it is greedy if only greedy rows are taken.
    */
@@ -160,7 +172,7 @@ export class Sampler {
     const p = request.params;
     const t = this.tablesOf(request);
     const mostEdits = t.stopIds.length + request.badWordsTokenIds.length + t.biasTokenIds.length + (t.needsHistory ? seq.tokenIds.length : 0);
-    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && mostEdits <= maxLogitEditsPerRow;
+    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && request.grammar === null && mostEdits <= maxLogitEditsPerRow;
     return editable && (which === "all" || p.temperature < samplingEps);
   }
 
@@ -262,8 +274,10 @@ export class Sampler {
       batch.promptLens[r] = t.needsHistory ? seq.numPromptTokens : 0;
       bias.push(t.biasTokenIds);
       biasValues.push(...t.biasValues);
-      allowed.push(t.allowedTokenIds);
-      banned.push(seq.numOutputTokens < p.minTokens ? t.stopIds : []);
+      allowed.push(allowedTokenIds(seq, t));
+      // Once the constraint lets nothing but EOS follow, min_tokens cannot hold it back.
+      const mustEnd = request.grammar?.mustEnd(seq.grammarState) ?? false;
+      banned.push(seq.numOutputTokens < p.minTokens && !mustEnd ? t.stopIds : []);
       for (const word of request.badWordsTokenIds) {
         badWordTokens.push(...word);
         badWordStarts.push(badWordTokens.length);

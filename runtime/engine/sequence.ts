@@ -28,6 +28,8 @@ export class Sequence implements BlockOwner {
   /** Tokens proposed to follow the last one (speculative decoding), checked by its next decode step. */
   draftTokenIds: number[] = [];
   numPreemptions = 0;
+  /** Where the output so far leaves the request's structured-output automaton (0, its start, without one). */
+  grammarState = 0;
 
   readonly detokenizer: IncrementalDetokenizer;
   /** Output text; set to the truncated text once a stop string ends the sequence. */

@@ -51,12 +51,13 @@ export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConf
  * before it were accepted, and the same RNG step), and a draft is accepted when its row drew it:
  * so outputs are token for token those without drafts, sampled ones too. That holds where a row's
  * token depends on its logits and step alone: one sequence, no log-probs, and no processor that
- * reads the output so far (penalties, bad words, min_tokens not yet reached).
+ * reads the output so far (penalties, bad words, min_tokens not yet reached, a structured-output
+ * constraint).
  */
 export function canSpeculate(seq: Sequence): boolean {
   const p = seq.request.params;
   return p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
-    seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens;
+    seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens && seq.request.grammar === null;
 }
 
 /** How many drafts verification keeps: the leading ones the target's own draws agree with. */

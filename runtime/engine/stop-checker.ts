@@ -1,7 +1,7 @@
 // Appending a sampled token and deciding whether its sequence is done, with vLLM's rules and
-// order: the length cap first, then (once minTokens are out) EOS and stop token ids, then stop
-// strings, which are searched only where the new text could complete one, so a stop string split
-// over several tokens is still found.
+// order: the length cap first, then (once minTokens are out, or a structured-output constraint
+// lets nothing else follow) EOS and stop token ids, then stop strings, which are searched only
+// where the new text could complete one, so a stop string split over several tokens is still found.
 import type { Sequence } from "./sequence.ts";
 
 /** Appends tokenId to the sequence, extends its text and finishes it when a stop condition holds. */
@@ -9,10 +9,11 @@ export function appendTokenAndCheckStop(seq: Sequence, tokenId: number, maxModel
   const request = seq.request;
   const p = request.params;
   seq.tokenIds.push(tokenId);
+  if (request.grammar !== null && !request.eosTokenIds.includes(tokenId)) seq.grammarState = request.grammar.advance(seq.grammarState, tokenId);
   const numOutput = seq.numOutputTokens;
   if (seq.numTokens >= maxModelLen || numOutput >= request.maxOutputTokens) {
     seq.finish("length");
-  } else if (numOutput >= p.minTokens) {
+  } else if (numOutput >= p.minTokens || (request.grammar?.mustEnd(seq.grammarState) ?? false)) {
     if (!p.ignoreEos && request.eosTokenIds.includes(tokenId)) seq.finish("stop");
     else if (p.stopTokenIds.includes(tokenId)) seq.finish("stop", tokenId);
   }

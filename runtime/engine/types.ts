@@ -1,6 +1,23 @@
 // The public shapes of the engine API, mirroring vLLM's SamplingParams / RequestOutput with
 // camelCased names, so users of vLLM recognise every field.
 
+/**
+ * vLLM's StructuredOutputsParams (GuidedDecodingParams before v0.10), camelCased: exactly one
+ * constraint the whole output must match.
+ */
+export interface StructuredOutputsParams {
+  /** A JSON schema (an object, or its JSON text). */
+  json?: Record<string, unknown> | boolean | string | null;
+  /** A regular expression (JavaScript syntax) matching the whole output. */
+  regex?: string | null;
+  /** The output is one of these strings. */
+  choice?: string[] | null;
+  /** Any JSON object (response_format json_object). */
+  jsonObject?: boolean | null;
+  /** A regex for the whitespace allowed between JSON tokens; default any JSON whitespace. */
+  whitespacePattern?: string | null;
+}
+
 export interface SamplingParams {
   n: number;
   presencePenalty: number;
@@ -27,6 +44,7 @@ export interface SamplingParams {
   logitBias: Record<number, number> | null;
   allowedTokenIds: number[] | null;
   badWords: string[] | null;
+  structuredOutputs: StructuredOutputsParams | null;
 }
 
 export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
@@ -52,6 +70,7 @@ export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
   logitBias: null,
   allowedTokenIds: null,
   badWords: null,
+  structuredOutputs: null,
 });
 
 export function samplingParams(overrides: Partial<SamplingParams> = {}): SamplingParams {

@@ -24,6 +24,7 @@ export function makeTestRequest(
     eosTokenIds: options.eosTokenIds ?? [2],
     badWordsTokenIds: options.badWordsTokenIds ?? [],
     maxOutputTokens: resolved.maxTokens,
+    grammar: null,
     createDetokenizer: () => tokenizer.createDetokenizer(),
   });
 }
