@@ -9,6 +9,7 @@ import { ApiError } from "./errors.ts";
 import { linkedAbort, type GenerationEvent, type GenerationOptions } from "./generation.ts";
 import type { PreparedPrompt } from "./prompts.ts";
 import type { SamplingFields } from "./schemas/common.ts";
+import { structuredOutputsOf } from "./structured-outputs.ts";
 
 /** Fields beam search does not take (vLLM's BeamSearchParams has none of them): a 400, not a silent ignore. */
 const withoutBeamSearch = ["logprobs", "prompt_logprobs", "echo", "stop", "stop_token_ids", "logit_bias", "allowed_token_ids", "bad_words"] as const;
@@ -26,6 +27,7 @@ export function beamSearchParams(body: SamplingFields, maxTokens: number): BeamS
     if (given(body[field])) throw new ApiError("invalid_parameter", `'${field}' cannot be combined with use_beam_search.`, field);
   }
   if ((body.min_tokens ?? 0) > 0) throw new ApiError("invalid_parameter", "'min_tokens' cannot be combined with use_beam_search.", "min_tokens");
+  if (structuredOutputsOf(body) !== null) throw new ApiError("invalid_parameter", "Structured outputs cannot be combined with use_beam_search.", "use_beam_search");
   return {
     beamWidth: body.n ?? 1,
     maxTokens,

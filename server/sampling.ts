@@ -4,32 +4,10 @@ import { samplingParams, type SamplingParams } from "../runtime/engine/types.ts"
 import { ApiError } from "./errors.ts";
 import { checkTokenIds } from "./prompts.ts";
 import type { SamplingFields } from "./schemas/common.ts";
-
-/** Structured-output fields of vLLM (current and older names); none is implemented yet. */
-const structuredOutputFields = [
-  "structured_outputs",
-  "guided_json",
-  "guided_regex",
-  "guided_choice",
-  "guided_grammar",
-  "guided_whitespace_pattern",
-  "prompt_embeds",
-] as const;
+import { structuredOutputsOf } from "./structured-outputs.ts";
 
 export function rejectUnsupported(body: SamplingFields): void {
-  for (const field of structuredOutputFields) {
-    if (body[field] != null) {
-      throw new ApiError("unsupported_parameter", `'${field}' is not supported by this server yet.`, field);
-    }
-  }
-  const format = body.response_format?.type;
-  if (format != null && format !== "text") {
-    throw new ApiError(
-      "unsupported_parameter",
-      `response_format of type '${format}' is not supported by this server yet; only 'text' is.`,
-      "response_format",
-    );
-  }
+  if (body.prompt_embeds != null) throw new ApiError("unsupported_parameter", "'prompt_embeds' is not supported by this server yet.", "prompt_embeds");
 }
 
 function logitBias(bias: Record<string, number> | null | undefined, vocabSize: number): Record<number, number> | null {
@@ -77,6 +55,7 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
     logitBias: logitBias(body.logit_bias, limits.vocabSize),
     allowedTokenIds: body.allowed_token_ids ?? null,
     badWords: body.bad_words ?? null,
+    structuredOutputs: structuredOutputsOf(body),
   });
 }
 

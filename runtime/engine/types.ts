@@ -14,8 +14,10 @@ export interface StructuredOutputsParams {
   choice?: string[] | null;
   /** Any JSON object (response_format json_object). */
   jsonObject?: boolean | null;
-  /** A regex for the whitespace allowed between JSON tokens; default any JSON whitespace. */
+  /** A regex for the whitespace allowed between JSON tokens; default one space, or a line break and indentation. */
   whitespacePattern?: string | null;
+  /** No whitespace between JSON tokens (when no whitespacePattern is given). */
+  disableAnyWhitespace?: boolean | null;
 }
 
 export interface SamplingParams {

@@ -31,7 +31,7 @@ function wholeOutputPattern(regex: string): string {
 export function constraintRegex(params: StructuredOutputsParams): ConstraintRegex {
   const kinds = (["json", "regex", "choice", "jsonObject"] as const).filter((k) => params[k] != null && params[k] !== false);
   if (kinds.length !== 1) invalid(`exactly one structured-output constraint (json, regex, choice or json_object) must be given, got ${kinds.length === 0 ? "none" : kinds.join(", ")}`);
-  const whitespace = params.whitespacePattern ?? defaultWhitespacePattern;
+  const whitespace = params.whitespacePattern ?? (params.disableAnyWhitespace ? "" : defaultWhitespacePattern);
   switch (kinds[0]) {
     case "json":
       return { source: jsonSchemaRegex(parseSchema(params.json), whitespace), param: "structured_outputs.json" };

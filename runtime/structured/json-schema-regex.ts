@@ -8,8 +8,12 @@ import { TsvllmError } from "../errors.ts";
 
 export type JsonSchema = boolean | { [keyword: string]: unknown };
 
-/** vLLM's default with xgrammar (any_whitespace): any run of JSON whitespace between tokens. */
-export const defaultWhitespacePattern = String.raw`[ \n\t\r]*`;
+/**
+ * Between JSON tokens: one optional space, or a line break and up to 16 spaces of indentation, so
+ * compact and pretty-printed JSON both fit. vLLM's xgrammar default allows any run of whitespace,
+ * which lets a weak model pad with spaces and newlines until max_tokens (stories260K does).
+ */
+export const defaultWhitespacePattern = String.raw`[ ]?|\n[ ]{0,16}`;
 
 /** How deep a value the schema leaves open may nest. */
 const openValueDepth = 2;

@@ -12,6 +12,11 @@ export function nullable<T extends Record<string, unknown>>(schema: T): T & { nu
 }
 
 const tokenId = { type: "integer", minimum: 0 } as const;
+const jsonSchemaField = {
+  description: "a JSON schema (an object or a boolean) or its JSON text",
+  anyOf: [{ type: "object" }, { type: "boolean" }, { type: "string" }, { type: "null" }],
+} as const;
+const choiceList = { type: "array", items: { type: "string" }, minItems: 1 } as const;
 export const tokenIdList = { type: "array", items: tokenId } as const;
 
 /** Sampling and output fields both /v1/completions and /v1/chat/completions accept. */
@@ -62,8 +67,32 @@ export const samplingProperties = {
   response_format: nullable({
     type: "object",
     required: ["type"],
-    properties: { type: { type: "string" } },
+    properties: {
+      type: { type: "string" },
+      json_schema: nullable({
+        type: "object",
+        properties: { name: { type: "string" }, description: { type: "string" }, schema: jsonSchemaField, strict: nullable({ type: "boolean" }) },
+      }),
+    },
   }),
+  // vLLM's structured outputs (v0.10 and later) and the guided_* fields they replaced.
+  structured_outputs: nullable({
+    type: "object",
+    properties: {
+      json: jsonSchemaField,
+      regex: nullable({ type: "string" }),
+      choice: nullable(choiceList),
+      json_object: nullable({ type: "boolean" }),
+      whitespace_pattern: nullable({ type: "string" }),
+      disable_any_whitespace: nullable({ type: "boolean" }),
+      // Accepted for vLLM compatibility: properties a schema does not list are never generated.
+      disable_additional_properties: nullable({ type: "boolean" }),
+    },
+  }),
+  guided_json: jsonSchemaField,
+  guided_regex: nullable({ type: "string" }),
+  guided_choice: nullable(choiceList),
+  guided_whitespace_pattern: nullable({ type: "string" }),
   use_beam_search: { type: "boolean" },
   length_penalty: { type: "number" },
 } as const;
@@ -101,10 +130,17 @@ export interface SamplingFields {
   priority?: number;
   request_id?: string;
   user?: string;
-  response_format?: { type: string } | null;
+  response_format?: { type: string; json_schema?: { name?: string; description?: string; schema?: JsonSchemaField; strict?: boolean | null } | null } | null;
+  structured_outputs?: { json?: JsonSchemaField; regex?: string | null; choice?: string[] | null; json_object?: boolean | null; whitespace_pattern?: string | null; disable_any_whitespace?: boolean | null; [unsupported: string]: unknown } | null;
+  guided_json?: JsonSchemaField;
+  guided_regex?: string | null;
+  guided_choice?: string[] | null;
+  guided_whitespace_pattern?: string | null;
   use_beam_search?: boolean;
   /** Beam search's score is cumulative log-prob / length ** length_penalty. */
   length_penalty?: number;
-  /** Read only to reject them: structured outputs are not supported yet. */
+  /** Read only to reject them (guided_grammar, prompt_embeds ...). */
   [unsupported: string]: unknown;
 }
+
+export type JsonSchemaField = Record<string, unknown> | boolean | string | null;

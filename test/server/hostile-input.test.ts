@@ -146,8 +146,13 @@ test("unsupported fields are refused, not ignored", async () => {
   await expectError("/v1/completions", { prompt: "x", use_beam_search: true, logprobs: 0 }, 400, "invalid_parameter", "logprobs");
   await expectError("/v1/completions", { prompt: "x", use_beam_search: true, stop: ["y"] }, 400, "invalid_parameter", "stop");
   await expectError("/v1/chat/completions", { messages: [{ role: "user", content: "x" }], use_beam_search: true, logprobs: true }, 400, "invalid_parameter", "logprobs");
-  await expectError("/v1/completions", { prompt: "x", guided_json: {} }, 400, "unsupported_parameter", "guided_json");
-  await expectError("/v1/completions", { prompt: "x", response_format: { type: "json_object" } }, 400, "unsupported_parameter", "response_format");
+  await expectError("/v1/completions", { prompt: "x", guided_grammar: "root ::= \"a\"" }, 400, "unsupported_parameter", "guided_grammar");
+  await expectError("/v1/completions", { prompt: "x", structured_outputs: { grammar: "root ::= \"a\"" } }, 400, "unsupported_parameter", "structured_outputs.grammar");
+  await expectError("/v1/completions", { prompt: "x", response_format: { type: "yaml" } }, 400, "invalid_parameter", "response_format.type");
+  await expectError("/v1/completions", { prompt: "x", response_format: { type: "json_schema", json_schema: { name: "x" } } }, 400, "missing_parameter", "response_format.json_schema.schema");
+  await expectError("/v1/completions", { prompt: "x", guided_choice: ["a"], response_format: { type: "json_object" } }, 400, "invalid_parameter", "response_format");
+  await expectError("/v1/completions", { prompt: "x", guided_choice: [] }, 400, "invalid_parameter", "guided_choice");
+  await expectError("/v1/completions", { prompt: "x", use_beam_search: true, guided_choice: ["a"] }, 400, "invalid_parameter", "use_beam_search");
   const both = { messages: [{ role: "assistant", content: "x" }], continue_final_message: true, add_generation_prompt: true };
   await expectError("/v1/chat/completions", both, 400, "invalid_parameter", "continue_final_message");
   await expectError("/v1/chat/completions", { messages: [{ role: "user", content: "x" }], chat_template: "{% for %}" }, 400, "invalid_parameter", "chat_template");

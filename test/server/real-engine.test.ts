@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { Ajv } from "ajv";
 import { AsyncLLM } from "../../index.ts";
 import { beamSearch } from "../../runtime/engine/beam-search.ts";
 import { createServer } from "../../server/app.ts";
@@ -112,6 +113,51 @@ test("use_beam_search: width 1 is the greedy answer; n = 3 gives the offline sea
   await pending.catch(() => undefined);
   assert.ok(await waitFor(() => !engine.engine.hasUnfinishedRequests() && engine.engine.kvCacheManager.usage === 0), "the aborted search left requests or blocks behind");
   assert.ok(engine.stats().generationTokens < generated + 200 * 4, "the search ran on after the client left");
+});
+
+test("structured outputs: response_format json_schema and json_object, guided_choice, guided_regex and structured_outputs hold, streamed too", async () => {
+  const schema = { type: "object", properties: { name: { type: "string", maxLength: 12 }, age: { type: "integer" }, happy: { type: "boolean" } }, required: ["name", "age"] };
+  const validate = new Ajv({ strict: false }).compile(schema);
+  for (const seed of [1, 2, 3]) {
+    const chat = await client.chat.completions.create({
+      model: M, messages: [{ role: "user", content: "Tell me about Lily." }], max_tokens: 120, temperature: 1, seed,
+      response_format: { type: "json_schema", json_schema: { name: "person", schema } },
+    });
+    assert.is(chat.choices[0].finish_reason, "stop");
+    assert.ok(validate(JSON.parse(chat.choices[0].message.content!)), chat.choices[0].message.content!);
+  }
+  const object = await client.completions.create({ model: M, prompt: "Once upon a time", max_tokens: 120, temperature: 1, seed: 5, ...vllm({ response_format: { type: "json_object" } }) });
+  const parsed = JSON.parse(object.choices[0].text);
+  assert.ok(typeof parsed === "object" && parsed !== null && !Array.isArray(parsed));
+  const choice = ["happy", "sad", "very sleepy"];
+  const chosen = await client.completions.create({ model: M, prompt: "Lily felt", max_tokens: 16, n: 4, temperature: 1, seed: 9, ...vllm({ guided_choice: choice }) });
+  for (const c of chosen.choices) assert.ok(choice.includes(c.text) && c.finish_reason === "stop", c.text);
+  let streamed = "";
+  for await (const chunk of await client.completions.create({ model: M, prompt: "Lily felt", max_tokens: 16, temperature: 1, seed: 9, stream: true, ...vllm({ guided_choice: choice }) })) streamed += chunk.choices[0]?.text ?? "";
+  assert.is(streamed, chosen.choices[0].text);
+  const regex = "[A-Z][a-z]+ (is|was) [0-9]{1,2}";
+  const compact = await client.completions.create({ model: M, prompt: "Lily", max_tokens: 120, temperature: 1, seed: 6, ...vllm({ structured_outputs: { json: schema, disable_any_whitespace: true } }) });
+  assert.ok(validate(JSON.parse(compact.choices[0].text)));
+  assert.not.match(compact.choices[0].text, /\s(?=(?:[^"]*"[^"]*")*[^"]*$)/, "whitespace outside strings");
+  const matched = await client.completions.create({ model: M, prompt: "The dog", max_tokens: 24, temperature: 1, seed: 4, ...vllm({ structured_outputs: { regex } }) });
+  assert.match(matched.choices[0].text, new RegExp(`^(?:${regex})$`));
+  const legacy = await client.completions.create({ model: M, prompt: "The dog", max_tokens: 24, temperature: 1, seed: 4, ...vllm({ guided_regex: regex }) });
+  assert.is(legacy.choices[0].text, matched.choices[0].text);
+});
+
+test("constraints the engine cannot build are a 400 naming the field, and leave nothing running", async () => {
+  const bad: [Record<string, unknown>, string][] = [
+    [{ guided_regex: "([a-z]+)\\1" }, "structured_outputs.regex"],
+    [{ guided_json: { type: "strnig" } }, "structured_outputs.json"],
+    [{ guided_json: "{not json" }, "structured_outputs.json"],
+    [{ response_format: { type: "json_schema", json_schema: { name: "x", schema: { $ref: "#/$defs/none" } } } }, "structured_outputs.json"],
+  ];
+  for (const [fields, param] of bad) {
+    const { status, json } = await postJson(`${base}/v1/completions`, { model: M, prompt: "x", max_tokens: 4, ...fields });
+    assert.is(status, 400, JSON.stringify(fields));
+    assert.is(json.error.param, param);
+  }
+  assert.is(engine.engine.numUnfinishedRequests, 0);
 });
 
 test("real limits give OpenAI errors: over-long prompt, out-of-vocabulary ids", async () => {

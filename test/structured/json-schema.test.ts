@@ -57,7 +57,7 @@ for (const [name, schema] of Object.entries(schemas)) {
   });
 }
 
-test("valid documents are accepted, in any JSON whitespace", () => {
+test("valid documents are accepted, compact or pretty-printed; whitespace padding is not", () => {
   const dfa = compileRegexDfa(jsonSchemaRegex(person), "json");
   for (const doc of [
     `{"name": "Tom", "age": 3}`,
@@ -68,6 +68,8 @@ test("valid documents are accepted, in any JSON whitespace", () => {
     assert.ok(ajv.validate(person, JSON.parse(doc)), doc);
     assert.ok(dfaAccepts(dfa, doc), doc);
   }
+  assert.not.ok(dfaAccepts(dfa, `{"name": "Tom",   "age": 3}`));
+  assert.not.ok(dfaAccepts(dfa, `{"name": "Tom",\n\n"age": 3}`));
 });
 
 test("documents the schema forbids are refused", () => {
