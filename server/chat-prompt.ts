@@ -7,7 +7,7 @@ import { encodeChatPrompt } from "../runtime/tokenizer/chat-template.ts";
 import type { ChatMessage, Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import type { PreparedPrompt } from "./prompts.ts";
-import type { ChatRequestMessage } from "./schemas/chat.ts";
+import type { ChatRequestMessage, FunctionTool } from "./schemas/chat.ts";
 
 export interface ChatPromptRequest {
   messages: ChatRequestMessage[];
@@ -16,6 +16,7 @@ export interface ChatPromptRequest {
   chat_template?: string | null;
   chat_template_kwargs?: Record<string, unknown> | null;
   add_special_tokens?: boolean;
+  tools?: FunctionTool[] | null;
 }
 
 function messageText(message: ChatRequestMessage, index: number): string {
@@ -32,8 +33,25 @@ function messageText(message: ChatRequestMessage, index: number): string {
     .join("\n");
 }
 
+/** Arguments as templates expect them (vLLM does the same): parsed, when they are JSON. */
+function templateArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export function chatMessages(messages: readonly ChatRequestMessage[]): ChatMessage[] {
-  return messages.map((m, i) => ({ role: m.role, content: messageText(m, i) }));
+  return messages.map((m, i) => ({
+    role: m.role,
+    content: messageText(m, i),
+    ...(m.name !== undefined ? { name: m.name } : {}),
+    ...(m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}),
+    ...(m.tool_calls != null
+      ? { tool_calls: m.tool_calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.function.name, arguments: templateArguments(c.function.arguments) } })) }
+      : {}),
+  }));
 }
 
 /** add_generation_prompt defaults to true, except when the final message is being continued. */
@@ -55,6 +73,7 @@ export function chatPrompt(request: ChatPromptRequest, tokenizer: Tokenizer): Pr
       continueFinalMessage: request.continue_final_message ?? false,
       chatTemplate: request.chat_template ?? undefined,
       chatTemplateKwargs: request.chat_template_kwargs ?? undefined,
+      tools: request.tools ?? undefined,
     });
   } catch (err) {
     if (err instanceof ApiError || err instanceof TsvllmError) throw toApiError(err);

@@ -1,6 +1,6 @@
 // Chat templates: the model's Jinja template (tokenizer_config.json chat_template, chat_template.jinja
 // or GGUF tokenizer.chat_template) rendered with @huggingface/jinja, with the variables transformers
-// passes: messages, add_generation_prompt, bos_token, eos_token, plus any kwargs (@huggingface/jinja
+// passes: messages, tools, add_generation_prompt, bos_token, eos_token, plus any kwargs (@huggingface/jinja
 // itself provides raise_exception and strftime_now).
 import { Template } from "@huggingface/jinja";
 import { TsvllmError } from "../errors.ts";
@@ -53,6 +53,7 @@ export function renderChatTemplate(
     rendered = template.render({
       ...options.chatTemplateKwargs,
       messages,
+      ...(options.tools !== undefined ? { tools: options.tools } : {}),
       add_generation_prompt: options.addGenerationPrompt ?? false,
       bos_token: context.bosToken,
       eos_token: context.eosToken,

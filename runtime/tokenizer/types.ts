@@ -1,9 +1,21 @@
 // The one tokenizer interface the engine and server use, whether the vocabulary came from
 // tokenizer.json (@huggingface/tokenizers) or from a GGUF file's embedded vocabulary.
 
+/** A tool call of an earlier assistant turn, as chat templates read it (arguments parsed from JSON where they parse). */
+export interface ChatToolCall {
+  id?: string;
+  type: "function";
+  function: { name: string; arguments: unknown };
+}
+
+// Fields past role and content keep the names chat templates read (transformers' message dicts).
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool" | "developer";
   content: string;
+  tool_calls?: ChatToolCall[];
+  /** On a tool message: the call it answers. */
+  tool_call_id?: string;
+  name?: string;
 }
 
 export interface ChatTemplateOptions {
@@ -12,6 +24,8 @@ export interface ChatTemplateOptions {
   /** A Jinja template overriding the model's own. */
   chatTemplate?: string;
   chatTemplateKwargs?: Record<string, unknown>;
+  /** The request's tool definitions, passed to the template as `tools`. */
+  tools?: readonly unknown[];
 }
 
 /** Turns one token at a time into text deltas that never split a UTF-8 character. */

@@ -2,6 +2,7 @@
 import type { CompletionOutput, PositionLogprobs, RequestOutput } from "../../runtime/engine/types.ts";
 import { chatLogprobs, promptLogprobsJson, type ChatLogprob, type TokenNaming } from "../logprobs.ts";
 import type { PreparedPrompt } from "../prompts.ts";
+import { newToolCallId, toolCallsOf, type ToolChoiceMode } from "../tool-calls.ts";
 import { DeltaTracker, usage, type ChoiceDelta, type Usage } from "./deltas.ts";
 
 export interface ChatFormat {
@@ -16,6 +17,8 @@ export interface ChatFormat {
   promptLogprobs: boolean;
   returnTokenIds: boolean;
   naming: TokenNaming;
+  /** With "named" or "required", the answer is tool calls rather than content. */
+  toolChoice: ToolChoiceMode;
 }
 
 function logprobs(f: ChatFormat, tokenIds: readonly number[], positions: readonly (PositionLogprobs | null)[]): { content: ChatLogprob[] } | null {
@@ -23,10 +26,16 @@ function logprobs(f: ChatFormat, tokenIds: readonly number[], positions: readonl
   return { content: chatLogprobs(tokenIds, positions, f.topLogprobs, f.naming) };
 }
 
+/** The answer as content, or as tool calls when a tool choice made it one (content then ""). */
+function message(f: ChatFormat, output: CompletionOutput) {
+  const calls = toolCallsOf(f.toolChoice, output.text);
+  return { role: "assistant" as const, content: calls === null ? f.echoText + output.text : "", tool_calls: calls ?? [] };
+}
+
 function choice(f: ChatFormat, output: CompletionOutput) {
   return {
     index: output.index,
-    message: { role: "assistant" as const, content: f.echoText + output.text, tool_calls: [] },
+    message: message(f, output),
     logprobs: logprobs(f, output.tokenIds, output.logprobs ?? []),
     finish_reason: output.finishReason,
     stop_reason: output.stopReason,
@@ -50,26 +59,47 @@ export function chatResponse(f: ChatFormat, final: RequestOutput) {
 
 export class ChatStreamer {
   private readonly tracker = new DeltaTracker();
+  /** Each choice's call id for a named tool choice, sent in its first chunk. */
+  private readonly toolCallIds = new Map<number, string>();
   constructor(
     private readonly f: ChatFormat,
     private readonly continuousUsage: boolean,
   ) {}
 
   private worthSending(d: ChoiceDelta): boolean {
-    if (d.first || d.text !== "" || d.last) return true;
+    // "required" calls go out whole at the end: the list is parsed only once it is complete.
+    if (d.first || d.last || (d.text !== "" && this.f.toolChoice.kind !== "required")) return true;
     return d.tokenIds.length > 0 && (this.f.topLogprobs !== null || this.f.returnTokenIds);
+  }
+
+  /**
+   * The chunk's delta: content, or with a named tool choice the function's arguments as they
+   * come (the first chunk also names the call), or with "required" every call at the end.
+   */
+  private delta(d: ChoiceDelta): object {
+    const mode = this.f.toolChoice;
+    const role = d.first ? { role: "assistant" } : {};
+    if (mode.kind === "named") {
+      if (d.first) this.toolCallIds.set(d.index, newToolCallId());
+      const call = d.first ? { index: 0, id: this.toolCallIds.get(d.index), type: "function", function: { name: mode.name, arguments: d.text } } : { index: 0, function: { arguments: d.text } };
+      return d.first || d.text !== "" ? { ...role, tool_calls: [call] } : {};
+    }
+    if (mode.kind === "required") {
+      if (!d.last) return { ...role, content: "" };
+      const calls = toolCallsOf(mode, d.output.text);
+      return calls === null ? { ...role, content: d.output.text } : { ...role, tool_calls: calls.map((call, index) => ({ index, ...call })) };
+    }
+    if (d.first) return { ...role, content: this.f.echoText + d.text };
+    return d.text !== "" ? { content: d.text } : {};
   }
 
   chunks(output: RequestOutput): object[] {
     const f = this.f;
     return this.tracker.deltas(output, 0).filter((d) => this.worthSending(d)).map((d) => {
       const positions = (d.output.logprobs ?? []).slice(d.tokenOffset, d.tokenOffset + d.tokenIds.length);
-      const delta = d.first
-        ? { role: "assistant", content: f.echoText + d.text }
-        : d.text !== "" ? { content: d.text } : {};
       return this.chunk({
         index: d.index,
-        delta,
+        delta: this.delta(d),
         logprobs: logprobs(f, d.tokenIds, positions),
         finish_reason: d.last ? d.output.finishReason : null,
         stop_reason: d.last ? d.output.stopReason : null,

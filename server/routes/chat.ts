@@ -1,5 +1,6 @@
 // POST /v1/chat/completions: messages through the chat template, one assistant answer per choice.
 import type { FastifyInstance } from "fastify";
+import type { SamplingParams } from "../../runtime/engine/types.ts";
 import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
@@ -10,16 +11,14 @@ import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.t
 import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
 import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
 import { clientAbortSignal, streamSse } from "../sse.ts";
+import { toolCallingOf, type ToolCalling } from "../tool-calls.ts";
 
-function rejectTools(body: ChatRequest): void {
-  const choice = body.tool_choice;
-  if (choice === "none") return;
-  if (choice != null) {
-    throw new ApiError("unsupported_parameter", "Tool calling is not supported by this server yet; 'tool_choice' may only be 'none'.", "tool_choice");
-  }
-  if (body.tools != null && body.tools.length > 0) {
-    throw new ApiError("unsupported_parameter", "Tool calling is not supported by this server yet; send no 'tools' (or tool_choice 'none').", "tools");
-  }
+/** The sampling params with the tool choice's constraint, which no other constraint may join. */
+function withToolConstraint(base: SamplingParams, tools: ToolCalling, body: ChatRequest): SamplingParams {
+  if (tools.constraint === null) return base;
+  if (base.structuredOutputs !== null) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with response_format or structured outputs.", "tool_choice");
+  if (body.use_beam_search) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with use_beam_search.", "tool_choice");
+  return { ...base, structuredOutputs: tools.constraint };
 }
 
 /** top_logprobs when logprobs is on, else null; top_logprobs without logprobs is an error. */
@@ -44,11 +43,11 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const body = request.body;
     const model = resolveModel(ctx, body.model);
     rejectUnsupported(body);
-    rejectTools(body);
+    const tools = toolCallingOf(body);
     const { tokenizer, engine } = ctx;
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
-    const base = toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null });
+    const base = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const maxTokens = resolveMaxTokens(prompt.tokenIds.length, requested, Infinity, engine.maxModelLen, "messages", maxTokensParam);
@@ -64,6 +63,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
       promptLogprobs: body.prompt_logprobs != null,
       returnTokenIds: body.return_token_ids ?? false,
       naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
+      toolChoice: tools.mode,
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);

@@ -17,6 +17,32 @@ const message = {
       anyOf: [{ type: "string" }, { type: "array", items: contentPart }, { type: "null" }],
     },
     name: { type: "string" },
+    tool_calls: nullable({
+      type: "array",
+      items: {
+        type: "object",
+        required: ["function"],
+        properties: {
+          id: { type: "string" },
+          type: { type: "string", enum: ["function"] },
+          function: { type: "object", required: ["name", "arguments"], properties: { name: { type: "string" }, arguments: { type: "string" } } },
+        },
+      },
+    }),
+    tool_call_id: { type: "string" },
+  },
+} as const;
+
+const tool = {
+  type: "object",
+  required: ["type", "function"],
+  properties: {
+    type: { type: "string", enum: ["function"] },
+    function: {
+      type: "object",
+      required: ["name"],
+      properties: { name: { type: "string", minLength: 1 }, description: { type: "string" }, parameters: { type: "object" }, strict: nullable({ type: "boolean" }) },
+    },
   },
 } as const;
 
@@ -33,7 +59,7 @@ export const chatRequestSchema = {
     continue_final_message: { type: "boolean" },
     chat_template: nullable({ type: "string" }),
     chat_template_kwargs: nullable({ type: "object" }),
-    tools: nullable({ type: "array" }),
+    tools: nullable({ type: "array", items: tool }),
     tool_choice: {
       description: "\"none\", \"auto\", \"required\" or a named tool",
       anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }],
@@ -47,10 +73,23 @@ export interface ChatContentPart {
   text?: string;
 }
 
+export interface ChatRequestToolCall {
+  id?: string;
+  type?: "function";
+  function: { name: string; arguments: string };
+}
+
 export interface ChatRequestMessage {
   role: "system" | "user" | "assistant" | "tool" | "developer";
   content?: string | ChatContentPart[] | null;
   name?: string;
+  tool_calls?: ChatRequestToolCall[] | null;
+  tool_call_id?: string;
+}
+
+export interface FunctionTool {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null };
 }
 
 export interface ChatRequest extends SamplingFields {
@@ -62,7 +101,7 @@ export interface ChatRequest extends SamplingFields {
   continue_final_message?: boolean;
   chat_template?: string | null;
   chat_template_kwargs?: Record<string, unknown> | null;
-  tools?: unknown[] | null;
+  tools?: FunctionTool[] | null;
   tool_choice?: string | Record<string, unknown> | null;
   parallel_tool_calls?: boolean | null;
 }

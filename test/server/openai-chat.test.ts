@@ -103,6 +103,25 @@ test("continue_final_message continues the assistant's text without a new turn",
   assert.ok(prompt.endsWith("assistant\nOnce upon"), prompt);
 });
 
+test("the template sees the tools, earlier tool calls (arguments parsed) and tool results", async () => {
+  if (!server.fake) return;
+  const template = "{% for t in tools %}[{{ t.function.name }}]{% endfor %}{% for m in messages %}{{ m.role }}:{{ m.content }}" +
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}<{{ c.function.name }} {{ c.function.arguments.city }}>{% endfor %}{% endif %}" +
+    "{% if m.tool_call_id %}{{ m.tool_call_id }}{% endif %}|{% endfor %}";
+  await client.chat.completions.create({
+    model: M, max_tokens: 1, tool_choice: "none",
+    tools: [{ type: "function", function: { name: "weather", parameters: { type: "object" } } }],
+    messages: [
+      user("hi"),
+      { role: "assistant", content: null, tool_calls: [{ id: "call1", type: "function", function: { name: "weather", arguments: "{\"city\": \"Oslo\"}" } }] },
+      { role: "tool", tool_call_id: "call1", content: "sunny" },
+    ],
+    ...vllm({ chat_template: template }),
+  });
+  const prompt = server.engine.tokenizer.decode(server.fake.requests.at(-1)!.promptTokenIds, { skipSpecialTokens: true });
+  assert.is(prompt, "[weather]user:hi|assistant:<weather Oslo>|tool:sunnycall1|");
+});
+
 test("chat_template and chat_template_kwargs are used", async () => {
   if (!server.fake) return;
   await client.chat.completions.create({
@@ -122,7 +141,7 @@ test("text content parts are joined", async () => {
   assert.is(answer.usage!.completion_tokens, 1);
 });
 
-test("tools, image parts and unknown response_format types are refused with a 400 naming the field", async () => {
+test("tool_choice auto (also implied by tools alone), image parts and unknown response_format types are refused with a 400 naming the field", async () => {
   const refused = async (body: object, param: string) => {
     try {
       await client.chat.completions.create({ model: M, messages: [user("x")], ...body } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
@@ -134,8 +153,12 @@ test("tools, image parts and unknown response_format types are refused with a 40
   };
   await refused({ response_format: { type: "xml" } }, "response_format.type");
   const tool = { type: "function", function: { name: "f", parameters: {} } };
-  await refused({ tools: [tool] }, "tools");
-  await refused({ tools: [tool], tool_choice: "required" }, "tool_choice");
+  await refused({ tools: [tool] }, "tool_choice");
+  await refused({ tools: [tool], tool_choice: "auto" }, "tool_choice");
+  await refused({ tools: [tool], tool_choice: { type: "function", function: { name: "g" } } }, "tool_choice");
+  await refused({ tool_choice: "required" }, "tool_choice");
+  await refused({ tools: [tool], tool_choice: "required", response_format: { type: "json_object" } }, "tool_choice");
+  await refused({ tools: [{ type: "function", function: { description: "no name" } }], tool_choice: "none" }, "tools[0].function.name");
   await refused({ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "http://x" } }] }] }, "messages[0].content[0]");
   const allowed = await client.chat.completions.create({ model: M, messages: [user("x")], max_tokens: 1, tools: [tool as OpenAI.Chat.ChatCompletionTool], tool_choice: "none" });
   assert.is(allowed.choices.length, 1);

@@ -145,6 +145,46 @@ test("structured outputs: response_format json_schema and json_object, guided_ch
   assert.is(legacy.choices[0].text, matched.choices[0].text);
 });
 
+test("tool calling: a named function's arguments and \"required\" calls follow the tools' schemas, whole and streamed", async () => {
+  const weather = { type: "object", properties: { city: { type: "string", maxLength: 16 }, unit: { enum: ["celsius", "fahrenheit"] } }, required: ["city", "unit"] };
+  const time = { type: "object", properties: { zone: { type: "string", maxLength: 8 } }, required: ["zone"] };
+  const tools: OpenAI.Chat.ChatCompletionTool[] = [
+    { type: "function", function: { name: "get_weather", parameters: weather } },
+    { type: "function", function: { name: "get_time", parameters: time } },
+  ];
+  const ajv = new Ajv({ strict: false });
+  const schemas: Record<string, object> = { get_weather: weather, get_time: time };
+  const request = { model: M, messages: [{ role: "user" as const, content: "What is the weather in Oslo?" }], tools, max_tokens: 150, temperature: 1, seed: 2 };
+  const named = await client.chat.completions.create({ ...request, tool_choice: { type: "function", function: { name: "get_weather" } } });
+  const [call] = named.choices[0].message.tool_calls! as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
+  assert.is(named.choices[0].message.content, "");
+  assert.is(call.function.name, "get_weather");
+  assert.match(call.id, /^chatcmpl-tool-[0-9a-f]{32}$/);
+  assert.ok(ajv.validate(weather, JSON.parse(call.function.arguments)), call.function.arguments);
+  let args = "";
+  let streamedId = "";
+  for await (const chunk of await client.chat.completions.create({ ...request, tool_choice: { type: "function", function: { name: "get_weather" } }, stream: true })) {
+    const delta = chunk.choices[0]?.delta.tool_calls?.[0];
+    streamedId ||= delta?.id ?? "";
+    args += delta?.function?.arguments ?? "";
+  }
+  assert.is(args, call.function.arguments);
+  assert.match(streamedId, /^chatcmpl-tool-/);
+
+  // parallel_tool_calls false: one call, which a model that never stops listing calls also ends.
+  const single = { ...request, tool_choice: "required" as const, parallel_tool_calls: false };
+  const required = await client.chat.completions.create({ ...single, seed: 8 });
+  const calls = required.choices[0].message.tool_calls! as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
+  assert.is(required.choices[0].finish_reason, "stop");
+  assert.is(calls.length, 1);
+  for (const c of calls) assert.ok(ajv.validate(schemas[c.function.name], JSON.parse(c.function.arguments)), `${c.function.name}(${c.function.arguments})`);
+  const streamedCalls: { name?: string; arguments?: string }[] = [];
+  for await (const chunk of await client.chat.completions.create({ ...single, seed: 8, stream: true })) {
+    for (const d of chunk.choices[0]?.delta.tool_calls ?? []) streamedCalls[d.index] = { ...d.function };
+  }
+  assert.equal(streamedCalls, calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })));
+});
+
 test("constraints the engine cannot build are a 400 naming the field, and leave nothing running", async () => {
   const bad: [Record<string, unknown>, string][] = [
     [{ guided_regex: "([a-z]+)\\1" }, "structured_outputs.regex"],

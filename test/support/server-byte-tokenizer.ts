@@ -1,6 +1,6 @@
 // A byte-level Tokenizer double for server tests: ids 0-255 are UTF-8 bytes, then four special
-// tokens; chat templates render through @huggingface/jinja like the real tokenizer's do.
-import { Template } from "@huggingface/jinja";
+// tokens; chat templates render through the real tokenizers' renderChatTemplate.
+import { renderChatTemplate } from "../../runtime/tokenizer/chat-template.ts";
 import type { ChatMessage, ChatTemplateOptions, IncrementalDetokenizer, Tokenizer } from "../../runtime/tokenizer/types.ts";
 
 export const BOS = 256;
@@ -58,19 +58,7 @@ export class ByteTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    const template = new Template(options.chatTemplate ?? chatmlTemplate);
-    const text = template.render({
-      ...options.chatTemplateKwargs,
-      messages,
-      bos_token: specials[0],
-      eos_token: specials[1],
-      add_generation_prompt: options.addGenerationPrompt ?? false,
-    });
-    if (!options.continueFinalMessage) return text;
-    // As transformers does: cut everything the template wrote after the final message's content.
-    const final = messages[messages.length - 1]?.content ?? "";
-    const end = text.lastIndexOf(final);
-    return end < 0 ? text : text.slice(0, end + final.length);
+    return renderChatTemplate({ template: chatmlTemplate, bosToken: specials[0], eosToken: specials[1] }, messages, options);
   }
 
   createDetokenizer(options: { skipSpecialTokens?: boolean } = {}): IncrementalDetokenizer {
