@@ -56,16 +56,31 @@ function requestTables(request: Request): RequestTables {
   };
 }
 
-/**
- * A row's allowed tokens (empty: all): allowed_token_ids, or what the request's structured-output
- * automaton can read next, plus EOS once the output is a whole match or cannot go on.
- */
-function allowedTokenIds(seq: Sequence, t: RequestTables): readonly number[] {
+/** A row's allowed tokens (empty: all): allowed_token_ids, or what the request's structured-output constraint lets follow. */
+function allowedTokenIds(seq: Sequence, t: RequestTables): ArrayLike<number> {
   const grammar = seq.request.grammar;
-  if (grammar === null) return t.allowedTokenIds;
-  const ids = Array.from(grammar.allowedTokens(seq.grammarState));
-  if (ids.length === 0 || grammar.isAccepting(seq.grammarState)) ids.push(...seq.request.eosTokenIds);
-  return ids;
+  return grammar === null ? t.allowedTokenIds : grammar.nextTokenIds(seq.grammarState, seq.request.eosTokenIds);
+}
+
+/** CSR rows of allowed tokens, copied into one Int32Array at the end (a constrained row can allow most of the vocabulary). */
+class AllowedRows {
+  readonly offsets: Int32Array;
+  private readonly rows: ArrayLike<number>[] = [];
+
+  constructor(numRows: number) {
+    this.offsets = new Int32Array(numRows + 1);
+  }
+
+  push(ids: ArrayLike<number>): void {
+    this.rows.push(ids);
+    this.offsets[this.rows.length] = this.offsets[this.rows.length - 1] + ids.length;
+  }
+
+  values(): Int32Array {
+    const out = new Int32Array(this.offsets[this.rows.length]);
+    this.rows.forEach((ids, r) => out.set(ids, this.offsets[r]));
+    return out;
+  }
 }
 
 /** Row r's draw key: (seed, sequence index, step), so a draw never depends on the rest of the batch, nor on drafting. */
@@ -216,7 +231,7 @@ export class Sampler {
     const history = new CsrBuilder(n);
     const bias = new CsrBuilder(n);
     const biasValues: number[] = [];
-    const allowed = new CsrBuilder(n);
+    const allowed = new AllowedRows(n);
     const banned = new CsrBuilder(n);
     const badWordOffsets = new Int32Array(n + 1);
     const badWordStarts: number[] = [0];
@@ -290,7 +305,7 @@ export class Sampler {
     batch.historyTokens = Int32Array.from(history.values);
     batch.biasTokenIds = Int32Array.from(bias.values);
     batch.biasValues = Float32Array.from(biasValues);
-    batch.allowedTokenIds = Int32Array.from(allowed.values);
+    batch.allowedTokenIds = allowed.values();
     batch.bannedTokenIds = Int32Array.from(banned.values);
     batch.badWordStarts = Int32Array.from(badWordStarts);
     batch.badWordTokens = Int32Array.from(badWordTokens);

@@ -14,6 +14,7 @@ export class StructuredOutputGrammar {
   /** Each token's code points as character classes of this automaton (same offsets as the vocabulary). */
   private readonly tokenClasses: Int32Array;
   private readonly allowedByState = new Map<number, Int32Array>();
+  private readonly nextByState = new Map<number, { eosTokenIds: readonly number[]; ids: Int32Array }>();
 
   constructor(dfa: RegexDfa, vocab: TokenVocabulary) {
     this.dfa = dfa;
@@ -41,6 +42,17 @@ export class StructuredOutputGrammar {
   /** Whether no token can follow, so the output must end (the match is whole, or the tokens left the automaton). */
   mustEnd(state: number): boolean {
     return this.allowedTokens(state).length === 0;
+  }
+
+  /** What the sampler may draw from `state`: the allowed tokens, plus EOS where the output may end (or must). */
+  nextTokenIds(state: number, eosTokenIds: readonly number[]): Int32Array {
+    const cached = this.nextByState.get(state);
+    if (cached !== undefined && cached.eosTokenIds === eosTokenIds) return cached.ids;
+    const allowed = this.allowedTokens(state);
+    const ends = allowed.length === 0 || this.isAccepting(state);
+    const ids = ends ? Int32Array.from([...allowed, ...eosTokenIds]) : allowed;
+    this.nextByState.set(state, { eosTokenIds, ids });
+    return ids;
   }
 
   /** The tokens whose whole text can be read from `state` (not counting EOS). */
