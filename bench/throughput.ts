@@ -68,7 +68,7 @@ interface EngineResult {
   prefillSeconds: number;
 }
 
-function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
+export function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
   let s = seed >>> 0 || 1;
   const next = () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;

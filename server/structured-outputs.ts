@@ -1,12 +1,13 @@
 // A request's structured-output constraint, in whichever of vLLM's spellings it came:
 // structured_outputs (vLLM 0.10 and later), the guided_* fields it replaced, or OpenAI's
 // response_format (json_object, json_schema). At most one of them may constrain a request.
-// Grammars (guided_grammar, structured_outputs.grammar) and structural tags are refused.
+// Grammars (guided_grammar, structured_outputs.grammar) and structural tags are refused;
+// guided_decoding_backend is left unread, as this server has one backend.
 import type { StructuredOutputsParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import type { SamplingFields } from "./schemas/common.ts";
 
-const unsupportedConstraints = ["guided_grammar", "guided_decoding_backend", "structural_tag"] as const;
+const unsupportedConstraints = ["guided_grammar", "structural_tag"] as const;
 const unsupportedStructuredOutputs = ["grammar", "structural_tag"] as const;
 
 function unsupported(field: string): never {
