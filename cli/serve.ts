@@ -2,6 +2,7 @@
 // KV capacity (from the engine) and the time to ready, then a vLLM-style stats line every 10 s
 // while there is traffic.
 import { AsyncLLM } from "../index.ts";
+import { TsvllmError } from "../runtime/errors.ts";
 import { startServer } from "../server/index.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -21,6 +22,8 @@ export async function run(argv: string[]): Promise<void> {
     "served-model-name": { type: "string", multiple: true },
     "api-key": { type: "string" },
     "chat-template": { type: "string" },
+    "enable-auto-tool-choice": { type: "boolean", default: false },
+    "tool-call-parser": { type: "string" },
     "log-level": { type: "string", default: "info" },
   });
   if (!values.model && positionals[0]) values.model = positionals[0];
@@ -38,6 +41,9 @@ export async function run(argv: string[]): Promise<void> {
       return chatTemplate === undefined ? model : { ...model, tokenizer: withChatTemplate(model.tokenizer, chatTemplate) };
     },
   });
+  if (values["enable-auto-tool-choice"] && values["tool-call-parser"] === undefined) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--enable-auto-tool-choice needs --tool-call-parser (hermes)", "tool-call-parser");
+  }
   const servedModelName = values["served-model-name"] ?? [path.basename(options.model.replace(/[\\/]+$/, "")).replace(/\.gguf$/, "")];
   const server = await startServer({
     engine,
@@ -45,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
     apiKey: values["api-key"] ?? process.env.VLLM_API_KEY,
     host: values.host,
     port: intFlag(values.port, "port", 8000),
+    toolCallParser: values["enable-auto-tool-choice"] ? values["tool-call-parser"] : undefined,
     logger: values["log-level"] === "debug" ? { level: "debug" } : false,
   });
   log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);

@@ -2,6 +2,7 @@
 // one error handler that answers everything in OpenAI's error shape.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { EngineClient } from "../runtime/engine/client.ts";
+import { TsvllmError } from "../runtime/errors.ts";
 import { installApiKey } from "./auth.ts";
 import { installJsonParser } from "./body-parser.ts";
 import { installDrain } from "./drain.ts";
@@ -14,6 +15,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
+import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
 
 /** Large enough for a 128k-token prompt sent as token ids; a bigger body gets a 413 at once. */
 export const defaultBodyLimit = 4 * 1024 * 1024;
@@ -29,6 +31,14 @@ export interface CreateServerOptions {
   /** Largest accepted request body in bytes (default 4 MiB). */
   bodyLimit?: number;
   logger?: FastifyServerOptions["logger"];
+  /** vLLM's --enable-auto-tool-choice with --tool-call-parser: the parser of "auto" answers (by name, e.g. "hermes"). */
+  toolCallParser?: string;
+}
+
+function toolCallParserNamed(name: string): ToolCallParser {
+  const parser = toolCallParsers[name];
+  if (parser === undefined) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `unknown tool call parser '${name}'; this server has: ${Object.keys(toolCallParsers).join(", ")}`, "tool-call-parser");
+  return parser;
 }
 
 export function createServer(options: CreateServerOptions): FastifyInstance {
@@ -50,6 +60,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     servedModelNames,
     metrics: new ServerMetrics(engine, servedModelNames[0]),
     maxWaiting: options.maxWaiting ?? null,
+    toolCallParser: options.toolCallParser === undefined ? null : toolCallParserNamed(options.toolCallParser),
     closing: false,
   };
 

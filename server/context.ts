@@ -3,6 +3,7 @@ import type { EngineClient } from "../runtime/engine/client.ts";
 import type { Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import type { ToolCallParser } from "./tool-parsers.ts";
 
 export interface ServerContext {
   readonly engine: EngineClient;
@@ -12,6 +13,8 @@ export interface ServerContext {
   readonly metrics: ServerMetrics;
   /** 503 once the engine reports this many waiting requests; null for no limit. */
   readonly maxWaiting: number | null;
+  /** Reads tool calls out of "auto" answers; null when auto tool choice is off. */
+  readonly toolCallParser: ToolCallParser | null;
   /** Set when shutdown begins: new requests get a 503 while in-flight ones drain. */
   closing: boolean;
 }

@@ -1,15 +1,16 @@
-// Tool calling as vLLM does it without a model-specific tool-call parser: tool_choice naming a
-// function constrains the answer (structured outputs) to that function's parameters, and
-// "required" to a JSON list of {name, parameters} over the request's tools; the answer then
-// carries them as tool_calls. "auto" needs a parser of the model's own tool-call syntax, which this
-// server does not have, so it is a 400, as in vLLM without --enable-auto-tool-choice (as are tools
-// sent without tool_choice, which vLLM reads as "auto").
+// Tool calling as vLLM does it. tool_choice naming a function constrains the answer (structured
+// outputs) to that function's parameters, and "required" to a JSON list of {name, parameters}
+// over the request's tools; the answer then carries them as tool_calls. "auto" (also tools sent
+// without tool_choice) lets the model answer freely and reads calls out of its own syntax with the
+// server's tool-call parser (--enable-auto-tool-choice --tool-call-parser); without one it is a
+// 400, as in vLLM.
 import { randomUUID } from "node:crypto";
 import type { StructuredOutputsParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ChatRequest, FunctionTool } from "./schemas/chat.ts";
+import type { ToolCallParser } from "./tool-parsers.ts";
 
-export type ToolChoiceMode = { kind: "none" } | { kind: "named"; name: string } | { kind: "required" };
+export type ToolChoiceMode = { kind: "none" } | { kind: "named"; name: string } | { kind: "required" } | { kind: "auto"; parser: ToolCallParser };
 
 export interface ToolCalling {
   mode: ToolChoiceMode;
@@ -27,7 +28,7 @@ export interface ToolCallJson {
 const noParameters = { type: "object", properties: {}, additionalProperties: false };
 
 const autoUnsupported =
-  "\"auto\" tool choice needs a parser of the model's tool-call syntax (vLLM's --enable-auto-tool-choice and --tool-call-parser), which this server does not have; use tool_choice \"required\", a named function, or \"none\".";
+  "\"auto\" tool choice needs the server started with --enable-auto-tool-choice and --tool-call-parser; otherwise use tool_choice \"required\", a named function, or \"none\".";
 
 function namedTool(choice: Record<string, unknown>, tools: readonly FunctionTool[]): string {
   const name = (choice.function as { name?: unknown } | undefined)?.name;
@@ -58,11 +59,15 @@ function requiredSchema(tools: readonly FunctionTool[], parallel: boolean): Reco
   return { type: "array", minItems: 1, ...(parallel ? {} : { maxItems: 1 }), items: { anyOf: calls }, $defs: defs, definitions: defs };
 }
 
-export function toolCallingOf(body: ChatRequest): ToolCalling {
+/** `parser`: the server's tool-call parser for "auto", or null when auto tool choice is off. */
+export function toolCallingOf(body: ChatRequest, parser: ToolCallParser | null): ToolCalling {
   const tools = body.tools ?? [];
   const choice = body.tool_choice ?? (tools.length > 0 ? "auto" : "none");
   if (choice === "none") return { mode: { kind: "none" }, constraint: null };
-  if (choice === "auto") throw new ApiError("unsupported_parameter", autoUnsupported, "tool_choice");
+  if (choice === "auto") {
+    if (parser === null) throw new ApiError("unsupported_parameter", autoUnsupported, "tool_choice");
+    return { mode: { kind: "auto", parser }, constraint: null };
+  }
   if (tools.length === 0) throw new ApiError("invalid_parameter", "tool_choice other than \"none\" needs 'tools'.", "tool_choice");
   if (choice === "required") return { mode: { kind: "required" }, constraint: { json: requiredSchema(tools, body.parallel_tool_calls ?? true) } };
   if (typeof choice === "string") throw new ApiError("invalid_parameter", `tool_choice must be "none", "auto", "required" or a named function, got '${choice}'.`, "tool_choice");
@@ -75,19 +80,40 @@ export function newToolCallId(): string {
   return `chatcmpl-tool-${randomUUID().replaceAll("-", "")}`;
 }
 
+/** An answer made of tool calls, and the content beside them ("" for named and required choices). */
+export interface ToolAnswer {
+  content: string;
+  toolCalls: ToolCallJson[];
+}
+
+function callJson(name: string, args: string, ids: () => string): ToolCallJson {
+  return { id: ids(), type: "function", function: { name, arguments: args } };
+}
+
 /**
- * The answer's tool calls: the named function with the text as its arguments, or the calls the
- * "required" list holds; null when the text is not a whole list (the answer was cut short).
+ * The answer's tool calls: the named function with the text as its arguments, the calls the
+ * "required" list holds, or those the parser finds in an "auto" answer; null when the answer is
+ * plain content (tool choice "none", an auto answer without calls, a list cut short).
  */
-export function toolCallsOf(mode: ToolChoiceMode, text: string, ids: () => string = newToolCallId): ToolCallJson[] | null {
-  if (mode.kind === "named") return [{ id: ids(), type: "function", function: { name: mode.name, arguments: text } }];
-  if (mode.kind !== "required") return null;
-  let calls: unknown;
-  try {
-    calls = JSON.parse(text);
-  } catch {
-    return null;
+export function toolAnswerOf(mode: ToolChoiceMode, text: string, ids: () => string = newToolCallId): ToolAnswer | null {
+  switch (mode.kind) {
+    case "none":
+      return null;
+    case "named":
+      return { content: "", toolCalls: [callJson(mode.name, text, ids)] };
+    case "auto": {
+      const found = mode.parser.extract(text);
+      return found === null ? null : { content: found.content, toolCalls: found.calls.map((c) => callJson(c.name, c.arguments, ids)) };
+    }
+    case "required": {
+      let calls: unknown;
+      try {
+        calls = JSON.parse(text);
+      } catch {
+        return null;
+      }
+      if (!Array.isArray(calls)) return null;
+      return { content: "", toolCalls: calls.map((call: { name: string; parameters: unknown }) => callJson(call.name, JSON.stringify(call.parameters), ids)) };
+    }
   }
-  if (!Array.isArray(calls)) return null;
-  return calls.map((call: { name: string; parameters: unknown }) => ({ id: ids(), type: "function", function: { name: call.name, arguments: JSON.stringify(call.parameters) } }));
 }

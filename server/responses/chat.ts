@@ -2,7 +2,7 @@
 import type { CompletionOutput, PositionLogprobs, RequestOutput } from "../../runtime/engine/types.ts";
 import { chatLogprobs, promptLogprobsJson, type ChatLogprob, type TokenNaming } from "../logprobs.ts";
 import type { PreparedPrompt } from "../prompts.ts";
-import { newToolCallId, toolCallsOf, type ToolChoiceMode } from "../tool-calls.ts";
+import { newToolCallId, toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
 import { DeltaTracker, usage, type ChoiceDelta, type Usage } from "./deltas.ts";
 
 export interface ChatFormat {
@@ -26,18 +26,38 @@ function logprobs(f: ChatFormat, tokenIds: readonly number[], positions: readonl
   return { content: chatLogprobs(tokenIds, positions, f.topLogprobs, f.naming) };
 }
 
-/** The answer as content, or as tool calls when a tool choice made it one (content then ""). */
-function message(f: ChatFormat, output: CompletionOutput) {
-  const calls = toolCallsOf(f.toolChoice, output.text);
-  return { role: "assistant" as const, content: calls === null ? f.echoText + output.text : "", tool_calls: calls ?? [] };
+/**
+ * The answer as content, or as tool calls where a tool choice made it them: content is then ""
+ * (named, required) or what an auto answer said before its calls (null for nothing), and an auto
+ * answer that called tools finishes with "tool_calls", as in vLLM.
+ */
+function answer(f: ChatFormat, output: CompletionOutput) {
+  const tools = toolAnswerOf(f.toolChoice, output.text);
+  if (tools === null) return { message: { role: "assistant" as const, content: f.echoText + output.text, tool_calls: [] }, finishReason: output.finishReason };
+  const auto = f.toolChoice.kind === "auto";
+  return {
+    message: { role: "assistant" as const, content: auto && tools.content === "" ? null : tools.content, tool_calls: tools.toolCalls },
+    finishReason: auto ? ("tool_calls" as const) : output.finishReason,
+  };
+}
+
+/** How much of an auto answer's text may stream as content: up to its first call, and never a possible start of one. */
+function contentEnd(text: string, startTag: string): number {
+  const start = text.indexOf(startTag);
+  if (start >= 0) return start;
+  for (let keep = Math.min(startTag.length - 1, text.length); keep > 0; keep--) {
+    if (text.endsWith(startTag.slice(0, keep))) return text.length - keep;
+  }
+  return text.length;
 }
 
 function choice(f: ChatFormat, output: CompletionOutput) {
+  const { message, finishReason } = answer(f, output);
   return {
     index: output.index,
-    message: message(f, output),
+    message,
     logprobs: logprobs(f, output.tokenIds, output.logprobs ?? []),
-    finish_reason: output.finishReason,
+    finish_reason: finishReason,
     stop_reason: output.stopReason,
     ...(f.returnTokenIds ? { token_ids: output.tokenIds } : {}),
   };
@@ -61,6 +81,8 @@ export class ChatStreamer {
   private readonly tracker = new DeltaTracker();
   /** Each choice's call id for a named tool choice, sent in its first chunk. */
   private readonly toolCallIds = new Map<number, string>();
+  /** Characters of each auto answer sent as content. */
+  private readonly contentSent = new Map<number, number>();
   constructor(
     private readonly f: ChatFormat,
     private readonly continuousUsage: boolean,
@@ -73,35 +95,41 @@ export class ChatStreamer {
   }
 
   /**
-   * The chunk's delta: content, or with a named tool choice the function's arguments as they
-   * come (the first chunk also names the call), or with "required" every call at the end.
+   * The chunk's delta and finish reason: content; with a named tool choice the function's
+   * arguments as they come (the first chunk also names the call); with "required" every call at
+   * the end; with "auto" content up to the first call, then the calls at the end.
    */
-  private delta(d: ChoiceDelta): object {
+  private delta(d: ChoiceDelta): { delta: object; finishReason: string | null } {
     const mode = this.f.toolChoice;
     const role = d.first ? { role: "assistant" } : {};
+    const finishReason = d.last ? d.output.finishReason : null;
     if (mode.kind === "named") {
       if (d.first) this.toolCallIds.set(d.index, newToolCallId());
       const call = d.first ? { index: 0, id: this.toolCallIds.get(d.index), type: "function", function: { name: mode.name, arguments: d.text } } : { index: 0, function: { arguments: d.text } };
-      return d.first || d.text !== "" ? { ...role, tool_calls: [call] } : {};
+      return { delta: d.first || d.text !== "" ? { ...role, tool_calls: [call] } : {}, finishReason };
     }
-    if (mode.kind === "required") {
-      if (!d.last) return { ...role, content: "" };
-      const calls = toolCallsOf(mode, d.output.text);
-      return calls === null ? { ...role, content: d.output.text } : { ...role, tool_calls: calls.map((call, index) => ({ index, ...call })) };
-    }
-    if (d.first) return { ...role, content: this.f.echoText + d.text };
-    return d.text !== "" ? { content: d.text } : {};
+    if (mode.kind === "none") return { delta: d.first ? { ...role, content: this.f.echoText + d.text } : d.text !== "" ? { content: d.text } : {}, finishReason };
+    const text = d.output.text;
+    const sent = this.contentSent.get(d.index) ?? 0;
+    const tools = d.last ? toolAnswerOf(mode, text) : null;
+    const end = tools !== null ? tools.content.length : !d.last && mode.kind === "auto" ? contentEnd(text, mode.parser.startTag) : d.last ? text.length : 0;
+    const content = (d.first ? this.f.echoText : "") + text.slice(sent, Math.max(sent, end));
+    this.contentSent.set(d.index, Math.max(sent, end));
+    const calls = tools === null ? {} : { tool_calls: tools.toolCalls.map((call, index) => ({ index, ...call })) };
+    const delta = { ...role, ...(content !== "" || d.first ? { content } : {}), ...calls };
+    return { delta, finishReason: tools !== null && mode.kind === "auto" ? "tool_calls" : finishReason };
   }
 
   chunks(output: RequestOutput): object[] {
     const f = this.f;
     return this.tracker.deltas(output, 0).filter((d) => this.worthSending(d)).map((d) => {
       const positions = (d.output.logprobs ?? []).slice(d.tokenOffset, d.tokenOffset + d.tokenIds.length);
+      const { delta, finishReason } = this.delta(d);
       return this.chunk({
         index: d.index,
-        delta: this.delta(d),
+        delta,
         logprobs: logprobs(f, d.tokenIds, positions),
-        finish_reason: d.last ? d.output.finishReason : null,
+        finish_reason: finishReason,
         stop_reason: d.last ? d.output.stopReason : null,
         ...(f.returnTokenIds ? { token_ids: d.tokenIds } : {}),
       }, d.first && f.returnTokenIds);

@@ -13,8 +13,11 @@ import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
 import { clientAbortSignal, streamSse } from "../sse.ts";
 import { toolCallingOf, type ToolCalling } from "../tool-calls.ts";
 
-/** The sampling params with the tool choice's constraint, which no other constraint may join. */
+/** The sampling params a tool choice asks for: its constraint, which no other may join, or the special tokens an auto answer's parser reads. */
 function withToolConstraint(base: SamplingParams, tools: ToolCalling, body: ChatRequest): SamplingParams {
+  // The parser reads the model's own call syntax, whose tags may be special tokens (vLLM's hermes
+  // parser keeps them too).
+  if (tools.mode.kind === "auto") return { ...base, skipSpecialTokens: false };
   if (tools.constraint === null) return base;
   if (base.structuredOutputs !== null) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with response_format or structured outputs.", "tool_choice");
   if (body.use_beam_search) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with use_beam_search.", "tool_choice");
@@ -43,7 +46,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const body = request.body;
     const model = resolveModel(ctx, body.model);
     rejectUnsupported(body);
-    const tools = toolCallingOf(body);
+    const tools = toolCallingOf(body, ctx.toolCallParser);
     const { tokenizer, engine } = ctx;
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);

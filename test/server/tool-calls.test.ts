@@ -7,7 +7,8 @@ import { constraintRegex } from "../../runtime/structured/constraint-regex.ts";
 import { compileRegexDfa } from "../../runtime/structured/regex-dfa.ts";
 import { ApiError } from "../../server/errors.ts";
 import type { ChatRequest, FunctionTool } from "../../server/schemas/chat.ts";
-import { toolCallingOf, toolCallsOf } from "../../server/tool-calls.ts";
+import { toolAnswerOf, toolCallingOf } from "../../server/tool-calls.ts";
+import { toolCallParsers } from "../../server/tool-parsers.ts";
 import { dfaAccepts } from "../support/dfa-walk.ts";
 
 const tools: FunctionTool[] = [
@@ -17,7 +18,7 @@ const tools: FunctionTool[] = [
 const body = (extra: Partial<ChatRequest>): ChatRequest => ({ messages: [{ role: "user", content: "go" }], tools, ...extra });
 
 function automatonOf(extra: Partial<ChatRequest>) {
-  const { constraint } = toolCallingOf(body(extra));
+  const { constraint } = toolCallingOf(body(extra), null);
   const { source, param } = constraintRegex(constraint!);
   return compileRegexDfa(source, param);
 }
@@ -43,18 +44,33 @@ test("a named function constrains the answer to its parameters", () => {
 test("answers become tool calls; a list cut short stays content", () => {
   let n = 0;
   const ids = () => `id${n++}`;
-  assert.equal(toolCallsOf({ kind: "named", name: "move" }, `{"to": [1, 2]}`, ids), [{ id: "id0", type: "function", function: { name: "move", arguments: `{"to": [1, 2]}` } }]);
-  assert.equal(toolCallsOf({ kind: "required" }, `[{"name": "stop", "parameters": {}}, {"name": "move", "parameters": {"to": [1, 2]}}]`, ids), [
+  assert.equal(toolAnswerOf({ kind: "named", name: "move" }, `{"to": [1, 2]}`, ids), { content: "", toolCalls: [{ id: "id0", type: "function", function: { name: "move", arguments: `{"to": [1, 2]}` } }] });
+  assert.equal(toolAnswerOf({ kind: "required" }, `[{"name": "stop", "parameters": {}}, {"name": "move", "parameters": {"to": [1, 2]}}]`, ids)?.toolCalls, [
     { id: "id1", type: "function", function: { name: "stop", arguments: "{}" } },
     { id: "id2", type: "function", function: { name: "move", arguments: `{"to":[1,2]}` } },
   ]);
-  assert.is(toolCallsOf({ kind: "required" }, `[{"name": "stop", "param`), null);
-  assert.is(toolCallsOf({ kind: "none" }, `{}`), null);
+  assert.is(toolAnswerOf({ kind: "required" }, `[{"name": "stop", "param`), null);
+  assert.is(toolAnswerOf({ kind: "none" }, `{}`), null);
+});
+
+test("the hermes parser reads <tool_call> blocks after the content, a last one left open too", () => {
+  const hermes = toolCallParsers.hermes;
+  const text = `Let me check.\n<tool_call>\n{"name": "move", "arguments": {"to": [1, 2]}}\n</tool_call>\n<tool_call>{"name": "stop", "arguments": {}}`;
+  assert.equal(hermes.extract(text), { content: "Let me check.\n", calls: [{ name: "move", arguments: `{"to":[1,2]}` }, { name: "stop", arguments: "{}" }] });
+  assert.equal(hermes.extract(`<tool_call>{"name": "stop"}</tool_call>`), { content: "", calls: [{ name: "stop", arguments: "{}" }] });
+  assert.is(hermes.extract("No tools needed."), null);
+  assert.is(hermes.extract(`<tool_call>{"name": "move", "argu`), null);
+  assert.is(hermes.extract(`<tool_call>{"arguments": {}}</tool_call>`), null);
+  let n = 0;
+  const auto = toolAnswerOf({ kind: "auto", parser: hermes }, text, () => `id${n++}`);
+  assert.equal(auto?.toolCalls.map((c) => c.function.name), ["move", "stop"]);
+  assert.is(auto?.content, "Let me check.\n");
 });
 
 test("tool choices that cannot be honoured are 400s naming tool_choice or tools", () => {
   const cases: [Partial<ChatRequest>, string, RegExp][] = [
     [{ tool_choice: "auto" }, "tool_choice", /--enable-auto-tool-choice/],
+    [{ tools: [], tool_choice: { type: "function", function: { name: "move" } } }, "tool_choice", /needs 'tools'/],
     [{}, "tool_choice", /--enable-auto-tool-choice/],
     [{ tools: [], tool_choice: "required" }, "tool_choice", /needs 'tools'/],
     [{ tool_choice: { type: "function", function: { name: "fly" } } }, "tool_choice", /'fly', which is not among/],
@@ -64,7 +80,7 @@ test("tool choices that cannot be honoured are 400s naming tool_choice or tools"
   ];
   for (const [extra, param, message] of cases) {
     try {
-      toolCallingOf(body(extra));
+      toolCallingOf(body(extra), null);
       assert.unreachable(JSON.stringify(extra));
     } catch (err) {
       assert.instance(err, ApiError);
@@ -72,7 +88,8 @@ test("tool choices that cannot be honoured are 400s naming tool_choice or tools"
       assert.match((err as ApiError).message, message);
     }
   }
-  assert.equal(toolCallingOf(body({ tool_choice: "none" })), { mode: { kind: "none" }, constraint: null });
+  assert.equal(toolCallingOf(body({ tool_choice: "none" }), null), { mode: { kind: "none" }, constraint: null });
+  assert.equal(toolCallingOf(body({}), toolCallParsers.hermes), { mode: { kind: "auto", parser: toolCallParsers.hermes }, constraint: null });
 });
 
 test.run();

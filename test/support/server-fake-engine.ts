@@ -76,8 +76,10 @@ class FakeSequence {
     const length = output.tokenIds.length;
     const full = tokenizer.decode(output.tokenIds, { skipSpecialTokens: params.skipSpecialTokens });
     const mayStop = length >= params.minTokens;
-    if (mayStop && !params.ignoreEos && tokenizer.eosTokenIds.includes(token)) return this.finish(full, "stop", null);
-    if (mayStop && params.stopTokenIds.includes(token)) return this.finish(full, "stop", token);
+    // As the real engine does, a stop token's own text is left out unless stop strings are kept.
+    const stoppedText = () => (params.includeStopStrInOutput ? full : tokenizer.decode(output.tokenIds.slice(0, -1), { skipSpecialTokens: params.skipSpecialTokens }));
+    if (mayStop && !params.ignoreEos && tokenizer.eosTokenIds.includes(token)) return this.finish(stoppedText(), "stop", null);
+    if (mayStop && params.stopTokenIds.includes(token)) return this.finish(stoppedText(), "stop", token);
     if (mayStop) {
       const match = params.stop
         .map((stop) => ({ stop, at: full.indexOf(stop) }))
