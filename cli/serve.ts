@@ -4,6 +4,7 @@
 import { AsyncLLM } from "../index.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { startServer } from "../server/index.ts";
+import { toolCallParsers } from "../server/tool-parsers.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { engineFlags, llmOptions } from "./engine-options.ts";
@@ -12,6 +13,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadCompiledModel } from "../runtime/model/model-loader.ts";
 import { withChatTemplate } from "../runtime/tokenizer/with-chat-template.ts";
+
+/** vLLM's pair of flags: the parser of "auto" tool choice, checked before the model loads. */
+export function autoToolChoiceParser(enabled: boolean | undefined, parser: string | undefined): string | undefined {
+  if (!enabled) return undefined;
+  if (parser === undefined || toolCallParsers[parser] === undefined) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--enable-auto-tool-choice needs --tool-call-parser with one of: ${Object.keys(toolCallParsers).join(", ")}`, "tool-call-parser");
+  }
+  return parser;
+}
 
 export async function run(argv: string[]): Promise<void> {
   const started = performance.now();
@@ -27,6 +37,7 @@ export async function run(argv: string[]): Promise<void> {
     "log-level": { type: "string", default: "info" },
   });
   if (!values.model && positionals[0]) values.model = positionals[0];
+  const toolCallParser = autoToolChoiceParser(values["enable-auto-tool-choice"], values["tool-call-parser"]);
   const options = llmOptions(values);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
   log(`tsvllm serve: ${JSON.stringify(options)}`);
@@ -41,9 +52,6 @@ export async function run(argv: string[]): Promise<void> {
       return chatTemplate === undefined ? model : { ...model, tokenizer: withChatTemplate(model.tokenizer, chatTemplate) };
     },
   });
-  if (values["enable-auto-tool-choice"] && values["tool-call-parser"] === undefined) {
-    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--enable-auto-tool-choice needs --tool-call-parser (hermes)", "tool-call-parser");
-  }
   const servedModelName = values["served-model-name"] ?? [path.basename(options.model.replace(/[\\/]+$/, "")).replace(/\.gguf$/, "")];
   const server = await startServer({
     engine,
@@ -51,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
     apiKey: values["api-key"] ?? process.env.VLLM_API_KEY,
     host: values.host,
     port: intFlag(values.port, "port", 8000),
-    toolCallParser: values["enable-auto-tool-choice"] ? values["tool-call-parser"] : undefined,
+    toolCallParser,
     logger: values["log-level"] === "debug" ? { level: "debug" } : false,
   });
   log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);

@@ -4,6 +4,7 @@
 import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { autoToolChoiceParser } from "../../cli/serve.ts";
 import { startTestServer, type TestServer } from "../support/server-harness.ts";
 
 const test = suite("server: auto tool choice with the hermes parser");
@@ -70,6 +71,12 @@ test("an answer without a call (or with one that does not parse) is plain conten
     for await (const chunk of await client.chat.completions.create({ ...scripted(text), stream: true })) streamed += chunk.choices[0]?.delta.content ?? "";
     assert.is(streamed, text);
   }
+});
+
+test("serve's --enable-auto-tool-choice needs a known --tool-call-parser", () => {
+  assert.is(autoToolChoiceParser(true, "hermes"), "hermes");
+  assert.is(autoToolChoiceParser(false, "hermes"), undefined);
+  for (const parser of [undefined, "nope"]) assert.throws(() => autoToolChoiceParser(true, parser), /--enable-auto-tool-choice needs --tool-call-parser with one of: hermes/);
 });
 
 test("an unknown parser is refused when the server is created", async () => {
