@@ -50,6 +50,14 @@ export class Global<D extends DTypeName = DTypeName, S extends Shape = Shape> {
     return this.data[this.offset(idx as readonly number[])];
   }
 
+  /**
+   * A hint that the element (and its cache line) will be read soon: the C++ backend prefetches it,
+   * the GPU lowering drops it. It changes no value, so here it only checks the index.
+   */
+  prefetch(...idx: Index<S>): void {
+    this.offset(idx as readonly number[]);
+  }
+
   /** put(i, j, ..., value): stores value, rounded to the dtype. */
   put(...idxAndValue: [...Index<S>, number]): void {
     const value = idxAndValue[idxAndValue.length - 1] as number;

@@ -61,6 +61,7 @@ function stmt(s: IStmt, p: ExprPrinter, ind: string): string[] {
     case "decl": return [`${ind}${cType[s.type]} ${s.name} = ${e(s.init)};`];
     case "assign": return [`${ind}${s.name} = ${e(s.value)};`];
     case "store": return [`${ind}${s.global}[${p.offset(s.global, s.indices)}] = ${p.storeValue(s.global, e(s.value))};`];
+    case "prefetch": return [`${ind}__builtin_prefetch(&${s.global}[${p.offset(s.global, s.indices)}]);`];
     case "scratchDecl": return [`${ind}float ${s.name}[${e(s.size)}];`];
     case "scratchStore": return [`${ind}${s.scratch}[${e(s.index)}] = ${e(s.value)};`];
     case "for": return [`${ind}for (int ${s.index} = ${e(s.start)}; ${s.index} < ${e(s.end)}; ${s.index} += ${e(s.step)}) {`, ...block(s.body), `${ind}}`];
@@ -129,6 +130,7 @@ function stmtExprs(s: IStmt): IExpr[] {
     case "decl": return [s.init];
     case "assign": return [s.value];
     case "store": return [...s.indices, s.value];
+    case "prefetch": return s.indices;
     case "scratchStore": return [s.index, s.value];
     default: return [];
   }

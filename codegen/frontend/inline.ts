@@ -26,6 +26,7 @@ function declaredNames(stmts: KStmt[], into: Set<string>): Set<string> {
       case "scratch": into.add(s.name); break;
       case "assign": expr(s.value); break;
       case "put": s.indices.forEach(expr); expr(s.value); break;
+      case "prefetch": s.indices.forEach(expr); break;
       case "for": into.add(s.index); declaredNames(s.body, into); break;
       case "forEach": into.add(s.index); expr(s.count); declaredNames(s.body, into); break;
       case "if": expr(s.cond); declaredNames(s.then, into); declaredNames(s.else, into); break;
@@ -71,6 +72,7 @@ export function inlineHelper(helper: string, params: string[], args: KExpr[], bo
         if (bound.has(s.name)) throw compileError(s.span, `${helper}() assigns to its parameter "${s.name}"; parameters are values, declare a local instead`);
         return { ...s, name: name(s.name), value: expr(s.value) };
       case "put": return { ...s, target: memory(s.target), indices: s.indices.map(expr), value: expr(s.value) };
+      case "prefetch": return { ...s, target: memory(s.target), indices: s.indices.map(expr) };
       case "for": return { ...s, index: name(s.index), start: expr(s.start), end: expr(s.end), step: expr(s.step), body: s.body.map(stmt) };
       case "forEach": return { ...s, index: name(s.index), count: expr(s.count), body: s.body.map(stmt) };
       case "if": return { ...s, cond: expr(s.cond), then: s.then.map(stmt), else: s.else.map(stmt) };

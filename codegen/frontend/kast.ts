@@ -1,7 +1,7 @@
 // KAST: the kernel syntax tree the frontend reads out of a kernel() function body. Versioned, plain
 // JSON (it is hashed for the build cache and dumped with TSVLLM_DUMP=ast), every node with its span.
 
-export const kastVersion = 2;
+export const kastVersion = 3;
 
 export interface Span {
   file: string;
@@ -35,6 +35,7 @@ export type KStmt =
   | { kind: "scratch"; name: string; size: KExpr; span: Span }
   | { kind: "assign"; name: string; op: "=" | "+=" | "-=" | "*=" | "/="; value: KExpr; span: Span }
   | { kind: "put"; target: string; indices: KExpr[]; value: KExpr; span: Span }
+  | { kind: "prefetch"; target: string; indices: KExpr[]; span: Span }
   | { kind: "for"; index: string; start: KExpr; end: KExpr; step: KExpr; body: KStmt[]; span: Span }
   | { kind: "forEach"; count: KExpr; index: string; body: KStmt[]; span: Span }
   | { kind: "if"; cond: KExpr; then: KStmt[]; else: KStmt[]; span: Span }

@@ -198,6 +198,9 @@ function parseExpressionStatement(e: Expression, span: Span): KStmt[] {
       if (args.length < 2) throw compileError(span, ".put(indices..., value) needs at least an index and a value");
       return [{ kind: "put", target: callee.getExpression().getText(), indices: args.slice(0, -1), value: args[args.length - 1], span }];
     }
+    if (Node.isPropertyAccessExpression(callee) && callee.getName() === "prefetch") {
+      return [{ kind: "prefetch", target: callee.getExpression().getText(), indices: e.getArguments().map((a) => parseExpr(a as Expression)), span }];
+    }
     const helper = Node.isIdentifier(callee) ? helperDeclaration(callee) : undefined;
     if (helper) return parseHelperCall(helper, e, span);
   }

@@ -135,6 +135,11 @@ class Checker {
         return { op: "assign", name: s.name, value, span: s.span };
       }
       case "put": return this.put(s, scope);
+      case "prefetch": {
+        const b = scope.get(s.target);
+        if (b?.kind !== "global") throw compileError(s.span, `.prefetch() is for Global parameters; "${s.target}" is not one`);
+        return { op: "prefetch", global: s.target, indices: this.indices(s.target, b.rank, s.indices, scope, s.span), span: s.span };
+      }
       case "for": {
         const inner = scope.child();
         const start = this.expect(this.expr(s.start, scope), "i32", s.span, "loop start");

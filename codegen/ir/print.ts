@@ -31,6 +31,7 @@ function printStmt(s: IStmt, indent: string): string[] {
     case "decl": return [`${indent}${s.name}: ${s.type} = ${printExpr(s.init)}`];
     case "assign": return [`${indent}${s.name} = ${printExpr(s.value)}`];
     case "store": return [`${indent}${s.global}[${s.indices.map(printExpr).join(", ")}] <- ${printExpr(s.value)}`];
+    case "prefetch": return [`${indent}prefetch ${s.global}[${s.indices.map(printExpr).join(", ")}]`];
     case "scratchDecl": return [`${indent}scratch ${s.name}[${printExpr(s.size)}]`];
     case "scratchStore": return [`${indent}${s.scratch}[${printExpr(s.index)}] <- ${printExpr(s.value)}`];
     case "for": return [`${indent}for ${s.index} in ${printExpr(s.start)}..${printExpr(s.end)} step ${printExpr(s.step)}:`, ...inner(s.body)];

@@ -42,6 +42,8 @@ export type IStmt =
   | { op: "decl"; name: string; type: ValueType; init: IExpr; span: Span }
   | { op: "assign"; name: string; value: IExpr; span: Span }
   | { op: "store"; global: string; indices: IExpr[]; value: IExpr; span: Span }
+  /** A hint that global[indices] is read soon; no value changes (the GPU lowering drops it). */
+  | { op: "prefetch"; global: string; indices: IExpr[]; span: Span }
   | { op: "scratchDecl"; name: string; size: IExpr; span: Span }
   | { op: "scratchStore"; scratch: string; index: IExpr; value: IExpr; span: Span }
   | { op: "for"; index: string; start: IExpr; end: IExpr; step: IExpr; body: IStmt[]; span: Span }

@@ -38,6 +38,7 @@ export function verify(ir: KernelIR): void {
         case "decl": e(s.init); vars.set(s.name, s.type); break;
         case "assign": e(s.value); if (vars.get(s.name) !== s.value.type) throw new IRVerifyError(`${ir.symbol}: assign ${s.name} type`); break;
         case "store": s.indices.forEach(e); e(s.value); break;
+        case "prefetch": s.indices.forEach(e); break;
         case "scratchDecl": e(s.size); sc.add(s.name); break;
         case "scratchStore": e(s.index); e(s.value); break;
         case "for": e(s.start); e(s.end); e(s.step); checkBlock(s.body, new Map([...vars, [s.index, "i32"]]), sc); break;

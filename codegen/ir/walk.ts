@@ -27,6 +27,7 @@ export function mapStmtExprs(s: IStmt, f: (e: IExpr) => IExpr): IStmt {
     case "decl": return { ...s, init: m(s.init) };
     case "assign": return { ...s, value: m(s.value) };
     case "store": return { ...s, indices: s.indices.map(m), value: m(s.value) };
+    case "prefetch": return { ...s, indices: s.indices.map(m) };
     case "scratchDecl": return { ...s, size: m(s.size) };
     case "scratchStore": return { ...s, index: m(s.index), value: m(s.value) };
     case "for": return { ...s, start: m(s.start), end: m(s.end), step: m(s.step), body: b(s.body) };

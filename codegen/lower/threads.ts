@@ -100,6 +100,8 @@ export function lowerToThreads(ir: KernelIR): ThreadKernel {
     const h = (e: IExpr) => hoist(e, level, out, s.span);
     switch (s.op) {
       case "decl": out.push({ ...s, init: h(s.init) }); return;
+      // A CPU cache hint: a GPU program's loads are scheduled by the hardware and the lowering.
+      case "prefetch": return;
       case "assign": out.push({ ...s, value: h(s.value) }); return;
       case "store":
       case "scratchStore": {

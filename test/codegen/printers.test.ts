@@ -7,6 +7,8 @@ import { emitCppKernel } from "../../codegen/emit/cpp.ts";
 import { emitCudaKernel } from "../../codegen/emit/cuda.ts";
 import { printKernel } from "../../codegen/ir/print.ts";
 import { lowerToThreads } from "../../codegen/lower/threads.ts";
+import { Global } from "../../dsl/global.ts";
+import { copyPrefetchingNext } from "../fixtures/prefetch-rows.ts";
 
 test("the IR printer shows the specialised reverse-scratch kernel line by line", () => {
   const ir = compileKernel("test/fixtures/reverse-scratch.ts", "reverseThroughScratch", { dtypes: {}, consts: { D: 64 } });
@@ -19,6 +21,20 @@ test("the IR printer shows the specialised reverse-scratch kernel line by line",
     "  forEach i < 64:",
     "    out[t, i] <- buf[(63 - i)]",
   ].join("\n"));
+});
+
+test("prefetch: an IR statement the C++ backend emits as a cache hint and the GPU lowering drops; the reference checks its index", () => {
+  const ir = compileKernel("test/fixtures/prefetch-rows.ts", "copyPrefetchingNext", { dtypes: {}, consts: { D: 64 } });
+  assert.ok(printKernel(ir).split("\n").includes("    prefetch x[(t + 1), 0]"), printKernel(ir));
+  const cpp = emitCppKernel(ir);
+  assert.match(cpp, /__builtin_prefetch\(&x\[/);
+  // The CUDA kernel reads x once: the copy's load.
+  assert.is(emitCudaKernel(lowerToThreads(ir)).match(/\bx\[/g)?.length, 1);
+  const x = new Global("f32", [3, 64], Float32Array.from({ length: 192 }, (_, i) => i)) as Global<"f32", ["T", "D"]>;
+  const out = new Global("f32", [3, 64]) as Global<"f32", ["T", "D"]>;
+  copyPrefetchingNext.reference(x, out, 64);
+  assert.equal(out.data, x.data);
+  assert.throws(() => x.prefetch(3, 0), (err: unknown) => err instanceof RangeError);
 });
 
 test("a local folded from Consts sizes scratch and loops, and its declaration is dropped", () => {
