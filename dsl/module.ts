@@ -104,15 +104,21 @@ export abstract class Module {
 export class Linear extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  constructor(name: string, readonly inFeatures: number, readonly outFeatures: number, bias = false) {
+  /**
+   * outputSlices: the output sizes of the projections a fused linear stacks (q, k, v; gate, up), in
+   * order, which a LoRA adapter trains apart; absent for one projection.
+   */
+  constructor(name: string, readonly inFeatures: number, readonly outFeatures: number, bias = false, readonly outputSlices?: number[]) {
     super();
+    if (outputSlices && outputSlices.reduce((a, b) => a + b, 0) !== outFeatures) throw new Error(`${name}: output slices [${outputSlices}] do not add up to ${outFeatures}`);
     this.weight = this.param(`${name}.weight`, [outFeatures, inFeatures]);
     this.bias = bias ? this.param(`${name}.bias`, [outFeatures]) : null;
   }
   forward(x: Tensor): Tensor {
     const w = this.weight.tensor();
     const b = this.bias?.tensor() ?? null;
-    return recorder().emit({ op: "linear", x: x.id, weight: w.id, bias: b ? b.id : null }, x.value.dtype, x.value.rows, [this.outFeatures]);
+    const slices = this.outputSlices ? { slices: this.outputSlices } : {};
+    return recorder().emit({ op: "linear", x: x.id, weight: w.id, bias: b ? b.id : null, ...slices }, x.value.dtype, x.value.rows, [this.outFeatures]);
   }
 }
 

@@ -23,7 +23,8 @@ export class LlamaAttention extends Module {
   constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
     const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
-    this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias);
+    const kvSize = c.numKeyValueHeads * c.headDim;
+    this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias, [c.numAttentionHeads * c.headDim, kvSize, kvSize]);
     this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
     this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps) : null;
     this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps) : null;
@@ -66,7 +67,7 @@ export class LlamaMLP extends Module {
   private readonly act: (x: Tensor) => Tensor;
   constructor(c: ModelConfig, prefix: string) {
     super();
-    this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * c.intermediateSize);
+    this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * c.intermediateSize, false, [c.intermediateSize, c.intermediateSize]);
     this.downProj = new Linear(`${prefix}.down_proj`, c.intermediateSize, c.hiddenSize);
     this.act = activation(c);
   }

@@ -45,6 +45,8 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   // Full and partial rotary over a 128-wide head, each pairing.
   ropeKvWrite: { R2: [32, 64], HD: [128], BS: [16] },
   topK: { K: [8] },
+  // A fused qkv's three slices (Llama-3-8B: q 4096 rows, k and v 1024 each) and one slice, rank 16.
+  loraExpand: { R: [16], S1: [4096, 6144], S2: [5120, 6144] },
 };
 
 export interface CudaCheckUnit {

@@ -42,7 +42,32 @@ export interface ForwardConfig {
    * gpuTensorCoreRows rows, GEMV-shaped below.
    */
   fp8Activations?: "dynamic" | "static";
+  /** Multi-LoRA (dsl/kernels/lora.ts) on every linear of the decoder layers; absent: none. */
+  lora?: LoraForwardConfig;
 }
+
+export interface LoraForwardConfig {
+  /** Adapters one step can run (vLLM's max_loras): the slots of each linear's A and B tables. */
+  maxLoras: number;
+  /** The largest rank an adapter may have (max_lora_rank); smaller ones are zero-padded. */
+  maxLoraRank: number;
+  /** Whether the checkpoint stacks this weight from projections (the architecture's weight map), which adapters train apart. */
+  isFused: (weightName: string) => boolean;
+}
+
+/** One LoRA table of a linear: every slot's A [slices * rank, inFeatures] or B [outFeatures, rank], in f32. */
+export interface LoraTable {
+  part: "a" | "b";
+  maxLoras: number;
+  rank: number;
+  inFeatures: number;
+  outFeatures: number;
+  /** The output sizes of the projections it is fused from, in order; one entry when it is not fused. */
+  slices: number[];
+}
+
+/** Elements of one slot of a LoRA table. */
+export const loraSlotElements = (t: LoraTable) => (t.part === "a" ? t.slices.length * t.rank * t.inFeatures : t.outFeatures * t.rank);
 
 /**
  * From this many rows a GPU-plan matmul over f16/bf16 weights runs on tensor cores (the rows past T
@@ -68,12 +93,14 @@ export interface WeightSpec {
    * GPTQ linear's tensors (its pieces' side by side, for a fused one).
    */
   packed?: KeptDType | "fp8.scale" | "fp8.inputScale" | GptqPart;
+  /** A LoRA table of the linear whose weight this is (zeros until an adapter is put in a slot). */
+  lora?: LoraTable;
 }
 
 export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
 
 /** The weight's name in the addon's table: a tensor can be read both as stored and as panels or blocks (a tied LM head). */
-export const weightKey = (w: WeightSpec) => (w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);
+export const weightKey = (w: WeightSpec) => (w.lora ? `${w.name} (lora_${w.lora.part})` : w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);
 
 /** A kernel argument: a C pointer expression and its dims (C expressions over the step). */
 export interface Arg {

@@ -10,7 +10,7 @@ import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { inputsOf, type Graph, type Value } from "../trace/graph.ts";
 import { planQuantizedLinears } from "./forward-quantized.ts";
-import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type Scalar, type WeightSpec } from "./forward-types.ts";
+import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type LoraForwardConfig, type Scalar, type WeightSpec } from "./forward-types.ts";
 
 /**
  * The splits of a GPU-plan decode step's attention, a C expression over the step: enough (token, KV
@@ -49,7 +49,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
   const weights: WeightSpec[] = [];
   const weightIndex = new Map<string, number>();
-  const weightRef = (name: string, layout: Pick<WeightSpec, "panels" | "packed"> = {}) => {
+  const weightRef = (name: string, layout: Pick<WeightSpec, "panels" | "packed" | "lora"> = {}) => {
     const spec = { name, ...layout };
     const key = weightKey(spec);
     if (!weightIndex.has(key)) {
@@ -122,6 +122,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
   // it 1e-6 (config.json) or as its f32 value (GGUF), so both share one compiled artifact.
   const launchedGroups = new Set<number>();
+  const loraLinear = cfg.lora && loraLaunches(g, cfg.lora, cfg.activationDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   for (const n of g.nodes) {
     const out = (keep = 1) => view(n.value.id, keep);
     const width = n.value.inner[n.value.inner.length - 1];
@@ -233,6 +234,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "attention":
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
     }
+    if (n.op === "linear" && loraLinear) loraLinear(n, view(n.x), view(n.value.id));
   }
   // Rows sampled where the logits are, so only their token ids leave the device.
   const logits = { ptr: "(void*)a.logits", dims: ["a.numLogitRows", String(cfg.vocabSize)] };
@@ -246,6 +248,40 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const locals = decodeSlot === undefined ? [] : [`  const int64_t decodeSplits = ${decodeSplits(cfg.numKvHeads)};`];
   const program = (target: "cpu" | "cuda") => render(launches, cfg, weightNames, buffers, g, locals, target);
   return { source: program("cpu"), cudaSource: program("cuda"), kernels: launches.map((l) => l.kernel), weights, buffers };
+}
+
+type LinearNode = Extract<Graph["nodes"][number], { op: "linear" }>;
+
+/**
+ * The decoder layers' linears' LoRA deltas, after each matmul: shrink into one shared per-token
+ * buffer, expand-add into the linear's output (dsl/kernels/lora.ts). Only steps where a token has
+ * an adapter run them (ForwardArgs.loraSlots is null otherwise). Returns what to emit per linear.
+ */
+function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "lora">) => string, addBuffer: (bytesPerRow: number) => number) {
+  const weightNames = new Map(g.nodes.flatMap((n) => (n.op === "weight" ? [[n.value.id, n.name] as const] : [])));
+  const slicesOf = (n: LinearNode, outFeatures: number) => (n.slices && lora.isFused(weightNames.get(n.weight)!) ? n.slices : [outFeatures]);
+  const targets = g.nodes.filter((n): n is LinearNode => n.op === "linear" && /^model\.layers\.\d+\./.test(weightNames.get(n.weight) ?? ""));
+  if (targets.some((n) => slicesOf(n, n.value.inner[0]).length > 3)) throw new TsvllmError("TSVLLM_ERR_COMPILE", "LoRA supports fused linears of at most 3 projections");
+  const widest = Math.max(0, ...targets.map((n) => slicesOf(n, n.value.inner[0]).length * lora.maxLoraRank));
+  const u = widest > 0 ? addBuffer(widest * 4) : -1;
+  const R = lora.maxLoraRank;
+  const slots = { ptr: "(void*)a.loraSlots", dims: ["a.numTokens"] };
+  return (n: LinearNode, x: Arg, out: Arg) => {
+    if (!targets.includes(n)) return;
+    const name = weightNames.get(n.weight)!;
+    const [outFeatures, inFeatures] = [Number(out.dims[1]), Number(x.dims[1])];
+    const slices = slicesOf(n, outFeatures);
+    const table = (part: "a" | "b") => ({ name, lora: { part, maxLoras: lora.maxLoras, rank: R, inFeatures, outFeatures, slices } });
+    const J = slices.length * R;
+    const shrunk = { ptr: `a.buffers[${u}]`, dims: [x.dims[0], String(J)] };
+    const a = { ptr: weightRef(name, table("a")), dims: [String(lora.maxLoras), String(J), String(inFeatures)] };
+    const b = { ptr: weightRef(name, table("b")), dims: [String(lora.maxLoras), String(outFeatures), String(R)] };
+    const starts = slices.map((_, i) => slices.slice(0, i).reduce((s, v) => s + v, 0)).slice(1);
+    const [S1, S2] = [starts[0] ?? outFeatures, starts[1] ?? outFeatures];
+    const when = "a.loraSlots != nullptr";
+    launch("lora", "loraShrink", { dtypes: { A }, consts: { K: inFeatures } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
+    launch("lora", "loraExpand", { dtypes: { A }, consts: { R, S1, S2 } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
+  };
 }
 
 /** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */

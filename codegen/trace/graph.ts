@@ -34,7 +34,7 @@ export type Op =
   | { op: "geluTanhMul"; gateUp: number }
   | { op: "scale"; x: number; factor: number }
   | { op: "softcap"; x: number; cap: number }
-  | { op: "linear"; x: number; weight: number; bias: number | null }
+  | { op: "linear"; x: number; weight: number; bias: number | null; /** a fused linear's projections' output sizes (Linear.outputSlices) */ slices?: number[] }
   | { op: "view"; x: number }
   | { op: "slice"; x: number; offset: number; size: number }
   | { op: "gather"; x: number; index: number }

@@ -37,6 +37,14 @@ export interface EngineConfig {
   seed: number | null;
   /** vLLM's speculative_config: drafts checked in one forward pass (ngram lookup); null: none. */
   speculativeConfig: SpeculativeConfig | null;
+  /** Compiles the model with LoRA slots so requests can name adapters (vLLM's enable_lora). */
+  enableLora: boolean;
+  /** Adapters one step can run: requests of more adapters wait (vLLM's max_loras). */
+  maxLoras: number;
+  /** The largest adapter rank the slots hold (vLLM's max_lora_rank). */
+  maxLoraRank: number;
+  /** Adapters kept loaded in host memory (vLLM's max_cpu_loras); null: maxLoras. */
+  maxCpuLoras: number | null;
 }
 
 export type EngineArgs = Partial<Omit<EngineConfig, "speculativeConfig">> & { speculativeConfig?: SpeculativeArgs | null };
@@ -55,6 +63,10 @@ export const defaultEngineArgs = Object.freeze({
   maxWaitingRequests: 4096,
   seed: null,
   speculativeConfig: null,
+  enableLora: false,
+  maxLoras: 1,
+  maxLoraRank: 16,
+  maxCpuLoras: null,
 });
 
 function positiveInteger(value: number, name: string): number {
@@ -74,6 +86,11 @@ export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): Engi
   positiveInteger(config.maxModelLen, "maxModelLen");
   positiveInteger(config.maxWaitingRequests, "maxWaitingRequests");
   if (config.numGpuBlocksOverride !== null) positiveInteger(config.numGpuBlocksOverride, "numGpuBlocksOverride");
+  positiveInteger(config.maxLoras, "maxLoras");
+  positiveInteger(config.maxLoraRank, "maxLoraRank");
+  if (config.maxCpuLoras !== null && positiveInteger(config.maxCpuLoras, "maxCpuLoras") < config.maxLoras) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `maxCpuLoras (${config.maxCpuLoras}) must be at least maxLoras (${config.maxLoras})`, "maxCpuLoras");
+  }
   if (config.maxModelLen > modelMaxLen) {
     throw new TsvllmError(
       "TSVLLM_ERR_INVALID_ARGUMENT",
@@ -116,6 +133,10 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "maxWaitingRequests",
   "seed",
   "speculativeConfig",
+  "enableLora",
+  "maxLoras",
+  "maxLoraRank",
+  "maxCpuLoras",
 ];
 
 /** The engine settings among a larger options object (LLM options also carry the model and hooks). */

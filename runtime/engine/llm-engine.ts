@@ -1,6 +1,8 @@
 // The engine loop: step() = schedule, run the model once, sample, postprocess. Synchronous and
 // single-threaded by design; LLM drives it to completion and AsyncLLM drives it from the event loop.
 import { TsvllmError } from "../errors.ts";
+import { LoraManager } from "../lora/lora-manager.ts";
+import type { LoRARequest } from "../lora/lora-request.ts";
 import { StructuredOutputManager } from "../structured/manager.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { KVCacheManager } from "./block-manager.ts";
@@ -50,6 +52,8 @@ export interface AddRequestOptions {
   priority?: number;
   /** Isolates this request's prefix-cache entries from requests with another salt. */
   cacheSalt?: string;
+  /** Runs the request under this LoRA adapter, which addLora() must have loaded. */
+  loraRequest?: LoRARequest | null;
 }
 
 /** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
@@ -85,6 +89,8 @@ export class LLMEngine {
   readonly scheduler: Scheduler;
   private readonly sampler: Sampler;
   private readonly structuredOutputs: StructuredOutputManager;
+  /** The LoRA adapters, when enableLora; null otherwise. */
+  readonly lora: LoraManager | null;
   private readonly requests = new Map<string, Request>();
   private promptTokens = 0;
   private generationTokens = 0;
@@ -103,6 +109,30 @@ export class LLMEngine {
     this.scheduler = new Scheduler(config, this.kvCacheManager);
     this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
     this.structuredOutputs = new StructuredOutputManager(tokenizer);
+    if (config.enableLora && !runner.lora) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "enableLora: this model runner has no LoRA slots (compile the model with LoRA)", "enable_lora");
+    if (config.enableLora && runner.lora && (runner.lora.maxLoras !== config.maxLoras || runner.lora.maxLoraRank !== config.maxLoraRank)) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model's LoRA slots (${runner.lora.maxLoras} of rank ${runner.lora.maxLoraRank}) are not maxLoras ${config.maxLoras} of maxLoraRank ${config.maxLoraRank}`, "max_loras");
+    }
+    this.lora = config.enableLora && runner.lora ? new LoraManager(runner.lora, config.maxCpuLoras ?? config.maxLoras) : null;
+  }
+
+  /** Loads a LoRA adapter so requests can name it (vLLM's add_lora); false if it was loaded already. */
+  async addLora(request: LoRARequest): Promise<boolean> {
+    return this.requireLora().add(request);
+  }
+
+  /** Unloads an adapter no live request runs (vLLM's remove_lora); false if it was not loaded. */
+  removeLora(loraIntId: number): boolean {
+    return this.requireLora().remove(loraIntId);
+  }
+
+  listLoras(): LoRARequest[] {
+    return this.lora?.list() ?? [];
+  }
+
+  private requireLora(): LoraManager {
+    if (!this.lora) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "LoRA is not enabled (enableLora)", "lora_request");
+    return this.lora;
   }
 
   get vocabSize(): number {
@@ -119,6 +149,8 @@ export class LLMEngine {
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
     const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);
+    const lora = options.loraRequest ?? null;
+    if (lora) this.requireLora().acquire(lora);
     const request = new Request({
       requestId,
       prompt: typeof prompt === "string" ? prompt : null,
@@ -127,6 +159,7 @@ export class LLMEngine {
       priority: options.priority ?? 0,
       arrivalTime: nowSeconds(),
       cacheSalt: options.cacheSalt ?? null,
+      lora,
       rngSeed: params.seed !== null ? BigInt.asUintN(64, BigInt(params.seed)) : this.drawSeed(),
       eosTokenIds: this.tokenizer.eosTokenIds,
       badWordsTokenIds: this.badWordsTokenIds(params.badWords ?? []),
@@ -166,6 +199,7 @@ export class LLMEngine {
     if (swapOut.length > 0 || swapIn.length > 0) this.runner.swapBlocks!(blockPairs(swapOut), blockPairs(swapIn));
     if (scheduled.scheduled.length === 0) return [];
     const { input, rows } = buildModelInput(scheduled);
+    if (this.lora) input.loraSlots = this.loraSlots(scheduled);
     const groups: SampleGroup[] = [];
     const forks: Sequence[] = [];
     scheduled.scheduled.forEach((s, i) => {
@@ -271,9 +305,25 @@ export class LLMEngine {
     return [...this.requests.values()];
   }
 
+  /** Each scheduled token's LoRA slot, with the step's adapters put in slots; null when none has an adapter. */
+  private loraSlots(scheduled: SchedulerOutput): Int32Array | null {
+    const ids = new Set(scheduled.scheduled.flatMap((s) => (s.seq.request.lora ? [s.seq.request.lora.loraIntId] : [])));
+    if (ids.size === 0) return null;
+    const slotOf = this.lora!.assignSlots(ids);
+    const slots = new Int32Array(scheduled.totalNumScheduledTokens).fill(-1);
+    let offset = 0;
+    for (const s of scheduled.scheduled) {
+      const lora = s.seq.request.lora;
+      if (lora) slots.fill(slotOf.get(lora.loraIntId)!, offset, offset + s.numScheduledTokens);
+      offset += s.numScheduledTokens;
+    }
+    return slots;
+  }
+
   private finishRequest(request: Request): RequestOutput {
     request.metrics.finishedTime = nowSeconds();
     this.requests.delete(request.requestId);
+    if (request.lora) this.lora?.release(request.lora);
     return makeRequestOutput(request);
   }
 

@@ -3,9 +3,10 @@
 import cliProgress from "cli-progress";
 import type { ChatMessage, ChatTemplateOptions, Tokenizer } from "../tokenizer/types.ts";
 import { beamSearch, type BeamSearchOutput, type BeamSearchParams } from "./beam-search.ts";
+import type { LoRARequest } from "../lora/lora-request.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
-import { runToCompletion } from "./run-to-completion.ts";
+import { runToCompletion, type OfflineRequest } from "./run-to-completion.ts";
 import { samplingParams, type EngineStats, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
 
 export interface GenerateCallOptions {
@@ -13,6 +14,8 @@ export interface GenerateCallOptions {
   priority?: number[];
   /** A progress bar on stderr for batches of 32 or more prompts when stderr is a terminal (default true). */
   useProgressBar?: boolean;
+  /** The LoRA adapter every prompt runs under, or one per prompt (null: the base model); loaded first if it is not (enableLora). */
+  loraRequest?: LoRARequest | (LoRARequest | null)[] | null;
 }
 
 type ParamsArg = Partial<SamplingParams> | Partial<SamplingParams>[];
@@ -40,11 +43,29 @@ export class LLM {
     const list = Array.isArray(prompts) ? prompts : [prompts];
     const paramsList = Array.isArray(params) ? params : list.map(() => params);
     if (paramsList.length !== list.length) throw new RangeError(`got ${paramsList.length} sampling params for ${list.length} prompts`);
-    const requests = list.map((prompt, i) => ({ prompt, params: samplingParams(paramsList[i]), priority: options.priority?.[i] }));
-    const showBar = (options.useProgressBar ?? true) && list.length >= progressBarMinPrompts && process.stderr.isTTY === true;
+    const given = options.loraRequest ?? null;
+    const loras: (LoRARequest | null)[] = Array.isArray(given) ? given : list.map(() => given);
+    if (loras.length !== list.length) throw new RangeError(`got ${loras.length} LoRA requests for ${list.length} prompts`);
+    // Each adapter stays loaded from its load to the batch's end, even past maxCpuLoras.
+    const pinned: LoRARequest[] = [];
+    try {
+      for (const lora of new Set(loras)) {
+        if (!lora) continue;
+        await this.engine.addLora(lora);
+        this.engine.lora!.acquire(lora);
+        pinned.push(lora);
+      }
+      return this.runBatch(list.map((prompt, i) => ({ prompt, params: samplingParams(paramsList[i]), priority: options.priority?.[i], loraRequest: loras[i] })), options);
+    } finally {
+      for (const lora of pinned) this.engine.lora!.release(lora);
+    }
+  }
+
+  private runBatch(requests: OfflineRequest[], options: GenerateCallOptions): RequestOutput[] {
+    const showBar = (options.useProgressBar ?? true) && requests.length >= progressBarMinPrompts && process.stderr.isTTY === true;
     if (!showBar) return runToCompletion(this.engine, requests);
     const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "Processed prompts {bar} {value}/{total} | {eta_formatted} left" }, cliProgress.Presets.shades_classic);
-    bar.start(list.length, 0);
+    bar.start(requests.length, 0);
     try {
       return runToCompletion(this.engine, requests, () => bar.increment());
     } finally {

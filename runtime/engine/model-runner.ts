@@ -1,6 +1,7 @@
 // The boundary between the engine and a model: once per step the engine flattens the scheduled
 // batch into typed arrays and makes ONE call that runs the whole forward pass. The runner owns the
 // KV cache memory; the engine only decides which block and slot each token's K/V goes to.
+import type { LoraAdapter } from "../lora/peft-adapter.ts";
 import type { BlockCopy } from "./block-manager.ts";
 import type { KvCacheSpec } from "./kv-cache-sizing.ts";
 import type { SchedulerOutput } from "./scheduler.ts";
@@ -32,6 +33,8 @@ export interface ModelInput {
   logitsIndices: Int32Array;
   /** [numCopies, 2] (src, dst) blocks to copy, all layers, before the forward pass (copy-on-write). */
   blockCopies: Int32Array;
+  /** [numTokens] the LoRA slot of each token's adapter (-1: none); null when no token has one. */
+  loraSlots?: Int32Array | null;
 }
 
 export interface ModelRunner {
@@ -56,7 +59,19 @@ export interface ModelRunner {
    * [n, 2] (device block, swap block) pairs, then swapIn's (swap block, device block) pairs.
    */
   swapBlocks?(swapOut: Int32Array, swapIn: Int32Array): void;
+  /** The LoRA slots the model was compiled with (enable_lora); absent: it runs no adapters. */
+  readonly lora?: LoraRunner;
   close?(): void;
+}
+
+/** A model's LoRA slots: an adapter is put in a slot before the steps whose tokens name that slot. */
+export interface LoraRunner {
+  readonly maxLoras: number;
+  readonly maxLoraRank: number;
+  /** Throws (TsvllmError) unless every module the adapter trains is one the model can adapt, with its shape. */
+  checkAdapter(adapter: LoraAdapter): void;
+  /** Puts the adapter's matrices in the slot (null clears it). */
+  setSlot(slot: number, adapter: LoraAdapter | null): void;
 }
 
 /**
@@ -158,6 +173,7 @@ export function buildModelInput(output: SchedulerOutput): { input: ModelInput; r
     queryStartLoc,
     logitsIndices: Int32Array.from(logitsIndices),
     blockCopies: blockPairs(output.blockCopies),
+    loraSlots: null,
   };
   return { input, rows };
 }

@@ -1,5 +1,6 @@
 // A request as the engine keeps it: the prompt, its sampling params resolved into what the
 // sampler and stop checker need, its n sequences, its timings and its prompt log-probs.
+import type { LoRARequest } from "../lora/lora-request.ts";
 import type { StructuredOutputGrammar } from "../structured/grammar.ts";
 import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
 import { Sequence } from "./sequence.ts";
@@ -14,6 +15,8 @@ export interface RequestInit {
   priority: number;
   arrivalTime: number;
   cacheSalt: string | null;
+  /** The LoRA adapter the request runs under; null or absent for the base model. */
+  lora?: LoRARequest | null;
   /** 64-bit seed of every sequence's RNG stream (the request's seed, or one drawn for it). */
   rngSeed: bigint;
   eosTokenIds: readonly number[];
@@ -38,6 +41,7 @@ export class Request {
   readonly params: SamplingParams;
   readonly priority: number;
   readonly cacheSalt: string | null;
+  readonly lora: LoRARequest | null;
   readonly rngSeed: bigint;
   readonly eosTokenIds: readonly number[];
   readonly badWordsTokenIds: number[][];
@@ -56,6 +60,7 @@ export class Request {
     this.params = init.params;
     this.priority = init.priority;
     this.cacheSalt = init.cacheSalt;
+    this.lora = init.lora ?? null;
     this.rngSeed = init.rngSeed;
     this.eosTokenIds = init.eosTokenIds;
     this.badWordsTokenIds = init.badWordsTokenIds;

@@ -1,5 +1,6 @@
 // Offline driving of the engine: queue a batch, step until every request in it has finished, and
 // return the final outputs in input order (what LLM.generate and beam search both need).
+import type { LoRARequest } from "../lora/lora-request.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import type { PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -7,6 +8,7 @@ export interface OfflineRequest {
   prompt: PromptInput;
   params: SamplingParams;
   priority?: number;
+  loraRequest?: LoRARequest | null;
 }
 
 let nextBatch = 0;
@@ -17,7 +19,7 @@ export function runToCompletion(engine: LLMEngine, requests: readonly OfflineReq
   const results: (RequestOutput | null)[] = requests.map(() => null);
   try {
     requests.forEach((r, i) => {
-      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority });
+      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest });
       index.set(`${prefix}${i}`, i);
     });
     let pending = requests.length;

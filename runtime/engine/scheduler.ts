@@ -43,7 +43,7 @@ export interface SchedulerOutput {
   preempted: Sequence[];
 }
 
-type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy" | "preemptionMode">;
+type SchedulerLimits = Pick<EngineConfig, "maxNumSeqs" | "maxNumBatchedTokens" | "enableChunkedPrefill" | "schedulingPolicy" | "preemptionMode"> & Partial<Pick<EngineConfig, "enableLora" | "maxLoras">>;
 
 interface Decision {
   seq: Sequence;
@@ -111,7 +111,7 @@ export class Scheduler {
     if (preempted.length === 0) budget = this.swapIn(decisions, budget);
     while (preempted.length === 0 && this.swapped.length === 0 && budget > 0 && this.waiting.length > 0) {
       const seq = this.waiting.peek() as Sequence;
-      if (!this.hasSlotsFor(seq)) break;
+      if (!this.hasSlotsFor(seq) || !this.hasLoraSlotFor(seq)) break;
       const hits = this.kv.getComputedBlocks(seq);
       const numHitTokens = hits.length * this.kv.blockSize;
       const remaining = seq.numTokens - numHitTokens;
@@ -136,7 +136,7 @@ export class Scheduler {
   private swapIn(decisions: Decision[], budget: number): number {
     while (budget > 0 && this.swapped.length > 0) {
       const seq = this.swapped.peek() as Sequence;
-      if (!this.hasSlotsFor(seq)) break;
+      if (!this.hasSlotsFor(seq) || !this.hasLoraSlotFor(seq)) break;
       const remaining = seq.numTokens - seq.numComputedTokens;
       if (!this.limits.enableChunkedPrefill && remaining > budget) break;
       const numTokens = Math.min(remaining, budget);
@@ -156,6 +156,17 @@ export class Scheduler {
   private hasSlotsFor(seq: Sequence): boolean {
     const slots = seq.request.forked ? 1 : seq.request.params.n;
     return this.running.length + slots <= this.limits.maxNumSeqs;
+  }
+
+  /**
+   * Whether the running batch, with the sequence, runs at most maxLoras adapters (every step's
+   * adapters must fit the model's LoRA slots); else it waits, as in vLLM, until one finishes.
+   */
+  private hasLoraSlotFor(seq: Sequence): boolean {
+    const lora = seq.request.lora;
+    if (!lora || !this.limits.enableLora) return true;
+    const running = new Set(this.running.flatMap((s) => (s.request.lora ? [s.request.lora.loraIntId] : [])));
+    return running.has(lora.loraIntId) || running.size < (this.limits.maxLoras ?? 1);
   }
 
   /**

@@ -60,8 +60,11 @@ export class Sequence implements BlockOwner {
     return this.tokenIds.slice(this.numPromptTokens);
   }
 
+  /** What keeps this sequence's cached prefixes apart: the request's salt and its LoRA adapter (whose KV differs from the base model's). */
   get cacheSalt(): string | null {
-    return this.request.cacheSalt;
+    const { cacheSalt, lora } = this.request;
+    if (lora === null) return cacheSalt;
+    return JSON.stringify([cacheSalt, lora.loraIntId]);
   }
 
   get skipPrefixCache(): boolean {

@@ -54,6 +54,8 @@ export interface CompileOptions {
   kernelPlan?: "cpu" | "gpu";
   /** The KV cache's dtype (resolveDTypes). */
   kvCacheDtype?: "auto" | KvCacheDType;
+  /** Compiles in multi-LoRA (vLLM's enable_lora): this many adapter slots of at most this rank. */
+  lora?: { maxLoras: number; maxLoraRank: number };
   onProgress?: (m: string) => void;
 }
 
@@ -110,6 +112,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     gptqGroupSize: config.gptq?.groupSize,
     fp8BlockSize: config.fp8?.weightBlockSize,
     fp8Activations: fp8ActivationsOf(config),
+    ...(options.lora ? { lora: { ...options.lora, isFused: (name: string) => fusedPieceNames(name, architectureOf(config).weightMap) !== undefined } } : {}),
   });
   return { program, source: target === "cuda" ? program.cudaSource : program.source, dtypes, blockSize, rotaryDim };
 }

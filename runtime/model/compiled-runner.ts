@@ -5,7 +5,9 @@ import type { ForwardProgram } from "../../codegen/emit/forward.ts";
 import type { WeightSpec } from "../../codegen/emit/forward-types.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
-import { maxLogitEditsPerRow, type DeviceSampling, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";
+import { maxLogitEditsPerRow, type DeviceSampling, type LoraRunner, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";
+import { checkAdapterFits, loraTargets, packSlot, type LoraTarget } from "../lora/slot-tables.ts";
+import { architectureOf } from "../../models/registry.ts";
 import type { LoadedModel } from "../loader/types.ts";
 import type { ModelDTypes } from "./compile-model.ts";
 import { nativePanelPacker, prepareWeights, type PackingAddon, type PreparedWeight } from "./weights.ts";
@@ -18,11 +20,14 @@ export interface LaunchTime {
 }
 
 type StepArguments = [inputIds: Int32Array, positions: Int32Array, slotMapping: Int32Array, seqIdx: Int32Array, blockTables: Int32Array, logitsIndices: Int32Array, logits: Float32Array, numSeqs: number, maxBlocksPerSeq: number];
+type Sampled = DeviceSampling & { sampledTokenIds: Int32Array };
 
 interface NativeModel {
-  /** With sampling, samples its rows in the forward pass into sampledTokenIds; an empty logits array asks for none back. */
-  forward(...args: [...StepArguments, sampling?: DeviceSampling & { sampledTokenIds: Int32Array }]): void;
-  profile(...args: StepArguments): LaunchTime[];
+  /** With sampling, samples its rows in the forward pass into sampledTokenIds; an empty logits array asks for none back. loraSlots: ModelInput.loraSlots. */
+  forward(...args: [...StepArguments, sampling?: Sampled, loraSlots?: Int32Array]): void;
+  profile(...args: [...StepArguments, sampling?: undefined, loraSlots?: Int32Array]): LaunchTime[];
+  /** Overwrites bytes of weight `index` from byteOffset (a LoRA slot). */
+  writeWeight(index: number, byteOffset: number, data: Float32Array): void;
   copyBlocks(src: Int32Array, dst: Int32Array): void;
   initializeSwapSpace(numBlocks: number): void;
   swapBlocks(swapOut: Int32Array, swapIn: Int32Array): void;
@@ -59,6 +64,8 @@ export interface CompiledRunnerOptions {
   /** vLLM's enforce_eager: CUDA builds launch every kernel of every step instead of replaying a
    *  graph per decode-step shape (runtime/native/model.cc). No effect on CPU. */
   enforceEager?: boolean;
+  /** The LoRA slots the model is compiled with (CompileOptions.lora). */
+  lora?: { maxLoras: number; maxLoraRank: number };
   onProgress?: (message: string) => void;
 }
 
@@ -82,6 +89,7 @@ export class CompiledModelRunner implements ModelRunner {
   private readonly weights: PreparedWeight[];
   /** k, v per layer: the checkpoint's KV cache scales, which vLLM applies only to an fp8 e4m3 cache. */
   private readonly kvCacheScales: Float64Array | undefined;
+  readonly lora: LoraRunner | undefined;
 
   private constructor(
     readonly artifact: ModelArtifact,
@@ -103,6 +111,22 @@ export class CompiledModelRunner implements ModelRunner {
     const scales = artifact.dtypes.kvCache === "fp8e4m3" ? c.kvCacheScales : undefined;
     this.kvCacheScales = scales && Float64Array.from(scales.flatMap(({ k, v }) => [k, v]));
     this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon));
+    this.lora = options.lora && this.loraRunner(options.lora, loraTargets(artifact.weights, architectureOf(c).weightMap));
+  }
+
+  private loraRunner(limits: { maxLoras: number; maxLoraRank: number }, targets: LoraTarget[]): LoraRunner {
+    if (targets.length === 0) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "enable_lora: the compiled model has no LoRA tables (compile it with the same maxLoras and maxLoraRank)", "enable_lora");
+    return {
+      ...limits,
+      checkAdapter: (adapter) => checkAdapterFits(adapter, targets),
+      setSlot: (slot, adapter) => {
+        if (!Number.isInteger(slot) || slot < 0 || slot >= limits.maxLoras) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA slot ${slot} is not one of the model's ${limits.maxLoras}`, "max_loras");
+        for (const target of targets) {
+          const values = packSlot(target, adapter);
+          this.requireNative().writeWeight(target.weightIndex, slot * values.byteLength, values);
+        }
+      },
+    };
   }
 
   /** Loads a compiled model (see createModelRunner in load-runner.ts, which compiles first). */
@@ -170,7 +194,7 @@ export class CompiledModelRunner implements ModelRunner {
   executeAndSample(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null } {
     const tokenIds = new Int32Array(sampling.rowIndices.length);
     const logits = new Float32Array(returnLogits ? input.logitsIndices.length * this.config.vocabSize : 0);
-    this.requireNative().forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds });
+    this.requireNative().forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds }, input.loraSlots ?? undefined);
     return { tokenIds, logits: returnLogits ? logits : null };
   }
 
@@ -182,7 +206,7 @@ export class CompiledModelRunner implements ModelRunner {
 
   private step<M extends "forward" | "profile">(input: ModelInput, method: M): { logits: Float32Array; returned: ReturnType<NativeModel[M]> } {
     const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
-    const returned = this.requireNative()[method](...this.stepArguments(input, logits)) as ReturnType<NativeModel[M]>;
+    const returned = this.requireNative()[method](...this.stepArguments(input, logits), undefined, input.loraSlots ?? undefined) as ReturnType<NativeModel[M]>;
     return { logits, returned };
   }
 

@@ -6,8 +6,8 @@ import { artifactKey, cachedArtifact } from "./artifact-cache.ts";
 import { compileModel, type CompileOptions } from "./compile-model.ts";
 import { CompiledModelRunner, type CompiledRunnerOptions } from "./compiled-runner.ts";
 
-export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & Pick<CompileOptions, "target" | "kernelPlan" | "kvCacheDtype">): CompiledModelRunner {
-  const compileOptions = { dtype: options.dtype, blockSize: options.blockSize, target: options.target, kernelPlan: options.kernelPlan, kvCacheDtype: options.kvCacheDtype };
+export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & Pick<CompileOptions, "target" | "kernelPlan" | "kvCacheDtype" | "lora">): CompiledModelRunner {
+  const compileOptions = { dtype: options.dtype, blockSize: options.blockSize, target: options.target, kernelPlan: options.kernelPlan, kvCacheDtype: options.kvCacheDtype, ...(options.lora ? { lora: options.lora } : {}) };
   const artifact = cachedArtifact(artifactKey(loaded.config, compileOptions), () => {
     const { addon, program, dtypes, blockSize, rotaryDim } = compileModel(loaded.config, { ...compileOptions, onProgress: options.onProgress });
     return { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim, buffers: program.buffers };

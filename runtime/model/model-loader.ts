@@ -2,6 +2,7 @@
 // checkpoint (HF folder, GGUF file or hub id), its tokenizer, and compiles (or finds in the cache)
 // the model for this config and device. On CUDA it sizes the KV cache from gpuMemoryUtilization.
 import type { LoadedModel as EngineModel, LLMOptions, ModelLoader } from "../engine/model-loader.ts";
+import { defaultEngineArgs } from "../engine/config.ts";
 import { loadSamplerAddon } from "../engine/sampler-addon.ts";
 import { nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../loader/fp8.ts";
 import { loadModel } from "../loader/index.ts";
@@ -30,6 +31,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
+    ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),
   });
   return engineModel(runner, loaded, options);

@@ -3,7 +3,7 @@
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
-import type { GptqPart, WeightSpec } from "../../codegen/emit/forward-types.ts";
+import { loraSlotElements, type GptqPart, type WeightSpec } from "../../codegen/emit/forward-types.ts";
 import { fp8InputScaleName, fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
 import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -180,8 +180,9 @@ export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, c
 /** The JS packer (the kernel file's reference) unless the caller has the native one. */
 export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
-  return specs.map(({ name, panels, packed }): PreparedWeight => {
+  return specs.map(({ name, panels, packed, lora }): PreparedWeight => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
+    if (lora) return new Float32Array(lora.maxLoras * loraSlotElements(lora));
     if (packed?.startsWith("gptq.")) {
       const tensor = gptqPart(model, name, packed as GptqPart, weightMap);
       if (!tensor) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: linear "${name}" (or each linear it is fused from) has no GPTQ ${packed.slice("gptq.".length)} tensor, as the model was compiled for`, name);

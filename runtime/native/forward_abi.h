@@ -18,6 +18,9 @@ struct ForwardArgs {
   const int32_t* blockTables;  // [numSeqs, maxBlocksPerSeq]
   const int32_t* logitsIndices;
   float* logits;               // [numLogitRows, vocab]
+  // [numTokens] the LoRA slot each token's adapter is in (-1: none), or null when no token of the
+  // step has one; read only by forwards compiled with LoRA (dsl/kernels/lora.ts).
+  const int32_t* loraSlots;
   // Sampling where the logits are (dsl/kernels/sampling.ts sampleRows), when numSampleRows > 0:
   // sample row r draws from logits row sampleRowIndices[r] under its temperature, top_k, top_p,
   // min_p and uniform draw, into sampledTokenIds[r]; each array holds numSampleRows entries.

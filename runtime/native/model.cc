@@ -43,7 +43,8 @@ class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Model", {InstanceMethod("forward", &Model::Forward), InstanceMethod("profile", &Model::Profile), InstanceMethod("copyBlocks", &Model::CopyBlocks),
-                                      InstanceMethod("initializeSwapSpace", &Model::InitializeSwapSpace), InstanceMethod("swapBlocks", &Model::SwapBlocks)});
+                                      InstanceMethod("initializeSwapSpace", &Model::InitializeSwapSpace), InstanceMethod("swapBlocks", &Model::SwapBlocks),
+                                      InstanceMethod("writeWeight", &Model::WriteWeight)});
   }
 
   // new Model(weights: (TypedArray | TypedArray[])[], { numBlocks, maxTokens, maxLogitRows, maxBlockTableEntries, enforceEager? })
@@ -70,6 +71,7 @@ class Model : public Napi::ObjectWrap<Model> {
       if (tsv::kernelsReadHostMemory() && weight.IsTypedArray()) {
         weightRefs_.push_back(Napi::Persistent(weight.As<Napi::Object>()));
         weights_.push_back(typedArrayData(weight));
+        weightBytes_.push_back(typedArrayBytes(weight));
         continue;
       }
       // Uploaded, or (an array of pieces, a fused weight stacked by rows) copied piece by piece
@@ -94,6 +96,7 @@ class Model : public Napi::ObjectWrap<Model> {
         offset += typedArrayBytes(piece);
       }
       weights_.push_back(owned_.back().get());
+      weightBytes_.push_back(bytes);
     }
     auto opts = info[1].As<Napi::Object>();
     numBlocks_ = opts.Get("numBlocks").As<Napi::Number>().Int64Value();
@@ -135,6 +138,9 @@ class Model : public Napi::ObjectWrap<Model> {
         stagedInputs_[i] = owned_.back().get();
         if (!stagedInputs_[i]) { outOfMemory(env, "step inputs"); return; }
       }
+      owned_.push_back(tsv::deviceBuffer((size_t)maxTokens_ * 4));
+      stagedLoraSlots_ = owned_.back().get();
+      if (!stagedLoraSlots_) { outOfMemory(env, "step inputs"); return; }
       owned_.push_back(tsv::deviceBuffer((size_t)(maxLogitRows_ * tsv_model_vocab_size * 4)));
       stagedLogits_ = owned_.back().get();
       if (!stagedLogits_) { outOfMemory(env, "logits"); return; }
@@ -149,9 +155,10 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
  private:
-  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq[, sampling])
+  // forward(inputIds, positions, slotMapping, seqIdx, blockTables, logitsIndices, logits, numSeqs, maxBlocksPerSeq[, sampling[, loraSlots]])
   // logits: [numLogitRows, vocab] to fill, or empty when the step wants none back. sampling: rows
   // sampled in the forward pass (readSampling), whose token ids land in sampling.sampledTokenIds.
+  // loraSlots: an Int32Array of each token's LoRA slot (ForwardArgs.loraSlots), when one has an adapter.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Step(info, nullptr);
     return info.Env().Undefined();
@@ -222,6 +229,11 @@ class Model : public Napi::ObjectWrap<Model> {
       Napi::RangeError::New(env, "the logits array is smaller than [logits rows, vocab]").ThrowAsJavaScriptException();
       return false;
     }
+    const bool withLora = info.Length() > 10 && !info[10].IsUndefined();
+    if (withLora && (!info[10].IsTypedArray() || info[10].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || (int64_t)info[10].As<Napi::TypedArray>().ElementLength() != a.numTokens)) {
+      Napi::TypeError::New(env, "loraSlots must be an Int32Array with one slot per token").ThrowAsJavaScriptException();
+      return false;
+    }
     int32_t* sampledOut = nullptr;
     int64_t numEdits = 0;
     if (info.Length() > 9 && !info[9].IsUndefined()) {
@@ -254,6 +266,11 @@ class Model : public Napi::ObjectWrap<Model> {
     a.seqIdx = static_cast<const int32_t*>(inputs[kSeqIdx]);
     a.blockTables = static_cast<const int32_t*>(inputs[kBlockTables]);
     a.logitsIndices = static_cast<const int32_t*>(inputs[kLogitsIndices]);
+    if (withLora && tsv::kernelsReadHostMemory()) a.loraSlots = static_cast<const int32_t*>(typedArrayData(info[10]));
+    if (withLora && !tsv::kernelsReadHostMemory()) {
+      tsv::copyToDevice(stagedLoraSlots_, typedArrayData(info[10]), typedArrayBytes(info[10]));
+      a.loraSlots = static_cast<const int32_t*>(stagedLoraSlots_);
+    }
     if (tsv::kernelsReadHostMemory()) {
       // A step that wants no logits back on CPU still needs somewhere to put the ones it samples from.
       if (!wantLogits && hostLogits_.size() < logitsBytes / sizeof(float)) hostLogits_.resize(logitsBytes / sizeof(float));
@@ -321,7 +338,7 @@ class Model : public Napi::ObjectWrap<Model> {
   // model's life, so a graph captured once per shape replays any step of that shape. If capture
   // fails the model stops trying and launches directly.
   void replayGraph(const tsv::ForwardArgs& a) {
-    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows, a.numSampleRows};
+    const StepShape shape{a.numTokens, a.numSeqs, a.maxBlocksPerSeq, a.numLogitRows, a.numSampleRows, a.loraSlots != nullptr};
     auto it = graphs_.find(shape);
     if (it == graphs_.end()) {
       if (graphs_.size() >= kMaxGraphs) {
@@ -392,6 +409,26 @@ class Model : public Napi::ObjectWrap<Model> {
     return env.Undefined();
   }
 
+  // writeWeight(index, byteOffset, data: TypedArray): overwrites part of a weight where its kernels
+  // read it (a LoRA slot's tables when an adapter is put there); checked against the weight's size.
+  Napi::Value WriteWeight(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray()) {
+      Napi::TypeError::New(env, "writeWeight(index, byteOffset, data) expects two numbers and a typed array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const int64_t index = info[0].As<Napi::Number>().Int64Value();
+    const int64_t offset = info[1].As<Napi::Number>().Int64Value();
+    const size_t bytes = typedArrayBytes(info[2]);
+    if (index < 0 || index >= (int64_t)weights_.size() || offset < 0 || (size_t)offset + bytes > weightBytes_[index]) {
+      Napi::RangeError::New(env, "writeWeight: weight " + std::to_string(index) + " has no bytes " + std::to_string(offset) + ".." + std::to_string(offset + bytes)).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    tsv::copyToDevice(static_cast<uint8_t*>(weights_[index]) + offset, typedArrayData(info[2]), bytes);
+    tsv::synchronizeOrThrow(env, "writing a weight failed");
+    return env.Undefined();
+  }
+
   void outOfMemory(Napi::Env env, const char* what) {
     Napi::Error::New(env, std::string("out of memory allocating ") + what).ThrowAsJavaScriptException();
   }
@@ -399,10 +436,12 @@ class Model : public Napi::ObjectWrap<Model> {
   std::vector<Napi::ObjectReference> weightRefs_;
   std::vector<DeviceMemory> owned_;
   std::vector<void*> weights_, kCache_, vCache_, buffers_;
+  std::vector<size_t> weightBytes_;
   std::vector<double> kvCacheScales_;
   tsv::SwapSpace swapSpace_;
   void* stagedInputs_[kNumInputs] = {};
   void* stagedLogits_ = nullptr;
+  void* stagedLoraSlots_ = nullptr;
   // The sampling inputs on the host, and on CUDA their device copy (the sample columns followed by
   // a column of sampled token ids, then the edit columns).
   SamplingInputs sampling_;
@@ -410,8 +449,8 @@ class Model : public Napi::ObjectWrap<Model> {
   void* stagedEdits_ = nullptr;
   std::vector<float> hostLogits_;
   int64_t numBlocks_ = 0, maxTokens_ = 0, maxLogitRows_ = 0, maxBlockTableEntries_ = 0;
-  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, numSampleRows.
-  using StepShape = std::array<int64_t, 5>;
+  // numTokens, numSeqs, maxBlocksPerSeq (padded), numLogitRows, numSampleRows, whether LoRA runs.
+  using StepShape = std::array<int64_t, 6>;
   static constexpr size_t kMaxGraphs = 512;
   std::map<StepShape, tsv::Graph> graphs_;
   bool graphsEnabled_ = false;

@@ -1,0 +1,85 @@
+// Writes a random LoRA adapter for a model config as PEFT saves one (adapter_config.json and
+// adapter_model.safetensors, tensors named base_model.model.<module>.lora_A/B.weight), for tests
+// and benchmarks. Unlike a freshly initialised PEFT adapter (B = 0), B is random too, so the
+// adapter changes the model's outputs.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { headDimOf, type HfConfig } from "./arch/spec.ts";
+import { NormalStream } from "./normal-stream.ts";
+import { writeSafetensors } from "./safetensors-writer.ts";
+
+/** The modules PEFT names in target_modules for LLaMA-style layers. */
+export const llamaLoraModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+export type LoraModuleName = (typeof llamaLoraModules)[number];
+
+export interface RandomLoraOptions {
+  outDir: string;
+  /** The base model's config.json. */
+  config: HfConfig;
+  rank: number;
+  alpha: number;
+  targetModules?: readonly LoraModuleName[];
+  useRslora?: boolean;
+  seed?: number;
+  /** Standard deviation of B's entries (A's is 1 / sqrt(in_features), about unit-sized x A). */
+  bStd?: number;
+}
+
+/** [out_features, in_features] of each module of a LLaMA-style layer. */
+function moduleShape(config: HfConfig, module: LoraModuleName): [number, number] {
+  const hidden = config.hidden_size;
+  const headDim = headDimOf(config);
+  const q = config.num_attention_heads * headDim;
+  const kv = config.num_key_value_heads * headDim;
+  const shapes: Record<LoraModuleName, [number, number]> = {
+    q_proj: [q, hidden],
+    k_proj: [kv, hidden],
+    v_proj: [kv, hidden],
+    o_proj: [hidden, q],
+    gate_proj: [config.intermediate_size, hidden],
+    up_proj: [config.intermediate_size, hidden],
+    down_proj: [hidden, config.intermediate_size],
+  };
+  return shapes[module];
+}
+
+const layerOf = (module: LoraModuleName) => (["gate_proj", "up_proj", "down_proj"].includes(module) ? "mlp" : "self_attn");
+
+export function writeRandomLoraAdapter(options: RandomLoraOptions): string {
+  const { config, rank, alpha, outDir } = options;
+  const targets = options.targetModules ?? llamaLoraModules;
+  const seed = String(options.seed ?? 0);
+  mkdirSync(outDir, { recursive: true });
+  const entries = [];
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
+    for (const module of targets) {
+      const [outFeatures, inFeatures] = moduleShape(config, module);
+      const base = `base_model.model.model.layers.${layer}.${layerOf(module)}.${module}`;
+      for (const [part, shape, std] of [["lora_A", [rank, inFeatures], 1 / Math.sqrt(inFeatures)], ["lora_B", [outFeatures, rank], options.bStd ?? 0.05]] as const) {
+        const name = `${base}.${part}.weight`;
+        const values = new Float32Array(shape[0] * shape[1]);
+        new NormalStream(seed, name).fill(values, 0, std);
+        entries.push({ name, dtype: "f32" as const, shape: [...shape], chunks: () => [new Uint8Array(values.buffer)] });
+      }
+    }
+  }
+  writeSafetensors(join(outDir, "adapter_model.safetensors"), entries);
+  const adapterConfig = {
+    peft_type: "LORA",
+    task_type: "CAUSAL_LM",
+    r: rank,
+    lora_alpha: alpha,
+    lora_dropout: 0,
+    target_modules: [...targets],
+    bias: "none",
+    use_rslora: options.useRslora ?? false,
+    use_dora: false,
+    fan_in_fan_out: false,
+    modules_to_save: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    base_model_name_or_path: null,
+  };
+  writeFileSync(join(outDir, "adapter_config.json"), `${JSON.stringify(adapterConfig, null, 2)}\n`);
+  return outDir;
+}

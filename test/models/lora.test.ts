@@ -1,0 +1,131 @@
+// Multi-LoRA end to end on a tiny random LLaMA (f32, grouped-query attention): PEFT adapters
+// written by models/random/lora-adapter.ts, run through the compiled model's LoRA slots, against
+// the oracle of the same adapter merged into the weights (W + scaling B A, computed in float64 by
+// test/support/lora-merge.ts) and run as a plain model. Also: a batch mixing three adapters and
+// the base model with two slots equals each request run alone; prefix caching never shares
+// blocks between adapters; adapters the kernels cannot run are refused with the field that asks.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeRandomLoraAdapter } from "../../models/random/lora-adapter.ts";
+import { writeRandomModel } from "../../models/random/write-random-model.ts";
+import { LLM } from "../../runtime/engine/llm.ts";
+import type { RequestOutput, SamplingParams } from "../../runtime/engine/types.ts";
+import { TsvllmError } from "../../runtime/errors.ts";
+import { LoRARequest } from "../../runtime/lora/lora-request.ts";
+import { loadCompiledModel } from "../../runtime/model/model-loader.ts";
+import { checkBlockInvariants } from "../support/engine-harness.ts";
+import { mergeLoraIntoFolder } from "../support/lora-merge.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tsvllm-lora-"));
+const base = writeRandomModel({ arch: "llama", outDir: join(dir, "base"), seed: 11, dtype: "f32" });
+const adapters = {
+  all: writeRandomLoraAdapter({ outDir: join(dir, "all"), config: base.config, rank: 8, alpha: 16, seed: 1 }),
+  attention: writeRandomLoraAdapter({ outDir: join(dir, "attention"), config: base.config, rank: 4, alpha: 6, seed: 2, targetModules: ["q_proj", "v_proj"], useRslora: true, bStd: 0.2 }),
+  mlp: writeRandomLoraAdapter({ outDir: join(dir, "mlp"), config: base.config, rank: 16, alpha: 8, seed: 3, targetModules: ["gate_proj", "down_proj"], bStd: 0.1 }),
+};
+const requests = { all: new LoRARequest("all", 1, adapters.all), attention: new LoRARequest("attention", 2, adapters.attention), mlp: new LoRARequest("mlp", 3, adapters.mlp) };
+const options = { maxNumSeqs: 8, maxNumBatchedTokens: 64, maxModelLen: 256, logger: () => {}, loadModel: loadCompiledModel };
+const withLora = await LLM.create({ model: base.hfDir, enableLora: true, maxLoras: 2, maxLoraRank: 16, ...options });
+const plain = await LLM.create({ model: base.hfDir, ...options });
+const prompts = ["Once upon a time", "The little dog ran to the park and", "Lily and Tom went to"];
+const greedy: Partial<SamplingParams> = { temperature: 0, maxTokens: 12, logprobs: 0, ignoreEos: true };
+
+const tokens = (outputs: RequestOutput[]) => outputs.map((o) => o.outputs[0].tokenIds);
+
+/** The chosen tokens' log-probs, per prompt and position. */
+const chosenLogprobs = (outputs: RequestOutput[]) => outputs.map((o) => o.outputs[0].logprobs!.map((p, i) => p.get(o.outputs[0].tokenIds[i])!.logprob));
+
+for (const name of ["all", "attention", "mlp"] as const) {
+  test(`adapter "${name}" gives the merged model's tokens and log-probs`, async () => {
+    const mergedDir = join(dir, `merged-${name}`);
+    mergeLoraIntoFolder(base.hfDir, adapters[name], mergedDir);
+    const merged = await LLM.create({ model: mergedDir, ...options });
+    const expected = await merged.generate(prompts, greedy);
+    const actual = await withLora.generate(prompts, greedy, { loraRequest: requests[name] });
+    assert.equal(tokens(actual), tokens(expected));
+    const [a, e] = [chosenLogprobs(actual), chosenLogprobs(expected)];
+    const worst = Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - e[i][j]))));
+    assert.ok(worst < 1e-4, `log-probs differ by ${worst}`);
+    assert.not.equal(tokens(await plain.generate(prompts, greedy)), tokens(expected), "the adapter changes the answers");
+  });
+}
+
+test("without an adapter the LoRA-compiled model gives the base model's answers", async () => {
+  assert.equal(tokens(await withLora.generate(prompts, greedy)), tokens(await plain.generate(prompts, greedy)));
+});
+
+test("a batch of three adapters and the base model over two slots equals each request alone", async () => {
+  const mix = [requests.all, requests.attention, null, requests.mlp, requests.all, null, requests.mlp, requests.attention];
+  const batchPrompts = mix.map((_, i) => `${prompts[i % prompts.length]} ${"and then ".repeat(i % 3)}`);
+  const alone: number[][] = [];
+  for (let i = 0; i < mix.length; i++) alone.push(...tokens(await withLora.generate([batchPrompts[i]], greedy, { loraRequest: mix[i] })));
+  const loadsBefore = withLora.engine.lora!.numSlotLoads;
+  const together = await withLora.generate(batchPrompts, greedy, { loraRequest: mix });
+  assert.equal(tokens(together), alone);
+  // Three adapters never fit two slots at once: at least one is written again after another.
+  assert.ok(withLora.engine.lora!.numSlotLoads - loadsBefore >= 1);
+  checkBlockInvariants(withLora.engine);
+  assert.is(withLora.engine.kvCacheManager.numFreeBlocks, withLora.engine.kvCacheManager.numBlocks);
+});
+
+test("prefix caching: an adapter reuses its own cached prompt blocks, never the base model's or another adapter's", async () => {
+  const prompt = { promptTokenIds: Array.from({ length: 40 }, (_, i) => 3 + ((i * 7) % 200)) };
+  const once: Partial<SamplingParams> = { temperature: 0, maxTokens: 1 };
+  const hitsAfter = async (lora: LoRARequest | null) => {
+    const before = withLora.engine.stats().prefixCacheHits;
+    await withLora.generate([prompt], once, { loraRequest: lora });
+    return withLora.engine.stats().prefixCacheHits - before;
+  };
+  assert.is(await hitsAfter(null), 0);
+  assert.is(await hitsAfter(requests.all), 0, "the base model's blocks are not the adapter's");
+  assert.is(await hitsAfter(requests.attention), 0, "nor another adapter's");
+  assert.is(await hitsAfter(requests.all), 32, "its own two full blocks are");
+  assert.is(await hitsAfter(null), 32);
+});
+
+const refused = async (write: (adapterDir: string) => void, code: TsvllmError["code"], param: string) => {
+  const adapterDir = mkdtempSync(join(dir, "bad-"));
+  write(adapterDir);
+  try {
+    await withLora.generate(prompts, greedy, { loraRequest: new LoRARequest(`bad-${param}`, 90 + param.length, adapterDir) });
+  } catch (error) {
+    assert.instance(error, TsvllmError);
+    assert.is((error as TsvllmError).code, code, (error as Error).message);
+    assert.is((error as TsvllmError).param, param, (error as Error).message);
+    return;
+  }
+  assert.unreachable(`an adapter with a bad ${param} was accepted`);
+};
+const editConfig = (adapterDir: string, change: Record<string, unknown>) => {
+  writeRandomLoraAdapter({ outDir: adapterDir, config: base.config, rank: 4, alpha: 8 });
+  const path = join(adapterDir, "adapter_config.json");
+  writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), ...change }));
+};
+
+test("adapters the engine cannot run are refused, naming the field", async () => {
+  await refused((d) => writeRandomLoraAdapter({ outDir: d, config: base.config, rank: 32, alpha: 8 }), "TSVLLM_ERR_INVALID_ARGUMENT", "r");
+  await refused((d) => editConfig(d, { use_dora: true }), "TSVLLM_ERR_INVALID_ARGUMENT", "use_dora");
+  await refused((d) => editConfig(d, { bias: "lora_only" }), "TSVLLM_ERR_INVALID_ARGUMENT", "bias");
+  await refused((d) => editConfig(d, { modules_to_save: ["lm_head"] }), "TSVLLM_ERR_INVALID_ARGUMENT", "modules_to_save");
+  await refused((d) => editConfig(d, { r: 5 }), "TSVLLM_ERR_MODEL_FILE", "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
+  await refused((d) => mkdirSync(d, { recursive: true }), "TSVLLM_ERR_MODEL_FILE", "lora_path");
+  const wide = { ...base.config, hidden_size: base.config.hidden_size * 2 };
+  await refused((d) => writeRandomLoraAdapter({ outDir: d, config: wide, rank: 4, alpha: 8, targetModules: ["o_proj"] }), "TSVLLM_ERR_INVALID_ARGUMENT", "model.layers.0.self_attn.o_proj");
+});
+
+test("a LoRA request to an engine without enableLora is refused", async () => {
+  try {
+    await plain.generate(prompts, greedy, { loraRequest: requests.all });
+    assert.unreachable("accepted");
+  } catch (error) {
+    assert.is((error as TsvllmError).code, "TSVLLM_ERR_INVALID_ARGUMENT");
+  }
+  assert.is(plain.engine.numUnfinishedRequests, 0);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
