@@ -10,3 +10,4 @@ export { AsyncLLM } from "./runtime/engine/async-llm.ts";
 export { samplingParams, defaultSamplingParams } from "./runtime/engine/types.ts";
 export type { SamplingParams, RequestOutput, CompletionOutput } from "./runtime/engine/types.ts";
 export { TsvllmError } from "./runtime/errors.ts";
+export { LoRARequest } from "./runtime/lora/lora-request.ts";

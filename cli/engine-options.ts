@@ -25,6 +25,10 @@ export const engineFlags = {
   "preemption-mode": { type: "string" },
   "swap-space": { type: "string" },
   "speculative-config": { type: "string" },
+  "enable-lora": { type: "boolean" },
+  "max-loras": { type: "string" },
+  "max-lora-rank": { type: "string" },
+  "max-cpu-loras": { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -77,6 +81,12 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   }
   if (values.quantization === "fp8") options.quantization = "fp8";
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
+  if (values["enable-lora"]) {
+    options.enableLora = true;
+    options.maxLoras = intFlag(values["max-loras"], "max-loras", 1);
+    options.maxLoraRank = intFlag(values["max-lora-rank"], "max-lora-rank", 16);
+    if (values["max-cpu-loras"] !== undefined) options.maxCpuLoras = intFlag(values["max-cpu-loras"], "max-cpu-loras", 1);
+  }
   return options;
 }
 

@@ -7,6 +7,7 @@ import { startServer } from "../server/index.ts";
 import { toolCallParsers } from "../server/tool-parsers.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
+import { loraModulesFlag } from "./lora-modules.ts";
 import { engineFlags, llmOptions } from "./engine-options.ts";
 import { statsLines } from "./stats-log.ts";
 import fs from "node:fs";
@@ -34,11 +35,13 @@ export async function run(argv: string[]): Promise<void> {
     "chat-template": { type: "string" },
     "enable-auto-tool-choice": { type: "boolean", default: false },
     "tool-call-parser": { type: "string" },
+    "lora-modules": { type: "string", multiple: true },
     "log-level": { type: "string", default: "info" },
   });
   if (!values.model && positionals[0]) values.model = positionals[0];
   const toolCallParser = autoToolChoiceParser(values["enable-auto-tool-choice"], values["tool-call-parser"]);
   const options = llmOptions(values);
+  const loraModules = loraModulesFlag(values["lora-modules"], options.enableLora);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
   log(`tsvllm serve: ${JSON.stringify(options)}`);
   const template = values["chat-template"];
@@ -52,6 +55,10 @@ export async function run(argv: string[]): Promise<void> {
       return chatTemplate === undefined ? model : { ...model, tokenizer: withChatTemplate(model.tokenizer, chatTemplate) };
     },
   });
+  for (const adapter of loraModules) {
+    await engine.lora!.addLora(adapter);
+    log(`LoRA adapter ${adapter.loraName} loaded from ${adapter.loraPath}`);
+  }
   const servedModelName = values["served-model-name"] ?? [path.basename(options.model.replace(/[\\/]+$/, "")).replace(/\.gguf$/, "")];
   const server = await startServer({
     engine,

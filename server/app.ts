@@ -13,6 +13,7 @@ import { chatRoutes } from "./routes/chat.ts";
 import { completionRoutes } from "./routes/completions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
@@ -33,6 +34,8 @@ export interface CreateServerOptions {
   logger?: FastifyServerOptions["logger"];
   /** vLLM's --enable-auto-tool-choice with --tool-call-parser: the parser of "auto" answers (by name, e.g. "hermes"). */
   toolCallParser?: string;
+  /** Serves /v1/load_lora_adapter and /v1/unload_lora_adapter (default: VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
+  runtimeLoraUpdating?: boolean;
 }
 
 function toolCallParserNamed(name: string): ToolCallParser {
@@ -80,6 +83,9 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
 
   for (const routes of [completionRoutes, chatRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
     void app.register(routes, { ctx });
+  }
+  if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {
+    void app.register(loraAdapterRoutes, { ctx });
   }
   return app;
 }

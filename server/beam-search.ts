@@ -55,7 +55,7 @@ export async function runBeamSearches(
       // Counted in /metrics as one request whose every token arrives at the end, as the client sees it.
       const tracker = ctx.metrics.track();
       try {
-        const output = await beamSearchRequest(ctx.engine, request.prompt.tokenIds, request.beam, { requestId, signal: controller.signal, priority: options.priority });
+        const output = await beamSearchRequest(ctx.engine, request.prompt.tokenIds, request.beam, { requestId, signal: controller.signal, priority: options.priority, loraRequest: options.loraRequest });
         tracker.observe(output);
         return output;
       } catch (error) {

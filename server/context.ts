@@ -1,5 +1,6 @@
 // What every route plugin shares: the engine, the names it is served under, metrics and limits.
 import type { EngineClient } from "../runtime/engine/client.ts";
+import type { LoRARequest } from "../runtime/lora/lora-request.ts";
 import type { Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -19,11 +20,17 @@ export interface ServerContext {
   closing: boolean;
 }
 
-/** The served name a request asked for (or the default); 404 for any other name. */
+/** The served name or LoRA adapter a request asked for (or the default); 404 for any other name. */
 export function resolveModel(ctx: ServerContext, model: string | undefined): string {
   if (model === undefined || model === "") return ctx.servedModelNames[0];
-  if (ctx.servedModelNames.includes(model)) return model;
-  throw new ApiError("model_not_found", `The model '${model}' does not exist. This server serves: ${ctx.servedModelNames.join(", ")}.`, "model");
+  if (ctx.servedModelNames.includes(model) || loraRequestFor(ctx, model) !== null) return model;
+  const adapters = ctx.engine.lora?.listLoras().map((l) => l.loraName) ?? [];
+  throw new ApiError("model_not_found", `The model '${model}' does not exist. This server serves: ${[...ctx.servedModelNames, ...adapters].join(", ")}.`, "model");
+}
+
+/** The loaded LoRA adapter of that name, as vLLM picks one by the request's `model`; null for a base model name. */
+export function loraRequestFor(ctx: ServerContext, model: string): LoRARequest | null {
+  return ctx.engine.lora?.listLoras().find((l) => l.loraName === model) ?? null;
 }
 
 export function checkQueue(ctx: ServerContext): void {

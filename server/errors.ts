@@ -49,6 +49,8 @@ export interface ApiErrorBody {
 /** Engine error codes the client caused, and what they become on the wire. */
 const engineErrorCodes: Partial<Record<ErrorCode, ApiErrorCode>> = {
   TSVLLM_ERR_INVALID_ARGUMENT: "invalid_parameter",
+  // While serving, the only files a client names are LoRA adapters (load_lora_adapter).
+  TSVLLM_ERR_MODEL_FILE: "invalid_parameter",
   TSVLLM_ERR_TOKENIZER: "invalid_parameter",
   TSVLLM_ERR_KV_CAPACITY: "context_length_exceeded",
   TSVLLM_ERR_PROMPT_TOO_LONG: "context_length_exceeded",

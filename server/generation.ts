@@ -1,6 +1,7 @@
 // Runs one engine request per prompt and merges their cumulative outputs into one ordered stream.
 // Errors the engine raises before the first output (queue full, prompt too long) surface here,
 // before any response header is sent, so they become proper HTTP errors.
+import type { LoRARequest } from "../runtime/lora/lora-request.ts";
 import { randomUUID } from "node:crypto";
 import type { GenerateOptions } from "../runtime/engine/client.ts";
 import type { RequestOutput, SamplingParams } from "../runtime/engine/types.ts";
@@ -23,6 +24,8 @@ export interface GenerationOptions {
   priority: number;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** The adapter the request's `model` names (null: the base model). */
+  loraRequest: LoRARequest | null;
 }
 
 type Step = [index: number, result: IteratorResult<RequestOutput>];
@@ -57,6 +60,7 @@ export async function startGeneration(
         requestId: requests.length === 1 ? options.requestId : `${options.requestId}-${i}`,
         signal: controller.signal,
         priority: options.priority,
+        loraRequest: options.loraRequest,
       };
       const outputs = ctx.engine.generate({ promptTokenIds: request.prompt.tokenIds }, request.params, generateOptions);
       iterators.push(outputs[Symbol.asyncIterator]());

@@ -3,7 +3,7 @@
 // requests and aborts get in, and stopping when nothing is queued (no busy-waiting).
 import { TsvllmError } from "../errors.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
-import type { EngineClient, GenerateOptions } from "./client.ts";
+import type { EngineClient, GenerateOptions, LoraClient } from "./client.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { OutputStream } from "./output-stream.ts";
@@ -25,7 +25,10 @@ export class AsyncLLM implements EngineClient {
   constructor(engine: LLMEngine, modelName: string) {
     this.engine = engine;
     this.modelName = modelName;
+    if (engine.lora) this.lora = { addLora: (r) => engine.addLora(r), removeLora: (id) => engine.removeLora(id), listLoras: () => engine.listLoras() };
   }
+
+  readonly lora?: LoraClient;
 
   get maxModelLen(): number {
     return this.engine.config.maxModelLen;
@@ -38,7 +41,7 @@ export class AsyncLLM implements EngineClient {
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput> {
     if (!this.accepting) throw new TsvllmError("TSVLLM_ERR_ABORTED", "the engine is shutting down and accepts no new requests");
     const { requestId, signal } = options;
-    this.engine.addRequest(requestId, prompt, params, { priority: options.priority });
+    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest });
     const onAbort = () => this.abort(requestId);
     const stream = new OutputStream(onAbort);
     this.streams.set(requestId, stream);

@@ -1,5 +1,6 @@
 // What the server (and any other front end) needs from an engine: submit a request and watch it
 // grow, read stats. AsyncLLM implements it; the server depends on nothing else.
+import type { LoRARequest } from "../lora/lora-request.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -8,6 +9,17 @@ export interface GenerateOptions {
   /** Aborting frees the request's KV blocks at once; the iterable then ends with finishReason "abort". */
   signal?: AbortSignal;
   priority?: number;
+  /** The LoRA adapter to run under (one addLora loaded); absent or null: the base model. */
+  loraRequest?: LoRARequest | null;
+}
+
+/** The adapters of an engine with LoRA enabled (vLLM's add_lora / remove_lora / list_loras). */
+export interface LoraClient {
+  /** Loads the adapter; false if it was loaded already. Throws TsvllmError for one the model cannot run. */
+  addLora(request: LoRARequest): Promise<boolean>;
+  /** Unloads it; false if it was not loaded. Throws while a live request runs it. */
+  removeLora(loraIntId: number): boolean;
+  listLoras(): LoRARequest[];
 }
 
 export interface EngineClient {
@@ -20,6 +32,8 @@ export interface EngineClient {
    */
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput>;
   stats(): EngineStats;
+  /** Present when the engine runs LoRA adapters (enableLora). */
+  readonly lora?: LoraClient;
   /** Stops accepting, lets running requests finish, then releases resources. */
   shutdown(): Promise<void>;
 }

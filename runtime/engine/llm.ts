@@ -46,19 +46,8 @@ export class LLM {
     const given = options.loraRequest ?? null;
     const loras: (LoRARequest | null)[] = Array.isArray(given) ? given : list.map(() => given);
     if (loras.length !== list.length) throw new RangeError(`got ${loras.length} LoRA requests for ${list.length} prompts`);
-    // Each adapter stays loaded from its load to the batch's end, even past maxCpuLoras.
-    const pinned: LoRARequest[] = [];
-    try {
-      for (const lora of new Set(loras)) {
-        if (!lora) continue;
-        await this.engine.addLora(lora);
-        this.engine.lora!.acquire(lora);
-        pinned.push(lora);
-      }
-      return this.runBatch(list.map((prompt, i) => ({ prompt, params: samplingParams(paramsList[i]), priority: options.priority?.[i], loraRequest: loras[i] })), options);
-    } finally {
-      for (const lora of pinned) this.engine.lora!.release(lora);
-    }
+    for (const lora of new Set(loras)) if (lora) await this.engine.addLora(lora);
+    return this.runBatch(list.map((prompt, i) => ({ prompt, params: samplingParams(paramsList[i]), priority: options.priority?.[i], loraRequest: loras[i] })), options);
   }
 
   private runBatch(requests: OfflineRequest[], options: GenerateCallOptions): RequestOutput[] {

@@ -1,6 +1,7 @@
 // Positioned reads shared by the safetensors and GGUF readers. Tensors are read one by one straight
 // into their own typed arrays: Node has no mmap, a whole-file Buffer is capped at 2 GiB (checkpoint
 // shards are often 4-5 GB), and a fresh typed array is always aligned for its element type.
+import { readFileSync } from "node:fs";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { TsvllmError } from "../errors.ts";
 import type { TensorMemory } from "./types.ts";
@@ -69,6 +70,10 @@ export async function readOptionalJsonFile(path: string): Promise<Record<string,
     if (code === "ENOENT") return null;
     throw modelFileError(path, `cannot read (${code ?? String(error)})`);
   }
+  return jsonObject(text, path);
+}
+
+function jsonObject(text: string, path: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -77,6 +82,17 @@ export async function readOptionalJsonFile(path: string): Promise<Record<string,
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw modelFileError(path, "should hold a JSON object");
   return value as Record<string, unknown>;
+}
+
+/** A JSON object file, read synchronously (a small file read while serving, like a LoRA adapter's config). */
+export function readJsonFileSync(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw modelFileError(path, `cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  return jsonObject(text, path);
 }
 
 export async function readJsonFile(path: string): Promise<Record<string, unknown>> {

@@ -2,6 +2,7 @@
 //   u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
 //   "__metadata__"?: {...}}, then the data; offsets are relative to the end of the header.
 // The whole header is validated before any tensor is read, so a corrupt file fails fast and by name.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { modelFileError, readExactly, readJsonFile, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import type { LoadedTensor, TensorDType, TensorMemory } from "./types.ts";
@@ -57,23 +58,54 @@ export function validateSafetensorsHeader(header: unknown, headerLength: number,
   return entries;
 }
 
-async function readEntries(file: ModelFile): Promise<SafetensorsEntry[]> {
-  const lengthBytes = new Uint8Array(8);
-  if (file.size < 8) throw modelFileError(file.path, `file size ${file.size} is smaller than the 8-byte header length`, "header");
-  await readExactly(file, 0, lengthBytes, "header length");
-  const headerLength = Number(new DataView(lengthBytes.buffer).getBigUint64(0, true));
-  if (headerLength > maxHeaderBytes || 8 + headerLength > file.size) {
-    throw modelFileError(file.path, `header length ${headerLength} exceeds file size ${file.size}`, "header");
-  }
-  const headerBytes = new Uint8Array(headerLength);
-  await readExactly(file, 8, headerBytes, "header");
+/** The header's length from the file's first 8 bytes, checked against the file's size. */
+function headerLengthOf(lengthBytes: Uint8Array, fileSize: number, path: string): number {
+  const headerLength = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > maxHeaderBytes || 8 + headerLength > fileSize) throw modelFileError(path, `header length ${headerLength} exceeds file size ${fileSize}`, "header");
+  return headerLength;
+}
+
+function entriesOf(headerBytes: Uint8Array, fileSize: number, path: string): SafetensorsEntry[] {
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes));
   } catch (error) {
-    throw modelFileError(file.path, `header is not valid UTF-8 JSON (${(error as Error).message})`, "header");
+    throw modelFileError(path, `header is not valid UTF-8 JSON (${(error as Error).message})`, "header");
   }
-  return validateSafetensorsHeader(header, headerLength, file.size, file.path);
+  return validateSafetensorsHeader(header, headerBytes.length, fileSize, path);
+}
+
+async function readEntries(file: ModelFile): Promise<SafetensorsEntry[]> {
+  const lengthBytes = new Uint8Array(8);
+  if (file.size < 8) throw modelFileError(file.path, `file size ${file.size} is smaller than the 8-byte header length`, "header");
+  await readExactly(file, 0, lengthBytes, "header length");
+  const headerBytes = new Uint8Array(headerLengthOf(lengthBytes, file.size, file.path));
+  await readExactly(file, 8, headerBytes, "header");
+  return entriesOf(headerBytes, file.size, file.path);
+}
+
+/**
+ * Reads a small .safetensors file whole, synchronously (a LoRA adapter, reloaded when a request
+ * needs it): the same checks as loadSafetensorsFile, each tensor copied into its own typed array.
+ */
+export function readSafetensorsFileSync(path: string): Map<string, LoadedTensor> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw modelFileError(path, `cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  if (bytes.length < 8) throw modelFileError(path, `file size ${bytes.length} is smaller than the 8-byte header length`, "header");
+  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, path);
+  const tensors = new Map<string, LoadedTensor>();
+  for (const entry of entriesOf(bytes.subarray(8, 8 + headerLength), bytes.length, path)) {
+    const dtype = loadable[entry.dtype];
+    if (!dtype) throw modelFileError(path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
+    const copy = Uint8Array.prototype.slice.call(bytes, entry.begin, entry.end).buffer;
+    const data = dtype === "f32" ? new Float32Array(copy) : dtype === "i32" ? new Int32Array(copy) : dtype === "fp8e4m3" ? new Uint8Array(copy) : new Uint16Array(copy);
+    tensors.set(entry.name, { name: entry.name, dtype, shape: entry.shape, data });
+  }
+  return tensors;
 }
 
 async function readTensor(file: ModelFile, entry: SafetensorsEntry, memory: TensorMemory): Promise<LoadedTensor> {

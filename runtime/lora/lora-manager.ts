@@ -1,20 +1,24 @@
-// The engine's adapters: those loaded in host memory (at most maxCpuLoras, least recently used
-// dropped first, never one a live request runs), and which of them sits in each of the model's
-// maxLoras slots. The scheduler keeps a step to at most maxLoras adapters, so every step's
-// adapters fit the slots; a slot is rewritten only when its adapter is not in the step.
+// The engine's adapters: those registered (addLora; what requests may name), those loaded in host
+// memory (at most maxCpuLoras, least recently used dropped first but never one a live request
+// runs, and read again from their folder when a request needs them), and which sits in each of
+// the model's maxLoras slots. The scheduler keeps a step to at most maxLoras adapters, so every
+// step's adapters fit the slots; a slot is rewritten only when its adapter is not in the step.
 import type { LoraRunner } from "../engine/model-runner.ts";
 import { TsvllmError } from "../errors.ts";
 import type { LoRARequest } from "./lora-request.ts";
 import { loadPeftAdapter, type LoraAdapter } from "./peft-adapter.ts";
 
 export class LoraManager {
+  private readonly registered = new Map<number, LoRARequest>();
   /** Loaded adapters by id, least recently used first. */
-  private readonly adapters = new Map<number, LoraAdapter>();
+  private readonly loaded = new Map<number, LoraAdapter>();
   /** The adapter id in each slot, or null. */
   private readonly slots: (number | null)[];
   /** Live requests per adapter id: those adapters stay loaded. */
   private readonly users = new Map<number, number>();
-  /** Adapters written into slots so far (a rewrite costs a copy of every LoRA table's slot). */
+  /** Adapters read from their folders so far. */
+  numLoads = 0;
+  /** Adapters written into slots so far (a rewrite copies every LoRA table's slot). */
   numSlotLoads = 0;
 
   constructor(
@@ -28,46 +32,45 @@ export class LoraManager {
     return this.runner.maxLoras;
   }
 
-  /** Loads the adapter unless it is loaded (false then); throws TsvllmError for an adapter the model cannot run. */
-  async add(request: LoRARequest): Promise<boolean> {
-    const loaded = this.adapters.get(request.loraIntId);
-    if (loaded) {
-      this.checkSame(loaded.request, request);
+  /** Registers and loads the adapter (false if it was registered); throws TsvllmError for one the model cannot run. */
+  add(request: LoRARequest): boolean {
+    const known = this.registered.get(request.loraIntId);
+    if (known) {
+      this.checkSame(known, request);
       return false;
     }
-    for (const adapter of this.adapters.values()) {
-      if (adapter.request.loraName === request.loraName) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `a LoRA adapter named "${request.loraName}" is already loaded with id ${adapter.request.loraIntId}`, "lora_name");
+    for (const other of this.registered.values()) {
+      if (other.loraName === request.loraName) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `a LoRA adapter named "${request.loraName}" is already loaded with id ${other.loraIntId}`, "lora_name");
     }
-    const adapter = await loadPeftAdapter(request, this.runner.maxLoraRank);
-    this.runner.checkAdapter(adapter);
-    if (this.adapters.has(request.loraIntId)) return false;
-    this.adapters.set(request.loraIntId, adapter);
-    this.evictIdle(request.loraIntId);
+    this.load(request);
+    this.registered.set(request.loraIntId, request);
     return true;
   }
 
-  /** Unloads the adapter (false if it is not loaded); refused while a live request runs it. */
+  /** Forgets the adapter (false if it was not registered); refused while a live request runs it. */
   remove(loraIntId: number): boolean {
-    if (!this.adapters.has(loraIntId)) return false;
-    if ((this.users.get(loraIntId) ?? 0) > 0) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA adapter ${loraIntId} has live requests`, "lora_int_id");
-    this.adapters.delete(loraIntId);
+    if (!this.registered.has(loraIntId)) return false;
+    if (this.users.has(loraIntId)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA adapter ${loraIntId} has live requests`, "lora_int_id");
+    this.registered.delete(loraIntId);
+    this.loaded.delete(loraIntId);
     const slot = this.slots.indexOf(loraIntId);
     if (slot >= 0) this.slots[slot] = null;
     return true;
   }
 
   list(): LoRARequest[] {
-    return [...this.adapters.values()].map((a) => a.request);
+    return [...this.registered.values()];
   }
 
-  /** Checks a request's adapter is loaded (the same one) and keeps it loaded until release(). */
+  /** For a new request: checks its adapter is registered (the same one), loads it if it was dropped, and keeps it loaded until release(). */
   acquire(request: LoRARequest): void {
-    const adapter = this.adapters.get(request.loraIntId);
-    if (!adapter) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA adapter "${request.loraName}" (id ${request.loraIntId}) is not loaded; add it first`, "lora_request");
-    this.checkSame(adapter.request, request);
+    const known = this.registered.get(request.loraIntId);
+    if (!known) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA adapter "${request.loraName}" (id ${request.loraIntId}) is not loaded; add it first`, "lora_request");
+    this.checkSame(known, request);
+    const adapter = this.loaded.get(request.loraIntId) ?? this.load(request);
+    this.loaded.delete(request.loraIntId);
+    this.loaded.set(request.loraIntId, adapter);
     this.users.set(request.loraIntId, (this.users.get(request.loraIntId) ?? 0) + 1);
-    this.adapters.delete(request.loraIntId);
-    this.adapters.set(request.loraIntId, adapter);
   }
 
   release(request: LoRARequest): void {
@@ -75,11 +78,6 @@ export class LoraManager {
     if (left > 0) this.users.set(request.loraIntId, left);
     else this.users.delete(request.loraIntId);
     this.evictIdle();
-  }
-
-  /** Adapter ids with live requests. */
-  get activeIds(): number[] {
-    return [...this.users.keys()];
   }
 
   /** Puts each of the step's adapters in a slot (at most maxLoras of them); returns id -> slot. */
@@ -93,7 +91,7 @@ export class LoraManager {
     for (const id of ids) {
       if (assigned.has(id)) continue;
       const free = this.slots.findIndex((occupant) => occupant === null || !ids.has(occupant));
-      const adapter = this.adapters.get(id);
+      const adapter = this.loaded.get(id);
       if (!adapter) throw new Error(`LoRA adapter ${id} is scheduled but not loaded`);
       this.runner.setSlot(free, adapter);
       this.numSlotLoads++;
@@ -103,18 +101,27 @@ export class LoraManager {
     return assigned;
   }
 
-  private checkSame(loaded: LoRARequest, request: LoRARequest): void {
-    if (loaded.loraName !== request.loraName || loaded.loraPath !== request.loraPath) {
-      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA id ${request.loraIntId} is already "${loaded.loraName}" (${loaded.loraPath}), not "${request.loraName}" (${request.loraPath})`, "lora_int_id");
+  private load(request: LoRARequest): LoraAdapter {
+    const adapter = loadPeftAdapter(request, this.runner.maxLoraRank);
+    this.runner.checkAdapter(adapter);
+    this.numLoads++;
+    this.loaded.set(request.loraIntId, adapter);
+    this.evictIdle(request.loraIntId);
+    return adapter;
+  }
+
+  private checkSame(known: LoRARequest, request: LoRARequest): void {
+    if (known.loraName !== request.loraName || known.loraPath !== request.loraPath) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA id ${request.loraIntId} is already "${known.loraName}" (${known.loraPath}), not "${request.loraName}" (${request.loraPath})`, "lora_int_id");
     }
   }
 
-  /** Drops adapters no live request runs, least recently used first, down to maxCpuLoras (never `keep`, just loaded). */
+  /** Drops loaded adapters no live request runs, least recently used first, down to maxCpuLoras (never `keep`, just loaded). */
   private evictIdle(keep?: number): void {
-    for (const [id] of this.adapters) {
-      if (this.adapters.size <= this.maxCpuLoras) return;
+    for (const [id] of this.loaded) {
+      if (this.loaded.size <= this.maxCpuLoras) return;
       if (this.users.has(id) || id === keep) continue;
-      this.remove(id);
+      this.loaded.delete(id);
     }
   }
 }

@@ -8,9 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "../loader/convert.ts";
-import { modelFileError, readJsonFile } from "../loader/file-io.ts";
-import { loadSafetensorsFile } from "../loader/safetensors.ts";
-import type { LoadedTensor } from "../loader/types.ts";
+import { modelFileError, readJsonFileSync } from "../loader/file-io.ts";
+import { readSafetensorsFileSync } from "../loader/safetensors.ts";
 import type { LoRARequest } from "./lora-request.ts";
 
 /** One adapted module's matrices: a [rank, inFeatures], b [outFeatures, rank] with the scaling in it. */
@@ -30,12 +29,15 @@ export interface LoraAdapter {
 
 const prefix = "base_model.model.";
 
-/** Loads and checks the adapter at request.loraPath; rank must be at most maxLoraRank. */
-export async function loadPeftAdapter(request: LoRARequest, maxLoraRank: number): Promise<LoraAdapter> {
+/**
+ * Loads and checks the adapter at request.loraPath; rank must be at most maxLoraRank. Synchronous:
+ * adapters are small, and the engine reloads one evicted from its cache when a request needs it.
+ */
+export function loadPeftAdapter(request: LoRARequest, maxLoraRank: number): LoraAdapter {
   const dir = request.loraPath;
   const configPath = join(dir, "adapter_config.json");
   if (!existsSync(configPath)) throw modelFileError(configPath, `LoRA adapter "${request.loraName}" has no adapter_config.json (a PEFT adapter folder is expected)`, "lora_path");
-  const config = await readJsonFile(configPath);
+  const config = readJsonFileSync(configPath);
   const field = (name: string) => config[name];
   const refuse = (name: string, why: string): never => {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${configPath}: ${why}`, name);
@@ -59,8 +61,7 @@ export async function loadPeftAdapter(request: LoRARequest, maxLoraRank: number)
 
   const weightsPath = join(dir, "adapter_model.safetensors");
   if (!existsSync(weightsPath)) throw modelFileError(weightsPath, `LoRA adapter "${request.loraName}" has no adapter_model.safetensors${existsSync(join(dir, "adapter_model.bin")) ? " (adapter_model.bin, a pickle, is not read: convert it to safetensors)" : ""}`, "lora_path");
-  const tensors = new Map<string, LoadedTensor>();
-  await loadSafetensorsFile(weightsPath, tensors);
+  const tensors = readSafetensorsFileSync(weightsPath);
   const modules = new Map<string, LoraModuleWeights>();
   for (const [name, a] of tensors) {
     const match = /^(.*)\.lora_A(?:\.[^.]+)?\.weight$/.exec(name);

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { SamplingParams } from "../../runtime/engine/types.ts";
 import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
-import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
+import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
 import { resolveMaxTokens, truncatePrompt } from "../prompts.ts";
@@ -70,7 +70,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
-    const options = { requestId, priority: body.priority ?? 0, signal };
+    const options = { requestId, priority: body.priority ?? 0, signal, loraRequest: loraRequestFor(ctx, model) };
     const events = body.use_beam_search
       ? await runBeamSearches(ctx, [{ prompt, beam: beamSearchParams(body, maxTokens) }], options)
       : await startGeneration(ctx, [{ prompt, params }], options);

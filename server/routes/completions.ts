@@ -1,7 +1,7 @@
 // POST /v1/completions: text (or token-id) prompts in, completions out, whole or streamed.
 import type { FastifyInstance } from "fastify";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
-import { checkQueue, resolveModel, type ServerContext } from "../context.ts";
+import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
 import { completionPrompts, resolveMaxTokens, truncatePrompt } from "../prompts.ts";
@@ -57,7 +57,7 @@ export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: Ser
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
-    const options = { requestId, priority: body.priority ?? 0, signal };
+    const options = { requestId, priority: body.priority ?? 0, signal, loraRequest: loraRequestFor(ctx, model) };
     const events = body.use_beam_search
       ? await runBeamSearches(ctx, requests.map(({ prompt, params }) => ({ prompt, beam: beamSearchParams(body, params.maxTokens) })), options)
       : await startGeneration(ctx, requests, options);

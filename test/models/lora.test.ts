@@ -63,10 +63,14 @@ test("a batch of three adapters and the base model over two slots equals each re
   const alone: number[][] = [];
   for (let i = 0; i < mix.length; i++) alone.push(...tokens(await withLora.generate([batchPrompts[i]], greedy, { loraRequest: mix[i] })));
   const loadsBefore = withLora.engine.lora!.numSlotLoads;
+  const readsBefore = withLora.engine.lora!.numLoads;
   const together = await withLora.generate(batchPrompts, greedy, { loraRequest: mix });
   assert.equal(tokens(together), alone);
   // Three adapters never fit two slots at once: at least one is written again after another.
   assert.ok(withLora.engine.lora!.numSlotLoads - loadsBefore >= 1);
+  // Host memory keeps maxCpuLoras (here maxLoras, 2) adapters: the third was read again from its folder.
+  assert.ok(withLora.engine.lora!.numLoads - readsBefore >= 1);
+  assert.equal(withLora.engine.listLoras().map((l) => l.loraName).sort(), ["all", "attention", "mlp"]);
   checkBlockInvariants(withLora.engine);
   assert.is(withLora.engine.kvCacheManager.numFreeBlocks, withLora.engine.kvCacheManager.numBlocks);
 });

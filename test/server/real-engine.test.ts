@@ -5,7 +5,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
-import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,7 +12,7 @@ import { Ajv } from "ajv";
 import { AsyncLLM } from "../../index.ts";
 import { beamSearch } from "../../runtime/engine/beam-search.ts";
 import { createServer } from "../../server/app.ts";
-import { metricValue, postJson, waitFor } from "../support/server-harness.ts";
+import { listenWithClient, metricValue, postJson, waitFor } from "../support/server-harness.ts";
 
 const M = "stories260K-hf";
 const test = suite("server over the real engine (stories260K)");
@@ -28,9 +27,7 @@ const vllm = (fields: Record<string, unknown>) => fields as object;
 test.before(async () => {
   engine = await AsyncLLM.create({ model: "../shared/models/stories260K-hf", maxNumSeqs: 64, maxNumBatchedTokens: 1024, kvCacheMemoryBytes: 64 * 2 ** 20, logger: () => {} });
   app = createServer({ engine, servedModelName: [M] });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+  ({ base, client } = await listenWithClient(app));
 });
 test.after(async () => {
   await app?.close();

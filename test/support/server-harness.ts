@@ -5,6 +5,8 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
+import OpenAI from "openai";
 import type { EngineClient } from "../../runtime/engine/client.ts";
 import { createServer, type CreateServerOptions } from "../../server/app.ts";
 import { FakeEngine, type FakeEngineOptions } from "./server-fake-engine.ts";
@@ -52,6 +54,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       if (external) await external.shutdown();
     },
   };
+}
+
+/** Serves a real-engine app on a loopback port: its URL and the official openai client for it. */
+export async function listenWithClient(app: FastifyInstance): Promise<{ base: string; client: OpenAI }> {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return { base, client: new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 }) };
 }
 
 /** POSTs a JSON (or raw) body and returns the status and parsed JSON answer. */
