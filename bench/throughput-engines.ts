@@ -3,7 +3,7 @@
 // through node-llama-cpp (one model, a context per thread count, parallel sequences) on the same
 // GGUF weights. All stay loaded for the whole run, so the bench can alternate between them.
 import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
-import { LLM } from "../index.ts";
+import { LLM, type LoRARequest } from "../index.ts";
 
 export interface BenchEngine {
   /** As printed: "tsvllm (2 threads)", "llama.cpp (1 thread)". */
@@ -26,21 +26,27 @@ export interface OurEngineOptions {
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
   speculativeConfig?: SpeculativeArgs;
+  /** Prompts run under these adapters in turn, on a model compiled with maxLoras slots. */
+  lora?: { adapters: LoRARequest[]; maxLoras: number; maxLoraRank: number };
 }
 
 export async function openOurs(o: OurEngineOptions): Promise<BenchEngine> {
-  const llm = await LLM.create({ model: o.model, maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, numThreads: o.threads, speculativeConfig: o.speculativeConfig, logger: () => {} });
+  const loraOptions = o.lora ? { enableLora: true, maxLoras: o.lora.maxLoras, maxLoraRank: o.lora.maxLoraRank } : {};
+  const llm = await LLM.create({ model: o.model, maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, numThreads: o.threads, speculativeConfig: o.speculativeConfig, ...loraOptions, logger: () => {} });
   const params = (maxTokens: number) => ({ maxTokens, ignoreEos: true, temperature: 0 });
-  const label = o.speculativeConfig ? `${threadsLabel(o.threads)}, n-gram speculative decoding` : threadsLabel(o.threads);
+  const adapters = o.lora?.adapters ?? [];
+  const loraRequest = (prompts: number[][]) => (adapters.length > 0 ? prompts.map((_, i) => adapters[i % adapters.length]) : null);
+  const loraLabel = adapters.length > 0 ? `, ${adapters.length} LoRA adapter${adapters.length > 1 ? "s" : ""}` : "";
+  const label = (o.speculativeConfig ? `${threadsLabel(o.threads)}, n-gram speculative decoding` : threadsLabel(o.threads)) + loraLabel;
   return {
     name: `tsvllm (${label})`,
     threads: o.threads,
     async batched(prompts, maxTokens) {
-      const outs = await llm.generate(prompts.map((p) => ({ promptTokenIds: p })), params(maxTokens));
+      const outs = await llm.generate(prompts.map((p) => ({ promptTokenIds: p })), params(maxTokens), { loraRequest: loraRequest(prompts) });
       return outs.reduce((a, r) => a + r.outputs[0].tokenIds.length, 0);
     },
     async singleStream(prompt, maxTokens) {
-      const [single] = await llm.generate([{ promptTokenIds: prompt }], params(maxTokens));
+      const [single] = await llm.generate([{ promptTokenIds: prompt }], params(maxTokens), { loraRequest: loraRequest([prompt]) });
       const { firstTokenTime, lastTokenTime } = single.metrics;
       return (single.outputs[0].tokenIds.length - 1) / (lastTokenTime! - firstTokenTime!);
     },
@@ -63,6 +69,8 @@ export interface PeerOptions {
   /** Sequences each context holds, and the longest prompt + output. */
   sequences: number;
   sequenceLength: number;
+  /** A GGUF LoRA adapter every sequence runs under. */
+  lora?: string;
 }
 
 /** llama.cpp on the GGUF, one BenchEngine per thread count, sharing one loaded model. */
@@ -72,7 +80,8 @@ export async function openLlamaCpp(o: PeerOptions): Promise<BenchEngine[]> {
   const model = await llama.loadModel({ modelPath: o.gguf, gpuLayers: 0 });
   let open = o.threads.length;
   return Promise.all(o.threads.map(async (threads): Promise<BenchEngine> => {
-    const context = await model.createContext({ sequences: o.sequences, contextSize: o.sequences * (o.sequenceLength + 16), threads, batchSize: Math.max(512, o.sequenceLength) });
+    const lora = o.lora ? { lora: { adapters: [{ filePath: o.lora }] } } : {};
+    const context = await model.createContext({ sequences: o.sequences, contextSize: o.sequences * (o.sequenceLength + 16), threads, batchSize: Math.max(512, o.sequenceLength), ...lora });
     /** Generates maxTokens tokens; the count and the seconds from the first token to the last. */
     const generate = async (prompt: number[], maxTokens: number) => {
       const seq = context.getSequence();
@@ -87,7 +96,7 @@ export async function openLlamaCpp(o: PeerOptions): Promise<BenchEngine[]> {
       return { n, decodeSeconds };
     };
     return {
-      name: `llama.cpp (${threadsLabel(threads)})`,
+      name: `llama.cpp (${threadsLabel(threads)}${o.lora ? ", LoRA adapter" : ""})`,
       threads,
       async batched(prompts, maxTokens) {
         const counts = await Promise.all(prompts.map((p) => generate(p, maxTokens)));

@@ -9,7 +9,7 @@
 // emits it) is one more source each, named forward-<arch>, and so are a Q8_0 GGUF's llama (linears on
 // their blocks), forward-llama-q8_0, a GPTQ llama (linears on the int4 kernel), forward-llama-gptq,
 // and an fp8 checkpoint's llama (linears on fp8 W8A8, dynamic activations, KV cache in fp8 e4m3),
-// forward-llama-fp8. Kernels with a KV cache dtype variable (C) compile twice more, with an e4m3 and an e5m2 cache.
+// forward-llama-fp8, and a llama compiled with 4 LoRA slots of rank 16, forward-llama-lora. Kernels with a KV cache dtype variable (C) compile twice more, with an e4m3 and an e5m2 cache.
 //   npx tsx codegen/build/cuda-check.ts [kernel name regex]
 // Exits 1, printing nvcc's message, if any source does not compile.
 import { spawn } from "node:child_process";
@@ -46,7 +46,8 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   ropeKvWrite: { R2: [32, 64], HD: [128], BS: [16] },
   topK: { K: [8] },
   // A fused qkv's three slices (Llama-3-8B: q 4096 rows, k and v 1024 each) and one slice, rank 16.
-  loraExpand: { R: [16], S1: [4096, 6144], S2: [5120, 6144] },
+  loraExpand: { R: [16], S1: [4096, 6144], S2: [5120, 6144], NC: [64] },
+  loraShrink: { J: [48] },
 };
 
 export interface CudaCheckUnit {
@@ -123,13 +124,14 @@ function fp8Llama(): ModelConfig {
   return { ...config, torchDtype: "bfloat16", fp8: { quantMethod: "fp8", activationScheme: "dynamic" }, packedWeights: Object.fromEntries(layerLinearNames(config).map((n) => [n, "fp8e4m3" as const])) };
 }
 
-/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu, forward-llama-fp8.cu) whose source name the filter (if any) matches. */
+/** Writes forward-<arch>.cu for every architecture (and forward-llama-q8_0.cu, forward-llama-gptq.cu, forward-llama-fp8.cu, forward-llama-lora.cu) whose source name the filter (if any) matches. */
 function writeForwardSources(outDir: string, filter?: RegExp): string[] {
-  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }], ["llama-fp8", fp8Llama()]];
+  const configs: [string, ModelConfig][] = [...Object.keys(archNames).map((arch): [string, ModelConfig] => [arch, { ...architectureConfig(arch), torchDtype: "bfloat16" }]), ["llama-q8_0", q8_0Llama()], ["llama-gptq", { ...architectureConfig("llama"), torchDtype: "float16", gptq: { groupSize: null, checkpointFormat: "gptq_v2" } }], ["llama-fp8", fp8Llama()], ["llama-lora", { ...architectureConfig("llama"), torchDtype: "bfloat16" }]];
   return configs.filter(([name]) => !filter || filter.test(`forward-${name}`)).map(([name, config]) => {
     const target = path.join(outDir, `forward-${name}.cu`);
     // The fp8 checkpoint's llama holds its cache in fp8 too, so the fp8-cache launches compile.
-    fs.writeFileSync(target, planModel(config, { target: "cuda", kvCacheDtype: name === "llama-fp8" ? "fp8e4m3" : "auto" }).source);
+    const lora = name === "llama-lora" ? { lora: { maxLoras: 4, maxLoraRank: 16 } } : {};
+    fs.writeFileSync(target, planModel(config, { target: "cuda", kvCacheDtype: name === "llama-fp8" ? "fp8e4m3" : "auto", ...lora }).source);
     return target;
   });
 }

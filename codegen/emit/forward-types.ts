@@ -55,7 +55,7 @@ export interface LoraForwardConfig {
   isFused: (weightName: string) => boolean;
 }
 
-/** One LoRA table of a linear: every slot's A [slices * rank, inFeatures] or B [outFeatures, rank], in f32. */
+/** One LoRA table of a linear: every slot's A transposed [inFeatures, slices * rank] or B transposed [rank, outFeatures], in f32 (dsl/kernels/lora.ts). */
 export interface LoraTable {
   part: "a" | "b";
   maxLoras: number;

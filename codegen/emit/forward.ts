@@ -274,15 +274,19 @@ function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, launch: (...a
     const table = (part: "a" | "b") => ({ name, lora: { part, maxLoras: lora.maxLoras, rank: R, inFeatures, outFeatures, slices } });
     const J = slices.length * R;
     const shrunk = { ptr: `a.buffers[${u}]`, dims: [x.dims[0], String(J)] };
-    const a = { ptr: weightRef(name, table("a")), dims: [String(lora.maxLoras), String(J), String(inFeatures)] };
-    const b = { ptr: weightRef(name, table("b")), dims: [String(lora.maxLoras), String(outFeatures), String(R)] };
+    const a = { ptr: weightRef(name, table("a")), dims: [String(lora.maxLoras), String(inFeatures), String(J)] };
+    const b = { ptr: weightRef(name, table("b")), dims: [String(lora.maxLoras), String(R), String(outFeatures)] };
     const starts = slices.map((_, i) => slices.slice(0, i).reduce((s, v) => s + v, 0)).slice(1);
     const [S1, S2] = [starts[0] ?? outFeatures, starts[1] ?? outFeatures];
+    // Output chunks never straddle two slices: the largest width up to 64 dividing every slice.
+    const NC = slices.reduce(gcd, 64);
     const when = "a.loraSlots != nullptr";
-    launch("lora", "loraShrink", { dtypes: { A }, consts: { K: inFeatures } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
-    launch("lora", "loraExpand", { dtypes: { A }, consts: { R, S1, S2 } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
+    launch("lora", "loraShrink", { dtypes: { A }, consts: { K: inFeatures, J } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
+    launch("lora", "loraExpand", { dtypes: { A }, consts: { R, S1, S2, NC } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
   };
 }
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */
 function flatten(arg: Arg): Arg {

@@ -71,7 +71,7 @@ export function* checkpointValues(plan: TensorPlan, seed: string, dtype: WeightD
 }
 
 /** Interleaves the two rotary halves of each head: GGUF row 2i+j of a head is HF row j*(headDim/2)+i. */
-function permuteForAdjacentPairRope(values: Float32Array, numHeads: number, columns: number): Float32Array {
+export function permuteForAdjacentPairRope(values: Float32Array, numHeads: number, columns: number): Float32Array {
   const rowsPerHead = values.length / columns / numHeads;
   const half = rowsPerHead / 2;
   const out = new Float32Array(values.length);

@@ -1,6 +1,7 @@
 // Lays a PEFT adapter's matrices out as one slot of a compiled model's LoRA tables (LoraTable,
-// dsl/kernels/lora.ts): a fused linear's A table stacks each projection's A (q, k, v) by rows of
-// max_lora_rank, its B table holds each output row's projection's B, lower ranks zero-padded.
+// dsl/kernels/lora.ts), both transposed: a fused linear's A table [in, slices * R] holds each
+// projection's A (q, k, v) in its own R columns, its B table [R, out] each output's projection's
+// B in that output's column; ranks below R are zero-padded.
 import { loraSlotElements, type LoraTable, type WeightSpec } from "../../codegen/emit/forward-types.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
 import { TsvllmError } from "../errors.ts";
@@ -53,9 +54,10 @@ export function packSlot(target: LoraTarget, adapter: LoraAdapter | null): Float
     if (weights) {
       const r = adapter.rank;
       if (table.part === "a") {
-        out.set(weights.a, p * R * table.inFeatures);
+        const J = modules.length * R;
+        for (let j = 0; j < r; j++) for (let k = 0; k < table.inFeatures; k++) out[k * J + p * R + j] = weights.a[j * table.inFeatures + k];
       } else {
-        for (let n = 0; n < rows; n++) out.set(weights.b.subarray(n * r, (n + 1) * r), (firstRow + n) * R);
+        for (let n = 0; n < rows; n++) for (let j = 0; j < r; j++) out[j * table.outFeatures + firstRow + n] = weights.b[n * r + j];
       }
     }
     firstRow += rows;

@@ -15,34 +15,36 @@ const numSlots = 2;
 const slots = Int32Array.of(0, -1, 1, 1, 0, -1, 0);
 const T = slots.length;
 const layouts = [
-  { label: "one slice", N: 40, starts: [40, 40] },
-  { label: "q, k, v slices", N: 48, starts: [32, 40] },
+  { label: "one slice", N: 40, starts: [40, 40], NC: 8 },
+  { label: "q, k, v slices", N: 48, starts: [32, 40], NC: 8 },
+  { label: "gate, up slices in 16-column chunks", N: 64, starts: [32, 64], NC: 16 },
 ];
 const dtypes: F[] = ["f32", "bf16"];
-const specs: KernelSpec[] = dtypes.flatMap((A) => [
-  { file: "dsl/kernels/lora.ts", exportName: "loraShrink", spec: { dtypes: { A }, consts: { K } } },
-  ...layouts.map(({ starts }) => ({ file: "dsl/kernels/lora.ts", exportName: "loraExpand", spec: { dtypes: { A }, consts: { R, S1: starts[0], S2: starts[1] } } })),
-]);
+const slicesOf = (N: number, starts: number[]) => 1 + starts.filter((s) => s < N).length;
+const specs = dtypes.flatMap((A) => layouts.flatMap(({ N, starts, NC }): KernelSpec[] => [
+  { file: "dsl/kernels/lora.ts", exportName: "loraShrink", spec: { dtypes: { A }, consts: { K, J: slicesOf(N, starts) * R } } },
+  { file: "dsl/kernels/lora.ts", exportName: "loraExpand", spec: { dtypes: { A }, consts: { R, S1: starts[0], S2: starts[1], NC } } },
+]));
 const { irs, native } = buildKernels("test_lora", specs);
-const perType = 1 + layouts.length;
 
 dtypes.forEach((A, d) => {
-  const shrinkIr = irs[d * perType];
-  layouts.forEach(({ label, N, starts }, l) => {
-    const expandIr = irs[d * perType + 1 + l];
-    const slices = 1 + starts.filter((s) => s < N).length;
+  layouts.forEach(({ label, N, starts, NC }, l) => {
+    const shrinkIr = irs[2 * (d * layouts.length + l)];
+    const expandIr = irs[2 * (d * layouts.length + l) + 1];
+    const slices = slicesOf(N, starts);
+    const J = slices * R;
     test(`LoRA ${A}, ${label}: shrink and expand match their references and a float64 x A^T B^T`, () => {
       const x = randomGlobal(A, [T, K]);
-      const a = randomGlobal("f32", [numSlots, slices * R, K]);
-      const b = randomGlobal("f32", [numSlots, N, R]);
+      const a = randomGlobal("f32", [numSlots, K, J]);
+      const b = randomGlobal("f32", [numSlots, R, N]);
       const slotIds = new Global("i32", [T], slots.slice());
-      const u = new Global("f32", [T, slices * R]);
-      checkAgainstReference(loraShrink, shrinkIr, native(shrinkIr), [x, slotIds, a, u, K], tolerance.f32, { emulate: true });
-      runReference(loraShrink, [x, slotIds, a, u, K]);
+      const u = new Global("f32", [T, J]);
+      checkAgainstReference(loraShrink, shrinkIr, native(shrinkIr), [x, slotIds, a, u, K, J], tolerance.f32, { emulate: true });
+      runReference(loraShrink, [x, slotIds, a, u, K, J]);
       const base = randomGlobal(A, [T, N]);
-      checkAgainstReference(loraExpand, expandIr, native(expandIr), [u, slotIds, b, base, R, starts[0], starts[1]], tolerance[A], { emulate: true });
+      checkAgainstReference(loraExpand, expandIr, native(expandIr), [u, slotIds, b, base, R, starts[0], starts[1], NC], tolerance[A], { emulate: true });
       const out = new Global(A, [T, N], base.data.slice());
-      runReference(loraExpand, [u, slotIds, b, out, R, starts[0], starts[1]]);
+      runReference(loraExpand, [u, slotIds, b, out, R, starts[0], starts[1], NC]);
       const expected = new Global(A, [T, N]);
       let changed = 0;
       for (let t = 0; t < T; t++) {
@@ -52,8 +54,8 @@ dtypes.forEach((A, d) => {
           let delta = 0;
           for (let r = 0; r < R && s >= 0; r++) {
             let dot = 0;
-            for (let k = 0; k < K; k++) dot += x.at(t, k) * a.at(s, p * R + r, k);
-            delta += dot * b.at(s, n, r);
+            for (let k = 0; k < K; k++) dot += x.at(t, k) * a.at(s, k, p * R + r);
+            delta += dot * b.at(s, r, n);
           }
           if (s >= 0) changed++;
           expected.put(t, n, base.at(t, n) + delta);

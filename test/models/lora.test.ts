@@ -1,7 +1,8 @@
 // Multi-LoRA end to end on a tiny random LLaMA (f32, grouped-query attention): PEFT adapters
 // written by models/random/lora-adapter.ts, run through the compiled model's LoRA slots, against
-// the oracle of the same adapter merged into the weights (W + scaling B A, computed in float64 by
-// test/support/lora-merge.ts) and run as a plain model. Also: a batch mixing three adapters and
+// two oracles: llama.cpp applying the same adapter in its GGUF form (convert_lora_to_gguf.py's
+// layout) to the base GGUF, and the adapter merged into the weights (W + scaling B A, computed in
+// float64 by test/support/lora-merge.ts) run as a plain model. Also: a batch mixing three adapters and
 // the base model with two slots equals each request run alone; prefix caching never shares
 // blocks between adapters; adapters the kernels cannot run are refused with the field that asks.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,14 +17,19 @@ import type { RequestOutput, SamplingParams } from "../../runtime/engine/types.t
 import { TsvllmError } from "../../runtime/errors.ts";
 import { LoRARequest } from "../../runtime/lora/lora-request.ts";
 import { loadCompiledModel } from "../../runtime/model/model-loader.ts";
+import { loadModel } from "../../runtime/loader/index.ts";
+import { loadPeftAdapter } from "../../runtime/lora/peft-adapter.ts";
+import { createModelRunner } from "../../runtime/model/load-runner.ts";
+import { openOracle } from "../oracles/llamacpp.ts";
 import { checkBlockInvariants } from "../support/engine-harness.ts";
+import { SingleSequence, softmax } from "../support/model-driver.ts";
 import { mergeLoraIntoFolder } from "../support/lora-merge.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tsvllm-lora-"));
 const base = writeRandomModel({ arch: "llama", outDir: join(dir, "base"), seed: 11, dtype: "f32" });
 const adapters = {
-  all: writeRandomLoraAdapter({ outDir: join(dir, "all"), config: base.config, rank: 8, alpha: 16, seed: 1 }),
-  attention: writeRandomLoraAdapter({ outDir: join(dir, "attention"), config: base.config, rank: 4, alpha: 6, seed: 2, targetModules: ["q_proj", "v_proj"], useRslora: true, bStd: 0.2 }),
+  all: writeRandomLoraAdapter({ outDir: join(dir, "all"), config: base.config, rank: 8, alpha: 16, seed: 1, gguf: true }),
+  attention: writeRandomLoraAdapter({ outDir: join(dir, "attention"), config: base.config, rank: 4, alpha: 6, seed: 2, targetModules: ["q_proj", "k_proj", "v_proj"], useRslora: true, bStd: 0.2, gguf: true }),
   mlp: writeRandomLoraAdapter({ outDir: join(dir, "mlp"), config: base.config, rank: 16, alpha: 8, seed: 3, targetModules: ["gate_proj", "down_proj"], bStd: 0.1 }),
 };
 const requests = { all: new LoRARequest("all", 1, adapters.all), attention: new LoRARequest("attention", 2, adapters.attention), mlp: new LoRARequest("mlp", 3, adapters.mlp) };
@@ -50,6 +56,23 @@ for (const name of ["all", "attention", "mlp"] as const) {
     const worst = Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - e[i][j]))));
     assert.ok(worst < 1e-4, `log-probs differ by ${worst}`);
     assert.not.equal(tokens(await plain.generate(prompts, greedy)), tokens(expected), "the adapter changes the answers");
+  });
+}
+
+for (const name of ["all", "attention"] as const) {
+  test(`llama.cpp running adapter "${name}" (its GGUF form, on the base GGUF) gives tsvllm's next-token distributions`, async () => {
+    const oracle = await openOracle(base.ggufPath!, { contextSize: 256, loraPath: join(adapters[name], "adapter.gguf") });
+    const ids = oracle.tokenize("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.", true);
+    const expected = await oracle.nextTokenDistributions(ids);
+    await oracle.dispose();
+    const runner = createModelRunner(await loadModel(base.hfDir), { maxNumBatchedTokens: 64, threads: 1, lora: { maxLoras: 2, maxLoraRank: 16 } });
+    runner.initializeKvCache(8, 16);
+    runner.lora!.setSlot(1, loadPeftAdapter(requests[name], 16));
+    const logits = runner.execute({ ...new SingleSequence(runner, 16, 8).next(ids, true), loraSlots: new Int32Array(ids.length).fill(1) });
+    const vocab = runner.config.vocabSize;
+    let worst = 0;
+    ids.forEach((_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab)).forEach((p, v) => (worst = Math.max(worst, Math.abs(p - expected[i][v])))));
+    assert.ok(worst < 1e-4, `max |Δp| = ${worst}`);
   });
 }
 

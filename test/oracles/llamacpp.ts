@@ -8,6 +8,8 @@ import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp"
 export interface OracleOptions {
   /** KV cache size in tokens; llama.cpp may round it up (to a multiple of 256). */
   contextSize: number;
+  /** A GGUF LoRA adapter applied to the model (scale 1: its own alpha / rank). */
+  loraPath?: string;
 }
 
 export interface LlamaCppOracle {
@@ -52,6 +54,7 @@ export async function openOracle(ggufPath: string, options: OracleOptions): Prom
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",
     experimentalKvCacheValueType: "F32",
+    ...(options.loraPath ? { lora: { adapters: [{ filePath: options.loraPath }] } } : {}),
   });
   const sequence = context.getSequence();
   const vocabSize = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
