@@ -1,12 +1,14 @@
 // Writes a random-weight model (HF folder + GGUF of the same weights) for parity tests and benchmarks:
 //   npx tsx cli/make-random-model.ts --arch qwen2 --out DIR [--seed N] [--dtype f32|f16|bf16]
 //       [--shape tiny|tinyllama-1.1b|llama3-8b] [--gguf-quant q8_0|q4_0] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
+//       [--lora-out DIR [--lora-rank 16]]   (also a random LoRA adapter on every linear: PEFT files + adapter.gguf; llama only)
 
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { weightDTypes, type WeightDType } from "../models/random/dtype.ts";
 import type { GgufQuant } from "../models/random/gguf-quantize.ts";
 import { shapeNames, type ShapeName } from "../models/random/shapes.ts";
+import { writeRandomLoraAdapter } from "../models/random/lora-adapter.ts";
 import { defaultTokenizerSource } from "../models/random/tokenizer.ts";
 import { archNames, writeRandomModel, type ArchName } from "../models/random/write-random-model.ts";
 
@@ -15,7 +17,8 @@ const ggufQuants: readonly GgufQuant[] = ["q8_0", "q4_0"];
 const usage = `usage: make-random-model --arch ${archNames.join("|")} --out DIR [--seed N]
        [--dtype ${weightDTypes.join("|")}] [--shape ${shapeNames.join("|")}]
        [--gguf-quant ${ggufQuants.join("|")}]   (the GGUF's matrices as these blocks; the HF folder unquantized)
-       [--tokenizer-dir DIR] [--tokenizer-gguf FILE]   (default: the shared stories260K files)`;
+       [--tokenizer-dir DIR] [--tokenizer-gguf FILE]   (default: the shared stories260K files)
+       [--lora-out DIR [--lora-rank 16]]   (a random LoRA adapter for the model, PEFT and GGUF; llama only)`;
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
   if (value === undefined || (allowed as readonly string[]).includes(value)) return value as T | undefined;
@@ -33,6 +36,8 @@ function main(): void {
       "gguf-quant": { type: "string" },
       "tokenizer-dir": { type: "string" },
       "tokenizer-gguf": { type: "string" },
+      "lora-out": { type: "string" },
+      "lora-rank": { type: "string", default: "16" },
     },
   });
   const arch = oneOf<ArchName>(values.arch, archNames, "arch");
@@ -56,6 +61,14 @@ function main(): void {
   console.log(`${model.config.architectures[0]} (${values.shape}, ${model.config.torch_dtype}, seed ${seed}) in ${seconds.toFixed(1)} s`);
   console.log(`  HF folder  ${model.hfDir} (model.safetensors ${size(`${model.hfDir}/model.safetensors`)})`);
   if (model.ggufPath !== null) console.log(`  GGUF       ${model.ggufPath} (${size(model.ggufPath)})`);
+  const loraOut = values["lora-out"];
+  if (loraOut !== undefined) {
+    if (arch !== "llama") throw new Error("--lora-out writes adapters for --arch llama only");
+    const rank = Number(values["lora-rank"]);
+    if (!Number.isInteger(rank) || rank < 1) throw new Error(`--lora-rank must be a positive integer, not "${values["lora-rank"]}"`);
+    writeRandomLoraAdapter({ outDir: loraOut, config: model.config, rank, alpha: 2 * rank, seed, gguf: model.ggufPath !== null });
+    console.log(`  LoRA       ${loraOut} (rank ${rank}, alpha ${2 * rank}, every linear)`);
+  }
 }
 
 try {

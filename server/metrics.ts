@@ -58,6 +58,20 @@ export class ServerMetrics {
     // vLLM V0's swap gauges, for --preemption-mode swap (0 without a swap space).
     gauge("vllm:num_requests_swapped", "Number of requests swapped to CPU.", (s) => s.numRequestsSwapped);
     gauge("vllm:cpu_cache_usage_perc", "CPU KV-cache usage. 1 means 100 percent usage.", (s) => s.cpuCacheUsagePerc);
+    if (engine.lora) {
+      // vLLM's info gauge: the adapters in its labels (comma-separated names), the time as its value.
+      new Gauge({
+        name: "vllm:lora_requests_info",
+        help: "Running stats on lora requests.",
+        labelNames: ["max_lora", "running_lora_adapters", "waiting_lora_adapters"],
+        registers,
+        collect() {
+          const lora = engine.stats().lora;
+          this.reset();
+          if (lora) this.set({ max_lora: String(lora.maxLora), running_lora_adapters: lora.runningLoraAdapters.join(","), waiting_lora_adapters: lora.waitingLoraAdapters.join(",") }, Date.now() / 1000);
+        },
+      });
+    }
     for (const [name, help, read] of engineCounters) {
       // prom-client exposes counters under their own name; vLLM's (Python) ones carry _total.
       let seen = 0;

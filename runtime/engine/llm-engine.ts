@@ -297,7 +297,13 @@ export class LLMEngine {
       specDecodeNumDrafts: this.specDecodeNumDrafts,
       specDecodeNumDraftTokens: this.specDecodeNumDraftTokens,
       specDecodeNumAcceptedTokens: this.specDecodeNumAcceptedTokens,
+      ...(this.lora ? { lora: this.loraStats(this.lora) } : {}),
     };
+  }
+
+  private loraStats(lora: LoraManager): NonNullable<EngineStats["lora"]> {
+    const names = (seqs: Iterable<Sequence>) => [...new Set([...seqs].flatMap((s) => (s.request.lora ? [s.request.lora.loraName] : [])))];
+    return { maxLora: lora.maxLoras, runningLoraAdapters: names(this.scheduler.running), waitingLoraAdapters: names([...this.scheduler.waiting, ...this.scheduler.swapped]) };
   }
 
   /** Live requests, for invariant checks and metrics. */

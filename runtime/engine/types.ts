@@ -139,4 +139,6 @@ export interface EngineStats {
   specDecodeNumDrafts: number;
   specDecodeNumDraftTokens: number;
   specDecodeNumAcceptedTokens: number;
+  /** With LoRA enabled: the slots, and the adapters of running and of waiting (or swapped) requests, by name. */
+  lora?: { maxLora: number; runningLoraAdapters: string[]; waitingLoraAdapters: string[] };
 }

@@ -15,7 +15,7 @@ import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { LoRARequest } from "../../runtime/lora/lora-request.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { createServer } from "../../server/app.ts";
-import { listenWithClient, postJson } from "../support/server-harness.ts";
+import { listenWithClient, metricValue, postJson, waitFor } from "../support/server-harness.ts";
 
 const test = suite("LoRA adapters in the server");
 const dir = mkdtempSync(join(tmpdir(), "tsvllm-lora-server-"));
@@ -67,6 +67,17 @@ test("a request naming an adapter gets the offline answer under it, whole and st
   assert.is(streamed, sql.choices[0].text);
   const chatAnswer = await client.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "Hi" }], max_tokens: 8, temperature: 0 });
   assert.is(chatAnswer.model, "chat");
+});
+
+test("vllm:lora_requests_info names the adapters of running requests", async () => {
+  const metrics = async () => (await fetch(`${base}/metrics`)).text();
+  assert.ok(metricValue(await metrics(), "vllm:lora_requests_info", { max_lora: "2", running_lora_adapters: "", waiting_lora_adapters: "" })! > 0);
+  const stream = await client.completions.create({ model: "sql", prompt: "Once upon a time", max_tokens: 200, temperature: 0, stream: true, ...({ ignore_eos: true } as object) });
+  for await (const _ of stream) {
+    assert.ok(metricValue(await metrics(), "vllm:lora_requests_info", { max_lora: "2", running_lora_adapters: "sql" })! > 0);
+    break;
+  }
+  assert.ok(await waitFor(() => engine.stats().numRequestsRunning === 0));
 });
 
 test("an unknown model is a 404 that lists the adapters", async () => {
