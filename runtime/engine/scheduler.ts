@@ -109,9 +109,15 @@ export class Scheduler {
 
     // As in vLLM, a step that had to preempt admits nobody new: the cache is already too full.
     if (preempted.length === 0) budget = this.swapIn(decisions, budget);
+    // Requests of an adapter the step has no slot for wait, as in vLLM, while those behind them go ahead.
+    const skipped: Sequence[] = [];
     while (preempted.length === 0 && this.swapped.length === 0 && budget > 0 && this.waiting.length > 0) {
       const seq = this.waiting.peek() as Sequence;
-      if (!this.hasSlotsFor(seq) || !this.hasLoraSlotFor(seq)) break;
+      if (!this.hasSlotsFor(seq)) break;
+      if (!this.hasLoraSlotFor(seq)) {
+        skipped.push(this.waiting.pop());
+        continue;
+      }
       const hits = this.kv.getComputedBlocks(seq);
       const numHitTokens = hits.length * this.kv.blockSize;
       const remaining = seq.numTokens - numHitTokens;
@@ -128,6 +134,8 @@ export class Scheduler {
       decisions.push({ seq, numTokens, numDraftTokens: 0 });
       budget -= numTokens;
     }
+    // Back at the front, in their order.
+    for (const seq of skipped.reverse()) this.waiting.addPreempted(seq);
 
     return this.buildOutput(decisions, preempted);
   }

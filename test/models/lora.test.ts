@@ -13,7 +13,7 @@ import * as assert from "uvu/assert";
 import { writeRandomLoraAdapter } from "../../models/random/lora-adapter.ts";
 import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { LLM } from "../../runtime/engine/llm.ts";
-import type { RequestOutput, SamplingParams } from "../../runtime/engine/types.ts";
+import { samplingParams, type RequestOutput, type SamplingParams } from "../../runtime/engine/types.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { LoRARequest } from "../../runtime/lora/lora-request.ts";
 import { loadCompiledModel } from "../../runtime/model/model-loader.ts";
@@ -96,6 +96,22 @@ test("a batch of three adapters and the base model over two slots equals each re
   assert.equal(withLora.engine.listLoras().map((l) => l.loraName).sort(), ["all", "attention", "mlp"]);
   checkBlockInvariants(withLora.engine);
   assert.is(withLora.engine.kvCacheManager.numFreeBlocks, withLora.engine.kvCacheManager.numBlocks);
+});
+
+test("a request whose adapter has no free slot waits while the base-model request behind it runs", async () => {
+  const engine = withLora.engine;
+  for (const request of Object.values(requests)) await engine.addLora(request);
+  const prompt = { promptTokenIds: [3, 4, 5, 6] };
+  const params = samplingParams({ temperature: 0, maxTokens: 4 });
+  const order = [requests.all, requests.attention, requests.mlp, null];
+  order.forEach((lora, i) => engine.addRequest(`slot-${i}`, prompt, params, { loraRequest: lora }));
+  engine.step();
+  assert.equal(engine.scheduler.running.map((s) => s.request.requestId), ["slot-0", "slot-1", "slot-3"]);
+  assert.equal([...engine.scheduler.waiting].map((s) => s.request.requestId), ["slot-2"]);
+  const finished = new Set<string>();
+  while (engine.hasUnfinishedRequests()) for (const output of engine.step()) if (output.finished) finished.add(output.requestId);
+  assert.is(finished.size, 4);
+  checkBlockInvariants(engine);
 });
 
 test("prefix caching: an adapter reuses its own cached prompt blocks, never the base model's or another adapter's", async () => {
