@@ -55,9 +55,11 @@ export interface LoraForwardConfig {
   isFused: (weightName: string) => boolean;
 }
 
-/** One LoRA table of a linear: every slot's A transposed [inFeatures, slices * rank] or B transposed [rank, outFeatures], in f32 (dsl/kernels/lora.ts). */
+/** One LoRA table of a linear: every slot's A transposed [inFeatures, slices * rank] or B transposed [rank, outFeatures] (dsl/kernels/lora.ts). */
 export interface LoraTable {
   part: "a" | "b";
+  /** The model's weight dtype: f32, or the bits of f16 / bf16 values. */
+  dtype: Float;
   maxLoras: number;
   rank: number;
   inFeatures: number;

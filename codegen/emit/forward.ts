@@ -122,7 +122,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
   // it 1e-6 (config.json) or as its f32 value (GGUF), so both share one compiled artifact.
   const launchedGroups = new Set<number>();
-  const loraLinear = cfg.lora && loraLaunches(g, cfg.lora, cfg.activationDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
+  const loraLinear = cfg.lora && loraLaunches(g, cfg.lora, cfg.activationDType, cfg.weightDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   for (const n of g.nodes) {
     const out = (keep = 1) => view(n.value.id, keep);
     const width = n.value.inner[n.value.inner.length - 1];
@@ -257,7 +257,7 @@ type LinearNode = Extract<Graph["nodes"][number], { op: "linear" }>;
  * buffer, expand-add into the linear's output (dsl/kernels/lora.ts). Only steps where a token has
  * an adapter run them (ForwardArgs.loraSlots is null otherwise). Returns what to emit per linear.
  */
-function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "lora">) => string, addBuffer: (bytesPerRow: number) => number) {
+function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, L: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "lora">) => string, addBuffer: (bytesPerRow: number) => number) {
   const weightNames = new Map(g.nodes.flatMap((n) => (n.op === "weight" ? [[n.value.id, n.name] as const] : [])));
   const slicesOf = (n: LinearNode, outFeatures: number) => (n.slices && lora.isFused(weightNames.get(n.weight)!) ? n.slices : [outFeatures]);
   const targets = g.nodes.filter((n): n is LinearNode => n.op === "linear" && /^model\.layers\.\d+\./.test(weightNames.get(n.weight) ?? ""));
@@ -271,7 +271,7 @@ function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, launch: (...a
     const name = weightNames.get(n.weight)!;
     const [outFeatures, inFeatures] = [Number(out.dims[1]), Number(x.dims[1])];
     const slices = slicesOf(n, outFeatures);
-    const table = (part: "a" | "b") => ({ name, lora: { part, maxLoras: lora.maxLoras, rank: R, inFeatures, outFeatures, slices } });
+    const table = (part: "a" | "b") => ({ name, lora: { part, dtype: L, maxLoras: lora.maxLoras, rank: R, inFeatures, outFeatures, slices } });
     const J = slices.length * R;
     const shrunk = { ptr: `a.buffers[${u}]`, dims: [x.dims[0], String(J)] };
     const a = { ptr: weightRef(name, table("a")), dims: [String(lora.maxLoras), String(inFeatures), String(J)] };
@@ -281,8 +281,8 @@ function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, launch: (...a
     // Output chunks never straddle two slices: the largest width up to 64 dividing every slice.
     const NC = slices.reduce(gcd, 64);
     const when = "a.loraSlots != nullptr";
-    launch("lora", "loraShrink", { dtypes: { A }, consts: { K: inFeatures, J } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
-    launch("lora", "loraExpand", { dtypes: { A }, consts: { R, S1, S2, NC } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
+    launch("lora", "loraShrink", { dtypes: { A, L }, consts: { K: inFeatures, J } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
+    launch("lora", "loraExpand", { dtypes: { A, L }, consts: { R, S1, S2, NC } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
   };
 }
 

@@ -8,11 +8,13 @@
 // has its own A and B, as the adapter trained them on the unfused modules. Slices start at rows
 // 0, S1, S2 (S1 = S2 = N for one slice) and are whole NC-column chunks. The adapter's scaling is
 // folded into B when loaded; ranks below R are zero-padded, so one compiled forward serves any rank
-// up to max_lora_rank. One program per token: a token's slot tables are read once for it.
+// up to max_lora_rank. The tables are in L, the model's weight dtype (a 16-bit model's halve the
+// bytes a decode step reads); the products accumulate in f32. One program per token: a token's
+// slot tables are read once for it.
 import { dotTile, forEach, kernel, pid, scratch, type Const, type Float, type Global } from "../index.ts";
 
 export const loraShrink = kernel({ grid: (x) => [x.dim(0)], work: (x, slots, a) => [x.dim(0), a.dim(1), a.dim(2)], threads: 128 })(
-  function loraShrink<A extends Float>(x: Global<A, ["T", "K"]>, slots: Global<"i32", ["T"]>, a: Global<"f32", ["S", "K", "J"]>, u: Global<"f32", ["T", "J"]>, K: Const, J: Const) {
+  function loraShrink<A extends Float, L extends Float>(x: Global<A, ["T", "K"]>, slots: Global<"i32", ["T"]>, a: Global<L, ["S", "K", "J"]>, u: Global<"f32", ["T", "J"]>, K: Const, J: Const) {
     const t = pid(0);
     const s = slots.at(t);
     const acc = scratch(J);
@@ -29,7 +31,7 @@ export const loraShrink = kernel({ grid: (x) => [x.dim(0)], work: (x, slots, a) 
 );
 
 export const loraExpand = kernel({ grid: (u) => [u.dim(0)], work: (u, slots, b) => [u.dim(0), b.dim(1), b.dim(2)], threads: 128 })(
-  function loraExpand<A extends Float>(u: Global<"f32", ["T", "J"]>, slots: Global<"i32", ["T"]>, b: Global<"f32", ["S", "R", "N"]>, out: Global<A, ["T", "N"]>, R: Const, S1: Const, S2: Const, NC: Const) {
+  function loraExpand<A extends Float, L extends Float>(u: Global<"f32", ["T", "J"]>, slots: Global<"i32", ["T"]>, b: Global<L, ["S", "R", "N"]>, out: Global<A, ["T", "N"]>, R: Const, S1: Const, S2: Const, NC: Const) {
     const t = pid(0);
     const s = slots.at(t);
     const acc = scratch(NC);

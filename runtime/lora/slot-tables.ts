@@ -3,6 +3,7 @@
 // projection's A (q, k, v) in its own R columns, its B table [R, out] each output's projection's
 // B in that output's column; ranks below R are zero-padded.
 import { loraSlotElements, type LoraTable, type WeightSpec } from "../../codegen/emit/forward-types.ts";
+import { f32ToBf16Bits, f32ToF16Bits } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
 import { TsvllmError } from "../errors.ts";
 import { fusedPieceNames } from "../model/weights.ts";
@@ -41,8 +42,17 @@ export function checkAdapterFits(adapter: LoraAdapter, targets: readonly LoraTar
   }
 }
 
-/** The adapter's values for one slot of the table (zeros for modules it leaves alone, or for no adapter). */
-export function packSlot(target: LoraTarget, adapter: LoraAdapter | null): Float32Array {
+/** The adapter's values for one slot of the table (zeros for modules it leaves alone, or for no adapter), in the table's dtype. */
+export function packSlot(target: LoraTarget, adapter: LoraAdapter | null): Float32Array | Uint16Array {
+  const values = slotValues(target, adapter);
+  if (target.table.dtype === "f32") return values;
+  const bits = target.table.dtype === "f16" ? f32ToF16Bits : f32ToBf16Bits;
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = bits(values[i]);
+  return out;
+}
+
+function slotValues(target: LoraTarget, adapter: LoraAdapter | null): Float32Array {
   const { table, modules } = target;
   const out = new Float32Array(loraSlotElements(table));
   if (adapter === null) return out;

@@ -27,7 +27,7 @@ interface NativeModel {
   forward(...args: [...StepArguments, sampling?: Sampled, loraSlots?: Int32Array]): void;
   profile(...args: [...StepArguments, sampling?: undefined, loraSlots?: Int32Array]): LaunchTime[];
   /** Overwrites bytes of weight `index` from byteOffset (a LoRA slot). */
-  writeWeight(index: number, byteOffset: number, data: Float32Array): void;
+  writeWeight(index: number, byteOffset: number, data: Float32Array | Uint16Array): void;
   copyBlocks(src: Int32Array, dst: Int32Array): void;
   initializeSwapSpace(numBlocks: number): void;
   swapBlocks(swapOut: Int32Array, swapIn: Int32Array): void;

@@ -182,7 +182,7 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels, packed, lora }): PreparedWeight => {
     if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
-    if (lora) return new Float32Array(lora.maxLoras * loraSlotElements(lora));
+    if (lora) return lora.dtype === "f32" ? new Float32Array(lora.maxLoras * loraSlotElements(lora)) : new Uint16Array(lora.maxLoras * loraSlotElements(lora));
     if (packed?.startsWith("gptq.")) {
       const tensor = gptqPart(model, name, packed as GptqPart, weightMap);
       if (!tensor) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: linear "${name}" (or each linear it is fused from) has no GPTQ ${packed.slice("gptq.".length)} tensor, as the model was compiled for`, name);

@@ -19,24 +19,25 @@ const layouts = [
   { label: "q, k, v slices", N: 48, starts: [32, 40], NC: 8 },
   { label: "gate, up slices in 16-column chunks", N: 64, starts: [32, 64], NC: 16 },
 ];
-const dtypes: F[] = ["f32", "bf16"];
+/** Activations A and tables L: an f32 model, a bf16 one, f32 activations over an f16 model's tables. */
+const dtypes: { A: F; L: F }[] = [{ A: "f32", L: "f32" }, { A: "bf16", L: "bf16" }, { A: "f32", L: "f16" }];
 const slicesOf = (N: number, starts: number[]) => 1 + starts.filter((s) => s < N).length;
-const specs = dtypes.flatMap((A) => layouts.flatMap(({ N, starts, NC }): KernelSpec[] => [
-  { file: "dsl/kernels/lora.ts", exportName: "loraShrink", spec: { dtypes: { A }, consts: { K, J: slicesOf(N, starts) * R } } },
-  { file: "dsl/kernels/lora.ts", exportName: "loraExpand", spec: { dtypes: { A }, consts: { R, S1: starts[0], S2: starts[1], NC } } },
+const specs = dtypes.flatMap(({ A, L }) => layouts.flatMap(({ N, starts, NC }): KernelSpec[] => [
+  { file: "dsl/kernels/lora.ts", exportName: "loraShrink", spec: { dtypes: { A, L }, consts: { K, J: slicesOf(N, starts) * R } } },
+  { file: "dsl/kernels/lora.ts", exportName: "loraExpand", spec: { dtypes: { A, L }, consts: { R, S1: starts[0], S2: starts[1], NC } } },
 ]));
 const { irs, native } = buildKernels("test_lora", specs);
 
-dtypes.forEach((A, d) => {
+dtypes.forEach(({ A, L }, d) => {
   layouts.forEach(({ label, N, starts, NC }, l) => {
     const shrinkIr = irs[2 * (d * layouts.length + l)];
     const expandIr = irs[2 * (d * layouts.length + l) + 1];
     const slices = slicesOf(N, starts);
     const J = slices * R;
-    test(`LoRA ${A}, ${label}: shrink and expand match their references and a float64 x A^T B^T`, () => {
+    test(`LoRA ${A} over ${L} tables, ${label}: shrink and expand match their references and a float64 x A^T B^T`, () => {
       const x = randomGlobal(A, [T, K]);
-      const a = randomGlobal("f32", [numSlots, K, J]);
-      const b = randomGlobal("f32", [numSlots, R, N]);
+      const a = randomGlobal(L, [numSlots, K, J]);
+      const b = randomGlobal(L, [numSlots, R, N]);
       const slotIds = new Global("i32", [T], slots.slice());
       const u = new Global("f32", [T, J]);
       checkAgainstReference(loraShrink, shrinkIr, native(shrinkIr), [x, slotIds, a, u, K, J], tolerance.f32, { emulate: true });

@@ -76,6 +76,25 @@ for (const name of ["all", "attention"] as const) {
   });
 }
 
+test("a 16-bit model keeps adapters in 16-bit tables: the distributions of f32 tables, within their rounding", async () => {
+  const half = writeRandomModel({ arch: "llama", outDir: join(dir, "f16"), seed: 11, dtype: "f16" });
+  const ids = Array.from({ length: 40 }, (_, i) => 5 + ((i * 37) % 400));
+  const distributions = async (dtype: "auto" | "f32") => {
+    const runner = createModelRunner(await loadModel(half.hfDir), { maxNumBatchedTokens: 64, threads: 1, dtype, lora: { maxLoras: 2, maxLoraRank: 16 } });
+    runner.initializeKvCache(8, 16);
+    runner.lora!.setSlot(0, loadPeftAdapter(requests.all, 16));
+    const logits = runner.execute({ ...new SingleSequence(runner, 16, 8).next(ids, true), loraSlots: new Int32Array(ids.length) });
+    const vocab = runner.config.vocabSize;
+    return { tables: runner.artifact.weights.find((w) => w.lora)!.lora!.dtype, probabilities: ids.map((_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab))) };
+  };
+  const [f16, f32] = [await distributions("auto"), await distributions("f32")];
+  assert.equal([f16.tables, f32.tables], ["f16", "f32"]);
+  let worst = 0;
+  f16.probabilities.forEach((row, i) => row.forEach((p, v) => (worst = Math.max(worst, Math.abs(p - f32.probabilities[i][v])))));
+  console.log(`  f16 vs f32 LoRA tables: max |Δp| ${worst.toExponential(2)}`);
+  assert.ok(worst < 1e-3, `max |Δp| = ${worst}`);
+});
+
 test("without an adapter the LoRA-compiled model gives the base model's answers", async () => {
   assert.equal(tokens(await withLora.generate(prompts, greedy)), tokens(await plain.generate(prompts, greedy)));
 });
