@@ -6,6 +6,7 @@
 // block. BeamSearch holds one prompt's search; beamSearch drives a batch of them offline (one
 // engine run per round) and beamSearchRequest one of them through an EngineClient (the server).
 import { TsvllmError } from "../errors.ts";
+import type { LoRARequest } from "../lora/lora-request.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineClient, GenerateOptions } from "./client.ts";
 import type { LLMEngine } from "./llm-engine.ts";
@@ -109,12 +110,12 @@ export class BeamSearch {
 }
 
 /** Offline: every prompt's search together, one engine run per round for all their beams. */
-export function beamSearch(engine: LLMEngine, prompts: readonly PromptInput[], params: BeamSearchParams): BeamSearchOutput[] {
+export function beamSearch(engine: LLMEngine, prompts: readonly PromptInput[], params: BeamSearchParams, loraRequest: LoRARequest | null = null): BeamSearchOutput[] {
   const { tokenizer } = engine;
   const searches = prompts.map((p) => new BeamSearch(typeof p === "string" ? tokenizer.encode(p) : p.promptTokenIds, params, tokenizer.eosTokenIds, engine.config.maxModelLen));
   for (;;) {
     const rounds = searches.map((s) => s.roundPrompts());
-    const requests = rounds.flatMap((round, i) => round.map((tokens) => ({ prompt: { promptTokenIds: tokens }, params: searches[i].stepParams })));
+    const requests = rounds.flatMap((round, i) => round.map((tokens) => ({ prompt: { promptTokenIds: tokens }, params: searches[i].stepParams, loraRequest })));
     if (requests.length === 0) break;
     const outputs = runToCompletion(engine, requests);
     let next = 0;

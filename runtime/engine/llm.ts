@@ -73,8 +73,10 @@ export class LLM {
     return this.generate(prompts, params, options);
   }
 
-  async beamSearch(prompts: PromptInput | PromptInput[], params: BeamSearchParams): Promise<BeamSearchOutput[]> {
-    return beamSearch(this.engine, Array.isArray(prompts) ? prompts : [prompts], params);
+  /** Beam search over each prompt, under a LoRA adapter if one is given (loaded first if it is not). */
+  async beamSearch(prompts: PromptInput | PromptInput[], params: BeamSearchParams, options: { loraRequest?: LoRARequest | null } = {}): Promise<BeamSearchOutput[]> {
+    if (options.loraRequest) await this.engine.addLora(options.loraRequest);
+    return beamSearch(this.engine, Array.isArray(prompts) ? prompts : [prompts], params, options.loraRequest ?? null);
   }
 
   stats(): EngineStats {

@@ -95,6 +95,13 @@ test("a 16-bit model keeps adapters in 16-bit tables: the distributions of f32 t
   assert.ok(worst < 1e-3, `max |Δp| = ${worst}`);
 });
 
+test("offline beam search of width 1 under an adapter is its greedy answer", async () => {
+  const [beam] = await withLora.beamSearch(prompts[0], { beamWidth: 1, maxTokens: 12, ignoreEos: true }, { loraRequest: requests.mlp });
+  const [greedyAnswer] = tokens(await withLora.generate(prompts[0], greedy, { loraRequest: requests.mlp }));
+  assert.equal(beam.sequences[0].tokenIds, greedyAnswer);
+  assert.not.equal(beam.sequences[0].tokenIds, tokens(await withLora.generate(prompts[0], greedy))[0]);
+});
+
 test("without an adapter the LoRA-compiled model gives the base model's answers", async () => {
   assert.equal(tokens(await withLora.generate(prompts, greedy)), tokens(await plain.generate(prompts, greedy)));
 });
