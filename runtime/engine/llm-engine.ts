@@ -150,7 +150,7 @@ export class LLMEngine {
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
     const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);
     const lora = options.loraRequest ?? null;
-    if (lora) this.requireLora().acquire(lora);
+    if (lora) this.requireLora().check(lora);
     const request = new Request({
       requestId,
       prompt: typeof prompt === "string" ? prompt : null,
@@ -167,6 +167,8 @@ export class LLMEngine {
       maxOutputTokens: Math.max(1, Math.min(params.maxTokens, this.config.maxModelLen - promptTokenIds.length)),
       createDetokenizer: () => this.tokenizer.createDetokenizer({ skipSpecialTokens: params.skipSpecialTokens }),
     });
+    // Pinned last, once nothing else can throw (a dropped adapter's files may still be unreadable).
+    if (lora) this.requireLora().acquire(lora);
     this.requests.set(requestId, request);
     this.scheduler.add(request.sequences[0]);
     return request;

@@ -62,11 +62,16 @@ export class LoraManager {
     return [...this.registered.values()];
   }
 
-  /** For a new request: checks its adapter is registered (the same one), loads it if it was dropped, and keeps it loaded until release(). */
-  acquire(request: LoRARequest): void {
+  /** Throws unless the adapter is registered (the same one: name and path). */
+  check(request: LoRARequest): void {
     const known = this.registered.get(request.loraIntId);
     if (!known) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `LoRA adapter "${request.loraName}" (id ${request.loraIntId}) is not loaded; add it first`, "lora_request");
     this.checkSame(known, request);
+  }
+
+  /** For a new request: checks its adapter, loads it if it was dropped, and keeps it loaded until release(). */
+  acquire(request: LoRARequest): void {
+    this.check(request);
     const adapter = this.loaded.get(request.loraIntId) ?? this.load(request);
     this.loaded.delete(request.loraIntId);
     this.loaded.set(request.loraIntId, adapter);

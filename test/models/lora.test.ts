@@ -195,6 +195,22 @@ test("a LoRA request to an engine without enableLora is refused", async () => {
   assert.is(plain.engine.numUnfinishedRequests, 0);
 });
 
+test("an adapter cannot be removed while a request runs it; an unknown one is refused and holds nothing", async () => {
+  const engine = withLora.engine;
+  await engine.addLora(requests.all);
+  const params = samplingParams({ temperature: 0, maxTokens: 4 });
+  assert.throws(() => engine.addRequest("unknown", { promptTokenIds: [3, 4] }, params, { loraRequest: new LoRARequest("ghost", 77, adapters.all) }), (e: unknown) => (e as TsvllmError).param === "lora_request");
+  assert.throws(() => engine.addRequest("renamed", { promptTokenIds: [3, 4] }, params, { loraRequest: new LoRARequest("other", requests.all.loraIntId, adapters.all) }), (e: unknown) => (e as TsvllmError).param === "lora_int_id");
+  assert.is(engine.numUnfinishedRequests, 0);
+  engine.addRequest("live", { promptTokenIds: [3, 4] }, params, { loraRequest: requests.all });
+  assert.throws(() => engine.removeLora(requests.all.loraIntId), (e: unknown) => (e as TsvllmError).param === "lora_int_id");
+  engine.abortRequest("live");
+  assert.ok(engine.removeLora(requests.all.loraIntId));
+  assert.not.ok(engine.listLoras().some((l) => l.loraIntId === requests.all.loraIntId));
+  assert.not.ok(engine.removeLora(requests.all.loraIntId));
+  checkBlockInvariants(engine);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();
