@@ -106,10 +106,11 @@ test("without an adapter the LoRA-compiled model gives the base model's answers"
   assert.equal(tokens(await withLora.generate(prompts, greedy)), tokens(await plain.generate(prompts, greedy)));
 });
 
+const mix = [requests.all, requests.attention, null, requests.mlp, requests.all, null, requests.mlp, requests.attention];
+const batchPrompts = mix.map((_, i) => `${prompts[i % prompts.length]} ${"and then ".repeat(i % 3)}`);
+const alone: number[][] = [];
+
 test("a batch of three adapters and the base model over two slots equals each request alone", async () => {
-  const mix = [requests.all, requests.attention, null, requests.mlp, requests.all, null, requests.mlp, requests.attention];
-  const batchPrompts = mix.map((_, i) => `${prompts[i % prompts.length]} ${"and then ".repeat(i % 3)}`);
-  const alone: number[][] = [];
   for (let i = 0; i < mix.length; i++) alone.push(...tokens(await withLora.generate([batchPrompts[i]], greedy, { loraRequest: mix[i] })));
   const loadsBefore = withLora.engine.lora!.numSlotLoads;
   const readsBefore = withLora.engine.lora!.numLoads;
@@ -122,6 +123,15 @@ test("a batch of three adapters and the base model over two slots equals each re
   assert.equal(withLora.engine.listLoras().map((l) => l.loraName).sort(), ["all", "attention", "mlp"]);
   checkBlockInvariants(withLora.engine);
   assert.is(withLora.engine.kvCacheManager.numFreeBlocks, withLora.engine.kvCacheManager.numBlocks);
+});
+
+test("the same batch with 16-token chunks and a 6-block KV cache (preempting) still equals each request alone", async () => {
+  const tight = await LLM.create({ ...options, model: base.hfDir, enableLora: true, maxLoras: 2, maxLoraRank: 16, maxNumBatchedTokens: 16, numGpuBlocksOverride: 6, maxModelLen: 64 });
+  assert.equal(tokens(await tight.generate(batchPrompts, greedy, { loraRequest: mix })), alone);
+  assert.ok(tight.engine.stats().numPreemptions > 0, "the cache is small enough to preempt");
+  checkBlockInvariants(tight.engine);
+  assert.is(tight.engine.kvCacheManager.numFreeBlocks, tight.engine.kvCacheManager.numBlocks);
+  tight.close();
 });
 
 test("a request whose adapter has no free slot waits while the base-model request behind it runs", async () => {
