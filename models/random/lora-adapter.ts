@@ -13,7 +13,9 @@ import { writeSafetensors } from "./safetensors-writer.ts";
 
 /** The modules PEFT names in target_modules for LLaMA-style layers. */
 export const llamaLoraModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
-export type LoraModuleName = (typeof llamaLoraModules)[number];
+/** Phi-3's checkpoints hold q/k/v and gate/up fused, and its adapters train them so. */
+export const phi3LoraModules = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"] as const;
+export type LoraModuleName = (typeof llamaLoraModules)[number] | (typeof phi3LoraModules)[number];
 
 export interface RandomLoraOptions {
   outDir: string;
@@ -38,6 +40,8 @@ function moduleShape(config: HfConfig, module: LoraModuleName): [number, number]
   const kv = config.num_key_value_heads * headDim;
   const shapes: Record<LoraModuleName, [number, number]> = {
     q_proj: [q, hidden],
+    qkv_proj: [q + 2 * kv, hidden],
+    gate_up_proj: [2 * config.intermediate_size, hidden],
     k_proj: [kv, hidden],
     v_proj: [kv, hidden],
     o_proj: [hidden, q],
@@ -48,7 +52,7 @@ function moduleShape(config: HfConfig, module: LoraModuleName): [number, number]
   return shapes[module];
 }
 
-const layerOf = (module: LoraModuleName) => (["gate_proj", "up_proj", "down_proj"].includes(module) ? "mlp" : "self_attn");
+const layerOf = (module: LoraModuleName) => (["gate_proj", "up_proj", "gate_up_proj", "down_proj"].includes(module) ? "mlp" : "self_attn");
 
 export function writeRandomLoraAdapter(options: RandomLoraOptions): string {
   const { config, rank, alpha, outDir } = options;
@@ -62,13 +66,15 @@ export function writeRandomLoraAdapter(options: RandomLoraOptions): string {
     for (const module of targets) {
       const [outFeatures, inFeatures] = moduleShape(config, module);
       const moduleName = `model.layers.${layer}.${layerOf(module)}.${module}`;
-      const plan = plans.get(`${moduleName}.weight`)!;
+      const plan = plans.get(`${moduleName}.weight`);
+      if (options.gguf && !plan) throw new Error(`no GGUF tensor for ${moduleName}: GGUF adapters are written for LLaMA's modules`);
       for (const [part, shape, std] of [["lora_A", [rank, inFeatures], 1 / Math.sqrt(inFeatures)], ["lora_B", [outFeatures, rank], options.bStd ?? 0.05]] as const) {
         const name = `base_model.model.${moduleName}.${part}.weight`;
         const values = new Float32Array(shape[0] * shape[1]);
         new NormalStream(seed, name).fill(values, 0, std);
         entries.push({ name, dtype: "f32" as const, shape: [...shape], chunks: () => [new Uint8Array(values.buffer)] });
         // llama.cpp's q and k rows are interleaved per head for its RoPE, so B's rows are too.
+        if (!plan) continue;
         const stored = part === "lora_B" && plan.ggufPermuteHeads ? permuteForAdjacentPairRope(values, plan.ggufPermuteHeads, rank) : values;
         ggufTensors.push({ name: `${plan.ggufName}.${part === "lora_A" ? "lora_a" : "lora_b"}`, type: "F32", dims: [shape[1], shape[0]], chunks: () => [new Uint8Array(stored.buffer)] });
       }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { writeRandomLoraAdapter } from "../../models/random/lora-adapter.ts";
+import { phi3LoraModules, writeRandomLoraAdapter } from "../../models/random/lora-adapter.ts";
 import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { LLM } from "../../runtime/engine/llm.ts";
 import { samplingParams, type RequestOutput, type SamplingParams } from "../../runtime/engine/types.ts";
@@ -100,6 +100,17 @@ test("offline beam search of width 1 under an adapter is its greedy answer", asy
   const [greedyAnswer] = tokens(await withLora.generate(prompts[0], greedy, { loraRequest: requests.mlp }));
   assert.equal(beam.sequences[0].tokenIds, greedyAnswer);
   assert.not.equal(beam.sequences[0].tokenIds, tokens(await withLora.generate(prompts[0], greedy))[0]);
+});
+
+test("Phi-3, whose checkpoint and adapters hold q/k/v and gate/up fused: an adapter on them gives the merged model's tokens and log-probs", async () => {
+  const phi3 = writeRandomModel({ arch: "phi3", outDir: join(dir, "phi3"), seed: 4, dtype: "f32" });
+  const adapter = writeRandomLoraAdapter({ outDir: join(dir, "phi3-adapter"), config: phi3.config, rank: 8, alpha: 16, seed: 5, targetModules: phi3LoraModules, bStd: 0.1 });
+  mergeLoraIntoFolder(phi3.hfDir, adapter, join(dir, "phi3-merged"));
+  const expected = await (await LLM.create({ ...options, model: join(dir, "phi3-merged") })).generate(prompts, greedy);
+  const actual = await (await LLM.create({ ...options, model: phi3.hfDir, enableLora: true, maxLoras: 1, maxLoraRank: 8 })).generate(prompts, greedy, { loraRequest: new LoRARequest("phi3", 1, adapter) });
+  assert.equal(tokens(actual), tokens(expected));
+  const [a, e] = [chosenLogprobs(actual), chosenLogprobs(expected)];
+  assert.ok(Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - e[i][j])))) < 1e-4);
 });
 
 test("without an adapter the LoRA-compiled model gives the base model's answers", async () => {
