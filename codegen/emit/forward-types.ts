@@ -46,11 +46,15 @@ export interface ForwardConfig {
   lora?: LoraForwardConfig;
 }
 
-export interface LoraForwardConfig {
+/** The LoRA slots a model is compiled with (vLLM's enable_lora settings). */
+export interface LoraLimits {
   /** Adapters one step can run (vLLM's max_loras): the slots of each linear's A and B tables. */
   maxLoras: number;
   /** The largest rank an adapter may have (max_lora_rank); smaller ones are zero-padded. */
   maxLoraRank: number;
+}
+
+export interface LoraForwardConfig extends LoraLimits {
   /** Whether the checkpoint stacks this weight from projections (the architecture's weight map), which adapters train apart. */
   isFused: (weightName: string) => boolean;
 }

@@ -99,25 +99,32 @@ export function readSafetensorsFileSync(path: string): Map<string, LoadedTensor>
   const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.length, path);
   const tensors = new Map<string, LoadedTensor>();
   for (const entry of entriesOf(bytes.subarray(8, 8 + headerLength), bytes.length, path)) {
-    const dtype = loadable[entry.dtype];
-    if (!dtype) throw modelFileError(path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
-    const copy = Uint8Array.prototype.slice.call(bytes, entry.begin, entry.end).buffer;
-    const data = dtype === "f32" ? new Float32Array(copy) : dtype === "i32" ? new Int32Array(copy) : dtype === "fp8e4m3" ? new Uint8Array(copy) : new Uint16Array(copy);
-    tensors.set(entry.name, { name: entry.name, dtype, shape: entry.shape, data });
+    loadableDType(entry, path);
+    tensors.set(entry.name, tensorOver(entry, Uint8Array.prototype.slice.call(bytes, entry.begin, entry.end).buffer));
   }
   return tensors;
 }
 
-async function readTensor(file: ModelFile, entry: SafetensorsEntry, memory: TensorMemory): Promise<LoadedTensor> {
+/** The dtype tsvllm loads the entry as; throws naming the tensor for one it does not. */
+function loadableDType(entry: SafetensorsEntry, path: string): TensorDType {
   const dtype = loadable[entry.dtype];
-  if (!dtype) {
-    throw modelFileError(file.path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
-  }
+  if (!dtype) throw modelFileError(path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
+  return dtype;
+}
+
+/** The tensor viewing the start of buffer, which holds its bytes (its dtype already checked loadable). */
+function tensorOver(entry: SafetensorsEntry, buffer: ArrayBuffer): LoadedTensor {
+  const dtype = loadable[entry.dtype];
   const count = entry.shape.reduce((a, b) => a * b, 1);
-  const itemSize = itemSizes[entry.dtype];
-  const buffer = await readOrMapTensor(file, entry.begin, count * itemSize, itemSize, memory, `tensor "${entry.name}"`);
   const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : dtype === "fp8e4m3" ? new Uint8Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
   return { name: entry.name, dtype, shape: entry.shape, data };
+}
+
+async function readTensor(file: ModelFile, entry: SafetensorsEntry, memory: TensorMemory): Promise<LoadedTensor> {
+  loadableDType(entry, file.path);
+  const itemSize = itemSizes[entry.dtype];
+  const buffer = await readOrMapTensor(file, entry.begin, entry.end - entry.begin, itemSize, memory, `tensor "${entry.name}"`);
+  return tensorOver(entry, buffer);
 }
 
 /** Reads the tensors of one .safetensors file (all of them, or those named in `only`) into `into`. */

@@ -28,6 +28,7 @@ export interface LoraAdapter {
 }
 
 const prefix = "base_model.model.";
+const loraBName = /\.lora_B(?:\.[^.]+)?\.weight$/;
 
 /**
  * Loads and checks the adapter at request.loraPath; rank must be at most maxLoraRank. Synchronous:
@@ -66,7 +67,7 @@ export function loadPeftAdapter(request: LoRARequest, maxLoraRank: number): Lora
   for (const [name, a] of tensors) {
     const match = /^(.*)\.lora_A(?:\.[^.]+)?\.weight$/.exec(name);
     if (!match) {
-      if (!/\.lora_B(?:\.[^.]+)?\.weight$/.test(name)) throw modelFileError(weightsPath, `tensor "${name}" is not a LoRA A or B matrix (lora_embedding and other tensors are not supported)`, name);
+      if (!loraBName.test(name)) throw modelFileError(weightsPath, `tensor "${name}" is not a LoRA A or B matrix (lora_embedding and other tensors are not supported)`, name);
       continue;
     }
     const module = match[1].startsWith(prefix) ? match[1].slice(prefix.length) : match[1];
@@ -80,7 +81,7 @@ export function loadPeftAdapter(request: LoRARequest, maxLoraRank: number): Lora
     modules.set(module, { inFeatures: a.shape[1], outFeatures: b.shape[0], a: tensorToF32(a), b: scaledB });
   }
   for (const name of tensors.keys()) {
-    if (/\.lora_B(?:\.[^.]+)?\.weight$/.test(name) && !tensors.has(name.replace(".lora_B", ".lora_A"))) throw modelFileError(weightsPath, `tensor "${name}" has no lora_A beside it`, name);
+    if (loraBName.test(name) && !tensors.has(name.replace(".lora_B", ".lora_A"))) throw modelFileError(weightsPath, `tensor "${name}" has no lora_A beside it`, name);
   }
   if (modules.size === 0) throw modelFileError(weightsPath, "holds no LoRA matrices", "lora_path");
   return { request, rank, modules };

@@ -22,8 +22,9 @@ const moduleOf = (weightName: string) => weightName.replace(/\.weight$/, "");
 export function loraTargets(specs: readonly WeightSpec[], weightMap: WeightMap): LoraTarget[] {
   return specs.flatMap((spec, weightIndex) => {
     if (!spec.lora) return [];
-    const modules = (fusedPieceNames(spec.name, weightMap) ?? [spec.name]).map(moduleOf);
-    if (modules.length !== spec.lora.slices.length) modules.splice(0, modules.length, moduleOf(spec.name));
+    // One module per slice: the projections a fused weight is stacked from, else the weight's own.
+    const pieces = fusedPieceNames(spec.name, weightMap);
+    const modules = (pieces?.length === spec.lora.slices.length ? pieces : [spec.name]).map(moduleOf);
     return [{ weightIndex, table: spec.lora, modules }];
   });
 }

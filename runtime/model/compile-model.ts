@@ -2,7 +2,7 @@
 // to kernels, emit the forward pass and build the addon (a cache hit when nothing changed).
 import { buildAddon, type BuiltAddon } from "../../codegen/build/addon.ts";
 import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts";
-import type { ForwardConfig } from "../../codegen/emit/forward-types.ts";
+import type { ForwardConfig, LoraLimits } from "../../codegen/emit/forward-types.ts";
 import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
@@ -55,7 +55,7 @@ export interface CompileOptions {
   /** The KV cache's dtype (resolveDTypes). */
   kvCacheDtype?: "auto" | KvCacheDType;
   /** Compiles in multi-LoRA (vLLM's enable_lora): this many adapter slots of at most this rank. */
-  lora?: { maxLoras: number; maxLoraRank: number };
+  lora?: LoraLimits;
   onProgress?: (m: string) => void;
 }
 

@@ -2,7 +2,7 @@
 // copied) by the native Model object, which owns the KV cache and runs one forward per step.
 import { loadAddon } from "../../codegen/build/load-addon.ts";
 import type { ForwardProgram } from "../../codegen/emit/forward.ts";
-import type { WeightSpec } from "../../codegen/emit/forward-types.ts";
+import type { LoraLimits, WeightSpec } from "../../codegen/emit/forward-types.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { TsvllmError } from "../errors.ts";
 import { maxLogitEditsPerRow, type DeviceSampling, type LoraRunner, type ModelInput, type ModelRunner, type ModelRunnerConfig } from "../engine/model-runner.ts";
@@ -65,7 +65,7 @@ export interface CompiledRunnerOptions {
    *  graph per decode-step shape (runtime/native/model.cc). No effect on CPU. */
   enforceEager?: boolean;
   /** The LoRA slots the model is compiled with (CompileOptions.lora). */
-  lora?: { maxLoras: number; maxLoraRank: number };
+  lora?: LoraLimits;
   onProgress?: (message: string) => void;
 }
 
@@ -114,7 +114,7 @@ export class CompiledModelRunner implements ModelRunner {
     this.lora = options.lora && this.loraRunner(options.lora, loraTargets(artifact.weights, architectureOf(c).weightMap));
   }
 
-  private loraRunner(limits: { maxLoras: number; maxLoraRank: number }, targets: LoraTarget[]): LoraRunner {
+  private loraRunner(limits: LoraLimits, targets: LoraTarget[]): LoraRunner {
     if (targets.length === 0) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "enable_lora: the compiled model has no LoRA tables (compile it with the same maxLoras and maxLoraRank)", "enable_lora");
     return {
       ...limits,
