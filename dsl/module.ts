@@ -147,6 +147,30 @@ export class Embedding extends Module {
   }
 }
 
+/**
+ * A sparse mixture-of-experts MLP's experts (vLLM's FusedMoE): numExperts gated SiLU MLPs whose
+ * gate, up and down projections are each one parameter, the experts stacked by rows. forward()
+ * runs each token through the topK experts its router logits [T, numExperts] rank highest,
+ * weighted by the router's softmax (over the chosen ones when renormalize).
+ */
+export class FusedMoE extends Module {
+  readonly gateProj: Parameter;
+  readonly upProj: Parameter;
+  readonly downProj: Parameter;
+  constructor(names: { gate: string; up: string; down: string }, readonly hiddenSize: number, readonly options: { numExperts: number; topK: number; intermediateSize: number; renormalize: boolean }) {
+    super();
+    const { numExperts: E, intermediateSize: I } = options;
+    this.gateProj = this.param(names.gate, [E * I, hiddenSize]);
+    this.upProj = this.param(names.up, [E * I, hiddenSize]);
+    this.downProj = this.param(names.down, [E * hiddenSize, I]);
+  }
+  forward(x: Tensor, routerLogits: Tensor): Tensor {
+    const [gate, up, down] = [this.gateProj.tensor(), this.upProj.tensor(), this.downProj.tensor()];
+    const { topK, renormalize } = this.options;
+    return recorder().emit({ op: "moe", x: x.id, router: routerLogits.id, gate: gate.id, up: up.id, down: down.id, topK, renormalize }, x.value.dtype, x.value.rows, [this.hiddenSize]);
+  }
+}
+
 export interface RotaryOptions {
   layout: "neox" | "gptj";
   /** Rotated dims per head (head_dim unless partial rotary). */

@@ -77,16 +77,27 @@ export class LlamaMLP extends Module {
   }
 }
 
+/** What follows a decoder layer's attention: the dense gated MLP, or a sparse MoE block (mixtral.ts). */
+export interface FeedForward {
+  forward(x: Tensor): Tensor;
+}
+
+export interface LlamaLayerOptions {
+  qkNorm: boolean;
+  /** The layer's feed-forward block from its prefix (`model.layers.N`); LlamaMLP at `<prefix>.mlp` by default. */
+  feedForward?: (c: ModelConfig, layerPrefix: string) => FeedForward;
+}
+
 export class LlamaDecoderLayer extends Module {
   readonly selfAttn: LlamaAttention;
-  readonly mlp: LlamaMLP;
+  readonly mlp: FeedForward;
   readonly inputLayernorm: RMSNorm;
   readonly postAttentionLayernorm: RMSNorm;
-  constructor(c: ModelConfig, layer: number, options: { qkNorm: boolean }) {
+  constructor(c: ModelConfig, layer: number, options: LlamaLayerOptions) {
     super();
     const prefix = `model.layers.${layer}`;
     this.selfAttn = new LlamaAttention(c, layer, `${prefix}.self_attn`, options);
-    this.mlp = new LlamaMLP(c, `${prefix}.mlp`);
+    this.mlp = options.feedForward ? options.feedForward(c, prefix) : new LlamaMLP(c, `${prefix}.mlp`);
     this.inputLayernorm = new RMSNorm(`${prefix}.input_layernorm`, c.hiddenSize, c.rmsNormEps);
     this.postAttentionLayernorm = new RMSNorm(`${prefix}.post_attention_layernorm`, c.hiddenSize, c.rmsNormEps);
   }
@@ -102,7 +113,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   readonly norm: RMSNorm;
   readonly lmHead: Linear;
   readonly numLayers: number;
-  constructor(readonly config: ModelConfig, options: { qkNorm: boolean } = { qkNorm: false }) {
+  constructor(readonly config: ModelConfig, options: LlamaLayerOptions = { qkNorm: false }) {
     super();
     const c = config;
     this.embedTokens = new Embedding("model.embed_tokens", c.vocabSize, c.hiddenSize);

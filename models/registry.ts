@@ -8,6 +8,7 @@ import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
+import { MixtralForCausalLM, mixtralWeightMap, Qwen3MoeForCausalLM, qwen3MoeWeightMap } from "./mixtral.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
 export interface Architecture {
@@ -15,7 +16,13 @@ export interface Architecture {
   weightMap: WeightMap;
 }
 
-export const architectures: Record<string, Architecture> = {
+/** An architecture as registered: a weight map that depends on the config (MoE: the expert count) is a function of it. */
+interface RegisteredArchitecture {
+  build: (config: ModelConfig) => CausalLM;
+  weightMap: WeightMap | ((config: ModelConfig) => WeightMap);
+}
+
+export const architectures: Record<string, RegisteredArchitecture> = {
   LlamaForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   MistralForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   // Qwen2 always has q/k/v biases, whatever the config says.
@@ -24,6 +31,8 @@ export const architectures: Record<string, Architecture> = {
   Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
+  MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
+  Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
 };
 
 export function architectureOf(config: ModelConfig): Architecture {
@@ -31,7 +40,8 @@ export function architectureOf(config: ModelConfig): Architecture {
   if (!architecture) {
     throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `architecture "${config.architecture}" is not supported; supported: ${Object.keys(architectures).join(", ")}`);
   }
-  return architecture;
+  const { build, weightMap } = architecture;
+  return { build, weightMap: typeof weightMap === "function" ? weightMap(config) : weightMap };
 }
 
 export function buildModel(config: ModelConfig): CausalLM {

@@ -40,6 +40,8 @@ export const archNames: Record<string, string> = {
   phi3: "Phi3ForCausalLM",
   gemma: "GemmaForCausalLM",
   gemma2: "Gemma2ForCausalLM",
+  mixtral: "MixtralForCausalLM",
+  qwen3_moe: "Qwen3MoeForCausalLM",
 };
 
 /** What each family sets beyond the shared shape, as the tiny random models of models/random do. */
@@ -47,6 +49,8 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   mistral: { slidingWindow: 16 },
   qwen2: { attentionBias: true, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
   qwen3: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
+  mixtral: { moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 128, normTopkProb: true } },
+  qwen3_moe: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: true } },
   gemma: { headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true },
   gemma2: {
     rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true,

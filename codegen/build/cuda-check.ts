@@ -39,7 +39,7 @@ const kernelsDir = path.join(repoRoot, "dsl/kernels");
 const floatDtypes: DTypeName[] = ["f32", "f16", "bf16"];
 
 /** Values each Const takes, by parameter name; a kernel can override a name that means something else there. */
-const constValues: Record<string, number[]> = { TM: [32, 64], NEOX: [0, 1], HD: [64, 80, 128], BS: [16, 32], G: [1, 4, 8], D: [4096], I: [11008], K: [4096], N: [4096], M: [1024], offset: [1024], R2: [32, 40, 64], BN: [128], BK: [128] };
+const constValues: Record<string, number[]> = { KE: [2, 8], RENORM: [0, 1], TM: [32, 64], NEOX: [0, 1], HD: [64, 80, 128], BS: [16, 32], G: [1, 4, 8], D: [4096], I: [11008], K: [4096], N: [4096], M: [1024], offset: [1024], R2: [32, 40, 64], BN: [128], BK: [128] };
 const constOverrides: Record<string, Record<string, number[]>> = {
   matmulInt4: { G: [128] },
   // Full and partial rotary over a 128-wide head, each pairing.

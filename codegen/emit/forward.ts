@@ -122,6 +122,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
   // it 1e-6 (config.json) or as its f32 value (GGUF), so both share one compiled artifact.
   const launchedGroups = new Set<number>();
+  const moeLaunches = moeLauncher(byId, cfg.activationDType, cfg.weightDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   const loraLinear = cfg.lora && loraLaunches(g, cfg.lora, cfg.activationDType, cfg.weightDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   for (const n of g.nodes) {
     const out = (keep = 1) => view(n.value.id, keep);
@@ -231,6 +232,9 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [vScale], `layer ${n.layer}: decode attention, merge splits`, decode);
         break;
       }
+      case "moe":
+        moeLaunches(n, view(n.x), view(n.router), out());
+        break;
       case "attention":
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
     }
@@ -283,6 +287,37 @@ function loraLaunches(g: Graph, lora: LoraForwardConfig, A: Float, L: Float, lau
     const when = "a.loraSlots != nullptr";
     launch("lora", "loraShrink", { dtypes: { A, L }, consts: { K: inFeatures, J } }, [x, slots, a, shrunk], [], `LoRA ${name}: x A^T`, when);
     launch("lora", "loraExpand", { dtypes: { A, L }, consts: { R, S1, S2, NC } }, [shrunk, slots, b, out], [], `LoRA ${name}: += (x A^T) B^T`, when);
+  };
+}
+
+type MoeNode = Extract<Graph["nodes"][number], { op: "moe" }>;
+
+/**
+ * A sparse MoE MLP's four launches (dsl/kernels/moe.ts) over the experts' stacked weights as
+ * panels. The routing, the experts' hidden rows and their weighted outputs live in four per-token
+ * buffers that every layer's MLP shares, made at the first.
+ */
+function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "panels">) => string, addBuffer: (bytesPerRow: number) => number) {
+  let slots: { ids: number; weights: number; hidden: number; outputs: number } | undefined;
+  return (n: MoeNode, x: Arg, router: Arg, out: Arg) => {
+    const weightOf = (id: number) => {
+      const w = byId.get(id)!;
+      if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `moe %${n.value.id}: the experts' weights must be model parameters, got %${id}`);
+      return w;
+    };
+    const [gate, up, down] = [weightOf(n.gate), weightOf(n.up), weightOf(n.down)];
+    const [E, H, KE] = [Number(router.dims[1]), Number(x.dims[1]), n.topK];
+    const I = Number(gate.value.rows) / E;
+    const block = gate.name.replace(/\.experts\..*$/, "");
+    if (I % 32 !== 0 || H % 32 !== 0) throw new TsvllmError("TSVLLM_ERR_COMPILE", `moe ${gate.name}: the experts' intermediate size (${I}) and the hidden size (${H}) must be multiples of 32 (the MoE kernels' two-panel programs)`);
+    slots ??= { ids: addBuffer(KE * 4), weights: addBuffer(KE * 4), hidden: addBuffer(KE * I * bytesOf(A)), outputs: addBuffer(KE * H * 4) };
+    const buffer = (slot: number, columns: number): Arg => ({ ptr: `a.buffers[${slot}]`, dims: [slot === slots!.ids || slot === slots!.weights ? "a.numTokens" : `a.numTokens * ${KE}`, String(columns)] });
+    const panels = (name: string, rows: number, columns: number): Arg => ({ ptr: weightRef(name, { panels: { rows, columns } }), dims: [String(rows / panelWidth), String(columns), String(panelWidth)] });
+    const [ids, weights, hidden, outputs] = [buffer(slots.ids, KE), buffer(slots.weights, KE), buffer(slots.hidden, I), buffer(slots.outputs, H)];
+    launch("moe", "moeRoute", { dtypes: { A }, consts: { KE, RENORM: n.renormalize ? 1 : 0 } }, [router, ids, weights], [], `MoE ${block}: route to ${KE} of ${E} experts`);
+    launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden], [], `MoE ${block}: silu(x gate^T) * x up^T`);
+    launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs], [], `MoE ${block}: weighted h down^T`);
+    launch("moe", "moeSum", { dtypes: { A }, consts: { KE } }, [outputs, out], [], `MoE ${block}: sum the experts' outputs`);
   };
 }
 

@@ -42,7 +42,9 @@ export type Op =
   | { op: "attention"; layer: number; q: number; k: number; v: number; scale: number; softcap: number; window: number }
   | { op: "kvWrite"; layer: number; k: number; v: number; slotMapping: number }
   | { op: "ropeKvWrite"; layer: number; qkv: number; positions: number; slotMapping: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
-  | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number };
+  | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number }
+  /** A sparse MoE MLP (dsl/kernels/moe.ts): router logits [T, E], experts stacked by rows (gate, up [E * I, H]; down [E * H, I]). */
+  | { op: "moe"; x: number; router: number; gate: number; up: number; down: number; topK: number; renormalize: boolean };
 
 export type Node = Op & { value: Value };
 
@@ -70,11 +72,12 @@ export function inputsOf(n: Op): number[] {
     case "kvWrite": return [n.k, n.v, n.slotMapping];
     case "ropeKvWrite": return [n.qkv, n.positions, n.slotMapping];
     case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after];
+    case "moe": return [n.x, n.router, n.gate, n.up, n.down];
   }
 }
 
 /** The op fields that name values (printed as %id); the other numbers are attributes (layer, offset, rotaryDim...). */
-const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv"]);
+const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv", "router", "gate", "up", "down"]);
 
 export function printGraph(g: Graph): string {
   const shape = (v: Value) => `${v.dtype}[${[v.rows, ...v.inner].join(", ")}]`;

@@ -73,6 +73,24 @@ export interface ModelConfig {
    * with --kv-cache-dtype fp8 keys are stored divided by k and values by v, and read multiplied back.
    */
   kvCacheScales?: { k: number; v: number }[];
+  /**
+   * A sparse mixture-of-experts model (Mixtral, Qwen3-MoE): every decoder layer's MLP is a router
+   * (`<mlp>.gate`, [numExperts, hidden]) and numExperts gated MLPs of intermediateSize, of which
+   * each token runs numExpertsPerTok. Absent for dense models.
+   */
+  moe?: MoeConfig;
+}
+
+export interface MoeConfig {
+  numExperts: number;
+  numExpertsPerTok: number;
+  /** Each expert's intermediate size (Mixtral: intermediate_size; Qwen3-MoE: moe_intermediate_size). */
+  intermediateSize: number;
+  /**
+   * Whether the chosen experts' routing weights are renormalized to sum to 1 (Mixtral always;
+   * Qwen3-MoE's norm_topk_prob), else they are the router softmax's probabilities over all experts.
+   */
+  normTopkProb: boolean;
 }
 
 export type Fp8ActivationScheme = "dynamic" | "static" | "none";

@@ -1,0 +1,60 @@
+// Sparse mixture-of-experts LLaMA blocks: Mixtral (Jiang et al. 2024; Mistral's attention) and
+// Qwen3-MoE (Qwen3's attention, q/k RMSNorm), whose MLPs are a router and numExperts SwiGLU experts,
+// of which each token runs numExpertsPerTok (ModelConfig.moe). Checkpoints hold each expert's
+// projections apart; the weight maps stack them by rows into one parameter per projection, the
+// layout of dsl/kernels/moe.ts (a GGUF's ffn_*_exps tensors are that stack already).
+import { FusedMoE, Linear, Module, type Tensor } from "../dsl/module.ts";
+import { TsvllmError } from "../runtime/errors.ts";
+import type { ModelConfig, MoeConfig } from "../runtime/loader/types.ts";
+import type { WeightMap } from "./common/weight-map.ts";
+import { LlamaForCausalLM, llamaWeightMap, type FeedForward } from "./llama.ts";
+
+function moeOf(c: ModelConfig): MoeConfig {
+  if (!c.moe) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${c.architecture}: the config names no experts (num_local_experts / num_experts)`, "num_experts");
+  return c.moe;
+}
+
+/** The router (`<block>.gate`, one logit per expert) and the experts (`<block>.experts.<gate|up|down>`, stacked). */
+export class SparseMoeBlock extends Module implements FeedForward {
+  readonly gate: Linear;
+  readonly experts: FusedMoE;
+  constructor(c: ModelConfig, prefix: string, names: { gate: string; up: string; down: string }) {
+    super();
+    const moe = moeOf(c);
+    this.gate = new Linear(`${prefix}.gate`, c.hiddenSize, moe.numExperts);
+    const stacked = (name: string) => `${prefix}.experts.${name}.weight`;
+    this.experts = new FusedMoE({ gate: stacked(names.gate), up: stacked(names.up), down: stacked(names.down) }, c.hiddenSize, {
+      numExperts: moe.numExperts, topK: moe.numExpertsPerTok, intermediateSize: moe.intermediateSize, renormalize: moe.normTopkProb,
+    });
+  }
+  forward(x: Tensor): Tensor {
+    return this.experts.forward(x, this.gate.forward(x));
+  }
+}
+
+const mixtralExperts = { gate: "w1", up: "w3", down: "w2" };
+const qwen3MoeExperts = { gate: "gate_proj", up: "up_proj", down: "down_proj" };
+
+export class MixtralForCausalLM extends LlamaForCausalLM {
+  constructor(config: ModelConfig) {
+    super(config, { qkNorm: false, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.block_sparse_moe`, mixtralExperts) });
+  }
+}
+
+export class Qwen3MoeForCausalLM extends LlamaForCausalLM {
+  constructor(config: ModelConfig) {
+    super(config, { qkNorm: true, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwen3MoeExperts) });
+  }
+}
+
+/** llamaWeightMap, and each stacked expert projection from the checkpoint's per-expert ones. */
+function moeWeightMap(block: string, names: { gate: string; up: string; down: string }): (c: ModelConfig) => WeightMap {
+  return (c) => {
+    const experts = Array.from({ length: moeOf(c).numExperts }, (_, e) => e);
+    const stacks = Object.values(names).map((name) => [`${block}.experts.${name}`, experts.map((e) => `${block}.experts.${e}.${name}`)] as const);
+    return { ...llamaWeightMap, ...Object.fromEntries(stacks) };
+  };
+}
+
+export const mixtralWeightMap = moeWeightMap("block_sparse_moe", mixtralExperts);
+export const qwen3MoeWeightMap = moeWeightMap("mlp", qwen3MoeExperts);

@@ -1,0 +1,120 @@
+// The mixture-of-experts kernels (dsl/kernels/moe.ts): each one's compiled C++ and emulated CUDA
+// lowering against its DSL reference, the four together against a float64 MoE MLP per token, and a
+// token's output alone equal, bit for bit, to its output inside a batch of 100 (two gather blocks).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Float } from "../../dsl/dtype.ts";
+import { Global } from "../../dsl/global.ts";
+import { packWeightPanels } from "../../dsl/kernels/matmul-blocked.ts";
+import { moeDown, moeGateUp, moeRoute, moeSum } from "../../dsl/kernels/moe.ts";
+import { launch } from "../../codegen/build/launch.ts";
+import { assertClose, buildKernels, checkAgainstReference, randomGlobal, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
+
+const [E, KE, H, I] = [4, 2, 64, 96];
+const dtypes: { A: Float; W: Float }[] = [{ A: "f32", W: "f32" }, { A: "f32", W: "f16" }, { A: "bf16", W: "bf16" }];
+const file = "dsl/kernels/moe.ts";
+const specs = dtypes.flatMap(({ A, W }): KernelSpec[] => [
+  { file, exportName: "moeRoute", spec: { dtypes: { A }, consts: { KE, RENORM: 1 } } },
+  { file, exportName: "moeRoute", spec: { dtypes: { A }, consts: { KE, RENORM: 0 } } },
+  { file, exportName: "moeGateUp", spec: { dtypes: { A, W }, consts: { K: H, I } } },
+  { file, exportName: "moeDown", spec: { dtypes: { A, W }, consts: { I, N: H } } },
+  { file, exportName: "moeSum", spec: { dtypes: { A }, consts: { KE } } },
+]);
+const { irs, native } = buildKernels("test_moe", specs);
+
+/** Panels of expert matrices stacked [E * rows, columns]. */
+const panels = (w: Global, rows: number, columns: number) => new Global(w.dtype.name, [Math.ceil(rows / 16), columns, 16], packWeightPanels(w.data as Float32Array, rows, columns));
+
+dtypes.forEach(({ A, W }, d) => {
+  const [routeRenorm, routeSoftmax, gateUpIr, downIr, sumIr] = irs.slice(5 * d, 5 * d + 5);
+  const weights = () => {
+    const gate = randomGlobal(W, [E * I, H], 0.3);
+    const up = randomGlobal(W, [E * I, H], 0.3);
+    const down = randomGlobal(W, [E * H, I], 0.3);
+    return { gate, up, down, packed: { gate: panels(gate, E * I, H), up: panels(up, E * I, H), down: panels(down, E * H, I) } };
+  };
+
+  /** The four launches, compiled, over x [T, H] and router logits [T, E]. */
+  const forward = (x: Global, logits: Global, w: ReturnType<typeof weights>) => {
+    const T = x.shape[0];
+    const ids = new Global("i32", [T, KE]);
+    const routed = new Global("f32", [T, KE]);
+    const h = new Global(A, [T * KE, I]);
+    const y = new Global("f32", [T * KE, H]);
+    const out = new Global(A, [T, H]);
+    launch(native(routeRenorm), routeRenorm, [logits, ids, routed, KE, 1]);
+    launch(native(gateUpIr), gateUpIr, [x, ids, w.packed.gate, w.packed.up, h, H, I]);
+    launch(native(downIr), downIr, [h, ids, routed, w.packed.down, y, I, H]);
+    launch(native(sumIr), sumIr, [y, out, KE]);
+    return { ids, routed, out };
+  };
+
+  test(`MoE ${A} over ${W} experts: each kernel matches its reference, compiled and emulated`, () => {
+    const T = 7;
+    const w = weights();
+    const logits = randomGlobal(A, [T, E], 2);
+    const x = randomGlobal(A, [T, H]);
+    const ids = new Global("i32", [T, KE]);
+    const routed = new Global("f32", [T, KE]);
+    checkAgainstReference(moeRoute, routeRenorm, native(routeRenorm), [logits, ids, routed, KE, 1], tolerance.f32, { emulate: true });
+    checkAgainstReference(moeRoute, routeSoftmax, native(routeSoftmax), [logits, ids, routed, KE, 0], tolerance.f32, { emulate: true });
+    launch(native(routeSoftmax), routeSoftmax, [logits, ids, routed, KE, 0]);
+    for (let t = 0; t < T; t++) {
+      const all = Array.from({ length: E }, (_, e) => Math.exp(logits.at(t, e)));
+      const total = all.reduce((a, b) => a + b, 0);
+      for (let r = 0; r < KE; r++) assert.ok(Math.abs(routed.at(t, r) - all[ids.at(t, r)] / total) < 1e-6, `without renormalizing, token ${t} rank ${r} weighs its softmax probability`);
+    }
+    const { ids: chosen, routed: weightsOf } = forward(x, logits, w);
+    const h = randomGlobal(A, [T * KE, I]);
+    checkAgainstReference(moeGateUp, gateUpIr, native(gateUpIr), [x, chosen, w.packed.gate, w.packed.up, new Global(A, [T * KE, I]), H, I], tolerance[A], { emulate: true });
+    checkAgainstReference(moeDown, downIr, native(downIr), [h, chosen, weightsOf, w.packed.down, new Global("f32", [T * KE, H]), I, H], tolerance.f32, { emulate: true });
+    checkAgainstReference(moeSum, sumIr, native(sumIr), [randomGlobal("f32", [T * KE, H]), new Global(A, [T, H]), KE], tolerance[A], { emulate: true });
+  });
+
+  test(`MoE ${A} over ${W} experts: the launches give a float64 MoE MLP, and a token alone its batched output bit for bit`, () => {
+    const T = 100;
+    const w = weights();
+    const logits = randomGlobal(A, [T, E], 2);
+    const x = randomGlobal(A, [T, H]);
+    const { ids, routed, out } = forward(x, logits, w);
+    const expected = new Global(A, [T, H]);
+    const used = new Set<number>();
+    for (let t = 0; t < T; t++) {
+      const order = Array.from({ length: E }, (_, e) => e).sort((a, b) => logits.at(t, b) - logits.at(t, a) || a - b);
+      const top = order.slice(0, KE);
+      const exps = top.map((e) => Math.exp(logits.at(t, e)));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      top.forEach((e, r) => {
+        used.add(e);
+        assert.is(ids.at(t, r), e, `token ${t} rank ${r}`);
+        assert.ok(Math.abs(routed.at(t, r) - exps[r] / sum) < 1e-6, `token ${t} rank ${r} weight`);
+      });
+      const acc = new Float64Array(H);
+      top.forEach((e, r) => {
+        const hidden = Array.from({ length: I }, (_, i) => {
+          let g = 0;
+          let u = 0;
+          for (let k = 0; k < H; k++) {
+            g += x.at(t, k) * w.gate.at(e * I + i, k);
+            u += x.at(t, k) * w.up.at(e * I + i, k);
+          }
+          return (g / (1 + Math.exp(-g))) * u;
+        });
+        for (let n = 0; n < H; n++) {
+          let dot = 0;
+          for (let i = 0; i < I; i++) dot += hidden[i] * w.down.at(e * H + n, i);
+          acc[n] += (exps[r] / sum) * dot;
+        }
+      });
+      for (let n = 0; n < H; n++) expected.put(t, n, acc[n]);
+    }
+    assert.is(used.size, E, "every expert is chosen by some token");
+    assertClose(out, expected, A === "f32" ? { abs: 2e-4, rel: 1e-3 } : { abs: 0.15, rel: 0.05 }, `MoE ${A}/${W} vs float64`);
+    for (const t of [0, 57, 99]) {
+      const alone = forward(new Global(A, [1, H], x.data.slice(t * H, (t + 1) * H)), new Global(A, [1, E], logits.data.slice(t * E, (t + 1) * E)), w);
+      assert.equal(Array.from(alone.out.data), Array.from(out.data.subarray(t * H, (t + 1) * H)), `token ${t} alone`);
+    }
+  });
+});
+
+test.run();
