@@ -87,6 +87,22 @@ test("llama GGUF: same embedding, v and head; q rows interleaved per head for ad
   }
 });
 
+test("mixtral GGUF: each projection's experts are one tensor, expert e's rows at index e; an f16 file keeps its routers F32", async () => {
+  const model = tinyModel("mixtral");
+  const hf = readSafetensors(join(model.hfDir, "model.safetensors"));
+  const gguf = await readGgufTensors(model.ggufPath!);
+  const gate = tensor(gguf, "blk.0.ffn_gate_exps.weight");
+  // ggml order [hidden, intermediate, experts]: HF [4 experts, 128, 64].
+  assert.equal(gate.shape, [64, 128, 4]);
+  const experts = [0, 1, 2, 3].map((e) => tensor(hf, `model.layers.0.block_sparse_moe.experts.${e}.w1.weight`));
+  assert.ok(experts.every((expert) => expert.shape.join() === "128,64"));
+  assert.equal(gate.values, Float32Array.from(experts.flatMap((expert) => Array.from(expert.values))));
+  assert.equal(tensor(gguf, "blk.1.ffn_gate_inp.weight").values, tensor(hf, "model.layers.1.block_sparse_moe.gate.weight").values);
+  const f16 = await readGgufTensors(tinyModel("mixtral", "f16").ggufPath!);
+  assert.is(tensor(f16, "blk.0.ffn_down_exps.weight").dtype, "F16");
+  assert.is(tensor(f16, "blk.0.ffn_gate_inp.weight").dtype, "F32");
+});
+
 test("gemma GGUF: norms are stored as 1 + w, head_dim 32 differs from hidden/heads", async () => {
   const model = tinyModel("gemma");
   assert.is(model.config.head_dim, 32);

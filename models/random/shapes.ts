@@ -29,6 +29,11 @@ export interface ModelShape {
   /** Gemma-2 soft caps: the real 50/30 barely touch a tiny model's logits, so tiny uses caps that bend them. */
   attnLogitSoftcapping: number;
   finalLogitSoftcapping: number;
+  /** Sparse MoE families (mixtral, qwen3_moe): experts per layer, and how many each token runs. */
+  numExperts: number;
+  numExpertsPerTok: number;
+  /** Qwen3-MoE's moe_intermediate_size, a multiple of 16 as the MoE kernels need (Mixtral's experts are intermediateSize wide). */
+  moeIntermediateSize: number;
   defaultDType: WeightDType;
   /** The 8B shape is written as an HF folder only: a 32 GB f32 GGUF is no use on this machine. */
   writesGguf: boolean;
@@ -50,6 +55,9 @@ const shapes: Record<ShapeName, ModelShape> = {
     slidingWindow: 16,
     attnLogitSoftcapping: 3,
     finalLogitSoftcapping: 5,
+    numExperts: 4,
+    numExpertsPerTok: 2,
+    moeIntermediateSize: 64,
     defaultDType: "f32",
     writesGguf: true,
   },
@@ -68,6 +76,9 @@ const shapes: Record<ShapeName, ModelShape> = {
     slidingWindow: 4096,
     attnLogitSoftcapping: 50,
     finalLogitSoftcapping: 30,
+    numExperts: 8,
+    numExpertsPerTok: 2,
+    moeIntermediateSize: 1408, // intermediateSize / 4
     defaultDType: "f32",
     writesGguf: true,
   },
@@ -87,6 +98,9 @@ const shapes: Record<ShapeName, ModelShape> = {
     slidingWindow: 4096,
     attnLogitSoftcapping: 50,
     finalLogitSoftcapping: 30,
+    numExperts: 8,
+    numExpertsPerTok: 2,
+    moeIntermediateSize: 3584, // intermediateSize / 4
     defaultDType: "bf16",
     writesGguf: false,
   },

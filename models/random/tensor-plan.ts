@@ -1,6 +1,8 @@
 // One checkpoint tensor of a random model: its Hugging Face name and shape, how its values are
 // drawn, and where and how it lands in the GGUF. Values are regenerated on demand from
-// (seed, HF name), so the two writers see identical weights without sharing memory.
+// (seed, HF name), so the two writers see identical weights without sharing memory. A sparse MoE
+// layer's experts are one matrix each in the HF checkpoint and one 3-D tensor per projection in the
+// GGUF (ExpertStack), assembled from the same per-expert values.
 
 import { roundToDType, type WeightDType } from "./dtype.ts";
 import { NormalStream } from "./normal-stream.ts";
@@ -13,11 +15,16 @@ export type TensorInit =
   /** A Gemma RMSNorm weight used as x * (1 + w): N(0, 0.1); llama.cpp's GGUF stores 1 + w. */
   | { kind: "offsetNorm" };
 
-export interface TensorPlan {
+/** A tensor of the HF checkpoint: how it is named, shaped and drawn. */
+export interface HfTensorPlan {
   hfName: string;
   /** Hugging Face shape, outermost first ([out, in] for a linear). */
   shape: number[];
   init: TensorInit;
+}
+
+/** A tensor in both files. */
+export interface TensorPlan extends HfTensorPlan {
   ggufName: string;
   /**
    * q_proj/k_proj of llama and mistral: HF rotates the two halves of each head (NeoX style), llama.cpp's
@@ -27,11 +34,37 @@ export interface TensorPlan {
   ggufPermuteHeads?: number;
 }
 
+/**
+ * The experts' matrices of one projection ([out, in] each, in expert order), which llama.cpp's
+ * converter stacks into one GGUF tensor of HF shape [experts, out, in]: expert e's rows at index e.
+ */
+export interface ExpertStack {
+  ggufName: string;
+  experts: HfTensorPlan[];
+}
+
+export type CheckpointPlan = TensorPlan | ExpertStack;
+
+export const isExpertStack = (plan: CheckpointPlan): plan is ExpertStack => "experts" in plan;
+
+/** Every tensor of the HF checkpoint, experts one by one. */
+export const hfTensorPlans = (plans: readonly CheckpointPlan[]): HfTensorPlan[] => plans.flatMap((plan) => (isExpertStack(plan) ? plan.experts : [plan]));
+
+/** The shape of a plan's GGUF tensor in HF order (outermost first). */
+export const ggufHfShape = (plan: CheckpointPlan): number[] => (isExpertStack(plan) ? [plan.experts.length, ...plan.experts[0].shape] : plan.shape);
+
 const normNoiseStd = 0.1;
 
 /** Linear layers drawn with std 1/sqrt(fan_in) keep activations at unit scale at any width. */
+const linearInit = (inFeatures: number): TensorInit => ({ kind: "normal", std: 1 / Math.sqrt(inFeatures) });
+
 export function linear(hfName: string, ggufName: string, outFeatures: number, inFeatures: number): TensorPlan {
-  return { hfName, ggufName, shape: [outFeatures, inFeatures], init: { kind: "normal", std: 1 / Math.sqrt(inFeatures) } };
+  return { hfName, ggufName, shape: [outFeatures, inFeatures], init: linearInit(inFeatures) };
+}
+
+/** One linear [out, in] per expert, under the HF names given, stacked under ggufName in the GGUF. */
+export function expertStack(ggufName: string, hfNames: readonly string[], outFeatures: number, inFeatures: number): ExpertStack {
+  return { ggufName, experts: hfNames.map((hfName) => ({ hfName, shape: [outFeatures, inFeatures], init: linearInit(inFeatures) })) };
 }
 
 /** Biases large enough that dropping one moves the logits visibly. */
@@ -56,7 +89,7 @@ function elementCount(shape: readonly number[]): number {
 const chunkElements = 1 << 22;
 
 /** The checkpoint values (already rounded to dtype) in row-major order, chunk by chunk. */
-export function* checkpointValues(plan: TensorPlan, seed: string, dtype: WeightDType): Generator<Float32Array> {
+export function* checkpointValues(plan: HfTensorPlan, seed: string, dtype: WeightDType): Generator<Float32Array> {
   const stream = new NormalStream(seed, plan.hfName);
   const rowLength = plan.shape[plan.shape.length - 1];
   const rowsPerChunk = Math.max(1, Math.floor(chunkElements / rowLength));
@@ -87,8 +120,12 @@ export function permuteForAdjacentPairRope(values: Float32Array, numHeads: numbe
   return out;
 }
 
-/** The values as llama.cpp's converter stores them: rows permuted for RoPE, Gemma norms + 1 (in f32). */
-export function* ggufValues(plan: TensorPlan, seed: string, dtype: WeightDType): Generator<Float32Array> {
+/** The values as llama.cpp's converter stores them: rows permuted for RoPE, Gemma norms + 1 (in f32), experts stacked. */
+export function* ggufValues(plan: CheckpointPlan, seed: string, dtype: WeightDType): Generator<Float32Array> {
+  if (isExpertStack(plan)) {
+    for (const expert of plan.experts) yield* checkpointValues(expert, seed, dtype);
+    return;
+  }
   if (plan.ggufPermuteHeads !== undefined) {
     const whole = new Float32Array(elementCount(plan.shape));
     let offset = 0;

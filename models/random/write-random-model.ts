@@ -7,8 +7,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gemma, gemma2 } from "./arch/gemma.ts";
 import { llama, mistral } from "./arch/llama.ts";
+import { mixtral } from "./arch/mixtral.ts";
 import { phi3 } from "./arch/phi3.ts";
-import { qwen2, qwen3 } from "./arch/qwen.ts";
+import { qwen2, qwen3, qwen3Moe } from "./arch/qwen.ts";
 import type { ArchName, ArchSpec, HfConfig } from "./arch/spec.ts";
 import { encodeValues, type WeightDType } from "./dtype.ts";
 import { type GgufMetadata, str, u32 } from "./gguf-values.ts";
@@ -17,12 +18,12 @@ import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants
 import { quantizeRows, type GgufQuant } from "./gguf-quantize.ts";
 import { writeSafetensors } from "./safetensors-writer.ts";
 import { modelShape, type ShapeName } from "./shapes.ts";
-import { checkpointValues, ggufValues, type TensorPlan } from "./tensor-plan.ts";
+import { checkpointValues, ggufHfShape, ggufValues, hfTensorPlans, type CheckpointPlan } from "./tensor-plan.ts";
 import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type TokenizerSource } from "./tokenizer.ts";
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, qwen2, qwen3, phi3, gemma, gemma2 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */
@@ -42,8 +43,9 @@ export interface RandomModelOptions {
   /** Defaults to the shared stories260K files. */
   tokenizer?: TokenizerSource;
   /**
-   * GGUF only: the matrices whose rows are whole 32-value blocks (every linear weight and the
-   * token embedding) quantized to these blocks, as llama.cpp's quantize makes a Q8_0 or Q4_0 file.
+   * GGUF only: the matrices whose rows are whole 32-value blocks (every linear weight but MoE
+   * routers, stacked experts too, and the token embedding) quantized to these blocks, as
+   * llama.cpp's quantize makes a Q8_0 or Q4_0 file.
    * The HF folder keeps the unquantized weights, so the two files then differ by the rounding.
    */
   ggufQuant?: GgufQuant | null;
@@ -73,18 +75,23 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
   for (const chunk of chunks) yield encodeValues(chunk, dtype);
 }
 
-/**
- * The converter's dtype rule: matrices take the output type (F16 for an f16 checkpoint), 1-D tensors
- * (norms, biases) stay F32. bf16 checkpoints are written as F32, which holds bf16 values exactly.
- */
+/** MoE routers stay F32 in the converter's output and through llama.cpp's quantize. */
+const isRouter = (plan: CheckpointPlan) => plan.ggufName.endsWith(".ffn_gate_inp.weight");
+
 /** The block format a GGUF matrix is quantized to: rows of whole 32-value blocks only. */
-function quantOf(plan: TensorPlan, quant: GgufQuant | null): GgufQuant | null {
-  return quant !== null && plan.shape.length === 2 && plan.shape[1] % 32 === 0 ? quant : null;
+function quantOf(plan: CheckpointPlan, quant: GgufQuant | null): GgufQuant | null {
+  const shape = ggufHfShape(plan);
+  return quant !== null && shape.length >= 2 && shape[shape.length - 1] % 32 === 0 && !isRouter(plan) ? quant : null;
 }
 
-function ggmlTypeOf(plan: TensorPlan, dtype: WeightDType, quant: GgufQuant | null, widened: boolean): GgmlType {
+/**
+ * The converter's dtype rule: matrices and expert stacks take the output type (F16 for an f16
+ * checkpoint), 1-D tensors (norms, biases) and routers stay F32. bf16 checkpoints are written as
+ * F32, which holds bf16 values exactly.
+ */
+function ggmlTypeOf(plan: CheckpointPlan, dtype: WeightDType, quant: GgufQuant | null, widened: boolean): GgmlType {
   if (quantOf(plan, quant) !== null) return widened ? "F32" : quant === "q8_0" ? "Q8_0" : "Q4_0";
-  return dtype === "f16" && plan.shape.length === 2 ? "F16" : "F32";
+  return dtype === "f16" && ggufHfShape(plan).length >= 2 && !isRouter(plan) ? "F16" : "F32";
 }
 
 function* ggufChunks(values: Iterable<Float32Array>, type: GgmlType, quant: GgufQuant | null): Generator<Uint8Array> {
@@ -140,7 +147,7 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
   copyHfTokenizer(tokenizer, outDir);
   writeSafetensors(
     join(outDir, "model.safetensors"),
-    tensors.map((plan) => ({
+    hfTensorPlans(tensors).map((plan) => ({
       name: plan.hfName,
       dtype,
       shape: plan.shape,
@@ -155,7 +162,7 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
     ggufMetadata(spec, config, resolved),
     tensors.map((plan) => {
       const type = ggmlTypeOf(plan, dtype, resolved.ggufQuant, resolved.ggufQuantWidened);
-      return { name: plan.ggufName, type, dims: [...plan.shape].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
+      return { name: plan.ggufName, type, dims: [...ggufHfShape(plan)].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
     }),
   );
   return { hfDir: outDir, ggufPath, config };

@@ -75,6 +75,14 @@ export class FieldReader {
     return list as number[];
   }
 
+  /** A list of non-negative integers (layer indices, as mlp_only_layers); absent is none. */
+  indexList(key: string): number[] {
+    const value = this.lookup(key);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v >= 0)) this.fail(key, "a list of indices", value);
+    return value as number[];
+  }
+
   optionalId(key: string): number | null {
     const ids = this.idList(key);
     return ids.length > 0 ? ids[0] : null;

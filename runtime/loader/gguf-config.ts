@@ -3,7 +3,7 @@
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import type { GgufHeader } from "./gguf-reader.ts";
-import type { GenerationConfig, LoadedTensor, ModelConfig, RopeScaling } from "./types.ts";
+import type { GenerationConfig, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface GgufArchitecture {
   architecture: string;
@@ -16,10 +16,34 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   llama: { architecture: "LlamaForCausalLM", modelType: "llama", hiddenAct: "silu" },
   qwen2: { architecture: "Qwen2ForCausalLM", modelType: "qwen2", hiddenAct: "silu" },
   qwen3: { architecture: "Qwen3ForCausalLM", modelType: "qwen3", hiddenAct: "silu" },
+  qwen3moe: { architecture: "Qwen3MoeForCausalLM", modelType: "qwen3_moe", hiddenAct: "silu" },
   phi3: { architecture: "Phi3ForCausalLM", modelType: "phi3", hiddenAct: "silu" },
   gemma: { architecture: "GemmaForCausalLM", modelType: "gemma", hiddenAct: "gelu_pytorch_tanh" },
   gemma2: { architecture: "Gemma2ForCausalLM", modelType: "gemma2", hiddenAct: "gelu_pytorch_tanh" },
 };
+
+/** llama.cpp converts Mixtral to "llama" as well, telling it apart by its experts. */
+const mixtral: GgufArchitecture = { architecture: "MixtralForCausalLM", modelType: "mixtral", hiddenAct: "silu" };
+
+/**
+ * The experts of a sparse file: "<arch>.expert_count" experts, of which each token runs
+ * "<arch>.expert_used_count". llama.cpp's llama graph sizes Mixtral's experts by feed_forward_length;
+ * qwen3moe has its own expert_feed_forward_length. Both graphs renormalize the chosen experts'
+ * weights (llama.cpp's src/models/llama.cpp and qwen3moe.cpp call build_moe_ffn with norm_w true
+ * and read no expert_weights_norm), and the converter writes that key for neither, so absent means
+ * true; a file that carries it is taken at its word.
+ */
+function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
+  const key = (name: string): string => `${arch}.${name}`;
+  const sparse = arch === "qwen3moe" || (arch === "llama" && meta.number(key("expert_count"), 0) > 0);
+  if (!sparse) return undefined;
+  return {
+    numExperts: meta.positiveInteger(key("expert_count")),
+    numExpertsPerTok: meta.positiveInteger(key("expert_used_count")),
+    intermediateSize: meta.positiveInteger(key(arch === "qwen3moe" ? "expert_feed_forward_length" : "feed_forward_length")),
+    normTopkProb: meta.boolean(key("expert_weights_norm"), true),
+  };
+}
 
 export function ggufArchitecture(header: GgufHeader): string {
   const arch = new FieldReader((key) => header.metadata.get(key), header.path).string("general.architecture");
@@ -96,8 +120,9 @@ export function ggufModelConfig(
   ropeFreqs: Float32Array | null,
 ): { config: ModelConfig; generationConfig: GenerationConfig } {
   const arch = ggufArchitecture(header);
-  const family = ggufArchitectures[arch];
   const meta = new FieldReader((key) => header.metadata.get(key), header.path);
+  const moe = moeOf(meta, arch);
+  const family = moe && arch === "llama" ? mixtral : ggufArchitectures[arch];
   const key = (name: string): string => `${arch}.${name}`;
   const hiddenSize = meta.positiveInteger(key("embedding_length"));
   const numAttentionHeads = meta.positiveInteger(key("attention.head_count"));
@@ -138,6 +163,7 @@ export function ggufModelConfig(
     bosTokenId: meta.optionalId("tokenizer.ggml.bos_token_id"),
     eosTokenIds: [...new Set(eosTokenIds)],
     torchDtype: checkpointDtype(tensors),
+    ...(moe ? { moe } : {}),
   };
   return { config, generationConfig: { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds } };
 }

@@ -1,5 +1,7 @@
 // llama.cpp tensor names -> Hugging Face names, per architecture (llama.cpp's gguf-py tensor map,
-// read in reverse). Phi-3 keeps its fused projections; Gemma-2 has four norms per layer.
+// read in reverse). Phi-3 keeps its fused projections; Gemma-2 has four norms per layer. A sparse
+// MoE layer's experts are one 3-D tensor per projection in llama.cpp (ne [in, out, experts]), loaded
+// under one name for the stack ([experts, out, in]); HF checkpoints keep one matrix per expert.
 
 const globalNames: Record<string, string> = {
   "token_embd.weight": "model.embed_tokens.weight",
@@ -18,6 +20,10 @@ const layerNames: Record<string, string> = {
   ffn_gate: "mlp.gate_proj",
   ffn_up: "mlp.up_proj",
   ffn_down: "mlp.down_proj",
+  ffn_gate_inp: "mlp.gate",
+  ffn_gate_exps: "mlp.experts.gate_proj",
+  ffn_up_exps: "mlp.experts.up_proj",
+  ffn_down_exps: "mlp.experts.down_proj",
   attn_norm: "input_layernorm",
   ffn_norm: "post_attention_layernorm",
   post_attention_norm: "post_attention_layernorm",
@@ -25,6 +31,13 @@ const layerNames: Record<string, string> = {
 };
 
 const architectureOverrides: Record<string, Record<string, string>> = {
+  // A "llama" file with experts is Mixtral: w1 is the gate, w3 the up and w2 the down projection.
+  llama: {
+    ffn_gate_inp: "block_sparse_moe.gate",
+    ffn_gate_exps: "block_sparse_moe.experts.w1",
+    ffn_up_exps: "block_sparse_moe.experts.w3",
+    ffn_down_exps: "block_sparse_moe.experts.w2",
+  },
   // Phi-3's ffn_up is HF's fused gate_up_proj (gate rows first, then up rows).
   phi3: { ffn_up: "mlp.gate_up_proj" },
   // Gemma-2 norms the MLP input with its own weight; post_attention_norm is HF's post_attention_layernorm.

@@ -152,6 +152,7 @@ export function loadGguf(path: string, memory: TensorMemory = {}): Promise<Loade
     }
     undoConverterTransforms(header, arch, tensors);
     const { config, generationConfig } = ggufModelConfig(header, tensors, ropeFreqs);
+    // Only matrices: MoE expert stacks ([experts, out, in]) in blocks are left to be widened at load.
     const packed = [...tensors.values()].filter((t) => (t.dtype === "q8_0" || t.dtype === "q4_0") && t.shape.length === 2);
     if (packed.length > 0) config.packedWeights = Object.fromEntries(packed.map((t) => [t.name, t.dtype as PackedDType]));
     return { source: path, format: "gguf", config, generationConfig, tensors };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
-import type { Fp8ActivationScheme, GenerationConfig, ModelConfig, RopeScaling } from "./types.ts";
+import type { Fp8ActivationScheme, GenerationConfig, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface FamilyDefaults {
   architecture: string;
@@ -19,11 +19,56 @@ interface FamilyDefaults {
   slidingWindowSwitch?: boolean;
   defaultSlidingWindow?: number;
   softcapping?: { finalLogit: number; attnLogit: number; queryPreAttnScalar: number };
+  /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
+  moe?: (fields: FieldReader) => MoeConfig;
+}
+
+const unsupportedMoe = (fields: FieldReader, key: string, what: string) =>
+  new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${fields.file}: ${what}`, key);
+
+/** Mixtral (MixtralConfig): every layer sparse, experts as wide as intermediate_size, routing weights always renormalized. */
+function mixtralMoe(fields: FieldReader): MoeConfig {
+  return {
+    numExperts: fields.positiveInteger("num_local_experts", 8),
+    numExpertsPerTok: fields.positiveInteger("num_experts_per_tok", 2),
+    intermediateSize: fields.positiveInteger("intermediate_size"),
+    normTopkProb: true,
+  };
+}
+
+/**
+ * Qwen3-MoE (Qwen3MoeConfig). Its configs can leave some layers dense (a decoder_sparse_step above 1,
+ * or mlp_only_layers), an MLP of intermediate_size among the sparse ones, which the engine does not run.
+ */
+function qwen3Moe(fields: FieldReader): MoeConfig {
+  const step = fields.positiveInteger("decoder_sparse_step", 1);
+  if (step !== 1) throw unsupportedMoe(fields, "decoder_sparse_step", `decoder_sparse_step ${step} makes some layers dense; mixing dense and sparse layers is not supported`);
+  const denseLayers = fields.indexList("mlp_only_layers");
+  if (denseLayers.length > 0) throw unsupportedMoe(fields, "mlp_only_layers", `mlp_only_layers [${denseLayers.join(", ")}] makes those layers dense; mixing dense and sparse layers is not supported`);
+  return {
+    numExperts: fields.positiveInteger("num_experts", 128),
+    numExpertsPerTok: fields.positiveInteger("num_experts_per_tok", 8),
+    intermediateSize: fields.positiveInteger("moe_intermediate_size", 768),
+    normTopkProb: fields.boolean("norm_topk_prob", false),
+  };
+}
+
+/** Shared experts (Qwen2-MoE's, DeepSeek's) run beside the routed ones on every token; no family here has them. */
+const sharedExpertKeys = ["shared_expert_intermediate_size", "n_shared_experts", "num_shared_experts"];
+
+function moeOf(fields: FieldReader, family: FamilyDefaults): Pick<ModelConfig, "moe"> {
+  if (!family.moe) return {};
+  for (const key of sharedExpertKeys) {
+    const size = fields.number(key, 0);
+    if (size > 0) throw unsupportedMoe(fields, key, `${key} ${size}: shared experts are not supported`);
+  }
+  return { moe: family.moe(fields) };
 }
 
 const families: Record<string, FamilyDefaults> = {
   llama: { architecture: "LlamaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false },
   mistral: { architecture: "MistralForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 131072, tieWordEmbeddings: false },
+  mixtral: { architecture: "MixtralForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096 * 32, tieWordEmbeddings: false, moe: mixtralMoe },
   qwen2: {
     architecture: "Qwen2ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
     forcedAttentionBias: true, slidingWindowSwitch: true,
@@ -31,6 +76,10 @@ const families: Record<string, FamilyDefaults> = {
   qwen3: {
     architecture: "Qwen3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
     slidingWindowSwitch: true,
+  },
+  qwen3_moe: {
+    architecture: "Qwen3MoeForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
+    slidingWindowSwitch: true, moe: qwen3Moe,
   },
   phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
   gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
@@ -166,6 +215,7 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
     bosTokenId: fields.optionalId("bos_token_id"),
     eosTokenIds: fields.idList("eos_token_id"),
     torchDtype: torchDtype(fields),
+    ...moeOf(fields, family),
     ...quantizationOf(fields),
   };
 }

@@ -187,6 +187,32 @@ test("llama-3 rope_freqs.weight becomes llama3 RoPE scaling; other divisors are 
   assert.is(odd.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
 });
 
+test("MoE metadata: llama with experts is Mixtral, sized by feed_forward_length; qwen3moe by its own key; expert_weights_norm read when present", async () => {
+  const embedding = f32Tensor("token_embd.weight", [hidden, vocab]);
+  const experts = { "llama.expert_count": { type: "u32", value: 4 }, "llama.expert_used_count": { type: "u32", value: 2 } } as const;
+  const mixtral = await load(hyperparameters("llama", experts), [embedding, f32Tensor("blk.0.ffn_gate_exps.weight", [hidden, 16, 4])]);
+  assert.is(mixtral.config.architecture, "MixtralForCausalLM");
+  assert.is(mixtral.config.modelType, "mixtral");
+  assert.equal(mixtral.config.moe, { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 16, normTopkProb: true });
+  const stack = mixtral.tensors.get("model.layers.0.block_sparse_moe.experts.w1.weight")!;
+  assert.equal(stack.shape, [4, 16, hidden]);
+  assert.equal(values(mixtral, stack.name), Array.from({ length: 4 * 16 * hidden }, (_, i) => 0.25 * i));
+  assert.not.ok("moe" in (await load(hyperparameters("llama"), [embedding])).config);
+
+  const qwen3moe = await load(hyperparameters("qwen3moe", {
+    "qwen3moe.expert_count": { type: "u32", value: 8 },
+    "qwen3moe.expert_used_count": { type: "u32", value: 2 },
+    "qwen3moe.expert_feed_forward_length": { type: "u32", value: 32 },
+    "qwen3moe.expert_weights_norm": { type: "bool", value: false },
+  }), [embedding, f32Tensor("blk.0.ffn_down_exps.weight", [32, hidden, 8])]);
+  assert.is(qwen3moe.config.architecture, "Qwen3MoeForCausalLM");
+  assert.equal(qwen3moe.config.moe, { numExperts: 8, numExpertsPerTok: 2, intermediateSize: 32, normTopkProb: false });
+  assert.equal(qwen3moe.tensors.get("model.layers.0.mlp.experts.down_proj.weight")!.shape, [8, hidden, 32]);
+
+  const missing = await loadError(hyperparameters("qwen3moe", { "qwen3moe.expert_count": { type: "u32", value: 8 } }), [embedding]);
+  assert.is(missing.param, "qwen3moe.expert_used_count");
+});
+
 test("unsupported tensor types, odd block rows, unknown tensors and architectures are named", async () => {
   const q5 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.q5_K, data: new Uint8Array(176) }]);
   assert.is(q5.code, "TSVLLM_ERR_MODEL_FILE");

@@ -81,6 +81,47 @@ test("qwen3: explicit head_dim, no bias by default", () => {
   assert.not.ok(config.attentionBias);
 });
 
+test("mixtral: experts from num_local_experts and num_experts_per_tok, as wide as intermediate_size, always renormalized; dense models have no moe", () => {
+  const config = parseHfConfig({ ...base, model_type: "mixtral", num_local_experts: 8, num_experts_per_tok: 2, sliding_window: null, router_aux_loss_coef: 0.02 }, file);
+  assert.is(config.architecture, "MixtralForCausalLM");
+  assert.is(config.rmsNormEps, 1e-5);
+  assert.is(config.maxPositionEmbeddings, 131072);
+  assert.is(config.slidingWindow, null);
+  assert.equal(config.moe, { numExperts: 8, numExpertsPerTok: 2, intermediateSize: 128, normTopkProb: true });
+  assert.equal(parseHfConfig({ ...base, model_type: "mixtral" }, file).moe, { numExperts: 8, numExpertsPerTok: 2, intermediateSize: 128, normTopkProb: true });
+  assert.not.ok("moe" in parseHfConfig({ ...base, model_type: "mistral" }, file));
+});
+
+test("qwen3_moe: num_experts, moe_intermediate_size and norm_topk_prob, with Qwen3MoeConfig's defaults", () => {
+  const config = parseHfConfig({
+    ...base, model_type: "qwen3_moe", head_dim: 32, num_experts: 128, num_experts_per_tok: 8, moe_intermediate_size: 768,
+    norm_topk_prob: true, decoder_sparse_step: 1, mlp_only_layers: [], use_sliding_window: false, sliding_window: null,
+  }, file);
+  assert.is(config.architecture, "Qwen3MoeForCausalLM");
+  assert.is(config.headDim, 32);
+  assert.is(config.intermediateSize, 128);
+  assert.is(config.slidingWindow, null);
+  assert.equal(config.moe, { numExperts: 128, numExpertsPerTok: 8, intermediateSize: 768, normTopkProb: true });
+  assert.equal(parseHfConfig({ ...base, model_type: "qwen3_moe" }, file).moe, { numExperts: 128, numExpertsPerTok: 8, intermediateSize: 768, normTopkProb: false });
+});
+
+test("MoE layouts the engine does not run are refused naming their field: dense layers among sparse ones, shared experts", () => {
+  const refusals: [Record<string, unknown>, string][] = [
+    [{ model_type: "qwen3_moe", decoder_sparse_step: 2 }, "decoder_sparse_step"],
+    [{ model_type: "qwen3_moe", mlp_only_layers: [0, 3] }, "mlp_only_layers"],
+    [{ model_type: "qwen3_moe", shared_expert_intermediate_size: 5632 }, "shared_expert_intermediate_size"],
+    [{ model_type: "mixtral", shared_expert_intermediate_size: 1024 }, "shared_expert_intermediate_size"],
+  ];
+  for (const [fields, key] of refusals) {
+    const error = errorOf(() => parseHfConfig({ ...base, ...fields }, file));
+    assert.is(error.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", key);
+    assert.is(error.param, key);
+    assert.match(error.message, key);
+  }
+  assert.ok(parseHfConfig({ ...base, model_type: "qwen3_moe", shared_expert_intermediate_size: 0 }, file).moe);
+  assert.is(errorOf(() => parseHfConfig({ ...base, model_type: "qwen3_moe", mlp_only_layers: "none" }, file)).code, "TSVLLM_ERR_MODEL_FILE");
+});
+
 test("phi3: rms eps default 1e-5, partial rotary factor, unsupported longrope", () => {
   const config = parseHfConfig({ ...base, model_type: "phi3", sliding_window: 2047, partial_rotary_factor: 0.75 }, file);
   assert.is(config.architecture, "Phi3ForCausalLM");

@@ -11,7 +11,7 @@ import { commonConfig, headDimOf, llamaStyleTensors, textModelHyperparameters, t
 const tensors = (config: HfConfig) => llamaStyleTensors(config, { normStyle: "unit", permuteQK: true });
 
 /** LlamaModel.set_gguf_parameters adds the vocab size and the rotary dimension to the generic keys. */
-const ggufHyperparameters = (config: HfConfig): [string, GgufValue][] => [
+export const llamaHyperparameters = (config: HfConfig): [string, GgufValue][] => [
   ...textModelHyperparameters("llama", config),
   ["llama.vocab_size", u32(config.vocab_size)],
   ["llama.rope.dimension_count", u32(headDimOf(config))],
@@ -34,7 +34,7 @@ export const llama: ArchSpec = {
     pretraining_tp: 1,
   }),
   tensors,
-  ggufHyperparameters,
+  ggufHyperparameters: llamaHyperparameters,
 };
 
 /**
@@ -55,5 +55,5 @@ export const mistral: ArchSpec = {
     tie_word_embeddings: false,
   }),
   tensors,
-  ggufHyperparameters,
+  ggufHyperparameters: llamaHyperparameters,
 };

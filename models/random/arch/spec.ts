@@ -7,9 +7,9 @@ import type { WeightDType } from "../dtype.ts";
 import type { GgufValue } from "../gguf-values.ts";
 import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
-import { linear, norm, vocabMatrix, type TensorPlan } from "../tensor-plan.ts";
+import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "qwen2" | "qwen3" | "phi3" | "gemma" | "gemma2";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -44,6 +44,16 @@ export interface HfConfig {
   query_pre_attn_scalar?: number;
   layer_types?: ("sliding_attention" | "full_attention")[];
   cache_implementation?: "hybrid";
+  /** Mixtral's expert count; Qwen3-MoE's is num_experts. */
+  num_local_experts?: number;
+  num_experts?: number;
+  num_experts_per_tok?: number;
+  moe_intermediate_size?: number;
+  norm_topk_prob?: boolean;
+  decoder_sparse_step?: number;
+  mlp_only_layers?: number[];
+  output_router_logits?: boolean;
+  router_aux_loss_coef?: number;
   initializer_range: number;
   bos_token_id: number;
   eos_token_id: number;
@@ -54,8 +64,8 @@ export interface HfConfig {
 export interface ArchSpec {
   /** config.json for this family at the given size. */
   hfConfig(shape: ModelShape, dtype: WeightDType): HfConfig;
-  /** Every checkpoint tensor, in the order both files list them. */
-  tensors(config: HfConfig): TensorPlan[];
+  /** Every checkpoint tensor, in the order both files list them (an expert stack's experts one by one in the HF file). */
+  tensors(config: HfConfig): CheckpointPlan[];
   /** general.architecture, and the prefix of the family's GGUF keys. */
   ggufArch: string;
   /** The family's GGUF hyperparameter keys, as convert_hf_to_gguf.py writes them. */
@@ -105,6 +115,9 @@ export function textModelHyperparameters(arch: string, config: HfConfig): [strin
     [`${arch}.rope.freq_base`, f32(config.rope_theta)],
     [`${arch}.attention.layer_norm_rms_epsilon`, f32(config.rms_norm_eps)],
   ];
+  const numExperts = config.num_local_experts ?? config.num_experts;
+  if (numExperts !== undefined) keys.push([`${arch}.expert_count`, u32(numExperts)]);
+  if (config.num_experts_per_tok !== undefined) keys.push([`${arch}.expert_used_count`, u32(config.num_experts_per_tok)]);
   if (config.head_dim !== undefined) {
     keys.push([`${arch}.attention.key_length`, u32(config.head_dim)], [`${arch}.attention.value_length`, u32(config.head_dim)]);
   }
@@ -116,6 +129,8 @@ export interface LlamaStyleOptions {
   /** q_proj/k_proj rows interleaved for llama.cpp's adjacent-pair RoPE (llama, mistral). */
   permuteQK: boolean;
   embeddingStd?: number;
+  /** A layer's MLP; the dense gated MLP by default. */
+  mlp?: (layer: number) => CheckpointPlan[];
 }
 
 /**
@@ -167,16 +182,35 @@ export function mlpTensors(config: HfConfig, layer: number): TensorPlan[] {
   ];
 }
 
+/** HF names of a sparse MoE layer's router and of expert e's gate, up and down projections. */
+export interface MoeNames {
+  router: string;
+  expert(e: number, projection: "gate" | "up" | "down"): string;
+}
+
+/** A sparse MoE layer: the router [experts, hidden] (llama.cpp's ffn_gate_inp), then the experts' gate, up and down. */
+export function moeTensors(config: HfConfig, layer: number, names: MoeNames, numExperts: number, intermediateSize: number): CheckpointPlan[] {
+  const gguf = `blk.${layer}`;
+  const experts = (projection: "gate" | "up" | "down", outFeatures: number, inFeatures: number) =>
+    expertStack(`${gguf}.ffn_${projection}_exps.weight`, Array.from({ length: numExperts }, (_, e) => names.expert(e, projection)), outFeatures, inFeatures);
+  return [
+    linear(names.router, `${gguf}.ffn_gate_inp.weight`, numExperts, config.hidden_size),
+    experts("gate", intermediateSize, config.hidden_size),
+    experts("up", intermediateSize, config.hidden_size),
+    experts("down", config.hidden_size, intermediateSize),
+  ];
+}
+
 /** A whole Llama-style model: pre-attention norm, attention, pre-MLP norm, MLP in every layer. */
-export function llamaStyleTensors(config: HfConfig, options: LlamaStyleOptions, extraLayerTensors?: (layer: number) => TensorPlan[]): TensorPlan[] {
-  const tensors = embeddingTensors(config, options.embeddingStd);
+export function llamaStyleTensors(config: HfConfig, options: LlamaStyleOptions, extraLayerTensors?: (layer: number) => TensorPlan[]): CheckpointPlan[] {
+  const tensors: CheckpointPlan[] = embeddingTensors(config, options.embeddingStd);
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     tensors.push(
       norm(`model.layers.${layer}.input_layernorm.weight`, `blk.${layer}.attn_norm.weight`, config.hidden_size, options.normStyle),
       ...attentionTensors(config, layer, options.permuteQK),
       ...(extraLayerTensors?.(layer) ?? []),
       norm(`model.layers.${layer}.post_attention_layernorm.weight`, `blk.${layer}.ffn_norm.weight`, config.hidden_size, options.normStyle),
-      ...mlpTensors(config, layer),
+      ...(options.mlp ? options.mlp(layer) : mlpTensors(config, layer)),
     );
   }
   return [...tensors, ...outputTensors(config, options.normStyle)];
