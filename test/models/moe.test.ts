@@ -1,0 +1,52 @@
+// Sparse mixture-of-experts models through the engine (tiny random Mixtral and Qwen3-MoE, f32;
+// their forward passes are held to llama.cpp by architectures.test.ts): a batch of 16 varied
+// prompts generated together, greedy, gives token for token what each gives alone, also with
+// 16-token chunked prefill and with a KV cache small enough to preempt, every block free at the end.
+// The MoE kernels gather a step's tokens per expert, so this is where a token's experts would see
+// its neighbours if they could.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { writeRandomModel } from "../../models/random/write-random-model.ts";
+import { LLM } from "../../runtime/engine/llm.ts";
+import type { SamplingParams } from "../../runtime/engine/types.ts";
+import { loadCompiledModel } from "../../runtime/model/model-loader.ts";
+
+const starts = ["Once upon a time", "The little dog", "Lily and Ben", "One day, a girl", "Tom was sad", "The sun was hot", "A big red ball", "Mom said"];
+const prompts = Array.from({ length: 16 }, (_, i) => `${starts[i % 8]}${" and then".repeat(i % 3)}${i % 2 ? "," : ""}`);
+const greedy: Partial<SamplingParams> = { temperature: 0, maxTokens: 16, ignoreEos: true };
+const options = { maxNumSeqs: 16, maxNumBatchedTokens: 128, maxModelLen: 64, logger: () => {}, loadModel: loadCompiledModel };
+
+for (const arch of ["mixtral", "qwen3_moe"] as const) {
+  const test = suite(`${arch}: batch invariance through the engine`);
+  const dir = mkdtempSync(join(tmpdir(), `tsvllm-${arch}-`));
+  const model = writeRandomModel({ arch, outDir: dir, seed: 3, dtype: "f32" }).hfDir;
+  let alone: number[][];
+
+  test.before(async () => {
+    const llm = await LLM.create({ model, ...options });
+    alone = [];
+    for (const p of prompts) alone.push((await llm.generate(p, greedy))[0].outputs[0].tokenIds);
+    llm.close();
+    assert.ok(new Set(alone.map((t) => t.join(","))).size > 8, "the prompts give different answers");
+  });
+  test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [name, extra, preempts] of [
+    ["together", {}, false],
+    ["with 16-token chunked prefill", { maxNumBatchedTokens: 16 }, false],
+    ["with a 12-block KV cache (preempting)", { numGpuBlocksOverride: 12 }, true],
+  ] as const) {
+    test(`16 prompts ${name} equal each alone`, async () => {
+      const llm = await LLM.create({ model, ...options, ...extra });
+      const together = await llm.generate(prompts, greedy);
+      together.forEach((out, i) => assert.equal(out.outputs[0].tokenIds, alone[i], `prompt ${i}: ${prompts[i]}`));
+      if (preempts) assert.ok(llm.stats().numPreemptions > 0, "the small cache forced preemptions");
+      assert.is(llm.stats().kvCacheUsagePerc, 0);
+      llm.close();
+    });
+  }
+  test.run();
+}
