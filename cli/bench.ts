@@ -25,17 +25,21 @@ export async function run(argv: string[]): Promise<void> {
  *  engines load it themselves, and a copy held for the whole run was 4.4 GB for TinyLlama f32). */
 async function modelFigures(model: string): Promise<{ weightBytes: number; layerMatmulParameters: number; vocabSize: number }> {
   const loaded = await loadModel(model, nativeTensorMemory(loadSamplerAddon() as unknown as HostMemoryAddon));
-  // A decode step reads every weight once, but only one row of an untied token embedding.
+  // A decode step reads every weight once (of an MoE's experts, the chosen ones), but only one row of an untied token embedding.
   const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
   // Tensors as the CPU plan stores them: GGUF blocks are widened into f16/f32 panels.
   const widenedBytes = resolveDTypes(loaded.config).weight === "f32" ? 4 : 2;
   const storedBytes = (t: LoadedTensor) => (t.dtype === "q8_0" || t.dtype === "q4_0" ? t.shape.reduce((a, d) => a * d, 1) * widenedBytes : t.data.byteLength);
   const tensors = [...loaded.tensors.values()];
+  // A token runs numExpertsPerTok of an MoE layer's numExperts experts: that share of their weights
+  // is what one token's step reads and multiplies.
+  const moe = loaded.config.moe;
+  const used = (t: LoadedTensor) => (moe && /\.experts\./.test(t.name) ? moe.numExpertsPerTok / moe.numExperts : 1);
   return {
-    weightBytes: tensors.filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t), 0),
+    weightBytes: tensors.filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t) * used(t), 0),
     // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
     // lm_head runs for the last token of a prompt only.
-    layerMatmulParameters: tensors.filter((t) => t.shape.length === 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape[0] * t.shape[1], 0),
+    layerMatmulParameters: tensors.filter((t) => t.shape.length >= 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape.reduce((n, d) => n * d, 1) * used(t), 0),
     vocabSize: loaded.config.vocabSize,
   };
 }
