@@ -89,9 +89,9 @@ function expertProducts<A extends Float, W extends Float>(v: Global<A, [string, 
 // chunks, and with each expert's programs together one thread could get every expert a decode
 // step chose. The work estimates count every expert a token runs, so a decode step's launches
 // reach the pool: estimated by their 32-output programs, they ran on the calling thread alone.
-// Both, on a TinyLlama-sized Qwen3-MoE (f16, 8 experts of 1408, top 2; bench throughput, 2
-// threads): single-stream decode from 43% of the sustained read rate (18.7-20.1 tokens/s, 1.02x
-// llama.cpp) to 73% (35.1-36.2 tokens/s, 1.94x llama.cpp).
+// These two and expertProducts' one-row tile, on a TinyLlama-sized Qwen3-MoE (f16, 8 experts of
+// 1408, top 2; bench throughput, 2 threads): single-stream decode from 43% of the sustained read
+// rate (18.7-20.1 tokens/s, 1.02x llama.cpp) to 73% (35.1-36.2 tokens/s, 1.94x llama.cpp).
 export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)], work: (x, ids, gate, up, h, K, I) => [x.dim(0), ids.dim(1), 2 * I, K], threads: 128 })(
   function moeGateUp<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, ids: Global<"i32", ["T", "KE"]>, gate: Global<W, ["P", "K", "16"]>, up: Global<W, ["P", "K", "16"]>, h: Global<A, ["TK", "I"]>, K: Const, I: Const) {
     const E = idiv(gate.dim(0), idiv(I, 16));
