@@ -102,7 +102,7 @@ export function speculativeConfigFlag(value: string): SpeculativeArgs {
     fail(`must be a JSON object such as {"method": "ngram", "num_speculative_tokens": 4}, got ${value}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail(`must be a JSON object, got ${value}`);
-  const names: Record<string, keyof SpeculativeArgs> = { method: "method", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin", disable_by_batch_size: "disableByBatchSize" };
+  const names: Record<string, keyof SpeculativeArgs> = { method: "method", model: "model", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin", disable_by_batch_size: "disableByBatchSize" };
   const args: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
     if (!(key in names)) fail(`has no field "${key}" (known: ${Object.keys(names).join(", ")})`);

@@ -7,7 +7,8 @@ import { StructuredOutputManager } from "../structured/manager.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { KVCacheManager } from "./block-manager.ts";
 import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
-import { checkKvCapacity, describeKvCapacity, numKvCacheBlocks } from "./kv-cache-sizing.ts";
+import { DraftModelProposer } from "./draft-model.ts";
+import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { makeRequestOutput } from "./output.ts";
@@ -46,6 +47,8 @@ export interface EngineOptions {
   samplerAddon?: NativeSamplerAddon;
   /** Startup lines such as the KV capacity; default: stderr. */
   logger?: (message: string) => void;
+  /** The draft model's runner, for speculativeConfig method "draft_model" (its KV cache is sized here beside the target's). */
+  draftRunner?: ModelRunner;
 }
 
 export interface AddRequestOptions {
@@ -63,11 +66,15 @@ export function createEngine(options: EngineOptions): LLMEngine {
   // Blocks beyond what maxNumSeqs full-length sequences can hold would never be used; for small
   // models a byte budget would otherwise mean millions of idle blocks.
   const useful = config.maxNumSeqs * Math.ceil(config.maxModelLen / config.blockSize) + 1;
-  const numBlocks = config.numGpuBlocksOverride ?? Math.min(useful, numKvCacheBlocks(config.kvCacheMemoryBytes, runner.config, config.blockSize));
+  const draftRunner = draftRunnerFor(config, options);
+  // A draft model's cache has a block for each of the target's: the budget buys both.
+  const budget = draftRunner ? config.kvCacheMemoryBytes * kvShare(runner, draftRunner, config.blockSize) : config.kvCacheMemoryBytes;
+  const numBlocks = config.numGpuBlocksOverride ?? Math.min(useful, numKvCacheBlocks(budget, runner.config, config.blockSize));
   checkKvCapacity(numBlocks, runner.config, config.blockSize, config.maxModelLen);
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   log(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
   runner.initializeKvCache(numBlocks, config.blockSize);
+  draftRunner?.initializeKvCache(numBlocks, config.blockSize);
   let numSwapBlocks = 0;
   if (config.preemptionMode === "swap") {
     if (runner.initializeSwapSpace === undefined || runner.swapBlocks === undefined) {
@@ -78,7 +85,26 @@ export function createEngine(options: EngineOptions): LLMEngine {
     runner.initializeSwapSpace(numSwapBlocks);
     log(`Swap space: ${numSwapBlocks} blocks, ${numSwapBlocks * config.blockSize} tokens of preempted KV in host memory`);
   }
-  return new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
+  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
+  if (draftRunner) engine.draftModel = new DraftModelProposer(draftRunner, config.blockSize, config.maxNumBatchedTokens);
+  return engine;
+}
+
+/** The draft model's runner when the config drafts with one: it must share the target's vocabulary. */
+function draftRunnerFor(config: EngineConfig, options: EngineOptions): ModelRunner | undefined {
+  if (config.speculativeConfig?.method !== "draft_model") return undefined;
+  const draft = options.draftRunner;
+  if (draft === undefined) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "speculativeConfig method \"draft_model\" needs the draft model's runner", "speculativeConfig.model");
+  if (draft.config.vocabSize !== options.runner.config.vocabSize) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the draft model ${config.speculativeConfig.model} has a vocabulary of ${draft.config.vocabSize} tokens, the target ${options.runner.config.vocabSize}: a draft model must share the target's vocabulary`, "speculativeConfig.model");
+  }
+  return draft;
+}
+
+/** The target's share of the bytes a block costs in both caches. */
+function kvShare(target: ModelRunner, draft: ModelRunner, blockSize: number): number {
+  const bytes = (r: ModelRunner) => kvCacheBytesPerBlock(r.config, blockSize);
+  return bytes(target) / (bytes(target) + bytes(draft));
 }
 
 export class LLMEngine {
@@ -91,6 +117,8 @@ export class LLMEngine {
   private readonly structuredOutputs: StructuredOutputManager;
   /** The LoRA adapters, when enableLora; null otherwise. */
   readonly lora: LoraManager | null;
+  /** Speculative decoding's draft model (method "draft_model"), set by createEngine. */
+  draftModel: DraftModelProposer | null = null;
   private readonly requests = new Map<string, Request>();
   private promptTokens = 0;
   private generationTokens = 0;
@@ -200,6 +228,7 @@ export class LLMEngine {
     const { swapOut, swapIn } = scheduled.blockSwaps;
     if (swapOut.length > 0 || swapIn.length > 0) this.runner.swapBlocks!(blockPairs(swapOut), blockPairs(swapIn));
     if (scheduled.scheduled.length === 0) return [];
+    this.draftModel?.propose(scheduled);
     const { input, rows } = buildModelInput(scheduled);
     if (this.lora) input.loraSlots = this.loraSlots(scheduled);
     const groups: SampleGroup[] = [];
@@ -272,10 +301,14 @@ export class LLMEngine {
     return { tokens, numRejected };
   }
 
-  /** The next step's drafts: as many as the output and length caps leave room for after them. */
+  /**
+   * The next step's drafts: as many as the output and length caps leave room for after them. A
+   * draft model's are placeholders the scheduler makes room for, written before the step runs.
+   */
   private proposeDrafts(seq: Sequence, config: SpeculativeConfig): number[] {
     if (!canSpeculate(seq)) return [];
     const room = Math.min(config.numSpeculativeTokens, seq.request.maxOutputTokens - seq.numOutputTokens - 1, this.config.maxModelLen - seq.numTokens - 1);
+    if (config.method === "draft_model") return new Array<number>(Math.max(0, room)).fill(0);
     let index = this.ngramIndexes.get(seq);
     if (index === undefined) {
       index = new NgramIndex(config);

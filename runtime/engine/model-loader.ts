@@ -76,5 +76,16 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
     config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
     logger: options.logger,
+    ...(await loadDraftRunner(options)),
   });
+}
+
+/** The draft model of speculativeConfig {model}, loaded as the target is, with the same limits and no adapters. */
+async function loadDraftRunner(options: LLMOptions): Promise<{ draftRunner?: ModelRunner }> {
+  const spec = options.speculativeConfig;
+  if (!spec?.model || (spec.method !== undefined && spec.method !== "draft_model")) return {};
+  const loader = options.loadModel ?? defaultModelLoader;
+  if (loader === null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `no model loader is registered to load the draft model "${spec.model}"`, "speculativeConfig.model");
+  const draft = await loader({ ...options, model: spec.model, speculativeConfig: null, enableLora: false, runner: undefined, tokenizer: undefined });
+  return { draftRunner: draft.runner };
 }

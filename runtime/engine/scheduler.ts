@@ -21,8 +21,11 @@ export interface ScheduledSequence {
   blockTable: readonly number[];
   /** Tokens of KV the attention reads after this step: computed before plus scheduled now. */
   contextLen: number;
-  /** Draft tokens scheduled after the known ones (speculative decoding): the last 1 + length tokens each give a logits row. */
-  draftTokenIds: readonly number[];
+  /**
+   * Draft tokens scheduled after the known ones (speculative decoding): the last 1 + length tokens
+   * each give a logits row. A draft model writes its drafts here (and in tokenIds) before the step.
+   */
+  draftTokenIds: number[];
   /** The chunk reaches the end of the known tokens, so its last row (before any drafts) gives the next token. */
   needsLogits: boolean;
   /** Tokens to draw from that row: n when the first sequence of an unforked request finishes its prompt. */

@@ -1,19 +1,23 @@
-// Speculative decoding by n-gram lookup (vLLM's speculative_config method "ngram", also called
-// prompt lookup decoding): when the last few tokens of a sequence occurred before in it, the
-// tokens that followed them then are proposed as the next ones, and one forward pass checks them
-// all. A decode step reads every weight once whatever its token count, so on a bandwidth-bound
-// machine each accepted draft is a token for (almost) nothing. Verification is exact: a draft is
-// kept only where the target model, sampling as it would without drafts, drew that very token.
-// The drafts are the tokens that followed the most recent earlier occurrence of the sequence's
-// longest suffix of promptLookupMax down to promptLookupMin tokens (NgramIndex keeps that lookup).
+// Speculative decoding (vLLM's speculative_config): drafts of a sequence's next tokens, checked all
+// at once by one forward pass of the target model. A decode step reads every weight once whatever
+// its token count, so on a bandwidth-bound machine each accepted draft is a token for (almost)
+// nothing. Verification is exact: a draft is kept only where the target model, sampling as it
+// would without drafts, drew that very token. Two proposers:
+//   "ngram" (prompt lookup decoding): the tokens that followed the most recent earlier occurrence
+//     of the sequence's longest suffix of promptLookupMax down to promptLookupMin tokens
+//     (NgramIndex keeps that lookup);
+//   "draft_model": a smaller model with the target's vocabulary, run greedily for
+//     numSpeculativeTokens steps (draft-model.ts).
 import { TsvllmError } from "../errors.ts";
 import type { Sequence } from "./sequence.ts";
 
 export interface SpeculativeConfig {
-  method: "ngram";
+  method: "ngram" | "draft_model";
+  /** The draft model (a directory, GGUF file or hub id) of method "draft_model"; null for "ngram". */
+  model: string | null;
   /** Draft tokens proposed per step, at most. */
   numSpeculativeTokens: number;
-  /** Longest and shortest suffix looked up (vLLM's prompt_lookup_max / prompt_lookup_min; 5 and 5 when neither is given, else each defaults to the other). */
+  /** Method "ngram": the longest and shortest suffix looked up (vLLM's prompt_lookup_max / prompt_lookup_min; 5 and 5 when neither is given, else each defaults to the other); 0 for "draft_model". */
   promptLookupMax: number;
   promptLookupMin: number;
   /**
@@ -33,16 +37,23 @@ function invalid(field: string, message: string): never {
 const positiveInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value > 0;
 
 export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConfig {
-  if (args.method !== "ngram") invalid("method", `method must be "ngram" (the only one without a draft model), got ${JSON.stringify(args.method)}`);
+  // As in vLLM, a config that names a model drafts with it, and one without needs a method.
+  const method = args.method ?? (args.model ? "draft_model" : undefined);
+  if (method !== "ngram" && method !== "draft_model") invalid("method", `method must be "ngram" or "draft_model" (or give a draft model), got ${JSON.stringify(args.method)}`);
   if (!positiveInteger(args.numSpeculativeTokens)) invalid("numSpeculativeTokens", `numSpeculativeTokens must be a positive integer, got ${args.numSpeculativeTokens}`);
+  const disableByBatchSize = args.disableByBatchSize ?? null;
+  if (disableByBatchSize !== null && !positiveInteger(disableByBatchSize)) invalid("disableByBatchSize", `disableByBatchSize must be a positive integer, got ${disableByBatchSize}`);
+  if (method === "draft_model") {
+    if (typeof args.model !== "string" || args.model === "") invalid("model", `method "draft_model" needs the draft model's path or hub id, got ${JSON.stringify(args.model)}`);
+    return { method, model: args.model, numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: 0, promptLookupMin: 0, disableByBatchSize };
+  }
+  if (args.model) invalid("model", `method "ngram" drafts without a model; got model ${JSON.stringify(args.model)}`);
   const max = args.promptLookupMax ?? args.promptLookupMin ?? 5;
   const min = args.promptLookupMin ?? args.promptLookupMax ?? 5;
   if (!positiveInteger(max)) invalid("promptLookupMax", `promptLookupMax must be a positive integer, got ${max}`);
   if (!positiveInteger(min)) invalid("promptLookupMin", `promptLookupMin must be a positive integer, got ${min}`);
   if (min > max) invalid("promptLookupMin", `promptLookupMin (${min}) exceeds promptLookupMax (${max})`);
-  const disableByBatchSize = args.disableByBatchSize ?? null;
-  if (disableByBatchSize !== null && !positiveInteger(disableByBatchSize)) invalid("disableByBatchSize", `disableByBatchSize must be a positive integer, got ${disableByBatchSize}`);
-  return { method: "ngram", numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min, disableByBatchSize };
+  return { method, model: null, numSpeculativeTokens: args.numSpeculativeTokens, promptLookupMax: max, promptLookupMin: min, disableByBatchSize };
 }
 
 /**

@@ -12,7 +12,7 @@ import { TsvllmError } from "../../runtime/errors.ts";
 import { checkBlockInvariants, makeTestEngine, randomPrompts, testTokenizer } from "../support/engine-harness.ts";
 import { ReferenceModelRunner } from "../support/engine-reference-model.ts";
 
-const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number, disableByBatchSize: number | null = null): SpeculativeConfig => ({ method: "ngram", numSpeculativeTokens, promptLookupMax, promptLookupMin, disableByBatchSize });
+const ngram = (numSpeculativeTokens: number, promptLookupMax: number, promptLookupMin: number, disableByBatchSize: number | null = null): SpeculativeConfig => ({ method: "ngram", model: null, numSpeculativeTokens, promptLookupMax, promptLookupMin, disableByBatchSize });
 
 /** The lookup's definition, by scanning: the tokens after the most recent earlier occurrence of the longest suffix of promptLookupMax down to promptLookupMin tokens. */
 function scanNgramDrafts(tokens: readonly number[], config: SpeculativeConfig, maxDrafts: number): number[] {
