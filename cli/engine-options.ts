@@ -29,6 +29,7 @@ export const engineFlags = {
   "max-loras": { type: "string" },
   "max-lora-rank": { type: "string" },
   "max-cpu-loras": { type: "string" },
+  task: { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -80,6 +81,9 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     options.swapSpace = gib;
   }
   if (values.quantization === "fp8") options.quantization = "fp8";
+  const task = values.task ?? "generate";
+  if (task !== "generate" && task !== "embed") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate or embed, got "${task}"`, "task");
+  options.task = task;
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
   if (values["enable-lora"]) {
     options.enableLora = true;

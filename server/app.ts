@@ -11,6 +11,7 @@ import { ApiError, toApiError } from "./errors.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionRoutes } from "./routes/completions.ts";
+import { embeddingRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
@@ -81,7 +82,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   installDrain(app, ctx);
   if (options.apiKey !== undefined) installApiKey(app, options.apiKey);
 
-  for (const routes of [completionRoutes, chatRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
+  for (const routes of [completionRoutes, chatRoutes, embeddingRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
     void app.register(routes, { ctx });
   }
   if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {

@@ -26,6 +26,8 @@ export interface GenerationOptions {
   signal: AbortSignal;
   /** The adapter the request's `model` names (null: the base model). */
   loraRequest: LoRARequest | null;
+  /** Embedding requests (/v1/embeddings). */
+  pooling?: boolean;
 }
 
 type Step = [index: number, result: IteratorResult<RequestOutput>];
@@ -61,6 +63,7 @@ export async function startGeneration(
         signal: controller.signal,
         priority: options.priority,
         loraRequest: options.loraRequest,
+        pooling: options.pooling,
       };
       const outputs = ctx.engine.generate({ promptTokenIds: request.prompt.tokenIds }, request.params, generateOptions);
       iterators.push(outputs[Symbol.asyncIterator]());

@@ -41,7 +41,7 @@ export class AsyncLLM implements EngineClient {
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput> {
     if (!this.accepting) throw new TsvllmError("TSVLLM_ERR_ABORTED", "the engine is shutting down and accepts no new requests");
     const { requestId, signal } = options;
-    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest });
+    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, pooling: options.pooling });
     const onAbort = () => this.abort(requestId);
     const stream = new OutputStream(onAbort);
     this.streams.set(requestId, stream);

@@ -11,6 +11,8 @@ export interface GenerateOptions {
   priority?: number;
   /** The LoRA adapter to run under (one addLora loaded); absent or null: the base model. */
   loraRequest?: LoRARequest | null;
+  /** An embedding request (a pooling model's): its one output carries the prompt's embedding. */
+  pooling?: boolean;
 }
 
 /** The adapters of an engine with LoRA enabled (vLLM's add_lora / remove_lora / list_loras). */

@@ -10,6 +10,7 @@ import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./confi
 import { DraftModelProposer } from "./draft-model.ts";
 import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
+import { lastTokenEmbedding } from "./pooling.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
@@ -57,6 +58,8 @@ export interface AddRequestOptions {
   cacheSalt?: string;
   /** Runs the request under this LoRA adapter, which addLora() must have loaded. */
   loraRequest?: LoRARequest | null;
+  /** An embedding request, for a pooling model (ModelRunner.poolingWidth); generation requests need a generative one. */
+  pooling?: boolean;
 }
 
 /** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
@@ -173,6 +176,10 @@ export class LLMEngine {
     if (this.scheduler.waiting.length >= this.config.maxWaitingRequests) {
       throw new TsvllmError("TSVLLM_ERR_QUEUE_FULL", `${this.scheduler.waiting.length} requests are already waiting (maxWaitingRequests); retry later`);
     }
+    const pooling = this.runner.poolingWidth !== undefined;
+    if ((options.pooling ?? false) !== pooling) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", pooling ? "this model was loaded as a pooling model (task \"embed\"): it gives embeddings, not generations" : "this model was loaded for generation: embeddings need it loaded with task \"embed\"", "task");
+    }
     validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs);
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
@@ -230,6 +237,7 @@ export class LLMEngine {
     if (scheduled.scheduled.length === 0) return [];
     this.draftModel?.propose(scheduled);
     const { input, rows } = buildModelInput(scheduled);
+    if (this.runner.poolingWidth !== undefined) return this.poolingStep(scheduled, input, rows, this.runner.poolingWidth);
     if (this.lora) input.loraSlots = this.loraSlots(scheduled);
     const groups: SampleGroup[] = [];
     const forks: Sequence[] = [];
@@ -277,6 +285,27 @@ export class LLMEngine {
     });
     for (const s of scheduled.scheduled) if (s.seq.request.promptLogprobs !== null) touched.add(s.seq.request);
     return [...touched].map((request) => (request.finished ? this.finishRequest(request) : makeRequestOutput(request)));
+  }
+
+  /** A pooling model's step: each prompt that ends in it finishes with its embedding. */
+  private poolingStep(scheduled: SchedulerOutput, input: ModelInput, rows: LogitRows[], width: number): RequestOutput[] {
+    const hidden = this.runner.execute(input);
+    this.scheduler.commitStep(scheduled);
+    const now = nowSeconds();
+    const finished: RequestOutput[] = [];
+    scheduled.scheduled.forEach(({ seq }, i) => {
+      const row = rows[i].sampleRow;
+      if (row < 0) return;
+      const request = seq.request;
+      request.embedding = lastTokenEmbedding(hidden.subarray(row * width, (row + 1) * width));
+      request.metrics.firstTokenTime = now;
+      request.metrics.lastTokenTime = now;
+      this.promptTokens += request.promptTokenIds.length;
+      seq.finish("stop");
+      this.scheduler.release(seq);
+      finished.push(this.finishRequest(request));
+    });
+    return finished;
   }
 
   /**

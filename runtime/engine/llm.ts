@@ -20,6 +20,14 @@ export interface GenerateCallOptions {
 
 type ParamsArg = Partial<SamplingParams> | Partial<SamplingParams>[];
 
+/** vLLM's EmbeddingRequestOutput: a prompt's embedding, unit length (runtime/engine/pooling.ts). */
+export interface EmbeddingRequestOutput {
+  requestId: string;
+  promptTokenIds: number[];
+  outputs: { embedding: number[] };
+  finished: boolean;
+}
+
 const progressBarMinPrompts = 32;
 
 export class LLM {
@@ -60,6 +68,20 @@ export class LLM {
     } finally {
       bar.stop();
     }
+  }
+
+  /**
+   * Embeds each prompt (vLLM's LLM.embed), in input order; the model must have been loaded with
+   * task "embed". Prompts run batched like generations, each one prefill whose last token's final
+   * hidden state, normalized, is its embedding.
+   */
+  async embed(prompts: PromptInput | PromptInput[], options: Omit<GenerateCallOptions, "priority"> = {}): Promise<EmbeddingRequestOutput[]> {
+    const list = Array.isArray(prompts) ? prompts : [prompts];
+    const lora = options.loraRequest ?? null;
+    if (Array.isArray(lora)) throw new RangeError("embed() takes one LoRA request for every prompt");
+    if (lora) await this.engine.addLora(lora);
+    const outputs = this.runBatch(list.map((prompt) => ({ prompt, params: samplingParams({ maxTokens: 1 }), loraRequest: lora, pooling: true })), options);
+    return outputs.map((o) => ({ requestId: o.requestId, promptTokenIds: o.promptTokenIds, outputs: { embedding: o.embedding! }, finished: o.finished }));
   }
 
   /** Applies the chat template to each conversation (one, or a list of them) and generates. */

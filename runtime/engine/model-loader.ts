@@ -36,6 +36,11 @@ export interface LLMOptions extends EngineArgs {
    * (one scale per tensor), which CUDA then reads at a byte a weight. Quantized checkpoints need none.
    */
   quantization?: "fp8";
+  /**
+   * vLLM's task: "generate" (the default) or "embed", which loads the model as a pooling model
+   * (its forward pass ends at the final hidden states) for LLM.embed and /v1/embeddings.
+   */
+  task?: "generate" | "embed";
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;

@@ -61,6 +61,11 @@ export interface ModelRunner {
   swapBlocks?(swapOut: Int32Array, swapIn: Int32Array): void;
   /** The LoRA slots the model was compiled with (enable_lora); absent: it runs no adapters. */
   readonly lora?: LoraRunner;
+  /**
+   * A pooling model (vLLM's embedding runner): execute() returns each logits row's final hidden
+   * state, this many values, instead of its logits; it is never sampled. Absent: a generative model.
+   */
+  readonly poolingWidth?: number;
   close?(): void;
 }
 

@@ -4,6 +4,9 @@ import type { Request } from "./request.ts";
 import type { CompletionOutput, RequestOutput } from "./types.ts";
 
 export function makeRequestOutput(request: Request): RequestOutput {
+  if (request.embedding !== null) {
+    return { requestId: request.requestId, prompt: request.prompt, promptTokenIds: request.promptTokenIds, promptLogprobs: null, outputs: [], finished: request.finished, metrics: { ...request.metrics }, embedding: request.embedding };
+  }
   const wantsLogprobs = request.params.logprobs !== null;
   const outputs: CompletionOutput[] = request.sequences.map((seq) => ({
     index: seq.index,

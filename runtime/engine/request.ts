@@ -52,6 +52,8 @@ export class Request {
   forked: boolean;
   promptLogprobs: (PositionLogprobs | null)[] | null;
   readonly metrics: RequestMetrics;
+  /** Set when a pooling model has run the whole prompt. */
+  embedding: number[] | null = null;
 
   constructor(init: RequestInit) {
     this.requestId = init.requestId;

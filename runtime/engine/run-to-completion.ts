@@ -9,6 +9,8 @@ export interface OfflineRequest {
   params: SamplingParams;
   priority?: number;
   loraRequest?: LoRARequest | null;
+  /** An embedding request (a pooling model's). */
+  pooling?: boolean;
 }
 
 let nextBatch = 0;
@@ -19,7 +21,7 @@ export function runToCompletion(engine: LLMEngine, requests: readonly OfflineReq
   const results: (RequestOutput | null)[] = requests.map(() => null);
   try {
     requests.forEach((r, i) => {
-      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest });
+      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest, pooling: r.pooling });
       index.set(`${prefix}${i}`, i);
     });
     let pending = requests.length;

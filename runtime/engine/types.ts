@@ -116,6 +116,8 @@ export interface RequestOutput {
   outputs: CompletionOutput[];
   finished: boolean;
   metrics: RequestMetrics;
+  /** A pooling model's request: the prompt's embedding (runtime/engine/pooling.ts); its outputs are empty. */
+  embedding?: number[];
 }
 
 /** A prompt is text (tokenized with the model's tokenizer) or token ids used as given. */

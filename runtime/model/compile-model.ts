@@ -3,6 +3,7 @@
 import { buildAddon, type BuiltAddon } from "../../codegen/build/addon.ts";
 import { emitForward, type ForwardProgram } from "../../codegen/emit/forward.ts";
 import type { ForwardConfig, LoraLimits } from "../../codegen/emit/forward-types.ts";
+import { hiddenStatesOutput } from "../../codegen/passes/hidden-states-output.ts";
 import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
@@ -56,6 +57,8 @@ export interface CompileOptions {
   kvCacheDtype?: "auto" | KvCacheDType;
   /** Compiles in multi-LoRA (vLLM's enable_lora): this many adapter slots of at most this rank. */
   lora?: LoraLimits;
+  /** A pooling model (vLLM's embedding runner): each logits row is the final hidden state instead (codegen/passes/hidden-states-output.ts). */
+  pooling?: boolean;
   onProgress?: (m: string) => void;
 }
 
@@ -95,7 +98,8 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
   const dtypes = resolveDTypes(config, options.dtype, kernelPlan, options.kvCacheDtype);
   const blockSize = options.blockSize ?? 16;
   const model = buildModel(config);
-  const graph = runGraphPasses(trace(model, dtypes.activation));
+  const traced = trace(model, dtypes.activation);
+  const graph = runGraphPasses(options.pooling ? hiddenStatesOutput(traced) : traced);
   const rotaryDim = Math.round(config.headDim * config.partialRotaryFactor);
   const program = emitForward(graph, {
     modelName: config.architecture,
@@ -105,7 +109,8 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     blockSize,
     numKvHeads: config.numKeyValueHeads,
     headDim: config.headDim,
-    vocabSize: config.vocabSize,
+    // A pooling model's rows are hidden states.
+    vocabSize: options.pooling ? config.hiddenSize : config.vocabSize,
     ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
     kernelPlan,
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,

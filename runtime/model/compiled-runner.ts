@@ -66,6 +66,8 @@ export interface CompiledRunnerOptions {
   enforceEager?: boolean;
   /** The LoRA slots the model is compiled with (CompileOptions.lora). */
   lora?: LoraLimits;
+  /** Compiled as a pooling model (CompileOptions.pooling): its rows are hidden states (ModelRunner.poolingWidth). */
+  pooling?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -90,6 +92,7 @@ export class CompiledModelRunner implements ModelRunner {
   /** k, v per layer: the checkpoint's KV cache scales, which vLLM applies only to an fp8 e4m3 cache. */
   private readonly kvCacheScales: Float64Array | undefined;
   readonly lora: LoraRunner | undefined;
+  readonly poolingWidth: number | undefined;
 
   private constructor(
     readonly artifact: ModelArtifact,
@@ -105,6 +108,7 @@ export class CompiledModelRunner implements ModelRunner {
       vocabSize: c.vocabSize,
       maxModelLen: c.maxPositionEmbeddings,
     };
+    this.poolingWidth = options.pooling ? c.hiddenSize : undefined;
     this.addon = loadAddon<ModelAddon>(artifact.addonPath);
     if (options.threads) this.addon.setNumThreads(options.threads);
     this.forwardSampling = options.forwardSampling ?? (this.addon.backend === "cuda" ? "all" : "greedy");
@@ -183,8 +187,13 @@ export class CompiledModelRunner implements ModelRunner {
     const buffers = (this.artifact.buffers ?? []).reduce((a, b) => a + b.bytesPerRow * { T: maxTokens, L: maxLogitRows, W: 1 }[b.rows], 0);
     // Sampling: 8 columns of maxSampleRows + 1 (model.cc), and 4 bytes for each of an edit's 4 fields.
     const sampling = 4 * 8 * (this.maxSampleRows + 1) + 16 * this.maxSampleRows * maxLogitEditsPerRow;
-    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.config.vocabSize + sampling;
+    const inputs = 4 * (4 * maxTokens + maxLogitRows) + 4 * maxLogitRows * this.rowWidth + sampling;
     return { fixed: weights + buffers + inputs, perBlock: 4 * Math.min(maxTokens, this.options.maxNumSeqs ?? maxTokens) };
+  }
+
+  /** Values per logits row: the vocabulary, or a pooling model's hidden size. */
+  private get rowWidth(): number {
+    return this.poolingWidth ?? this.config.vocabSize;
   }
 
   execute(input: ModelInput): Float32Array {
@@ -193,7 +202,7 @@ export class CompiledModelRunner implements ModelRunner {
 
   executeAndSample(input: ModelInput, sampling: DeviceSampling, returnLogits: boolean): { tokenIds: Int32Array; logits: Float32Array | null } {
     const tokenIds = new Int32Array(sampling.rowIndices.length);
-    const logits = new Float32Array(returnLogits ? input.logitsIndices.length * this.config.vocabSize : 0);
+    const logits = new Float32Array(returnLogits ? input.logitsIndices.length * this.rowWidth : 0);
     this.requireNative().forward(...this.stepArguments(input, logits), { ...sampling, sampledTokenIds: tokenIds }, input.loraSlots ?? undefined);
     return { tokenIds, logits: returnLogits ? logits : null };
   }
@@ -205,7 +214,7 @@ export class CompiledModelRunner implements ModelRunner {
   }
 
   private step<M extends "forward" | "profile">(input: ModelInput, method: M): { logits: Float32Array; returned: ReturnType<NativeModel[M]> } {
-    const logits = new Float32Array(input.logitsIndices.length * this.config.vocabSize);
+    const logits = new Float32Array(input.logitsIndices.length * this.rowWidth);
     const returned = this.requireNative()[method](...this.stepArguments(input, logits), undefined, input.loraSlots ?? undefined) as ReturnType<NativeModel[M]>;
     return { logits, returned };
   }

@@ -7,7 +7,7 @@ import { compileModel, type CompileOptions } from "./compile-model.ts";
 import { CompiledModelRunner, type CompiledRunnerOptions } from "./compiled-runner.ts";
 
 export function createModelRunner(loaded: LoadedModel, options: CompiledRunnerOptions & Pick<CompileOptions, "target" | "kernelPlan" | "kvCacheDtype" | "lora">): CompiledModelRunner {
-  const compileOptions = { dtype: options.dtype, blockSize: options.blockSize, target: options.target, kernelPlan: options.kernelPlan, kvCacheDtype: options.kvCacheDtype, ...(options.lora ? { lora: options.lora } : {}) };
+  const compileOptions = { dtype: options.dtype, blockSize: options.blockSize, target: options.target, kernelPlan: options.kernelPlan, kvCacheDtype: options.kvCacheDtype, ...(options.lora ? { lora: options.lora } : {}), ...(options.pooling ? { pooling: true } : {}) };
   const artifact = cachedArtifact(artifactKey(loaded.config, compileOptions), () => {
     const { addon, program, dtypes, blockSize, rotaryDim } = compileModel(loaded.config, { ...compileOptions, onProgress: options.onProgress });
     return { addonPath: addon.path, weights: program.weights, dtypes, blockSize, rotaryDim, buffers: program.buffers };

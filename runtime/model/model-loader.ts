@@ -31,6 +31,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
+    ...(options.task === "embed" ? { pooling: true } : {}),
     ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),
   });
