@@ -91,6 +91,12 @@ export interface MoeConfig {
    * Qwen3-MoE's norm_topk_prob), else they are the router softmax's probabilities over all experts.
    */
   normTopkProb: boolean;
+  /**
+   * Qwen2-MoE: a dense gated MLP of this intermediate size (`<mlp>.shared_expert`) that every token
+   * runs beside its routed experts, its output scaled by sigmoid(x . `<mlp>.shared_expert_gate`).
+   * Absent: no shared expert.
+   */
+  sharedExpertIntermediateSize?: number;
 }
 
 export type Fp8ActivationScheme = "dynamic" | "static" | "none";
