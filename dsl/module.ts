@@ -164,10 +164,12 @@ export class FusedMoE extends Module {
     this.upProj = this.param(names.up, [E * I, hiddenSize]);
     this.downProj = this.param(names.down, [E * hiddenSize, I]);
   }
-  forward(x: Tensor, routerLogits: Tensor): Tensor {
+  /** shared: a shared expert's output [T, hidden] and its gate logit [T, 1], added as sigmoid(gate) * output. */
+  forward(x: Tensor, routerLogits: Tensor, shared?: { output: Tensor; gate: Tensor }): Tensor {
     const [gate, up, down] = [this.gateProj.tensor(), this.upProj.tensor(), this.downProj.tensor()];
     const { topK, renormalize } = this.options;
-    return recorder().emit({ op: "moe", x: x.id, router: routerLogits.id, gate: gate.id, up: up.id, down: down.id, topK, renormalize }, x.value.dtype, x.value.rows, [this.hiddenSize]);
+    const sharedIds = { shared: shared?.output.id ?? null, sharedGate: shared?.gate.id ?? null };
+    return recorder().emit({ op: "moe", x: x.id, router: routerLogits.id, gate: gate.id, up: up.id, down: down.id, topK, renormalize, ...sharedIds }, x.value.dtype, x.value.rows, [this.hiddenSize]);
   }
 }
 

@@ -65,10 +65,10 @@ export class LlamaMLP extends Module {
   readonly gateUpProj: Linear;
   readonly downProj: Linear;
   private readonly act: (x: Tensor) => Tensor;
-  constructor(c: ModelConfig, prefix: string) {
+  constructor(c: ModelConfig, prefix: string, intermediateSize = c.intermediateSize) {
     super();
-    this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * c.intermediateSize, false, [c.intermediateSize, c.intermediateSize]);
-    this.downProj = new Linear(`${prefix}.down_proj`, c.intermediateSize, c.hiddenSize);
+    this.gateUpProj = new Linear(`${prefix}.gate_up_proj`, c.hiddenSize, 2 * intermediateSize, false, [intermediateSize, intermediateSize]);
+    this.downProj = new Linear(`${prefix}.down_proj`, intermediateSize, c.hiddenSize);
     this.act = activation(c);
   }
   forward(x: Tensor): Tensor {
@@ -77,7 +77,7 @@ export class LlamaMLP extends Module {
   }
 }
 
-/** What follows a decoder layer's attention: the dense gated MLP, or a sparse MoE block (mixtral.ts). */
+/** What follows a decoder layer's attention: the dense gated MLP, or a sparse MoE block (sparse-moe.ts). */
 export interface FeedForward {
   forward(x: Tensor): Tensor;
 }

@@ -8,7 +8,7 @@ import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
-import { MixtralForCausalLM, mixtralWeightMap, Qwen3MoeForCausalLM, qwen3MoeWeightMap } from "./mixtral.ts";
+import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwen3MoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
 export interface Architecture {
@@ -32,6 +32,7 @@ export const architectures: Record<string, RegisteredArchitecture> = {
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
+  Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
 };
 

@@ -41,6 +41,7 @@ export const archNames: Record<string, string> = {
   gemma: "GemmaForCausalLM",
   gemma2: "Gemma2ForCausalLM",
   mixtral: "MixtralForCausalLM",
+  qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
 };
 
@@ -50,6 +51,7 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   qwen2: { attentionBias: true, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
   qwen3: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true },
   mixtral: { moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 128, normTopkProb: true } },
+  qwen2_moe: { attentionBias: true, rmsNormEps: 1e-6, ropeTheta: 1e6, moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: false, sharedExpertIntermediateSize: 96 } },
   qwen3_moe: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: true } },
   gemma: { headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true },
   gemma2: {

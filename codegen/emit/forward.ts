@@ -233,7 +233,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         break;
       }
       case "moe":
-        moeLaunches(n, view(n.x), view(n.router), out());
+        moeLaunches(n, view(n.x), view(n.router), out(), n.shared === null || n.sharedGate === null ? null : { output: view(n.shared), gate: view(n.sharedGate) });
         break;
       case "attention":
         throw new TsvllmError("TSVLLM_ERR_COMPILE", "attention must be bound to the paged KV cache (bindPagedKV) before emission");
@@ -299,7 +299,7 @@ type MoeNode = Extract<Graph["nodes"][number], { op: "moe" }>;
  */
 function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "panels">) => string, addBuffer: (bytesPerRow: number) => number) {
   let slots: { ids: number; weights: number; hidden: number; outputs: number } | undefined;
-  return (n: MoeNode, x: Arg, router: Arg, out: Arg) => {
+  return (n: MoeNode, x: Arg, router: Arg, out: Arg, shared: { output: Arg; gate: Arg } | null) => {
     const weightOf = (id: number) => {
       const w = byId.get(id)!;
       if (w.op !== "weight") throw new TsvllmError("TSVLLM_ERR_COMPILE", `moe %${n.value.id}: the experts' weights must be model parameters, got %${id}`);
@@ -317,7 +317,8 @@ function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Flo
     launch("moe", "moeRoute", { dtypes: { A }, consts: { KE, RENORM: n.renormalize ? 1 : 0 } }, [router, ids, weights], [], `MoE ${block}: route to ${KE} of ${E} experts`);
     launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden], [], `MoE ${block}: silu(x gate^T) * x up^T`);
     launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs], [], `MoE ${block}: weighted h down^T`);
-    launch("moe", "moeSum", { dtypes: { A }, consts: { KE } }, [outputs, out], [], `MoE ${block}: sum the experts' outputs`);
+    if (shared) launch("moe", "moeSumShared", { dtypes: { A }, consts: { KE } }, [outputs, shared.output, shared.gate, out], [], `MoE ${block}: sum the experts' outputs and the gated shared expert's`);
+    else launch("moe", "moeSum", { dtypes: { A }, consts: { KE } }, [outputs, out], [], `MoE ${block}: sum the experts' outputs`);
   };
 }
 

@@ -43,8 +43,12 @@ export type Op =
   | { op: "kvWrite"; layer: number; k: number; v: number; slotMapping: number }
   | { op: "ropeKvWrite"; layer: number; qkv: number; positions: number; slotMapping: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
   | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number }
-  /** A sparse MoE MLP (dsl/kernels/moe.ts): router logits [T, E], experts stacked by rows (gate, up [E * I, H]; down [E * H, I]). */
-  | { op: "moe"; x: number; router: number; gate: number; up: number; down: number; topK: number; renormalize: boolean };
+  /**
+   * A sparse MoE MLP (dsl/kernels/moe.ts): router logits [T, E], experts stacked by rows (gate, up
+   * [E * I, H]; down [E * H, I]); with a shared expert (Qwen2-MoE), its output [T, H] added scaled
+   * by sigmoid of its gate logit [T, 1].
+   */
+  | { op: "moe"; x: number; router: number; gate: number; up: number; down: number; topK: number; renormalize: boolean; shared: number | null; sharedGate: number | null };
 
 export type Node = Op & { value: Value };
 
@@ -72,12 +76,12 @@ export function inputsOf(n: Op): number[] {
     case "kvWrite": return [n.k, n.v, n.slotMapping];
     case "ropeKvWrite": return [n.qkv, n.positions, n.slotMapping];
     case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after];
-    case "moe": return [n.x, n.router, n.gate, n.up, n.down];
+    case "moe": return [n.x, n.router, n.gate, n.up, n.down, ...(n.shared === null || n.sharedGate === null ? [] : [n.shared, n.sharedGate])];
   }
 }
 
 /** The op fields that name values (printed as %id); the other numbers are attributes (layer, offset, rotaryDim...). */
-const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv", "router", "gate", "up", "down"]);
+const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv", "router", "gate", "up", "down", "shared", "sharedGate"]);
 
 export function printGraph(g: Graph): string {
   const shape = (v: Value) => `${v.dtype}[${[v.rows, ...v.inner].join(", ")}]`;

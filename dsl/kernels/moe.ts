@@ -5,7 +5,8 @@
 //              over the KE chosen (RENORM 1: Mixtral, Qwen3-MoE's norm_topk_prob).
 //   moeGateUp: h[t KE + r, i] = silu(x[t] . gate[e, i]) * (x[t] . up[e, i]) with e = ids[t, r];
 //   moeDown:   y[t KE + r, n] = weights[t, r] * (h[t KE + r] . down[e, n]);
-//   moeSum:    out[t, n] = sum over r of y[t KE + r, n], in r order.
+//   moeSum:    out[t, n] = sum over r of y[t KE + r, n], in r order; moeSumShared adds a shared
+//              expert's output s[t, n] scaled by sigmoid(g[t]) (Qwen2-MoE's shared_expert_gate).
 // The expert matrices are stacked [E * rows, columns] and packed into the dense matmul's 16-column
 // panels (dsl/kernels/matmul-blocked.ts), so expert e's output i is panel row e * rows + i. A
 // program owns two panels, 32 outputs of one expert (each expert's rows must be a multiple of 32),
@@ -149,6 +150,21 @@ export const moeSum = kernel({ grid: (y, out) => [out.dim(0), cdiv(out.dim(1), 5
         sum = sum + y.at(t * KE + r, n0 + c);
       }
       out.put(t, n0 + c, sum);
+    });
+  },
+);
+
+export const moeSumShared = kernel({ grid: (y, shared, g, out) => [out.dim(0), cdiv(out.dim(1), 512)], threads: 128 })(
+  function moeSumShared<A extends Float>(y: Global<"f32", ["TK", "N"]>, shared: Global<A, ["T", "N"]>, g: Global<A, ["T", "1"]>, out: Global<A, ["T", "N"]>, KE: Const) {
+    const t = pid(0);
+    const n0 = pid(1) * 512;
+    const scale = 1.0 / (1.0 + exp(-g.at(t, 0)));
+    forEach(min(512, out.dim(1) - n0), (c) => {
+      let sum = 0.0;
+      for (let r = 0; r < KE; r++) {
+        sum = sum + y.at(t * KE + r, n0 + c);
+      }
+      out.put(t, n0 + c, sum + scale * shared.at(t, n0 + c));
     });
   },
 );

@@ -1,5 +1,5 @@
 // The mixture-of-experts kernels (dsl/kernels/moe.ts): each one's compiled C++ and emulated CUDA
-// lowering against its DSL reference, the four together against a float64 MoE MLP per token, and a
+// lowering against its DSL reference (the shared expert's sum also against float64), the four together against a float64 MoE MLP per token, and a
 // token's output the same in a batch of 100 (two gather blocks) as in a batch of 24 of them (bit for bit)
 // and alone (up to summation order: alone it takes the one-row path).
 import { test } from "uvu";
@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import type { Float } from "../../dsl/dtype.ts";
 import { Global } from "../../dsl/global.ts";
 import { packWeightPanels } from "../../dsl/kernels/matmul-blocked.ts";
-import { moeDown, moeGateUp, moeRoute, moeSum } from "../../dsl/kernels/moe.ts";
+import { moeDown, moeGateUp, moeRoute, moeSum, moeSumShared } from "../../dsl/kernels/moe.ts";
 import { launch } from "../../codegen/build/launch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
@@ -20,6 +20,7 @@ const specs = dtypes.flatMap(({ A, W }): KernelSpec[] => [
   { file, exportName: "moeGateUp", spec: { dtypes: { A, W }, consts: { K: H, I } } },
   { file, exportName: "moeDown", spec: { dtypes: { A, W }, consts: { I, N: H } } },
   { file, exportName: "moeSum", spec: { dtypes: { A }, consts: { KE } } },
+  { file, exportName: "moeSumShared", spec: { dtypes: { A }, consts: { KE } } },
 ]);
 const { irs, native } = buildKernels("test_moe", specs);
 
@@ -27,7 +28,7 @@ const { irs, native } = buildKernels("test_moe", specs);
 const panels = (w: Global, rows: number, columns: number) => new Global(w.dtype.name, [Math.ceil(rows / 16), columns, 16], packWeightPanels(w.data as Float32Array, rows, columns));
 
 dtypes.forEach(({ A, W }, d) => {
-  const [routeRenorm, routeSoftmax, gateUpIr, downIr, sumIr] = irs.slice(5 * d, 5 * d + 5);
+  const [routeRenorm, routeSoftmax, gateUpIr, downIr, sumIr, sumSharedIr] = irs.slice(6 * d, 6 * d + 6);
   const weights = () => {
     const gate = randomGlobal(W, [E * I, H], 0.3);
     const up = randomGlobal(W, [E * I, H], 0.3);
@@ -69,7 +70,15 @@ dtypes.forEach(({ A, W }, d) => {
     const h = randomGlobal(A, [T * KE, I]);
     checkAgainstReference(moeGateUp, gateUpIr, native(gateUpIr), [x, chosen, w.packed.gate, w.packed.up, new Global(A, [T * KE, I]), H, I], tolerance[A], { emulate: true });
     checkAgainstReference(moeDown, downIr, native(downIr), [h, chosen, weightsOf, w.packed.down, new Global("f32", [T * KE, H]), I, H], tolerance.f32, { emulate: true });
-    checkAgainstReference(moeSum, sumIr, native(sumIr), [randomGlobal("f32", [T * KE, H]), new Global(A, [T, H]), KE], tolerance[A], { emulate: true });
+    const y = randomGlobal("f32", [T * KE, H]);
+    checkAgainstReference(moeSum, sumIr, native(sumIr), [y, new Global(A, [T, H]), KE], tolerance[A], { emulate: true });
+    const [shared, g] = [randomGlobal(A, [T, H]), randomGlobal(A, [T, 1], 3)];
+    checkAgainstReference(moeSumShared, sumSharedIr, native(sumSharedIr), [y, shared, g, new Global(A, [T, H]), KE], tolerance[A], { emulate: true });
+    const withShared = new Global(A, [T, H]);
+    launch(native(sumSharedIr), sumSharedIr, [y, shared, g, withShared, KE]);
+    const expectedShared = new Global(A, [T, H]);
+    for (let t = 0; t < T; t++) for (let n = 0; n < H; n++) expectedShared.put(t, n, y.at(t * KE, n) + y.at(t * KE + 1, n) + shared.at(t, n) / (1 + Math.exp(-g.at(t, 0))));
+    assertClose(withShared, expectedShared, tolerance[A], "the shared expert gated by sigmoid(g), added to the routed sum");
   });
 
   test(`MoE ${A} over ${W} experts: the launches give a float64 MoE MLP, and a token's output does not depend on its batch`, () => {
