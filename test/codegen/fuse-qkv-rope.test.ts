@@ -1,6 +1,6 @@
 // The fuseQkvRope graph pass on every architecture's test shape: where q, k and v are slices of one
 // projection roped with no norm between, each layer runs one ropeKvWrite launch and none of the
-// slices, ropes or kvWrite it replaces; Qwen3 (q_norm/k_norm before the rope) keeps them. The
+// slices, ropes or kvWrite it replaces; Qwen3 and Qwen3-MoE (q_norm/k_norm before the rope) keep them. The
 // numbers are the model tests' business (architectures.test.ts, against llama.cpp).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,7 +13,10 @@ const launches = (arch: string) => {
   return { comments, layers: config.numHiddenLayers };
 };
 
-for (const arch of Object.keys(archNames).filter((a) => a !== "qwen3")) {
+/** The families that RMS-normalize q and k per head before the rope. */
+const qkNormed = ["qwen3", "qwen3_moe"];
+
+for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a))) {
   test(`${arch}: one fused rope + KV store per layer, no slices, ropes or separate stores`, () => {
     const { comments, layers } = launches(arch);
     assert.is(comments.filter((c) => /^layer \d+: rope (neox|gptj) q, k; store k\/v$/.test(c)).length, layers);
@@ -21,12 +24,14 @@ for (const arch of Object.keys(archNames).filter((a) => a !== "qwen3")) {
   });
 }
 
-test("qwen3: q_norm and k_norm sit between the slices and the ropes, so nothing fuses", () => {
-  const { comments, layers } = launches("qwen3");
-  assert.is(comments.filter((c) => c.includes("q, k; store")).length, 0);
-  assert.is(comments.filter((c) => c.startsWith("slice ")).length, 3 * layers);
-  assert.is(comments.filter((c) => c.startsWith("rope ")).length, 2 * layers);
-  assert.is(comments.filter((c) => c.endsWith(": store k/v")).length, layers);
-});
+for (const arch of qkNormed) {
+  test(`${arch}: q_norm and k_norm sit between the slices and the ropes, so nothing fuses`, () => {
+    const { comments, layers } = launches(arch);
+    assert.is(comments.filter((c) => c.includes("q, k; store")).length, 0);
+    assert.is(comments.filter((c) => c.startsWith("slice ")).length, 3 * layers);
+    assert.is(comments.filter((c) => c.startsWith("rope ")).length, 2 * layers);
+    assert.is(comments.filter((c) => c.endsWith(": store k/v")).length, layers);
+  });
+}
 
 test.run();
