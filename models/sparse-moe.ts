@@ -50,8 +50,8 @@ export class MixtralForCausalLM extends LlamaForCausalLM {
 
 export class Qwen2MoeForCausalLM extends LlamaForCausalLM {
   constructor(config: ModelConfig) {
-    // Qwen2's q/k/v biases, whatever the config says (as Qwen2ForCausalLM).
-    super({ ...config, attentionBias: true }, { qkNorm: false, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwen3MoeExperts) });
+    // q/k/v biases as the config's qkv_bias says (the loader's attentionBias; transformers' default true).
+    super(config, { qkNorm: false, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwen3MoeExperts) });
   }
 }
 

@@ -103,6 +103,19 @@ test("mixtral GGUF: each projection's experts are one tensor, expert e's rows at
   assert.is(tensor(f16, "blk.0.ffn_gate_inp.weight").dtype, "F32");
 });
 
+test("qwen2_moe GGUF: the shared-expert gate is HF's [1, hidden] as the converter keeps it (ne [hidden, 1]), F32 in an f16 file too", async () => {
+  const model = tinyModel("qwen2_moe");
+  const hf = readSafetensors(join(model.hfDir, "model.safetensors"));
+  const gguf = await readGgufTensors(model.ggufPath!);
+  const gate = tensor(gguf, "blk.0.ffn_gate_inp_shexp.weight");
+  assert.equal([gate.shape, tensor(hf, "model.layers.0.mlp.shared_expert_gate.weight").shape], [[64, 1], [1, 64]]);
+  assert.equal(gate.values, tensor(hf, "model.layers.0.mlp.shared_expert_gate.weight").values);
+  assert.equal(tensor(gguf, "blk.1.ffn_down_shexp.weight").values, tensor(hf, "model.layers.1.mlp.shared_expert.down_proj.weight").values);
+  const f16 = await readGgufTensors(tinyModel("qwen2_moe", "f16").ggufPath!);
+  assert.is(tensor(f16, "blk.0.ffn_up_shexp.weight").dtype, "F16");
+  assert.is(tensor(f16, "blk.0.ffn_gate_inp_shexp.weight").dtype, "F32");
+});
+
 test("gemma GGUF: norms are stored as 1 + w, head_dim 32 differs from hidden/heads", async () => {
   const model = tinyModel("gemma");
   assert.is(model.config.head_dim, 32);

@@ -29,11 +29,13 @@ export interface ModelShape {
   /** Gemma-2 soft caps: the real 50/30 barely touch a tiny model's logits, so tiny uses caps that bend them. */
   attnLogitSoftcapping: number;
   finalLogitSoftcapping: number;
-  /** Sparse MoE families (mixtral, qwen3_moe): experts per layer, and how many each token runs. */
+  /** Sparse MoE families (mixtral, qwen2_moe, qwen3_moe): experts per layer, and how many each token runs. */
   numExperts: number;
   numExpertsPerTok: number;
-  /** Qwen3-MoE's moe_intermediate_size, a multiple of 16 as the MoE kernels need (Mixtral's experts are intermediateSize wide). */
+  /** The Qwen MoE families' moe_intermediate_size, a multiple of 32 as the MoE kernels need (Mixtral's experts are intermediateSize wide). */
   moeIntermediateSize: number;
+  /** Qwen2-MoE's shared expert, a dense MLP of any width. */
+  sharedExpertIntermediateSize: number;
   defaultDType: WeightDType;
   /** The 8B shape is written as an HF folder only: a 32 GB f32 GGUF is no use on this machine. */
   writesGguf: boolean;
@@ -58,6 +60,7 @@ const shapes: Record<ShapeName, ModelShape> = {
     numExperts: 4,
     numExpertsPerTok: 2,
     moeIntermediateSize: 64,
+    sharedExpertIntermediateSize: 96, // unlike the other widths, so a mixed-up width shows
     defaultDType: "f32",
     writesGguf: true,
   },
@@ -79,6 +82,7 @@ const shapes: Record<ShapeName, ModelShape> = {
     numExperts: 8,
     numExpertsPerTok: 2,
     moeIntermediateSize: 1408, // intermediateSize / 4
+    sharedExpertIntermediateSize: 5632, // Qwen1.5-MoE-A2.7B's: intermediateSize
     defaultDType: "f32",
     writesGguf: true,
   },
@@ -101,6 +105,7 @@ const shapes: Record<ShapeName, ModelShape> = {
     numExperts: 8,
     numExpertsPerTok: 2,
     moeIntermediateSize: 3584, // intermediateSize / 4
+    sharedExpertIntermediateSize: 14336, // intermediateSize
     defaultDType: "bf16",
     writesGguf: false,
   },

@@ -9,7 +9,7 @@ import { gemma, gemma2 } from "./arch/gemma.ts";
 import { llama, mistral } from "./arch/llama.ts";
 import { mixtral } from "./arch/mixtral.ts";
 import { phi3 } from "./arch/phi3.ts";
-import { qwen2, qwen3, qwen3Moe } from "./arch/qwen.ts";
+import { qwen2, qwen2Moe, qwen3, qwen3Moe } from "./arch/qwen.ts";
 import type { ArchName, ArchSpec, HfConfig } from "./arch/spec.ts";
 import { encodeValues, type WeightDType } from "./dtype.ts";
 import { type GgufMetadata, str, u32 } from "./gguf-values.ts";
@@ -23,7 +23,7 @@ import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type To
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */
@@ -75,8 +75,12 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
   for (const chunk of chunks) yield encodeValues(chunk, dtype);
 }
 
-/** MoE routers stay F32 in the converter's output and through llama.cpp's quantize. */
-const isRouter = (plan: CheckpointPlan) => plan.ggufName.endsWith(".ffn_gate_inp.weight");
+/**
+ * MoE routers and Qwen2-MoE's shared-expert gate stay F32 in the converter's output (its always-F32
+ * list) and through llama.cpp's quantize (routers by name; the gate, ne [hidden, 1], has one dimension
+ * as ggml counts them).
+ */
+const isRouter = (plan: CheckpointPlan) => /\.ffn_gate_inp(_shexp)?\.weight$/.test(plan.ggufName);
 
 /** The block format a GGUF matrix is quantized to: rows of whole 32-value blocks only. */
 function quantOf(plan: CheckpointPlan, quant: GgufQuant | null): GgufQuant | null {

@@ -31,6 +31,13 @@ export class FieldReader {
     return value;
   }
 
+  /** A count that may be 0 (a size that 0 switches off). */
+  nonNegativeInteger(key: string, fallback?: number): number {
+    const value = this.number(key, fallback);
+    if (!Number.isInteger(value) || value < 0) this.fail(key, "a non-negative integer", value);
+    return value;
+  }
+
   /** A number that a config switches off with an explicit null; absent takes `fallback`. */
   nullableNumber(key: string, fallback: number | null): number | null {
     const value = this.lookup(key);

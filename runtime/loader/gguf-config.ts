@@ -15,6 +15,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   // llama.cpp converts Mistral checkpoints to "llama" too.
   llama: { architecture: "LlamaForCausalLM", modelType: "llama", hiddenAct: "silu" },
   qwen2: { architecture: "Qwen2ForCausalLM", modelType: "qwen2", hiddenAct: "silu" },
+  qwen2moe: { architecture: "Qwen2MoeForCausalLM", modelType: "qwen2_moe", hiddenAct: "silu" },
   qwen3: { architecture: "Qwen3ForCausalLM", modelType: "qwen3", hiddenAct: "silu" },
   qwen3moe: { architecture: "Qwen3MoeForCausalLM", modelType: "qwen3_moe", hiddenAct: "silu" },
   phi3: { architecture: "Phi3ForCausalLM", modelType: "phi3", hiddenAct: "silu" },
@@ -35,6 +36,7 @@ const mixtral: GgufArchitecture = { architecture: "MixtralForCausalLM", modelTyp
  */
 function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
   const key = (name: string): string => `${arch}.${name}`;
+  if (arch === "qwen2moe") return qwen2MoeOf(meta, key);
   const sparse = arch === "qwen3moe" || (arch === "llama" && meta.number(key("expert_count"), 0) > 0);
   if (!sparse) return undefined;
   return {
@@ -42,6 +44,27 @@ function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
     numExpertsPerTok: meta.positiveInteger(key("expert_used_count")),
     intermediateSize: meta.positiveInteger(key(arch === "qwen3moe" ? "expert_feed_forward_length" : "feed_forward_length")),
     normTopkProb: meta.boolean(key("expert_weights_norm"), true),
+  };
+}
+
+/**
+ * qwen2moe: routed experts plus a shared expert on every layer (llama.cpp requires its tensors).
+ * llama.cpp's qwen2moe graph calls build_moe_ffn with norm_w false (Qwen2-MoE's weights are the
+ * router softmax's probabilities) and reads no expert_weights_norm, which the converter does not
+ * write, so absent means false. Files converted before llama.cpp wrote the two widths (its PR #7835,
+ * June 2024) lack them; llama.cpp then takes feed_forward_length / expert_used_count for the experts
+ * and feed_forward_length for the shared expert (Qwen1.5-MoE-A2.7B's 5632 / 4 and 5632), as here.
+ */
+function qwen2MoeOf(meta: FieldReader, key: (name: string) => string): MoeConfig {
+  const numExpertsPerTok = meta.positiveInteger(key("expert_used_count"));
+  const feedForward = meta.positiveInteger(key("feed_forward_length"));
+  const width = (name: string, fallback: number) => meta.nonNegativeInteger(key(name), 0) || fallback;
+  return {
+    numExperts: meta.positiveInteger(key("expert_count")),
+    numExpertsPerTok,
+    intermediateSize: width("expert_feed_forward_length", Math.floor(feedForward / numExpertsPerTok)),
+    normTopkProb: meta.boolean(key("expert_weights_norm"), false),
+    sharedExpertIntermediateSize: width("expert_shared_feed_forward_length", feedForward),
   };
 }
 

@@ -2,6 +2,7 @@
 // read in reverse). Phi-3 keeps its fused projections; Gemma-2 has four norms per layer. A sparse
 // MoE layer's experts are one 3-D tensor per projection in llama.cpp (ne [in, out, experts]), loaded
 // under one name for the stack ([experts, out, in]); HF checkpoints keep one matrix per expert.
+// Qwen2-MoE's shared expert is a plain gated MLP, gated itself by shared_expert_gate.
 
 const globalNames: Record<string, string> = {
   "token_embd.weight": "model.embed_tokens.weight",
@@ -24,6 +25,10 @@ const layerNames: Record<string, string> = {
   ffn_gate_exps: "mlp.experts.gate_proj",
   ffn_up_exps: "mlp.experts.up_proj",
   ffn_down_exps: "mlp.experts.down_proj",
+  ffn_gate_shexp: "mlp.shared_expert.gate_proj",
+  ffn_up_shexp: "mlp.shared_expert.up_proj",
+  ffn_down_shexp: "mlp.shared_expert.down_proj",
+  ffn_gate_inp_shexp: "mlp.shared_expert_gate",
   attn_norm: "input_layernorm",
   ffn_norm: "post_attention_layernorm",
   post_attention_norm: "post_attention_layernorm",

@@ -122,6 +122,9 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
         tensor.data = unpermuteRows(tensor.data, tensor.shape[0], numHeads);
       }
     }
+    // Qwen2-MoE's shared_expert_gate is HF's Linear(hidden, 1), [1, hidden]. Today's converter keeps that
+    // (ne [hidden, 1]); older ones squeezed it to 1-D (ne [hidden]), which llama.cpp accepts too.
+    if (tensor.shape.length === 1 && tensor.name.endsWith(".mlp.shared_expert_gate.weight")) tensor.shape = [1, tensor.shape[0]];
     if ((arch === "gemma" || arch === "gemma2") && /(layernorm|model\.norm)\.weight$/.test(tensor.name)) {
       const values = Float32Array.from(asF32(tensor), (value) => value - 1);
       tensor.dtype = "f32";

@@ -13,6 +13,8 @@ interface FamilyDefaults {
   tieWordEmbeddings: boolean;
   /** Qwen2 always has q/k/v biases (not a config option); others read `attention_bias`. */
   forcedAttentionBias?: boolean;
+  /** Qwen2-MoE's q/k/v biases, on unless newer configs switch them off with `qkv_bias` false. */
+  qkvBiasSwitch?: boolean;
   /** Gemma reads `hidden_activation` and defaults to the tanh approximation of GELU. */
   gemmaActivation?: boolean;
   /** Families whose sliding window is on only when `use_sliding_window` is true. */
@@ -21,6 +23,8 @@ interface FamilyDefaults {
   softcapping?: { finalLogit: number; attnLogit: number; queryPreAttnScalar: number };
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
   moe?: (fields: FieldReader) => MoeConfig;
+  /** The shared-expert key the family's `moe` reads (Qwen2-MoE's); every other one is refused. */
+  sharedExpertKey?: string;
 }
 
 const unsupportedMoe = (fields: FieldReader, key: string, what: string) =>
@@ -37,28 +41,41 @@ function mixtralMoe(fields: FieldReader): MoeConfig {
 }
 
 /**
- * Qwen3-MoE (Qwen3MoeConfig). Its configs can leave some layers dense (a decoder_sparse_step above 1,
- * or mlp_only_layers), an MLP of intermediate_size among the sparse ones, which the engine does not run.
+ * The routed experts of Qwen2-MoE and Qwen3-MoE (Qwen2MoeConfig, Qwen3MoeConfig: the same keys, their
+ * own defaults). Their configs can leave some layers dense (a decoder_sparse_step above 1, or
+ * mlp_only_layers), an MLP of intermediate_size among the sparse ones, which the engine does not run.
  */
-function qwen3Moe(fields: FieldReader): MoeConfig {
+function qwenRoutedExperts(fields: FieldReader, defaults: Omit<MoeConfig, "normTopkProb">): MoeConfig {
   const step = fields.positiveInteger("decoder_sparse_step", 1);
   if (step !== 1) throw unsupportedMoe(fields, "decoder_sparse_step", `decoder_sparse_step ${step} makes some layers dense; mixing dense and sparse layers is not supported`);
   const denseLayers = fields.indexList("mlp_only_layers");
   if (denseLayers.length > 0) throw unsupportedMoe(fields, "mlp_only_layers", `mlp_only_layers [${denseLayers.join(", ")}] makes those layers dense; mixing dense and sparse layers is not supported`);
   return {
-    numExperts: fields.positiveInteger("num_experts", 128),
-    numExpertsPerTok: fields.positiveInteger("num_experts_per_tok", 8),
-    intermediateSize: fields.positiveInteger("moe_intermediate_size", 768),
+    numExperts: fields.positiveInteger("num_experts", defaults.numExperts),
+    numExpertsPerTok: fields.positiveInteger("num_experts_per_tok", defaults.numExpertsPerTok),
+    intermediateSize: fields.positiveInteger("moe_intermediate_size", defaults.intermediateSize),
     normTopkProb: fields.boolean("norm_topk_prob", false),
   };
 }
 
-/** Shared experts (Qwen2-MoE's, DeepSeek's) run beside the routed ones on every token; no family here has them. */
+const qwen3Moe = (fields: FieldReader): MoeConfig => qwenRoutedExperts(fields, { numExperts: 128, numExpertsPerTok: 8, intermediateSize: 768 });
+
+/**
+ * Qwen2-MoE adds a shared expert to every sparse layer, shared_expert_intermediate_size wide (0 for
+ * none, which transformers would build as an empty MLP that adds nothing).
+ */
+function qwen2Moe(fields: FieldReader): MoeConfig {
+  const routed = qwenRoutedExperts(fields, { numExperts: 60, numExpertsPerTok: 4, intermediateSize: 1408 });
+  const shared = fields.nonNegativeInteger("shared_expert_intermediate_size", 5632);
+  return shared > 0 ? { ...routed, sharedExpertIntermediateSize: shared } : routed;
+}
+
+/** Shared experts (Qwen2-MoE's, DeepSeek's) run beside the routed ones on every token; only Qwen2-MoE's are run. */
 const sharedExpertKeys = ["shared_expert_intermediate_size", "n_shared_experts", "num_shared_experts"];
 
 function moeOf(fields: FieldReader, family: FamilyDefaults): Pick<ModelConfig, "moe"> {
   if (!family.moe) return {};
-  for (const key of sharedExpertKeys) {
+  for (const key of sharedExpertKeys.filter((k) => k !== family.sharedExpertKey)) {
     const size = fields.number(key, 0);
     if (size > 0) throw unsupportedMoe(fields, key, `${key} ${size}: shared experts are not supported`);
   }
@@ -72,6 +89,10 @@ const families: Record<string, FamilyDefaults> = {
   qwen2: {
     architecture: "Qwen2ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
     forcedAttentionBias: true, slidingWindowSwitch: true,
+  },
+  qwen2_moe: {
+    architecture: "Qwen2MoeForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
+    qkvBiasSwitch: true, slidingWindowSwitch: true, moe: qwen2Moe, sharedExpertKey: "shared_expert_intermediate_size",
   },
   qwen3: {
     architecture: "Qwen3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
@@ -149,6 +170,11 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
   }
 }
 
+function attentionBias(fields: FieldReader, family: FamilyDefaults): boolean {
+  if (family.forcedAttentionBias) return true;
+  return family.qkvBiasSwitch ? fields.boolean("qkv_bias", true) : fields.boolean("attention_bias", false);
+}
+
 function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | null {
   // Any config may switch the window off with use_sliding_window false; Qwen's is off unless it is true.
   if (!fields.boolean("use_sliding_window", !family.slidingWindowSwitch)) return null;
@@ -207,7 +233,7 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
     partialRotaryFactor: fields.number("partial_rotary_factor", 1),
     tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
     hiddenAct: activation(fields, family),
-    attentionBias: family.forcedAttentionBias ?? fields.boolean("attention_bias", false),
+    attentionBias: attentionBias(fields, family),
     slidingWindow: slidingWindow(fields, family),
     finalLogitSoftcapping: softcapping ? fields.nullableNumber("final_logit_softcapping", softcapping.finalLogit) : null,
     attnLogitSoftcapping: softcapping ? fields.nullableNumber("attn_logit_softcapping", softcapping.attnLogit) : null,

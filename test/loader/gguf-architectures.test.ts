@@ -213,6 +213,29 @@ test("MoE metadata: llama with experts is Mixtral, sized by feed_forward_length;
   assert.is(missing.param, "qwen3moe.expert_used_count");
 });
 
+test("qwen2moe: expert and shared-expert widths from their keys, else llama.cpp's fallbacks; the shared-expert gate loads as [1, hidden] from 2-D or squeezed files", async () => {
+  const embedding = f32Tensor("token_embd.weight", [hidden, vocab]);
+  const experts = { "qwen2moe.expert_count": { type: "u32", value: 4 }, "qwen2moe.expert_used_count": { type: "u32", value: 2 } } as const;
+  const gateValues = Array.from({ length: hidden }, (_, i) => 0.25 * i);
+  const model = await load(hyperparameters("qwen2moe", {
+    ...experts,
+    "qwen2moe.expert_feed_forward_length": { type: "u32", value: 32 },
+    "qwen2moe.expert_shared_feed_forward_length": { type: "u32", value: 24 },
+  }), [embedding, f32Tensor("blk.0.ffn_gate_inp_shexp.weight", [hidden, 1]), f32Tensor("blk.0.ffn_down_shexp.weight", [24, hidden])]);
+  assert.is(model.config.architecture, "Qwen2MoeForCausalLM");
+  assert.is(model.config.modelType, "qwen2_moe");
+  assert.equal(model.config.moe, { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 32, normTopkProb: false, sharedExpertIntermediateSize: 24 });
+  assert.equal(model.tensors.get("model.layers.0.mlp.shared_expert_gate.weight")!.shape, [1, hidden]);
+  assert.equal(values(model, "model.layers.0.mlp.shared_expert_gate.weight"), gateValues);
+  assert.equal(model.tensors.get("model.layers.0.mlp.shared_expert.down_proj.weight")!.shape, [hidden, 24]);
+
+  // As converted before llama.cpp wrote the widths: experts FFN 16 / 2 used wide, the shared expert 16, the gate squeezed to ne [hidden].
+  const older = await load(hyperparameters("qwen2moe", experts), [embedding, f32Tensor("blk.0.ffn_gate_inp_shexp.weight", [hidden])]);
+  assert.equal(older.config.moe, { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 8, normTopkProb: false, sharedExpertIntermediateSize: 16 });
+  assert.equal(older.tensors.get("model.layers.0.mlp.shared_expert_gate.weight")!.shape, [1, hidden]);
+  assert.equal(values(older, "model.layers.0.mlp.shared_expert_gate.weight"), gateValues);
+});
+
 test("unsupported tensor types, odd block rows, unknown tensors and architectures are named", async () => {
   const q5 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.q5_K, data: new Uint8Array(176) }]);
   assert.is(q5.code, "TSVLLM_ERR_MODEL_FILE");

@@ -105,12 +105,36 @@ test("qwen3_moe: num_experts, moe_intermediate_size and norm_topk_prob, with Qwe
   assert.equal(parseHfConfig({ ...base, model_type: "qwen3_moe" }, file).moe, { numExperts: 128, numExpertsPerTok: 8, intermediateSize: 768, normTopkProb: false });
 });
 
+test("qwen2_moe: Qwen2's q/k/v biases (off with qkv_bias false), routed experts and a shared expert, with Qwen2MoeConfig's defaults", () => {
+  const config = parseHfConfig({
+    ...base, model_type: "qwen2_moe", num_experts: 60, num_experts_per_tok: 4, moe_intermediate_size: 1408, shared_expert_intermediate_size: 5632,
+    norm_topk_prob: false, decoder_sparse_step: 1, mlp_only_layers: [], use_sliding_window: false, sliding_window: 4096, router_aux_loss_coef: 0.001,
+  }, file);
+  assert.is(config.architecture, "Qwen2MoeForCausalLM");
+  assert.ok(config.attentionBias);
+  assert.not.ok(config.tieWordEmbeddings);
+  assert.is(config.slidingWindow, null);
+  assert.is(config.intermediateSize, 128);
+  assert.equal(config.moe, { numExperts: 60, numExpertsPerTok: 4, intermediateSize: 1408, normTopkProb: false, sharedExpertIntermediateSize: 5632 });
+  const defaults = parseHfConfig({ ...base, model_type: "qwen2_moe" }, file);
+  assert.equal(defaults.moe, { numExperts: 60, numExpertsPerTok: 4, intermediateSize: 1408, normTopkProb: false, sharedExpertIntermediateSize: 5632 });
+  assert.ok(defaults.attentionBias);
+  assert.not.ok(parseHfConfig({ ...base, model_type: "qwen2_moe", qkv_bias: false }, file).attentionBias);
+  assert.is(parseHfConfig({ ...base, model_type: "qwen2_moe", norm_topk_prob: true }, file).moe!.normTopkProb, true);
+  assert.not.ok("sharedExpertIntermediateSize" in parseHfConfig({ ...base, model_type: "qwen2_moe", shared_expert_intermediate_size: 0 }, file).moe!);
+  assert.is(errorOf(() => parseHfConfig({ ...base, model_type: "qwen2_moe", shared_expert_intermediate_size: -1 }, file)).code, "TSVLLM_ERR_MODEL_FILE");
+});
+
 test("MoE layouts the engine does not run are refused naming their field: dense layers among sparse ones, shared experts", () => {
   const refusals: [Record<string, unknown>, string][] = [
     [{ model_type: "qwen3_moe", decoder_sparse_step: 2 }, "decoder_sparse_step"],
     [{ model_type: "qwen3_moe", mlp_only_layers: [0, 3] }, "mlp_only_layers"],
     [{ model_type: "qwen3_moe", shared_expert_intermediate_size: 5632 }, "shared_expert_intermediate_size"],
     [{ model_type: "mixtral", shared_expert_intermediate_size: 1024 }, "shared_expert_intermediate_size"],
+    [{ model_type: "qwen2_moe", n_shared_experts: 2 }, "n_shared_experts"],
+    [{ model_type: "qwen2_moe", num_shared_experts: 1 }, "num_shared_experts"],
+    [{ model_type: "qwen2_moe", decoder_sparse_step: 2 }, "decoder_sparse_step"],
+    [{ model_type: "qwen2_moe", mlp_only_layers: [1] }, "mlp_only_layers"],
   ];
   for (const [fields, key] of refusals) {
     const error = errorOf(() => parseHfConfig({ ...base, ...fields }, file));

@@ -1,5 +1,6 @@
-// Sparse mixture-of-experts models through the engine (tiny random Mixtral and Qwen3-MoE, f32;
-// their forward passes are held to llama.cpp by architectures.test.ts): a batch of 16 varied
+// Sparse mixture-of-experts models through the engine (tiny random Mixtral, Qwen2-MoE with its
+// shared expert, and Qwen3-MoE, f32; their forward passes are held to llama.cpp by
+// architectures.test.ts): a batch of 16 varied
 // prompts generated together, greedy, gives token for token what each gives alone, also with
 // 16-token chunked prefill and with a KV cache small enough to preempt, every block free at the end.
 // The MoE kernels gather a step's tokens per expert, so this is where a token's experts would see
@@ -19,7 +20,7 @@ const prompts = Array.from({ length: 16 }, (_, i) => `${starts[i % 8]}${" and th
 const greedy: Partial<SamplingParams> = { temperature: 0, maxTokens: 16, ignoreEos: true };
 const options = { maxNumSeqs: 16, maxNumBatchedTokens: 128, maxModelLen: 64, logger: () => {}, loadModel: loadCompiledModel };
 
-for (const arch of ["mixtral", "qwen3_moe"] as const) {
+for (const arch of ["mixtral", "qwen2_moe", "qwen3_moe"] as const) {
   const test = suite(`${arch}: batch invariance through the engine`);
   const dir = mkdtempSync(join(tmpdir(), `tsvllm-${arch}-`));
   const model = writeRandomModel({ arch, outDir: dir, seed: 3, dtype: "f32" }).hfDir;

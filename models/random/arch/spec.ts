@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -44,11 +44,14 @@ export interface HfConfig {
   query_pre_attn_scalar?: number;
   layer_types?: ("sliding_attention" | "full_attention")[];
   cache_implementation?: "hybrid";
-  /** Mixtral's expert count; Qwen3-MoE's is num_experts. */
+  /** Mixtral's expert count; Qwen-MoE's is num_experts. */
   num_local_experts?: number;
   num_experts?: number;
   num_experts_per_tok?: number;
   moe_intermediate_size?: number;
+  /** Qwen2-MoE's shared expert, and the switch of its q/k/v biases. */
+  shared_expert_intermediate_size?: number;
+  qkv_bias?: boolean;
   norm_topk_prob?: boolean;
   decoder_sparse_step?: number;
   mlp_only_layers?: number[];
@@ -171,15 +174,22 @@ export function attentionTensors(config: HfConfig, layer: number, permuteQK: boo
   ];
 }
 
-/** The gated MLP of one Llama-style layer (separate gate, up, down). */
-export function mlpTensors(config: HfConfig, layer: number): TensorPlan[] {
-  const hf = `model.layers.${layer}.mlp`;
-  const gguf = `blk.${layer}`;
+/**
+ * A gated MLP (separate gate, up, down) under the HF module `hf`: llama.cpp's ffn_gate, ffn_up and
+ * ffn_down, with `ggufSuffix` after each (Qwen2-MoE's shared expert is ffn_gate_shexp etc.).
+ */
+export function gatedMlpTensors(hf: string, layer: number, ggufSuffix: string, hiddenSize: number, intermediateSize: number): TensorPlan[] {
+  const gguf = (projection: string) => `blk.${layer}.ffn_${projection}${ggufSuffix}.weight`;
   return [
-    linear(`${hf}.gate_proj.weight`, `${gguf}.ffn_gate.weight`, config.intermediate_size, config.hidden_size),
-    linear(`${hf}.up_proj.weight`, `${gguf}.ffn_up.weight`, config.intermediate_size, config.hidden_size),
-    linear(`${hf}.down_proj.weight`, `${gguf}.ffn_down.weight`, config.hidden_size, config.intermediate_size),
+    linear(`${hf}.gate_proj.weight`, gguf("gate"), intermediateSize, hiddenSize),
+    linear(`${hf}.up_proj.weight`, gguf("up"), intermediateSize, hiddenSize),
+    linear(`${hf}.down_proj.weight`, gguf("down"), hiddenSize, intermediateSize),
   ];
+}
+
+/** The gated MLP of one Llama-style layer. */
+export function mlpTensors(config: HfConfig, layer: number): TensorPlan[] {
+  return gatedMlpTensors(`model.layers.${layer}.mlp`, layer, "", config.hidden_size, config.intermediate_size);
 }
 
 /** HF names of a sparse MoE layer's router and of expert e's gate, up and down projections. */
