@@ -81,9 +81,10 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     options.swapSpace = gib;
   }
   if (values.quantization === "fp8") options.quantization = "fp8";
-  const task = values.task ?? "generate";
-  if (task !== "generate" && task !== "embed") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate or embed, got "${task}"`, "task");
-  options.task = task;
+  const task = values.task;
+  if (task !== undefined && task !== "generate" && task !== "embed") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate or embed, got "${task}"`, "task");
+  // Absent: a base model (no LM head) embeds, any other model generates.
+  if (task !== undefined) options.task = task;
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
   if (values["enable-lora"]) {
     options.enableLora = true;

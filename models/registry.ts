@@ -32,6 +32,11 @@ export const architectures: Record<string, RegisteredArchitecture> = {
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
+  // Base models (no LM head: embedding checkpoints such as e5-mistral), run as pooling models.
+  LlamaModel: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
+  MistralModel: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
+  Qwen2Model: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
+  Qwen3Model: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
 };

@@ -37,8 +37,9 @@ export interface LLMOptions extends EngineArgs {
    */
   quantization?: "fp8";
   /**
-   * vLLM's task: "generate" (the default) or "embed", which loads the model as a pooling model
-   * (its forward pass ends at the final hidden states) for LLM.embed and /v1/embeddings.
+   * vLLM's task: "generate" or "embed", which loads the model as a pooling model (its forward pass
+   * ends at the final hidden states) for LLM.embed and /v1/embeddings. By default base models
+   * (MistralModel and the like, without an LM head) embed and the others generate.
    */
   task?: "generate" | "embed";
   /** A runner and tokenizer to use as they are: nothing is loaded. */

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { prefixBaseModelTensors } from "./base-model.ts";
 import { modelFileError } from "./file-io.ts";
 import { loadGguf } from "./gguf.ts";
 import { readHfConfig } from "./hf-config.ts";
@@ -28,6 +29,7 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
   } else {
     throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
   }
+  prefixBaseModelTensors(config, tensors);
   normalizeGptq(dir, config, tensors);
   normalizeFp8(dir, config, tensors);
   readKvCacheScales(dir, config, tensors);

@@ -5,13 +5,23 @@ import type { LoadedModel as EngineModel, LLMOptions, ModelLoader } from "../eng
 import { defaultEngineArgs } from "../engine/config.ts";
 import { loadSamplerAddon } from "../engine/sampler-addon.ts";
 import { nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../loader/fp8.ts";
+import { isBaseModel } from "../loader/base-model.ts";
 import { loadModel } from "../loader/index.ts";
+import type { ModelConfig } from "../loader/types.ts";
+import { TsvllmError } from "../errors.ts";
 import { engineModel } from "./engine-model.ts";
 import { createModelRunner } from "./load-runner.ts";
 import { nativeTensorMemory, type PackingAddon } from "./weights.ts";
 
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
 const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3", fp8_e5m2: "fp8e5m2" } as const;
+
+/** Whether to load the model as a pooling model: task "embed", or a base model (no LM head) unless a task says otherwise. */
+function poolingTask(config: ModelConfig, options: LLMOptions): boolean {
+  if (!isBaseModel(config)) return options.task === "embed";
+  if (options.task === "generate") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${options.model}: ${config.architecture} is a base model without an LM head; it runs as an embedding model (task "embed")`, "task");
+  return true;
+}
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its file mapping and huge pages to the load.
@@ -31,7 +41,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
-    ...(options.task === "embed" ? { pooling: true } : {}),
+    ...(poolingTask(loaded.config, options) ? { pooling: true } : {}),
     ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),
   });

@@ -4,13 +4,16 @@
 // must point the way the logits at the prompt's last position do (their ratio is the state's
 // norm), on stories260K (its own LM head) and on a random Qwen2 (an LM head tied to the embedding
 // table, which the pooling model must keep for its embedding). A batch, and 16-token chunks,
-// give each prompt's embedding alone; generation and embedding requests go to the right kind of model.
-import { mkdtempSync, rmSync } from "node:fs";
+// give each prompt's embedding alone; a base-model checkpoint (no LM head, tensors without the
+// "model." prefix) embeds by default as its CausalLM twin; generation and embedding requests go to
+// the right kind of model.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { LLM } from "../../index.ts";
+import { writeSafetensors } from "../../models/random/safetensors-writer.ts";
 import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { tensorToF32 } from "../../runtime/loader/convert.ts";
@@ -18,6 +21,7 @@ import { loadModel } from "../../runtime/loader/index.ts";
 import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { loadCompiledModel } from "../../runtime/model/model-loader.ts";
 import { SingleSequence } from "../support/model-driver.ts";
+import { readSafetensors } from "../support/random-model-files.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-embed-"));
 const models = { "stories260K": "../shared/models/stories260K-hf", "qwen2 (tied LM head)": writeRandomModel({ arch: "qwen2", outDir: join(workDir, "qwen2"), seed: 4, dtype: "f32" }).hfDir };
@@ -62,6 +66,29 @@ test("a batch, and 16-token steps, give each prompt's embedding alone", async ()
     together.forEach((o, i) => assert.ok(maxDiff(o.outputs.embedding, expected[i]) < 1e-6, `prompt ${i}${"maxNumBatchedTokens" in extra ? " in 16-token steps" : ""}`));
     assert.is(llm.stats().kvCacheUsagePerc, 0);
     llm.close();
+  }
+});
+
+test("a base-model checkpoint (MistralModel: no LM head, no model. prefix, as e5-mistral ships) embeds by default as its CausalLM twin does", async () => {
+  const causal = writeRandomModel({ arch: "mistral", outDir: join(workDir, "mistral"), seed: 6, dtype: "f32" }).hfDir;
+  const base = join(workDir, "mistral-base");
+  cpSync(causal, base, { recursive: true });
+  const config = JSON.parse(readFileSync(join(causal, "config.json"), "utf8"));
+  writeFileSync(join(base, "config.json"), JSON.stringify({ ...config, architectures: ["MistralModel"] }));
+  const tensors = [...readSafetensors(join(causal, "model.safetensors"))].filter(([name]) => name !== "lm_head.weight");
+  writeSafetensors(join(base, "model.safetensors"), tensors.map(([name, t]) => ({ name: name.replace(/^model\./, ""), dtype: "f32", shape: t.shape, chunks: () => [new Uint8Array(t.values.buffer)] })));
+  const twin = await LLM.create({ model: causal, task: "embed", ...options });
+  const expected = (await twin.embed(prompts.slice(0, 3))).map((o) => o.outputs.embedding);
+  twin.close();
+  const llm = await LLM.create({ model: base, ...options });
+  (await llm.embed(prompts.slice(0, 3))).forEach((o, i) => assert.ok(maxDiff(o.outputs.embedding, expected[i]) < 1e-6, `prompt ${i}`));
+  llm.close();
+  try {
+    await LLM.create({ model: base, task: "generate", ...options });
+    assert.unreachable("a base model has no LM head to generate with");
+  } catch (error) {
+    assert.instance(error, TsvllmError);
+    assert.is((error as TsvllmError).param, "task");
   }
 });
 
