@@ -45,6 +45,7 @@ for (const [name, extra, preempts] of [
     assert.equal(await tokens(llm, greedy), plain.greedy);
     // Greedy drafts of the target itself are its own greedy choices.
     const stats = llm.stats();
+    console.log(`  self-draft${name}: ${stats.specDecodeNumAcceptedTokens} of ${stats.specDecodeNumDraftTokens} drafts accepted, ${stats.numPreemptions} preemptions`);
     if (preempts) assert.ok(stats.numPreemptions > 0, "the small cache forced preemptions");
     assert.ok(stats.specDecodeNumDraftTokens > 200, `${stats.specDecodeNumDraftTokens} drafts`);
     assert.ok(stats.specDecodeNumAcceptedTokens >= 0.95 * stats.specDecodeNumDraftTokens, `${stats.specDecodeNumAcceptedTokens} of ${stats.specDecodeNumDraftTokens} drafts accepted`);
