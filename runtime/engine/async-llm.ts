@@ -72,7 +72,7 @@ export class AsyncLLM implements EngineClient {
   async shutdown(): Promise<void> {
     this.accepting = false;
     await this.loopIdle;
-    this.engine.runner.close?.();
+    this.engine.close();
   }
 
   private deliver(output: RequestOutput): void {

@@ -346,6 +346,12 @@ export class LLMEngine {
     return index.propose(seq.tokenIds, room);
   }
 
+  /** Releases the model's native resources, and the draft model's. */
+  close(): void {
+    this.runner.close?.();
+    this.draftModel?.runner.close?.();
+  }
+
   stats(): EngineStats {
     return {
       numRequestsRunning: this.scheduler.running.length,

@@ -106,6 +106,6 @@ export class LLM {
   }
 
   close(): void {
-    this.engine.runner.close?.();
+    this.engine.close();
   }
 }
