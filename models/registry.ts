@@ -8,7 +8,7 @@ import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
-import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwen3MoeWeightMap } from "./sparse-moe.ts";
+import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
 export interface Architecture {
@@ -37,8 +37,8 @@ export const architectures: Record<string, RegisteredArchitecture> = {
   MistralModel: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   Qwen2Model: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
   Qwen3Model: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
-  Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
-  Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwen3MoeWeightMap },
+  Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
+  Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
 };
 
 export function architectureOf(config: ModelConfig): Architecture {

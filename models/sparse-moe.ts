@@ -1,9 +1,10 @@
 // Sparse mixture-of-experts LLaMA blocks: Mixtral (Jiang et al. 2024; Mistral's attention),
 // Qwen2-MoE (Qwen2's attention with q/k/v biases, and a shared expert every token runs, gated by
-// sigmoid(x . shared_expert_gate)) and Qwen3-MoE (Qwen3's attention, q/k RMSNorm), whose MLPs are
-// a router and numExperts SwiGLU experts, of which each token runs numExpertsPerTok (ModelConfig.moe). Checkpoints hold each expert's
-// projections apart; the weight maps stack them by rows into one parameter per projection, the
-// layout of dsl/kernels/moe.ts (a GGUF's ffn_*_exps tensors are that stack already).
+// sigmoid(x . shared_expert_gate)) and Qwen3-MoE (Qwen3's attention, q/k RMSNorm). Their MLPs are
+// a router and numExperts SwiGLU experts, of which each token runs numExpertsPerTok
+// (ModelConfig.moe). Checkpoints hold each expert's projections apart; the weight maps stack them
+// by rows into one parameter per projection, the layout of dsl/kernels/moe.ts (a GGUF's
+// ffn_*_exps tensors are that stack already).
 import { FusedMoE, Linear, Module, type Tensor } from "../dsl/module.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig, MoeConfig } from "../runtime/loader/types.ts";
@@ -40,7 +41,7 @@ export class SparseMoeBlock extends Module implements FeedForward {
 
 const mixtralExperts = { gate: "w1", up: "w3", down: "w2" };
 /** Qwen2-MoE's and Qwen3-MoE's names. */
-const qwen3MoeExperts = { gate: "gate_proj", up: "up_proj", down: "down_proj" };
+const qwenMoeExperts = { gate: "gate_proj", up: "up_proj", down: "down_proj" };
 
 export class MixtralForCausalLM extends LlamaForCausalLM {
   constructor(config: ModelConfig) {
@@ -51,13 +52,13 @@ export class MixtralForCausalLM extends LlamaForCausalLM {
 export class Qwen2MoeForCausalLM extends LlamaForCausalLM {
   constructor(config: ModelConfig) {
     // q/k/v biases as the config's qkv_bias says (the loader's attentionBias; transformers' default true).
-    super(config, { qkNorm: false, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwen3MoeExperts) });
+    super(config, { qkNorm: false, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwenMoeExperts) });
   }
 }
 
 export class Qwen3MoeForCausalLM extends LlamaForCausalLM {
   constructor(config: ModelConfig) {
-    super(config, { qkNorm: true, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwen3MoeExperts) });
+    super(config, { qkNorm: true, feedForward: (c, prefix) => new SparseMoeBlock(c, `${prefix}.mlp`, qwenMoeExperts) });
   }
 }
 
@@ -73,4 +74,5 @@ function moeWeightMap(block: string, names: { gate: string; up: string; down: st
 }
 
 export const mixtralWeightMap = moeWeightMap("block_sparse_moe", mixtralExperts);
-export const qwen3MoeWeightMap = moeWeightMap("mlp", qwen3MoeExperts);
+/** Qwen2-MoE's and Qwen3-MoE's. */
+export const qwenMoeWeightMap = moeWeightMap("mlp", qwenMoeExperts);

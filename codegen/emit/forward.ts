@@ -311,9 +311,11 @@ function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Flo
     const block = gate.name.replace(/\.experts\..*$/, "");
     if (I % 32 !== 0 || H % 32 !== 0) throw new TsvllmError("TSVLLM_ERR_COMPILE", `moe ${gate.name}: the experts' intermediate size (${I}) and the hidden size (${H}) must be multiples of 32 (the MoE kernels' two-panel programs)`);
     slots ??= { ids: addBuffer(KE * 4), weights: addBuffer(KE * 4), hidden: addBuffer(KE * I * bytesOf(A)), outputs: addBuffer(KE * H * 4) };
-    const buffer = (slot: number, columns: number): Arg => ({ ptr: `a.buffers[${slot}]`, dims: [slot === slots!.ids || slot === slots!.weights ? "a.numTokens" : `a.numTokens * ${KE}`, String(columns)] });
+    // ids and weights hold a row per token, hidden and outputs one per (token, chosen expert).
+    const buffer = (slot: number, rows: string, columns: number): Arg => ({ ptr: `a.buffers[${slot}]`, dims: [rows, String(columns)] });
+    const routes = `a.numTokens * ${KE}`;
+    const [ids, weights, hidden, outputs] = [buffer(slots.ids, "a.numTokens", KE), buffer(slots.weights, "a.numTokens", KE), buffer(slots.hidden, routes, I), buffer(slots.outputs, routes, H)];
     const panels = (name: string, rows: number, columns: number): Arg => ({ ptr: weightRef(name, { panels: { rows, columns } }), dims: [String(rows / panelWidth), String(columns), String(panelWidth)] });
-    const [ids, weights, hidden, outputs] = [buffer(slots.ids, KE), buffer(slots.weights, KE), buffer(slots.hidden, I), buffer(slots.outputs, H)];
     launch("moe", "moeRoute", { dtypes: { A }, consts: { KE, RENORM: n.renormalize ? 1 : 0 } }, [router, ids, weights], [], `MoE ${block}: route to ${KE} of ${E} experts`);
     launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden], [], `MoE ${block}: silu(x gate^T) * x up^T`);
     launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs], [], `MoE ${block}: weighted h down^T`);
