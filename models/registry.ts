@@ -22,7 +22,7 @@ interface RegisteredArchitecture {
   weightMap: WeightMap | ((config: ModelConfig) => WeightMap);
 }
 
-export const architectures: Record<string, RegisteredArchitecture> = {
+const causalLMs: Record<string, RegisteredArchitecture> = {
   LlamaForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   MistralForCausalLM: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
   // Qwen2 always has q/k/v biases, whatever the config says.
@@ -32,13 +32,16 @@ export const architectures: Record<string, RegisteredArchitecture> = {
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
-  // Base models (no LM head: embedding checkpoints such as e5-mistral), run as pooling models.
-  LlamaModel: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
-  MistralModel: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
-  Qwen2Model: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
-  Qwen3Model: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
+};
+
+/** Base models (no LM head: embedding checkpoints such as e5-mistral) are their CausalLM family, run as pooling models. */
+const baseModels = { LlamaModel: "LlamaForCausalLM", MistralModel: "MistralForCausalLM", Qwen2Model: "Qwen2ForCausalLM", Qwen3Model: "Qwen3ForCausalLM" };
+
+export const architectures: Record<string, RegisteredArchitecture> = {
+  ...causalLMs,
+  ...Object.fromEntries(Object.entries(baseModels).map(([base, causal]) => [base, causalLMs[causal]])),
 };
 
 export function architectureOf(config: ModelConfig): Architecture {

@@ -7,7 +7,7 @@ import type { LoadedTensor, ModelConfig } from "./types.ts";
 
 /** Whether the config names a transformers base model (no LM head). */
 export function isBaseModel(config: ModelConfig): boolean {
-  return /Model$/.test(config.architecture) && !/ForCausalLM$/.test(config.architecture);
+  return config.architecture.endsWith("Model");
 }
 
 /** Renames a base model's tensors to their *ForCausalLM names ("model." + name); others are left as they are. */
