@@ -6,7 +6,7 @@ import { Module, type AttentionOptions, type RMSNorm, type StepCtx, type Tensor 
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
 import { GemmaForCausalLM, gemmaNorm, type GemmaBlock } from "./gemma.ts";
-import { LlamaAttention, LlamaMLP } from "./llama.ts";
+import { LlamaAttention, LlamaMLP, type LlamaAttentionOptions } from "./llama.ts";
 
 function gemma2Attention(c: ModelConfig, layer: number): AttentionOptions {
   // Both loaders fill it for Gemma-2 (config.json default 256; GGUF: llama.cpp's rule).
@@ -19,6 +19,7 @@ function gemma2Attention(c: ModelConfig, layer: number): AttentionOptions {
   };
 }
 
+/** Gemma-2's block; Gemma-3 (gemma3.ts) runs it with its own attention options. */
 export class Gemma2DecoderLayer extends Module implements GemmaBlock {
   readonly selfAttn: LlamaAttention;
   readonly mlp: LlamaMLP;
@@ -26,10 +27,10 @@ export class Gemma2DecoderLayer extends Module implements GemmaBlock {
   readonly postAttentionLayernorm: RMSNorm;
   readonly preFeedforwardLayernorm: RMSNorm;
   readonly postFeedforwardLayernorm: RMSNorm;
-  constructor(c: ModelConfig, layer: number) {
+  constructor(c: ModelConfig, layer: number, attention: LlamaAttentionOptions = { attention: gemma2Attention(c, layer) }) {
     super();
     const prefix = `model.layers.${layer}`;
-    this.selfAttn = new LlamaAttention(c, layer, `${prefix}.self_attn`, { attention: gemma2Attention(c, layer) });
+    this.selfAttn = new LlamaAttention(c, layer, `${prefix}.self_attn`, attention);
     this.mlp = new LlamaMLP(c, `${prefix}.mlp`);
     this.inputLayernorm = gemmaNorm(`${prefix}.input_layernorm`, c);
     this.postAttentionLayernorm = gemmaNorm(`${prefix}.post_attention_layernorm`, c);
@@ -42,10 +43,10 @@ export class Gemma2DecoderLayer extends Module implements GemmaBlock {
   }
 }
 
-/** Gemma with Gemma-2 blocks, and the final logits soft-capped. */
+/** Gemma with Gemma-2 blocks, and the final logits soft-capped (when the config caps them). */
 export class Gemma2ForCausalLM extends GemmaForCausalLM {
-  constructor(config: ModelConfig) {
-    super(config, (c, layer) => new Gemma2DecoderLayer(c, layer));
+  constructor(config: ModelConfig, block: (c: ModelConfig, layer: number) => GemmaBlock = (c, layer) => new Gemma2DecoderLayer(c, layer)) {
+    super(config, block);
   }
   override forward(inputIds: Tensor, ctx: StepCtx): Tensor {
     return super.forward(inputIds, ctx).softcap(this.config.finalLogitSoftcapping);

@@ -10,6 +10,10 @@ import type { WeightMap } from "./common/weight-map.ts";
 export interface LlamaAttentionOptions {
   /** Qwen3: RMSNorm over each head of q and k before RoPE. */
   qkNorm?: boolean;
+  /** Those norms' RMSNorm weightOffset: 1 for Gemma-3's (1 + w). */
+  qkNormWeightOffset?: number;
+  /** The RoPE table this layer rotates by (models/common/rope.ts ropeTables); "default" unless set. */
+  ropeKey?: string;
   /** Scale, soft-cap and window of this layer's attention; by default 1/sqrt(head_dim) and the config's window. */
   attention?: AttentionOptions;
 }
@@ -20,15 +24,18 @@ export class LlamaAttention extends Module {
   readonly qNorm: RMSNorm | null;
   readonly kNorm: RMSNorm | null;
   private readonly attention: AttentionOptions;
+  private readonly ropeKey: string | undefined;
   constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
     const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
     const kvSize = c.numKeyValueHeads * c.headDim;
     this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias, [c.numAttentionHeads * c.headDim, kvSize, kvSize]);
     this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
-    this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps) : null;
-    this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps) : null;
+    const qkNormOffset = options.qkNormWeightOffset ?? 0;
+    this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps, qkNormOffset) : null;
+    this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps, qkNormOffset) : null;
     this.attention = options.attention ?? { scale: c.headDim ** -0.5, slidingWindow: c.slidingWindow };
+    this.ropeKey = options.ropeKey;
   }
 
   forward(x: Tensor, ctx: StepCtx): Tensor {
@@ -40,7 +47,7 @@ export class LlamaAttention extends Module {
       q = this.qNorm.forward(q);
       k = this.kNorm.forward(k);
     }
-    const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor) };
+    const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor), key: this.ropeKey };
     q = rope(q, ctx.positions, rotary);
     k = rope(k, ctx.positions, rotary);
     const o = ctx.kv.attend(this.layer, q, k, v.view(kvHeads, headDim), this.attention);

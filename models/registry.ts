@@ -7,6 +7,7 @@ import type { ModelConfig } from "../runtime/loader/types.ts";
 import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
+import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
@@ -31,6 +32,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
+  Gemma3ForCausalLM: { build: (c) => new Gemma3ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },

@@ -40,6 +40,7 @@ export const archNames: Record<string, string> = {
   phi3: "Phi3ForCausalLM",
   gemma: "GemmaForCausalLM",
   gemma2: "Gemma2ForCausalLM",
+  gemma3: "Gemma3ForCausalLM",
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
@@ -57,6 +58,10 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   gemma2: {
     rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true,
     slidingWindow: 16, attnLogitSoftcapping: 3, finalLogitSoftcapping: 5, queryPreAttnScalar: 16,
+  },
+  gemma3: {
+    headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true, slidingWindow: 16, queryPreAttnScalar: 32,
+    ropeTheta: 1e6, ropeScaling: { ropeType: "linear", factor: 2 }, ropeLocalTheta: 10000, layerTypes: ["sliding_attention", "full_attention"],
   },
 };
 

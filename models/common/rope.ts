@@ -73,3 +73,16 @@ export function ropeInvFreq(config: ModelConfig, rotaryDim: number, seqLen?: num
     }
   }
 }
+
+/** The key of Gemma-3's table for its sliding-window layers (RotaryOptions.key); every model has "default". */
+export const localRopeKey = "local";
+
+/**
+ * Every RoPE table the model's attention may name, by key: "default" (ropeTheta, scaled), and for
+ * Gemma-3 "local" (rope_local_base_freq, never scaled, as transformers builds its local rotary embedding).
+ */
+export function ropeTables(config: ModelConfig, rotaryDim: number): Record<string, RopeFrequencies> {
+  const tables: Record<string, RopeFrequencies> = { default: ropeInvFreq(config, rotaryDim) };
+  if (config.ropeLocalTheta !== undefined) tables[localRopeKey] = ropeInvFreq({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null }, rotaryDim);
+  return tables;
+}

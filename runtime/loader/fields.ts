@@ -90,6 +90,14 @@ export class FieldReader {
     return value as number[];
   }
 
+  /** A list of strings each one of `allowed` (transformers' layer_types); absent is null. */
+  choiceList<T extends string>(key: string, allowed: readonly T[]): T[] | null {
+    const value = this.lookup(key);
+    if (value === undefined || value === null) return null;
+    if (!Array.isArray(value) || !value.every((v) => allowed.includes(v as T))) this.fail(key, `a list of ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`, value);
+    return value as T[];
+  }
+
   optionalId(key: string): number | null {
     const ids = this.idList(key);
     return ids.length > 0 ? ids[0] : null;

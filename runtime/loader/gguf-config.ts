@@ -3,7 +3,7 @@
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import type { GgufHeader } from "./gguf-reader.ts";
-import type { GenerationConfig, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
+import type { AttentionLayerType, GenerationConfig, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface GgufArchitecture {
   architecture: string;
@@ -21,6 +21,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   phi3: { architecture: "Phi3ForCausalLM", modelType: "phi3", hiddenAct: "silu" },
   gemma: { architecture: "GemmaForCausalLM", modelType: "gemma", hiddenAct: "gelu_pytorch_tanh" },
   gemma2: { architecture: "Gemma2ForCausalLM", modelType: "gemma2", hiddenAct: "gelu_pytorch_tanh" },
+  gemma3: { architecture: "Gemma3ForCausalLM", modelType: "gemma3_text", hiddenAct: "gelu_pytorch_tanh" },
 };
 
 /** llama.cpp converts Mixtral to "llama" as well, telling it apart by its experts. */
@@ -126,6 +127,23 @@ function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: num
   }
 }
 
+/**
+ * Gemma-3's layers as llama.cpp's gemma3 graph runs them (src/models/gemma3.cpp): with a sliding
+ * window, layer i slides unless i % pattern is pattern - 1 (attention.sliding_window_pattern, else
+ * 6) and rotates by rope.freq_base_swa (else 10000) unscaled; without one every layer is global on
+ * rope.freq_base. Attention scales by 1/sqrt(head_dim), 1/sqrt(hidden/heads) for the 62-layer 27B.
+ */
+function gemma3Layers(meta: FieldReader, arch: string, shape: { numHiddenLayers: number; hiddenSize: number; numAttentionHeads: number; headDim: number }): Partial<ModelConfig> {
+  const key = (name: string): string => `${arch}.${name}`;
+  const slidingWindow = meta.optionalNumber(key("attention.sliding_window"));
+  const queryPreAttnScalar = shape.numHiddenLayers === 62 ? shape.hiddenSize / shape.numAttentionHeads : shape.headDim;
+  const common = { finalLogitSoftcapping: meta.optionalNumber(key("final_logit_softcapping")), attnLogitSoftcapping: null, queryPreAttnScalar };
+  if (!slidingWindow) return { ...common, slidingWindow: null };
+  const pattern = meta.positiveInteger(key("attention.sliding_window_pattern"), 6);
+  const layerTypes = Array.from({ length: shape.numHiddenLayers }, (_, layer): AttentionLayerType => (layer % pattern < pattern - 1 ? "sliding_attention" : "full_attention"));
+  return { ...common, slidingWindow, layerTypes, ropeLocalTheta: meta.number(key("rope.freq_base_swa"), 10000) };
+}
+
 function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfig["torchDtype"] {
   const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
   if (dtypes.has("bf16")) return "bfloat16";
@@ -187,6 +205,7 @@ export function ggufModelConfig(
     eosTokenIds: [...new Set(eosTokenIds)],
     torchDtype: checkpointDtype(tensors),
     ...(moe ? { moe } : {}),
+    ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
   };
   return { config, generationConfig: { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds } };
 }

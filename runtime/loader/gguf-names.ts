@@ -1,5 +1,5 @@
 // llama.cpp tensor names -> Hugging Face names, per architecture (llama.cpp's gguf-py tensor map,
-// read in reverse). Phi-3 keeps its fused projections; Gemma-2 has four norms per layer. A sparse
+// read in reverse). Phi-3 keeps its fused projections; Gemma-2 and -3 have four norms per layer. A sparse
 // MoE layer's experts are one 3-D tensor per projection in llama.cpp (ne [in, out, experts]), loaded
 // under one name for the stack ([experts, out, in]); HF checkpoints keep one matrix per expert.
 // Qwen2-MoE's shared expert is a plain gated MLP, gated itself by shared_expert_gate.
@@ -47,6 +47,7 @@ const architectureOverrides: Record<string, Record<string, string>> = {
   phi3: { ffn_up: "mlp.gate_up_proj" },
   // Gemma-2 norms the MLP input with its own weight; post_attention_norm is HF's post_attention_layernorm.
   gemma2: { ffn_norm: "pre_feedforward_layernorm" },
+  gemma3: { ffn_norm: "pre_feedforward_layernorm" },
 };
 
 const layerTensor = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/;

@@ -2,7 +2,8 @@
 // (ne0 = in), so shapes are reversed; memory order is already torch's [out][in]. Three converter
 // transforms are undone so the tensors equal the HF checkpoint's:
 //   - llama: convert_hf_to_gguf permutes q/k rows per head for adjacent-pair RoPE (HF rotates halves);
-//   - gemma/gemma2: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1 itself);
+//   - gemma/gemma2/gemma3: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1
+//     itself), Gemma-3's per-head q/k norms too;
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
 import { bf16ToF32, f16ToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
@@ -125,7 +126,7 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
     // Qwen2-MoE's shared_expert_gate is HF's Linear(hidden, 1), [1, hidden]. Today's converter keeps that
     // (ne [hidden, 1]); older ones squeezed it to 1-D (ne [hidden]), which llama.cpp accepts too.
     if (tensor.shape.length === 1 && tensor.name.endsWith(".mlp.shared_expert_gate.weight")) tensor.shape = [1, tensor.shape[0]];
-    if ((arch === "gemma" || arch === "gemma2") && /(layernorm|model\.norm)\.weight$/.test(tensor.name)) {
+    if (gemmaNorm(arch, tensor.name)) {
       const values = Float32Array.from(asF32(tensor), (value) => value - 1);
       tensor.dtype = "f32";
       tensor.data = values;
@@ -134,6 +135,12 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
   const output = tensors.get("lm_head.weight");
   const embedding = tensors.get("model.embed_tokens.weight");
   if (output && embedding && sameBytes(output, embedding)) tensors.delete("lm_head.weight");
+}
+
+const gemmaArchitectures = new Set(["gemma", "gemma2", "gemma3"]);
+
+function gemmaNorm(arch: string, name: string): boolean {
+  return gemmaArchitectures.has(arch) && /(layernorm|model\.norm|self_attn\.[qk]_norm)\.weight$/.test(name);
 }
 
 /** Loads a .gguf file: config from its metadata, tensors renamed and re-laid-out as in the HF checkpoint. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
-import type { Fp8ActivationScheme, GenerationConfig, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
+import type { AttentionLayerType, Fp8ActivationScheme, GenerationConfig, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface FamilyDefaults {
   architecture: string;
@@ -20,7 +20,14 @@ interface FamilyDefaults {
   /** Families whose sliding window is on only when `use_sliding_window` is true. */
   slidingWindowSwitch?: boolean;
   defaultSlidingWindow?: number;
-  softcapping?: { finalLogit: number; attnLogit: number; queryPreAttnScalar: number };
+  softcapping?: { finalLogit: number | null; attnLogit: number | null; queryPreAttnScalar: number };
+  /** rope_theta when absent (transformers' default for the family), 10000 unless set. */
+  ropeTheta?: number;
+  /**
+   * Gemma-3: sliding and global layers (layer_types, else every sliding_window_pattern-th layer global)
+   * with their own RoPE bases (rope_local_base_freq for the sliding ones).
+   */
+  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta: number };
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
   moe?: (fields: FieldReader) => MoeConfig;
   /** The shared-expert key the family's `moe` reads (Qwen2-MoE's); every other one is refused. */
@@ -108,6 +115,12 @@ const families: Record<string, FamilyDefaults> = {
     architecture: "Gemma2ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true,
     defaultSlidingWindow: 4096, softcapping: { finalLogit: 30, attnLogit: 50, queryPreAttnScalar: 256 },
   },
+  // Gemma3TextConfig (Gemma3ForCausalLM; the 1B release and the text part of the larger ones).
+  gemma3_text: {
+    architecture: "Gemma3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 131072, tieWordEmbeddings: true, gemmaActivation: true,
+    defaultSlidingWindow: 4096, softcapping: { finalLogit: null, attnLogit: null, queryPreAttnScalar: 256 }, ropeTheta: 1e6,
+    hybridAttention: { slidingWindowPattern: 6, ropeLocalTheta: 10000 },
+  },
 };
 
 export const supportedModelTypes: readonly string[] = Object.keys(families);
@@ -181,6 +194,32 @@ function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | nu
   return fields.nullableNumber("sliding_window", family.defaultSlidingWindow ?? null);
 }
 
+const attentionLayerTypes: readonly AttentionLayerType[] = ["sliding_attention", "full_attention"];
+
+/**
+ * RoPE and attention per layer. transformers v5 nests rope_parameters by layer type for Gemma-3
+ * ({"full_attention": {...}, "sliding_attention": {...}}); older configs have rope_theta,
+ * rope_scaling and rope_local_base_freq at the top.
+ */
+function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLayers: number, maxPositionEmbeddings: number): Pick<ModelConfig, "ropeTheta" | "ropeScaling" | "layerTypes" | "ropeLocalTheta"> {
+  const parameters = fields.record("rope_parameters");
+  const hybrid = family.hybridAttention;
+  const byLayerType = hybrid !== undefined && parameters?.has("full_attention") === true;
+  const global = byLayerType ? parameters!.record("full_attention") : parameters;
+  const defaultTheta = family.ropeTheta ?? 10000;
+  const rope = {
+    ropeTheta: global?.has("rope_theta") ? global.number("rope_theta") : fields.number("rope_theta", defaultTheta),
+    ropeScaling: parseRopeScaling(fields.record("rope_scaling") ?? global, maxPositionEmbeddings),
+  };
+  if (!hybrid) return rope;
+  const local = byLayerType ? parameters!.record("sliding_attention") : null;
+  const pattern = fields.positiveInteger("sliding_window_pattern", hybrid.slidingWindowPattern);
+  const layerTypes = fields.choiceList("layer_types", attentionLayerTypes) ?? Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType => ((layer + 1) % pattern === 0 ? "full_attention" : "sliding_attention"));
+  if (layerTypes.length !== numHiddenLayers) throw modelFileError(fields.file, `field "layer_types" has ${layerTypes.length} entries for ${numHiddenLayers} layers`, "layer_types");
+  const ropeLocalTheta = local ? local.number("rope_theta", hybrid.ropeLocalTheta) : fields.number("rope_local_base_freq", hybrid.ropeLocalTheta);
+  return { ...rope, layerTypes, ropeLocalTheta };
+}
+
 /** Optional sampling defaults and stop ids; eos/bos fall back to config.json's. */
 export function parseGenerationConfig(generation: FieldReader | null, config: ModelConfig): GenerationConfig {
   if (!generation) return { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds };
@@ -214,22 +253,21 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
   const hiddenSize = fields.positiveInteger("hidden_size");
   const numAttentionHeads = fields.positiveInteger("num_attention_heads");
   const maxPositionEmbeddings = fields.positiveInteger("max_position_embeddings", family.maxPositionEmbeddings);
-  const ropeParameters = fields.record("rope_parameters");
+  const numHiddenLayers = fields.positiveInteger("num_hidden_layers");
   const softcapping = family.softcapping;
   return {
     architecture,
     modelType,
     hiddenSize,
     intermediateSize: fields.positiveInteger("intermediate_size"),
-    numHiddenLayers: fields.positiveInteger("num_hidden_layers"),
+    numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads: fields.positiveInteger("num_key_value_heads", numAttentionHeads),
     headDim: fields.positiveInteger("head_dim", hiddenSize / numAttentionHeads),
     vocabSize: fields.positiveInteger("vocab_size"),
     maxPositionEmbeddings,
     rmsNormEps: fields.number("rms_norm_eps", family.rmsNormEps),
-    ropeTheta: ropeParameters?.has("rope_theta") ? ropeParameters.number("rope_theta") : fields.number("rope_theta", 10000),
-    ropeScaling: parseRopeScaling(fields.record("rope_scaling") ?? ropeParameters, maxPositionEmbeddings),
+    ...ropeAndLayers(fields, family, numHiddenLayers, maxPositionEmbeddings),
     partialRotaryFactor: fields.number("partial_rotary_factor", 1),
     tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
     hiddenAct: activation(fields, family),

@@ -34,6 +34,16 @@ export interface ModelConfig {
   attnLogitSoftcapping: number | null;
   /** Gemma-2: attention scale is query_pre_attn_scalar ** -0.5 instead of head_dim ** -0.5. */
   queryPreAttnScalar: number | null;
+  /**
+   * Gemma-3: which layers attend within slidingWindow and which attend globally (transformers'
+   * layer_types). Absent: every layer is as slidingWindow says (Gemma-2 alternates by itself).
+   */
+  layerTypes?: readonly AttentionLayerType[];
+  /**
+   * Gemma-3: the RoPE base of the sliding-window layers (rope_local_base_freq), never scaled;
+   * ropeTheta and ropeScaling are the global layers'. Absent: every layer rotates by ropeTheta.
+   */
+  ropeLocalTheta?: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
@@ -80,6 +90,8 @@ export interface ModelConfig {
    */
   moe?: MoeConfig;
 }
+
+export type AttentionLayerType = "sliding_attention" | "full_attention";
 
 export interface MoeConfig {
   numExperts: number;

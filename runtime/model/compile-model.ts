@@ -8,7 +8,7 @@ import { runGraphPasses } from "../../codegen/passes/pipeline.ts";
 import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
 import { architectureOf, buildModel } from "../../models/registry.ts";
-import { ropeInvFreq } from "../../models/common/rope.ts";
+import { ropeTables } from "../../models/common/rope.ts";
 import type { ModelConfig, WeightFormat } from "../loader/types.ts";
 import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
@@ -111,7 +111,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     headDim: config.headDim,
     // A pooling model's rows are hidden states.
     vocabSize: options.pooling ? config.hiddenSize : config.vocabSize,
-    ropeMscale: { default: ropeInvFreq(config, rotaryDim).mscale },
+    ropeMscale: Object.fromEntries(Object.entries(ropeTables(config, rotaryDim)).map(([key, table]) => [key, table.mscale])),
     kernelPlan,
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
     gptqGroupSize: config.gptq?.groupSize,

@@ -9,7 +9,7 @@ import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import { f32ToBf16Bits, f32ToF16Bits, type Float } from "../../dsl/dtype.ts";
 import type { WeightMap } from "../../models/common/weight-map.ts";
-import { ropeInvFreq } from "../../models/common/rope.ts";
+import { ropeTables, type RopeFrequencies } from "../../models/common/rope.ts";
 import { architectureOf } from "../../models/registry.ts";
 import { TsvllmError } from "../errors.ts";
 import { tensorToF32 } from "../loader/convert.ts";
@@ -177,11 +177,17 @@ export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, c
   return out;
 }
 
+function ropeTable(config: LoadedModel["config"], rotaryDim: number, key: string): RopeFrequencies {
+  const table = ropeTables(config, rotaryDim)[key];
+  if (!table) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${config.architecture}: the forward pass reads RoPE table "${key}", which this config does not define`, "rope");
+  return table;
+}
+
 /** The JS packer (the kernel file's reference) unless the caller has the native one. */
 export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels, packed, lora }): PreparedWeight => {
-    if (name.startsWith("rope.invFreq.")) return ropeInvFreq(model.config, rotaryDim).invFreq;
+    if (name.startsWith("rope.invFreq.")) return ropeTable(model.config, rotaryDim, name.slice("rope.invFreq.".length)).invFreq;
     if (lora) return lora.dtype === "f32" ? new Float32Array(lora.maxLoras * loraSlotElements(lora)) : new Uint16Array(lora.maxLoras * loraSlotElements(lora));
     if (packed?.startsWith("gptq.")) {
       const tensor = gptqPart(model, name, packed as GptqPart, weightMap);

@@ -95,6 +95,42 @@ test("gemma2: four norms per layer, norms stored as 1 + w, tied embedding, soft-
   assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 64 }, (_, i) => 0.25 * i));
 });
 
+test("gemma3: q/k norms stored as 1 + w too; sliding layers by llama.cpp's pattern and local base; no window, no sliding layers", async () => {
+  const tensors = [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("output_norm.weight", [hidden], 4),
+    f32Tensor("blk.0.attn_q_norm.weight", [4], 8),
+    f32Tensor("blk.0.attn_k_norm.weight", [4], 12),
+    f32Tensor("blk.0.ffn_norm.weight", [hidden], 16),
+  ];
+  const layers = (n: number) => ({ "gemma3.block_count": { type: "u32" as const, value: n }, "gemma3.attention.key_length": { type: "u32" as const, value: 4 } });
+  const model = await load(hyperparameters("gemma3", { ...layers(7), "gemma3.attention.sliding_window": { type: "u32", value: 512 } }), tensors);
+  assert.is(model.config.architecture, "Gemma3ForCausalLM");
+  assert.is(model.config.slidingWindow, 512);
+  assert.equal(model.config.layerTypes, [...Array(5).fill("sliding_attention"), "full_attention", "sliding_attention"]);
+  assert.is(model.config.ropeLocalTheta, 10000);
+  assert.is(model.config.finalLogitSoftcapping, null);
+  assert.is(model.config.attnLogitSoftcapping, null);
+  assert.is(model.config.queryPreAttnScalar, 4);
+  const minusOne = (seed: number, size: number): number[] => Array.from({ length: size }, (_, i) => 0.25 * (seed + i) - 1);
+  assert.equal(values(model, "model.layers.0.self_attn.q_norm.weight"), minusOne(8, 4));
+  assert.equal(values(model, "model.layers.0.self_attn.k_norm.weight"), minusOne(12, 4));
+  assert.equal(values(model, "model.layers.0.pre_feedforward_layernorm.weight"), minusOne(16, hidden));
+
+  const stated = await load(hyperparameters("gemma3", {
+    ...layers(4), "gemma3.attention.sliding_window": { type: "u32", value: 512 }, "gemma3.attention.sliding_window_pattern": { type: "u32", value: 2 },
+    "gemma3.rope.freq_base_swa": { type: "f32", value: 20000 }, "gemma3.final_logit_softcapping": { type: "f32", value: 30 },
+  }), tensors);
+  assert.equal(stated.config.layerTypes, ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]);
+  assert.is(stated.config.ropeLocalTheta, 20000);
+  assert.is(stated.config.finalLogitSoftcapping, 30);
+
+  const global = await load(hyperparameters("gemma3", layers(2)), tensors);
+  assert.is(global.config.slidingWindow, null);
+  assert.is(global.config.layerTypes, undefined);
+  assert.is(global.config.ropeLocalTheta, undefined);
+});
+
 test("phi3: fused qkv and gate_up projections keep their names; a distinct output.weight is lm_head", async () => {
   const f16 = (name: string, dims: number[]): GgufTensorSpec => ({ name, dims, ggmlType: ggmlType.f16, data: new Uint8Array(dims[0] * dims[1] * 2).fill(0x3c) });
   const model = await load(hyperparameters("phi3"), [

@@ -182,6 +182,45 @@ test("gemma2: soft-capping, query_pre_attn_scalar, sliding window; null turns ca
   assert.is(uncapped.queryPreAttnScalar, 256);
 });
 
+test("gemma3_text: every sixth layer global by default, layer_types win, local RoPE base, no soft caps", () => {
+  const gemma3 = { ...base, model_type: "gemma3_text", num_hidden_layers: 8, head_dim: 32 };
+  const defaults = parseHfConfig(gemma3, file);
+  assert.is(defaults.architecture, "Gemma3ForCausalLM");
+  assert.equal(defaults.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention"]);
+  assert.is(defaults.ropeTheta, 1e6);
+  assert.is(defaults.ropeLocalTheta, 10000);
+  assert.is(defaults.slidingWindow, 4096);
+  assert.is(defaults.queryPreAttnScalar, 256);
+  assert.is(defaults.finalLogitSoftcapping, null);
+  assert.is(defaults.attnLogitSoftcapping, null);
+  assert.is(defaults.hiddenAct, "gelu_pytorch_tanh");
+  assert.ok(defaults.tieWordEmbeddings);
+
+  const stated = parseHfConfig({
+    ...gemma3, sliding_window: 512, sliding_window_pattern: 2, rope_local_base_freq: 20000, rope_scaling: { rope_type: "linear", factor: 8 },
+  }, file);
+  assert.equal(stated.layerTypes, ["sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention"]);
+  assert.is(stated.ropeLocalTheta, 20000);
+  assert.equal(stated.ropeScaling, { ropeType: "linear", factor: 8 });
+  const listed = ["full_attention", "sliding_attention", "full_attention", "full_attention", "sliding_attention", "full_attention", "full_attention", "full_attention"];
+  assert.equal(parseHfConfig({ ...gemma3, sliding_window_pattern: 2, layer_types: listed }, file).layerTypes, listed);
+
+  // transformers v5 nests the RoPE parameters by layer type.
+  const v5 = parseHfConfig({
+    ...gemma3,
+    rope_parameters: { full_attention: { rope_type: "linear", factor: 8, rope_theta: 500000 }, sliding_attention: { rope_type: "default", rope_theta: 15000 } },
+  }, file);
+  assert.is(v5.ropeTheta, 500000);
+  assert.equal(v5.ropeScaling, { ropeType: "linear", factor: 8 });
+  assert.is(v5.ropeLocalTheta, 15000);
+
+  const short = errorOf(() => parseHfConfig({ ...gemma3, layer_types: ["full_attention"] }, file));
+  assert.is(short.param, "layer_types");
+  assert.match(short.message, "1 entries for 8 layers");
+  const unknown = errorOf(() => parseHfConfig({ ...gemma3, layer_types: Array(8).fill("chunked_attention") }, file));
+  assert.is(unknown.param, "layer_types");
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

@@ -9,8 +9,9 @@
 // branch (32- and 64-row tiles) for every linear and the LM head; the cast rounds each activation to the weights' dtype (f16 2^-11,
 // bf16 2^-8 relative), so they agree within that rounding, and differ. qwen2 adds the bias variant.
 // Those runs hold the cache in f32; by default the GPU plan holds it in the weights' dtype, and its
-// decode steps agree within that rounding. A bf16 Mixtral's GPU-plan forward, MoE launches
-// included, agrees with the CPU plan's on its GEMV-branch steps.
+// decode steps agree within that rounding. The GPU-plan forwards of a bf16 Mixtral (MoE launches
+// included) and of a bf16 Gemma-3 (sliding and global layers) agree with the CPU plan's on their
+// GEMV-branch steps.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,19 +103,25 @@ for (const [arch, dtype, tensorCoreTolerance] of [["llama", "f16", 2e-3], ["qwen
   });
 }
 
-test("mixtral bf16: the GPU plan's forward, MoE launches included, gives the CPU plan's distributions on its GEMV steps", async () => {
-  const { hfDir } = writeRandomModel({ arch: "mixtral", outDir: join(workDir, "mixtral-bf16"), dtype: "bf16", seed: 5 });
-  const loaded = await loadModel(hfDir);
-  const source = compileModel(loaded.config, { kernelPlan: "gpu" }).program.source;
-  assert.ok(source.includes("// MoE model.layers.0.block_sparse_moe: route to 2 of 4 experts"), "the MoE block is routed");
-  const runner = (kernelPlan: "cpu" | "gpu") => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype: "f32" });
-  const [gpu, cpu] = [runner("gpu"), runner("cpu")];
-  const vocab = loaded.config.vocabSize;
-  const [ours, panels] = [run(gpu, prompt(12)), run(cpu, prompt(12))];
-  ours.forEach((logits, s) => assert.ok(maxProbDiff(logits, panels[s], vocab) <= 1e-6, `${s === 0 ? "prompt" : `step ${s}`}`));
-  const [batchedOurs, batchedPanels] = [runBatch(gpu), runBatch(cpu)];
-  batchedOurs.forEach((logits, s) => assert.ok(maxProbDiff(logits, batchedPanels[s], vocab) <= 1e-6, `three sequences, ${s === 0 ? "prompts" : `decode step ${s}`}`));
-});
+for (const [arch, what, marker] of [
+  ["mixtral", "MoE launches included", "// MoE model.layers.0.block_sparse_moe: route to 2 of 4 experts"],
+  // Window 16: the batch's decode steps reach 27 tokens, so split-K attention skips whole blocks on the sliding layer.
+  ["gemma3", "a sliding layer on its local RoPE table beside a global one", '"rope.invFreq.local"'],
+] as const) {
+  test(`${arch} bf16: the GPU plan's forward, ${what}, gives the CPU plan's distributions on its GEMV steps`, async () => {
+    const { hfDir } = writeRandomModel({ arch, outDir: join(workDir, `${arch}-bf16`), dtype: "bf16", seed: 5 });
+    const loaded = await loadModel(hfDir);
+    const source = compileModel(loaded.config, { kernelPlan: "gpu" }).program.source;
+    assert.ok(source.includes(marker), what);
+    const runner = (kernelPlan: "cpu" | "gpu") => createModelRunner(loaded, { maxNumBatchedTokens: 70, threads: 1, kernelPlan, kvCacheDtype: "f32" });
+    const [gpu, cpu] = [runner("gpu"), runner("cpu")];
+    const vocab = loaded.config.vocabSize;
+    const [ours, panels] = [run(gpu, prompt(12)), run(cpu, prompt(12))];
+    ours.forEach((logits, s) => assert.ok(maxProbDiff(logits, panels[s], vocab) <= 1e-6, `${s === 0 ? "prompt" : `step ${s}`}`));
+    const [batchedOurs, batchedPanels] = [runBatch(gpu), runBatch(cpu)];
+    batchedOurs.forEach((logits, s) => assert.ok(maxProbDiff(logits, batchedPanels[s], vocab) <= 1e-6, `three sequences, ${s === 0 ? "prompts" : `decode step ${s}`}`));
+  });
+}
 
 test.after(() => rmSync(workDir, { recursive: true, force: true }));
 test.run();

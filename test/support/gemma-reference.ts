@@ -1,4 +1,4 @@
-// A float64 reference forward pass of Gemma and Gemma-2 over one sequence, straight from the Hugging
+// A float64 reference forward pass of Gemma, Gemma-2 and Gemma-3 over one sequence, straight from the Hugging
 // Face modeling semantics (no paging, no fusion, no compiler), with the GELU passed in. It lets the
 // architecture tests tell apart the two ways tsvllm and llama.cpp can differ: with the exact tanh
 // GELU it is what tsvllm must compute; with llama.cpp's CPU GELU (an f16 lookup table) it is what
@@ -28,28 +28,39 @@ type Rows = Float64Array[];
 
 export function gemmaReference(model: LoadedModel, ids: readonly number[], gelu: Gelu): Rows {
   const c = model.config;
-  const gemma2 = c.architecture === "Gemma2ForCausalLM";
+  const gemma3 = c.architecture === "Gemma3ForCausalLM";
+  // Gemma-3 has Gemma-2's layout (sandwich norms, query_pre_attn_scalar).
+  const gemma2 = c.architecture === "Gemma2ForCausalLM" || gemma3;
   const weight = (name: string) => Float64Array.from(tensorToF32(model.tensors.get(name)!));
   const linear = (x: Rows, name: string): Rows => {
     const w = weight(name);
     const inFeatures = x[0].length;
     return x.map((row) => Float64Array.from({ length: w.length / inFeatures }, (_, n) => row.reduce((s, v, k) => s + v * w[n * inFeatures + k], 0)));
   };
-  const norm = (x: Rows, name: string): Rows => {
+  /** (1 + w) RMSNorm over each `size` values of a row: the hidden state, or Gemma-3's q/k heads. */
+  const norm = (x: Rows, name: string, size = x[0].length): Rows => {
     const w = weight(name);
-    return x.map((row) => {
-      const inv = 1 / Math.sqrt(row.reduce((s, v) => s + v * v, 0) / row.length + c.rmsNormEps);
-      return row.map((v, i) => v * inv * (1 + w[i]));
-    });
+    return x.map((row) =>
+      row.map((v, i) => {
+        const group = row.subarray(i - (i % size), i - (i % size) + size);
+        const inv = 1 / Math.sqrt(group.reduce((s, g) => s + g * g, 0) / size + c.rmsNormEps);
+        return v * inv * (1 + w[i % size]);
+      }),
+    );
   };
   const add = (a: Rows, b: Rows): Rows => a.map((row, t) => row.map((v, i) => v + b[t][i]));
   const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads } = c;
-  const rope = (x: Rows, numHeads: number) => {
+  /** Gemma-3's sliding layers rotate by rope_local_base_freq, its global ones by rope_theta divided by a linear factor. */
+  const sliding = (layer: number) => (gemma3 ? c.layerTypes![layer] === "sliding_attention" : gemma2 && layer % 2 === 0);
+  const rope = (x: Rows, numHeads: number, layer: number) => {
     const half = headDim / 2;
+    const local = gemma3 && sliding(layer);
+    const theta = local ? c.ropeLocalTheta! : c.ropeTheta;
+    const factor = !local && c.ropeScaling?.ropeType === "linear" ? c.ropeScaling.factor : 1;
     x.forEach((row, position) => {
       for (let h = 0; h < numHeads; h++) {
         for (let i = 0; i < half; i++) {
-          const angle = position * c.ropeTheta ** (-(2 * i) / headDim);
+          const angle = (position * theta ** (-(2 * i) / headDim)) / factor;
           const [a, b] = [row[h * headDim + i], row[h * headDim + i + half]];
           row[h * headDim + i] = a * Math.cos(angle) - b * Math.sin(angle);
           row[h * headDim + i + half] = b * Math.cos(angle) + a * Math.sin(angle);
@@ -67,11 +78,13 @@ export function gemmaReference(model: LoadedModel, ids: readonly number[], gelu:
 
   const attention = (x: Rows, layer: number): Rows => {
     const p = `model.layers.${layer}.self_attn`;
-    const [q, k, v] = [linear(x, `${p}.q_proj.weight`), linear(x, `${p}.k_proj.weight`), linear(x, `${p}.v_proj.weight`)];
-    rope(q, heads);
-    rope(k, kvHeads);
+    let [q, k] = [linear(x, `${p}.q_proj.weight`), linear(x, `${p}.k_proj.weight`)];
+    const v = linear(x, `${p}.v_proj.weight`);
+    if (gemma3) [q, k] = [norm(q, `${p}.q_norm.weight`, headDim), norm(k, `${p}.k_norm.weight`, headDim)];
+    rope(q, heads, layer);
+    rope(k, kvHeads, layer);
     const scale = (gemma2 ? c.queryPreAttnScalar! : headDim) ** -0.5;
-    const window = gemma2 && layer % 2 === 0 ? c.slidingWindow! : Infinity;
+    const window = sliding(layer) ? c.slidingWindow! : Infinity;
     const out = q.map((qRow, t) => {
       const o = new Float64Array(heads * headDim);
       for (let h = 0; h < heads; h++) {

@@ -9,12 +9,13 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
   architectures: string[];
-  model_type: ArchName;
+  /** The family's name but for Gemma-3, whose text-only config is "gemma3_text". */
+  model_type: Exclude<ArchName, "gemma3"> | "gemma3_text";
   hidden_size: number;
   intermediate_size: number;
   num_hidden_layers: number;
@@ -25,7 +26,10 @@ export interface HfConfig {
   max_position_embeddings: number;
   rms_norm_eps: number;
   rope_theta: number;
-  rope_scaling?: null;
+  rope_scaling?: { rope_type: "linear"; factor: number } | null;
+  /** Gemma-3: the sliding layers' RoPE base, and every how many layers one is global. */
+  rope_local_base_freq?: number;
+  sliding_window_pattern?: number;
   hidden_act: "silu" | "gelu_pytorch_tanh";
   hidden_activation?: "gelu_pytorch_tanh";
   tie_word_embeddings: boolean;
@@ -39,8 +43,8 @@ export interface HfConfig {
   original_max_position_embeddings?: number;
   embd_pdrop?: number;
   resid_pdrop?: number;
-  attn_logit_softcapping?: number;
-  final_logit_softcapping?: number;
+  attn_logit_softcapping?: number | null;
+  final_logit_softcapping?: number | null;
   query_pre_attn_scalar?: number;
   layer_types?: ("sliding_attention" | "full_attention")[];
   cache_implementation?: "hybrid";

@@ -1,10 +1,14 @@
-// Sparse mixture-of-experts models through the engine (tiny random Mixtral, Qwen2-MoE with its
-// shared expert, and Qwen3-MoE, f32; their forward passes are held to llama.cpp by
-// architectures.test.ts): a batch of 16 varied
-// prompts generated together, greedy, gives token for token what each gives alone, also with
-// 16-token chunked prefill and with a KV cache small enough to preempt, every block free at the end.
-// The MoE kernels gather a step's tokens per expert, so this is where a token's experts would see
-// its neighbours if they could.
+// Models whose layers differ from LLaMA's in how a step's tokens meet, through the engine (tiny
+// random f32 models; their forward passes are held to llama.cpp by architectures.test.ts): a batch
+// of 16 varied prompts generated together, greedy, gives token for token what each gives alone,
+// also with 16-token chunked prefill and with a KV cache small enough to preempt, every block free
+// at the end.
+//   - Sparse mixture-of-experts (Mixtral, Qwen2-MoE with its shared expert, Qwen3-MoE): the MoE
+//     kernels gather a step's tokens per expert, so this is where a token's experts would see its
+//     neighbours if they could.
+//   - Gemma-3: a 16-token window on its sliding layer (prompt and answer reach past 32 tokens, so
+//     windows start mid-block and move across blocks as a sequence grows, is preempted and is
+//     recomputed) beside a global layer with another RoPE table.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +24,7 @@ const prompts = Array.from({ length: 16 }, (_, i) => `${starts[i % 8]}${" and th
 const greedy: Partial<SamplingParams> = { temperature: 0, maxTokens: 16, ignoreEos: true };
 const options = { maxNumSeqs: 16, maxNumBatchedTokens: 128, maxModelLen: 64, logger: () => {}, loadModel: loadCompiledModel };
 
-for (const arch of ["mixtral", "qwen2_moe", "qwen3_moe"] as const) {
+for (const arch of ["mixtral", "qwen2_moe", "qwen3_moe", "gemma3"] as const) {
   const test = suite(`${arch}: batch invariance through the engine`);
   const dir = mkdtempSync(join(tmpdir(), `tsvllm-${arch}-`));
   const model = writeRandomModel({ arch, outDir: dir, seed: 3, dtype: "f32" }).hfDir;
