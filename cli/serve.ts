@@ -4,6 +4,7 @@
 import { AsyncLLM } from "../index.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { startServer } from "../server/index.ts";
+import { reasoningParserNamed } from "../server/reasoning-parsers.ts";
 import { toolCallParsers } from "../server/tool-parsers.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -35,11 +36,15 @@ export async function run(argv: string[]): Promise<void> {
     "chat-template": { type: "string" },
     "enable-auto-tool-choice": { type: "boolean", default: false },
     "tool-call-parser": { type: "string" },
+    "reasoning-parser": { type: "string" },
     "lora-modules": { type: "string", multiple: true },
     "log-level": { type: "string", default: "info" },
   });
   if (!values.model && positionals[0]) values.model = positionals[0];
   const toolCallParser = autoToolChoiceParser(values["enable-auto-tool-choice"], values["tool-call-parser"]);
+  const reasoningParser = values["reasoning-parser"];
+  // Checked before the model loads, as the tool-call parser is.
+  if (reasoningParser !== undefined) reasoningParserNamed(reasoningParser);
   const options = llmOptions(values);
   const loraModules = loraModulesFlag(values["lora-modules"], options.enableLora);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
@@ -67,6 +72,7 @@ export async function run(argv: string[]): Promise<void> {
     host: values.host,
     port: intFlag(values.port, "port", 8000),
     toolCallParser,
+    reasoningParser,
     logger: values["log-level"] === "debug" ? { level: "debug" } : false,
   });
   log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);

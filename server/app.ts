@@ -17,6 +17,7 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
+import { reasoningParserNamed } from "./reasoning-parsers.ts";
 import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
 
 /** Large enough for a 128k-token prompt sent as token ids; a bigger body gets a 413 at once. */
@@ -35,6 +36,8 @@ export interface CreateServerOptions {
   logger?: FastifyServerOptions["logger"];
   /** vLLM's --enable-auto-tool-choice with --tool-call-parser: the parser of "auto" answers (by name, e.g. "hermes"). */
   toolCallParser?: string;
+  /** vLLM's --reasoning-parser: splits chat answers' reasoning from their content (by name, e.g. "deepseek_r1"). */
+  reasoningParser?: string;
   /** Serves /v1/load_lora_adapter and /v1/unload_lora_adapter (default: VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
   runtimeLoraUpdating?: boolean;
 }
@@ -65,6 +68,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     metrics: new ServerMetrics(engine, servedModelNames[0]),
     maxWaiting: options.maxWaiting ?? null,
     toolCallParser: options.toolCallParser === undefined ? null : toolCallParserNamed(options.toolCallParser),
+    reasoningParser: options.reasoningParser === undefined ? null : reasoningParserNamed(options.reasoningParser),
     closing: false,
   };
 

@@ -4,6 +4,7 @@ import type { LoRARequest } from "../runtime/lora/lora-request.ts";
 import type { Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import type { ReasoningParser } from "./reasoning-parsers.ts";
 import type { ToolCallParser } from "./tool-parsers.ts";
 
 export interface ServerContext {
@@ -16,6 +17,8 @@ export interface ServerContext {
   readonly maxWaiting: number | null;
   /** Reads tool calls out of "auto" answers; null when auto tool choice is off. */
   readonly toolCallParser: ToolCallParser | null;
+  /** Splits chat answers into reasoning and content; null without --reasoning-parser. */
+  readonly reasoningParser: ReasoningParser | null;
   /** Set when shutdown begins: new requests get a 503 while in-flight ones drain. */
   closing: boolean;
 }

@@ -103,7 +103,8 @@ export function toolAnswerOf(mode: ToolChoiceMode, text: string, ids: () => stri
       return { content: "", toolCalls: [callJson(mode.name, text, ids)] };
     case "auto": {
       const found = mode.parser.extract(text);
-      return found === null ? null : { content: found.content, toolCalls: found.calls.map((c) => callJson(c.name, c.arguments, ids)) };
+      const callIds = mode.parser.callId ?? ids;
+      return found === null ? null : { content: found.content, toolCalls: found.calls.map((c) => callJson(c.name, c.arguments, callIds)) };
     }
     case "required": {
       let calls: unknown;

@@ -2,6 +2,7 @@
 import type { CompletionOutput, PositionLogprobs, RequestOutput } from "../../runtime/engine/types.ts";
 import { chatLogprobs, promptLogprobsJson, type ChatLogprob, type TokenNaming } from "../logprobs.ts";
 import type { PreparedPrompt } from "../prompts.ts";
+import { splitReasoning } from "../reasoning-parsers.ts";
 import { newToolCallId, toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
 import { DeltaTracker, usage, type ChoiceDelta, type Usage } from "./deltas.ts";
 
@@ -19,6 +20,23 @@ export interface ChatFormat {
   naming: TokenNaming;
   /** With "named" or "required", the answer is tool calls rather than content. */
   toolChoice: ToolChoiceMode;
+  /** Whether the answer opens with reasoning (a reasoning parser) and whether it is sent (include_reasoning); null for none. */
+  reasoning: { include: boolean } | null;
+}
+
+/**
+ * The answer so far as reasoning and the text after it; while it streams (not `final`), a possible
+ * start of a tag is held back. Without a reasoning parser it is all content.
+ */
+function partsOf(f: ChatFormat, text: string, final: boolean, knownReasoning = 0): { reasoning: string; content: string } {
+  if (f.reasoning === null) return { reasoning: "", content: text };
+  const split = splitReasoning(text, final, knownReasoning);
+  return { reasoning: split.reasoning, content: split.content ?? "" };
+}
+
+/** The reasoning under both of vLLM's names: `reasoning` now, and `reasoning_content`, the older name that older clients read. */
+function reasoningJson(reasoning: string | null): { reasoning: string | null; reasoning_content: string | null } {
+  return { reasoning, reasoning_content: reasoning };
 }
 
 function logprobs(f: ChatFormat, tokenIds: readonly number[], positions: readonly (PositionLogprobs | null)[]): { content: ChatLogprob[] } | null {
@@ -32,23 +50,19 @@ function logprobs(f: ChatFormat, tokenIds: readonly number[], positions: readonl
  * answer that called tools finishes with "tool_calls", as in vLLM.
  */
 function answer(f: ChatFormat, output: CompletionOutput) {
-  const tools = toolAnswerOf(f.toolChoice, output.text);
-  if (tools === null) return { message: { role: "assistant" as const, content: f.echoText + output.text, tool_calls: [] }, finishReason: output.finishReason };
+  const parts = partsOf(f, output.text, true);
+  // With a reasoning parser, an answer that is all reasoning has null content, as in vLLM.
+  const reasoning = f.reasoning === null ? {} : reasoningJson(f.reasoning.include ? parts.reasoning : null);
+  const tools = toolAnswerOf(f.toolChoice, parts.content);
+  if (tools === null) {
+    const content = f.echoText + parts.content;
+    return { message: { role: "assistant" as const, content: content === "" && f.reasoning !== null ? null : content, ...reasoning, tool_calls: [] }, finishReason: output.finishReason };
+  }
   const auto = f.toolChoice.kind === "auto";
   return {
-    message: { role: "assistant" as const, content: auto && tools.content === "" ? null : tools.content, tool_calls: tools.toolCalls },
+    message: { role: "assistant" as const, content: auto && tools.content === "" ? null : tools.content, ...reasoning, tool_calls: tools.toolCalls },
     finishReason: auto ? ("tool_calls" as const) : output.finishReason,
   };
-}
-
-/** How much of an auto answer's text may stream as content: up to its first call, and never a possible start of one. */
-function contentEnd(text: string, startTag: string): number {
-  const start = text.indexOf(startTag);
-  if (start >= 0) return start;
-  for (let keep = Math.min(startTag.length - 1, text.length); keep > 0; keep--) {
-    if (text.endsWith(startTag.slice(0, keep))) return text.length - keep;
-  }
-  return text.length;
 }
 
 function choice(f: ChatFormat, output: CompletionOutput) {
@@ -79,60 +93,71 @@ export function chatResponse(f: ChatFormat, final: RequestOutput) {
 
 export class ChatStreamer {
   private readonly tracker = new DeltaTracker();
-  /** Each choice's call id for a named tool choice, sent in its first chunk. */
+  /** Each choice's call id for a named tool choice, sent with the call's first arguments. */
   private readonly toolCallIds = new Map<number, string>();
-  /** Characters of each auto answer sent as content. */
-  private readonly contentSent = new Map<number, number>();
+  /** Characters of each choice's reasoning and content sent so far. */
+  private readonly sent = new Map<number, { reasoning: number; content: number }>();
   constructor(
     private readonly f: ChatFormat,
     private readonly continuousUsage: boolean,
   ) {}
 
-  private worthSending(d: ChoiceDelta): boolean {
-    // "required" calls go out whole at the end: the list is parsed only once it is complete.
-    if (d.first || d.last || (d.text !== "" && this.f.toolChoice.kind !== "required")) return true;
+  /** A delta's tokens go out even without text when the client asked for their logprobs or ids. */
+  private carriesTokens(d: ChoiceDelta): boolean {
     return d.tokenIds.length > 0 && (this.f.topLogprobs !== null || this.f.returnTokenIds);
   }
 
   /**
-   * The chunk's delta and finish reason: content; with a named tool choice the function's
-   * arguments as they come (the first chunk also names the call); with "required" every call at
-   * the end; with "auto" content up to the first call, then the calls at the end.
+   * The chunk's delta and finish reason: reasoning while the answer reasons, then content; with a
+   * named tool choice the function's arguments as they come (the first of them also name the
+   * call); with "required" every call at the end; with "auto" content up to where calls may
+   * begin, then the calls at the end.
    */
   private delta(d: ChoiceDelta): { delta: object; finishReason: string | null } {
     const mode = this.f.toolChoice;
     const role = d.first ? { role: "assistant" } : {};
     const finishReason = d.last ? d.output.finishReason : null;
+    const sent = this.sent.get(d.index) ?? { reasoning: 0, content: 0 };
+    this.sent.set(d.index, sent);
+    // Searching on from the reasoning already split off keeps a long answer's stream linear.
+    const parts = partsOf(this.f, d.output.text, d.last, sent.reasoning);
+    const newReasoning = this.f.reasoning?.include ? parts.reasoning.slice(sent.reasoning) : "";
+    sent.reasoning = Math.max(sent.reasoning, parts.reasoning.length);
+    const reasoning = newReasoning === "" ? {} : reasoningJson(newReasoning);
+    const text = parts.content;
     if (mode.kind === "named") {
-      if (d.first) this.toolCallIds.set(d.index, newToolCallId());
-      const call = d.first ? { index: 0, id: this.toolCallIds.get(d.index), type: "function", function: { name: mode.name, arguments: d.text } } : { index: 0, function: { arguments: d.text } };
-      return { delta: d.first || d.text !== "" ? { ...role, tool_calls: [call] } : {}, finishReason };
+      const args = text.slice(sent.content);
+      sent.content = Math.max(sent.content, text.length);
+      // Without reasoning the first chunk names the call at once; with it, the call waits for its arguments.
+      const announce = !this.toolCallIds.has(d.index) && (args !== "" || d.last || (d.first && this.f.reasoning === null));
+      if (announce) this.toolCallIds.set(d.index, newToolCallId());
+      const call = announce ? { index: 0, id: this.toolCallIds.get(d.index), type: "function", function: { name: mode.name, arguments: args } } : { index: 0, function: { arguments: args } };
+      return { delta: { ...role, ...reasoning, ...(announce || args !== "" ? { tool_calls: [call] } : {}) }, finishReason };
     }
-    if (mode.kind === "none") return { delta: d.first ? { ...role, content: this.f.echoText + d.text } : d.text !== "" ? { content: d.text } : {}, finishReason };
-    const text = d.output.text;
-    const sent = this.contentSent.get(d.index) ?? 0;
     const tools = d.last ? toolAnswerOf(mode, text) : null;
-    const end = tools !== null ? tools.content.length : !d.last && mode.kind === "auto" ? contentEnd(text, mode.parser.startTag) : d.last ? text.length : 0;
-    const content = (d.first ? this.f.echoText : "") + text.slice(sent, Math.max(sent, end));
-    this.contentSent.set(d.index, Math.max(sent, end));
+    const end = tools !== null ? tools.content.length : d.last || mode.kind === "none" ? text.length : mode.kind === "auto" ? mode.parser.contentEnd(text) : 0;
+    const content = (d.first ? this.f.echoText : "") + text.slice(sent.content, Math.max(sent.content, end));
+    sent.content = Math.max(sent.content, end);
     const calls = tools === null ? {} : { tool_calls: tools.toolCalls.map((call, index) => ({ index, ...call })) };
-    const delta = { ...role, ...(content !== "" || d.first ? { content } : {}), ...calls };
+    const delta = { ...role, ...(content !== "" || d.first ? { content } : {}), ...reasoning, ...calls };
     return { delta, finishReason: tools !== null && mode.kind === "auto" ? "tool_calls" : finishReason };
   }
 
   chunks(output: RequestOutput): object[] {
     const f = this.f;
-    return this.tracker.deltas(output, 0).filter((d) => this.worthSending(d)).map((d) => {
-      const positions = (d.output.logprobs ?? []).slice(d.tokenOffset, d.tokenOffset + d.tokenIds.length);
+    return this.tracker.deltas(output, 0).flatMap((d) => {
       const { delta, finishReason } = this.delta(d);
-      return this.chunk({
+      // Text held back (a possible tag, calls not yet complete) leaves nothing to send.
+      if (!d.first && !d.last && Object.keys(delta).length === 0 && !this.carriesTokens(d)) return [];
+      const positions = (d.output.logprobs ?? []).slice(d.tokenOffset, d.tokenOffset + d.tokenIds.length);
+      return [this.chunk({
         index: d.index,
         delta,
         logprobs: logprobs(f, d.tokenIds, positions),
         finish_reason: finishReason,
         stop_reason: d.last ? d.output.stopReason : null,
         ...(f.returnTokenIds ? { token_ids: d.tokenIds } : {}),
-      }, d.first && f.returnTokenIds);
+      }, d.first && f.returnTokenIds)];
     });
   }
 

@@ -7,6 +7,8 @@ import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "..
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
 import { resolveMaxTokens, truncatePrompt } from "../prompts.ts";
+import { constrainAfterReasoning } from "../reasoning-constraint.ts";
+import { reasoningParserFor } from "../reasoning-parsers.ts";
 import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.ts";
 import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
 import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
@@ -50,7 +52,9 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const { tokenizer, engine } = ctx;
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
-    const base = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body);
+    const reasoning = reasoningParserFor(ctx.reasoningParser, body);
+    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body);
+    const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const maxTokens = resolveMaxTokens(prompt.tokenIds.length, requested, Infinity, engine.maxModelLen, "messages", maxTokensParam);
@@ -67,6 +71,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
       returnTokenIds: body.return_token_ids ?? false,
       naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
       toolChoice: tools.mode,
+      reasoning: reasoning === null ? null : { include: body.include_reasoning ?? true },
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);

@@ -65,6 +65,7 @@ export const chatRequestSchema = {
       anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }],
     },
     parallel_tool_calls: nullable({ type: "boolean" }),
+    include_reasoning: { type: "boolean" },
   },
 } as const;
 
@@ -104,4 +105,6 @@ export interface ChatRequest extends SamplingFields {
   tools?: FunctionTool[] | null;
   tool_choice?: string | Record<string, unknown> | null;
   parallel_tool_calls?: boolean | null;
+  /** With a reasoning parser, false leaves the reasoning out of the answer (default true). */
+  include_reasoning?: boolean;
 }
