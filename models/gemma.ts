@@ -4,17 +4,12 @@
 // not hidden / heads), and the LM head is tied to the embedding. Named after the Hugging Face classes.
 import { Embedding, Linear, Module, RMSNorm, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
-import { LlamaAttention, LlamaMLP } from "./llama.ts";
+import { LlamaAttention, LlamaMLP, type DecoderBlock } from "./llama.ts";
 
 /** Gemma's norms multiply by (1 + w): the checkpoint stores w around 0. */
 export const gemmaNorm = (name: string, c: ModelConfig) => new RMSNorm(name, c.hiddenSize, c.rmsNormEps, 1);
 
-/** One block of the stack: Gemma's, or Gemma-2's with its extra norms. */
-export interface GemmaBlock {
-  forward(x: Tensor, ctx: StepCtx): Tensor;
-}
-
-export class GemmaDecoderLayer extends Module implements GemmaBlock {
+export class GemmaDecoderLayer extends Module implements DecoderBlock {
   readonly selfAttn: LlamaAttention;
   readonly mlp: LlamaMLP;
   readonly inputLayernorm: RMSNorm;
@@ -35,11 +30,11 @@ export class GemmaDecoderLayer extends Module implements GemmaBlock {
 
 export class GemmaForCausalLM extends Module implements CausalLM {
   readonly embedTokens: Embedding;
-  readonly layers: GemmaBlock[];
+  readonly layers: DecoderBlock[];
   readonly norm: RMSNorm;
   readonly lmHead: Linear;
   readonly numLayers: number;
-  constructor(readonly config: ModelConfig, block: (c: ModelConfig, layer: number) => GemmaBlock = (c, layer) => new GemmaDecoderLayer(c, layer)) {
+  constructor(readonly config: ModelConfig, block: (c: ModelConfig, layer: number) => DecoderBlock = (c, layer) => new GemmaDecoderLayer(c, layer)) {
     super();
     const c = config;
     this.embedTokens = new Embedding("model.embed_tokens", c.vocabSize, c.hiddenSize);

@@ -5,8 +5,8 @@
 import { Module, type AttentionOptions, type RMSNorm, type StepCtx, type Tensor } from "../dsl/module.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
-import { GemmaForCausalLM, gemmaNorm, type GemmaBlock } from "./gemma.ts";
-import { LlamaAttention, LlamaMLP, type LlamaAttentionOptions } from "./llama.ts";
+import { GemmaForCausalLM, gemmaNorm } from "./gemma.ts";
+import { LlamaAttention, LlamaMLP, type DecoderBlock, type LlamaAttentionOptions } from "./llama.ts";
 
 function gemma2Attention(c: ModelConfig, layer: number): AttentionOptions {
   // Both loaders fill it for Gemma-2 (config.json default 256; GGUF: llama.cpp's rule).
@@ -20,7 +20,7 @@ function gemma2Attention(c: ModelConfig, layer: number): AttentionOptions {
 }
 
 /** Gemma-2's block; Gemma-3 (gemma3.ts) runs it with its own attention options. */
-export class Gemma2DecoderLayer extends Module implements GemmaBlock {
+export class Gemma2DecoderLayer extends Module implements DecoderBlock {
   readonly selfAttn: LlamaAttention;
   readonly mlp: LlamaMLP;
   readonly inputLayernorm: RMSNorm;
@@ -45,7 +45,7 @@ export class Gemma2DecoderLayer extends Module implements GemmaBlock {
 
 /** Gemma with Gemma-2 blocks, and the final logits soft-capped (when the config caps them). */
 export class Gemma2ForCausalLM extends GemmaForCausalLM {
-  constructor(config: ModelConfig, block: (c: ModelConfig, layer: number) => GemmaBlock = (c, layer) => new Gemma2DecoderLayer(c, layer)) {
+  constructor(config: ModelConfig, block: (c: ModelConfig, layer: number) => DecoderBlock = (c, layer) => new Gemma2DecoderLayer(c, layer)) {
     super(config, block);
   }
   override forward(inputIds: Tensor, ctx: StepCtx): Tensor {

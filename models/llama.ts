@@ -10,6 +10,8 @@ import type { WeightMap } from "./common/weight-map.ts";
 export interface LlamaAttentionOptions {
   /** Qwen3: RMSNorm over each head of q and k before RoPE. */
   qkNorm?: boolean;
+  /** OLMo2 normalizes q and k over the whole projection (all heads at once) instead of per head. */
+  qkNormOver?: "head" | "projection";
   /** Those norms' RMSNorm weightOffset: 1 for Gemma-3's (1 + w). */
   qkNormWeightOffset?: number;
   /** The RoPE table this layer rotates by (models/common/rope.ts ropeTables); "default" unless set. */
@@ -25,6 +27,7 @@ export class LlamaAttention extends Module {
   readonly kNorm: RMSNorm | null;
   private readonly attention: AttentionOptions;
   private readonly ropeKey: string | undefined;
+  private readonly qkNormOverProjection: boolean;
   constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
     const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
@@ -32,8 +35,10 @@ export class LlamaAttention extends Module {
     this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias, [c.numAttentionHeads * c.headDim, kvSize, kvSize]);
     this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
     const qkNormOffset = options.qkNormWeightOffset ?? 0;
-    this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, c.headDim, c.rmsNormEps, qkNormOffset) : null;
-    this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, c.headDim, c.rmsNormEps, qkNormOffset) : null;
+    this.qkNormOverProjection = options.qkNormOver === "projection";
+    const [qNormSize, kNormSize] = this.qkNormOverProjection ? [c.numAttentionHeads * c.headDim, kvSize] : [c.headDim, c.headDim];
+    this.qNorm = options.qkNorm ? new RMSNorm(`${prefix}.q_norm`, qNormSize, c.rmsNormEps, qkNormOffset) : null;
+    this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, kNormSize, c.rmsNormEps, qkNormOffset) : null;
     this.attention = options.attention ?? { scale: c.headDim ** -0.5, slidingWindow: c.slidingWindow };
     this.ropeKey = options.ropeKey;
   }
@@ -41,12 +46,10 @@ export class LlamaAttention extends Module {
   forward(x: Tensor, ctx: StepCtx): Tensor {
     const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = this.c;
     let [q, k, v] = this.qkvProj.forward(x).split([heads * headDim, kvHeads * headDim, kvHeads * headDim]);
+    if (this.qNorm && this.kNorm && this.qkNormOverProjection) [q, k] = [this.qNorm.forward(q), this.kNorm.forward(k)];
     q = q.view(heads, headDim);
     k = k.view(kvHeads, headDim);
-    if (this.qNorm && this.kNorm) {
-      q = this.qNorm.forward(q);
-      k = this.kNorm.forward(k);
-    }
+    if (this.qNorm && this.kNorm && !this.qkNormOverProjection) [q, k] = [this.qNorm.forward(q), this.kNorm.forward(k)];
     const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor), key: this.ropeKey };
     q = rope(q, ctx.positions, rotary);
     k = rope(k, ctx.positions, rotary);
@@ -89,8 +92,10 @@ export interface FeedForward {
   forward(x: Tensor): Tensor;
 }
 
-export interface LlamaLayerOptions {
+export interface LlamaLayerOptions extends LlamaAttentionOptions {
   qkNorm: boolean;
+  /** Granite scales the attention and MLP outputs by this before each residual add; 1 by default. */
+  residualMultiplier?: number;
   /** The layer's feed-forward block from its prefix (`model.layers.N`); LlamaMLP at `<prefix>.mlp` by default. */
   feedForward?: (c: ModelConfig, layerPrefix: string) => FeedForward;
 }
@@ -100,8 +105,10 @@ export class LlamaDecoderLayer extends Module {
   readonly mlp: FeedForward;
   readonly inputLayernorm: RMSNorm;
   readonly postAttentionLayernorm: RMSNorm;
+  private readonly residualMultiplier: number;
   constructor(c: ModelConfig, layer: number, options: LlamaLayerOptions) {
     super();
+    this.residualMultiplier = options.residualMultiplier ?? 1;
     const prefix = `model.layers.${layer}`;
     this.selfAttn = new LlamaAttention(c, layer, `${prefix}.self_attn`, options);
     this.mlp = options.feedForward ? options.feedForward(c, prefix) : new LlamaMLP(c, `${prefix}.mlp`);
@@ -109,30 +116,47 @@ export class LlamaDecoderLayer extends Module {
     this.postAttentionLayernorm = new RMSNorm(`${prefix}.post_attention_layernorm`, c.hiddenSize, c.rmsNormEps);
   }
   forward(x: Tensor, ctx: StepCtx): Tensor {
-    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), ctx));
-    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h)));
+    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), ctx).scale(this.residualMultiplier));
+    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h)).scale(this.residualMultiplier));
   }
+}
+
+/** One block of a LLaMA-like stack: LlamaDecoderLayer, or another family's (OLMo2's post-norm block). */
+export interface DecoderBlock {
+  forward(x: Tensor, ctx: StepCtx): Tensor;
 }
 
 export class LlamaForCausalLM extends Module implements CausalLM {
   readonly embedTokens: Embedding;
-  readonly layers: LlamaDecoderLayer[];
+  readonly layers: DecoderBlock[];
   readonly norm: RMSNorm;
   readonly lmHead: Linear;
   readonly numLayers: number;
-  constructor(readonly config: ModelConfig, options: LlamaLayerOptions = { qkNorm: false }) {
+  constructor(
+    readonly config: ModelConfig,
+    options: LlamaLayerOptions = { qkNorm: false },
+    block: (c: ModelConfig, layer: number) => DecoderBlock = (c, layer) => new LlamaDecoderLayer(c, layer, options),
+  ) {
     super();
     const c = config;
     this.embedTokens = new Embedding("model.embed_tokens", c.vocabSize, c.hiddenSize);
-    this.layers = Array.from({ length: c.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(c, i, options));
+    this.layers = Array.from({ length: c.numHiddenLayers }, (_, i) => block(c, i));
     this.norm = new RMSNorm("model.norm", c.hiddenSize, c.rmsNormEps);
     this.lmHead = new Linear(c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head", c.hiddenSize, c.vocabSize);
     this.numLayers = c.numHiddenLayers;
   }
+  /** Scales the token embeddings (Granite's embedding_multiplier); 1 here. */
+  protected embeddingMultiplier(): number {
+    return 1;
+  }
+  /** Divides the logits (Granite's logits_scaling); 1 here. */
+  protected logitsScaling(): number {
+    return 1;
+  }
   forward(inputIds: Tensor, ctx: StepCtx): Tensor {
-    let x = this.embedTokens.forward(inputIds);
+    let x = this.embedTokens.forward(inputIds, this.embeddingMultiplier());
     for (const layer of this.layers) x = layer.forward(x, ctx);
-    return this.lmHead.forward(this.norm.forward(x).gather(ctx.logitsIndices));
+    return this.lmHead.forward(this.norm.forward(x).gather(ctx.logitsIndices)).scale(1 / this.logitsScaling());
   }
 }
 

@@ -8,6 +8,8 @@ import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
+import { GraniteForCausalLM } from "./granite.ts";
+import { Olmo2ForCausalLM } from "./olmo2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
@@ -29,6 +31,8 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   // Qwen2 always has q/k/v biases, whatever the config says.
   Qwen2ForCausalLM: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
   Qwen3ForCausalLM: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
+  GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
+  Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },

@@ -41,6 +41,8 @@ export const archNames: Record<string, string> = {
   gemma: "GemmaForCausalLM",
   gemma2: "Gemma2ForCausalLM",
   gemma3: "Gemma3ForCausalLM",
+  granite: "GraniteForCausalLM",
+  olmo2: "Olmo2ForCausalLM",
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
@@ -59,6 +61,8 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
     rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true,
     slidingWindow: 16, attnLogitSoftcapping: 3, finalLogitSoftcapping: 5, queryPreAttnScalar: 16,
   },
+  olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
+  granite: { rmsNormEps: 1e-5, tieWordEmbeddings: true, graniteMultipliers: { embedding: 3, residual: 0.5, attention: 1 / 16, logitsScaling: 2 } },
   gemma3: {
     headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true, slidingWindow: 16, queryPreAttnScalar: 32,
     ropeTheta: 1e6, ropeScaling: { ropeType: "linear", factor: 2 }, ropeLocalTheta: 10000, layerTypes: ["sliding_attention", "full_attention"],

@@ -3,7 +3,7 @@
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import type { GgufHeader } from "./gguf-reader.ts";
-import type { AttentionLayerType, GenerationConfig, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
+import type { AttentionLayerType, GenerationConfig, GraniteMultipliers, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface GgufArchitecture {
   architecture: string;
@@ -22,6 +22,8 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   gemma: { architecture: "GemmaForCausalLM", modelType: "gemma", hiddenAct: "gelu_pytorch_tanh" },
   gemma2: { architecture: "Gemma2ForCausalLM", modelType: "gemma2", hiddenAct: "gelu_pytorch_tanh" },
   gemma3: { architecture: "Gemma3ForCausalLM", modelType: "gemma3_text", hiddenAct: "gelu_pytorch_tanh" },
+  granite: { architecture: "GraniteForCausalLM", modelType: "granite", hiddenAct: "silu" },
+  olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
 };
 
 /** llama.cpp converts Mixtral to "llama" as well, telling it apart by its experts. */
@@ -144,6 +146,22 @@ function gemma3Layers(meta: FieldReader, arch: string, shape: { numHiddenLayers:
   return { ...common, slidingWindow, layerTypes, ropeLocalTheta: meta.number(key("rope.freq_base_swa"), 10000) };
 }
 
+/**
+ * Granite's multipliers as llama.cpp's granite graph reads them (src/models/granite.cpp): the
+ * converter renames them *_scale; an absent attention scale is 1/sqrt(head_dim) there, and absent
+ * (or 0) embedding and residual scales are none.
+ */
+function graniteMultipliersOf(meta: FieldReader, arch: string, headDim: number): GraniteMultipliers {
+  const key = (name: string): string => `${arch}.${name}`;
+  const orOne = (value: number) => (value === 0 ? 1 : value);
+  return {
+    embedding: orOne(meta.number(key("embedding_scale"), 1)),
+    residual: orOne(meta.number(key("residual_scale"), 1)),
+    attention: orOne(meta.number(key("attention.scale"), headDim ** -0.5)),
+    logitsScaling: meta.number(key("logit_scale")),
+  };
+}
+
 function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfig["torchDtype"] {
   const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
   if (dtypes.has("bf16")) return "bfloat16";
@@ -176,6 +194,10 @@ export function ggufModelConfig(
   const embedding = tensors.get("model.embed_tokens.weight");
   const vocabSize = meta.positiveInteger(key("vocab_size"), Array.isArray(tokens) ? tokens.length : embedding?.shape[0]);
   const isGemma2 = arch === "gemma2";
+  // OLMo 3 converts to olmo2 with sliding layers whose RoPE is left unscaled; only OLMo 2 (no window) runs.
+  if (arch === "olmo2" && meta.has(key("attention.sliding_window"))) {
+    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${header.path}: an olmo2 file with ${key("attention.sliding_window")} is OLMo 3, whose sliding-window layers are not supported`, key("attention.sliding_window"));
+  }
   const eosTokenIds = [...meta.idList("tokenizer.ggml.eos_token_id"), ...meta.idList("tokenizer.ggml.eot_token_id")];
   const config: ModelConfig = {
     architecture: family.architecture,
@@ -205,6 +227,7 @@ export function ggufModelConfig(
     eosTokenIds: [...new Set(eosTokenIds)],
     torchDtype: checkpointDtype(tensors),
     ...(moe ? { moe } : {}),
+    ...(arch === "granite" ? { graniteMultipliers: graniteMultipliersOf(meta, arch, headDim) } : {}),
     ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
   };
   return { config, generationConfig: { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds } };

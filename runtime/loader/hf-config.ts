@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
-import type { AttentionLayerType, Fp8ActivationScheme, GenerationConfig, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
+import type { AttentionLayerType, Fp8ActivationScheme, GenerationConfig, GraniteMultipliers, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
 interface FamilyDefaults {
   architecture: string;
@@ -28,6 +28,8 @@ interface FamilyDefaults {
    * with their own RoPE bases (rope_local_base_freq for the sliding ones).
    */
   hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta: number };
+  /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
+  graniteMultipliers?: boolean;
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
   moe?: (fields: FieldReader) => MoeConfig;
   /** The shared-expert key the family's `moe` reads (Qwen2-MoE's); every other one is refused. */
@@ -109,6 +111,8 @@ const families: Record<string, FamilyDefaults> = {
     architecture: "Qwen3MoeForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: false,
     slidingWindowSwitch: true, moe: qwen3Moe,
   },
+  granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
+  olmo2: { architecture: "Olmo2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, tieWordEmbeddings: false },
   phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
   gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
   gemma2: {
@@ -192,6 +196,15 @@ function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | nu
   // Any config may switch the window off with use_sliding_window false; Qwen's is off unless it is true.
   if (!fields.boolean("use_sliding_window", !family.slidingWindowSwitch)) return null;
   return fields.nullableNumber("sliding_window", family.defaultSlidingWindow ?? null);
+}
+
+function graniteMultipliersOf(fields: FieldReader): GraniteMultipliers {
+  return {
+    embedding: fields.number("embedding_multiplier", 1),
+    residual: fields.number("residual_multiplier", 1),
+    attention: fields.number("attention_multiplier", 1),
+    logitsScaling: fields.number("logits_scaling", 1),
+  };
 }
 
 const attentionLayerTypes: readonly AttentionLayerType[] = ["sliding_attention", "full_attention"];
@@ -280,6 +293,7 @@ export function parseHfConfig(json: Record<string, unknown>, file: string): Mode
     eosTokenIds: fields.idList("eos_token_id"),
     torchDtype: torchDtype(fields),
     ...moeOf(fields, family),
+    ...(family.graniteMultipliers ? { graniteMultipliers: graniteMultipliersOf(fields) } : {}),
     ...quantizationOf(fields),
   };
 }

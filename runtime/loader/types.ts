@@ -44,6 +44,12 @@ export interface ModelConfig {
    * ropeTheta and ropeScaling are the global layers'. Absent: every layer rotates by ropeTheta.
    */
   ropeLocalTheta?: number;
+  /**
+   * Granite: embeddings are multiplied by `embedding`, each attention and MLP output by `residual`
+   * before its residual add, attention scores by `attention` (instead of head_dim ** -0.5), and
+   * the logits divided by `logitsScaling` (config.json's *_multiplier and logits_scaling).
+   */
+  graniteMultipliers?: GraniteMultipliers;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */
@@ -92,6 +98,13 @@ export interface ModelConfig {
 }
 
 export type AttentionLayerType = "sliding_attention" | "full_attention";
+
+export interface GraniteMultipliers {
+  embedding: number;
+  residual: number;
+  attention: number;
+  logitsScaling: number;
+}
 
 export interface MoeConfig {
   numExperts: number;

@@ -186,6 +186,38 @@ test("llama Q8_0/Q4_0 q/k stay packed; un-permuting whole rows of blocks equals 
   assert.equal(Array.from(unpermuteRows(Float32Array.of(0, 1, 2, 3, 4, 5, 6, 7), 8, 2)), [0, 2, 1, 3, 4, 6, 5, 7]);
 });
 
+test("granite: the *_scale keys are its multipliers (attention 1/sqrt(head_dim) when absent, as llama.cpp), q/k un-permuted as llama's", async () => {
+  const q = f32Tensor("blk.0.attn_q.weight", [hidden, 8]);
+  const scales = {
+    "granite.embedding_scale": { type: "f32" as const, value: 12 },
+    "granite.residual_scale": { type: "f32" as const, value: 0.25 },
+    "granite.logit_scale": { type: "f32" as const, value: 8 },
+  };
+  const model = await load(hyperparameters("granite", { ...scales, "granite.attention.scale": { type: "f32", value: 0.0625 } }), [f32Tensor("token_embd.weight", [hidden, vocab]), q]);
+  assert.is(model.config.architecture, "GraniteForCausalLM");
+  assert.equal(model.config.graniteMultipliers, { embedding: 12, residual: 0.25, attention: 0.0625, logitsScaling: 8 });
+  const raw = Float32Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i);
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from(unpermuteRows(raw, 8, 2)));
+  const unscaled = await load(hyperparameters("granite", scales), [f32Tensor("token_embd.weight", [hidden, vocab])]);
+  assert.is(unscaled.config.graniteMultipliers?.attention, (hidden / 2) ** -0.5);
+});
+
+test("olmo2: post-norms and whole-projection q/k norms keep their HF names; a sliding window (OLMo 3) is refused by name", async () => {
+  const model = await load(hyperparameters("olmo2"), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("blk.0.attn_q_norm.weight", [hidden]),
+    f32Tensor("blk.0.post_attention_norm.weight", [hidden]),
+    f32Tensor("blk.0.post_ffw_norm.weight", [hidden]),
+    f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
+  ]);
+  assert.is(model.config.architecture, "Olmo2ForCausalLM");
+  for (const name of ["self_attn.q_norm", "post_attention_layernorm", "post_feedforward_layernorm"]) assert.ok(model.tensors.has(`model.layers.0.${name}.weight`), name);
+  // NeoX RoPE: q is not permuted.
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
+  const olmo3 = await loadError(hyperparameters("olmo2", { "olmo2.attention.sliding_window": { type: "u32", value: 4096 } }), [f32Tensor("token_embd.weight", [hidden, vocab])]);
+  assert.is(olmo3.param, "olmo2.attention.sliding_window");
+});
+
 test("llama Q4_K and Q6_K tensors are widened to f32 at load", async () => {
   const block = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (i * 13) & 0xff);
   const model = await load(hyperparameters("llama"), [

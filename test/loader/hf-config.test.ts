@@ -221,6 +221,14 @@ test("gemma3_text: every sixth layer global by default, layer_types win, local R
   assert.is(unknown.param, "layer_types");
 });
 
+test("granite: the four multipliers, each 1 when absent as in GraniteConfig", () => {
+  const config = parseHfConfig({ ...base, model_type: "granite", embedding_multiplier: 12, residual_multiplier: 0.22, attention_multiplier: 0.015625, logits_scaling: 8 }, file);
+  assert.is(config.architecture, "GraniteForCausalLM");
+  assert.equal(config.graniteMultipliers, { embedding: 12, residual: 0.22, attention: 0.015625, logitsScaling: 8 });
+  assert.equal(parseHfConfig({ ...base, model_type: "granite" }, file).graniteMultipliers, { embedding: 1, residual: 1, attention: 1, logitsScaling: 1 });
+  assert.is(parseHfConfig({ ...base, model_type: "llama" }, file).graniteMultipliers, undefined);
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

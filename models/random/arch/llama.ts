@@ -4,18 +4,20 @@
 // has no sliding window: a Mistral GGUF attends to the whole context (see mistral below).
 
 import type { WeightDType } from "../dtype.ts";
-import { u32, type GgufValue } from "../gguf-values.ts";
+import { f32, u32, type GgufValue } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
-import { commonConfig, headDimOf, llamaStyleTensors, textModelHyperparameters, type ArchSpec, type HfConfig } from "./spec.ts";
+import { commonConfig, headDimOf, llamaStyleTensors, required, textModelHyperparameters, type ArchSpec, type HfConfig } from "./spec.ts";
 
 const tensors = (config: HfConfig) => llamaStyleTensors(config, { normStyle: "unit", permuteQK: true });
 
 /** LlamaModel.set_gguf_parameters adds the vocab size and the rotary dimension to the generic keys. */
-export const llamaHyperparameters = (config: HfConfig): [string, GgufValue][] => [
-  ...textModelHyperparameters("llama", config),
-  ["llama.vocab_size", u32(config.vocab_size)],
-  ["llama.rope.dimension_count", u32(headDimOf(config))],
+const llamaModelHyperparameters = (arch: string, config: HfConfig): [string, GgufValue][] => [
+  ...textModelHyperparameters(arch, config),
+  [`${arch}.vocab_size`, u32(config.vocab_size)],
+  [`${arch}.rope.dimension_count`, u32(headDimOf(config))],
 ];
+
+export const llamaHyperparameters = (config: HfConfig): [string, GgufValue][] => llamaModelHyperparameters("llama", config);
 
 export const llama: ArchSpec = {
   ggufArch: "llama",
@@ -56,4 +58,38 @@ export const mistral: ArchSpec = {
   }),
   tensors,
   ggufHyperparameters: llamaHyperparameters,
+};
+
+/**
+ * Granite 3.x: Llama with four multipliers, converted by llama.cpp's GraniteModel (a LlamaModel:
+ * q/k permuted, head_dim dropped) with the multipliers renamed *_scale. Tiny models use
+ * multipliers far from 1 (Granite 3.0 2B: embedding 12, residual 0.22, attention 1/head_dim,
+ * logits 8) that still leave the distributions spread out, so a missing one shows.
+ */
+export const granite: ArchSpec = {
+  ggufArch: "granite",
+  hfConfig: (shape: ModelShape, dtype: WeightDType): HfConfig => ({
+    architectures: ["GraniteForCausalLM"],
+    model_type: "granite",
+    ...commonConfig(shape, dtype),
+    rms_norm_eps: 1e-5,
+    rope_theta: shape.ropeTheta ?? 10000,
+    rope_scaling: null,
+    hidden_act: "silu",
+    tie_word_embeddings: true,
+    attention_bias: false,
+    mlp_bias: false,
+    embedding_multiplier: 3,
+    residual_multiplier: 0.5,
+    attention_multiplier: 1 / shape.headDim,
+    logits_scaling: 2,
+  }),
+  tensors,
+  ggufHyperparameters: (config) => [
+    ...llamaModelHyperparameters("granite", config),
+    ["granite.attention.scale", f32(required(config.attention_multiplier, "attention_multiplier"))],
+    ["granite.embedding_scale", f32(required(config.embedding_multiplier, "embedding_multiplier"))],
+    ["granite.residual_scale", f32(required(config.residual_multiplier, "residual_multiplier"))],
+    ["granite.logit_scale", f32(required(config.logits_scaling, "logits_scaling"))],
+  ],
 };

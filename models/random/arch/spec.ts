@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -29,6 +29,11 @@ export interface HfConfig {
   rope_scaling?: { rope_type: "linear"; factor: number } | null;
   /** Gemma-3: the sliding layers' RoPE base, and every how many layers one is global. */
   rope_local_base_freq?: number;
+  /** Granite's multipliers. */
+  embedding_multiplier?: number;
+  residual_multiplier?: number;
+  attention_multiplier?: number;
+  logits_scaling?: number;
   sliding_window_pattern?: number;
   hidden_act: "silu" | "gelu_pytorch_tanh";
   hidden_activation?: "gelu_pytorch_tanh";
