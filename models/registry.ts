@@ -37,6 +37,8 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
   Gemma3ForCausalLM: { build: (c) => new Gemma3ForCausalLM(c), weightMap: llamaWeightMap },
+  // Its language model alone (runtime/loader/language-model.ts): text prompts only.
+  Gemma3ForConditionalGeneration: { build: (c) => new Gemma3ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },

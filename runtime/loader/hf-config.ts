@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
+import { languageModelConfig } from "./language-model.ts";
 import { modelFileError, readJsonFile, readOptionalJsonFile } from "./file-io.ts";
 import type { AttentionLayerType, Fp8ActivationScheme, GenerationConfig, GraniteMultipliers, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
@@ -28,6 +29,8 @@ interface FamilyDefaults {
    * with their own RoPE bases (rope_local_base_freq for the sliding ones).
    */
   hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta: number };
+  /** transformers' config class defaults for keys the family's configs may leave out. */
+  configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
   graniteMultipliers?: boolean;
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
@@ -124,6 +127,7 @@ const families: Record<string, FamilyDefaults> = {
     architecture: "Gemma3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 131072, tieWordEmbeddings: true, gemmaActivation: true,
     defaultSlidingWindow: 4096, softcapping: { finalLogit: null, attnLogit: null, queryPreAttnScalar: 256 }, ropeTheta: 1e6,
     hybridAttention: { slidingWindowPattern: 6, ropeLocalTheta: 10000 },
+    configDefaults: { vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256 },
   },
 };
 
@@ -250,10 +254,12 @@ export function parseGenerationConfig(generation: FieldReader | null, config: Mo
 }
 
 /** config.json contents -> ModelConfig; `file` names config.json in errors. */
-export function parseHfConfig(json: Record<string, unknown>, file: string): ModelConfig {
-  const fields = new FieldReader((key) => json[key], file);
-  const modelType = fields.string("model_type");
+export function parseHfConfig(outerJson: Record<string, unknown>, file: string): ModelConfig {
+  const json = languageModelConfig(outerJson, file);
+  const modelType = new FieldReader((key) => json[key], file).string("model_type");
   const family = families[modelType];
+  // Keys the config leaves out take transformers' defaults for the family (Gemma-3's text_config is sparse).
+  const fields = new FieldReader((key) => json[key] ?? family?.configDefaults?.[key], file);
   if (!family) {
     throw new TsvllmError(
       "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE",

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { prefixBaseModelTensors } from "./base-model.ts";
+import { extractLanguageModelTensors } from "./language-model.ts";
 import { modelFileError } from "./file-io.ts";
 import { loadGguf } from "./gguf.ts";
 import { readHfConfig } from "./hf-config.ts";
@@ -30,6 +31,7 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
     throw modelFileError(join(dir, "model.safetensors"), "file not found (nor model.safetensors.index.json); PyTorch .bin checkpoints are not supported");
   }
   prefixBaseModelTensors(config, tensors);
+  extractLanguageModelTensors(config, tensors);
   normalizeGptq(dir, config, tensors);
   normalizeFp8(dir, config, tensors);
   readKvCacheScales(dir, config, tensors);

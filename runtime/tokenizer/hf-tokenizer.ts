@@ -1,6 +1,6 @@
 // Hugging Face tokenizers: tokenizer.json run by @huggingface/tokenizers, with tokenizer_config.json
 // for BOS/EOS, add_bos_token and the chat template (or chat_template.jinja, where newer transformers
-// versions save it).
+// versions save it, or a multimodal processor's chat_template.json).
 import { Tokenizer as HfTokenizerModel } from "@huggingface/tokenizers";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -138,6 +138,8 @@ export async function loadHfTokenizer(dir: string, extraEosTokenIds: readonly nu
     throw new TsvllmError("TSVLLM_ERR_TOKENIZER", `${tokenizerPath}: file not found (only fast tokenizers, tokenizer.json, are supported)`, "tokenizer.json");
   }
   const tokenizerConfig = (await readOptionalJsonFile(join(dir, "tokenizer_config.json"))) ?? {};
-  const chatTemplateFile = await readOptionalText(join(dir, "chat_template.jinja"));
+  // Multimodal checkpoints save their processor's template as chat_template.json instead.
+  const processorTemplate = (await readOptionalJsonFile(join(dir, "chat_template.json")))?.chat_template;
+  const chatTemplateFile = (await readOptionalText(join(dir, "chat_template.jinja"))) ?? (typeof processorTemplate === "string" ? processorTemplate : null);
   return new HfTokenizer({ tokenizerJson, tokenizerConfig, chatTemplateFile, extraEosTokenIds });
 }
