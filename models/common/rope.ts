@@ -10,7 +10,12 @@
 //            frequencies, with a linear ramp over the dims whose rotations in Lo fall between betaSlow
 //            and betaFast (dims floored/ceiled as transformers does); mscale = attentionFactor, by
 //            default 0.1 ln(factor) + 1.
+//   longrope: (Ding et al. 2024, Phi-3.5/Phi-4-mini) invFreq[i] / factor[i], the long factors when the
+//            engine's max_model_len exceeds the original context, else the short ones (vLLM decides
+//            once, by max_model_len, as llama.cpp does by its context size; transformers by each
+//            forward's length); mscale = attentionFactor.
 // Computed in float64 and rounded once to f32, as the kernels read f32.
+import { TsvllmError } from "../../runtime/errors.ts";
 import type { ModelConfig } from "../../runtime/loader/types.ts";
 
 export interface RopeFrequencies {
@@ -31,8 +36,9 @@ function correctionDim(rotations: number, rotaryDim: number, theta: number, cont
 /**
  * Inverse frequencies for the first `rotaryDim` dims of a head. `seqLen` only matters for dynamic
  * NTK scaling (the sequence length the cache is built for); it defaults to the original context.
+ * `maxModelLen` picks LongRoPE's factors; it defaults to max_position_embeddings, as vLLM's max_model_len.
  */
-export function ropeInvFreq(config: ModelConfig, rotaryDim: number, seqLen?: number): RopeFrequencies {
+export function ropeInvFreq(config: ModelConfig, rotaryDim: number, seqLen?: number, maxModelLen = config.maxPositionEmbeddings): RopeFrequencies {
   const theta = config.ropeTheta;
   const base = unscaled(theta, rotaryDim);
   const scaling = config.ropeScaling;
@@ -71,6 +77,11 @@ export function ropeInvFreq(config: ModelConfig, rotaryDim: number, seqLen?: num
       const mscale = scaling.attentionFactor ?? (factor <= 1 ? 1 : 0.1 * Math.log(factor) + 1);
       return done(freqs, mscale);
     }
+    case "longrope": {
+      const factors = maxModelLen > scaling.originalMaxPositionEmbeddings ? scaling.longFactor : scaling.shortFactor;
+      if (factors.length !== base.length) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${config.architecture}: LongRoPE has ${factors.length} factors for ${base.length} rotated pairs`, "rope_scaling");
+      return done(base.map((f, i) => f / factors[i]), scaling.attentionFactor);
+    }
   }
 }
 
@@ -81,8 +92,8 @@ export const localRopeKey = "local";
  * Every RoPE table the model's attention may name, by key: "default" (ropeTheta, scaled), and for
  * Gemma-3 "local" (rope_local_base_freq, never scaled, as transformers builds its local rotary embedding).
  */
-export function ropeTables(config: ModelConfig, rotaryDim: number): Record<string, RopeFrequencies> {
-  const tables: Record<string, RopeFrequencies> = { default: ropeInvFreq(config, rotaryDim) };
+export function ropeTables(config: ModelConfig, rotaryDim: number, maxModelLen?: number): Record<string, RopeFrequencies> {
+  const tables: Record<string, RopeFrequencies> = { default: ropeInvFreq(config, rotaryDim, undefined, maxModelLen) };
   if (config.ropeLocalTheta !== undefined) tables[localRopeKey] = ropeInvFreq({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null }, rotaryDim);
   return tables;
 }

@@ -165,10 +165,13 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
   writeGguf(
     ggufPath,
     ggufMetadata(spec, config, resolved),
-    tensors.map((plan) => {
-      const type = ggmlTypeOf(plan, dtype, resolved.ggufQuant, resolved.ggufQuantWidened);
-      return { name: plan.ggufName, type, dims: [...ggufHfShape(plan)].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
-    }),
+    [
+      ...tensors.map((plan) => {
+        const type = ggmlTypeOf(plan, dtype, resolved.ggufQuant, resolved.ggufQuantWidened);
+        return { name: plan.ggufName, type, dims: [...ggufHfShape(plan)].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
+      }),
+      ...(spec.ggufExtraTensors?.(config) ?? []).map(({ ggufName, values }) => ({ name: ggufName, type: "F32" as const, dims: [values.length], chunks: () => [encodeValues(values, "f32")] })),
+    ],
   );
   return { hfDir: outDir, ggufPath, config };
 }

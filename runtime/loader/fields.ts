@@ -90,6 +90,14 @@ export class FieldReader {
     return value as number[];
   }
 
+  /** A required list of finite numbers (LongRoPE's factors). */
+  numberList(key: string): number[] {
+    const value = this.lookup(key);
+    if (value === undefined || value === null) throw modelFileError(this.file, `missing field "${key}"`, key);
+    if (!Array.isArray(value) || !value.every((v) => typeof v === "number" && Number.isFinite(v))) this.fail(key, "a list of numbers", value);
+    return value as number[];
+  }
+
   /** A list of strings each one of `allowed` (transformers' layer_types); absent is null. */
   choiceList<T extends string>(key: string, allowed: readonly T[]): T[] | null {
     const value = this.lookup(key);

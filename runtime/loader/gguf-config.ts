@@ -113,6 +113,38 @@ function ropeScalingFromFreqs(ropeFreqs: Float32Array, ropeTheta: number, rotary
   return { ropeType: "llama3", factor, ...llama3Release };
 }
 
+/** RoPE scaling stored as tensors (f32 values), by what they are. */
+export interface RopeTensors {
+  /** rope_freqs.weight: Llama-3's per-frequency divisors. */
+  freqs?: Float32Array;
+  /** rope_factors_long/short.weight: Phi-3's LongRoPE factors. */
+  longFactors?: Float32Array;
+  shortFactors?: Float32Array;
+}
+
+/**
+ * Phi-3's LongRoPE as Phi3MiniModel converts it: the factors as tensors, the original context and
+ * the attention factor as keys. llama.cpp takes the long factors when its context exceeds the
+ * original one, as the engine does by max_model_len.
+ */
+function longRopeFromTensors(meta: FieldReader, arch: string, tensors: RopeTensors, file: string): RopeScaling {
+  const { longFactors, shortFactors } = tensors;
+  if (!longFactors || !shortFactors) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${file}: LongRoPE needs both rope_factors_long.weight and rope_factors_short.weight`, longFactors ? "rope_factors_short.weight" : "rope_factors_long.weight");
+  return {
+    ropeType: "longrope",
+    longFactor: Array.from(longFactors),
+    shortFactor: Array.from(shortFactors),
+    originalMaxPositionEmbeddings: meta.positiveInteger(`${arch}.rope.scaling.original_context_length`),
+    attentionFactor: meta.number(`${arch}.rope.scaling.attn_factor`, 1),
+  };
+}
+
+function ropeScalingOf(meta: FieldReader, arch: string, tensors: RopeTensors, shape: { ropeTheta: number; rotaryDim: number; maxPositionEmbeddings: number }, file: string): RopeScaling | null {
+  if (tensors.freqs) return ropeScalingFromFreqs(tensors.freqs, shape.ropeTheta, shape.rotaryDim, file);
+  if (tensors.longFactors || tensors.shortFactors) return longRopeFromTensors(meta, arch, tensors, file);
+  return ropeScaling(meta, arch, shape.maxPositionEmbeddings);
+}
+
 function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: number): RopeScaling | null {
   const type = meta.string(`${arch}.rope.scaling.type`, "none");
   const factor = meta.number(`${arch}.rope.scaling.factor`, 1);
@@ -176,7 +208,7 @@ function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfi
 export function ggufModelConfig(
   header: GgufHeader,
   tensors: ReadonlyMap<string, LoadedTensor>,
-  ropeFreqs: Float32Array | null,
+  ropeTensors: RopeTensors,
 ): { config: ModelConfig; generationConfig: GenerationConfig } {
   const arch = ggufArchitecture(header);
   const meta = new FieldReader((key) => header.metadata.get(key), header.path);
@@ -212,7 +244,7 @@ export function ggufModelConfig(
     maxPositionEmbeddings,
     rmsNormEps: meta.number(key("attention.layer_norm_rms_epsilon")),
     ropeTheta,
-    ropeScaling: ropeFreqs ? ropeScalingFromFreqs(ropeFreqs, ropeTheta, rotaryDim, header.path) : ropeScaling(meta, arch, maxPositionEmbeddings),
+    ropeScaling: ropeScalingOf(meta, arch, ropeTensors, { ropeTheta, rotaryDim, maxPositionEmbeddings }, header.path),
     partialRotaryFactor: rotaryDim / headDim,
     tieWordEmbeddings: !tensors.has("lm_head.weight"),
     hiddenAct: family.hiddenAct,

@@ -7,7 +7,7 @@
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
 import { bf16ToF32, f16ToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
-import { ggufArchitecture, ggufModelConfig } from "./gguf-config.ts";
+import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
 import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
@@ -146,17 +146,25 @@ function gemmaNorm(arch: string, name: string): boolean {
   return gemmaArchitectures.has(arch) && /(layernorm|model\.norm|self_attn\.[qk]_norm)\.weight$/.test(name);
 }
 
+/** The RoPE scaling llama.cpp keeps as tensors: Llama-3's divisors, Phi-3's LongRoPE factors. */
+const ropeTensorNames: Readonly<Record<string, keyof RopeTensors>> = {
+  "rope_freqs.weight": "freqs",
+  "rope_factors_long.weight": "longFactors",
+  "rope_factors_short.weight": "shortFactors",
+};
+
 /** Loads a .gguf file: config from its metadata, tensors renamed and re-laid-out as in the HF checkpoint. */
 export function loadGguf(path: string, memory: TensorMemory = {}): Promise<LoadedModel> {
   return withModelFile(path, async (file) => {
     const header = await readGgufHeaderOf(file);
     const arch = ggufArchitecture(header);
     const tensors = new Map<string, LoadedTensor>();
-    let ropeFreqs: Float32Array | null = null;
+    const ropeTensors: RopeTensors = {};
     for (const info of header.tensors) {
       const { dtype, data } = await readTensorData(file, header, info, memory);
-      if (info.name === "rope_freqs.weight") {
-        ropeFreqs = asF32({ name: info.name, dtype, shape: info.dims, data });
+      const ropeTensor = ropeTensorNames[info.name];
+      if (ropeTensor) {
+        ropeTensors[ropeTensor] = asF32({ name: info.name, dtype, shape: info.dims, data });
         continue;
       }
       const name = hfTensorName(info.name, arch);
@@ -164,7 +172,7 @@ export function loadGguf(path: string, memory: TensorMemory = {}): Promise<Loade
       tensors.set(name, { name, dtype, shape: [...info.dims].reverse(), data });
     }
     undoConverterTransforms(header, arch, tensors);
-    const { config, generationConfig } = ggufModelConfig(header, tensors, ropeFreqs);
+    const { config, generationConfig } = ggufModelConfig(header, tensors, ropeTensors);
     // Only matrices: MoE expert stacks ([experts, out, in]) in blocks are left to be widened at load.
     const packed = [...tensors.values()].filter((t) => (t.dtype === "q8_0" || t.dtype === "q4_0") && t.shape.length === 2);
     if (packed.length > 0) config.packedWeights = Object.fromEntries(packed.map((t) => [t.name, t.dtype as PackedDType]));

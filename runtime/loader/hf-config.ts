@@ -164,8 +164,20 @@ function torchDtype(fields: FieldReader): ModelConfig["torchDtype"] {
   return dtype;
 }
 
+/**
+ * LongRoPE as transformers computes it: with a top-level original_max_position_embeddings (Phi-3's
+ * configs) the context grew by max / original, else by the scaling's `factor` over
+ * max_position_embeddings; the attention factor defaults from that growth.
+ */
+function longRope(rope: FieldReader, maxPositionEmbeddings: number, topLevelOriginal: number | null): RopeScaling {
+  const original = topLevelOriginal ?? rope.positiveInteger("original_max_position_embeddings", maxPositionEmbeddings);
+  const growth = topLevelOriginal !== null ? maxPositionEmbeddings / topLevelOriginal : rope.number("factor", 1);
+  const attentionFactor = rope.optionalNumber("attention_factor") ?? (growth <= 1 ? 1 : Math.sqrt(1 + Math.log(growth) / Math.log(original)));
+  return { ropeType: "longrope", shortFactor: rope.numberList("short_factor"), longFactor: rope.numberList("long_factor"), originalMaxPositionEmbeddings: original, attentionFactor };
+}
+
 /** Parses `rope_scaling` (or transformers v5 `rope_parameters`); "default" scaling is none. */
-export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings: number): RopeScaling | null {
+export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings: number, topLevelOriginal: number | null = null): RopeScaling | null {
   if (!rope) return null;
   const ropeType = rope.has("rope_type") ? rope.string("rope_type") : rope.string("type", "default");
   const original = (): number => rope.positiveInteger("original_max_position_embeddings", maxPositionEmbeddings);
@@ -186,8 +198,12 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
         ropeType, factor: rope.number("factor"), originalMaxPositionEmbeddings: original(),
         betaFast: rope.number("beta_fast", 32), betaSlow: rope.number("beta_slow", 1), attentionFactor: rope.optionalNumber("attention_factor"),
       };
+    // "su" is LongRoPE's name in the first Phi-3 128k configs.
+    case "longrope":
+    case "su":
+      return longRope(rope, maxPositionEmbeddings, topLevelOriginal);
     default:
-      throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${rope.file}: rope scaling type "${ropeType}" is not supported (linear, dynamic, llama3, yarn)`, "rope_scaling");
+      throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${rope.file}: rope scaling type "${ropeType}" is not supported (linear, dynamic, llama3, yarn, longrope)`, "rope_scaling");
   }
 }
 
@@ -226,7 +242,7 @@ function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLay
   const defaultTheta = family.ropeTheta ?? 10000;
   const rope = {
     ropeTheta: global?.has("rope_theta") ? global.number("rope_theta") : fields.number("rope_theta", defaultTheta),
-    ropeScaling: parseRopeScaling(fields.record("rope_scaling") ?? global, maxPositionEmbeddings),
+    ropeScaling: parseRopeScaling(fields.record("rope_scaling") ?? global, maxPositionEmbeddings, fields.optionalNumber("original_max_position_embeddings")),
   };
   if (!hybrid) return rope;
   const local = byLayerType ? parameters!.record("sliding_attention") : null;
@@ -259,7 +275,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
   const modelType = new FieldReader((key) => json[key], file).string("model_type");
   const family = families[modelType];
   // Keys the config leaves out take transformers' defaults for the family (Gemma-3's text_config is sparse).
-  const fields = new FieldReader((key) => json[key] ?? family?.configDefaults?.[key], file);
+  const fields = new FieldReader((key) => (key in json ? json[key] : family?.configDefaults?.[key]), file);
   if (!family) {
     throw new TsvllmError(
       "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE",

@@ -6,7 +6,13 @@ export type RopeScaling =
   | { ropeType: "linear"; factor: number }
   | { ropeType: "dynamic"; factor: number; originalMaxPositionEmbeddings: number }
   | { ropeType: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
-  | { ropeType: "yarn"; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number | null };
+  | { ropeType: "yarn"; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number | null }
+  /**
+   * Phi-3.5 / Phi-4-mini LongRoPE: each frequency divided by its short or long factor (one per
+   * rotated pair), the long ones when max_model_len exceeds the original context; cos and sin
+   * multiplied by attentionFactor (the config's, else sqrt(1 + ln s / ln original), s the context growth).
+   */
+  | { ropeType: "longrope"; shortFactor: number[]; longFactor: number[]; originalMaxPositionEmbeddings: number; attentionFactor: number };
 
 export interface ModelConfig {
   /** config.json `architectures[0]`, e.g. "LlamaForCausalLM" (GGUF general.architecture is mapped to it). */

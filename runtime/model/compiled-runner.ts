@@ -68,6 +68,8 @@ export interface CompiledRunnerOptions {
   lora?: LoraLimits;
   /** Compiled as a pooling model (CompileOptions.pooling): its rows are hidden states (ModelRunner.poolingWidth). */
   pooling?: boolean;
+  /** The engine's max_model_len, which picks LongRoPE's factors (default: the model's max_position_embeddings). */
+  maxModelLen?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -114,7 +116,7 @@ export class CompiledModelRunner implements ModelRunner {
     this.forwardSampling = options.forwardSampling ?? (this.addon.backend === "cuda" ? "all" : "greedy");
     const scales = artifact.dtypes.kvCache === "fp8e4m3" ? c.kvCacheScales : undefined;
     this.kvCacheScales = scales && Float64Array.from(scales.flatMap(({ k, v }) => [k, v]));
-    this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon));
+    this.weights = prepareWeights(loaded, artifact.weights, artifact.dtypes.weight, artifact.rotaryDim, nativePanelPacker(this.addon), options.maxModelLen);
     this.lora = options.lora && this.loraRunner(options.lora, loraTargets(artifact.weights, architectureOf(c).weightMap));
   }
 

@@ -41,6 +41,7 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
+    maxModelLen: options.maxModelLen,
     ...(poolingTask(loaded.config, options) ? { pooling: true } : {}),
     ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),

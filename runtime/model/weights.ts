@@ -177,17 +177,20 @@ export function packFusedPanels(pieces: Storage[], dtype: Float, rows: number, c
   return out;
 }
 
-function ropeTable(config: LoadedModel["config"], rotaryDim: number, key: string): RopeFrequencies {
-  const table = ropeTables(config, rotaryDim)[key];
+function ropeTable(config: LoadedModel["config"], rotaryDim: number, key: string, maxModelLen: number | undefined): RopeFrequencies {
+  const table = ropeTables(config, rotaryDim, maxModelLen)[key];
   if (!table) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${config.architecture}: the forward pass reads RoPE table "${key}", which this config does not define`, "rope");
   return table;
 }
 
-/** The JS packer (the kernel file's reference) unless the caller has the native one. */
-export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker): PreparedWeight[] {
+/**
+ * The JS packer (the kernel file's reference) unless the caller has the native one. `maxModelLen`
+ * (the engine's) picks LongRoPE's table; max_position_embeddings by default.
+ */
+export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker, maxModelLen?: number): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
   return specs.map(({ name, panels, packed, lora }): PreparedWeight => {
-    if (name.startsWith("rope.invFreq.")) return ropeTable(model.config, rotaryDim, name.slice("rope.invFreq.".length)).invFreq;
+    if (name.startsWith("rope.invFreq.")) return ropeTable(model.config, rotaryDim, name.slice("rope.invFreq.".length), maxModelLen).invFreq;
     if (lora) return lora.dtype === "f32" ? new Float32Array(lora.maxLoras * loraSlotElements(lora)) : new Uint16Array(lora.maxLoras * loraSlotElements(lora));
     if (packed?.startsWith("gptq.")) {
       const tensor = gptqPart(model, name, packed as GptqPart, weightMap);

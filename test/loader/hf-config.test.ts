@@ -146,15 +146,15 @@ test("MoE layouts the engine does not run are refused naming their field: dense 
   assert.is(errorOf(() => parseHfConfig({ ...base, model_type: "qwen3_moe", mlp_only_layers: "none" }, file)).code, "TSVLLM_ERR_MODEL_FILE");
 });
 
-test("phi3: rms eps default 1e-5, partial rotary factor, unsupported longrope", () => {
+test("phi3: rms eps default 1e-5, partial rotary factor; an unknown rope scaling type is refused by name", () => {
   const config = parseHfConfig({ ...base, model_type: "phi3", sliding_window: 2047, partial_rotary_factor: 0.75 }, file);
   assert.is(config.architecture, "Phi3ForCausalLM");
   assert.is(config.rmsNormEps, 1e-5);
   assert.is(config.slidingWindow, 2047);
   assert.is(config.partialRotaryFactor, 0.75);
-  const error = errorOf(() => parseHfConfig({ ...base, model_type: "phi3", rope_scaling: { type: "longrope", long_factor: [1], short_factor: [1] } }, file));
+  const error = errorOf(() => parseHfConfig({ ...base, model_type: "phi3", rope_scaling: { type: "mrope" } }, file));
   assert.is(error.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
-  assert.match(error.message, 'rope scaling type "longrope"');
+  assert.match(error.message, 'rope scaling type "mrope"');
 });
 
 test("gemma: hidden_activation wins; hidden_act 'gelu' alone means the tanh approximation; tied", () => {
@@ -227,6 +227,19 @@ test("granite: the four multipliers, each 1 when absent as in GraniteConfig", ()
   assert.equal(config.graniteMultipliers, { embedding: 12, residual: 0.22, attention: 0.015625, logitsScaling: 8 });
   assert.equal(parseHfConfig({ ...base, model_type: "granite" }, file).graniteMultipliers, { embedding: 1, residual: 1, attention: 1, logitsScaling: 1 });
   assert.is(parseHfConfig({ ...base, model_type: "llama" }, file).graniteMultipliers, undefined);
+});
+
+test("phi3 longrope (and its first name su): factors, the original context from the top level, attention factor from the context's growth unless given", () => {
+  const phi = { ...base, model_type: "phi3", max_position_embeddings: 131072, original_max_position_embeddings: 4096, partial_rotary_factor: 0.75 };
+  const factors = { short_factor: [1, 1.5], long_factor: [2, 3] };
+  for (const type of ["longrope", "su"]) {
+    const config = parseHfConfig({ ...phi, rope_scaling: { type, ...factors } }, file);
+    assert.equal(config.ropeScaling, { ropeType: "longrope", shortFactor: [1, 1.5], longFactor: [2, 3], originalMaxPositionEmbeddings: 4096, attentionFactor: Math.sqrt(1 + Math.log(32) / Math.log(4096)) });
+  }
+  const given = parseHfConfig({ ...phi, rope_scaling: { rope_type: "longrope", attention_factor: 1.5, ...factors } }, file).ropeScaling;
+  assert.is(given?.ropeType === "longrope" && given.attentionFactor, 1.5);
+  const missing = errorOf(() => parseHfConfig({ ...phi, rope_scaling: { rope_type: "longrope", short_factor: [1, 1] } }, file));
+  assert.is(missing.param, "long_factor");
 });
 
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {

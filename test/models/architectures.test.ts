@@ -78,7 +78,8 @@ for (const arch of archNames) {
   t.before(async () => {
     workDir = mkdtempSync(join(tmpdir(), `tsvllm-${arch}-`));
     model = writeRandomModel({ arch, outDir: workDir, seed: 1 });
-    const oracle = await openOracle(model.ggufPath!, { contextSize: 256 });
+    // Past the tiny Phi-3's original context of 256, so that llama.cpp takes LongRoPE's long factors, as tsvllm does at max_model_len 1024.
+    const oracle = await openOracle(model.ggufPath!, { contextSize: arch === "phi3" ? 512 : 256 });
     try {
       ids = oracle.tokenize(story, true).slice(0, numPositions);
       expected = await oracle.nextTokenDistributions(ids);
@@ -88,13 +89,13 @@ for (const arch of archNames) {
   });
   t.after(() => rmSync(workDir, { recursive: true, force: true }));
 
-  /** tsvllm's next-token distributions at every position of `ids`, from a GGUF file or an HF folder. */
-  const run = async (path: string): Promise<Float64Array[]> => {
-    const runner = createModelRunner(await loadModel(path), { maxNumBatchedTokens: numPositions, threads: 1 });
+  /** tsvllm's next-token distributions at every position of `tokens`, from a GGUF file or an HF folder. */
+  const run = async (path: string, tokens = ids, maxModelLen?: number): Promise<Float64Array[]> => {
+    const runner = createModelRunner(await loadModel(path), { maxNumBatchedTokens: numPositions, threads: 1, maxModelLen });
     runner.initializeKvCache(numBlocks, blockSize);
-    const logits = new SingleSequence(runner, blockSize, numBlocks).feed(ids, true);
+    const logits = new SingleSequence(runner, blockSize, numBlocks).feed(tokens, true);
     const vocab = runner.config.vocabSize;
-    return ids.map((_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab)));
+    return tokens.map((_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab)));
   };
   const all = range(0, numPositions);
   const vsLlamaCpp: Agreement = arch === "gemma" || arch === "gemma3" ? { ...bar, maxAbsDiff: 3e-4 } : bar;
@@ -114,6 +115,24 @@ for (const arch of archNames) {
   } else {
     t(`the HF folder loaded by tsvllm gives llama.cpp's distributions at all ${numPositions} positions`, async () => {
       expectAgreement(`${arch} hf vs llama.cpp`, agreement(await run(model.hfDir), expected, all), vsLlamaCpp);
+    });
+  }
+
+  if (arch === "phi3") {
+    // The tiny Phi-3 has LongRoPE grown from an original context of 256 to 1024: the runs above
+    // (llama.cpp's context 512, max_model_len 1024) take its long factors; within 256, the short ones.
+    t("within the original context (llama.cpp's context and max_model_len 256) both take LongRoPE's short factors", async () => {
+      const original = model.config.original_max_position_embeddings!;
+      const oracle = await openOracle(model.ggufPath!, { contextSize: original });
+      let theirs: Distributions;
+      try {
+        theirs = await oracle.nextTokenDistributions(ids);
+      } finally {
+        await oracle.dispose();
+      }
+      const ours = await run(model.hfDir, ids, original);
+      expectAgreement(`${arch} hf vs llama.cpp, short factors`, agreement(ours, theirs, all), bar);
+      assert.ok(agreement(ours, expected, all).maxAbsDiff > 1e-3, "the long factors give other distributions");
     });
   }
 

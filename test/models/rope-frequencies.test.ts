@@ -89,4 +89,16 @@ test("YaRN keeps an explicit attention_factor", () => {
   assert.is(ropeInvFreq(config(10000, scaling), 64).mscale, 1.25);
 });
 
+test("longrope: each frequency divided by its factor, the long ones only when max_model_len exceeds the original context; mscale the attention factor", () => {
+  const shortFactor = Array.from({ length: 48 }, (_, i) => 1 + 0.01 * i);
+  const longFactor = Array.from({ length: 48 }, (_, i) => 1 + 0.5 * i);
+  const scaling: RopeScaling = { ropeType: "longrope", shortFactor, longFactor, originalMaxPositionEmbeddings: 4096, attentionFactor: 1.19 };
+  const c = { ...config(10000, scaling), partialRotaryFactor: 0.75 };
+  const short = ropeInvFreq(c, 96, undefined, 4096);
+  assertF32(short.invFreq, (i) => plain(10000, 96, i) / shortFactor[i], "short factors at max_model_len 4096");
+  assert.is(short.mscale, 1.19);
+  assertF32(ropeInvFreq(c, 96, undefined, 4097).invFreq, (i) => plain(10000, 96, i) / longFactor[i], "long factors at 4097");
+  assertF32(ropeInvFreq(c, 96).invFreq, (i) => plain(10000, 96, i) / longFactor[i], "long factors at max_position_embeddings 131072");
+});
+
 test.run();

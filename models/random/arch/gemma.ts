@@ -148,7 +148,7 @@ export const gemma3: ArchSpec = {
       ["gemma3.attention.sliding_window", u32(required(config.sliding_window, "sliding_window"))],
       ["gemma3.attention.sliding_window_pattern", u32(required(config.sliding_window_pattern, "sliding_window_pattern"))],
     ];
-    if (config.rope_scaling) keys.push(["gemma3.rope.scaling.type", str("linear")], ["gemma3.rope.scaling.factor", f32(config.rope_scaling.factor)]);
+    if (config.rope_scaling?.rope_type === "linear") keys.push(["gemma3.rope.scaling.type", str("linear")], ["gemma3.rope.scaling.factor", f32(config.rope_scaling.factor)]);
     return keys;
   },
 };

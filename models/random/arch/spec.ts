@@ -26,7 +26,8 @@ export interface HfConfig {
   max_position_embeddings: number;
   rms_norm_eps: number;
   rope_theta: number;
-  rope_scaling?: { rope_type: "linear"; factor: number } | null;
+  rope_scaling?: { rope_type: "linear"; factor: number } | { rope_type: "longrope"; short_factor: number[]; long_factor: number[] } | null;
+  partial_rotary_factor?: number;
   /** Gemma-3: the sliding layers' RoPE base, and every how many layers one is global. */
   rope_local_base_freq?: number;
   /** Granite's multipliers. */
@@ -82,6 +83,8 @@ export interface ArchSpec {
   ggufArch: string;
   /** The family's GGUF hyperparameter keys, as convert_hf_to_gguf.py writes them. */
   ggufHyperparameters(config: HfConfig): [key: string, value: GgufValue][];
+  /** F32 tensors the converter adds that the HF checkpoint does not have (its generate_extra_tensors). */
+  ggufExtraTensors?(config: HfConfig): { ggufName: string; values: Float32Array }[];
 }
 
 const torchDType = { f32: "float32", f16: "float16", bf16: "bfloat16" } as const;
