@@ -2,6 +2,7 @@
 // turned into LLM options.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { LLMOptions } from "../runtime/engine/model-loader.ts";
+import { poolingTypes, type PoolerConfig, type PoolingType } from "../runtime/engine/pooling.ts";
 import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
 import { bytesFlag, intFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
 
@@ -30,6 +31,8 @@ export const engineFlags = {
   "max-lora-rank": { type: "string" },
   "max-cpu-loras": { type: "string" },
   task: { type: "string" },
+  "pooler-config": { type: "string" },
+  "override-pooler-config": { type: "string" },
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
@@ -85,6 +88,9 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   if (task !== undefined && task !== "generate" && task !== "embed") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate or embed, got "${task}"`, "task");
   // Absent: a base model (no LM head) embeds, any other model generates.
   if (task !== undefined) options.task = task;
+  const poolerFlag = values["pooler-config"] !== undefined ? "pooler-config" : values["override-pooler-config"] !== undefined ? "override-pooler-config" : null;
+  if (poolerFlag === "override-pooler-config") process.stderr.write("tsvllm: --override-pooler-config is deprecated (as in vLLM); use --pooler-config\n");
+  if (poolerFlag !== null) options.poolerConfig = poolerConfigFlag(values[poolerFlag]!, poolerFlag);
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
   if (values["enable-lora"]) {
     options.enableLora = true;
@@ -95,23 +101,41 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   return options;
 }
 
-/** vLLM's --speculative-config: a JSON object with snake_case keys, e.g. {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3}. */
-export function speculativeConfigFlag(value: string): SpeculativeArgs {
+/** A flag holding a JSON object with snake_case keys (vLLM's --speculative-config, --pooler-config), its fields renamed by `names`. */
+function snakeCaseObjectFlag(value: string, flag: string, example: string, names: Record<string, string>): Record<string, unknown> {
   const fail = (why: string): never => {
-    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--speculative-config ${why}`, "speculative-config");
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} ${why}`, flag);
   };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    fail(`must be a JSON object such as {"method": "ngram", "num_speculative_tokens": 4}, got ${value}`);
+    fail(`must be a JSON object such as ${example}, got ${value}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail(`must be a JSON object, got ${value}`);
-  const names: Record<string, keyof SpeculativeArgs> = { method: "method", model: "model", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin", disable_by_batch_size: "disableByBatchSize" };
   const args: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
     if (!(key in names)) fail(`has no field "${key}" (known: ${Object.keys(names).join(", ")})`);
     args[names[key]] = field;
   }
-  return args as SpeculativeArgs;
+  return args;
+}
+
+/** vLLM's --speculative-config: a JSON object with snake_case keys, e.g. {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 3}. */
+export function speculativeConfigFlag(value: string): SpeculativeArgs {
+  const names = { method: "method", model: "model", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin", disable_by_batch_size: "disableByBatchSize" };
+  return snakeCaseObjectFlag(value, "speculative-config", `{"method": "ngram", "num_speculative_tokens": 4}`, names) as SpeculativeArgs;
+}
+
+/**
+ * vLLM's --pooler-config (and its deprecated spelling --override-pooler-config): e.g.
+ * {"pooling_type": "MEAN", "normalize": false}; use_activation is vLLM's newer name for normalize.
+ */
+export function poolerConfigFlag(value: string, flag = "pooler-config"): PoolerConfig {
+  const args = snakeCaseObjectFlag(value, flag, `{"pooling_type": "MEAN", "normalize": false}`, { pooling_type: "poolingType", normalize: "normalize", use_activation: "normalize" });
+  if (args.poolingType !== undefined && !poolingTypes.includes(args.poolingType as PoolingType)) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} pooling_type must be one of ${poolingTypes.join(", ")}, got ${JSON.stringify(args.poolingType)}`, flag);
+  }
+  if (args.normalize !== undefined && typeof args.normalize !== "boolean") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} normalize must be true or false, got ${JSON.stringify(args.normalize)}`, flag);
+  return args as PoolerConfig;
 }

@@ -16,6 +16,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { scoreRoutes } from "./routes/score.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { reasoningParserNamed } from "./reasoning-parsers.ts";
 import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
@@ -86,7 +87,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   installDrain(app, ctx);
   if (options.apiKey !== undefined) installApiKey(app, options.apiKey);
 
-  for (const routes of [completionRoutes, chatRoutes, embeddingRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
+  for (const routes of [completionRoutes, chatRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
     void app.register(routes, { ctx });
   }
   if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {

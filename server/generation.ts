@@ -26,8 +26,9 @@ export interface GenerationOptions {
   signal: AbortSignal;
   /** The adapter the request's `model` names (null: the base model). */
   loraRequest: LoRARequest | null;
-  /** Embedding requests (/v1/embeddings). */
+  /** Embedding requests (/v1/embeddings, /score, /rerank), and their Matryoshka size. */
   pooling?: boolean;
+  dimensions?: number | null;
 }
 
 type Step = [index: number, result: IteratorResult<RequestOutput>];
@@ -64,6 +65,7 @@ export async function startGeneration(
         priority: options.priority,
         loraRequest: options.loraRequest,
         pooling: options.pooling,
+        dimensions: options.dimensions,
       };
       const outputs = ctx.engine.generate({ promptTokenIds: request.prompt.tokenIds }, request.params, generateOptions);
       iterators.push(outputs[Symbol.asyncIterator]());

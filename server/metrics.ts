@@ -127,6 +127,8 @@ export class ServerMetrics {
       this.generationTokens.observe(this.labels, completion.tokenIds.length);
       this.requestSuccess.inc({ ...this.labels, finished_reason: completion.finishReason ?? "abort" });
     }
+    // A pooling request has no completions; vLLM counts it finished with reason "stop".
+    if (output.embedding !== undefined) this.requestSuccess.inc({ ...this.labels, finished_reason: "stop" });
   }
 }
 

@@ -7,6 +7,7 @@ import type { EngineClient, GenerateOptions, LoraClient } from "./client.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { OutputStream } from "./output-stream.ts";
+import type { ModelPooling } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
 export class AsyncLLM implements EngineClient {
@@ -38,10 +39,14 @@ export class AsyncLLM implements EngineClient {
     return this.engine.tokenizer;
   }
 
+  get pooling(): ModelPooling | null {
+    return this.engine.pooling;
+  }
+
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput> {
     if (!this.accepting) throw new TsvllmError("TSVLLM_ERR_ABORTED", "the engine is shutting down and accepts no new requests");
     const { requestId, signal } = options;
-    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, pooling: options.pooling });
+    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, pooling: options.pooling, dimensions: options.dimensions });
     const onAbort = () => this.abort(requestId);
     const stream = new OutputStream(onAbort);
     this.streams.set(requestId, stream);

@@ -2,6 +2,7 @@
 // grow, read stats. AsyncLLM implements it; the server depends on nothing else.
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
+import type { ModelPooling } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
 export interface GenerateOptions {
@@ -13,6 +14,8 @@ export interface GenerateOptions {
   loraRequest?: LoRARequest | null;
   /** An embedding request (a pooling model's): its one output carries the prompt's embedding. */
   pooling?: boolean;
+  /** An embedding request's Matryoshka size (the model must allow it: EngineClient.pooling, dimensionsError). */
+  dimensions?: number | null;
 }
 
 /** The adapters of an engine with LoRA enabled (vLLM's add_lora / remove_lora / list_loras). */
@@ -34,6 +37,8 @@ export interface EngineClient {
    */
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput>;
   stats(): EngineStats;
+  /** How a pooling model pools; absent for a generative model. */
+  readonly pooling?: ModelPooling | null;
   /** Present when the engine runs LoRA adapters (enableLora). */
   readonly lora?: LoraClient;
   /** Stops accepting, lets running requests finish, then releases resources. */

@@ -10,8 +10,9 @@ import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./confi
 import { DraftModelProposer } from "./draft-model.ts";
 import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
-import { lastTokenEmbedding } from "./pooling.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
+import { pooledRows } from "./pooled-states.ts";
+import { defaultPooling, dimensionsError, finishEmbedding, type ModelPooling } from "./pooling.ts";
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
@@ -50,6 +51,8 @@ export interface EngineOptions {
   logger?: (message: string) => void;
   /** The draft model's runner, for speculativeConfig method "draft_model" (its KV cache is sized here beside the target's). */
   draftRunner?: ModelRunner;
+  /** How a pooling model pools (resolvePooling); default: its last token's state, normalized. */
+  pooling?: ModelPooling;
 }
 
 export interface AddRequestOptions {
@@ -60,6 +63,8 @@ export interface AddRequestOptions {
   loraRequest?: LoRARequest | null;
   /** An embedding request, for a pooling model (ModelRunner.poolingWidth); generation requests need a generative one. */
   pooling?: boolean;
+  /** An embedding request's Matryoshka size: its first this many values (the model must allow it, dimensionsError). */
+  dimensions?: number | null;
 }
 
 /** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
@@ -88,7 +93,7 @@ export function createEngine(options: EngineOptions): LLMEngine {
     runner.initializeSwapSpace(numSwapBlocks);
     log(`Swap space: ${numSwapBlocks} blocks, ${numSwapBlocks * config.blockSize} tokens of preempted KV in host memory`);
   }
-  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon());
+  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon(), options.pooling);
   if (draftRunner) engine.draftModel = new DraftModelProposer(draftRunner, config.blockSize, config.maxNumBatchedTokens);
   return engine;
 }
@@ -120,6 +125,8 @@ export class LLMEngine {
   private readonly structuredOutputs: StructuredOutputManager;
   /** The LoRA adapters, when enableLora; null otherwise. */
   readonly lora: LoraManager | null;
+  /** How the model pools, for a pooling model (ModelRunner.poolingWidth); null for a generative one. */
+  readonly pooling: ModelPooling | null;
   /** Speculative decoding's draft model (method "draft_model"), set by createEngine. */
   draftModel: DraftModelProposer | null = null;
   private readonly requests = new Map<string, Request>();
@@ -132,8 +139,9 @@ export class LLMEngine {
   /** Each drafting sequence's n-gram lookup, kept as its tokens grow. */
   private readonly ngramIndexes = new WeakMap<Sequence, NgramIndex>();
 
-  constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon) {
+  constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon, pooling: ModelPooling = defaultPooling) {
     this.config = config;
+    this.pooling = runner.poolingWidth === undefined ? null : pooling;
     this.runner = runner;
     this.tokenizer = tokenizer;
     this.kvCacheManager = new KVCacheManager({ ...blocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
@@ -176,10 +184,13 @@ export class LLMEngine {
     if (this.scheduler.waiting.length >= this.config.maxWaitingRequests) {
       throw new TsvllmError("TSVLLM_ERR_QUEUE_FULL", `${this.scheduler.waiting.length} requests are already waiting (maxWaitingRequests); retry later`);
     }
-    const pooling = this.runner.poolingWidth !== undefined;
-    if ((options.pooling ?? false) !== pooling) {
+    const pooling = this.pooling;
+    if ((options.pooling ?? false) !== (pooling !== null)) {
       throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", pooling ? "this model was loaded as a pooling model (task \"embed\"): it gives embeddings, not generations" : "this model was loaded for generation: embeddings need it loaded with task \"embed\"", "task");
     }
+    const dimensions = options.dimensions ?? null;
+    const dimensionsProblem = pooling && dimensions !== null ? dimensionsError(pooling, dimensions, null) : null;
+    if (dimensionsProblem !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", dimensionsProblem, "dimensions");
     validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs);
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
@@ -201,6 +212,7 @@ export class LLMEngine {
       grammar,
       maxOutputTokens: Math.max(1, Math.min(params.maxTokens, this.config.maxModelLen - promptTokenIds.length)),
       createDetokenizer: () => this.tokenizer.createDetokenizer({ skipSpecialTokens: params.skipSpecialTokens }),
+      pooling: pooling && { poolingType: pooling.poolingType, dimensions },
     });
     // Pinned last, once nothing else can throw (a dropped adapter's files may still be unreadable).
     if (lora) this.requireLora().acquire(lora);
@@ -237,8 +249,8 @@ export class LLMEngine {
     if (scheduled.scheduled.length === 0) return [];
     this.draftModel?.propose(scheduled);
     const { input, rows } = buildModelInput(scheduled);
-    if (this.runner.poolingWidth !== undefined) return this.poolingStep(scheduled, input, rows, this.runner.poolingWidth);
     if (this.lora) input.loraSlots = this.loraSlots(scheduled);
+    if (this.runner.poolingWidth !== undefined) return this.poolingStep(scheduled, input, this.runner.poolingWidth);
     const groups: SampleGroup[] = [];
     const forks: Sequence[] = [];
     scheduled.scheduled.forEach((s, i) => {
@@ -287,17 +299,23 @@ export class LLMEngine {
     return [...touched].map((request) => (request.finished ? this.finishRequest(request) : makeRequestOutput(request)));
   }
 
-  /** A pooling model's step: each prompt that ends in it finishes with its embedding. */
-  private poolingStep(scheduled: SchedulerOutput, input: ModelInput, rows: LogitRows[], width: number): RequestOutput[] {
-    const hidden = this.runner.execute(input);
+  /**
+   * A pooling model's step: each prompt adds the hidden states its pooling type reads from this
+   * chunk (pooled-states.ts), and a prompt that ends in it finishes with its embedding.
+   */
+  private poolingStep(scheduled: SchedulerOutput, input: ModelInput, width: number): RequestOutput[] {
+    const pooling = this.pooling!;
+    const { logitsIndices, rows } = pooledRows(scheduled.scheduled, pooling.poolingType);
+    const hidden = this.runner.execute({ ...input, logitsIndices });
     this.scheduler.commitStep(scheduled);
     const now = nowSeconds();
     const finished: RequestOutput[] = [];
-    scheduled.scheduled.forEach(({ seq }, i) => {
-      const row = rows[i].sampleRow;
-      if (row < 0) return;
+    scheduled.scheduled.forEach(({ seq, needsLogits }, i) => {
       const request = seq.request;
-      request.embedding = lastTokenEmbedding(hidden.subarray(row * width, (row + 1) * width));
+      const { states, dimensions } = request.pooling!;
+      states.add(hidden, width, rows[i]);
+      if (!needsLogits) return;
+      request.embedding = finishEmbedding(states.pooled(), pooling.normalize, dimensions);
       request.metrics.firstTokenTime = now;
       request.metrics.lastTokenTime = now;
       this.promptTokens += request.promptTokenIds.length;

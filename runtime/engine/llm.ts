@@ -1,12 +1,16 @@
-// The offline API, as vLLM's LLM class: create once, then generate / chat / beamSearch over
-// batches; results come back in input order when the whole batch is done.
+// The offline API, as vLLM's LLM class: create once, then generate / chat / beamSearch (or, for a
+// pooling model, embed / score) over batches; results come back in input order when the whole
+// batch is done.
 import cliProgress from "cli-progress";
+import { TsvllmError } from "../errors.ts";
 import type { ChatMessage, ChatTemplateOptions, Tokenizer } from "../tokenizer/types.ts";
 import { beamSearch, type BeamSearchOutput, type BeamSearchParams } from "./beam-search.ts";
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { runToCompletion, type OfflineRequest } from "./run-to-completion.ts";
+import { dimensionsError } from "./pooling.ts";
+import { cosineSimilarity, scorePairs } from "./score.ts";
 import { samplingParams, type EngineStats, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
 
 export interface GenerateCallOptions {
@@ -20,12 +24,27 @@ export interface GenerateCallOptions {
 
 type ParamsArg = Partial<SamplingParams> | Partial<SamplingParams>[];
 
-/** vLLM's EmbeddingRequestOutput: a prompt's embedding, unit length (runtime/engine/pooling.ts). */
+/** vLLM's EmbeddingRequestOutput: a prompt's embedding, pooled as the model pools (runtime/engine/pooling.ts). */
 export interface EmbeddingRequestOutput {
   requestId: string;
   promptTokenIds: number[];
   outputs: { embedding: number[] };
   finished: boolean;
+}
+
+/** vLLM's ScoringRequestOutput: one pair's score, and the tokens of both its texts. */
+export interface ScoringRequestOutput {
+  requestId: string;
+  promptTokenIds: number[];
+  outputs: { score: number };
+  finished: boolean;
+}
+
+export interface EmbedCallOptions extends Omit<GenerateCallOptions, "priority" | "loraRequest"> {
+  /** One LoRA adapter for every prompt (loaded first if it is not). */
+  loraRequest?: LoRARequest | null;
+  /** Matryoshka: keep each embedding's first this many values (before normalizing); the model must be a Matryoshka one. */
+  dimensions?: number | null;
 }
 
 const progressBarMinPrompts = 32;
@@ -71,17 +90,36 @@ export class LLM {
   }
 
   /**
-   * Embeds each prompt (vLLM's LLM.embed), in input order; the model must have been loaded with
-   * task "embed". Prompts run batched like generations, each one prefill whose last token's final
-   * hidden state, normalized, is its embedding.
+   * Embeds each prompt (vLLM's LLM.embed), in input order; the model must have been loaded as a
+   * pooling model (task "embed", or a base model). Prompts run batched like generations, each one
+   * prefill whose final hidden states the model's pooler turns into its embedding.
    */
-  async embed(prompts: PromptInput | PromptInput[], options: Omit<GenerateCallOptions, "priority"> = {}): Promise<EmbeddingRequestOutput[]> {
+  async embed(prompts: PromptInput | PromptInput[], options: EmbedCallOptions = {}): Promise<EmbeddingRequestOutput[]> {
     const list = Array.isArray(prompts) ? prompts : [prompts];
     const lora = options.loraRequest ?? null;
     if (Array.isArray(lora)) throw new RangeError("embed() takes one LoRA request for every prompt");
+    const dimensions = options.dimensions ?? null;
+    const pooling = this.engine.pooling;
+    const problem = pooling && dimensions !== null ? dimensionsError(pooling, dimensions, this.modelName) : null;
+    if (problem !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", problem, "dimensions");
     if (lora) await this.engine.addLora(lora);
-    const outputs = this.runBatch(list.map((prompt) => ({ prompt, params: samplingParams({ maxTokens: 1 }), loraRequest: lora, pooling: true })), options);
+    const outputs = this.runBatch(list.map((prompt) => ({ prompt, params: samplingParams({ maxTokens: 1 }), loraRequest: lora, pooling: true, dimensions })), options);
     return outputs.map((o) => ({ requestId: o.requestId, promptTokenIds: o.promptTokenIds, outputs: { embedding: o.embedding! }, finished: o.finished }));
+  }
+
+  /**
+   * Scores text pairs by the cosine similarity of their embeddings (vLLM's LLM.score for an
+   * embedding model): one text against one or many, or many against as many, pairwise.
+   */
+  async score(texts1: PromptInput | PromptInput[], texts2: PromptInput | PromptInput[], options: EmbedCallOptions = {}): Promise<ScoringRequestOutput[]> {
+    const first = Array.isArray(texts1) ? texts1 : [texts1];
+    const second = Array.isArray(texts2) ? texts2 : [texts2];
+    const pairs = scorePairs(first.length, second.length);
+    const embedded = await this.embed([...first, ...second], options);
+    return pairs.map(([i, j]) => {
+      const [a, b] = [embedded[i], embedded[first.length + j]];
+      return { requestId: `${a.requestId}_${b.requestId}`, promptTokenIds: [...a.promptTokenIds, ...b.promptTokenIds], outputs: { score: cosineSimilarity(a.outputs.embedding, b.outputs.embedding) }, finished: true };
+    });
   }
 
   /** Applies the chat template to each conversation (one, or a list of them) and generates. */

@@ -1,11 +1,17 @@
 // How LLM.create / AsyncLLM.create get a model runner and tokenizer: injected directly, through a
 // per-call loadModel hook, or through the process-wide default loader that the model loading code
-// registers (setDefaultModelLoader), so this module never depends on a particular model format.
+// registers (setDefaultModelLoader), so this module never depends on a particular weights format.
+// Whatever loaded it, a pooling model's settings are read here from its folder's
+// sentence-transformers files under the options' poolerConfig, as vLLM resolves them.
+import { stat } from "node:fs/promises";
 import { TsvllmError } from "../errors.ts";
+import { cachedSnapshot, isHubId } from "../loader/hub.ts";
+import { readCheckpointPooling } from "../loader/pooler-config.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineArgs } from "./config.ts";
 import { createEngine, type LLMEngine } from "./llm-engine.ts";
 import type { ModelRunner } from "./model-runner.ts";
+import { resolvePooling, type ModelPooling, type PoolerConfig } from "./pooling.ts";
 import type { NativeSamplerAddon } from "./sampler-addon.ts";
 
 export interface LoadedModel {
@@ -42,6 +48,11 @@ export interface LLMOptions extends EngineArgs {
    * (MistralModel and the like, without an LM head) embed and the others generate.
    */
   task?: "generate" | "embed";
+  /**
+   * vLLM's pooler_config, for a pooling model: each field given overrides the checkpoint's
+   * sentence-transformers setting (modules.json), which overrides the default (LAST, normalized).
+   */
+  poolerConfig?: PoolerConfig;
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;
@@ -78,12 +89,20 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
   }
   return createEngine({
     runner: loaded.runner,
+    ...(loaded.runner.poolingWidth === undefined ? {} : { pooling: await modelPooling(options) }),
     tokenizer: loaded.tokenizer,
     config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
     logger: options.logger,
     ...(await loadDraftRunner(options)),
   });
+}
+
+/** How the pooling model pools: the options' poolerConfig over what the model's folder (or cached hub snapshot) says. */
+async function modelPooling(options: LLMOptions): Promise<ModelPooling> {
+  const isDir = (await stat(options.model).catch(() => null))?.isDirectory() ?? false;
+  const dir = isDir ? options.model : isHubId(options.model) ? await cachedSnapshot(options.model) : null;
+  return resolvePooling(options.poolerConfig, dir === null ? null : readCheckpointPooling(dir));
 }
 
 /** The draft model of speculativeConfig {model}, loaded as the target is, with the same limits and no adapters. */

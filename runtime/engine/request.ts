@@ -3,6 +3,8 @@
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { StructuredOutputGrammar } from "../structured/grammar.ts";
 import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
+import { PooledStates } from "./pooled-states.ts";
+import type { PoolingType } from "./pooling.ts";
 import { Sequence } from "./sequence.ts";
 import type { PositionLogprobs, RequestMetrics, SamplingParams } from "./types.ts";
 
@@ -27,6 +29,15 @@ export interface RequestInit {
   /** The automaton of params.structuredOutputs, when given. */
   grammar: StructuredOutputGrammar | null;
   createDetokenizer: () => IncrementalDetokenizer;
+  /** An embedding request: how the model pools, and the Matryoshka size asked for (null: the model's). */
+  pooling?: { poolingType: PoolingType; dimensions: number | null } | null;
+}
+
+/** An embedding request's pooling: its settings and the states pooled so far. */
+export interface RequestPooling {
+  readonly poolingType: PoolingType;
+  readonly dimensions: number | null;
+  readonly states: PooledStates;
 }
 
 /** Wall-clock seconds with sub-millisecond resolution, like vLLM's time.time(). */
@@ -52,6 +63,7 @@ export class Request {
   forked: boolean;
   promptLogprobs: (PositionLogprobs | null)[] | null;
   readonly metrics: RequestMetrics;
+  readonly pooling: RequestPooling | null;
   /** Set when a pooling model has run the whole prompt. */
   embedding: number[] | null = null;
 
@@ -68,6 +80,7 @@ export class Request {
     this.badWordsTokenIds = init.badWordsTokenIds;
     this.maxOutputTokens = init.maxOutputTokens;
     this.grammar = init.grammar;
+    this.pooling = init.pooling ? { ...init.pooling, states: new PooledStates() } : null;
     this.sequences = Array.from({ length: init.params.n }, (_, i) => new Sequence(this, i, init.createDetokenizer()));
     this.forked = init.params.n === 1;
     // Position 0 has no log-prob: nothing precedes the first prompt token.

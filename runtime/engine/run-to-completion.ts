@@ -9,8 +9,9 @@ export interface OfflineRequest {
   params: SamplingParams;
   priority?: number;
   loraRequest?: LoRARequest | null;
-  /** An embedding request (a pooling model's). */
+  /** An embedding request (a pooling model's), and its Matryoshka size. */
   pooling?: boolean;
+  dimensions?: number | null;
 }
 
 let nextBatch = 0;
@@ -21,7 +22,7 @@ export function runToCompletion(engine: LLMEngine, requests: readonly OfflineReq
   const results: (RequestOutput | null)[] = requests.map(() => null);
   try {
     requests.forEach((r, i) => {
-      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest, pooling: r.pooling });
+      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest, pooling: r.pooling, dimensions: r.dimensions });
       index.set(`${prefix}${i}`, i);
     });
     let pending = requests.length;

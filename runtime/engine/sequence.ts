@@ -67,8 +67,13 @@ export class Sequence implements BlockOwner {
     return JSON.stringify([cacheSalt, lora.loraIntId]);
   }
 
+  /**
+   * As vLLM's skip_reading_prefix_cache: cached blocks run no forward pass, so they give no prompt
+   * log-probs, and no hidden states for pooling types that read more than the last token.
+   */
   get skipPrefixCache(): boolean {
-    return this.request.params.promptLogprobs !== null;
+    const { params, pooling } = this.request;
+    return params.promptLogprobs !== null || (pooling !== null && pooling.poolingType !== "LAST");
   }
 
   get isFinished(): boolean {

@@ -64,4 +64,13 @@ test("--kv-cache-dtype: auto by default, a float dtype by name, anything else na
   assert.throws(() => options("--model", "m", "--kv-cache-dtype", "fp8_e3m4"), (e: unknown) => e instanceof TsvllmError && e.param === "kv-cache-dtype" && /must be auto, float32, float16, bfloat16, fp8, fp8_e4m3 or fp8_e5m2; got "fp8_e3m4"/.test(e.message));
 });
 
+test("--pooler-config (and vLLM's deprecated --override-pooler-config) reach poolerConfig; use_activation is normalize; bad fields name the flag", () => {
+  assert.equal(options("--model", "m", "--pooler-config", '{"pooling_type": "MEAN", "normalize": false}').poolerConfig, { poolingType: "MEAN", normalize: false });
+  assert.equal(options("--model", "m", "--override-pooler-config", '{"pooling_type": "CLS", "use_activation": true}').poolerConfig, { poolingType: "CLS", normalize: true });
+  assert.is(options("--model", "m").poolerConfig, undefined);
+  for (const bad of ['{"pooling_type": "MAX"}', '{"normalize": "yes"}', '{"softmax": true}', "MEAN"]) {
+    assert.throws(() => options("--model", "m", "--pooler-config", bad), (e: unknown) => e instanceof TsvllmError && e.param === "pooler-config", bad);
+  }
+});
+
 test.run();

@@ -1,0 +1,71 @@
+// vLLM's score and rerank APIs for an embedding model (no cross-encoder here): every text is
+// embedded once and a pair scores the cosine similarity of its two embeddings. POST /score (and
+// /v1/score) pairs text_1 with text_2 one to one, one to many or many to many pairwise; POST
+// /rerank (and /v1/rerank, /v2/rerank, Jina's and Cohere's API) scores each document against the
+// query and returns the best top_n, best first, with their documents.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { cosineSimilarity, scorePairs } from "../../runtime/engine/score.ts";
+import { resolveModel, type ServerContext } from "../context.ts";
+import { embedPrompts } from "../embed-prompts.ts";
+import { newResponseId } from "../generation.ts";
+import { completionPrompts, truncatePrompt } from "../prompts.ts";
+import { rerankRequestSchema, scoreRequestSchema, type RerankRequest, type ScoreRequest, type ScoringFields } from "../schemas/score.ts";
+
+interface ScoredPair {
+  index: number;
+  score: number;
+  /** Both texts' tokens, which vLLM's usage counts per pair. */
+  numTokens: number;
+}
+
+/** Embeds texts1 and texts2 (each text once) and scores the pairs vLLM's rules make of them, in order. */
+async function scoreTexts(ctx: ServerContext, reply: FastifyReply, body: ScoringFields, texts1: string[], texts2: string[], idPrefix: string): Promise<{ id: string; model: string; pairs: ScoredPair[] }> {
+  const model = resolveModel(ctx, body.model);
+  const pairs = scorePairs(texts1.length, texts2.length);
+  const prompts = completionPrompts([...texts1, ...texts2], ctx.tokenizer, true).map((p) => truncatePrompt(p, body.truncate_prompt_tokens, ctx.tokenizer));
+  const id = newResponseId(idPrefix);
+  const outputs = await embedPrompts(ctx, reply, prompts, { model, requestId: body.request_id ?? id, priority: body.priority });
+  const second = (j: number) => outputs[texts1.length + j];
+  return {
+    id,
+    model,
+    pairs: pairs.map(([i, j], index) => ({ index, score: cosineSimilarity(outputs[i].embedding!, second(j).embedding!), numTokens: outputs[i].promptTokenIds.length + second(j).promptTokenIds.length })),
+  };
+}
+
+const asList = (texts: string | string[]) => (typeof texts === "string" ? [texts] : texts);
+const usage = (pairs: readonly ScoredPair[]) => pairs.reduce((n, p) => n + p.numTokens, 0);
+
+export async function scoreRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
+  for (const path of ["/score", "/v1/score"]) {
+    app.post<{ Body: ScoreRequest }>(path, { schema: { body: scoreRequestSchema } }, async (request, reply) => {
+      const body = request.body;
+      const { id, model, pairs } = await scoreTexts(ctx, reply, body, asList(body.text_1), asList(body.text_2), "score");
+      const tokens = usage(pairs);
+      return {
+        id,
+        object: "list",
+        created: Math.floor(Date.now() / 1000),
+        model,
+        data: pairs.map(({ index, score }) => ({ index, object: "score", score })),
+        usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0 },
+      };
+    });
+  }
+  for (const path of ["/rerank", "/v1/rerank", "/v2/rerank"]) {
+    app.post<{ Body: RerankRequest }>(path, { schema: { body: rerankRequestSchema } }, async (request, reply) => {
+      const body = request.body;
+      const { id, model, pairs } = await scoreTexts(ctx, reply, body, [body.query], body.documents, "rerank");
+      const topN = (body.top_n ?? 0) > 0 ? body.top_n! : pairs.length;
+      // Best first; equal scores keep the documents' order.
+      const best = [...pairs].sort((a, b) => b.score - a.score).slice(0, topN);
+      const tokens = usage(pairs);
+      return {
+        id,
+        model,
+        usage: { total_tokens: tokens, prompt_tokens: tokens },
+        results: best.map(({ index, score }) => ({ index, ...(body.return_documents === false ? {} : { document: { text: body.documents[index] } }), relevance_score: score })),
+      };
+    });
+  }
+}
