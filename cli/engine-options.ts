@@ -32,6 +32,8 @@ export const engineFlags = {
   "max-cpu-loras": { type: "string" },
   task: { type: "string" },
   "pooler-config": { type: "string" },
+  "generation-config": { type: "string" },
+  "override-generation-config": { type: "string" },
   "override-pooler-config": { type: "string" },
 } as const satisfies Options;
 
@@ -92,6 +94,10 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   if (poolerFlag === "override-pooler-config") process.stderr.write("tsvllm: --override-pooler-config is deprecated (as in vLLM); use --pooler-config\n");
   if (poolerFlag !== null) options.poolerConfig = poolerConfigFlag(values[poolerFlag]!, poolerFlag);
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
+  if (values["generation-config"] !== undefined) options.generationConfig = values["generation-config"];
+  if (values["override-generation-config"] !== undefined) {
+    options.overrideGenerationConfig = jsonObjectFlag(values["override-generation-config"], "override-generation-config", `{"temperature": 0.5}`);
+  }
   if (values["enable-lora"]) {
     options.enableLora = true;
     options.maxLoras = intFlag(values["max-loras"], "max-loras", 1);
@@ -101,20 +107,27 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   return options;
 }
 
-/** A flag holding a JSON object with snake_case keys (vLLM's --speculative-config, --pooler-config), its fields renamed by `names`. */
-function snakeCaseObjectFlag(value: string, flag: string, example: string, names: Record<string, string>): Record<string, unknown> {
-  const fail = (why: string): never => {
-    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} ${why}`, flag);
-  };
+const flagError = (flag: string, why: string) => new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} ${why}`, flag);
+
+/** A flag holding a JSON object (vLLM's --speculative-config, --pooler-config, --override-generation-config). */
+function jsonObjectFlag(value: string, flag: string, example: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    fail(`must be a JSON object such as ${example}, got ${value}`);
+    throw flagError(flag, `must be a JSON object such as ${example}, got ${value}`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail(`must be a JSON object, got ${value}`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw flagError(flag, `must be a JSON object, got ${value}`);
+  return parsed as Record<string, unknown>;
+}
+
+/** A JSON object flag with snake_case keys, its fields renamed by `names`. */
+function snakeCaseObjectFlag(value: string, flag: string, example: string, names: Record<string, string>): Record<string, unknown> {
+  const fail = (why: string): never => {
+    throw flagError(flag, why);
+  };
   const args: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
+  for (const [key, field] of Object.entries(jsonObjectFlag(value, flag, example))) {
     if (!(key in names)) fail(`has no field "${key}" (known: ${Object.keys(names).join(", ")})`);
     args[names[key]] = field;
   }

@@ -7,6 +7,7 @@ import type { EngineClient, GenerateOptions, LoraClient } from "./client.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { OutputStream } from "./output-stream.ts";
+import type { DefaultSamplingParams } from "./generation-defaults.ts";
 import type { ModelPooling } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -37,6 +38,10 @@ export class AsyncLLM implements EngineClient {
 
   get tokenizer(): Tokenizer {
     return this.engine.tokenizer;
+  }
+
+  get defaultSamplingParams(): DefaultSamplingParams {
+    return this.engine.defaultSamplingParams;
   }
 
   get pooling(): ModelPooling | null {

@@ -2,6 +2,7 @@
 // grow, read stats. AsyncLLM implements it; the server depends on nothing else.
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
+import type { DefaultSamplingParams } from "./generation-defaults.ts";
 import type { ModelPooling } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -37,6 +38,8 @@ export interface EngineClient {
    */
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput>;
   stats(): EngineStats;
+  /** The model creator's sampling defaults (generation config) for what a request leaves unset; absent or empty: the engine's own. */
+  readonly defaultSamplingParams?: DefaultSamplingParams;
   /** How a pooling model pools; absent for a generative model. */
   readonly pooling?: ModelPooling | null;
   /** Present when the engine runs LoRA adapters (enableLora). */

@@ -8,6 +8,7 @@ import type { Tokenizer } from "../tokenizer/types.ts";
 import { KVCacheManager } from "./block-manager.ts";
 import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
 import { DraftModelProposer } from "./draft-model.ts";
+import type { DefaultSamplingParams } from "./generation-defaults.ts";
 import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
@@ -53,6 +54,8 @@ export interface EngineOptions {
   draftRunner?: ModelRunner;
   /** How a pooling model pools (resolvePooling); default: its last token's state, normalized. */
   pooling?: ModelPooling;
+  /** The model creator's sampling defaults (generation-defaults.ts); none by default. */
+  defaultSamplingParams?: DefaultSamplingParams;
 }
 
 export interface AddRequestOptions {
@@ -95,6 +98,11 @@ export function createEngine(options: EngineOptions): LLMEngine {
   }
   const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon(), options.pooling);
   if (draftRunner) engine.draftModel = new DraftModelProposer(draftRunner, config.blockSize, config.maxNumBatchedTokens);
+  const defaults = options.defaultSamplingParams ?? {};
+  if (Object.keys(defaults).length > 0) {
+    engine.defaultSamplingParams = defaults;
+    log(`Default sampling parameters have been overridden by the model's generation config: ${JSON.stringify(defaults)} (--generation-config vllm keeps the engine's own)`);
+  }
   return engine;
 }
 
@@ -127,6 +135,8 @@ export class LLMEngine {
   readonly lora: LoraManager | null;
   /** How the model pools, for a pooling model (ModelRunner.poolingWidth); null for a generative one. */
   readonly pooling: ModelPooling | null;
+  /** The model creator's sampling defaults for what requests leave unset (generation-defaults.ts), set by createEngine. */
+  defaultSamplingParams: DefaultSamplingParams = {};
   /** Speculative decoding's draft model (method "draft_model"), set by createEngine. */
   draftModel: DraftModelProposer | null = null;
   private readonly requests = new Map<string, Request>();

@@ -66,7 +66,16 @@ export class LLM {
     return this.engine.tokenizer;
   }
 
-  async generate(prompts: PromptInput | PromptInput[], params: ParamsArg = {}, options: GenerateCallOptions = {}): Promise<RequestOutput[]> {
+  /**
+   * The sampling params generate() uses when it is given none: the model creator's defaults from
+   * its generation config (LLMOptions.generationConfig) over the engine's, as vLLM's LLM.get_default_sampling_params.
+   */
+  getDefaultSamplingParams(): SamplingParams {
+    return samplingParams(this.engine.defaultSamplingParams);
+  }
+
+  /** Generates for each prompt; without params, getDefaultSamplingParams() (params given are taken as they are, over the engine's defaults). */
+  async generate(prompts: PromptInput | PromptInput[], params: ParamsArg = this.getDefaultSamplingParams(), options: GenerateCallOptions = {}): Promise<RequestOutput[]> {
     const list = Array.isArray(prompts) ? prompts : [prompts];
     const paramsList = Array.isArray(params) ? params : list.map(() => params);
     if (paramsList.length !== list.length) throw new RangeError(`got ${paramsList.length} sampling params for ${list.length} prompts`);
@@ -123,7 +132,7 @@ export class LLM {
   }
 
   /** Applies the chat template to each conversation (one, or a list of them) and generates. */
-  async chat(messages: ChatMessage[] | ChatMessage[][], params: ParamsArg = {}, options: ChatTemplateOptions & GenerateCallOptions = {}): Promise<RequestOutput[]> {
+  async chat(messages: ChatMessage[] | ChatMessage[][], params: ParamsArg = this.getDefaultSamplingParams(), options: ChatTemplateOptions & GenerateCallOptions = {}): Promise<RequestOutput[]> {
     const conversations = messages.length > 0 && Array.isArray(messages[0]) ? (messages as ChatMessage[][]) : [messages as ChatMessage[]];
     const prompts = conversations.map((conversation) => {
       const text = this.tokenizer.applyChatTemplate(conversation, { addGenerationPrompt: true, ...options });

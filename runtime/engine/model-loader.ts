@@ -9,9 +9,10 @@ import { cachedSnapshot, isHubId } from "../loader/hub.ts";
 import { readCheckpointPooling } from "../loader/pooler-config.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineArgs } from "./config.ts";
+import { defaultSamplingParams } from "./generation-defaults.ts";
 import { createEngine, type LLMEngine } from "./llm-engine.ts";
 import type { ModelRunner } from "./model-runner.ts";
-import { resolvePooling, type ModelPooling, type PoolerConfig } from "./pooling.ts";
+import { resolvePooling, type PoolerConfig } from "./pooling.ts";
 import type { NativeSamplerAddon } from "./sampler-addon.ts";
 
 export interface LoadedModel {
@@ -53,6 +54,14 @@ export interface LLMOptions extends EngineArgs {
    * sentence-transformers setting (modules.json), which overrides the default (LAST, normalized).
    */
   poolerConfig?: PoolerConfig;
+  /**
+   * vLLM's generation_config: "auto" (the default) takes the sampling defaults of the model's
+   * generation_config.json (generation-defaults.ts), "vllm" the engine's own, any other value is a
+   * folder holding the generation_config.json to read.
+   */
+  generationConfig?: string;
+  /** vLLM's override_generation_config: generation config keys (temperature, top_p, ...) over the file's. */
+  overrideGenerationConfig?: Record<string, unknown>;
   /** A runner and tokenizer to use as they are: nothing is loaded. */
   runner?: ModelRunner;
   tokenizer?: Tokenizer;
@@ -87,9 +96,11 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
     }
     loaded = await loader(options);
   }
+  const modelDir = await modelFolder(options.model);
   return createEngine({
     runner: loaded.runner,
-    ...(loaded.runner.poolingWidth === undefined ? {} : { pooling: await modelPooling(options) }),
+    defaultSamplingParams: await defaultSamplingParams(modelDir, options.generationConfig, options.overrideGenerationConfig),
+    ...(loaded.runner.poolingWidth === undefined ? {} : { pooling: resolvePooling(options.poolerConfig, modelDir === null ? null : readCheckpointPooling(modelDir)) }),
     tokenizer: loaded.tokenizer,
     config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
@@ -98,11 +109,10 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
   });
 }
 
-/** How the pooling model pools: the options' poolerConfig over what the model's folder (or cached hub snapshot) says. */
-async function modelPooling(options: LLMOptions): Promise<ModelPooling> {
-  const isDir = (await stat(options.model).catch(() => null))?.isDirectory() ?? false;
-  const dir = isDir ? options.model : isHubId(options.model) ? await cachedSnapshot(options.model) : null;
-  return resolvePooling(options.poolerConfig, dir === null ? null : readCheckpointPooling(dir));
+/** The model's folder, or its cached hub snapshot, whose side files (pooling, generation config) the engine reads; null for a GGUF file. */
+async function modelFolder(model: string): Promise<string | null> {
+  const isDir = (await stat(model).catch(() => null))?.isDirectory() ?? false;
+  return isDir ? model : isHubId(model) ? await cachedSnapshot(model) : null;
 }
 
 /** The draft model of speculativeConfig {model}, loaded as the target is, with the same limits and no adapters. */

@@ -73,4 +73,13 @@ test("--pooler-config (and vLLM's deprecated --override-pooler-config) reach poo
   }
 });
 
+test("--generation-config and --override-generation-config reach the options; the override must be a JSON object", () => {
+  assert.is(options("--model", "m", "--generation-config", "vllm").generationConfig, "vllm");
+  assert.equal(options("--model", "m", "--override-generation-config", '{"temperature": 0.5, "max_new_tokens": 64}').overrideGenerationConfig, { temperature: 0.5, max_new_tokens: 64 });
+  assert.is(options("--model", "m").generationConfig, undefined);
+  for (const bad of ["0.5", "[1]", "{temperature: 1}"]) {
+    assert.throws(() => options("--model", "m", "--override-generation-config", bad), (e: unknown) => e instanceof TsvllmError && e.param === "override-generation-config", bad);
+  }
+});
+
 test.run();
