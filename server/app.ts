@@ -16,9 +16,11 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { responsesRoutes } from "./routes/responses.ts";
 import { scoreRoutes } from "./routes/score.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { reasoningParserNamed } from "./reasoning-parsers.ts";
+import { ResponsesStore, responsesStoreEnabled } from "./responses-store.ts";
 import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
 
 /** Large enough for a 128k-token prompt sent as token ids; a bigger body gets a 413 at once. */
@@ -39,6 +41,10 @@ export interface CreateServerOptions {
   toolCallParser?: string;
   /** vLLM's --reasoning-parser: splits chat answers' reasoning from their content (by name, e.g. "deepseek_r1"). */
   reasoningParser?: string;
+  /** Keep /v1/responses answers for retrieval and previous_response_id (default: VLLM_ENABLE_RESPONSES_API_STORE). */
+  responsesStore?: boolean;
+  /** How many stored responses are kept, the oldest dropped first (default 1000). */
+  maxStoredResponses?: number;
   /** Serves /v1/load_lora_adapter and /v1/unload_lora_adapter (default: VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
   runtimeLoraUpdating?: boolean;
 }
@@ -70,6 +76,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     maxWaiting: options.maxWaiting ?? null,
     toolCallParser: options.toolCallParser === undefined ? null : toolCallParserNamed(options.toolCallParser),
     reasoningParser: options.reasoningParser === undefined ? null : reasoningParserNamed(options.reasoningParser),
+    responsesStore: (options.responsesStore ?? responsesStoreEnabled()) ? new ResponsesStore(options.maxStoredResponses) : null,
     closing: false,
   };
 
@@ -87,7 +94,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   installDrain(app, ctx);
   if (options.apiKey !== undefined) installApiKey(app, options.apiKey);
 
-  for (const routes of [completionRoutes, chatRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
+  for (const routes of [completionRoutes, chatRoutes, responsesRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
     void app.register(routes, { ctx });
   }
   if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {

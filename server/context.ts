@@ -5,6 +5,7 @@ import type { Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ReasoningParser } from "./reasoning-parsers.ts";
+import type { ResponsesStore } from "./responses-store.ts";
 import type { ToolCallParser } from "./tool-parsers.ts";
 
 export interface ServerContext {
@@ -19,6 +20,8 @@ export interface ServerContext {
   readonly toolCallParser: ToolCallParser | null;
   /** Splits chat answers into reasoning and content; null without --reasoning-parser. */
   readonly reasoningParser: ReasoningParser | null;
+  /** Stored /v1/responses answers; null when storing is off (vLLM's default). */
+  readonly responsesStore: ResponsesStore | null;
   /** Set when shutdown begins: new requests get a 503 while in-flight ones drain. */
   closing: boolean;
 }

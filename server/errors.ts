@@ -14,6 +14,8 @@ export const apiErrorCatalogue = {
   invalid_api_key: { status: 401, type: "authentication_error" },
   model_not_found: { status: 404, type: "not_found_error" },
   route_not_found: { status: 404, type: "not_found_error" },
+  // vLLM and OpenAI answer an unknown response id as an invalid request, with status 404.
+  response_not_found: { status: 404, type: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error" },
   body_too_large: { status: 413, type: "invalid_request_error" },
   unsupported_media_type: { status: 415, type: "invalid_request_error" },

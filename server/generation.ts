@@ -128,7 +128,7 @@ export async function collectFinal(events: AsyncIterable<GenerationEvent>, count
   return finals;
 }
 
-/** "cmpl-" / "chatcmpl-" followed by 32 hex digits, as OpenAI's ids look. */
-export function newResponseId(prefix: string): string {
-  return `${prefix}-${randomUUID().replaceAll("-", "")}`;
+/** "cmpl-" / "chatcmpl-" (or "resp_", "msg_" ...) followed by 32 hex digits, as OpenAI's ids look. */
+export function newResponseId(prefix: string, separator = "-"): string {
+  return `${prefix}${separator}${randomUUID().replaceAll("-", "")}`;
 }

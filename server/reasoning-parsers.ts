@@ -29,7 +29,7 @@ export function reasoningParserNamed(name: string): ReasoningParser {
 }
 
 /** The parser that splits this request's answer: null without one or with thinking turned off. */
-export function reasoningParserFor(parser: ReasoningParser | null, body: ChatRequest): ReasoningParser | null {
+export function reasoningParserFor(parser: ReasoningParser | null, body: Pick<ChatRequest, "chat_template_kwargs">): ReasoningParser | null {
   if (parser?.followsEnableThinking && body.chat_template_kwargs?.enable_thinking === false) return null;
   return parser;
 }

@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
-import { toApiError } from "./errors.ts";
+import { toApiError, type ApiError } from "./errors.ts";
 
 /** Fires when the connection closes before the response was fully written. */
 export function clientAbortSignal(reply: FastifyReply): AbortSignal {
@@ -37,19 +37,20 @@ export class SseStream {
     return this.raw.destroyed || this.raw.writableEnded;
   }
 
-  /** Writes one `data:` event; waits while the client is not reading. */
-  async send(data: unknown): Promise<void> {
+  /** Writes one `data:` event (named, when `event` is given); waits while the client is not reading. */
+  async send(data: unknown, event?: string): Promise<void> {
     if (this.closed) return;
-    if (this.raw.write(`data: ${JSON.stringify(data)}\n\n`)) return;
+    const name = event === undefined ? "" : `event: ${event}\n`;
+    if (this.raw.write(`${name}data: ${JSON.stringify(data)}\n\n`)) return;
     const abort = new AbortController();
     await Promise.race([once(this.raw, "drain", { signal: abort.signal }), once(this.raw, "close", { signal: abort.signal })]).catch(() => undefined);
     abort.abort();
   }
 
-  /** Sends the `[DONE]` sentinel and ends the response. */
-  end(): void {
+  /** Sends the `[DONE]` sentinel (unless `sentinel` is false) and ends the response. */
+  end(sentinel = true): void {
     if (this.closed) return;
-    this.raw.end("data: [DONE]\n\n");
+    this.raw.end(sentinel ? "data: [DONE]\n\n" : undefined);
   }
 }
 
@@ -59,6 +60,11 @@ export interface SseSource<E> {
   /** The usage-only chunk sent last when stream_options.include_usage is set. */
   usageChunk: (() => object) | null;
   headers?: Record<string, string>;
+  /**
+   * Named events, as the Responses API sends them: each chunk goes out under the name this gives
+   * it, errors as `errorChunk` makes them, and the stream ends without the `[DONE]` sentinel.
+   */
+  named?: { eventOf: (chunk: object) => string; errorChunk: (error: ApiError) => object };
 }
 
 /**
@@ -67,14 +73,17 @@ export interface SseSource<E> {
  */
 export async function streamSse<E>(reply: FastifyReply, source: SseSource<E>): Promise<void> {
   const sse = new SseStream(reply, source.headers);
+  const named = source.named;
+  const send = (chunk: object) => sse.send(chunk, named?.eventOf(chunk));
   try {
     for await (const event of source.events) {
-      for (const chunk of source.toChunks(event)) await sse.send(chunk);
+      for (const chunk of source.toChunks(event)) await send(chunk);
       if (sse.closed) break;
     }
-    if (source.usageChunk) await sse.send(source.usageChunk());
+    if (source.usageChunk) await send(source.usageChunk());
   } catch (err) {
-    await sse.send(toApiError(err).toJSON());
+    const error = toApiError(err);
+    await send(named ? named.errorChunk(error) : error.toJSON());
   }
-  sse.end();
+  sse.end(named === undefined);
 }

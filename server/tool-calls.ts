@@ -5,7 +5,7 @@
 // server's tool-call parser (--enable-auto-tool-choice --tool-call-parser); without one it is a
 // 400, as in vLLM.
 import { randomUUID } from "node:crypto";
-import type { StructuredOutputsParams } from "../runtime/engine/types.ts";
+import type { SamplingParams, StructuredOutputsParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ChatRequest, FunctionTool } from "./schemas/chat.ts";
 import type { ToolCallParser } from "./tool-parsers.ts";
@@ -60,7 +60,7 @@ function requiredSchema(tools: readonly FunctionTool[], parallel: boolean): Reco
 }
 
 /** `parser`: the server's tool-call parser for "auto", or null when auto tool choice is off. */
-export function toolCallingOf(body: ChatRequest, parser: ToolCallParser | null): ToolCalling {
+export function toolCallingOf(body: Pick<ChatRequest, "tools" | "tool_choice" | "parallel_tool_calls">, parser: ToolCallParser | null): ToolCalling {
   const tools = body.tools ?? [];
   const choice = body.tool_choice ?? (tools.length > 0 ? "auto" : "none");
   if (choice === "none") return { mode: { kind: "none" }, constraint: null };
@@ -74,6 +74,17 @@ export function toolCallingOf(body: ChatRequest, parser: ToolCallParser | null):
   const name = namedTool(choice, tools);
   const tool = tools.find((t) => t.function.name === name)!;
   return { mode: { kind: "named", name }, constraint: { json: tool.function.parameters ?? noParameters } };
+}
+
+/** The sampling params a tool choice asks for: its constraint, which no other may join, or the special tokens an auto answer's parser reads. */
+export function withToolConstraint(base: SamplingParams, tools: ToolCalling, useBeamSearch: boolean): SamplingParams {
+  // The parser reads the model's own call syntax, whose tags may be special tokens (vLLM's hermes
+  // parser keeps them too).
+  if (tools.mode.kind === "auto") return { ...base, skipSpecialTokens: false };
+  if (tools.constraint === null) return base;
+  if (base.structuredOutputs !== null) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with response_format or structured outputs.", "tool_choice");
+  if (useBeamSearch) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with use_beam_search.", "tool_choice");
+  return { ...base, structuredOutputs: tools.constraint };
 }
 
 export function newToolCallId(): string {

@@ -1,6 +1,5 @@
 // POST /v1/chat/completions: messages through the chat template, one assistant answer per choice.
 import type { FastifyInstance } from "fastify";
-import type { SamplingParams } from "../../runtime/engine/types.ts";
 import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "../context.ts";
@@ -13,18 +12,7 @@ import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.t
 import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
 import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
 import { clientAbortSignal, streamSse } from "../sse.ts";
-import { toolCallingOf, type ToolCalling } from "../tool-calls.ts";
-
-/** The sampling params a tool choice asks for: its constraint, which no other may join, or the special tokens an auto answer's parser reads. */
-function withToolConstraint(base: SamplingParams, tools: ToolCalling, body: ChatRequest): SamplingParams {
-  // The parser reads the model's own call syntax, whose tags may be special tokens (vLLM's hermes
-  // parser keeps them too).
-  if (tools.mode.kind === "auto") return { ...base, skipSpecialTokens: false };
-  if (tools.constraint === null) return base;
-  if (base.structuredOutputs !== null) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with response_format or structured outputs.", "tool_choice");
-  if (body.use_beam_search) throw new ApiError("invalid_parameter", "A tool_choice that calls tools cannot be combined with use_beam_search.", "tool_choice");
-  return { ...base, structuredOutputs: tools.constraint };
-}
+import { toolCallingOf, withToolConstraint } from "../tool-calls.ts";
 
 /** top_logprobs when logprobs is on, else null; top_logprobs without logprobs is an error. */
 function topLogprobs(body: ChatRequest): number | null {
@@ -53,7 +41,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
     const reasoning = reasoningParserFor(ctx.reasoningParser, body);
-    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body);
+    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body.use_beam_search ?? false);
     const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";

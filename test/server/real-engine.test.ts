@@ -1,7 +1,7 @@
 // The server over the real engine and the compiled stories260K model (not the test double): the
-// README's curl example, the official openai client (completions and chat, stream and not, n,
-// stop, logprobs, seed), hostile input against real limits, and a loopback load test with clients
-// hanging up mid-stream, after which the engine is idle and every KV block is free.
+// README's curl example, the official openai client (completions, chat and responses, stream and
+// not, n, stop, logprobs, seed), hostile input against real limits, and a loopback load test with
+// clients hanging up mid-stream, after which the engine is idle and every KV block is free.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
@@ -72,6 +72,18 @@ test("chat completions stream and finish", async () => {
     streamed += chunk.choices[0]?.delta?.content ?? "";
   }
   assert.is(streamed, whole.choices[0].message.content);
+});
+
+test("/v1/responses answers as chat does, and its streamed deltas add up to the whole answer", async () => {
+  const chat = await client.chat.completions.create({ model: M, messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 16, temperature: 0 });
+  const body = { model: M, input: "Tell me a story", max_output_tokens: 16, temperature: 0 };
+  const whole = await client.responses.create(body);
+  assert.is(whole.output_text, chat.choices[0].message.content);
+  assert.is(whole.status, chat.choices[0].finish_reason === "length" ? "incomplete" : "completed");
+  assert.is(whole.usage!.input_tokens, chat.usage!.prompt_tokens);
+  let streamed = "";
+  for await (const event of await client.responses.create({ ...body, stream: true })) if (event.type === "response.output_text.delta") streamed += event.delta;
+  assert.is(streamed, whole.output_text);
 });
 
 test("use_beam_search: width 1 is the greedy answer; n = 3 gives the offline search's beams, whole, streamed and in chat", async () => {

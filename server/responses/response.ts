@@ -1,0 +1,138 @@
+// /v1/responses response bodies. An answer's text becomes output items: its reasoning (with a
+// reasoning parser, as vLLM's `reasoning` item with a reasoning_text part), its content (a
+// `message` with one output_text part) and its tool calls (`function_call` items), read with the
+// chat machinery's parsers. While an answer streams, the same reading holds back what may still
+// change, so every item's text only grows and the last reading is the whole answer's.
+import type { CompletionOutput } from "../../runtime/engine/types.ts";
+import { newResponseId } from "../generation.ts";
+import { splitReasoning } from "../reasoning-parsers.ts";
+import { toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
+
+export interface ResponsesFormat {
+  id: string;
+  createdAt: number;
+  promptTokens: number;
+  /** Whether the answer opens with reasoning (the server has a reasoning parser). */
+  reasoning: boolean;
+  toolChoice: ToolChoiceMode;
+  /** The request's fields a Response object echoes (model, instructions, tools, ...). */
+  echo: Record<string, unknown>;
+}
+
+export type OutputDraft =
+  | { type: "reasoning"; text: string }
+  | { type: "message"; text: string }
+  | { type: "function_call"; name: string; arguments: string };
+
+/** The text of a draft that streams: reasoning and message text, or a call's arguments. */
+export function draftText(draft: OutputDraft): string {
+  return draft.type === "function_call" ? draft.arguments : draft.text;
+}
+
+/**
+ * The answer so far as output items. Until `final`, a possible start of a tag and any text where
+ * tool calls may begin are held back, and "required" calls wait for the end (as chat streams
+ * them); a named tool choice's arguments stream as they come. `knownReasoning` is the reasoning's
+ * length in an earlier reading of the same answer (see splitReasoning).
+ */
+export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, knownReasoning = 0): OutputDraft[] {
+  const drafts: OutputDraft[] = [];
+  let content = text;
+  if (f.reasoning) {
+    const split = splitReasoning(text, final, knownReasoning);
+    if (split.reasoning !== "") drafts.push({ type: "reasoning", text: split.reasoning });
+    if (split.content === null) return drafts;
+    content = split.content;
+  }
+  const mode = f.toolChoice;
+  if (mode.kind === "named") return [...drafts, { type: "function_call", name: mode.name, arguments: content }];
+  if (!final) {
+    const end = mode.kind === "auto" ? mode.parser.contentEnd(content) : mode.kind === "required" ? 0 : content.length;
+    return end > 0 ? [...drafts, { type: "message", text: content.slice(0, end) }] : drafts;
+  }
+  const tools = toolAnswerOf(mode, content, () => "");
+  const message = tools === null ? content : tools.content;
+  if (message !== "") drafts.push({ type: "message", text: message });
+  for (const call of tools?.toolCalls ?? []) drafts.push({ type: "function_call", name: call.function.name, arguments: call.function.arguments });
+  return drafts;
+}
+
+/** Ids of output items, kept per position so a stream's items keep theirs to the end. */
+export class OutputIds {
+  private readonly ids: { id: string; callId: string }[] = [];
+  constructor(private readonly toolChoice: ToolChoiceMode) {}
+
+  of(index: number, draft: OutputDraft): { id: string; callId: string } {
+    const prefix = draft.type === "reasoning" ? "rs" : draft.type === "message" ? "msg" : "fc";
+    this.ids[index] ??= { id: newResponseId(prefix, "_"), callId: draft.type === "function_call" ? this.newCallId() : "" };
+    return this.ids[index];
+  }
+
+  private newCallId(): string {
+    // Mistral's templates want their own 9-character call ids.
+    const parserIds = this.toolChoice.kind === "auto" ? this.toolChoice.parser.callId : undefined;
+    return parserIds ? parserIds() : newResponseId("call", "_");
+  }
+}
+
+export type ItemStatus = "in_progress" | "completed" | "incomplete";
+
+/** One output item as the Responses API shows it; `text` stands in for the draft's own while it streams. */
+export function itemJson(draft: OutputDraft, ids: { id: string; callId: string }, status: ItemStatus, text = draftText(draft)): Record<string, unknown> {
+  switch (draft.type) {
+    case "reasoning":
+      return { id: ids.id, type: "reasoning", summary: [], content: status === "in_progress" ? [] : [reasoningPart(text)], status };
+    case "message":
+      return { id: ids.id, type: "message", role: "assistant", status, content: status === "in_progress" ? [] : [textPart(text)] };
+    case "function_call":
+      return { id: ids.id, type: "function_call", call_id: ids.callId, name: draft.name, arguments: text, status };
+  }
+}
+
+export function textPart(text: string) {
+  return { type: "output_text", text, annotations: [], logprobs: [] };
+}
+
+export function reasoningPart(text: string) {
+  return { type: "reasoning_text", text };
+}
+
+/** An answer cut off by max_output_tokens is "incomplete", as OpenAI reports it. */
+export function responseStatus(output: CompletionOutput): "completed" | "incomplete" {
+  return output.finishReason === "length" ? "incomplete" : "completed";
+}
+
+export function usageJson(inputTokens: number, outputTokens: number) {
+  return {
+    input_tokens: inputTokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: outputTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: inputTokens + outputTokens,
+  };
+}
+
+/** The Response object: its status, output items and usage, and the request fields it echoes. */
+export function responseJson(f: ResponsesFormat, status: "in_progress" | "completed" | "incomplete", output: object[], usage: object | null): Record<string, unknown> {
+  return {
+    id: f.id,
+    object: "response",
+    created_at: f.createdAt,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: status === "incomplete" ? { reason: "max_output_tokens" } : null,
+    ...f.echo,
+    output,
+    usage,
+  };
+}
+
+/** The whole answer's Response object. */
+export function finalResponse(f: ResponsesFormat, output: CompletionOutput, ids: OutputIds = new OutputIds(f.toolChoice)): Record<string, unknown> {
+  const status = responseStatus(output);
+  const drafts = outputDrafts(f, output.text, true);
+  // Only the last item can have been cut off.
+  const items = drafts.map((draft, i) => itemJson(draft, ids.of(i, draft), i === drafts.length - 1 ? status : "completed"));
+  return responseJson(f, status, items, usageJson(f.promptTokens, output.tokenIds.length));
+}
