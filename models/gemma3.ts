@@ -5,25 +5,13 @@
 // (rope_local_base_freq, 10000), the global ones by rope_theta with rope_scaling.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
-import { localRopeKey } from "./common/rope.ts";
+import { layerAttention } from "./common/hybrid-attention.ts";
 import { Gemma2DecoderLayer, Gemma2ForCausalLM } from "./gemma2.ts";
 import type { LlamaAttentionOptions } from "./llama.ts";
 
-/** Whether a layer attends within the window: as the config's layer_types say, else every layer when there is a window. */
-export function isSlidingLayer(c: ModelConfig, layer: number): boolean {
-  if (c.slidingWindow === null) return false;
-  return c.layerTypes ? c.layerTypes[layer] === "sliding_attention" : true;
-}
-
 function gemma3Attention(c: ModelConfig, layer: number): LlamaAttentionOptions {
   if (c.queryPreAttnScalar === null) throw new TsvllmError("TSVLLM_ERR_COMPILE", `${c.architecture}: the config has no query_pre_attn_scalar (Gemma-3 scales attention by it)`, "query_pre_attn_scalar");
-  const sliding = isSlidingLayer(c, layer);
-  return {
-    qkNorm: true,
-    qkNormWeightOffset: 1,
-    attention: { scale: c.queryPreAttnScalar ** -0.5, softcap: c.attnLogitSoftcapping, slidingWindow: sliding ? c.slidingWindow : null },
-    ...(sliding && c.ropeLocalTheta !== undefined ? { ropeKey: localRopeKey } : {}),
-  };
+  return { qkNorm: true, qkNormWeightOffset: 1, ...layerAttention(c, layer, { scale: c.queryPreAttnScalar ** -0.5, softcap: c.attnLogitSoftcapping }) };
 }
 
 /** Gemma-2's model with Gemma-3's attention in every block; its final logits are not capped unless the config says so. */

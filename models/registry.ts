@@ -9,7 +9,7 @@ import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { GraniteForCausalLM } from "./granite.ts";
-import { Olmo2ForCausalLM } from "./olmo2.ts";
+import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
@@ -33,6 +33,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   Qwen3ForCausalLM: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
+  Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },
   Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },

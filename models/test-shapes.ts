@@ -43,6 +43,7 @@ export const archNames: Record<string, string> = {
   gemma3: "Gemma3ForCausalLM",
   granite: "GraniteForCausalLM",
   olmo2: "Olmo2ForCausalLM",
+  olmo3: "Olmo3ForCausalLM",
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
@@ -62,6 +63,10 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
     slidingWindow: 16, attnLogitSoftcapping: 3, finalLogitSoftcapping: 5, queryPreAttnScalar: 16,
   },
   olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
+  olmo3: {
+    rmsNormEps: 1e-6, ropeTheta: 500000, ropeScaling: { ropeType: "linear", factor: 2 }, slidingWindow: 16, ropeLocalTheta: 500000,
+    layerTypes: ["sliding_attention", "full_attention"],
+  },
   granite: { rmsNormEps: 1e-5, tieWordEmbeddings: true, graniteMultipliers: { embedding: 3, residual: 0.5, attention: 1 / 16, logitsScaling: 2 } },
   gemma3: {
     headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true, slidingWindow: 16, queryPreAttnScalar: 32,

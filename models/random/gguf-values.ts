@@ -8,7 +8,8 @@ export type GgufValue =
   | { type: "bool"; value: boolean }
   | { type: "string"; value: string }
   | { type: "array"; itemType: "string"; value: readonly string[] }
-  | { type: "array"; itemType: "uint32" | "int32" | "float32"; value: ArrayLike<number> };
+  | { type: "array"; itemType: "uint32" | "int32" | "float32"; value: ArrayLike<number> }
+  | { type: "array"; itemType: "bool"; value: readonly boolean[] };
 
 export const ggufTypeId = { uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9 } as const;
 

@@ -98,6 +98,14 @@ export class FieldReader {
     return value as number[];
   }
 
+  /** A list of true/false flags (GGUF bool arrays); absent or a single value is null. */
+  booleanList(key: string): boolean[] | null {
+    const value = this.lookup(key);
+    if (!Array.isArray(value)) return null;
+    if (!value.every((v) => typeof v === "boolean")) this.fail(key, "a list of true/false flags", value);
+    return value as boolean[];
+  }
+
   /** A list of strings each one of `allowed` (transformers' layer_types); absent is null. */
   choiceList<T extends string>(key: string, allowed: readonly T[]): T[] | null {
     const value = this.lookup(key);

@@ -2,6 +2,7 @@
 // the HF checkpoint it came from describe the same model the same way.
 import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
+import { modelFileError } from "./file-io.ts";
 import type { GgufHeader } from "./gguf-reader.ts";
 import type { AttentionLayerType, GenerationConfig, GraniteMultipliers, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
 
@@ -25,6 +26,8 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   granite: { architecture: "GraniteForCausalLM", modelType: "granite", hiddenAct: "silu" },
   olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
 };
+
+const olmo3Architecture: GgufArchitecture = { architecture: "Olmo3ForCausalLM", modelType: "olmo3", hiddenAct: "silu" };
 
 /** llama.cpp converts Mixtral to "llama" as well, telling it apart by its experts. */
 const mixtral: GgufArchitecture = { architecture: "MixtralForCausalLM", modelType: "mixtral", hiddenAct: "silu" };
@@ -162,20 +165,35 @@ function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: num
 }
 
 /**
- * Gemma-3's layers as llama.cpp's gemma3 graph runs them (src/models/gemma3.cpp): with a sliding
+ * Sliding and global layers (Gemma-3, OLMo 3), as llama.cpp's graphs read them: with a sliding
  * window, layer i slides unless i % pattern is pattern - 1 (attention.sliding_window_pattern, else
- * 6) and rotates by rope.freq_base_swa (else 10000) unscaled; without one every layer is global on
- * rope.freq_base. Attention scales by 1/sqrt(head_dim), 1/sqrt(hidden/heads) for the 62-layer 27B.
+ * the family's period), and rotates by rope.freq_base_swa (else the family's local base) unscaled;
+ * without one every layer is global. OLMo 3's converter writes the pattern as one flag per layer
+ * (from layer_types), which llama.cpp's olmo2 graph ignores for its period of 4; it is taken as
+ * written here, as transformers takes layer_types.
  */
-function gemma3Layers(meta: FieldReader, arch: string, shape: { numHiddenLayers: number; hiddenSize: number; numAttentionHeads: number; headDim: number }): Partial<ModelConfig> {
+function hybridLayers(meta: FieldReader, arch: string, numHiddenLayers: number, defaults: { period: number; localTheta: number }): Partial<ModelConfig> {
   const key = (name: string): string => `${arch}.${name}`;
   const slidingWindow = meta.optionalNumber(key("attention.sliding_window"));
+  if (!slidingWindow) return { slidingWindow: null };
+  const flags = meta.booleanList(key("attention.sliding_window_pattern"));
+  if (flags !== null && flags.length !== numHiddenLayers) throw modelFileError(meta.file, `${key("attention.sliding_window_pattern")} has ${flags.length} flags for ${numHiddenLayers} layers`, key("attention.sliding_window_pattern"));
+  const period = flags === null ? meta.positiveInteger(key("attention.sliding_window_pattern"), defaults.period) : 0;
+  const layerTypes = Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType =>
+    (flags === null ? layer % period < period - 1 : flags[layer]) ? "sliding_attention" : "full_attention",
+  );
+  return { slidingWindow, layerTypes, ropeLocalTheta: meta.number(key("rope.freq_base_swa"), defaults.localTheta) };
+}
+
+/** Gemma-3 (llama.cpp's src/models/gemma3.cpp): a period of 6, local base 10000; attention scaled by 1/sqrt(head_dim), 1/sqrt(hidden/heads) for the 62-layer 27B. */
+function gemma3Layers(meta: FieldReader, arch: string, shape: { numHiddenLayers: number; hiddenSize: number; numAttentionHeads: number; headDim: number }): Partial<ModelConfig> {
   const queryPreAttnScalar = shape.numHiddenLayers === 62 ? shape.hiddenSize / shape.numAttentionHeads : shape.headDim;
-  const common = { finalLogitSoftcapping: meta.optionalNumber(key("final_logit_softcapping")), attnLogitSoftcapping: null, queryPreAttnScalar };
-  if (!slidingWindow) return { ...common, slidingWindow: null };
-  const pattern = meta.positiveInteger(key("attention.sliding_window_pattern"), 6);
-  const layerTypes = Array.from({ length: shape.numHiddenLayers }, (_, layer): AttentionLayerType => (layer % pattern < pattern - 1 ? "sliding_attention" : "full_attention"));
-  return { ...common, slidingWindow, layerTypes, ropeLocalTheta: meta.number(key("rope.freq_base_swa"), 10000) };
+  return {
+    finalLogitSoftcapping: meta.optionalNumber(`${arch}.final_logit_softcapping`),
+    attnLogitSoftcapping: null,
+    queryPreAttnScalar,
+    ...hybridLayers(meta, arch, shape.numHiddenLayers, { period: 6, localTheta: 10000 }),
+  };
 }
 
 /**
@@ -213,7 +231,9 @@ export function ggufModelConfig(
   const arch = ggufArchitecture(header);
   const meta = new FieldReader((key) => header.metadata.get(key), header.path);
   const moe = moeOf(meta, arch);
-  const family = moe && arch === "llama" ? mixtral : ggufArchitectures[arch];
+  // OLMo 3 converts to olmo2 too, told apart by its sliding window.
+  const olmo3 = arch === "olmo2" && meta.has(`${arch}.attention.sliding_window`);
+  const family = moe && arch === "llama" ? mixtral : olmo3 ? olmo3Architecture : ggufArchitectures[arch];
   const key = (name: string): string => `${arch}.${name}`;
   const hiddenSize = meta.positiveInteger(key("embedding_length"));
   const numAttentionHeads = meta.positiveInteger(key("attention.head_count"));
@@ -226,10 +246,6 @@ export function ggufModelConfig(
   const embedding = tensors.get("model.embed_tokens.weight");
   const vocabSize = meta.positiveInteger(key("vocab_size"), Array.isArray(tokens) ? tokens.length : embedding?.shape[0]);
   const isGemma2 = arch === "gemma2";
-  // OLMo 3 converts to olmo2 with sliding layers whose RoPE is left unscaled; only OLMo 2 (no window) runs.
-  if (arch === "olmo2" && meta.has(key("attention.sliding_window"))) {
-    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${header.path}: an olmo2 file with ${key("attention.sliding_window")} is OLMo 3, whose sliding-window layers are not supported`, key("attention.sliding_window"));
-  }
   const eosTokenIds = [...meta.idList("tokenizer.ggml.eos_token_id"), ...meta.idList("tokenizer.ggml.eot_token_id")];
   const config: ModelConfig = {
     architecture: family.architecture,
@@ -261,6 +277,8 @@ export function ggufModelConfig(
     ...(moe ? { moe } : {}),
     ...(arch === "granite" ? { graniteMultipliers: graniteMultipliersOf(meta, arch, headDim) } : {}),
     ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
+    // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
+    ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };
   return { config, generationConfig: { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds } };
 }

@@ -25,10 +25,10 @@ interface FamilyDefaults {
   /** rope_theta when absent (transformers' default for the family), 10000 unless set. */
   ropeTheta?: number;
   /**
-   * Gemma-3: sliding and global layers (layer_types, else every sliding_window_pattern-th layer global)
-   * with their own RoPE bases (rope_local_base_freq for the sliding ones).
+   * Gemma-3, OLMo 3: sliding and global layers (layer_types, else every sliding_window_pattern-th
+   * layer global), the sliding ones on an unscaled RoPE table (rope_local_base_freq, else rope_theta).
    */
-  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta: number };
+  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta?: number };
   /** transformers' config class defaults for keys the family's configs may leave out. */
   configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
@@ -116,6 +116,11 @@ const families: Record<string, FamilyDefaults> = {
   },
   granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
   olmo2: { architecture: "Olmo2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, tieWordEmbeddings: false },
+  // Olmo3Config: every fourth layer global; the sliding ones rotate by rope_theta, unscaled.
+  olmo3: {
+    architecture: "Olmo3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false,
+    defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4 },
+  },
   phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
   gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
   gemma2: {
@@ -249,7 +254,8 @@ function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLay
   const pattern = fields.positiveInteger("sliding_window_pattern", hybrid.slidingWindowPattern);
   const layerTypes = fields.choiceList("layer_types", attentionLayerTypes) ?? Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType => ((layer + 1) % pattern === 0 ? "full_attention" : "sliding_attention"));
   if (layerTypes.length !== numHiddenLayers) throw modelFileError(fields.file, `field "layer_types" has ${layerTypes.length} entries for ${numHiddenLayers} layers`, "layer_types");
-  const ropeLocalTheta = local ? local.number("rope_theta", hybrid.ropeLocalTheta) : fields.number("rope_local_base_freq", hybrid.ropeLocalTheta);
+  const localDefault = hybrid.ropeLocalTheta ?? rope.ropeTheta;
+  const ropeLocalTheta = local ? local.number("rope_theta", localDefault) : fields.number("rope_local_base_freq", localDefault);
   return { ...rope, layerTypes, ropeLocalTheta };
 }
 

@@ -1,6 +1,6 @@
 // The fuseQkvRope graph pass on every architecture's test shape: where q, k and v are slices of one
 // projection roped with no norm between, each layer runs one ropeKvWrite launch and none of the
-// slices, ropes or kvWrite it replaces; Qwen3, Qwen3-MoE, Gemma-3 and OLMo2 (q_norm/k_norm before the rope) keep them. The
+// slices, ropes or kvWrite it replaces; Qwen3, Qwen3-MoE, Gemma-3 and OLMo 2 and 3 (q_norm/k_norm before the rope) keep them. The
 // numbers are the model tests' business (architectures.test.ts, against llama.cpp).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -14,7 +14,7 @@ const launches = (arch: string) => {
 };
 
 /** The families that RMS-normalize q and k per head before the rope. */
-const qkNormed = ["qwen3", "qwen3_moe", "gemma3", "olmo2"];
+const qkNormed = ["qwen3", "qwen3_moe", "gemma3", "olmo2", "olmo3"];
 
 for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a))) {
   test(`${arch}: one fused rope + KV store per layer, no slices, ropes or separate stores`, () => {

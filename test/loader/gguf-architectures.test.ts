@@ -202,20 +202,31 @@ test("granite: the *_scale keys are its multipliers (attention 1/sqrt(head_dim) 
   assert.is(unscaled.config.graniteMultipliers?.attention, (hidden / 2) ** -0.5);
 });
 
-test("olmo2: post-norms and whole-projection q/k norms keep their HF names; a sliding window (OLMo 3) is refused by name", async () => {
-  const model = await load(hyperparameters("olmo2"), [
+test("olmo2: post-norms and whole-projection q/k norms keep their HF names; with a sliding window it is OLMo 3, its layers by the per-layer flags", async () => {
+  const tensors = [
     f32Tensor("token_embd.weight", [hidden, vocab]),
     f32Tensor("blk.0.attn_q_norm.weight", [hidden]),
     f32Tensor("blk.0.post_attention_norm.weight", [hidden]),
     f32Tensor("blk.0.post_ffw_norm.weight", [hidden]),
     f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
-  ]);
+  ];
+  const model = await load(hyperparameters("olmo2"), tensors);
   assert.is(model.config.architecture, "Olmo2ForCausalLM");
+  assert.is(model.config.slidingWindow, null);
   for (const name of ["self_attn.q_norm", "post_attention_layernorm", "post_feedforward_layernorm"]) assert.ok(model.tensors.has(`model.layers.0.${name}.weight`), name);
   // NeoX RoPE: q is not permuted.
   assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
-  const olmo3 = await loadError(hyperparameters("olmo2", { "olmo2.attention.sliding_window": { type: "u32", value: 4096 } }), [f32Tensor("token_embd.weight", [hidden, vocab])]);
-  assert.is(olmo3.param, "olmo2.attention.sliding_window");
+
+  const olmo3 = (extra: Record<string, GgufMetadataValue>) =>
+    hyperparameters("olmo2", { "olmo2.block_count": { type: "u32", value: 4 }, "olmo2.attention.sliding_window": { type: "u32", value: 4096 }, ...extra });
+  const flagged = await load(olmo3({ "olmo2.attention.sliding_window_pattern": { type: "bools", value: [true, false, true, false] } }), tensors);
+  assert.is(flagged.config.architecture, "Olmo3ForCausalLM");
+  assert.is(flagged.config.slidingWindow, 4096);
+  assert.equal(flagged.config.layerTypes, ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]);
+  assert.is(flagged.config.ropeLocalTheta, 10000, "the sliding layers rotate by rope.freq_base, unscaled");
+  assert.equal((await load(olmo3({}), tensors)).config.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]);
+  const short = await loadError(olmo3({ "olmo2.attention.sliding_window_pattern": { type: "bools", value: [true] } }), tensors);
+  assert.is(short.param, "olmo2.attention.sliding_window_pattern");
 });
 
 test("llama Q4_K and Q6_K tensors are widened to f32 at load", async () => {

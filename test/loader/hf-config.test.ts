@@ -242,6 +242,15 @@ test("phi3 longrope (and its first name su): factors, the original context from 
   assert.is(missing.param, "long_factor");
 });
 
+test("olmo3: every fourth layer global by default; the sliding layers rotate by rope_theta unscaled", () => {
+  const config = parseHfConfig({ ...base, model_type: "olmo3", num_hidden_layers: 5, rope_theta: 500000, rope_scaling: { rope_type: "yarn", factor: 8, original_max_position_embeddings: 8192 } }, file);
+  assert.is(config.architecture, "Olmo3ForCausalLM");
+  assert.equal(config.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention"]);
+  assert.is(config.slidingWindow, 4096);
+  assert.is(config.ropeLocalTheta, 500000);
+  assert.is(config.ropeScaling?.ropeType, "yarn");
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

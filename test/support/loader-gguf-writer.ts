@@ -9,7 +9,8 @@ export type GgufMetadataValue =
   | { type: "string"; value: string }
   | { type: "strings"; value: string[] }
   | { type: "f32s"; value: number[] }
-  | { type: "i32s"; value: number[] };
+  | { type: "i32s"; value: number[] }
+  | { type: "bools"; value: boolean[] };
 
 export interface GgufTensorSpec {
   name: string;
@@ -69,6 +70,7 @@ function writeValue(out: ByteWriter, entry: GgufMetadataValue): void {
     case "strings": out.u32(9); out.u32(valueTypes.string); out.u64(entry.value.length); entry.value.forEach((s) => out.string(s)); break;
     case "f32s": out.u32(9); out.u32(valueTypes.f32); out.u64(entry.value.length); entry.value.forEach((x) => out.f32(x)); break;
     case "i32s": out.u32(9); out.u32(valueTypes.i32); out.u64(entry.value.length); entry.value.forEach((x) => out.i32(x)); break;
+    case "bools": out.u32(9); out.u32(valueTypes.bool); out.u64(entry.value.length); entry.value.forEach((x) => out.bool(x)); break;
   }
 }
 

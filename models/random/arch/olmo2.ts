@@ -1,11 +1,13 @@
 // OLMo 2: Llama's projections with post-norms in place of pre-norms and q/k norms over the whole
 // projection. llama.cpp's olmo2 graph rotates halves (NeoX), so the converter (Olmo2Model, a plain
-// TextModel) keeps q/k as they are; it writes no head_dim.
+// TextModel) keeps q/k as they are; it writes no head_dim. OLMo 3 converts the same way, adding its
+// window and a sliding flag per layer.
 
 import type { WeightDType } from "../dtype.ts";
+import { f32, str, u32, type GgufValue } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { norm, type TensorPlan } from "../tensor-plan.ts";
-import { attentionTensors, commonConfig, embeddingTensors, headDimOf, mlpTensors, outputTensors, textModelHyperparameters, type ArchSpec, type HfConfig } from "./spec.ts";
+import { attentionTensors, commonConfig, embeddingTensors, headDimOf, mlpTensors, outputTensors, required, textModelHyperparameters, type ArchSpec, type HfConfig } from "./spec.ts";
 
 function olmo2Tensors(config: HfConfig): TensorPlan[] {
   const plans = embeddingTensors(config);
@@ -40,4 +42,33 @@ export const olmo2: ArchSpec = {
   }),
   tensors: olmo2Tensors,
   ggufHyperparameters: (config) => textModelHyperparameters("olmo2", config),
+};
+
+/** Tiny OLMo 3 models have four layers, so that llama.cpp's period of 4 leaves one global; the global one's RoPE is scaled linearly by 2 (the sliding ones' never is). */
+const tinyOlmo3Layers = 4;
+
+export const olmo3: ArchSpec = {
+  ggufArch: "olmo2",
+  hfConfig: (shape: ModelShape, dtype: WeightDType): HfConfig => {
+    const numLayers = shape.name === "tiny" ? tinyOlmo3Layers : shape.numLayers;
+    return {
+      ...olmo2.hfConfig(shape, dtype),
+      architectures: ["Olmo3ForCausalLM"],
+      model_type: "olmo3",
+      num_hidden_layers: numLayers,
+      sliding_window: shape.slidingWindow,
+      layer_types: Array.from({ length: numLayers }, (_, layer) => ((layer + 1) % 4 === 0 ? "full_attention" : "sliding_attention")),
+      rope_scaling: shape.name === "tiny" ? { rope_type: "linear", factor: 2 } : null,
+    };
+  },
+  tensors: olmo2Tensors,
+  ggufHyperparameters: (config) => {
+    const keys: [string, GgufValue][] = [
+      ...textModelHyperparameters("olmo2", config),
+      ["olmo2.attention.sliding_window", u32(required(config.sliding_window, "sliding_window"))],
+      ["olmo2.attention.sliding_window_pattern", { type: "array", itemType: "bool", value: required(config.layer_types, "layer_types").map((t) => t === "sliding_attention") }],
+    ];
+    if (config.rope_scaling?.rope_type === "linear") keys.push(["olmo2.rope.scaling.type", str("linear")], ["olmo2.rope.scaling.factor", f32(config.rope_scaling.factor)]);
+    return keys;
+  },
 };
