@@ -1,5 +1,7 @@
-// Request fields -> the engine's SamplingParams, with vLLM's defaults for anything left out, and
+// Request fields -> the engine's SamplingParams, with vLLM's defaults for anything left out (the
+// model's generation config first, where it sets them: runtime/engine/generation-defaults.ts), and
 // the refusal of fields we do not support yet (a clear 400, never a silent ignore).
+import type { DefaultSamplingParams } from "../runtime/engine/generation-defaults.ts";
 import { samplingParams, type SamplingParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import { checkTokenIds } from "./prompts.ts";
@@ -27,21 +29,28 @@ export interface SamplingLimits {
   logprobs: number | null;
   /** Top log-probs per prompt token, or null for none. */
   promptLogprobs: number | null;
+  /** The model's generation config defaults (EngineClient.defaultSamplingParams). */
+  defaults: DefaultSamplingParams;
 }
 
-/** The request's sampling fields; maxTokens is filled in per prompt by the route. */
+/**
+ * The request's sampling fields; maxTokens is filled in per prompt by the route (withMaxTokens),
+ * no more than the generation config's max_new_tokens, which this sets as the cap.
+ */
 export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): SamplingParams {
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
   if (body.allowed_token_ids != null) checkTokenIds(body.allowed_token_ids, limits.vocabSize, "allowed_token_ids");
+  const d = limits.defaults;
   return samplingParams({
+    maxTokens: d.maxTokens ?? Number.MAX_SAFE_INTEGER,
     n: body.n ?? 1,
     presencePenalty: body.presence_penalty ?? 0,
     frequencyPenalty: body.frequency_penalty ?? 0,
-    repetitionPenalty: body.repetition_penalty ?? 1,
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? 1,
-    topK: body.top_k ?? 0,
-    minP: body.min_p ?? 0,
+    repetitionPenalty: body.repetition_penalty ?? d.repetitionPenalty ?? 1,
+    temperature: body.temperature ?? d.temperature ?? 1,
+    topP: body.top_p ?? d.topP ?? 1,
+    topK: body.top_k ?? d.topK ?? 0,
+    minP: body.min_p ?? d.minP ?? 0,
     seed: body.seed ?? null,
     stop: stop.filter((s) => s !== ""),
     stopTokenIds: body.stop_token_ids ?? [],
@@ -59,8 +68,12 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
   });
 }
 
-/** One prompt's params: the shared ones with its own max_tokens, checked against min_tokens. */
-export function withMaxTokens(base: SamplingParams, maxTokens: number): SamplingParams {
+/**
+ * One prompt's params: the shared ones with its own max_tokens, no more than the generation
+ * config's cap (vLLM takes the smallest of the two), checked against min_tokens.
+ */
+export function withMaxTokens(base: SamplingParams, requested: number): SamplingParams {
+  const maxTokens = Math.min(requested, base.maxTokens);
   if (base.minTokens > maxTokens) {
     throw new ApiError("invalid_parameter", `min_tokens (${base.minTokens}) must be at most max_tokens (${maxTokens}).`, "min_tokens");
   }

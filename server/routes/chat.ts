@@ -41,7 +41,7 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
     const reasoning = reasoningParserFor(ctx.reasoningParser, body);
-    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null }), tools, body.use_beam_search ?? false);
+    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
     const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";

@@ -37,6 +37,7 @@ export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: Ser
       vocabSize: tokenizer.vocabSize,
       logprobs,
       promptLogprobs: body.prompt_logprobs ?? (echo && logprobs !== null ? logprobs : null),
+      defaults: engine.defaultSamplingParams ?? {},
     });
     const requests = prompts.map((prompt) => ({
       prompt,

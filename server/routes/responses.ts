@@ -47,7 +47,7 @@ export async function responsesRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
     const messages: ChatRequestMessage[] = body.instructions ? [{ role: "system", content: body.instructions }, ...conversation] : conversation;
     const prompt = chatPrompt({ messages, tools: tools.length > 0 ? tools : null }, tokenizer);
     const reasoning = reasoningParserFor(ctx.reasoningParser, {}) !== null;
-    const sampling = withToolConstraint(toSamplingParams(samplingFieldsOf(body), { vocabSize: tokenizer.vocabSize, logprobs: null, promptLogprobs: null }), toolCalling, false);
+    const sampling = withToolConstraint(toSamplingParams(samplingFieldsOf(body), { vocabSize: tokenizer.vocabSize, logprobs: null, promptLogprobs: null, defaults: engine.defaultSamplingParams ?? {} }), toolCalling, false);
     // vLLM caps max_output_tokens at what the context leaves rather than refusing it.
     const maxTokens = resolveMaxTokens(prompt.tokenIds.length, null, body.max_output_tokens ?? Infinity, engine.maxModelLen, "input");
     const params = withMaxTokens(reasoning ? constrainAfterReasoning(sampling) : sampling, maxTokens);

@@ -6,6 +6,7 @@
 import { setImmediate as nextTick } from "node:timers/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EngineClient, GenerateOptions } from "../../runtime/engine/client.ts";
+import type { DefaultSamplingParams } from "../../runtime/engine/generation-defaults.ts";
 import type { CompletionOutput, EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "../../runtime/engine/types.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import type { Tokenizer } from "../../runtime/tokenizer/types.ts";
@@ -21,6 +22,8 @@ export interface FakeEngineOptions {
   maxNumSeqs?: number;
   /** generate() throws TSVLLM_ERR_QUEUE_FULL when this many requests are waiting. */
   maxWaiting?: number;
+  /** The model's generation config defaults, as the real engine reads them. */
+  defaultSamplingParams?: DefaultSamplingParams;
 }
 
 export interface FakeRequestRecord {
@@ -120,6 +123,7 @@ export class FakeEngine implements EngineClient {
   readonly modelName: string;
   readonly maxModelLen: number;
   readonly tokenizer: Tokenizer;
+  readonly defaultSamplingParams: DefaultSamplingParams;
   /** Every accepted request, in arrival order. */
   readonly requests: FakeRequestRecord[] = [];
   /** Request ids whose abort the engine saw before they finished. */
@@ -141,6 +145,7 @@ export class FakeEngine implements EngineClient {
     this.tokenDelayMs = options.tokenDelayMs ?? 0;
     this.maxNumSeqs = options.maxNumSeqs ?? Infinity;
     this.maxWaiting = options.maxWaiting ?? Infinity;
+    this.defaultSamplingParams = options.defaultSamplingParams ?? {};
   }
 
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput> {
