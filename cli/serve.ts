@@ -10,6 +10,7 @@ import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { loraModulesFlag } from "./lora-modules.ts";
 import { engineFlags, llmOptions } from "./engine-options.ts";
+import { frontendFlags, frontendOptions } from "./frontend-options.ts";
 import { statsLines } from "./stats-log.ts";
 import fs from "node:fs";
 import path from "node:path";
@@ -29,6 +30,7 @@ export async function run(argv: string[]): Promise<void> {
   const started = performance.now();
   const { values, positionals } = parseFlags(argv, {
     ...engineFlags,
+    ...frontendFlags,
     host: { type: "string", default: "0.0.0.0" },
     port: { type: "string", default: "8000" },
     "served-model-name": { type: "string", multiple: true },
@@ -48,6 +50,9 @@ export async function run(argv: string[]): Promise<void> {
   const options = llmOptions(values);
   const loraModules = loraModulesFlag(values["lora-modules"], options.enableLora);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
+  const debug = values["log-level"] === "debug" ? (m: string) => process.stderr.write(`DEBUG ${new Date().toISOString()} ${m}\n`) : () => undefined;
+  // Checked before the model loads, as the parsers are.
+  const frontend = frontendOptions(values, { info: log, debug });
   log(`tsvllm serve: ${JSON.stringify(options)}`);
   const template = values["chat-template"];
   // --chat-template takes a file or the template text itself, as vLLM's does.
@@ -73,6 +78,7 @@ export async function run(argv: string[]): Promise<void> {
     port: intFlag(values.port, "port", 8000),
     toolCallParser,
     reasoningParser,
+    ...frontend,
     logger: values["log-level"] === "debug" ? { level: "debug" } : false,
   });
   log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);

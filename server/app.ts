@@ -5,6 +5,7 @@ import type { EngineClient } from "../runtime/engine/client.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { installApiKey } from "./auth.ts";
 import { installJsonParser } from "./body-parser.ts";
+import { defaultCorsOptions, installCors, type CorsOptions } from "./cors.ts";
 import { installDrain } from "./drain.ts";
 import type { ServerContext } from "./context.ts";
 import { ApiError, toApiError } from "./errors.ts";
@@ -13,14 +14,19 @@ import { chatRoutes } from "./routes/chat.ts";
 import { completionRoutes } from "./routes/completions.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { loadRoutes } from "./routes/load.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { loraAdapterRoutes, runtimeLoraUpdating } from "./routes/lora-adapters.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { responsesRoutes } from "./routes/responses.ts";
+import { sagemakerRoutes } from "./routes/sagemaker.ts";
 import { scoreRoutes } from "./routes/score.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { reasoningParserNamed } from "./reasoning-parsers.ts";
+import type { RequestLogger } from "./request-logger.ts";
 import { ResponsesStore, responsesStoreEnabled } from "./responses-store.ts";
+import { rootPathRewriter } from "./root-path.ts";
+import { ServerLoad } from "./server-load.ts";
 import { toolCallParsers, type ToolCallParser } from "./tool-parsers.ts";
 
 /** Large enough for a 128k-token prompt sent as token ids; a bigger body gets a 413 at once. */
@@ -47,6 +53,18 @@ export interface CreateServerOptions {
   maxStoredResponses?: number;
   /** Serves /v1/load_lora_adapter and /v1/unload_lora_adapter (default: VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
   runtimeLoraUpdating?: boolean;
+  /** vLLM's --allowed-origins, --allow-credentials, --allowed-methods, --allowed-headers (default: any origin, method and header). */
+  cors?: Partial<CorsOptions>;
+  /** vLLM's --response-role (default "assistant"). */
+  responseRole?: string;
+  /** vLLM's --enable-prompt-tokens-details. */
+  enablePromptTokensDetails?: boolean;
+  /** vLLM's --enable-log-requests (with --max-log-len): logs each engine request. */
+  requestLogger?: RequestLogger;
+  /** vLLM's --enable-server-load-tracking: GET /load counts the requests in flight. */
+  enableServerLoadTracking?: boolean;
+  /** vLLM's --root-path: the path prefix a proxy forwards requests under. */
+  rootPath?: string;
 }
 
 function toolCallParserNamed(name: string): ToolCallParser {
@@ -62,6 +80,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? defaultBodyLimit,
     return503OnClosing: false,
+    ...(options.rootPath ? { rewriteUrl: rootPathRewriter(options.rootPath) } : {}),
     ajv: {
       // Wrong types are errors, not coerced; unknown fields are kept (and ignored); `verbose`
       // lets the error handler quote a schema's description.
@@ -77,6 +96,10 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     toolCallParser: options.toolCallParser === undefined ? null : toolCallParserNamed(options.toolCallParser),
     reasoningParser: options.reasoningParser === undefined ? null : reasoningParserNamed(options.reasoningParser),
     responsesStore: (options.responsesStore ?? responsesStoreEnabled()) ? new ResponsesStore(options.maxStoredResponses) : null,
+    responseRole: options.responseRole ?? "assistant",
+    enablePromptTokensDetails: options.enablePromptTokensDetails ?? false,
+    requestLogger: options.requestLogger ?? null,
+    serverLoad: new ServerLoad(),
     closing: false,
   };
 
@@ -93,8 +116,10 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   installJsonParser(app);
   installDrain(app, ctx);
   if (options.apiKey !== undefined) installApiKey(app, options.apiKey);
+  if (options.enableServerLoadTracking) ctx.serverLoad.install(app);
+  installCors(app, { ...defaultCorsOptions, ...options.cors });
 
-  for (const routes of [completionRoutes, chatRoutes, responsesRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes]) {
+  for (const routes of [completionRoutes, chatRoutes, responsesRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes, sagemakerRoutes, loadRoutes]) {
     void app.register(routes, { ctx });
   }
   if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {

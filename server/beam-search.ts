@@ -52,6 +52,7 @@ export async function runBeamSearches(
   try {
     const outputs = await Promise.all(requests.map(async (request, i) => {
       const requestId = requests.length === 1 ? options.requestId : `${options.requestId}-${i}`;
+      ctx.requestLogger?.logInputs(requestId, request.prompt, request.beam, options.loraRequest);
       // Counted in /metrics as one request whose every token arrives at the end, as the client sees it.
       const tracker = ctx.metrics.track();
       try {

@@ -5,7 +5,9 @@ import type { Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError } from "./errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ReasoningParser } from "./reasoning-parsers.ts";
+import type { RequestLogger } from "./request-logger.ts";
 import type { ResponsesStore } from "./responses-store.ts";
+import type { ServerLoad } from "./server-load.ts";
 import type { ToolCallParser } from "./tool-parsers.ts";
 
 export interface ServerContext {
@@ -22,6 +24,14 @@ export interface ServerContext {
   readonly reasoningParser: ReasoningParser | null;
   /** Stored /v1/responses answers; null when storing is off (vLLM's default). */
   readonly responsesStore: ResponsesStore | null;
+  /** vLLM's --response-role: the role of chat answers after a generation prompt. */
+  readonly responseRole: string;
+  /** vLLM's --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens in chat and completions. */
+  readonly enablePromptTokensDetails: boolean;
+  /** Logs each engine request (--enable-log-requests); null when off. */
+  readonly requestLogger: RequestLogger | null;
+  /** Requests in flight on the inference routes, for GET /load. */
+  readonly serverLoad: ServerLoad;
   /** Set when shutdown begins: new requests get a 503 while in-flight ones drain. */
   closing: boolean;
 }

@@ -11,6 +11,8 @@ export const apiErrorCatalogue = {
   invalid_encoding: { status: 400, type: "invalid_request_error" },
   context_length_exceeded: { status: 400, type: "invalid_request_error" },
   unsupported_parameter: { status: 400, type: "invalid_request_error" },
+  // POST /invocations with a body that fits none of the request types the model serves.
+  unknown_invocation: { status: 400, type: "invalid_request_error" },
   invalid_api_key: { status: 401, type: "authentication_error" },
   model_not_found: { status: 404, type: "not_found_error" },
   route_not_found: { status: 404, type: "not_found_error" },

@@ -67,6 +67,7 @@ export async function startGeneration(
         pooling: options.pooling,
         dimensions: options.dimensions,
       };
+      ctx.requestLogger?.logInputs(generateOptions.requestId, request.prompt, request.params, options.loraRequest);
       const outputs = ctx.engine.generate({ promptTokenIds: request.prompt.tokenIds }, request.params, generateOptions);
       iterators.push(outputs[Symbol.asyncIterator]());
       trackers.push(ctx.metrics.track());

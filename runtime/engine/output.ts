@@ -5,7 +5,7 @@ import type { CompletionOutput, RequestOutput } from "./types.ts";
 
 export function makeRequestOutput(request: Request): RequestOutput {
   if (request.embedding !== null) {
-    return { requestId: request.requestId, prompt: request.prompt, promptTokenIds: request.promptTokenIds, promptLogprobs: null, outputs: [], finished: request.finished, metrics: { ...request.metrics }, embedding: request.embedding };
+    return { requestId: request.requestId, prompt: request.prompt, promptTokenIds: request.promptTokenIds, promptLogprobs: null, outputs: [], finished: request.finished, metrics: { ...request.metrics }, embedding: request.embedding, numCachedTokens: request.numCachedTokens ?? 0 };
   }
   const wantsLogprobs = request.params.logprobs !== null;
   const outputs: CompletionOutput[] = request.sequences.map((seq) => ({
@@ -25,5 +25,7 @@ export function makeRequestOutput(request: Request): RequestOutput {
     outputs,
     finished: request.finished,
     metrics: { ...request.metrics },
+    // A request aborted before it was scheduled read nothing from the cache.
+    numCachedTokens: request.numCachedTokens ?? 0,
   };
 }

@@ -66,6 +66,8 @@ export class Request {
   readonly pooling: RequestPooling | null;
   /** Set when a pooling model has run the whole prompt. */
   embedding: number[] | null = null;
+  /** The prefix-cache hit (in tokens) at the first scheduling; a preempted request's later hits do not change it, as in vLLM. */
+  numCachedTokens: number | null = null;
 
   constructor(init: RequestInit) {
     this.requestId = init.requestId;

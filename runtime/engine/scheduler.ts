@@ -130,6 +130,7 @@ export class Scheduler {
       this.kv.allocate(seq, numTokens, hits);
       this.kv.recordPrefixCacheLookup(seq.numTokens, numHitTokens);
       seq.numComputedTokens = numHitTokens;
+      seq.request.numCachedTokens ??= numHitTokens;
       this.waiting.pop();
       seq.status = "running";
       this.running.push(seq);

@@ -118,6 +118,11 @@ export interface RequestOutput {
   metrics: RequestMetrics;
   /** A pooling model's request: the prompt's embedding (runtime/engine/pooling.ts); its outputs are empty. */
   embedding?: number[];
+  /**
+   * Prompt tokens served from the prefix cache when the request was first scheduled (vLLM's
+   * num_cached_tokens, usage.prompt_tokens_details.cached_tokens); absent from engines that do not count them.
+   */
+  numCachedTokens?: number;
 }
 
 /** A prompt is text (tokenized with the model's tokenizer) or token ids used as given. */

@@ -11,6 +11,8 @@ export interface ChatFormat {
   created: number;
   model: string;
   prompt: PreparedPrompt;
+  /** The answer's role: --response-role, or the final message's when there is no generation prompt. */
+  role: string;
   /** With echo, the final assistant message the answer continues; "" otherwise. */
   echoText: string;
   /** top_logprobs, or null when logprobs is off. */
@@ -22,6 +24,8 @@ export interface ChatFormat {
   toolChoice: ToolChoiceMode;
   /** Whether the answer opens with reasoning (a reasoning parser) and whether it is sent (include_reasoning); null for none. */
   reasoning: { include: boolean } | null;
+  /** --enable-prompt-tokens-details: usage counts the prompt tokens read from the prefix cache. */
+  promptTokensDetails: boolean;
 }
 
 /**
@@ -56,11 +60,11 @@ function answer(f: ChatFormat, output: CompletionOutput) {
   const tools = toolAnswerOf(f.toolChoice, parts.content);
   if (tools === null) {
     const content = f.echoText + parts.content;
-    return { message: { role: "assistant" as const, content: content === "" && f.reasoning !== null ? null : content, ...reasoning, tool_calls: [] }, finishReason: output.finishReason };
+    return { message: { role: f.role, content: content === "" && f.reasoning !== null ? null : content, ...reasoning, tool_calls: [] }, finishReason: output.finishReason };
   }
   const auto = f.toolChoice.kind === "auto";
   return {
-    message: { role: "assistant" as const, content: auto && tools.content === "" ? null : tools.content, ...reasoning, tool_calls: tools.toolCalls },
+    message: { role: f.role, content: auto && tools.content === "" ? null : tools.content, ...reasoning, tool_calls: tools.toolCalls },
     finishReason: auto ? ("tool_calls" as const) : output.finishReason,
   };
 }
@@ -85,7 +89,7 @@ export function chatResponse(f: ChatFormat, final: RequestOutput) {
     created: f.created,
     model: f.model,
     choices: final.outputs.map((output) => choice(f, output)),
-    usage: usage(f.prompt.tokenIds.length, completionTokens),
+    usage: usage(f.prompt.tokenIds.length, completionTokens, f.promptTokensDetails ? (final.numCachedTokens ?? 0) : 0),
     ...(f.returnTokenIds ? { prompt_token_ids: f.prompt.tokenIds } : {}),
     ...(f.promptLogprobs ? { prompt_logprobs: promptLogprobsJson(final.promptLogprobs) } : {}),
   };
@@ -115,7 +119,7 @@ export class ChatStreamer {
    */
   private delta(d: ChoiceDelta): { delta: object; finishReason: string | null } {
     const mode = this.f.toolChoice;
-    const role = d.first ? { role: "assistant" } : {};
+    const role = d.first ? { role: this.f.role } : {};
     const finishReason = d.last ? d.output.finishReason : null;
     const sent = this.sent.get(d.index) ?? { reasoning: 0, content: 0 };
     this.sent.set(d.index, sent);
@@ -171,7 +175,7 @@ export class ChatStreamer {
   }
 
   usage(): Usage {
-    return usage(this.f.prompt.tokenIds.length, this.tracker.completionTokens);
+    return usage(this.f.prompt.tokenIds.length, this.tracker.completionTokens, this.f.promptTokensDetails ? this.tracker.cachedTokens : 0);
   }
 
   /** The closing chunk for stream_options.include_usage: no choices, only usage. */

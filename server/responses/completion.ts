@@ -17,6 +17,8 @@ export interface CompletionFormat {
   promptLogprobs: boolean;
   returnTokenIds: boolean;
   naming: TokenNaming;
+  /** --enable-prompt-tokens-details: usage counts the prompt tokens read from the prefix cache. */
+  promptTokensDetails: boolean;
 }
 
 function promptTokenCount(f: CompletionFormat): number {
@@ -62,7 +64,8 @@ export function completionResponse(f: CompletionFormat, finals: readonly Request
     created: f.created,
     model: f.model,
     choices,
-    usage: usage(promptTokenCount(f), completionTokens),
+    // Summed over the prompts (vLLM reports only its last prompt's hit, which undercounts a batch).
+    usage: usage(promptTokenCount(f), completionTokens, f.promptTokensDetails ? finals.reduce((sum, r) => sum + (r.numCachedTokens ?? 0), 0) : 0),
   };
 }
 
@@ -105,7 +108,7 @@ export class CompletionStreamer {
   }
 
   usage(): Usage {
-    return usage(promptTokenCount(this.f), this.tracker.completionTokens);
+    return usage(promptTokenCount(this.f), this.tracker.completionTokens, this.f.promptTokensDetails ? this.tracker.cachedTokens : 0);
   }
 
   /** The closing chunk for stream_options.include_usage: no choices, only usage. */

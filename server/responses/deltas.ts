@@ -26,9 +26,12 @@ interface ChoiceState {
 
 export class DeltaTracker {
   private readonly choices = new Map<number, ChoiceState>();
+  /** Each prompt's prefix-cache hit (by its indexBase), as the engine last reported it. */
+  private readonly cachedTokensByPrompt = new Map<number, number>();
 
   /** The new text and tokens of each choice in `output`; finished choices yield nothing more. */
   deltas(output: RequestOutput, indexBase: number): ChoiceDelta[] {
+    this.cachedTokensByPrompt.set(indexBase, output.numCachedTokens ?? 0);
     const deltas: ChoiceDelta[] = [];
     for (const completion of output.outputs) {
       const index = indexBase + completion.index;
@@ -55,14 +58,27 @@ export class DeltaTracker {
     for (const state of this.choices.values()) total += state.numTokens;
     return total;
   }
+
+  /** Prompt tokens served from the prefix cache over every prompt seen so far. */
+  get cachedTokens(): number {
+    let total = 0;
+    for (const cached of this.cachedTokensByPrompt.values()) total += cached;
+    return total;
+  }
 }
 
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
-export function usage(promptTokens: number, completionTokens: number): Usage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+/**
+ * With --enable-prompt-tokens-details, pass the prompt tokens read from the prefix cache: as in
+ * vLLM, prompt_tokens_details appears only when there were some.
+ */
+export function usage(promptTokens: number, completionTokens: number, cachedTokens = 0): Usage {
+  const details = cachedTokens > 0 ? { prompt_tokens_details: { cached_tokens: cachedTokens } } : {};
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, ...details };
 }

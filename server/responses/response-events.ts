@@ -55,7 +55,7 @@ export class ResponsesStreamer {
     if (!final) return events;
     const status = responseStatus(answer);
     this.items.forEach((_, index) => events.push(...this.close(index, index === this.items.length - 1 ? status : "completed")));
-    this.completed = finalResponse(this.f, answer, this.ids);
+    this.completed = finalResponse(this.f, answer, output.numCachedTokens ?? 0, this.ids);
     events.push(this.event("response.completed", { response: this.completed }));
     return events;
   }

@@ -102,10 +102,11 @@ export function responseStatus(output: CompletionOutput): "completed" | "incompl
   return output.finishReason === "length" ? "incomplete" : "completed";
 }
 
-export function usageJson(inputTokens: number, outputTokens: number) {
+/** As vLLM's Responses usage, cached_tokens is the prefix-cache hit whether or not --enable-prompt-tokens-details is on. */
+export function usageJson(inputTokens: number, outputTokens: number, cachedTokens: number) {
   return {
     input_tokens: inputTokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: cachedTokens },
     output_tokens: outputTokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: inputTokens + outputTokens,
@@ -129,10 +130,10 @@ export function responseJson(f: ResponsesFormat, status: "in_progress" | "comple
 }
 
 /** The whole answer's Response object. */
-export function finalResponse(f: ResponsesFormat, output: CompletionOutput, ids: OutputIds = new OutputIds(f.toolChoice)): Record<string, unknown> {
+export function finalResponse(f: ResponsesFormat, output: CompletionOutput, cachedTokens: number, ids: OutputIds = new OutputIds(f.toolChoice)): Record<string, unknown> {
   const status = responseStatus(output);
   const drafts = outputDrafts(f, output.text, true);
   // Only the last item can have been cut off.
   const items = drafts.map((draft, i) => itemJson(draft, ids.of(i, draft), i === drafts.length - 1 ? status : "completed"));
-  return responseJson(f, status, items, usageJson(f.promptTokens, output.tokenIds.length));
+  return responseJson(f, status, items, usageJson(f.promptTokens, output.tokenIds.length, cachedTokens));
 }

@@ -1,5 +1,5 @@
 // POST /v1/chat/completions: messages through the chat template, one assistant answer per choice.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { addsGenerationPrompt, chatMessages, chatPrompt } from "../chat-prompt.ts";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "../context.ts";
@@ -23,16 +23,21 @@ function topLogprobs(body: ChatRequest): number | null {
   return null;
 }
 
+/** The answer's role, as vLLM's get_chat_request_role: --response-role after a generation prompt, else the final message's role (the answer continues it). */
+function answerRole(body: ChatRequest, responseRole: string): string {
+  return addsGenerationPrompt(body) ? responseRole : body.messages[body.messages.length - 1].role;
+}
+
 /** With echo, the answer repeats the final message when the answer continues that role. */
-function echoText(body: ChatRequest): string {
+function echoText(body: ChatRequest, role: string): string {
   if (!body.echo) return "";
   const last = body.messages[body.messages.length - 1];
-  const role = addsGenerationPrompt(body) ? "assistant" : last.role;
   return last.role === role ? chatMessages([last])[0].content : "";
 }
 
-export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
-  app.post<{ Body: ChatRequest }>("/v1/chat/completions", { schema: { body: chatRequestSchema } }, async (request, reply) => {
+/** POST /v1/chat/completions' handler, which /invocations also dispatches to. */
+export function chatCompletionHandler(ctx: ServerContext) {
+  return async (request: FastifyRequest<{ Body: ChatRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const model = resolveModel(ctx, body.model);
     rejectUnsupported(body);
@@ -48,18 +53,21 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     const maxTokens = resolveMaxTokens(prompt.tokenIds.length, requested, Infinity, engine.maxModelLen, "messages", maxTokensParam);
     const params = withMaxTokens(base, maxTokens);
     checkQueue(ctx);
+    const role = answerRole(body, ctx.responseRole);
     const format: ChatFormat = {
       id: newResponseId("chatcmpl"),
       created: Math.floor(Date.now() / 1000),
       model,
       prompt,
-      echoText: echoText(body),
+      role,
+      echoText: echoText(body, role),
       topLogprobs: top,
       promptLogprobs: body.prompt_logprobs != null,
       returnTokenIds: body.return_token_ids ?? false,
       naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
       toolChoice: tools.mode,
       reasoning: reasoning === null ? null : { include: body.include_reasoning ?? true },
+      promptTokensDetails: ctx.enablePromptTokensDetails,
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
@@ -81,5 +89,9 @@ export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerCon
     if (signal.aborted) throw new ApiError("client_closed_request", "The client closed the connection.");
     void reply.header("x-request-id", requestId);
     return chatResponse(format, final);
-  });
+  };
+}
+
+export async function chatRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
+  app.post<{ Body: ChatRequest }>("/v1/chat/completions", { schema: { body: chatRequestSchema } }, chatCompletionHandler(ctx));
 }

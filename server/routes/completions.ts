@@ -1,5 +1,5 @@
 // POST /v1/completions: text (or token-id) prompts in, completions out, whole or streamed.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { beamSearchParams, runBeamSearches } from "../beam-search.ts";
 import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -22,8 +22,9 @@ function rejectCompletionOnly(body: CompletionRequest): void {
   }
 }
 
-export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
-  app.post<{ Body: CompletionRequest }>("/v1/completions", { schema: { body: completionRequestSchema } }, async (request, reply) => {
+/** POST /v1/completions' handler, which /invocations also dispatches to. */
+export function completionHandler(ctx: ServerContext) {
+  return async (request: FastifyRequest<{ Body: CompletionRequest }>, reply: FastifyReply) => {
     const body = request.body;
     const model = resolveModel(ctx, body.model);
     rejectUnsupported(body);
@@ -55,6 +56,7 @@ export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: Ser
       promptLogprobs: body.prompt_logprobs != null,
       returnTokenIds: body.return_token_ids ?? false,
       naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
+      promptTokensDetails: ctx.enablePromptTokensDetails,
     };
     const requestId = body.request_id ?? format.id;
     const signal = clientAbortSignal(reply);
@@ -76,5 +78,9 @@ export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: Ser
     if (signal.aborted) throw new ApiError("client_closed_request", "The client closed the connection.");
     void reply.header("x-request-id", requestId);
     return completionResponse(format, finals);
-  });
+  };
+}
+
+export async function completionRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
+  app.post<{ Body: CompletionRequest }>("/v1/completions", { schema: { body: completionRequestSchema } }, completionHandler(ctx));
 }

@@ -83,7 +83,7 @@ export async function responsesRoutes(app: FastifyInstance, { ctx }: { ctx: Serv
     }
     const [final] = await collectFinal(events, 1);
     if (signal.aborted) throw new ApiError("client_closed_request", "The client closed the connection.");
-    const response = finalResponse(format, final.outputs[0]);
+    const response = finalResponse(format, final.outputs[0], final.numCachedTokens ?? 0);
     remember(response);
     void reply.header("x-request-id", format.id);
     return response;

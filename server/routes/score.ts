@@ -3,7 +3,7 @@
 // /v1/score) pairs text_1 with text_2 one to one, one to many or many to many pairwise; POST
 // /rerank (and /v1/rerank, /v2/rerank, Jina's and Cohere's API) scores each document against the
 // query and returns the best top_n, best first, with their documents.
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { cosineSimilarity, scorePairs } from "../../runtime/engine/score.ts";
 import { resolveModel, type ServerContext } from "../context.ts";
 import { embedPrompts } from "../embed-prompts.ts";
@@ -36,36 +36,46 @@ async function scoreTexts(ctx: ServerContext, reply: FastifyReply, body: Scoring
 const asList = (texts: string | string[]) => (typeof texts === "string" ? [texts] : texts);
 const usage = (pairs: readonly ScoredPair[]) => pairs.reduce((n, p) => n + p.numTokens, 0);
 
+/** The score routes' handler, which /invocations also dispatches to. */
+export function scoreHandler(ctx: ServerContext) {
+  return async (request: FastifyRequest<{ Body: ScoreRequest }>, reply: FastifyReply) => {
+    const body = request.body;
+    const { id, model, pairs } = await scoreTexts(ctx, reply, body, asList(body.text_1), asList(body.text_2), "score");
+    const tokens = usage(pairs);
+    return {
+      id,
+      object: "list",
+      created: Math.floor(Date.now() / 1000),
+      model,
+      data: pairs.map(({ index, score }) => ({ index, object: "score", score })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0 },
+    };
+  };
+}
+
+/** The rerank routes' handler, which /invocations also dispatches to. */
+export function rerankHandler(ctx: ServerContext) {
+  return async (request: FastifyRequest<{ Body: RerankRequest }>, reply: FastifyReply) => {
+    const body = request.body;
+    const { id, model, pairs } = await scoreTexts(ctx, reply, body, [body.query], body.documents, "rerank");
+    const topN = (body.top_n ?? 0) > 0 ? body.top_n! : pairs.length;
+    // Best first; equal scores keep the documents' order.
+    const best = [...pairs].sort((a, b) => b.score - a.score).slice(0, topN);
+    const tokens = usage(pairs);
+    return {
+      id,
+      model,
+      usage: { total_tokens: tokens, prompt_tokens: tokens },
+      results: best.map(({ index, score }) => ({ index, ...(body.return_documents === false ? {} : { document: { text: body.documents[index] } }), relevance_score: score })),
+    };
+  };
+}
+
 export async function scoreRoutes(app: FastifyInstance, { ctx }: { ctx: ServerContext }): Promise<void> {
   for (const path of ["/score", "/v1/score"]) {
-    app.post<{ Body: ScoreRequest }>(path, { schema: { body: scoreRequestSchema } }, async (request, reply) => {
-      const body = request.body;
-      const { id, model, pairs } = await scoreTexts(ctx, reply, body, asList(body.text_1), asList(body.text_2), "score");
-      const tokens = usage(pairs);
-      return {
-        id,
-        object: "list",
-        created: Math.floor(Date.now() / 1000),
-        model,
-        data: pairs.map(({ index, score }) => ({ index, object: "score", score })),
-        usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0 },
-      };
-    });
+    app.post<{ Body: ScoreRequest }>(path, { schema: { body: scoreRequestSchema } }, scoreHandler(ctx));
   }
   for (const path of ["/rerank", "/v1/rerank", "/v2/rerank"]) {
-    app.post<{ Body: RerankRequest }>(path, { schema: { body: rerankRequestSchema } }, async (request, reply) => {
-      const body = request.body;
-      const { id, model, pairs } = await scoreTexts(ctx, reply, body, [body.query], body.documents, "rerank");
-      const topN = (body.top_n ?? 0) > 0 ? body.top_n! : pairs.length;
-      // Best first; equal scores keep the documents' order.
-      const best = [...pairs].sort((a, b) => b.score - a.score).slice(0, topN);
-      const tokens = usage(pairs);
-      return {
-        id,
-        model,
-        usage: { total_tokens: tokens, prompt_tokens: tokens },
-        results: best.map(({ index, score }) => ({ index, ...(body.return_documents === false ? {} : { document: { text: body.documents[index] } }), relevance_score: score })),
-      };
-    });
+    app.post<{ Body: RerankRequest }>(path, { schema: { body: rerankRequestSchema } }, rerankHandler(ctx));
   }
 }

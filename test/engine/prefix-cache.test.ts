@@ -48,4 +48,18 @@ test("requests running concurrently share the cached prefix blocks by reference"
   assert.is(engine.kvCacheManager.numFreeBlocks, engine.kvCacheManager.numBlocks);
 });
 
+test("a request's numCachedTokens is its prefix-cache hit at first scheduling, in whole blocks", () => {
+  const engine = makeTestEngine({ blockSize: 8 });
+  const prompt = [...system, ...questions[0]];
+  engine.addRequest("first", { promptTokenIds: prompt }, params);
+  assert.is(drain(engine).get("first")!.numCachedTokens, 0);
+  const hitsBefore = engine.stats().prefixCacheHits;
+  engine.addRequest("repeat", { promptTokenIds: prompt }, params);
+  const repeat = drain(engine).get("repeat")!;
+  // Every full block but the one holding the last prompt token, which must be computed for logits.
+  const expected = Math.floor((prompt.length - 1) / 8) * 8;
+  assert.is(repeat.numCachedTokens, expected);
+  assert.is(engine.stats().prefixCacheHits - hitsBefore, expected);
+});
+
 test.run();
