@@ -87,8 +87,8 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   }
   if (values.quantization === "fp8") options.quantization = "fp8";
   const task = values.task;
-  if (task !== undefined && task !== "generate" && task !== "embed") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate or embed, got "${task}"`, "task");
-  // Absent: a base model (no LM head) embeds, any other model generates.
+  if (task !== undefined && task !== "generate" && task !== "embed" && task !== "classify") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--task must be generate, embed or classify, got "${task}"`, "task");
+  // Absent: a sequence classifier classifies, a base model (no LM head) embeds, any other model generates.
   if (task !== undefined) options.task = task;
   const poolerFlag = values["pooler-config"] !== undefined ? "pooler-config" : values["override-pooler-config"] !== undefined ? "override-pooler-config" : null;
   if (poolerFlag === "override-pooler-config") process.stderr.write("tsvllm: --override-pooler-config is deprecated (as in vLLM); use --pooler-config\n");

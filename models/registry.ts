@@ -48,9 +48,16 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
 /** Base models (no LM head: embedding checkpoints such as e5-mistral) are their CausalLM family, run as pooling models. */
 const baseModels = { LlamaModel: "LlamaForCausalLM", MistralModel: "MistralForCausalLM", Qwen2Model: "Qwen2ForCausalLM", Qwen3Model: "Qwen3ForCausalLM" };
 
+/**
+ * Sequence classifiers (reward models, classifiers: a `score` head in place of the LM head) are
+ * their CausalLM family's decoder, as vLLM's as_seq_cls_model builds them from *ForCausalLM; the
+ * engine applies the head (runtime/loader/sequence-classifier.ts).
+ */
+const sequenceClassifiers = Object.fromEntries(Object.keys(causalLMs).filter((name) => name.endsWith("ForCausalLM")).map((causal) => [causal.replace(/ForCausalLM$/, "ForSequenceClassification"), causal]));
+
 export const architectures: Record<string, RegisteredArchitecture> = {
   ...causalLMs,
-  ...Object.fromEntries(Object.entries(baseModels).map(([base, causal]) => [base, causalLMs[causal]])),
+  ...Object.fromEntries(Object.entries({ ...baseModels, ...sequenceClassifiers }).map(([pooling, causal]) => [pooling, causalLMs[causal]])),
 };
 
 export function architectureOf(config: ModelConfig): Architecture {

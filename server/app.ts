@@ -12,6 +12,7 @@ import { ApiError, toApiError } from "./errors.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionRoutes } from "./routes/completions.ts";
+import { classifyRoutes } from "./routes/classify.ts";
 import { embeddingRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loadRoutes } from "./routes/load.ts";
@@ -119,7 +120,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   if (options.enableServerLoadTracking) ctx.serverLoad.install(app);
   installCors(app, { ...defaultCorsOptions, ...options.cors });
 
-  for (const routes of [completionRoutes, chatRoutes, responsesRoutes, embeddingRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes, sagemakerRoutes, loadRoutes]) {
+  for (const routes of [completionRoutes, chatRoutes, responsesRoutes, embeddingRoutes, classifyRoutes, scoreRoutes, modelRoutes, tokenizeRoutes, healthRoutes, metricsRoutes, sagemakerRoutes, loadRoutes]) {
     void app.register(routes, { ctx });
   }
   if (options.runtimeLoraUpdating ?? runtimeLoraUpdating()) {

@@ -4,6 +4,7 @@
 import type { LoRARequest } from "../runtime/lora/lora-request.ts";
 import { randomUUID } from "node:crypto";
 import type { GenerateOptions } from "../runtime/engine/client.ts";
+import { poolingFields, type PoolingRequestFields } from "../runtime/engine/pooling.ts";
 import type { RequestOutput, SamplingParams } from "../runtime/engine/types.ts";
 import type { ServerContext } from "./context.ts";
 import type { RequestTracker } from "./metrics.ts";
@@ -19,16 +20,13 @@ export interface GenerationEvent {
   output: RequestOutput;
 }
 
-export interface GenerationOptions {
+export interface GenerationOptions extends PoolingRequestFields {
   requestId: string;
   priority: number;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   /** The adapter the request's `model` names (null: the base model). */
   loraRequest: LoRARequest | null;
-  /** Embedding requests (/v1/embeddings, /score, /rerank), and their Matryoshka size. */
-  pooling?: boolean;
-  dimensions?: number | null;
 }
 
 type Step = [index: number, result: IteratorResult<RequestOutput>];
@@ -64,8 +62,7 @@ export async function startGeneration(
         signal: controller.signal,
         priority: options.priority,
         loraRequest: options.loraRequest,
-        pooling: options.pooling,
-        dimensions: options.dimensions,
+        ...poolingFields(options),
       };
       ctx.requestLogger?.logInputs(generateOptions.requestId, request.prompt, request.params, options.loraRequest);
       const outputs = ctx.engine.generate({ promptTokenIds: request.prompt.tokenIds }, request.params, generateOptions);

@@ -8,7 +8,8 @@ import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { OutputStream } from "./output-stream.ts";
 import type { DefaultSamplingParams } from "./generation-defaults.ts";
-import type { ModelPooling } from "./pooling.ts";
+import type { ClassifierHead } from "./classifier.ts";
+import { poolingFields, type ModelPooling } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
 export class AsyncLLM implements EngineClient {
@@ -48,10 +49,14 @@ export class AsyncLLM implements EngineClient {
     return this.engine.pooling;
   }
 
+  get classifier(): ClassifierHead | null {
+    return this.engine.classifier;
+  }
+
   generate(prompt: PromptInput, params: SamplingParams, options: GenerateOptions): AsyncIterable<RequestOutput> {
     if (!this.accepting) throw new TsvllmError("TSVLLM_ERR_ABORTED", "the engine is shutting down and accepts no new requests");
     const { requestId, signal } = options;
-    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, pooling: options.pooling, dimensions: options.dimensions });
+    this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, ...poolingFields(options) });
     const onAbort = () => this.abort(requestId);
     const stream = new OutputStream(onAbort);
     this.streams.set(requestId, stream);

@@ -3,20 +3,17 @@
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { DefaultSamplingParams } from "./generation-defaults.ts";
-import type { ModelPooling } from "./pooling.ts";
+import type { ClassifierHead } from "./classifier.ts";
+import type { ModelPooling, PoolingRequestFields } from "./pooling.ts";
 import type { EngineStats, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
-export interface GenerateOptions {
+export interface GenerateOptions extends PoolingRequestFields {
   requestId: string;
   /** Aborting frees the request's KV blocks at once; the iterable then ends with finishReason "abort". */
   signal?: AbortSignal;
   priority?: number;
   /** The LoRA adapter to run under (one addLora loaded); absent or null: the base model. */
   loraRequest?: LoRARequest | null;
-  /** An embedding request (a pooling model's): its one output carries the prompt's embedding. */
-  pooling?: boolean;
-  /** An embedding request's Matryoshka size (the model must allow it: EngineClient.pooling, dimensionsError). */
-  dimensions?: number | null;
 }
 
 /** The adapters of an engine with LoRA enabled (vLLM's add_lora / remove_lora / list_loras). */
@@ -42,6 +39,8 @@ export interface EngineClient {
   readonly defaultSamplingParams?: DefaultSamplingParams;
   /** How a pooling model pools; absent for a generative model. */
   readonly pooling?: ModelPooling | null;
+  /** A sequence classifier's head (its labels, numLabels); absent or null for any other model. */
+  readonly classifier?: ClassifierHead | null;
   /** Present when the engine runs LoRA adapters (enableLora). */
   readonly lora?: LoraClient;
   /** Stops accepting, lets running requests finish, then releases resources. */

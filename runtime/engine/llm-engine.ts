@@ -12,8 +12,9 @@ import type { DefaultSamplingParams } from "./generation-defaults.ts";
 import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
+import { classify, type ClassifierHead } from "./classifier.ts";
 import { pooledRows } from "./pooled-states.ts";
-import { defaultPooling, dimensionsError, finishEmbedding, type ModelPooling } from "./pooling.ts";
+import { defaultPooling, dimensionsError, finishEmbedding, type ModelPooling, type PoolingRequestFields, type PoolingTask } from "./pooling.ts";
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
@@ -54,20 +55,18 @@ export interface EngineOptions {
   draftRunner?: ModelRunner;
   /** How a pooling model pools (resolvePooling); default: its last token's state, normalized. */
   pooling?: ModelPooling;
+  /** A sequence classifier's head (task "classify"): pooling requests give class probabilities, not embeddings. */
+  classifier?: ClassifierHead;
   /** The model creator's sampling defaults (generation-defaults.ts); none by default. */
   defaultSamplingParams?: DefaultSamplingParams;
 }
 
-export interface AddRequestOptions {
+export interface AddRequestOptions extends PoolingRequestFields {
   priority?: number;
   /** Isolates this request's prefix-cache entries from requests with another salt. */
   cacheSalt?: string;
   /** Runs the request under this LoRA adapter, which addLora() must have loaded. */
   loraRequest?: LoRARequest | null;
-  /** An embedding request, for a pooling model (ModelRunner.poolingWidth); generation requests need a generative one. */
-  pooling?: boolean;
-  /** An embedding request's Matryoshka size: its first this many values (the model must allow it, dimensionsError). */
-  dimensions?: number | null;
 }
 
 /** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
@@ -96,7 +95,7 @@ export function createEngine(options: EngineOptions): LLMEngine {
     runner.initializeSwapSpace(numSwapBlocks);
     log(`Swap space: ${numSwapBlocks} blocks, ${numSwapBlocks * config.blockSize} tokens of preempted KV in host memory`);
   }
-  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon(), options.pooling);
+  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon(), options.pooling, options.classifier);
   if (draftRunner) engine.draftModel = new DraftModelProposer(draftRunner, config.blockSize, config.maxNumBatchedTokens);
   const defaults = options.defaultSamplingParams ?? {};
   if (Object.keys(defaults).length > 0) {
@@ -135,6 +134,8 @@ export class LLMEngine {
   readonly lora: LoraManager | null;
   /** How the model pools, for a pooling model (ModelRunner.poolingWidth); null for a generative one. */
   readonly pooling: ModelPooling | null;
+  /** A sequence classifier's head, for a pooling model loaded with task "classify"; null otherwise. */
+  readonly classifier: ClassifierHead | null;
   /** The model creator's sampling defaults for what requests leave unset (generation-defaults.ts), set by createEngine. */
   defaultSamplingParams: DefaultSamplingParams = {};
   /** Speculative decoding's draft model (method "draft_model"), set by createEngine. */
@@ -149,9 +150,10 @@ export class LLMEngine {
   /** Each drafting sequence's n-gram lookup, kept as its tokens grow. */
   private readonly ngramIndexes = new WeakMap<Sequence, NgramIndex>();
 
-  constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon, pooling: ModelPooling = defaultPooling) {
+  constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon, pooling: ModelPooling = defaultPooling, classifier: ClassifierHead | null = null) {
     this.config = config;
     this.pooling = runner.poolingWidth === undefined ? null : pooling;
+    this.classifier = this.pooling && classifier;
     this.runner = runner;
     this.tokenizer = tokenizer;
     this.kvCacheManager = new KVCacheManager({ ...blocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
@@ -184,6 +186,11 @@ export class LLMEngine {
     return this.lora;
   }
 
+  /** What a pooling model's requests ask for: class probabilities from a classifier, else embeddings. */
+  get poolingTask(): PoolingTask {
+    return this.classifier ? "classify" : "embed";
+  }
+
   get vocabSize(): number {
     return this.runner.config.vocabSize;
   }
@@ -196,7 +203,10 @@ export class LLMEngine {
     }
     const pooling = this.pooling;
     if ((options.pooling ?? false) !== (pooling !== null)) {
-      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", pooling ? "this model was loaded as a pooling model (task \"embed\"): it gives embeddings, not generations" : "this model was loaded for generation: embeddings need it loaded with task \"embed\"", "task");
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", pooling ? `this model was loaded as a pooling model (task "${this.poolingTask}"): it gives ${this.poolingTask === "embed" ? "embeddings" : "class probabilities"}, not generations` : "this model was loaded for generation: embeddings need it loaded with task \"embed\", class probabilities a sequence classifier (task \"classify\")", "task");
+    }
+    if (pooling && (options.poolingTask ?? "embed") !== this.poolingTask) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", this.classifier ? "this model was loaded as a sequence classifier (task \"classify\"): it gives class probabilities, not embeddings" : "this model was loaded as an embedding model (task \"embed\"): class probabilities need a sequence classifier (task \"classify\")", "task");
     }
     const dimensions = options.dimensions ?? null;
     const dimensionsProblem = pooling && dimensions !== null ? dimensionsError(pooling, dimensions, null) : null;
@@ -222,7 +232,7 @@ export class LLMEngine {
       grammar,
       maxOutputTokens: Math.max(1, Math.min(params.maxTokens, this.config.maxModelLen - promptTokenIds.length)),
       createDetokenizer: () => this.tokenizer.createDetokenizer({ skipSpecialTokens: params.skipSpecialTokens }),
-      pooling: pooling && { poolingType: pooling.poolingType, dimensions },
+      pooling: pooling && { poolingType: pooling.poolingType, dimensions, useActivation: options.useActivation ?? pooling.normalize },
     });
     // Pinned last, once nothing else can throw (a dropped adapter's files may still be unreadable).
     if (lora) this.requireLora().acquire(lora);
@@ -311,7 +321,8 @@ export class LLMEngine {
 
   /**
    * A pooling model's step: each prompt adds the hidden states its pooling type reads from this
-   * chunk (pooled-states.ts), and a prompt that ends in it finishes with its embedding.
+   * chunk (pooled-states.ts), and a prompt that ends in it finishes with its embedding, or a
+   * classifier's class probabilities (classifier.ts).
    */
   private poolingStep(scheduled: SchedulerOutput, input: ModelInput, width: number): RequestOutput[] {
     const pooling = this.pooling!;
@@ -322,10 +333,11 @@ export class LLMEngine {
     const finished: RequestOutput[] = [];
     scheduled.scheduled.forEach(({ seq, needsLogits }, i) => {
       const request = seq.request;
-      const { states, dimensions } = request.pooling!;
+      const { states, dimensions, useActivation } = request.pooling!;
       states.add(hidden, width, rows[i]);
       if (!needsLogits) return;
-      request.embedding = finishEmbedding(states.pooled(), pooling.normalize, dimensions);
+      if (this.classifier) request.probs = classify(this.classifier, states.pooled(), useActivation);
+      else request.embedding = finishEmbedding(states.pooled(), useActivation, dimensions);
       request.metrics.firstTokenTime = now;
       request.metrics.lastTokenTime = now;
       this.promptTokens += request.promptTokenIds.length;

@@ -1,5 +1,5 @@
 // The offline API, as vLLM's LLM class: create once, then generate / chat / beamSearch (or, for a
-// pooling model, embed / score) over batches; results come back in input order when the whole
+// pooling model, embed / score, or classify for a sequence classifier) over batches; results come back in input order when the whole
 // batch is done.
 import cliProgress from "cli-progress";
 import { TsvllmError } from "../errors.ts";
@@ -10,7 +10,7 @@ import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { runToCompletion, type OfflineRequest } from "./run-to-completion.ts";
 import { dimensionsError } from "./pooling.ts";
-import { cosineSimilarity, scorePairs } from "./score.ts";
+import { classifierScoreError, cosineSimilarity, scorePairs } from "./score.ts";
 import { samplingParams, type EngineStats, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
 
 export interface GenerateCallOptions {
@@ -40,11 +40,24 @@ export interface ScoringRequestOutput {
   finished: boolean;
 }
 
+/** vLLM's ClassificationRequestOutput: a prompt's class probabilities, from a sequence classifier's head (classifier.ts). */
+export interface ClassificationRequestOutput {
+  requestId: string;
+  promptTokenIds: number[];
+  outputs: { probs: number[] };
+  finished: boolean;
+}
+
 export interface EmbedCallOptions extends Omit<GenerateCallOptions, "priority" | "loraRequest"> {
   /** One LoRA adapter for every prompt (loaded first if it is not). */
   loraRequest?: LoRARequest | null;
   /** Matryoshka: keep each embedding's first this many values (before normalizing); the model must be a Matryoshka one. */
   dimensions?: number | null;
+}
+
+export interface ClassifyCallOptions extends Omit<EmbedCallOptions, "dimensions"> {
+  /** vLLM's use_activation: false gives the head's raw logits; null or absent: the model's (on unless poolerConfig.normalize is false). */
+  useActivation?: boolean | null;
 }
 
 const progressBarMinPrompts = 32;
@@ -117,10 +130,27 @@ export class LLM {
   }
 
   /**
+   * Classifies each prompt (vLLM's LLM.classify), in input order; the model must be a sequence
+   * classifier (task "classify"). Each prompt's pooled state (its last token's, by default) goes
+   * through the `score` head and the activation vLLM picks for the model (classifier.ts).
+   */
+  async classify(prompts: PromptInput | PromptInput[], options: ClassifyCallOptions = {}): Promise<ClassificationRequestOutput[]> {
+    const list = Array.isArray(prompts) ? prompts : [prompts];
+    const lora = options.loraRequest ?? null;
+    if (lora) await this.engine.addLora(lora);
+    const useActivation = options.useActivation ?? null;
+    const outputs = this.runBatch(list.map((prompt) => ({ prompt, params: samplingParams({ maxTokens: 1 }), loraRequest: lora, pooling: true, poolingTask: "classify", useActivation })), options);
+    return outputs.map((o) => ({ requestId: o.requestId, promptTokenIds: o.promptTokenIds, outputs: { probs: o.probs! }, finished: o.finished }));
+  }
+
+  /**
    * Scores text pairs by the cosine similarity of their embeddings (vLLM's LLM.score for an
-   * embedding model): one text against one or many, or many against as many, pairwise.
+   * embedding model): one text against one or many, or many against as many, pairwise. A sequence
+   * classifier is refused (classifierScoreError).
    */
   async score(texts1: PromptInput | PromptInput[], texts2: PromptInput | PromptInput[], options: EmbedCallOptions = {}): Promise<ScoringRequestOutput[]> {
+    const refusal = classifierScoreError(this.engine.classifier);
+    if (refusal !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", refusal, "task");
     const first = Array.isArray(texts1) ? texts1 : [texts1];
     const second = Array.isArray(texts2) ? texts2 : [texts2];
     const pairs = scorePairs(first.length, second.length);

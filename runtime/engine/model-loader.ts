@@ -2,7 +2,8 @@
 // per-call loadModel hook, or through the process-wide default loader that the model loading code
 // registers (setDefaultModelLoader), so this module never depends on a particular weights format.
 // Whatever loaded it, a pooling model's settings are read here from its folder's
-// sentence-transformers files under the options' poolerConfig, as vLLM resolves them.
+// sentence-transformers files under the options' poolerConfig, as vLLM resolves them, and a
+// sequence classifier's head, which its loader took out of the checkpoint, goes to the engine.
 import { stat } from "node:fs/promises";
 import { TsvllmError } from "../errors.ts";
 import { cachedSnapshot, isHubId } from "../loader/hub.ts";
@@ -10,6 +11,7 @@ import { readCheckpointPooling } from "../loader/pooler-config.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineArgs } from "./config.ts";
 import { defaultSamplingParams } from "./generation-defaults.ts";
+import type { ClassifierHead } from "./classifier.ts";
 import { createEngine, type LLMEngine } from "./llm-engine.ts";
 import type { ModelRunner } from "./model-runner.ts";
 import { resolvePooling, type PoolerConfig } from "./pooling.ts";
@@ -22,6 +24,8 @@ export interface LoadedModel {
   samplerAddon?: NativeSamplerAddon;
   /** The KV cache budget the loader sized for its device (CUDA: from gpuMemoryUtilization); replaces kvCacheMemoryBytes. */
   kvCacheMemoryBytes?: number;
+  /** A sequence classifier's head (task "classify"), which the engine applies to each pooled state. */
+  classifier?: ClassifierHead;
 }
 
 export interface LLMOptions extends EngineArgs {
@@ -44,11 +48,14 @@ export interface LLMOptions extends EngineArgs {
    */
   quantization?: "fp8";
   /**
-   * vLLM's task: "generate" or "embed", which loads the model as a pooling model (its forward pass
-   * ends at the final hidden states) for LLM.embed and /v1/embeddings. By default base models
-   * (MistralModel and the like, without an LM head) embed and the others generate.
+   * vLLM's task: "generate"; "embed", which loads the model as a pooling model (its forward pass
+   * ends at the final hidden states) for LLM.embed and /v1/embeddings; or "classify", a pooling
+   * model whose `score.weight` head turns the pooled state into class probabilities for
+   * LLM.classify and /classify. By default sequence classifiers (LlamaForSequenceClassification
+   * and the like) classify, base models (MistralModel and the like, without an LM head) embed and
+   * the others generate.
    */
-  task?: "generate" | "embed";
+  task?: "generate" | "embed" | "classify";
   /**
    * vLLM's pooler_config, for a pooling model: each field given overrides the checkpoint's
    * sentence-transformers setting (modules.json), which overrides the default (LAST, normalized).
@@ -104,6 +111,7 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
     tokenizer: loaded.tokenizer,
     config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
+    ...(loaded.classifier === undefined ? {} : { classifier: loaded.classifier }),
     logger: options.logger,
     ...(await loadDraftRunner(options)),
   });

@@ -4,8 +4,9 @@ import type { Request } from "./request.ts";
 import type { CompletionOutput, RequestOutput } from "./types.ts";
 
 export function makeRequestOutput(request: Request): RequestOutput {
-  if (request.embedding !== null) {
-    return { requestId: request.requestId, prompt: request.prompt, promptTokenIds: request.promptTokenIds, promptLogprobs: null, outputs: [], finished: request.finished, metrics: { ...request.metrics }, embedding: request.embedding, numCachedTokens: request.numCachedTokens ?? 0 };
+  if (request.embedding !== null || request.probs !== null) {
+    const pooled = request.embedding !== null ? { embedding: request.embedding } : { probs: request.probs! };
+    return { requestId: request.requestId, prompt: request.prompt, promptTokenIds: request.promptTokenIds, promptLogprobs: null, outputs: [], finished: request.finished, metrics: { ...request.metrics }, ...pooled, numCachedTokens: request.numCachedTokens ?? 0 };
   }
   const wantsLogprobs = request.params.logprobs !== null;
   const outputs: CompletionOutput[] = request.sequences.map((seq) => ({

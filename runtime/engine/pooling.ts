@@ -6,6 +6,26 @@
 // files (runtime/loader/pooler-config.ts) under what the user overrides (vLLM's pooler_config).
 import { TsvllmError } from "../errors.ts";
 
+/** vLLM's PoolingTask, of those served here: an embedding, or a sequence classifier's class probabilities. */
+export type PoolingTask = "embed" | "classify";
+
+/** What a pooling request asks of a pooling model, as every layer from the front ends to the engine passes it on. */
+export interface PoolingRequestFields {
+  /** A pooling request, for a pooling model (ModelRunner.poolingWidth); generation requests need a generative one. */
+  pooling?: boolean;
+  /** vLLM's PoolingParams.task: "embed" (the default) needs an embedding model, "classify" a sequence classifier. */
+  poolingTask?: PoolingTask;
+  /** An embedding request's Matryoshka size: its first this many values (the model must allow it, dimensionsError). */
+  dimensions?: number | null;
+  /** vLLM's use_activation: normalize an embedding, or put a classifier's activation on its logits; null or absent: the model's (poolerConfig.normalize). */
+  useActivation?: boolean | null;
+}
+
+/** Just the pooling fields of a request's options, to pass on to the next layer. */
+export function poolingFields({ pooling, poolingTask, dimensions, useActivation }: PoolingRequestFields): PoolingRequestFields {
+  return { pooling, poolingTask, dimensions, useActivation };
+}
+
 /** vLLM's SequencePoolingType. */
 export type PoolingType = "LAST" | "CLS" | "MEAN";
 export const poolingTypes: readonly PoolingType[] = ["LAST", "CLS", "MEAN"];
@@ -13,7 +33,7 @@ export const poolingTypes: readonly PoolingType[] = ["LAST", "CLS", "MEAN"];
 /** vLLM's PoolerConfig, camelCased: each field left out keeps the checkpoint's (or the default) setting. */
 export interface PoolerConfig {
   poolingType?: PoolingType;
-  /** Scale embeddings to unit length (vLLM's normalize, now use_activation). */
+  /** Scale embeddings to unit length, or put a classifier's activation on its logits (vLLM's normalize, now use_activation). */
   normalize?: boolean;
 }
 

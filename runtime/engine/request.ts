@@ -29,14 +29,18 @@ export interface RequestInit {
   /** The automaton of params.structuredOutputs, when given. */
   grammar: StructuredOutputGrammar | null;
   createDetokenizer: () => IncrementalDetokenizer;
-  /** An embedding request: how the model pools, and the Matryoshka size asked for (null: the model's). */
-  pooling?: { poolingType: PoolingType; dimensions: number | null } | null;
+  /**
+   * A pooling request: how the model pools, the Matryoshka size asked for (null: the model's), and
+   * for a classifier whether its activation applies.
+   */
+  pooling?: { poolingType: PoolingType; dimensions: number | null; useActivation: boolean } | null;
 }
 
-/** An embedding request's pooling: its settings and the states pooled so far. */
+/** A pooling request's pooling: its settings and the states pooled so far. */
 export interface RequestPooling {
   readonly poolingType: PoolingType;
   readonly dimensions: number | null;
+  readonly useActivation: boolean;
   readonly states: PooledStates;
 }
 
@@ -64,8 +68,10 @@ export class Request {
   promptLogprobs: (PositionLogprobs | null)[] | null;
   readonly metrics: RequestMetrics;
   readonly pooling: RequestPooling | null;
-  /** Set when a pooling model has run the whole prompt. */
+  /** Set when an embedding model has run the whole prompt. */
   embedding: number[] | null = null;
+  /** Set when a sequence classifier has run the whole prompt: its class probabilities. */
+  probs: number[] | null = null;
   /** The prefix-cache hit (in tokens) at the first scheduling; a preempted request's later hits do not change it, as in vLLM. */
   numCachedTokens: number | null = null;
 

@@ -2,16 +2,14 @@
 // return the final outputs in input order (what LLM.generate and beam search both need).
 import type { LoRARequest } from "../lora/lora-request.ts";
 import type { LLMEngine } from "./llm-engine.ts";
+import { poolingFields, type PoolingRequestFields } from "./pooling.ts";
 import type { PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
-export interface OfflineRequest {
+export interface OfflineRequest extends PoolingRequestFields {
   prompt: PromptInput;
   params: SamplingParams;
   priority?: number;
   loraRequest?: LoRARequest | null;
-  /** An embedding request (a pooling model's), and its Matryoshka size. */
-  pooling?: boolean;
-  dimensions?: number | null;
 }
 
 let nextBatch = 0;
@@ -22,7 +20,7 @@ export function runToCompletion(engine: LLMEngine, requests: readonly OfflineReq
   const results: (RequestOutput | null)[] = requests.map(() => null);
   try {
     requests.forEach((r, i) => {
-      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest, pooling: r.pooling, dimensions: r.dimensions });
+      engine.addRequest(`${prefix}${i}`, r.prompt, r.params, { priority: r.priority, loraRequest: r.loraRequest, ...poolingFields(r) });
       index.set(`${prefix}${i}`, i);
     });
     let pending = requests.length;

@@ -118,6 +118,8 @@ export interface RequestOutput {
   metrics: RequestMetrics;
   /** A pooling model's request: the prompt's embedding (runtime/engine/pooling.ts); its outputs are empty. */
   embedding?: number[];
+  /** A sequence classifier's request: the prompt's class probabilities (runtime/engine/classifier.ts); its outputs are empty. */
+  probs?: number[];
   /**
    * Prompt tokens served from the prefix cache when the request was first scheduled (vLLM's
    * num_cached_tokens, usage.prompt_tokens_details.cached_tokens); absent from engines that do not count them.

@@ -6,6 +6,7 @@ import { defaultEngineArgs } from "../engine/config.ts";
 import { loadSamplerAddon } from "../engine/sampler-addon.ts";
 import { nativeFp8Quantizer, quantizeFp8AtLoad, type Fp8QuantizeAddon } from "../loader/fp8.ts";
 import { isBaseModel } from "../loader/base-model.ts";
+import { isSequenceClassifier, takeClassifierHead } from "../loader/sequence-classifier.ts";
 import { loadModel } from "../loader/index.ts";
 import type { ModelConfig } from "../loader/types.ts";
 import { TsvllmError } from "../errors.ts";
@@ -16,17 +17,34 @@ import { nativeTensorMemory, type PackingAddon } from "./weights.ts";
 const dtypes = { auto: "auto", float32: "f32", float16: "f16", bfloat16: "bf16" } as const;
 const kvCacheDtypes = { ...dtypes, fp8: "fp8e4m3", fp8_e4m3: "fp8e4m3", fp8_e5m2: "fp8e5m2" } as const;
 
-/** Whether to load the model as a pooling model: task "embed", or a base model (no LM head) unless a task says otherwise. */
-function poolingTask(config: ModelConfig, options: LLMOptions): boolean {
-  if (!isBaseModel(config)) return options.task === "embed";
-  if (options.task === "generate") throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${options.model}: ${config.architecture} is a base model without an LM head; it runs as an embedding model (task "embed")`, "task");
-  return true;
+/**
+ * What the model runs as (vLLM's task): a sequence classifier classifies and a base model (no LM
+ * head) embeds unless a task says otherwise; other models generate unless task "embed" or
+ * "classify" (which needs a `score.weight` head) makes them pooling models. Neither of the first two
+ * can generate, and a classifier's head gives class probabilities, not embeddings.
+ */
+function modelTask(config: ModelConfig, options: LLMOptions): "generate" | "embed" | "classify" {
+  const refuse = (kind: string, task: string) => {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `${options.model}: ${config.architecture} is ${kind}; it runs as task "${task}", not "${options.task}"`, "task");
+  };
+  if (isSequenceClassifier(config.architecture)) {
+    if (options.task !== undefined && options.task !== "classify") refuse("a sequence classification model", "classify");
+    return "classify";
+  }
+  if (isBaseModel(config)) {
+    if (options.task === "generate") refuse("a base model without an LM head", "embed");
+    return options.task ?? "embed";
+  }
+  return options.task ?? "generate";
 }
 
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its file mapping and huge pages to the load.
   const host = loadSamplerAddon() as unknown as PackingAddon & Fp8QuantizeAddon;
   const loaded = await loadModel(options.model, nativeTensorMemory(host));
+  // The head leaves the tensors first: it stays float32 and out of the compiled forward pass.
+  const task = modelTask(loaded.config, options);
+  const classifier = task === "classify" ? takeClassifierHead(loaded) : null;
   if (options.quantization === "fp8") quantizeFp8AtLoad(loaded, nativeFp8Quantizer(host));
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
@@ -42,9 +60,10 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
     maxModelLen: options.maxModelLen,
-    ...(poolingTask(loaded.config, options) ? { pooling: true } : {}),
+    ...(task === "generate" ? {} : { pooling: true }),
     ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),
   });
-  return engineModel(runner, loaded, options);
+  const model = await engineModel(runner, loaded, options);
+  return classifier === null ? model : { ...model, classifier };
 };

@@ -3,10 +3,8 @@
 // Matryoshka model, as floats or as base64 of little-endian float32 (encoding_format, which the
 // openai clients ask for by default).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { resolveModel, type ServerContext } from "../context.ts";
-import { embedPrompts } from "../embed-prompts.ts";
-import { newResponseId } from "../generation.ts";
-import { completionPrompts, truncatePrompt } from "../prompts.ts";
+import type { ServerContext } from "../context.ts";
+import { poolInputs } from "../embed-prompts.ts";
 import { embeddingRequestSchema, type EmbeddingRequest } from "../schemas/embeddings.ts";
 
 function base64Floats(values: readonly number[]): string {
@@ -17,20 +15,9 @@ function base64Floats(values: readonly number[]): string {
 export function embeddingHandler(ctx: ServerContext) {
   return async (request: FastifyRequest<{ Body: EmbeddingRequest }>, reply: FastifyReply) => {
     const body = request.body;
-    const model = resolveModel(ctx, body.model);
-    const prompts = completionPrompts(body.input, ctx.tokenizer, body.add_special_tokens ?? true).map((p) => truncatePrompt(p, body.truncate_prompt_tokens, ctx.tokenizer));
-    const id = newResponseId("embd");
-    const requestId = body.request_id ?? id;
-    const finals = await embedPrompts(ctx, reply, prompts, { model, requestId, priority: body.priority, dimensions: body.dimensions });
-    const promptTokens = prompts.reduce((n, p) => n + p.tokenIds.length, 0);
-    return {
-      id,
-      object: "list",
-      created: Math.floor(Date.now() / 1000),
-      model,
-      data: finals.map((output, index) => ({ index, object: "embedding", embedding: body.encoding_format === "base64" ? base64Floats(output.embedding!) : output.embedding })),
-      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens, completion_tokens: 0 },
-    };
+    const { id, model, finals, usage } = await poolInputs(ctx, reply, body, "embd", { dimensions: body.dimensions });
+    const data = finals.map((output, index) => ({ index, object: "embedding", embedding: body.encoding_format === "base64" ? base64Floats(output.embedding!) : output.embedding }));
+    return { id, object: "list", created: Math.floor(Date.now() / 1000), model, data, usage };
   };
 }
 

@@ -1,15 +1,17 @@
 // Amazon SageMaker's two routes, as vLLM serves them: GET or POST /ping is /health, and POST
 // /invocations serves a JSON body through the first route whose request schema it fits, in vLLM's
 // order (chat completions, then completions, for a generative model; embeddings, rerank, then
-// score for an embedding model). A body that fits none is a 400 naming the request types tried.
+// score for an embedding model; classification for a sequence classifier, which cannot score here). A body that fits none is a 400 naming the request types tried.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { chatRequestSchema } from "../schemas/chat.ts";
+import { classificationRequestSchema } from "../schemas/classify.ts";
 import { completionRequestSchema } from "../schemas/completions.ts";
 import { embeddingRequestSchema } from "../schemas/embeddings.ts";
 import { rerankRequestSchema, scoreRequestSchema } from "../schemas/score.ts";
 import { chatCompletionHandler } from "./chat.ts";
+import { classificationHandler } from "./classify.ts";
 import { completionHandler } from "./completions.ts";
 import { embeddingHandler } from "./embeddings.ts";
 import { rerankHandler, scoreHandler } from "./score.ts";
@@ -31,6 +33,7 @@ function invocation<B>(name: string, schema: object, handle: (request: FastifyRe
 
 /** The request types this model serves, earlier ones first, as vLLM's get_*_invocation_types list them. */
 function invocationTypes(ctx: ServerContext): Invocation[] {
+  if (ctx.engine.classifier) return [invocation("ClassificationRequest", classificationRequestSchema, classificationHandler(ctx))];
   if (ctx.engine.pooling) {
     return [
       invocation("EmbeddingRequest", embeddingRequestSchema, embeddingHandler(ctx)),

@@ -1,14 +1,15 @@
-// vLLM's score and rerank APIs for an embedding model (no cross-encoder here): every text is
-// embedded once and a pair scores the cosine similarity of its two embeddings. POST /score (and
+// vLLM's score and rerank APIs for an embedding model (no cross-encoder here: a sequence classifier
+// is refused, classifierScoreError): every text is embedded once and a pair scores the cosine
+// similarity of its two embeddings. POST /score (and
 // /v1/score) pairs text_1 with text_2 one to one, one to many or many to many pairwise; POST
 // /rerank (and /v1/rerank, /v2/rerank, Jina's and Cohere's API) scores each document against the
 // query and returns the best top_n, best first, with their documents.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { cosineSimilarity, scorePairs } from "../../runtime/engine/score.ts";
+import { classifierScoreError, cosineSimilarity, scorePairs } from "../../runtime/engine/score.ts";
 import { resolveModel, type ServerContext } from "../context.ts";
-import { embedPrompts } from "../embed-prompts.ts";
+import { ApiError } from "../errors.ts";
+import { embedPrompts, inputPrompts } from "../embed-prompts.ts";
 import { newResponseId } from "../generation.ts";
-import { completionPrompts, truncatePrompt } from "../prompts.ts";
 import { rerankRequestSchema, scoreRequestSchema, type RerankRequest, type ScoreRequest, type ScoringFields } from "../schemas/score.ts";
 
 interface ScoredPair {
@@ -21,8 +22,10 @@ interface ScoredPair {
 /** Embeds texts1 and texts2 (each text once) and scores the pairs vLLM's rules make of them, in order. */
 async function scoreTexts(ctx: ServerContext, reply: FastifyReply, body: ScoringFields, texts1: string[], texts2: string[], idPrefix: string): Promise<{ id: string; model: string; pairs: ScoredPair[] }> {
   const model = resolveModel(ctx, body.model);
+  const refusal = classifierScoreError(ctx.engine.classifier);
+  if (refusal !== null) throw new ApiError("invalid_parameter", refusal, "task");
   const pairs = scorePairs(texts1.length, texts2.length);
-  const prompts = completionPrompts([...texts1, ...texts2], ctx.tokenizer, true).map((p) => truncatePrompt(p, body.truncate_prompt_tokens, ctx.tokenizer));
+  const prompts = inputPrompts(ctx, { input: [...texts1, ...texts2], truncate_prompt_tokens: body.truncate_prompt_tokens });
   const id = newResponseId(idPrefix);
   const outputs = await embedPrompts(ctx, reply, prompts, { model, requestId: body.request_id ?? id, priority: body.priority });
   const second = (j: number) => outputs[texts1.length + j];
