@@ -66,7 +66,7 @@ export function toolCallingOf(body: Pick<ChatRequest, "tools" | "tool_choice" | 
   if (choice === "none") return { mode: { kind: "none" }, constraint: null };
   if (choice === "auto") {
     if (parser === null) throw new ApiError("unsupported_parameter", autoUnsupported, "tool_choice");
-    return { mode: { kind: "auto", parser }, constraint: null };
+    return { mode: { kind: "auto", parser: parser.forTools?.(tools) ?? parser }, constraint: null };
   }
   if (tools.length === 0) throw new ApiError("invalid_parameter", "tool_choice other than \"none\" needs 'tools'.", "tool_choice");
   if (choice === "required") return { mode: { kind: "required" }, constraint: { json: requiredSchema(tools, body.parallel_tool_calls ?? true) } };
