@@ -35,7 +35,8 @@ export const geluTanh = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
     const t = pid(0);
     forEach(N, (i) => {
       const v = x.at(t, i);
-      out.put(t, i, 0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.141592653589793) * (v + 0.044715 * v * v * v))));
+      // 0.5 (1 + tanh(u)) as 1 / (1 + exp(-2u)), which vectorizes (activations.ts).
+      out.put(t, i, v / (1.0 + exp(-2.0 * sqrt(2.0 / 3.141592653589793) * (v + 0.044715 * v * v * v))));
     });
   },
 );
