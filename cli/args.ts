@@ -37,6 +37,20 @@ export function bytesFlag(value: string | undefined, name: string, fallback: num
   return Math.floor(Number(m[1]) * scale);
 }
 
+export const flagError = (flag: string, why: string) => new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} ${why}`, flag);
+
+/** A flag holding a JSON object (vLLM's --speculative-config, --pooler-config, --hf-overrides, ...). */
+export function jsonObjectFlag(value: string, flag: string, example: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw flagError(flag, `must be a JSON object such as ${example}, got ${value}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw flagError(flag, `must be a JSON object, got ${value}`);
+  return parsed as Record<string, unknown>;
+}
+
 export function dtypeFlag(value: string | undefined): "auto" | "f32" | "f16" | "bf16" {
   const map: Record<string, "auto" | "f32" | "f16" | "bf16"> = { auto: "auto", float32: "f32", f32: "f32", float16: "f16", half: "f16", f16: "f16", bfloat16: "bf16", bf16: "bf16" };
   const d = map[value ?? "auto"];

@@ -1,10 +1,12 @@
 // The engine flags `serve`, `generate`, `chat` and `bench throughput` share, with vLLM's names,
-// turned into LLM options.
+// turned into LLM options (the checkpoint's own in checkpoint-options.ts). A flag vLLM still has
+// that means nothing here is accepted with one notice naming it, never silently.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { LLMOptions } from "../runtime/engine/model-loader.ts";
 import { poolingTypes, type PoolerConfig, type PoolingType } from "../runtime/engine/pooling.ts";
 import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
-import { bytesFlag, intFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
+import { bytesFlag, flagError, intFlag, jsonObjectFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
+import { checkpointFlags, checkpointOptions } from "./checkpoint-options.ts";
 
 export const engineFlags = {
   model: { type: "string" },
@@ -35,11 +37,44 @@ export const engineFlags = {
   "generation-config": { type: "string" },
   "override-generation-config": { type: "string" },
   "override-pooler-config": { type: "string" },
+  "enable-chunked-prefill": { type: "boolean" },
+  "no-enable-chunked-prefill": { type: "boolean" },
+  "max-num-partial-prefills": { type: "string" },
+  "scheduling-policy": { type: "string" },
+  "max-logprobs": { type: "string" },
+  "disable-log-stats": { type: "boolean" },
+  "cuda-graph-sizes": { type: "string", multiple: true },
+  "cudagraph-capture-sizes": { type: "string", multiple: true },
+  ...checkpointFlags,
 } as const satisfies Options;
 
 type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["values"];
 
-export function llmOptions(values: EngineFlagValues): LLMOptions {
+const stderrNotice = (message: string) => process.stderr.write(`tsvllm: ${message}\n`);
+
+/** The scheduler flags of vLLM's SchedulerConfig and max_logprobs, as far as this scheduler honours them. */
+function schedulerOptions(values: EngineFlagValues): Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs"> {
+  const options: Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs"> = {};
+  if (values["enable-chunked-prefill"] && values["no-enable-chunked-prefill"]) throw flagError("no-enable-chunked-prefill", "contradicts --enable-chunked-prefill");
+  if (values["enable-chunked-prefill"] || values["no-enable-chunked-prefill"]) options.enableChunkedPrefill = !values["no-enable-chunked-prefill"];
+  // A prompt admitted in part takes the rest of the step's budget, so one prompt at a time is ever part-prefilled.
+  if (values["max-num-partial-prefills"] !== undefined && intFlag(values["max-num-partial-prefills"], "max-num-partial-prefills", 1) !== 1) {
+    throw flagError("max-num-partial-prefills", `must be 1 (vLLM's default): this scheduler prefills one partial prompt at a time, got ${values["max-num-partial-prefills"]}`);
+  }
+  const policy = values["scheduling-policy"];
+  if (policy !== undefined && policy !== "fcfs" && policy !== "priority") throw flagError("scheduling-policy", `must be fcfs or priority, got "${policy}"`);
+  if (policy !== undefined) options.schedulingPolicy = policy;
+  const maxLogprobs = values["max-logprobs"];
+  if (maxLogprobs !== undefined) {
+    const n = Number(maxLogprobs);
+    if (!Number.isInteger(n) || n < -1) throw flagError("max-logprobs", `must be -1 (the whole vocabulary) or a count of 0 or more, got "${maxLogprobs}"`);
+    options.maxLogprobs = n;
+  }
+  return options;
+}
+
+/** The LLM options the engine flags ask for; `notice` reports the flags accepted that change nothing here. */
+export function llmOptions(values: EngineFlagValues, notice: (message: string) => void = stderrNotice): LLMOptions {
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required (a model folder, a .gguf file or a hub id)", "model");
   if (values["tensor-parallel-size"] !== undefined && intFlag(values["tensor-parallel-size"], "tensor-parallel-size", 1) !== 1) {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--tensor-parallel-size > 1 is not supported yet (one device per server)", "tensor-parallel-size");
@@ -65,13 +100,18 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
     maxNumBatchedTokens: intFlag(values["max-num-batched-tokens"], "max-num-batched-tokens", 8192),
     enablePrefixCaching: !values["no-enable-prefix-caching"],
     kvCacheMemoryBytes: bytesFlag(values["kv-cache-memory"], "kv-cache-memory", 4 * 2 ** 30),
+    ...schedulerOptions(values),
+    ...checkpointOptions(values, values.model, notice),
   };
+  for (const flag of ["cuda-graph-sizes", "cudagraph-capture-sizes"] as const) {
+    if (values[flag] !== undefined) notice(`--${flag} is ignored: on CUDA tsvllm captures one graph per decode-step shape as it first meets it (--enforce-eager turns graphs off)`);
+  }
   if (values["max-model-len"] !== undefined) options.maxModelLen = intFlag(values["max-model-len"], "max-model-len", 0);
   if (values.seed !== undefined) options.seed = Number(values.seed);
   if (values["gpu-memory-utilization"] !== undefined) {
     const utilization = Number(values["gpu-memory-utilization"]);
     if (!(utilization > 0 && utilization <= 1)) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--gpu-memory-utilization must be a fraction in (0, 1], got "${values["gpu-memory-utilization"]}"`, "gpu-memory-utilization");
-    if (device !== "cuda") process.stderr.write("tsvllm: --gpu-memory-utilization sizes the CUDA KV cache; on CPU use --kv-cache-memory\n");
+    if (device !== "cuda") notice("--gpu-memory-utilization sizes the CUDA KV cache; on CPU use --kv-cache-memory");
     options.gpuMemoryUtilization = utilization;
   }
   if (values["enforce-eager"]) options.enforceEager = true;
@@ -91,7 +131,7 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   // Absent: a sequence classifier classifies, a base model (no LM head) embeds, any other model generates.
   if (task !== undefined) options.task = task;
   const poolerFlag = values["pooler-config"] !== undefined ? "pooler-config" : values["override-pooler-config"] !== undefined ? "override-pooler-config" : null;
-  if (poolerFlag === "override-pooler-config") process.stderr.write("tsvllm: --override-pooler-config is deprecated (as in vLLM); use --pooler-config\n");
+  if (poolerFlag === "override-pooler-config") notice("--override-pooler-config is deprecated (as in vLLM); use --pooler-config");
   if (poolerFlag !== null) options.poolerConfig = poolerConfigFlag(values[poolerFlag]!, poolerFlag);
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
   if (values["generation-config"] !== undefined) options.generationConfig = values["generation-config"];
@@ -107,19 +147,6 @@ export function llmOptions(values: EngineFlagValues): LLMOptions {
   return options;
 }
 
-const flagError = (flag: string, why: string) => new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `--${flag} ${why}`, flag);
-
-/** A flag holding a JSON object (vLLM's --speculative-config, --pooler-config, --override-generation-config). */
-function jsonObjectFlag(value: string, flag: string, example: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw flagError(flag, `must be a JSON object such as ${example}, got ${value}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw flagError(flag, `must be a JSON object, got ${value}`);
-  return parsed as Record<string, unknown>;
-}
 
 /** A JSON object flag with snake_case keys, its fields renamed by `names`. */
 function snakeCaseObjectFlag(value: string, flag: string, example: string, names: Record<string, string>): Record<string, unknown> {

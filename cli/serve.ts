@@ -1,6 +1,6 @@
 // tsvllm serve --model <dir|hub id|file.gguf>: the OpenAI-compatible server. Logs the config, the
 // KV capacity (from the engine) and the time to ready, then a vLLM-style stats line every 10 s
-// while there is traffic.
+// while there is traffic (none with --disable-log-stats, as in vLLM; /metrics stays).
 import { AsyncLLM } from "../index.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { startServer } from "../server/index.ts";
@@ -82,7 +82,7 @@ export async function run(argv: string[]): Promise<void> {
     logger: values["log-level"] === "debug" ? { level: "debug" } : false,
   });
   log(`serving ${servedModelName.join(", ")} at ${server.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  periodicStats(engine, log);
+  if (!values["disable-log-stats"]) periodicStats(engine, log);
 }
 
 function periodicStats(engine: AsyncLLM, log: (m: string) => void): void {

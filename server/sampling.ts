@@ -2,10 +2,11 @@
 // model's generation config first, where it sets them: runtime/engine/generation-defaults.ts), and
 // the refusal of fields we do not support yet (a clear 400, never a silent ignore).
 import type { DefaultSamplingParams } from "../runtime/engine/generation-defaults.ts";
+import { checkMaxLogprobs } from "../runtime/engine/params-validation.ts";
 import { samplingParams, type SamplingParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import { checkTokenIds } from "./prompts.ts";
-import type { SamplingFields } from "./schemas/common.ts";
+import { maxLogprobs as defaultMaxLogprobs, type SamplingFields } from "./schemas/common.ts";
 import { structuredOutputsOf } from "./structured-outputs.ts";
 
 export function rejectUnsupported(body: SamplingFields): void {
@@ -29,6 +30,10 @@ export interface SamplingLimits {
   logprobs: number | null;
   /** Top log-probs per prompt token, or null for none. */
   promptLogprobs: number | null;
+  /** The request field `logprobs` came from (chat's is top_logprobs), which a refusal names. */
+  logprobsParam?: string;
+  /** The engine's max_logprobs (EngineClient.maxLogprobs; absent: vLLM's default); -1: the whole vocabulary. */
+  maxLogprobs?: number;
   /** The model's generation config defaults (EngineClient.defaultSamplingParams). */
   defaults: DefaultSamplingParams;
 }
@@ -40,6 +45,9 @@ export interface SamplingLimits {
 export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): SamplingParams {
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
   if (body.allowed_token_ids != null) checkTokenIds(body.allowed_token_ids, limits.vocabSize, "allowed_token_ids");
+  const maxLogprobs = limits.maxLogprobs ?? defaultMaxLogprobs;
+  checkMaxLogprobs(limits.logprobsParam ?? "logprobs", "sample", limits.logprobs, limits.vocabSize, maxLogprobs);
+  checkMaxLogprobs("prompt_logprobs", "prompt", limits.promptLogprobs, limits.vocabSize, maxLogprobs);
   const d = limits.defaults;
   return samplingParams({
     maxTokens: d.maxTokens ?? Number.MAX_SAFE_INTEGER,

@@ -37,6 +37,10 @@ export class AsyncLLM implements EngineClient {
     return this.engine.config.maxModelLen;
   }
 
+  get maxLogprobs(): number {
+    return this.engine.config.maxLogprobs;
+  }
+
   get tokenizer(): Tokenizer {
     return this.engine.tokenizer;
   }

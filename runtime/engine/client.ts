@@ -28,6 +28,8 @@ export interface LoraClient {
 export interface EngineClient {
   readonly modelName: string;
   readonly maxModelLen: number;
+  /** The most log-probs per token a request may ask for (vLLM's max_logprobs; -1: the vocabulary); absent: vLLM's 20. */
+  readonly maxLogprobs?: number;
   readonly tokenizer: Tokenizer;
   /**
    * Yields cumulative RequestOutputs (each holds all text/tokens so far); the last one has

@@ -19,6 +19,8 @@ export interface EngineConfig {
   enablePrefixCaching: boolean;
   enableChunkedPrefill: boolean;
   schedulingPolicy: SchedulingPolicy;
+  /** The most log-probs a request may ask for per token, sampled or prompt (vLLM's max_logprobs); -1: the whole vocabulary. */
+  maxLogprobs: number;
   /** KV cache budget in bytes (vLLM's kv_cache_memory_bytes; the CPU default is 4 GiB). */
   kvCacheMemoryBytes: number;
   /** Use exactly this many KV blocks instead of sizing from kvCacheMemoryBytes. */
@@ -56,6 +58,7 @@ export const defaultEngineArgs = Object.freeze({
   enablePrefixCaching: true,
   enableChunkedPrefill: true,
   schedulingPolicy: "fcfs" as SchedulingPolicy,
+  maxLogprobs: 20,
   kvCacheMemoryBytes: 4 * 1024 ** 3,
   numGpuBlocksOverride: null,
   preemptionMode: "recompute" as PreemptionMode,
@@ -85,6 +88,9 @@ export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): Engi
   positiveInteger(config.maxNumBatchedTokens, "maxNumBatchedTokens");
   positiveInteger(config.maxModelLen, "maxModelLen");
   positiveInteger(config.maxWaitingRequests, "maxWaitingRequests");
+  if (!Number.isInteger(config.maxLogprobs) || config.maxLogprobs < -1) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `maxLogprobs must be -1 (the whole vocabulary) or a count >= 0, got ${config.maxLogprobs}`, "maxLogprobs");
+  }
   if (config.numGpuBlocksOverride !== null) positiveInteger(config.numGpuBlocksOverride, "numGpuBlocksOverride");
   positiveInteger(config.maxLoras, "maxLoras");
   positiveInteger(config.maxLoraRank, "maxLoraRank");
@@ -126,6 +132,7 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "enablePrefixCaching",
   "enableChunkedPrefill",
   "schedulingPolicy",
+  "maxLogprobs",
   "kvCacheMemoryBytes",
   "numGpuBlocksOverride",
   "preemptionMode",

@@ -211,7 +211,7 @@ export class LLMEngine {
     const dimensions = options.dimensions ?? null;
     const dimensionsProblem = pooling && dimensions !== null ? dimensionsError(pooling, dimensions, null) : null;
     if (dimensionsProblem !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", dimensionsProblem, "dimensions");
-    validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs);
+    validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs, this.config.maxLogprobs);
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
     const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);

@@ -6,7 +6,7 @@
 // sequence classifier's head, which its loader took out of the checkpoint, goes to the engine.
 import { stat } from "node:fs/promises";
 import { TsvllmError } from "../errors.ts";
-import { cachedSnapshot, isHubId } from "../loader/hub.ts";
+import { cachedSnapshot, hubEnv, isHubId } from "../loader/hub.ts";
 import { readCheckpointPooling } from "../loader/pooler-config.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { EngineArgs } from "./config.ts";
@@ -26,11 +26,31 @@ export interface LoadedModel {
   kvCacheMemoryBytes?: number;
   /** A sequence classifier's head (task "classify"), which the engine applies to each pooled state. */
   classifier?: ClassifierHead;
+  /** A maxModelLen the loader settled below the model's positions (disableSlidingWindow caps it to the window); replaces maxModelLen. */
+  maxModelLen?: number;
 }
 
 export interface LLMOptions extends EngineArgs {
   /** A model directory, GGUF file or hub id; the name the server reports. */
   model: string;
+  /** The hub revision (branch, tag or commit) of a hub id `model` (vLLM's revision); default main. */
+  revision?: string;
+  /** The folder hub downloads go to and are read from (vLLM's download_dir); default the Hugging Face cache. */
+  downloadDir?: string;
+  /**
+   * vLLM's tokenizer: a folder or hub id whose tokenizer.json replaces the model's own tokenizer (a
+   * GGUF file's embedded vocabulary, say). Named apart from `tokenizer`, which takes a Tokenizer object.
+   */
+  tokenizerPath?: string;
+  /** The hub revision of a hub id tokenizerPath (vLLM's tokenizer_revision); default main. */
+  tokenizerRevision?: string;
+  /** vLLM's hf_overrides: keys that replace config.json's top-level ones before it is parsed (HF folders and hub ids only). */
+  hfOverrides?: Record<string, unknown>;
+  /**
+   * vLLM's disable_sliding_window: for a model with a sliding window, maxModelLen is capped to the
+   * window (within which full and windowed attention agree); other models are unaffected.
+   */
+  disableSlidingWindow?: boolean;
   /** Weights dtype ("auto" follows the checkpoint, as vLLM does). */
   dtype?: "auto" | "float32" | "float16" | "bfloat16";
   /** The KV cache's dtype (vLLM's kv_cache_dtype): "auto" is the model's dtype on CUDA, float32 on CPU; fp8 (= fp8_e4m3) stores e4m3, divided by the checkpoint's k_scale / v_scale where it has them (else 1); fp8_e5m2 stores e5m2, unscaled. */
@@ -103,13 +123,13 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
     }
     loaded = await loader(options);
   }
-  const modelDir = await modelFolder(options.model);
+  const modelDir = await modelFolder(options);
   return createEngine({
     runner: loaded.runner,
     defaultSamplingParams: await defaultSamplingParams(modelDir, options.generationConfig, options.overrideGenerationConfig),
     ...(loaded.runner.poolingWidth === undefined ? {} : { pooling: resolvePooling(options.poolerConfig, modelDir === null ? null : readCheckpointPooling(modelDir)) }),
     tokenizer: loaded.tokenizer,
-    config: loaded.kvCacheMemoryBytes === undefined ? options : { ...options, kvCacheMemoryBytes: loaded.kvCacheMemoryBytes },
+    config: { ...options, ...loaderSettled(loaded) },
     samplerAddon: options.samplerAddon ?? loaded.samplerAddon,
     ...(loaded.classifier === undefined ? {} : { classifier: loaded.classifier }),
     logger: options.logger,
@@ -117,10 +137,18 @@ export async function engineFromOptions(options: LLMOptions): Promise<LLMEngine>
   });
 }
 
+/** The engine settings the loader settled for its device and model, which replace the options'. */
+function loaderSettled(loaded: LoadedModel): EngineArgs {
+  return {
+    ...(loaded.kvCacheMemoryBytes === undefined ? {} : { kvCacheMemoryBytes: loaded.kvCacheMemoryBytes }),
+    ...(loaded.maxModelLen === undefined ? {} : { maxModelLen: loaded.maxModelLen }),
+  };
+}
+
 /** The model's folder, or its cached hub snapshot, whose side files (pooling, generation config) the engine reads; null for a GGUF file. */
-async function modelFolder(model: string): Promise<string | null> {
+async function modelFolder({ model, revision, downloadDir }: LLMOptions): Promise<string | null> {
   const isDir = (await stat(model).catch(() => null))?.isDirectory() ?? false;
-  return isDir ? model : isHubId(model) ? await cachedSnapshot(model) : null;
+  return isDir ? model : isHubId(model) ? await cachedSnapshot(model, revision, hubEnv(downloadDir)) : null;
 }
 
 /** The draft model of speculativeConfig {model}, loaded as the target is, with the same limits and no adapters. */
@@ -129,6 +157,7 @@ async function loadDraftRunner(options: LLMOptions): Promise<{ draftRunner?: Mod
   if (!spec?.model || (spec.method !== undefined && spec.method !== "draft_model")) return {};
   const loader = options.loadModel ?? defaultModelLoader;
   if (loader === null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `no model loader is registered to load the draft model "${spec.model}"`, "speculativeConfig.model");
-  const draft = await loader({ ...options, model: spec.model, speculativeConfig: null, enableLora: false, runner: undefined, tokenizer: undefined });
+  // The target's checkpoint choices (revision, overrides, tokenizer) are not the draft's.
+  const draft = await loader({ ...options, model: spec.model, speculativeConfig: null, enableLora: false, runner: undefined, tokenizer: undefined, revision: undefined, hfOverrides: undefined, tokenizerPath: undefined, tokenizerRevision: undefined });
   return { draftRunner: draft.runner };
 }

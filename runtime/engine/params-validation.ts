@@ -11,7 +11,18 @@ function checkTokenId(id: number, vocabSize: number, param: string): void {
   if (!Number.isInteger(id) || id < 0 || id >= vocabSize) invalid(param, `${param} holds token id ${id}, outside the vocabulary [0, ${vocabSize})`);
 }
 
-export function validateSamplingParams(p: SamplingParams, vocabSize: number, maxNumSeqs: number): void {
+/**
+ * vLLM's max_logprobs, in its words: -1 on either side stands for the whole vocabulary. `param` is
+ * the request field the count came from (the server's may be chat's top_logprobs).
+ */
+export function checkMaxLogprobs(param: string, kind: "sample" | "prompt", value: number | null, vocabSize: number, maxLogprobs: number): void {
+  if (!value) return;
+  const requested = value === -1 ? vocabSize : value;
+  const allowed = maxLogprobs === -1 ? vocabSize : maxLogprobs;
+  if (requested > allowed) invalid(param, `Requested ${kind} logprobs of ${requested}, which is greater than max allowed: ${allowed} (the server's --max-logprobs)`);
+}
+
+export function validateSamplingParams(p: SamplingParams, vocabSize: number, maxNumSeqs: number, maxLogprobs: number): void {
   if (!Number.isInteger(p.n) || p.n < 1) invalid("n", `n must be a positive integer, got ${p.n}`);
   if (p.n > maxNumSeqs) invalid("n", `n (${p.n}) exceeds maxNumSeqs (${maxNumSeqs})`);
   if (!(p.temperature >= 0)) invalid("temperature", `temperature must be >= 0, got ${p.temperature}`);
@@ -28,6 +39,7 @@ export function validateSamplingParams(p: SamplingParams, vocabSize: number, max
   if (p.seed !== null && !Number.isSafeInteger(p.seed)) invalid("seed", `seed must be an integer, got ${p.seed}`);
   for (const [name, value] of [["logprobs", p.logprobs], ["prompt_logprobs", p.promptLogprobs]] as const) {
     if (value !== null && (!Number.isInteger(value) || value < -1)) invalid(name, `${name} must be -1 (whole vocabulary) or a count >= 0, got ${value}`);
+    checkMaxLogprobs(name, name === "logprobs" ? "sample" : "prompt", value, vocabSize, maxLogprobs);
   }
   for (const id of p.stopTokenIds) checkTokenId(id, vocabSize, "stop_token_ids");
   if (p.allowedTokenIds !== null) {

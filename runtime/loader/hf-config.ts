@@ -398,10 +398,14 @@ function gptqOf(q: FieldReader, method: "gptq" | "awq", unsupported: Unsupported
   return { gptq: { groupSize: groupSize === -1 ? null : groupSize, checkpointFormat } };
 }
 
-/** Reads config.json and, when present, generation_config.json from a Hugging Face model folder. */
-export async function readHfConfig(dir: string): Promise<{ config: ModelConfig; generationConfig: GenerationConfig }> {
+/**
+ * Reads config.json and, when present, generation_config.json from a Hugging Face model folder.
+ * vLLM's hf_overrides replace config.json's top-level keys before anything is parsed, so an
+ * override means what the key would mean in the file.
+ */
+export async function readHfConfig(dir: string, hfOverrides: Readonly<Record<string, unknown>> = {}): Promise<{ config: ModelConfig; generationConfig: GenerationConfig }> {
   const configPath = join(dir, "config.json");
-  const config = parseHfConfig(await readJsonFile(configPath), configPath);
+  const config = parseHfConfig({ ...(await readJsonFile(configPath)), ...hfOverrides }, configPath);
   const generationPath = join(dir, "generation_config.json");
   const generation = await readOptionalJsonFile(generationPath);
   const generationFields = generation ? new FieldReader((key) => generation[key], generationPath) : null;

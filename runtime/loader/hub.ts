@@ -1,7 +1,8 @@
 // Hugging Face hub ids -> a local model folder, in huggingface_hub's cache layout so both tools share
 // downloads: <cache>/models--<org>--<name>/refs/<revision> holds a commit sha and
 // snapshots/<sha>/ holds the files. Downloads resume from a partial ".incomplete" file with a Range
-// request. Environment: HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, HF_TOKEN, HF_ENDPOINT (as huggingface_hub).
+// request. Environment: HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE, HF_TOKEN, HF_ENDPOINT (as huggingface_hub);
+// vLLM's download_dir replaces the cache folder (hubEnv).
 import cliProgress from "cli-progress";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
@@ -24,6 +25,11 @@ export function hubCacheDir(env: Env = process.env): string {
   return join(homedir(), ".cache", "huggingface", "hub");
 }
 
+/** The environment with vLLM's download_dir, when given, as the hub cache (it outranks HF_HUB_CACHE and HF_HOME). */
+export function hubEnv(downloadDir: string | undefined, env: Env = process.env): Env {
+  return downloadDir === undefined ? env : { ...env, HF_HUB_CACHE: downloadDir };
+}
+
 function isOffline(env: Env): boolean {
   return ["1", "true", "yes", "on"].includes((env.HF_HUB_OFFLINE ?? "").toLowerCase());
 }
@@ -32,24 +38,33 @@ function repoDir(cacheDir: string, id: string): string {
   return join(cacheDir, `models--${id.replaceAll("/", "--")}`);
 }
 
-/** The cached snapshot folder of `id` at `revision`, or null when it is not cached (with a config.json). */
-export async function cachedSnapshot(id: string, revision = "main", env: Env = process.env): Promise<string | null> {
+/**
+ * What to take from a repo: a model's configs, tokenizer and safetensors weights (PyTorch .bin files
+ * are not loaded), or only the tokenizer files (vLLM's --tokenizer, e.g. for a GGUF model).
+ */
+const hubFiles = {
+  model: { marker: "config.json", wanted: (name: string) => tokenizerFile(name) || /^(config|generation_config)\.json$/.test(name) || /^[^/]+\.safetensors$/.test(name) || name === "model.safetensors.index.json" },
+  tokenizer: { marker: "tokenizer.json", wanted: tokenizerFile },
+} as const;
+
+type HubFiles = keyof typeof hubFiles;
+
+function tokenizerFile(name: string): boolean {
+  return /^(tokenizer|tokenizer_config|special_tokens_map)\.json$/.test(name);
+}
+
+/** The cached snapshot folder of `id` at `revision`, or null when it is not cached (with a config.json, or a tokenizer.json for "tokenizer"). */
+export async function cachedSnapshot(id: string, revision = "main", env: Env = process.env, files: HubFiles = "model"): Promise<string | null> {
   const repo = repoDir(hubCacheDir(env), id);
   let sha = revision;
   const ref = join(repo, "refs", revision);
   if (existsSync(ref)) sha = (await readFile(ref, "utf8")).trim();
   const snapshot = join(repo, "snapshots", sha);
-  return existsSync(join(snapshot, "config.json")) ? snapshot : null;
+  return existsSync(join(snapshot, hubFiles[files].marker)) ? snapshot : null;
 }
 
 function hubError(message: string, param?: string): TsvllmError {
   return new TsvllmError("TSVLLM_ERR_MODEL_FILE", message, param);
-}
-
-// The files a model needs: configs, tokenizer and safetensors weights (PyTorch .bin files are not loaded).
-function wantedFile(name: string): boolean {
-  return /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map)\.json$/.test(name)
-    || /^[^/]+\.safetensors$/.test(name) || name === "model.safetensors.index.json";
 }
 
 interface RepoInfo {
@@ -57,13 +72,14 @@ interface RepoInfo {
   files: string[];
 }
 
-async function fetchRepoInfo(endpoint: string, id: string, revision: string, headers: Record<string, string>): Promise<RepoInfo> {
+async function fetchRepoInfo(endpoint: string, id: string, revision: string, headers: Record<string, string>, kind: HubFiles): Promise<RepoInfo> {
   const url = `${endpoint}/api/models/${id}/revision/${encodeURIComponent(revision)}`;
   const response = await request(url, headers);
   const info = (await response.json()) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
   if (typeof info.sha !== "string" || !Array.isArray(info.siblings)) throw hubError(`${url}: unexpected response (no sha or siblings)`);
-  const files = info.siblings.map((s) => s.rfilename).filter((f): f is string => typeof f === "string" && wantedFile(f));
-  if (!files.some((f) => f.endsWith(".safetensors"))) throw hubError(`${id} has no .safetensors weights; tsvllm does not load PyTorch .bin checkpoints`);
+  const files = info.siblings.map((s) => s.rfilename).filter((f): f is string => typeof f === "string" && hubFiles[kind].wanted(f));
+  if (kind === "model" && !files.some((f) => f.endsWith(".safetensors"))) throw hubError(`${id} has no .safetensors weights; tsvllm does not load PyTorch .bin checkpoints`);
+  if (kind === "tokenizer" && !files.includes("tokenizer.json")) throw hubError(`${id} has no tokenizer.json`, "tokenizerPath");
   return { sha: info.sha, files };
 }
 
@@ -114,13 +130,15 @@ async function downloadFile(url: string, target: string, headers: Record<string,
 }
 
 /**
- * The local folder of a hub model: the cached snapshot when there is one, otherwise a fresh download
- * into the cache (refused when HF_HUB_OFFLINE is set).
+ * The local folder of a hub model (or, with files "tokenizer", of its tokenizer alone): the cached
+ * snapshot when there is one, otherwise a fresh download into the cache (refused when
+ * HF_HUB_OFFLINE is set).
  */
-export async function resolveHubModel(id: string, options: { revision?: string; env?: Env } = {}): Promise<string> {
+export async function resolveHubModel(id: string, options: { revision?: string; env?: Env; files?: HubFiles } = {}): Promise<string> {
   const revision = options.revision ?? "main";
   const env = options.env ?? process.env;
-  const cached = await cachedSnapshot(id, revision, env);
+  const kind = options.files ?? "model";
+  const cached = await cachedSnapshot(id, revision, env, kind);
   if (cached) return cached;
   const cacheDir = hubCacheDir(env);
   if (isOffline(env)) {
@@ -129,7 +147,7 @@ export async function resolveHubModel(id: string, options: { revision?: string; 
   const endpoint = (env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/$/, "");
   const token = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  const { sha, files } = await fetchRepoInfo(endpoint, id, revision, headers);
+  const { sha, files } = await fetchRepoInfo(endpoint, id, revision, headers, kind);
   const snapshot = join(repoDir(cacheDir, id), "snapshots", sha);
   for (const file of files) {
     const target = join(snapshot, file);

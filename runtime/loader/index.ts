@@ -7,20 +7,27 @@ import { extractLanguageModelTensors } from "./language-model.ts";
 import { modelFileError } from "./file-io.ts";
 import { loadGguf } from "./gguf.ts";
 import { readHfConfig } from "./hf-config.ts";
-import { isHubId, resolveHubModel } from "./hub.ts";
+import { hubEnv, isHubId, resolveHubModel } from "./hub.ts";
 import { normalizeFp8 } from "./fp8.ts";
 import { normalizeGptq } from "./gptq.ts";
 import { readKvCacheScales } from "./kv-cache-scales.ts";
 import { loadSafetensorsFile, loadShardedSafetensors } from "./safetensors.ts";
 import type { LoadedModel, LoadedTensor, TensorMemory } from "./types.ts";
 
-/** Where tensor data comes from (types.ts): read into plain typed arrays by default. */
-export type LoadOptions = TensorMemory;
+/** Which checkpoint to read, with vLLM's names: the hub revision and download_dir, and hf_overrides over config.json. */
+export interface CheckpointOptions {
+  revision?: string;
+  downloadDir?: string;
+  hfOverrides?: Record<string, unknown>;
+}
+
+/** Where tensor data comes from (types.ts: plain typed arrays by default), and which checkpoint. */
+export type LoadOptions = TensorMemory & CheckpointOptions;
 
 /** Loads a Hugging Face model folder: config.json, generation_config.json and safetensors weights. */
 export async function loadHfFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!existsSync(join(dir, "config.json"))) throw modelFileError(join(dir, "config.json"), "file not found: a Hugging Face model folder needs config.json");
-  const { config, generationConfig } = await readHfConfig(dir);
+  const { config, generationConfig } = await readHfConfig(dir, options.hfOverrides);
   let tensors: Map<string, LoadedTensor>;
   if (existsSync(join(dir, "model.safetensors.index.json"))) {
     tensors = await loadShardedSafetensors(dir, undefined, options);
@@ -46,13 +53,16 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const info = await stat(path).catch(() => null);
   if (info?.isDirectory()) return loadHfFolder(path, options);
   if (info?.isFile()) {
-    if (path.toLowerCase().endsWith(".gguf")) return loadGguf(path, options);
+    if (path.toLowerCase().endsWith(".gguf")) {
+      if (options.hfOverrides !== undefined) throw modelFileError(path, "hfOverrides apply to a Hugging Face folder's config.json, which a GGUF file does not have", "hfOverrides");
+      return loadGguf(path, options);
+    }
     throw modelFileError(path, "not a .gguf file or a model folder");
   }
-  if (isHubId(path)) return loadHfFolder(await resolveHubModel(path), options);
+  if (isHubId(path)) return loadHfFolder(await resolveHubModel(path, { revision: options.revision, env: hubEnv(options.downloadDir) }), options);
   throw modelFileError(path, "not found: expected a model folder, a .gguf file or a Hugging Face model id");
 }
 
 export { loadGguf } from "./gguf.ts";
-export { resolveHubModel, cachedSnapshot, hubCacheDir } from "./hub.ts";
+export { resolveHubModel, cachedSnapshot, hubCacheDir, hubEnv } from "./hub.ts";
 export { tensorToF32, f16ToF32, bf16ToF32 } from "./convert.ts";

@@ -5,15 +5,19 @@ import type { LoadedModel as EngineModel, LLMOptions } from "../engine/model-loa
 import { gpuKvCacheMemoryBytes } from "../engine/kv-cache-sizing.ts";
 import type { NativeSamplerAddon } from "../engine/sampler-addon.ts";
 import type { LoadedModel } from "../loader/types.ts";
-import { loadTokenizer } from "../tokenizer/index.ts";
+import { loadTokenizer, tokenizerFolder } from "../tokenizer/index.ts";
 import type { CompiledModelRunner } from "./compiled-runner.ts";
 
 /**
- * What the engine needs beside a loaded runner: the checkpoint's tokenizer, the addon's sampler,
- * and on CUDA the KV cache budget, gpuMemoryUtilization of the device less what the model holds.
+ * What the engine needs beside a loaded runner: the checkpoint's tokenizer (or tokenizerPath's),
+ * the addon's sampler, and on CUDA the KV cache budget, gpuMemoryUtilization of the device less
+ * what the model holds.
  */
 export async function engineModel(runner: CompiledModelRunner, loaded: LoadedModel, options: LLMOptions): Promise<EngineModel> {
-  const tokenizer = await loadTokenizer(loaded, loaded.format === "hf" ? loaded.source : undefined);
+  const dir = options.tokenizerPath !== undefined
+    ? await tokenizerFolder(options.tokenizerPath, { revision: options.tokenizerRevision, downloadDir: options.downloadDir })
+    : loaded.format === "hf" ? loaded.source : undefined;
+  const tokenizer = await loadTokenizer(loaded, dir);
   const samplerAddon = runner.addon as unknown as NativeSamplerAddon;
   if (options.device !== "cuda") return { runner, tokenizer, samplerAddon };
   const { total } = runner.deviceMemory();

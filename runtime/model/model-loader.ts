@@ -38,16 +38,31 @@ function modelTask(config: ModelConfig, options: LLMOptions): "generate" | "embe
   return options.task ?? "generate";
 }
 
+/**
+ * vLLM's disable_sliding_window: the context is capped to the model's window, as vLLM caps
+ * max_model_len, and a longer maxModelLen is refused. Within the window full and windowed
+ * attention see the same keys, so the compiled windowed attention serves unchanged.
+ */
+function slidingWindowMaxModelLen(config: ModelConfig, options: LLMOptions): number | undefined {
+  const window = config.slidingWindow;
+  if (!options.disableSlidingWindow || window === null) return options.maxModelLen;
+  if (options.maxModelLen !== undefined && options.maxModelLen > window) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `maxModelLen ${options.maxModelLen} exceeds the sliding window of ${window} tokens, the limit with disableSlidingWindow`, "maxModelLen");
+  }
+  return options.maxModelLen ?? Math.min(window, config.maxPositionEmbeddings);
+}
+
 export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promise<EngineModel> => {
   // The sampler addon (built once for every model) lends its file mapping and huge pages to the load.
   const host = loadSamplerAddon() as unknown as PackingAddon & Fp8QuantizeAddon;
-  const loaded = await loadModel(options.model, nativeTensorMemory(host));
+  const loaded = await loadModel(options.model, { ...nativeTensorMemory(host), revision: options.revision, downloadDir: options.downloadDir, hfOverrides: options.hfOverrides });
   // The head leaves the tensors first: it stays float32 and out of the compiled forward pass.
   const task = modelTask(loaded.config, options);
   const classifier = task === "classify" ? takeClassifierHead(loaded) : null;
   if (options.quantization === "fp8") quantizeFp8AtLoad(loaded, nativeFp8Quantizer(host));
   const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
   const maxNumBatchedTokens = options.maxNumBatchedTokens ?? 8192;
+  const maxModelLen = slidingWindowMaxModelLen(loaded.config, options);
   const runner = createModelRunner(loaded, {
     dtype: dtypes[options.dtype ?? "auto"],
     kvCacheDtype: kvCacheDtypes[options.kvCacheDtype ?? "auto"],
@@ -59,11 +74,11 @@ export const loadCompiledModel: ModelLoader = async (options: LLMOptions): Promi
     threads: options.numThreads,
     target: options.device === "cuda" ? "cuda" : "cpu",
     enforceEager: options.enforceEager,
-    maxModelLen: options.maxModelLen,
+    maxModelLen,
     ...(task === "generate" ? {} : { pooling: true }),
     ...(options.enableLora ? { lora: { maxLoras: options.maxLoras ?? defaultEngineArgs.maxLoras, maxLoraRank: options.maxLoraRank ?? defaultEngineArgs.maxLoraRank } } : {}),
     onProgress: (m) => log(`compile: ${m}`),
   });
   const model = await engineModel(runner, loaded, options);
-  return classifier === null ? model : { ...model, classifier };
+  return { ...model, ...(classifier === null ? {} : { classifier }), ...(maxModelLen === undefined ? {} : { maxModelLen }) };
 };

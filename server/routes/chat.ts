@@ -46,7 +46,7 @@ export function chatCompletionHandler(ctx: ServerContext) {
     const top = topLogprobs(body);
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
     const reasoning = reasoningParserFor(ctx.reasoningParser, body);
-    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, promptLogprobs: body.prompt_logprobs ?? null, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
+    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, logprobsParam: "top_logprobs", promptLogprobs: body.prompt_logprobs ?? null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
     const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";

@@ -38,6 +38,7 @@ export function completionHandler(ctx: ServerContext) {
       vocabSize: tokenizer.vocabSize,
       logprobs,
       promptLogprobs: body.prompt_logprobs ?? (echo && logprobs !== null ? logprobs : null),
+      maxLogprobs: engine.maxLogprobs,
       defaults: engine.defaultSamplingParams ?? {},
     });
     const requests = prompts.map((prompt) => ({

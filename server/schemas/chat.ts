@@ -1,5 +1,5 @@
 // POST /v1/chat/completions request body.
-import { maxLogprobs, nullable, samplingProperties, type SamplingFields } from "./common.ts";
+import { nullable, samplingProperties, type SamplingFields } from "./common.ts";
 
 const contentPart = {
   type: "object",
@@ -54,7 +54,7 @@ export const chatRequestSchema = {
     messages: { type: "array", minItems: 1, items: message },
     max_completion_tokens: nullable({ type: "integer", minimum: 1 }),
     logprobs: nullable({ type: "boolean" }),
-    top_logprobs: nullable({ type: "integer", minimum: 0, maximum: maxLogprobs }),
+    top_logprobs: nullable({ type: "integer", minimum: 0 }),
     add_generation_prompt: { type: "boolean" },
     continue_final_message: { type: "boolean" },
     chat_template: nullable({ type: "string" }),

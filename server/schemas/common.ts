@@ -4,7 +4,10 @@
 
 /** The documented cap on `n` (choices per prompt). */
 export const maxN = 128;
-/** The cap on logprobs / top_logprobs (vLLM's default max_logprobs). */
+/**
+ * vLLM's default max_logprobs, the cap where the engine names none (EngineClient.maxLogprobs, from
+ * --max-logprobs, checked in sampling.ts); also the Responses API's own top_logprobs limit.
+ */
 export const maxLogprobs = 20;
 
 export function nullable<T extends Record<string, unknown>>(schema: T): T & { nullable: true } {
@@ -50,7 +53,7 @@ export const samplingProperties = {
   }),
   allowed_token_ids: nullable(tokenIdList),
   bad_words: nullable({ type: "array", items: { type: "string" } }),
-  prompt_logprobs: nullable({ type: "integer", minimum: 0, maximum: maxLogprobs }),
+  prompt_logprobs: nullable({ type: "integer", minimum: 0 }),
   truncate_prompt_tokens: nullable({ type: "integer", minimum: 1 }),
   stream: nullable({ type: "boolean" }),
   stream_options: nullable({

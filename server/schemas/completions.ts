@@ -1,5 +1,5 @@
 // POST /v1/completions request body.
-import { maxLogprobs, nullable, samplingProperties, tokenIdList, type SamplingFields } from "./common.ts";
+import { nullable, samplingProperties, tokenIdList, type SamplingFields } from "./common.ts";
 
 export const completionRequestSchema = {
   type: "object",
@@ -15,7 +15,7 @@ export const completionRequestSchema = {
         { type: "array", minItems: 1, items: { ...tokenIdList, minItems: 1 } },
       ],
     },
-    logprobs: nullable({ type: "integer", minimum: 0, maximum: maxLogprobs }),
+    logprobs: nullable({ type: "integer", minimum: 0 }),
     suffix: nullable({ type: "string" }),
     best_of: nullable({ type: "integer", minimum: 1 }),
   },

@@ -1,13 +1,20 @@
-// The engine flags serve, generate, chat and bench share (cli/engine-options.ts), as vLLM spells
-// them: the CUDA ones (--device cuda, --gpu-memory-utilization, --enforce-eager) reach the LLM
-// options, and a utilization outside (0, 1] is an error naming the flag.
+// The engine flags serve, generate, chat and bench share (cli/engine-options.ts,
+// cli/checkpoint-options.ts), as vLLM spells them: each value reaches the LLM options, a bad value is
+// an error naming the flag, and a flag that changes nothing here says so in one notice.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseFlags } from "../../cli/args.ts";
 import { engineFlags, llmOptions } from "../../cli/engine-options.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 
-const options = (...argv: string[]) => llmOptions(parseFlags(argv, engineFlags).values);
+const options = (...argv: string[]) => llmOptions(parseFlags(argv, engineFlags).values, () => {});
+const named = (flag: string) => (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === flag;
+
+/** The options and the notices printed while reading them. */
+function withNotices(...argv: string[]) {
+  const notices: string[] = [];
+  return { o: llmOptions(parseFlags(argv, engineFlags).values, (m) => notices.push(m)), notices };
+}
 
 test("--device cuda --gpu-memory-utilization 0.8 --enforce-eager", () => {
   const o = options("--model", "m", "--device", "cuda", "--gpu-memory-utilization", "0.8", "--enforce-eager");
@@ -42,7 +49,6 @@ test("--preemption-mode swap --swap-space 2 reach the options; recompute and vLL
   const plain = options("--model", "m");
   assert.is(plain.preemptionMode, undefined);
   assert.is(plain.swapSpace, undefined);
-  const named = (flag: string) => (e: unknown) => e instanceof TsvllmError && e.code === "TSVLLM_ERR_INVALID_ARGUMENT" && e.param === flag;
   assert.throws(() => options("--model", "m", "--preemption-mode", "spill"), named("preemption-mode"));
   for (const bad of ["--swap-space=-1", "--swap-space=lots"]) assert.throws(() => options("--model", "m", bad), named("swap-space"));
 });
@@ -80,6 +86,81 @@ test("--generation-config and --override-generation-config reach the options; th
   for (const bad of ["0.5", "[1]", "{temperature: 1}"]) {
     assert.throws(() => options("--model", "m", "--override-generation-config", bad), (e: unknown) => e instanceof TsvllmError && e.param === "override-generation-config", bad);
   }
+});
+
+test("--tokenizer, --tokenizer-revision, --revision and --download-dir reach tokenizerPath, tokenizerRevision, revision and downloadDir", () => {
+  const o = options("--model", "m.gguf", "--tokenizer", "org/tok", "--tokenizer-revision", "v2", "--revision", "abc123", "--download-dir", "/data/hf");
+  assert.is(o.tokenizerPath, "org/tok");
+  assert.is(o.tokenizerRevision, "v2");
+  assert.is(o.revision, "abc123");
+  assert.is(o.downloadDir, "/data/hf");
+  const plain = options("--model", "m");
+  assert.equal([plain.tokenizerPath, plain.tokenizer, plain.revision, plain.downloadDir], [undefined, undefined, undefined, undefined]);
+});
+
+test("--trust-remote-code is accepted with one notice that no remote code runs", () => {
+  const { o, notices } = withNotices("--model", "m", "--trust-remote-code");
+  assert.is(notices.length, 1);
+  assert.match(notices[0], /--trust-remote-code changes nothing: tsvllm runs no code from a model repo/);
+  assert.is(o.model, "m");
+  assert.equal(withNotices("--model", "m").notices, []);
+});
+
+test("--load-format: auto, safetensors and gguf as the model path agrees; others and mismatches name the flag", () => {
+  for (const [model, format] of [["m", "auto"], ["m", "safetensors"], ["m.gguf", "gguf"], ["m.gguf", "auto"]]) assert.is(options("--model", model, "--load-format", format).model, model);
+  assert.throws(() => options("--model", "m", "--load-format", "pt"), (e: unknown) => named("load-format")(e) && /pt is not supported.*use auto, safetensors or gguf/.test((e as Error).message));
+  assert.throws(() => options("--model", "m", "--load-format", "gguf"), named("load-format"));
+  assert.throws(() => options("--model", "m.gguf", "--load-format", "safetensors"), named("load-format"));
+});
+
+test("--hf-overrides is a JSON object reaching hfOverrides; anything else names the flag", () => {
+  assert.equal(options("--model", "m", "--hf-overrides", '{"max_position_embeddings": 128, "rope_theta": 5e5}').hfOverrides, { max_position_embeddings: 128, rope_theta: 500000 });
+  for (const bad of ["128", "[1]", "{max_position_embeddings: 1}"]) assert.throws(() => options("--model", "m", "--hf-overrides", bad), named("hf-overrides"), bad);
+});
+
+test("--disable-sliding-window reaches disableSlidingWindow", () => {
+  assert.is(options("--model", "m", "--disable-sliding-window").disableSlidingWindow, true);
+  assert.is(options("--model", "m").disableSlidingWindow, undefined);
+});
+
+test("--enable-chunked-prefill / --no-enable-chunked-prefill set enableChunkedPrefill; both at once name the flag", () => {
+  assert.is(options("--model", "m", "--enable-chunked-prefill").enableChunkedPrefill, true);
+  assert.is(options("--model", "m", "--no-enable-chunked-prefill").enableChunkedPrefill, false);
+  assert.is(options("--model", "m").enableChunkedPrefill, undefined);
+  assert.throws(() => options("--model", "m", "--enable-chunked-prefill", "--no-enable-chunked-prefill"), named("no-enable-chunked-prefill"));
+});
+
+test("--max-num-partial-prefills 1 is accepted; more names the flag, as this scheduler part-prefills one prompt at a time", () => {
+  assert.is(options("--model", "m", "--max-num-partial-prefills", "1").model, "m");
+  for (const bad of ["2", "0", "many"]) assert.throws(() => options("--model", "m", "--max-num-partial-prefills", bad), named("max-num-partial-prefills"), bad);
+});
+
+test("--scheduling-policy fcfs|priority reaches schedulingPolicy; others name the flag", () => {
+  assert.is(options("--model", "m", "--scheduling-policy", "priority").schedulingPolicy, "priority");
+  assert.is(options("--model", "m", "--scheduling-policy", "fcfs").schedulingPolicy, "fcfs");
+  assert.is(options("--model", "m").schedulingPolicy, undefined);
+  assert.throws(() => options("--model", "m", "--scheduling-policy", "lifo"), named("scheduling-policy"));
+});
+
+test("--max-logprobs reaches maxLogprobs (-1 for the whole vocabulary, 0 for none); others name the flag", () => {
+  assert.is(options("--model", "m", "--max-logprobs", "64").maxLogprobs, 64);
+  assert.is(options("--model", "m", "--max-logprobs=-1").maxLogprobs, -1);
+  assert.is(options("--model", "m", "--max-logprobs", "0").maxLogprobs, 0);
+  assert.is(options("--model", "m").maxLogprobs, undefined);
+  for (const bad of ["--max-logprobs=-2", "--max-logprobs=1.5", "--max-logprobs=all"]) assert.throws(() => options("--model", "m", bad), named("max-logprobs"), bad);
+});
+
+test("--disable-log-stats is an engine flag (serve skips its periodic stats line)", () => {
+  assert.is(parseFlags(["--model", "m", "--disable-log-stats"], engineFlags).values["disable-log-stats"], true);
+});
+
+test("--cuda-graph-sizes and --cudagraph-capture-sizes are accepted with a notice naming them; --max-seq-len-to-capture, gone from vLLM, is unknown", () => {
+  for (const flag of ["--cuda-graph-sizes", "--cudagraph-capture-sizes"]) {
+    const { notices } = withNotices("--model", "m", flag, "8");
+    assert.is(notices.length, 1);
+    assert.ok(notices[0].startsWith(`${flag} is ignored`), notices[0]);
+  }
+  assert.throws(() => parseFlags(["--model", "m", "--max-seq-len-to-capture", "8192"], engineFlags), /Unknown option '--max-seq-len-to-capture'/);
 });
 
 test.run();
