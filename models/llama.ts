@@ -16,6 +16,8 @@ export interface LlamaAttentionOptions {
   qkNormWeightOffset?: number;
   /** The RoPE table this layer rotates by (models/common/rope.ts ropeTables); "default" unless set. */
   ropeKey?: string;
+  /** False for SmolLM3's NoPE layers, whose q and k are not rotated at all. */
+  rope?: boolean;
   /** Scale, soft-cap and window of this layer's attention; by default 1/sqrt(head_dim) and the config's window. */
   attention?: AttentionOptions;
 }
@@ -27,6 +29,7 @@ export class LlamaAttention extends Module {
   readonly kNorm: RMSNorm | null;
   private readonly attention: AttentionOptions;
   private readonly ropeKey: string | undefined;
+  private readonly rotates: boolean;
   private readonly qkNormOverProjection: boolean;
   constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
@@ -41,6 +44,7 @@ export class LlamaAttention extends Module {
     this.kNorm = options.qkNorm ? new RMSNorm(`${prefix}.k_norm`, kNormSize, c.rmsNormEps, qkNormOffset) : null;
     this.attention = options.attention ?? { scale: c.headDim ** -0.5, slidingWindow: c.slidingWindow };
     this.ropeKey = options.ropeKey;
+    this.rotates = options.rope ?? true;
   }
 
   forward(x: Tensor, ctx: StepCtx): Tensor {
@@ -51,8 +55,10 @@ export class LlamaAttention extends Module {
     k = k.view(kvHeads, headDim);
     if (this.qNorm && this.kNorm && !this.qkNormOverProjection) [q, k] = [this.qNorm.forward(q), this.kNorm.forward(k)];
     const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor), key: this.ropeKey };
-    q = rope(q, ctx.positions, rotary);
-    k = rope(k, ctx.positions, rotary);
+    if (this.rotates) {
+      q = rope(q, ctx.positions, rotary);
+      k = rope(k, ctx.positions, rotary);
+    }
     const o = ctx.kv.attend(this.layer, q, k, v.view(kvHeads, headDim), this.attention);
     return this.oProj.forward(o.view(heads * headDim));
   }
@@ -157,6 +163,13 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     let x = this.embedTokens.forward(inputIds, this.embeddingMultiplier());
     for (const layer of this.layers) x = layer.forward(x, ctx);
     return this.lmHead.forward(this.norm.forward(x).gather(ctx.logitsIndices)).scale(1 / this.logitsScaling());
+  }
+}
+
+/** SmolLM3 (Hugging Face 2025): LLaMA whose NoPE layers (every fourth by default) attend without RoPE. */
+export class SmolLM3ForCausalLM extends LlamaForCausalLM {
+  constructor(config: ModelConfig) {
+    super(config, undefined, (c, layer) => new LlamaDecoderLayer(c, layer, { qkNorm: false, rope: c.ropeLayers?.[layer] ?? true }));
   }
 }
 

@@ -10,7 +10,7 @@ import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { GraniteForCausalLM } from "./granite.ts";
 import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
-import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM } from "./llama.ts";
+import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
@@ -31,6 +31,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   // Qwen2 always has q/k/v biases, whatever the config says.
   Qwen2ForCausalLM: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
   Qwen3ForCausalLM: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
+  SmolLM3ForCausalLM: { build: (c) => new SmolLM3ForCausalLM(c), weightMap: llamaWeightMap },
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },

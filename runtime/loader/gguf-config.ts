@@ -25,6 +25,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   gemma3: { architecture: "Gemma3ForCausalLM", modelType: "gemma3_text", hiddenAct: "gelu_pytorch_tanh" },
   granite: { architecture: "GraniteForCausalLM", modelType: "granite", hiddenAct: "silu" },
   olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
+  smollm3: { architecture: "SmolLM3ForCausalLM", modelType: "smollm3", hiddenAct: "silu" },
 };
 
 const olmo3Architecture: GgufArchitecture = { architecture: "Olmo3ForCausalLM", modelType: "olmo3", hiddenAct: "silu" };
@@ -277,6 +278,8 @@ export function ggufModelConfig(
     ...(moe ? { moe } : {}),
     ...(arch === "granite" ? { graniteMultipliers: graniteMultipliersOf(meta, arch, headDim) } : {}),
     ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
+    // llama.cpp's smollm3 graph skips RoPE on every fourth layer; GGUF has no key for it.
+    ...(arch === "smollm3" ? { ropeLayers: Array.from({ length: numHiddenLayers }, (_, layer) => (layer + 1) % 4 !== 0) } : {}),
     // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
     ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };

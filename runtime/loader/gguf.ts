@@ -1,7 +1,7 @@
 // GGUF file -> LoadedModel: tensors under HF names in HF layout. GGUF stores dims innermost first
 // (ne0 = in), so shapes are reversed; memory order is already torch's [out][in]. Three converter
 // transforms are undone so the tensors equal the HF checkpoint's:
-//   - llama, granite: convert_hf_to_gguf permutes q/k rows per head for adjacent-pair RoPE (HF rotates halves);
+//   - llama, granite, smollm3: convert_hf_to_gguf permutes q/k rows per head for adjacent-pair RoPE (HF rotates halves);
 //   - gemma/gemma2/gemma3: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1
 //     itself), Gemma-3's per-head q/k norms too;
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
@@ -138,7 +138,7 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
 }
 
 /** The architectures llama.cpp rotates in adjacent pairs, whose converter (LlamaModel's) permutes q/k rows. */
-const permutedForRope = new Set(["llama", "granite"]);
+const permutedForRope = new Set(["llama", "granite", "smollm3"]);
 
 const gemmaArchitectures = new Set(["gemma", "gemma2", "gemma3"]);
 

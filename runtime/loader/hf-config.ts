@@ -33,6 +33,8 @@ interface FamilyDefaults {
   configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
   graniteMultipliers?: boolean;
+  /** SmolLM3's NoPE layers: no_rope_layers, else every no_rope_layer_interval-th layer. */
+  noRopeLayerInterval?: number;
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
   moe?: (fields: FieldReader) => MoeConfig;
   /** The shared-expert key the family's `moe` reads (Qwen2-MoE's); every other one is refused. */
@@ -115,6 +117,10 @@ const families: Record<string, FamilyDefaults> = {
     slidingWindowSwitch: true, moe: qwen3Moe,
   },
   granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
+  smollm3: {
+    architecture: "SmolLM3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: true, ropeTheta: 2000000,
+    slidingWindowSwitch: true, noRopeLayerInterval: 4,
+  },
   olmo2: { architecture: "Olmo2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, tieWordEmbeddings: false },
   // Olmo3Config: every fourth layer global; the sliding ones rotate by rope_theta, unscaled.
   olmo3: {
@@ -232,6 +238,17 @@ function graniteMultipliersOf(fields: FieldReader): GraniteMultipliers {
   };
 }
 
+/** SmolLM3Config: no_rope_layers (1: the layer uses RoPE), else every interval-th layer without it. */
+function ropeLayersOf(fields: FieldReader, numHiddenLayers: number, defaultInterval: number): boolean[] {
+  const listed = fields.indexList("no_rope_layers");
+  if (listed.length === 0) {
+    const interval = fields.positiveInteger("no_rope_layer_interval", defaultInterval);
+    return Array.from({ length: numHiddenLayers }, (_, layer) => (layer + 1) % interval !== 0);
+  }
+  if (listed.length !== numHiddenLayers || listed.some((v) => v > 1)) throw modelFileError(fields.file, `field "no_rope_layers" should hold a 0 or 1 for each of the ${numHiddenLayers} layers`, "no_rope_layers");
+  return listed.map((v) => v === 1);
+}
+
 const attentionLayerTypes: readonly AttentionLayerType[] = ["sliding_attention", "full_attention"];
 
 /**
@@ -322,6 +339,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     torchDtype: torchDtype(fields),
     ...moeOf(fields, family),
     ...(family.graniteMultipliers ? { graniteMultipliers: graniteMultipliersOf(fields) } : {}),
+    ...(family.noRopeLayerInterval ? { ropeLayers: ropeLayersOf(fields, numHiddenLayers, family.noRopeLayerInterval) } : {}),
     ...quantizationOf(fields),
   };
 }

@@ -50,6 +50,8 @@ export interface ModelConfig {
    * ropeTheta and ropeScaling are the global layers'. Absent: every layer rotates by ropeTheta.
    */
   ropeLocalTheta?: number;
+  /** SmolLM3: whether each layer rotates q and k (no_rope_layers, 0 for a NoPE layer). Absent: every layer does. */
+  ropeLayers?: readonly boolean[];
   /**
    * Granite: embeddings are multiplied by `embedding`, each attention and MLP output by `residual`
    * before its residual add, attention scores by `attention` (instead of head_dim ** -0.5), and

@@ -1,6 +1,6 @@
 // The fuseQkvRope graph pass on every architecture's test shape: where q, k and v are slices of one
 // projection roped with no norm between, each layer runs one ropeKvWrite launch and none of the
-// slices, ropes or kvWrite it replaces; Qwen3, Qwen3-MoE, Gemma-3 and OLMo 2 and 3 (q_norm/k_norm before the rope) keep them. The
+// slices, ropes or kvWrite it replaces; Qwen3, Qwen3-MoE, Gemma-3 and OLMo 2 and 3 (q_norm/k_norm before the rope) keep them, and SmolLM3's NoPE layers have no rope to fuse. The
 // numbers are the model tests' business (architectures.test.ts, against llama.cpp).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -16,7 +16,10 @@ const launches = (arch: string) => {
 /** The families that RMS-normalize q and k per head before the rope. */
 const qkNormed = ["qwen3", "qwen3_moe", "gemma3", "olmo2", "olmo3"];
 
-for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a))) {
+/** SmolLM3's NoPE layers store k/v unrotated (its test shape: layer 1). */
+const withNoPeLayers = ["smollm3"];
+
+for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a) && !withNoPeLayers.includes(a))) {
   test(`${arch}: one fused rope + KV store per layer, no slices, ropes or separate stores`, () => {
     const { comments, layers } = launches(arch);
     assert.is(comments.filter((c) => /^layer \d+: rope (neox|gptj) q, k; store k\/v$/.test(c)).length, layers);
@@ -33,5 +36,12 @@ for (const arch of qkNormed) {
     assert.is(comments.filter((c) => c.endsWith(": store k/v")).length, layers);
   });
 }
+
+test("smollm3: its RoPE layer fuses; its NoPE layer stores k and v straight from the slices", () => {
+  const { comments } = launches("smollm3");
+  assert.equal(comments.filter((c) => / store k\/v$/.test(c)), ["layer 0: rope neox q, k; store k/v", "layer 1: store k/v"]);
+  assert.is(comments.filter((c) => c.startsWith("rope ")).length, 0, "no rope launch for the NoPE layer");
+  assert.is(comments.filter((c) => c.startsWith("slice ")).length, 3);
+});
 
 test.run();

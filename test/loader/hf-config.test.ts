@@ -251,6 +251,18 @@ test("olmo3: every fourth layer global by default; the sliding layers rotate by 
   assert.is(config.ropeScaling?.ropeType, "yarn");
 });
 
+test("smollm3: NoPE layers from no_rope_layers, else every no_rope_layer_interval-th (4) layer", () => {
+  const smol = { ...base, model_type: "smollm3", num_hidden_layers: 5 };
+  const defaults = parseHfConfig(smol, file);
+  assert.is(defaults.architecture, "SmolLM3ForCausalLM");
+  assert.equal(defaults.ropeLayers, [true, true, true, false, true]);
+  assert.is(defaults.ropeTheta, 2000000);
+  assert.equal(parseHfConfig({ ...smol, no_rope_layer_interval: 2 }, file).ropeLayers, [true, false, true, false, true]);
+  assert.equal(parseHfConfig({ ...smol, no_rope_layers: [0, 1, 1, 1, 0] }, file).ropeLayers, [false, true, true, true, false]);
+  assert.is(errorOf(() => parseHfConfig({ ...smol, no_rope_layers: [1, 1] }, file)).param, "no_rope_layers");
+  assert.is(parseHfConfig({ ...base, model_type: "llama" }, file).ropeLayers, undefined);
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

@@ -93,3 +93,34 @@ export const granite: ArchSpec = {
     ["granite.logit_scale", f32(required(config.logits_scaling, "logits_scaling"))],
   ],
 };
+
+/**
+ * SmolLM3: Llama whose every fourth layer skips RoPE (no_rope_layers), converted by llama.cpp's
+ * SmolLM3Model (a LlamaModel: q/k permuted), whose graph hard-codes that step of 4. Tiny models have
+ * four layers, so that one is a NoPE layer.
+ */
+export const smollm3: ArchSpec = {
+  ggufArch: "smollm3",
+  hfConfig: (shape: ModelShape, dtype: WeightDType): HfConfig => {
+    const numLayers = shape.name === "tiny" ? 4 : shape.numLayers;
+    return {
+      architectures: ["SmolLM3ForCausalLM"],
+      model_type: "smollm3",
+      ...commonConfig(shape, dtype),
+      num_hidden_layers: numLayers,
+      rms_norm_eps: 1e-6,
+      rope_theta: shape.ropeTheta ?? 2000000,
+      rope_scaling: null,
+      hidden_act: "silu",
+      tie_word_embeddings: true,
+      attention_bias: false,
+      mlp_bias: false,
+      use_sliding_window: false,
+      sliding_window: null,
+      no_rope_layer_interval: 4,
+      no_rope_layers: Array.from({ length: numLayers }, (_, layer) => ((layer + 1) % 4 === 0 ? 0 : 1)),
+    };
+  },
+  tensors,
+  ggufHyperparameters: (config) => llamaModelHyperparameters("smollm3", config),
+};

@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -30,6 +30,9 @@ export interface HfConfig {
   partial_rotary_factor?: number;
   /** Gemma-3: the sliding layers' RoPE base, and every how many layers one is global. */
   rope_local_base_freq?: number;
+  /** SmolLM3's NoPE layers (1: the layer uses RoPE). */
+  no_rope_layers?: number[];
+  no_rope_layer_interval?: number;
   /** Granite's multipliers. */
   embedding_multiplier?: number;
   residual_multiplier?: number;
