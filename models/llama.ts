@@ -18,6 +18,8 @@ export interface LlamaAttentionOptions {
   ropeKey?: string;
   /** False for SmolLM3's NoPE layers, whose q and k are not rotated at all. */
   rope?: boolean;
+  /** How RoPE pairs a head's dims: halves (NeoX, the default) or adjacent pairs (GPT-J: GLM-4). */
+  ropeLayout?: "neox" | "gptj";
   /** Scale, soft-cap and window of this layer's attention; by default 1/sqrt(head_dim) and the config's window. */
   attention?: AttentionOptions;
 }
@@ -30,6 +32,7 @@ export class LlamaAttention extends Module {
   private readonly attention: AttentionOptions;
   private readonly ropeKey: string | undefined;
   private readonly rotates: boolean;
+  private readonly ropeLayout: "neox" | "gptj";
   private readonly qkNormOverProjection: boolean;
   constructor(private readonly c: ModelConfig, private readonly layer: number, prefix: string, options: LlamaAttentionOptions = {}) {
     super();
@@ -45,6 +48,7 @@ export class LlamaAttention extends Module {
     this.attention = options.attention ?? { scale: c.headDim ** -0.5, slidingWindow: c.slidingWindow };
     this.ropeKey = options.ropeKey;
     this.rotates = options.rope ?? true;
+    this.ropeLayout = options.ropeLayout ?? "neox";
   }
 
   forward(x: Tensor, ctx: StepCtx): Tensor {
@@ -54,7 +58,7 @@ export class LlamaAttention extends Module {
     q = q.view(heads, headDim);
     k = k.view(kvHeads, headDim);
     if (this.qNorm && this.kNorm && !this.qkNormOverProjection) [q, k] = [this.qNorm.forward(q), this.kNorm.forward(k)];
-    const rotary = { layout: "neox" as const, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor), key: this.ropeKey };
+    const rotary = { layout: this.ropeLayout, rotaryDim: Math.round(headDim * this.c.partialRotaryFactor), key: this.ropeKey };
     if (this.rotates) {
       q = rope(q, ctx.positions, rotary);
       k = rope(k, ctx.positions, rotary);

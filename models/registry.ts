@@ -8,6 +8,7 @@ import type { WeightMap } from "./common/weight-map.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
+import { Glm4ForCausalLM, glm4WeightMap } from "./glm4.ts";
 import { GraniteForCausalLM } from "./granite.ts";
 import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
 import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
@@ -32,6 +33,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   Qwen2ForCausalLM: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
   Qwen3ForCausalLM: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
   SmolLM3ForCausalLM: { build: (c) => new SmolLM3ForCausalLM(c), weightMap: llamaWeightMap },
+  Glm4ForCausalLM: { build: (c) => new Glm4ForCausalLM(c), weightMap: glm4WeightMap },
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },

@@ -45,6 +45,7 @@ export const archNames: Record<string, string> = {
   olmo2: "Olmo2ForCausalLM",
   olmo3: "Olmo3ForCausalLM",
   smollm3: "SmolLM3ForCausalLM",
+  glm4: "Glm4ForCausalLM",
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
@@ -64,6 +65,7 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
     slidingWindow: 16, attnLogitSoftcapping: 3, finalLogitSoftcapping: 5, queryPreAttnScalar: 16,
   },
   olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
+  glm4: { attentionBias: true, partialRotaryFactor: 0.5 },
   smollm3: { rmsNormEps: 1e-6, ropeTheta: 2000000, tieWordEmbeddings: true, ropeLayers: [true, false] },
   olmo3: {
     rmsNormEps: 1e-6, ropeTheta: 500000, ropeScaling: { ropeType: "linear", factor: 2 }, slidingWindow: 16, ropeLocalTheta: 500000,

@@ -26,6 +26,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   granite: { architecture: "GraniteForCausalLM", modelType: "granite", hiddenAct: "silu" },
   olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
   smollm3: { architecture: "SmolLM3ForCausalLM", modelType: "smollm3", hiddenAct: "silu" },
+  glm4: { architecture: "Glm4ForCausalLM", modelType: "glm4", hiddenAct: "silu" },
 };
 
 const olmo3Architecture: GgufArchitecture = { architecture: "Olmo3ForCausalLM", modelType: "olmo3", hiddenAct: "silu" };

@@ -48,6 +48,9 @@ const architectureOverrides: Record<string, Record<string, string>> = {
   // Gemma-2 norms the MLP input with its own weight; post_attention_norm is HF's post_attention_layernorm.
   gemma2: { ffn_norm: "pre_feedforward_layernorm" },
   gemma3: { ffn_norm: "pre_feedforward_layernorm" },
+  // GLM-4: ffn_norm is HF's post_attention_layernorm (the MLP's input norm), ffn_up its fused gate_up_proj,
+  // and the two output norms have their own names.
+  glm4: { ffn_up: "mlp.gate_up_proj", post_attention_norm: "post_self_attn_layernorm", post_ffw_norm: "post_mlp_layernorm" },
 };
 
 const layerTensor = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/;

@@ -33,6 +33,10 @@ interface FamilyDefaults {
   configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
   graniteMultipliers?: boolean;
+  /** attention_bias when absent (GLM-4's is true); false unless set. */
+  defaultAttentionBias?: boolean;
+  /** partial_rotary_factor when absent (GLM-4 rotates half of each head); 1 unless set. */
+  partialRotaryFactor?: number;
   /** SmolLM3's NoPE layers: no_rope_layers, else every no_rope_layer_interval-th layer. */
   noRopeLayerInterval?: number;
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
@@ -117,6 +121,8 @@ const families: Record<string, FamilyDefaults> = {
     slidingWindowSwitch: true, moe: qwen3Moe,
   },
   granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
+  // Glm4Config: q/k/v biases on (attention_bias true), half of each head rotated.
+  glm4: { architecture: "Glm4ForCausalLM", rmsNormEps: 1.5625e-7, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, defaultAttentionBias: true, partialRotaryFactor: 0.5 },
   smollm3: {
     architecture: "SmolLM3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 32768, tieWordEmbeddings: true, ropeTheta: 2000000,
     slidingWindowSwitch: true, noRopeLayerInterval: 4,
@@ -220,7 +226,7 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
 
 function attentionBias(fields: FieldReader, family: FamilyDefaults): boolean {
   if (family.forcedAttentionBias) return true;
-  return family.qkvBiasSwitch ? fields.boolean("qkv_bias", true) : fields.boolean("attention_bias", false);
+  return family.qkvBiasSwitch ? fields.boolean("qkv_bias", true) : fields.boolean("attention_bias", family.defaultAttentionBias ?? false);
 }
 
 function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | null {
@@ -326,7 +332,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     maxPositionEmbeddings,
     rmsNormEps: fields.number("rms_norm_eps", family.rmsNormEps),
     ...ropeAndLayers(fields, family, numHiddenLayers, maxPositionEmbeddings),
-    partialRotaryFactor: fields.number("partial_rotary_factor", 1),
+    partialRotaryFactor: fields.number("partial_rotary_factor", family.partialRotaryFactor ?? 1),
     tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
     hiddenAct: activation(fields, family),
     attentionBias: attentionBias(fields, family),

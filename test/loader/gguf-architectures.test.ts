@@ -229,6 +229,22 @@ test("olmo2: post-norms and whole-projection q/k norms keep their HF names; with
   assert.is(short.param, "olmo2.attention.sliding_window_pattern");
 });
 
+test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names, ffn_up is the fused gate_up_proj; q not permuted", async () => {
+  const model = await load(hyperparameters("glm4"), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("blk.0.post_attention_norm.weight", [hidden]),
+    f32Tensor("blk.0.ffn_norm.weight", [hidden]),
+    f32Tensor("blk.0.post_ffw_norm.weight", [hidden]),
+    f32Tensor("blk.0.ffn_up.weight", [hidden, 32]),
+    f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
+  ]);
+  assert.is(model.config.architecture, "Glm4ForCausalLM");
+  for (const name of ["post_self_attn_layernorm.weight", "post_attention_layernorm.weight", "post_mlp_layernorm.weight", "mlp.gate_up_proj.weight"]) {
+    assert.ok(model.tensors.has(`model.layers.0.${name}`), name);
+  }
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
+});
+
 test("llama Q4_K and Q6_K tensors are widened to f32 at load", async () => {
   const block = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (i * 13) & 0xff);
   const model = await load(hyperparameters("llama"), [

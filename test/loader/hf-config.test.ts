@@ -263,6 +263,15 @@ test("smollm3: NoPE layers from no_rope_layers, else every no_rope_layer_interva
   assert.is(parseHfConfig({ ...base, model_type: "llama" }, file).ropeLayers, undefined);
 });
 
+test("glm4: q/k/v biases and half-head rotary by default, as Glm4Config", () => {
+  const config = parseHfConfig({ ...base, model_type: "glm4", head_dim: 16 }, file);
+  assert.is(config.architecture, "Glm4ForCausalLM");
+  assert.is(config.attentionBias, true);
+  assert.is(config.partialRotaryFactor, 0.5);
+  assert.is(config.rmsNormEps, 1.5625e-7);
+  assert.is(parseHfConfig({ ...base, model_type: "glm4", attention_bias: false, partial_rotary_factor: 1 }, file).partialRotaryFactor, 1);
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
