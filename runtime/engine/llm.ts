@@ -10,7 +10,7 @@ import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { runToCompletion, type OfflineRequest } from "./run-to-completion.ts";
 import { dimensionsError } from "./pooling.ts";
-import { classifierScoreError, cosineSimilarity, scorePairs } from "./score.ts";
+import { classifierScoreError, crossEncoderPrompts, cosineSimilarity, scorePairs } from "./score.ts";
 import { samplingParams, type EngineStats, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
 
 export interface GenerateCallOptions {
@@ -144,15 +144,19 @@ export class LLM {
   }
 
   /**
-   * Scores text pairs by the cosine similarity of their embeddings (vLLM's LLM.score for an
-   * embedding model): one text against one or many, or many against as many, pairwise. A sequence
-   * classifier is refused (classifierScoreError).
+   * Scores text pairs (vLLM's LLM.score): one text against one or many, or many against as many,
+   * pairwise. An embedding model scores the cosine similarity of the two embeddings; a one-label
+   * sequence classifier (a cross-encoder) classifies each pair encoded together.
    */
   async score(texts1: PromptInput | PromptInput[], texts2: PromptInput | PromptInput[], options: EmbedCallOptions = {}): Promise<ScoringRequestOutput[]> {
-    const refusal = classifierScoreError(this.engine.classifier);
+    const refusal = classifierScoreError(this.engine.classifier, this.tokenizer);
     if (refusal !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", refusal, "task");
     const first = Array.isArray(texts1) ? texts1 : [texts1];
     const second = Array.isArray(texts2) ? texts2 : [texts2];
+    if (this.engine.classifier) {
+      const classified = await this.classify(crossEncoderPrompts(first, second, this.tokenizer).map((promptTokenIds) => ({ promptTokenIds })), options);
+      return classified.map((o) => ({ requestId: o.requestId, promptTokenIds: o.promptTokenIds, outputs: { score: o.outputs.probs[0] }, finished: true }));
+    }
     const pairs = scorePairs(first.length, second.length);
     const embedded = await this.embed([...first, ...second], options);
     return pairs.map(([i, j]) => {

@@ -95,6 +95,10 @@ export class HfTokenizer implements Tokenizer {
     return this.model.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 
+  encodePair(text: string, pair: string): number[] {
+    return this.model.encode(text, { text_pair: pair, add_special_tokens: true }).ids;
+  }
+
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     // @huggingface/tokenizers throws on an empty list; the Rust library returns "".
     if (ids.length === 0) return "";

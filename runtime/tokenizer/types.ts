@@ -43,6 +43,12 @@ export interface Tokenizer {
   /** tokenizer_config.json add_bos_token (GGUF: tokenizer.ggml.add_bos_token, default true for llama). */
   readonly addBosToken: boolean;
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  /**
+   * Two texts encoded as one input with the special tokens of the tokenizer's pair template
+   * (transformers' tokenizer(text, text_pair)), as cross-encoders read a pair; absent where the
+   * tokenizer has no such template (GGUF vocabularies).
+   */
+  encodePair?(text: string, pair: string): number[];
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Text of one token as it should appear in a logprobs entry. */
   tokenText(id: number): string;

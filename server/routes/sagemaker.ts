@@ -1,11 +1,12 @@
 // Amazon SageMaker's two routes, as vLLM serves them: GET or POST /ping is /health, and POST
 // /invocations serves a JSON body through the first route whose request schema it fits, in vLLM's
 // order (chat completions, then completions, for a generative model; embeddings, rerank, then
-// score for an embedding model; classification for a sequence classifier, which cannot score here). A body that fits none is a 400 naming the request types tried.
+// score for an embedding model; classification for a sequence classifier, then rerank and score when it is a one-label cross-encoder). A body that fits none is a 400 naming the request types tried.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { chatRequestSchema } from "../schemas/chat.ts";
+import { classifierScoreError } from "../../runtime/engine/score.ts";
 import { classificationRequestSchema } from "../schemas/classify.ts";
 import { completionRequestSchema } from "../schemas/completions.ts";
 import { embeddingRequestSchema } from "../schemas/embeddings.ts";
@@ -33,7 +34,12 @@ function invocation<B>(name: string, schema: object, handle: (request: FastifyRe
 
 /** The request types this model serves, earlier ones first, as vLLM's get_*_invocation_types list them. */
 function invocationTypes(ctx: ServerContext): Invocation[] {
-  if (ctx.engine.classifier) return [invocation("ClassificationRequest", classificationRequestSchema, classificationHandler(ctx))];
+  if (ctx.engine.classifier) {
+    const classification = invocation("ClassificationRequest", classificationRequestSchema, classificationHandler(ctx));
+    // A one-label classifier is a cross-encoder, which also serves rerank and score (vLLM's order).
+    if (classifierScoreError(ctx.engine.classifier, ctx.tokenizer) !== null) return [classification];
+    return [classification, invocation("RerankRequest", rerankRequestSchema, rerankHandler(ctx)), invocation("ScoreRequest", scoreRequestSchema, scoreHandler(ctx))];
+  }
   if (ctx.engine.pooling) {
     return [
       invocation("EmbeddingRequest", embeddingRequestSchema, embeddingHandler(ctx)),

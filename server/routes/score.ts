@@ -1,15 +1,16 @@
-// vLLM's score and rerank APIs for an embedding model (no cross-encoder here: a sequence classifier
-// is refused, classifierScoreError): every text is embedded once and a pair scores the cosine
-// similarity of its two embeddings. POST /score (and
+// vLLM's score and rerank APIs. An embedding model embeds every text once and a pair scores the
+// cosine similarity of its two embeddings; a one-label sequence classifier (a cross-encoder)
+// classifies each pair encoded together and scores its activated logit. POST /score (and
 // /v1/score) pairs text_1 with text_2 one to one, one to many or many to many pairwise; POST
 // /rerank (and /v1/rerank, /v2/rerank, Jina's and Cohere's API) scores each document against the
 // query and returns the best top_n, best first, with their documents.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { classifierScoreError, cosineSimilarity, scorePairs } from "../../runtime/engine/score.ts";
+import { classifierScoreError, cosineSimilarity, crossEncoderPrompts, scorePairs } from "../../runtime/engine/score.ts";
 import { resolveModel, type ServerContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { embedPrompts, inputPrompts } from "../embed-prompts.ts";
 import { newResponseId } from "../generation.ts";
+import { truncatePrompt } from "../prompts.ts";
 import { rerankRequestSchema, scoreRequestSchema, type RerankRequest, type ScoreRequest, type ScoringFields } from "../schemas/score.ts";
 
 interface ScoredPair {
@@ -19,11 +20,22 @@ interface ScoredPair {
   numTokens: number;
 }
 
-/** Embeds texts1 and texts2 (each text once) and scores the pairs vLLM's rules make of them, in order. */
+/** A cross-encoder's scores: each pair encoded together (cut to its last truncate_prompt_tokens) and classified. */
+async function crossEncode(ctx: ServerContext, reply: FastifyReply, body: ScoringFields, texts1: string[], texts2: string[], id: string, model: string): Promise<ScoredPair[]> {
+  const prompts = crossEncoderPrompts(texts1, texts2, ctx.tokenizer).map((tokenIds) => truncatePrompt({ text: ctx.tokenizer.decode(tokenIds), tokenIds }, body.truncate_prompt_tokens, ctx.tokenizer));
+  const outputs = await embedPrompts(ctx, reply, prompts, { model, requestId: body.request_id ?? id, priority: body.priority, poolingTask: "classify" });
+  return outputs.map((o, index) => ({ index, score: o.probs![0], numTokens: o.promptTokenIds.length }));
+}
+
+/** Scores the pairs vLLM's rules make of texts1 and texts2, in order: embedded (each text once) and compared, or cross-encoded. */
 async function scoreTexts(ctx: ServerContext, reply: FastifyReply, body: ScoringFields, texts1: string[], texts2: string[], idPrefix: string): Promise<{ id: string; model: string; pairs: ScoredPair[] }> {
   const model = resolveModel(ctx, body.model);
-  const refusal = classifierScoreError(ctx.engine.classifier);
+  const refusal = classifierScoreError(ctx.engine.classifier, ctx.tokenizer);
   if (refusal !== null) throw new ApiError("invalid_parameter", refusal, "task");
+  if (ctx.engine.classifier) {
+    const id = newResponseId(idPrefix);
+    return { id, model, pairs: await crossEncode(ctx, reply, body, texts1, texts2, id, model) };
+  }
   const pairs = scorePairs(texts1.length, texts2.length);
   const prompts = inputPrompts(ctx, { input: [...texts1, ...texts2], truncate_prompt_tokens: body.truncate_prompt_tokens });
   const id = newResponseId(idPrefix);

@@ -130,7 +130,7 @@ test("a checkpoint without score.weight, or task classify on a CausalLM, is refu
   }
 });
 
-test("a classifier refuses tasks generate and embed, embeddings and scores; an embedding model refuses classify", async () => {
+test("a classifier refuses tasks generate and embed, embeddings, and scores unless it has one label; an embedding model refuses classify", async () => {
   for (const task of ["generate", "embed"] as const) {
     await expectError(() => LLM.create({ model: threeLabels, task, ...options }), (error) => {
       assert.is(error.param, "task");
@@ -143,7 +143,7 @@ test("a classifier refuses tasks generate and embed, embeddings and scores; an e
   await expectError(() => classifier.score("Once", "upon"), (error) => assert.is(error.message, "Score API is only enabled for num_labels == 1."));
   classifier.close();
   const reward = await LLM.create({ model: oneLabel, ...options });
-  await expectError(() => reward.score("Once", "upon"), (error) => assert.match(error.message, "text-pair encoding"));
+  await expectError(() => reward.score([{ promptTokenIds: [1, 2] }], "upon"), (error) => assert.is(error.param, "text_1"));
   reward.close();
   const embedder = await LLM.create({ model: stories, task: "embed", ...options });
   await expectError(() => embedder.classify("Once upon a time"), (error) => {
@@ -151,6 +151,27 @@ test("a classifier refuses tasks generate and embed, embeddings and scores; an e
     assert.match(error.message, "task \"classify\"");
   });
   embedder.close();
+});
+
+test("a one-label classifier is a cross-encoder: each pair, encoded with the tokenizer's pair template, scores its sigmoid", async () => {
+  const reward = await LLM.create({ model: oneLabel, ...options });
+  const tokenizer = reward.tokenizer;
+  const [query, documents] = ["Once upon a time", ["there was a little girl", "Tom was sad", "the dog ran"]];
+  // The pair template (stories260K's TemplateProcessing) puts the query, with its BOS, before the document.
+  const pair = tokenizer.encodePair!(query, documents[0]);
+  assert.equal(pair.slice(0, tokenizer.encode(query).length), tokenizer.encode(query));
+  assert.ok(pair.length > tokenizer.encode(query).length + 1);
+  const scores = await reward.score(query, documents);
+  const alone = await reward.classify(documents.map((d) => ({ promptTokenIds: tokenizer.encodePair!(query, d) })));
+  scores.forEach((s, i) => {
+    assert.equal(s.promptTokenIds, tokenizer.encodePair!(query, documents[i]));
+    assert.is(s.outputs.score, alone[i].outputs.probs[0]);
+    assert.ok(s.outputs.score > 0 && s.outputs.score < 1, "a sigmoid");
+  });
+  assert.ok(new Set(scores.map((s) => s.outputs.score)).size === documents.length, "the documents score differently");
+  const [swapped] = await reward.score(documents[0], query);
+  assert.not.equal(swapped.outputs.score, scores[0].outputs.score, "the pair is ordered");
+  reward.close();
 });
 
 test.after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@
 // LLM.classify probabilities, the argmax's id2label label and num_classes, for text and token-id
 // inputs; use_activation false gives the raw logits. /invocations dispatches to it. A generative or
 // embedding server refuses /classify, and the classifier embeddings, completions, scores and
-// reranks, each with a 400 naming the task (scores with vLLM's num_labels message).
+// reranks, each with a 400 naming the task (scores with vLLM's num_labels message). A one-label
+// classifier is a cross-encoder: /score and /rerank give the offline LLM.score of each pair.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,6 +115,33 @@ test("refusals: /classify from generative and embedding servers; embeddings, com
   const missing = await postJson(`${base}/classify`, { model: "stories-classifier" });
   assert.is(missing.status, 400);
   assert.is(classifier.stats().kvCacheUsagePerc, 0);
+});
+
+test("a one-label classifier serves /score and /rerank as a cross-encoder, with the offline scores", async () => {
+  const oneLabel = writeClassifierCheckpoint(stories, join(workDir, "reward"), { head: head.slice(0, hidden), config: { num_labels: 1 } });
+  const documents = ["there was a little girl", "Tom was sad", "the dog ran"];
+  const offline = await LLM.create({ model: oneLabel, ...options });
+  const expectedScores = (await offline.score("Once upon a time", documents)).map((s) => s.outputs.score);
+  offline.close();
+  const engine = await AsyncLLM.create({ model: oneLabel, ...options });
+  const app = createServer({ engine, servedModelName: ["reward"] });
+  const { base: rewardBase } = await listenWithClient(app);
+  try {
+    const score = await postJson(`${rewardBase}/score`, { text_1: "Once upon a time", text_2: documents });
+    assert.is(score.status, 200);
+    assert.equal(score.json.data.map((d: { score: number }) => d.score), expectedScores);
+    const rerank = await postJson(`${rewardBase}/rerank`, { query: "Once upon a time", documents, top_n: 2 });
+    assert.is(rerank.status, 200);
+    const best = [...expectedScores.keys()].sort((a, b) => expectedScores[b] - expectedScores[a]).slice(0, 2);
+    assert.equal(rerank.json.results.map((r: { index: number }) => r.index), best);
+    assert.equal(rerank.json.results.map((r: { relevance_score: number }) => r.relevance_score), best.map((i) => expectedScores[i]));
+    const invoked = await postJson(`${rewardBase}/invocations`, { query: "Once upon a time", documents });
+    assert.is(invoked.status, 200);
+    assert.is(invoked.json.results.length, documents.length);
+  } finally {
+    await app.close();
+    await engine.shutdown();
+  }
 });
 
 test.run();
