@@ -6,10 +6,10 @@ import type { LoRARequest } from "../lora/lora-request.ts";
 import { StructuredOutputManager } from "../structured/manager.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { KVCacheManager } from "./block-manager.ts";
-import { resolveEngineConfig, type EngineArgs, type EngineConfig } from "./config.ts";
-import { DraftModelProposer } from "./draft-model.ts";
+import type { EngineConfig } from "./config.ts";
+import type { DraftModelProposer } from "./draft-model.ts";
+import { DraftVerification, type SampleGroup } from "./draft-verification.ts";
 import type { DefaultSamplingParams } from "./generation-defaults.ts";
-import { checkKvCapacity, describeKvCapacity, kvCacheBytesPerBlock, numKvCacheBlocks } from "./kv-cache-sizing.ts";
 import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { classify, type ClassifierHead } from "./classifier.ts";
@@ -18,12 +18,10 @@ import { defaultPooling, dimensionsError, finishEmbedding, type ModelPooling, ty
 import { makeRequestOutput } from "./output.ts";
 import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
-import { loadSamplerAddon, type NativeSamplerAddon } from "./sampler-addon.ts";
+import type { NativeSamplerAddon } from "./sampler-addon.ts";
 import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
-import { NgramIndex } from "./ngram-index.ts";
-import { canSpeculate, numAcceptedDrafts, type SpeculativeConfig } from "./speculative.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
 import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
@@ -36,30 +34,6 @@ interface StepSamples {
   logits: Float32Array | null;
 }
 
-/** The rows one sequence samples this step: one, or one more per draft it verifies (speculative decoding). */
-interface SampleGroup {
-  seq: Sequence;
-  logitsRow: number;
-  drafts: readonly number[];
-}
-
-export interface EngineOptions {
-  runner: ModelRunner;
-  tokenizer: Tokenizer;
-  config?: EngineArgs;
-  /** An addon exporting the native sampler; by default a kernel-free one is built (and cached). */
-  samplerAddon?: NativeSamplerAddon;
-  /** Startup lines such as the KV capacity; default: stderr. */
-  logger?: (message: string) => void;
-  /** The draft model's runner, for speculativeConfig method "draft_model" (its KV cache is sized here beside the target's). */
-  draftRunner?: ModelRunner;
-  /** How a pooling model pools (resolvePooling); default: its last token's state, normalized. */
-  pooling?: ModelPooling;
-  /** A sequence classifier's head (task "classify"): pooling requests give class probabilities, not embeddings. */
-  classifier?: ClassifierHead;
-  /** The model creator's sampling defaults (generation-defaults.ts); none by default. */
-  defaultSamplingParams?: DefaultSamplingParams;
-}
 
 export interface AddRequestOptions extends PoolingRequestFields {
   priority?: number;
@@ -67,59 +41,6 @@ export interface AddRequestOptions extends PoolingRequestFields {
   cacheSalt?: string;
   /** Runs the request under this LoRA adapter, which addLora() must have loaded. */
   loraRequest?: LoRARequest | null;
-}
-
-/** Builds the KV cache for the runner's model from the byte budget, then the engine around it. */
-export function createEngine(options: EngineOptions): LLMEngine {
-  const { runner } = options;
-  const config = resolveEngineConfig(options.config ?? {}, runner.config.maxModelLen);
-  // Blocks beyond what maxNumSeqs full-length sequences can hold would never be used; for small
-  // models a byte budget would otherwise mean millions of idle blocks.
-  const useful = config.maxNumSeqs * Math.ceil(config.maxModelLen / config.blockSize) + 1;
-  const draftRunner = draftRunnerFor(config, options);
-  // A draft model's cache has a block for each of the target's: the budget buys both.
-  const budget = draftRunner ? config.kvCacheMemoryBytes * kvShare(runner, draftRunner, config.blockSize) : config.kvCacheMemoryBytes;
-  const numBlocks = config.numGpuBlocksOverride ?? Math.min(useful, numKvCacheBlocks(budget, runner.config, config.blockSize));
-  checkKvCapacity(numBlocks, runner.config, config.blockSize, config.maxModelLen);
-  const log = options.logger ?? ((m: string) => process.stderr.write(`${m}\n`));
-  log(describeKvCapacity(numBlocks, config.blockSize, config.maxModelLen));
-  runner.initializeKvCache(numBlocks, config.blockSize);
-  draftRunner?.initializeKvCache(numBlocks, config.blockSize);
-  let numSwapBlocks = 0;
-  if (config.preemptionMode === "swap") {
-    if (runner.initializeSwapSpace === undefined || runner.swapBlocks === undefined) {
-      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "this model runner cannot swap KV blocks to host memory; use preemptionMode \"recompute\"", "preemptionMode");
-    }
-    // As with the device blocks, more than maxNumSeqs full-length sequences' worth is never used.
-    numSwapBlocks = Math.min(useful, numKvCacheBlocks(config.swapSpace * 2 ** 30, runner.config, config.blockSize));
-    runner.initializeSwapSpace(numSwapBlocks);
-    log(`Swap space: ${numSwapBlocks} blocks, ${numSwapBlocks * config.blockSize} tokens of preempted KV in host memory`);
-  }
-  const engine = new LLMEngine(config, { numBlocks, numSwapBlocks }, options.runner, options.tokenizer, options.samplerAddon ?? loadSamplerAddon(), options.pooling, options.classifier);
-  if (draftRunner) engine.draftModel = new DraftModelProposer(draftRunner, config.blockSize, config.maxNumBatchedTokens);
-  const defaults = options.defaultSamplingParams ?? {};
-  if (Object.keys(defaults).length > 0) {
-    engine.defaultSamplingParams = defaults;
-    log(`Default sampling parameters have been overridden by the model's generation config: ${JSON.stringify(defaults)} (--generation-config vllm keeps the engine's own)`);
-  }
-  return engine;
-}
-
-/** The draft model's runner when the config drafts with one: it must share the target's vocabulary. */
-function draftRunnerFor(config: EngineConfig, options: EngineOptions): ModelRunner | undefined {
-  if (config.speculativeConfig?.method !== "draft_model") return undefined;
-  const draft = options.draftRunner;
-  if (draft === undefined) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "speculativeConfig method \"draft_model\" needs the draft model's runner", "speculativeConfig.model");
-  if (draft.config.vocabSize !== options.runner.config.vocabSize) {
-    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the draft model ${config.speculativeConfig.model} has a vocabulary of ${draft.config.vocabSize} tokens, the target ${options.runner.config.vocabSize}: a draft model must share the target's vocabulary`, "speculativeConfig.model");
-  }
-  return draft;
-}
-
-/** The target's share of the bytes a block costs in both caches. */
-function kvShare(target: ModelRunner, draft: ModelRunner, blockSize: number): number {
-  const bytes = (r: ModelRunner) => kvCacheBytesPerBlock(r.config, blockSize);
-  return bytes(target) / (bytes(target) + bytes(draft));
 }
 
 export class LLMEngine {
@@ -143,12 +64,8 @@ export class LLMEngine {
   private readonly requests = new Map<string, Request>();
   private promptTokens = 0;
   private generationTokens = 0;
-  private specDecodeNumDrafts = 0;
-  private specDecodeNumDraftTokens = 0;
-  private specDecodeNumAcceptedTokens = 0;
   private seedCounter = 0n;
-  /** Each drafting sequence's n-gram lookup, kept as its tokens grow. */
-  private readonly ngramIndexes = new WeakMap<Sequence, NgramIndex>();
+  private readonly drafts: DraftVerification;
 
   constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon, pooling: ModelPooling = defaultPooling, classifier: ClassifierHead | null = null) {
     this.config = config;
@@ -160,6 +77,7 @@ export class LLMEngine {
     this.scheduler = new Scheduler(config, this.kvCacheManager);
     this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
     this.structuredOutputs = new StructuredOutputManager(tokenizer);
+    this.drafts = new DraftVerification(config.speculativeConfig, config.maxModelLen);
     if (config.enableLora && !runner.lora) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "enableLora: this model runner has no LoRA slots (compile the model with LoRA)", "enable_lora");
     if (config.enableLora && runner.lora && (runner.lora.maxLoras !== config.maxLoras || runner.lora.maxLoraRank !== config.maxLoraRank)) {
       throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `the model's LoRA slots (${runner.lora.maxLoras} of rank ${runner.lora.maxLoraRank}) are not maxLoras ${config.maxLoras} of maxLoraRank ${config.maxLoraRank}`, "max_loras");
@@ -285,15 +203,14 @@ export class LLMEngine {
     });
     const sampleRows = groups.flatMap(({ seq, logitsRow, drafts }) => Array.from({ length: drafts.length + 1 }, (_, j): SampleRow => ({ seq, logitsRow: logitsRow + j, draftIndex: j })));
     const sampled = this.runAndSample(input, rows, sampleRows);
-    const verified = this.verifyDrafts(groups, sampled.tokenIds);
+    const verified = this.drafts.verify(groups, sampled.tokenIds);
     this.scheduler.commitStep(scheduled, verified.numRejected);
     if (sampled.logits !== null) this.recordPromptLogprobs(scheduled, rows, sampled.logits);
     for (const parent of forks) this.scheduler.fork(parent, parent.request.sequences.slice(1));
 
     const now = nowSeconds();
     const touched = new Set<Request>();
-    const spec = this.config.speculativeConfig;
-    const drafting = spec !== null && (spec.disableByBatchSize === null || this.scheduler.running.length + this.scheduler.waiting.length < spec.disableByBatchSize);
+    const drafting = this.drafts.drafting(this.scheduler.running.length + this.scheduler.waiting.length);
     groups.forEach(({ seq }, g) => {
       const request = seq.request;
       if (request.metrics.firstTokenTime === null) {
@@ -312,7 +229,7 @@ export class LLMEngine {
         appendTokenAndCheckStop(seq, sampled.tokenIds[r], this.config.maxModelLen);
       }
       if (seq.isFinished) this.scheduler.release(seq);
-      else if (spec !== null) seq.draftTokenIds = drafting ? this.proposeDrafts(seq, spec) : [];
+      else if (this.config.speculativeConfig !== null) seq.draftTokenIds = this.drafts.nextDrafts(seq, drafting);
       touched.add(request);
     });
     for (const s of scheduled.scheduled) if (s.seq.request.promptLogprobs !== null) touched.add(s.seq.request);
@@ -348,44 +265,6 @@ export class LLMEngine {
     return finished;
   }
 
-  /**
-   * Each group's new tokens: the rows up to and including the first whose token differs from its
-   * draft (all of them when every draft holds), and per drafting sequence the drafts rejected.
-   */
-  private verifyDrafts(groups: readonly SampleGroup[], tokenIds: Int32Array): { tokens: { firstRow: number; numTokens: number }[]; numRejected: Map<Sequence, number> } {
-    const numRejected = new Map<Sequence, number>();
-    let firstRow = 0;
-    const tokens = groups.map(({ seq, drafts }) => {
-      const accepted = numAcceptedDrafts(drafts, tokenIds.subarray(firstRow, firstRow + drafts.length));
-      if (drafts.length > 0) {
-        numRejected.set(seq, drafts.length - accepted);
-        this.specDecodeNumDrafts++;
-        this.specDecodeNumDraftTokens += drafts.length;
-        this.specDecodeNumAcceptedTokens += accepted;
-      }
-      const group = { firstRow, numTokens: accepted + 1 };
-      firstRow += drafts.length + 1;
-      return group;
-    });
-    return { tokens, numRejected };
-  }
-
-  /**
-   * The next step's drafts: as many as the output and length caps leave room for after them. A
-   * draft model's are placeholders the scheduler makes room for, written before the step runs.
-   */
-  private proposeDrafts(seq: Sequence, config: SpeculativeConfig): number[] {
-    if (!canSpeculate(seq)) return [];
-    const room = Math.min(config.numSpeculativeTokens, seq.request.maxOutputTokens - seq.numOutputTokens - 1, this.config.maxModelLen - seq.numTokens - 1);
-    if (config.method === "draft_model") return new Array<number>(Math.max(0, room)).fill(0);
-    let index = this.ngramIndexes.get(seq);
-    if (index === undefined) {
-      index = new NgramIndex(config);
-      this.ngramIndexes.set(seq, index);
-    }
-    return index.propose(seq.tokenIds, room);
-  }
-
   /** Releases the model's native resources, and the draft model's. */
   close(): void {
     this.runner.close?.();
@@ -404,9 +283,9 @@ export class LLMEngine {
       numPreemptions: this.scheduler.numPreemptions,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
-      specDecodeNumDrafts: this.specDecodeNumDrafts,
-      specDecodeNumDraftTokens: this.specDecodeNumDraftTokens,
-      specDecodeNumAcceptedTokens: this.specDecodeNumAcceptedTokens,
+      specDecodeNumDrafts: this.drafts.numDrafts,
+      specDecodeNumDraftTokens: this.drafts.numDraftTokens,
+      specDecodeNumAcceptedTokens: this.drafts.numAcceptedTokens,
       ...(this.lora ? { lora: this.loraStats(this.lora) } : {}),
     };
   }

@@ -2,7 +2,7 @@
 // error when one full-length sequence cannot fit, and the CUDA budget from gpuMemoryUtilization.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createEngine } from "../../runtime/engine/llm-engine.ts";
+import { createEngine } from "../../runtime/engine/create-engine.ts";
 import { checkKvCapacity, describeKvCapacity, gpuKvCacheMemoryBytes, kvCacheBytesPerBlock, numKvCacheBlocks } from "../../runtime/engine/kv-cache-sizing.ts";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { testSamplerAddon, testTokenizer } from "../support/engine-harness.ts";

@@ -3,7 +3,8 @@
 // live owners.
 import { buildAddon, loadAddon } from "../../codegen/build/addon.ts";
 import type { EngineArgs } from "../../runtime/engine/config.ts";
-import { createEngine, type LLMEngine } from "../../runtime/engine/llm-engine.ts";
+import { createEngine } from "../../runtime/engine/create-engine.ts";
+import type { LLMEngine } from "../../runtime/engine/llm-engine.ts";
 import type { ModelRunner } from "../../runtime/engine/model-runner.ts";
 import type { NativeSamplerAddon } from "../../runtime/engine/sampler-addon.ts";
 import type { RequestOutput } from "../../runtime/engine/types.ts";
