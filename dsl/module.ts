@@ -135,6 +135,19 @@ export class RMSNorm extends Module {
   }
 }
 
+/** LayerNorm without a bias (Cohere's): the mean is subtracted before scaling by w. */
+export class LayerNorm extends Module {
+  readonly weight: Parameter;
+  constructor(name: string, readonly size: number, readonly eps: number) {
+    super();
+    this.weight = this.param(`${name}.weight`, [size]);
+  }
+  forward(x: Tensor): Tensor {
+    const w = this.weight.tensor();
+    return recorder().emit({ op: "layerNorm", x: x.id, weight: w.id, eps: this.eps }, x.value.dtype, x.value.rows, x.value.inner);
+  }
+}
+
 export class Embedding extends Module {
   readonly weight: Parameter;
   constructor(name: string, readonly numEmbeddings: number, readonly dim: number) {

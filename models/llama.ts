@@ -2,7 +2,7 @@
 // Qwen2 (q/k/v bias), Qwen3 (per-head RMSNorm on q and k), Phi-3 (phi3.ts); Gemma (gemma.ts) reuses
 // its attention and MLP. Named after the Hugging Face classes. Pre-norm blocks, written naively:
 // the compiler fuses residual-add + RMSNorm and act(gate) * up.
-import { Embedding, geluTanh, Linear, Module, RMSNorm, rope, silu, type AttentionOptions, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
+import { Embedding, geluTanh, LayerNorm, Linear, Module, RMSNorm, rope, silu, type AttentionOptions, type CausalLM, type StepCtx, type Tensor } from "../dsl/module.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
 import type { WeightMap } from "./common/weight-map.ts";
@@ -139,7 +139,7 @@ export interface DecoderBlock {
 export class LlamaForCausalLM extends Module implements CausalLM {
   readonly embedTokens: Embedding;
   readonly layers: DecoderBlock[];
-  readonly norm: RMSNorm;
+  readonly norm: RMSNorm | LayerNorm;
   readonly lmHead: Linear;
   readonly numLayers: number;
   constructor(
@@ -151,9 +151,13 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     const c = config;
     this.embedTokens = new Embedding("model.embed_tokens", c.vocabSize, c.hiddenSize);
     this.layers = Array.from({ length: c.numHiddenLayers }, (_, i) => block(c, i));
-    this.norm = new RMSNorm("model.norm", c.hiddenSize, c.rmsNormEps);
+    this.norm = this.finalNorm(c);
     this.lmHead = new Linear(c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head", c.hiddenSize, c.vocabSize);
     this.numLayers = c.numHiddenLayers;
+  }
+  /** The norm before the LM head: RMSNorm here, Cohere's LayerNorm there. Called from the constructor, so it may read only `c`. */
+  protected finalNorm(c: ModelConfig): RMSNorm | LayerNorm {
+    return new RMSNorm("model.norm", c.hiddenSize, c.rmsNormEps);
   }
   /** Scales the token embeddings (Granite's embedding_multiplier); 1 here. */
   protected embeddingMultiplier(): number {

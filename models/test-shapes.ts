@@ -46,6 +46,8 @@ export const archNames: Record<string, string> = {
   olmo3: "Olmo3ForCausalLM",
   smollm3: "SmolLM3ForCausalLM",
   glm4: "Glm4ForCausalLM",
+  cohere: "CohereForCausalLM",
+  cohere2: "Cohere2ForCausalLM",
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
@@ -66,6 +68,11 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   },
   olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
   glm4: { attentionBias: true, partialRotaryFactor: 0.5 },
+  cohere: { tieWordEmbeddings: true, logitScale: 1.5 },
+  cohere2: {
+    tieWordEmbeddings: true, logitScale: 1.5, slidingWindow: 16,
+    layerTypes: ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"], numHiddenLayers: 4,
+  },
   smollm3: { rmsNormEps: 1e-6, ropeTheta: 2000000, tieWordEmbeddings: true, ropeLayers: [true, false] },
   olmo3: {
     rmsNormEps: 1e-6, ropeTheta: 500000, ropeScaling: { ropeType: "linear", factor: 2 }, slidingWindow: 16, ropeLocalTheta: 500000,

@@ -136,6 +136,9 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
       case "rmsNorm":
         launch("rms-norm", "rmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [Math.fround(n.eps), n.weightOffset], "rmsNorm");
         break;
+      case "layerNorm":
+        launch("layer-norm", "layerNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [Math.fround(n.eps)], "layerNorm");
+        break;
       case "addRmsNorm": {
         // One launch per group, at its first surviving part (dead-code elimination may drop the
         // residual part after the last layer; the residual buffer is still updated in place).

@@ -1,7 +1,7 @@
 // The graph IR a model's forward() is traced into: SSA values (tensors with symbolic row counts)
 // produced by ops. It sits above the kernel IR: lowering turns each op into kernel launches.
 // Ops come in groups: Input (input, weight), Elementwise (add, mul, silu, gelu, scale, softcap),
-// Norm (rmsNorm, addRmsNorm), Matmul (linear), Movement (view, slice, gather), Attention
+// Norm (rmsNorm, addRmsNorm, layerNorm), Matmul (linear), Movement (view, slice, gather), Attention
 // (rope, attention -> kvWrite + pagedAttention after bindPagedKV), Fused (siluMul, geluMul, and
 // ropeKvWrite: a layer's q/k rope and cache store read from its qkv projection, its value q).
 import type { Float } from "../../dsl/dtype.ts";
@@ -25,6 +25,7 @@ export type Op =
   | { op: "weight"; name: string }
   | { op: "embedding"; ids: number; table: number; scale: number }
   | { op: "rmsNorm"; x: number; weight: number; eps: number; weightOffset: number }
+  | { op: "layerNorm"; x: number; weight: number; eps: number }
   | { op: "addRmsNorm"; x: number; residual: number; weight: number; eps: number; weightOffset: number; /** which result this value is */ part: "residual" | "normed"; group: number }
   | { op: "add"; a: number; b: number }
   | { op: "mul"; a: number; b: number }
@@ -64,7 +65,7 @@ export function inputsOf(n: Op): number[] {
   switch (n.op) {
     case "input": case "weight": return [];
     case "embedding": return [n.ids, n.table];
-    case "rmsNorm": return [n.x, n.weight];
+    case "rmsNorm": case "layerNorm": return [n.x, n.weight];
     case "addRmsNorm": return [n.x, n.residual, n.weight];
     case "add": case "mul": return [n.a, n.b];
     case "silu": case "geluTanh": case "scale": case "softcap": case "view": case "slice": return [n.x];

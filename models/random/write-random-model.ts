@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gemma, gemma2, gemma3 } from "./arch/gemma.ts";
 import { granite, llama, mistral, smollm3 } from "./arch/llama.ts";
 import { glm4 } from "./arch/glm4.ts";
+import { cohere, cohere2 } from "./arch/cohere.ts";
 import { mixtral } from "./arch/mixtral.ts";
 import { olmo2, olmo3 } from "./arch/olmo2.ts";
 import { phi3 } from "./arch/phi3.ts";
@@ -25,7 +26,7 @@ import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type To
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */

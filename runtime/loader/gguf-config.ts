@@ -27,7 +27,12 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
   smollm3: { architecture: "SmolLM3ForCausalLM", modelType: "smollm3", hiddenAct: "silu" },
   glm4: { architecture: "Glm4ForCausalLM", modelType: "glm4", hiddenAct: "silu" },
+  "command-r": { architecture: "CohereForCausalLM", modelType: "cohere", hiddenAct: "silu" },
+  cohere2: { architecture: "Cohere2ForCausalLM", modelType: "cohere2", hiddenAct: "silu" },
 };
+
+/** Cohere's LayerNorm files: their epsilon key is layer_norm_epsilon, not layer_norm_rms_epsilon. */
+const layerNormArchitectures = new Set(["command-r", "cohere2"]);
 
 const olmo3Architecture: GgufArchitecture = { architecture: "Olmo3ForCausalLM", modelType: "olmo3", hiddenAct: "silu" };
 
@@ -172,9 +177,10 @@ function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: num
  * the family's period), and rotates by rope.freq_base_swa (else the family's local base) unscaled;
  * without one every layer is global. OLMo 3's converter writes the pattern as one flag per layer
  * (from layer_types), which llama.cpp's olmo2 graph ignores for its period of 4; it is taken as
- * written here, as transformers takes layer_types.
+ * written here, as transformers takes layer_types. Cohere2's sliding layers rotate by rope.freq_base
+ * (llama.cpp's cohere2 graph reads no other), its global ones not at all: a localTheta of null.
  */
-function hybridLayers(meta: FieldReader, arch: string, numHiddenLayers: number, defaults: { period: number; localTheta: number }): Partial<ModelConfig> {
+function hybridLayers(meta: FieldReader, arch: string, numHiddenLayers: number, defaults: { period: number; localTheta: number | null }): Partial<ModelConfig> {
   const key = (name: string): string => `${arch}.${name}`;
   const slidingWindow = meta.optionalNumber(key("attention.sliding_window"));
   if (!slidingWindow) return { slidingWindow: null };
@@ -184,6 +190,7 @@ function hybridLayers(meta: FieldReader, arch: string, numHiddenLayers: number, 
   const layerTypes = Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType =>
     (flags === null ? layer % period < period - 1 : flags[layer]) ? "sliding_attention" : "full_attention",
   );
+  if (defaults.localTheta === null) return { slidingWindow, layerTypes };
   return { slidingWindow, layerTypes, ropeLocalTheta: meta.number(key("rope.freq_base_swa"), defaults.localTheta) };
 }
 
@@ -260,7 +267,7 @@ export function ggufModelConfig(
     headDim,
     vocabSize,
     maxPositionEmbeddings,
-    rmsNormEps: meta.number(key("attention.layer_norm_rms_epsilon")),
+    rmsNormEps: meta.number(key(layerNormArchitectures.has(arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon")),
     ropeTheta,
     ropeScaling: ropeScalingOf(meta, arch, ropeTensors, { ropeTheta, rotaryDim, maxPositionEmbeddings }, header.path),
     partialRotaryFactor: rotaryDim / headDim,
@@ -281,6 +288,9 @@ export function ggufModelConfig(
     ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
     // llama.cpp's smollm3 graph skips RoPE on every fourth layer; GGUF has no key for it.
     ...(arch === "smollm3" ? { ropeLayers: Array.from({ length: numHiddenLayers }, (_, layer) => (layer + 1) % 4 !== 0) } : {}),
+    ...(layerNormArchitectures.has(arch) ? { logitScale: meta.number(key("logit_scale"), 1) } : {}),
+    // llama.cpp's cohere2 graph slides three layers of every four.
+    ...(arch === "cohere2" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
     // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
     ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };

@@ -28,7 +28,7 @@ interface FamilyDefaults {
    * Gemma-3, OLMo 3: sliding and global layers (layer_types, else every sliding_window_pattern-th
    * layer global), the sliding ones on an unscaled RoPE table (rope_local_base_freq, else rope_theta).
    */
-  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta?: number };
+  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta?: number; /** Cohere2: the sliding layers rotate by the global table (its global layers have none). */ sharedRope?: boolean };
   /** transformers' config class defaults for keys the family's configs may leave out. */
   configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
@@ -39,6 +39,8 @@ interface FamilyDefaults {
   partialRotaryFactor?: number;
   /** SmolLM3's NoPE layers: no_rope_layers, else every no_rope_layer_interval-th layer. */
   noRopeLayerInterval?: number;
+  /** Cohere's LayerNorm families: their epsilon is layer_norm_eps, and their logits are scaled by logit_scale (this when absent). */
+  layerNorm?: { logitScale: number };
   /** Sparse mixture-of-experts families: their experts, with transformers' defaults. */
   moe?: (fields: FieldReader) => MoeConfig;
   /** The shared-expert key the family's `moe` reads (Qwen2-MoE's); every other one is refused. */
@@ -132,6 +134,12 @@ const families: Record<string, FamilyDefaults> = {
   olmo3: {
     architecture: "Olmo3ForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false,
     defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4 },
+  },
+  // CohereConfig and Cohere2Config (Command R7B: three sliding layers to each global one).
+  cohere: { architecture: "CohereForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, layerNorm: { logitScale: 0.0625 } },
+  cohere2: {
+    architecture: "Cohere2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, layerNorm: { logitScale: 0.0625 },
+    defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4, sharedRope: true },
   },
   phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
   gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
@@ -244,6 +252,12 @@ function graniteMultipliersOf(fields: FieldReader): GraniteMultipliers {
   };
 }
 
+/** CohereConfig's logit_scale; Command R+'s per-head q/k LayerNorms (use_qk_norm) are not built. */
+function cohereFields(fields: FieldReader, defaultLogitScale: number): Pick<ModelConfig, "logitScale"> {
+  if (fields.boolean("use_qk_norm", false)) throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${fields.file}: use_qk_norm (Command R+'s per-head q/k LayerNorms) is not supported`, "use_qk_norm");
+  return { logitScale: fields.number("logit_scale", defaultLogitScale) };
+}
+
 /** SmolLM3Config: no_rope_layers (1: the layer uses RoPE), else every interval-th layer without it. */
 function ropeLayersOf(fields: FieldReader, numHiddenLayers: number, defaultInterval: number): boolean[] {
   const listed = fields.indexList("no_rope_layers");
@@ -277,6 +291,7 @@ function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLay
   const pattern = fields.positiveInteger("sliding_window_pattern", hybrid.slidingWindowPattern);
   const layerTypes = fields.choiceList("layer_types", attentionLayerTypes) ?? Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType => ((layer + 1) % pattern === 0 ? "full_attention" : "sliding_attention"));
   if (layerTypes.length !== numHiddenLayers) throw modelFileError(fields.file, `field "layer_types" has ${layerTypes.length} entries for ${numHiddenLayers} layers`, "layer_types");
+  if (hybrid.sharedRope) return { ...rope, layerTypes };
   const localDefault = hybrid.ropeLocalTheta ?? rope.ropeTheta;
   const ropeLocalTheta = local ? local.number("rope_theta", localDefault) : fields.number("rope_local_base_freq", localDefault);
   return { ...rope, layerTypes, ropeLocalTheta };
@@ -330,7 +345,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     headDim: fields.positiveInteger("head_dim", hiddenSize / numAttentionHeads),
     vocabSize: fields.positiveInteger("vocab_size"),
     maxPositionEmbeddings,
-    rmsNormEps: fields.number("rms_norm_eps", family.rmsNormEps),
+    rmsNormEps: fields.number(family.layerNorm ? "layer_norm_eps" : "rms_norm_eps", family.rmsNormEps),
     ...ropeAndLayers(fields, family, numHiddenLayers, maxPositionEmbeddings),
     partialRotaryFactor: fields.number("partial_rotary_factor", family.partialRotaryFactor ?? 1),
     tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
@@ -345,6 +360,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     torchDtype: torchDtype(fields),
     ...moeOf(fields, family),
     ...(family.graniteMultipliers ? { graniteMultipliers: graniteMultipliersOf(fields) } : {}),
+    ...(family.layerNorm ? cohereFields(fields, family.layerNorm.logitScale) : {}),
     ...(family.noRopeLayerInterval ? { ropeLayers: ropeLayersOf(fields, numHiddenLayers, family.noRopeLayerInterval) } : {}),
     ...quantizationOf(fields),
   };

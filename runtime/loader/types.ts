@@ -26,6 +26,7 @@ export interface ModelConfig {
   headDim: number;
   vocabSize: number;
   maxPositionEmbeddings: number;
+  /** The norms' epsilon: rms_norm_eps, or layer_norm_eps for Cohere's LayerNorm. */
   rmsNormEps: number;
   ropeTheta: number;
   ropeScaling: RopeScaling | null;
@@ -58,6 +59,8 @@ export interface ModelConfig {
    * the logits divided by `logitsScaling` (config.json's *_multiplier and logits_scaling).
    */
   graniteMultipliers?: GraniteMultipliers;
+  /** Cohere: the logits are multiplied by this (config.json's logit_scale). Absent: 1. */
+  logitScale?: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** The checkpoint's dtype ("float32" | "float16" | "bfloat16"). */

@@ -229,6 +229,27 @@ test("olmo2: post-norms and whole-projection q/k norms keep their HF names; with
   assert.is(short.param, "olmo2.attention.sliding_window_pattern");
 });
 
+test("command-r and cohere2: LayerNorm epsilon and logit scale from their keys, tied head; cohere2 slides three layers of four", async () => {
+  const tensors = [f32Tensor("token_embd.weight", [hidden, vocab]), f32Tensor("output_norm.weight", [hidden])];
+  const cohereKeys = (arch: string) => {
+    const { [`${arch}.attention.layer_norm_rms_epsilon`]: _, ...keys } = hyperparameters(arch, {
+      [`${arch}.attention.layer_norm_epsilon`]: { type: "f32", value: 2e-5 },
+      [`${arch}.logit_scale`]: { type: "f32", value: 0.125 },
+    });
+    return keys;
+  };
+  const commandR = await load(cohereKeys("command-r"), tensors);
+  assert.is(commandR.config.architecture, "CohereForCausalLM");
+  assert.is(commandR.config.rmsNormEps, 2e-5);
+  assert.is(commandR.config.logitScale, 0.125);
+  assert.is(commandR.config.tieWordEmbeddings, true);
+  const cohere2 = await load({ ...cohereKeys("cohere2"), "cohere2.block_count": { type: "u32", value: 5 }, "cohere2.attention.sliding_window": { type: "u32", value: 512 } }, tensors);
+  assert.is(cohere2.config.architecture, "Cohere2ForCausalLM");
+  assert.is(cohere2.config.slidingWindow, 512);
+  assert.equal(cohere2.config.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention"]);
+  assert.is(cohere2.config.ropeLocalTheta, undefined);
+});
+
 test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names, ffn_up is the fused gate_up_proj; q not permuted", async () => {
   const model = await load(hyperparameters("glm4"), [
     f32Tensor("token_embd.weight", [hidden, vocab]),

@@ -272,6 +272,28 @@ test("glm4: q/k/v biases and half-head rotary by default, as Glm4Config", () => 
   assert.is(parseHfConfig({ ...base, model_type: "glm4", attention_bias: false, partial_rotary_factor: 1 }, file).partialRotaryFactor, 1);
 });
 
+test("cohere: layer_norm_eps and logit_scale with CohereConfig's defaults; use_qk_norm (Command R+) refused by name", () => {
+  const cohere = { ...base, model_type: "cohere", layer_norm_eps: 2e-5 };
+  const config = parseHfConfig(cohere, file);
+  assert.is(config.architecture, "CohereForCausalLM");
+  assert.is(config.rmsNormEps, 2e-5);
+  assert.is(config.logitScale, 0.0625);
+  assert.is(config.tieWordEmbeddings, true);
+  assert.is(parseHfConfig({ ...cohere, logit_scale: 0.125 }, file).logitScale, 0.125);
+  const qkNorm = errorOf(() => parseHfConfig({ ...cohere, use_qk_norm: true }, file));
+  assert.is(qkNorm.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
+  assert.is(qkNorm.param, "use_qk_norm");
+});
+
+test("cohere2: three sliding layers to each global one by default, and no local RoPE table (the global layers have none)", () => {
+  const config = parseHfConfig({ ...base, model_type: "cohere2", num_hidden_layers: 5 }, file);
+  assert.is(config.architecture, "Cohere2ForCausalLM");
+  assert.equal(config.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention"]);
+  assert.is(config.slidingWindow, 4096);
+  assert.is(config.ropeLocalTheta, undefined);
+  assert.is(config.logitScale, 0.0625);
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

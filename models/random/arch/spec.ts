@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4" | "cohere" | "cohere2";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -24,7 +24,12 @@ export interface HfConfig {
   head_dim?: number;
   vocab_size: number;
   max_position_embeddings: number;
-  rms_norm_eps: number;
+  /** The RMSNorm families' epsilon; Cohere's LayerNorm has layer_norm_eps instead. */
+  rms_norm_eps?: number;
+  layer_norm_eps?: number;
+  /** Cohere: the logits are multiplied by it. */
+  logit_scale?: number;
+  use_qk_norm?: boolean;
   rope_theta: number;
   rope_scaling?: { rope_type: "linear"; factor: number } | { rope_type: "longrope"; short_factor: number[]; long_factor: number[] } | null;
   partial_rotary_factor?: number;
@@ -131,8 +136,9 @@ export function textModelHyperparameters(arch: string, config: HfConfig): [strin
     [`${arch}.attention.head_count`, u32(config.num_attention_heads)],
     [`${arch}.attention.head_count_kv`, u32(config.num_key_value_heads)],
     [`${arch}.rope.freq_base`, f32(config.rope_theta)],
-    [`${arch}.attention.layer_norm_rms_epsilon`, f32(config.rms_norm_eps)],
   ];
+  if (config.rms_norm_eps !== undefined) keys.push([`${arch}.attention.layer_norm_rms_epsilon`, f32(config.rms_norm_eps)]);
+  if (config.layer_norm_eps !== undefined) keys.push([`${arch}.attention.layer_norm_epsilon`, f32(config.layer_norm_eps)]);
   const numExperts = config.num_local_experts ?? config.num_experts;
   if (numExperts !== undefined) keys.push([`${arch}.expert_count`, u32(numExperts)]);
   if (config.num_experts_per_tok !== undefined) keys.push([`${arch}.expert_used_count`, u32(config.num_experts_per_tok)]);
