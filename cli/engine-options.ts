@@ -3,6 +3,7 @@
 // that means nothing here is accepted with one notice naming it, never silently.
 import { TsvllmError } from "../runtime/errors.ts";
 import type { LLMOptions } from "../runtime/engine/model-loader.ts";
+import type { ReasoningConfig } from "../runtime/engine/config.ts";
 import { poolingTypes, type PoolerConfig, type PoolingType } from "../runtime/engine/pooling.ts";
 import type { SpeculativeArgs } from "../runtime/engine/speculative.ts";
 import { bytesFlag, flagError, intFlag, jsonObjectFlag, numberFlag, type parseFlags, type Options } from "./args.ts";
@@ -28,6 +29,7 @@ export const engineFlags = {
   "preemption-mode": { type: "string" },
   "swap-space": { type: "string" },
   "speculative-config": { type: "string" },
+  "reasoning-config": { type: "string" },
   "enable-lora": { type: "boolean" },
   "max-loras": { type: "string" },
   "max-lora-rank": { type: "string" },
@@ -134,6 +136,7 @@ export function llmOptions(values: EngineFlagValues, notice: (message: string) =
   if (poolerFlag === "override-pooler-config") notice("--override-pooler-config is deprecated (as in vLLM); use --pooler-config");
   if (poolerFlag !== null) options.poolerConfig = poolerConfigFlag(values[poolerFlag]!, poolerFlag);
   if (values["speculative-config"] !== undefined) options.speculativeConfig = speculativeConfigFlag(values["speculative-config"]);
+  if (values["reasoning-config"] !== undefined) options.reasoningConfig = reasoningConfigFlag(values["reasoning-config"]);
   if (values["generation-config"] !== undefined) options.generationConfig = values["generation-config"];
   if (values["override-generation-config"] !== undefined) {
     options.overrideGenerationConfig = jsonObjectFlag(values["override-generation-config"], "override-generation-config", `{"temperature": 0.5}`);
@@ -165,6 +168,20 @@ function snakeCaseObjectFlag(value: string, flag: string, example: string, names
 export function speculativeConfigFlag(value: string): SpeculativeArgs {
   const names = { method: "method", model: "model", num_speculative_tokens: "numSpeculativeTokens", prompt_lookup_max: "promptLookupMax", prompt_lookup_min: "promptLookupMin", disable_by_batch_size: "disableByBatchSize" };
   return snakeCaseObjectFlag(value, "speculative-config", `{"method": "ngram", "num_speculative_tokens": 4}`, names) as SpeculativeArgs;
+}
+
+/**
+ * vLLM's --reasoning-config: the strings around a reasoning section, which thinking_token_budget
+ * counts within, e.g. {"think_start_str": "<think>", "think_end_str": "</think>"}; later vLLM
+ * releases call them reasoning_start_str and reasoning_end_str, also read.
+ */
+export function reasoningConfigFlag(value: string): ReasoningConfig {
+  const names = { think_start_str: "thinkStartStr", think_end_str: "thinkEndStr", reasoning_start_str: "thinkStartStr", reasoning_end_str: "thinkEndStr" };
+  const args = snakeCaseObjectFlag(value, "reasoning-config", `{"think_start_str": "<think>", "think_end_str": "</think>"}`, names);
+  for (const field of ["thinkStartStr", "thinkEndStr"]) {
+    if (typeof args[field] !== "string" || args[field] === "") throw flagError("reasoning-config", `needs a non-empty think_start_str and think_end_str, got ${value}`);
+  }
+  return args as unknown as ReasoningConfig;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { AsyncLLM } from "../index.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { startServer } from "../server/index.ts";
-import { reasoningParserNamed } from "../server/reasoning-parsers.ts";
+import { parsedReasoningConfig, reasoningParserNamed } from "../server/reasoning-parsers.ts";
 import { toolCallParsers } from "../server/tool-parsers.ts";
 import type { EngineStats } from "../runtime/engine/types.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -48,6 +48,8 @@ export async function run(argv: string[]): Promise<void> {
   // Checked before the model loads, as the tool-call parser is.
   if (reasoningParser !== undefined) reasoningParserNamed(reasoningParser);
   const options = llmOptions(values);
+  // A reasoning parser knows where reasoning starts and ends: thinking_token_budget counts there unless --reasoning-config says otherwise.
+  if (reasoningParser !== undefined) options.reasoningConfig ??= parsedReasoningConfig;
   const loraModules = loraModulesFlag(values["lora-modules"], options.enableLora);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
   const debug = values["log-level"] === "debug" ? (m: string) => process.stderr.write(`DEBUG ${new Date().toISOString()} ${m}\n`) : () => undefined;

@@ -4,6 +4,7 @@
 // </think> (cut off while thinking) is all reasoning, as in vLLM. qwen3 also reads the request's
 // chat_template_kwargs.enable_thinking: false makes its template close the thinking in the prompt,
 // so the answer is all content.
+import type { ReasoningConfig } from "../runtime/engine/config.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { partialTagLength } from "./partial-tag.ts";
 import type { ChatRequest } from "./schemas/chat.ts";
@@ -21,6 +22,9 @@ export const reasoningParsers: Readonly<Record<string, ReasoningParser>> = {
 
 const thinkStart = "<think>";
 export const thinkEnd = "</think>";
+
+/** The reasoning section both parsers read, as the engine's reasoning config (what thinking_token_budget counts within). */
+export const parsedReasoningConfig: ReasoningConfig = { thinkStartStr: thinkStart, thinkEndStr: thinkEnd };
 
 export function reasoningParserNamed(name: string): ReasoningParser {
   const parser = reasoningParsers[name];

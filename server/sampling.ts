@@ -73,6 +73,7 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
     allowedTokenIds: body.allowed_token_ids ?? null,
     badWords: body.bad_words ?? null,
     structuredOutputs: structuredOutputsOf(body),
+    thinkingTokenBudget: body.thinking_token_budget ?? null,
   });
 }
 

@@ -47,6 +47,13 @@ export interface EngineConfig {
   maxLoraRank: number;
   /** Adapters kept loaded in host memory (vLLM's max_cpu_loras); null: maxLoras. */
   maxCpuLoras: number | null;
+  /** vLLM's reasoning_config: the strings around a reasoning section, which thinking_token_budget counts within; null: none. */
+  reasoningConfig: ReasoningConfig | null;
+}
+
+export interface ReasoningConfig {
+  thinkStartStr: string;
+  thinkEndStr: string;
 }
 
 export type EngineArgs = Partial<Omit<EngineConfig, "speculativeConfig">> & { speculativeConfig?: SpeculativeArgs | null };
@@ -70,6 +77,7 @@ export const defaultEngineArgs = Object.freeze({
   maxLoras: 1,
   maxLoraRank: 16,
   maxCpuLoras: null,
+  reasoningConfig: null,
 });
 
 function positiveInteger(value: number, name: string): number {
@@ -118,6 +126,10 @@ export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): Engi
   if (config.preemptionMode !== "recompute" && config.preemptionMode !== "swap") {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `preemptionMode must be "recompute" or "swap", got ${JSON.stringify(config.preemptionMode)}`, "preemptionMode");
   }
+  const reasoning = config.reasoningConfig;
+  if (reasoning !== null && [reasoning.thinkStartStr, reasoning.thinkEndStr].some((s) => typeof s !== "string" || s === "")) {
+    throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `reasoningConfig needs non-empty thinkStartStr and thinkEndStr, got ${JSON.stringify(reasoning)}`, "reasoningConfig");
+  }
   if (!(Number.isFinite(config.swapSpace) && config.swapSpace >= 0)) {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `swapSpace must be a number of GiB, 0 or more; got ${config.swapSpace}`, "swapSpace");
   }
@@ -144,6 +156,7 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "maxLoras",
   "maxLoraRank",
   "maxCpuLoras",
+  "reasoningConfig",
 ];
 
 /** The engine settings among a larger options object (LLM options also carry the model and hooks). */

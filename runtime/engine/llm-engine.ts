@@ -23,6 +23,7 @@ import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
 import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
+import { ThinkingBudgets } from "./thinking-budget.ts";
 import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
 
 /** A step's sampled tokens, one per sample row; log-prob row logprobRows[r] of `logprobs` is row r's (-1: none). */
@@ -66,6 +67,8 @@ export class LLMEngine {
   private generationTokens = 0;
   private seedCounter = 0n;
   private readonly drafts: DraftVerification;
+  /** thinking_token_budget's bookkeeping, with the reasoning config's token ids; null without one. */
+  private readonly thinking: ThinkingBudgets | null;
 
   constructor(config: EngineConfig, blocks: { numBlocks: number; numSwapBlocks: number }, runner: ModelRunner, tokenizer: Tokenizer, samplerAddon: NativeSamplerAddon, pooling: ModelPooling = defaultPooling, classifier: ClassifierHead | null = null) {
     this.config = config;
@@ -75,7 +78,8 @@ export class LLMEngine {
     this.tokenizer = tokenizer;
     this.kvCacheManager = new KVCacheManager({ ...blocks, blockSize: config.blockSize, enablePrefixCaching: config.enablePrefixCaching });
     this.scheduler = new Scheduler(config, this.kvCacheManager);
-    this.sampler = new Sampler(samplerAddon, runner.config.vocabSize);
+    this.thinking = config.reasoningConfig && ThinkingBudgets.forStrings(config.reasoningConfig, tokenizer);
+    this.sampler = new Sampler(samplerAddon, runner.config.vocabSize, this.thinking);
     this.structuredOutputs = new StructuredOutputManager(tokenizer);
     this.drafts = new DraftVerification(config.speculativeConfig, config.maxModelLen);
     if (config.enableLora && !runner.lora) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "enableLora: this model runner has no LoRA slots (compile the model with LoRA)", "enable_lora");
@@ -130,6 +134,9 @@ export class LLMEngine {
     const dimensionsProblem = pooling && dimensions !== null ? dimensionsError(pooling, dimensions, null) : null;
     if (dimensionsProblem !== null) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", dimensionsProblem, "dimensions");
     validateSamplingParams(params, this.vocabSize, this.config.maxNumSeqs, this.config.maxLogprobs);
+    if (params.thinkingTokenBudget !== null && params.thinkingTokenBudget >= 0 && this.thinking === null) {
+      throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "thinking_token_budget needs the engine's reasoning config (--reasoning-config, or a --reasoning-parser) to know where reasoning starts and ends", "thinking_token_budget");
+    }
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
     const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);

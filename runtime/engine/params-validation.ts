@@ -36,6 +36,9 @@ export function validateSamplingParams(p: SamplingParams, vocabSize: number, max
   if (!Number.isInteger(p.minTokens) || p.minTokens < 0 || p.minTokens > p.maxTokens) {
     invalid("min_tokens", `min_tokens must be in [0, max_tokens], got ${p.minTokens}`);
   }
+  if (p.thinkingTokenBudget !== null && !(Number.isInteger(p.thinkingTokenBudget) && p.thinkingTokenBudget >= -1)) {
+    invalid("thinking_token_budget", `thinking_token_budget must be -1 (no limit) or a count >= 0, got ${p.thinkingTokenBudget}`);
+  }
   if (p.seed !== null && !Number.isSafeInteger(p.seed)) invalid("seed", `seed must be an integer, got ${p.seed}`);
   for (const [name, value] of [["logprobs", p.logprobs], ["prompt_logprobs", p.promptLogprobs]] as const) {
     if (value !== null && (!Number.isInteger(value) || value < -1)) invalid(name, `${name} must be -1 (whole vocabulary) or a count >= 0, got ${value}`);

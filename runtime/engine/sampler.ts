@@ -5,6 +5,7 @@ import { maxLogitEditsPerRow, type DeviceSampling } from "./model-runner.ts";
 import type { NativeSamplerAddon, NativeSampleBatch } from "./sampler-addon.ts";
 import type { Request } from "./request.ts";
 import type { Sequence } from "./sequence.ts";
+import type { ThinkingBudgets } from "./thinking-budget.ts";
 
 /** A sequence that gets a token this step, and the logits row it is drawn from. */
 export interface SampleRow {
@@ -171,14 +172,18 @@ export class Sampler {
   private readonly tables = new WeakMap<Request, RequestTables>();
   private readonly histories = new WeakMap<Sequence, HistoryCounts>();
 
-  constructor(addon: NativeSamplerAddon, vocabSize: number) {
+  /** Forces the end of a reasoning section whose thinking_token_budget is spent; null without a reasoning config. */
+  private readonly thinking: ThinkingBudgets | null;
+
+  constructor(addon: NativeSamplerAddon, vocabSize: number, thinking: ThinkingBudgets | null = null) {
     this.addon = addon;
     this.vocabSize = vocabSize;
+    this.thinking = thinking;
   }
 
   /**
    * Whether a forward pass that samples `which` rows (ModelRunner.forwardSampling) takes this one:
-   * it asks for no log-probs, no allowed_token_ids and no structured output, its other logit processors come to at most
+   * it asks for no log-probs, no allowed_token_ids, no structured output and no thinking budget, its other logit processors come to at most
    * maxLogitEditsPerRow edits (counted from the request and its own history, so the same request
    * always goes the same way), and it is greedy if only greedy rows are taken.
    */
@@ -187,7 +192,7 @@ export class Sampler {
     const p = request.params;
     const t = this.tablesOf(request);
     const mostEdits = t.stopIds.length + request.badWordsTokenIds.length + t.biasTokenIds.length + (t.needsHistory ? seq.tokenIds.length : 0);
-    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && request.grammar === null && mostEdits <= maxLogitEditsPerRow;
+    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && request.grammar === null && p.thinkingTokenBudget === null && mostEdits <= maxLogitEditsPerRow;
     return editable && (which === "all" || p.temperature < samplingEps);
   }
 
@@ -289,7 +294,8 @@ export class Sampler {
       batch.promptLens[r] = t.needsHistory ? seq.numPromptTokens : 0;
       bias.push(t.biasTokenIds);
       biasValues.push(...t.biasValues);
-      allowed.push(allowedTokenIds(seq, t));
+      const forced = this.thinking?.forcedToken(seq) ?? null;
+      allowed.push(forced === null ? allowedTokenIds(seq, t) : [forced]);
       // Once the constraint lets nothing but EOS follow, min_tokens cannot hold it back.
       const mustEnd = request.grammar?.mustEnd(seq.grammarState) ?? false;
       banned.push(seq.numOutputTokens < p.minTokens && !mustEnd ? t.stopIds : []);

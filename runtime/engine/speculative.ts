@@ -63,12 +63,12 @@ export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConf
  * so outputs are token for token those without drafts, sampled ones too. That holds where a row's
  * token depends on its logits and step alone: one sequence, no log-probs, and no processor that
  * reads the output so far (penalties, bad words, min_tokens not yet reached, a structured-output
- * constraint).
+ * constraint, a thinking budget).
  */
 export function canSpeculate(seq: Sequence): boolean {
   const p = seq.request.params;
   return p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
-    seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens && seq.request.grammar === null;
+    seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens && seq.request.grammar === null && (p.thinkingTokenBudget ?? -1) < 0;
 }
 
 /** How many drafts verification keeps: the leading ones the target's own draws agree with. */

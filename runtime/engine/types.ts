@@ -47,6 +47,11 @@ export interface SamplingParams {
   allowedTokenIds: number[] | null;
   badWords: string[] | null;
   structuredOutputs: StructuredOutputsParams | null;
+  /**
+   * vLLM's thinking_token_budget: at most this many tokens inside the reasoning section, after which
+   * its end is forced (needs the engine's reasoningConfig); null or -1: no limit.
+   */
+  thinkingTokenBudget: number | null;
 }
 
 export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
@@ -73,6 +78,7 @@ export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
   allowedTokenIds: null,
   badWords: null,
   structuredOutputs: null,
+  thinkingTokenBudget: null,
 });
 
 export function samplingParams(overrides: Partial<SamplingParams> = {}): SamplingParams {

@@ -53,6 +53,7 @@ export const samplingProperties = {
   }),
   allowed_token_ids: nullable(tokenIdList),
   bad_words: nullable({ type: "array", items: { type: "string" } }),
+  thinking_token_budget: nullable({ type: "integer", minimum: -1 }),
   prompt_logprobs: nullable({ type: "integer", minimum: 0 }),
   truncate_prompt_tokens: nullable({ type: "integer", minimum: 1 }),
   stream: nullable({ type: "boolean" }),
@@ -123,6 +124,7 @@ export interface SamplingFields {
   logit_bias?: Record<string, number> | null;
   allowed_token_ids?: number[] | null;
   bad_words?: string[] | null;
+  thinking_token_budget?: number | null;
   prompt_logprobs?: number | null;
   truncate_prompt_tokens?: number | null;
   stream?: boolean | null;

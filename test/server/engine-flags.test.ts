@@ -61,6 +61,16 @@ test("--speculative-config takes vLLM's JSON with snake_case keys; bad JSON and 
   for (const bad of ["{method: ngram}", "[1]", '{"method": "ngram", "draft_model": "x"}']) assert.throws(() => options("--model", "m", `--speculative-config=${bad}`), named);
 });
 
+test("--reasoning-config takes vLLM's think_start_str/think_end_str (or reasoning_start_str/reasoning_end_str); missing or empty strings name the flag", () => {
+  const expected = { thinkStartStr: "<seed:think>", thinkEndStr: "</seed:think>" };
+  assert.equal(options("--model", "m", "--reasoning-config", '{"think_start_str": "<seed:think>", "think_end_str": "</seed:think>"}').reasoningConfig, expected);
+  assert.equal(options("--model", "m", "--reasoning-config", '{"reasoning_start_str": "<seed:think>", "reasoning_end_str": "</seed:think>"}').reasoningConfig, expected);
+  assert.is(options("--model", "m").reasoningConfig, undefined);
+  for (const bad of ['{"think_start_str": "<think>"}', '{"think_start_str": "", "think_end_str": "</think>"}', '{"think_start": "<think>"}']) {
+    assert.throws(() => options("--model", "m", `--reasoning-config=${bad}`), named("reasoning-config"));
+  }
+});
+
 test("--kv-cache-dtype: auto by default, a float dtype by name, anything else names the flag", () => {
   assert.is(options("--model", "m").kvCacheDtype, "auto");
   assert.is(options("--model", "m", "--kv-cache-dtype", "bfloat16").kvCacheDtype, "bfloat16");
