@@ -1,6 +1,7 @@
 // Parsers of a model's own tool-call syntax, for tool_choice "auto" (vLLM's --tool-call-parser).
 // Each reads a whole answer; while it streams, `contentEnd` says how much of it may go out as
-// content, and the calls come whole at the end. An answer whose calls do not parse is content.
+// content, and each call goes out as it is generated, read by the parser's streaming reader
+// (tool-call-stream.ts, auto-tool-stream.ts). An answer whose calls do not parse is content.
 // - hermes: Hermes 2 Pro and later, and Qwen2.5: <tool_call>{"name", "arguments"}</tool_call>
 //   blocks after any text; a last call cut off before its closing tag still counts, as in vLLM.
 // - mistral: Mistral 7B Instruct v0.3 style, text then [TOOL_CALLS] and a JSON list of
@@ -98,7 +99,7 @@ const hermes: ToolCallParser = {
   contentEnd: beforeTag("<tool_call>"),
 };
 
-const mistralTag = "[TOOL_CALLS]";
+export const mistralTag = "[TOOL_CALLS]";
 const alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 const mistral: ToolCallParser = {
@@ -117,7 +118,7 @@ const mistral: ToolCallParser = {
   callId: () => Array.from({ length: 9 }, () => alphanumeric[randomInt(alphanumeric.length)]).join(""),
 };
 
-const pythonTag = "<|python_tag|>";
+export const pythonTag = "<|python_tag|>";
 
 /** Where the JSON object starting at `start` ends (just past its "}"), or -1 where it does not close. */
 function objectEnd(text: string, start: number): number {
@@ -168,7 +169,7 @@ const pythonic: ToolCallParser = {
 const graniteTags = ["<|tool_call|>", "<tool_call>"];
 
 /** A Granite answer past its spaces and tags, stripped in vLLM's order: the token, then the text tag, then spaces. */
-function afterGraniteTags(text: string): string {
+export function afterGraniteTags(text: string): string {
   let rest = text.trim();
   for (const tag of graniteTags) if (rest.startsWith(tag)) rest = rest.slice(tag.length);
   return rest.trimStart();
@@ -188,7 +189,7 @@ const granite: ToolCallParser = {
   },
 };
 
-const functoolsTag = "functools[";
+export const functoolsTag = "functools[";
 
 const phi4MiniJson: ToolCallParser = {
   name: "phi4_mini_json",
@@ -213,8 +214,8 @@ const qwen3CoderFor = (tools: readonly FunctionTool[]): ToolCallParser => ({
   forTools: qwen3CoderFor,
 });
 
-const deepseekCallsBegin = "<｜tool▁calls▁begin｜>";
-const deepseekCallBegin = "<｜tool▁call▁begin｜>";
+export const deepseekCallsBegin = "<｜tool▁calls▁begin｜>";
+export const deepseekCallBegin = "<｜tool▁call▁begin｜>";
 // vLLM's pattern, each part within one line (Python's "." stops only at "\n").
 const deepseekCall = /<｜tool▁call▁begin｜>([^\n]*)<｜tool▁sep｜>([^\n]*)\n```json\n([^\n]*)\n```<｜tool▁call▁end｜>/g;
 
@@ -232,7 +233,7 @@ const deepseekV3: ToolCallParser = {
   contentEnd: beforeTag(deepseekCallsBegin),
 };
 
-const internlmTag = "<|action_start|><|plugin|>";
+export const internlmTag = "<|action_start|><|plugin|>";
 
 const internlm: ToolCallParser = {
   name: "internlm",

@@ -1,9 +1,11 @@
 // /v1/chat/completions response bodies: the whole answer, or one SSE chunk per choice delta.
 import type { CompletionOutput, PositionLogprobs, RequestOutput } from "../../runtime/engine/types.ts";
+import { AutoToolCalls, ToolCallDeltas, type AutoAnswerReading, type ToolCallDelta } from "../auto-tool-stream.ts";
 import { chatLogprobs, promptLogprobsJson, type ChatLogprob, type TokenNaming } from "../logprobs.ts";
 import type { PreparedPrompt } from "../prompts.ts";
 import { splitReasoning } from "../reasoning-parsers.ts";
 import { newToolCallId, toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
+import type { ToolCallParser } from "../tool-parsers.ts";
 import { DeltaTracker, usage, type ChoiceDelta, type Usage } from "./deltas.ts";
 
 export interface ChatFormat {
@@ -101,6 +103,8 @@ export class ChatStreamer {
   private readonly toolCallIds = new Map<number, string>();
   /** Characters of each choice's reasoning and content sent so far. */
   private readonly sent = new Map<number, { reasoning: number; content: number }>();
+  /** Each choice's calls with an "auto" tool choice, streamed as they are generated. */
+  private readonly autoCallsByChoice = new Map<number, { reading: AutoToolCalls; deltas: ToolCallDeltas }>();
   constructor(
     private readonly f: ChatFormat,
     private readonly continuousUsage: boolean,
@@ -115,7 +119,7 @@ export class ChatStreamer {
    * The chunk's delta and finish reason: reasoning while the answer reasons, then content; with a
    * named tool choice the function's arguments as they come (the first of them also name the
    * call); with "required" every call at the end; with "auto" content up to where calls may
-   * begin, then the calls at the end.
+   * begin, then each call as it is generated (see auto-tool-stream.ts).
    */
   private delta(d: ChoiceDelta): { delta: object; finishReason: string | null } {
     const mode = this.f.toolChoice;
@@ -138,13 +142,22 @@ export class ChatStreamer {
       const call = announce ? { index: 0, id: this.toolCallIds.get(d.index), type: "function", function: { name: mode.name, arguments: args } } : { index: 0, function: { arguments: args } };
       return { delta: { ...role, ...reasoning, ...(announce || args !== "" ? { tool_calls: [call] } : {}) }, finishReason };
     }
-    const tools = d.last ? toolAnswerOf(mode, text) : null;
-    const end = tools !== null ? tools.content.length : d.last || mode.kind === "none" ? text.length : mode.kind === "auto" ? mode.parser.contentEnd(text) : 0;
+    const auto = mode.kind === "auto" ? this.autoCalls(d.index, mode.parser, text, d.last) : null;
+    const tools = d.last && auto === null ? toolAnswerOf(mode, text) : null;
+    const end = auto?.contentEnd ?? (tools !== null ? tools.content.length : d.last || mode.kind === "none" ? text.length : 0);
     const content = (d.first ? this.f.echoText : "") + text.slice(sent.content, Math.max(sent.content, end));
     sent.content = Math.max(sent.content, end);
-    const calls = tools === null ? {} : { tool_calls: tools.toolCalls.map((call, index) => ({ index, ...call })) };
-    const delta = { ...role, ...(content !== "" || d.first ? { content } : {}), ...reasoning, ...calls };
-    return { delta, finishReason: tools !== null && mode.kind === "auto" ? "tool_calls" : finishReason };
+    const toolCalls = auto?.toolCalls ?? tools?.toolCalls.map((call, index) => ({ index, ...call })) ?? [];
+    const delta = { ...role, ...(content !== "" || d.first ? { content } : {}), ...reasoning, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
+    return { delta, finishReason: auto?.called ? "tool_calls" : finishReason };
+  }
+
+  /** An auto answer so far, with its calls' new deltas. */
+  private autoCalls(index: number, parser: ToolCallParser, text: string, final: boolean): AutoAnswerReading & { toolCalls: ToolCallDelta[] } {
+    const calls = this.autoCallsByChoice.get(index) ?? { reading: new AutoToolCalls(parser), deltas: new ToolCallDeltas(parser) };
+    this.autoCallsByChoice.set(index, calls);
+    const reading = calls.reading.read(text, final);
+    return { ...reading, toolCalls: calls.deltas.of(reading.calls) };
   }
 
   chunks(output: RequestOutput): object[] {

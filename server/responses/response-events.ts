@@ -6,6 +6,7 @@
 // answer ends; response.completed carries the whole Response, as vLLM ends every stream (a
 // truncated answer is status "incomplete" there).
 import type { RequestOutput } from "../../runtime/engine/types.ts";
+import { AutoToolCalls } from "../auto-tool-stream.ts";
 import type { ApiError } from "../errors.ts";
 import {
   draftText, finalResponse, itemJson, OutputIds, outputDrafts, reasoningPart, responseJson, responseStatus, textPart,
@@ -24,11 +25,14 @@ export class ResponsesStreamer {
   private started = false;
   private readonly items: StreamedItem[] = [];
   private readonly ids: OutputIds;
+  /** With an "auto" tool choice, the answer's calls as they are generated. */
+  private readonly autoCalls: AutoToolCalls | null;
   /** The whole Response, once the answer has ended. */
   completed: Record<string, unknown> | null = null;
 
   constructor(private readonly f: ResponsesFormat) {
     this.ids = new OutputIds(f.toolChoice);
+    this.autoCalls = f.toolChoice.kind === "auto" ? new AutoToolCalls(f.toolChoice.parser) : null;
   }
 
   private event(type: string, fields: object): object {
@@ -45,7 +49,8 @@ export class ResponsesStreamer {
     const answer = output.outputs[0];
     const final = answer.finishReason !== null || output.finished;
     const knownReasoning = this.items[0]?.draft.type === "reasoning" ? this.items[0].sent : 0;
-    outputDrafts(this.f, answer.text, final, knownReasoning).forEach((draft, index) => {
+    const drafts = outputDrafts(this.f, answer.text, final, knownReasoning, this.autoCalls);
+    drafts.forEach((draft, index) => {
       if (index === this.items.length) {
         if (index > 0) events.push(...this.close(index - 1));
         events.push(...this.open(index, draft));
@@ -55,7 +60,7 @@ export class ResponsesStreamer {
     if (!final) return events;
     const status = responseStatus(answer);
     this.items.forEach((_, index) => events.push(...this.close(index, index === this.items.length - 1 ? status : "completed")));
-    this.completed = finalResponse(this.f, answer, output.numCachedTokens ?? 0, this.ids);
+    this.completed = finalResponse(this.f, answer, output.numCachedTokens ?? 0, this.ids, drafts);
     events.push(this.event("response.completed", { response: this.completed }));
     return events;
   }

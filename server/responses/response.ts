@@ -2,8 +2,10 @@
 // reasoning parser, as vLLM's `reasoning` item with a reasoning_text part), its content (a
 // `message` with one output_text part) and its tool calls (`function_call` items), read with the
 // chat machinery's parsers. While an answer streams, the same reading holds back what may still
-// change, so every item's text only grows and the last reading is the whole answer's.
+// change, so every item's text only grows and the last reading is the whole answer's; "auto" calls
+// stream as they are generated (auto-tool-stream.ts), their arguments as the model wrote them.
 import type { CompletionOutput } from "../../runtime/engine/types.ts";
+import type { AutoToolCalls } from "../auto-tool-stream.ts";
 import { newResponseId } from "../generation.ts";
 import { splitReasoning } from "../reasoning-parsers.ts";
 import { toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
@@ -32,10 +34,11 @@ export function draftText(draft: OutputDraft): string {
 /**
  * The answer so far as output items. Until `final`, a possible start of a tag and any text where
  * tool calls may begin are held back, and "required" calls wait for the end (as chat streams
- * them); a named tool choice's arguments stream as they come. `knownReasoning` is the reasoning's
- * length in an earlier reading of the same answer (see splitReasoning).
+ * them); a named tool choice's arguments stream as they come, and so do "auto" calls read by a
+ * stream's `autoCalls`. `knownReasoning` is the reasoning's length in an earlier reading of the
+ * same answer (see splitReasoning).
  */
-export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, knownReasoning = 0): OutputDraft[] {
+export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, knownReasoning = 0, autoCalls: AutoToolCalls | null = null): OutputDraft[] {
   const drafts: OutputDraft[] = [];
   let content = text;
   if (f.reasoning) {
@@ -46,6 +49,11 @@ export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, k
   }
   const mode = f.toolChoice;
   if (mode.kind === "named") return [...drafts, { type: "function_call", name: mode.name, arguments: content }];
+  if (autoCalls !== null) {
+    const reading = autoCalls.read(content, final);
+    if (reading.contentEnd > 0) drafts.push({ type: "message", text: content.slice(0, reading.contentEnd) });
+    return [...drafts, ...reading.calls.map((call): OutputDraft => ({ type: "function_call", name: call.name, arguments: call.argumentsSoFar }))];
+  }
   if (!final) {
     const end = mode.kind === "auto" ? mode.parser.contentEnd(content) : mode.kind === "required" ? 0 : content.length;
     return end > 0 ? [...drafts, { type: "message", text: content.slice(0, end) }] : drafts;
@@ -129,10 +137,15 @@ export function responseJson(f: ResponsesFormat, status: "in_progress" | "comple
   };
 }
 
-/** The whole answer's Response object. */
-export function finalResponse(f: ResponsesFormat, output: CompletionOutput, cachedTokens: number, ids: OutputIds = new OutputIds(f.toolChoice)): Record<string, unknown> {
+/** The whole answer's Response object; a stream passes the items it read, whose calls' arguments are as they streamed. */
+export function finalResponse(
+  f: ResponsesFormat,
+  output: CompletionOutput,
+  cachedTokens: number,
+  ids: OutputIds = new OutputIds(f.toolChoice),
+  drafts: OutputDraft[] = outputDrafts(f, output.text, true),
+): Record<string, unknown> {
   const status = responseStatus(output);
-  const drafts = outputDrafts(f, output.text, true);
   // Only the last item can have been cut off.
   const items = drafts.map((draft, i) => itemJson(draft, ids.of(i, draft), i === drafts.length - 1 ? status : "completed"));
   return responseJson(f, status, items, usageJson(f.promptTokens, output.tokenIds.length, cachedTokens));

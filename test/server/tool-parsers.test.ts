@@ -138,7 +138,7 @@ test("each parser's calls and content are the same whole and streamed, and a mal
     ],
     deepseek_v3: [
       ["Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>weather\n```json\n{\"city\": \"Oslo\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", [`weather {"city": "Oslo"}`]],
-      ["<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>weather\n```json\n{", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>weather\n```json\n{", []],
+      ["<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>weath", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>weath", []],
     ],
     internlm: [[`Sure.<|action_start|><|plugin|>{"name": "time", "parameters": {}}<|action_end|>`, "Sure.", ["time {}"]], [`<|action_start|><|plugin|>{"name"`, `<|action_start|><|plugin|>{"name"`, []]],
   };
@@ -160,15 +160,20 @@ test("each parser's calls and content are the same whole and streamed, and a mal
         if (parser === "mistral") for (const call of wholeCalls) assert.match(call.id, /^[A-Za-z0-9]{9}$/);
         let streamedContent = "";
         let finish: string | null = null;
-        const streamedCalls: string[] = [];
+        const streamedCalls: { name?: string; arguments: string }[] = [];
         for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
           const choice = chunk.choices[0];
           streamedContent += choice?.delta.content ?? "";
-          for (const call of choice?.delta.tool_calls ?? []) streamedCalls.push(`${call.function?.name} ${call.function?.arguments}`);
+          for (const call of choice?.delta.tool_calls ?? []) {
+            const joined = (streamedCalls[call.index] ??= { name: call.function?.name, arguments: "" });
+            joined.arguments += call.function?.arguments ?? "";
+          }
           finish = choice?.finish_reason ?? finish;
         }
         assert.is(streamedContent, content ?? "", label);
-        assert.equal(streamedCalls, calls, label);
+        // Streamed, the arguments are the model's own text: the same JSON as the whole answer's.
+        const asJson = (name: string | undefined, args: string) => `${name} ${JSON.stringify(JSON.parse(args))}`;
+        assert.equal(streamedCalls.map((c) => asJson(c.name, c.arguments)), wholeCalls.map((c) => asJson(c.function.name, c.function.arguments)), label);
         assert.is(finish, whole.finish_reason, label);
       }
     } finally {
