@@ -6,6 +6,7 @@ import { TsvllmError } from "../runtime/errors.ts";
 import type { ModelConfig } from "../runtime/loader/types.ts";
 import type { WeightMap } from "./common/weight-map.ts";
 import { Cohere2ForCausalLM, CohereForCausalLM } from "./cohere.ts";
+import { Exaone4ForCausalLM } from "./exaone4.ts";
 import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
@@ -38,6 +39,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },
+  Exaone4ForCausalLM: { build: (c) => new Exaone4ForCausalLM(c), weightMap: llamaWeightMap },
   CohereForCausalLM: { build: (c) => new CohereForCausalLM(c), weightMap: llamaWeightMap },
   Cohere2ForCausalLM: { build: (c) => new Cohere2ForCausalLM(c), weightMap: llamaWeightMap },
   Phi3ForCausalLM: { build: (c) => new Phi3ForCausalLM(c), weightMap: phi3WeightMap },

@@ -46,6 +46,7 @@ export const archNames: Record<string, string> = {
   olmo3: "Olmo3ForCausalLM",
   smollm3: "SmolLM3ForCausalLM",
   glm4: "Glm4ForCausalLM",
+  exaone4: "Exaone4ForCausalLM",
   cohere: "CohereForCausalLM",
   cohere2: "Cohere2ForCausalLM",
   mixtral: "MixtralForCausalLM",
@@ -68,6 +69,7 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   },
   olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
   glm4: { attentionBias: true, partialRotaryFactor: 0.5 },
+  exaone4: { slidingWindow: 16, layerTypes: ["sliding_attention", "full_attention"] },
   cohere: { tieWordEmbeddings: true, logitScale: 1.5 },
   cohere2: {
     tieWordEmbeddings: true, logitScale: 1.5, slidingWindow: 16,

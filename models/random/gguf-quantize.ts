@@ -5,22 +5,65 @@
 //   Q4_0: m = the value of largest magnitude (sign kept), d = m / -8, q = min(15, trunc(x / d + 8.5));
 //         block = f16 d, 16 bytes whose low nibbles hold q[0..15] and high nibbles q[16..31].
 // The loader's dequantizer (runtime/loader/gguf-quants.ts) reads them back: x = d * q, d * (q - 8).
-import { f32ToF16Bits } from "../../dsl/dtype.ts";
-import { q4_0, q8_0 } from "../../runtime/loader/gguf-quants.ts";
+// Q4_K (256-value super-blocks of eight 32-value sub-blocks) is quantized by q4KBlock below, more
+// simply than llama.cpp's search for the best scales, into the same layout.
+import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
+import { q4_0, q4_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
-export type GgufQuant = "q8_0" | "q4_0";
+export type GgufQuant = "q8_0" | "q4_0" | "q4_K";
 
-const quantBlockBytes: Record<GgufQuant, number> = { q8_0: q8_0.bytesPerBlock, q4_0: q4_0.bytesPerBlock };
+const quantFormats = { q8_0, q4_0, q4_K } as const;
 
-/** Whole rows of f32 values (a multiple of 32 long) as blocks of the format. */
+/** Values per block of the format: rows must be whole blocks. */
+export const valuesPerQuantBlock = (quant: GgufQuant): number => quantFormats[quant].valuesPerBlock;
+
+/**
+ * One Q4_K super-block: each sub-block's range [min(0, lo), hi] in 16 steps, x = d * sc * q - dmin * m
+ * with 6-bit sc and m against f16 d and dmin (each the largest sub-block scale or min over 63); the
+ * 4-bit q are chosen against the rounded scales, so the rounding of d, sc, dmin and m is compensated.
+ */
+function q4KBlock(x: Float32Array, out: Uint8Array, at: number): void {
+  const view = new DataView(out.buffer, out.byteOffset);
+  const lows = Array.from({ length: 8 }, (_, s) => Math.min(0, ...x.subarray(32 * s, 32 * s + 32)));
+  const steps = Array.from({ length: 8 }, (_, s) => (Math.max(...x.subarray(32 * s, 32 * s + 32)) - lows[s]) / 15);
+  const d = f16BitsToF32(f32ToF16Bits(Math.max(...steps) / 63));
+  const dmin = f16BitsToF32(f32ToF16Bits(Math.max(...lows.map((low) => -low)) / 63));
+  const sixBits = (v: number, unit: number) => (unit === 0 ? 0 : Math.min(63, Math.round(v / unit)));
+  const scales = steps.map((step) => sixBits(step, d));
+  const mins = lows.map((low) => sixBits(-low, dmin));
+  view.setUint16(at, f32ToF16Bits(d), true);
+  view.setUint16(at + 2, f32ToF16Bits(dmin), true);
+  // The 12 scale bytes, as the loader's q4KScaleMin unpacks them.
+  for (let s = 0; s < 4; s++) {
+    out[at + 4 + s] = (scales[s] & 63) | ((scales[s + 4] >> 4) << 6);
+    out[at + 8 + s] = (mins[s] & 63) | ((mins[s + 4] >> 4) << 6);
+    out[at + 12 + s] = (scales[s + 4] & 15) | ((mins[s + 4] & 15) << 4);
+  }
+  const q = (s: number, j: number) => {
+    const step = d * scales[s];
+    return step === 0 ? 0 : Math.max(0, Math.min(15, Math.round((x[32 * s + j] + dmin * mins[s]) / step)));
+  };
+  // Each 32 bytes hold two sub-blocks: the first in the low nibbles, the second in the high ones.
+  for (let pair = 0; pair < 4; pair++) {
+    for (let j = 0; j < 32; j++) out[at + 16 + 32 * pair + j] = q(2 * pair, j) | (q(2 * pair + 1, j) << 4);
+  }
+}
+
+/** Whole rows of f32 values (a multiple of the format's block) as blocks of the format. */
 export function quantizeRows(values: Float32Array, quant: GgufQuant): Uint8Array {
-  if (values.length % 32 !== 0) throw new RangeError(`${values.length} values is not a whole number of 32-value blocks`);
-  const blocks = values.length / 32;
-  const out = new Uint8Array(blocks * quantBlockBytes[quant]);
+  const { valuesPerBlock, bytesPerBlock } = quantFormats[quant];
+  if (values.length % valuesPerBlock !== 0) throw new RangeError(`${values.length} values is not a whole number of ${valuesPerBlock}-value blocks`);
+  const blocks = values.length / valuesPerBlock;
+  if (quant === "q4_K") {
+    const out = new Uint8Array(blocks * bytesPerBlock);
+    for (let b = 0; b < blocks; b++) q4KBlock(values.subarray(256 * b, 256 * b + 256), out, b * bytesPerBlock);
+    return out;
+  }
+  const out = new Uint8Array(blocks * bytesPerBlock);
   const view = new DataView(out.buffer);
   for (let b = 0; b < blocks; b++) {
     const x = values.subarray(32 * b, 32 * b + 32);
-    const at = b * quantBlockBytes[quant];
+    const at = b * bytesPerBlock;
     if (quant === "q8_0") {
       const amax = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       const d = amax / 127;

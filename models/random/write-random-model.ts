@@ -9,6 +9,7 @@ import { gemma, gemma2, gemma3 } from "./arch/gemma.ts";
 import { granite, llama, mistral, smollm3 } from "./arch/llama.ts";
 import { glm4 } from "./arch/glm4.ts";
 import { cohere, cohere2 } from "./arch/cohere.ts";
+import { exaone4 } from "./arch/exaone4.ts";
 import { mixtral } from "./arch/mixtral.ts";
 import { olmo2, olmo3 } from "./arch/olmo2.ts";
 import { phi3 } from "./arch/phi3.ts";
@@ -17,8 +18,8 @@ import type { ArchName, ArchSpec, HfConfig } from "./arch/spec.ts";
 import { encodeValues, type WeightDType } from "./dtype.ts";
 import { type GgufMetadata, str, u32 } from "./gguf-values.ts";
 import { writeGguf, type GgmlType } from "./gguf-writer.ts";
-import { dequantizeQ4_0, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
-import { quantizeRows, type GgufQuant } from "./gguf-quantize.ts";
+import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { quantizeRows, valuesPerQuantBlock, type GgufQuant } from "./gguf-quantize.ts";
 import { writeSafetensors } from "./safetensors-writer.ts";
 import { modelShape, type ShapeName } from "./shapes.ts";
 import { checkpointValues, ggufHfShape, ggufValues, hfTensorPlans, type CheckpointPlan } from "./tensor-plan.ts";
@@ -26,7 +27,7 @@ import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type To
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2, exaone4 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */
@@ -85,11 +86,14 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
  */
 const isRouter = (plan: CheckpointPlan) => /\.ffn_gate_inp(_shexp)?\.weight$/.test(plan.ggufName);
 
-/** The block format a GGUF matrix is quantized to: rows of whole 32-value blocks only. */
+/** The block format a GGUF matrix is quantized to: rows of whole blocks only (32 values, 256 for Q4_K; others stay float, as llama.cpp's quantize leaves them). */
 function quantOf(plan: CheckpointPlan, quant: GgufQuant | null): GgufQuant | null {
   const shape = ggufHfShape(plan);
-  return quant !== null && shape.length >= 2 && shape[shape.length - 1] % 32 === 0 && !isRouter(plan) ? quant : null;
+  return quant !== null && shape.length >= 2 && shape[shape.length - 1] % valuesPerQuantBlock(quant) === 0 && !isRouter(plan) ? quant : null;
 }
+
+const quantGgmlType: Record<GgufQuant, GgmlType> = { q8_0: "Q8_0", q4_0: "Q4_0", q4_K: "Q4_K" };
+const dequantize: Record<GgufQuant, (bytes: Uint8Array) => Float32Array> = { q8_0: dequantizeQ8_0, q4_0: dequantizeQ4_0, q4_K: dequantizeQ4_K };
 
 /**
  * The converter's dtype rule: matrices and expert stacks take the output type (F16 for an f16
@@ -97,21 +101,24 @@ function quantOf(plan: CheckpointPlan, quant: GgufQuant | null): GgufQuant | nul
  * F32, which holds bf16 values exactly.
  */
 function ggmlTypeOf(plan: CheckpointPlan, dtype: WeightDType, quant: GgufQuant | null, widened: boolean): GgmlType {
-  if (quantOf(plan, quant) !== null) return widened ? "F32" : quant === "q8_0" ? "Q8_0" : "Q4_0";
+  const blocks = quantOf(plan, quant);
+  if (blocks !== null) return widened ? "F32" : quantGgmlType[blocks];
   return dtype === "f16" && ggufHfShape(plan).length >= 2 && !isRouter(plan) ? "F16" : "F32";
 }
 
 function* ggufChunks(values: Iterable<Float32Array>, type: GgmlType, quant: GgufQuant | null): Generator<Uint8Array> {
   for (const chunk of values) {
     if (quant === null) yield encodeValues(chunk, type === "F16" ? "f16" : "f32");
-    else if (type === "F32") yield encodeValues((quant === "q8_0" ? dequantizeQ8_0 : dequantizeQ4_0)(quantizeRows(chunk, quant)), "f32");
+    else if (type === "F32") yield encodeValues(dequantize[quant](quantizeRows(chunk, quant)), "f32");
     else yield quantizeRows(chunk, quant);
   }
 }
 
-/** LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7. */
+/** LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7, MOSTLY_Q4_K_S = 14. */
+const quantFileType: Record<GgufQuant, number> = { q8_0: 7, q4_0: 2, q4_K: 14 };
+
 function llamaFileType(options: Required<RandomModelOptions>): number {
-  if (options.ggufQuant !== null && !options.ggufQuantWidened) return options.ggufQuant === "q8_0" ? 7 : 2;
+  if (options.ggufQuant !== null && !options.ggufQuantWidened) return quantFileType[options.ggufQuant];
   return options.dtype === "f16" ? 1 : 0;
 }
 

@@ -10,6 +10,11 @@ export class FieldReader {
     return value !== undefined && value !== null;
   }
 
+  /** Whether the key holds a string (a field that may be a number or a string, such as EXAONE 4's sliding_window_pattern). */
+  isString(key: string): boolean {
+    return typeof this.lookup(key) === "string";
+  }
+
   private fail(key: string, expected: string, value: unknown): never {
     throw modelFileError(this.file, `field "${key}" should be ${expected}, found ${JSON.stringify(value)}`, key);
   }

@@ -4,7 +4,7 @@ import { TsvllmError } from "../errors.ts";
 import { FieldReader } from "./fields.ts";
 import { modelFileError } from "./file-io.ts";
 import type { GgufHeader } from "./gguf-reader.ts";
-import type { AttentionLayerType, GenerationConfig, GraniteMultipliers, LoadedTensor, ModelConfig, MoeConfig, RopeScaling } from "./types.ts";
+import type { AttentionLayerType, GenerationConfig, GraniteMultipliers, LoadedTensor, ModelConfig, MoeConfig, RopeScaling, TensorDType } from "./types.ts";
 
 interface GgufArchitecture {
   architecture: string;
@@ -29,6 +29,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   glm4: { architecture: "Glm4ForCausalLM", modelType: "glm4", hiddenAct: "silu" },
   "command-r": { architecture: "CohereForCausalLM", modelType: "cohere", hiddenAct: "silu" },
   cohere2: { architecture: "Cohere2ForCausalLM", modelType: "cohere2", hiddenAct: "silu" },
+  exaone4: { architecture: "Exaone4ForCausalLM", modelType: "exaone4", hiddenAct: "silu" },
 };
 
 /** Cohere's LayerNorm files: their epsilon key is layer_norm_epsilon, not layer_norm_rms_epsilon. */
@@ -224,7 +225,9 @@ function graniteMultipliersOf(meta: FieldReader, arch: string, headDim: number):
 function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfig["torchDtype"] {
   const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
   if (dtypes.has("bf16")) return "bfloat16";
-  if (dtypes.has("f16") || dtypes.has("q8_0") || dtypes.has("q4_0")) return "float16";
+  // Blocks of 4 to 8 bits widen into f16 without loss worth the f32 memory (a 7B Q4_K_M file would need 28 GB).
+  const halfOrNarrower: TensorDType[] = ["f16", "q8_0", "q4_0", "q4_K", "q6_K"];
+  if (halfOrNarrower.some((dtype) => dtypes.has(dtype))) return "float16";
   return "float32";
 }
 
@@ -291,6 +294,8 @@ export function ggufModelConfig(
     ...(layerNormArchitectures.has(arch) ? { logitScale: meta.number(key("logit_scale"), 1) } : {}),
     // llama.cpp's cohere2 graph slides three layers of every four.
     ...(arch === "cohere2" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
+    // EXAONE 4's converter writes its window and a sliding flag per layer, taken as written.
+    ...(arch === "exaone4" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
     // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
     ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };

@@ -6,7 +6,8 @@
 //                            6-bit scale/min pairs packed in `scales`; x = d*scale*nibble - dmin*min
 //   Q6_K 210 B / 256 values: u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), int8 scales[16],
 //                            f16 d; 16 sub-blocks of 16;            x = d * scale * (q6 - 32)
-// Q8_0/Q4_0 stay packed for the engine's quantized matmuls; Q4_K/Q6_K are widened at load time.
+// Q8_0/Q4_0 stay packed for the engine's quantized matmuls (the GPU plan's block kernels); Q4_K/Q6_K
+// stay packed until the compiled model widens each matrix into its panels.
 import { f16BitsToNumber } from "./half.ts";
 
 export interface BlockFormat {

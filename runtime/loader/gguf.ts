@@ -5,11 +5,11 @@
 //   - gemma/gemma2/gemma3: the converter stores norm weights as 1 + w (HF's GemmaRMSNorm adds the 1
 //     itself), Gemma-3's per-head q/k norms too;
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
-import { bf16ToF32, f16ToF32 } from "./convert.ts";
+import { tensorToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
-import { dequantizeQ4_K, dequantizeQ6_K, q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
 import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
@@ -20,8 +20,6 @@ interface GgmlType {
   /** Scalar types: bytes per value; block types: the block format. */
   storage: number | BlockFormat;
   dtype: TensorDType;
-  /** K-quants are widened to f32 at load time (the engine has kernels for Q8_0/Q4_0 only). */
-  dequantize?: (bytes: Uint8Array) => Float32Array;
 }
 
 const ggmlTypes: Record<number, GgmlType> = {
@@ -29,8 +27,8 @@ const ggmlTypes: Record<number, GgmlType> = {
   1: { name: "F16", storage: 2, dtype: "f16" },
   2: { name: "Q4_0", storage: q4_0, dtype: "q4_0" },
   8: { name: "Q8_0", storage: q8_0, dtype: "q8_0" },
-  12: { name: "Q4_K", storage: q4_K, dtype: "f32", dequantize: dequantizeQ4_K },
-  14: { name: "Q6_K", storage: q6_K, dtype: "f32", dequantize: dequantizeQ6_K },
+  12: { name: "Q4_K", storage: q4_K, dtype: "q4_K" },
+  14: { name: "Q6_K", storage: q6_K, dtype: "q6_K" },
   30: { name: "BF16", storage: 2, dtype: "bf16" },
 };
 
@@ -57,10 +55,10 @@ async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTen
   }
   const elements = typeof type.storage === "number" ? byteLength / type.storage : byteLength;
   const buffer = await readOrMapTensor(file, begin, byteLength, typeof type.storage === "number" ? type.storage : 1, memory, `tensor "${info.name}"`);
-  const data = type.dtype === "f32" && !type.dequantize ? new Float32Array(buffer, 0, elements)
+  const data = type.dtype === "f32" ? new Float32Array(buffer, 0, elements)
     : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(buffer, 0, elements)
     : new Uint8Array(buffer, 0, elements);
-  return { dtype: type.dtype, data: type.dequantize ? type.dequantize(data as Uint8Array) : data };
+  return { dtype: type.dtype, data };
 }
 
 function sameArrayType(data: TensorData, length: number): TensorData {
@@ -89,12 +87,6 @@ export function unpermuteRows(data: TensorData, rows: number, numHeads: number):
     }
   }
   return out;
-}
-
-function asF32(tensor: LoadedTensor): Float32Array {
-  if (tensor.dtype === "f16") return f16ToF32(tensor.data as Uint16Array);
-  if (tensor.dtype === "bf16") return bf16ToF32(tensor.data as Uint16Array);
-  return tensor.data as Float32Array;
 }
 
 function sameBytes(a: LoadedTensor, b: LoadedTensor): boolean {
@@ -127,7 +119,7 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
     // (ne [hidden, 1]); older ones squeezed it to 1-D (ne [hidden]), which llama.cpp accepts too.
     if (tensor.shape.length === 1 && tensor.name.endsWith(".mlp.shared_expert_gate.weight")) tensor.shape = [1, tensor.shape[0]];
     if (gemmaNorm(arch, tensor.name)) {
-      const values = Float32Array.from(asF32(tensor), (value) => value - 1);
+      const values = Float32Array.from(tensorToF32(tensor), (value) => value - 1);
       tensor.dtype = "f32";
       tensor.data = values;
     }
@@ -164,7 +156,7 @@ export function loadGguf(path: string, memory: TensorMemory = {}): Promise<Loade
       const { dtype, data } = await readTensorData(file, header, info, memory);
       const ropeTensor = ropeTensorNames[info.name];
       if (ropeTensor) {
-        ropeTensors[ropeTensor] = asF32({ name: info.name, dtype, shape: info.dims, data });
+        ropeTensors[ropeTensor] = tensorToF32({ name: info.name, dtype, shape: info.dims, data });
         continue;
       }
       const name = hfTensorName(info.name, arch);

@@ -28,7 +28,14 @@ interface FamilyDefaults {
    * Gemma-3, OLMo 3: sliding and global layers (layer_types, else every sliding_window_pattern-th
    * layer global), the sliding ones on an unscaled RoPE table (rope_local_base_freq, else rope_theta).
    */
-  hybridAttention?: { slidingWindowPattern: number; ropeLocalTheta?: number; /** Cohere2: the sliding layers rotate by the global table (its global layers have none). */ sharedRope?: boolean };
+  hybridAttention?: {
+    slidingWindowPattern: number;
+    ropeLocalTheta?: number;
+    /** Cohere2, EXAONE 4: the sliding layers rotate by the global table (their global layers have none). */
+    sharedRope?: boolean;
+    /** EXAONE 4: a config whose sliding_window is null (the 1.2B) has no sliding layers at all. */
+    slidingNeedsWindow?: boolean;
+  };
   /** transformers' config class defaults for keys the family's configs may leave out. */
   configDefaults?: Readonly<Record<string, unknown>>;
   /** Granite's four multipliers (GraniteConfig: each 1.0 when absent). */
@@ -140,6 +147,11 @@ const families: Record<string, FamilyDefaults> = {
   cohere2: {
     architecture: "Cohere2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, layerNorm: { logitScale: 0.0625 },
     defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4, sharedRope: true },
+  },
+  // Exaone4Config: three sliding layers to each global one, unless sliding_window is null.
+  exaone4: {
+    architecture: "Exaone4ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, tieWordEmbeddings: false,
+    defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4, sharedRope: true, slidingNeedsWindow: true },
   },
   phi3: { architecture: "Phi3ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 4096, tieWordEmbeddings: false },
   gemma: { architecture: "GemmaForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, gemmaActivation: true },
@@ -272,11 +284,26 @@ function ropeLayersOf(fields: FieldReader, numHiddenLayers: number, defaultInter
 const attentionLayerTypes: readonly AttentionLayerType[] = ["sliding_attention", "full_attention"];
 
 /**
+ * layer_types when a config has none: every sliding_window_pattern-th layer global, or the pattern
+ * as letters repeated over the layers (EXAONE 4's "LLLG": L slides, G attends globally).
+ */
+function patternLayerTypes(fields: FieldReader, defaultPattern: number, numHiddenLayers: number): AttentionLayerType[] {
+  const key = "sliding_window_pattern";
+  let isGlobal = (layer: number) => (layer + 1) % fields.positiveInteger(key, defaultPattern) === 0;
+  if (fields.isString(key)) {
+    const letters = fields.string(key);
+    if (!/^[LG]+$/.test(letters)) throw modelFileError(fields.file, `field "${key}" should be a number or a string of L and G, found "${letters}"`, key);
+    isGlobal = (layer) => letters[layer % letters.length] === "G";
+  }
+  return Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType => (isGlobal(layer) ? "full_attention" : "sliding_attention"));
+}
+
+/**
  * RoPE and attention per layer. transformers v5 nests rope_parameters by layer type for Gemma-3
  * ({"full_attention": {...}, "sliding_attention": {...}}); older configs have rope_theta,
  * rope_scaling and rope_local_base_freq at the top.
  */
-function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLayers: number, maxPositionEmbeddings: number): Pick<ModelConfig, "ropeTheta" | "ropeScaling" | "layerTypes" | "ropeLocalTheta"> {
+function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLayers: number, maxPositionEmbeddings: number, window: number | null): Pick<ModelConfig, "ropeTheta" | "ropeScaling" | "layerTypes" | "ropeLocalTheta"> {
   const parameters = fields.record("rope_parameters");
   const hybrid = family.hybridAttention;
   const byLayerType = hybrid !== undefined && parameters?.has("full_attention") === true;
@@ -288,8 +315,9 @@ function ropeAndLayers(fields: FieldReader, family: FamilyDefaults, numHiddenLay
   };
   if (!hybrid) return rope;
   const local = byLayerType ? parameters!.record("sliding_attention") : null;
-  const pattern = fields.positiveInteger("sliding_window_pattern", hybrid.slidingWindowPattern);
-  const layerTypes = fields.choiceList("layer_types", attentionLayerTypes) ?? Array.from({ length: numHiddenLayers }, (_, layer): AttentionLayerType => ((layer + 1) % pattern === 0 ? "full_attention" : "sliding_attention"));
+  const layerTypes = hybrid.slidingNeedsWindow && window === null
+    ? new Array<AttentionLayerType>(numHiddenLayers).fill("full_attention")
+    : (fields.choiceList("layer_types", attentionLayerTypes) ?? patternLayerTypes(fields, hybrid.slidingWindowPattern, numHiddenLayers));
   if (layerTypes.length !== numHiddenLayers) throw modelFileError(fields.file, `field "layer_types" has ${layerTypes.length} entries for ${numHiddenLayers} layers`, "layer_types");
   if (hybrid.sharedRope) return { ...rope, layerTypes };
   const localDefault = hybrid.ropeLocalTheta ?? rope.ropeTheta;
@@ -334,6 +362,7 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
   const maxPositionEmbeddings = fields.positiveInteger("max_position_embeddings", family.maxPositionEmbeddings);
   const numHiddenLayers = fields.positiveInteger("num_hidden_layers");
   const softcapping = family.softcapping;
+  const window = slidingWindow(fields, family);
   return {
     architecture,
     modelType,
@@ -346,12 +375,12 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     vocabSize: fields.positiveInteger("vocab_size"),
     maxPositionEmbeddings,
     rmsNormEps: fields.number(family.layerNorm ? "layer_norm_eps" : "rms_norm_eps", family.rmsNormEps),
-    ...ropeAndLayers(fields, family, numHiddenLayers, maxPositionEmbeddings),
+    ...ropeAndLayers(fields, family, numHiddenLayers, maxPositionEmbeddings, window),
     partialRotaryFactor: fields.number("partial_rotary_factor", family.partialRotaryFactor ?? 1),
     tieWordEmbeddings: fields.boolean("tie_word_embeddings", family.tieWordEmbeddings),
     hiddenAct: activation(fields, family),
     attentionBias: attentionBias(fields, family),
-    slidingWindow: slidingWindow(fields, family),
+    slidingWindow: window,
     finalLogitSoftcapping: softcapping ? fields.nullableNumber("final_logit_softcapping", softcapping.finalLogit) : null,
     attnLogitSoftcapping: softcapping ? fields.nullableNumber("attn_logit_softcapping", softcapping.attnLogit) : null,
     queryPreAttnScalar: softcapping ? fields.number("query_pre_attn_scalar", softcapping.queryPreAttnScalar) : null,

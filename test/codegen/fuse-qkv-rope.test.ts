@@ -19,7 +19,7 @@ const qkNormed = ["qwen3", "qwen3_moe", "gemma3", "olmo2", "olmo3"];
 /** NoPE layers store k/v unrotated (the test shapes: SmolLM3's layer 1, Cohere2's global layer 3). */
 const withNoPeLayers = ["smollm3", "cohere2"];
 
-for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a) && !withNoPeLayers.includes(a))) {
+for (const arch of Object.keys(archNames).filter((a) => !qkNormed.includes(a) && !withNoPeLayers.includes(a) && a !== "exaone4")) {
   test(`${arch}: one fused rope + KV store per layer, no slices, ropes or separate stores`, () => {
     const { comments, layers } = launches(arch);
     assert.is(comments.filter((c) => /^layer \d+: rope (neox|gptj) q, k; store k\/v$/.test(c)).length, layers);
@@ -48,6 +48,13 @@ test("cohere2: its sliding layers fuse a GPT-J rope; its global layer stores k a
   const { comments } = launches("cohere2");
   assert.equal(comments.filter((c) => / store k\/v$/.test(c)), [0, 1, 2].map((l) => `layer ${l}: rope gptj q, k; store k/v`).concat("layer 3: store k/v"));
   assert.is(comments.filter((c) => c.startsWith("rope ")).length, 0);
+});
+
+test("exaone4: per-head q/k norms keep its sliding layer's rope apart; its global layer has no rope at all", () => {
+  const { comments } = launches("exaone4");
+  assert.is(comments.filter((c) => c.startsWith("rope ")).length, 2, "q and k of layer 0 only");
+  assert.is(comments.filter((c) => c.endsWith(": store k/v")).length, 2);
+  assert.is(comments.filter((c) => c.includes("q, k; store")).length, 0);
 });
 
 test.run();

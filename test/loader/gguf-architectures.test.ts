@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { tensorToF32 } from "../../runtime/loader/convert.ts";
 import { loadGguf, unpermuteRows } from "../../runtime/loader/gguf.ts";
+import { dequantizeQ4_K, dequantizeQ6_K } from "../../runtime/loader/gguf-quants.ts";
 import type { LoadedModel } from "../../runtime/loader/types.ts";
 import { f32Bytes, ggmlType, ggufBytes, type GgufMetadataValue, type GgufTensorSpec } from "../support/loader-gguf-writer.ts";
 import { useTempDir } from "../support/loader-temp-dir.ts";
@@ -250,6 +251,23 @@ test("command-r and cohere2: LayerNorm epsilon and logit scale from their keys, 
   assert.is(cohere2.config.ropeLocalTheta, undefined);
 });
 
+test("exaone4: post-norms keep their HF names; its window and per-layer sliding flags are taken as written, with no local RoPE table", async () => {
+  const tensors = [f32Tensor("token_embd.weight", [hidden, vocab]), f32Tensor("blk.0.post_attention_norm.weight", [hidden]), f32Tensor("blk.0.post_ffw_norm.weight", [hidden])];
+  const plain = await load(hyperparameters("exaone4"), tensors);
+  assert.is(plain.config.architecture, "Exaone4ForCausalLM");
+  assert.is(plain.config.slidingWindow, null);
+  assert.is(plain.config.layerTypes, undefined);
+  for (const name of ["post_attention_layernorm.weight", "post_feedforward_layernorm.weight"]) assert.ok(plain.tensors.has(`model.layers.0.${name}`), name);
+  const hybrid = await load(hyperparameters("exaone4", {
+    "exaone4.block_count": { type: "u32", value: 4 },
+    "exaone4.attention.sliding_window": { type: "u32", value: 4096 },
+    "exaone4.attention.sliding_window_pattern": { type: "bools", value: [true, true, true, false] },
+  }), tensors);
+  assert.equal(hybrid.config.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]);
+  assert.is(hybrid.config.slidingWindow, 4096);
+  assert.is(hybrid.config.ropeLocalTheta, undefined);
+});
+
 test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names, ffn_up is the fused gate_up_proj; q not permuted", async () => {
   const model = await load(hyperparameters("glm4"), [
     f32Tensor("token_embd.weight", [hidden, vocab]),
@@ -266,19 +284,24 @@ test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names,
   assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
 });
 
-test("llama Q4_K and Q6_K tensors are widened to f32 at load", async () => {
+test("llama Q4_K and Q6_K tensors stay in their blocks until widened, and make the weights f16 (not 8x their size in f32)", async () => {
   const block = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (i * 13) & 0xff);
   const model = await load(hyperparameters("llama"), [
     f32Tensor("token_embd.weight", [hidden, vocab]),
     { name: "blk.0.ffn_down.weight", dims: [256, 1], ggmlType: ggmlType.q4_K, data: block(144) },
     { name: "blk.0.ffn_up.weight", dims: [256, 1], ggmlType: ggmlType.q6_K, data: block(210) },
   ]);
-  for (const name of ["model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight"]) {
+  const cases = [["model.layers.0.mlp.down_proj.weight", "q4_K", 144, dequantizeQ4_K], ["model.layers.0.mlp.up_proj.weight", "q6_K", 210, dequantizeQ6_K]] as const;
+  for (const [name, dtype, bytes, dequantize] of cases) {
     const tensor = model.tensors.get(name)!;
-    assert.is(tensor.dtype, "f32");
-    assert.instance(tensor.data, Float32Array);
+    assert.is(tensor.dtype, dtype);
+    assert.is(tensor.data.length, bytes, "the file's bytes, not widened values");
     assert.equal(tensor.shape, [1, 256]);
+    assert.equal(tensorToF32(tensor), dequantize(block(bytes)));
   }
+  assert.is(model.config.torchDtype, "float16");
+  // No block kernel reads K-quants: the plans widen them, so they are not kept packed.
+  assert.is(model.config.packedWeights, undefined);
 });
 
 test("llama-3 rope_freqs.weight becomes llama3 RoPE scaling; other divisors are refused", async () => {

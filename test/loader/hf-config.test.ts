@@ -294,6 +294,21 @@ test("cohere2: three sliding layers to each global one by default, and no local 
   assert.is(config.logitScale, 0.0625);
 });
 
+test("exaone4: three sliding layers of four by default, by an L/G string pattern, or none when sliding_window is null; no local RoPE table", () => {
+  const exaone = { ...base, model_type: "exaone4", num_hidden_layers: 4 };
+  const byDefault = parseHfConfig(exaone, file);
+  assert.is(byDefault.architecture, "Exaone4ForCausalLM");
+  assert.equal(byDefault.layerTypes, ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]);
+  assert.is(byDefault.slidingWindow, 4096);
+  assert.is(byDefault.ropeLocalTheta, undefined);
+  assert.equal(parseHfConfig({ ...exaone, sliding_window_pattern: "LG" }, file).layerTypes, ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]);
+  const windowless = parseHfConfig({ ...exaone, sliding_window: null }, file);
+  assert.is(windowless.slidingWindow, null);
+  assert.equal(windowless.layerTypes, Array(4).fill("full_attention"));
+  const bad = errorOf(() => parseHfConfig({ ...exaone, sliding_window_pattern: "LLX" }, file));
+  assert.is(bad.param, "sliding_window_pattern");
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

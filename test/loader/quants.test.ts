@@ -3,6 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
+import { quantizeRows } from "../../models/random/gguf-quantize.ts";
 import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
 
 // f16 bit patterns: 0.25, 0.5, 1, 2.
@@ -78,6 +79,27 @@ test("Q6_K: 4 low bits from ql, 2 high bits from qh, signed 8-bit scales per 16 
   assert.is(values[96], 0.25 * -1 * ((0 | (3 << 4)) - 32));
   assert.is(values[16], 0);
   assert.is(values[128], 0.25 * 1 * -32);
+});
+
+test("the random models' Q4_K quantizer writes blocks the loader reads back within one 4-bit step of each sub-block", () => {
+  let seed = 7;
+  const normal = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const u = seed / 2 ** 32;
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return Math.sqrt(-2 * Math.log(u + 1e-12)) * Math.cos(2 * Math.PI * (seed / 2 ** 32));
+  };
+  // Two super-blocks: one of mixed signs, one all positive (its sub-blocks' ranges start at 0).
+  const values = Float32Array.from({ length: 512 }, (_, i) => (i < 256 ? 0.02 * normal() : 0.5 + 0.1 * normal()));
+  const blocks = quantizeRows(values, "q4_K");
+  assert.is(blocks.length, 2 * 144);
+  const back = dequantizeQ4_K(blocks);
+  for (let s = 0; s < 16; s++) {
+    const sub = values.subarray(32 * s, 32 * s + 32);
+    const step = (Math.max(...sub) - Math.min(0, ...sub)) / 15;
+    for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 0.75 * step, `sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]} (step ${step})`);
+  }
+  assert.throws(() => quantizeRows(new Float32Array(128), "q4_K"), /not a whole number of 256-value blocks/);
 });
 
 test("a byte count that is not whole blocks is rejected", () => {

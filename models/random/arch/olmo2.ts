@@ -9,16 +9,18 @@ import type { ModelShape } from "../shapes.ts";
 import { norm, type TensorPlan } from "../tensor-plan.ts";
 import { attentionTensors, commonConfig, embeddingTensors, headDimOf, mlpTensors, outputTensors, required, textModelHyperparameters, type ArchSpec, type HfConfig } from "./spec.ts";
 
-function olmo2Tensors(config: HfConfig): TensorPlan[] {
+/** OLMo 2's post-norm layers; q/k norms over the whole projection (OLMo 2) or one head (EXAONE 4). */
+export function postNormTensors(config: HfConfig, qkNormOver: "projection" | "head"): TensorPlan[] {
   const plans = embeddingTensors(config);
   const headDim = headDimOf(config);
+  const [qNormSize, kNormSize] = qkNormOver === "head" ? [headDim, headDim] : [config.num_attention_heads * headDim, config.num_key_value_heads * headDim];
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const hf = `model.layers.${layer}`;
     const gguf = `blk.${layer}`;
     plans.push(
       ...attentionTensors(config, layer, false),
-      norm(`${hf}.self_attn.q_norm.weight`, `${gguf}.attn_q_norm.weight`, config.num_attention_heads * headDim, "unit"),
-      norm(`${hf}.self_attn.k_norm.weight`, `${gguf}.attn_k_norm.weight`, config.num_key_value_heads * headDim, "unit"),
+      norm(`${hf}.self_attn.q_norm.weight`, `${gguf}.attn_q_norm.weight`, qNormSize, "unit"),
+      norm(`${hf}.self_attn.k_norm.weight`, `${gguf}.attn_k_norm.weight`, kNormSize, "unit"),
       norm(`${hf}.post_attention_layernorm.weight`, `${gguf}.post_attention_norm.weight`, config.hidden_size, "unit"),
       ...mlpTensors(config, layer),
       norm(`${hf}.post_feedforward_layernorm.weight`, `${gguf}.post_ffw_norm.weight`, config.hidden_size, "unit"),
@@ -40,7 +42,7 @@ export const olmo2: ArchSpec = {
     attention_bias: false,
     tie_word_embeddings: false,
   }),
-  tensors: olmo2Tensors,
+  tensors: (config) => postNormTensors(config, "projection"),
   ggufHyperparameters: (config) => textModelHyperparameters("olmo2", config),
 };
 
@@ -61,7 +63,7 @@ export const olmo3: ArchSpec = {
       rope_scaling: shape.name === "tiny" ? { rope_type: "linear", factor: 2 } : null,
     };
   },
-  tensors: olmo2Tensors,
+  tensors: (config) => postNormTensors(config, "projection"),
   ggufHyperparameters: (config) => {
     const keys: [string, GgufValue][] = [
       ...textModelHyperparameters("olmo2", config),
