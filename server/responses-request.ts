@@ -1,7 +1,7 @@
 // A /v1/responses request's fields in the chat machinery's terms: the sampling fields vLLM's
 // ResponsesRequest.to_sampling_params reads (temperature, top_p, top_k, logit_bias,
 // skip_special_tokens, text.format as structured outputs), what it refuses, and the request fields
-// the Response object echoes.
+// the Response object echoes, and when a request may run in the background.
 import type { SamplingParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import type { SamplingFields } from "./schemas/common.ts";
@@ -9,17 +9,34 @@ import type { ResponsesRequest, ResponsesTextFormat } from "./schemas/responses.
 
 /** Fields vLLM refuses (or this server cannot honour), each with why. */
 const refusals: [field: string, refused: (body: ResponsesRequest) => boolean, message: string][] = [
-  ["background", (b) => b.background === true, "'background' is not supported by this server: responses run while the request is open."],
   // vLLM's ResponsesRequest.validate_prompt.
   ["prompt", (b) => b.prompt != null, "Prompt templates ('prompt') are not supported."],
   ["conversation", (b) => b.conversation != null, "'conversation' is not supported; continue a stored response with 'previous_response_id'."],
-  ["include", (b) => b.include?.includes("message.output_text.logprobs") ?? false, "'message.output_text.logprobs' is not supported by this server's Responses API yet; use /v1/chat/completions for log-probs."],
   // vLLM: "enable_response_messages is currently only supported for gpt-oss".
   ["enable_response_messages", (b) => b.enable_response_messages === true, "'enable_response_messages' is only supported for gpt-oss models."],
 ];
 
 export function rejectUnsupportedResponseFields(body: ResponsesRequest): void {
   for (const [field, refused, message] of refusals) if (refused(body)) throw new ApiError("unsupported_parameter", message, field);
+}
+
+/** vLLM keeps a background response in its store, so background needs one and `store` left on; its messages. */
+export function checkBackground(body: ResponsesRequest, storeEnabled: boolean): void {
+  if (body.background !== true) return;
+  if (body.store === false) throw new ApiError("invalid_parameter", "background can only be used when `store` is true", "background");
+  if (!storeEnabled) {
+    throw new ApiError(
+      "unsupported_parameter",
+      "This vLLM engine does not support `store=True` and therefore does not support the background mode. " +
+        "To enable these features, set the environment variable `VLLM_ENABLE_RESPONSES_API_STORE=1` when launching the vLLM server.",
+      "background",
+    );
+  }
+}
+
+/** top_logprobs (default 0: the chosen tokens alone) when include asks for the output's log-probs, else null, as vLLM's to_sampling_params. */
+export function outputTopLogprobs(body: ResponsesRequest): number | null {
+  return body.include?.includes("message.output_text.logprobs") ? (body.top_logprobs ?? 0) : null;
 }
 
 /** text.format as chat's response_format, which structured-outputs.ts reads. */

@@ -2,6 +2,7 @@
 // memory and only when the server is started with VLLM_ENABLE_RESPONSES_API_STORE (otherwise
 // `store` is silently off, as vLLM does, since OpenAI's default is true); unlike vLLM's, which
 // never forgets, the store keeps the most recent `capacity` responses and drops the oldest.
+import type { ResponseEventLog } from "./responses/event-log.ts";
 import type { ChatRequestMessage } from "./schemas/chat.ts";
 
 /** How many responses a store keeps by default. */
@@ -12,6 +13,8 @@ export interface StoredResponse {
   response: Record<string, unknown>;
   /** The conversation a continuation replays: the input (without instructions) and the answer. */
   messages: ChatRequestMessage[];
+  /** A background response created with `stream: true`: its events, to stream again. */
+  events?: ResponseEventLog;
 }
 
 /** Whether VLLM_ENABLE_RESPONSES_API_STORE asks for a store (read as vLLM reads booleans: "1" or "true"). */

@@ -4,12 +4,16 @@
 // reasoning_text), grows by deltas (output_text.delta, reasoning_text.delta,
 // function_call_arguments.delta) and is closed by its done events once a later item appears or the
 // answer ends; response.completed carries the whole Response, as vLLM ends every stream (a
-// truncated answer is status "incomplete" there).
-import type { RequestOutput } from "../../runtime/engine/types.ts";
+// truncated answer is status "incomplete" there). With output log-probs included, each
+// output_text.delta carries its tokens' log-probs (a last delta may carry only tokens, such as the
+// end-of-sequence token).
+import type { CompletionOutput, RequestOutput } from "../../runtime/engine/types.ts";
 import { AutoToolCalls } from "../auto-tool-stream.ts";
 import type { ApiError } from "../errors.ts";
+import type { ChatLogprob } from "../logprobs.ts";
+import { eventLogprobs, MessageLogprobs } from "./output-logprobs.ts";
 import {
-  draftText, finalResponse, itemJson, OutputIds, outputDrafts, reasoningPart, responseJson, responseStatus, textPart,
+  draftText, finalResponse, itemJson, messageSpan, OutputIds, outputDrafts, reasoningPart, responseJson, responseStatus, textPart,
   type ItemStatus, type OutputDraft, type ResponsesFormat,
 } from "./response.ts";
 
@@ -17,6 +21,8 @@ interface StreamedItem {
   draft: OutputDraft;
   /** Characters of its text sent so far. */
   sent: number;
+  /** A message's log-probs sent so far. */
+  logprobs: ChatLogprob[];
   done: boolean;
 }
 
@@ -27,12 +33,15 @@ export class ResponsesStreamer {
   private readonly ids: OutputIds;
   /** With an "auto" tool choice, the answer's calls as they are generated. */
   private readonly autoCalls: AutoToolCalls | null;
+  /** With output log-probs included, the message's tokens as they are written. */
+  private readonly messageLogprobs: MessageLogprobs | null;
   /** The whole Response, once the answer has ended. */
   completed: Record<string, unknown> | null = null;
 
   constructor(private readonly f: ResponsesFormat) {
     this.ids = new OutputIds(f.toolChoice);
     this.autoCalls = f.toolChoice.kind === "auto" ? new AutoToolCalls(f.toolChoice.parser) : null;
+    this.messageLogprobs = f.logprobs === null ? null : new MessageLogprobs(f.logprobs);
   }
 
   private event(type: string, fields: object): object {
@@ -48,6 +57,7 @@ export class ResponsesStreamer {
     }
     const answer = output.outputs[0];
     const final = answer.finishReason !== null || output.finished;
+    this.messageLogprobs?.read(answer, final);
     const knownReasoning = this.items[0]?.draft.type === "reasoning" ? this.items[0].sent : 0;
     const drafts = outputDrafts(this.f, answer.text, final, knownReasoning, this.autoCalls);
     drafts.forEach((draft, index) => {
@@ -55,7 +65,7 @@ export class ResponsesStreamer {
         if (index > 0) events.push(...this.close(index - 1));
         events.push(...this.open(index, draft));
       }
-      events.push(...this.grow(index, draft));
+      events.push(...this.grow(index, draft, answer));
     });
     if (!final) return events;
     const status = responseStatus(answer);
@@ -66,7 +76,7 @@ export class ResponsesStreamer {
   }
 
   private open(index: number, draft: OutputDraft): object[] {
-    this.items.push({ draft, sent: 0, done: false });
+    this.items.push({ draft, sent: 0, logprobs: [], done: false });
     const ids = this.ids.of(index, draft);
     const added = this.event("response.output_item.added", { output_index: index, item: itemJson(draft, ids, "in_progress", "") });
     if (draft.type === "function_call") return [added];
@@ -74,17 +84,21 @@ export class ResponsesStreamer {
     return [added, this.event("response.content_part.added", { item_id: ids.id, output_index: index, content_index: 0, part })];
   }
 
-  private grow(index: number, draft: OutputDraft): object[] {
+  private grow(index: number, draft: OutputDraft, answer: CompletionOutput): object[] {
     const item = this.items[index];
+    if (item.done) return [];
     item.draft = draft;
-    const text = draftText(draft);
-    if (text.length <= item.sent) return [];
-    const delta = text.slice(item.sent);
-    item.sent = text.length;
+    const delta = draftText(draft).slice(item.sent);
+    item.sent += delta.length;
     const at = { item_id: this.ids.of(index, draft).id, output_index: index };
+    if (draft.type === "message") {
+      const logprobs = this.messageLogprobs?.take(answer, messageSpan(draft)) ?? [];
+      item.logprobs.push(...logprobs);
+      if (delta === "" && logprobs.length === 0) return [];
+      return [this.event("response.output_text.delta", { ...at, content_index: 0, delta, logprobs: eventLogprobs(logprobs) })];
+    }
+    if (delta === "") return [];
     switch (draft.type) {
-      case "message":
-        return [this.event("response.output_text.delta", { ...at, content_index: 0, delta, logprobs: [] })];
       case "reasoning":
         return [this.event("response.reasoning_text.delta", { ...at, content_index: 0, delta })];
       case "function_call":
@@ -100,12 +114,12 @@ export class ResponsesStreamer {
     const ids = this.ids.of(index, draft);
     const at = { item_id: ids.id, output_index: index };
     const done = this.event.bind(this);
-    const itemDone = () => done("response.output_item.done", { output_index: index, item: itemJson(draft, ids, status) });
+    const itemDone = () => done("response.output_item.done", { output_index: index, item: itemJson(draft, ids, status, draftText(draft), item.logprobs) });
     switch (draft.type) {
       case "message":
         return [
-          done("response.output_text.done", { ...at, content_index: 0, text: draft.text, logprobs: [] }),
-          done("response.content_part.done", { ...at, content_index: 0, part: textPart(draft.text) }),
+          done("response.output_text.done", { ...at, content_index: 0, text: draft.text, logprobs: eventLogprobs(item.logprobs) }),
+          done("response.content_part.done", { ...at, content_index: 0, part: textPart(draft.text, item.logprobs) }),
           itemDone(),
         ];
       case "reasoning":
@@ -121,7 +135,12 @@ export class ResponsesStreamer {
 
   /** An error after the stream began, as the Responses API reports one: an `error` event. */
   errorEvent(error: ApiError): object {
-    const { message, code, param } = error.toJSON().error;
-    return this.event("error", { code, message, param });
+    return this.event("error", errorEventFields(error));
   }
+}
+
+/** An `error` event's fields. */
+export function errorEventFields(error: ApiError) {
+  const { message, code, param } = error.toJSON().error;
+  return { code, message, param };
 }

@@ -3,12 +3,16 @@
 // `message` with one output_text part) and its tool calls (`function_call` items), read with the
 // chat machinery's parsers. While an answer streams, the same reading holds back what may still
 // change, so every item's text only grows and the last reading is the whole answer's; "auto" calls
-// stream as they are generated (auto-tool-stream.ts), their arguments as the model wrote them.
+// stream as they are generated (auto-tool-stream.ts), their arguments as the model wrote them. A
+// message keeps where its text starts in the answer, so that its output_text part can carry the
+// log-probs of the tokens that wrote it (output-logprobs.ts).
 import type { CompletionOutput } from "../../runtime/engine/types.ts";
 import type { AutoToolCalls } from "../auto-tool-stream.ts";
 import { newResponseId } from "../generation.ts";
+import type { ChatLogprob } from "../logprobs.ts";
 import { splitReasoning } from "../reasoning-parsers.ts";
 import { toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
+import { messageLogprobs, type OutputLogprobsFormat, type TextSpan } from "./output-logprobs.ts";
 
 export interface ResponsesFormat {
   id: string;
@@ -17,13 +21,18 @@ export interface ResponsesFormat {
   /** Whether the answer opens with reasoning (the server has a reasoning parser). */
   reasoning: boolean;
   toolChoice: ToolChoiceMode;
+  /** Whether the response runs in the background (`background: true`). */
+  background: boolean;
+  /** With include "message.output_text.logprobs", how the message's log-probs are written; null otherwise. */
+  logprobs: OutputLogprobsFormat | null;
   /** The request's fields a Response object echoes (model, instructions, tools, ...). */
   echo: Record<string, unknown>;
 }
 
 export type OutputDraft =
   | { type: "reasoning"; text: string }
-  | { type: "message"; text: string }
+  /** `start`: where the message's text begins in the answer's text. */
+  | { type: "message"; text: string; start: number }
   | { type: "function_call"; name: string; arguments: string };
 
 /** The text of a draft that streams: reasoning and message text, or a call's arguments. */
@@ -47,21 +56,25 @@ export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, k
     if (split.content === null) return drafts;
     content = split.content;
   }
+  // The content is what follows the reasoning: the end of the text.
+  const contentStart = text.length - content.length;
+  const message = (end: number): OutputDraft => ({ type: "message", text: content.slice(0, end), start: contentStart });
   const mode = f.toolChoice;
   if (mode.kind === "named") return [...drafts, { type: "function_call", name: mode.name, arguments: content }];
   if (autoCalls !== null) {
     const reading = autoCalls.read(content, final);
-    if (reading.contentEnd > 0) drafts.push({ type: "message", text: content.slice(0, reading.contentEnd) });
+    if (reading.contentEnd > 0) drafts.push(message(reading.contentEnd));
     return [...drafts, ...reading.calls.map((call): OutputDraft => ({ type: "function_call", name: call.name, arguments: call.argumentsSoFar }))];
   }
   if (!final) {
     const end = mode.kind === "auto" ? mode.parser.contentEnd(content) : mode.kind === "required" ? 0 : content.length;
-    return end > 0 ? [...drafts, { type: "message", text: content.slice(0, end) }] : drafts;
+    return end > 0 ? [...drafts, message(end)] : drafts;
   }
   const tools = toolAnswerOf(mode, content, () => "");
-  const message = tools === null ? content : tools.content;
-  if (message !== "") drafts.push({ type: "message", text: message });
-  for (const call of tools?.toolCalls ?? []) drafts.push({ type: "function_call", name: call.function.name, arguments: call.function.arguments });
+  if (tools === null) return content === "" ? drafts : [...drafts, message(content.length)];
+  // A parser's content is the text before the calls, possibly trimmed.
+  if (tools.content !== "") drafts.push({ type: "message", text: tools.content, start: contentStart + Math.max(0, content.indexOf(tools.content)) });
+  for (const call of tools.toolCalls) drafts.push({ type: "function_call", name: call.function.name, arguments: call.function.arguments });
   return drafts;
 }
 
@@ -83,22 +96,36 @@ export class OutputIds {
   }
 }
 
+/** Where a message's text lies in the answer's text. */
+export function messageSpan(draft: Extract<OutputDraft, { type: "message" }>): TextSpan {
+  return { start: draft.start, end: draft.start + draft.text.length };
+}
+
 export type ItemStatus = "in_progress" | "completed" | "incomplete";
 
-/** One output item as the Responses API shows it; `text` stands in for the draft's own while it streams. */
-export function itemJson(draft: OutputDraft, ids: { id: string; callId: string }, status: ItemStatus, text = draftText(draft)): Record<string, unknown> {
+/**
+ * One output item as the Responses API shows it; `text` stands in for the draft's own while it
+ * streams, and a message's text part carries `logprobs` (empty unless the request included them).
+ */
+export function itemJson(
+  draft: OutputDraft,
+  ids: { id: string; callId: string },
+  status: ItemStatus,
+  text = draftText(draft),
+  logprobs: readonly ChatLogprob[] = [],
+): Record<string, unknown> {
   switch (draft.type) {
     case "reasoning":
       return { id: ids.id, type: "reasoning", summary: [], content: status === "in_progress" ? [] : [reasoningPart(text)], status };
     case "message":
-      return { id: ids.id, type: "message", role: "assistant", status, content: status === "in_progress" ? [] : [textPart(text)] };
+      return { id: ids.id, type: "message", role: "assistant", status, content: status === "in_progress" ? [] : [textPart(text, logprobs)] };
     case "function_call":
       return { id: ids.id, type: "function_call", call_id: ids.callId, name: draft.name, arguments: text, status };
   }
 }
 
-export function textPart(text: string) {
-  return { type: "output_text", text, annotations: [], logprobs: [] };
+export function textPart(text: string, logprobs: readonly ChatLogprob[] = []) {
+  return { type: "output_text", text, annotations: [], logprobs };
 }
 
 export function reasoningPart(text: string) {
@@ -121,14 +148,14 @@ export function usageJson(inputTokens: number, outputTokens: number, cachedToken
   };
 }
 
-/** The Response object: its status, output items and usage, and the request fields it echoes. */
-export function responseJson(f: ResponsesFormat, status: "in_progress" | "completed" | "incomplete", output: object[], usage: object | null): Record<string, unknown> {
+/** The Response object: its status ("queued": a background response not yet running), output items and usage, and the request fields it echoes. */
+export function responseJson(f: ResponsesFormat, status: "queued" | "in_progress" | "completed" | "incomplete", output: object[], usage: object | null): Record<string, unknown> {
   return {
     id: f.id,
     object: "response",
     created_at: f.createdAt,
     status,
-    background: false,
+    background: f.background,
     error: null,
     incomplete_details: status === "incomplete" ? { reason: "max_output_tokens" } : null,
     ...f.echo,
@@ -147,6 +174,9 @@ export function finalResponse(
 ): Record<string, unknown> {
   const status = responseStatus(output);
   // Only the last item can have been cut off.
-  const items = drafts.map((draft, i) => itemJson(draft, ids.of(i, draft), i === drafts.length - 1 ? status : "completed"));
+  const items = drafts.map((draft, i) => {
+    const logprobs = draft.type === "message" && f.logprobs !== null ? messageLogprobs(f.logprobs, output, messageSpan(draft)) : [];
+    return itemJson(draft, ids.of(i, draft), i === drafts.length - 1 ? status : "completed", draftText(draft), logprobs);
+  });
   return responseJson(f, status, items, usageJson(f.promptTokens, output.tokenIds.length, cachedTokens));
 }

@@ -2,28 +2,16 @@
 // up to the whole), max_output_tokens as "incomplete", instructions and message lists, a function
 // tool round trip (previous_response_id and the whole input list reach the same prompt), text
 // formats as structured outputs, stored responses, reasoning items, and malformed requests as
-// 400s. The fake engine answers with its prompt's bytes reversed, and the template here writes
-// the messages' contents alone, so a request scripts the model's answer exactly.
+// 400s. The fake engine answers with its prompt's bytes reversed, and the template
+// (responses-support.ts) writes the messages' contents alone, so a request scripts the model's
+// answer exactly. Background responses and output log-probs have their own suites.
 import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { ChatMessage, ChatTemplateOptions } from "../../runtime/tokenizer/types.ts";
-import { renderChatTemplate } from "../../runtime/tokenizer/chat-template.ts";
-import { ByteTokenizer } from "../support/server-byte-tokenizer.ts";
 import { metricValue, postJson, startTestServer, waitFor, type TestServer } from "../support/server-harness.ts";
+import { clientOf, ContentsTokenizer, M, reversed, streamEvents } from "./responses-support.ts";
 
 const test = suite("server: /v1/responses with the openai client");
-const M = "test-model";
-
-/** Writes each message's content and its calls' names, nothing else. */
-class ContentsTokenizer extends ByteTokenizer {
-  override applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    const template = "{% for m in messages %}{{ m.content }}{% if m.tool_calls %}{% for c in m.tool_calls %}[{{ c.function.name }}]{% endfor %}{% endif %}{% endfor %}";
-    return renderChatTemplate({ template, bosToken: "<s>", eosToken: "</s>" }, messages, options);
-  }
-}
-
-const reversed = (text: string) => [...text].reverse().join("");
 const tools: OpenAI.Responses.FunctionTool[] = [{ type: "function", name: "weather", parameters: { type: "object", properties: { city: { type: "string" } } }, strict: false }];
 const callAnswer = `Let me look.<tool_call>{"name": "weather", "arguments": {"city": "Oslo"}}</tool_call>`;
 
@@ -32,15 +20,8 @@ let plain: TestServer;
 let thinking: TestServer;
 let client: OpenAI;
 
-const clientOf = (server: TestServer) => new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
 /** The prompt text of the fake engine's latest request, special tokens left out. */
 const lastPrompt = (server: TestServer) => server.engine.tokenizer.decode(server.fake!.requests.at(-1)!.promptTokenIds, { skipSpecialTokens: true });
-
-async function streamEvents(server: TestServer, body: OpenAI.Responses.ResponseCreateParamsNonStreaming) {
-  const events: OpenAI.Responses.ResponseStreamEvent[] = [];
-  for await (const event of await clientOf(server).responses.create({ ...body, stream: true })) events.push(event);
-  return events;
-}
 
 /** The message text of a Response from an event, which the client does not give `output_text`. */
 const messageText = (response: OpenAI.Responses.Response) =>
@@ -250,8 +231,8 @@ test("malformed requests are 400s naming the field", async () => {
     [{ model: M, input: "x", tool_choice: "required" }, "tool_choice"],
     [{ model: M, input: "x", text: { format: { type: "json_schema", name: "n" } } }, "text.format.schema"],
     [{ model: M, input: "x", text: { format: { type: "grammar" } } }, "text.format.type"],
-    [{ model: M, input: "x", background: true }, "background"],
-    [{ model: M, input: "x", include: ["message.output_text.logprobs"] }, "include"],
+    [{ model: M, input: "x", background: true, store: false }, "background"],
+    [{ model: M, input: "x", include: ["message.output_text.logprobs"], top_logprobs: 21 }, "top_logprobs"],
     [{ model: M, input: "x", truncation: "middle" }, "truncation"],
     [{ model: M, input: "x", max_output_tokens: 0 }, "max_output_tokens"],
   ];
