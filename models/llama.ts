@@ -18,6 +18,8 @@ export interface LlamaAttentionOptions {
   ropeKey?: string;
   /** False for SmolLM3's NoPE layers, whose q and k are not rotated at all. */
   rope?: boolean;
+  /** A bias on o_proj too (ERNIE 4.5's use_bias); q/k/v biases follow the config's attentionBias. */
+  outputBias?: boolean;
   /** How RoPE pairs a head's dims: halves (NeoX, the default) or adjacent pairs (GPT-J: GLM-4). */
   ropeLayout?: "neox" | "gptj";
   /** Scale, soft-cap and window of this layer's attention; by default 1/sqrt(head_dim) and the config's window. */
@@ -39,7 +41,7 @@ export class LlamaAttention extends Module {
     const qkvSize = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim;
     const kvSize = c.numKeyValueHeads * c.headDim;
     this.qkvProj = new Linear(`${prefix}.qkv_proj`, c.hiddenSize, qkvSize, c.attentionBias, [c.numAttentionHeads * c.headDim, kvSize, kvSize]);
-    this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize);
+    this.oProj = new Linear(`${prefix}.o_proj`, c.numAttentionHeads * c.headDim, c.hiddenSize, options.outputBias ?? false);
     const qkNormOffset = options.qkNormWeightOffset ?? 0;
     this.qkNormOverProjection = options.qkNormOver === "projection";
     const [qNormSize, kNormSize] = this.qkNormOverProjection ? [c.numAttentionHeads * c.headDim, kvSize] : [c.headDim, c.headDim];
@@ -178,6 +180,13 @@ export class LlamaForCausalLM extends Module implements CausalLM {
 export class SmolLM3ForCausalLM extends LlamaForCausalLM {
   constructor(config: ModelConfig) {
     super(config, undefined, (c, layer) => new LlamaDecoderLayer(c, layer, { qkNorm: false, rope: c.ropeLayers?.[layer] ?? true }));
+  }
+}
+
+/** ERNIE 4.5 (Baidu 2025; the dense models): LLaMA with RoPE on adjacent pairs and, with use_bias, biases on all four projections. */
+export class Ernie4_5ForCausalLM extends LlamaForCausalLM {
+  constructor(config: ModelConfig) {
+    super(config, { qkNorm: false, ropeLayout: "gptj", outputBias: config.attentionBias });
   }
 }
 

@@ -13,7 +13,7 @@ import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { Glm4ForCausalLM, glm4WeightMap } from "./glm4.ts";
 import { GraniteForCausalLM } from "./granite.ts";
 import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
-import { LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
+import { Ernie4_5ForCausalLM, LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
 import { Phi3ForCausalLM, phi3WeightMap } from "./phi3.ts";
 
@@ -39,6 +39,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },
+  Ernie4_5ForCausalLM: { build: (c) => new Ernie4_5ForCausalLM(c), weightMap: llamaWeightMap },
   Exaone4ForCausalLM: { build: (c) => new Exaone4ForCausalLM(c), weightMap: llamaWeightMap },
   CohereForCausalLM: { build: (c) => new CohereForCausalLM(c), weightMap: llamaWeightMap },
   Cohere2ForCausalLM: { build: (c) => new Cohere2ForCausalLM(c), weightMap: llamaWeightMap },

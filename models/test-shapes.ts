@@ -47,6 +47,7 @@ export const archNames: Record<string, string> = {
   smollm3: "SmolLM3ForCausalLM",
   glm4: "Glm4ForCausalLM",
   exaone4: "Exaone4ForCausalLM",
+  ernie4_5: "Ernie4_5ForCausalLM",
   cohere: "CohereForCausalLM",
   cohere2: "Cohere2ForCausalLM",
   mixtral: "MixtralForCausalLM",
@@ -69,6 +70,7 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   },
   olmo2: { rmsNormEps: 1e-6, ropeTheta: 500000 },
   glm4: { attentionBias: true, partialRotaryFactor: 0.5 },
+  ernie4_5: { ropeTheta: 500000, tieWordEmbeddings: true, attentionBias: true },
   exaone4: { slidingWindow: 16, layerTypes: ["sliding_attention", "full_attention"] },
   cohere: { tieWordEmbeddings: true, logitScale: 1.5 },
   cohere2: {

@@ -10,6 +10,7 @@ import { granite, llama, mistral, smollm3 } from "./arch/llama.ts";
 import { glm4 } from "./arch/glm4.ts";
 import { cohere, cohere2 } from "./arch/cohere.ts";
 import { exaone4 } from "./arch/exaone4.ts";
+import { ernie4_5 } from "./arch/ernie.ts";
 import { mixtral } from "./arch/mixtral.ts";
 import { olmo2, olmo3 } from "./arch/olmo2.ts";
 import { phi3 } from "./arch/phi3.ts";
@@ -27,7 +28,7 @@ import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type To
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2, exaone4 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2, exaone4, ernie4_5 };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */

@@ -30,6 +30,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   "command-r": { architecture: "CohereForCausalLM", modelType: "cohere", hiddenAct: "silu" },
   cohere2: { architecture: "Cohere2ForCausalLM", modelType: "cohere2", hiddenAct: "silu" },
   exaone4: { architecture: "Exaone4ForCausalLM", modelType: "exaone4", hiddenAct: "silu" },
+  ernie4_5: { architecture: "Ernie4_5ForCausalLM", modelType: "ernie4_5", hiddenAct: "silu" },
 };
 
 /** Cohere's LayerNorm files: their epsilon key is layer_norm_epsilon, not layer_norm_rms_epsilon. */

@@ -42,6 +42,8 @@ interface FamilyDefaults {
   graniteMultipliers?: boolean;
   /** attention_bias when absent (GLM-4's is true); false unless set. */
   defaultAttentionBias?: boolean;
+  /** The key that switches the attention biases when it is not attention_bias (ERNIE 4.5's use_bias). */
+  attentionBiasKey?: string;
   /** partial_rotary_factor when absent (GLM-4 rotates half of each head); 1 unless set. */
   partialRotaryFactor?: number;
   /** SmolLM3's NoPE layers: no_rope_layers, else every no_rope_layer_interval-th layer. */
@@ -148,6 +150,8 @@ const families: Record<string, FamilyDefaults> = {
     architecture: "Cohere2ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 8192, tieWordEmbeddings: true, layerNorm: { logitScale: 0.0625 },
     defaultSlidingWindow: 4096, hybridAttention: { slidingWindowPattern: 4, sharedRope: true },
   },
+  // Ernie4_5Config (the dense models): tied embeddings, use_bias for all four projections.
+  ernie4_5: { architecture: "Ernie4_5ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 131072, tieWordEmbeddings: true, ropeTheta: 500000, attentionBiasKey: "use_bias" },
   // Exaone4Config: three sliding layers to each global one, unless sliding_window is null.
   exaone4: {
     architecture: "Exaone4ForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 2048, tieWordEmbeddings: false,
@@ -246,7 +250,7 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
 
 function attentionBias(fields: FieldReader, family: FamilyDefaults): boolean {
   if (family.forcedAttentionBias) return true;
-  return family.qkvBiasSwitch ? fields.boolean("qkv_bias", true) : fields.boolean("attention_bias", family.defaultAttentionBias ?? false);
+  return family.qkvBiasSwitch ? fields.boolean("qkv_bias", true) : fields.boolean(family.attentionBiasKey ?? "attention_bias", family.defaultAttentionBias ?? false);
 }
 
 function slidingWindow(fields: FieldReader, family: FamilyDefaults): number | null {

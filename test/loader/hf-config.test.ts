@@ -309,6 +309,15 @@ test("exaone4: three sliding layers of four by default, by an L/G string pattern
   assert.is(bad.param, "sliding_window_pattern");
 });
 
+test("ernie4_5: tied embeddings and rope_theta 500000 by default; use_bias switches the attention biases", () => {
+  const config = parseHfConfig({ ...base, model_type: "ernie4_5" }, file);
+  assert.is(config.architecture, "Ernie4_5ForCausalLM");
+  assert.is(config.tieWordEmbeddings, true);
+  assert.is(config.ropeTheta, 500000);
+  assert.is(config.attentionBias, false);
+  assert.is(parseHfConfig({ ...base, model_type: "ernie4_5", use_bias: true }, file).attentionBias, true);
+});
+
 test("unsupported model_type, wrong field types and missing fields name the file and field", () => {
   const unsupported = errorOf(() => parseHfConfig({ ...base, model_type: "gpt2" }, file));
   assert.is(unsupported.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");

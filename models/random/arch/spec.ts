@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4" | "cohere" | "cohere2" | "exaone4";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4" | "cohere" | "cohere2" | "exaone4" | "ernie4_5";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -48,6 +48,8 @@ export interface HfConfig {
   hidden_activation?: "gelu_pytorch_tanh";
   tie_word_embeddings: boolean;
   attention_bias?: boolean;
+  /** ERNIE 4.5's switch of the q/k/v/o biases. */
+  use_bias?: boolean;
   attention_dropout: number;
   mlp_bias?: boolean;
   pretraining_tp?: number;
