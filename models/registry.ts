@@ -47,8 +47,12 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   GemmaForCausalLM: { build: (c) => new GemmaForCausalLM(c), weightMap: llamaWeightMap },
   Gemma2ForCausalLM: { build: (c) => new Gemma2ForCausalLM(c), weightMap: llamaWeightMap },
   Gemma3ForCausalLM: { build: (c) => new Gemma3ForCausalLM(c), weightMap: llamaWeightMap },
-  // Its language model alone (runtime/loader/language-model.ts): text prompts only.
+  // Their language models alone (runtime/loader/language-model.ts): text prompts only.
   Gemma3ForConditionalGeneration: { build: (c) => new Gemma3ForCausalLM(c), weightMap: llamaWeightMap },
+  Mistral3ForConditionalGeneration: { build: (c) => new LlamaForCausalLM(c), weightMap: llamaWeightMap },
+  Qwen2VLForConditionalGeneration: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
+  Qwen2_5_VLForConditionalGeneration: { build: (c) => new LlamaForCausalLM({ ...c, attentionBias: true }), weightMap: llamaWeightMap },
+  Qwen3VLForConditionalGeneration: { build: (c) => new Qwen3ForCausalLM(c), weightMap: llamaWeightMap },
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
