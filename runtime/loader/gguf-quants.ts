@@ -4,10 +4,12 @@
 //                            its high nibble;                        x = d * (nibble - 8)
 //   Q4_K 144 B / 256 values: f16 d, f16 dmin, u8 scales[12], u8 qs[128]; 8 sub-blocks of 32 with
 //                            6-bit scale/min pairs packed in `scales`; x = d*scale*nibble - dmin*min
+//   Q5_K 176 B / 256 values: f16 d, f16 dmin, u8 scales[12] (as Q4_K's), u8 qh[32], u8 qs[128]; value
+//                            q = low nibble from qs (as Q4_K's) + 16 * bit of qh; x = d*scale*q - dmin*min
 //   Q6_K 210 B / 256 values: u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), int8 scales[16],
 //                            f16 d; 16 sub-blocks of 16;            x = d * scale * (q6 - 32)
-// Q8_0/Q4_0 stay packed for the engine's quantized matmuls (the GPU plan's block kernels); Q4_K/Q6_K
-// stay packed until the compiled model widens each matrix into its panels.
+// Q8_0/Q4_0 stay packed for the engine's quantized matmuls (the GPU plan's block kernels); Q4_K, Q5_K
+// and Q6_K stay packed until the compiled model widens each matrix into its panels.
 import { f16BitsToNumber } from "./half.ts";
 
 export interface BlockFormat {
@@ -18,6 +20,7 @@ export interface BlockFormat {
 export const q8_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 34 };
 export const q4_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 18 };
 export const q4_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 144 };
+export const q5_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 176 };
 export const q6_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 210 };
 
 function half(bytes: Uint8Array, at: number): number {
@@ -67,29 +70,37 @@ function q4KScaleMin(scales: Uint8Array, at: number, sub: number): [number, numb
   return [(low & 0x0f) | ((scales[at + sub - 4] >> 6) << 4), (low >> 4) | ((scales[at + sub] >> 6) << 4)];
 }
 
-export function dequantizeQ4_K(bytes: Uint8Array): Float32Array {
-  const blocks = blockCount(bytes, q4_K);
+/**
+ * Q4_K and Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; each 32 bytes of qs hold two
+ * sub-blocks, low nibbles first, then high nibbles. Q5_K adds a fifth bit per value from qh (32
+ * bytes before qs): value l of pair p's low sub-block takes bit 2p of qh[l], of its high one bit 2p + 1.
+ */
+function dequantizeQ4OrQ5K(bytes: Uint8Array, format: BlockFormat, fifthBits: boolean): Float32Array {
+  const blocks = blockCount(bytes, format);
   const out = new Float32Array(blocks * 256);
   for (let b = 0; b < blocks; b++) {
-    const at = b * 144;
+    const at = b * format.bytesPerBlock;
     const d = half(bytes, at);
     const dmin = half(bytes, at + 2);
-    const scalesAt = at + 4;
-    const qsAt = at + 16;
-    // Each 32 bytes of qs hold two sub-blocks: low nibbles first, then high nibbles.
+    const qhAt = at + 16;
+    const qsAt = at + (fifthBits ? 48 : 16);
     for (let pair = 0; pair < 4; pair++) {
-      const [scaleLow, minLow] = q4KScaleMin(bytes, scalesAt, 2 * pair);
-      const [scaleHigh, minHigh] = q4KScaleMin(bytes, scalesAt, 2 * pair + 1);
+      const [scaleLow, minLow] = q4KScaleMin(bytes, at + 4, 2 * pair);
+      const [scaleHigh, minHigh] = q4KScaleMin(bytes, at + 4, 2 * pair + 1);
       const y = b * 256 + pair * 64;
       for (let l = 0; l < 32; l++) {
         const packed = bytes[qsAt + pair * 32 + l];
-        out[y + l] = d * scaleLow * (packed & 0x0f) - dmin * minLow;
-        out[y + 32 + l] = d * scaleHigh * (packed >> 4) - dmin * minHigh;
+        const high = fifthBits ? bytes[qhAt + l] >> (2 * pair) : 0;
+        out[y + l] = d * scaleLow * ((packed & 0x0f) + ((high & 1) << 4)) - dmin * minLow;
+        out[y + 32 + l] = d * scaleHigh * ((packed >> 4) + (((high >> 1) & 1) << 4)) - dmin * minHigh;
       }
     }
   }
   return out;
 }
+
+export const dequantizeQ4_K = (bytes: Uint8Array): Float32Array => dequantizeQ4OrQ5K(bytes, q4_K, false);
+export const dequantizeQ5_K = (bytes: Uint8Array): Float32Array => dequantizeQ4OrQ5K(bytes, q5_K, true);
 
 export function dequantizeQ6_K(bytes: Uint8Array): Float32Array {
   const blocks = blockCount(bytes, q6_K);

@@ -9,7 +9,7 @@ import { tensorToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
-import { q4_0, q4_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { q4_0, q4_K, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
 import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
@@ -28,6 +28,7 @@ const ggmlTypes: Record<number, GgmlType> = {
   2: { name: "Q4_0", storage: q4_0, dtype: "q4_0" },
   8: { name: "Q8_0", storage: q8_0, dtype: "q8_0" },
   12: { name: "Q4_K", storage: q4_K, dtype: "q4_K" },
+  13: { name: "Q5_K", storage: q5_K, dtype: "q5_K" },
   14: { name: "Q6_K", storage: q6_K, dtype: "q6_K" },
   30: { name: "BF16", storage: 2, dtype: "bf16" },
 };

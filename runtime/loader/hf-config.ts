@@ -223,9 +223,7 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
   const ropeType = rope.has("rope_type") ? rope.string("rope_type") : rope.string("type", "default");
   const original = (): number => rope.positiveInteger("original_max_position_embeddings", maxPositionEmbeddings);
   switch (ropeType) {
-    // Qwen-VL's M-RoPE: a text token has the same position on all three axes, so it rotates as plain RoPE.
     case "default":
-    case "mrope":
       return null;
     case "linear":
       return { ropeType, factor: rope.number("factor") };

@@ -9,7 +9,7 @@
 // early Qwen-VL checkpoints name them as the text model does ("model.layers." beside "visual.").
 // The loader reads the text config as the text model's and renames its tensors to the text model's
 // names, dropping the vision ones. The Qwen-VL models' M-RoPE gives a text token the same position
-// on its three axes, which is plain RoPE (hf-config.ts reads "mrope" so).
+// on its three axes, which is plain RoPE: their "mrope" rope_scaling is read as none.
 import { modelFileError } from "./file-io.ts";
 import type { LoadedTensor, ModelConfig } from "./types.ts";
 
@@ -29,7 +29,15 @@ export function languageModelConfig(json: Record<string, unknown>, file: string)
   const text = json.text_config ?? (topLevelText.has(json.model_type as string) ? json : {});
   if (typeof text !== "object" || text === null || Array.isArray(text)) throw modelFileError(file, `field "text_config" should be an object, found ${JSON.stringify(text)}`, "text_config");
   const outer = Object.fromEntries(checkpointFields.filter((key) => json[key] !== undefined && json[key] !== null).map((key) => [key, json[key]]));
-  return { ...outer, ...(text as Record<string, unknown>), model_type: textType, architectures: json.architectures };
+  const textConfig = text as Record<string, unknown>;
+  return { ...outer, ...textConfig, ...(isMrope(textConfig.rope_scaling) ? { rope_scaling: null } : {}), model_type: textType, architectures: json.architectures };
+}
+
+/** Qwen-VL's rope_scaling {"type": "mrope", "mrope_section": [...]}: M-RoPE, plain RoPE for text tokens. */
+function isMrope(ropeScaling: unknown): boolean {
+  if (typeof ropeScaling !== "object" || ropeScaling === null) return false;
+  const { type, rope_type: ropeType } = ropeScaling as Record<string, unknown>;
+  return (ropeType ?? type) === "mrope";
 }
 
 const prefixes: [string, string][] = [

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { TsvllmError } from "../../runtime/errors.ts";
 import { tensorToF32 } from "../../runtime/loader/convert.ts";
 import { loadGguf, unpermuteRows } from "../../runtime/loader/gguf.ts";
-import { dequantizeQ4_K, dequantizeQ6_K } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K } from "../../runtime/loader/gguf-quants.ts";
 import type { LoadedModel } from "../../runtime/loader/types.ts";
 import { f32Bytes, ggmlType, ggufBytes, type GgufMetadataValue, type GgufTensorSpec } from "../support/loader-gguf-writer.ts";
 import { useTempDir } from "../support/loader-temp-dir.ts";
@@ -284,14 +284,19 @@ test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names,
   assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
 });
 
-test("llama Q4_K and Q6_K tensors stay in their blocks until widened, and make the weights f16 (not 8x their size in f32)", async () => {
+test("llama Q4_K, Q5_K and Q6_K tensors stay in their blocks until widened, and make the weights f16 (not 8x their size in f32)", async () => {
   const block = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, (_, i) => (i * 13) & 0xff);
   const model = await load(hyperparameters("llama"), [
     f32Tensor("token_embd.weight", [hidden, vocab]),
     { name: "blk.0.ffn_down.weight", dims: [256, 1], ggmlType: ggmlType.q4_K, data: block(144) },
     { name: "blk.0.ffn_up.weight", dims: [256, 1], ggmlType: ggmlType.q6_K, data: block(210) },
+    { name: "blk.0.ffn_gate.weight", dims: [256, 1], ggmlType: ggmlType.q5_K, data: block(176) },
   ]);
-  const cases = [["model.layers.0.mlp.down_proj.weight", "q4_K", 144, dequantizeQ4_K], ["model.layers.0.mlp.up_proj.weight", "q6_K", 210, dequantizeQ6_K]] as const;
+  const cases = [
+    ["model.layers.0.mlp.down_proj.weight", "q4_K", 144, dequantizeQ4_K],
+    ["model.layers.0.mlp.up_proj.weight", "q6_K", 210, dequantizeQ6_K],
+    ["model.layers.0.mlp.gate_proj.weight", "q5_K", 176, dequantizeQ5_K],
+  ] as const;
   for (const [name, dtype, bytes, dequantize] of cases) {
     const tensor = model.tensors.get(name)!;
     assert.is(tensor.dtype, dtype);
@@ -376,9 +381,9 @@ test("qwen2moe: expert and shared-expert widths from their keys, else llama.cpp'
 });
 
 test("unsupported tensor types, odd block rows, unknown tensors and architectures are named", async () => {
-  const q5 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.q5_K, data: new Uint8Array(176) }]);
-  assert.is(q5.code, "TSVLLM_ERR_MODEL_FILE");
-  assert.match(q5.message, 'tensor "token_embd.weight" has ggml type 13');
+  const q3 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.q3_K, data: new Uint8Array(110) }]);
+  assert.is(q3.code, "TSVLLM_ERR_MODEL_FILE");
+  assert.match(q3.message, 'tensor "token_embd.weight" has ggml type 11');
   const rows = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [48, 1], ggmlType: ggmlType.q8_0, data: new Uint8Array(68) }]);
   assert.match(rows.message, "row length 48 is not a multiple of the Q8_0 block size 32");
   const unknown = await loadError(hyperparameters("llama"), [f32Tensor("blk.0.mystery.weight", [4])]);

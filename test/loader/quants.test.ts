@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
 import { quantizeRows } from "../../models/random/gguf-quantize.ts";
-import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
 
 // f16 bit patterns: 0.25, 0.5, 1, 2.
 const half = { quarter: 0x3400, half: 0x3800, one: 0x3c00, two: 0x4000 };
@@ -63,6 +63,31 @@ test("Q4_K: 6-bit scales/mins, including the high bits of sub-blocks 4-7", () =>
   assert.is(values[129], -9);
 });
 
+test("Q5_K: Q4_K's scales and nibbles (qs after 32 bytes of qh), the fifth bit of value l of pair p at bit 2p (low sub-block) or 2p + 1 (high) of qh[l]", () => {
+  const block = new Uint8Array(176);
+  setHalf(block, 0, half.one);
+  setHalf(block, 2, half.half);
+  const scales = 4;
+  block[scales + 0] = 0xc2; // scale 0 = 2 (top bits: scale 4's bits 4-5 = 3)
+  block[scales + 4] = 0x41; // min 0 = 1 (top bits: min 4's bits 4-5 = 1)
+  block[scales + 8] = 0x25; // scale 4 = 53, min 4 = 18
+  block[scales + 9] = 0x03; // scale 5 = 3, min 5 = 0
+  const qh = 16;
+  const qs = 48;
+  block[qs + 0] = 0x73; // value 0: nibble 3; value 32: nibble 7 (scale 0 for sub-block 1)
+  block[qh + 0] = 0b0000_0001 | 0b0001_0000; // value 0: +16 (pair 0, low); value 128: +16 (pair 2, low)
+  block[qs + 64] = 0x0a; // value 128: nibble 10 (sub-block 4)
+  block[qh + 1] = 0b0010_0000; // value 161 (pair 2, high sub-block 5, l = 1): +16
+  const values = dequantizeQ5_K(block);
+  assert.is(values.length, 256);
+  assert.is(values[0], 1 * 2 * (3 + 16) - 0.5 * 1);
+  assert.is(values[32], 0);
+  assert.is(values[128], 1 * 53 * (10 + 16) - 0.5 * 18);
+  assert.is(values[129], -9);
+  assert.is(values[161], 1 * 3 * (0 + 16));
+  assert.is(values[160], 0);
+});
+
 test("Q6_K: 4 low bits from ql, 2 high bits from qh, signed 8-bit scales per 16 values", () => {
   const block = new Uint8Array(210);
   const ql = 0;
@@ -81,7 +106,7 @@ test("Q6_K: 4 low bits from ql, 2 high bits from qh, signed 8-bit scales per 16 
   assert.is(values[128], 0.25 * 1 * -32);
 });
 
-test("the random models' Q4_K quantizer writes blocks the loader reads back within one 4-bit step of each sub-block", () => {
+test("the random models' Q4_K and Q5_K quantizers write blocks the loader reads back within one step of each sub-block", () => {
   let seed = 7;
   const normal = () => {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -91,15 +116,17 @@ test("the random models' Q4_K quantizer writes blocks the loader reads back with
   };
   // Two super-blocks: one of mixed signs, one all positive (its sub-blocks' ranges start at 0).
   const values = Float32Array.from({ length: 512 }, (_, i) => (i < 256 ? 0.02 * normal() : 0.5 + 0.1 * normal()));
-  const blocks = quantizeRows(values, "q4_K");
-  assert.is(blocks.length, 2 * 144);
-  const back = dequantizeQ4_K(blocks);
-  for (let s = 0; s < 16; s++) {
-    const sub = values.subarray(32 * s, 32 * s + 32);
-    const step = (Math.max(...sub) - Math.min(0, ...sub)) / 15;
-    for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 0.75 * step, `sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]} (step ${step})`);
+  for (const [quant, bytes, levels, dequantize] of [["q4_K", 144, 15, dequantizeQ4_K], ["q5_K", 176, 31, dequantizeQ5_K]] as const) {
+    const blocks = quantizeRows(values, quant);
+    assert.is(blocks.length, 2 * bytes);
+    const back = dequantize(blocks);
+    for (let s = 0; s < 16; s++) {
+      const sub = values.subarray(32 * s, 32 * s + 32);
+      const step = (Math.max(...sub) - Math.min(0, ...sub)) / levels;
+      for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 0.75 * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]} (step ${step})`);
+    }
+    assert.throws(() => quantizeRows(new Float32Array(128), quant), /not a whole number of 256-value blocks/);
   }
-  assert.throws(() => quantizeRows(new Float32Array(128), "q4_K"), /not a whole number of 256-value blocks/);
 });
 
 test("a byte count that is not whole blocks is rejected", () => {
