@@ -12,7 +12,7 @@ import type { SamplingFields } from "./schemas/common.ts";
 import { structuredOutputsOf } from "./structured-outputs.ts";
 
 /** Fields beam search does not take (vLLM's BeamSearchParams has none of them): a 400, not a silent ignore. */
-const withoutBeamSearch = ["logprobs", "prompt_logprobs", "echo", "stop", "stop_token_ids", "logit_bias", "allowed_token_ids", "bad_words"] as const;
+const withoutBeamSearch = ["logprobs", "prompt_logprobs", "logprob_token_ids", "repetition_detection", "echo", "stop", "stop_token_ids", "logit_bias", "allowed_token_ids", "bad_words"] as const;
 
 /** Whether a request field was given a value that asks for something (logprobs: 0 does). */
 function given(value: unknown): boolean {

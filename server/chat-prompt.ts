@@ -7,14 +7,14 @@ import { encodeChatPrompt } from "../runtime/tokenizer/chat-template.ts";
 import type { ChatMessage, Tokenizer } from "../runtime/tokenizer/types.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import type { PreparedPrompt } from "./prompts.ts";
+import { chatTemplateKwargs, type TemplateKwargsRequest } from "./reasoning-effort.ts";
 import type { ChatRequestMessage, FunctionTool } from "./schemas/chat.ts";
 
-export interface ChatPromptRequest {
+export interface ChatPromptRequest extends TemplateKwargsRequest {
   messages: ChatRequestMessage[];
   add_generation_prompt?: boolean;
   continue_final_message?: boolean;
   chat_template?: string | null;
-  chat_template_kwargs?: Record<string, unknown> | null;
   add_special_tokens?: boolean;
   tools?: FunctionTool[] | null;
 }
@@ -72,7 +72,7 @@ export function chatPrompt(request: ChatPromptRequest, tokenizer: Tokenizer): Pr
       addGenerationPrompt: addsGenerationPrompt(request),
       continueFinalMessage: request.continue_final_message ?? false,
       chatTemplate: request.chat_template ?? undefined,
-      chatTemplateKwargs: request.chat_template_kwargs ?? undefined,
+      chatTemplateKwargs: chatTemplateKwargs(request),
       tools: request.tools ?? undefined,
     });
   } catch (err) {

@@ -33,7 +33,7 @@ const engineCounters: [name: string, help: string, read: (s: EngineStats) => num
   ["vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.", (s) => s.specDecodeNumAcceptedTokens],
 ];
 
-const finishReasons: FinishReason[] = ["stop", "length", "abort"];
+const finishReasons: FinishReason[] = ["stop", "length", "abort", "repetition"];
 
 export class ServerMetrics {
   readonly registry = new Registry();

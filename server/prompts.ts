@@ -40,10 +40,13 @@ export function completionPrompts(
   return (prompt as number[][]).map((ids) => tokenPrompt(ids, tokenizer));
 }
 
-/** Keeps the last `keep` tokens, as vLLM's truncate_prompt_tokens does. */
-export function truncatePrompt(prompt: PreparedPrompt, keep: number | null | undefined, tokenizer: Tokenizer): PreparedPrompt {
+/** vLLM's truncation_side: "left" keeps the last tokens (its default), "right" the first. */
+export type TruncationSide = "left" | "right";
+
+/** Keeps `keep` tokens, as vLLM's truncate_prompt_tokens does: the last ones unless `side` is "right". */
+export function truncatePrompt(prompt: PreparedPrompt, keep: number | null | undefined, tokenizer: Tokenizer, side: TruncationSide | null = null): PreparedPrompt {
   if (keep == null || prompt.tokenIds.length <= keep) return prompt;
-  const tokenIds = prompt.tokenIds.slice(prompt.tokenIds.length - keep);
+  const tokenIds = side === "right" ? prompt.tokenIds.slice(0, keep) : prompt.tokenIds.slice(prompt.tokenIds.length - keep);
   return { text: tokenizer.decode(tokenIds, { skipSpecialTokens: false }), tokenIds };
 }
 

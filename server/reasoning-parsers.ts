@@ -7,6 +7,7 @@
 import type { ReasoningConfig } from "../runtime/engine/config.ts";
 import { TsvllmError } from "../runtime/errors.ts";
 import { partialTagLength } from "./partial-tag.ts";
+import { chatTemplateKwargs } from "./reasoning-effort.ts";
 import type { ChatRequest } from "./schemas/chat.ts";
 
 export interface ReasoningParser {
@@ -33,8 +34,8 @@ export function reasoningParserNamed(name: string): ReasoningParser {
 }
 
 /** The parser that splits this request's answer: null without one or with thinking turned off. */
-export function reasoningParserFor(parser: ReasoningParser | null, body: Pick<ChatRequest, "chat_template_kwargs">): ReasoningParser | null {
-  if (parser?.followsEnableThinking && body.chat_template_kwargs?.enable_thinking === false) return null;
+export function reasoningParserFor(parser: ReasoningParser | null, body: Pick<ChatRequest, "chat_template_kwargs" | "reasoning_effort">): ReasoningParser | null {
+  if (parser?.followsEnableThinking && chatTemplateKwargs(body)?.enable_thinking === false) return null;
   return parser;
 }
 

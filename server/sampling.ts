@@ -2,8 +2,8 @@
 // model's generation config first, where it sets them: runtime/engine/generation-defaults.ts), and
 // the refusal of fields we do not support yet (a clear 400, never a silent ignore).
 import type { DefaultSamplingParams } from "../runtime/engine/generation-defaults.ts";
-import { checkMaxLogprobs } from "../runtime/engine/params-validation.ts";
-import { samplingParams, type SamplingParams } from "../runtime/engine/types.ts";
+import { checkLogprobTokenIds, checkMaxLogprobs, checkRepetitionDetection } from "../runtime/engine/params-validation.ts";
+import { samplingParams, type RepetitionDetectionParams, type SamplingParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
 import { checkTokenIds } from "./prompts.ts";
 import { maxLogprobs as defaultMaxLogprobs, type SamplingFields } from "./schemas/common.ts";
@@ -24,10 +24,31 @@ function logitBias(bias: Record<string, number> | null | undefined, vocabSize: n
   return out;
 }
 
+/** vLLM's RepetitionDetectionParams from the request, its fields 0 where left out, checked as the engine checks them. */
+function repetitionDetection(field: SamplingFields["repetition_detection"]): RepetitionDetectionParams | null {
+  if (field == null) return null;
+  const params = { maxPatternSize: field.max_pattern_size ?? 0, minPatternSize: field.min_pattern_size ?? 0, minCount: field.min_count ?? 0 };
+  checkRepetitionDetection(params);
+  return params;
+}
+
+/**
+ * vLLM's logprob_token_ids, which it refuses unless log-probs are asked for (`logprobsAsked`: the
+ * completions' logprobs given, chat's logprobs true); an empty list is none, as in vLLM.
+ */
+export function logprobTokenIdsOf(body: SamplingFields, logprobsAsked: boolean): number[] | null {
+  const ids = body.logprob_token_ids;
+  if (ids == null || ids.length === 0) return null;
+  if (!logprobsAsked) throw new ApiError("invalid_parameter", "when using `logprob_token_ids`, `logprobs` must be set.", "logprob_token_ids");
+  return ids;
+}
+
 export interface SamplingLimits {
   vocabSize: number;
   /** Top log-probs per generated token, or null for none. */
   logprobs: number | null;
+  /** logprob_token_ids (logprobTokenIdsOf), which replace the top log-probs: vLLM then leaves logprobs unset. */
+  logprobTokenIds?: number[] | null;
   /** Top log-probs per prompt token, or null for none. */
   promptLogprobs: number | null;
   /** The request field `logprobs` came from (chat's is top_logprobs), which a refusal names. */
@@ -46,7 +67,10 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
   const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
   if (body.allowed_token_ids != null) checkTokenIds(body.allowed_token_ids, limits.vocabSize, "allowed_token_ids");
   const maxLogprobs = limits.maxLogprobs ?? defaultMaxLogprobs;
-  checkMaxLogprobs(limits.logprobsParam ?? "logprobs", "sample", limits.logprobs, limits.vocabSize, maxLogprobs);
+  const logprobTokenIds = limits.logprobTokenIds ?? null;
+  const logprobs = logprobTokenIds === null ? limits.logprobs : null;
+  if (logprobTokenIds !== null) checkLogprobTokenIds(logprobTokenIds, logprobs, limits.vocabSize);
+  checkMaxLogprobs(limits.logprobsParam ?? "logprobs", "sample", logprobs, limits.vocabSize, maxLogprobs);
   checkMaxLogprobs("prompt_logprobs", "prompt", limits.promptLogprobs, limits.vocabSize, maxLogprobs);
   const d = limits.defaults;
   return samplingParams({
@@ -64,8 +88,9 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
     stopTokenIds: body.stop_token_ids ?? [],
     ignoreEos: body.ignore_eos ?? false,
     minTokens: body.min_tokens ?? 0,
-    logprobs: limits.logprobs,
+    logprobs,
     promptLogprobs: limits.promptLogprobs,
+    logprobTokenIds,
     skipSpecialTokens: body.skip_special_tokens ?? true,
     spacesBetweenSpecialTokens: body.spaces_between_special_tokens ?? true,
     includeStopStrInOutput: body.include_stop_str_in_output ?? false,
@@ -74,6 +99,8 @@ export function toSamplingParams(body: SamplingFields, limits: SamplingLimits): 
     badWords: body.bad_words ?? null,
     structuredOutputs: structuredOutputsOf(body),
     thinkingTokenBudget: body.thinking_token_budget ?? null,
+    repetitionDetection: repetitionDetection(body.repetition_detection),
+    streamInterval: body.stream_interval ?? null,
   });
 }
 

@@ -7,6 +7,7 @@ import type { EngineClient, GenerateOptions, LoraClient } from "./client.ts";
 import type { LLMEngine } from "./llm-engine.ts";
 import { engineFromOptions, type LLMOptions } from "./model-loader.ts";
 import { OutputStream } from "./output-stream.ts";
+import { StreamInterval } from "./stream-interval.ts";
 import type { DefaultSamplingParams } from "./generation-defaults.ts";
 import type { ClassifierHead } from "./classifier.ts";
 import { poolingFields, type ModelPooling } from "./pooling.ts";
@@ -62,7 +63,7 @@ export class AsyncLLM implements EngineClient {
     const { requestId, signal } = options;
     this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, ...poolingFields(options) });
     const onAbort = () => this.abort(requestId);
-    const stream = new OutputStream(onAbort);
+    const stream = new OutputStream(onAbort, params.streamInterval === null ? null : new StreamInterval(params.streamInterval));
     this.streams.set(requestId, stream);
     if (signal !== undefined) {
       if (signal.aborted) onAbort();

@@ -24,7 +24,7 @@ import { Scheduler, type SchedulerOutput } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { appendTokenAndCheckStop } from "./stop-checker.ts";
 import { ThinkingBudgets } from "./thinking-budget.ts";
-import type { EngineStats, PositionLogprobs, PromptInput, RequestOutput, SamplingParams } from "./types.ts";
+import { numLogprobs, type EngineStats, type PositionLogprobs, type PromptInput, type RequestOutput, type SamplingParams } from "./types.ts";
 
 /** A step's sampled tokens, one per sample row; log-prob row logprobRows[r] of `logprobs` is row r's (-1: none). */
 interface StepSamples {
@@ -230,7 +230,7 @@ export class LLMEngine {
         this.generationTokens++;
         if (sampled.logprobs !== null && seq.outputLogprobs !== null) {
           const row = sampled.logprobRows[r];
-          seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, row, this.tokenizer), request.params.logprobs));
+          seq.outputLogprobs.push(this.trimLogprobs(positionLogprobs(sampled.logprobs, row, this.tokenizer), numLogprobs(request.params)));
           seq.cumulativeLogprob += chosenLogprob(sampled.logprobs, row);
         }
         appendTokenAndCheckStop(seq, sampled.tokenIds[r], this.config.maxModelLen);

@@ -19,3 +19,21 @@ export function positionLogprobs(tensors: LogprobTensors, row: number, tokenizer
 export function chosenLogprob(tensors: LogprobTensors, row: number): number {
   return tensors.logprobs[row * tensors.width];
 }
+
+/**
+ * vLLM's logprob_token_ids: replaces a row's top-N slots (after the sampled token's) with the
+ * requested tokens' log-probs under the raw logits, ranked 1..k in the order asked, as vLLM numbers
+ * the slots after the sampled one. The native sampler put the top-1 token in slot 1; its log-prob
+ * gives the row's log-sum-exp (logit - log-prob), so each requested token costs one subtraction
+ * and the vocabulary is never walked here. The top-1 token, unlike the sampled one, always has a
+ * finite logit, and its log-prob is the nearest to 0, where float32 loses least.
+ */
+export function writeRequestedLogprobs(tensors: LogprobTensors, row: number, rawLogits: Float32Array, requested: readonly number[]): void {
+  const base = row * tensors.width;
+  const logSumExp = rawLogits[tensors.tokenIds[base + 1]] - tensors.logprobs[base + 1];
+  requested.forEach((tokenId, j) => {
+    tensors.tokenIds[base + 1 + j] = tokenId;
+    tensors.logprobs[base + 1 + j] = rawLogits[tokenId] - logSumExp;
+    tensors.ranks[base + 1 + j] = j + 1;
+  });
+}

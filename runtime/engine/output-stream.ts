@@ -1,6 +1,8 @@
 // One request's outputs as an AsyncIterable. Outputs are cumulative, so a consumer slower than
 // the engine just skips to the newest one; leaving the loop early (break, return, throw) cancels
-// the request, which is how a disconnected client frees its KV blocks.
+// the request, which is how a disconnected client frees its KV blocks. A stream_interval holds
+// back outputs until enough new tokens have come (stream-interval.ts).
+import type { StreamInterval } from "./stream-interval.ts";
 import type { RequestOutput } from "./types.ts";
 
 export class OutputStream implements AsyncIterable<RequestOutput> {
@@ -9,9 +11,11 @@ export class OutputStream implements AsyncIterable<RequestOutput> {
   private finished = false;
   private wake: (() => void) | null = null;
   private readonly onCancel: () => void;
+  private readonly interval: StreamInterval | null;
 
-  constructor(onCancel: () => void) {
+  constructor(onCancel: () => void, interval: StreamInterval | null = null) {
     this.onCancel = onCancel;
+    this.interval = interval;
   }
 
   get isFinished(): boolean {
@@ -19,7 +23,7 @@ export class OutputStream implements AsyncIterable<RequestOutput> {
   }
 
   push(output: RequestOutput): void {
-    if (this.finished) return;
+    if (this.finished || (this.interval !== null && !this.interval.letThrough(output))) return;
     this.latest = output;
     this.finished = output.finished;
     this.notify();

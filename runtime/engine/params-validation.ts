@@ -1,7 +1,7 @@
 // Rejects sampling params and prompts the engine cannot honour, with vLLM's limits and a
 // TsvllmError naming the offending field, before anything is queued.
 import { TsvllmError } from "../errors.ts";
-import type { SamplingParams } from "./types.ts";
+import type { RepetitionDetectionParams, SamplingParams } from "./types.ts";
 
 function invalid(param: string, message: string): never {
   throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", message, param);
@@ -22,6 +22,31 @@ export function checkMaxLogprobs(param: string, kind: "sample" | "prompt", value
   if (requested > allowed) invalid(param, `Requested ${kind} logprobs of ${requested}, which is greater than max allowed: ${allowed} (the server's --max-logprobs)`);
 }
 
+/** vLLM's RepetitionDetectionParams checks: sizes >= 0 with min <= max, and min_count >= 2 while detection is on. */
+export function checkRepetitionDetection(r: RepetitionDetectionParams): void {
+  const param = "repetition_detection";
+  const { maxPatternSize, minPatternSize, minCount } = r;
+  if (![maxPatternSize, minPatternSize, minCount].every(Number.isSafeInteger)) invalid(param, "repetition_detection's max_pattern_size, min_pattern_size and min_count must be integers");
+  if (maxPatternSize < 0 || minPatternSize < 0 || minPatternSize > maxPatternSize) {
+    invalid(param, `repetition_detection's max_pattern_size and min_pattern_size must be >= 0, with min_pattern_size <= max_pattern_size (0 and 0 disable it), got ${minPatternSize} and ${maxPatternSize}`);
+  }
+  if (maxPatternSize > 0 && minCount < 2) invalid(param, `repetition_detection's min_count must be >= 2 to detect repeated patterns (max_pattern_size 0 disables it), got ${minCount}`);
+}
+
+/** vLLM's MAX_LOGPROB_TOKEN_IDS: the most logprob_token_ids a request may name. */
+export const maxLogprobTokenIds = 128;
+
+/** vLLM's logprob_token_ids checks: 1 to 128 ids inside the vocabulary, and logprobs unset or their count. */
+export function checkLogprobTokenIds(ids: readonly number[], logprobs: number | null, vocabSize: number): void {
+  const param = "logprob_token_ids";
+  if (ids.length === 0) invalid(param, "logprob_token_ids must not be empty (leave it out for none)");
+  if (ids.length > maxLogprobTokenIds) invalid(param, `Requested logprob_token_ids of length ${ids.length}, which is greater than max allowed: ${maxLogprobTokenIds}`);
+  for (const id of ids) checkTokenId(id, vocabSize, param);
+  if (logprobs !== null && logprobs !== ids.length) {
+    invalid(param, `When both logprobs and logprob_token_ids are set, logprobs must equal len(logprob_token_ids). Got logprobs=${logprobs}, len(logprob_token_ids)=${ids.length}.`);
+  }
+}
+
 export function validateSamplingParams(p: SamplingParams, vocabSize: number, maxNumSeqs: number, maxLogprobs: number): void {
   if (!Number.isInteger(p.n) || p.n < 1) invalid("n", `n must be a positive integer, got ${p.n}`);
   if (p.n > maxNumSeqs) invalid("n", `n (${p.n}) exceeds maxNumSeqs (${maxNumSeqs})`);
@@ -39,11 +64,14 @@ export function validateSamplingParams(p: SamplingParams, vocabSize: number, max
   if (p.thinkingTokenBudget !== null && !(Number.isInteger(p.thinkingTokenBudget) && p.thinkingTokenBudget >= -1)) {
     invalid("thinking_token_budget", `thinking_token_budget must be -1 (no limit) or a count >= 0, got ${p.thinkingTokenBudget}`);
   }
+  if (p.repetitionDetection !== null) checkRepetitionDetection(p.repetitionDetection);
+  if (p.streamInterval !== null && !(Number.isSafeInteger(p.streamInterval) && p.streamInterval >= 1)) invalid("stream_interval", `stream_interval must be at least 1, got ${p.streamInterval}`);
   if (p.seed !== null && !Number.isSafeInteger(p.seed)) invalid("seed", `seed must be an integer, got ${p.seed}`);
   for (const [name, value] of [["logprobs", p.logprobs], ["prompt_logprobs", p.promptLogprobs]] as const) {
     if (value !== null && (!Number.isInteger(value) || value < -1)) invalid(name, `${name} must be -1 (whole vocabulary) or a count >= 0, got ${value}`);
     checkMaxLogprobs(name, name === "logprobs" ? "sample" : "prompt", value, vocabSize, maxLogprobs);
   }
+  if (p.logprobTokenIds !== null) checkLogprobTokenIds(p.logprobTokenIds, p.logprobs, vocabSize);
   for (const id of p.stopTokenIds) checkTokenId(id, vocabSize, "stop_token_ids");
   if (p.allowedTokenIds !== null) {
     if (p.allowedTokenIds.length === 0) invalid("allowed_token_ids", "allowed_token_ids must not be empty");

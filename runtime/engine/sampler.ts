@@ -1,11 +1,13 @@
 // The JS side of the native sampler: packs each sample row's params into typed arrays, makes one
 // native call per step, and unpacks token ids and log-probs. The only loops here are over rows
 // and over a row's short lists (bias entries, history for penalties), never over the vocabulary.
+import { writeRequestedLogprobs } from "./logprobs.ts";
 import { maxLogitEditsPerRow, type DeviceSampling } from "./model-runner.ts";
 import type { NativeSamplerAddon, NativeSampleBatch } from "./sampler-addon.ts";
 import type { Request } from "./request.ts";
 import type { Sequence } from "./sequence.ts";
 import type { ThinkingBudgets } from "./thinking-budget.ts";
+import { numLogprobs } from "./types.ts";
 
 /** A sequence that gets a token this step, and the logits row it is drawn from. */
 export interface SampleRow {
@@ -192,7 +194,7 @@ export class Sampler {
     const p = request.params;
     const t = this.tablesOf(request);
     const mostEdits = t.stopIds.length + request.badWordsTokenIds.length + t.biasTokenIds.length + (t.needsHistory ? seq.tokenIds.length : 0);
-    const editable = p.logprobs === null && t.allowedTokenIds.length === 0 && request.grammar === null && p.thinkingTokenBudget === null && mostEdits <= maxLogitEditsPerRow;
+    const editable = numLogprobs(p) === null && t.allowedTokenIds.length === 0 && request.grammar === null && p.thinkingTokenBudget === null && mostEdits <= maxLogitEditsPerRow;
     return editable && (which === "all" || p.temperature < samplingEps);
   }
 
@@ -275,7 +277,8 @@ export class Sampler {
       logprobValues: new Float32Array(0),
       logprobRanks: new Int32Array(0),
     };
-    let maxLogprobs = -1;
+    // Slots per row: the sampled token, then the widest top-N or logprob_token_ids list.
+    let width = 0;
     rows.forEach((row, r) => {
       const { seq, logitsRow } = row;
       const request = seq.request;
@@ -304,9 +307,10 @@ export class Sampler {
         badWordStarts.push(badWordTokens.length);
       }
       badWordOffsets[r + 1] = badWordStarts.length - 1;
-      const wanted = p.logprobs === null ? -1 : p.logprobs < 0 ? this.vocabSize : p.logprobs;
+      // A logprob_token_ids row asks for the top-1 token, from which writeRequestedLogprobs reads the row's normalizer.
+      const wanted = p.logprobTokenIds !== null ? 1 : p.logprobs === null ? -1 : p.logprobs < 0 ? this.vocabSize : p.logprobs;
       batch.numLogprobs[r] = wanted;
-      maxLogprobs = Math.max(maxLogprobs, wanted);
+      width = Math.max(width, wanted + 1, p.logprobTokenIds === null ? 0 : p.logprobTokenIds.length + 1);
     });
     batch.historyTokens = Int32Array.from(history.values);
     batch.biasTokenIds = Int32Array.from(bias.values);
@@ -315,13 +319,16 @@ export class Sampler {
     batch.bannedTokenIds = Int32Array.from(banned.values);
     batch.badWordStarts = Int32Array.from(badWordStarts);
     batch.badWordTokens = Int32Array.from(badWordTokens);
-    const width = maxLogprobs + 1;
     batch.logprobWidth = width;
     batch.logprobTokenIds = new Int32Array(n * width);
     batch.logprobValues = new Float32Array(n * width);
     batch.logprobRanks = new Int32Array(n * width);
     this.addon.samplerSample(batch);
     const logprobs = width > 0 ? { width, tokenIds: batch.logprobTokenIds, logprobs: batch.logprobValues, ranks: batch.logprobRanks } : null;
+    rows.forEach(({ seq, logitsRow }, r) => {
+      const requested = seq.request.params.logprobTokenIds;
+      if (requested !== null) writeRequestedLogprobs(logprobs!, r, logits.subarray(logitsRow * this.vocabSize, (logitsRow + 1) * this.vocabSize), requested);
+    });
     return { tokenIds: batch.sampledTokenIds, logprobs };
   }
 

@@ -3,8 +3,9 @@
 // prompt is computed, then the others fork from it and share its prompt blocks.
 import type { IncrementalDetokenizer } from "../tokenizer/types.ts";
 import type { BlockOwner } from "./block-manager.ts";
+import { RepetitionDetector } from "./repetition-detector.ts";
 import type { Request } from "./request.ts";
-import type { FinishReason, PositionLogprobs } from "./types.ts";
+import { numLogprobs, type FinishReason, type PositionLogprobs } from "./types.ts";
 
 export type SequenceStatus = "waiting" | "running" | "swapped" | "finished";
 
@@ -30,6 +31,8 @@ export class Sequence implements BlockOwner {
   numPreemptions = 0;
   /** Where the output so far leaves the request's structured-output automaton (0, its start, without one). */
   grammarState = 0;
+  /** Watches the output for repetition_detection's patterns; null when the request asks for none. */
+  readonly repetitionDetector: RepetitionDetector | null;
 
   readonly detokenizer: IncrementalDetokenizer;
   /** Output text; set to the truncated text once a stop string ends the sequence. */
@@ -45,7 +48,8 @@ export class Sequence implements BlockOwner {
     this.tokenIds = [...request.promptTokenIds];
     this.numPromptTokens = request.promptTokenIds.length;
     this.detokenizer = detokenizer;
-    this.outputLogprobs = request.params.logprobs === null ? null : [];
+    this.outputLogprobs = numLogprobs(request.params) === null ? null : [];
+    this.repetitionDetector = RepetitionDetector.create(request.params.repetitionDetection, request.maxOutputTokens);
   }
 
   get numTokens(): number {

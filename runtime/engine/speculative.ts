@@ -10,6 +10,7 @@
 //     numSpeculativeTokens steps (draft-model.ts).
 import { TsvllmError } from "../errors.ts";
 import type { Sequence } from "./sequence.ts";
+import { numLogprobs } from "./types.ts";
 
 export interface SpeculativeConfig {
   method: "ngram" | "draft_model";
@@ -67,7 +68,7 @@ export function resolveSpeculativeConfig(args: SpeculativeArgs): SpeculativeConf
  */
 export function canSpeculate(seq: Sequence): boolean {
   const p = seq.request.params;
-  return p.n === 1 && p.logprobs === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
+  return p.n === 1 && numLogprobs(p) === null && p.repetitionPenalty === 1 && p.presencePenalty === 0 && p.frequencyPenalty === 0 &&
     seq.request.badWordsTokenIds.length === 0 && seq.numOutputTokens >= p.minTokens && seq.request.grammar === null && (p.thinkingTokenBudget ?? -1) < 0;
 }
 

@@ -1,7 +1,9 @@
 // Appending a sampled token and deciding whether its sequence is done, with vLLM's rules and
 // order: the length cap first, then (once minTokens are out, or a structured-output constraint
-// lets nothing else follow) EOS and stop token ids, then stop strings, which are searched only
-// where the new text could complete one, so a stop string split over several tokens is still found.
+// lets nothing else follow) EOS and stop token ids, then (past minTokens) repetition_detection's
+// patterns, then stop strings, which are searched only where the new text could complete one, so a
+// stop string split over several tokens is still found.
+import { repetitionStopReason } from "./repetition-detector.ts";
 import type { Sequence } from "./sequence.ts";
 
 /** Appends tokenId to the sequence, extends its text and finishes it when a stop condition holds. */
@@ -11,11 +13,14 @@ export function appendTokenAndCheckStop(seq: Sequence, tokenId: number, maxModel
   seq.tokenIds.push(tokenId);
   if (request.grammar !== null && !request.eosTokenIds.includes(tokenId)) seq.grammarState = request.grammar.advance(seq.grammarState, tokenId);
   const numOutput = seq.numOutputTokens;
+  // Every token goes through the detector, so its runs stay whole while minTokens hold it back.
+  const repeated = seq.repetitionDetector?.push(seq.tokenIds, seq.numPromptTokens) ?? false;
   if (seq.numTokens >= maxModelLen || numOutput >= request.maxOutputTokens) {
     seq.finish("length");
   } else if (numOutput >= p.minTokens || (request.grammar?.mustEnd(seq.grammarState) ?? false)) {
     if (!p.ignoreEos && request.eosTokenIds.includes(tokenId)) seq.finish("stop");
     else if (p.stopTokenIds.includes(tokenId)) seq.finish("stop", tokenId);
+    else if (repeated && numOutput >= p.minTokens) seq.finish("repetition", repetitionStopReason);
   }
   // The text of a stop token is left out unless the user asked to keep stop strings.
   const stoppedByToken = seq.finishReason === "stop";

@@ -20,6 +20,16 @@ export interface StructuredOutputsParams {
   disableAnyWhitespace?: boolean | null;
 }
 
+/** vLLM's RepetitionDetectionParams, camelCased: stop when the output ends in a token pattern repeated in a row. */
+export interface RepetitionDetectionParams {
+  /** Longest pattern (in tokens) looked for; 0 disables detection. */
+  maxPatternSize: number;
+  /** Shortest pattern looked for; 0 means 1. */
+  minPatternSize: number;
+  /** Copies in a row that count as repetition; at least 2 when maxPatternSize > 0. */
+  minCount: number;
+}
+
 export interface SamplingParams {
   n: number;
   presencePenalty: number;
@@ -40,6 +50,11 @@ export interface SamplingParams {
   /** Number of top log-probs to return per generated token; null for none. */
   logprobs: number | null;
   promptLogprobs: number | null;
+  /**
+   * vLLM's logprob_token_ids (at most 128): each generated position's log-probs are the sampled
+   * token's and these tokens', in place of the top-N; logprobs must then be null or their count.
+   */
+  logprobTokenIds: number[] | null;
   skipSpecialTokens: boolean;
   spacesBetweenSpecialTokens: boolean;
   includeStopStrInOutput: boolean;
@@ -52,6 +67,16 @@ export interface SamplingParams {
    * its end is forced (needs the engine's reasoningConfig); null or -1: no limit.
    */
   thinkingTokenBudget: number | null;
+  /**
+   * vLLM's repetition_detection: the sequence finishes ("repetition", stop reason
+   * "repetition_detected") once its output ends in a pattern repeated minCount times; null: off.
+   */
+  repetitionDetection: RepetitionDetectionParams | null;
+  /**
+   * vLLM's stream_interval: a streamed request's outputs (AsyncLLM.generate) go out every this
+   * many new tokens, and always at a choice's first token and when it finishes; null: every step.
+   */
+  streamInterval: number | null;
 }
 
 export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
@@ -71,6 +96,7 @@ export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
   minTokens: 0,
   logprobs: null,
   promptLogprobs: null,
+  logprobTokenIds: null,
   skipSpecialTokens: true,
   spacesBetweenSpecialTokens: true,
   includeStopStrInOutput: false,
@@ -79,10 +105,17 @@ export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
   badWords: null,
   structuredOutputs: null,
   thinkingTokenBudget: null,
+  repetitionDetection: null,
+  streamInterval: null,
 });
 
 export function samplingParams(overrides: Partial<SamplingParams> = {}): SamplingParams {
   return { ...defaultSamplingParams, ...overrides };
+}
+
+/** Log-probs per generated position beside the sampled token's (vLLM's num_logprobs): logprobs, else the logprob_token_ids' count; null for none. */
+export function numLogprobs(p: SamplingParams): number | null {
+  return p.logprobs ?? p.logprobTokenIds?.length ?? null;
 }
 
 /** token id -> log-prob (with rank and decoded text) for one position. */
@@ -93,7 +126,8 @@ export interface Logprob {
 }
 export type PositionLogprobs = Map<number, Logprob>;
 
-export type FinishReason = "stop" | "length" | "abort";
+/** vLLM's finish reasons; "repetition" when repetition_detection ended the sequence. */
+export type FinishReason = "stop" | "length" | "abort" | "repetition";
 
 export interface CompletionOutput {
   index: number;

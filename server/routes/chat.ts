@@ -9,7 +9,7 @@ import { resolveMaxTokens, truncatePrompt } from "../prompts.ts";
 import { constrainAfterReasoning } from "../reasoning-constraint.ts";
 import { reasoningParserFor } from "../reasoning-parsers.ts";
 import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.ts";
-import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
+import { logprobTokenIdsOf, rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
 import { chatRequestSchema, type ChatRequest } from "../schemas/chat.ts";
 import { clientAbortSignal, streamSse } from "../sse.ts";
 import { toolCallingOf, withToolConstraint } from "../tool-calls.ts";
@@ -43,10 +43,12 @@ export function chatCompletionHandler(ctx: ServerContext) {
     rejectUnsupported(body);
     const tools = toolCallingOf(body, ctx.toolCallParser);
     const { tokenizer, engine } = ctx;
-    const top = topLogprobs(body);
-    const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer);
+    const logprobTokenIds = logprobTokenIdsOf(body, body.logprobs === true);
+    // Each position's top_logprobs are then the sampled token's and the requested ones, as in vLLM.
+    const top = logprobTokenIds === null ? topLogprobs(body) : logprobTokenIds.length + 1;
+    const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer, body.truncation_side);
     const reasoning = reasoningParserFor(ctx.reasoningParser, body);
-    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, logprobsParam: "top_logprobs", promptLogprobs: body.prompt_logprobs ?? null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
+    const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, logprobTokenIds, logprobsParam: "top_logprobs", promptLogprobs: body.prompt_logprobs ?? null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
     const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";

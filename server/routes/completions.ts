@@ -6,7 +6,7 @@ import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
 import { completionPrompts, resolveMaxTokens, truncatePrompt } from "../prompts.ts";
 import { CompletionStreamer, completionResponse, type CompletionFormat } from "../responses/completion.ts";
-import { rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
+import { logprobTokenIdsOf, rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
 import { completionRequestSchema, type CompletionRequest } from "../schemas/completions.ts";
 import { clientAbortSignal, streamSse } from "../sse.ts";
 
@@ -30,14 +30,17 @@ export function completionHandler(ctx: ServerContext) {
     rejectUnsupported(body);
     rejectCompletionOnly(body);
     const { tokenizer, engine } = ctx;
-    const logprobs = body.logprobs ?? null;
+    const logprobTokenIds = logprobTokenIdsOf(body, body.logprobs != null);
+    // Each position's top log-probs are then the sampled token's and the requested ones, as in vLLM.
+    const logprobs = logprobTokenIds === null ? body.logprobs ?? null : logprobTokenIds.length + 1;
     const echo = body.echo ?? false;
     const prompts = completionPrompts(body.prompt, tokenizer, body.add_special_tokens ?? true)
-      .map((p) => truncatePrompt(p, body.truncate_prompt_tokens, tokenizer));
+      .map((p) => truncatePrompt(p, body.truncate_prompt_tokens, tokenizer, body.truncation_side));
     const base = toSamplingParams(body, {
       vocabSize: tokenizer.vocabSize,
       logprobs,
-      promptLogprobs: body.prompt_logprobs ?? (echo && logprobs !== null ? logprobs : null),
+      logprobTokenIds,
+      promptLogprobs: body.prompt_logprobs ?? (echo && body.logprobs != null ? body.logprobs : null),
       maxLogprobs: engine.maxLogprobs,
       defaults: engine.defaultSamplingParams ?? {},
     });

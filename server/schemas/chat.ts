@@ -1,4 +1,5 @@
 // POST /v1/chat/completions request body.
+import { reasoningEfforts, type ReasoningEffort } from "../reasoning-effort.ts";
 import { nullable, samplingProperties, type SamplingFields } from "./common.ts";
 
 const contentPart = {
@@ -59,6 +60,7 @@ export const chatRequestSchema = {
     continue_final_message: { type: "boolean" },
     chat_template: nullable({ type: "string" }),
     chat_template_kwargs: nullable({ type: "object" }),
+    reasoning_effort: nullable({ type: "string", enum: [...reasoningEfforts] }),
     tools: nullable({ type: "array", items: tool }),
     tool_choice: {
       description: "\"none\", \"auto\", \"required\" or a named tool",
@@ -102,6 +104,8 @@ export interface ChatRequest extends SamplingFields {
   continue_final_message?: boolean;
   chat_template?: string | null;
   chat_template_kwargs?: Record<string, unknown> | null;
+  /** Forwarded to the chat template as vLLM does (server/reasoning-effort.ts). */
+  reasoning_effort?: ReasoningEffort | null;
   tools?: FunctionTool[] | null;
   tool_choice?: string | Record<string, unknown> | null;
   parallel_tool_calls?: boolean | null;

@@ -1,6 +1,7 @@
 // JSON-schema pieces shared by the completion routes, and the matching TypeScript shapes. Unknown
 // fields are allowed (clients send extras), but every field we read is typed and range-checked here,
 // so handlers only see validated values.
+import type { TruncationSide } from "../prompts.ts";
 
 /** The documented cap on `n` (choices per prompt). */
 export const maxN = 128;
@@ -54,9 +55,17 @@ export const samplingProperties = {
   allowed_token_ids: nullable(tokenIdList),
   bad_words: nullable({ type: "array", items: { type: "string" } }),
   thinking_token_budget: nullable({ type: "integer", minimum: -1 }),
+  // vLLM's RepetitionDetectionParams; each field defaults to 0 (min_pattern_size 0 means 1).
+  repetition_detection: nullable({
+    type: "object",
+    properties: { max_pattern_size: { type: "integer", minimum: 0 }, min_pattern_size: { type: "integer", minimum: 0 }, min_count: { type: "integer", minimum: 0 } },
+  }),
   prompt_logprobs: nullable({ type: "integer", minimum: 0 }),
+  logprob_token_ids: nullable(tokenIdList),
   truncate_prompt_tokens: nullable({ type: "integer", minimum: 1 }),
+  truncation_side: nullable({ type: "string", enum: ["left", "right"] }),
   stream: nullable({ type: "boolean" }),
+  stream_interval: nullable({ type: "integer", minimum: 1 }),
   stream_options: nullable({
     type: "object",
     properties: { include_usage: { type: "boolean" }, continuous_usage_stats: { type: "boolean" } },
@@ -125,9 +134,16 @@ export interface SamplingFields {
   allowed_token_ids?: number[] | null;
   bad_words?: string[] | null;
   thinking_token_budget?: number | null;
+  repetition_detection?: { max_pattern_size?: number; min_pattern_size?: number; min_count?: number } | null;
   prompt_logprobs?: number | null;
+  /** vLLM's logprob_token_ids: needs logprobs asked for, and takes the place of the top-N. */
+  logprob_token_ids?: number[] | null;
   truncate_prompt_tokens?: number | null;
+  /** Which end truncate_prompt_tokens cuts: "left" keeps the last tokens (the default), "right" the first. */
+  truncation_side?: TruncationSide | null;
   stream?: boolean | null;
+  /** vLLM's stream_interval: a streamed chunk every this many tokens (the first and last always). */
+  stream_interval?: number | null;
   stream_options?: { include_usage?: boolean; continuous_usage_stats?: boolean } | null;
   echo?: boolean;
   return_tokens_as_token_ids?: boolean;
