@@ -6,13 +6,15 @@
 //         block = f16 d, 16 bytes whose low nibbles hold q[0..15] and high nibbles q[16..31].
 // The loader's dequantizer (runtime/loader/gguf-quants.ts) reads them back: x = d * q, d * (q - 8).
 // Q4_K and Q5_K (256-value super-blocks of eight 32-value sub-blocks) are quantized by kQuantBlock
-// below, more simply than llama.cpp's search for the best scales, into the same layouts.
+// below, Q2_K and Q3_K (sixteen 16-value sub-blocks) by q2KBlock and q3KBlock, IQ4_NL and IQ4_XS
+// (nibbles indexing a 16-level grid) by iq4Block, more simply than llama.cpp's search for the best
+// scales, into the same layouts.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
-import { q4_0, q4_K, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_K, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
-export type GgufQuant = "q8_0" | "q4_0" | "q4_K" | "q5_K";
+export type GgufQuant = "q8_0" | "q4_0" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs";
 
-const quantFormats = { q8_0, q4_0, q4_K, q5_K } as const;
+const quantFormats = { q8_0, q4_0, q2_K, q3_K, q4_K, q5_K, iq4_nl, iq4_xs } as const;
 
 /** Values per block of the format: rows must be whole blocks. */
 export const valuesPerQuantBlock = (quant: GgufQuant): number => quantFormats[quant].valuesPerBlock;
@@ -57,11 +59,116 @@ function kQuantBlock(x: Float32Array, out: Uint8Array, at: number, bits: 4 | 5):
   }
 }
 
+/** f16-rounded `value / divisor` (0 for a zero divisor): the super-block scales as the file stores them. */
+const superScale = (value: number, divisor: number) => f16BitsToF32(f32ToF16Bits(value / divisor));
+
+/** The 16-value sub-blocks of a Q2_K/Q3_K super-block, and where each value's bits go (as dequantizeQ2_K reads them). */
+function twoBitSlot(v: number): { qsByte: number; shift: number; hmaskByte: number; hmaskBit: number } {
+  const [h, j, p, l] = [Math.floor(v / 128), Math.floor((v % 128) / 32), Math.floor((v % 32) / 16), v % 16];
+  return { qsByte: 32 * h + 16 * p + l, shift: 2 * j, hmaskByte: 16 * p + l, hmaskBit: 4 * h + j };
+}
+
+/** Sub-block s of a Q2_K/Q3_K super-block holds values 16 s .. 16 s + 15 in the order dequantization writes them. */
+const subBlock = (x: Float32Array, s: number) => x.subarray(16 * s, 16 * s + 16);
+
+/** One Q2_K super-block: each sub-block's range [min(0, lo), hi] in 3 steps, 4-bit scales and mins under f16 d and dmin. */
+function q2KBlock(x: Float32Array, out: Uint8Array, at: number): void {
+  const lows = Array.from({ length: 16 }, (_, s) => Math.min(0, ...subBlock(x, s)));
+  const steps = Array.from({ length: 16 }, (_, s) => (Math.max(...subBlock(x, s)) - lows[s]) / 3);
+  const d = superScale(Math.max(...steps), 15);
+  const dmin = superScale(Math.max(...lows.map((low) => -low)), 15);
+  const code = (v: number, unit: number) => (unit === 0 ? 0 : Math.min(15, Math.round(v / unit)));
+  const scales = steps.map((step) => code(step, d));
+  const mins = lows.map((low) => code(-low, dmin));
+  for (let s = 0; s < 16; s++) out[at + s] = scales[s] | (mins[s] << 4);
+  for (let v = 0; v < 256; v++) {
+    const s = Math.floor(v / 16);
+    const step = d * scales[s];
+    const q = step === 0 ? 0 : Math.max(0, Math.min(3, Math.round((x[v] + dmin * mins[s]) / step)));
+    const { qsByte, shift } = twoBitSlot(v);
+    out[at + 16 + qsByte] |= q << shift;
+  }
+  const view = new DataView(out.buffer, out.byteOffset);
+  view.setUint16(at + 80, f32ToF16Bits(d), true);
+  view.setUint16(at + 82, f32ToF16Bits(dmin), true);
+}
+
+/** One Q3_K super-block: each sub-block symmetric in [-4, 3] steps, a signed 6-bit scale (stored + 32) under f16 d. */
+function q3KBlock(x: Float32Array, out: Uint8Array, at: number): void {
+  const steps = Array.from({ length: 16 }, (_, s) => Math.max(...Array.from(subBlock(x, s), Math.abs)) / 4);
+  const d = superScale(Math.max(...steps), 31);
+  const scales = steps.map((step) => (d === 0 ? 0 : Math.min(31, Math.round(step / d))));
+  // Scale j's low 4 bits: low nibble of byte j (j < 8) or high nibble of byte j - 8; its top 2 bits: bits 2 floor(j / 4) of byte 8 + j % 4.
+  scales.forEach((scale, j) => {
+    const stored = scale + 32;
+    out[at + 96 + (j < 8 ? j : j - 8)] |= j < 8 ? stored & 15 : (stored & 15) << 4;
+    out[at + 96 + 8 + (j % 4)] |= (stored >> 4) << (2 * Math.floor(j / 4));
+  });
+  for (let v = 0; v < 256; v++) {
+    const step = d * scales[Math.floor(v / 16)];
+    const q = step === 0 ? 0 : Math.max(-4, Math.min(3, Math.round(x[v] / step)));
+    const { qsByte, shift, hmaskByte, hmaskBit } = twoBitSlot(v);
+    out[at + 32 + qsByte] |= ((q + 4) & 3) << shift;
+    out[at + hmaskByte] |= ((q + 4) >> 2) << hmaskBit;
+  }
+  new DataView(out.buffer, out.byteOffset).setUint16(at + 108, f32ToF16Bits(d), true);
+}
+
+const twoBitQuantizers = { q2_K: q2KBlock, q3_K: q3KBlock };
+
+/** The grid level nearest t. */
+function nearestLevel(t: number): number {
+  let best = 0;
+  for (let i = 1; i < 16; i++) if (Math.abs(iq4Grid[i] - t) < Math.abs(iq4Grid[best] - t)) best = i;
+  return best;
+}
+
+/** 32 values as 16 bytes of grid nibbles under `scale` (Q4_0's order: values 0-15 low nibbles, 16-31 high). */
+function iq4Nibbles(x: Float32Array, scale: number, out: Uint8Array, qsAt: number): void {
+  const level = (v: number) => (scale === 0 ? 8 : nearestLevel(v / scale));
+  for (let j = 0; j < 16; j++) out[qsAt + j] = level(x[j]) | (level(x[j + 16]) << 4);
+}
+
+/** A sub-block's scale: its largest magnitude lands on the grid's +113 (its -127 then covers the negatives). */
+const iq4Step = (x: Float32Array) => Math.max(...Array.from(x, Math.abs)) / 113;
+
+/** One IQ4_NL block (32 values, f16 d) or IQ4_XS super-block (8 sub-blocks of 32, 6-bit scales stored + 32 under f16 d). */
+function iq4Block(x: Float32Array, out: Uint8Array, at: number, quant: "iq4_nl" | "iq4_xs"): void {
+  const view = new DataView(out.buffer, out.byteOffset);
+  if (quant === "iq4_nl") {
+    const d = superScale(iq4Step(x), 1);
+    view.setUint16(at, f32ToF16Bits(d), true);
+    iq4Nibbles(x, d, out, at + 2);
+    return;
+  }
+  const steps = Array.from({ length: 8 }, (_, s) => iq4Step(x.subarray(32 * s, 32 * s + 32)));
+  const d = superScale(Math.max(...steps), 31);
+  view.setUint16(at, f32ToF16Bits(d), true);
+  let scalesHigh = 0;
+  steps.forEach((step, s) => {
+    const ls = 32 + (d === 0 ? 0 : Math.min(31, Math.round(step / d)));
+    out[at + 4 + (s >> 1)] |= (ls & 15) << (4 * (s & 1));
+    scalesHigh |= (ls >> 4) << (2 * s);
+    iq4Nibbles(x.subarray(32 * s, 32 * s + 32), d * (ls - 32), out, at + 8 + 16 * s);
+  });
+  view.setUint16(at + 2, scalesHigh, true);
+}
+
 /** Whole rows of f32 values (a multiple of the format's block) as blocks of the format. */
 export function quantizeRows(values: Float32Array, quant: GgufQuant): Uint8Array {
   const { valuesPerBlock, bytesPerBlock } = quantFormats[quant];
   if (values.length % valuesPerBlock !== 0) throw new RangeError(`${values.length} values is not a whole number of ${valuesPerBlock}-value blocks`);
   const blocks = values.length / valuesPerBlock;
+  if (quant === "iq4_nl" || quant === "iq4_xs") {
+    const out = new Uint8Array(blocks * bytesPerBlock);
+    for (let b = 0; b < blocks; b++) iq4Block(values.subarray(valuesPerBlock * b, valuesPerBlock * (b + 1)), out, b * bytesPerBlock, quant);
+    return out;
+  }
+  if (quant === "q2_K" || quant === "q3_K") {
+    const out = new Uint8Array(blocks * bytesPerBlock);
+    for (let b = 0; b < blocks; b++) twoBitQuantizers[quant](values.subarray(256 * b, 256 * b + 256), out, b * bytesPerBlock);
+    return out;
+  }
   if (quant === "q4_K" || quant === "q5_K") {
     const out = new Uint8Array(blocks * bytesPerBlock);
     for (let b = 0; b < blocks; b++) kQuantBlock(values.subarray(256 * b, 256 * b + 256), out, b * bytesPerBlock, quant === "q4_K" ? 4 : 5);

@@ -9,7 +9,7 @@ import { tensorToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
-import { q4_0, q4_K, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_K, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
 import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
@@ -27,9 +27,13 @@ const ggmlTypes: Record<number, GgmlType> = {
   1: { name: "F16", storage: 2, dtype: "f16" },
   2: { name: "Q4_0", storage: q4_0, dtype: "q4_0" },
   8: { name: "Q8_0", storage: q8_0, dtype: "q8_0" },
+  10: { name: "Q2_K", storage: q2_K, dtype: "q2_K" },
+  11: { name: "Q3_K", storage: q3_K, dtype: "q3_K" },
   12: { name: "Q4_K", storage: q4_K, dtype: "q4_K" },
   13: { name: "Q5_K", storage: q5_K, dtype: "q5_K" },
   14: { name: "Q6_K", storage: q6_K, dtype: "q6_K" },
+  20: { name: "IQ4_NL", storage: iq4_nl, dtype: "iq4_nl" },
+  23: { name: "IQ4_XS", storage: iq4_xs, dtype: "iq4_xs" },
   30: { name: "BF16", storage: 2, dtype: "bf16" },
 };
 

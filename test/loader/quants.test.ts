@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
 import { quantizeRows } from "../../models/random/gguf-quantize.ts";
-import { dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0, q3KScale } from "../../runtime/loader/gguf-quants.ts";
 
 // f16 bit patterns: 0.25, 0.5, 1, 2.
 const half = { quarter: 0x3400, half: 0x3800, one: 0x3c00, two: 0x4000 };
@@ -126,6 +126,72 @@ test("the random models' Q4_K and Q5_K quantizers write blocks the loader reads 
       for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 0.75 * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]} (step ${step})`);
     }
     assert.throws(() => quantizeRows(new Float32Array(128), quant), /not a whole number of 256-value blocks/);
+  }
+});
+
+test("Q2_K and Q3_K quantizers write blocks the loader reads back within a step of each 16-value sub-block", () => {
+  let seed = 11;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const values = Float32Array.from({ length: 512 }, (_, i) => (i < 256 ? 0.05 * uniform() : 0.3 + 0.1 * uniform()));
+  for (const [quant, bytes, dequantize] of [["q2_K", 84, dequantizeQ2_K], ["q3_K", 110, dequantizeQ3_K]] as const) {
+    const back = dequantize(quantizeRows(values, quant));
+    assert.is(quantizeRows(values, quant).length, 2 * bytes);
+    for (let s = 0; s < 32; s++) {
+      const sub = values.subarray(16 * s, 16 * s + 16);
+      // Q2_K spans [min(0, lo), hi] in 3 steps; Q3_K is symmetric, max |x| / 4 a step, its top clamped at +3 steps.
+      const [step, bound] = quant === "q2_K" ? [(Math.max(...sub) - Math.min(0, ...sub)) / 3, 0.75] : [Math.max(...Array.from(sub, Math.abs)) / 4, 1.25];
+      for (let j = 0; j < 16; j++) assert.ok(Math.abs(back[16 * s + j] - sub[j]) <= bound * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[16 * s + j]} (step ${step})`);
+    }
+  }
+});
+
+test("Q3_K's 12 scale bytes unpack as ggml's word-wise shuffle does, for any bytes", () => {
+  // ggml's dequantize_row_q3_K reads the bytes as three little-endian words a, b, c and builds
+  // four words of signed-offset scales: (a & m4) | ((c & m2) << 4), (b & m4) | (((c >> 2) & m2) << 4),
+  // ((a >> 4) & m4) | (((c >> 4) & m2) << 4), ((b >> 4) & m4) | (((c >> 6) & m2) << 4).
+  let seed = 5;
+  for (let trial = 0; trial < 200; trial++) {
+    const bytes = Uint8Array.from({ length: 12 }, () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+    const word = (k: number) => new DataView(bytes.buffer).getUint32(4 * k, true);
+    const [a, b, c] = [word(0), word(1), word(2)];
+    const m4 = 0x0f0f0f0f;
+    const m2 = 0x03030303;
+    const words = [(a & m4) | ((c & m2) << 4), (b & m4) | (((c >>> 2) & m2) << 4), ((a >>> 4) & m4) | (((c >>> 4) & m2) << 4), ((b >>> 4) & m4) | (((c >>> 6) & m2) << 4)];
+    for (let j = 0; j < 16; j++) assert.is(q3KScale(bytes, 0, j), ((words[j >> 2] >>> (8 * (j & 3))) & 0xff) - 32, `trial ${trial}, scale ${j}`);
+  }
+});
+
+test("IQ4_NL and IQ4_XS: nibbles index ggml's 16-level grid, in Q4_0's order, under the block's (IQ4_XS: each sub-block's 6-bit, offset) scale", () => {
+  const nl = new Uint8Array(18);
+  setHalf(nl, 0, half.half);
+  nl[2] = 0x8f; // value 0: level 15 (113); value 16: level 8 (1)
+  nl[3] = 0x00; // value 1 and 17: level 0 (-127)
+  const nlValues = dequantizeIQ4_NL(nl);
+  assert.equal([nlValues[0], nlValues[16], nlValues[1], nlValues[17]], [56.5, 0.5, -63.5, -63.5]);
+  const xs = new Uint8Array(136);
+  setHalf(xs, 0, half.one);
+  xs[4] = 0x21; // sub-block 0: ls low 4 bits 1; sub-block 1: 2
+  xs[2] = 0b0000_1110; // scales_h: sub-block 0 top bits 2 (ls 33), sub-block 1 top bits 3 (ls 50)
+  xs[8] = 0x7f; // value 0: level 15; value 16: level 7 (-10)
+  xs[8 + 16] = 0x08; // value 32 (sub-block 1): level 8 (1)
+  const xsValues = dequantizeIQ4_XS(xs);
+  assert.equal([xsValues[0], xsValues[16], xsValues[32]], [(33 - 32) * 113, (33 - 32) * -10, (50 - 32) * 1]);
+  // Sub-block 2's scale is 0 - 32: its nibble 0 is level 0, -127, times -32.
+  assert.is(xsValues[64], -32 * -127);
+});
+
+test("IQ4_NL and IQ4_XS quantizers land every value on the grid level nearest it", () => {
+  let seed = 3;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const values = Float32Array.from({ length: 512 }, (_, i) => (i < 256 ? 0.05 * uniform() : 0.2 + 0.1 * uniform()));
+  for (const [quant, dequantize] of [["iq4_nl", dequantizeIQ4_NL], ["iq4_xs", dequantizeIQ4_XS]] as const) {
+    const back = dequantize(quantizeRows(values, quant));
+    for (let s = 0; s < 16; s++) {
+      const sub = values.subarray(32 * s, 32 * s + 32);
+      // The grid's widest gap is 23 levels, and the scale puts the largest magnitude near +113.
+      const step = Math.max(...Array.from(sub, Math.abs)) / 113;
+      for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 12.5 * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]}`);
+    }
   }
 });
 
