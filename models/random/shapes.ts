@@ -3,8 +3,8 @@
 
 import type { WeightDType } from "./dtype.ts";
 
-export type ShapeName = "tiny" | "tinyllama-1.1b" | "llama3-8b";
-export const shapeNames: readonly ShapeName[] = ["tiny", "tinyllama-1.1b", "llama3-8b"];
+export type ShapeName = "tiny" | "tiny-256" | "tinyllama-1.1b" | "llama3-8b";
+export const shapeNames: readonly ShapeName[] = ["tiny", "tiny-256", "tinyllama-1.1b", "llama3-8b"];
 
 export interface ModelShape {
   name: ShapeName;
@@ -61,6 +61,28 @@ const shapes: Record<ShapeName, ModelShape> = {
     numExpertsPerTok: 2,
     moeIntermediateSize: 64,
     sharedExpertIntermediateSize: 96, // unlike the other widths, so a mixed-up width shows
+    defaultDType: "f32",
+    writesGguf: true,
+  },
+  // Tiny too, but with rows of 256: whole super-blocks of the K-quants and IQ4_XS, which a test can write and run.
+  "tiny-256": {
+    name: "tiny-256",
+    hiddenSize: 256,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 512,
+    vocabSize: 512,
+    maxPositions: 256,
+    headDim: 64,
+    freeHeadDim: 64,
+    slidingWindow: 16,
+    attnLogitSoftcapping: 3,
+    finalLogitSoftcapping: 5,
+    numExperts: 4,
+    numExpertsPerTok: 2,
+    moeIntermediateSize: 256,
+    sharedExpertIntermediateSize: 384,
     defaultDType: "f32",
     writesGguf: true,
   },
