@@ -10,11 +10,11 @@
 // (nibbles indexing a 16-level grid) by iq4Block, more simply than llama.cpp's search for the best
 // scales, into the same layouts.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
-import { iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_K, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
-export type GgufQuant = "q8_0" | "q4_0" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs";
+export type GgufQuant = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs";
 
-const quantFormats = { q8_0, q4_0, q2_K, q3_K, q4_K, q5_K, iq4_nl, iq4_xs } as const;
+const quantFormats = { q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, iq4_nl, iq4_xs } as const;
 
 /** Values per block of the format: rows must be whole blocks. */
 export const valuesPerQuantBlock = (quant: GgufQuant): number => quantFormats[quant].valuesPerBlock;
@@ -116,6 +116,36 @@ function q3KBlock(x: Float32Array, out: Uint8Array, at: number): void {
 
 const twoBitQuantizers = { q2_K: q2KBlock, q3_K: q3KBlock };
 
+/**
+ * One Q4_1 or Q5_1 block (the range [lo, hi] in 15 or 31 steps from the min m, x = d * q + m) or
+ * Q5_0 block (symmetric, x = d * (q - 16), d from the value of largest magnitude as Q4_0's is).
+ */
+function legacyBlock(x: Float32Array, out: Uint8Array, at: number, quant: "q4_1" | "q5_0" | "q5_1"): void {
+  const view = new DataView(out.buffer, out.byteOffset);
+  const withMin = quant !== "q5_0";
+  const top = quant === "q4_1" ? 15 : 31;
+  let d: number;
+  let m = 0;
+  if (withMin) {
+    m = superScale(Math.min(...x), 1);
+    d = superScale(Math.max(...x) - m, top);
+    view.setUint16(at + 2, f32ToF16Bits(m), true);
+  } else {
+    d = superScale(x.reduce((best, v) => (Math.abs(v) > Math.abs(best) ? v : best), 0), -16);
+  }
+  view.setUint16(at, f32ToF16Bits(d), true);
+  const q = (v: number) => (d === 0 ? (withMin ? 0 : 16) : Math.max(0, Math.min(top, Math.round(withMin ? (v - m) / d : v / d + 16))));
+  const qhAt = at + (withMin ? 4 : 2);
+  const qsAt = qhAt + (quant === "q4_1" ? 0 : 4);
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    const [low, high] = [q(x[j]), q(x[j + 16])];
+    out[qsAt + j] = (low & 15) | ((high & 15) << 4);
+    qh |= ((low >> 4) << j) | ((high >> 4) << (j + 16));
+  }
+  if (quant !== "q4_1") view.setUint32(qhAt, qh >>> 0, true);
+}
+
 /** The grid level nearest t. */
 function nearestLevel(t: number): number {
   let best = 0;
@@ -159,6 +189,11 @@ export function quantizeRows(values: Float32Array, quant: GgufQuant): Uint8Array
   const { valuesPerBlock, bytesPerBlock } = quantFormats[quant];
   if (values.length % valuesPerBlock !== 0) throw new RangeError(`${values.length} values is not a whole number of ${valuesPerBlock}-value blocks`);
   const blocks = values.length / valuesPerBlock;
+  if (quant === "q4_1" || quant === "q5_0" || quant === "q5_1") {
+    const out = new Uint8Array(blocks * bytesPerBlock);
+    for (let b = 0; b < blocks; b++) legacyBlock(values.subarray(32 * b, 32 * b + 32), out, b * bytesPerBlock, quant);
+    return out;
+  }
   if (quant === "iq4_nl" || quant === "iq4_xs") {
     const out = new Uint8Array(blocks * bytesPerBlock);
     for (let b = 0; b < blocks; b++) iq4Block(values.subarray(valuesPerBlock * b, valuesPerBlock * (b + 1)), out, b * bytesPerBlock, quant);

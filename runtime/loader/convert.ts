@@ -2,7 +2,7 @@
 // the loader's own fix-ups (Gemma norms), and for code that needs a tensor as f32 on the JS side.
 import type { LoadedTensor } from "./types.ts";
 import { TsvllmError } from "../errors.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "./gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "./gguf-quants.ts";
 import { halfTable } from "./half.ts";
 
 export { f16BitsToNumber } from "./half.ts";
@@ -34,6 +34,12 @@ export function tensorToF32(tensor: LoadedTensor): Float32Array {
       return dequantizeQ8_0(tensor.data as Uint8Array);
     case "q4_0":
       return dequantizeQ4_0(tensor.data as Uint8Array);
+    case "q4_1":
+      return dequantizeQ4_1(tensor.data as Uint8Array);
+    case "q5_0":
+      return dequantizeQ5_0(tensor.data as Uint8Array);
+    case "q5_1":
+      return dequantizeQ5_1(tensor.data as Uint8Array);
     case "q2_K":
       return dequantizeQ2_K(tensor.data as Uint8Array);
     case "q3_K":

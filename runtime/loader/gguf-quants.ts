@@ -2,6 +2,9 @@
 //   Q8_0  34 B / 32 values:  f16 d, int8 q[32];                     x = d * q
 //   Q4_0  18 B / 32 values:  f16 d, u8 qs[16];  value j < 16 is the low nibble of qs[j], value j + 16
 //                            its high nibble;                        x = d * (nibble - 8)
+//   Q4_1  20 B / 32 values:  f16 d, f16 m, u8 qs[16] (nibbles as Q4_0's);  x = d * q + m
+//   Q5_0  22 B / 32 values:  f16 d, u32 qh (bit j: value j's fifth bit), u8 qs[16]; x = d * (q - 16)
+//   Q5_1  24 B / 32 values:  f16 d, f16 m, u32 qh, u8 qs[16];             x = d * q + m
 //   Q2_K  84 B / 256 values: u8 scales[16] (low nibble scale, high nibble min), u8 qs[64], f16 d,
 //                            f16 dmin; 16 sub-blocks of 16;        x = d*scale*q2 - dmin*min
 //   Q3_K 110 B / 256 values: u8 hmask[32], u8 qs[64], u8 scales[12] (16 6-bit scales), f16 d;
@@ -28,6 +31,9 @@ export interface BlockFormat {
 
 export const q8_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 34 };
 export const q4_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 18 };
+export const q4_1: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 20 };
+export const q5_0: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 22 };
+export const q5_1: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 24 };
 export const q2_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 84 };
 export const q3_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 110 };
 export const q4_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 144 };
@@ -117,6 +123,34 @@ function dequantizeQ4OrQ5K(bytes: Uint8Array, format: BlockFormat, fifthBits: bo
 
 export const dequantizeQ4_K = (bytes: Uint8Array): Float32Array => dequantizeQ4OrQ5K(bytes, q4_K, false);
 export const dequantizeQ5_K = (bytes: Uint8Array): Float32Array => dequantizeQ4OrQ5K(bytes, q5_K, true);
+
+/**
+ * Q4_1, Q5_0 and Q5_1 (32-value blocks, values j and j + 16 in the low and high nibble of qs[j]):
+ * with a min m after d, x = d * q + m; without one (Q5_0), x = d * (q - 16). The fifth bit of value
+ * j is bit j of the little-endian u32 qh.
+ */
+function dequantizeLegacy(bytes: Uint8Array, format: BlockFormat, withMin: boolean, fifthBits: boolean): Float32Array {
+  const blocks = blockCount(bytes, format);
+  const out = new Float32Array(blocks * 32);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * format.bytesPerBlock;
+    const d = half(bytes, at);
+    const m = withMin ? half(bytes, at + 2) : 0;
+    const qhAt = at + (withMin ? 4 : 2);
+    const qh = fifthBits ? (bytes[qhAt] | (bytes[qhAt + 1] << 8) | (bytes[qhAt + 2] << 16) | (bytes[qhAt + 3] << 24)) >>> 0 : 0;
+    const qsAt = qhAt + (fifthBits ? 4 : 0);
+    const value = (q: number) => (withMin ? d * q + m : d * (q - 16));
+    for (let j = 0; j < 16; j++) {
+      out[b * 32 + j] = value((bytes[qsAt + j] & 0x0f) | (((qh >>> j) & 1) << 4));
+      out[b * 32 + j + 16] = value((bytes[qsAt + j] >> 4) | (((qh >>> (j + 16)) & 1) << 4));
+    }
+  }
+  return out;
+}
+
+export const dequantizeQ4_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q4_1, true, false);
+export const dequantizeQ5_0 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q5_0, false, true);
+export const dequantizeQ5_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q5_1, true, true);
 
 /**
  * Where value v of a Q2_K or Q3_K block (256 values as two halves of 128) takes its 2 low bits and

@@ -9,7 +9,7 @@ import { tensorToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
-import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_K, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
 import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
@@ -26,6 +26,9 @@ const ggmlTypes: Record<number, GgmlType> = {
   0: { name: "F32", storage: 4, dtype: "f32" },
   1: { name: "F16", storage: 2, dtype: "f16" },
   2: { name: "Q4_0", storage: q4_0, dtype: "q4_0" },
+  3: { name: "Q4_1", storage: q4_1, dtype: "q4_1" },
+  6: { name: "Q5_0", storage: q5_0, dtype: "q5_0" },
+  7: { name: "Q5_1", storage: q5_1, dtype: "q5_1" },
   8: { name: "Q8_0", storage: q8_0, dtype: "q8_0" },
   10: { name: "Q2_K", storage: q2_K, dtype: "q2_K" },
   11: { name: "Q3_K", storage: q3_K, dtype: "q3_K" },

@@ -147,10 +147,10 @@ export type KeptDType = PackedDType | "fp8e4m3";
 export type WeightFormat = KeptDType | "gptq";
 
 /**
- * How a loaded tensor's data is stored. GGUF's K-quants (q2_K to q6_K) and IQ4 blocks stay in their blocks, mapped
+ * How a loaded tensor's data is stored. GGUF's Q4_1/Q5_0/Q5_1, K-quants (q2_K to q6_K) and IQ4 blocks stay in their blocks, mapped
  * from the file, until the compiled model widens each matrix in turn into its panels.
  */
-export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs" | "i32" | "fp8e4m3";
+export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs" | "i32" | "fp8e4m3";
 
 export interface LoadedTensor {
   /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */

@@ -381,9 +381,9 @@ test("qwen2moe: expert and shared-expert widths from their keys, else llama.cpp'
 });
 
 test("unsupported tensor types, odd block rows, unknown tensors and architectures are named", async () => {
-  const q5_1 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [32, 1], ggmlType: ggmlType.q5_1, data: new Uint8Array(24) }]);
-  assert.is(q5_1.code, "TSVLLM_ERR_MODEL_FILE");
-  assert.match(q5_1.message, 'tensor "token_embd.weight" has ggml type 7');
+  const iq2 = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [256, 1], ggmlType: ggmlType.iq2_xxs, data: new Uint8Array(66) }]);
+  assert.is(iq2.code, "TSVLLM_ERR_MODEL_FILE");
+  assert.match(iq2.message, 'tensor "token_embd.weight" has ggml type 16');
   const rows = await loadError(hyperparameters("llama"), [{ name: "token_embd.weight", dims: [48, 1], ggmlType: ggmlType.q8_0, data: new Uint8Array(68) }]);
   assert.match(rows.message, "row length 48 is not a multiple of the Q8_0 block size 32");
   const unknown = await loadError(hyperparameters("llama"), [f32Tensor("blk.0.mystery.weight", [4])]);

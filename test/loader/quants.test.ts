@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
 import { quantizeRows } from "../../models/random/gguf-quantize.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0, q3KScale } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0, q3KScale } from "../../runtime/loader/gguf-quants.ts";
 
 // f16 bit patterns: 0.25, 0.5, 1, 2.
 const half = { quarter: 0x3400, half: 0x3800, one: 0x3c00, two: 0x4000 };
@@ -193,6 +193,27 @@ test("IQ4_NL and IQ4_XS quantizers land every value on the grid level nearest it
       for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 12.5 * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]}`);
     }
   }
+});
+
+test("Q4_1, Q5_0, Q5_1: d * q + m, or d * (q - 16) without a min; value j's fifth bit is bit j of the u32 qh", () => {
+  const q41 = new Uint8Array(20);
+  setHalf(q41, 0, half.half);
+  setHalf(q41, 2, half.one);
+  q41[4] = 0x3f; // value 0: 15, value 16: 3
+  assert.equal([dequantizeQ4_1(q41)[0], dequantizeQ4_1(q41)[16], dequantizeQ4_1(q41)[1]], [0.5 * 15 + 1, 0.5 * 3 + 1, 1]);
+  const q50 = new Uint8Array(22);
+  setHalf(q50, 0, half.two);
+  q50[2] = 0b0000_0010; // qh bit 1: value 1's fifth bit
+  q50[4] = 0b0000_0010; // qh bit 17 (byte 2, bit 1): value 17's fifth bit
+  q50[6 + 1] = 0x52; // value 1: nibble 2, value 17: nibble 5
+  const v50 = dequantizeQ5_0(q50);
+  assert.equal([v50[1], v50[17], v50[0], v50[16]], [2 * (2 + 16 - 16), 2 * (5 + 16 - 16), 2 * -16, 2 * -16]);
+  const q51 = new Uint8Array(24);
+  setHalf(q51, 0, half.one);
+  setHalf(q51, 2, half.quarter);
+  q51[4 + 3] = 0x80; // qh bit 31: value 31's fifth bit
+  q51[8 + 15] = 0xf0; // value 31: nibble 15
+  assert.is(dequantizeQ5_1(q51)[31], 31 + 0.25);
 });
 
 test("a byte count that is not whole blocks is rejected", () => {

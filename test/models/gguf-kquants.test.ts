@@ -1,5 +1,5 @@
-// GGUF K-quants and IQ4 blocks (Q2_K, Q3_K, Q4_K, Q5_K, IQ4_XS, and IQ4_NL's 32-value blocks), which
-// the loader keeps packed and the model widens into its panels. A llama of the tiny-256 shape (rows
+// GGUF K-quants, IQ4 and the older 32-value blocks (Q2_K, Q3_K, Q4_K, Q5_K, IQ4_XS, IQ4_NL, Q4_1,
+// Q5_0, Q5_1), which the loader keeps packed and the model widens into its panels. A llama of the tiny-256 shape (rows
 // of 256, whole super-blocks) is written twice by models/random: its matrices as blocks, and as F32
 // holding exactly the values the loader decodes the blocks to. tsvllm on the block file must give
 // llama.cpp's distributions on the F32 file within 1e-5 (both in f32), which checks the widening
@@ -43,7 +43,9 @@ async function llamaCpp(path: string): Promise<{ ids: number[]; distributions: F
 
 test.after(() => rmSync(workDir, { recursive: true, force: true }));
 
-const formats: [GgufQuant, string][] = [["q2_K", "Q2_K"], ["q3_K", "Q3_K"], ["q4_K", "Q4_K"], ["q5_K", "Q5_K"], ["iq4_xs", "IQ4_XS"], ["iq4_nl", "IQ4_NL"]];
+const formats: [GgufQuant, string][] = [
+  ["q2_K", "Q2_K"], ["q3_K", "Q3_K"], ["q4_K", "Q4_K"], ["q5_K", "Q5_K"], ["iq4_xs", "IQ4_XS"], ["iq4_nl", "IQ4_NL"], ["q4_1", "Q4_1"], ["q5_0", "Q5_0"], ["q5_1", "Q5_1"],
+];
 for (const [quant, name] of formats) {
   test(`${name}: kept as blocks, widened as llama.cpp reads them`, async () => {
     const write = (widened: boolean) => writeRandomModel({ arch: "llama", shape: "tiny-256", outDir: join(workDir, `${quant}-${widened ? "widened" : "blocks"}`), seed: 2, ggufQuant: quant, ggufQuantWidened: widened });

@@ -20,7 +20,7 @@ export interface GgufTensorSpec {
   data: Uint8Array;
 }
 
-export const ggmlType = { f32: 0, f16: 1, q4_0: 2, q5_1: 7, q8_0: 8, q3_K: 11, q4_K: 12, q6_K: 14, q5_K: 13, bf16: 30 } as const;
+export const ggmlType = { f32: 0, f16: 1, q4_0: 2, q8_0: 8, q3_K: 11, q4_K: 12, q6_K: 14, q5_K: 13, iq2_xxs: 16, bf16: 30 } as const;
 
 class ByteWriter {
   private readonly chunks: Uint8Array[] = [];
