@@ -1,4 +1,4 @@
-// Quantization of f32 rows into GGUF's Q8_0 and Q4_0 blocks (32 values each, along a row), as
+// Quantization of f32 rows into GGUF blocks along a row. Q8_0 and Q4_0 (32 values each) as
 // llama.cpp's reference quantizers define them (ggml-quants.c; formats in ggml-common.h):
 //   Q8_0: d = max|x| / 127, q = x / d rounded half away from zero (C's roundf), as int8;
 //         block = f16 d, int8 q[32].
@@ -7,8 +7,8 @@
 // The loader's dequantizer (runtime/loader/gguf-quants.ts) reads them back: x = d * q, d * (q - 8).
 // Q4_K and Q5_K (256-value super-blocks of eight 32-value sub-blocks) are quantized by kQuantBlock
 // below, Q2_K and Q3_K (sixteen 16-value sub-blocks) by q2KBlock and q3KBlock, IQ4_NL and IQ4_XS
-// (nibbles indexing a 16-level grid) by iq4Block, more simply than llama.cpp's search for the best
-// scales, into the same layouts.
+// (nibbles indexing a 16-level grid) by iq4Block, and Q4_1, Q5_0 and Q5_1 by legacyBlock, more
+// simply than llama.cpp's search for the best scales, into the same layouts.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
 import { iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
@@ -18,6 +18,9 @@ const quantFormats = { q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, iq4
 
 /** Values per block of the format: rows must be whole blocks. */
 export const valuesPerQuantBlock = (quant: GgufQuant): number => quantFormats[quant].valuesPerBlock;
+
+/** f16-rounded `value / divisor`: a block scale as the file stores it. */
+const superScale = (value: number, divisor: number) => f16BitsToF32(f32ToF16Bits(value / divisor));
 
 /**
  * One Q4_K (bits 4) or Q5_K (bits 5) super-block: each sub-block's range [min(0, lo), hi] in
@@ -30,8 +33,8 @@ function kQuantBlock(x: Float32Array, out: Uint8Array, at: number, bits: 4 | 5):
   const top = 2 ** bits - 1;
   const lows = Array.from({ length: 8 }, (_, s) => Math.min(0, ...x.subarray(32 * s, 32 * s + 32)));
   const steps = Array.from({ length: 8 }, (_, s) => (Math.max(...x.subarray(32 * s, 32 * s + 32)) - lows[s]) / top);
-  const d = f16BitsToF32(f32ToF16Bits(Math.max(...steps) / 63));
-  const dmin = f16BitsToF32(f32ToF16Bits(Math.max(...lows.map((low) => -low)) / 63));
+  const d = superScale(Math.max(...steps), 63);
+  const dmin = superScale(Math.max(...lows.map((low) => -low)), 63);
   const sixBits = (v: number, unit: number) => (unit === 0 ? 0 : Math.min(63, Math.round(v / unit)));
   const scales = steps.map((step) => sixBits(step, d));
   const mins = lows.map((low) => sixBits(-low, dmin));
@@ -58,9 +61,6 @@ function kQuantBlock(x: Float32Array, out: Uint8Array, at: number, bits: 4 | 5):
     }
   }
 }
-
-/** f16-rounded `value / divisor` (0 for a zero divisor): the super-block scales as the file stores them. */
-const superScale = (value: number, divisor: number) => f16BitsToF32(f32ToF16Bits(value / divisor));
 
 /** The 16-value sub-blocks of a Q2_K/Q3_K super-block, and where each value's bits go (as dequantizeQ2_K reads them). */
 function twoBitSlot(v: number): { qsByte: number; shift: number; hmaskByte: number; hmaskBit: number } {
