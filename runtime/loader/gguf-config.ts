@@ -16,6 +16,9 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   // llama.cpp converts Mistral checkpoints to "llama" too.
   llama: { architecture: "LlamaForCausalLM", modelType: "llama", hiddenAct: "silu" },
   qwen2: { architecture: "Qwen2ForCausalLM", modelType: "qwen2", hiddenAct: "silu" },
+  // Qwen2-VL's and Qwen2.5-VL's language model as llama.cpp converts it, for text prompts: its M-RoPE
+  // sections (rope.dimension_sections) give a text token the same position on every axis, plain RoPE.
+  qwen2vl: { architecture: "Qwen2ForCausalLM", modelType: "qwen2", hiddenAct: "silu" },
   qwen2moe: { architecture: "Qwen2MoeForCausalLM", modelType: "qwen2_moe", hiddenAct: "silu" },
   qwen3: { architecture: "Qwen3ForCausalLM", modelType: "qwen3", hiddenAct: "silu" },
   qwen3moe: { architecture: "Qwen3MoeForCausalLM", modelType: "qwen3_moe", hiddenAct: "silu" },

@@ -268,6 +268,19 @@ test("exaone4: post-norms keep their HF names; its window and per-layer sliding 
   assert.is(hybrid.config.ropeLocalTheta, undefined);
 });
 
+test("qwen2vl (Qwen2-VL / Qwen2.5-VL's language model) loads as Qwen2, its M-RoPE sections read as plain RoPE for text", async () => {
+  const model = await load(hyperparameters("qwen2vl", { "qwen2vl.rope.dimension_sections": { type: "i32s", value: [16, 24, 24, 0] } }), [
+    f32Tensor("token_embd.weight", [hidden, vocab]),
+    f32Tensor("blk.0.attn_q.weight", [hidden, 8]),
+    f32Tensor("blk.0.attn_q.bias", [8]),
+  ]);
+  assert.is(model.config.architecture, "Qwen2ForCausalLM");
+  assert.is(model.config.attentionBias, true);
+  assert.is(model.config.ropeScaling, null);
+  // Qwen2 GGUFs are not permuted for RoPE: q stays as written.
+  assert.equal(values(model, "model.layers.0.self_attn.q_proj.weight"), Array.from({ length: 8 * hidden }, (_, i) => 0.25 * i));
+});
+
 test("glm4: ffn_norm is the MLP's input norm, the output norms have GLM's names, ffn_up is the fused gate_up_proj; q not permuted", async () => {
   const model = await load(hyperparameters("glm4"), [
     f32Tensor("token_embd.weight", [hidden, vocab]),
