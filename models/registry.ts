@@ -11,7 +11,7 @@ import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { Glm4ForCausalLM, glm4WeightMap } from "./glm4.ts";
-import { GraniteForCausalLM } from "./granite.ts";
+import { GraniteForCausalLM, GraniteMoeForCausalLM } from "./granite.ts";
 import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
 import { Ernie4_5ForCausalLM, LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
 import { MixtralForCausalLM, mixtralWeightMap, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, qwenMoeWeightMap } from "./sparse-moe.ts";
@@ -37,6 +37,8 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   SmolLM3ForCausalLM: { build: (c) => new SmolLM3ForCausalLM(c), weightMap: llamaWeightMap },
   Glm4ForCausalLM: { build: (c) => new Glm4ForCausalLM(c), weightMap: glm4WeightMap },
   GraniteForCausalLM: { build: (c) => new GraniteForCausalLM(c), weightMap: llamaWeightMap },
+  // The loader stacks its experts already (runtime/loader/granite-moe.ts).
+  GraniteMoeForCausalLM: { build: (c) => new GraniteMoeForCausalLM(c), weightMap: llamaWeightMap },
   Olmo2ForCausalLM: { build: (c) => new Olmo2ForCausalLM(c), weightMap: llamaWeightMap },
   Olmo3ForCausalLM: { build: (c) => new Olmo3ForCausalLM(c), weightMap: llamaWeightMap },
   Ernie4_5ForCausalLM: { build: (c) => new Ernie4_5ForCausalLM(c), weightMap: llamaWeightMap },

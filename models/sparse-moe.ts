@@ -16,16 +16,16 @@ function moeOf(c: ModelConfig): MoeConfig {
   return c.moe;
 }
 
-/** The router (`<block>.gate`, one logit per expert) and the experts (`<block>.experts.<gate|up|down>`, stacked). */
+/** The router (`<block>.gate` unless named, one logit per expert) and the experts (`<block>.experts.<gate|up|down>`, stacked). */
 export class SparseMoeBlock extends Module implements FeedForward {
   readonly gate: Linear;
   readonly experts: FusedMoE;
   /** Qwen2-MoE's shared expert (`<block>.shared_expert`) and its gate (`<block>.shared_expert_gate`, one logit). */
   readonly sharedExpert: { mlp: LlamaMLP; gate: Linear } | null;
-  constructor(c: ModelConfig, prefix: string, names: { gate: string; up: string; down: string }) {
+  constructor(c: ModelConfig, prefix: string, names: { gate: string; up: string; down: string }, router = "gate") {
     super();
     const moe = moeOf(c);
-    this.gate = new Linear(`${prefix}.gate`, c.hiddenSize, moe.numExperts);
+    this.gate = new Linear(`${prefix}.${router}`, c.hiddenSize, moe.numExperts);
     const shared = moe.sharedExpertIntermediateSize;
     this.sharedExpert = shared ? { mlp: new LlamaMLP(c, `${prefix}.shared_expert`, shared), gate: new Linear(`${prefix}.shared_expert_gate`, c.hiddenSize, 1) } : null;
     const stacked = (name: string) => `${prefix}.experts.${name}.weight`;

@@ -27,6 +27,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   gemma2: { architecture: "Gemma2ForCausalLM", modelType: "gemma2", hiddenAct: "gelu_pytorch_tanh" },
   gemma3: { architecture: "Gemma3ForCausalLM", modelType: "gemma3_text", hiddenAct: "gelu_pytorch_tanh" },
   granite: { architecture: "GraniteForCausalLM", modelType: "granite", hiddenAct: "silu" },
+  granitemoe: { architecture: "GraniteMoeForCausalLM", modelType: "granitemoe", hiddenAct: "silu" },
   olmo2: { architecture: "Olmo2ForCausalLM", modelType: "olmo2", hiddenAct: "silu" },
   smollm3: { architecture: "SmolLM3ForCausalLM", modelType: "smollm3", hiddenAct: "silu" },
   glm4: { architecture: "Glm4ForCausalLM", modelType: "glm4", hiddenAct: "silu" },
@@ -46,16 +47,20 @@ const mixtral: GgufArchitecture = { architecture: "MixtralForCausalLM", modelTyp
 
 /**
  * The experts of a sparse file: "<arch>.expert_count" experts, of which each token runs
- * "<arch>.expert_used_count". llama.cpp's llama graph sizes Mixtral's experts by feed_forward_length;
- * qwen3moe has its own expert_feed_forward_length. Both graphs renormalize the chosen experts'
- * weights (llama.cpp's src/models/llama.cpp and qwen3moe.cpp call build_moe_ffn with norm_w true
- * and read no expert_weights_norm), and the converter writes that key for neither, so absent means
- * true; a file that carries it is taken at its word.
+ * "<arch>.expert_used_count". llama.cpp's llama and granitemoe graphs size the experts by
+ * feed_forward_length; qwen3moe has its own expert_feed_forward_length. The graphs renormalize the
+ * chosen experts' weights (llama.cpp's src/models/llama.cpp, qwen3moe.cpp and granite.cpp call
+ * build_moe_ffn with norm_w true and read no expert_weights_norm), and the converter writes that
+ * key for none, so absent means true; a file that carries it is taken at its word. GraniteMoE
+ * files with a shared expert (GraniteMoeShared's expert_shared_feed_forward_length) are refused.
  */
 function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
   const key = (name: string): string => `${arch}.${name}`;
   if (arch === "qwen2moe") return qwen2MoeOf(meta, key);
-  const sparse = arch === "qwen3moe" || (arch === "llama" && meta.number(key("expert_count"), 0) > 0);
+  if (arch === "granitemoe" && meta.number(key("expert_shared_feed_forward_length"), 0) > 0) {
+    throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${meta.file}: a GraniteMoE shared expert (${key("expert_shared_feed_forward_length")}) is not supported`, key("expert_shared_feed_forward_length"));
+  }
+  const sparse = arch === "qwen3moe" || arch === "granitemoe" || (arch === "llama" && meta.number(key("expert_count"), 0) > 0);
   if (!sparse) return undefined;
   return {
     numExperts: meta.positiveInteger(key("expert_count")),
@@ -291,7 +296,7 @@ export function ggufModelConfig(
     eosTokenIds: [...new Set(eosTokenIds)],
     torchDtype: checkpointDtype(tensors),
     ...(moe ? { moe } : {}),
-    ...(arch === "granite" ? { graniteMultipliers: graniteMultipliersOf(meta, arch, headDim) } : {}),
+    ...(arch === "granite" || arch === "granitemoe" ? { graniteMultipliers: graniteMultipliersOf(meta, arch, headDim) } : {}),
     ...(arch === "gemma3" ? gemma3Layers(meta, arch, { numHiddenLayers, hiddenSize, numAttentionHeads, headDim }) : {}),
     // llama.cpp's smollm3 graph skips RoPE on every fourth layer; GGUF has no key for it.
     ...(arch === "smollm3" ? { ropeLayers: Array.from({ length: numHiddenLayers }, (_, layer) => (layer + 1) % 4 !== 0) } : {}),

@@ -43,6 +43,13 @@ const architectureOverrides: Record<string, Record<string, string>> = {
     ffn_up_exps: "block_sparse_moe.experts.w3",
     ffn_down_exps: "block_sparse_moe.experts.w2",
   },
+  // GraniteMoE: the router and the experts stacked as the loader stacks an HF checkpoint's (granite-moe.ts).
+  granitemoe: {
+    ffn_gate_inp: "block_sparse_moe.router.layer",
+    ffn_gate_exps: "block_sparse_moe.experts.gate",
+    ffn_up_exps: "block_sparse_moe.experts.up",
+    ffn_down_exps: "block_sparse_moe.experts.down",
+  },
   // Phi-3's ffn_up is HF's fused gate_up_proj (gate rows first, then up rows).
   phi3: { ffn_up: "mlp.gate_up_proj" },
   // Gemma-2 norms the MLP input with its own weight; post_attention_norm is HF's post_attention_layernorm.

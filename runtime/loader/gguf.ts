@@ -138,7 +138,7 @@ function undoConverterTransforms(header: GgufHeader, arch: string, tensors: Map<
 }
 
 /** The architectures llama.cpp rotates in adjacent pairs, whose converter (LlamaModel's) permutes q/k rows. */
-const permutedForRope = new Set(["llama", "granite", "smollm3"]);
+const permutedForRope = new Set(["llama", "granite", "granitemoe", "smollm3"]);
 
 const gemmaArchitectures = new Set(["gemma", "gemma2", "gemma3"]);
 

@@ -59,7 +59,11 @@ interface FamilyDefaults {
 const unsupportedMoe = (fields: FieldReader, key: string, what: string) =>
   new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${fields.file}: ${what}`, key);
 
-/** Mixtral (MixtralConfig): every layer sparse, experts as wide as intermediate_size, routing weights always renormalized. */
+/**
+ * Mixtral (MixtralConfig) and GraniteMoE (GraniteMoeConfig, whose router softmaxes its top-k logits,
+ * the same weights): every layer sparse, experts as wide as intermediate_size, routing weights
+ * always renormalized.
+ */
 function mixtralMoe(fields: FieldReader): MoeConfig {
   return {
     numExperts: fields.positiveInteger("num_local_experts", 8),
@@ -132,6 +136,8 @@ const families: Record<string, FamilyDefaults> = {
     slidingWindowSwitch: true, moe: qwen3Moe,
   },
   granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
+  // GraniteMoeConfig: Granite's multipliers, every layer sparse with experts intermediate_size wide.
+  granitemoe: { architecture: "GraniteMoeForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true, moe: mixtralMoe },
   // Glm4Config: q/k/v biases on (attention_bias true), half of each head rotated.
   glm4: { architecture: "Glm4ForCausalLM", rmsNormEps: 1.5625e-7, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, defaultAttentionBias: true, partialRotaryFactor: 0.5 },
   smollm3: {

@@ -344,6 +344,23 @@ test("llama-3 rope_freqs.weight becomes llama3 RoPE scaling; other divisors are 
   assert.is(odd.code, "TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE");
 });
 
+test("granitemoe: Granite's multipliers, experts sized by feed_forward_length under GraniteMoE's router and stack names; a shared expert is refused by its key", async () => {
+  const keys = {
+    "granitemoe.expert_count": { type: "u32", value: 4 }, "granitemoe.expert_used_count": { type: "u32", value: 2 },
+    "granitemoe.logit_scale": { type: "f32", value: 8 }, "granitemoe.residual_scale": { type: "f32", value: 0.25 },
+  } as const;
+  const tensors = [f32Tensor("token_embd.weight", [hidden, vocab]), f32Tensor("blk.0.ffn_gate_inp.weight", [hidden, 4]), f32Tensor("blk.0.ffn_up_exps.weight", [hidden, 16, 4])];
+  const model = await load(hyperparameters("granitemoe", keys), tensors);
+  assert.is(model.config.architecture, "GraniteMoeForCausalLM");
+  assert.equal(model.config.moe, { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 16, normTopkProb: true });
+  assert.is(model.config.graniteMultipliers?.logitsScaling, 8);
+  assert.is(model.config.graniteMultipliers?.residual, 0.25);
+  assert.ok(model.tensors.has("model.layers.0.block_sparse_moe.router.layer.weight"));
+  assert.equal(model.tensors.get("model.layers.0.block_sparse_moe.experts.up.weight")!.shape, [4, 16, hidden]);
+  const shared = await loadError(hyperparameters("granitemoe", { ...keys, "granitemoe.expert_shared_feed_forward_length": { type: "u32", value: 32 } }), tensors);
+  assert.is(shared.param, "granitemoe.expert_shared_feed_forward_length");
+});
+
 test("MoE metadata: llama with experts is Mixtral, sized by feed_forward_length; qwen3moe by its own key; expert_weights_norm read when present", async () => {
   const embedding = f32Tensor("token_embd.weight", [hidden, vocab]);
   const experts = { "llama.expert_count": { type: "u32", value: 4 }, "llama.expert_used_count": { type: "u32", value: 2 } } as const;
