@@ -44,6 +44,7 @@ export const engineFlags = {
   "max-num-partial-prefills": { type: "string" },
   "scheduling-policy": { type: "string" },
   "max-logprobs": { type: "string" },
+  "stream-interval": { type: "string" },
   "disable-log-stats": { type: "boolean" },
   "cuda-graph-sizes": { type: "string", multiple: true },
   "cudagraph-capture-sizes": { type: "string", multiple: true },
@@ -54,9 +55,9 @@ type EngineFlagValues = ReturnType<typeof parseFlags<typeof engineFlags>>["value
 
 const stderrNotice = (message: string) => process.stderr.write(`tsvllm: ${message}\n`);
 
-/** The scheduler flags of vLLM's SchedulerConfig and max_logprobs, as far as this scheduler honours them. */
-function schedulerOptions(values: EngineFlagValues): Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs"> {
-  const options: Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs"> = {};
+/** The scheduler flags of vLLM's SchedulerConfig (stream_interval among them) and max_logprobs, as far as this scheduler honours them. */
+function schedulerOptions(values: EngineFlagValues): Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs" | "streamInterval"> {
+  const options: Pick<LLMOptions, "enableChunkedPrefill" | "schedulingPolicy" | "maxLogprobs" | "streamInterval"> = {};
   if (values["enable-chunked-prefill"] && values["no-enable-chunked-prefill"]) throw flagError("no-enable-chunked-prefill", "contradicts --enable-chunked-prefill");
   if (values["enable-chunked-prefill"] || values["no-enable-chunked-prefill"]) options.enableChunkedPrefill = !values["no-enable-chunked-prefill"];
   // A prompt admitted in part takes the rest of the step's budget, so one prompt at a time is ever part-prefilled.
@@ -72,6 +73,7 @@ function schedulerOptions(values: EngineFlagValues): Pick<LLMOptions, "enableChu
     if (!Number.isInteger(n) || n < -1) throw flagError("max-logprobs", `must be -1 (the whole vocabulary) or a count of 0 or more, got "${maxLogprobs}"`);
     options.maxLogprobs = n;
   }
+  if (values["stream-interval"] !== undefined) options.streamInterval = intFlag(values["stream-interval"], "stream-interval", 1);
   return options;
 }
 

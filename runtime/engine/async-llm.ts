@@ -63,7 +63,9 @@ export class AsyncLLM implements EngineClient {
     const { requestId, signal } = options;
     this.engine.addRequest(requestId, prompt, params, { priority: options.priority, loraRequest: options.loraRequest, ...poolingFields(options) });
     const onAbort = () => this.abort(requestId);
-    const stream = new OutputStream(onAbort, params.streamInterval === null ? null : new StreamInterval(params.streamInterval));
+    // As vLLM: the request's stream_interval is clamped up to the engine's --stream-interval.
+    const interval = Math.max(params.streamInterval ?? 1, this.engine.config.streamInterval);
+    const stream = new OutputStream(onAbort, interval === 1 ? null : new StreamInterval(interval));
     this.streams.set(requestId, stream);
     if (signal !== undefined) {
       if (signal.aborted) onAbort();

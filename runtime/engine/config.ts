@@ -21,6 +21,11 @@ export interface EngineConfig {
   schedulingPolicy: SchedulingPolicy;
   /** The most log-probs a request may ask for per token, sampled or prompt (vLLM's max_logprobs); -1: the whole vocabulary. */
   maxLogprobs: number;
+  /**
+   * vLLM's stream_interval (--stream-interval): a streamed request's outputs go out every this many
+   * tokens at least; a request's own stream_interval can only raise it. 1: every token.
+   */
+  streamInterval: number;
   /** KV cache budget in bytes (vLLM's kv_cache_memory_bytes; the CPU default is 4 GiB). */
   kvCacheMemoryBytes: number;
   /** Use exactly this many KV blocks instead of sizing from kvCacheMemoryBytes. */
@@ -66,6 +71,7 @@ export const defaultEngineArgs = Object.freeze({
   enableChunkedPrefill: true,
   schedulingPolicy: "fcfs" as SchedulingPolicy,
   maxLogprobs: 20,
+  streamInterval: 1,
   kvCacheMemoryBytes: 4 * 1024 ** 3,
   numGpuBlocksOverride: null,
   preemptionMode: "recompute" as PreemptionMode,
@@ -96,6 +102,7 @@ export function resolveEngineConfig(args: EngineArgs, modelMaxLen: number): Engi
   positiveInteger(config.maxNumBatchedTokens, "maxNumBatchedTokens");
   positiveInteger(config.maxModelLen, "maxModelLen");
   positiveInteger(config.maxWaitingRequests, "maxWaitingRequests");
+  positiveInteger(config.streamInterval, "streamInterval");
   if (!Number.isInteger(config.maxLogprobs) || config.maxLogprobs < -1) {
     throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", `maxLogprobs must be -1 (the whole vocabulary) or a count >= 0, got ${config.maxLogprobs}`, "maxLogprobs");
   }
@@ -145,6 +152,7 @@ const engineArgNames: readonly (keyof EngineConfig)[] = [
   "enableChunkedPrefill",
   "schedulingPolicy",
   "maxLogprobs",
+  "streamInterval",
   "kvCacheMemoryBytes",
   "numGpuBlocksOverride",
   "preemptionMode",

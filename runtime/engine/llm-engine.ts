@@ -10,13 +10,13 @@ import type { EngineConfig } from "./config.ts";
 import type { DraftModelProposer } from "./draft-model.ts";
 import { DraftVerification, type SampleGroup } from "./draft-verification.ts";
 import type { DefaultSamplingParams } from "./generation-defaults.ts";
-import { chosenLogprob, positionLogprobs } from "./logprobs.ts";
+import { chosenLogprob, positionLogprobs, requestedTokenLogprobs } from "./logprobs.ts";
 import { blockPairs, buildModelInput, type LogitRows, type ModelInput, type ModelRunner } from "./model-runner.ts";
 import { classify, type ClassifierHead } from "./classifier.ts";
 import { pooledRows } from "./pooled-states.ts";
 import { defaultPooling, dimensionsError, finishEmbedding, type ModelPooling, type PoolingRequestFields, type PoolingTask } from "./pooling.ts";
 import { makeRequestOutput } from "./output.ts";
-import { validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
+import { checkPromptLogprobTokenIds, validatePromptTokens, validateSamplingParams } from "./params-validation.ts";
 import { nowSeconds, Request } from "./request.ts";
 import type { NativeSamplerAddon } from "./sampler-addon.ts";
 import { Sampler, type LogprobTensors, type SampleRow } from "./sampler.ts";
@@ -139,6 +139,7 @@ export class LLMEngine {
     }
     const promptTokenIds = typeof prompt === "string" ? this.tokenizer.encode(prompt) : [...prompt.promptTokenIds];
     validatePromptTokens(promptTokenIds, this.vocabSize, this.config.maxModelLen);
+    if (params.promptLogprobTokenIds !== null) checkPromptLogprobTokenIds(params, promptTokenIds.length, this.vocabSize, this.config.maxLogprobs);
     const grammar = params.structuredOutputs === null ? null : this.structuredOutputs.grammarFor(params.structuredOutputs);
     const lora = options.loraRequest ?? null;
     if (lora) this.requireLora().check(lora);
@@ -364,16 +365,39 @@ export class LLMEngine {
     return { tokenIds, logprobs: host.logprobs, logprobRows, logits };
   }
 
+  /**
+   * Row promptLogprobRow + k scores prompt token first + k. The chunk's span starts at the earlier of
+   * the two kinds' next tokens (prompt_logprob_token_ids may start later), so each kind records from its own.
+   */
   private recordPromptLogprobs(scheduled: SchedulerOutput, rows: LogitRows[], logits: Float32Array): void {
     scheduled.scheduled.forEach((s, i) => {
       const { numPromptLogprobRows: count, promptLogprobRow, firstPromptLogprobToken: first } = rows[i];
       const request = s.seq.request;
-      if (count === 0 || request.promptLogprobs === null) return;
-      const rowIndices = Int32Array.from({ length: count }, (_, k) => promptLogprobRow + k);
-      const targets = Int32Array.from({ length: count }, (_, k) => request.promptTokenIds[first + k]);
-      const wanted = request.params.promptLogprobs as number;
-      const tensors = this.sampler.logprobsOf(logits, rowIndices, targets, wanted);
-      for (let k = 0; k < count; k++) request.promptLogprobs.push(positionLogprobs(tensors, k, this.tokenizer));
+      if (count === 0) return;
+      const span = (from: number) => {
+        const skip = Math.max(0, from - first);
+        const rowIndices = Int32Array.from({ length: Math.max(0, count - skip) }, (_, k) => promptLogprobRow + skip + k);
+        const targets = Int32Array.from(rowIndices, (_, k) => request.promptTokenIds[first + skip + k]);
+        return { rowIndices, targets };
+      };
+      if (request.promptLogprobs !== null) {
+        const { rowIndices, targets } = span(request.promptLogprobs.length);
+        const tensors = this.sampler.logprobsOf(logits, rowIndices, targets, request.params.promptLogprobs as number);
+        for (let k = 0; k < rowIndices.length; k++) request.promptLogprobs.push(positionLogprobs(tensors, k, this.tokenizer));
+      }
+      if (request.promptTokenIdLogprobs !== null) this.recordPromptTokenIdLogprobs(request, span(request.firstTokenIdScoredToken + request.promptTokenIdLogprobs.length), logits);
+    });
+  }
+
+  /** vLLM's prompt_token_id_logprobs rows for a chunk: the top-1 entry gives each row's normalizer. */
+  private recordPromptTokenIdLogprobs(request: Request, span: { rowIndices: Int32Array; targets: Int32Array }, logits: Float32Array): void {
+    const recorded = request.promptTokenIdLogprobs!;
+    const requested = request.params.promptLogprobTokenIds!;
+    const width = requested.reduce((widest, row) => Math.max(widest, row.length), 0);
+    const tensors = this.sampler.logprobsOf(logits, span.rowIndices, span.targets, 1);
+    span.rowIndices.forEach((logitsRow, k) => {
+      const rowLogits = logits.subarray(logitsRow * this.vocabSize, (logitsRow + 1) * this.vocabSize);
+      recorded.push(requestedTokenLogprobs(tensors, k, rowLogits, requested[recorded.length], width));
     });
   }
 

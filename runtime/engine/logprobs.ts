@@ -30,10 +30,29 @@ export function chosenLogprob(tensors: LogprobTensors, row: number): number {
  */
 export function writeRequestedLogprobs(tensors: LogprobTensors, row: number, rawLogits: Float32Array, requested: readonly number[]): void {
   const base = row * tensors.width;
-  const logSumExp = rawLogits[tensors.tokenIds[base + 1]] - tensors.logprobs[base + 1];
+  const logSumExp = topOneLogSumExp(tensors, row, rawLogits);
   requested.forEach((tokenId, j) => {
     tensors.tokenIds[base + 1 + j] = tokenId;
     tensors.logprobs[base + 1 + j] = rawLogits[tokenId] - logSumExp;
     tensors.ranks[base + 1 + j] = j + 1;
+  });
+}
+
+/** A row's log-sum-exp from its top-1 entry (slot 1): that token's raw logit less its log-prob. */
+function topOneLogSumExp(tensors: LogprobTensors, row: number, rawLogits: Float32Array): number {
+  const base = row * tensors.width;
+  return rawLogits[tensors.tokenIds[base + 1]] - tensors.logprobs[base + 1];
+}
+
+/**
+ * One row of vLLM's prompt_token_id_logprobs: the requested tokens' raw log-probs in the order
+ * asked, padded to `width` with -Infinity, as vLLM scores its -1 padding. The normalizer comes from
+ * the top-1 entry as in writeRequestedLogprobs, so no vocabulary walk happens here.
+ */
+export function requestedTokenLogprobs(tensors: LogprobTensors, row: number, rawLogits: Float32Array, requested: readonly number[], width: number): number[] {
+  const logSumExp = topOneLogSumExp(tensors, row, rawLogits);
+  return Array.from({ length: width }, (_, j) => {
+    const tokenId = requested[j] ?? -1;
+    return tokenId < 0 ? -Infinity : rawLogits[tokenId] - logSumExp;
   });
 }

@@ -126,10 +126,10 @@ export interface LogitRows {
  */
 function promptLogprobSpan(output: SchedulerOutput["scheduled"][number]): { first: number; count: number } {
   const { seq } = output;
-  const recorded = seq.request.promptLogprobs;
-  if (recorded === null || seq.index !== 0) return { first: 0, count: 0 };
+  const next = seq.request.nextScoredPromptToken;
+  if (next === null || seq.index !== 0) return { first: 0, count: 0 };
   const start = output.positions[0];
-  const first = Math.max(start + 1, recorded.length);
+  const first = Math.max(start + 1, next);
   const end = Math.min(start + output.numScheduledTokens, seq.numPromptTokens - 1);
   return { first, count: Math.max(0, end - first + 1) };
 }

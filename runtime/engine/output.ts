@@ -23,6 +23,7 @@ export function makeRequestOutput(request: Request): RequestOutput {
     prompt: request.prompt,
     promptTokenIds: request.promptTokenIds,
     promptLogprobs: request.promptLogprobs === null ? null : [...request.promptLogprobs],
+    ...(request.promptTokenIdLogprobs !== null && { promptTokenIdLogprobs: [...request.promptTokenIdLogprobs] }),
     outputs,
     finished: request.finished,
     metrics: { ...request.metrics },

@@ -47,6 +47,25 @@ export function checkLogprobTokenIds(ids: readonly number[], logprobs: number | 
   }
 }
 
+/**
+ * vLLM's prompt_logprob_token_ids checks: one row per prompt position from prompt_logprob_start to
+ * the one before the last (prompt length - 1 - start rows), rows no longer than --max-logprobs, ids
+ * inside the vocabulary or -1 (padding).
+ */
+export function checkPromptLogprobTokenIds(p: SamplingParams, promptLength: number, vocabSize: number, maxLogprobs: number): void {
+  const param = "prompt_logprob_token_ids";
+  const start = p.promptLogprobStart ?? 0;
+  if (!Number.isSafeInteger(start) || start < 0 || start >= promptLength) {
+    invalid("prompt_logprob_start", `prompt_logprob_start must be a prompt position in [0, ${promptLength}), got ${start}`);
+  }
+  const rows = p.promptLogprobTokenIds!;
+  const expected = promptLength - 1 - start;
+  if (rows.length !== expected) invalid(param, `prompt_logprob_token_ids must have one row per scored prompt position: ${expected} (prompt length ${promptLength} - 1 - prompt_logprob_start ${start}), got ${rows.length}`);
+  const widest = rows.reduce((most, row) => Math.max(most, row.length), 0);
+  checkMaxLogprobs(param, "prompt", widest, vocabSize, maxLogprobs);
+  for (const row of rows) for (const id of row) if (id !== -1) checkTokenId(id, vocabSize, param);
+}
+
 export function validateSamplingParams(p: SamplingParams, vocabSize: number, maxNumSeqs: number, maxLogprobs: number): void {
   if (!Number.isInteger(p.n) || p.n < 1) invalid("n", `n must be a positive integer, got ${p.n}`);
   if (p.n > maxNumSeqs) invalid("n", `n (${p.n}) exceeds maxNumSeqs (${maxNumSeqs})`);

@@ -66,6 +66,8 @@ export class Request {
   /** False while the other n - 1 sequences still wait to fork from the first. */
   forked: boolean;
   promptLogprobs: (PositionLogprobs | null)[] | null;
+  /** vLLM's prompt_token_id_logprobs rows recorded so far; null unless promptLogprobTokenIds was asked. */
+  promptTokenIdLogprobs: number[][] | null;
   readonly metrics: RequestMetrics;
   readonly pooling: RequestPooling | null;
   /** Set when an embedding model has run the whole prompt. */
@@ -93,11 +95,28 @@ export class Request {
     this.forked = init.params.n === 1;
     // Position 0 has no log-prob: nothing precedes the first prompt token.
     this.promptLogprobs = init.params.promptLogprobs === null ? null : [null];
+    this.promptTokenIdLogprobs = init.params.promptLogprobTokenIds === null ? null : [];
     this.metrics = { arrivalTime: init.arrivalTime, firstScheduledTime: null, firstTokenTime: null, lastTokenTime: null, finishedTime: null };
   }
 
   get arrivalTime(): number {
     return this.metrics.arrivalTime;
+  }
+
+  /**
+   * The next prompt token whose log-probs are still to record (prompt_logprobs score from token 1,
+   * prompt_logprob_token_ids from promptLogprobStart + 1); null when the request asks for neither.
+   */
+  get nextScoredPromptToken(): number | null {
+    const next: number[] = [];
+    if (this.promptLogprobs !== null) next.push(this.promptLogprobs.length);
+    if (this.promptTokenIdLogprobs !== null) next.push(this.firstTokenIdScoredToken + this.promptTokenIdLogprobs.length);
+    return next.length === 0 ? null : Math.min(...next);
+  }
+
+  /** The prompt token row 0 of prompt_token_id_logprobs scores. */
+  get firstTokenIdScoredToken(): number {
+    return (this.params.promptLogprobStart ?? 0) + 1;
   }
 
   get finished(): boolean {

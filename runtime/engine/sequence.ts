@@ -77,7 +77,7 @@ export class Sequence implements BlockOwner {
    */
   get skipPrefixCache(): boolean {
     const { params, pooling } = this.request;
-    return params.promptLogprobs !== null || (pooling !== null && pooling.poolingType !== "LAST");
+    return params.promptLogprobs !== null || params.promptLogprobTokenIds !== null || (pooling !== null && pooling.poolingType !== "LAST");
   }
 
   get isFinished(): boolean {

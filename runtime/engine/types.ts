@@ -55,6 +55,15 @@ export interface SamplingParams {
    * token's and these tokens', in place of the top-N; logprobs must then be null or their count.
    */
   logprobTokenIds: number[] | null;
+  /**
+   * vLLM's prompt_logprob_token_ids (prefill scoring, as for on-policy distillation): row i holds the
+   * tokens whose log-probs to give as predictions of prompt token promptLogprobStart + i + 1, one row
+   * per prompt position from promptLogprobStart to the one before the last; -1 pads a short row.
+   * Independent of promptLogprobs: no prompt token or rank is added.
+   */
+  promptLogprobTokenIds: number[][] | null;
+  /** vLLM's prompt_logprob_start: the first prompt position promptLogprobTokenIds scores; null for 0. */
+  promptLogprobStart: number | null;
   skipSpecialTokens: boolean;
   spacesBetweenSpecialTokens: boolean;
   includeStopStrInOutput: boolean;
@@ -97,6 +106,8 @@ export const defaultSamplingParams: Readonly<SamplingParams> = Object.freeze({
   logprobs: null,
   promptLogprobs: null,
   logprobTokenIds: null,
+  promptLogprobTokenIds: null,
+  promptLogprobStart: null,
   skipSpecialTokens: true,
   spacesBetweenSpecialTokens: true,
   includeStopStrInOutput: false,
@@ -153,6 +164,11 @@ export interface RequestOutput {
   prompt: string | null;
   promptTokenIds: number[];
   promptLogprobs: (PositionLogprobs | null)[] | null;
+  /**
+   * vLLM's prompt_token_id_logprobs, present when promptLogprobTokenIds was asked: the rows scored so
+   * far, each as wide as the longest requested row, -Infinity for its -1 padding.
+   */
+  promptTokenIdLogprobs?: number[][];
   outputs: CompletionOutput[];
   finished: boolean;
   metrics: RequestMetrics;

@@ -63,4 +63,19 @@ test("AsyncLLM streams every interval's tokens and ends as an unthrottled stream
   await client.shutdown();
 });
 
+test("the engine's streamInterval (--stream-interval) is the default, and a request's own only raises it", async () => {
+  const client = new AsyncLLM(makeTestEngine({ streamInterval: 4 }), "reference");
+  const counts = async (streamInterval: number | null, requestId: string) => {
+    const seen: number[] = [];
+    const params = samplingParams({ temperature: 0, maxTokens: 11, ignoreEos: true, streamInterval });
+    for await (const out of client.generate({ promptTokenIds: prompt }, params, { requestId })) seen.push(out.outputs[0].tokenIds.length);
+    return seen;
+  };
+  assert.equal(await counts(null, "default"), [1, 5, 9, 11]);
+  assert.equal(await counts(2, "below"), [1, 5, 9, 11], "clamped up to the engine's interval, as vLLM does");
+  assert.equal(await counts(6, "above"), [1, 7, 11]);
+  await client.shutdown();
+  assert.throws(() => makeTestEngine({ streamInterval: 0 }), (error: unknown) => error instanceof TsvllmError && error.param === "streamInterval");
+});
+
 test.run();

@@ -160,6 +160,12 @@ test("--max-logprobs reaches maxLogprobs (-1 for the whole vocabulary, 0 for non
   for (const bad of ["--max-logprobs=-2", "--max-logprobs=1.5", "--max-logprobs=all"]) assert.throws(() => options("--model", "m", bad), named("max-logprobs"), bad);
 });
 
+test("--stream-interval reaches streamInterval (vLLM's engine default that requests' stream_interval only raises); others name the flag", () => {
+  assert.is(options("--model", "m", "--stream-interval", "8").streamInterval, 8);
+  assert.is(options("--model", "m").streamInterval, undefined);
+  for (const bad of ["0", "-1", "1.5", "often"]) assert.throws(() => options("--model", "m", `--stream-interval=${bad}`), named("stream-interval"), bad);
+});
+
 test("--disable-log-stats is an engine flag (serve skips its periodic stats line)", () => {
   assert.is(parseFlags(["--model", "m", "--disable-log-stats"], engineFlags).values["disable-log-stats"], true);
 });
