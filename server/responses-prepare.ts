@@ -8,11 +8,12 @@ import { ApiError } from "./errors.ts";
 import { newResponseId, type GenerationOptions } from "./generation.ts";
 import { resolveMaxTokens, type PreparedPrompt } from "./prompts.ts";
 import { constrainAfterReasoning } from "./reasoning-constraint.ts";
+import { chatTemplateKwargs } from "./reasoning-effort.ts";
 import { reasoningParserFor } from "./reasoning-parsers.ts";
 import type { ResponsesFormat } from "./responses/response.ts";
 import type { ResponseEventLog } from "./responses/event-log.ts";
 import { appendInputItems, chatToolChoice, chatTools, inputMessages } from "./responses-input.ts";
-import { checkBackground, echoedFields, outputTopLogprobs, rejectUnsupportedResponseFields, samplingFieldsOf } from "./responses-request.ts";
+import { checkBackground, echoedFields, outputTopLogprobs, reasoningEffortOf, rejectUnsupportedResponseFields, samplingFieldsOf } from "./responses-request.ts";
 import type { StoredResponse } from "./responses-store.ts";
 import { toSamplingParams, withMaxTokens } from "./sampling.ts";
 import type { ChatRequestMessage } from "./schemas/chat.ts";
@@ -51,8 +52,10 @@ export function prepareResponse(ctx: ServerContext, body: ResponsesRequest): Pre
   // A continuation replays the stored conversation; instructions apply to this turn only (OpenAI's rule).
   const conversation = [...(previous?.messages ?? []), ...inputMessages(body.input)];
   const messages: ChatRequestMessage[] = body.instructions ? [{ role: "system", content: body.instructions }, ...conversation] : conversation;
-  const prompt = chatPrompt({ messages, tools: tools.length > 0 ? tools : null }, tokenizer);
-  const reasoning = reasoningParserFor(ctx.reasoningParser, {}) !== null;
+  // reasoning.effort is chat's reasoning_effort: a template variable, and enable_thinking false for "none".
+  const templateFields = { reasoning_effort: reasoningEffortOf(body) };
+  const prompt = chatPrompt({ messages, tools: tools.length > 0 ? tools : null, ...templateFields }, tokenizer);
+  const reasoning = reasoningParserFor(ctx.reasoningParser, { chat_template_kwargs: chatTemplateKwargs(templateFields) }) !== null;
   const top = outputTopLogprobs(body);
   const limits = { vocabSize: tokenizer.vocabSize, logprobs: top, logprobsParam: "top_logprobs", promptLogprobs: null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} };
   const sampling = withToolConstraint(toSamplingParams(samplingFieldsOf(body), limits), toolCalling, false);

@@ -1,9 +1,10 @@
 // A /v1/responses request's fields in the chat machinery's terms: the sampling fields vLLM's
 // ResponsesRequest.to_sampling_params reads (temperature, top_p, top_k, logit_bias,
 // skip_special_tokens, text.format as structured outputs), what it refuses, and the request fields
-// the Response object echoes, and when a request may run in the background.
+// the Response object echoes, when a request may run in the background, and reasoning.effort.
 import type { SamplingParams } from "../runtime/engine/types.ts";
 import { ApiError } from "./errors.ts";
+import { reasoningEfforts, type ReasoningEffort } from "./reasoning-effort.ts";
 import type { SamplingFields } from "./schemas/common.ts";
 import type { ResponsesRequest, ResponsesTextFormat } from "./schemas/responses.ts";
 
@@ -32,6 +33,14 @@ export function checkBackground(body: ResponsesRequest, storeEnabled: boolean): 
       "background",
     );
   }
+}
+
+/** reasoning.effort, which reaches the chat template as chat's reasoning_effort does; null when unset. */
+export function reasoningEffortOf(body: ResponsesRequest): ReasoningEffort | null {
+  const effort = body.reasoning?.effort;
+  if (effort == null) return null;
+  if (!(reasoningEfforts as readonly unknown[]).includes(effort)) throw new ApiError("invalid_parameter", `reasoning.effort must be one of ${reasoningEfforts.join(", ")}, got ${JSON.stringify(effort)}`, "reasoning.effort");
+  return effort as ReasoningEffort;
 }
 
 /** top_logprobs (default 0: the chosen tokens alone) when include asks for the output's log-probs, else null, as vLLM's to_sampling_params. */

@@ -10,6 +10,8 @@ import { createServer } from "../../server/app.ts";
 import { makeTestEngine, testTokenizer } from "../support/engine-harness.ts";
 import { ScriptedModelRunner } from "../support/engine-scripted-model.ts";
 import { eosTokenId } from "../support/engine-tokenizer.ts";
+import { withChatTemplate } from "../../runtime/tokenizer/with-chat-template.ts";
+import { ByteTokenizer } from "../support/server-byte-tokenizer.ts";
 import { listenWithClient, postJson, startTestServer, type TestServer } from "../support/server-harness.ts";
 
 const test = suite("vLLM request fields");
@@ -101,6 +103,26 @@ test("reasoning_effort reaches the chat template with enable_thinking, under the
   assert.is(await rendered({ reasoning_effort: "high", chat_template_kwargs: { enable_thinking: false } }), "high/false/hi");
   assert.is(await rendered({}), "//hi");
   await expect400("chat/completions", { ...chat, reasoning_effort: "extreme" }, "reasoning_effort");
+});
+
+test("Responses reasoning.effort reaches the chat template as chat's reasoning_effort does; an unknown effort is a 400 naming it", async () => {
+  const templated = await startTestServer({ fake: { tokenizer: withChatTemplate(new ByteTokenizer(), "{{ reasoning_effort }}/{{ enable_thinking }}/{{ messages[0].content }}") } });
+  try {
+    if (!templated.fake) return;
+    const request = { model: "test-model", input: "hi", max_output_tokens: 4 };
+    const rendered = async (fields: object) => {
+      assert.is((await postJson(`${templated.baseURL}/responses`, { ...request, ...fields })).status, 200);
+      return templated.engine.tokenizer.decode(templated.fake!.requests.at(-1)!.promptTokenIds, { skipSpecialTokens: true });
+    };
+    assert.is(await rendered({ reasoning: { effort: "low" } }), "low/true/hi");
+    assert.is(await rendered({ reasoning: { effort: "none" } }), "none/false/hi");
+    assert.is(await rendered({}), "//hi");
+    const bad = await postJson(`${templated.baseURL}/responses`, { ...request, reasoning: { effort: "extreme" } });
+    assert.is(bad.status, 400);
+    assert.is(bad.json.error.param, "reasoning.effort");
+  } finally {
+    await templated.close();
+  }
 });
 
 test("over a real engine: repetition ends a completion, requested ids are the top log-probs, stream_interval sends fewer chunks", async () => {
