@@ -10,7 +10,7 @@
 // (nibbles indexing a 16-level grid) by iq4Block, and Q4_1, Q5_0 and Q5_1 by legacyBlock, more
 // simply than llama.cpp's search for the best scales, into the same layouts.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
-import { iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { forEachTwoBitValue, iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
 export type GgufQuant = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs";
 
@@ -62,12 +62,6 @@ function kQuantBlock(x: Float32Array, out: Uint8Array, at: number, bits: 4 | 5):
   }
 }
 
-/** The 16-value sub-blocks of a Q2_K/Q3_K super-block, and where each value's bits go (as dequantizeQ2_K reads them). */
-function twoBitSlot(v: number): { qsByte: number; shift: number; hmaskByte: number; hmaskBit: number } {
-  const [h, j, p, l] = [Math.floor(v / 128), Math.floor((v % 128) / 32), Math.floor((v % 32) / 16), v % 16];
-  return { qsByte: 32 * h + 16 * p + l, shift: 2 * j, hmaskByte: 16 * p + l, hmaskBit: 4 * h + j };
-}
-
 /** Sub-block s of a Q2_K/Q3_K super-block holds values 16 s .. 16 s + 15 in the order dequantization writes them. */
 const subBlock = (x: Float32Array, s: number) => x.subarray(16 * s, 16 * s + 16);
 
@@ -81,13 +75,12 @@ function q2KBlock(x: Float32Array, out: Uint8Array, at: number): void {
   const scales = steps.map((step) => code(step, d));
   const mins = lows.map((low) => code(-low, dmin));
   for (let s = 0; s < 16; s++) out[at + s] = scales[s] | (mins[s] << 4);
-  for (let v = 0; v < 256; v++) {
-    const s = Math.floor(v / 16);
+  // Each value's bits go where the loader reads them (forEachTwoBitValue); its sub-block is its scale.
+  forEachTwoBitValue((v, qsByte, shift, s) => {
     const step = d * scales[s];
     const q = step === 0 ? 0 : Math.max(0, Math.min(3, Math.round((x[v] + dmin * mins[s]) / step)));
-    const { qsByte, shift } = twoBitSlot(v);
     out[at + 16 + qsByte] |= q << shift;
-  }
+  });
   const view = new DataView(out.buffer, out.byteOffset);
   view.setUint16(at + 80, f32ToF16Bits(d), true);
   view.setUint16(at + 82, f32ToF16Bits(dmin), true);
@@ -104,13 +97,12 @@ function q3KBlock(x: Float32Array, out: Uint8Array, at: number): void {
     out[at + 96 + (j < 8 ? j : j - 8)] |= j < 8 ? stored & 15 : (stored & 15) << 4;
     out[at + 96 + 8 + (j % 4)] |= (stored >> 4) << (2 * Math.floor(j / 4));
   });
-  for (let v = 0; v < 256; v++) {
-    const step = d * scales[Math.floor(v / 16)];
+  forEachTwoBitValue((v, qsByte, shift, s, hmaskByte, hmaskBit) => {
+    const step = d * scales[s];
     const q = step === 0 ? 0 : Math.max(-4, Math.min(3, Math.round(x[v] / step)));
-    const { qsByte, shift, hmaskByte, hmaskBit } = twoBitSlot(v);
     out[at + 32 + qsByte] |= ((q + 4) & 3) << shift;
     out[at + hmaskByte] |= ((q + 4) >> 2) << hmaskBit;
-  }
+  });
   new DataView(out.buffer, out.byteOffset).setUint16(at + 108, f32ToF16Bits(d), true);
 }
 

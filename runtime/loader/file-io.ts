@@ -60,6 +60,15 @@ export function bytesOf(array: Float32Array | Uint16Array | Uint8Array | Int32Ar
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
+/** A zeroed array of `length` elements of the same kind as `data`, for tensors rebuilt row by row through bytesOf. */
+export function sameArrayType<A extends Float32Array | Uint16Array | Uint8Array | Int32Array>(data: A, length: number): A;
+export function sameArrayType(data: Float32Array | Uint16Array | Uint8Array | Int32Array, length: number): Float32Array | Uint16Array | Uint8Array | Int32Array {
+  if (data instanceof Float32Array) return new Float32Array(length);
+  if (data instanceof Uint16Array) return new Uint16Array(length);
+  if (data instanceof Int32Array) return new Int32Array(length);
+  return new Uint8Array(length);
+}
+
 /** A JSON object file, or null when the file does not exist. */
 export async function readOptionalJsonFile(path: string): Promise<Record<string, unknown> | null> {
   let text: string;

@@ -301,10 +301,9 @@ export function ggufModelConfig(
     // llama.cpp's smollm3 graph skips RoPE on every fourth layer; GGUF has no key for it.
     ...(arch === "smollm3" ? { ropeLayers: Array.from({ length: numHiddenLayers }, (_, layer) => (layer + 1) % 4 !== 0) } : {}),
     ...(layerNormArchitectures.has(arch) ? { logitScale: meta.number(key("logit_scale"), 1) } : {}),
-    // llama.cpp's cohere2 graph slides three layers of every four.
-    ...(arch === "cohere2" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
-    // EXAONE 4's converter writes its window and a sliding flag per layer, taken as written.
-    ...(arch === "exaone4" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
+    // Cohere2 slides three layers of every four (llama.cpp's period; its files carry no pattern);
+    // EXAONE 4's converter writes a sliding flag per layer, taken as written. Neither has a local table.
+    ...(arch === "cohere2" || arch === "exaone4" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
     // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
     ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };

@@ -157,7 +157,7 @@ export const dequantizeQ5_1 = (bytes: Uint8Array): Float32Array => dequantizeLeg
  * scale: in half h, group j of 32 and its part p of 16, value l reads bits 2j of qs[32h + 16p + l]
  * under scale 8h + 2j + p. Q3_K's third bit is bit 4h + j of hmask[16p + l].
  */
-function forEachTwoBitValue(visit: (v: number, qsByte: number, shift: number, scale: number, hmaskByte: number, hmaskBit: number) => void): void {
+export function forEachTwoBitValue(visit: (v: number, qsByte: number, shift: number, scale: number, hmaskByte: number, hmaskBit: number) => void): void {
   for (let h = 0; h < 2; h++) {
     for (let j = 0; j < 4; j++) {
       for (let p = 0; p < 2; p++) {

@@ -6,7 +6,7 @@
 //     itself), Gemma-3's per-head q/k norms too;
 //   - an output.weight identical to token_embd.weight is a tied embedding, not a second matrix.
 import { tensorToF32 } from "./convert.ts";
-import { bytesOf, modelFileError, readOrMapTensor, withModelFile, type ModelFile } from "./file-io.ts";
+import { bytesOf, modelFileError, readOrMapTensor, sameArrayType, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
 import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
@@ -67,12 +67,6 @@ async function readTensorData(file: ModelFile, header: GgufHeader, info: GgufTen
     : type.dtype === "f16" || type.dtype === "bf16" ? new Uint16Array(buffer, 0, elements)
     : new Uint8Array(buffer, 0, elements);
   return { dtype: type.dtype, data };
-}
-
-function sameArrayType(data: TensorData, length: number): TensorData {
-  if (data instanceof Float32Array) return new Float32Array(length);
-  if (data instanceof Uint16Array) return new Uint16Array(length);
-  return new Uint8Array(length);
 }
 
 /**

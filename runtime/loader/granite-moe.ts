@@ -4,19 +4,8 @@
 // hidden, intermediate]. The MoE kernels take one stack per projection (dsl/kernels/moe.ts), so the
 // loader splits input_linear into experts.gate and experts.up ([experts x intermediate, hidden]) and
 // renames output_linear to experts.down ([experts x hidden, intermediate]): row copies, any dtype.
-import { bytesOf, modelFileError } from "./file-io.ts";
+import { bytesOf, modelFileError, sameArrayType } from "./file-io.ts";
 import type { LoadedTensor, ModelConfig } from "./types.ts";
-
-type TensorData = LoadedTensor["data"];
-
-/** The same bytes in the same kind of array as `like`. */
-function arrayLike(like: TensorData, bytes: Uint8Array): TensorData {
-  const copy = bytes.slice().buffer;
-  if (like instanceof Float32Array) return new Float32Array(copy);
-  if (like instanceof Uint16Array) return new Uint16Array(copy);
-  if (like instanceof Int32Array) return new Int32Array(copy);
-  return new Uint8Array(copy);
-}
 
 export function splitGraniteMoeExperts(source: string, config: ModelConfig, tensors: Map<string, LoadedTensor>): void {
   if (config.architecture !== "GraniteMoeForCausalLM" || !config.moe) return;
@@ -34,10 +23,11 @@ export function splitGraniteMoeExperts(source: string, config: ModelConfig, tens
     const bytes = bytesOf(tensor.data);
     const rowBytes = bytes.length / (experts * rows);
     for (const [part, first] of [["gate", 0], ["up", I]] as const) {
-      const out = new Uint8Array(E * I * rowBytes);
+      const data = sameArrayType(tensor.data, (E * I * rowBytes) / tensor.data.BYTES_PER_ELEMENT);
+      const out = bytesOf(data);
       for (let e = 0; e < E; e++) out.set(bytes.subarray((e * rows + first) * rowBytes, (e * rows + first + I) * rowBytes), e * I * rowBytes);
       const partName = `${block}.experts.${part}.weight`;
-      tensors.set(partName, { name: partName, dtype: tensor.dtype, shape: [E * I, columns], data: arrayLike(tensor.data, out) });
+      tensors.set(partName, { name: partName, dtype: tensor.dtype, shape: [E * I, columns], data });
     }
   }
 }
