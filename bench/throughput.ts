@@ -49,6 +49,8 @@ export interface ThroughputOptions {
   /** Bytes of weights read per decode step (all but a token embedding looked up row by row), for the
    *  bandwidth fraction: the read bandwidth is then probed beside every single-stream run. */
   weightBytes?: number;
+  /** The same for the llama.cpp peer, which reads the GGUF's blocks as stored (weightBytes if absent). */
+  peerWeightBytes?: number;
   /** FLOPs per prompt token in the layers' matmuls (2 x their parameters), for the FMA-peak fraction. */
   prefillFlopsPerToken?: number;
   /** Also run our engine verifying n-gram drafts (vLLM's --speculative-config), beside its run without; the peer runs without. */
@@ -162,11 +164,12 @@ function report(o: ThroughputOptions, results: EngineResult[], prompts: number[]
   }
   if (o.weightBytes) {
     for (const r of [ours, ...peers]) {
-      const achieved = r.singleStream.map((rate) => (rate * o.weightBytes!) / 1e9);
+      const bytes = r === ours ? o.weightBytes : o.peerWeightBytes ?? o.weightBytes;
+      const achieved = r.singleStream.map((rate) => (rate * bytes) / 1e9);
       const percentOf = (bandwidth: number[]) => achieved.map((gbs, round) => (gbs / bandwidth[round]) * 100);
       const sustained = percentOf(r.sustainedBandwidth);
       const peak = percentOf(r.peakBandwidth);
-      lines.push(`${r.engine.name} single-stream decode reads ${(o.weightBytes / 1e6).toFixed(1)} MB of weights per token: ${fixed(achieved)} GB/s; ${fixed(sustained)}% (median ${median(sustained).toFixed(1)}%) of the ${Math.min(r.engine.threads, 2)}-thread sustained read rate of a ${probeMiB(o.weightBytes)} MiB array probed right around each run (the higher probe: ${fixed(r.sustainedBandwidth)} GB/s); ${fixed(peak)}% (median ${median(peak).toFixed(1)}%) of those probes' best repetition (${fixed(r.peakBandwidth)} GB/s)`);
+      lines.push(`${r.engine.name} single-stream decode reads ${(bytes / 1e6).toFixed(1)} MB of weights per token: ${fixed(achieved)} GB/s; ${fixed(sustained)}% (median ${median(sustained).toFixed(1)}%) of the ${Math.min(r.engine.threads, 2)}-thread sustained read rate of a ${probeMiB(o.weightBytes)} MiB array probed right around each run (the higher probe: ${fixed(r.sustainedBandwidth)} GB/s); ${fixed(peak)}% (median ${median(peak).toFixed(1)}%) of those probes' best repetition (${fixed(r.peakBandwidth)} GB/s)`);
     }
   }
   if (o.prefillFlopsPerToken) {

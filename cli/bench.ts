@@ -2,8 +2,8 @@
 import { availableParallelism } from "node:os";
 import { TsvllmError } from "../runtime/errors.ts";
 import { loadModel } from "../runtime/loader/index.ts";
-import type { LoadedTensor } from "../runtime/loader/types.ts";
-import { resolveDTypes } from "../runtime/model/compile-model.ts";
+import { quantPanelFormat } from "../runtime/loader/quant-groups.ts";
+import type { BlockDType, LoadedTensor } from "../runtime/loader/types.ts";
 import { loadSamplerAddon } from "../runtime/engine/sampler-addon.ts";
 import { nativeTensorMemory, type HostMemoryAddon } from "../runtime/model/weights.ts";
 import { benchThroughput } from "../bench/throughput.ts";
@@ -23,20 +23,30 @@ export async function run(argv: string[]): Promise<void> {
 
 /** What the bench reports fractions against, from the checkpoint's tensors (mapped, not read: the
  *  engines load it themselves, and a copy held for the whole run was 4.4 GB for TinyLlama f32). */
-async function modelFigures(model: string): Promise<{ weightBytes: number; layerMatmulParameters: number; vocabSize: number }> {
+async function modelFigures(model: string): Promise<{ weightBytes: number; storedWeightBytes: number; layerMatmulParameters: number; vocabSize: number }> {
   const loaded = await loadModel(model, nativeTensorMemory(loadSamplerAddon() as unknown as HostMemoryAddon));
   // A decode step reads every weight once (of an MoE's experts, the chosen ones), but only one row of an untied token embedding.
   const lookedUp = loaded.config.tieWordEmbeddings ? undefined : "model.embed_tokens.weight";
-  // Tensors as the CPU plan stores them: GGUF blocks are widened into f16/f32 panels.
-  const widenedBytes = resolveDTypes(loaded.config).weight === "f32" ? 4 : 2;
-  const storedBytes = (t: LoadedTensor) => (t.dtype === "q8_0" || t.dtype === "q4_0" ? t.shape.reduce((a, d) => a * d, 1) * widenedBytes : t.data.byteLength);
+  // Tensors as the CPU plan reads them: a matrix in GGUF blocks as quantized panels (its values'
+  // bits, an f32 scale per group and an f32 offset per group where the format has them; a piece
+  // of a fused weight counted in its own format), anything else as stored.
+  const blocks = loaded.config.blockWeights ?? {};
+  const panelBytes = (t: LoadedTensor, dtype: BlockDType) => {
+    const [rows, columns] = t.shape;
+    const format = quantPanelFormat([dtype], columns);
+    return rows * columns * (format.bits / 8 + (4 / format.groupSize) * (format.hasMin ? 2 : 1));
+  };
+  const storedBytes = (t: LoadedTensor) => (blocks[t.name] ? panelBytes(t, blocks[t.name]) : t.data.byteLength);
   const tensors = [...loaded.tensors.values()];
   // A token runs numExpertsPerTok of an MoE layer's numExperts experts: that share of their weights
   // is what one token's step reads and multiplies.
   const moe = loaded.config.moe;
   const used = (t: LoadedTensor) => (moe && /\.experts\./.test(t.name) ? moe.numExpertsPerTok / moe.numExperts : 1);
+  const read = tensors.filter((t) => t.name !== lookedUp);
   return {
-    weightBytes: tensors.filter((t) => t.name !== lookedUp).reduce((a, t) => a + storedBytes(t) * used(t), 0),
+    weightBytes: read.reduce((a, t) => a + storedBytes(t) * used(t), 0),
+    // What llama.cpp reads of the same tensors: their bytes in the file.
+    storedWeightBytes: read.reduce((a, t) => a + t.data.byteLength * used(t), 0),
     // Every prompt token goes through each layer's matmuls; the embedding is a lookup, and the
     // lm_head runs for the last token of a prompt only.
     layerMatmulParameters: tensors.filter((t) => t.shape.length >= 2 && /\.layers\.\d+\./.test(t.name)).reduce((a, t) => a + t.shape.reduce((n, d) => n * d, 1) * used(t), 0),
@@ -56,8 +66,9 @@ async function throughput(argv: string[]): Promise<void> {
     "speculative-config": { type: "string" },
   });
   if (!values.model) throw new TsvllmError("TSVLLM_ERR_INVALID_ARGUMENT", "--model is required", "model");
-  const { weightBytes, layerMatmulParameters, vocabSize } = await modelFigures(values.model);
+  const { weightBytes, storedWeightBytes, layerMatmulParameters, vocabSize } = await modelFigures(values.model);
   const peerGguf = values["peer-gguf"] ?? (values.model.endsWith(".gguf") ? values.model : undefined);
+  const peerWeightBytes = peerGguf === undefined || peerGguf === values.model ? storedWeightBytes : (await modelFigures(peerGguf)).storedWeightBytes;
   const lines = await benchThroughput(
     {
       model: values.model,
@@ -69,6 +80,7 @@ async function throughput(argv: string[]): Promise<void> {
       threads: intFlag(values.threads, "threads", availableParallelism()),
       // Weights that fit the caches are not read from memory each step: no bandwidth fraction.
       weightBytes: weightBytes > cacheResidentBytes ? weightBytes : undefined,
+      peerWeightBytes,
       prefillFlopsPerToken: 2 * layerMatmulParameters,
       speculativeConfig: values["speculative-config"] === undefined ? undefined : speculativeConfigFlag(values["speculative-config"]),
     },

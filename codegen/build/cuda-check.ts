@@ -48,6 +48,8 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   // A fused qkv's three slices (Llama-3-8B: q 4096 rows, k and v 1024 each) and one slice, rank 16.
   loraExpand: { R: [16], S1: [4096, 6144], S2: [5120, 6144], NC: [64] },
   loraShrink: { J: [48] },
+  // 8-bit panels in groups of 16 with offsets (Q2_K's); other groupings only change constants.
+  matmulQ8Panels: { G: [16], MG: [16] },
 };
 
 export interface CudaCheckUnit {

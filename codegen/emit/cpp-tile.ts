@@ -10,7 +10,9 @@
 //              j % 16], each vector then its own stream) and cols is a multiple of the vector
 //              width: rows * cols / width accumulators along j, loaded from and stored back to
 //              `into`, each step broadcasting a(i, k) against cols / width vectors of b: the GEMM
-//              micro-kernel, with no horizontal sums.
+//              micro-kernel, with no horizontal sums. Each vector of b may also compute on its
+//              loads (cpp-vector-term.ts: int8 or packed 4-bit panels dequantized by a scale and
+//              offset per group of k).
 // Operands are f32 scratch or f32/f16/bf16 tensors (widened on load). Anything else, and every
 // target without AVX2, runs the portable `omp simd` reduction loop, which also takes the dot
 // form's tail.
@@ -18,6 +20,7 @@ import type { IExpr, IStmt, TileOperand } from "../ir/types.ts";
 import { mapChildren, substituteVars } from "../ir/walk.ts";
 import { tileExtent } from "../lower/threads.ts";
 import type { ExprPrinter } from "./c-expr.ts";
+import { contiguousLoad, vectorTerm, type VectorTerm } from "./cpp-vector-term.ts";
 
 type Element = "f32" | "f16" | "bf16";
 
@@ -54,27 +57,6 @@ function operandAt(o: TileOperand, index: IExpr, k: string): IExpr {
   return substituteVars(o.term, new Map<string, IExpr>([[o.index, index], [o.k, variable(k)]]));
 }
 
-function mentions(e: IExpr, name: string): boolean {
-  switch (e.op) {
-    case "var": return e.name === name;
-    case "binary": return mentions(e.left, name) || mentions(e.right, name);
-    case "unary": case "cast": return mentions(e.operand, name);
-    case "select": return mentions(e.cond, name) || mentions(e.then, name) || mentions(e.else, name);
-    case "math": return e.args.some((a) => mentions(a, name));
-    case "load": return e.indices.some((i) => mentions(i, name));
-    case "scratchLoad": return mentions(e.index, name);
-    case "reduce": return mentions(e.count, name) || mentions(e.term, name);
-    default: return false;
-  }
-}
-
-/** Whether the index expression is `v`, `x + v` or `v + x` with x free of v: unit stride in v. */
-function unitStride(e: IExpr, v: string): boolean {
-  if (e.op === "var") return e.name === v;
-  if (e.op !== "binary" || e.kind !== "+") return false;
-  return (unitStride(e.left, v) && !mentions(e.right, v)) || (unitStride(e.right, v) && !mentions(e.left, v));
-}
-
 interface Stream {
   /** C expression for the address of the element at v = 0. */
   base: string;
@@ -83,19 +65,10 @@ interface Stream {
 
 const isElement = (dtype: string): dtype is Element => dtype in elementPointer;
 
-/** How to load consecutive values of `e` along `v`, when `e` reads memory with unit stride in v. */
+/** How to load consecutive values of `e` along `v` as floats, when `e` reads f32/f16/bf16 memory with unit stride in v. */
 function contiguous(e: IExpr, v: string, p: ExprPrinter): Stream | undefined {
-  const zero = new Map([[v, constant(0)]]);
-  if (e.op === "scratchLoad") {
-    if (!unitStride(e.index, v)) return undefined;
-    return { base: `&${e.scratch}[${p.print(substituteVars(e.index, zero))}]`, element: "f32" };
-  }
-  if (e.op !== "load") return undefined;
-  const last = e.indices[e.indices.length - 1];
-  if (!unitStride(last, v) || e.indices.slice(0, -1).some((i) => mentions(i, v))) return undefined;
-  const element = p.dtypeOf(e.global);
-  if (!isElement(element)) return undefined;
-  return { element, base: `&${e.global}[${p.offset(e.global, e.indices.map((i) => substituteVars(i, zero)))}]` };
+  const stream = contiguousLoad(e, v, p);
+  return stream && isElement(stream.element) ? { base: stream.base, element: stream.element } : undefined;
 }
 
 /**
@@ -121,14 +94,14 @@ function laneTerm(term: IExpr, j: string, c: number, lane: string, width: number
   return straddles ? undefined : out;
 }
 
-/** b's row at k = kAt for the vector of columns c .. c + width - 1, when those lie contiguous in memory. */
-function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: ExprPrinter): Stream | undefined {
+/** b at k = kAt for the vector of columns c .. c + width - 1, when its reads of them are vector loads (cpp-vector-term.ts). */
+function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: ExprPrinter): VectorTerm | undefined {
   const lane = `${b.index}_lane`;
   const term = laneTerm(substituteVars(b.term, new Map([[b.k, kAt]])), b.index, c, lane, width);
-  return term && contiguous(term, lane, p);
+  return term && vectorTerm(term, lane, p);
 }
 
-/** Whether every vector of b's columns is one stream, for vectors of this width. */
+/** Whether every vector of b's columns is a vector term, for vectors of this width. */
 const vectorsContiguous = (b: TileOperand, cols: number, width: number, p: ExprPrinter) =>
   cols % width === 0 && range(0, cols / width).every((q) => vectorRow(b, constant(0), q * width, width, p) !== undefined);
 
@@ -304,7 +277,8 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
   const cTile = tile.rows.flatMap((i) => vectors.map((q) => ({ i, q, address: `&${s.scratch}[${at} + ${i * cols + c0 + isa.width * q}]` })));
   // A tile of few accumulators (one token row of a decode matvec) would wait on each FMA's
   // latency: consecutive k then feed separate accumulator sets, summed before the store.
-  const sets = accumulatorSets(cTile.length, isa);
+  // A fixed count below the sets would leave them all but one zero, still summed at the end.
+  const sets = Math.max(1, Math.min(accumulatorSets(cTile.length, isa), s.count.op === "const" ? s.count.value : Infinity));
   // One pointer per step for a row contiguous across the tile (a panel); else one per vector (the
   // rows of several panels side by side, which share each broadcast of a).
   const wholeRow = (kAt: IExpr) => contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p);
@@ -322,11 +296,11 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     const kAtU = new Map([[k, kAt]]);
     // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
     const row = wholeRow(kAt);
-    const prefetches = !ahead ? [] : row ? [wholeRow(plus(kAt, ahead))!] : vectorRows(plus(kAt, ahead));
-    const prefetch = prefetches.map((r) => `${deeper}  _mm_prefetch((const char*)${r.base}, _MM_HINT_T0);`);
+    const prefetches = !ahead ? [] : row ? [wholeRow(plus(kAt, ahead))!.base] : vectorRows(plus(kAt, ahead)).flatMap((r) => r.addresses);
+    const prefetch = prefetches.map((address) => `${deeper}  _mm_prefetch((const char*)${address}, _MM_HINT_T0);`);
     const loads = row
       ? [`${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`, ...prefetch, ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`)]
-      : [`${deeper}  {`, ...prefetch, ...vectorRows(kAt).map((r, q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, r.element)}(${r.base});`)];
+      : [`${deeper}  {`, ...prefetch, ...vectorRows(kAt).map((r, q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${r.print(isa.width)};`)];
     return [
       ...loads,
       ...tile.rows.flatMap((i) => [

@@ -1,13 +1,16 @@
 // The forward pass's linears over quantized weights (GGUF blocks, GPTQ int4, fp8): which of them
-// run fp8 W8A8, the buffers they need, and their launches. Quantized weights stay as they are
+// run fp8 W8A8, the buffers they need, and their launches. On the CPU plan GGUF blocks are read as
+// quantized panels (ForwardConfig.quantPanels) at every row count. Quantized weights stay as they are
 // (the quantized kernels have no bias form: a linear with a bias reads its weight widened). Under
 // gpuTensorCoreRows rows their own GEMV-shaped kernel reads them; from there on, on the GPU plan
 // over f16/bf16 weights, the step writes them out in W once, into a weight buffer, for the
 // tensor-core matmul. fp8 W8A8 linears read their e4m3 weights at every row count.
 import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
 import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
+import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
+import type { QuantPanelFormat } from "../../dsl/kernels/matmul-quant-panels.ts";
 import type { Graph } from "../trace/graph.ts";
-import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, type Arg, type ForwardConfig, type KernelLaunch, type LaunchArgs, type WeightSpec } from "./forward-types.ts";
+import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, type Arg, type ForwardConfig, type KernelLaunch, type LaunchArgs, type QuantPanelPart, type WeightSpec } from "./forward-types.ts";
 
 type GraphNode = Graph["nodes"][number];
 type LinearNode = Extract<GraphNode, { op: "linear" }>;
@@ -20,7 +23,7 @@ export interface QuantizedLinearContext {
   /** Adds an activation buffer (rows per step kind, bytes per row) and returns its slot. */
   addBuffer: (rows: RowKind | "W", bytesPerRow: number) => number;
   launch: (...args: LaunchArgs) => void;
-  weightRef: (name: string, layout?: Pick<WeightSpec, "panels" | "packed">) => string;
+  weightRef: (name: string, layout?: Pick<WeightSpec, "panels" | "packed" | "quant">) => string;
   /** Whether larger steps run dense linears on f16/bf16 tensor cores (the GPU plan over f16/bf16 weights). */
   tensorCores: boolean;
 }
@@ -123,6 +126,18 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
     };
   };
 
+  /** The CPU plan's matmul over a weight's quantized panels (8-bit without offsets: one zero row of them, MG = K). */
+  const quantPanelMatmul = (name: string, N: number, K: number, format: QuantPanelFormat, x: Arg, y: Arg): KernelLaunch => {
+    const P = Math.ceil(N / panelWidth);
+    const quant = { ...format, rows: N, columns: K };
+    const part = (packed: QuantPanelPart, dims: number[]): Arg => ({ ptr: weightRef(name, { packed, quant }), dims: [P, ...dims, panelWidth].map(String) });
+    const G = format.groupSize;
+    const MG = format.hasMin ? G : K;
+    const label = `linear ${name} (${format.bits}-bit panels, groups of ${G}${format.hasMin ? " with offsets" : ""})`;
+    if (format.bits === 4) return ["matmul-quant-panels", "matmulQ4Panels", { dtypes: { A }, consts: { K } }, [x, part("qpanels.values", [K / 2]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / G]), y], [], label];
+    return ["matmul-quant-panels", "matmulQ8Panels", { dtypes: { A }, consts: { K, G, MG } }, [x, part("qpanels.values", [K]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / MG]), y], [], label];
+  };
+
   /**
    * Emits the launches of y = x W^T over a quantized weight and returns true; returns false (and
    * emits nothing) for a dense one. tensorCoreMatmul, where larger steps run on tensor cores, adds
@@ -136,6 +151,11 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
     const fp8Slot = rows === "T" || rows === "L" ? fp8Slots.get(rows) : undefined;
     if (w8a8(n) && fp8Slot) {
       w8a8Linear(name, N, K, x, y, fp8Slot);
+      return true;
+    }
+    const quant = n.bias === null && cfg.kernelPlan === "cpu" ? cfg.quantPanels?.(name, K) : undefined;
+    if (quant) {
+      launch(...quantPanelMatmul(name, N, K, quant, x, y));
       return true;
     }
     const packed = packedOf(n);

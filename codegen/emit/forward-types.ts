@@ -2,6 +2,7 @@
 // forward-quantized.ts): what a model is compiled with, the weights it reads, and one launch's
 // arguments before they are rendered to C++.
 import type { Float } from "../../dsl/dtype.ts";
+import type { QuantPanelFormat } from "../../dsl/kernels/matmul-quant-panels.ts";
 import type { KeptDType, WeightFormat } from "../../runtime/loader/types.ts";
 
 export interface ForwardConfig {
@@ -30,6 +31,8 @@ export interface ForwardConfig {
   kernelPlan: "cpu" | "gpu";
   /** The format a linear weight stays in instead of widening (a checkpoint tensor's, or every piece's of a fused one), if any. */
   packedWeight?: (name: string) => WeightFormat | undefined;
+  /** The CPU plan's quantized panels of a linear weight over K inputs (GGUF blocks, ModelConfig.blockWeights), if it is read so. */
+  quantPanels?: (name: string, columns: number) => QuantPanelFormat | undefined;
   /** GPTQ's group size along the input (null: the whole input is one group). */
   gptqGroupSize?: number | null;
   /** Block-wise fp8's scale block [BN, BK] (absent: one scale per output). */
@@ -98,12 +101,17 @@ export interface WeightSpec {
    * static activation scale ("fp8.inputScale", [1]: a fused one's pieces' largest); or one of a
    * GPTQ linear's tensors (its pieces' side by side, for a fused one).
    */
-  packed?: KeptDType | "fp8.scale" | "fp8.inputScale" | GptqPart;
+  packed?: KeptDType | "fp8.scale" | "fp8.inputScale" | GptqPart | QuantPanelPart;
+  /** The quantized panels a QuantPanelPart belongs to: their format and the weight's rows x columns. */
+  quant?: QuantPanelFormat & { rows: number; columns: number };
   /** A LoRA table of the linear whose weight this is (zeros until an adapter is put in a slot). */
   lora?: LoraTable;
 }
 
 export type GptqPart = "gptq.qweight" | "gptq.scales" | "gptq.qzeros";
+
+/** One of a linear's quantized panel tensors (dsl/kernels/matmul-quant-panels.ts). */
+export type QuantPanelPart = "qpanels.values" | "qpanels.scales" | "qpanels.mins";
 
 /** The weight's name in the addon's table: a tensor can be read both as stored and as panels or blocks (a tied LM head). */
 export const weightKey = (w: WeightSpec) => (w.lora ? `${w.name} (lora_${w.lora.part})` : w.panels ? `${w.name} (panels)` : w.packed ? `${w.name} (${w.packed})` : w.name);

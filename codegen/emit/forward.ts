@@ -49,7 +49,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   const byId = new Map(g.nodes.map((n) => [n.value.id, n]));
   const weights: WeightSpec[] = [];
   const weightIndex = new Map<string, number>();
-  const weightRef = (name: string, layout: Pick<WeightSpec, "panels" | "packed" | "lora"> = {}) => {
+  const weightRef = (name: string, layout: Pick<WeightSpec, "panels" | "packed" | "lora" | "quant"> = {}) => {
     const spec = { name, ...layout };
     const key = weightKey(spec);
     if (!weightIndex.has(key)) {

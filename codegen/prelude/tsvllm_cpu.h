@@ -135,6 +135,23 @@ static inline __m256 tsv_load8_f16(const uint16_t* p) { return _mm256_cvtph_ps(_
 static inline __m256 tsv_load8_bf16(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
 }
+// The vector terms of dotTile's broadcast form (codegen/emit/cpp-vector-term.ts): integer panels
+// widened to i32 lanes, integer ops, the conversion to f32, and float arithmetic.
+static inline __m256i tsv_load8_i8(const int8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)); }
+static inline __m256i tsv_load8_u8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)p)); }
+static inline __m256 tsv_splat8(float v) { return _mm256_set1_ps(v); }
+static inline __m256i tsv_splat8_i32(int v) { return _mm256_set1_epi32(v); }
+static inline __m256 tsv_cvt8(__m256i v) { return _mm256_cvtepi32_ps(v); }
+static inline __m256i tsv_and8(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
+static inline __m256i tsv_addi8(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
+static inline __m256i tsv_subi8(__m256i a, __m256i b) { return _mm256_sub_epi32(a, b); }
+#define tsv_srai8(v, n) _mm256_srai_epi32((v), (n))
+#define tsv_slli8(v, n) _mm256_slli_epi32((v), (n))
+static inline __m256 tsv_add8(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+static inline __m256 tsv_sub8(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+static inline __m256 tsv_mul8(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+static inline __m256 tsv_fmadd8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+static inline __m256 tsv_fmsub8(__m256 a, __m256 b, __m256 c) { return _mm256_fmsub_ps(a, b, c); }
 static inline float tsv_hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -157,6 +174,21 @@ static inline __m512 tsv_load16_bf16(const uint16_t* p) {
   const __m512i wide = _mm512_maskz_cvtepu16_epi32((__mmask16)0xffff, _mm256_loadu_si256((const __m256i*)p));
   return _mm512_castsi512_ps(_mm512_maskz_slli_epi32((__mmask16)0xffff, wide, 16));
 }
+static inline __m512i tsv_load16_i8(const int8_t* p) { return _mm512_maskz_cvtepi8_epi32((__mmask16)0xffff, _mm_loadu_si128((const __m128i*)p)); }
+static inline __m512i tsv_load16_u8(const uint8_t* p) { return _mm512_maskz_cvtepu8_epi32((__mmask16)0xffff, _mm_loadu_si128((const __m128i*)p)); }
+static inline __m512 tsv_splat16(float v) { return _mm512_set1_ps(v); }
+static inline __m512i tsv_splat16_i32(int v) { return _mm512_set1_epi32(v); }
+static inline __m512 tsv_cvt16(__m512i v) { return _mm512_maskz_cvtepi32_ps((__mmask16)0xffff, v); }
+static inline __m512i tsv_and16(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
+static inline __m512i tsv_addi16(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+static inline __m512i tsv_subi16(__m512i a, __m512i b) { return _mm512_sub_epi32(a, b); }
+#define tsv_srai16(v, n) _mm512_maskz_srai_epi32((__mmask16)0xffff, (v), (n))
+#define tsv_slli16(v, n) _mm512_maskz_slli_epi32((__mmask16)0xffff, (v), (n))
+static inline __m512 tsv_add16(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+static inline __m512 tsv_sub16(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+static inline __m512 tsv_mul16(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+static inline __m512 tsv_fmadd16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+static inline __m512 tsv_fmsub16(__m512 a, __m512 b, __m512 c) { return _mm512_fmsub_ps(a, b, c); }
 static inline float tsv_hsum16(__m512 v) {
   const __m256 low = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xff, _mm512_castps_pd(v), 0));
   const __m256 high = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xff, _mm512_castps_pd(v), 1));

@@ -127,6 +127,15 @@ function panelGroupProducts<A extends Float, W extends Float>(x: Global<A, ["T",
   }
 }
 
+/** Stores the program's products: rows tokens from t0, `columns` columns from panel p (none past N). */
+export function storeProducts<A extends Float>(acc: Scratch, out: Global<A, ["T", "N"]>, t0: i32, p: i32, rows: i32, columns: i32): void {
+  forEach(rows * columns, (e) => {
+    if (p * 16 + (e % columns) < out.dim(1)) {
+      out.put(t0 + idiv(e, columns), p * 16 + (e % columns), acc.at(e));
+    }
+  });
+}
+
 // For up to 4 tokens, the program of each fourth panel p computes panels p .. p + 3 (decodePanelGroup)
 // and the others nothing; for more, the program of each other panel computes it and the next for its
 // block of tokens (matmulBlock).
@@ -140,11 +149,7 @@ export const matmulBlocked = kernel({ grid: (x, wp) => [wp.dim(0), cdiv(x.dim(0)
     const acc = scratch(192 * 32);
     if (p % idiv(columns, 16) == 0) {
       panelGroupProducts(x, wp, acc, t0, p, rows, K);
-      forEach(rows * columns, (e) => {
-        if (p * 16 + (e % columns) < out.dim(1)) {
-          out.put(t0 + idiv(e, columns), p * 16 + (e % columns), acc.at(e));
-        }
-      });
+      storeProducts(acc, out, t0, p, rows, columns);
     }
   },
 );

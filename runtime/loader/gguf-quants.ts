@@ -20,8 +20,11 @@
 //   IQ4_XS 136 B / 256 values: f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]; 8 sub-blocks of 32,
 //                            each nibbles as Q4_0's under its 6-bit scale ls (low 4 bits from
 //                            scales_l, top 2 from scales_h);        x = d * (ls - 32) * grid[nibble]
-// Q8_0/Q4_0 stay packed for the engine's quantized matmuls (the GPU plan's block kernels); the
-// K-quants stay packed until the compiled model widens each matrix into its panels.
+// Each layout's bit fields are read by one decoder of raw (unsigned) quants, shared by the
+// dequantizers here and quant-groups.ts; each path applies its own offsets, scales and mins.
+// Every format stays packed until the compiled model repacks each matrix: the CPU plan into
+// quantized panels (quant-groups.ts), the GPU plan into f16 panels or, for Q8_0/Q4_0, not at all
+// (its block kernels read them).
 import { f16BitsToNumber } from "./half.ts";
 
 export interface BlockFormat {
@@ -45,16 +48,21 @@ export const iq4_xs: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 136 };
 /** IQ4_NL's and IQ4_XS's 16 levels (ggml's kvalues_iq4nl), denser near zero where weights are. */
 export const iq4Grid: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
-function half(bytes: Uint8Array, at: number): number {
+/** The f16 at bytes[at], little-endian, as a number. */
+export function half(bytes: Uint8Array, at: number): number {
   return f16BitsToNumber(bytes[at] | (bytes[at + 1] << 8));
 }
 
-function blockCount(bytes: Uint8Array, format: BlockFormat): number {
+/** How many blocks of `format` the bytes hold; throws unless they are whole blocks. */
+export function blockCount(bytes: Uint8Array, format: BlockFormat): number {
   if (bytes.byteLength % format.bytesPerBlock !== 0) {
     throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${format.bytesPerBlock}-byte blocks`);
   }
   return bytes.byteLength / format.bytesPerBlock;
 }
+
+/** Where decoders write raw quants: a dequantizer's scratch or a quant grouping's q. */
+export type QuantSink = Uint8Array | Int8Array;
 
 export function dequantizeQ8_0(bytes: Uint8Array): Float32Array {
   const blocks = blockCount(bytes, q8_0);
@@ -68,54 +76,109 @@ export function dequantizeQ8_0(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-export function dequantizeQ4_0(bytes: Uint8Array): Float32Array {
-  const blocks = blockCount(bytes, q4_0);
+/**
+ * 32 raw quants of Q4_0's order from 16 bytes of nibbles at qsAt: value j < 16 the low nibble of
+ * byte j, value j + 16 its high nibble; value j's fifth bit is bit j of qh (0 for 4-bit formats).
+ */
+export function nibbleQuants(bytes: Uint8Array, qsAt: number, qh: number, raw: QuantSink, y: number): void {
+  for (let j = 0; j < 16; j++) {
+    const packed = bytes[qsAt + j];
+    raw[y + j] = (packed & 0x0f) | (((qh >>> j) & 1) << 4);
+    raw[y + j + 16] = (packed >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+  }
+}
+
+/** Where a 32-value block's fields lie after its f16 d: an f16 min m, a u32 of fifth bits qh, 16 bytes of nibbles. */
+export interface LegacyLayout {
+  format: BlockFormat;
+  minAt: number | undefined;
+  qhAt: number | undefined;
+  qsAt: number;
+}
+
+export const legacyLayouts = {
+  q4_0: { format: q4_0, minAt: undefined, qhAt: undefined, qsAt: 2 },
+  q4_1: { format: q4_1, minAt: 2, qhAt: undefined, qsAt: 4 },
+  q5_0: { format: q5_0, minAt: undefined, qhAt: 2, qsAt: 6 },
+  q5_1: { format: q5_1, minAt: 2, qhAt: 4, qsAt: 8 },
+  iq4_nl: { format: iq4_nl, minAt: undefined, qhAt: undefined, qsAt: 2 },
+} as const satisfies Record<string, LegacyLayout>;
+
+/** The 32 raw quants (0..15, or 0..31 with fifth bits) of the legacy block at `at`. */
+export function legacyQuants(bytes: Uint8Array, at: number, layout: LegacyLayout, raw: QuantSink, y: number): void {
+  const qhAt = layout.qhAt === undefined ? undefined : at + layout.qhAt;
+  const qh = qhAt === undefined ? 0 : (bytes[qhAt] | (bytes[qhAt + 1] << 8) | (bytes[qhAt + 2] << 16) | (bytes[qhAt + 3] << 24)) >>> 0;
+  nibbleQuants(bytes, at + layout.qsAt, qh, raw, y);
+}
+
+/**
+ * Q4_0, Q4_1, Q5_0 and Q5_1: with a min m after d, x = d * q + m; without one, x = d * (q - 8)
+ * (Q4_0) or d * (q - 16) (Q5_0), centring the 4- or 5-bit range on zero.
+ */
+function dequantizeLegacy(bytes: Uint8Array, layout: LegacyLayout): Float32Array {
+  const blocks = blockCount(bytes, layout.format);
   const out = new Float32Array(blocks * 32);
+  const raw = new Uint8Array(32);
+  const centre = layout.qhAt === undefined ? 8 : 16;
   for (let b = 0; b < blocks; b++) {
-    const at = b * 18;
+    const at = b * layout.format.bytesPerBlock;
     const d = half(bytes, at);
-    for (let j = 0; j < 16; j++) {
-      const packed = bytes[at + 2 + j];
-      out[b * 32 + j] = d * ((packed & 0x0f) - 8);
-      out[b * 32 + j + 16] = d * ((packed >> 4) - 8);
+    legacyQuants(bytes, at, layout, raw, 0);
+    if (layout.minAt === undefined) {
+      for (let j = 0; j < 32; j++) out[b * 32 + j] = d * (raw[j] - centre);
+    } else {
+      const m = half(bytes, at + layout.minAt);
+      for (let j = 0; j < 32; j++) out[b * 32 + j] = d * raw[j] + m;
     }
   }
   return out;
 }
 
+export const dequantizeQ4_0 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, legacyLayouts.q4_0);
+export const dequantizeQ4_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, legacyLayouts.q4_1);
+export const dequantizeQ5_0 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, legacyLayouts.q5_0);
+export const dequantizeQ5_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, legacyLayouts.q5_1);
+
 // Q4_K packs eight 6-bit scales and eight 6-bit mins into 12 bytes: sub-blocks 0-3 use the low 6 bits
 // of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7 take 4 low bits from bytes 8-11 and their top
 // 2 bits from the spare high bits of bytes 0-3 (scales) and 4-7 (mins).
-function q4KScaleMin(scales: Uint8Array, at: number, sub: number): [number, number] {
+export function q4KScaleMin(scales: Uint8Array, at: number, sub: number): [number, number] {
   if (sub < 4) return [scales[at + sub] & 63, scales[at + sub + 4] & 63];
   const low = scales[at + sub + 4];
   return [(low & 0x0f) | ((scales[at + sub - 4] >> 6) << 4), (low >> 4) | ((scales[at + sub] >> 6) << 4)];
 }
 
 /**
- * Q4_K and Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; each 32 bytes of qs hold two
- * sub-blocks, low nibbles first, then high nibbles. Q5_K adds a fifth bit per value from qh (32
- * bytes before qs): value l of pair p's low sub-block takes bit 2p of qh[l], of its high one bit 2p + 1.
+ * The 256 raw quants of a Q4_K or Q5_K block: each 32 bytes of qs hold two sub-blocks of 32, low
+ * nibbles first, then high nibbles. Q5_K adds a fifth bit per value from qh (32 bytes before qs):
+ * value l of pair p's low sub-block takes bit 2p of qh[l], of its high one bit 2p + 1.
  */
+export function kQuants(bytes: Uint8Array, at: number, fifthBits: boolean, raw: QuantSink, y: number): void {
+  const qhAt = at + 16;
+  const qsAt = at + (fifthBits ? 48 : 16);
+  for (let pair = 0; pair < 4; pair++) {
+    for (let l = 0; l < 32; l++) {
+      const packed = bytes[qsAt + pair * 32 + l];
+      const high = fifthBits ? bytes[qhAt + l] >> (2 * pair) : 0;
+      raw[y + pair * 64 + l] = (packed & 0x0f) | ((high & 1) << 4);
+      raw[y + pair * 64 + 32 + l] = (packed >> 4) | (((high >> 1) & 1) << 4);
+    }
+  }
+}
+
+/** Q4_K and Q5_K: eight sub-blocks of 32, each x = d * scale * q - dmin * min with its 6-bit pair. */
 function dequantizeQ4OrQ5K(bytes: Uint8Array, format: BlockFormat, fifthBits: boolean): Float32Array {
   const blocks = blockCount(bytes, format);
   const out = new Float32Array(blocks * 256);
+  const raw = new Uint8Array(256);
   for (let b = 0; b < blocks; b++) {
     const at = b * format.bytesPerBlock;
     const d = half(bytes, at);
     const dmin = half(bytes, at + 2);
-    const qhAt = at + 16;
-    const qsAt = at + (fifthBits ? 48 : 16);
-    for (let pair = 0; pair < 4; pair++) {
-      const [scaleLow, minLow] = q4KScaleMin(bytes, at + 4, 2 * pair);
-      const [scaleHigh, minHigh] = q4KScaleMin(bytes, at + 4, 2 * pair + 1);
-      const y = b * 256 + pair * 64;
-      for (let l = 0; l < 32; l++) {
-        const packed = bytes[qsAt + pair * 32 + l];
-        const high = fifthBits ? bytes[qhAt + l] >> (2 * pair) : 0;
-        out[y + l] = d * scaleLow * ((packed & 0x0f) + ((high & 1) << 4)) - dmin * minLow;
-        out[y + 32 + l] = d * scaleHigh * ((packed >> 4) + (((high >> 1) & 1) << 4)) - dmin * minHigh;
-      }
+    kQuants(bytes, at, fifthBits, raw, 0);
+    for (let s = 0; s < 8; s++) {
+      const [scale, min] = q4KScaleMin(bytes, at + 4, s);
+      for (let l = 0; l < 32; l++) out[b * 256 + 32 * s + l] = d * scale * raw[32 * s + l] - dmin * min;
     }
   }
   return out;
@@ -125,37 +188,9 @@ export const dequantizeQ4_K = (bytes: Uint8Array): Float32Array => dequantizeQ4O
 export const dequantizeQ5_K = (bytes: Uint8Array): Float32Array => dequantizeQ4OrQ5K(bytes, q5_K, true);
 
 /**
- * Q4_1, Q5_0 and Q5_1 (32-value blocks, values j and j + 16 in the low and high nibble of qs[j]):
- * with a min m after d, x = d * q + m; without one (Q5_0), x = d * (q - 16). The fifth bit of value
- * j is bit j of the little-endian u32 qh.
- */
-function dequantizeLegacy(bytes: Uint8Array, format: BlockFormat, withMin: boolean, fifthBits: boolean): Float32Array {
-  const blocks = blockCount(bytes, format);
-  const out = new Float32Array(blocks * 32);
-  for (let b = 0; b < blocks; b++) {
-    const at = b * format.bytesPerBlock;
-    const d = half(bytes, at);
-    const m = withMin ? half(bytes, at + 2) : 0;
-    const qhAt = at + (withMin ? 4 : 2);
-    const qh = fifthBits ? (bytes[qhAt] | (bytes[qhAt + 1] << 8) | (bytes[qhAt + 2] << 16) | (bytes[qhAt + 3] << 24)) >>> 0 : 0;
-    const qsAt = qhAt + (fifthBits ? 4 : 0);
-    const value = (q: number) => (withMin ? d * q + m : d * (q - 16));
-    for (let j = 0; j < 16; j++) {
-      out[b * 32 + j] = value((bytes[qsAt + j] & 0x0f) | (((qh >>> j) & 1) << 4));
-      out[b * 32 + j + 16] = value((bytes[qsAt + j] >> 4) | (((qh >>> (j + 16)) & 1) << 4));
-    }
-  }
-  return out;
-}
-
-export const dequantizeQ4_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q4_1, true, false);
-export const dequantizeQ5_0 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q5_0, false, true);
-export const dequantizeQ5_1 = (bytes: Uint8Array): Float32Array => dequantizeLegacy(bytes, q5_1, true, true);
-
-/**
  * Where value v of a Q2_K or Q3_K block (256 values as two halves of 128) takes its 2 low bits and
  * scale: in half h, group j of 32 and its part p of 16, value l reads bits 2j of qs[32h + 16p + l]
- * under scale 8h + 2j + p. Q3_K's third bit is bit 4h + j of hmask[16p + l].
+ * under scale 8h + 2j + p (= v / 16). Q3_K's third bit is bit 4h + j of hmask[16p + l].
  */
 export function forEachTwoBitValue(visit: (v: number, qsByte: number, shift: number, scale: number, hmaskByte: number, hmaskBit: number) => void): void {
   for (let h = 0; h < 2; h++) {
@@ -167,17 +202,35 @@ export function forEachTwoBitValue(visit: (v: number, qsByte: number, shift: num
   }
 }
 
+/**
+ * The 256 raw quants of a Q2_K block (qs at qsAt, hmaskAt undefined: 0..3) or Q3_K block (the
+ * hmask bit as bit 2: 0..7, the signed q3 plus 4).
+ */
+export function twoBitQuants(bytes: Uint8Array, qsAt: number, hmaskAt: number | undefined, raw: QuantSink, y: number): void {
+  forEachTwoBitValue((v, qsByte, shift, _scale, hmaskByte, hmaskBit) => {
+    const high = hmaskAt === undefined ? 0 : (bytes[hmaskAt + hmaskByte] >> hmaskBit) & 1;
+    raw[y + v] = ((bytes[qsAt + qsByte] >> shift) & 3) | (high << 2);
+  });
+}
+
+/** Q2_K's scale and min of sub-block s: the low and high nibble of scales[s] (the block's first 16 bytes). */
+export function q2KScaleMin(bytes: Uint8Array, at: number, s: number): [number, number] {
+  return [bytes[at + s] & 0x0f, bytes[at + s] >> 4];
+}
+
 export function dequantizeQ2_K(bytes: Uint8Array): Float32Array {
   const blocks = blockCount(bytes, q2_K);
   const out = new Float32Array(blocks * 256);
+  const raw = new Uint8Array(256);
   for (let b = 0; b < blocks; b++) {
     const at = b * 84;
     const d = half(bytes, at + 80);
     const dmin = half(bytes, at + 82);
-    forEachTwoBitValue((v, qsByte, shift, scale) => {
-      const sc = bytes[at + scale];
-      out[b * 256 + v] = d * (sc & 0x0f) * ((bytes[at + 16 + qsByte] >> shift) & 3) - dmin * (sc >> 4);
-    });
+    twoBitQuants(bytes, at + 16, undefined, raw, 0);
+    for (let s = 0; s < 16; s++) {
+      const [scale, min] = q2KScaleMin(bytes, at, s);
+      for (let l = 0; l < 16; l++) out[b * 256 + 16 * s + l] = d * scale * raw[16 * s + l] - dmin * min;
+    }
   }
   return out;
 }
@@ -196,74 +249,89 @@ export function q3KScale(bytes: Uint8Array, scalesAt: number, j: number): number
 export function dequantizeQ3_K(bytes: Uint8Array): Float32Array {
   const blocks = blockCount(bytes, q3_K);
   const out = new Float32Array(blocks * 256);
+  const raw = new Uint8Array(256);
   for (let b = 0; b < blocks; b++) {
     const at = b * 110;
     const d = half(bytes, at + 108);
-    const scales = Array.from({ length: 16 }, (_, j) => d * q3KScale(bytes, at + 96, j));
-    forEachTwoBitValue((v, qsByte, shift, scale, hmaskByte, hmaskBit) => {
-      const low = (bytes[at + 32 + qsByte] >> shift) & 3;
-      const high = (bytes[at + hmaskByte] >> hmaskBit) & 1;
-      out[b * 256 + v] = scales[scale] * (low - (high ? 0 : 4));
-    });
-  }
-  return out;
-}
-
-/** 32 values from 16 bytes of nibbles (Q4_0's order: low nibbles first, then high ones) on the IQ4 grid, times `scale`. */
-function iq4Values(bytes: Uint8Array, qsAt: number, scale: number, out: Float32Array, y: number): void {
-  for (let j = 0; j < 16; j++) {
-    out[y + j] = scale * iq4Grid[bytes[qsAt + j] & 0x0f];
-    out[y + j + 16] = scale * iq4Grid[bytes[qsAt + j] >> 4];
-  }
-}
-
-export function dequantizeIQ4_NL(bytes: Uint8Array): Float32Array {
-  const blocks = blockCount(bytes, iq4_nl);
-  const out = new Float32Array(blocks * 32);
-  for (let b = 0; b < blocks; b++) iq4Values(bytes, b * 18 + 2, half(bytes, b * 18), out, b * 32);
-  return out;
-}
-
-export function dequantizeIQ4_XS(bytes: Uint8Array): Float32Array {
-  const blocks = blockCount(bytes, iq4_xs);
-  const out = new Float32Array(blocks * 256);
-  for (let b = 0; b < blocks; b++) {
-    const at = b * 136;
-    const d = half(bytes, at);
-    const scalesHigh = bytes[at + 2] | (bytes[at + 3] << 8);
-    for (let s = 0; s < 8; s++) {
-      const ls = ((bytes[at + 4 + (s >> 1)] >> (4 * (s & 1))) & 0x0f) | (((scalesHigh >> (2 * s)) & 3) << 4);
-      iq4Values(bytes, at + 8 + 16 * s, d * (ls - 32), out, b * 256 + 32 * s);
+    twoBitQuants(bytes, at + 32, at, raw, 0);
+    for (let s = 0; s < 16; s++) {
+      const scale = d * q3KScale(bytes, at + 96, s);
+      for (let l = 0; l < 16; l++) out[b * 256 + 16 * s + l] = scale * (raw[16 * s + l] - 4);
     }
   }
   return out;
 }
 
+/** 32 values of IQ4 grid indices raw[0..32) times `scale`. */
+function iq4Values(raw: Uint8Array, scale: number, out: Float32Array, y: number): void {
+  for (let j = 0; j < 32; j++) out[y + j] = scale * iq4Grid[raw[j]];
+}
+
+export function dequantizeIQ4_NL(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, iq4_nl);
+  const out = new Float32Array(blocks * 32);
+  const raw = new Uint8Array(32);
+  for (let b = 0; b < blocks; b++) {
+    legacyQuants(bytes, b * 18, legacyLayouts.iq4_nl, raw, 0);
+    iq4Values(raw, half(bytes, b * 18), out, b * 32);
+  }
+  return out;
+}
+
+/** IQ4_XS's signed scale of sub-block s: its 6-bit ls (low 4 bits from scales_l, top 2 from scales_h) less 32. */
+export function iq4XsScale(bytes: Uint8Array, at: number, s: number): number {
+  const scalesHigh = bytes[at + 2] | (bytes[at + 3] << 8);
+  return (((bytes[at + 4 + (s >> 1)] >> (4 * (s & 1))) & 0x0f) | (((scalesHigh >> (2 * s)) & 3) << 4)) - 32;
+}
+
+export function dequantizeIQ4_XS(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, iq4_xs);
+  const out = new Float32Array(blocks * 256);
+  const raw = new Uint8Array(32);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * 136;
+    const d = half(bytes, at);
+    for (let s = 0; s < 8; s++) {
+      nibbleQuants(bytes, at + 8 + 16 * s, 0, raw, 0);
+      iq4Values(raw, d * iq4XsScale(bytes, at, s), out, b * 256 + 32 * s);
+    }
+  }
+  return out;
+}
+
+/**
+ * The 256 raw quants (0..63) of a Q6_K block: two halves of 128, each reading 64 bytes of ql (low
+ * 4 bits) and 32 of qh (high 2 bits); value l + 32i of a half takes the low (i = 0, 1) or high
+ * (i = 2, 3) nibble of ql[l + 32 (i % 2)] and bits 2i of qh[l].
+ */
+export function q6KQuants(bytes: Uint8Array, at: number, raw: QuantSink, y: number): void {
+  for (let h = 0; h < 2; h++) {
+    const ql = at + h * 64;
+    const qh = at + 128 + h * 32;
+    const z = y + h * 128;
+    for (let l = 0; l < 32; l++) {
+      const high = bytes[qh + l];
+      raw[z + l] = (bytes[ql + l] & 0x0f) | ((high & 3) << 4);
+      raw[z + l + 32] = (bytes[ql + l + 32] & 0x0f) | (((high >> 2) & 3) << 4);
+      raw[z + l + 64] = (bytes[ql + l] >> 4) | (((high >> 4) & 3) << 4);
+      raw[z + l + 96] = (bytes[ql + l + 32] >> 4) | (((high >> 6) & 3) << 4);
+    }
+  }
+}
+
+/** Q6_K: sixteen sub-blocks of 16, x = d * scale * (q6 - 32) with scale the sub-block's int8 (bytes 192-207). */
 export function dequantizeQ6_K(bytes: Uint8Array): Float32Array {
   const blocks = blockCount(bytes, q6_K);
   const out = new Float32Array(blocks * 256);
   const signed = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const raw = new Uint8Array(256);
   for (let b = 0; b < blocks; b++) {
     const at = b * 210;
     const d = half(bytes, at + 208);
-    // Two halves of 128 values; each reads 64 bytes of ql, 32 of qh and 8 scales.
-    for (let h = 0; h < 2; h++) {
-      const ql = at + h * 64;
-      const qh = at + 128 + h * 32;
-      const sc = at + 192 + h * 8;
-      const y = b * 256 + h * 128;
-      for (let l = 0; l < 32; l++) {
-        const high = bytes[qh + l];
-        const s = l >> 4;
-        const q1 = ((bytes[ql + l] & 0x0f) | ((high & 3) << 4)) - 32;
-        const q2 = ((bytes[ql + l + 32] & 0x0f) | (((high >> 2) & 3) << 4)) - 32;
-        const q3 = ((bytes[ql + l] >> 4) | (((high >> 4) & 3) << 4)) - 32;
-        const q4 = ((bytes[ql + l + 32] >> 4) | (((high >> 6) & 3) << 4)) - 32;
-        out[y + l] = d * signed[sc + s] * q1;
-        out[y + l + 32] = d * signed[sc + s + 2] * q2;
-        out[y + l + 64] = d * signed[sc + s + 4] * q3;
-        out[y + l + 96] = d * signed[sc + s + 6] * q4;
-      }
+    q6KQuants(bytes, at, raw, 0);
+    for (let s = 0; s < 16; s++) {
+      const scale = signed[at + 192 + s];
+      for (let l = 0; l < 16; l++) out[b * 256 + 16 * s + l] = d * scale * (raw[16 * s + l] - 32);
     }
   }
   return out;

@@ -11,7 +11,7 @@ import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-conf
 import { hfTensorName } from "./gguf-names.ts";
 import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
-import type { LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
+import type { BlockDType, LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
 type TensorData = LoadedTensor["data"];
 
@@ -39,6 +39,9 @@ const ggmlTypes: Record<number, GgmlType> = {
   23: { name: "IQ4_XS", storage: iq4_xs, dtype: "iq4_xs" },
   30: { name: "BF16", storage: 2, dtype: "bf16" },
 };
+
+/** Whether the loaded dtype is one of GGML's block formats (which stay in their blocks). */
+const isBlockDType = (dtype: TensorDType): dtype is BlockDType => Object.values(ggmlTypes).some((t) => t.dtype === dtype && typeof t.storage !== "number");
 
 function tensorBytes(info: GgufTensorInfo, type: GgmlType, file: string): number {
   const count = info.dims.reduce((a, b) => a * b, 1);
@@ -170,6 +173,8 @@ export function loadGguf(path: string, memory: TensorMemory = {}): Promise<Loade
     // Only matrices: MoE expert stacks ([experts, out, in]) in blocks are left to be widened at load.
     const packed = [...tensors.values()].filter((t) => (t.dtype === "q8_0" || t.dtype === "q4_0") && t.shape.length === 2);
     if (packed.length > 0) config.packedWeights = Object.fromEntries(packed.map((t) => [t.name, t.dtype as PackedDType]));
+    const blocks = [...tensors.values()].filter((t) => isBlockDType(t.dtype) && t.shape.length === 2);
+    if (blocks.length > 0) config.blockWeights = Object.fromEntries(blocks.map((t) => [t.name, t.dtype as BlockDType]));
     return { source: path, format: "gguf", config, generationConfig, tensors };
   });
 }

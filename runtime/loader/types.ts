@@ -70,10 +70,16 @@ export interface ModelConfig {
    * with a scale per output (or per block, fp8.weightBlockSize) beside them (`<p>.weight_scale`,
    * f32 once loaded). The GPU kernel
    * plan's forward pass reads them as they are (the block matmuls, the weight-only fp8 matmul); the
-   * CPU plan widens them into its panels. Absent when there are none. Every other tensor is
-   * converted to the weight dtype.
+   * CPU plan widens fp8 into its panels and reads GGUF blocks as quantized panels (blockWeights).
+   * Absent when there are none. Every other tensor is converted to the weight dtype.
    */
   packedWeights?: Readonly<Record<string, KeptDType>>;
+  /**
+   * Every GGUF matrix that stays in its blocks, by block dtype. The CPU plan reads a linear whose
+   * weight (or every piece of a fused one) is here as quantized panels (dsl/kernels/matmul-quant-panels.ts)
+   * rather than widening it; absent where there are none.
+   */
+  blockWeights?: Readonly<Record<string, BlockDType>>;
   /**
    * A GPTQ checkpoint (config.json quantization_config): each quantized linear `<p>.weight` is
    * stored as `<p>.qweight`, `<p>.qzeros` and `<p>.scales`, 4 bits in groups of groupSize along the
@@ -146,11 +152,16 @@ export type KeptDType = PackedDType | "fp8e4m3";
 /** How a linear's weight is held when it is not widened: a kept dtype, or GPTQ's three tensors. */
 export type WeightFormat = KeptDType | "gptq";
 
+/** The GGUF block formats a loaded tensor can stay in. */
+export type BlockDType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs";
+
 /**
- * How a loaded tensor's data is stored. GGUF's Q4_1/Q5_0/Q5_1, K-quants (q2_K to q6_K) and IQ4 blocks stay in their blocks, mapped
- * from the file, until the compiled model widens each matrix in turn into its panels.
+ * How a loaded tensor's data is stored. GGUF blocks stay in their blocks, mapped from the file,
+ * until the compiled model repacks each matrix in turn: into quantized panels on the CPU plan,
+ * into f16 panels (or, for Q8_0/Q4_0, the block matmuls' own reads) on the GPU plan.
  */
-export type TensorDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs" | "i32" | "fp8e4m3";
+
+export type TensorDType = "f32" | "f16" | "bf16" | BlockDType | "i32" | "fp8e4m3";
 
 export interface LoadedTensor {
   /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */

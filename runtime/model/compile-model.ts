@@ -9,7 +9,8 @@ import type { Float } from "../../dsl/dtype.ts";
 import { trace } from "../../dsl/module.ts";
 import { architectureOf, buildModel } from "../../models/registry.ts";
 import { ropeTables } from "../../models/common/rope.ts";
-import type { ModelConfig, WeightFormat } from "../loader/types.ts";
+import { quantPanelFormat } from "../loader/quant-groups.ts";
+import type { BlockDType, ModelConfig, WeightFormat } from "../loader/types.ts";
 import { fusedPieceNames } from "./weights.ts";
 import { createHash } from "node:crypto";
 
@@ -65,10 +66,10 @@ export interface CompileOptions {
 /**
  * The format a linear weight stays in under the GPU plan: GPTQ's tensors for the decoder layers'
  * linears of a GPTQ checkpoint; else the GGUF block format of its checkpoint tensor, or the one
- * every piece of a fused weight shares. The CPU plan widens blocks into its f16 panels
- * instead: the block kernels' one program per output element (dsl/kernels/gguf-matmul.ts) ran a
- * TinyLlama-shaped Q8_0 file at 2.8 decode tokens/s here, against llama.cpp's 19.7 on the same
- * file (`tsvllm bench throughput`, 2 threads), where the panels read f16 near the bandwidth.
+ * every piece of a fused weight shares. The CPU plan reads blocks as quantized panels instead
+ * (quantPanelsOf): the block kernels' one program per output element (dsl/kernels/gguf-matmul.ts)
+ * ran a TinyLlama-shaped Q8_0 file at 2.8 decode tokens/s here, against llama.cpp's 19.7 on the
+ * same file (`tsvllm bench throughput`, 2 threads).
  */
 function packedWeightOf(config: ModelConfig): (name: string) => WeightFormat | undefined {
   // GPTQ quantizes every linear of the decoder layers; the LM head stays as it is.
@@ -79,6 +80,20 @@ function packedWeightOf(config: ModelConfig): (name: string) => WeightFormat | u
     const formats = new Set((fusedPieceNames(name, weightMap) ?? [name]).map((piece) => packed[piece]));
     const [format] = formats;
     return formats.size === 1 ? format : undefined;
+  };
+}
+
+/**
+ * The CPU plan's quantized panels of a linear whose checkpoint tensor (or every piece of a fused
+ * one) stays in GGUF blocks: one format for all its pieces (quantPanelFormat).
+ */
+function quantPanelsOf(config: ModelConfig): ForwardConfig["quantPanels"] {
+  const blocks = config.blockWeights;
+  if (!blocks) return undefined;
+  const { weightMap } = architectureOf(config);
+  return (name, columns) => {
+    const dtypes = (fusedPieceNames(name, weightMap) ?? [name]).map((piece) => blocks[piece]);
+    return dtypes.every((d): d is BlockDType => d !== undefined) ? quantPanelFormat(dtypes, columns) : undefined;
   };
 }
 
@@ -114,6 +129,7 @@ export function planModel(config: ModelConfig, options: CompileOptions = {}): Pl
     ropeMscale: Object.fromEntries(Object.entries(ropeTables(config, rotaryDim)).map(([key, table]) => [key, table.mscale])),
     kernelPlan,
     packedWeight: kernelPlan === "gpu" ? packedWeightOf(config) : undefined,
+    quantPanels: kernelPlan === "cpu" ? quantPanelsOf(config) : undefined,
     gptqGroupSize: config.gptq?.groupSize,
     fp8BlockSize: config.fp8?.weightBlockSize,
     fp8Activations: fp8ActivationsOf(config),

@@ -3,7 +3,9 @@
 // they are (a tied LM head is the embedding, named so by the model), adds the RoPE frequency table,
 // packs the dense matmuls' weights into panels (their kernel's layout, so no step repacks them),
 // and stores each in the weight dtype the model was compiled for, in the order the forward expects.
-import { loraSlotElements, type GptqPart, type WeightSpec } from "../../codegen/emit/forward-types.ts";
+import { loraSlotElements, type GptqPart, type QuantPanelPart, type WeightSpec } from "../../codegen/emit/forward-types.ts";
+import { packQuantPanels, type QuantPanels } from "../../dsl/kernels/quant-panel-layout.ts";
+import { commonQuantGroups, quantGroups } from "../loader/quant-groups.ts";
 import { fp8InputScaleName, fp8ScaleName, widenFp8 } from "../loader/fp8.ts";
 import { gptqTensors, widenGptq } from "../loader/gptq.ts";
 import { packWeightPanelsInto, panelElements, panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -108,6 +110,32 @@ function packedBlocks(model: LoadedModel, name: string, weightMap: WeightMap): B
   return blocks.length === 1 ? blocks[0] : blocks;
 }
 
+/**
+ * One part of a linear's quantized panels: its checkpoint tensor's GGUF blocks (or its pieces', in
+ * one common grouping) packed as the model was compiled for. Formats without offsets get the one
+ * zero row of them the kernel reads instead (MG = K).
+ */
+function quantPanelPart(model: LoadedModel, name: string, part: QuantPanelPart, quant: WeightSpec["quant"], weightMap: WeightMap, packedPanels: Map<string, QuantPanels>): PreparedWeight {
+  if (!quant) throw new TsvllmError("TSVLLM_ERR_COMPILE", `weight "${name}": quantized panels without their format`, name);
+  let panels = packedPanels.get(name);
+  if (!panels) {
+    const pieces = (model.tensors.has(name) ? [name] : fusedPieceNames(name, weightMap) ?? []).map((n) => model.tensors.get(n));
+    const blocks = model.config.blockWeights ?? {};
+    if (pieces.length === 0 || !pieces.every((t) => t !== undefined && blocks[t.name] === t.dtype)) {
+      throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" (or the checkpoint tensors it is fused from) is not in GGUF blocks, as the model was compiled for`, name);
+    }
+    const groups = commonQuantGroups(pieces.map((t) => quantGroups(t!.dtype, t!.data as Uint8Array)), quant.columns);
+    panels = packQuantPanels(groups, quant.rows, quant.columns);
+    if (panels.bits !== quant.bits || panels.groupSize !== quant.groupSize || (panels.mins !== undefined) !== quant.hasMin) {
+      throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: tensor "${name}" packs as ${panels.bits}-bit panels in groups of ${panels.groupSize}, not as the model was compiled for`, name);
+    }
+    packedPanels.set(name, panels);
+  }
+  if (part === "qpanels.scales") return panels.scales;
+  if (part === "qpanels.mins") return panels.mins ?? new Float32Array(Math.ceil(quant.rows / panelWidth) * panelWidth);
+  return new Uint8Array(panels.values.buffer, panels.values.byteOffset, panels.values.byteLength);
+}
+
 function stacked(pieces: Storage[], dtype: Float): Storage {
   const length = pieces.reduce((a, p) => a + p.length, 0);
   const out = dtype === "f32" ? new Float32Array(length) : new Uint16Array(length);
@@ -189,7 +217,9 @@ function ropeTable(config: LoadedModel["config"], rotaryDim: number, key: string
  */
 export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: Float, rotaryDim: number, packer: PanelPacker = jsPanelPacker, maxModelLen?: number): PreparedWeight[] {
   const { weightMap } = architectureOf(model.config);
-  return specs.map(({ name, panels, packed, lora }): PreparedWeight => {
+  // A linear's quantized panels, packed once for its three parts.
+  const quantPanels = new Map<string, QuantPanels>();
+  return specs.map(({ name, panels, packed, lora, quant }): PreparedWeight => {
     if (name.startsWith("rope.invFreq.")) return ropeTable(model.config, rotaryDim, name.slice("rope.invFreq.".length), maxModelLen).invFreq;
     if (lora) return lora.dtype === "f32" ? new Float32Array(lora.maxLoras * loraSlotElements(lora)) : new Uint16Array(lora.maxLoras * loraSlotElements(lora));
     if (packed?.startsWith("gptq.")) {
@@ -197,6 +227,7 @@ export function prepareWeights(model: LoadedModel, specs: WeightSpec[], dtype: F
       if (!tensor) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: linear "${name}" (or each linear it is fused from) has no GPTQ ${packed.slice("gptq.".length)} tensor, as the model was compiled for`, name);
       return tensor;
     }
+    if (packed?.startsWith("qpanels.")) return quantPanelPart(model, name, packed as QuantPanelPart, quant, weightMap, quantPanels);
     if (packed === "fp8.scale") {
       const scales = fp8Scales(model, name, weightMap);
       if (!scales) throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `${model.source}: fp8 weight "${name}" (or each weight it is fused from) has no ${fp8ScaleName(name)} beside it, as the model was compiled for`, name);

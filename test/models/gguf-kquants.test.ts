@@ -1,9 +1,10 @@
 // GGUF K-quants, IQ4 and the older 32-value blocks (Q2_K, Q3_K, Q4_K, Q5_K, IQ4_XS, IQ4_NL, Q4_1,
-// Q5_0, Q5_1), which the loader keeps packed and the model widens into its panels. A llama of the tiny-256 shape (rows
+// Q5_0, Q5_1), which the loader keeps packed and the CPU plan reads as quantized panels
+// (dsl/kernels/matmul-quant-panels.ts: 4-bit for Q4_K and Q4_1, 8-bit for the rest). A llama of the tiny-256 shape (rows
 // of 256, whole super-blocks) is written twice by models/random: its matrices as blocks, and as F32
 // holding exactly the values the loader decodes the blocks to. tsvllm on the block file must give
-// llama.cpp's distributions on the F32 file within 1e-5 (both in f32), which checks the widening
-// path. The decoding itself is checked by llama.cpp: on the block file it reads the blocks with its
+// llama.cpp's distributions on the F32 file within 1e-5 (both in f32), over a prompt step and
+// single-token steps, which checks the panels and their kernels. The decoding itself is checked by llama.cpp: on the block file it reads the blocks with its
 // own code, and must agree with itself on the F32 file as closely as its 8-bit activations allow:
 // 1.3e-2 to 4.5e-2 on these models, held to 8e-2, where reading Q3_K's scales one off gave 0.17
 // and dropping Q5_K's fifth bit 0.60.
@@ -15,6 +16,7 @@ import * as assert from "uvu/assert";
 import type { GgufQuant } from "../../models/random/gguf-quantize.ts";
 import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
+import { planModel } from "../../runtime/model/compile-model.ts";
 import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { openOracle } from "../oracles/llamacpp.ts";
 import { SingleSequence, softmax } from "../support/model-driver.ts";
@@ -54,14 +56,19 @@ for (const [quant, name] of formats) {
     const down = loaded.tensors.get("model.layers.0.mlp.down_proj.weight")!;
     assert.is(down.dtype, quant, "the loader keeps the file's blocks");
     assert.is(loaded.config.torchDtype, "float16");
+    const { source } = planModel(loaded.config, { dtype: "f32" });
+    const fourBit = quant === "q4_K" || quant === "q4_1";
+    assert.ok(source.includes(fourBit ? "4-bit panels" : "8-bit panels") && !/\/\/ linear model\.layers\.\S+\n/.test(source), "every linear reads quantized panels, none widened");
 
     const onWidened = await llamaCpp(widened.ggufPath!);
     const onBlocks = await llamaCpp(blocks.ggufPath!);
     const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32" });
     runner.initializeKvCache(8, 16);
-    const logits = new SingleSequence(runner, 16, 8).feed(onWidened.ids, true);
+    // A 20-token prompt step (the kernels' tiled path), then one token a step (their decode path).
+    const sequence = new SingleSequence(runner, 16, 8);
+    const steps = [sequence.feed(onWidened.ids.slice(0, 20), true), ...onWidened.ids.slice(20).map((id) => sequence.feed([id], true))];
     const vocab = runner.config.vocabSize;
-    const ours = onWidened.ids.map((_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab)));
+    const ours = steps.flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab))));
     const exact = maxProbDiff(ours, onWidened.distributions);
     const llamaCppGap = maxProbDiff(onBlocks.distributions, onWidened.distributions);
     console.log(`  ${name}: max |Δp| ${exact.toExponential(2)} vs llama.cpp on the widened weights; llama.cpp blocks vs widened ${llamaCppGap.toExponential(2)}`);
