@@ -296,7 +296,7 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     const kAtU = new Map([[k, kAt]]);
     // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
     const row = wholeRow(kAt);
-    const prefetches = !ahead ? [] : row ? [wholeRow(plus(kAt, ahead))!.base] : vectorRows(plus(kAt, ahead)).flatMap((r) => r.addresses);
+    const prefetches = !ahead ? [] : row ? [wholeRow(plus(kAt, ahead))!.base] : vectorRows(plus(kAt, ahead)).flatMap((r) => r.prefetchAddresses);
     const prefetch = prefetches.map((address) => `${deeper}  _mm_prefetch((const char*)${address}, _MM_HINT_T0);`);
     const loads = row
       ? [`${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`, ...prefetch, ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`)]

@@ -14,14 +14,17 @@ import type { ExprPrinter } from "./c-expr.ts";
 interface VectorValue {
   lanes: "f32" | "i32";
   print(width: number): string;
-  /** Addresses of the vector loads it makes (a prefetch ahead reads them). */
+  /** Addresses of the vector loads it makes. */
   addresses: string[];
+  /** Of those, the integer (quantized) loads: the large stream of a dequantizing term. */
+  integerAddresses: string[];
 }
 
-/** A vectorized term: its f32 value as C text per width, and its loads' addresses. */
+/** A vectorized term: its f32 value as C text per width, and what a prefetch ahead should read. */
 export interface VectorTerm {
   print(width: number): string;
-  addresses: string[];
+  /** Its integer loads' addresses where it has any (the scales beside them are read a group at a time, mostly from L1), else every load's. */
+  prefetchAddresses: string[];
 }
 
 /** Element types a vector load widens to f32 lanes, and those it widens to i32 lanes. */
@@ -65,7 +68,8 @@ function vectorLoad(e: IExpr, lane: string, p: ExprPrinter): VectorValue | undef
   const stream = contiguousLoad(e, lane, p);
   if (!stream || (!floatLoads.has(stream.element) && !intLoads.has(stream.element))) return undefined;
   const { base, element } = stream;
-  return { lanes: floatLoads.has(element) ? "f32" : "i32", print: (w) => `tsv_load${w}_${element}(${base})`, addresses: [base] };
+  const integer = intLoads.has(element);
+  return { lanes: integer ? "i32" : "f32", print: (w) => `tsv_load${w}_${element}(${base})`, addresses: [base], integerAddresses: integer ? [base] : [] };
 }
 
 const binaryOps: Partial<Record<string, { f32?: string; i32?: string }>> = {
@@ -76,14 +80,14 @@ const binaryOps: Partial<Record<string, { f32?: string; i32?: string }>> = {
 };
 
 function combine(lanes: "f32" | "i32", fn: string, args: VectorValue[], extra = ""): VectorValue {
-  return { lanes, print: (w) => `tsv_${fn}${w}(${args.map((a) => a.print(w)).join(", ")}${extra})`, addresses: args.flatMap((a) => a.addresses) };
+  return { lanes, print: (w) => `tsv_${fn}${w}(${args.map((a) => a.print(w)).join(", ")}${extra})`, addresses: args.flatMap((a) => a.addresses), integerAddresses: args.flatMap((a) => a.integerAddresses) };
 }
 
 function vectorOf(e: IExpr, lane: string, p: ExprPrinter): VectorValue | undefined {
   if (!mentions(e, lane)) {
     if (e.type !== "f32" && e.type !== "i32") return undefined;
     const lanes = e.type;
-    return { lanes, print: (w) => `tsv_splat${w}${lanes === "i32" ? "_i32" : ""}(${p.print(e)})`, addresses: [] };
+    return { lanes, print: (w) => `tsv_splat${w}${lanes === "i32" ? "_i32" : ""}(${p.print(e)})`, addresses: [], integerAddresses: [] };
   }
   const loaded = vectorLoad(e, lane, p);
   if (loaded) return loaded;
@@ -121,5 +125,6 @@ function vectorOf(e: IExpr, lane: string, p: ExprPrinter): VectorValue | undefin
 /** The term (its columns already bound to `lane`) as an f32 vector, or undefined where some part of it cannot be. */
 export function vectorTerm(term: IExpr, lane: string, p: ExprPrinter): VectorTerm | undefined {
   const value = vectorOf(term, lane, p);
-  return value?.lanes === "f32" ? value : undefined;
+  if (value?.lanes !== "f32") return undefined;
+  return { print: value.print, prefetchAddresses: value.integerAddresses.length > 0 ? value.integerAddresses : value.addresses };
 }

@@ -9,12 +9,13 @@
 //   matmulQ4Panels: wq [P, K / 2, 16] bytes, the low nibble the row's first half of k (h) and the
 //     high nibble its second half (h + K / 2), so both passes read x contiguously; scales and mins
 //     [P, K / 32, 16]. K is a multiple of 64.
-// Decode reads about a byte (8-bit) or five eighths of one (4-bit) per weight where matmulBlocked's
-// f16 panels read two: single-token steps are bound by reading the weights. The dispatch is
-// matmulBlocked's: for T <= 4 the program of every fourth panel streams four panels side by side,
-// each broadcast of x feeding four vectors; above it the program of every other panel runs 8-token
-// (T <= 32) or 6-token tiles over the two panels in k chunks of 128 or 256, the next chunk
-// prefetched by the first tile.
+// Decode reads about a byte (8-bit) or three quarters of one (4-bit, with the scales) per weight
+// where matmulBlocked's f16 panels read two. The dispatch follows matmulBlocked's: for T <= 4 the
+// program of every fourth panel streams four panels side by side, each broadcast of x feeding four
+// vectors; above it the program of every other panel takes two. 5 to 8 tokens run one 8-row tile
+// dequantizing in registers; more dequantize each k chunk (128 k) once into an L1 scratch and run
+// 8-token (T <= 32) or 6-token tiles over it as over a float panel (a TinyLlama-sized matrix, 128
+// tokens, 2 threads: 410 GFLOP/s against 283 dequantizing in every tile, where f16 panels ran 446).
 import { cdiv, dotTile, f32, forEach, i32, idiv, kernel, min, pid, scratch, type Const, type Float, type Global, type Scratch } from "../index.ts";
 import { storeProducts } from "./matmul-blocked.ts";
 
@@ -25,19 +26,25 @@ export interface QuantPanelFormat {
   hasMin: boolean;
 }
 
-/** acc[t * 64 + j] (T <= 4) for the four panels from p over the int8 panels. */
-function q8DecodeGroup<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P", "K", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GM", "16"]>, acc: Scratch, p: i32, K: Const, G: Const, MG: Const): void {
+/** acc[t * 64 + j] for R rows of tokens (T <= R, the last re-read past T) and the four int8 panels from p. */
+function q8DecodeRows<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P", "K", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GM", "16"]>, acc: Scratch, p: i32, K: Const, G: Const, MG: Const, R: Const): void {
   const T = x.dim(0);
   const last = wq.dim(0) - 1;
   forEach(4 * 64, (e) => {
     acc.put(e, 0.0);
   });
+  dotTile(acc, 0, R, 64, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => f32(wq.at(min(p + idiv(j, 16), last), k, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(k, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, MG), j % 16));
+}
+
+/** acc[t * 64 + j] (T <= 4) for the four panels from p over the int8 panels, in tiles of 1, 2 or 4 rows. */
+function q8DecodeGroup<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P", "K", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GM", "16"]>, acc: Scratch, p: i32, K: Const, G: Const, MG: Const): void {
+  const T = x.dim(0);
   if (T == 1) {
-    dotTile(acc, 0, 1, 64, K, (i, k) => x.at(0, k), (j, k) => f32(wq.at(min(p + idiv(j, 16), last), k, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(k, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, MG), j % 16));
+    q8DecodeRows(x, wq, scales, mins, acc, p, K, G, MG, 1);
   } else if (T == 2) {
-    dotTile(acc, 0, 2, 64, K, (i, k) => x.at(i, k), (j, k) => f32(wq.at(min(p + idiv(j, 16), last), k, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(k, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, MG), j % 16));
+    q8DecodeRows(x, wq, scales, mins, acc, p, K, G, MG, 2);
   } else {
-    dotTile(acc, 0, 4, 64, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => f32(wq.at(min(p + idiv(j, 16), last), k, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(k, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, MG), j % 16));
+    q8DecodeRows(x, wq, scales, mins, acc, p, K, G, MG, 4);
   }
 }
 
@@ -76,23 +83,33 @@ function q8Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P
   }
 }
 
-/** acc[t * 64 + j] (T <= 4) for the four panels from p over the 4-bit panels: the low nibbles against x's first half, the high ones against its second. */
-function q4DecodeGroup<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, p: i32, K: Const): void {
+/**
+ * acc[t * 64 + j] for R rows of tokens (T <= R, the last re-read past T) and the four 4-bit panels
+ * from p: the low nibbles against x's first half, then the high ones (mostly from L2) against its
+ * second. Chunks of 256 bytes a row, both nibbles of each chunk in turn with the next chunk
+ * prefetched, were slower end to end (TinyLlama Q4_K single-stream decode: 21-22 tokens/s against
+ * 24-26).
+ */
+function q4DecodeRows<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, p: i32, K: Const, R: Const): void {
   const T = x.dim(0);
   const last = wq.dim(0) - 1;
   const half = idiv(K, 2);
   forEach(4 * 64, (e) => {
     acc.put(e, 0.0);
   });
+  dotTile(acc, 0, R, 64, half, (i, h) => x.at(min(i, T - 1), h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
+  dotTile(acc, 0, R, 64, half, (i, h) => x.at(min(i, T - 1), half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+}
+
+/** acc[t * 64 + j] (T <= 4) for the four panels from p over the 4-bit panels, in tiles of 1, 2 or 4 rows. */
+function q4DecodeGroup<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, p: i32, K: Const): void {
+  const T = x.dim(0);
   if (T == 1) {
-    dotTile(acc, 0, 1, 64, half, (i, h) => x.at(0, h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
-    dotTile(acc, 0, 1, 64, half, (i, h) => x.at(0, half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+    q4DecodeRows(x, wq, scales, mins, acc, p, K, 1);
   } else if (T == 2) {
-    dotTile(acc, 0, 2, 64, half, (i, h) => x.at(i, h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
-    dotTile(acc, 0, 2, 64, half, (i, h) => x.at(i, half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+    q4DecodeRows(x, wq, scales, mins, acc, p, K, 2);
   } else {
-    dotTile(acc, 0, 4, 64, half, (i, h) => x.at(min(i, T - 1), h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
-    dotTile(acc, 0, 4, 64, half, (i, h) => x.at(min(i, T - 1), half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+    q4DecodeRows(x, wq, scales, mins, acc, p, K, 4);
   }
 }
 
