@@ -105,6 +105,11 @@ function vectorOf(e: IExpr, lane: string, p: ExprPrinter): VectorValue | undefin
     const operand = vectorOf(e.left, lane, p);
     return operand?.lanes === "i32" ? combine("i32", e.kind === ">>" ? "srai" : "slli", [operand], `, ${e.right.value}`) : undefined;
   }
+  // A shift by a count the lanes share but the step sets (the nibble of a 4-bit panel byte at k).
+  if (e.kind === ">>" && !mentions(e.right, lane)) {
+    const [operand, count] = [vectorOf(e.left, lane, p), vectorOf(e.right, lane, p)];
+    return operand?.lanes === "i32" && count?.lanes === "i32" ? combine("i32", "srav", [operand, count]) : undefined;
+  }
   // a * b - c and a * b + c (either order): one fused multiply-add.
   const product = (x: IExpr) => x.op === "binary" && x.kind === "*" && x.type === "f32";
   if (e.type === "f32" && (e.kind === "-" || e.kind === "+") && (product(e.left) || (e.kind === "+" && product(e.right)))) {

@@ -146,6 +146,7 @@ static inline __m256i tsv_and8(__m256i a, __m256i b) { return _mm256_and_si256(a
 static inline __m256i tsv_addi8(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
 static inline __m256i tsv_subi8(__m256i a, __m256i b) { return _mm256_sub_epi32(a, b); }
 #define tsv_srai8(v, n) _mm256_srai_epi32((v), (n))
+static inline __m256i tsv_srav8(__m256i v, __m256i n) { return _mm256_srav_epi32(v, n); }
 #define tsv_slli8(v, n) _mm256_slli_epi32((v), (n))
 static inline __m256 tsv_add8(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 static inline __m256 tsv_sub8(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
@@ -183,6 +184,7 @@ static inline __m512i tsv_and16(__m512i a, __m512i b) { return _mm512_and_si512(
 static inline __m512i tsv_addi16(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
 static inline __m512i tsv_subi16(__m512i a, __m512i b) { return _mm512_sub_epi32(a, b); }
 #define tsv_srai16(v, n) _mm512_maskz_srai_epi32((__mmask16)0xffff, (v), (n))
+static inline __m512i tsv_srav16(__m512i v, __m512i n) { return _mm512_maskz_srav_epi32((__mmask16)0xffff, v, n); }
 #define tsv_slli16(v, n) _mm512_maskz_slli_epi32((__mmask16)0xffff, (v), (n))
 static inline __m512 tsv_add16(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
 static inline __m512 tsv_sub16(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }

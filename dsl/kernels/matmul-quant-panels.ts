@@ -6,9 +6,8 @@
 // registers: a load, a conversion and a fused multiply-subtract per vector, then the FMAs):
 //   matmulQ8Panels: wq [P, K, 16] int8; scales [P, K / G, 16]; mins [P, K / MG, 16] (MG = K and
 //     one zero row of mins for formats without offsets, so one kernel serves both).
-//   matmulQ4Panels: wq [P, K / 2, 16] bytes, the low nibble the row's first half of k (h) and the
-//     high nibble its second half (h + K / 2), so both passes read x contiguously; scales and mins
-//     [P, K / 32, 16]. K is a multiple of 64.
+//   matmulQ4Panels: wq [P, K / 2, 16] bytes, k = 2h in the low nibble of byte h and 2h + 1 in
+//     the high one, so the bytes stream once in k order; scales and mins [P, K / 32, 16].
 // Decode reads about a byte (8-bit) or three quarters of one (4-bit, with the scales) per weight
 // where matmulBlocked's f16 panels read two. The dispatch follows matmulBlocked's: for T <= 4 the
 // program of every fourth panel streams four panels side by side, each broadcast of x feeding four
@@ -83,22 +82,14 @@ function q8Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P
   }
 }
 
-/**
- * acc[t * 64 + j] for R rows of tokens (T <= R, the last re-read past T) and the four 4-bit panels
- * from p: the low nibbles against x's first half, then the high ones (mostly from L2) against its
- * second. Chunks of 256 bytes a row, both nibbles of each chunk in turn with the next chunk
- * prefetched, were slower end to end (TinyLlama Q4_K single-stream decode: 21-22 tokens/s against
- * 24-26).
- */
+/** acc[t * 64 + j] for R rows of tokens (T <= R, the last re-read past T) and the four 4-bit panels from p. */
 function q4DecodeRows<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, p: i32, K: Const, R: Const): void {
   const T = x.dim(0);
   const last = wq.dim(0) - 1;
-  const half = idiv(K, 2);
   forEach(4 * 64, (e) => {
     acc.put(e, 0.0);
   });
-  dotTile(acc, 0, R, 64, half, (i, h) => x.at(min(i, T - 1), h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
-  dotTile(acc, 0, R, 64, half, (i, h) => x.at(min(i, T - 1), half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+  dotTile(acc, 0, R, 64, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => f32((wq.at(min(p + idiv(j, 16), last), idiv(k, 2), j % 16) >> (4 * (k % 2))) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(k, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, 32), j % 16));
 }
 
 /** acc[t * 64 + j] (T <= 4) for the four panels from p over the 4-bit panels, in tiles of 1, 2 or 4 rows. */
@@ -117,34 +108,29 @@ function q4DecodeGroup<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8
 function q4Tile<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, p: i32, K: Const): void {
   const T = x.dim(0);
   const last = wq.dim(0) - 1;
-  const half = idiv(K, 2);
   forEach(8 * 32, (e) => {
     acc.put(e, 0.0);
   });
-  dotTile(acc, 0, 8, 32, half, (i, h) => x.at(min(i, T - 1), h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(h, 32), j % 16));
-  dotTile(acc, 0, 8, 32, half, (i, h) => x.at(min(i, T - 1), half + h), (j, h) => f32(wq.at(min(p + idiv(j, 16), last), h, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + h, 32), j % 16));
+  dotTile(acc, 0, 8, 32, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => f32((wq.at(min(p + idiv(j, 16), last), idiv(k, 2), j % 16) >> (4 * (k % 2))) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(k, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, 32), j % 16));
 }
 
-/** q8Tiles over the two 4-bit panels from p: h in chunks of C, each dequantized into deq as [2C, 32] (the low nibbles' k = hc + h, then the high ones' k = K / 2 + hc + h). */
+/** q8Tiles over the two 4-bit panels from p. */
 function q4Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, deq: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const, C: Const): void {
   const T = x.dim(0);
   const last = wq.dim(0) - 1;
-  const half = idiv(K, 2);
   forEach(cdiv(rows, 12) * 12 * 32, (e) => {
     acc.put(e, 0.0);
   });
-  for (let hc = 0; hc < half; hc += C) {
-    const count = min(C, half - hc);
-    forEach(2 * C * 32, (e) => {
+  for (let kc = 0; kc < K; kc += C) {
+    const count = min(C, K - kc);
+    forEach(C * 32, (e) => {
       deq.put(e, 0.0);
     });
-    for (let h = 0; h < count; h++) {
-      dotTile(deq, h * 32, 1, 32, 1, (i, u) => 1.0, (j, u) => f32(wq.at(min(p + idiv(j, 16), last), hc + h + u, j % 16) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(hc + h + u, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(hc + h + u, 32), j % 16));
-      dotTile(deq, (C + h) * 32, 1, 32, 1, (i, u) => 1.0, (j, u) => f32(wq.at(min(p + idiv(j, 16), last), hc + h + u, j % 16) >> 4) * scales.at(min(p + idiv(j, 16), last), idiv(half + hc + h + u, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(half + hc + h + u, 32), j % 16));
+    for (let k = 0; k < count; k++) {
+      dotTile(deq, k * 32, 1, 32, 1, (i, u) => 1.0, (j, u) => f32((wq.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 2), j % 16) >> (4 * ((kc + k + u) % 2))) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 32), j % 16));
     }
     for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 32, R, 32, count, (i, h) => x.at(min(t0 + tt + i, T - 1), hc + h), (j, h) => deq.at(h * 32 + j));
-      dotTile(acc, tt * 32, R, 32, count, (i, h) => x.at(min(t0 + tt + i, T - 1), half + hc + h), (j, h) => deq.at((C + h) * 32 + j));
+      dotTile(acc, tt * 32, R, 32, count, (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => deq.at(k * 32 + j));
     }
   }
 }
@@ -181,16 +167,16 @@ export const matmulQ4Panels = kernel({ grid: (x, wq) => [wq.dim(0), cdiv(x.dim(0
     const rows = min(block, x.dim(0) - t0);
     const columns = i32(x.dim(0) <= 4 ? 64 : 32);
     const acc = scratch(192 * 32);
-    const deq = scratch(2 * 64 * 32);
+    const deq = scratch(128 * 32);
     if (p % idiv(columns, 16) == 0) {
       if (x.dim(0) <= 4) {
         q4DecodeGroup(x, wq, scales, mins, acc, p, K);
       } else if (x.dim(0) <= 8) {
         q4Tile(x, wq, scales, mins, acc, p, K);
       } else if (x.dim(0) <= 32) {
-        q4Tiles(x, wq, scales, mins, acc, deq, t0, p, rows, K, 8, 64);
+        q4Tiles(x, wq, scales, mins, acc, deq, t0, p, rows, K, 8, 128);
       } else {
-        q4Tiles(x, wq, scales, mins, acc, deq, t0, p, rows, K, 6, 64);
+        q4Tiles(x, wq, scales, mins, acc, deq, t0, p, rows, K, 6, 128);
       }
       storeProducts(acc, out, t0, p, rows, columns);
     }

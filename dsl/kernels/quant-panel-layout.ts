@@ -2,9 +2,11 @@
 // a row) packed into the panels the CPU's quantized matmul kernels read, 16 rows (output features
 // n) side by side as matmul-blocked.ts's weight panels are, K the inputs:
 //   8-bit: values Int8Array [P, K, 16], values[(p K + k) 16 + j] = q[16p + j, k];
-//   4-bit (bits 4, G 32, K % 64 == 0): values Uint8Array [P, K/2, 16], byte (p, h, j) holding
-//     q[16p + j, h] in its low nibble and q[16p + j, h + K/2] in its high one: masking and shifting the 16
-//     bytes at (p, h) gives the panel's 16 rows at k = h and at k = h + K/2, with no shuffle;
+//   4-bit (bits 4, G 32): values Uint8Array [P, K/2, 16], byte (p, h, j) holding q[16p + j, 2h] in
+//     its low nibble and q[16p + j, 2h + 1] in its high one: consecutive k share a byte, so a
+//     kernel streams the bytes once, in k order (a layout of the row's halves, low nibbles the
+//     first half of k, made the decode kernel read each byte in two passes far apart and ran it
+//     at about half the read rate of the 8-bit panels);
 //   scales (and mins, where the grouping has them) Float32Array [P, K/G, 16], one per row and group.
 // P = cdiv(rows, 16); everything past the last row is zero (so padded rows read as 0).
 import { panelFormat, type QuantGroups } from "../../runtime/loader/quant-groups.ts";
@@ -29,14 +31,14 @@ function packBytes(q: Int8Array, rows: number, columns: number): Int8Array {
   return out;
 }
 
-/** q [rows, columns] (each 0..15) as [P, columns/2, 16] bytes: the first half of a row in the low nibbles, the second in the high ones. */
+/** q [rows, columns] (each 0..15) as [P, columns/2, 16] bytes: k = 2h in the low nibble of byte h, 2h + 1 in the high one. */
 function packNibbles(q: Int8Array, rows: number, columns: number): Uint8Array {
   const half = columns / 2;
   const out = new Uint8Array(Math.ceil(rows / panelWidth) * half * panelWidth);
   for (let n = 0; n < rows; n++) {
     const base = (n - (n % panelWidth)) * half + (n % panelWidth);
     const row = n * columns;
-    for (let h = 0; h < half; h++) out[base + h * panelWidth] = q[row + h] | (q[row + half + h] << 4);
+    for (let h = 0; h < half; h++) out[base + h * panelWidth] = q[row + 2 * h] | (q[row + 2 * h + 1] << 4);
   }
   return out;
 }
@@ -51,7 +53,7 @@ function packGroupValues(perGroup: Float32Array, rows: number, groups: number): 
   return out;
 }
 
-/** A grouping of a [rows, columns] weight as the kernels' panels; 4-bit groups over columns not a multiple of 64 pack as 8-bit. */
+/** A grouping of a [rows, columns] weight as the kernels' panels. */
 export function packQuantPanels(groups: QuantGroups, rows: number, columns: number): QuantPanels {
   const { groupSize, q, scale, min } = groups;
   if (q.length !== rows * columns) throw new RangeError(`packQuantPanels: ${q.length} values is not ${rows} x ${columns}`);
@@ -77,9 +79,8 @@ export function quantPanelValue(panels: QuantPanels, rows: number, columns: numb
   const j = n % panelWidth;
   let q: number;
   if (panels.bits === 4) {
-    const half = columns / 2;
-    const byte = panels.values[(p * half + (k % half)) * panelWidth + j];
-    q = k < half ? byte & 0x0f : byte >> 4;
+    const byte = panels.values[(p * (columns / 2) + (k >> 1)) * panelWidth + j];
+    q = k % 2 === 0 ? byte & 0x0f : byte >> 4;
   } else {
     q = panels.values[(p * columns + k) * panelWidth + j];
   }

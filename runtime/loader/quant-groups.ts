@@ -245,12 +245,11 @@ export function commonQuantGroups(pieces: QuantGroups[], columns: number): Quant
 }
 
 /**
- * How a grouping over rows of `columns` is packed into panels: as nibbles (bits 4) only for 4-bit
- * groups of 32 over rows of whole pairs of 32-column halves (columns % 64 == 0: the low nibbles hold
- * the row's first half, the high ones its second); otherwise as int8 (bits 8), which holds 0..15 too.
+ * How a grouping over rows of `columns` is packed into panels: as nibbles (bits 4) for 4-bit
+ * groups of 32 (two consecutive k a byte), otherwise as int8 (bits 8), which holds 0..15 too.
  */
 export function panelFormat(grouping: QuantPanelFormat, columns: number): QuantPanelFormat {
-  const nibbles = grouping.bits === 4 && grouping.groupSize === 32 && columns % 64 === 0;
+  const nibbles = grouping.bits === 4 && grouping.groupSize === 32 && columns % 2 === 0;
   return { ...grouping, bits: nibbles ? 4 : 8 };
 }
 

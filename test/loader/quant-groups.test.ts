@@ -127,20 +127,20 @@ test("packQuantPanels: 19 rows of 8-bit Q6_K, Q5_K, Q3_K and Q8_0 read back exac
   for (const format of ["q6_K", "q5_K", "q3_K", "q8_0"] as const) assertPanels(format, 19, 512, 8);
 });
 
-test("packQuantPanels: 4-bit Q4_0 with K = 96 (not a multiple of 64) packs as 8-bit", () => {
-  assertPanels("q4_0", 19, 96, 8);
-  assert.is(packQuantPanels(quantGroups("q4_0", randomBlocks("q4_0", 19 * 128)), 19, 128).bits, 4);
+test("packQuantPanels: 4-bit Q4_0 with K = 96 (three groups) packs as nibbles too", () => {
+  assertPanels("q4_0", 19, 96, 4);
 });
 
-test("packQuantPanels: the 4-bit layout puts k < K/2 in the low nibble and k + K/2 in the high one", () => {
-  const groups: QuantGroups = { groupSize: 32, bits: 4, q: Int8Array.from({ length: 2 * 64 }, (_, i) => (i >> 2) % 16), scale: Float32Array.of(1, 1, 1, 1), min: undefined };
+test("packQuantPanels: the 4-bit layout puts k = 2h in the low nibble of byte h and k = 2h + 1 in the high one", () => {
+  // q[n, k] = (64 n + k) % 16 = k % 16.
+  const groups: QuantGroups = { groupSize: 32, bits: 4, q: Int8Array.from({ length: 2 * 64 }, (_, i) => i % 16), scale: Float32Array.of(1, 1, 1, 1), min: undefined };
   const panels = packQuantPanels(groups, 2, 64);
   assert.equal([panels.values.length, panels.scales.length], [32 * 16, 2 * 16]);
-  // Byte (p 0, h 5, row 1): q[1, 5] = (69 >> 2) % 16 = 1 low, q[1, 37] = (101 >> 2) % 16 = 9 high.
-  assert.is(panels.values[5 * 16 + 1], 0x91);
-  // Byte (p 0, h 3, row 0): q[0, 3] = 0 low, q[0, 35] = 8 high; rows 2-15 of the panel are padding.
-  assert.is(panels.values[3 * 16 + 0], 0x80);
-  assert.is(panels.values[3 * 16 + 2], 0);
+  // Byte (p 0, h 5, row 1): q[1, 10] = 10 low, q[1, 11] = 11 high.
+  assert.is(panels.values[5 * 16 + 1], 0xba);
+  // Byte (h 12, row 0): q[0, 24] = 8 low, q[0, 25] = 9 high; rows 2-15 of the panel are padding.
+  assert.is(panels.values[12 * 16 + 0], 0x98);
+  assert.is(panels.values[12 * 16 + 2], 0);
 });
 
 test("quantPanelFormat names, from the dtypes alone, the format packQuantPanels gives the pieces' common grouping", () => {
