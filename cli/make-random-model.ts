@@ -1,6 +1,7 @@
 // Writes a random-weight model (HF folder + GGUF of the same weights) for parity tests and benchmarks:
 //   npx tsx cli/make-random-model.ts --arch qwen2 --out DIR [--seed N] [--dtype f32|f16|bf16]
 //       [--shape tiny|tinyllama-1.1b|llama3-8b] [--gguf-quant q8_0|q4_0|q4_1|q5_0|q5_1|q2_K|q3_K|q4_K|q5_K|iq4_nl|iq4_xs] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
+//       [--gguf-quant-value-down TYPE]   (attn_v and ffn_down in another block type, as llama.cpp's _M recipes)
 //       [--lora-out DIR [--lora-rank 16]]   (also a random LoRA adapter on every linear: PEFT files + adapter.gguf; llama only)
 
 import { statSync } from "node:fs";
@@ -17,6 +18,7 @@ const ggufQuants: readonly GgufQuant[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1"
 const usage = `usage: make-random-model --arch ${archNames.join("|")} --out DIR [--seed N]
        [--dtype ${weightDTypes.join("|")}] [--shape ${shapeNames.join("|")}]
        [--gguf-quant ${ggufQuants.join("|")}]   (the GGUF's matrices as these blocks; the HF folder unquantized)
+       [--gguf-quant-value-down TYPE]   (with --gguf-quant: attn_v and ffn_down in this type instead, as the _M recipes)
        [--tokenizer-dir DIR] [--tokenizer-gguf FILE]   (default: the shared stories260K files)
        [--lora-out DIR [--lora-rank 16]]   (a random LoRA adapter for the model, PEFT and GGUF; llama only)`;
 
@@ -34,6 +36,7 @@ function main(): void {
       dtype: { type: "string" },
       shape: { type: "string", default: "tiny" },
       "gguf-quant": { type: "string" },
+      "gguf-quant-value-down": { type: "string" },
       "tokenizer-dir": { type: "string" },
       "tokenizer-gguf": { type: "string" },
       "lora-out": { type: "string" },
@@ -54,6 +57,7 @@ function main(): void {
     dtype: oneOf<WeightDType>(values.dtype, weightDTypes, "dtype"),
     shape: oneOf<ShapeName>(values.shape, shapeNames, "shape"),
     ggufQuant: oneOf<GgufQuant>(values["gguf-quant"], ggufQuants, "gguf-quant") ?? null,
+    ggufQuantValueDown: oneOf<GgufQuant>(values["gguf-quant-value-down"], ggufQuants, "gguf-quant-value-down") ?? null,
     tokenizer: { hfDir: values["tokenizer-dir"] ?? defaults.hfDir, gguf: values["tokenizer-gguf"] ?? defaults.gguf },
   });
   const seconds = (performance.now() - started) / 1000;

@@ -60,6 +60,12 @@ export interface RandomModelOptions {
    * quantizing its activations, as it does for block weights.
    */
   ggufQuantWidened?: boolean;
+  /**
+   * With ggufQuant: the attention value and MLP down projections in this block type instead, as
+   * llama.cpp's _M recipes keep them wider (Q4_K_M: Q6_K for about half of them), so that a fused
+   * qkv holds pieces of two formats.
+   */
+  ggufQuantValueDown?: GgufQuant | null;
 }
 
 export interface RandomModel {
@@ -88,7 +94,9 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
 const isRouter = (plan: CheckpointPlan) => /\.ffn_gate_inp(_shexp)?\.weight$/.test(plan.ggufName);
 
 /** The block format a GGUF matrix is quantized to: rows of whole blocks only (32 values, 256 for Q4_K; others stay float, as llama.cpp's quantize leaves them). */
-function quantOf(plan: CheckpointPlan, quant: GgufQuant | null): GgufQuant | null {
+function quantOf(plan: CheckpointPlan, options: Required<RandomModelOptions>): GgufQuant | null {
+  const valueDown = options.ggufQuantValueDown !== null && /\.(attn_v|ffn_down)\./.test(plan.ggufName);
+  const quant = options.ggufQuant === null ? null : valueDown ? options.ggufQuantValueDown : options.ggufQuant;
   const shape = ggufHfShape(plan);
   return quant !== null && shape.length >= 2 && shape[shape.length - 1] % valuesPerQuantBlock(quant) === 0 && !isRouter(plan) ? quant : null;
 }
@@ -103,9 +111,9 @@ const dequantize: Record<GgufQuant, (bytes: Uint8Array) => Float32Array> = {
  * checkpoint), 1-D tensors (norms, biases) and routers stay F32. bf16 checkpoints are written as
  * F32, which holds bf16 values exactly.
  */
-function ggmlTypeOf(plan: CheckpointPlan, dtype: WeightDType, quant: GgufQuant | null, widened: boolean): GgmlType {
-  const blocks = quantOf(plan, quant);
-  if (blocks !== null) return widened ? "F32" : quantGgmlType[blocks];
+function ggmlTypeOf(plan: CheckpointPlan, dtype: WeightDType, options: Required<RandomModelOptions>): GgmlType {
+  const blocks = quantOf(plan, options);
+  if (blocks !== null) return options.ggufQuantWidened ? "F32" : quantGgmlType[blocks];
   return dtype === "f16" && ggufHfShape(plan).length >= 2 && !isRouter(plan) ? "F16" : "F32";
 }
 
@@ -150,6 +158,7 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
     tokenizer: options.tokenizer ?? defaultTokenizerSource(),
     ggufQuant: options.ggufQuant ?? null,
     ggufQuantWidened: options.ggufQuantWidened ?? false,
+    ggufQuantValueDown: options.ggufQuantValueDown ?? null,
   };
   const { arch, outDir, seed, dtype, tokenizer } = resolved;
   const spec = architectures[arch];
@@ -179,8 +188,8 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
     ggufMetadata(spec, config, resolved),
     [
       ...tensors.map((plan) => {
-        const type = ggmlTypeOf(plan, dtype, resolved.ggufQuant, resolved.ggufQuantWidened);
-        return { name: plan.ggufName, type, dims: [...ggufHfShape(plan)].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved.ggufQuant)) };
+        const type = ggmlTypeOf(plan, dtype, resolved);
+        return { name: plan.ggufName, type, dims: [...ggufHfShape(plan)].reverse(), chunks: () => ggufChunks(ggufValues(plan, streamSeed, dtype), type, quantOf(plan, resolved)) };
       }),
       ...(spec.ggufExtraTensors?.(config) ?? []).map(({ ggufName, values }) => ({ name: ggufName, type: "F32" as const, dims: [values.length], chunks: () => [encodeValues(values, "f32")] })),
     ],

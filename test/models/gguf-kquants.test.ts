@@ -48,33 +48,44 @@ test.after(() => rmSync(workDir, { recursive: true, force: true }));
 const formats: [GgufQuant, string][] = [
   ["q2_K", "Q2_K"], ["q3_K", "Q3_K"], ["q4_K", "Q4_K"], ["q5_K", "Q5_K"], ["iq4_xs", "IQ4_XS"], ["iq4_nl", "IQ4_NL"], ["q4_1", "Q4_1"], ["q5_0", "Q5_0"], ["q5_1", "Q5_1"],
 ];
-for (const [quant, name] of formats) {
-  test(`${name}: kept as blocks, widened as llama.cpp reads them`, async () => {
-    const write = (widened: boolean) => writeRandomModel({ arch: "llama", shape: "tiny-256", outDir: join(workDir, `${quant}-${widened ? "widened" : "blocks"}`), seed: 2, ggufQuant: quant, ggufQuantWidened: widened });
-    const [blocks, widened] = [write(false), write(true)];
-    const loaded = await loadModel(blocks.ggufPath!);
-    const down = loaded.tensors.get("model.layers.0.mlp.down_proj.weight")!;
-    assert.is(down.dtype, quant, "the loader keeps the file's blocks");
-    assert.is(loaded.config.torchDtype, "float16");
-    const { source } = planModel(loaded.config, { dtype: "f32" });
-    const fourBit = quant === "q4_K" || quant === "q4_1";
-    assert.ok(source.includes(fourBit ? "4-bit panels" : "8-bit panels") && !/\/\/ linear model\.layers\.\S+\n/.test(source), "every linear reads quantized panels, none widened");
+/** The linears' panels the CPU plan picks: 4-bit where every piece is Q4_K or Q4_1, else 8-bit. */
+const panelBits = (quants: GgufQuant[]) => (quants.every((q) => q === "q4_K" || q === "q4_1") ? "4-bit panels" : "8-bit panels");
 
-    const onWidened = await llamaCpp(widened.ggufPath!);
-    const onBlocks = await llamaCpp(blocks.ggufPath!);
-    const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32" });
-    runner.initializeKvCache(8, 16);
-    // A 20-token prompt step (the kernels' tiled path), then one token a step (their decode path).
-    const sequence = new SingleSequence(runner, 16, 8);
-    const steps = [sequence.feed(onWidened.ids.slice(0, 20), true), ...onWidened.ids.slice(20).map((id) => sequence.feed([id], true))];
-    const vocab = runner.config.vocabSize;
-    const ours = steps.flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab))));
-    const exact = maxProbDiff(ours, onWidened.distributions);
-    const llamaCppGap = maxProbDiff(onBlocks.distributions, onWidened.distributions);
-    console.log(`  ${name}: max |Δp| ${exact.toExponential(2)} vs llama.cpp on the widened weights; llama.cpp blocks vs widened ${llamaCppGap.toExponential(2)}`);
-    assert.ok(exact < 1e-5, `vs the widened weights: ${exact}`);
-    assert.ok(llamaCppGap < 8e-2, `llama.cpp on the blocks vs on the values the loader decodes them to: ${llamaCppGap}`);
-  });
+async function checkBlocks(name: string, quant: GgufQuant, valueDown: GgufQuant | null): Promise<void> {
+  const write = (widened: boolean) => writeRandomModel({ arch: "llama", shape: "tiny-256", outDir: join(workDir, `${name}-${widened ? "widened" : "blocks"}`), seed: 2, ggufQuant: quant, ggufQuantWidened: widened, ggufQuantValueDown: valueDown });
+  const [blocks, widened] = [write(false), write(true)];
+  const loaded = await loadModel(blocks.ggufPath!);
+  const down = loaded.tensors.get("model.layers.0.mlp.down_proj.weight")!;
+  assert.is(down.dtype, valueDown ?? quant, "the loader keeps the file's blocks");
+  assert.is(loaded.config.torchDtype, "float16");
+  const { source } = planModel(loaded.config, { dtype: "f32" });
+  assert.ok(source.includes(`qkv_proj.weight (${panelBits(valueDown ? [quant, valueDown] : [quant])}`), "qkv's panels in its pieces' common format");
+  assert.ok(!/\/\/ linear model\.layers\.\S+\n/.test(source), "every linear reads quantized panels, none widened");
+
+  const onWidened = await llamaCpp(widened.ggufPath!);
+  const onBlocks = await llamaCpp(blocks.ggufPath!);
+  const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32" });
+  runner.initializeKvCache(8, 16);
+  // A 20-token prompt step (the kernels' tiled path), then one token a step (their decode path).
+  const sequence = new SingleSequence(runner, 16, 8);
+  const steps = [sequence.feed(onWidened.ids.slice(0, 20), true), ...onWidened.ids.slice(20).map((id) => sequence.feed([id], true))];
+  const vocab = runner.config.vocabSize;
+  const ours = steps.flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab))));
+  const exact = maxProbDiff(ours, onWidened.distributions);
+  const llamaCppGap = maxProbDiff(onBlocks.distributions, onWidened.distributions);
+  console.log(`  ${name}: max |Δp| ${exact.toExponential(2)} vs llama.cpp on the widened weights; llama.cpp blocks vs widened ${llamaCppGap.toExponential(2)}`);
+  assert.ok(exact < 1e-5, `vs the widened weights: ${exact}`);
+  assert.ok(llamaCppGap < 8e-2, `llama.cpp on the blocks vs on the values the loader decodes them to: ${llamaCppGap}`);
+}
+
+for (const [quant, name] of formats) {
+  test(`${name}: kept as blocks, read as llama.cpp reads them`, () => checkBlocks(name, quant, null));
+}
+
+// As llama.cpp's _M recipes: v and down in a wider type, so qkv packs Q4_K and Q3_K pieces in one
+// grouping (16-value groups with offsets, int8) and Q4_0 and Q8_0 ones in another (32, offsets).
+for (const [quant, valueDown] of [["q4_K", "q3_K"], ["q4_0", "q8_0"]] as const) {
+  test(`${quant} with v and down in ${valueDown}: a fused weight of two formats in one grouping`, () => checkBlocks(`${quant}+${valueDown}`, quant, valueDown));
 }
 
 test.run();
