@@ -20,6 +20,7 @@ import type { IExpr, IStmt, TileOperand } from "../ir/types.ts";
 import { mapChildren, substituteVars } from "../ir/walk.ts";
 import { tileExtent } from "../lower/threads.ts";
 import type { ExprPrinter } from "./c-expr.ts";
+import { alignedStep } from "./cpp-aligned-step.ts";
 import { contiguousLoad, vectorTerm, type VectorTerm } from "./cpp-vector-term.ts";
 
 type Element = "f32" | "f16" | "bf16";
@@ -94,10 +95,15 @@ function laneTerm(term: IExpr, j: string, c: number, lane: string, width: number
   return straddles ? undefined : out;
 }
 
-/** b at k = kAt for the vector of columns c .. c + width - 1, when its reads of them are vector loads (cpp-vector-term.ts). */
-function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: ExprPrinter): VectorTerm | undefined {
+/**
+ * b at k = kAt for the vector of columns c .. c + width - 1, when its reads of them are vector
+ * loads (cpp-vector-term.ts); `aligned`: kAt is loop variable k plus a step below `multiple`, k a
+ * multiple of it (cpp-aligned-step.ts).
+ */
+function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: ExprPrinter, aligned?: { k: string; multiple: number }): VectorTerm | undefined {
   const lane = `${b.index}_lane`;
-  const term = laneTerm(substituteVars(b.term, new Map([[b.k, kAt]])), b.index, c, lane, width);
+  const stepped = substituteVars(b.term, new Map([[b.k, kAt]]));
+  const term = laneTerm(aligned ? alignedStep(stepped, aligned.k, aligned.multiple) : stepped, b.index, c, lane, width);
   return term && vectorTerm(term, lane, p);
 }
 
@@ -282,7 +288,7 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
   // One pointer per step for a row contiguous across the tile (a panel); else one per vector (the
   // rows of several panels side by side, which share each broadcast of a).
   const wholeRow = (kAt: IExpr) => contiguous(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), s.b.index, p);
-  const vectorRows = (kAt: IExpr) => vectors.map((q) => vectorRow(s.b, kAt, c0 + isa.width * q, isa.width, p)!);
+  const vectorRows = (kAt: IExpr, multiple = 1) => vectors.map((q) => vectorRow(s.b, kAt, c0 + isa.width * q, isa.width, p, { k, multiple })!);
   // f32 rows of a that run contiguously in k get a pointer each, set once per pass: recomputing
   // every row's address per k step (and, short of registers, reloading x's base from the stack)
   // took a third of the prefill micro-kernel's instructions beside its 12 FMAs.
@@ -292,7 +298,8 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     aPointers ? `${prefix}_pa${i}[${p.print(kAt)}]` : p.print(substituteVars(as[i], kAtU));
   const ahead = s.prefetchAhead;
   const fma = `${isa.intrinsics}fmadd_ps`;
-  const step = (u: number, kAt: IExpr): string[] => {
+  // The sets loop's k is a multiple of sets: its steps' terms simplify with that (alignedStep).
+  const step = (u: number, kAt: IExpr, multiple = 1): string[] => {
     const kAtU = new Map([[k, kAt]]);
     // Only a hint: a prefetch never faults, so an address past the end of b is harmless.
     const row = wholeRow(kAt);
@@ -300,7 +307,7 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     const prefetch = prefetches.map((address) => `${deeper}  _mm_prefetch((const char*)${address}, _MM_HINT_T0);`);
     const loads = row
       ? [`${deeper}  { ${elementPointer[row.element]} ${prefix}_row = ${row.base};`, ...prefetch, ...vectors.map((q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${loadOf(isa, row.element)}(${prefix}_row + ${c0 + isa.width * q});`)]
-      : [`${deeper}  {`, ...prefetch, ...vectorRows(kAt).map((r, q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${r.print(isa.width)};`)];
+      : [`${deeper}  {`, ...prefetch, ...vectorRows(kAt, multiple).map((r, q) => `${deeper}  const ${isa.type} ${prefix}_b${q} = ${r.print(isa.width)};`)];
     return [
       ...loads,
       ...tile.rows.flatMap((i) => [
@@ -316,7 +323,7 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     ...(aPointers ? aStreams.map(({ i, stream }) => `${deeper}const float* ${prefix}_pa${i} = ${stream!.base};`) : []),
     ...cTile.map((e) => `${deeper}${isa.type} ${c(e.i, e.q, 0)} = ${isa.intrinsics}loadu_ps(${e.address});`),
     ...range(1, sets).flatMap((u) => cTile.map((e) => `${deeper}${isa.type} ${c(e.i, e.q, u)} = ${isa.intrinsics}setzero_ps();`)),
-    ...(sets > 1 ? [`${deeper}for (; ${k} + ${sets} <= ${count}; ${k} += ${sets}) {`, ...range(0, sets).flatMap((u) => step(u, kPlus(u))), `${deeper}}`] : []),
+    ...(sets > 1 ? [`${deeper}for (; ${k} + ${sets} <= ${count}; ${k} += ${sets}) {`, ...range(0, sets).flatMap((u) => step(u, kPlus(u), sets)), `${deeper}}`] : []),
     // A fixed count the sets divide leaves no single steps (GCC, not seeing that, warned of
     // overflow in the dead loop's indices).
     ...(sets > 1 && s.count.op === "const" && s.count.value % sets === 0 ? [] : [`${deeper}for (; ${k} < ${count}; ++${k}) {`, ...step(0, variable(k)), `${deeper}}`]),

@@ -119,6 +119,10 @@ function vectorOf(e: IExpr, lane: string, p: ExprPrinter): VectorValue | undefin
     if (!parts.every((v): v is VectorValue => v?.lanes === "f32")) return undefined;
     return combine("f32", e.kind === "-" ? "fmsub" : "fmadd", parts);
   }
+  // A byte's high nibble needs no mask: (u8 >> 4) & 15 is u8 >> 4.
+  if (e.kind === "&" && e.right.op === "const" && e.left.op === "binary" && e.left.kind === ">>" && e.left.right.op === "const" && e.left.left.op === "load" && p.dtypeOf(e.left.left.global) === "u8" && 255 >> e.left.right.value <= e.right.value && (e.right.value & (e.right.value + 1)) === 0) {
+    return vectorOf(e.left, lane, p);
+  }
   const lanes = e.type === "f32" ? "f32" : e.type === "i32" ? "i32" : undefined;
   const fn = lanes && binaryOps[e.kind]?.[lanes];
   if (!lanes || !fn) return undefined;

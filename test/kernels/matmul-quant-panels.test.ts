@@ -88,6 +88,9 @@ test("the quantized panels run the vector micro-kernel: packed bytes widened, de
   }
   const q4 = emitCppKernel(irs[q8Cases.length]);
   assert.ok(q4.includes("tsv_and16(tsv_srav16("), "each k's nibble taken apart in registers");
+  // A single token's two unrolled steps (k even, k + 1) read the same byte: a mask, and a shift by
+  // an immediate with no mask (cpp-aligned-step.ts), over one load the compiler shares.
+  assert.ok(q4.includes("tsv_and16(tsv_load16_u8(") && q4.includes("tsv_srai16(tsv_load16_u8("), "a byte's two k at constant shifts");
 });
 
 test.run();
