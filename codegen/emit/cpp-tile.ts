@@ -12,7 +12,8 @@
 //              `into`, each step broadcasting a(i, k) against cols / width vectors of b: the GEMM
 //              micro-kernel, with no horizontal sums. Each vector of b may also compute on its
 //              loads (cpp-vector-term.ts: int8 or packed 4-bit panels dequantized by a scale and
-//              offset per group of k).
+//              offset per group of k); where such a scale and offset are constant over groups of
+//              k, small tiles sum each group's integers times a first and apply them once.
 // Operands are f32 scratch or f32/f16/bf16 tensors (widened on load). Anything else, and every
 // target without AVX2, runs the portable `omp simd` reduction loop, which also takes the dot
 // form's tail.
@@ -21,7 +22,7 @@ import { mapChildren, substituteVars } from "../ir/walk.ts";
 import { tileExtent } from "../lower/threads.ts";
 import type { ExprPrinter } from "./c-expr.ts";
 import { alignedStep } from "./cpp-aligned-step.ts";
-import { contiguousLoad, vectorTerm, type VectorTerm } from "./cpp-vector-term.ts";
+import { contiguousLoad, groupedTerm, vectorTerm, type GroupedTerm, type VectorTerm } from "./cpp-vector-term.ts";
 
 type Element = "f32" | "f16" | "bf16";
 
@@ -110,6 +111,33 @@ function vectorRow(b: TileOperand, kAt: IExpr, c: number, width: number, p: Expr
 /** Whether every vector of b's columns is a vector term, for vectors of this width. */
 const vectorsContiguous = (b: TileOperand, cols: number, width: number, p: ExprPrinter) =>
   cols % width === 0 && range(0, cols / width).every((q) => vectorRow(b, constant(0), q * width, width, p) !== undefined);
+
+/**
+ * The broadcast pass's steps as grouped terms (cpp-vector-term.ts's groupedTerm), for every step u
+ * of the sets loop and vector q, when the pass can run them group by group: AVX-512 (the sets,
+ * their sums and the accumulators take rows x vectors x (sets + 1) of its 32 registers), a fixed
+ * count of whole groups, groups of whole sets, one scale and offset expression for all steps.
+ */
+function groupedSteps(t: TileContext, tile: SubTile, isa: VectorIsa, sets: number): { G: number; steps: GroupedTerm[][] } | undefined {
+  const { s, p, k } = t;
+  const vectors = tile.cols.length / isa.width;
+  if (isa.width !== 16 || s.count.op !== "const" || tile.rows.length * vectors * (sets + 1) + vectors + 2 > 32) return undefined;
+  const lane = `${s.b.index}_lane`;
+  const steps = range(0, sets).map((u) =>
+    range(0, vectors).map((q) => {
+      const kAt = u === 0 ? variable(k) : plus(variable(k), constant(u));
+      const term = laneTerm(alignedStep(substituteVars(s.b.term, new Map([[s.b.k, kAt]])), k, sets), s.b.index, tile.cols[0] + isa.width * q, lane, isa.width);
+      return term && groupedTerm(term, lane, k, p);
+    }),
+  );
+  const all = steps.flat();
+  if (!all.every((g): g is GroupedTerm => g !== undefined)) return undefined;
+  const G = all[0].group;
+  const same = (a: IExpr | undefined, b: IExpr | undefined) => JSON.stringify(a) === JSON.stringify(b);
+  const consistent = all.every((g, index) => g.group === G && same(g.scale, all[index % vectors].scale) && same(g.offset, all[index % vectors].offset));
+  if (!consistent || s.count.value % G !== 0 || G % sets !== 0) return undefined;
+  return { G, steps: steps as GroupedTerm[][] };
+}
 
 /** Beyond this many register passes a tile's passes run as a loop instead of being unrolled. */
 const maxUnrolledPasses = 16;
@@ -318,6 +346,58 @@ function broadcastPass(t: TileContext, inner: string, at: string, as: IExpr[], t
     ];
   };
   const kPlus = (u: number): IExpr => (u === 0 ? variable(k) : plus(variable(k), constant(u)));
+  const grouped = groupedSteps(t, tile, isa, sets);
+  if (grouped && !ahead) {
+    // Per group of G k: value * a summed into zeroed sets, then the group's scale and offset once
+    // (an offset times the group's sum of a): the dequantizing multiply-subtract and its two loads
+    // leave the k loop.
+    const { G, steps } = grouped;
+    const g0 = `${prefix}_g0`;
+    const sum = (i: number) => `${prefix}_xs${i}`;
+    const atGroup = (e: IExpr) => vectorTerm(substituteVars(e, new Map([[k, variable(g0)]])), `${s.b.index}_lane`, p)!.print(isa.width);
+    const [first] = steps;
+    return [
+      `${inner}{`,
+      ...(aPointers ? aStreams.map(({ i, stream }) => `${deeper}const float* ${prefix}_pa${i} = ${stream!.base};`) : []),
+      ...cTile.map((e) => `${deeper}${isa.type} ${c(e.i, e.q, 0)} = ${isa.intrinsics}loadu_ps(${e.address});`),
+      `${deeper}for (int ${g0} = 0; ${g0} < ${count}; ${g0} += ${G}) {`,
+      ...range(0, sets).flatMap((u) => cTile.map((e) => `${deeper}  ${isa.type} ${c(e.i, e.q, u + 1)} = ${isa.intrinsics}setzero_ps();`)),
+      ...(first[0].offset ? tile.rows.map((i) => `${deeper}  float ${sum(i)} = 0.0f;`) : []),
+      `${deeper}  for (${k} = ${g0}; ${k} < ${g0} + ${G}; ${k} += ${sets}) {`,
+      ...steps.flatMap((terms, u) => {
+        const kAt = kPlus(u);
+        const kAtU = new Map([[k, kAt]]);
+        return [
+          `${deeper}    {`,
+          ...terms.map((term, q) => `${deeper}    const ${isa.type} ${prefix}_b${q} = ${term.value.print(isa.width)};`),
+          ...tile.rows.flatMap((i) => [
+            `${deeper}    const float ${prefix}_x${i} = ${broadcastOf(i, kAt, kAtU)};`,
+            ...(first[0].offset ? [`${deeper}    ${sum(i)} += ${prefix}_x${i};`] : []),
+            `${deeper}    const ${isa.type} ${prefix}_a${i} = ${isa.intrinsics}set1_ps(${prefix}_x${i});`,
+            ...vectors.map((q) => `${deeper}    ${c(i, q, u + 1)} = ${fma}(${prefix}_a${i}, ${prefix}_b${q}, ${c(i, q, u + 1)});`),
+          ]),
+          `${deeper}    }`,
+        ];
+      }),
+      `${deeper}  }`,
+      ...first.flatMap((term, q) => [
+        `${deeper}  {`,
+        `${deeper}    const ${isa.type} ${prefix}_s${q} = ${atGroup(term.scale)};`,
+        ...(term.offset ? [`${deeper}    const ${isa.type} ${prefix}_m${q} = ${atGroup(term.offset)};`] : []),
+        ...tile.rows.flatMap((i) => {
+          const summed = range(2, sets + 1).reduce((acc, u) => `${isa.intrinsics}add_ps(${acc}, ${c(i, q, u)})`, c(i, q, 1));
+          return [
+            `${deeper}    ${c(i, q, 0)} = ${fma}(${prefix}_s${q}, ${summed}, ${c(i, q, 0)});`,
+            ...(term.offset ? [`${deeper}    ${c(i, q, 0)} = ${isa.intrinsics}fnmadd_ps(${prefix}_m${q}, ${isa.intrinsics}set1_ps(${sum(i)}), ${c(i, q, 0)});`] : []),
+          ];
+        }),
+        `${deeper}  }`,
+      ]),
+      `${deeper}}`,
+      ...cTile.map((e) => `${deeper}${isa.intrinsics}storeu_ps(${e.address}, ${c(e.i, e.q, 0)});`),
+      `${inner}}`,
+    ];
+  }
   return [
     `${inner}{`,
     ...(aPointers ? aStreams.map(({ i, stream }) => `${deeper}const float* ${prefix}_pa${i} = ${stream!.base};`) : []),

@@ -137,3 +137,43 @@ export function vectorTerm(term: IExpr, lane: string, p: ExprPrinter): VectorTer
   if (value?.lanes !== "f32") return undefined;
   return { print: value.print, prefetchAddresses: value.integerAddresses.length > 0 ? value.integerAddresses : value.addresses };
 }
+
+/** The divisors d of every idiv(k, d) in e, or undefined where e reads k any other way. */
+function groupDivisors(e: IExpr, k: string): number[] | undefined {
+  if (e.op === "var") return e.name === k ? undefined : [];
+  if (e.op === "math" && e.fn === "idiv" && e.args[0].op === "var" && e.args[0].name === k && e.args[1].op === "const") return [e.args[1].value];
+  const children: IExpr[] =
+    e.op === "binary" ? [e.left, e.right] : e.op === "unary" || e.op === "cast" ? [e.operand] : e.op === "select" ? [e.cond, e.then, e.else] : e.op === "math" ? e.args : e.op === "load" ? e.indices : e.op === "scratchLoad" ? [e.index] : [];
+  const parts = children.map((c) => groupDivisors(c, k));
+  return parts.every((d): d is number[] => d !== undefined) ? parts.flat() : undefined;
+}
+
+/**
+ * A dequantizing term value * scale - offset (or value * scale) whose scale and offset read k only
+ * through idiv(k, d): over each group of `group` consecutive k (the smallest such d, which every
+ * other divides) they are constant, so a tile can sum value * a over the group first and apply
+ * them once (cpp-tile.ts's grouped pass). Scale and offset stay expressions, to be printed at the
+ * group's first k.
+ */
+export interface GroupedTerm {
+  value: VectorTerm;
+  scale: IExpr;
+  offset: IExpr | undefined;
+  group: number;
+}
+
+export function groupedTerm(term: IExpr, lane: string, k: string, p: ExprPrinter): GroupedTerm | undefined {
+  if (term.type !== "f32" || term.op !== "binary") return undefined;
+  const [product, offset] = term.kind === "-" && term.left.op === "binary" && term.left.kind === "*" ? [term.left, term.right] : term.kind === "*" ? [term, undefined] : [undefined, undefined];
+  if (!product || product.op !== "binary") return undefined;
+  for (const [value, scale] of [[product.left, product.right], [product.right, product.left]]) {
+    const divisors = [scale, ...(offset ? [offset] : [])].map((e) => groupDivisors(e, k));
+    if (!divisors.every((d): d is number[] => d !== undefined) || divisors[0].length === 0) continue;
+    const group = Math.min(...divisors.flat());
+    if (group <= 0 || divisors.flat().some((d) => d % group !== 0)) continue;
+    const vectors = [vectorTerm(value, lane, p), vectorTerm(scale, lane, p), offset && vectorTerm(offset, lane, p)];
+    if (!vectors[0] || !vectors[1] || (offset && !vectors[2])) continue;
+    return { value: vectors[0], scale, offset, group };
+  }
+  return undefined;
+}

@@ -3,7 +3,9 @@
 // weight is an integer q with an f32 scale and offset per group of k: w = scale * q - min. The
 // integers sit in matmulBlocked's panels (16 rows side by side per k), so the same micro-kernel
 // streams them (codegen/emit/cpp-vector-term.ts widens and dequantizes each vector of 16 in
-// registers: a load, a conversion and a fused multiply-subtract per vector, then the FMAs):
+// registers: a load, a conversion and a fused multiply-subtract per vector, then the FMAs; for one
+// or two tokens the C++ sums each group's converted integers times x first and applies the
+// group's scale and offset once, cpp-tile.ts):
 //   matmulQ8Panels: wq [P, K, 16] int8; scales [P, K / G, 16]; mins [P, K / MG, 16] (MG = K and
 //     one zero row of mins for formats without offsets, so one kernel serves both).
 //   matmulQ4Panels: wq [P, K / 2, 16] bytes, k = 2h in the low nibble of byte h and 2h + 1 in

@@ -86,6 +86,9 @@ test("the quantized panels run the vector micro-kernel: packed bytes widened, de
     assert.ok(source.includes("tsv_fmsub8(tsv_cvt8("), `${ir.symbol}: 8-lane dequantization`);
     assert.ok(source.includes(ir.name === "matmulQ4Panels" ? "tsv_load16_u8(" : "tsv_load16_i8("), `${ir.symbol}: packed loads`);
   }
+  // One or two tokens run the grouped pass: a group's value * x summed first, then its scale and
+  // offset once (AVX-512; cpp-tile.ts groupedSteps).
+  for (const ir of irs) assert.ok(/for \(int tsv_t\d+_g0 = 0; tsv_t\d+_g0 < \d+; tsv_t\d+_g0 \+= (16|32)\)/.test(emitCppKernel(ir)), `${ir.symbol}: grouped decode pass`);
   const q4 = emitCppKernel(irs[q8Cases.length]);
   assert.ok(q4.includes("tsv_and16(tsv_srav16("), "each k's nibble taken apart in registers");
   // A single token's two unrolled steps (k even, k + 1) read the same byte: a mask, and a shift by
