@@ -1,10 +1,11 @@
 // The forward pass's linears over quantized weights (GGUF blocks, GPTQ int4, fp8): which of them
 // run fp8 W8A8, the buffers they need, and their launches. On the CPU plan GGUF blocks are read as
-// quantized panels (ForwardConfig.quantPanels) at every row count. Quantized weights stay as they are
-// (the quantized kernels have no bias form: a linear with a bias reads its weight widened). Under
-// gpuTensorCoreRows rows their own GEMV-shaped kernel reads them; from there on, on the GPU plan
-// over f16/bf16 weights, the step writes them out in W once, into a weight buffer, for the
-// tensor-core matmul. fp8 W8A8 linears read their e4m3 weights at every row count.
+// quantized panels (ForwardConfig.quantPanels) at every row count, a bias added after (addBias).
+// On the GPU plan quantized weights stay as they are (its quantized kernels have no bias form: a
+// linear with a bias reads its weight widened); under gpuTensorCoreRows rows their own GEMV-shaped
+// kernel reads them; from there on, over f16/bf16 weights, the step writes them out in W once,
+// into a weight buffer, for the tensor-core matmul. fp8 W8A8 linears read their e4m3 weights at
+// every row count.
 import { q4_0, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
 import type { PackedDType, WeightFormat } from "../../runtime/loader/types.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
@@ -143,7 +144,7 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
    * emits nothing) for a dense one. tensorCoreMatmul, where larger steps run on tensor cores, adds
    * the launches of the dense f16/bf16 matmul over a weight in W from gpuTensorCoreRows rows.
    */
-  return (n: LinearNode, x: Arg, y: Arg, tensorCoreMatmul?: (weight: Arg, label: string) => void): boolean => {
+  return (n: LinearNode, x: Arg, y: Arg, tensorCoreMatmul?: (weight: Arg, label: string) => void, bias?: Arg): boolean => {
     const name = weightNameOf(n.weight);
     const N = Number(byId.get(n.weight)!.value.rows);
     const K = Number(x.dims[1]);
@@ -153,9 +154,10 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
       w8a8Linear(name, N, K, x, y, fp8Slot);
       return true;
     }
-    const quant = n.bias === null && cfg.kernelPlan === "cpu" ? cfg.quantPanels?.(name, K) : undefined;
+    const quant = cfg.kernelPlan === "cpu" ? cfg.quantPanels?.(name, K) : undefined;
     if (quant) {
       launch(...quantPanelMatmul(name, N, K, quant, x, y));
+      if (bias) launch("elementwise", "addBias", { dtypes: { A, W }, consts: { N } }, [y, bias], [], `linear ${name}: + bias`);
       return true;
     }
     const packed = packedOf(n);

@@ -180,7 +180,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
           mma(64, `${count} > ${gpuNarrowTileRows}`);
         };
         const xh = slot === undefined ? undefined : { ptr: `a.buffers[${slot}]`, dims: x.dims };
-        if (quantizedLinear(n, x, out(), xh && ((weight, label) => tensorCoreMatmul(xh, weight, label)))) break;
+        if (quantizedLinear(n, x, out(), xh && ((weight, label) => tensorCoreMatmul(xh, weight, label)), bias[0])) break;
         if (cfg.kernelPlan === "cpu") {
           const panels = { ptr: weightRef(w.name, { panels: { rows: N, columns: K } }), dims: [String(Math.ceil(N / panelWidth)), String(K), String(panelWidth)] };
           launch("matmul-blocked", n.bias === null ? "matmulBlocked" : "matmulBiasBlocked", { dtypes: { A, W }, consts: { K } }, [x, panels, ...bias, out()], [], `linear ${w.name}`);

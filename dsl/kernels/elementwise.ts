@@ -11,6 +11,16 @@ export const add = kernel({ grid: (a) => [a.dim(0)], threads: 128 })(
   },
 );
 
+/** x[t, i] += bias[i], in place: the bias of a linear whose matmul has no bias form (the CPU's quantized panels). */
+export const addBias = kernel({ grid: (x) => [x.dim(0)], threads: 128 })(
+  function addBias<A extends Float, W extends Float>(x: Global<A, ["T", "N"]>, bias: Global<W, ["N"]>, N: Const) {
+    const t = pid(0);
+    forEach(N, (i) => {
+      x.put(t, i, x.at(t, i) + bias.at(i));
+    });
+  },
+);
+
 export const mul = kernel({ grid: (a) => [a.dim(0)], threads: 128 })(
   function mul<A extends Float>(a: Global<A, ["T", "N"]>, b: Global<A, ["T", "N"]>, out: Global<A, ["T", "N"]>, N: Const) {
     const t = pid(0);

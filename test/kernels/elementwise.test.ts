@@ -1,9 +1,10 @@
-// Embedding gather and the gated activations (SiLU*mul, GELU-tanh*mul) on f32/f16/bf16: compiled
+// Embedding gather, the gated activations (SiLU*mul, GELU-tanh*mul) and addBias on f32/f16/bf16: compiled
 // C++ and the emulated CUDA lowering against the DSL reference, and the reference against the
 // formulas evaluated in float64.
 import { test } from "uvu";
 import { Global } from "../../dsl/global.ts";
 import { geluTanhMul, siluMul } from "../../dsl/kernels/activations.ts";
+import { addBias } from "../../dsl/kernels/elementwise.ts";
 import { embedding } from "../../dsl/kernels/embedding.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
@@ -15,6 +16,7 @@ const embeddingTypes: { W: F; A: F }[] = [...floats.map((A) => ({ W: A, A })), {
 const specs: KernelSpec[] = [
   ...embeddingTypes.map(({ W, A }) => ({ file: "dsl/kernels/embedding.ts", exportName: "embedding", spec: { dtypes: { W, A }, consts: { D } } })),
   ...floats.flatMap((A) => ["siluMul", "geluTanhMul"].map((exportName) => ({ file: "dsl/kernels/activations.ts", exportName, spec: { dtypes: { A }, consts: { I } } }))),
+  ...[...floats.map((A) => ({ A, W: A })), { A: "f32" as F, W: "f16" as F }].map(({ A, W }) => ({ file: "dsl/kernels/elementwise.ts", exportName: "addBias", spec: { dtypes: { A, W }, consts: { N: I } } })),
 ];
 const { irs, native } = buildKernels("test_elementwise", specs);
 const dtypeOf = (ir: (typeof irs)[number], param: number) => (ir.params[param].kind === "global" ? ir.params[param].dtype : "f32") as F;
@@ -47,7 +49,24 @@ for (const ir of irs.filter((k) => k.name === "embedding")) {
 const gelu = (g: number) => 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g ** 3)));
 const silu = (g: number) => g / (1 + Math.exp(-g));
 
-for (const ir of irs.filter((k) => k.name !== "embedding")) {
+for (const ir of irs.filter((k) => k.name === "addBias")) {
+  const [A, W] = [dtypeOf(ir, 0), dtypeOf(ir, 1)];
+  for (const T of [1, 5]) {
+    test(`${ir.symbol} T=${T}: x[t, i] += bias[i] in place, matching float64`, () => {
+      const x = randomGlobal(A, [T, I]);
+      const bias = randomGlobal(W, [I]);
+      checkAgainstReference(addBias, ir, native(ir), [x, bias, I], tolerance[A], { emulate: T === 5 });
+      const out = randomGlobal(A, [T, I]);
+      out.data.set(x.data);
+      runReference(addBias, [out, bias, I]);
+      const exact = new Global("f32", [T, I]);
+      for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) exact.put(t, i, x.at(t, i) + bias.at(i));
+      assertClose(out, exact, tolerance[A], `${ir.symbol} reference vs float64`);
+    });
+  }
+}
+
+for (const ir of irs.filter((k) => k.name === "siluMul" || k.name === "geluTanhMul")) {
   const A = dtypeOf(ir, 0);
   const def = ir.name === "siluMul" ? siluMul : geluTanhMul;
   const act = ir.name === "siluMul" ? silu : gelu;

@@ -51,8 +51,8 @@ const formats: [GgufQuant, string][] = [
 /** The linears' panels the CPU plan picks: 4-bit where every piece is Q4_K or Q4_1, else 8-bit. */
 const panelBits = (quants: GgufQuant[]) => (quants.every((q) => q === "q4_K" || q === "q4_1") ? "4-bit panels" : "8-bit panels");
 
-async function checkBlocks(name: string, quant: GgufQuant, valueDown: GgufQuant | null): Promise<void> {
-  const write = (widened: boolean) => writeRandomModel({ arch: "llama", shape: "tiny-256", outDir: join(workDir, `${name}-${widened ? "widened" : "blocks"}`), seed: 2, ggufQuant: quant, ggufQuantWidened: widened, ggufQuantValueDown: valueDown });
+async function checkBlocks(name: string, quant: GgufQuant, valueDown: GgufQuant | null, arch: "llama" | "qwen2" = "llama"): Promise<void> {
+  const write = (widened: boolean) => writeRandomModel({ arch, shape: "tiny-256", outDir: join(workDir, `${name}-${widened ? "widened" : "blocks"}`), seed: 2, ggufQuant: quant, ggufQuantWidened: widened, ggufQuantValueDown: valueDown });
   const [blocks, widened] = [write(false), write(true)];
   const loaded = await loadModel(blocks.ggufPath!);
   const down = loaded.tensors.get("model.layers.0.mlp.down_proj.weight")!;
@@ -87,5 +87,8 @@ for (const [quant, name] of formats) {
 for (const [quant, valueDown] of [["q4_K", "q3_K"], ["q4_0", "q8_0"]] as const) {
   test(`${quant} with v and down in ${valueDown}: a fused weight of two formats in one grouping`, () => checkBlocks(`${quant}+${valueDown}`, quant, valueDown));
 }
+
+// Qwen2's q, k and v have biases: the panels' matmul, then addBias.
+test("qwen2 Q4_K: a biased qkv on the quantized panels, its bias added after", () => checkBlocks("qwen2 Q4_K", "q4_K", null, "qwen2"));
 
 test.run();
