@@ -50,6 +50,7 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   loraShrink: { J: [48] },
   // 8-bit panels in groups of 16 with offsets (Q2_K's); other groupings only change constants.
   matmulQ8Panels: { G: [16], MG: [16] },
+  embeddingQ8Panels: { G: [16], MG: [16] },
 };
 
 export interface CudaCheckUnit {

@@ -29,6 +29,22 @@ export interface QuantizedLinearContext {
   tensorCores: boolean;
 }
 
+/**
+ * A [N, K] weight's quantized panel tensors (values, scales, offsets) as kernel arguments, the
+ * consts the 8-bit kernels take (G; MG = K and one zero row of offsets for formats without them),
+ * and a label.
+ */
+export function quantPanelArgs(weightRef: QuantizedLinearContext["weightRef"], name: string, N: number, K: number, format: QuantPanelFormat): { parts: Arg[]; consts: Record<string, number>; label: string } {
+  const P = Math.ceil(N / panelWidth);
+  const quant = { ...format, rows: N, columns: K };
+  const part = (packed: QuantPanelPart, dims: number[]): Arg => ({ ptr: weightRef(name, { packed, quant }), dims: [P, ...dims, panelWidth].map(String) });
+  const G = format.groupSize;
+  const MG = format.hasMin ? G : K;
+  const label = `${format.bits}-bit panels, groups of ${G}${format.hasMin ? " with offsets" : ""}`;
+  if (format.bits === 4) return { parts: [part("qpanels.values", [K / 2]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / G])], consts: {}, label };
+  return { parts: [part("qpanels.values", [K]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / MG])], consts: { G, MG }, label };
+}
+
 /** The GGUF block formats (runtime/loader/gguf-quants.ts: 32 values a block). */
 const packedFormats: Record<PackedDType, BlockFormat> = { q8_0, q4_0 };
 
@@ -127,16 +143,10 @@ export function planQuantizedLinears(ctx: QuantizedLinearContext) {
     };
   };
 
-  /** The CPU plan's matmul over a weight's quantized panels (8-bit without offsets: one zero row of them, MG = K). */
+  /** The CPU plan's matmul over a weight's quantized panels. */
   const quantPanelMatmul = (name: string, N: number, K: number, format: QuantPanelFormat, x: Arg, y: Arg): KernelLaunch => {
-    const P = Math.ceil(N / panelWidth);
-    const quant = { ...format, rows: N, columns: K };
-    const part = (packed: QuantPanelPart, dims: number[]): Arg => ({ ptr: weightRef(name, { packed, quant }), dims: [P, ...dims, panelWidth].map(String) });
-    const G = format.groupSize;
-    const MG = format.hasMin ? G : K;
-    const label = `linear ${name} (${format.bits}-bit panels, groups of ${G}${format.hasMin ? " with offsets" : ""})`;
-    if (format.bits === 4) return ["matmul-quant-panels", "matmulQ4Panels", { dtypes: { A }, consts: { K } }, [x, part("qpanels.values", [K / 2]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / G]), y], [], label];
-    return ["matmul-quant-panels", "matmulQ8Panels", { dtypes: { A }, consts: { K, G, MG } }, [x, part("qpanels.values", [K]), part("qpanels.scales", [K / G]), part("qpanels.mins", [K / MG]), y], [], label];
+    const { parts, consts, label } = quantPanelArgs(weightRef, name, N, K, format);
+    return ["matmul-quant-panels", format.bits === 4 ? "matmulQ4Panels" : "matmulQ8Panels", { dtypes: { A }, consts: { K, ...consts } }, [x, ...parts, y], [], `linear ${name} (${label})`];
   };
 
   /**

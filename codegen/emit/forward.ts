@@ -9,7 +9,7 @@ import { compileKernel } from "../compile.ts";
 import { panelWidth } from "../../dsl/kernels/matmul-blocked.ts";
 import type { KernelIR } from "../ir/types.ts";
 import { inputsOf, type Graph, type Value } from "../trace/graph.ts";
-import { planQuantizedLinears } from "./forward-quantized.ts";
+import { planQuantizedLinears, quantPanelArgs } from "./forward-quantized.ts";
 import { bytesOf, gpuNarrowTileRows, gpuTensorCoreRows, prod, weightKey, type Arg, type ForwardConfig, type LaunchArgs, type LoraForwardConfig, type Scalar, type WeightSpec } from "./forward-types.ts";
 
 /**
@@ -130,9 +130,17 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
     const features = prod(n.value.inner);
     switch (n.op) {
       case "input": case "weight": case "view": break;
-      case "embedding":
+      case "embedding": {
+        const table = byId.get(n.table)!;
+        const quant = table.op === "weight" && cfg.kernelPlan === "cpu" ? cfg.quantPanels?.(table.name, width) : undefined;
+        if (table.op === "weight" && quant) {
+          const { parts, consts, label } = quantPanelArgs(weightRef, table.name, Number(table.value.rows), width, quant);
+          launch("embedding", quant.bits === 4 ? "embeddingQ4Panels" : "embeddingQ8Panels", { dtypes: { A }, consts: { D: width, ...consts } }, [view(n.ids), ...parts, out()], [n.scale], `embedding (${label})`);
+          break;
+        }
         launch("embedding", "embedding", { dtypes: { W, A }, consts: { D: width } }, [view(n.ids), view(n.table), out()], [n.scale], "embedding");
         break;
+      }
       case "rmsNorm":
         launch("rms-norm", "rmsNorm", { dtypes: { A, W }, consts: { D: width } }, [view(n.x), view(n.weight), out()], [Math.fround(n.eps), n.weightOffset], "rmsNorm");
         break;

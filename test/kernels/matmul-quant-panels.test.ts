@@ -1,4 +1,5 @@
-// The CPU matmuls over quantized panels (matmulQ8Panels, matmulQ4Panels) against their DSL
+// The CPU matmuls over quantized panels (matmulQ8Panels, matmulQ4Panels; and the embedding
+// lookups over them, embeddingQ8Panels / embeddingQ4Panels) against their DSL
 // reference (compiled C++ for AVX-512 where this machine has it and for AVX2, and the emulated
 // CUDA lowering) and a float64 product of the weights the panels stand for (scale * q - min, read
 // from the panels by hand here). N = 37 leaves a partial last panel; T covers the decode branch
@@ -8,6 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { emitCppKernel } from "../../codegen/emit/cpp.ts";
 import { Global } from "../../dsl/global.ts";
+import { embeddingQ4Panels, embeddingQ8Panels } from "../../dsl/kernels/embedding.ts";
 import { matmulQ4Panels, matmulQ8Panels } from "../../dsl/kernels/matmul-quant-panels.ts";
 import { assertClose, buildKernels, checkAgainstReference, float64Matmul, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
@@ -24,8 +26,13 @@ const specs: KernelSpec[] = [
   ...q8Cases.map(({ A, K, G, MG }) => ({ file: "dsl/kernels/matmul-quant-panels.ts", exportName: "matmulQ8Panels", spec: { dtypes: { A }, consts: { K, G, MG } } })),
   ...q4Cases.map(({ A, K }) => ({ file: "dsl/kernels/matmul-quant-panels.ts", exportName: "matmulQ4Panels", spec: { dtypes: { A }, consts: { K } } })),
 ];
+const embeddingSpecs: KernelSpec[] = [
+  { file: "dsl/kernels/embedding.ts", exportName: "embeddingQ8Panels", spec: { dtypes: { A: "f32" }, consts: { D: 96, G: 16, MG: 16 } } },
+  { file: "dsl/kernels/embedding.ts", exportName: "embeddingQ4Panels", spec: { dtypes: { A: "bf16" }, consts: { D: 96 } } },
+];
 const { irs, native } = buildKernels("test_matmul_quant_panels", specs);
 const avx2 = buildKernels("test_matmul_quant_panels_avx2", specs, "avx2");
+const embeddings = buildKernels("test_embedding_quant_panels", embeddingSpecs);
 
 let seed = 12345;
 const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -78,6 +85,33 @@ for (const [vectors, build] of [["native", native], ["avx2", avx2.native]] as co
     }
   });
 }
+
+test("embeddingQ8Panels and embeddingQ4Panels gather rows of quantized panels (row id: lane id % 16 of panel id / 16), scaled, as their reference and the weights they stand for", () => {
+  const [D, V] = [96, N];
+  const ids = new Global("i32", [5], Int32Array.of(0, 36, 17, 16, 5));
+  for (const [c, ir] of embeddings.irs.entries()) {
+    const A = c === 0 ? "f32" : "bf16";
+    const q4 = ir.name === "embeddingQ4Panels";
+    const wq = q4 ? integers("u8", [P, D / 2, 16]) : integers("i8", [P, D, 16]);
+    const G = q4 ? 32 : 16;
+    const scales = floats([P, D / G, 16], 0.05);
+    const mins = floats([P, D / G, 16], 0.4);
+    const args = (out: Global) => (q4 ? [ids, wq, scales, mins, out, 2, D] : [ids, wq, scales, mins, out, 2, D, G, G]);
+    checkAgainstReference(q4 ? embeddingQ4Panels : embeddingQ8Panels, ir, embeddings.native(ir), args(new Global(A, [5, D])), tolerance[A], { emulate: true });
+    const out = new Global(A, [5, D]);
+    runReference(q4 ? embeddingQ4Panels : embeddingQ8Panels, args(out));
+    const want = new Global("f32", [5, D]);
+    for (let t = 0; t < 5; t++) {
+      const [p, j] = [Math.floor(ids.at(t) / 16), ids.at(t) % 16];
+      assert.ok(ids.at(t) < V);
+      for (let k = 0; k < D; k++) {
+        const q = q4 ? (wq.at(p, k >> 1, j) >> (4 * (k % 2))) & 15 : wq.at(p, k, j);
+        want.put(t, k, 2 * (scales.at(p, Math.floor(k / G), j) * q - mins.at(p, Math.floor(k / G), j)));
+      }
+    }
+    assertClose(out, want, tolerance[A], `${ir.symbol} reference vs the panels' weights`);
+  }
+});
 
 test("the quantized panels run the vector micro-kernel: packed bytes widened, dequantized by a fused multiply-subtract, no portable tile loop", () => {
   for (const ir of irs) {

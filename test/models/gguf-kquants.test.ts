@@ -61,6 +61,7 @@ async function checkBlocks(name: string, quant: GgufQuant, valueDown: GgufQuant 
   const { source } = planModel(loaded.config, { dtype: "f32" });
   assert.ok(source.includes(`qkv_proj.weight (${panelBits(valueDown ? [quant, valueDown] : [quant])}`), "qkv's panels in its pieces' common format");
   assert.ok(!/\/\/ linear model\.layers\.\S+\n/.test(source), "every linear reads quantized panels, none widened");
+  assert.ok(/\/\/ embedding \([48]-bit panels/.test(source), "the token embedding is looked up in its quantized panels");
 
   const onWidened = await llamaCpp(widened.ggufPath!);
   const onBlocks = await llamaCpp(blocks.ggufPath!);
