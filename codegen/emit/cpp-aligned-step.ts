@@ -5,6 +5,7 @@
 // constant 4, and a group's scale index idiv(k + 1, 32) idiv(k, 32): the two k of a byte then
 // print the same load, which the compiler shares, and shift by immediates.
 import type { IExpr } from "../ir/types.ts";
+import { fold } from "../ir/specialize.ts";
 import { mapChildren } from "../ir/walk.ts";
 
 const constant = (value: number): IExpr => ({ op: "const", type: "i32", value });
@@ -14,14 +15,6 @@ function offsetFromK(e: IExpr, k: string): number | undefined {
   if (e.op === "var" && e.name === k) return 0;
   if (e.op === "binary" && e.kind === "+" && e.left.op === "var" && e.left.name === k && e.right.op === "const") return e.right.value;
   return undefined;
-}
-
-/** A binary op on two integer constants, folded. */
-function folded(e: IExpr): IExpr {
-  if (e.op !== "binary" || e.type !== "i32" || e.left.op !== "const" || e.right.op !== "const") return e;
-  const [a, b] = [e.left.value, e.right.value];
-  const value = { "+": a + b, "-": a - b, "*": a * b, "&": a & b, "|": a | b, ">>": a >> b, "<<": a << b }[e.kind as string];
-  return value === undefined ? e : constant(value);
 }
 
 type Split = { kind: "quotient" | "remainder"; u: number; d: number; kOnly: IExpr };
@@ -54,13 +47,13 @@ export function alignedStep(term: IExpr, k: string, multiple: number): IExpr {
   const noZeroShift = (e: IExpr): IExpr => (e.op === "binary" && (e.kind === ">>" || e.kind === "<<") && e.right.op === "const" && e.right.value === 0 ? e.left : e);
   const splitAligned = (e: IExpr): IExpr => {
     const split = splitOf(e, k);
-    if (!split || split.u < 0 || split.u >= multiple || split.d <= 0) return folded(e);
+    if (!split || split.u < 0 || split.u >= multiple || split.d <= 0) return fold(e);
     const { kind, u, d, kOnly } = split;
     if (multiple % d === 0) {
       if (kind === "remainder") return constant(u % d);
       return Math.floor(u / d) === 0 ? kOnly : { op: "binary", type: "i32", kind: "+", left: kOnly, right: constant(Math.floor(u / d)) };
     }
-    return d % multiple === 0 && kind === "quotient" ? kOnly : folded(e);
+    return d % multiple === 0 && kind === "quotient" ? kOnly : fold(e);
   };
   const rewrite = (e: IExpr): IExpr => noZeroShift(splitAligned(mapChildren(e, rewrite)));
   return rewrite(term);

@@ -7,7 +7,7 @@
 // micro-kernel as float panels. Anything else (selects, divisions, a gather) is not vectorized and
 // leaves the tile to the portable loops.
 import type { IExpr } from "../ir/types.ts";
-import { substituteVars } from "../ir/walk.ts";
+import { forEachExpr, mapChildren, substituteVars } from "../ir/walk.ts";
 import type { ExprPrinter } from "./c-expr.ts";
 
 /** A vector value: its lane type and its C text for one vector width (16: AVX-512, 8: AVX2). */
@@ -32,17 +32,11 @@ const floatLoads = new Set(["f32", "f16", "bf16"]);
 const intLoads = new Set(["i8", "u8"]);
 
 function mentions(e: IExpr, name: string): boolean {
-  switch (e.op) {
-    case "var": return e.name === name;
-    case "binary": return mentions(e.left, name) || mentions(e.right, name);
-    case "unary": case "cast": return mentions(e.operand, name);
-    case "select": return mentions(e.cond, name) || mentions(e.then, name) || mentions(e.else, name);
-    case "math": return e.args.some((a) => mentions(a, name));
-    case "load": return e.indices.some((i) => mentions(i, name));
-    case "scratchLoad": return mentions(e.index, name);
-    case "reduce": return mentions(e.count, name) || mentions(e.term, name);
-    default: return false;
-  }
+  let found = false;
+  forEachExpr(e, (x) => {
+    if (x.op === "var" && x.name === name) found = true;
+  });
+  return found;
 }
 
 /** Whether the index expression is `v`, `x + v` or `v + x` with x free of v: unit stride in v. */
@@ -142,8 +136,8 @@ export function vectorTerm(term: IExpr, lane: string, p: ExprPrinter): VectorTer
 function groupDivisors(e: IExpr, k: string): number[] | undefined {
   if (e.op === "var") return e.name === k ? undefined : [];
   if (e.op === "math" && e.fn === "idiv" && e.args[0].op === "var" && e.args[0].name === k && e.args[1].op === "const") return [e.args[1].value];
-  const children: IExpr[] =
-    e.op === "binary" ? [e.left, e.right] : e.op === "unary" || e.op === "cast" ? [e.operand] : e.op === "select" ? [e.cond, e.then, e.else] : e.op === "math" ? e.args : e.op === "load" ? e.indices : e.op === "scratchLoad" ? [e.index] : [];
+  const children: IExpr[] = [];
+  mapChildren(e, (c) => (children.push(c), c));
   const parts = children.map((c) => groupDivisors(c, k));
   return parts.every((d): d is number[] => d !== undefined) ? parts.flat() : undefined;
 }

@@ -91,10 +91,12 @@ const integerFolds: Record<string, (a: number, b: number) => number> = {
   max: Math.max,
 };
 
-function fold(e: IExpr): IExpr {
+/** One node with constant operands as a constant (its children already folded); else unchanged. */
+export function fold(e: IExpr): IExpr {
   if (e.op === "binary" && e.left.op === "const" && e.right.op === "const" && e.type !== "bool") {
     const [a, b] = [e.left.value, e.right.value];
-    const v = { "+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b }[e.kind as "+"];
+    const bits = e.type === "i32" ? { "&": a & b, "|": a | b, ">>": a >> b, "<<": a << b } : {};
+    const v = { "+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b, ...bits }[e.kind as "+"];
     if (v !== undefined && (e.type === "f32" || Number.isInteger(v))) return { op: "const", type: e.type, value: e.type === "f32" ? Math.fround(v) : v };
   }
   if (e.op === "cast" && e.operand.op === "const") return { op: "const", type: e.type, value: e.type === "i32" ? Math.trunc(e.operand.value) : e.operand.value };

@@ -59,13 +59,20 @@ function q8Tile<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P"
   dotTile(acc, 0, 8, 32, K, (i, k) => x.at(min(i, T - 1), k), (j, k) => f32(wq.at(min(p + idiv(j, 16), last), k, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(k, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(k, MG), j % 16));
 }
 
+/** acc[(t - t0) * 32 + j] += the R-token tiles of rows tokens from t0 against a chunk of count k from kc dequantized in deq ([count, 32]), read as a float panel from L1. */
+function chunkTiles<A extends Float>(x: Global<A, ["T", "K"]>, deq: Scratch, acc: Scratch, t0: i32, rows: i32, kc: i32, count: i32, R: Const): void {
+  const T = x.dim(0);
+  for (let tt = 0; tt < rows; tt += R) {
+    dotTile(acc, tt * 32, R, 32, count, (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => deq.at(k * 32 + j));
+  }
+}
+
 /**
  * acc[(t - t0) * 32 + j] for R-token tiles of rows tokens from t0 over the two int8 panels from p,
  * k in chunks of C: each chunk dequantized once into deq (f32, [C, 32]: one-term dotTiles, so the
  * vector terms do it) and every tile then reads it from L1 as a float panel.
  */
 function q8Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P", "K", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GM", "16"]>, acc: Scratch, deq: Scratch, t0: i32, p: i32, rows: i32, K: Const, G: Const, MG: Const, R: Const, C: Const): void {
-  const T = x.dim(0);
   const last = wq.dim(0) - 1;
   forEach(cdiv(rows, 12) * 12 * 32, (e) => {
     acc.put(e, 0.0);
@@ -78,9 +85,7 @@ function q8Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"i8", ["P
     for (let k = 0; k < count; k++) {
       dotTile(deq, k * 32, 1, 32, 1, (i, u) => 1.0, (j, u) => f32(wq.at(min(p + idiv(j, 16), last), kc + k + u, j % 16)) * scales.at(min(p + idiv(j, 16), last), idiv(kc + k + u, G), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(kc + k + u, MG), j % 16));
     }
-    for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 32, R, 32, count, (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => deq.at(k * 32 + j));
-    }
+    chunkTiles(x, deq, acc, t0, rows, kc, count, R);
   }
 }
 
@@ -118,7 +123,6 @@ function q4Tile<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P"
 
 /** q8Tiles over the two 4-bit panels from p. */
 function q4Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P", "H", "16"]>, scales: Global<"f32", ["P", "GS", "16"]>, mins: Global<"f32", ["P", "GS", "16"]>, acc: Scratch, deq: Scratch, t0: i32, p: i32, rows: i32, K: Const, R: Const, C: Const): void {
-  const T = x.dim(0);
   const last = wq.dim(0) - 1;
   forEach(cdiv(rows, 12) * 12 * 32, (e) => {
     acc.put(e, 0.0);
@@ -131,9 +135,7 @@ function q4Tiles<A extends Float>(x: Global<A, ["T", "K"]>, wq: Global<"u8", ["P
     for (let k = 0; k < count; k++) {
       dotTile(deq, k * 32, 1, 32, 1, (i, u) => 1.0, (j, u) => f32((wq.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 2), j % 16) >> (4 * ((kc + k + u) % 2))) & 15) * scales.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 32), j % 16) - mins.at(min(p + idiv(j, 16), last), idiv(kc + k + u, 32), j % 16));
     }
-    for (let tt = 0; tt < rows; tt += R) {
-      dotTile(acc, tt * 32, R, 32, count, (i, k) => x.at(min(t0 + tt + i, T - 1), kc + k), (j, k) => deq.at(k * 32 + j));
-    }
+    chunkTiles(x, deq, acc, t0, rows, kc, count, R);
   }
 }
 
