@@ -62,13 +62,13 @@ function matmulCase(name: string, exportName: string, T: number, W: "f32" | "f16
 function attentionCase(file: string, exportName: string): Case {
   const [HQ, HKV, HD, BS] = [32, 8, 128, 16];
   const T = prefillTokens;
-  const ir = compileKernel(`dsl/kernels/${file}.ts`, exportName, { dtypes: { A: "f32", C: "f32" }, consts: { BS, HD, G: HQ / HKV } });
+  const ir = compileKernel(`dsl/kernels/${file}.ts`, exportName, { dtypes: { A: "f32", C: "f32", W: "f32" }, consts: { BS, HD, G: HQ / HKV, SINKS: 0 } });
   const blocks = Math.ceil(T / BS);
   const blockTables = new Global("i32", [1, blocks], Int32Array.from({ length: blocks }, (_, b) => b));
   const positions = new Global("i32", [T], Int32Array.from({ length: T }, (_, t) => t));
   const args = [
     filled("f32", [T, HQ, HD]), filled("f32", [blocks, BS, HKV, HD]), filled("f32", [blocks, BS, HKV, HD]), blockTables,
-    new Global("i32", [T]), positions, new Global("f32", [T, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV,
+    new Global("i32", [T]), positions, new Global("f32", [T, HQ, HD]), new Global("f32", [HQ]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV, 0,
   ];
   // q k^T and p v: 2 FLOPs per multiply-add each, over the causal triangle.
   const flops = 4 * HD * HQ * ((T * (T + 1)) / 2);
@@ -82,12 +82,12 @@ const decodePosition = 2000;
  *  bandwidth (copies of the cache rotate, like the layers of a step, so they come from memory). */
 function decodeAttentionCase(HQ: number, HKV: number, HD: number): Case {
   const BS = 16;
-  const ir = compileKernel("dsl/kernels/paged-attention-tiled.ts", "pagedAttentionTiled", { dtypes: { A: "f32", C: "f16" }, consts: { BS, HD, G: HQ / HKV } });
+  const ir = compileKernel("dsl/kernels/paged-attention-tiled.ts", "pagedAttentionTiled", { dtypes: { A: "f32", C: "f16", W: "f32" }, consts: { BS, HD, G: HQ / HKV, SINKS: 0 } });
   const blocks = Math.ceil((decodePosition + 1) / BS);
   const blockTables = new Global("i32", [1, blocks], Int32Array.from({ length: blocks }, (_, b) => b));
   const argSets = Array.from({ length: 2 * weightCopies }, () => [
     filled("f32", [1, HQ, HD]), filled("f16", [blocks, BS, HKV, HD]), filled("f16", [blocks, BS, HKV, HD]), blockTables,
-    new Global("i32", [1]), new Global("i32", [1], Int32Array.of(decodePosition)), new Global("f32", [1, HQ, HD]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV,
+    new Global("i32", [1]), new Global("i32", [1], Int32Array.of(decodePosition)), new Global("f32", [1, HQ, HD]), new Global("f32", [HQ]), 1 / Math.sqrt(HD), 0, 0, 1, BS, HD, HQ / HKV, 0,
   ]);
   const bytes = 2 * (decodePosition + 1) * HKV * HD * 2;
   return { name: `decode attention at position ${decodePosition} HQ=${HQ} HKV=${HKV} HD=${HD} f16 cache (pagedAttentionTiled)`, ir, argSets, work: { bytes } };

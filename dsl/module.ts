@@ -1,7 +1,7 @@
 // The model DSL: Modules whose forward() runs once on symbolic tensors (tracing) and records the
 // graph IR. A model reads like the paper: naive adds and norms, activations after a chunked
 // projection; fusion, paged-KV binding and dtype choices are the compiler's business.
-import type { ElementDType, Graph, InputName, Node, Op, RowDim, Value } from "../codegen/trace/graph.ts";
+import type { ElementDType, Graph, InputName, MoeActivation, Node, Op, RowDim, Value } from "../codegen/trace/graph.ts";
 import type { Float } from "./dtype.ts";
 
 class Recorder {
@@ -160,29 +160,45 @@ export class Embedding extends Module {
   }
 }
 
+export interface FusedMoEOptions {
+  numExperts: number;
+  topK: number;
+  intermediateSize: number;
+  renormalize: boolean;
+  /** SiLU unless given (GPT-OSS: its clamped SwiGLU). */
+  activation?: MoeActivation;
+  /** Whether each projection has a bias per expert output (GPT-OSS), named as its weight with .bias. */
+  bias?: boolean;
+}
+
 /**
- * A sparse mixture-of-experts MLP's experts (vLLM's FusedMoE): numExperts gated SiLU MLPs whose
- * gate, up and down projections are each one parameter, the experts stacked by rows. forward()
- * runs each token through the topK experts its router logits [T, numExperts] rank highest,
- * weighted by the router's softmax (over the chosen ones when renormalize).
+ * A sparse mixture-of-experts MLP's experts (vLLM's FusedMoE): numExperts gated MLPs whose gate,
+ * up and down projections are each one parameter, the experts stacked by rows. forward() runs
+ * each token through the topK experts its router logits [T, numExperts] rank highest, weighted by
+ * the router's softmax (over the chosen ones when renormalize).
  */
 export class FusedMoE extends Module {
   readonly gateProj: Parameter;
   readonly upProj: Parameter;
   readonly downProj: Parameter;
-  constructor(names: { gate: string; up: string; down: string }, readonly hiddenSize: number, readonly options: { numExperts: number; topK: number; intermediateSize: number; renormalize: boolean }) {
+  readonly biases: { gate: Parameter; up: Parameter; down: Parameter } | null;
+  constructor(names: { gate: string; up: string; down: string }, readonly hiddenSize: number, readonly options: FusedMoEOptions) {
     super();
     const { numExperts: E, intermediateSize: I } = options;
     this.gateProj = this.param(names.gate, [E * I, hiddenSize]);
     this.upProj = this.param(names.up, [E * I, hiddenSize]);
     this.downProj = this.param(names.down, [E * hiddenSize, I]);
+    const biasOf = (weight: string, size: number) => this.param(weight.replace(/\.weight$/, ".bias"), [size]);
+    this.biases = options.bias ? { gate: biasOf(names.gate, E * I), up: biasOf(names.up, E * I), down: biasOf(names.down, E * hiddenSize) } : null;
   }
   /** shared: a shared expert's output [T, hidden] and its gate logit [T, 1], added as sigmoid(gate) * output. */
   forward(x: Tensor, routerLogits: Tensor, shared?: { output: Tensor; gate: Tensor }): Tensor {
     const [gate, up, down] = [this.gateProj.tensor(), this.upProj.tensor(), this.downProj.tensor()];
     const { topK, renormalize } = this.options;
     const sharedIds = { shared: shared?.output.id ?? null, sharedGate: shared?.gate.id ?? null };
-    return recorder().emit({ op: "moe", x: x.id, router: routerLogits.id, gate: gate.id, up: up.id, down: down.id, topK, renormalize, ...sharedIds }, x.value.dtype, x.value.rows, [this.hiddenSize]);
+    const biases = this.biases && { gate: this.biases.gate.tensor().id, up: this.biases.up.tensor().id, down: this.biases.down.tensor().id };
+    const activation = this.options.activation ?? { kind: "silu" };
+    return recorder().emit({ op: "moe", x: x.id, router: routerLogits.id, gate: gate.id, up: up.id, down: down.id, topK, renormalize, ...sharedIds, biases, activation }, x.value.dtype, x.value.rows, [this.hiddenSize]);
   }
 }
 
@@ -202,13 +218,15 @@ export interface AttentionOptions {
   scale: number;
   softcap?: number | null;
   slidingWindow?: number | null;
+  /** GPT-OSS's attention sinks: a learned logit per query head in each softmax's denominator. */
+  sinks?: Parameter | null;
 }
 
 /** The paged KV cache as the model sees it: attend() stores this step's k/v and reads history. */
 export class PagedKV {
   attend(layer: number, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor {
     return recorder().emit(
-      { op: "attention", layer, q: q.id, k: k.id, v: v.id, scale: options.scale, softcap: options.softcap ?? 0, window: options.slidingWindow ?? 0 },
+      { op: "attention", layer, q: q.id, k: k.id, v: v.id, scale: options.scale, softcap: options.softcap ?? 0, window: options.slidingWindow ?? 0, sinks: options.sinks?.tensor().id ?? null },
       q.value.dtype,
       q.value.rows,
       q.value.inner,

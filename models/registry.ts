@@ -11,6 +11,7 @@ import { GemmaForCausalLM } from "./gemma.ts";
 import { Gemma2ForCausalLM } from "./gemma2.ts";
 import { Gemma3ForCausalLM } from "./gemma3.ts";
 import { Glm4ForCausalLM, glm4WeightMap } from "./glm4.ts";
+import { GptOssForCausalLM } from "./gpt-oss.ts";
 import { GraniteForCausalLM, GraniteMoeForCausalLM } from "./granite.ts";
 import { Olmo2ForCausalLM, Olmo3ForCausalLM } from "./olmo2.ts";
 import { Ernie4_5ForCausalLM, LlamaForCausalLM, llamaWeightMap, Qwen3ForCausalLM, SmolLM3ForCausalLM } from "./llama.ts";
@@ -58,6 +59,7 @@ const causalLMs: Record<string, RegisteredArchitecture> = {
   MixtralForCausalLM: { build: (c) => new MixtralForCausalLM(c), weightMap: mixtralWeightMap },
   Qwen2MoeForCausalLM: { build: (c) => new Qwen2MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
   Qwen3MoeForCausalLM: { build: (c) => new Qwen3MoeForCausalLM(c), weightMap: qwenMoeWeightMap },
+  GptOssForCausalLM: { build: (c) => new GptOssForCausalLM(c), weightMap: llamaWeightMap },
 };
 
 /** Base models (no LM head: embedding checkpoints such as e5-mistral) are their CausalLM family, run as pooling models. */

@@ -53,6 +53,7 @@ export const archNames: Record<string, string> = {
   mixtral: "MixtralForCausalLM",
   qwen2_moe: "Qwen2MoeForCausalLM",
   qwen3_moe: "Qwen3MoeForCausalLM",
+  gpt_oss: "GptOssForCausalLM",
 };
 
 /** What each family sets beyond the shared shape, as the tiny random models of models/random do. */
@@ -63,6 +64,11 @@ const familyFields: Record<string, Partial<ModelConfig>> = {
   mixtral: { moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 128, normTopkProb: true } },
   qwen2_moe: { attentionBias: true, rmsNormEps: 1e-6, ropeTheta: 1e6, moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: false, sharedExpertIntermediateSize: 96 } },
   qwen3_moe: { headDim: 32, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: true } },
+  gpt_oss: {
+    headDim: 32, attentionBias: true, ropeTheta: 150000, slidingWindow: 16, layerTypes: ["sliding_attention", "full_attention"],
+    ropeScaling: { ropeType: "yarn", factor: 32, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: false },
+    moe: { numExperts: 4, numExpertsPerTok: 2, intermediateSize: 64, normTopkProb: true, swigluLimit: 7 },
+  },
   gemma: { headDim: 32, rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true },
   gemma2: {
     rmsNormEps: 1e-6, hiddenAct: "gelu_pytorch_tanh", tieWordEmbeddings: true,

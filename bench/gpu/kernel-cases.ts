@@ -57,9 +57,10 @@ const kvBytes = (seqs: number, len: number) => seqs * len * 8 * 128 * 2 * 2;
 function decodeAttention(seqs: number, len: number, splits?: number) {
   const b = pagedBatch(seqs, len, 16);
   const paged = [kvBf16(b.numBlocks), kvBf16(b.numBlocks), b.blockTables, b.seqIdx, b.positions];
-  // scale, softcap, window, then (pagedAttentionTiled only) vScale; split-K's merge takes vScale.
-  const options = [128 ** -0.5, 0, 0, ...(splits === undefined ? [1] : []), 16, 128, 4];
-  const partials = splits === undefined ? [new Global("f32", [seqs, 32, 128])] : [new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits, 128])];
+  // scale, softcap, window, then (pagedAttentionTiled only) vScale and SINKS; split-K's merge takes vScale.
+  const options = [128 ** -0.5, 0, 0, ...(splits === undefined ? [1] : []), 16, 128, 4, ...(splits === undefined ? [0] : [])];
+  // pagedAttentionTiled's output and (unread: SINKS 0) sinks, or split-K's partials.
+  const partials = splits === undefined ? [new Global("f32", [seqs, 32, 128]), new Global("f32", [32])] : [new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits]), new Global("f32", [seqs, 32, splits, 128])];
   return { args: [randomGlobal("f32", [seqs, 32, 128]), ...paged, ...partials, ...options], bytes: kvBytes(seqs, len), flops: seqs * 32 * len * 128 * 4 };
 }
 
@@ -183,15 +184,15 @@ export const kernelCases: KernelCase[] = [
   },
   {
     name: "pagedAttention decode bf16 HD128 BS16 G4 (64 seqs x 1024 ctx)",
-    file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A: "f32", C: "bf16" }, consts: { BS: 16, HD: 128, G: 4 } }, reference: pagedAttention,
+    file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A: "f32", C: "bf16", W: "f32" }, consts: { BS: 16, HD: 128, G: 4, SINKS: 0 } }, reference: pagedAttention,
     check: () => {
       const b = pagedBatch(3, 40, 16);
-      return [randomGlobal("f32", [3, 8, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), b.blockTables, b.seqIdx, b.positions, new Global("f32", [3, 8, 128]), 128 ** -0.5, 0, 0, 1, 16, 128, 4];
+      return [randomGlobal("f32", [3, 8, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), randomGlobal("bf16", [b.numBlocks, 16, 2, 128]), b.blockTables, b.seqIdx, b.positions, new Global("f32", [3, 8, 128]), new Global("f32", [8]), 128 ** -0.5, 0, 0, 1, 16, 128, 4, 0];
     },
     timing: () => {
       const b = pagedBatch(64, 1024, 16);
       const kv = () => new Global("bf16", [b.numBlocks, 16, 8, 128]);
-      return { args: [randomGlobal("f32", [64, 32, 128]), kv(), kv(), b.blockTables, b.seqIdx, b.positions, new Global("f32", [64, 32, 128]), 128 ** -0.5, 0, 0, 1, 16, 128, 4], bytes: 64 * 1024 * 8 * 128 * 2 * 2, flops: 64 * 32 * 1024 * 128 * 4 };
+      return { args: [randomGlobal("f32", [64, 32, 128]), kv(), kv(), b.blockTables, b.seqIdx, b.positions, new Global("f32", [64, 32, 128]), new Global("f32", [32]), 128 ** -0.5, 0, 0, 1, 16, 128, 4, 0], bytes: 64 * 1024 * 8 * 128 * 2 * 2, flops: 64 * 32 * 1024 * 128 * 4 };
     },
   },
   ...[[1, 4096, 32], [64, 1024, 8]].map(([seqs, len, splits]): KernelCase => ({
@@ -202,7 +203,7 @@ export const kernelCases: KernelCase[] = [
   })),
   ...[[1, 4096], [64, 1024]].map(([seqs, len]): KernelCase => ({
     name: `pagedAttentionTiled decode bf16 HD128 BS16 G4 (${seqs} seqs x ${len} ctx)`,
-    file: "dsl/kernels/paged-attention-tiled.ts", exportName: "pagedAttentionTiled", spec: { dtypes: { A: "f32", C: "bf16" }, consts: { BS: 16, HD: 128, G: 4 } }, reference: pagedAttentionTiled,
+    file: "dsl/kernels/paged-attention-tiled.ts", exportName: "pagedAttentionTiled", spec: { dtypes: { A: "f32", C: "bf16", W: "f32" }, consts: { BS: 16, HD: 128, G: 4, SINKS: 0 } }, reference: pagedAttentionTiled,
     check: () => decodeAttention(3, 40).args,
     timing: () => decodeAttention(seqs, len),
   })),

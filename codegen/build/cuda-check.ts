@@ -39,7 +39,7 @@ const kernelsDir = path.join(repoRoot, "dsl/kernels");
 const floatDtypes: DTypeName[] = ["f32", "f16", "bf16"];
 
 /** Values each Const takes, by parameter name; a kernel can override a name that means something else there. */
-const constValues: Record<string, number[]> = { KE: [2, 8], RENORM: [0, 1], TM: [32, 64], NEOX: [0, 1], HD: [64, 80, 128], BS: [16, 32], G: [1, 4, 8], D: [4096], I: [11008], K: [4096], N: [4096], M: [1024], offset: [1024], R2: [32, 40, 64], BN: [128], BK: [128] };
+const constValues: Record<string, number[]> = { KE: [2, 8], RENORM: [0, 1], TM: [32, 64], NEOX: [0, 1], HD: [64, 80, 128], BS: [16, 32], G: [1, 4, 8], D: [4096], I: [11008], K: [4096], N: [4096], M: [1024], offset: [1024], R2: [32, 40, 64], BN: [128], BK: [128], SINKS: [0], ACT: [0], BIAS: [0] };
 const constOverrides: Record<string, Record<string, number[]>> = {
   matmulInt4: { G: [128] },
   // Full and partial rotary over a 128-wide head, each pairing.
@@ -51,6 +51,17 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   // 8-bit panels in groups of 16 with offsets (Q2_K's); other groupings only change constants.
   matmulQ8Panels: { G: [16], MG: [16] },
   embeddingQ8Panels: { G: [16], MG: [16] },
+};
+/**
+ * Switches a kernel has beside its grid (GPT-OSS's attention sinks, its experts' biases and clamped
+ * SwiGLU): each is also compiled on, once per dtype, at the grid's first point.
+ */
+const switchedOn: Record<string, Record<string, number>> = {
+  pagedAttention: { SINKS: 1 },
+  pagedAttentionTiled: { SINKS: 1 },
+  pagedDecodeCombine: { SINKS: 1 },
+  moeGateUp: { ACT: 1, BIAS: 1 },
+  moeDown: { BIAS: 1 },
 };
 
 export interface CudaCheckUnit {
@@ -81,9 +92,12 @@ export function cudaCheckUnits(filter?: RegExp): CudaCheckUnit[] {
       for (const dtype of dtypeChoices) {
         const dtypes = Object.fromEntries(ast.dtypeVars.map((v) => [v, dtype!]));
         for (const consts of combos) unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts } });
+        const on = switchedOn[ast.exportName];
+        if (on) unit.kernels.push({ file, exportName: ast.exportName, spec: { dtypes, consts: { ...combos[0], ...on } } });
       }
       // Mixed dtypes as the forward uses them (f32 activations beside bf16 weights or caches, in
-      // either parameter order), once each: they differ from the uniform ones only in conversions.
+      // either parameter order: the first and the last dtype variable), once each: they differ from the
+      // uniform ones only in conversions.
       if (ast.dtypeVars.length > 1) {
         for (const f32At of [0, ast.dtypeVars.length - 1]) {
           const dtypes = Object.fromEntries(ast.dtypeVars.map((v, i): [string, DTypeName] => [v, i === f32At ? "f32" : "bf16"]));

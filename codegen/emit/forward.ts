@@ -229,18 +229,20 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
         const heads = byId.get(n.q)!.value.inner[0];
         const consts = { BS: cfg.blockSize, HD: cfg.headDim, G: heads / cfg.numKvHeads };
         const paged = [cache("kCache", n.layer), cache("vCache", n.layer), { ptr: "(void*)a.blockTables", dims: ["a.numSeqs", "a.maxBlocksPerSeq"] }, view(n.seqIdx, 0), view(n.positions, 0)];
+        const SINKS = n.sinks === null ? 0 : 1;
+        const sinks = n.sinks === null ? absent : view(n.sinks, 0);
         const [kScale, vScale] = kvScalesOf(n.layer);
         // The key scale folds into the score scale.
         const scalars = [kScale === 1 ? n.scale : `${n.scale} * ${kScale}`, n.softcap, n.window];
         // With split-K (GPU plan), the tiled kernel runs only the steps that are not all decode.
-        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C }, consts }, [q, ...paged, out(2)], [...scalars, vScale], `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
+        launch("paged-attention-tiled", "pagedAttentionTiled", { dtypes: { A, C, W }, consts: { ...consts, SINKS } }, [q, ...paged, out(2), sinks], [...scalars, vScale], `layer ${n.layer}: paged attention`, decodeSlot === undefined ? undefined : "a.numTokens != a.numSeqs");
         if (decodeSlot === undefined) break;
         const decode = "a.numTokens == a.numSeqs";
         const perSplit = ["a.numTokens", String(heads), "decodeSplits"];
         const partial = (offset: number, dims: string[]): Arg => ({ ptr: `((float*)a.buffers[${decodeSlot}] + ${offset} * a.numTokens * ${heads} * decodeSplits)`, dims });
         const partials = [partial(0, perSplit), partial(1, perSplit), partial(2, [...perSplit, String(cfg.headDim)])];
         launch("paged-decode", "pagedDecodeSplit", { dtypes: { A, C }, consts }, [q, ...paged, ...partials], scalars, `layer ${n.layer}: decode attention, split-K`, decode);
-        launch("paged-decode", "pagedDecodeCombine", { dtypes: { A }, consts: { HD: cfg.headDim } }, [...partials, out(2)], [vScale], `layer ${n.layer}: decode attention, merge splits`, decode);
+        launch("paged-decode", "pagedDecodeCombine", { dtypes: { A, W }, consts: { HD: cfg.headDim, SINKS } }, [...partials, out(2), sinks], [vScale], `layer ${n.layer}: decode attention, merge splits`, decode);
         break;
       }
       case "moe":
@@ -317,6 +319,7 @@ function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Flo
       return w;
     };
     const [gate, up, down] = [weightOf(n.gate), weightOf(n.up), weightOf(n.down)];
+    const biases = n.biases && { gate: weightOf(n.biases.gate), up: weightOf(n.biases.up), down: weightOf(n.biases.down) };
     const [E, H, KE] = [Number(router.dims[1]), Number(x.dims[1]), n.topK];
     const I = Number(gate.value.rows) / E;
     const block = gate.name.replace(/\.experts\..*$/, "");
@@ -328,14 +331,21 @@ function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Flo
     const [ids, weights, hidden, outputs] = [buffer(slots.ids, "a.numTokens", KE), buffer(slots.weights, "a.numTokens", KE), buffer(slots.hidden, routes, I), buffer(slots.outputs, routes, H)];
     const panels = (name: string, rows: number, columns: number): Arg => ({ ptr: weightRef(name, { panels: { rows, columns } }), dims: [String(rows / panelWidth), String(columns), String(panelWidth)] });
     launch("moe", "moeRoute", { dtypes: { A }, consts: { KE, RENORM: n.renormalize ? 1 : 0 } }, [router, ids, weights], [], `MoE ${block}: route to ${KE} of ${E} experts`);
-    launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden], [], `MoE ${block}: silu(x gate^T) * x up^T`);
-    launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs], [], `MoE ${block}: weighted h down^T`);
+    const bias = (w: { name: string } | undefined, size: number): Arg => (w ? { ptr: weightRef(w.name, {}), dims: [String(size)] } : absent);
+    const BIAS = biases ? 1 : 0;
+    const { activation } = n;
+    const [ACT, alpha, limit, act] = activation.kind === "silu" ? [0, 0, 0, "silu(x gate^T) * x up^T"] : [1, activation.alpha, activation.limit, `clamped SwiGLU (alpha ${activation.alpha}, limit ${activation.limit})`];
+    launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I, ACT, BIAS } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden, bias(biases?.gate, E * I), bias(biases?.up, E * I)], [alpha, limit], `MoE ${block}: ${act}${biases ? ", biased" : ""}`);
+    launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H, BIAS } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs, bias(biases?.down, E * H)], [], `MoE ${block}: weighted h down^T${biases ? " + bias" : ""}`);
     if (shared) launch("moe", "moeSumShared", { dtypes: { A }, consts: { KE } }, [outputs, shared.output, shared.gate, out], [], `MoE ${block}: sum the experts' outputs and the gated shared expert's`);
     else launch("moe", "moeSum", { dtypes: { A }, consts: { KE } }, [outputs, out], [], `MoE ${block}: sum the experts' outputs`);
   };
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** The tensor a kernel reads only under a const switch that is off here (attention sinks, expert biases): none. */
+const absent: Arg = { ptr: "nullptr", dims: ["0"] };
 
 /** [rows, a, b] -> [rows * a, b]: elementwise kernels see a value as rows x features. */
 function flatten(arg: Arg): Arg {

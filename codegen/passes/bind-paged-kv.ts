@@ -24,6 +24,7 @@ export function bindPagedKV(g: Graph): Graph {
       scale: n.scale,
       softcap: n.softcap,
       window: n.window,
+      sinks: n.sinks,
       value: n.value,
     });
   }

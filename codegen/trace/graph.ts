@@ -40,16 +40,21 @@ export type Op =
   | { op: "slice"; x: number; offset: number; size: number }
   | { op: "gather"; x: number; index: number }
   | { op: "rope"; x: number; positions: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
-  | { op: "attention"; layer: number; q: number; k: number; v: number; scale: number; softcap: number; window: number }
+  /** sinks: GPT-OSS's per-head sink logits [heads] (dsl/kernels/paged-attention.ts), a weight; null without. */
+  | { op: "attention"; layer: number; q: number; k: number; v: number; scale: number; softcap: number; window: number; sinks: number | null }
   | { op: "kvWrite"; layer: number; k: number; v: number; slotMapping: number }
   | { op: "ropeKvWrite"; layer: number; qkv: number; positions: number; slotMapping: number; layout: "neox" | "gptj"; rotaryDim: number; ropeKey: string }
-  | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number }
+  | { op: "pagedAttention"; layer: number; q: number; blockTables: number; seqIdx: number; positions: number; after: number; scale: number; softcap: number; window: number; sinks: number | null }
   /**
    * A sparse MoE MLP (dsl/kernels/moe.ts): router logits [T, E], experts stacked by rows (gate, up
    * [E * I, H]; down [E * H, I]); with a shared expert (Qwen2-MoE), its output [T, H] added scaled
-   * by sigmoid of its gate logit [T, 1].
+   * by sigmoid of its gate logit [T, 1]. GPT-OSS's experts have biases (gate, up [E * I]; down
+   * [E * H]; all three or none) and a clamped SwiGLU (MoeActivation).
    */
-  | { op: "moe"; x: number; router: number; gate: number; up: number; down: number; topK: number; renormalize: boolean; shared: number | null; sharedGate: number | null };
+  | { op: "moe"; x: number; router: number; gate: number; up: number; down: number; topK: number; renormalize: boolean; shared: number | null; sharedGate: number | null; biases: { gate: number; up: number; down: number } | null; activation: MoeActivation };
+
+/** An expert's act(gate) * up: SiLU, or GPT-OSS's min(g, limit) sigmoid(alpha min(g, limit)) (clamp(u, -limit, limit) + 1). */
+export type MoeActivation = { kind: "silu" } | { kind: "swigluOai"; alpha: number; limit: number };
 
 export type Node = Op & { value: Value };
 
@@ -73,16 +78,16 @@ export function inputsOf(n: Op): number[] {
     case "linear": return n.bias === null ? [n.x, n.weight] : [n.x, n.weight, n.bias];
     case "gather": return [n.x, n.index];
     case "rope": return [n.x, n.positions];
-    case "attention": return [n.q, n.k, n.v];
+    case "attention": return [n.q, n.k, n.v, ...(n.sinks === null ? [] : [n.sinks])];
     case "kvWrite": return [n.k, n.v, n.slotMapping];
     case "ropeKvWrite": return [n.qkv, n.positions, n.slotMapping];
-    case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after];
-    case "moe": return [n.x, n.router, n.gate, n.up, n.down, ...(n.shared === null || n.sharedGate === null ? [] : [n.shared, n.sharedGate])];
+    case "pagedAttention": return [n.q, n.blockTables, n.seqIdx, n.positions, n.after, ...(n.sinks === null ? [] : [n.sinks])];
+    case "moe": return [n.x, n.router, n.gate, n.up, n.down, ...(n.shared === null || n.sharedGate === null ? [] : [n.shared, n.sharedGate]), ...(n.biases ? [n.biases.gate, n.biases.up, n.biases.down] : [])];
   }
 }
 
 /** The op fields that name values (printed as %id); the other numbers are attributes (layer, offset, rotaryDim...). */
-const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv", "router", "gate", "up", "down", "shared", "sharedGate"]);
+const valueFields = new Set(["ids", "table", "x", "weight", "residual", "a", "b", "gateUp", "bias", "index", "positions", "q", "k", "v", "slotMapping", "blockTables", "seqIdx", "after", "qkv", "router", "gate", "up", "down", "shared", "sharedGate", "sinks"]);
 
 export function printGraph(g: Graph): string {
   const shape = (v: Value) => `${v.dtype}[${[v.rows, ...v.inner].join(", ")}]`;

@@ -3,8 +3,11 @@
 //   moeRoute:  ids[t, r], weights[t, r] for r < KE: the router logits' KE largest, greatest first
 //              (ties: lower expert first), weighted by softmax(logits) (RENORM 0) or by the softmax
 //              over the KE chosen (RENORM 1: Mixtral, Qwen3-MoE's norm_topk_prob).
-//   moeGateUp: h[t KE + r, i] = silu(x[t] . gate[e, i]) * (x[t] . up[e, i]) with e = ids[t, r];
-//   moeDown:   y[t KE + r, n] = weights[t, r] * (h[t KE + r] . down[e, n]);
+//   moeGateUp: h[t KE + r, i] = silu(g) * u with g = x[t] . gate[e, i], u = x[t] . up[e, i] and
+//              e = ids[t, r]; with BIAS 1, g and u first gain gateBias[e I + i] and upBias[e I + i];
+//              with ACT 1 (GPT-OSS's clamped SwiGLU, OpenAI 2025) h = g' sigmoid(alpha g') (u' + 1),
+//              g' = min(g, limit), u' = clamp(u, -limit, limit);
+//   moeDown:   y[t KE + r, n] = weights[t, r] * (h[t KE + r] . down[e, n] (+ downBias[e N + n] with BIAS 1));
 //   moeSum:    out[t, n] = sum over r of y[t KE + r, n], in r order; moeSumShared adds a shared
 //              expert's output s[t, n] scaled by sigmoid(g[t]) (Qwen2-MoE's shared_expert_gate).
 // The expert matrices are stacked [E * rows, columns] and packed into the dense matmul's 16-column
@@ -17,7 +20,7 @@
 // its expert (every expert of a one-sequence decode step) runs a one-row tile, whose k loop the C++
 // splits into several accumulator chains, so its sums differ from a tile's in rounding only, as
 // the dense matmul's decode path does (matmul-blocked.ts).
-import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, min, pid, reduceMax, reduceMin, reduceSum, scratch, type Const, type Float, type Global, type Scratch } from "../index.ts";
+import { cdiv, dotTile, exp, f32, forEach, i32, idiv, kernel, max, min, pid, reduceMax, reduceMin, reduceSum, scratch, type Const, type Float, type Global, type Scratch } from "../index.ts";
 
 // Tokens a program gathers at a time (96, written out where used: the compiler reads literals):
 // its accumulators, two of 96 x 32 f32, fit in 48 KB of CUDA shared memory.
@@ -93,8 +96,12 @@ function expertProducts<A extends Float, W extends Float>(v: Global<A, [string, 
 // These two and expertProducts' one-row tile, on a TinyLlama-sized Qwen3-MoE (f16, 8 experts of
 // 1408, top 2; bench throughput, 2 threads): single-stream decode from 43% of the sustained read
 // rate (18.7-20.1 tokens/s, 1.02x llama.cpp) to 73% (35.1-36.2 tokens/s, 1.94x llama.cpp).
-export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)], work: (x, ids, gate, up, h, K, I) => [x.dim(0), ids.dim(1), 2 * I, K], threads: 128 })(
-  function moeGateUp<A extends Float, W extends Float>(x: Global<A, ["T", "K"]>, ids: Global<"i32", ["T", "KE"]>, gate: Global<W, ["P", "K", "16"]>, up: Global<W, ["P", "K", "16"]>, h: Global<A, ["TK", "I"]>, K: Const, I: Const) {
+// The biases (BIAS 0: never read, the caller may pass none) are the experts' stacked [E * I] (or [E * N]).
+export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)], work: (x, ids, gate, up, h, gateBias, upBias, alpha, limit, K, I) => [x.dim(0), ids.dim(1), 2 * I, K], threads: 128 })(
+  function moeGateUp<A extends Float, W extends Float>(
+    x: Global<A, ["T", "K"]>, ids: Global<"i32", ["T", "KE"]>, gate: Global<W, ["P", "K", "16"]>, up: Global<W, ["P", "K", "16"]>, h: Global<A, ["TK", "I"]>,
+    gateBias: Global<W, ["EI"]>, upBias: Global<W, ["EI"]>, alpha: f32, limit: f32, K: Const, I: Const, ACT: Const, BIAS: Const,
+  ) {
     const E = idiv(gate.dim(0), idiv(I, 16));
     const e = pid(0) % E;
     const i0 = 32 * idiv(pid(0), E);
@@ -109,8 +116,14 @@ export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)]
         expertProducts(x, rows, ids.dim(1), gate, g, count, p, K);
         expertProducts(x, rows, ids.dim(1), up, u, count, p, K);
         forEach(count * 32, (c) => {
-          const a = g.at(c);
-          h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (a / (1.0 + exp(-a))) * u.at(c));
+          const a = BIAS == 1 ? g.at(c) + f32(gateBias.at(e * I + i0 + (c % 32))) : g.at(c);
+          const b = BIAS == 1 ? u.at(c) + f32(upBias.at(e * I + i0 + (c % 32))) : u.at(c);
+          if (ACT == 1) {
+            const clamped = min(a, limit);
+            h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (clamped / (1.0 + exp(-alpha * clamped))) * (max(-limit, min(b, limit)) + 1.0));
+          } else {
+            h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (a / (1.0 + exp(-a))) * b);
+          }
         });
       }
     }
@@ -118,8 +131,11 @@ export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)]
 );
 
 // Program q: outputs 32 idiv(q, E) .. + 31 of expert q % E, two panels of the stacked down projection.
-export const moeDown = kernel({ grid: (h, ids, weights, down) => [cdiv(down.dim(0), 2)], work: (h, ids, weights, down, y, I, N) => [h.dim(0), N, I], threads: 128 })(
-  function moeDown<A extends Float, W extends Float>(h: Global<A, ["TK", "I"]>, ids: Global<"i32", ["T", "KE"]>, weights: Global<"f32", ["T", "KE"]>, down: Global<W, ["P", "I", "16"]>, y: Global<"f32", ["TK", "N"]>, I: Const, N: Const) {
+export const moeDown = kernel({ grid: (h, ids, weights, down) => [cdiv(down.dim(0), 2)], work: (h, ids, weights, down, y, downBias, I, N) => [h.dim(0), N, I], threads: 128 })(
+  function moeDown<A extends Float, W extends Float>(
+    h: Global<A, ["TK", "I"]>, ids: Global<"i32", ["T", "KE"]>, weights: Global<"f32", ["T", "KE"]>, down: Global<W, ["P", "I", "16"]>, y: Global<"f32", ["TK", "N"]>,
+    downBias: Global<W, ["EN"]>, I: Const, N: Const, BIAS: Const,
+  ) {
     const E = idiv(down.dim(0), idiv(N, 16));
     const e = pid(0) % E;
     const n0 = 32 * idiv(pid(0), E);
@@ -133,7 +149,8 @@ export const moeDown = kernel({ grid: (h, ids, weights, down) => [cdiv(down.dim(
         expertProducts(h, rows, 1, down, acc, count, p, I);
         forEach(count * 32, (c) => {
           const row = i32(rows.at(idiv(c, 32)));
-          y.put(row, n0 + (c % 32), weights.at(idiv(row, ids.dim(1)), row % ids.dim(1)) * acc.at(c));
+          const biased = BIAS == 1 ? acc.at(c) + f32(downBias.at(e * N + n0 + (c % 32))) : acc.at(c);
+          y.put(row, n0 + (c % 32), weights.at(idiv(row, ids.dim(1)), row % ids.dim(1)) * biased);
         });
       }
     }

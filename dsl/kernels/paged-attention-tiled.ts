@@ -1,5 +1,5 @@
 // Paged attention with the contract of pagedAttention (paged-attention.ts: any mix of prefill and
-// decode tokens, causal, GQA, sliding window, soft-capping; same arguments and layout), computed
+// decode tokens, causal, GQA, sliding window, soft-capping, sinks; same arguments and layout), computed
 // FlashAttention-style for the CPU. One program per (tile of TQ consecutive tokens, KV head): when the
 // tile's tokens all belong to one sequence (a prefill chunk) and fill enough of it, its TQ x G query
 // rows attend together, so each KV block is read once per tile rather than once per token;
@@ -58,13 +58,25 @@ function rescaleRows(acc: Scratch, alpha: Scratch, rows: Const, HD: Const): void
 }
 
 /**
+ * With sinks, each row's denominator gains its head's sink term exp(sink - m): the rows' running
+ * maxima started at their sinks (pagedAttention's contract), so m >= sink.
+ */
+function addSinks<W extends Float>(sinks: Global<W, ["HQ"]>, m: Scratch, l: Scratch, kvh: i32, rows: i32, G: Const, SINKS: Const): void {
+  if (SINKS == 1) {
+    forEach(rows, (r) => {
+      l.put(r, l.at(r) + exp(f32(sinks.at(kvh * G + (r % G))) - m.at(r)));
+    });
+  }
+}
+
+/**
  * The G query heads of `count` consecutive tokens of one sequence from token `ta`, as R rows. Per
  * row, [lo, hi] is the key range it may see (hi = -1 for padding rows); queries are pre-scaled.
  */
-function attendTokens<A extends Float, C extends Float>(
+function attendTokens<A extends Float, C extends Float, W extends Float>(
   q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
-  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-  scale: f32, softcap: f32, window: i32, vScale: f32, ta: i32, count: i32, kvh: i32, R: Const, BS: Const, HD: Const, G: Const,
+  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>, sinks: Global<W, ["HQ"]>,
+  scale: f32, softcap: f32, window: i32, vScale: f32, ta: i32, count: i32, kvh: i32, R: Const, BS: Const, HD: Const, G: Const, SINKS: Const,
   qT: Scratch, sT: Scratch, kv: Scratch, acc: Scratch, m: Scratch, mUse: Scratch, l: Scratch, alpha: Scratch, lo: Scratch, hi: Scratch,
 ): void {
   const s = seqIdx.at(ta);
@@ -84,7 +96,7 @@ function attendTokens<A extends Float, C extends Float>(
     const pos = positions.at(ta + min(idiv(r, G), count - 1));
     hi.put(r, idiv(r, G) < count ? f32(pos) : -1.0);
     lo.put(r, window > 0 ? f32(pos - window + 1) : 0.0);
-    m.put(r, -Infinity);
+    m.put(r, SINKS == 1 ? f32(sinks.at(kvh * G + (r % G))) : -Infinity);
     l.put(r, 0.0);
   });
   for (let b = idiv(first, BS); b < idiv(last, BS) + 1; b++) {
@@ -148,6 +160,7 @@ function attendTokens<A extends Float, C extends Float>(
       dotTile(acc, r0 * HD, 4, HD, BS, (i, o) => sT.at(o * R + r0 + i), (d, o) => kv.at(o * HD + d));
     }
   }
+  addSinks(sinks, m, l, kvh, count * G, G, SINKS);
   forEach(count * G, (r) => {
     forEach(HD, (d) => {
       out.put(ta + idiv(r, G), kvh * G + (r % G), d, (acc.at(r * HD + d) / l.at(r)) * vScale);
@@ -165,10 +178,10 @@ function attendTokens<A extends Float, C extends Float>(
  * us; at position 40, G 1 171 -> 86 us and G 4 54 -> 37 us. From G 8 on the padded rows are few and
  * attendTokens was as fast or faster (G 8: 212 vs 222 us, G 16: 145 vs 169).
  */
-function attendLoneToken<A extends Float, C extends Float>(
+function attendLoneToken<A extends Float, C extends Float, W extends Float>(
   q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
-  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-  scale: f32, softcap: f32, window: i32, vScale: f32, t: i32, kvh: i32, BS: Const, HD: Const, G: Const,
+  blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>, sinks: Global<W, ["HQ"]>,
+  scale: f32, softcap: f32, window: i32, vScale: f32, t: i32, kvh: i32, BS: Const, HD: Const, G: Const, SINKS: Const,
   qs: Scratch, s: Scratch, kv: Scratch, acc: Scratch, m: Scratch, l: Scratch, alpha: Scratch,
 ): void {
   const seq = seqIdx.at(t);
@@ -179,7 +192,7 @@ function attendLoneToken<A extends Float, C extends Float>(
       qs.put(r * HD + d, q.at(t, kvh * G + r, d) * scale);
       acc.put(r * HD + d, 0.0);
     });
-    m.put(r, -Infinity);
+    m.put(r, SINKS == 1 ? f32(sinks.at(kvh * G + r)) : -Infinity);
     l.put(r, 0.0);
   });
   for (let b = idiv(first, BS); b < idiv(pos, BS) + 1; b++) {
@@ -212,6 +225,7 @@ function attendLoneToken<A extends Float, C extends Float>(
     packBlock(vCache, kv, block, kvh, BS, HD);
     dotTile(acc, 0, G, HD, BS, (r, o) => s.at(r * BS + o), (d, o) => kv.at(o * HD + d));
   }
+  addSinks(sinks, m, l, kvh, G, G, SINKS);
   forEach(G, (r) => {
     forEach(HD, (d) => {
       out.put(t, kvh * G + r, d, (acc.at(r * HD + d) / l.at(r)) * vScale);
@@ -224,10 +238,10 @@ export const pagedAttentionTiled = kernel({
   work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2],
   threads: 64,
 })(
-  function pagedAttentionTiled<A extends Float, C extends Float>(
+  function pagedAttentionTiled<A extends Float, W extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
-    blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const,
+    blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>, sinks: Global<W, ["HQ"]>,
+    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const, SINKS: Const,
   ) {
     // Query rows the scratch budget allows, rounded down to a multiple of 16 when there are 16 or
     // more: the score tile's rows then fill AVX-512 vectors (Llama-3-8B heads: 24 rows took 8-lane
@@ -252,7 +266,7 @@ export const pagedAttentionTiled = kernel({
     // The tile attends as one only when that computes no more rows than token by token would: a lone
     // decode token (or a short chunk) in a tile of up to R rows would waste most of them.
     if (seqIdx.at(t0 + count - 1) == seqIdx.at(t0) && R <= count * rowsPerToken) {
-      attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t0, count, kvh, R, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+      attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, sinks, scale, softcap, window, vScale, t0, count, kvh, R, BS, HD, G, SINKS, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
     } else {
       // A few tokens of one sequence in a row (drafts being verified, a short chunk) attend together
       // in runs within aligned windows of RUN positions, so each run reads its keys once; a lone
@@ -273,11 +287,11 @@ export const pagedAttentionTiled = kernel({
             }
           }
           if (n == 1 && G < 8) {
-            attendLoneToken(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, kvh, BS, HD, G, qT, sT, kv, acc, m, l, alpha);
+            attendLoneToken(q, kCache, vCache, blockTables, seqIdx, positions, out, sinks, scale, softcap, window, vScale, t, kvh, BS, HD, G, SINKS, qT, sT, kv, acc, m, l, alpha);
           } else if (n == 1) {
-            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, 1, kvh, rowsPerToken, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, sinks, scale, softcap, window, vScale, t, 1, kvh, rowsPerToken, BS, HD, G, SINKS, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
           } else {
-            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, scale, softcap, window, vScale, t, n, kvh, runRows, BS, HD, G, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
+            attendTokens(q, kCache, vCache, blockTables, seqIdx, positions, out, sinks, scale, softcap, window, vScale, t, n, kvh, runRows, BS, HD, G, SINKS, qT, sT, kv, acc, m, mUse, l, alpha, lo, hi);
           }
         }
       }

@@ -5,15 +5,20 @@
 // Options: window > 0 keeps keys with position > pos - window (Mistral / Gemma-2 sliding window);
 // softcap > 0 applies softcap * tanh(score / softcap) (Gemma-2). vScale multiplies the output: an
 // fp8 cache holds v / vScale (kv-write.ts); its kScale is folded into scale by the caller.
+// SINKS 1 (GPT-OSS's attention sinks, OpenAI 2025): each query head hq has a learned logit
+// sinks[hq] that joins its softmax as a key with a zero value, so the weights of the real keys sum
+// to less than 1: out = sum_j exp(s_j - M) v_j / (sum_j exp(s_j - M) + exp(sinks[hq] - M)), M
+// the largest of them all. The running max starts at the sink, so exp(sink - m) never overflows.
+// SINKS 0 reads no sinks (the caller may pass none).
 // Layout: q, out [T, HQ, HD]; kCache, vCache [NB, BS, HKV, HD]; blockTables [S, MB] i32;
 // seqIdx, positions [T] i32. Reference: a naive softmax over the gathered keys (test/kernels).
 import { exp, f32, forEach, idiv, kernel, max, pid, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32 } from "../index.ts";
 
 export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: (q, kCache, vCache, blockTables) => [q.dim(0), q.dim(1), q.dim(2), blockTables.dim(1), kCache.dim(1), 2], threads: 64 })(
-  function pagedAttention<A extends Float, C extends Float>(
+  function pagedAttention<A extends Float, W extends Float, C extends Float>(
     q: Global<A, ["T", "HQ", "HD"]>, kCache: Global<C, ["NB", "BS", "HKV", "HD"]>, vCache: Global<C, ["NB", "BS", "HKV", "HD"]>,
-    blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>,
-    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const,
+    blockTables: Global<"i32", ["S", "MB"]>, seqIdx: Global<"i32", ["T"]>, positions: Global<"i32", ["T"]>, out: Global<A, ["T", "HQ", "HD"]>, sinks: Global<W, ["HQ"]>,
+    scale: f32, softcap: f32, window: i32, vScale: f32, BS: Const, HD: Const, G: Const, SINKS: Const,
   ) {
     const t = pid(0);
     const hq = pid(1);
@@ -25,7 +30,8 @@ export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: 
     forEach(HD, (d) => {
       acc.put(d, 0.0);
     });
-    let m = -Infinity;
+    const sink = SINKS == 1 ? f32(sinks.at(hq)) : -Infinity;
+    let m = sink;
     let l = f32(0);
     for (let j = start; j < pos + 1; j++) {
       const block = blockTables.at(s, idiv(j, BS));
@@ -44,7 +50,7 @@ export const pagedAttention = kernel({ grid: (q) => [q.dim(0), q.dim(1)], work: 
       m = mNew;
     }
     forEach(HD, (d) => {
-      out.put(t, hq, d, (acc.at(d) / l) * vScale);
+      out.put(t, hq, d, (acc.at(d) / (SINKS == 1 ? l + exp(sink - m) : l)) * vScale);
     });
   },
 );

@@ -7,7 +7,8 @@
 // once per group, and it writes its running max m, softmax denominator l and unnormalised output
 // acc per query head. pagedDecodeCombine merges the splits: with M = max_i m_i,
 //   out = vScale * sum_i exp(m_i - M) acc_i / sum_i exp(m_i - M) l_i
-// (vScale as pagedAttention's: what an fp8 cache's values were divided by).
+// (vScale as pagedAttention's: what an fp8 cache's values were divided by). With SINKS 1 the head's
+// sink joins the merge as a split of its own with m = sinks[h], l = 1 and no output.
 // A split with no blocks writes m = -inf, l = 0, acc = 0 and drops out of the merge; split 0 always
 // has a block. Options as in pagedAttention (paged-attention.ts, the reference these are checked
 // against): window > 0 keeps keys with position > pos - window; softcap > 0 applies
@@ -15,7 +16,7 @@
 // Layout as pagedAttention's: q, out [T, HQ, HD]; kCache, vCache [NB, BS, HKV, HD]; blockTables
 // [S, MB] i32; seqIdx, positions [T] i32; and partialMax, partialSum [T, HQ, NSPLIT] f32,
 // partialOut [T, HQ, NSPLIT, HD] f32, where NSPLIT is the caller's choice at run time.
-import { cdiv, exp, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type f32, type Float, type Global, type i32 } from "../index.ts";
+import { cdiv, exp, f32, forEach, idiv, kernel, max, min, pid, reduceMax, reduceSum, scratch, tanh, type Const, type Float, type Global, type i32 } from "../index.ts";
 import { softmaxBlock } from "./online-softmax.ts";
 
 export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, seqIdx, positions, partialMax) => [q.dim(0), kCache.dim(2), partialMax.dim(2)], threads: 128 })(
@@ -79,15 +80,17 @@ export const pagedDecodeSplit = kernel({ grid: (q, kCache, vCache, blockTables, 
 );
 
 export const pagedDecodeCombine = kernel({ grid: (partialMax) => [partialMax.dim(0), partialMax.dim(1)], threads: 64 })(
-  function pagedDecodeCombine<A extends Float>(
+  function pagedDecodeCombine<A extends Float, W extends Float>(
     partialMax: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialSum: Global<"f32", ["T", "HQ", "NSPLIT"]>, partialOut: Global<"f32", ["T", "HQ", "NSPLIT", "HD"]>,
-    out: Global<A, ["T", "HQ", "HD"]>, vScale: f32, HD: Const,
+    out: Global<A, ["T", "HQ", "HD"]>, sinks: Global<W, ["HQ"]>, vScale: f32, HD: Const, SINKS: Const,
   ) {
     const t = pid(0);
     const h = pid(1);
     const splits = partialMax.dim(2);
-    const mAll = reduceMax(splits, (i) => partialMax.at(t, h, i));
-    const inv = vScale / reduceSum(splits, (i) => partialSum.at(t, h, i) * exp(partialMax.at(t, h, i) - mAll));
+    const sink = SINKS == 1 ? f32(sinks.at(h)) : -Infinity;
+    const mAll = max(sink, reduceMax(splits, (i) => partialMax.at(t, h, i)));
+    const sum = reduceSum(splits, (i) => partialSum.at(t, h, i) * exp(partialMax.at(t, h, i) - mAll));
+    const inv = vScale / (SINKS == 1 ? sum + exp(sink - mAll) : sum);
     forEach(HD, (d) => {
       out.put(t, h, d, reduceSum(splits, (i) => partialOut.at(t, h, i, d) * exp(partialMax.at(t, h, i) - mAll)) * inv);
     });

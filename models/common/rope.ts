@@ -8,8 +8,8 @@
 //            kept, and in between blended by s = (Lo / wavelength - low) / (high - low).
 //   yarn:    (Peng et al. 2023) per-dim blend of interpolated (invFreq / factor) and extrapolated
 //            frequencies, with a linear ramp over the dims whose rotations in Lo fall between betaSlow
-//            and betaFast (dims floored/ceiled as transformers does); mscale = attentionFactor, by
-//            default 0.1 ln(factor) + 1.
+//            and betaFast (dims floored/ceiled as transformers does unless the config says truncate
+//            false, as GPT-OSS's do); mscale = attentionFactor, by default 0.1 ln(factor) + 1.
 //   longrope: (Ding et al. 2024, Phi-3.5/Phi-4-mini) invFreq[i] / factor[i], the long factors when the
 //            engine's max_model_len exceeds the original context, else the short ones (vLLM decides
 //            once, by max_model_len, as llama.cpp does by its context size; transformers by each
@@ -66,9 +66,10 @@ export function ropeInvFreq(config: ModelConfig, rotaryDim: number, seqLen?: num
       );
     }
     case "yarn": {
-      const { factor, betaFast, betaSlow, originalMaxPositionEmbeddings: original } = scaling;
-      const low = Math.max(Math.floor(correctionDim(betaFast, rotaryDim, theta, original)), 0);
-      const high = Math.min(Math.ceil(correctionDim(betaSlow, rotaryDim, theta, original)), rotaryDim - 1);
+      const { factor, betaFast, betaSlow, originalMaxPositionEmbeddings: original, truncate } = scaling;
+      const [lowDim, highDim] = [correctionDim(betaFast, rotaryDim, theta, original), correctionDim(betaSlow, rotaryDim, theta, original)];
+      const low = Math.max(truncate ? Math.floor(lowDim) : lowDim, 0);
+      const high = Math.min(truncate ? Math.ceil(highDim) : highDim, rotaryDim - 1);
       const span = low === high ? 0.001 : high - low;
       const freqs = base.map((f, i) => {
         const interpolationWeight = Math.min(Math.max((i - low) / span, 0), 1);

@@ -2,7 +2,9 @@
 // drawn, and where and how it lands in the GGUF. Values are regenerated on demand from
 // (seed, HF name), so the two writers see identical weights without sharing memory. A sparse MoE
 // layer's experts are one matrix each in the HF checkpoint and one 3-D tensor per projection in the
-// GGUF (ExpertStack), assembled from the same per-expert values.
+// GGUF (ExpertStack), assembled from the same per-expert values. GPT-OSS's experts go the other way:
+// one HF tensor (gate and up interleaved, multiplied from the left) becomes two GGUF tensors
+// (TensorPlan.ggufDerived), each plan reading the one HF tensor's values.
 
 import { roundToDType, type WeightDType } from "./dtype.ts";
 import { NormalStream } from "./normal-stream.ts";
@@ -32,6 +34,13 @@ export interface TensorPlan extends HfTensorPlan {
    * number of heads in the tensor.
    */
   ggufPermuteHeads?: number;
+  /**
+   * A GGUF tensor made from the whole HF tensor's values (GPT-OSS's converter transposes its experts
+   * and splits gate from up): its shape in HF order and how it is computed.
+   */
+  ggufDerived?: { shape: number[]; from: (values: Float32Array) => Float32Array };
+  /** Another plan already writes this HF tensor (the second GGUF tensor derived from it). */
+  hfWrittenElsewhere?: boolean;
 }
 
 /**
@@ -48,10 +57,10 @@ export type CheckpointPlan = TensorPlan | ExpertStack;
 export const isExpertStack = (plan: CheckpointPlan): plan is ExpertStack => "experts" in plan;
 
 /** Every tensor of the HF checkpoint, experts one by one. */
-export const hfTensorPlans = (plans: readonly CheckpointPlan[]): HfTensorPlan[] => plans.flatMap((plan) => (isExpertStack(plan) ? plan.experts : [plan]));
+export const hfTensorPlans = (plans: readonly CheckpointPlan[]): HfTensorPlan[] => plans.flatMap((plan) => (isExpertStack(plan) ? plan.experts : plan.hfWrittenElsewhere ? [] : [plan]));
 
 /** The shape of a plan's GGUF tensor in HF order (outermost first). */
-export const ggufHfShape = (plan: CheckpointPlan): number[] => (isExpertStack(plan) ? [plan.experts.length, ...plan.experts[0].shape] : plan.shape);
+export const ggufHfShape = (plan: CheckpointPlan): number[] => (isExpertStack(plan) ? [plan.experts.length, ...plan.experts[0].shape] : plan.ggufDerived?.shape ?? plan.shape);
 
 const normNoiseStd = 0.1;
 
@@ -126,14 +135,16 @@ export function* ggufValues(plan: CheckpointPlan, seed: string, dtype: WeightDTy
     for (const expert of plan.experts) yield* checkpointValues(expert, seed, dtype);
     return;
   }
-  if (plan.ggufPermuteHeads !== undefined) {
+  const { ggufPermuteHeads: heads } = plan;
+  const derive = plan.ggufDerived?.from ?? (heads === undefined ? undefined : (whole: Float32Array) => permuteForAdjacentPairRope(whole, heads, plan.shape[1]));
+  if (derive) {
     const whole = new Float32Array(elementCount(plan.shape));
     let offset = 0;
     for (const chunk of checkpointValues(plan, seed, dtype)) {
       whole.set(chunk, offset);
       offset += chunk.length;
     }
-    yield permuteForAdjacentPairRope(whole, plan.ggufPermuteHeads, plan.shape[1]);
+    yield derive(whole);
     return;
   }
   for (const chunk of checkpointValues(plan, seed, dtype)) {

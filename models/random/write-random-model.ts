@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gemma, gemma2, gemma3 } from "./arch/gemma.ts";
 import { granite, llama, mistral, smollm3 } from "./arch/llama.ts";
 import { glm4 } from "./arch/glm4.ts";
+import { gptOss } from "./arch/gpt-oss.ts";
 import { cohere, cohere2 } from "./arch/cohere.ts";
 import { exaone4 } from "./arch/exaone4.ts";
 import { ernie4_5 } from "./arch/ernie.ts";
@@ -28,7 +29,7 @@ import { copyHfTokenizer, defaultTokenizerSource, ggufTokenizerMetadata, type To
 
 export type { ArchName, HfConfig } from "./arch/spec.ts";
 
-const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2, exaone4, ernie4_5 };
+const architectures: Record<ArchName, ArchSpec> = { llama, mistral, mixtral, qwen2, qwen2_moe: qwen2Moe, qwen3, qwen3_moe: qwen3Moe, phi3, gemma, gemma2, gemma3, granite, olmo2, olmo3, smollm3, glm4, cohere, cohere2, exaone4, ernie4_5, gpt_oss: gptOss };
 export const archNames = Object.keys(architectures) as ArchName[];
 
 /** The config.json a random model of this family and size is written with. */
@@ -93,8 +94,13 @@ function* encodeChunks(chunks: Iterable<Float32Array>, dtype: WeightDType): Gene
  */
 const isRouter = (plan: CheckpointPlan) => /\.ffn_gate_inp(_shexp)?\.weight$/.test(plan.ggufName);
 
-/** The block format a GGUF matrix is quantized to: rows of whole blocks only (32 values, 256 for Q4_K; others stay float, as llama.cpp's quantize leaves them). */
+/**
+ * The block format a GGUF matrix is quantized to: weights with rows of whole blocks only (32 values,
+ * 256 for Q4_K; others stay float, as llama.cpp's quantize leaves them, and so do GPT-OSS's 2-D
+ * expert biases, which its quantize skips by name).
+ */
 function quantOf(plan: CheckpointPlan, options: Required<RandomModelOptions>): GgufQuant | null {
+  if (!plan.ggufName.endsWith(".weight")) return null;
   const valueDown = options.ggufQuantValueDown !== null && /\.(attn_v|ffn_down)\./.test(plan.ggufName);
   const quant = options.ggufQuant === null ? null : valueDown ? options.ggufQuantValueDown : options.ggufQuant;
   const shape = ggufHfShape(plan);

@@ -35,6 +35,7 @@ export const ggufArchitectures: Record<string, GgufArchitecture> = {
   cohere2: { architecture: "Cohere2ForCausalLM", modelType: "cohere2", hiddenAct: "silu" },
   exaone4: { architecture: "Exaone4ForCausalLM", modelType: "exaone4", hiddenAct: "silu" },
   ernie4_5: { architecture: "Ernie4_5ForCausalLM", modelType: "ernie4_5", hiddenAct: "silu" },
+  "gpt-oss": { architecture: "GptOssForCausalLM", modelType: "gpt_oss", hiddenAct: "silu" },
 };
 
 /** Cohere's LayerNorm files: their epsilon key is layer_norm_epsilon, not layer_norm_rms_epsilon. */
@@ -57,6 +58,7 @@ const mixtral: GgufArchitecture = { architecture: "MixtralForCausalLM", modelTyp
 function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
   const key = (name: string): string => `${arch}.${name}`;
   if (arch === "qwen2moe") return qwen2MoeOf(meta, key);
+  if (arch === "gpt-oss") return gptOssMoeOf(meta, key);
   if (arch === "granitemoe" && meta.number(key("expert_shared_feed_forward_length"), 0) > 0) {
     throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${meta.file}: a GraniteMoE shared expert (${key("expert_shared_feed_forward_length")}) is not supported`, key("expert_shared_feed_forward_length"));
   }
@@ -67,6 +69,22 @@ function moeOf(meta: FieldReader, arch: string): MoeConfig | undefined {
     numExpertsPerTok: meta.positiveInteger(key("expert_used_count")),
     intermediateSize: meta.positiveInteger(key(arch === "qwen3moe" ? "expert_feed_forward_length" : "feed_forward_length")),
     normTopkProb: meta.boolean(key("expert_weights_norm"), true),
+  };
+}
+
+/**
+ * gpt-oss (llama.cpp's src/models/openai-moe.cpp): its graph softmaxes the chosen experts' logits
+ * (LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT) and clamps its SwiGLU at 7 (ggml_swiglu_oai's
+ * limit, hard-coded there as in transformers' default swiglu_limit), with biases on every expert
+ * projection and the router.
+ */
+function gptOssMoeOf(meta: FieldReader, key: (name: string) => string): MoeConfig {
+  return {
+    numExperts: meta.positiveInteger(key("expert_count")),
+    numExpertsPerTok: meta.positiveInteger(key("expert_used_count")),
+    intermediateSize: meta.positiveInteger(key("expert_feed_forward_length")),
+    normTopkProb: true,
+    swigluLimit: 7,
   };
 }
 
@@ -175,7 +193,10 @@ function ropeScaling(meta: FieldReader, arch: string, maxPositionEmbeddings: num
     case "linear":
       return { ropeType: "linear", factor };
     case "yarn":
-      return { ropeType: "yarn", factor, originalMaxPositionEmbeddings: original, betaFast: 32, betaSlow: 1, attentionFactor: null };
+      // Betas 32 and 1, as ggml's. ggml rounds the correction range to whole dims (ggml_rope_yarn_corr_dims)
+      // for every model, as transformers does by default; GPT-OSS's own YaRN (OpenAI's reference code,
+      // its configs' truncate false) does not, and the model is run as trained.
+      return { ropeType: "yarn", factor, originalMaxPositionEmbeddings: original, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: arch !== "gpt-oss" };
     default:
       throw new TsvllmError("TSVLLM_ERR_UNSUPPORTED_ARCHITECTURE", `${meta.file}: ${arch}.rope.scaling.type "${type}" is not supported`, `${arch}.rope.scaling.type`);
   }
@@ -304,6 +325,8 @@ export function ggufModelConfig(
     // Cohere2 slides three layers of every four (llama.cpp's period; its files carry no pattern);
     // EXAONE 4's converter writes a sliding flag per layer, taken as written. Neither has a local table.
     ...(arch === "cohere2" || arch === "exaone4" ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: null }) : {}),
+    // gpt-oss slides every other layer from layer 0 (llama.cpp's period 2), all on one RoPE table.
+    ...(arch === "gpt-oss" ? hybridLayers(meta, arch, numHiddenLayers, { period: 2, localTheta: null }) : {}),
     // OLMo 3's sliding layers rotate by rope_theta itself, unscaled.
     ...(olmo3 ? hybridLayers(meta, arch, numHiddenLayers, { period: 4, localTheta: ropeTheta }) : {}),
   };

@@ -58,7 +58,17 @@ const architectureOverrides: Record<string, Record<string, string>> = {
   // GLM-4: ffn_norm is HF's post_attention_layernorm (the MLP's input norm), ffn_up its fused gate_up_proj,
   // and the two output norms have their own names.
   glm4: { ffn_up: "mlp.gate_up_proj", post_attention_norm: "post_self_attn_layernorm", post_ffw_norm: "post_mlp_layernorm" },
+  // GPT-OSS: the router and the experts stacked as the loader stacks an HF checkpoint's (gpt-oss-experts.ts).
+  "gpt-oss": {
+    ffn_gate_inp: "mlp.router",
+    ffn_gate_exps: "mlp.experts.gate",
+    ffn_up_exps: "mlp.experts.up",
+    ffn_down_exps: "mlp.experts.down",
+  },
 };
+
+/** Tensors that are bare parameters in HF (no .weight): GPT-OSS's attention sinks, one logit per head. */
+const bareNames: Record<string, string> = { attn_sinks: "self_attn.sinks" };
 
 const layerTensor = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/;
 
@@ -69,6 +79,7 @@ export function hfTensorName(ggufName: string, architecture: string): string | n
   const match = layerTensor.exec(ggufName);
   if (!match) return null;
   const [, layer, part, kind] = match;
+  if (bareNames[part] && kind === "weight") return `model.layers.${layer}.${bareNames[part]}`;
   const hfPart = architectureOverrides[architecture]?.[part] ?? layerNames[part];
   return hfPart ? `model.layers.${layer}.${hfPart}.${kind}` : null;
 }

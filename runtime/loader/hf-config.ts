@@ -94,6 +94,21 @@ function qwenRoutedExperts(fields: FieldReader, defaults: Omit<MoeConfig, "normT
 const qwen3Moe = (fields: FieldReader): MoeConfig => qwenRoutedExperts(fields, { numExperts: 128, numExpertsPerTok: 8, intermediateSize: 768 });
 
 /**
+ * GPT-OSS (GptOssConfig): every layer sparse, experts intermediate_size wide, the router's top-k
+ * logits softmaxed (renormalized weights), biases everywhere and the SwiGLU clamped at swiglu_limit.
+ * OpenAI's own config.json names the top-k experts_per_token beside num_experts_per_tok.
+ */
+function gptOssMoe(fields: FieldReader): MoeConfig {
+  return {
+    numExperts: fields.positiveInteger("num_local_experts", 128),
+    numExpertsPerTok: fields.positiveInteger(fields.has("num_experts_per_tok") ? "num_experts_per_tok" : "experts_per_token", 4),
+    intermediateSize: fields.positiveInteger("intermediate_size", 2880),
+    normTopkProb: true,
+    swigluLimit: fields.number("swiglu_limit", 7),
+  };
+}
+
+/**
  * Qwen2-MoE adds a shared expert to every sparse layer, shared_expert_intermediate_size wide (0 for
  * none, which transformers would build as an empty MLP that adds nothing).
  */
@@ -138,6 +153,12 @@ const families: Record<string, FamilyDefaults> = {
   granite: { architecture: "GraniteForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true },
   // GraniteMoeConfig: Granite's multipliers, every layer sparse with experts intermediate_size wide.
   granitemoe: { architecture: "GraniteMoeForCausalLM", rmsNormEps: 1e-6, maxPositionEmbeddings: 2048, tieWordEmbeddings: false, graniteMultipliers: true, moe: mixtralMoe },
+  // GptOssConfig: biases on q/k/v/o, layers alternating a 128-token window (from layer 0) with global
+  // attention, both on the same (YaRN-scaled) RoPE table.
+  gpt_oss: {
+    architecture: "GptOssForCausalLM", rmsNormEps: 1e-5, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, defaultAttentionBias: true, ropeTheta: 150000,
+    defaultSlidingWindow: 128, hybridAttention: { slidingWindowPattern: 2, sharedRope: true }, moe: gptOssMoe,
+  },
   // Glm4Config: q/k/v biases on (attention_bias true), half of each head rotated.
   glm4: { architecture: "Glm4ForCausalLM", rmsNormEps: 1.5625e-7, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, defaultAttentionBias: true, partialRotaryFactor: 0.5 },
   smollm3: {
@@ -243,7 +264,7 @@ export function parseRopeScaling(rope: FieldReader | null, maxPositionEmbeddings
     case "yarn":
       return {
         ropeType, factor: rope.number("factor"), originalMaxPositionEmbeddings: original(),
-        betaFast: rope.number("beta_fast", 32), betaSlow: rope.number("beta_slow", 1), attentionFactor: rope.optionalNumber("attention_factor"),
+        betaFast: rope.number("beta_fast", 32), betaSlow: rope.number("beta_slow", 1), attentionFactor: rope.optionalNumber("attention_factor"), truncate: rope.boolean("truncate", true),
       };
     // "su" is LongRoPE's name in the first Phi-3 128k configs.
     case "longrope":

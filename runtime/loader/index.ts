@@ -7,6 +7,7 @@ import { extractLanguageModelTensors } from "./language-model.ts";
 import { modelFileError } from "./file-io.ts";
 import { loadGguf } from "./gguf.ts";
 import { splitGraniteMoeExperts } from "./granite-moe.ts";
+import { splitGptOssExperts } from "./gpt-oss-experts.ts";
 import { readHfConfig } from "./hf-config.ts";
 import { hubEnv, isHubId, resolveHubModel } from "./hub.ts";
 import { normalizeFp8 } from "./fp8.ts";
@@ -41,6 +42,7 @@ export async function loadHfFolder(dir: string, options: LoadOptions = {}): Prom
   prefixBaseModelTensors(config, tensors);
   extractLanguageModelTensors(config, tensors);
   splitGraniteMoeExperts(dir, config, tensors);
+  splitGptOssExperts(dir, config, tensors);
   normalizeGptq(dir, config, tensors);
   normalizeFp8(dir, config, tensors);
   readKvCacheScales(dir, config, tensors);

@@ -6,7 +6,8 @@ export type RopeScaling =
   | { ropeType: "linear"; factor: number }
   | { ropeType: "dynamic"; factor: number; originalMaxPositionEmbeddings: number }
   | { ropeType: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
-  | { ropeType: "yarn"; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number | null }
+  /** truncate: the correction range's ends rounded to whole dims (transformers' default; GPT-OSS's configs say false). */
+  | { ropeType: "yarn"; factor: number; originalMaxPositionEmbeddings: number; betaFast: number; betaSlow: number; attentionFactor: number | null; truncate: boolean }
   /**
    * Phi-3.5 / Phi-4-mini LongRoPE: each frequency divided by its short or long factor (one per
    * rotated pair), the long ones when max_model_len exceeds the original context; cos and sin
@@ -139,6 +140,11 @@ export interface MoeConfig {
    * Absent: no shared expert.
    */
   sharedExpertIntermediateSize?: number;
+  /**
+   * GPT-OSS: the router and every expert projection have biases, and the experts' activation is
+   * its SwiGLU clamped at this limit (swiglu_limit). Absent: SiLU experts without biases.
+   */
+  swigluLimit?: number;
 }
 
 export type Fp8ActivationScheme = "dynamic" | "static" | "none";

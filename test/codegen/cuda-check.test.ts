@@ -13,7 +13,7 @@ import { parseKernelFile } from "../../codegen/frontend/parse.ts";
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "tsvllm-cuda-check-"));
 test.after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
-test("every exported kernel in dsl/kernels is specialised, attention over the whole dtype/HD/BS/G grid plus mixed dtypes and fp8 caches", () => {
+test("every exported kernel in dsl/kernels is specialised, attention over the whole dtype/HD/BS/G grid plus mixed dtypes, fp8 caches and sinks", () => {
   const units = cudaCheckUnits();
   const checked = new Set(units.flatMap((u) => u.kernels.map((k) => k.exportName)));
   for (const file of fs.readdirSync("dsl/kernels").filter((f) => f.endsWith(".ts"))) {
@@ -27,7 +27,8 @@ test("every exported kernel in dsl/kernels is specialised, attention over the wh
   assert.equal(new Set(attention.map((k) => k.spec.dtypes.A)), new Set(["f32", "f16", "bf16"]));
   const mixed = attention.filter((k) => k.spec.dtypes.A !== k.spec.dtypes.C).map((k) => `${k.spec.dtypes.A}/${k.spec.dtypes.C}`);
   assert.equal(mixed, ["f32/bf16", "bf16/f32", "bf16/fp8e4m3", "bf16/fp8e5m2"], "f32 activations beside a bf16 cache, and the reverse, once each; bf16 ones beside each fp8 cache");
-  assert.is(attention.length, 3 * 3 * 2 * 3 + 4);
+  assert.equal(attention.filter((k) => k.spec.consts.SINKS === 1).map((k) => k.spec.dtypes.A), ["f32", "f16", "bf16"], "with sinks, once per dtype");
+  assert.is(attention.length, 3 * 3 * 2 * 3 + 3 + 4);
 });
 
 const hasNvcc = (() => {

@@ -7,7 +7,8 @@
 // of one, exactly as dsl/dtype.ts does), attention reads them widened. The
 // write divides by the cache scales (kScale 0.5, vScale 4 here: what the store holds is checked
 // against the cache dtype's rounding of k / kScale), attention multiplies its output by vScale
-// (0.75 in the second variant).
+// (0.75 in the second variant). Two more grid points run with attention sinks (GPT-OSS: a learned
+// logit per query head in each softmax's denominator), the naive oracle adding the sink's term.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { float8e4m3, float8e5m2, fp8e4m3BitsToF32, fp8e5m2BitsToF32 } from "../../dsl/dtype.ts";
@@ -18,21 +19,22 @@ import { makeBatch, type Batch } from "../support/paged-batch.ts";
 import { assertClose, buildKernels, checkAgainstReference, randomGlobal, runReference, tolerance, type KernelSpec } from "../support/kernel-harness.ts";
 
 type F = "f32" | "f16" | "bf16";
-const grid: { A: F; C?: "fp8e4m3" | "fp8e5m2"; HD: number; BS: number; G: number }[] = [];
+const grid: { A: F; C?: "fp8e4m3" | "fp8e5m2"; HD: number; BS: number; G: number; SINKS?: 0 | 1 }[] = [];
 for (const A of ["f32", "f16", "bf16"] as const)
   for (const HD of [64, 80, 128])
     for (const BS of [16, 32])
       for (const G of [1, 4, 8]) if (A === "f32" || (BS === 16 && G !== 1)) grid.push({ A, HD, BS, G });
 grid.push({ A: "f32", C: "fp8e4m3", HD: 64, BS: 16, G: 4 }, { A: "bf16", C: "fp8e4m3", HD: 128, BS: 16, G: 8 }, { A: "f32", C: "fp8e5m2", HD: 64, BS: 16, G: 4 });
+grid.push({ A: "f32", HD: 64, BS: 16, G: 4, SINKS: 1 }, { A: "f16", HD: 80, BS: 16, G: 8, SINKS: 1 });
 
-const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G }): KernelSpec[] => [
-  { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C }, consts: { BS, HD, G } } },
+const specs: KernelSpec[] = grid.flatMap(({ A, C = A, HD, BS, G, SINKS = 0 }): KernelSpec[] => [
+  { file: "dsl/kernels/paged-attention.ts", exportName: "pagedAttention", spec: { dtypes: { A, C, W: A }, consts: { BS, HD, G, SINKS } } },
   { file: "dsl/kernels/kv-write.ts", exportName: "kvWrite", spec: { dtypes: { A, C }, consts: { BS, HD } } },
 ]);
 const { irs, native } = buildKernels("test_attention", specs);
 
-/** softmax(q k^T * scale) v over the gathered keys, in f64. */
-function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: number, softcap: number, window: number, vScale: number, G: number): Global {
+/** softmax(q k^T * scale) v over the gathered keys, in f64; with sinks, each head's sink logit joins the softmax with a zero value. */
+function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: number, softcap: number, window: number, vScale: number, G: number, sinks: Global | null): Global {
   const [T, HQ, HD] = q.shape;
   const BS = kc.shape[1];
   const out = new Global(q.dtype.name, [T, HQ, HD]);
@@ -49,9 +51,10 @@ function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: numb
         const sc = dot * scale;
         return softcap > 0 ? softcap * Math.tanh(sc / softcap) : sc;
       });
-      const mx = Math.max(...scores);
+      const sink = sinks ? sinks.at(h) : -Infinity;
+      const mx = Math.max(sink, ...scores);
       const w = scores.map((x) => Math.exp(x - mx));
-      const z = w.reduce((a, c) => a + c, 0);
+      const z = w.reduce((a, c) => a + c, Math.exp(sink - mx));
       for (let d = 0; d < HD; d++) {
         let acc = 0;
         keys.forEach((j, i) => (acc += w[i] * vc.at(b.blockTables.at(s, Math.floor(j / BS)), j % BS, Math.floor(h / G), d)));
@@ -63,24 +66,25 @@ function naiveAttention(q: Global, kc: Global, vc: Global, b: Batch, scale: numb
 
 for (let i = 0; i < irs.length; i += 2) {
   const [attn, write] = [irs[i], irs[i + 1]];
-  const { A, C = A, HD, BS, G } = grid[i / 2];
+  const { A, C = A, HD, BS, G, SINKS = 0 } = grid[i / 2];
   const HKV = 2;
   const lengths = [1, BS - 1, BS, BS + 1, 2 * BS + 1];
   const queries = [1, BS - 1, 1, 3, 1];
   for (const variant of [{ softcap: 0, window: 0, vScale: 1 }, { softcap: 30, window: BS + 2, vScale: 0.75 }]) {
-    test(`${attn.symbol} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale}: compiled, emulated and naive agree`, () => {
+    test(`${attn.symbol} softcap=${variant.softcap} window=${variant.window} vScale=${variant.vScale} sinks=${SINKS}: compiled, emulated and naive agree`, () => {
       const b = makeBatch(lengths, queries, BS);
       const T = b.seqIdx.shape[0];
       const q = randomGlobal(A, [T, HKV * G, HD], 1);
       const kc = randomGlobal(C, [b.numBlocks, BS, HKV, HD], 1);
       const vc = randomGlobal(C, [b.numBlocks, BS, HKV, HD], 1);
       const out = new Global(A, [T, HKV * G, HD]);
+      const sinks = randomGlobal(A, [HKV * G], 2);
       const scale = 1 / Math.sqrt(HD);
-      const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G];
+      const args = [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, sinks, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G, SINKS];
       const emulate = A !== "f32" ? false : HD === 64 && G === 4;
       checkAgainstReference(pagedAttention, attn, native(attn), args, tolerance[A], { emulate });
-      runReference(pagedAttention, [q, kc, vc, b.blockTables, b.seqIdx, b.positions, out, scale, variant.softcap, variant.window, variant.vScale, BS, HD, G]);
-      assertClose(out, naiveAttention(q, kc, vc, b, scale, variant.softcap, variant.window, variant.vScale, G), tolerance[A], "DSL reference vs naive attention");
+      runReference(pagedAttention, args);
+      assertClose(out, naiveAttention(q, kc, vc, b, scale, variant.softcap, variant.window, variant.vScale, G, SINKS ? sinks : null), tolerance[A], "DSL reference vs naive attention");
     });
   }
   test(`${write.symbol} writes every token to its slot and nothing else`, () => {

@@ -1,7 +1,8 @@
 // The mixture-of-experts kernels (dsl/kernels/moe.ts): each one's compiled C++ and emulated CUDA
 // lowering against its DSL reference (the shared expert's sum also against float64), the four together against a float64 MoE MLP per token, and a
 // token's output the same in a batch of 100 (two gather blocks) as in a batch of 24 of them (bit for bit)
-// and alone (up to summation order: alone it takes the one-row path).
+// and alone (up to summation order: alone it takes the one-row path). Each runs as Mixtral's experts
+// (SiLU, no biases) and as GPT-OSS's (biases on gate, up and down; SwiGLU clamped at limit).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Float } from "../../dsl/dtype.ts";
@@ -14,26 +15,42 @@ import { assertClose, buildKernels, checkAgainstReference, randomGlobal, toleran
 const [E, KE, H, I] = [4, 2, 64, 96];
 const dtypes: { A: Float; W: Float }[] = [{ A: "f32", W: "f32" }, { A: "f32", W: "f16" }, { A: "bf16", W: "bf16" }];
 const file = "dsl/kernels/moe.ts";
+/** Mixtral's experts, and GPT-OSS's (alpha 1.702 and limit 7 as its config; limit 1.5 here so the clamps bite). */
+const experts = [{ name: "silu", ACT: 0, BIAS: 0 }, { name: "gpt-oss", ACT: 1, BIAS: 1 }] as const;
+const [alpha, limit] = [1.702, 1.5];
 const specs = dtypes.flatMap(({ A, W }): KernelSpec[] => [
   { file, exportName: "moeRoute", spec: { dtypes: { A }, consts: { KE, RENORM: 1 } } },
   { file, exportName: "moeRoute", spec: { dtypes: { A }, consts: { KE, RENORM: 0 } } },
-  { file, exportName: "moeGateUp", spec: { dtypes: { A, W }, consts: { K: H, I } } },
-  { file, exportName: "moeDown", spec: { dtypes: { A, W }, consts: { I, N: H } } },
   { file, exportName: "moeSum", spec: { dtypes: { A }, consts: { KE } } },
   { file, exportName: "moeSumShared", spec: { dtypes: { A }, consts: { KE } } },
+  ...experts.flatMap(({ ACT, BIAS }): KernelSpec[] => [
+    { file, exportName: "moeGateUp", spec: { dtypes: { A, W }, consts: { K: H, I, ACT, BIAS } } },
+    { file, exportName: "moeDown", spec: { dtypes: { A, W }, consts: { I, N: H, BIAS } } },
+  ]),
 ]);
+const perDType = 4 + 2 * experts.length;
 const { irs, native } = buildKernels("test_moe", specs);
 
 /** Panels of expert matrices stacked [E * rows, columns]. */
 const panels = (w: Global, rows: number, columns: number) => new Global(w.dtype.name, [Math.ceil(rows / 16), columns, 16], packWeightPanels(w.data as Float32Array, rows, columns));
 
-dtypes.forEach(({ A, W }, d) => {
-  const [routeRenorm, routeSoftmax, gateUpIr, downIr, sumIr, sumSharedIr] = irs.slice(6 * d, 6 * d + 6);
+dtypes.forEach(({ A, W }, d) => experts.forEach(({ name, ACT, BIAS }, v) => {
+  const [routeRenorm, routeSoftmax, sumIr, sumSharedIr] = irs.slice(perDType * d, perDType * d + 4);
+  const [gateUpIr, downIr] = irs.slice(perDType * d + 4 + 2 * v, perDType * d + 6 + 2 * v);
   const weights = () => {
     const gate = randomGlobal(W, [E * I, H], 0.3);
     const up = randomGlobal(W, [E * I, H], 0.3);
     const down = randomGlobal(W, [E * H, I], 0.3);
-    return { gate, up, down, packed: { gate: panels(gate, E * I, H), up: panels(up, E * I, H), down: panels(down, E * H, I) } };
+    const biases = { gate: randomGlobal(W, [E * I], 0.5), up: randomGlobal(W, [E * I], 0.5), down: randomGlobal(W, [E * H], 0.5) };
+    return { gate, up, down, biases, packed: { gate: panels(gate, E * I, H), up: panels(up, E * I, H), down: panels(down, E * H, I) } };
+  };
+  const gateUpArgs = (x: Global, ids: Global, w: ReturnType<typeof weights>, h: Global) => [x, ids, w.packed.gate, w.packed.up, h, w.biases.gate, w.biases.up, alpha, limit, H, I, ACT, BIAS];
+  const downArgs = (h: Global, ids: Global, routed: Global, w: ReturnType<typeof weights>, y: Global) => [h, ids, routed, w.packed.down, y, w.biases.down, I, H, BIAS];
+  /** The expert's hidden unit from its gate and up products, in float64. */
+  const activation = (g: number, u: number) => {
+    if (ACT === 0) return (g / (1 + Math.exp(-g))) * u;
+    const clamped = Math.min(g, limit);
+    return (clamped / (1 + Math.exp(-alpha * clamped))) * (Math.max(-limit, Math.min(u, limit)) + 1);
   };
 
   /** The four launches, compiled, over x [T, H] and router logits [T, E]. */
@@ -45,13 +62,13 @@ dtypes.forEach(({ A, W }, d) => {
     const y = new Global("f32", [T * KE, H]);
     const out = new Global(A, [T, H]);
     launch(native(routeRenorm), routeRenorm, [logits, ids, routed, KE, 1]);
-    launch(native(gateUpIr), gateUpIr, [x, ids, w.packed.gate, w.packed.up, h, H, I]);
-    launch(native(downIr), downIr, [h, ids, routed, w.packed.down, y, I, H]);
+    launch(native(gateUpIr), gateUpIr, gateUpArgs(x, ids, w, h));
+    launch(native(downIr), downIr, downArgs(h, ids, routed, w, y));
     launch(native(sumIr), sumIr, [y, out, KE]);
     return { ids, routed, out };
   };
 
-  test(`MoE ${A} over ${W} experts: each kernel matches its reference, compiled and emulated`, () => {
+  test(`MoE ${A} over ${W} ${name} experts: each kernel matches its reference, compiled and emulated`, () => {
     const T = 7;
     const w = weights();
     const logits = randomGlobal(A, [T, E], 2);
@@ -68,8 +85,8 @@ dtypes.forEach(({ A, W }, d) => {
     }
     const { ids: chosen, routed: weightsOf } = forward(x, logits, w);
     const h = randomGlobal(A, [T * KE, I]);
-    checkAgainstReference(moeGateUp, gateUpIr, native(gateUpIr), [x, chosen, w.packed.gate, w.packed.up, new Global(A, [T * KE, I]), H, I], tolerance[A], { emulate: true });
-    checkAgainstReference(moeDown, downIr, native(downIr), [h, chosen, weightsOf, w.packed.down, new Global("f32", [T * KE, H]), I, H], tolerance.f32, { emulate: true });
+    checkAgainstReference(moeGateUp, gateUpIr, native(gateUpIr), gateUpArgs(x, chosen, w, new Global(A, [T * KE, I])), tolerance[A], { emulate: true });
+    checkAgainstReference(moeDown, downIr, native(downIr), downArgs(h, chosen, weightsOf, w, new Global("f32", [T * KE, H])), tolerance.f32, { emulate: true });
     const y = randomGlobal("f32", [T * KE, H]);
     checkAgainstReference(moeSum, sumIr, native(sumIr), [y, new Global(A, [T, H]), KE], tolerance[A], { emulate: true });
     const [shared, g] = [randomGlobal(A, [T, H]), randomGlobal(A, [T, 1], 3)];
@@ -81,7 +98,7 @@ dtypes.forEach(({ A, W }, d) => {
     assertClose(withShared, expectedShared, tolerance[A], "the shared expert gated by sigmoid(g), added to the routed sum");
   });
 
-  test(`MoE ${A} over ${W} experts: the launches give a float64 MoE MLP, and a token's output does not depend on its batch`, () => {
+  test(`MoE ${A} over ${W} ${name} experts: the launches give a float64 MoE MLP, and a token's output does not depend on its batch`, () => {
     const T = 100;
     const w = weights();
     const logits = randomGlobal(A, [T, E], 2);
@@ -102,16 +119,16 @@ dtypes.forEach(({ A, W }, d) => {
       const acc = new Float64Array(H);
       top.forEach((e, r) => {
         const hidden = Array.from({ length: I }, (_, i) => {
-          let g = 0;
-          let u = 0;
+          let g = BIAS ? w.biases.gate.at(e * I + i) : 0;
+          let u = BIAS ? w.biases.up.at(e * I + i) : 0;
           for (let k = 0; k < H; k++) {
             g += x.at(t, k) * w.gate.at(e * I + i, k);
             u += x.at(t, k) * w.up.at(e * I + i, k);
           }
-          return (g / (1 + Math.exp(-g))) * u;
+          return activation(g, u);
         });
         for (let n = 0; n < H; n++) {
-          let dot = 0;
+          let dot = BIAS ? w.biases.down.at(e * H + n) : 0;
           for (let i = 0; i < I; i++) dot += hidden[i] * w.down.at(e * H + n, i);
           acc[n] += (exps[r] / sum) * dot;
         }
@@ -134,6 +151,6 @@ dtypes.forEach(({ A, W }, d) => {
     assert.ok([...perExpert.values()].every((n) => n > 1), "every expert the subset uses has several rows");
     few.forEach((t, i) => assert.equal(Array.from(subset.out.data.subarray(i * H, (i + 1) * H)), Array.from(out.data.subarray(t * H, (t + 1) * H)), `token ${t} among ${few.length}`));
   });
-});
+}));
 
 test.run();

@@ -17,7 +17,7 @@ const { irs, native } = buildKernels("test_rope", specs);
 
 const scalings: RopeScaling[] = [
   { ropeType: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
-  { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: null },
+  { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: true },
 ];
 
 function frequencies(scaling: RopeScaling, rotaryDim: number): { invFreq: Global; mscale: number } {

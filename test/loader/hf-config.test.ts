@@ -69,7 +69,7 @@ test("qwen2: q/k/v bias always; sliding window only with use_sliding_window; yar
   assert.ok(config.attentionBias);
   assert.is(config.slidingWindow, null);
   assert.ok(config.tieWordEmbeddings);
-  assert.equal(config.ropeScaling, { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1, attentionFactor: null });
+  assert.equal(config.ropeScaling, { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: true });
   assert.is(parseHfConfig({ ...base, model_type: "qwen2", sliding_window: 4096, use_sliding_window: true }, file).slidingWindow, 4096);
   assert.is(parseHfConfig({ ...base, model_type: "qwen2", sliding_window: 4096 }, file).slidingWindow, null);
 });

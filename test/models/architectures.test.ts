@@ -15,6 +15,10 @@
 //     flatter distributions stay within 1e-4. For all three, a float64 reference of the HF model
 //     (test/support/gemma-reference.ts) pins the rest exactly: tsvllm equals it with the exact GELU
 //     within 1e-6, and with llama.cpp's table GELU it gives llama.cpp's distributions within 1e-4.
+//   - gpt_oss: GPT-OSS's YaRN does not round its correction range to whole dims (transformers'
+//     truncate false, OpenAI's reference code); ggml's always does. Run with truncate true, the GGUF
+//     and the HF folder give llama.cpp's distributions within 1e-4; as written, they agree with each
+//     other and differ from llama.cpp by up to ~1e-3 past position 0.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +26,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { archNames, writeRandomModel, type RandomModel } from "../../models/random/write-random-model.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
+import type { LoadedModel } from "../../runtime/loader/types.ts";
 import { createModelRunner } from "../../runtime/model/load-runner.ts";
 import { openOracle } from "../oracles/llamacpp.ts";
 import { gemmaReference, geluTanh, llamaCppGelu } from "../support/gemma-reference.ts";
@@ -89,9 +94,11 @@ for (const arch of archNames) {
   });
   t.after(() => rmSync(workDir, { recursive: true, force: true }));
 
-  /** tsvllm's next-token distributions at every position of `tokens`, from a GGUF file or an HF folder. */
-  const run = async (path: string, tokens = ids, maxModelLen?: number): Promise<Float64Array[]> => {
-    const runner = createModelRunner(await loadModel(path), { maxNumBatchedTokens: numPositions, threads: 1, maxModelLen });
+  /** tsvllm's next-token distributions at every position of `tokens`, from a GGUF file or an HF folder (its config edited by `edit`, if given). */
+  const run = async (path: string, tokens = ids, maxModelLen?: number, edit?: (loaded: LoadedModel) => void): Promise<Float64Array[]> => {
+    const loaded = await loadModel(path);
+    edit?.(loaded);
+    const runner = createModelRunner(loaded, { maxNumBatchedTokens: numPositions, threads: 1, maxModelLen });
     runner.initializeKvCache(numBlocks, blockSize);
     const logits = new SingleSequence(runner, blockSize, numBlocks).feed(tokens, true);
     const vocab = runner.config.vocabSize;
@@ -99,6 +106,28 @@ for (const arch of archNames) {
   };
   const all = range(0, numPositions);
   const vsLlamaCpp: Agreement = arch === "gemma" || arch === "gemma3" ? { ...bar, maxAbsDiff: 3e-4 } : bar;
+
+  if (arch === "gpt_oss") {
+    /** ggml's YaRN: the correction range rounded to whole dims. */
+    const truncated = (loaded: LoadedModel) => {
+      const scaling = loaded.config.ropeScaling;
+      assert.ok(scaling?.ropeType === "yarn" && !scaling.truncate, "GPT-OSS's YaRN is loaded untruncated");
+      loaded.config.ropeScaling = { ...scaling, truncate: true };
+    };
+    for (const what of ["gguf", "hf"] as const) {
+      t(`the ${what} file run with ggml's truncated YaRN gives llama.cpp's distributions at all ${numPositions} positions`, async () => {
+        const path = what === "gguf" ? model.ggufPath! : model.hfDir;
+        expectAgreement(`${arch} ${what} (YaRN truncated) vs llama.cpp`, agreement(await run(path, ids, undefined, truncated), expected, all), bar);
+      });
+    }
+    t("as written, the GGUF and the HF folder agree with each other and differ from llama.cpp's truncated YaRN", async () => {
+      const [gguf, hf] = [await run(model.ggufPath!), await run(model.hfDir)];
+      expectAgreement(`${arch} gguf vs hf`, agreement(gguf, hf, all), { maxAbsDiff: 1e-6, maxTop1LogProbDiff: 1e-5 });
+      assert.ok(agreement(hf, expected, all).maxAbsDiff > 1e-4, "untruncated YaRN rotates some dims at other frequencies than ggml's");
+    });
+    t.run();
+    continue;
+  }
 
   t(`the GGUF loaded by tsvllm gives llama.cpp's distributions at all ${numPositions} positions`, async () => {
     assert.is(ids.length, numPositions);

@@ -10,8 +10,9 @@
 // bf16 2^-8 relative), so they agree within that rounding, and differ. qwen2 adds the bias variant.
 // Those runs hold the cache in f32; by default the GPU plan holds it in the weights' dtype, and its
 // decode steps agree within that rounding. The GPU-plan forwards of a bf16 Mixtral (MoE launches
-// included) and of a bf16 Gemma-3 (sliding and global layers) agree with the CPU plan's on their
-// GEMV-branch steps.
+// included), of a bf16 Gemma-3 (sliding and global layers) and of a bf16 GPT-OSS (attention sinks,
+// merged with the split-K partials on decode steps; biased experts) agree with the CPU plan's on
+// their GEMV-branch steps.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,6 +108,7 @@ for (const [arch, what, marker] of [
   ["mixtral", "MoE launches included", "// MoE model.layers.0.block_sparse_moe: route to 2 of 4 experts"],
   // Window 16: the batch's decode steps reach 27 tokens, so split-K attention skips whole blocks on the sliding layer.
   ["gemma3", "a sliding layer on its local RoPE table beside a global one", '"rope.invFreq.local"'],
+  ["gpt_oss", "attention sinks and biased experts", '"model.layers.1.self_attn.sinks"'],
 ] as const) {
   test(`${arch} bf16: the GPU plan's forward, ${what}, gives the CPU plan's distributions on its GEMV steps`, async () => {
     const { hfDir } = writeRandomModel({ arch, outDir: join(workDir, `${arch}-bf16`), dtype: "bf16", seed: 5 });

@@ -67,7 +67,7 @@ test("llama3 (Llama-3.1-8B): dims 0-28 kept, 35-63 divided by 8, 29-34 blended b
 });
 
 test("YaRN (Qwen2.5, factor 4 over 32k): extrapolate dims < 23, interpolate dims >= 40, ramp between; mscale 0.1 ln 4 + 1", () => {
-  const scaling: RopeScaling = { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1, attentionFactor: null };
+  const scaling: RopeScaling = { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: true };
   const { invFreq, mscale } = ropeInvFreq(config(1e6, scaling), 128);
   assert.ok(Math.abs(mscale - 1.1386294361119891) < 1e-12, `mscale ${mscale}`);
   // Fractional dim where a frequency turns `r` times over 32768 positions: 64 * log_theta(32768 / (2 pi r)).
@@ -84,8 +84,25 @@ test("YaRN (Qwen2.5, factor 4 over 32k): extrapolate dims < 23, interpolate dims
   assert.is(invFreq[50], Math.fround(plain(1e6, 128, 50) / 4));
 });
 
+test("YaRN without truncation (GPT-OSS: factor 32 over 4096, theta 150000, head 64): the ramp runs between the fractional correction dims", () => {
+  const scaling: RopeScaling = { ropeType: "yarn", factor: 32, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: null, truncate: false };
+  const { invFreq, mscale } = ropeInvFreq(config(150000, scaling), 64);
+  assert.ok(Math.abs(mscale - (0.1 * Math.log(32) + 1)) < 1e-12, `mscale ${mscale}`);
+  const dimAt = (r: number) => 32 * (Math.log(4096 / (2 * Math.PI * r)) / Math.log(150000));
+  const [low, high] = [dimAt(32), dimAt(1)];
+  assert.ok(!Number.isInteger(low) && !Number.isInteger(high), "the correction dims are fractional here");
+  const expected = (i: number) => {
+    const f = plain(150000, 64, i);
+    const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+    return (1 - ramp) * f + ramp * (f / 32);
+  };
+  assertF32(invFreq, expected, "yarn, not truncated");
+  const truncated = ropeInvFreq(config(150000, { ...scaling, truncate: true }), 64).invFreq;
+  assert.ok(truncated.some((f, i) => f !== invFreq[i]), "truncating the range changes the blended dims");
+});
+
 test("YaRN keeps an explicit attention_factor", () => {
-  const scaling: RopeScaling = { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: 1.25 };
+  const scaling: RopeScaling = { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1, attentionFactor: 1.25, truncate: true };
   assert.is(ropeInvFreq(config(10000, scaling), 64).mscale, 1.25);
 });
 

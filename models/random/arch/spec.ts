@@ -9,7 +9,7 @@ import { f32, u32 } from "../gguf-values.ts";
 import type { ModelShape } from "../shapes.ts";
 import { expertStack, linear, norm, vocabMatrix, type CheckpointPlan, type TensorPlan } from "../tensor-plan.ts";
 
-export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4" | "cohere" | "cohere2" | "exaone4" | "ernie4_5";
+export type ArchName = "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "phi3" | "gemma" | "gemma2" | "gemma3" | "granite" | "olmo2" | "olmo3" | "smollm3" | "glm4" | "cohere" | "cohere2" | "exaone4" | "ernie4_5" | "gpt_oss";
 
 /** config.json fields, named as transformers writes them; optional ones belong to some families only. */
 export interface HfConfig {
@@ -31,7 +31,11 @@ export interface HfConfig {
   logit_scale?: number;
   use_qk_norm?: boolean;
   rope_theta: number;
-  rope_scaling?: { rope_type: "linear"; factor: number } | { rope_type: "longrope"; short_factor: number[]; long_factor: number[] } | null;
+  rope_scaling?:
+    | { rope_type: "linear"; factor: number }
+    | { rope_type: "longrope"; short_factor: number[]; long_factor: number[] }
+    | { rope_type: "yarn"; factor: number; beta_fast: number; beta_slow: number; original_max_position_embeddings: number; truncate: boolean }
+    | null;
   partial_rotary_factor?: number;
   /** Gemma-3: the sliding layers' RoPE base, and every how many layers one is global. */
   rope_local_base_freq?: number;
@@ -68,6 +72,9 @@ export interface HfConfig {
   num_local_experts?: number;
   num_experts?: number;
   num_experts_per_tok?: number;
+  /** GPT-OSS: OpenAI's name for num_experts_per_tok, written beside it, and the clamp of its experts' SwiGLU. */
+  experts_per_token?: number;
+  swiglu_limit?: number;
   moe_intermediate_size?: number;
   /** Qwen2-MoE's shared expert, and the switch of its q/k/v biases. */
   shared_expert_intermediate_size?: number;
