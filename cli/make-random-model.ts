@@ -1,6 +1,6 @@
 // Writes a random-weight model (HF folder + GGUF of the same weights) for parity tests and benchmarks:
 //   npx tsx cli/make-random-model.ts --arch qwen2 --out DIR [--seed N] [--dtype f32|f16|bf16]
-//       [--shape tiny|tinyllama-1.1b|llama3-8b] [--gguf-quant q8_0|q4_0|q4_1|q5_0|q5_1|q2_K|q3_K|q4_K|q5_K|iq4_nl|iq4_xs] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
+//       [--shape tiny|tinyllama-1.1b|llama3-8b] [--gguf-quant q8_0|q4_0|q4_1|q5_0|q5_1|q2_K|q3_K|q4_K|q5_K|iq4_nl|iq4_xs|mxfp4] [--tokenizer-dir DIR] [--tokenizer-gguf FILE]
 //       [--gguf-quant-value-down TYPE]   (attn_v and ffn_down in another block type, as llama.cpp's _M recipes)
 //       [--lora-out DIR [--lora-rank 16]]   (also a random LoRA adapter on every linear: PEFT files + adapter.gguf; llama only)
 
@@ -13,7 +13,7 @@ import { writeRandomLoraAdapter } from "../models/random/lora-adapter.ts";
 import { defaultTokenizerSource } from "../models/random/tokenizer.ts";
 import { archNames, writeRandomModel, type ArchName } from "../models/random/write-random-model.ts";
 
-const ggufQuants: readonly GgufQuant[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "iq4_nl", "iq4_xs"];
+const ggufQuants: readonly GgufQuant[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "iq4_nl", "iq4_xs", "mxfp4"];
 
 const usage = `usage: make-random-model --arch ${archNames.join("|")} --out DIR [--seed N]
        [--dtype ${weightDTypes.join("|")}] [--shape ${shapeNames.join("|")}]

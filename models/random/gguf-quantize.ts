@@ -7,14 +7,15 @@
 // The loader's dequantizer (runtime/loader/gguf-quants.ts) reads them back: x = d * q, d * (q - 8).
 // Q4_K and Q5_K (256-value super-blocks of eight 32-value sub-blocks) are quantized by kQuantBlock
 // below, Q2_K and Q3_K (sixteen 16-value sub-blocks) by q2KBlock and q3KBlock, IQ4_NL and IQ4_XS
-// (nibbles indexing a 16-level grid) by iq4Block, and Q4_1, Q5_0 and Q5_1 by legacyBlock, more
-// simply than llama.cpp's search for the best scales, into the same layouts.
+// (nibbles indexing a 16-level grid) by iq4Block, MXFP4 (nibbles indexing E2M1's levels under a
+// power-of-two scale) by mxfp4Block, and Q4_1, Q5_0 and Q5_1 by legacyBlock, more simply than
+// llama.cpp's search for the best scales, into the same layouts.
 import { f16BitsToF32, f32ToF16Bits } from "../../dsl/dtype.ts";
-import { forEachTwoBitValue, iq4_nl, iq4_xs, iq4Grid, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { forEachTwoBitValue, iq4_nl, iq4_xs, iq4Grid, mxfp4, mxfp4Levels, mxfp4Scale, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0 } from "../../runtime/loader/gguf-quants.ts";
 
-export type GgufQuant = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs";
+export type GgufQuant = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "iq4_nl" | "iq4_xs" | "mxfp4";
 
-const quantFormats = { q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, iq4_nl, iq4_xs } as const;
+const quantFormats = { q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, iq4_nl, iq4_xs, mxfp4 } as const;
 
 /** Values per block of the format: rows must be whole blocks. */
 export const valuesPerQuantBlock = (quant: GgufQuant): number => quantFormats[quant].valuesPerBlock;
@@ -138,16 +139,19 @@ function legacyBlock(x: Float32Array, out: Uint8Array, at: number, quant: "q4_1"
   if (quant !== "q4_1") view.setUint32(qhAt, qh >>> 0, true);
 }
 
-/** The grid level nearest t. */
-function nearestLevel(t: number): number {
+/** The index of the level nearest t (the first of two as near). */
+function nearestLevel(levels: readonly number[], t: number): number {
   let best = 0;
-  for (let i = 1; i < 16; i++) if (Math.abs(iq4Grid[i] - t) < Math.abs(iq4Grid[best] - t)) best = i;
+  for (let i = 1; i < 16; i++) if (Math.abs(levels[i] - t) < Math.abs(levels[best] - t)) best = i;
   return best;
 }
 
-/** 32 values as 16 bytes of grid nibbles under `scale` (Q4_0's order: values 0-15 low nibbles, 16-31 high). */
-function iq4Nibbles(x: Float32Array, scale: number, out: Uint8Array, qsAt: number): void {
-  const level = (v: number) => (scale === 0 ? 8 : nearestLevel(v / scale));
+/**
+ * 32 values as 16 bytes of level nibbles under `scale` (Q4_0's order: values 0-15 low nibbles,
+ * 16-31 high); under a zero scale every value decodes to 0 whatever its nibble.
+ */
+function levelNibbles(x: Float32Array, levels: readonly number[], scale: number, out: Uint8Array, qsAt: number): void {
+  const level = (v: number) => (scale === 0 ? 8 : nearestLevel(levels, v / scale));
   for (let j = 0; j < 16; j++) out[qsAt + j] = level(x[j]) | (level(x[j + 16]) << 4);
 }
 
@@ -160,7 +164,7 @@ function iq4Block(x: Float32Array, out: Uint8Array, at: number, quant: "iq4_nl" 
   if (quant === "iq4_nl") {
     const d = superScale(iq4Step(x), 1);
     view.setUint16(at, f32ToF16Bits(d), true);
-    iq4Nibbles(x, d, out, at + 2);
+    levelNibbles(x, iq4Grid, d, out, at + 2);
     return;
   }
   const steps = Array.from({ length: 8 }, (_, s) => iq4Step(x.subarray(32 * s, 32 * s + 32)));
@@ -171,9 +175,24 @@ function iq4Block(x: Float32Array, out: Uint8Array, at: number, quant: "iq4_nl" 
     const ls = 32 + (d === 0 ? 0 : Math.min(31, Math.round(step / d)));
     out[at + 4 + (s >> 1)] |= (ls & 15) << (4 * (s & 1));
     scalesHigh |= (ls >> 4) << (2 * s);
-    iq4Nibbles(x.subarray(32 * s, 32 * s + 32), d * (ls - 32), out, at + 8 + 16 * s);
+    levelNibbles(x.subarray(32 * s, 32 * s + 32), iq4Grid, d * (ls - 32), out, at + 8 + 16 * s);
   });
   view.setUint16(at + 2, scalesHigh, true);
+}
+
+/**
+ * One MXFP4 block: e the smallest E8M0 exponent whose scale d = 2^(e - 128) puts the largest
+ * magnitude within the top level, 12 d (but at least 0: smaller magnitudes round to 0 or a few
+ * subnormal steps), then each value at its nearest level. ggml's quantize_row_mxfp4_ref takes
+ * e = floor(log2 max) + 125: the same, but one less where the max is over 12 times that scale,
+ * clipping it to 12 d. An f32 max over 12 never rounds onto a power of two below it, so the ceil of
+ * its log2 is exact (and no f32 max needs e above 253).
+ */
+function mxfp4Block(x: Float32Array, out: Uint8Array, at: number): void {
+  const amax = Math.max(...Array.from(x, Math.abs));
+  const e = amax === 0 ? 0 : Math.max(0, 128 + Math.ceil(Math.log2(amax / 12)));
+  out[at] = e;
+  levelNibbles(x, mxfp4Levels, mxfp4Scale(e), out, at + 1);
 }
 
 /** Whole rows of f32 values (a multiple of the format's block) as blocks of the format. */
@@ -189,6 +208,11 @@ export function quantizeRows(values: Float32Array, quant: GgufQuant): Uint8Array
   if (quant === "iq4_nl" || quant === "iq4_xs") {
     const out = new Uint8Array(blocks * bytesPerBlock);
     for (let b = 0; b < blocks; b++) iq4Block(values.subarray(valuesPerBlock * b, valuesPerBlock * (b + 1)), out, b * bytesPerBlock, quant);
+    return out;
+  }
+  if (quant === "mxfp4") {
+    const out = new Uint8Array(blocks * bytesPerBlock);
+    for (let b = 0; b < blocks; b++) mxfp4Block(values.subarray(32 * b, 32 * b + 32), out, b * bytesPerBlock);
     return out;
   }
   if (quant === "q2_K" || quant === "q3_K") {

@@ -6,16 +6,16 @@
 //   zero padding to the alignment, then each tensor's data padded to the alignment.
 // Everything little-endian. Tensor data is streamed chunk by chunk.
 
-import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
+import { iq4_nl, iq4_xs, mxfp4, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q8_0, type BlockFormat } from "../../runtime/loader/gguf-quants.ts";
 import { FileSink } from "./file-sink.ts";
 import { ggufTypeId, type GgufMetadata, type GgufScalarType, type GgufValue } from "./gguf-values.ts";
 
 /** The ggml tensor types these models use (ids from ggml's ggml_type): floats, and blocks. */
-export type GgmlType = "F32" | "F16" | "Q8_0" | "Q4_0" | "Q4_1" | "Q5_0" | "Q5_1" | "Q2_K" | "Q3_K" | "Q4_K" | "Q5_K" | "IQ4_NL" | "IQ4_XS";
-const ggmlTypeId: Record<GgmlType, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, IQ4_NL: 20, IQ4_XS: 23 };
+export type GgmlType = "F32" | "F16" | "Q8_0" | "Q4_0" | "Q4_1" | "Q5_0" | "Q5_1" | "Q2_K" | "Q3_K" | "Q4_K" | "Q5_K" | "IQ4_NL" | "IQ4_XS" | "MXFP4";
+const ggmlTypeId: Record<GgmlType, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, IQ4_NL: 20, IQ4_XS: 23, MXFP4: 39 };
 const blockSize = (format: BlockFormat) => ({ bytes: format.bytesPerBlock, valuesPerUnit: format.valuesPerBlock });
 /** Bytes per `valuesPerUnit` values. */
-const ggmlTypeSize: Record<GgmlType, { bytes: number; valuesPerUnit: number }> = { F32: { bytes: 4, valuesPerUnit: 1 }, F16: { bytes: 2, valuesPerUnit: 1 }, Q8_0: blockSize(q8_0), Q4_0: blockSize(q4_0), Q4_1: blockSize(q4_1), Q5_0: blockSize(q5_0), Q5_1: blockSize(q5_1), Q2_K: blockSize(q2_K), Q3_K: blockSize(q3_K), Q4_K: blockSize(q4_K), Q5_K: blockSize(q5_K), IQ4_NL: blockSize(iq4_nl), IQ4_XS: blockSize(iq4_xs) };
+const ggmlTypeSize: Record<GgmlType, { bytes: number; valuesPerUnit: number }> = { F32: { bytes: 4, valuesPerUnit: 1 }, F16: { bytes: 2, valuesPerUnit: 1 }, Q8_0: blockSize(q8_0), Q4_0: blockSize(q4_0), Q4_1: blockSize(q4_1), Q5_0: blockSize(q5_0), Q5_1: blockSize(q5_1), Q2_K: blockSize(q2_K), Q3_K: blockSize(q3_K), Q4_K: blockSize(q4_K), Q5_K: blockSize(q5_K), IQ4_NL: blockSize(iq4_nl), IQ4_XS: blockSize(iq4_xs), MXFP4: blockSize(mxfp4) };
 
 /** llama.cpp's default, used when the file has no general.alignment key. */
 const alignment = 32;

@@ -52,12 +52,17 @@ export async function writeQuantizedTwin(options: QuantizedTwinOptions): Promise
     quantized.push(...(linear?.tensors ?? [{ name: t.name, dtype: "f32", shape: t.shape, chunks: chunksOf(values) }]));
     widened.push({ name: t.name, dtype: "f32", shape: t.shape, chunks: chunksOf(linear?.widened ?? values) });
   }
+  writeTwinFolders(sourceDir, { quantizedDir, widenedDir }, quantized, widened, options.quantizationConfig);
+  return { quantizedDir, widenedDir };
+}
+
+/** The two folders: the source's tokenizer files, its config.json (the quantized one's with quantization_config) and their tensors. */
+export function writeTwinFolders(sourceDir: string, twin: QuantizedTwin, quantized: SafetensorsEntry[], widened: SafetensorsEntry[], quantizationConfig: Record<string, unknown>): void {
   const config = JSON.parse(readFileSync(join(sourceDir, "config.json"), "utf8")) as Record<string, unknown>;
-  for (const [dir, entries, extra] of [[quantizedDir, quantized, { quantization_config: options.quantizationConfig }], [widenedDir, widened, {}]] as const) {
+  for (const [dir, entries, extra] of [[twin.quantizedDir, quantized, { quantization_config: quantizationConfig }], [twin.widenedDir, widened, {}]] as const) {
     mkdirSync(dir, { recursive: true });
     for (const file of readdirSync(sourceDir)) if (!/^(model\.(safetensors|gguf)|config\.json)$/.test(file)) copyFileSync(join(sourceDir, file), join(dir, file));
     writeFileSync(join(dir, "config.json"), `${JSON.stringify({ ...config, ...extra }, null, 2)}\n`);
     writeSafetensors(join(dir, "model.safetensors"), entries);
   }
-  return { quantizedDir, widenedDir };
 }

@@ -4,8 +4,8 @@
 
 import { bytesPerElement, type WeightDType } from "./dtype.ts";
 
-/** Tensor dtypes the writer knows: the weights', i32 for packed quantized values (GPTQ) and fp8 e4m3 weights. */
-export type SafetensorsDType = WeightDType | "i32" | "fp8e4m3";
+/** Tensor dtypes the writer knows: the weights', i32 for packed quantized values (GPTQ), fp8 e4m3 weights and u8 (MXFP4 blocks and scales). */
+export type SafetensorsDType = WeightDType | "i32" | "fp8e4m3" | "u8";
 import { FileSink } from "./file-sink.ts";
 
 export interface SafetensorsEntry {
@@ -17,8 +17,8 @@ export interface SafetensorsEntry {
   chunks(): Iterable<Uint8Array>;
 }
 
-const safetensorsDType: Record<SafetensorsDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i32: "I32", fp8e4m3: "F8_E4M3" };
-const itemBytes: Record<SafetensorsDType, number> = { ...bytesPerElement, i32: 4, fp8e4m3: 1 };
+const safetensorsDType: Record<SafetensorsDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i32: "I32", fp8e4m3: "F8_E4M3", u8: "U8" };
+const itemBytes: Record<SafetensorsDType, number> = { ...bytesPerElement, i32: 4, fp8e4m3: 1, u8: 1 };
 
 function tensorByteLength(shape: readonly number[], dtype: SafetensorsDType): number {
   return shape.reduce((product, dim) => product * dim, 1) * itemBytes[dtype];

@@ -20,7 +20,7 @@ import type { ArchName, ArchSpec, HfConfig } from "./arch/spec.ts";
 import { encodeValues, type WeightDType } from "./dtype.ts";
 import { type GgufMetadata, str, u32 } from "./gguf-values.ts";
 import { writeGguf, type GgmlType } from "./gguf-writer.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeMXFP4, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
 import { quantizeRows, valuesPerQuantBlock, type GgufQuant } from "./gguf-quantize.ts";
 import { writeSafetensors } from "./safetensors-writer.ts";
 import { modelShape, type ShapeName } from "./shapes.ts";
@@ -107,9 +107,9 @@ function quantOf(plan: CheckpointPlan, options: Required<RandomModelOptions>): G
   return quant !== null && shape.length >= 2 && shape[shape.length - 1] % valuesPerQuantBlock(quant) === 0 && !isRouter(plan) ? quant : null;
 }
 
-const quantGgmlType: Record<GgufQuant, GgmlType> = { q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1", q5_0: "Q5_0", q5_1: "Q5_1", q2_K: "Q2_K", q3_K: "Q3_K", q4_K: "Q4_K", q5_K: "Q5_K", iq4_nl: "IQ4_NL", iq4_xs: "IQ4_XS" };
+const quantGgmlType: Record<GgufQuant, GgmlType> = { q8_0: "Q8_0", q4_0: "Q4_0", q4_1: "Q4_1", q5_0: "Q5_0", q5_1: "Q5_1", q2_K: "Q2_K", q3_K: "Q3_K", q4_K: "Q4_K", q5_K: "Q5_K", iq4_nl: "IQ4_NL", iq4_xs: "IQ4_XS", mxfp4: "MXFP4" };
 const dequantize: Record<GgufQuant, (bytes: Uint8Array) => Float32Array> = {
-  q8_0: dequantizeQ8_0, q4_0: dequantizeQ4_0, q4_1: dequantizeQ4_1, q5_0: dequantizeQ5_0, q5_1: dequantizeQ5_1, q2_K: dequantizeQ2_K, q3_K: dequantizeQ3_K, q4_K: dequantizeQ4_K, q5_K: dequantizeQ5_K, iq4_nl: dequantizeIQ4_NL, iq4_xs: dequantizeIQ4_XS,
+  q8_0: dequantizeQ8_0, q4_0: dequantizeQ4_0, q4_1: dequantizeQ4_1, q5_0: dequantizeQ5_0, q5_1: dequantizeQ5_1, q2_K: dequantizeQ2_K, q3_K: dequantizeQ3_K, q4_K: dequantizeQ4_K, q5_K: dequantizeQ5_K, iq4_nl: dequantizeIQ4_NL, iq4_xs: dequantizeIQ4_XS, mxfp4: dequantizeMXFP4,
 };
 
 /**
@@ -131,8 +131,8 @@ function* ggufChunks(values: Iterable<Float32Array>, type: GgmlType, quant: Gguf
   }
 }
 
-/** LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7, MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_Q2_K = 10, MOSTLY_Q3_K_S = 11, MOSTLY_Q4_K_S = 14, MOSTLY_Q5_K_S = 16, MOSTLY_IQ4_NL = 25, MOSTLY_IQ4_XS = 30. */
-const quantFileType: Record<GgufQuant, number> = { q8_0: 7, q4_0: 2, q4_1: 3, q5_0: 8, q5_1: 9, q2_K: 10, q3_K: 11, q4_K: 14, q5_K: 16, iq4_nl: 25, iq4_xs: 30 };
+/** LlamaFileType: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7, MOSTLY_Q5_0 = 8, MOSTLY_Q5_1 = 9, MOSTLY_Q2_K = 10, MOSTLY_Q3_K_S = 11, MOSTLY_Q4_K_S = 14, MOSTLY_Q5_K_S = 16, MOSTLY_IQ4_NL = 25, MOSTLY_IQ4_XS = 30, MOSTLY_MXFP4_MOE = 38. */
+const quantFileType: Record<GgufQuant, number> = { q8_0: 7, q4_0: 2, q4_1: 3, q5_0: 8, q5_1: 9, q2_K: 10, q3_K: 11, q4_K: 14, q5_K: 16, iq4_nl: 25, iq4_xs: 30, mxfp4: 38 };
 
 function llamaFileType(options: Required<RandomModelOptions>): number {
   if (options.ggufQuant !== null && !options.ggufQuantWidened) return quantFileType[options.ggufQuant];

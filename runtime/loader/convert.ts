@@ -2,7 +2,7 @@
 // the loader's own fix-ups (Gemma norms), and for code that needs a tensor as f32 on the JS side.
 import type { LoadedTensor } from "./types.ts";
 import { TsvllmError } from "../errors.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "./gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeMXFP4, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "./gguf-quants.ts";
 import { halfTable } from "./half.ts";
 
 export { f16BitsToNumber } from "./half.ts";
@@ -52,9 +52,12 @@ export function tensorToF32(tensor: LoadedTensor): Float32Array {
       return dequantizeIQ4_NL(tensor.data as Uint8Array);
     case "iq4_xs":
       return dequantizeIQ4_XS(tensor.data as Uint8Array);
+    case "mxfp4":
+      return dequantizeMXFP4(tensor.data as Uint8Array);
     case "q6_K":
       return dequantizeQ6_K(tensor.data as Uint8Array);
     case "i32":
+    case "u8":
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `tensor "${tensor.name}" holds integers (packed quantized values), not weights to widen`, tensor.name);
     case "fp8e4m3":
       throw new TsvllmError("TSVLLM_ERR_MODEL_FILE", `tensor "${tensor.name}" holds fp8 values that stand for weights only with their weight_scale (runtime/loader/fp8.ts widens them)`, tensor.name);

@@ -256,7 +256,7 @@ function checkpointDtype(tensors: ReadonlyMap<string, LoadedTensor>): ModelConfi
   const dtypes = new Set([...tensors.values()].map((tensor) => tensor.dtype));
   if (dtypes.has("bf16")) return "bfloat16";
   // Blocks of 4 to 8 bits widen into f16 without loss worth the f32 memory (a 7B Q4_K_M file would need 28 GB).
-  const halfOrNarrower: TensorDType[] = ["f16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs"];
+  const halfOrNarrower: TensorDType[] = ["f16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"];
   if (halfOrNarrower.some((dtype) => dtypes.has(dtype))) return "float16";
   return "float32";
 }

@@ -20,6 +20,10 @@
 //   IQ4_XS 136 B / 256 values: f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]; 8 sub-blocks of 32,
 //                            each nibbles as Q4_0's under its 6-bit scale ls (low 4 bits from
 //                            scales_l, top 2 from scales_h);        x = d * (ls - 32) * grid[nibble]
+//   MXFP4  17 B / 32 values: u8 e (an E8M0 exponent), u8 qs[16] (nibbles as Q4_0's);
+//                            x = 2^(e - 128) * level[nibble], the levels E2M1's values doubled below
+//                            (ggml-common.h block_mxfp4 and kvalues_mxfp4, ggml-quants.c
+//                            dequantize_row_mxfp4, ggml-impl.h ggml_e8m0_to_fp32_half)
 // Each layout's bit fields are read by one decoder of raw (unsigned) quants, shared by the
 // dequantizers here and quant-groups.ts; each path applies its own offsets, scales and mins.
 // Every format stays packed until the compiled model repacks each matrix: the CPU plan into
@@ -44,9 +48,22 @@ export const q5_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 176 };
 export const q6_K: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 210 };
 export const iq4_nl: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 18 };
 export const iq4_xs: BlockFormat = { valuesPerBlock: 256, bytesPerBlock: 136 };
+export const mxfp4: BlockFormat = { valuesPerBlock: 32, bytesPerBlock: 17 };
 
 /** IQ4_NL's and IQ4_XS's 16 levels (ggml's kvalues_iq4nl), denser near zero where weights are. */
 export const iq4Grid: readonly number[] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/**
+ * MXFP4's 16 levels (ggml's kvalues_mxfp4): the E2M1 values 0, 0.5, 1, 1.5, 2, 3, 4, 6 doubled into
+ * integers, the nibble's bit 3 their sign (nibble 8, E2M1's -0, reads as 0).
+ */
+export const mxfp4Levels: readonly number[] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+/**
+ * An MXFP4 block's scale from its E8M0 byte e: ggml's ggml_e8m0_to_fp32_half, half the E8M0 value
+ * 2^(e - 127) to undo the levels' doubling. Every result is an exact f32, e 0 and 1 its subnormals.
+ */
+export const mxfp4Scale = (e: number): number => 2 ** (e - 128);
 
 /** The f16 at bytes[at], little-endian, as a number. */
 export function half(bytes: Uint8Array, at: number): number {
@@ -262,9 +279,9 @@ export function dequantizeQ3_K(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** 32 values of IQ4 grid indices raw[0..32) times `scale`. */
-function iq4Values(raw: Uint8Array, scale: number, out: Float32Array, y: number): void {
-  for (let j = 0; j < 32; j++) out[y + j] = scale * iq4Grid[raw[j]];
+/** 32 values of level indices raw[0..32) (IQ4's grid, MXFP4's levels) times `scale`. */
+function levelValues(raw: Uint8Array, levels: readonly number[], scale: number, out: Float32Array, y: number): void {
+  for (let j = 0; j < 32; j++) out[y + j] = scale * levels[raw[j]];
 }
 
 export function dequantizeIQ4_NL(bytes: Uint8Array): Float32Array {
@@ -273,7 +290,7 @@ export function dequantizeIQ4_NL(bytes: Uint8Array): Float32Array {
   const raw = new Uint8Array(32);
   for (let b = 0; b < blocks; b++) {
     legacyQuants(bytes, b * 18, legacyLayouts.iq4_nl, raw, 0);
-    iq4Values(raw, half(bytes, b * 18), out, b * 32);
+    levelValues(raw, iq4Grid, half(bytes, b * 18), out, b * 32);
   }
   return out;
 }
@@ -293,8 +310,19 @@ export function dequantizeIQ4_XS(bytes: Uint8Array): Float32Array {
     const d = half(bytes, at);
     for (let s = 0; s < 8; s++) {
       nibbleQuants(bytes, at + 8 + 16 * s, 0, raw, 0);
-      iq4Values(raw, d * iq4XsScale(bytes, at, s), out, b * 256 + 32 * s);
+      levelValues(raw, iq4Grid, d * iq4XsScale(bytes, at, s), out, b * 256 + 32 * s);
     }
+  }
+  return out;
+}
+
+export function dequantizeMXFP4(bytes: Uint8Array): Float32Array {
+  const blocks = blockCount(bytes, mxfp4);
+  const out = new Float32Array(blocks * 32);
+  const raw = new Uint8Array(32);
+  for (let b = 0; b < blocks; b++) {
+    nibbleQuants(bytes, b * 17 + 1, 0, raw, 0);
+    levelValues(raw, mxfp4Levels, mxfp4Scale(bytes[b * 17]), out, b * 32);
   }
   return out;
 }

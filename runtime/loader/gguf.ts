@@ -9,7 +9,7 @@ import { tensorToF32 } from "./convert.ts";
 import { bytesOf, modelFileError, readOrMapTensor, sameArrayType, withModelFile, type ModelFile } from "./file-io.ts";
 import { ggufArchitecture, ggufModelConfig, type RopeTensors } from "./gguf-config.ts";
 import { hfTensorName } from "./gguf-names.ts";
-import { iq4_nl, iq4_xs, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
+import { iq4_nl, iq4_xs, mxfp4, q2_K, q3_K, q4_0, q4_1, q4_K, q5_0, q5_1, q5_K, q6_K, q8_0, type BlockFormat } from "./gguf-quants.ts";
 import { readGgufHeaderOf, type GgufHeader, type GgufTensorInfo } from "./gguf-reader.ts";
 import type { BlockDType, LoadedModel, LoadedTensor, PackedDType, TensorDType, TensorMemory } from "./types.ts";
 
@@ -38,6 +38,7 @@ const ggmlTypes: Record<number, GgmlType> = {
   20: { name: "IQ4_NL", storage: iq4_nl, dtype: "iq4_nl" },
   23: { name: "IQ4_XS", storage: iq4_xs, dtype: "iq4_xs" },
   30: { name: "BF16", storage: 2, dtype: "bf16" },
+  39: { name: "MXFP4", storage: mxfp4, dtype: "mxfp4" },
 };
 
 /** Whether the loaded dtype is one of GGML's block formats (which stay in their blocks). */

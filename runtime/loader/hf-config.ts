@@ -422,15 +422,17 @@ export function parseHfConfig(outerJson: Record<string, unknown>, file: string):
     ...(family.graniteMultipliers ? { graniteMultipliers: graniteMultipliersOf(fields) } : {}),
     ...(family.layerNorm ? cohereFields(fields, family.layerNorm.logitScale) : {}),
     ...(family.noRopeLayerInterval ? { ropeLayers: ropeLayersOf(fields, numHiddenLayers, family.noRopeLayerInterval) } : {}),
-    ...quantizationOf(fields),
+    ...quantizationOf(fields, modelType),
   };
 }
 
 /**
  * config.json's quantization_config: GPTQ at 4 bits without act-order, AWQ's GEMM layout of the
  * same, and fp8 weights with per-tensor, per-channel or block-wise scales are what the engine runs.
+ * GPT-OSS's MXFP4 experts (quant_method "mxfp4", OpenAI's checkpoints) are decoded at load
+ * (gpt-oss-experts.ts), so they need nothing here.
  */
-function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> {
+function quantizationOf(fields: FieldReader, modelType: string): Pick<ModelConfig, "gptq" | "fp8"> {
   const q = fields.record("quantization_config");
   if (q === null) return {};
   const unsupported = (what: string) => new TsvllmError("TSVLLM_ERR_UNSUPPORTED_QUANTIZATION", `${fields.file}: ${what}`, "quantization_config");
@@ -443,7 +445,11 @@ function quantizationOf(fields: FieldReader): Pick<ModelConfig, "gptq" | "fp8"> 
   }
   if (method === "compressed-tensors") return compressedTensorsOf(q, unsupported);
   if (method === "gptq" || method === "awq") return gptqOf(q, method, unsupported);
-  throw unsupported(`quant_method "${method}" is not supported (gptq, awq, fp8 and compressed-tensors fp8 are)`);
+  if (method === "mxfp4") {
+    if (modelType !== "gpt_oss") throw unsupported(`quant_method "mxfp4" is supported for GPT-OSS's experts only, not model_type "${modelType}"`);
+    return {};
+  }
+  throw unsupported(`quant_method "${method}" is not supported (gptq, awq, fp8, compressed-tensors fp8 and GPT-OSS's mxfp4 are)`);
 }
 
 type Unsupported = (what: string) => TsvllmError;

@@ -11,7 +11,8 @@ const itemSizes: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
 };
 
-const loadable: Record<string, TensorDType> = { F32: "f32", F16: "f16", BF16: "bf16", I32: "i32", F8_E4M3: "fp8e4m3" };
+// U8: MXFP4 blocks and scales (GPT-OSS's experts), decoded by the loader (gpt-oss-experts.ts).
+const loadable: Record<string, TensorDType> = { F32: "f32", F16: "f16", BF16: "bf16", I32: "i32", F8_E4M3: "fp8e4m3", U8: "u8" };
 
 // The reference implementation refuses headers over 100 MB; a larger length is a corrupt file.
 const maxHeaderBytes = 100_000_000;
@@ -108,7 +109,7 @@ export function readSafetensorsFileSync(path: string): Map<string, LoadedTensor>
 /** The dtype tsvllm loads the entry as; throws naming the tensor for one it does not. */
 function loadableDType(entry: SafetensorsEntry, path: string): TensorDType {
   const dtype = loadable[entry.dtype];
-  if (!dtype) throw modelFileError(path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32 and F8_E4M3`, entry.name);
+  if (!dtype) throw modelFileError(path, `tensor "${entry.name}" has dtype ${entry.dtype}; tsvllm loads F32, F16, BF16, I32, F8_E4M3 and U8`, entry.name);
   return dtype;
 }
 
@@ -116,7 +117,7 @@ function loadableDType(entry: SafetensorsEntry, path: string): TensorDType {
 function tensorOver(entry: SafetensorsEntry, buffer: ArrayBuffer): LoadedTensor {
   const dtype = loadable[entry.dtype];
   const count = entry.shape.reduce((a, b) => a * b, 1);
-  const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : dtype === "fp8e4m3" ? new Uint8Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
+  const data = dtype === "f32" ? new Float32Array(buffer, 0, count) : dtype === "i32" ? new Int32Array(buffer, 0, count) : dtype === "fp8e4m3" || dtype === "u8" ? new Uint8Array(buffer, 0, count) : new Uint16Array(buffer, 0, count);
   return { name: entry.name, dtype, shape: entry.shape, data };
 }
 

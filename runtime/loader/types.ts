@@ -159,7 +159,7 @@ export type KeptDType = PackedDType | "fp8e4m3";
 export type WeightFormat = KeptDType | "gptq";
 
 /** The GGUF block formats a loaded tensor can stay in. */
-export type BlockDType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs";
+export type BlockDType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs" | "mxfp4";
 
 /**
  * How a loaded tensor's data is stored. GGUF blocks stay in their blocks, mapped from the file,
@@ -167,7 +167,7 @@ export type BlockDType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_K" | "
  * into f16 panels (or, for Q8_0/Q4_0, the block matmuls' own reads) on the GPU plan.
  */
 
-export type TensorDType = "f32" | "f16" | "bf16" | BlockDType | "i32" | "fp8e4m3";
+export type TensorDType = "f32" | "f16" | "bf16" | BlockDType | "i32" | "fp8e4m3" | "u8";
 
 export interface LoadedTensor {
   /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight". */
@@ -175,7 +175,7 @@ export interface LoadedTensor {
   dtype: TensorDType;
   /** Hugging Face shape, outermost first (a linear weight is [out, in]). */
   shape: number[];
-  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`); i32: Int32Array (GPTQ's packed nibbles and group indices); fp8e4m3: Uint8Array of e4m3fn bits. */
+  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits; q8_0/q4_0: Uint8Array of GGUF blocks (rows of `in`); i32: Int32Array (GPTQ's packed nibbles and group indices); fp8e4m3: Uint8Array of e4m3fn bits; u8: Uint8Array (MXFP4 blocks and scales of an HF checkpoint, decoded at load). */
   data: Float32Array | Uint16Array | Uint8Array | Int32Array;
 }
 

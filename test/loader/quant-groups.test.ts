@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { quantizeRows, type GgufQuant } from "../../models/random/gguf-quantize.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeMXFP4, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0 } from "../../runtime/loader/gguf-quants.ts";
 import { commonQuantGroups, quantGroups, quantPanelFormat, type QuantGroups } from "../../runtime/loader/quant-groups.ts";
 import { packQuantPanels, quantPanelValue } from "../../dsl/kernels/quant-panel-layout.ts";
 
@@ -24,6 +24,8 @@ const formats: Record<Format, { dequantize: (bytes: Uint8Array) => Float32Array;
   q6_K: { dequantize: dequantizeQ6_K, bytes: 210, values: 256, halves: [208], groupSize: 16, bits: 8, min: false },
   iq4_nl: { dequantize: dequantizeIQ4_NL, bytes: 18, values: 32, halves: [0], groupSize: 32, bits: 8, min: false },
   iq4_xs: { dequantize: dequantizeIQ4_XS, bytes: 136, values: 256, halves: [0], groupSize: 32, bits: 8, min: false },
+  // No f16 fields: every E8M0 byte is a scale, the subnormal 2^-128 and the 2^127 that overflows times 12 among them.
+  mxfp4: { dequantize: dequantizeMXFP4, bytes: 17, values: 32, halves: [], groupSize: 32, bits: 8, min: false },
 };
 
 let seed = 13;

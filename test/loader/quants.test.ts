@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bf16ToF32, f16ToF32 } from "../../runtime/loader/convert.ts";
 import { quantizeRows } from "../../models/random/gguf-quantize.ts";
-import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0, q3KScale } from "../../runtime/loader/gguf-quants.ts";
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, dequantizeMXFP4, dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ8_0, q3KScale } from "../../runtime/loader/gguf-quants.ts";
 
 // f16 bit patterns: 0.25, 0.5, 1, 2.
 const half = { quarter: 0x3400, half: 0x3800, one: 0x3c00, two: 0x4000 };
@@ -193,6 +193,61 @@ test("IQ4_NL and IQ4_XS quantizers land every value on the grid level nearest it
       for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[32 * s + j] - sub[j]) <= 12.5 * step, `${quant} sub-block ${s} value ${j}: ${sub[j]} read back as ${back[32 * s + j]}`);
     }
   }
+});
+
+/** An E2M1 nibble's value from its fields (OCP MX spec): sign bit 3, exponent bits 1-2 (bias 1), mantissa bit 0. */
+function e2m1(nibble: number): number {
+  const [exponent, mantissa] = [(nibble >> 1) & 3, nibble & 1];
+  const magnitude = exponent === 0 ? mantissa / 2 : 2 ** (exponent - 1) * (1 + mantissa / 2);
+  return nibble & 8 ? -magnitude : magnitude;
+}
+
+test("MXFP4: each nibble an E2M1 value, in Q4_0's order, times the block's E8M0 scale 2^(e - 127)", () => {
+  // Byte j: low nibble j (value j), high nibble 15 - j (value j + 16), so each half holds every nibble.
+  const exponents = [0, 1, 127, 128, 254];
+  const blocks = new Uint8Array(17 * exponents.length);
+  exponents.forEach((e, b) => {
+    blocks[17 * b] = e;
+    for (let j = 0; j < 16; j++) blocks[17 * b + 1 + j] = j | ((15 - j) << 4);
+  });
+  const values = dequantizeMXFP4(blocks);
+  assert.is(values.length, 32 * exponents.length);
+  exponents.forEach((e, b) => {
+    for (let j = 0; j < 16; j++) {
+      // e 0 and 1 give f32 subnormals; e 254 times 2 or more overflows f32 to ±Infinity.
+      assert.is(values[32 * b + j], Math.fround(e2m1(j) * 2 ** (e - 127)), `e ${e}, value ${j}`);
+      assert.is(values[32 * b + 16 + j], Math.fround(e2m1(15 - j) * 2 ** (e - 127)), `e ${e}, value ${16 + j}`);
+    }
+    // ggml's level for E2M1's -0 is 0: the value is +0.
+    assert.ok(Object.is(values[32 * b + 8], 0), `e ${e}: nibble 8 reads +0`);
+  });
+  assert.equal([values[1], values[32 + 1]], [2 ** -128, 2 ** -127], "e 0 and 1: nibble 1 (0.5) is the f32 subnormal 2^-128, 2^-127");
+  assert.is(values[32 * 4 + 7], Infinity, "e 254: nibble 7 (6) overflows f32");
+});
+
+test("MXFP4 quantizer: the smallest scale that holds the block's largest magnitude, every value at its nearest level", () => {
+  let seed = 7;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  // Blocks of spreads from 1e-30 to 1e3, one all zeros, one whose largest magnitude is exactly 12 * 2^-5.
+  const spreads = [0.05, 0.2, 1e-30, 1e3, 0, 0.3];
+  const values = Float32Array.from({ length: 32 * spreads.length }, (_, i) => spreads[i >> 5] * uniform());
+  values[32 * 5 + 3] = 12 * 2 ** -5;
+  const bytes = quantizeRows(values, "mxfp4");
+  assert.is(bytes.length, 17 * spreads.length);
+  const back = dequantizeMXFP4(bytes);
+  const levels = Array.from({ length: 16 }, (_, n) => 2 * e2m1(n));
+  spreads.forEach((_, b) => {
+    const block = values.subarray(32 * b, 32 * b + 32);
+    const amax = Math.max(...Array.from(block, Math.abs));
+    const d = 2 ** (bytes[17 * b] - 128);
+    if (amax > 0) assert.ok(amax <= 12 * d && amax > 6 * d, `block ${b}: max ${amax} against scale ${d}`);
+    for (let j = 0; j < 32; j++) {
+      const error = Math.abs(back[32 * b + j] - block[j]);
+      const best = Math.min(...levels.map((level) => Math.abs(Math.fround(level * d) - block[j])));
+      assert.is(error, best, `block ${b} value ${j}: ${block[j]} read back as ${back[32 * b + j]}`);
+    }
+  });
+  assert.is(bytes[17 * 5], 128 - 5, "a largest magnitude of exactly 12 * 2^-5 takes d = 2^-5 itself");
 });
 
 test("Q4_1, Q5_0, Q5_1: d * q + m, or d * (q - 16) without a min; value j's fifth bit is bit j of the u32 qh", () => {

@@ -9,6 +9,8 @@
 //   - Gemma-3: a 16-token window on its sliding layer (prompt and answer reach past 32 tokens, so
 //     windows start mid-block and move across blocks as a sequence grows, is preempted and is
 //     recomputed) beside a global layer with another RoPE table.
+//   - GPT-OSS: both at once (a sliding layer beside a global one, and biased experts), with
+//     attention sinks in every softmax.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +26,7 @@ const prompts = Array.from({ length: 16 }, (_, i) => `${starts[i % 8]}${" and th
 const greedy: Partial<SamplingParams> = { temperature: 0, maxTokens: 16, ignoreEos: true };
 const options = { maxNumSeqs: 16, maxNumBatchedTokens: 128, maxModelLen: 64, logger: () => {}, loadModel: loadCompiledModel };
 
-for (const arch of ["mixtral", "qwen2_moe", "qwen3_moe", "gemma3"] as const) {
+for (const arch of ["mixtral", "qwen2_moe", "qwen3_moe", "gemma3", "gpt_oss"] as const) {
   const test = suite(`${arch}: batch invariance through the engine`);
   const dir = mkdtempSync(join(tmpdir(), `tsvllm-${arch}-`));
   const model = writeRandomModel({ arch, outDir: dir, seed: 3, dtype: "f32" }).hfDir;

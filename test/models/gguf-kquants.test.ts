@@ -1,5 +1,5 @@
-// GGUF K-quants, IQ4 and the older 32-value blocks (Q2_K, Q3_K, Q4_K, Q5_K, IQ4_XS, IQ4_NL, Q4_1,
-// Q5_0, Q5_1), which the loader keeps packed and the CPU plan reads as quantized panels
+// GGUF K-quants, IQ4, MXFP4 and the older 32-value blocks (Q2_K, Q3_K, Q4_K, Q5_K, IQ4_XS, IQ4_NL,
+// MXFP4, Q4_1, Q5_0, Q5_1), which the loader keeps packed and the CPU plan reads as quantized panels
 // (dsl/kernels/matmul-quant-panels.ts: 4-bit for Q4_K and Q4_1, 8-bit for the rest). A llama of the tiny-256 shape (rows
 // of 256, whole super-blocks) is written twice by models/random: its matrices as blocks, and as F32
 // holding exactly the values the loader decodes the blocks to. tsvllm on the block file must give
@@ -7,7 +7,7 @@
 // single-token steps, which checks the panels and their kernels. The decoding itself is checked by llama.cpp: on the block file it reads the blocks with its
 // own code, and must agree with itself on the F32 file as closely as its 8-bit activations allow:
 // 1.3e-2 to 4.5e-2 on these models, held to 8e-2, where reading Q3_K's scales one off gave 0.17
-// and dropping Q5_K's fifth bit 0.60.
+// and dropping Q5_K's fifth bit 0.60. GPT-OSS with MXFP4 expert stacks is gguf-mxfp4.test.ts.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,36 +17,13 @@ import type { GgufQuant } from "../../models/random/gguf-quantize.ts";
 import { writeRandomModel } from "../../models/random/write-random-model.ts";
 import { loadModel } from "../../runtime/loader/index.ts";
 import { planModel } from "../../runtime/model/compile-model.ts";
-import { createModelRunner } from "../../runtime/model/load-runner.ts";
-import { openOracle } from "../oracles/llamacpp.ts";
-import { SingleSequence, softmax } from "../support/model-driver.ts";
+import { assertBlocksMatchLlamaCpp } from "../support/block-file-check.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "tsvllm-gguf-kquants-"));
-const story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun. One day, she saw a big red ball in the park.";
-
-/** Largest |p - q| over every position and token. */
-function maxProbDiff(ours: ArrayLike<number>[], theirs: ArrayLike<number>[]): number {
-  let worst = 0;
-  ours.forEach((p, i) => {
-    for (let t = 0; t < p.length; t++) worst = Math.max(worst, Math.abs(p[t] - theirs[i][t]));
-  });
-  return worst;
-}
-
-async function llamaCpp(path: string): Promise<{ ids: number[]; distributions: Float32Array[] }> {
-  const oracle = await openOracle(path, { contextSize: 256 });
-  try {
-    const ids = oracle.tokenize(story, true).slice(0, 32);
-    return { ids, distributions: await oracle.nextTokenDistributions(ids) };
-  } finally {
-    await oracle.dispose();
-  }
-}
-
 test.after(() => rmSync(workDir, { recursive: true, force: true }));
 
 const formats: [GgufQuant, string][] = [
-  ["q2_K", "Q2_K"], ["q3_K", "Q3_K"], ["q4_K", "Q4_K"], ["q5_K", "Q5_K"], ["iq4_xs", "IQ4_XS"], ["iq4_nl", "IQ4_NL"], ["q4_1", "Q4_1"], ["q5_0", "Q5_0"], ["q5_1", "Q5_1"],
+  ["q2_K", "Q2_K"], ["q3_K", "Q3_K"], ["q4_K", "Q4_K"], ["q5_K", "Q5_K"], ["iq4_xs", "IQ4_XS"], ["iq4_nl", "IQ4_NL"], ["mxfp4", "MXFP4"], ["q4_1", "Q4_1"], ["q5_0", "Q5_0"], ["q5_1", "Q5_1"],
 ];
 /** The linears' panels the CPU plan picks: 4-bit where every piece is Q4_K or Q4_1, else 8-bit. */
 const panelBits = (quants: GgufQuant[]) => (quants.every((q) => q === "q4_K" || q === "q4_1") ? "4-bit panels" : "8-bit panels");
@@ -63,20 +40,7 @@ async function checkBlocks(name: string, quant: GgufQuant, valueDown: GgufQuant 
   assert.ok(!/\/\/ linear model\.layers\.\S+\n/.test(source), "every linear reads quantized panels, none widened");
   assert.ok(/\/\/ embedding \([48]-bit panels/.test(source), "the token embedding is looked up in its quantized panels");
 
-  const onWidened = await llamaCpp(widened.ggufPath!);
-  const onBlocks = await llamaCpp(blocks.ggufPath!);
-  const runner = createModelRunner(loaded, { maxNumBatchedTokens: 64, threads: 1, dtype: "f32" });
-  runner.initializeKvCache(8, 16);
-  // A 20-token prompt step (the kernels' tiled path), then one token a step (their decode path).
-  const sequence = new SingleSequence(runner, 16, 8);
-  const steps = [sequence.feed(onWidened.ids.slice(0, 20), true), ...onWidened.ids.slice(20).map((id) => sequence.feed([id], true))];
-  const vocab = runner.config.vocabSize;
-  const ours = steps.flatMap((logits) => Array.from({ length: logits.length / vocab }, (_, i) => softmax(logits.subarray(i * vocab, (i + 1) * vocab))));
-  const exact = maxProbDiff(ours, onWidened.distributions);
-  const llamaCppGap = maxProbDiff(onBlocks.distributions, onWidened.distributions);
-  console.log(`  ${name}: max |Δp| ${exact.toExponential(2)} vs llama.cpp on the widened weights; llama.cpp blocks vs widened ${llamaCppGap.toExponential(2)}`);
-  assert.ok(exact < 1e-5, `vs the widened weights: ${exact}`);
-  assert.ok(llamaCppGap < 8e-2, `llama.cpp on the blocks vs on the values the loader decodes them to: ${llamaCppGap}`);
+  await assertBlocksMatchLlamaCpp(loaded, blocks.ggufPath!, widened.ggufPath!, name);
 }
 
 for (const [quant, name] of formats) {

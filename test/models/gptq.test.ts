@@ -44,7 +44,8 @@ test("unsupported GPTQ variants fail at load, naming the file and the field", as
   for (const [patch, says] of [
     [{ desc_act: true }, /GPTQ with desc_act \(act-order\) is not supported/],
     [{ bits: 8 }, /GPTQ at 8 bits is not supported \(4 is\)/],
-    [{ quant_method: "exl2" }, /quant_method "exl2" is not supported \(gptq, awq, fp8 and compressed-tensors fp8 are\)/],
+    [{ quant_method: "exl2" }, /quant_method "exl2" is not supported \(gptq, awq, fp8, compressed-tensors fp8 and GPT-OSS's mxfp4 are\)/],
+    [{ quant_method: "mxfp4" }, /quant_method "mxfp4" is supported for GPT-OSS's experts only, not model_type "llama"/],
   ] as const) {
     const e = await loadError(quantization(patch));
     assert.is(e.code, "TSVLLM_ERR_UNSUPPORTED_QUANTIZATION");
