@@ -114,13 +114,14 @@ const dequantize: Record<GgufQuant, (bytes: Uint8Array) => Float32Array> = {
 
 /**
  * The converter's dtype rule: matrices and expert stacks take the output type (F16 for an f16
- * checkpoint), 1-D tensors (norms, biases) and routers stay F32. bf16 checkpoints are written as
+ * checkpoint), 1-D tensors (norms, biases) and routers stay F32, and so do GPT-OSS's 2-D expert
+ * biases (llama.cpp adds them with an op that takes F32 only). bf16 checkpoints are written as
  * F32, which holds bf16 values exactly.
  */
 function ggmlTypeOf(plan: CheckpointPlan, dtype: WeightDType, options: Required<RandomModelOptions>): GgmlType {
   const blocks = quantOf(plan, options);
   if (blocks !== null) return options.ggufQuantWidened ? "F32" : quantGgmlType[blocks];
-  return dtype === "f16" && ggufHfShape(plan).length >= 2 && !isRouter(plan) ? "F16" : "F32";
+  return dtype === "f16" && ggufHfShape(plan).length >= 2 && !isRouter(plan) && plan.ggufName.endsWith(".weight") ? "F16" : "F32";
 }
 
 function* ggufChunks(values: Iterable<Float32Array>, type: GgmlType, quant: GgufQuant | null): Generator<Uint8Array> {
