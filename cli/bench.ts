@@ -32,7 +32,9 @@ async function modelFigures(model: string): Promise<{ weightBytes: number; store
   // of a fused weight counted in its own format), anything else as stored.
   const blocks = loaded.config.blockWeights ?? {};
   const panelBytes = (t: LoadedTensor, dtype: BlockDType) => {
-    const [rows, columns] = t.shape;
+    // An expert stack [experts, out, in] packs as experts x out rows.
+    const columns = t.shape[t.shape.length - 1];
+    const rows = t.shape.slice(0, -1).reduce((a, b) => a * b, 1);
     const format = quantPanelFormat([dtype], columns);
     return rows * columns * (format.bits / 8 + (4 / format.groupSize) * (format.hasMin ? 2 : 1));
   };

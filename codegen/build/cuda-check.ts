@@ -51,6 +51,8 @@ const constOverrides: Record<string, Record<string, number[]>> = {
   // 8-bit panels in groups of 16 with offsets (Q2_K's); other groupings only change constants.
   matmulQ8Panels: { G: [16], MG: [16] },
   embeddingQ8Panels: { G: [16], MG: [16] },
+  moeGateUpQ8Panels: { G: [16], MG: [16] },
+  moeDownQ8Panels: { G: [16], MG: [16] },
 };
 /**
  * Switches a kernel has beside its grid (GPT-OSS's attention sinks, its experts' biases and clamped
@@ -62,6 +64,10 @@ const switchedOn: Record<string, Record<string, number>> = {
   pagedDecodeCombine: { SINKS: 1 },
   moeGateUp: { ACT: 1, BIAS: 1 },
   moeDown: { BIAS: 1 },
+  moeGateUpQ8Panels: { ACT: 1, BIAS: 1 },
+  moeDownQ8Panels: { BIAS: 1 },
+  moeGateUpQ4Panels: { ACT: 1, BIAS: 1 },
+  moeDownQ4Panels: { BIAS: 1 },
 };
 
 export interface CudaCheckUnit {

@@ -122,7 +122,7 @@ export function emitForward(g: Graph, cfg: ForwardConfig): ForwardProgram {
   // eps is an f32 kernel scalar: rounding it here gives the same program whether the config spelled
   // it 1e-6 (config.json) or as its f32 value (GGUF), so both share one compiled artifact.
   const launchedGroups = new Set<number>();
-  const moeLaunches = moeLauncher(byId, cfg.activationDType, cfg.weightDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
+  const moeLaunches = moeLauncher(byId, cfg, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   const loraLinear = cfg.lora && loraLaunches(g, cfg.lora, cfg.activationDType, cfg.weightDType, launch, weightRef, (bytesPerRow) => buffers.push({ rows: "T", bytesPerRow }) - 1);
   for (const n of g.nodes) {
     const out = (keep = 1) => view(n.value.id, keep);
@@ -307,10 +307,18 @@ type MoeNode = Extract<Graph["nodes"][number], { op: "moe" }>;
 
 /**
  * A sparse MoE MLP's four launches (dsl/kernels/moe.ts) over the experts' stacked weights as
- * panels. The routing, the experts' hidden rows and their weighted outputs live in four per-token
- * buffers that every layer's MLP shares, made at the first.
+ * panels: on the CPU plan, a stack in GGUF blocks as its quantized panels
+ * (dsl/kernels/moe-quant-panels.ts; gate and up only when they pack alike), else widened to the
+ * weights' dtype. The routing, the experts' hidden rows and their weighted outputs live in four
+ * per-token buffers that every layer's MLP shares, made at the first.
  */
-function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Float, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout: Pick<WeightSpec, "panels">) => string, addBuffer: (bytesPerRow: number) => number) {
+function moeLauncher(byId: Map<number, Graph["nodes"][number]>, cfg: ForwardConfig, launch: (...args: LaunchArgs) => void, weightRef: (name: string, layout?: Pick<WeightSpec, "panels" | "packed" | "quant">) => string, addBuffer: (bytesPerRow: number) => number) {
+  const [A, W] = [cfg.activationDType, cfg.weightDType];
+  /** A stack's quantized panels (rows x columns) where the CPU plan reads it so. */
+  const quantized = (name: string, rows: number, columns: number) => {
+    const format = cfg.quantPanels?.(name, columns);
+    return format && { bits: format.bits, ...quantPanelArgs(weightRef, name, rows, columns, format) };
+  };
   let slots: { ids: number; weights: number; hidden: number; outputs: number } | undefined;
   return (n: MoeNode, x: Arg, router: Arg, out: Arg, shared: { output: Arg; gate: Arg } | null) => {
     const weightOf = (id: number) => {
@@ -335,8 +343,17 @@ function moeLauncher(byId: Map<number, Graph["nodes"][number]>, A: Float, W: Flo
     const BIAS = biases ? 1 : 0;
     const { activation } = n;
     const [ACT, alpha, limit, act] = activation.kind === "silu" ? [0, 0, 0, "silu(x gate^T) * x up^T"] : [1, activation.alpha, activation.limit, `clamped SwiGLU (alpha ${activation.alpha}, limit ${activation.limit})`];
-    launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I, ACT, BIAS } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden, bias(biases?.gate, E * I), bias(biases?.up, E * I)], [alpha, limit], `MoE ${block}: ${act}${biases ? ", biased" : ""}`);
-    launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H, BIAS } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs, bias(biases?.down, E * H)], [], `MoE ${block}: weighted h down^T${biases ? " + bias" : ""}`);
+    const [gateQ, upQ, downQ] = [quantized(gate.name, E * I, H), quantized(up.name, E * I, H), quantized(down.name, E * H, I)];
+    const gateUpBiases = [bias(biases?.gate, E * I), bias(biases?.up, E * I)];
+    const gateUpComment = `MoE ${block}: ${act}${biases ? ", biased" : ""}`;
+    if (gateQ && upQ && gateQ.label === upQ.label) {
+      launch("moe-quant-panels", `moeGateUpQ${gateQ.bits}Panels`, { dtypes: { A, W }, consts: { K: H, I, ...gateQ.consts, ACT, BIAS } }, [x, ids, ...gateQ.parts, ...upQ.parts, hidden, ...gateUpBiases], [alpha, limit], `${gateUpComment} (${gateQ.label})`);
+    } else {
+      launch("moe", "moeGateUp", { dtypes: { A, W }, consts: { K: H, I, ACT, BIAS } }, [x, ids, panels(gate.name, E * I, H), panels(up.name, E * I, H), hidden, ...gateUpBiases], [alpha, limit], gateUpComment);
+    }
+    const downComment = `MoE ${block}: weighted h down^T${biases ? " + bias" : ""}`;
+    if (downQ) launch("moe-quant-panels", `moeDownQ${downQ.bits}Panels`, { dtypes: { A, W }, consts: { I, N: H, ...downQ.consts, BIAS } }, [hidden, ids, weights, ...downQ.parts, outputs, bias(biases?.down, E * H)], [], `${downComment} (${downQ.label})`);
+    else launch("moe", "moeDown", { dtypes: { A, W }, consts: { I, N: H, BIAS } }, [hidden, ids, weights, panels(down.name, E * H, I), outputs, bias(biases?.down, E * H)], [], downComment);
     if (shared) launch("moe", "moeSumShared", { dtypes: { A }, consts: { KE } }, [outputs, shared.output, shared.gate, out], [], `MoE ${block}: sum the experts' outputs and the gated shared expert's`);
     else launch("moe", "moeSum", { dtypes: { A }, consts: { KE } }, [outputs, out], [], `MoE ${block}: sum the experts' outputs`);
   };

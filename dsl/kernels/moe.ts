@@ -54,7 +54,7 @@ export const moeRoute = kernel({ grid: (logits) => [logits.dim(0)], threads: 128
  * rows[0 .. count) = the pairs t KE + r of the tokens t0 .. t0 + 95 routed to expert e, in order
  * (as f32, exact below 2^24), and rows[96] = count.
  */
-function gatherRows(ids: Global<"i32", ["T", "KE"]>, rows: Scratch, e: i32, t0: i32): void {
+export function gatherRows(ids: Global<"i32", ["T", "KE"]>, rows: Scratch, e: i32, t0: i32): void {
   let count = i32(0);
   for (let t = t0; t < min(t0 + 96, ids.dim(0)); t++) {
     for (let r = 0; r < ids.dim(1); r++) {
@@ -88,6 +88,39 @@ function expertProducts<A extends Float, W extends Float>(v: Global<A, [string, 
   }
 }
 
+/**
+ * h's rows for the count gathered (token, rank) pairs from the gate and up products g, u
+ * ([count, 32], outputs i0 .. i0 + 31 of expert e): act(g) * u, biased and activated as ACT and
+ * BIAS say (the header's moeGateUp).
+ */
+export function storeHidden<A extends Float, W extends Float>(
+  g: Scratch, u: Scratch, rows: Scratch, h: Global<A, ["TK", "I"]>, gateBias: Global<W, ["EI"]>, upBias: Global<W, ["EI"]>,
+  alpha: f32, limit: f32, count: i32, e: i32, i0: i32, I: Const, ACT: Const, BIAS: Const,
+): void {
+  forEach(count * 32, (c) => {
+    const a = BIAS == 1 ? g.at(c) + f32(gateBias.at(e * I + i0 + (c % 32))) : g.at(c);
+    const b = BIAS == 1 ? u.at(c) + f32(upBias.at(e * I + i0 + (c % 32))) : u.at(c);
+    if (ACT == 1) {
+      const clamped = min(a, limit);
+      h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (clamped / (1.0 + exp(-alpha * clamped))) * (max(-limit, min(b, limit)) + 1.0));
+    } else {
+      h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (a / (1.0 + exp(-a))) * b);
+    }
+  });
+}
+
+/** y's rows for the count gathered pairs from the down products acc (outputs n0 .. n0 + 31 of expert e): biased with BIAS, times the pair's routing weight. */
+export function storeWeighted<W extends Float>(
+  acc: Scratch, rows: Scratch, ids: Global<"i32", ["T", "KE"]>, weights: Global<"f32", ["T", "KE"]>, y: Global<"f32", ["TK", "N"]>, downBias: Global<W, ["EN"]>,
+  count: i32, e: i32, n0: i32, N: Const, BIAS: Const,
+): void {
+  forEach(count * 32, (c) => {
+    const row = i32(rows.at(idiv(c, 32)));
+    const biased = BIAS == 1 ? acc.at(c) + f32(downBias.at(e * N + n0 + (c % 32))) : acc.at(c);
+    y.put(row, n0 + (c % 32), weights.at(idiv(row, ids.dim(1)), row % ids.dim(1)) * biased);
+  });
+}
+
 // Program q: outputs 32 idiv(q, E) .. + 31 of expert q % E, two panels of the stacked gate and of
 // up. Consecutive programs take different experts: the pool hands out programs in contiguous
 // chunks, and with each expert's programs together one thread could get every expert a decode
@@ -115,16 +148,7 @@ export const moeGateUp = kernel({ grid: (x, ids, gate) => [cdiv(gate.dim(0), 2)]
       if (count > 0) {
         expertProducts(x, rows, ids.dim(1), gate, g, count, p, K);
         expertProducts(x, rows, ids.dim(1), up, u, count, p, K);
-        forEach(count * 32, (c) => {
-          const a = BIAS == 1 ? g.at(c) + f32(gateBias.at(e * I + i0 + (c % 32))) : g.at(c);
-          const b = BIAS == 1 ? u.at(c) + f32(upBias.at(e * I + i0 + (c % 32))) : u.at(c);
-          if (ACT == 1) {
-            const clamped = min(a, limit);
-            h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (clamped / (1.0 + exp(-alpha * clamped))) * (max(-limit, min(b, limit)) + 1.0));
-          } else {
-            h.put(i32(rows.at(idiv(c, 32))), i0 + (c % 32), (a / (1.0 + exp(-a))) * b);
-          }
-        });
+        storeHidden(g, u, rows, h, gateBias, upBias, alpha, limit, count, e, i0, I, ACT, BIAS);
       }
     }
   },
@@ -147,11 +171,7 @@ export const moeDown = kernel({ grid: (h, ids, weights, down) => [cdiv(down.dim(
       const count = i32(rows.at(96));
       if (count > 0) {
         expertProducts(h, rows, 1, down, acc, count, p, I);
-        forEach(count * 32, (c) => {
-          const row = i32(rows.at(idiv(c, 32)));
-          const biased = BIAS == 1 ? acc.at(c) + f32(downBias.at(e * N + n0 + (c % 32))) : acc.at(c);
-          y.put(row, n0 + (c % 32), weights.at(idiv(row, ids.dim(1)), row % ids.dim(1)) * biased);
-        });
+        storeWeighted(acc, rows, ids, weights, y, downBias, count, e, n0, N, BIAS);
       }
     }
   },

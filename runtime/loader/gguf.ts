@@ -171,10 +171,11 @@ export function loadGguf(path: string, memory: TensorMemory = {}): Promise<Loade
     }
     undoConverterTransforms(header, arch, tensors);
     const { config, generationConfig } = ggufModelConfig(header, tensors, ropeTensors);
-    // Only matrices: MoE expert stacks ([experts, out, in]) in blocks are left to be widened at load.
+    // The GPU plan's block matmuls take matrices only: MoE expert stacks ([experts, out, in]) in
+    // blocks are widened there. The CPU plan reads both as quantized panels.
     const packed = [...tensors.values()].filter((t) => (t.dtype === "q8_0" || t.dtype === "q4_0") && t.shape.length === 2);
     if (packed.length > 0) config.packedWeights = Object.fromEntries(packed.map((t) => [t.name, t.dtype as PackedDType]));
-    const blocks = [...tensors.values()].filter((t) => isBlockDType(t.dtype) && t.shape.length === 2);
+    const blocks = [...tensors.values()].filter((t) => isBlockDType(t.dtype));
     if (blocks.length > 0) config.blockWeights = Object.fromEntries(blocks.map((t) => [t.name, t.dtype as BlockDType]));
     return { source: path, format: "gguf", config, generationConfig, tensors };
   });

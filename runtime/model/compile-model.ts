@@ -92,7 +92,9 @@ function quantPanelsOf(config: ModelConfig): ForwardConfig["quantPanels"] {
   if (!blocks) return undefined;
   const { weightMap } = architectureOf(config);
   return (name, columns) => {
-    const dtypes = (fusedPieceNames(name, weightMap) ?? [name]).map((piece) => blocks[piece]);
+    // A GGUF's expert stack is one tensor under the name the weight map would stack it into.
+    const pieces = blocks[name] !== undefined ? [name] : fusedPieceNames(name, weightMap) ?? [name];
+    const dtypes = pieces.map((piece) => blocks[piece]);
     return dtypes.every((d): d is BlockDType => d !== undefined) ? quantPanelFormat(dtypes, columns) : undefined;
   };
 }

@@ -1,6 +1,6 @@
 // GPT-OSS in MXFP4, as ggml-org's GPT-OSS GGUFs store their experts: a tiny GPT-OSS written by
 // models/random with every matrix in MXFP4 blocks, the 3-D expert stacks included (which the loader
-// keeps as blocks and the MoE kernels read widened), and again as F32 holding exactly the values
+// keeps as blocks and the MoE kernels read as 8-bit panels), and again as F32 holding exactly the values
 // the loader decodes the blocks to. tsvllm on the block file must give llama.cpp's distributions on
 // the F32 file within 1e-5 (both in f32), over a prompt step and single-token steps, its attention
 // and LM head reading the blocks as 8-bit quantized panels. llama.cpp on the block file reads them
@@ -31,6 +31,7 @@ test("GPT-OSS with MXFP4 experts and matrices: kept as blocks, read as llama.cpp
   const { source } = planModel(loaded.config, { dtype: "f32" });
   assert.ok(source.includes("qkv_proj.weight (8-bit panels"), "qkv reads 8-bit panels");
   assert.ok(source.includes("lm_head.weight (8-bit panels"), "the LM head reads 8-bit panels");
+  assert.ok(/MoE model\.layers\.0\.mlp: clamped SwiGLU .*\(8-bit panels/.test(source) && /MoE model\.layers\.0\.mlp: weighted h down\^T \+ bias \(8-bit panels/.test(source), "the experts read 8-bit panels");
 
   const scaling = loaded.config.ropeScaling;
   assert.ok(scaling?.ropeType === "yarn" && !scaling.truncate, "GPT-OSS's YaRN is loaded untruncated");
