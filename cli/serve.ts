@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<void> {
   if (reasoningParser !== undefined) reasoningParserNamed(reasoningParser);
   const options = llmOptions(values);
   // A reasoning parser knows where reasoning starts and ends: thinking_token_budget counts there unless --reasoning-config says otherwise.
-  if (reasoningParser !== undefined) options.reasoningConfig ??= parsedReasoningConfig;
+  if (reasoningParser !== undefined) options.reasoningConfig ??= parsedReasoningConfig(reasoningParserNamed(reasoningParser));
   const loraModules = loraModulesFlag(values["lora-modules"], options.enableLora);
   const log = (m: string) => process.stderr.write(`INFO ${new Date().toISOString()} ${m}\n`);
   const debug = values["log-level"] === "debug" ? (m: string) => process.stderr.write(`DEBUG ${new Date().toISOString()} ${m}\n`) : () => undefined;

@@ -4,7 +4,8 @@
 // then the request's own expression.
 import type { SamplingParams } from "../runtime/engine/types.ts";
 import { constraintRegex } from "../runtime/structured/constraint-regex.ts";
-import { thinkEnd } from "./reasoning-parsers.ts";
+import { ApiError } from "./errors.ts";
+import { thinkEnd, type ReasoningParser } from "./reasoning-parsers.ts";
 
 /** A character as a code point escape, which reads the same inside and outside a class. */
 const literal = (char: string) => `\\u{${char.codePointAt(0)!.toString(16)}}`;
@@ -25,6 +26,20 @@ export function textWithout(tag: string): string {
   }
   const openAttempt = `${first}${open}`;
   return `(?:[^${first}]|(?:${openAttempt})*${first}(?:${broken}))*(?:${openAttempt})*`;
+}
+
+/**
+ * A request's params under a reasoning parser: for <think> parsers, the constraint moved past the
+ * reasoning (unchanged without one); harmony's parser reads the channel markers, special tokens,
+ * so its answers keep them in the text, and a constraint after its final channel's header is not
+ * supported (the header repeats "<", which textWithout cannot spell).
+ */
+export function paramsForReasoning(params: SamplingParams, parser: ReasoningParser): SamplingParams {
+  if (parser.format === "harmony") {
+    if (params.structuredOutputs !== null) throw new ApiError("unsupported_parameter", `structured outputs are not supported with the ${parser.name} reasoning parser`, "response_format");
+    return { ...params, skipSpecialTokens: false };
+  }
+  return constrainAfterReasoning(params);
 }
 
 /** The params with their constraint moved past the reasoning; unchanged without a constraint. */

@@ -7,7 +7,7 @@ import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "./
 import { ApiError } from "./errors.ts";
 import { newResponseId, type GenerationOptions } from "./generation.ts";
 import { resolveMaxTokens, type PreparedPrompt } from "./prompts.ts";
-import { constrainAfterReasoning } from "./reasoning-constraint.ts";
+import { paramsForReasoning } from "./reasoning-constraint.ts";
 import { chatTemplateKwargs } from "./reasoning-effort.ts";
 import { reasoningParserFor } from "./reasoning-parsers.ts";
 import type { ResponsesFormat } from "./responses/response.ts";
@@ -55,13 +55,13 @@ export function prepareResponse(ctx: ServerContext, body: ResponsesRequest): Pre
   // reasoning.effort is chat's reasoning_effort: a template variable, and enable_thinking false for "none".
   const templateFields = { reasoning_effort: reasoningEffortOf(body) };
   const prompt = chatPrompt({ messages, tools: tools.length > 0 ? tools : null, ...templateFields }, tokenizer);
-  const reasoning = reasoningParserFor(ctx.reasoningParser, { chat_template_kwargs: chatTemplateKwargs(templateFields) }) !== null;
+  const reasoning = reasoningParserFor(ctx.reasoningParser, { chat_template_kwargs: chatTemplateKwargs(templateFields) });
   const top = outputTopLogprobs(body);
   const limits = { vocabSize: tokenizer.vocabSize, logprobs: top, logprobsParam: "top_logprobs", promptLogprobs: null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} };
   const sampling = withToolConstraint(toSamplingParams(samplingFieldsOf(body), limits), toolCalling, false);
   // vLLM caps max_output_tokens at what the context leaves rather than refusing it.
   const maxTokens = resolveMaxTokens(prompt.tokenIds.length, null, body.max_output_tokens ?? Infinity, engine.maxModelLen, "input");
-  const params = withMaxTokens(reasoning ? constrainAfterReasoning(sampling) : sampling, maxTokens);
+  const params = withMaxTokens(reasoning === null ? sampling : paramsForReasoning(sampling, reasoning), maxTokens);
   checkQueue(ctx);
   const format: ResponsesFormat = {
     id: body.request_id ?? newResponseId("resp", "_"),

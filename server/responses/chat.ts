@@ -3,7 +3,7 @@ import type { CompletionOutput, PositionLogprobs, RequestOutput } from "../../ru
 import { AutoToolCalls, ToolCallDeltas, type AutoAnswerReading, type ToolCallDelta } from "../auto-tool-stream.ts";
 import { chatLogprobs, promptLogprobsJson, type ChatLogprob, type TokenNaming } from "../logprobs.ts";
 import type { PreparedPrompt } from "../prompts.ts";
-import { splitReasoning } from "../reasoning-parsers.ts";
+import { splitReasoning, type ReasoningParser } from "../reasoning-parsers.ts";
 import { newToolCallId, toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
 import type { ToolCallParser } from "../tool-parsers.ts";
 import { DeltaTracker, usage, type ChoiceDelta, type Usage } from "./deltas.ts";
@@ -24,8 +24,8 @@ export interface ChatFormat {
   naming: TokenNaming;
   /** With "named" or "required", the answer is tool calls rather than content. */
   toolChoice: ToolChoiceMode;
-  /** Whether the answer opens with reasoning (a reasoning parser) and whether it is sent (include_reasoning); null for none. */
-  reasoning: { include: boolean } | null;
+  /** The parser that reads the answer's reasoning and whether it is sent (include_reasoning); null for none. */
+  reasoning: { include: boolean; parser: ReasoningParser } | null;
   /** --enable-prompt-tokens-details: usage counts the prompt tokens read from the prefix cache. */
   promptTokensDetails: boolean;
 }
@@ -36,7 +36,7 @@ export interface ChatFormat {
  */
 function partsOf(f: ChatFormat, text: string, final: boolean, knownReasoning = 0): { reasoning: string; content: string } {
   if (f.reasoning === null) return { reasoning: "", content: text };
-  const split = splitReasoning(text, final, knownReasoning);
+  const split = splitReasoning(f.reasoning.parser, text, final, knownReasoning);
   return { reasoning: split.reasoning, content: split.content ?? "" };
 }
 

@@ -10,7 +10,7 @@ import type { CompletionOutput } from "../../runtime/engine/types.ts";
 import type { AutoToolCalls } from "../auto-tool-stream.ts";
 import { newResponseId } from "../generation.ts";
 import type { ChatLogprob } from "../logprobs.ts";
-import { splitReasoning } from "../reasoning-parsers.ts";
+import { splitReasoning, type ReasoningParser } from "../reasoning-parsers.ts";
 import { toolAnswerOf, type ToolChoiceMode } from "../tool-calls.ts";
 import { messageLogprobs, type OutputLogprobsFormat, type TextSpan } from "./output-logprobs.ts";
 
@@ -18,8 +18,8 @@ export interface ResponsesFormat {
   id: string;
   createdAt: number;
   promptTokens: number;
-  /** Whether the answer opens with reasoning (the server has a reasoning parser). */
-  reasoning: boolean;
+  /** The parser that reads the answer's reasoning; null without one. */
+  reasoning: ReasoningParser | null;
   toolChoice: ToolChoiceMode;
   /** Whether the response runs in the background (`background: true`). */
   background: boolean;
@@ -50,8 +50,8 @@ export function draftText(draft: OutputDraft): string {
 export function outputDrafts(f: ResponsesFormat, text: string, final: boolean, knownReasoning = 0, autoCalls: AutoToolCalls | null = null): OutputDraft[] {
   const drafts: OutputDraft[] = [];
   let content = text;
-  if (f.reasoning) {
-    const split = splitReasoning(text, final, knownReasoning);
+  if (f.reasoning !== null) {
+    const split = splitReasoning(f.reasoning, text, final, knownReasoning);
     if (split.reasoning !== "") drafts.push({ type: "reasoning", text: split.reasoning });
     if (split.content === null) return drafts;
     content = split.content;

@@ -6,7 +6,7 @@ import { checkQueue, loraRequestFor, resolveModel, type ServerContext } from "..
 import { ApiError } from "../errors.ts";
 import { collectFinal, newResponseId, startGeneration } from "../generation.ts";
 import { resolveMaxTokens, truncatePrompt } from "../prompts.ts";
-import { constrainAfterReasoning } from "../reasoning-constraint.ts";
+import { paramsForReasoning } from "../reasoning-constraint.ts";
 import { reasoningParserFor } from "../reasoning-parsers.ts";
 import { ChatStreamer, chatResponse, type ChatFormat } from "../responses/chat.ts";
 import { logprobTokenIdsOf, rejectUnsupported, toSamplingParams, withMaxTokens } from "../sampling.ts";
@@ -49,7 +49,7 @@ export function chatCompletionHandler(ctx: ServerContext) {
     const prompt = truncatePrompt(chatPrompt(body, tokenizer), body.truncate_prompt_tokens, tokenizer, body.truncation_side);
     const reasoning = reasoningParserFor(ctx.reasoningParser, body);
     const sampling = withToolConstraint(toSamplingParams(body, { vocabSize: tokenizer.vocabSize, logprobs: top, logprobTokenIds, logprobsParam: "top_logprobs", promptLogprobs: body.prompt_logprobs ?? null, maxLogprobs: engine.maxLogprobs, defaults: engine.defaultSamplingParams ?? {} }), tools, body.use_beam_search ?? false);
-    const base = reasoning === null ? sampling : constrainAfterReasoning(sampling);
+    const base = reasoning === null ? sampling : paramsForReasoning(sampling, reasoning);
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const maxTokens = resolveMaxTokens(prompt.tokenIds.length, requested, Infinity, engine.maxModelLen, "messages", maxTokensParam);
@@ -68,7 +68,7 @@ export function chatCompletionHandler(ctx: ServerContext) {
       returnTokenIds: body.return_token_ids ?? false,
       naming: { tokenizer, asIds: body.return_tokens_as_token_ids ?? false },
       toolChoice: tools.mode,
-      reasoning: reasoning === null ? null : { include: body.include_reasoning ?? true },
+      reasoning: reasoning === null ? null : { include: body.include_reasoning ?? true, parser: reasoning },
       promptTokensDetails: ctx.enablePromptTokensDetails,
     };
     const requestId = body.request_id ?? format.id;

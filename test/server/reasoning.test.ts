@@ -1,19 +1,21 @@
-// --reasoning-parser deepseek_r1 | qwen3 through the official openai client: the answer's thinking
-// goes out as `reasoning` (and `reasoning_content`), the rest as content; streamed, tags split
-// over one-byte deltas never leak and the deltas add up to the whole answer. The fake engine
+// --reasoning-parser deepseek_r1 | qwen3 | openai_gptoss through the official openai client: the
+// answer's thinking goes out as `reasoning` (and `reasoning_content`), the rest as content;
+// streamed, tags (harmony's channel markers) split over one-byte deltas never leak and the deltas
+// add up to the whole answer. The fake engine
 // answers with its prompt's bytes reversed, so a template that writes the user message alone
 // scripts the model's answer exactly.
 import OpenAI from "openai";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { compileRegexDfa } from "../../runtime/structured/regex-dfa.ts";
-import { reasoningParserNamed, splitReasoning } from "../../server/reasoning-parsers.ts";
+import { reasoningParserNamed, reasoningParsers, splitReasoning } from "../../server/reasoning-parsers.ts";
 import { dfaAccepts } from "../support/dfa-walk.ts";
 import { postJson, startTestServer, type TestServer } from "../support/server-harness.ts";
 
 const test = suite("server: reasoning parsers");
 let r1: TestServer;
 let qwen3: TestServer;
+let gptOss: TestServer;
 
 const tools: OpenAI.Chat.ChatCompletionTool[] = [{ type: "function", function: { name: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
 
@@ -71,10 +73,12 @@ async function streamed(server: TestServer, answer: string, extra: Record<string
 test.before(async () => {
   r1 = await startTestServer({ server: { reasoningParser: "deepseek_r1", toolCallParser: "hermes" } });
   qwen3 = await startTestServer({ server: { reasoningParser: "qwen3" } });
+  gptOss = await startTestServer({ server: { reasoningParser: "openai_gptoss" } });
 });
 test.after(async () => {
   await r1.close();
   await qwen3.close();
+  await gptOss.close();
 });
 
 test("thinking_token_budget reaches the engine's sampling params from chat and completions; below -1 is a 400 naming it", async () => {
@@ -206,12 +210,35 @@ test("qwen3: reasoning up to </think>; with enable_thinking false the answer is 
   assert.equal(qwen3.fake.requests.at(-1)!.params.structuredOutputs, { jsonObject: true, whitespacePattern: undefined });
 });
 
+/** GPT-OSS's harmony answer: analysis, then a final message after a new header. */
+const harmonyAnswer = "<|channel|>analysis<|message|>User says hi. Reply <kindly>.<|end|><|start|>assistant<|channel|>final<|message|>Hello <|there|>!";
+
+test("openai_gptoss: the analysis channel is the reasoning, the final one the content; markers never leak, streamed or not", async () => {
+  const { message } = await whole(gptOss, harmonyAnswer);
+  assert.equal([message.reasoning, message.content], ["User says hi. Reply <kindly>.", "Hello <|there|>!"]);
+  assert.is(gptOss.fake!.requests.at(-1)!.params.skipSpecialTokens, false, "the markers are special tokens: the answer's text keeps them");
+  const stream = await streamed(gptOss, harmonyAnswer);
+  assert.equal([stream.reasoning, stream.content], ["User says hi. Reply <kindly>.", "Hello <|there|>!"]);
+  assert.not.ok(stream.contentBeforeReasoning);
+  for (const part of [stream.reasoning, stream.content]) assert.not.match(part, /<\|(channel|message|end|start)\|>/);
+  const thinking = await whole(gptOss, "<|channel|>analysis<|message|>Still thinking");
+  assert.equal([thinking.message.reasoning, thinking.message.content], ["Still thinking", null]);
+  const plain = await whole(gptOss, "No channels at all.");
+  assert.equal([plain.message.reasoning, plain.message.content], ["", "No channels at all."]);
+  const refused = await postJson(`${gptOss.baseURL}/chat/completions`, { ...scripted("x"), response_format: { type: "json_object" } });
+  assert.equal([refused.status, refused.json.error.code, refused.json.error.param], [400, "unsupported_parameter", "response_format"]);
+});
+
 test("every split of a growing answer extends the one before and ends at the whole answer's", () => {
-  for (const answer of ["<think>a</think>b", "<thin</think>", "</thi</think></think>x", "<<think>>", "a<</think", "</think>"]) {
-    const whole = splitReasoning(answer, true);
+  const cases = [
+    ...["<think>a</think>b", "<thin</think>", "</thi</think></think>x", "<<think>>", "a<</think", "</think>"].map((answer) => [reasoningParsers.deepseek_r1, answer] as const),
+    ...[harmonyAnswer, "lead<|channel|>commentary<|message|>c<|end|><|start|>assistant<|channel|>analysis<|message|>a<|end|><|channel|>final<|message|>f<|return|>", "<|channel|>analysis<|message|><|<|end|"].map((answer) => [reasoningParsers.openai_gptoss, answer] as const),
+  ];
+  for (const [parser, answer] of cases) {
+    const whole = splitReasoning(parser, answer, true);
     let known = 0;
     for (let i = 0; i <= answer.length; i++) {
-      const split = splitReasoning(answer.slice(0, i), false, known);
+      const split = splitReasoning(parser, answer.slice(0, i), false, known);
       assert.ok(whole.reasoning.startsWith(split.reasoning), `${answer} at ${i}: ${split.reasoning}`);
       assert.ok(split.content === null || (whole.content ?? "").startsWith(split.content), `${answer} at ${i}`);
       known = split.reasoning.length;
@@ -220,7 +247,7 @@ test("every split of a growing answer extends the one before and ends at the who
 });
 
 test("an unknown reasoning parser is refused, naming the known ones", async () => {
-  assert.throws(() => reasoningParserNamed("nope"), /unknown reasoning parser 'nope'; this server has: deepseek_r1, qwen3/);
+  assert.throws(() => reasoningParserNamed("nope"), /unknown reasoning parser 'nope'; this server has: deepseek_r1, qwen3, openai_gptoss/);
   try {
     await startTestServer({ server: { reasoningParser: "nope" } });
     assert.unreachable("expected an error");
