@@ -18,6 +18,7 @@ const callAnswer = `Let me look.<tool_call>{"name": "weather", "arguments": {"ci
 let stored: TestServer;
 let plain: TestServer;
 let thinking: TestServer;
+let harmony: TestServer;
 let client: OpenAI;
 
 /** The prompt text of the fake engine's latest request, special tokens left out. */
@@ -35,10 +36,11 @@ test.before(async () => {
   stored = await startTestServer({ fake, server: { toolCallParser: "hermes", responsesStore: true } });
   plain = await startTestServer({ fake, server: { responsesStore: false } });
   thinking = await startTestServer({ fake, server: { reasoningParser: "deepseek_r1", responsesStore: false } });
+  harmony = await startTestServer({ fake, server: { reasoningParser: "openai_gptoss", responsesStore: false } });
   client = clientOf(stored);
 });
 test.after(async () => {
-  await Promise.all([stored.close(), plain.close(), thinking.close()]);
+  await Promise.all([stored.close(), plain.close(), thinking.close(), harmony.close()]);
 });
 
 test("a string input is answered by one assistant message with usage", async () => {
@@ -217,6 +219,17 @@ test("with a reasoning parser the thinking is a reasoning item before the messag
   assert.equal(completed.output.map((item) => item.type), ["reasoning", "message"]);
   const final = await clientOf(thinking).responses.stream(body).finalResponse();
   assert.is(messageText(final), "The answer.");
+});
+
+test("with GPT-OSS's harmony parser the analysis channel is the reasoning item and the final channel the message", async () => {
+  const body = { model: M, input: reversed("<|channel|>analysis<|message|>Let me think.<|end|><|start|>assistant<|channel|>final<|message|>The answer.") };
+  const whole = await clientOf(harmony).responses.create(body);
+  assert.equal(whole.output.map((item) => item.type), ["reasoning", "message"]);
+  assert.equal((whole.output[0] as OpenAI.Responses.ResponseReasoningItem).content, [{ type: "reasoning_text", text: "Let me think." }]);
+  assert.is(whole.output_text, "The answer.");
+  const events = await streamEvents(harmony, body);
+  assert.is(deltas(events, "response.reasoning_text.delta"), "Let me think.");
+  assert.is(deltas(events, "response.output_text.delta"), "The answer.");
 });
 
 test("malformed requests are 400s naming the field", async () => {
