@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { dequantizeMXFP4 } from "../../runtime/loader/gguf-quants.ts";
 import { loadSafetensorsFile } from "../../runtime/loader/safetensors.ts";
 import type { LoadedTensor } from "../../runtime/loader/types.ts";
+import { transposedExperts } from "./arch/gpt-oss.ts";
 import { quantizeRows } from "./gguf-quantize.ts";
 import { chunksOf, writeTwinFolders, type QuantizedTwin } from "./quantized-twin.ts";
 import type { SafetensorsEntry } from "./safetensors-writer.ts";
@@ -23,10 +24,7 @@ const quantizationConfig = { quant_method: "mxfp4", modules_to_not_convert: ["mo
  * in the same [experts, in, out] layout.
  */
 function mxfp4Experts(values: Float32Array, experts: number, inputs: number, outputs: number): { blocks: Uint8Array; scales: Uint8Array; decoded: Float32Array } {
-  const rows = new Float32Array(values.length);
-  for (let e = 0; e < experts; e++)
-    for (let k = 0; k < inputs; k++)
-      for (let n = 0; n < outputs; n++) rows[(e * outputs + n) * inputs + k] = values[(e * inputs + k) * outputs + n];
+  const rows = transposedExperts(values, experts, inputs, outputs, 1, 0);
   const ggml = quantizeRows(rows, "mxfp4");
   const decodedRows = dequantizeMXFP4(ggml);
   const groups = rows.length / 32;
@@ -37,11 +35,7 @@ function mxfp4Experts(values: Float32Array, experts: number, inputs: number, out
     scales[g] = ggml[g * 17];
     for (let b = 0; b < 16; b++) blocks[g * 16 + b] = code(2 * b) | (code(2 * b + 1) << 4);
   }
-  const decoded = new Float32Array(values.length);
-  for (let e = 0; e < experts; e++)
-    for (let k = 0; k < inputs; k++)
-      for (let n = 0; n < outputs; n++) decoded[(e * inputs + k) * outputs + n] = decodedRows[(e * outputs + n) * inputs + k];
-  return { blocks, scales, decoded };
+  return { blocks, scales, decoded: transposedExperts(decodedRows, experts, outputs, inputs, 1, 0) };
 }
 
 /** A tiny random GPT-OSS as an MXFP4 checkpoint (outDir/mxfp4) and its widened twin (outDir/widened). */

@@ -13,8 +13,9 @@
 // with gate and up interleaved by rows. Each byte holds two consecutive values, the even one in its
 // low nibble; a nibble is an e2m1 code and a value is e2m1(code) * 2^(scale - 127) (transformers'
 // convert_moe_packed_tensors): with the e2m1 values doubled, ggml's MXFP4 levels and scale
-// 2^(scale - 128), as in GGUF blocks (gguf-quants.ts), which pack the same codes in another order. The loader decodes them to bf16, which holds every
-// such value exactly; the MoE kernels run them as they run any bf16 experts.
+// 2^(scale - 128), as in GGUF blocks (gguf-quants.ts), which pack the same codes in another order.
+// The loader decodes them to bf16, which holds every such value exactly; the MoE kernels run them
+// as they run any bf16 experts.
 import { modelFileError, sameArrayType } from "./file-io.ts";
 import { mxfp4Levels, mxfp4Scale } from "./gguf-quants.ts";
 import type { LoadedTensor, ModelConfig } from "./types.ts";

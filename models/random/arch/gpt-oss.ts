@@ -20,7 +20,7 @@ import { attentionTensors, commonConfig, embeddingTensors, headDimOf, outputTens
  * Expert e's [rows, columns * stride] slice of values [experts, rows, columns * stride], every
  * stride-th column from offset, transposed: [experts, columns, rows].
  */
-function transposedExperts(values: Float32Array, experts: number, rows: number, columns: number, stride: number, offset: number): Float32Array {
+export function transposedExperts(values: Float32Array, experts: number, rows: number, columns: number, stride: number, offset: number): Float32Array {
   const out = new Float32Array(experts * rows * columns);
   for (let e = 0; e < experts; e++)
     for (let r = 0; r < rows; r++)
